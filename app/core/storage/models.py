@@ -1,0 +1,476 @@
+"""The local database: typed SQLAlchemy 2 models.
+
+Two families of tables live here.
+
+* **Mirrors of Autotask** (organizations, contacts, contracts, tickets, invoices, invoice
+  lines, payment terms, picklists). Their primary keys are Autotask's ids. They carry no
+  foreign-key constraints between each other: Autotask is the source of truth and the sync
+  writes entities in parallel, so a contact may land before its company.
+* **PayDesk's own records** (payments, allocations, refunds, payment methods, postings,
+  sync bookkeeping, audit log). These use foreign keys and database constraints.
+
+Money is always ``*_minor`` BigInteger columns (integer minor units). Amounts on Autotask
+mirrors are in the internal currency; PayDesk's own money rows carry their currency code.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from app.core.storage.types import AutoId, DecimalText, UTCDateTime
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime(), Decimal: DecimalText(), dict[str, Any]: JSON}
+
+
+# --------------------------------------------------------------------------------------------
+# Settings and the internal currency
+# --------------------------------------------------------------------------------------------
+
+
+class Setting(Base):
+    """Program-wide settings shared by every seat (sync interval, surcharge rules, …)."""
+
+    __tablename__ = "settings"
+
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[dict[str, Any]] = mapped_column(JSON)
+    updated_at: Mapped[datetime]
+    updated_by: Mapped[str] = mapped_column(String(200))
+
+
+class InternalCurrency(Base):
+    """The one internal currency. A single row (id = 1) that database triggers make immutable.
+
+    The migration installs triggers on both SQLite and PostgreSQL that refuse UPDATE and
+    DELETE, so the lock holds even against code that bypasses ``app.core.config``.
+    """
+
+    __tablename__ = "internal_currency"
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(3))
+    locked_at: Mapped[datetime]
+    locked_by: Mapped[str] = mapped_column(String(200))
+
+
+# --------------------------------------------------------------------------------------------
+# Mirrors of Autotask
+# --------------------------------------------------------------------------------------------
+
+
+class Organization(Base):
+    """An Autotask company."""
+
+    __tablename__ = "organizations"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    name: Mapped[str] = mapped_column(String(255))
+    company_type: Mapped[int | None] = mapped_column(Integer)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    phone: Mapped[str | None] = mapped_column(String(50))
+    address1: Mapped[str | None] = mapped_column(String(255))
+    address2: Mapped[str | None] = mapped_column(String(255))
+    city: Mapped[str | None] = mapped_column(String(100))
+    state: Mapped[str | None] = mapped_column(String(100))
+    postal_code: Mapped[str | None] = mapped_column(String(20))
+    country: Mapped[str | None] = mapped_column(String(100))
+    owner_resource_id: Mapped[int | None] = mapped_column(BigInteger)
+    last_modified: Mapped[datetime | None]
+    last_activity: Mapped[datetime | None]
+    synced_at: Mapped[datetime]
+
+    __table_args__ = (Index("ix_organizations_name", func.lower(name)),)
+
+
+class Contact(Base):
+    __tablename__ = "contacts"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    organization_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    first_name: Mapped[str | None] = mapped_column(String(100))
+    last_name: Mapped[str | None] = mapped_column(String(100))
+    email: Mapped[str | None] = mapped_column(String(255))
+    phone: Mapped[str | None] = mapped_column(String(50))
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    last_modified: Mapped[datetime | None]
+    synced_at: Mapped[datetime]
+
+
+class Contract(Base):
+    __tablename__ = "contracts"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    organization_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    name: Mapped[str] = mapped_column(String(255))
+    status: Mapped[int | None] = mapped_column(Integer)
+    contract_type: Mapped[int | None] = mapped_column(Integer)
+    start_date: Mapped[date | None] = mapped_column(Date)
+    end_date: Mapped[date | None] = mapped_column(Date)
+    last_modified: Mapped[datetime | None]
+    synced_at: Mapped[datetime]
+
+
+class Ticket(Base):
+    __tablename__ = "tickets"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    organization_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    ticket_number: Mapped[str | None] = mapped_column(String(50))
+    title: Mapped[str | None] = mapped_column(String(255))
+    status: Mapped[int | None] = mapped_column(Integer)
+    priority: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime | None]
+    last_modified: Mapped[datetime | None]
+    last_activity: Mapped[datetime | None]
+    synced_at: Mapped[datetime]
+
+
+class PaymentTerm(Base):
+    __tablename__ = "payment_terms"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    name: Mapped[str] = mapped_column(String(100))
+    description: Mapped[str | None] = mapped_column(String(255))
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    due_in_days: Mapped[int | None] = mapped_column(Integer)
+    synced_at: Mapped[datetime]
+
+
+class PicklistValue(Base):
+    """A label for an Autotask picklist code (codes differ per tenant)."""
+
+    __tablename__ = "picklist_values"
+
+    entity: Mapped[str] = mapped_column(String(50), primary_key=True)
+    field: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[str] = mapped_column(String(50), primary_key=True)
+    label: Mapped[str] = mapped_column(String(255))
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    sort_order: Mapped[int | None] = mapped_column(Integer)
+
+
+class Invoice(Base):
+    """An Autotask invoice plus PayDesk's derived state.
+
+    ``amount_paid_minor``, ``balance_minor``, ``status`` and ``last_payment_date`` are
+    derived (Autotask's paidDate plus PayDesk's allocations) by ``app.core.invoice_state``
+    and stored so that Invoice History can sort and filter on them with an index.
+    ``status`` holds open / partially_paid / paid / void; "overdue" is open or partially
+    paid with a due date in the past, decided at query time.
+    """
+
+    __tablename__ = "invoices"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    organization_id: Mapped[int] = mapped_column(BigInteger)
+    invoice_number: Mapped[str | None] = mapped_column(String(50))
+    batch_id: Mapped[int | None] = mapped_column(BigInteger)
+    invoice_date: Mapped[date | None] = mapped_column(Date)
+    created_at: Mapped[datetime | None]
+    due_date: Mapped[date | None] = mapped_column(Date)
+    from_date: Mapped[date | None] = mapped_column(Date)
+    to_date: Mapped[date | None] = mapped_column(Date)
+    payment_term_id: Mapped[int | None] = mapped_column(BigInteger)
+    total_minor: Mapped[int] = mapped_column(BigInteger)
+    tax_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    is_voided: Mapped[bool] = mapped_column(Boolean, default=False)
+    voided_date: Mapped[datetime | None]
+    paid_date: Mapped[date | None] = mapped_column(Date)
+    web_service_date: Mapped[datetime | None]
+    order_number: Mapped[str | None] = mapped_column(String(100))
+    comments: Mapped[str | None] = mapped_column(Text)
+    tax_region_name: Mapped[str | None] = mapped_column(String(100))
+    # QuickBooks' side of the invoice (filled by the QuickBooks integration).
+    qb_invoice_id: Mapped[str | None] = mapped_column(String(50))
+    qb_doc_number: Mapped[str | None] = mapped_column(String(50))
+    # Derived state (app.core.invoice_state).
+    amount_paid_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    balance_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    status: Mapped[str] = mapped_column(String(20), default="open")
+    last_payment_date: Mapped[date | None] = mapped_column(Date)
+    synced_at: Mapped[datetime]
+
+    __table_args__ = (
+        Index("ix_invoices_organization_id", "organization_id", "invoice_date"),
+        Index("ix_invoices_invoice_number", "invoice_number"),
+        Index("ix_invoices_qb_doc_number", "qb_doc_number"),
+        Index("ix_invoices_invoice_date", "invoice_date", "id"),
+        Index("ix_invoices_due_date", "due_date", "id"),
+        Index("ix_invoices_status", "status", "due_date"),
+        Index("ix_invoices_balance", "balance_minor", "id"),
+        Index("ix_invoices_total", "total_minor", "id"),
+    )
+
+
+class InvoiceLine(Base):
+    """An Autotask BillingItem that was posted to an invoice."""
+
+    __tablename__ = "invoice_lines"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    invoice_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    organization_id: Mapped[int | None] = mapped_column(BigInteger)
+    contract_id: Mapped[int | None] = mapped_column(BigInteger)
+    ticket_id: Mapped[int | None] = mapped_column(BigInteger)
+    item_date: Mapped[datetime | None]
+    posted_date: Mapped[datetime | None]
+    item_type: Mapped[int | None] = mapped_column(Integer)
+    description: Mapped[str | None] = mapped_column(Text)
+    quantity: Mapped[Decimal | None]
+    rate: Mapped[Decimal | None]
+    extended_price_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    tax_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    total_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    synced_at: Mapped[datetime]
+
+
+# --------------------------------------------------------------------------------------------
+# Payment methods and payments (PayDesk's own)
+# --------------------------------------------------------------------------------------------
+
+
+class GatewayCustomer(Base):
+    """Which gateway customer stands for an organization."""
+
+    __tablename__ = "gateway_customers"
+
+    gateway: Mapped[str] = mapped_column(String(30), primary_key=True)
+    organization_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    customer_id: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime]
+
+
+class PaymentMethod(Base):
+    """A saved card or bank account: a gateway token and what a person needs to recognise it.
+
+    Never a card number, CVC or bank account number — only brand, last 4 and expiry.
+    """
+
+    __tablename__ = "payment_methods"
+
+    id: Mapped[int] = mapped_column(AutoId, primary_key=True)
+    organization_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    gateway: Mapped[str] = mapped_column(String(30))
+    token: Mapped[str] = mapped_column(String(255))
+    method_type: Mapped[str] = mapped_column(String(30))  # card | us_bank_account
+    brand: Mapped[str | None] = mapped_column(String(50))  # visa, mastercard, bank name …
+    last4: Mapped[str | None] = mapped_column(String(4))
+    exp_month: Mapped[int | None] = mapped_column(Integer)
+    exp_year: Mapped[int | None] = mapped_column(Integer)
+    funding: Mapped[str | None] = mapped_column(String(20))  # credit | debit | prepaid
+    holder_name: Mapped[str | None] = mapped_column(String(255))
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime]
+    removed_at: Mapped[datetime | None]
+
+    __table_args__ = (UniqueConstraint("gateway", "token"),)
+
+
+class Payment(Base):
+    """One payment attempt and its outcome. Created with its idempotency key before the
+    gateway is called (see ``app.core.payments``)."""
+
+    __tablename__ = "payments"
+
+    id: Mapped[int] = mapped_column(AutoId, primary_key=True)
+    reference: Mapped[str] = mapped_column(String(40), unique=True)
+    idempotency_key: Mapped[str] = mapped_column(String(255), unique=True)
+    organization_id: Mapped[int] = mapped_column(BigInteger)
+    contact_id: Mapped[int | None] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    amount_minor: Mapped[int] = mapped_column(BigInteger)  # applied to invoices
+    surcharge_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    total_minor: Mapped[int] = mapped_column(BigInteger)  # charged
+    refunded_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    payment_method_id: Mapped[int | None] = mapped_column(ForeignKey("payment_methods.id"))
+    method_type: Mapped[str | None] = mapped_column(String(30))
+    method_summary: Mapped[str | None] = mapped_column(String(100))  # "Visa •••• 4242"
+    gateway: Mapped[str] = mapped_column(String(30))
+    test_mode: Mapped[bool] = mapped_column(Boolean, default=True)
+    gateway_payment_id: Mapped[str | None] = mapped_column(String(255))
+    gateway_transaction_id: Mapped[str | None] = mapped_column(String(255))
+    state: Mapped[str] = mapped_column(String(30))
+    failure_code: Mapped[str | None] = mapped_column(String(100))
+    failure_message: Mapped[str | None] = mapped_column(Text)
+    memo: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    submitted_at: Mapped[datetime | None]
+    completed_at: Mapped[datetime | None]
+    created_by: Mapped[str] = mapped_column(String(200))
+
+    allocations: Mapped[list[PaymentAllocation]] = relationship(back_populates="payment")
+
+    __table_args__ = (
+        CheckConstraint("amount_minor > 0", name="amount_positive"),
+        CheckConstraint("surcharge_minor >= 0", name="surcharge_not_negative"),
+        CheckConstraint("total_minor = amount_minor + surcharge_minor", name="total_adds_up"),
+        Index("ix_payments_organization_id", "organization_id", "created_at"),
+        Index("ix_payments_created_at", "created_at", "id"),
+        Index("ix_payments_state", "state"),
+        Index("ix_payments_gateway_transaction_id", "gateway_transaction_id"),
+    )
+
+
+class PaymentAllocation(Base):
+    """How much of a payment went to one invoice."""
+
+    __tablename__ = "payment_allocations"
+
+    id: Mapped[int] = mapped_column(AutoId, primary_key=True)
+    payment_id: Mapped[int] = mapped_column(ForeignKey("payments.id", ondelete="CASCADE"))
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"), index=True)
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+
+    payment: Mapped[Payment] = relationship(back_populates="allocations")
+
+    __table_args__ = (
+        UniqueConstraint("payment_id", "invoice_id"),
+        CheckConstraint("amount_minor > 0", name="amount_positive"),
+    )
+
+
+class Refund(Base):
+    __tablename__ = "refunds"
+
+    id: Mapped[int] = mapped_column(AutoId, primary_key=True)
+    payment_id: Mapped[int] = mapped_column(ForeignKey("payments.id"), index=True)
+    reference: Mapped[str] = mapped_column(String(40), unique=True)
+    idempotency_key: Mapped[str] = mapped_column(String(255), unique=True)
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    reason: Mapped[str | None] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(20), default="refund")  # refund | void
+    state: Mapped[str] = mapped_column(String(30))
+    gateway_refund_id: Mapped[str | None] = mapped_column(String(255))
+    failure_message: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    completed_at: Mapped[datetime | None]
+    created_by: Mapped[str] = mapped_column(String(200))
+
+    __table_args__ = (CheckConstraint("amount_minor > 0", name="amount_positive"),)
+
+
+# --------------------------------------------------------------------------------------------
+# The outbox
+# --------------------------------------------------------------------------------------------
+
+
+class Posting(Base):
+    """One thing to tell Autotask or QuickBooks, delivered exactly once by its stable key."""
+
+    __tablename__ = "postings"
+
+    id: Mapped[int] = mapped_column(AutoId, primary_key=True)
+    target: Mapped[str] = mapped_column(String(40))  # autotask_note, autotask_paid_date, …
+    key: Mapped[str] = mapped_column(String(120), unique=True)
+    payment_id: Mapped[int | None] = mapped_column(ForeignKey("payments.id"), index=True)
+    refund_id: Mapped[int | None] = mapped_column(ForeignKey("refunds.id"))
+    invoice_id: Mapped[int | None] = mapped_column(BigInteger)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # pending | delivering | delivered | failed | dismissed
+    state: Mapped[str] = mapped_column(String(20), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    remote_id: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime]
+    delivered_at: Mapped[datetime | None]
+
+    __table_args__ = (Index("ix_postings_due", "state", "next_attempt_at"),)
+
+
+# --------------------------------------------------------------------------------------------
+# Sync bookkeeping
+# --------------------------------------------------------------------------------------------
+
+
+class SyncState(Base):
+    """Per entity (and id-range partition during a first sync): where the sync stands."""
+
+    __tablename__ = "sync_state"
+
+    entity: Mapped[str] = mapped_column(String(50), primary_key=True)
+    partition: Mapped[int] = mapped_column(Integer, primary_key=True, default=0)
+    phase: Mapped[str] = mapped_column(String(20))  # full | incremental
+    last_id: Mapped[int] = mapped_column(BigInteger, default=0)  # checkpoint while paging
+    upper_id: Mapped[int | None] = mapped_column(BigInteger)  # partition end (exclusive)
+    watermark: Mapped[datetime | None]
+    full_completed_at: Mapped[datetime | None]
+    last_reconciled_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime]
+
+
+class SyncRun(Base):
+    __tablename__ = "sync_runs"
+
+    id: Mapped[int] = mapped_column(AutoId, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))  # full | incremental | reconcile
+    started_at: Mapped[datetime] = mapped_column(index=True)
+    finished_at: Mapped[datetime | None]
+    status: Mapped[str] = mapped_column(String(20))  # running | succeeded | failed | cancelled
+    counts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    requests: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    host: Mapped[str] = mapped_column(String(200))
+
+
+class QuarantinedRecord(Base):
+    """A record from Autotask that failed validation; kept with its reason, never synced."""
+
+    __tablename__ = "quarantined_records"
+
+    id: Mapped[int] = mapped_column(AutoId, primary_key=True)
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("sync_runs.id"), index=True)
+    entity: Mapped[str] = mapped_column(String(50))
+    record_id: Mapped[int | None] = mapped_column(BigInteger)
+    reason: Mapped[str] = mapped_column(Text)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime]
+
+    __table_args__ = (UniqueConstraint("entity", "record_id"),)
+
+
+class AuditEntry(Base):
+    """Who did what, when. Append-only."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(AutoId, primary_key=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(100))
+    subject_type: Mapped[str | None] = mapped_column(String(50))
+    subject_id: Mapped[str | None] = mapped_column(String(100))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    __table_args__ = (Index("ix_audit_log_subject", "subject_type", "subject_id"),)
