@@ -86,7 +86,9 @@ class Money:
         return cls(0, currency)
 
     @classmethod
-    def from_decimal(cls, value: Decimal | int | str, currency: str, *, exact: bool = True) -> Money:
+    def from_decimal(
+        cls, value: Decimal | int | str, currency: str, *, exact: bool = True
+    ) -> Money:
         """Build from a major-unit value (``Decimal("12.34")`` → 1234 cents).
 
         With ``exact`` (the default) a value with more digits than the currency allows is an

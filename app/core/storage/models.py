@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -32,7 +32,6 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
-    func,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -49,7 +48,11 @@ NAMING_CONVENTION = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {datetime: UTCDateTime(), Decimal: DecimalText(), dict[str, Any]: JSON}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime(),
+        Decimal: DecimalText(),
+        dict[str, Any]: JSON,
+    }
 
 
 # --------------------------------------------------------------------------------------------
@@ -110,7 +113,7 @@ class Organization(Base):
     last_activity: Mapped[datetime | None]
     synced_at: Mapped[datetime]
 
-    __table_args__ = (Index("ix_organizations_name", func.lower(name)),)
+    __table_args__ = (Index("ix_organizations_name", "name"),)
 
 
 class Contact(Base):
