@@ -383,6 +383,22 @@ class Refund(Base):
     __table_args__ = (CheckConstraint("amount_minor > 0", name="amount_positive"),)
 
 
+class RefundAllocation(Base):
+    """How much of a refund was taken back from one invoice (reopening its balance)."""
+
+    __tablename__ = "refund_allocations"
+
+    id: Mapped[int] = mapped_column(AutoId, primary_key=True)
+    refund_id: Mapped[int] = mapped_column(ForeignKey("refunds.id", ondelete="CASCADE"))
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"), index=True)
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (
+        UniqueConstraint("refund_id", "invoice_id"),
+        CheckConstraint("amount_minor > 0", name="amount_positive"),
+    )
+
+
 # --------------------------------------------------------------------------------------------
 # The outbox
 # --------------------------------------------------------------------------------------------
