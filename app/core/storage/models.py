@@ -113,7 +113,7 @@ class Organization(Base):
     last_activity: Mapped[datetime | None]
     synced_at: Mapped[datetime]
 
-    __table_args__ = (Index("ix_organizations_name", "name"),)
+    __table_args__ = (Index("ix_organizations_name", "name", "id"),)
 
 
 class Contact(Base):
@@ -226,13 +226,24 @@ class Invoice(Base):
 
     __table_args__ = (
         Index("ix_invoices_organization_id", "organization_id", "invoice_date"),
-        Index("ix_invoices_invoice_number", "invoice_number"),
-        Index("ix_invoices_qb_doc_number", "qb_doc_number"),
+        Index("ix_invoices_invoice_number", "invoice_number", "id"),
+        Index("ix_invoices_qb_doc_number", "qb_doc_number", "id"),
         Index("ix_invoices_invoice_date", "invoice_date", "id"),
         Index("ix_invoices_due_date", "due_date", "id"),
         Index("ix_invoices_status", "status", "due_date"),
         Index("ix_invoices_balance", "balance_minor", "id"),
         Index("ix_invoices_total", "total_minor", "id"),
+        Index("ix_invoices_amount_paid", "amount_paid_minor", "id"),
+        Index("ix_invoices_last_payment_date", "last_payment_date", "id"),
+        # Covers the Organization view's grouped open balance / overdue / last payment query.
+        Index(
+            "ix_invoices_organization_summary",
+            "organization_id",
+            "status",
+            "due_date",
+            "balance_minor",
+            "last_payment_date",
+        ),
     )
 
 
