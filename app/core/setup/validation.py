@@ -1,0 +1,73 @@
+"""Checks on the values a person types during setup. Each returns a message or None.
+
+Messages say what is wrong and what to type instead; they are shown under the field.
+"""
+
+from __future__ import annotations
+
+import re
+
+from app.core import net
+
+__all__ = [
+    "validate_integration_code",
+    "validate_secret",
+    "validate_username",
+    "validate_zone_url",
+]
+
+# Deliberately simple: one "@", something before it, a dotted domain after it, no spaces.
+# Autotask itself decides whether the address is a real API user.
+_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s.]+(?:\.[^@\s.]+)+$")
+
+
+def validate_username(text: str) -> str | None:
+    value = text.strip()
+    if not value:
+        return "Enter the API user's user name (its email address)."
+    if not _EMAIL_RE.match(value):
+        return (
+            "The API user name is an email address, for example api.paydesk@yourcompany.com. "
+            "Copy it from Autotask > Admin > Resources/Users."
+        )
+    return None
+
+
+def validate_secret(text: str, *, stored: bool = False) -> str | None:
+    """An empty field is fine when a secret is already stored (it is then kept)."""
+    if text.strip():
+        if text != text.strip():
+            return "The secret starts or ends with a space. Copy it again without spaces."
+        return None
+    if stored:
+        return None
+    return "Enter the API user's secret (from its Security tab in Autotask)."
+
+
+def validate_integration_code(text: str) -> str | None:
+    value = text.strip()
+    if not value:
+        return (
+            "Enter the API integration code (the tracking identifier shown with the API "
+            "user's Integration Vendor in Autotask)."
+        )
+    if any(ch.isspace() for ch in value):
+        return "The integration code has no spaces. Copy it again from Autotask."
+    return None
+
+
+def validate_zone_url(text: str) -> str | None:
+    """The optional zone address: empty (find it automatically) or a safe web address."""
+    value = text.strip()
+    if not value:
+        return None
+    if "://" not in value:
+        return (
+            "Enter the full address, for example "
+            "https://webservices15.autotask.net/ATServicesRest/ — or leave it empty."
+        )
+    try:
+        net.require_safe_url(value, service="the Autotask zone")
+    except net.UnsafeURLError as exc:
+        return str(exc)
+    return None
