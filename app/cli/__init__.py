@@ -9,4 +9,6 @@ from __future__ import annotations
 
 COMMANDS: tuple[str, ...] = (
     "app.cli.sandbox",
+    "app.cli.setup",
+    "app.cli.doctor",
 )

@@ -11,7 +11,7 @@ from app.core.clock import utcnow
 from app.core.money import currency_choices
 
 __all__ = ["CurrencyChoice", "currency_list", "default_currency", "filter_currencies",
-           "system_locale_name"]
+           "is_selectable_currency", "label", "system_locale_name"]
 
 CurrencyChoice = tuple[str, str]
 FALLBACK_CURRENCY = "USD"
@@ -43,9 +43,22 @@ def default_currency(locale_name: str) -> str:
     return str(codes[0]) if codes else FALLBACK_CURRENCY
 
 
+#: ISO 4217 "X" codes that are real money; the other X codes are metals, funds and test codes.
+_X_CURRENCIES = frozenset({"XAF", "XCD", "XCG", "XOF", "XPF"})
+
+
+def is_selectable_currency(code: str) -> bool:
+    """A currency invoices can be in (not gold, a fund unit or the ISO test code)."""
+    code = code.strip().upper()
+    if code.startswith("X") and code not in _X_CURRENCIES:
+        return False
+    return any(c == code for c, _ in currency_choices("en_US"))
+
+
 def currency_list(locale_name: str = "en_US") -> list[CurrencyChoice]:
-    """Every ISO 4217 currency, ``(code, name)``, sorted by name in the given language."""
-    return currency_choices(locale_name)
+    """Every currency invoices can be in, ``(code, name)``, sorted by name in that language."""
+    return [c for c in currency_choices(locale_name)
+            if not c[0].startswith("X") or c[0] in _X_CURRENCIES]
 
 
 def label(choice: CurrencyChoice) -> str:

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from app.core.setup.currency import default_currency, filter_currencies, label
+from app.core.setup.currency import (
+    currency_list,
+    default_currency,
+    filter_currencies,
+    is_selectable_currency,
+    label,
+)
 from app.core.setup.validation import (
     validate_integration_code,
     validate_secret,
@@ -64,3 +70,10 @@ def test_currency_search_matches_code_and_name_words() -> None:
     assert filter_currencies(choices, "eur") == [("EUR", "Euro")]
     assert filter_currencies(choices, "") == choices
     assert label(("EUR", "Euro")) == "Euro (EUR)"
+
+
+def test_only_real_money_is_offered() -> None:
+    codes = {code for code, _ in currency_list()}
+    assert {"USD", "EUR", "GBP", "XCD", "JPY"} <= codes
+    assert not {"XAU", "XXX", "XTS", "XDR"} & codes
+    assert is_selectable_currency("usd") and not is_selectable_currency("XAU")
