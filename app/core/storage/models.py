@@ -225,7 +225,7 @@ class Invoice(Base):
     synced_at: Mapped[datetime]
 
     __table_args__ = (
-        Index("ix_invoices_organization_id", "organization_id", "invoice_date"),
+        Index("ix_invoices_organization_id", "organization_id", "id"),
         Index("ix_invoices_invoice_number", "invoice_number", "id"),
         Index("ix_invoices_qb_doc_number", "qb_doc_number", "id"),
         Index("ix_invoices_invoice_date", "invoice_date", "id"),
