@@ -1,0 +1,84 @@
+"""Fault switches for the Autotask sandbox: what can go wrong, seeded and configurable per run.
+
+`Faults` holds the steady switches (latency distribution, random 500/503 with JSON or HTML
+bodies, dropped connections, slow answers, data changing while a client pages, where the
+thread-limit refusal status and the next-page links point). `ScriptedFault` is a one-shot
+(or n-shot) fault for the next matching request — what tests use to make one specific call
+fail. Random decisions come from a generator seeded with the sandbox's seed, so a run with
+the same seed and the same requests sees the same faults.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+__all__ = ["Faults", "ScriptedFault"]
+
+BODY_KINDS = ("json", "html", "empty")
+
+
+@dataclass
+class ScriptedFault:
+    """Make the next `times` requests matching `path_contains`/`method` fail this way."""
+
+    status: int = 500
+    body: str = "json"
+    message: str = "An unexpected error occurred on the server."
+    drop: bool = False
+    delay_ms: float = 0.0
+    retry_after: float | None = None
+    path_contains: str | None = None
+    method: str | None = None
+    times: int = 1
+
+    def matches(self, method: str, path: str) -> bool:
+        if self.method and self.method.upper() != method.upper():
+            return False
+        return not self.path_contains or self.path_contains.lower() in path.lower()
+
+
+@dataclass
+class Faults:
+    """Steady fault switches; all off by default. Changeable while the sandbox runs."""
+
+    latency_ms: float = 0.0
+    """Added to every API request."""
+    latency_jitter_ms: float = 0.0
+    """Plus a random 0..jitter (uniform), per request."""
+    error_rate: float = 0.0
+    """Share of API requests answered with `error_status` (after doing nothing)."""
+    error_status: int = 500
+    error_body: str = "json"
+    """`json` (Autotask's `{"errors": [...]}`), `html` (an IIS error page) or `empty`."""
+    drop_rate: float = 0.0
+    """Share of API requests whose connection is closed without an answer."""
+    slow_rate: float = 0.0
+    slow_ms: float = 3000.0
+    """Share of API requests delayed by `slow_ms` more."""
+    mutate_every: int = 0
+    """Every N-th query request first changes the data (company created, invoice voided,
+    paid or added), like colleagues working in Autotask during a sync. 0 = never."""
+    thread_refusal_status: int = 500
+    """HTTP status of the thread-threshold refusal (Autotask does not always use 429)."""
+    next_page_host: str | None = None
+    """When set, `nextPageUrl` points at this host instead of the sandbox's."""
+    redirect_to: str | None = None
+    """When set, API requests are answered with a 307 to this base URL."""
+    scripted: list[ScriptedFault] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def update(self, changes: dict[str, Any]) -> None:
+        """Change switches by name (from the admin interface); unknown names are errors."""
+        names = {f.name for f in fields(self)}
+        for key, value in changes.items():
+            if key not in names:
+                raise ValueError(f"unknown fault switch {key!r}")
+            if key == "scripted":
+                self.scripted = [ScriptedFault(**item) for item in value or []]
+            else:
+                setattr(self, key, value)
+        if self.error_body not in BODY_KINDS:
+            raise ValueError(f"error_body must be one of {', '.join(BODY_KINDS)}")
