@@ -1,0 +1,273 @@
+"""Starting the PayDesk window: ``run_gui(args)``, called by ``paydesk`` without a command.
+
+In order: the Qt application (style sheet, icon); the profile (or, with ``--demo``, the
+sandbox servers and a throwaway profile from ``app.sandbox.demo``); logging into the profile's
+``logs`` folder; the single-instance guard (a lock file in the profile folder — a second
+PayDesk on the same profile says so and exits); the crash handler (``sys.excepthook``); the
+database, migrated to the newest schema; the main window; then the Qt event loop, driven by
+qasync so asyncio code can run on it.
+
+``--smoke`` does all of that, shows the main window, lets the event loop turn, and exits 0;
+problems are printed instead of shown in dialogs, so it works offscreen and in CI.
+
+Exit codes: 0 normal; 2 the profile or database could not be opened; 3 PayDesk is already
+open for this profile. Everything here runs on the GUI (main) thread.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import socket
+import sys
+import threading
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import qasync
+from PySide6.QtCore import QLockFile, QObject, QTimer, Slot
+from PySide6.QtGui import QFont
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from app import __version__
+from app.core.config import APP_NAME, Profile
+from app.core.credentials import CredentialStore
+from app.core.logs import redact, setup_logging
+from app.core.storage.engine import DatabaseError, open_database
+from app.gui.context import AppContext
+from app.gui.errors import CrashHandler, describe_exception
+from app.gui.resources import ResourceNotFoundError, app_icon, style_sheet
+
+if TYPE_CHECKING:
+    from app.gui.main_window import MainWindow
+    from app.sandbox.demo import DemoEnvironment
+
+log = logging.getLogger(__name__)
+
+EXIT_OK = 0
+EXIT_CANNOT_START = 2
+EXIT_ALREADY_RUNNING = 3
+
+LOCK_FILENAME = "paydesk.lock"
+
+
+# --- the single-instance guard ---------------------------------------------------------------
+
+
+@dataclass
+class InstanceLock:
+    """The lock file that keeps a second PayDesk off the same profile.
+
+    ``QLockFile`` writes the process id and host name into the file and notices a lock left
+    behind by a PayDesk that crashed (its process is gone), so a crash never locks anyone out.
+    """
+
+    profile: Profile
+    lock: QLockFile
+
+    @classmethod
+    def acquire(cls, profile: Profile) -> InstanceLock | None:
+        """Take the profile's lock, or return None when another PayDesk holds it."""
+        lock = QLockFile(str(profile.folder / LOCK_FILENAME))
+        # A running PayDesk holds the lock for days: never call it stale because of its age.
+        lock.setStaleLockTime(0)
+        if lock.tryLock(0):
+            return cls(profile, lock)
+        return None
+
+    def release(self) -> None:
+        self.lock.unlock()
+
+
+def already_open_message(profile: Profile) -> str:
+    """What a second start says; names the other computer when the profile is shared."""
+    lock = QLockFile(str(profile.folder / LOCK_FILENAME))
+    try:
+        _pid, host, _app = lock.getLockInfo()
+    except (TypeError, ValueError):  # no lock information could be read
+        host = ""
+    where = ""
+    if host and host != socket.gethostname():
+        where = f" It is open on the computer {host}."
+    return (
+        f"PayDesk is already open for this profile ({profile.folder}).{where} "
+        "Switch to the PayDesk window that is already open. Only one PayDesk at a time may "
+        "use a profile, so two windows never write over each other."
+    )
+
+
+# --- starting ---------------------------------------------------------------------------------
+
+
+def create_application() -> QApplication:
+    """The QApplication with PayDesk's name, icon, style and font (reused if one exists)."""
+    existing = QApplication.instance()
+    app = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])
+    app.setApplicationName(APP_NAME)
+    app.setApplicationDisplayName(APP_NAME)
+    app.setOrganizationName(APP_NAME)
+    app.setApplicationVersion(__version__)
+    app.setDesktopFileName("paydesk")
+    app.setStyle("Fusion")
+    font = QFont(app.font())
+    font.setPointSizeF(max(font.pointSizeF(), 10.0))
+    app.setFont(font)
+    try:
+        app.setWindowIcon(app_icon())
+        app.setStyleSheet(style_sheet())
+    except ResourceNotFoundError as exc:
+        # PayDesk still works without its looks; say so in the log.
+        log.warning("%s", exc)
+    return app
+
+
+class _Starter:
+    """Reports start-up problems: printed always, and in a dialog unless ``--smoke``."""
+
+    def __init__(self, smoke: bool) -> None:
+        self.smoke = smoke
+
+    def fail(self, title: str, message: str) -> None:
+        sys.stderr.write(f"PayDesk: {title}. {message}\n")
+        log.error("%s: %s", title, message)
+        if not self.smoke:
+            box = QMessageBox(QMessageBox.Icon.Critical, f"PayDesk — {title}", title)
+            box.setInformativeText(message)
+            box.exec()
+
+
+class _SmokeCheck(QObject):
+    """With ``--smoke``: once the event loop runs and the window is up, exit."""
+
+    def __init__(self, app: QApplication, window: MainWindow, crashes: CrashHandler) -> None:
+        super().__init__(window)
+        self.app = app
+        self.window = window
+        self.crashes = crashes
+
+    @Slot()
+    def finish(self) -> None:
+        if self.crashes.crash_count:
+            sys.stderr.write("PayDesk: an unexpected error happened while starting (see the log)\n")
+            self.app.exit(EXIT_CANNOT_START)
+        elif self.window.isVisible():
+            log.info("Smoke start passed: database ready, main window shown")
+            database = self.window.context.profile.describe_database()
+            sys.stdout.write(f"PayDesk {__version__} started; database: {database}\n")
+            self.app.exit(EXIT_OK)
+        else:
+            sys.stderr.write("PayDesk: the main window did not appear\n")
+            self.app.exit(EXIT_CANNOT_START)
+
+
+def _log_thread_exception(hook_args: threading.ExceptHookArgs) -> None:
+    log.critical(
+        "Unexpected error in thread %s",
+        hook_args.thread.name if hook_args.thread else "?",
+        exc_info=(hook_args.exc_type, hook_args.exc_value, hook_args.exc_traceback),  # type: ignore[arg-type]
+    )
+
+
+def run_gui(args: argparse.Namespace) -> int:
+    """Start the PayDesk window; returns the process exit code."""
+    smoke = bool(getattr(args, "smoke", False))
+    app = create_application()
+    starter = _Starter(smoke)
+
+    demo: DemoEnvironment | None = None
+    if getattr(args, "demo", False):
+        from app.sandbox.demo import start_demo
+
+        try:
+            demo = start_demo()
+        except Exception as exc:
+            starter.fail("The demo could not start", describe_exception(exc))
+            return EXIT_CANNOT_START
+        profile = demo.profile
+    else:
+        try:
+            profile = Profile.open(
+                getattr(args, "profile", None), getattr(args, "database_url", None)
+            )
+        except OSError as exc:
+            folder = getattr(args, "profile", None) or "your user data folder"
+            starter.fail(
+                "PayDesk could not open its profile folder",
+                f"{folder} could not be created or opened ({exc.strerror or exc}). Check that "
+                "the folder exists and that you may write to it.",
+            )
+            return EXIT_CANNOT_START
+    try:
+        return _run_with_profile(app, profile, demo, starter)
+    finally:
+        if demo is not None:
+            demo.close()
+
+
+def _run_with_profile(
+    app: QApplication,
+    profile: Profile,
+    demo: DemoEnvironment | None,
+    starter: _Starter,
+) -> int:
+    log_file = setup_logging(profile.logs_folder)
+    log.info("PayDesk %s starting; profile %s", __version__, profile.folder)
+
+    instance = InstanceLock.acquire(profile)
+    if instance is None:
+        starter.fail("PayDesk is already open", already_open_message(profile))
+        return EXIT_ALREADY_RUNNING
+
+    crash_handler = CrashHandler(log_file)
+    crash_handler.install()
+    previous_thread_hook = threading.excepthook
+    threading.excepthook = _log_thread_exception
+    try:
+        try:
+            engine = open_database(profile.database_url)
+        except DatabaseError as exc:
+            starter.fail("PayDesk could not open its database", redact(str(exc)))
+            return EXIT_CANNOT_START
+        try:
+            context = AppContext(
+                profile=profile,
+                engine=engine,
+                credentials=CredentialStore(profile.key),
+                demo=demo,
+            )
+            return _run_window(app, context, starter.smoke, crash_handler)
+        finally:
+            engine.dispose()
+    finally:
+        threading.excepthook = previous_thread_hook
+        crash_handler.uninstall()
+        instance.release()
+        log.info("PayDesk closed")
+
+
+def _run_window(
+    app: QApplication, context: AppContext, smoke: bool, crashes: CrashHandler
+) -> int:
+    from app.gui.main_window import MainWindow
+
+    window = MainWindow(context)
+    window.show()
+    # Queued, so a failure while opening Setup reaches the crash handler inside the event loop
+    # and the main window stays usable.
+    QTimer.singleShot(0, window.open_setup_if_needed)
+    if smoke:
+        check = _SmokeCheck(app, window, crashes)
+        QTimer.singleShot(0, check.finish)
+
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    try:
+        code = loop.run_forever()
+    finally:
+        window.save_layout()
+        window.hide()
+        window.deleteLater()
+        loop.close()
+        asyncio.set_event_loop(None)
+    return int(code or 0)

@@ -1,0 +1,243 @@
+"""The one error path of the GUI: the standard error dialog and the crash dialog.
+
+* ``show_error(parent, title, message, details)`` — something a person tried did not work
+  (a background task failed, a database could not be opened). The message says what happened
+  and what to do; technical details sit behind "Show Details".
+* ``CrashDialog`` — an exception nobody expected reached ``sys.excepthook``. The traceback is
+  logged (redacted) and the dialog says where the log is, so the person can send it to support.
+* ``describe_exception(exc)`` — the sentence a bookkeeper sees for an exception.
+
+Every function here runs on the GUI thread. Dialogs are opened window-modal with ``open()``
+rather than ``exec()``, so a failure never stalls the event loop (background work, timers and
+tests keep running while the dialog is up).
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import sys
+import traceback
+from pathlib import Path
+from types import TracebackType
+
+from PySide6.QtCore import QCoreApplication, Qt, QThread, QUrl, Slot
+from PySide6.QtGui import QDesktopServices, QGuiApplication
+from PySide6.QtWidgets import (
+    QApplication,
+    QDialog,
+    QDialogButtonBox,
+    QHBoxLayout,
+    QLabel,
+    QMessageBox,
+    QPlainTextEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.core.logs import redact
+
+log = logging.getLogger(__name__)
+
+#: Exceptions whose text is written for a person (PayDesk's own error classes, and the
+#: few built-in ones whose message is plain). Anything else is a bug and gets a generic line.
+_PLAIN_BUILTINS: tuple[type[BaseException], ...] = (ValueError, PermissionError, TimeoutError)
+
+
+def describe_exception(exc: BaseException) -> str:
+    """The sentence a bookkeeper sees for ``exc`` (redacted, never a bare class name).
+
+    PayDesk's own exceptions (defined under ``app.``) carry messages written for people, and
+    so do a few built-in ones; for anything else the text would mean nothing to a bookkeeper,
+    so it says that something unexpected happened and where the details are.
+    """
+    text = str(exc).strip()
+    own = type(exc).__module__.startswith("app.")
+    if text and (own or isinstance(exc, _PLAIN_BUILTINS)):
+        return redact(text)
+    if isinstance(exc, ConnectionError):
+        return (
+            "PayDesk could not reach the server. Check this computer's internet connection "
+            "and try again."
+        )
+    return (
+        "Something unexpected went wrong inside PayDesk. The details below and in the log "
+        "file help your IT support find the cause."
+    )
+
+
+def format_details(exc: BaseException) -> str:
+    """The redacted traceback of ``exc``, for "Show Details" and the log."""
+    return redact("".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
+
+
+def show_error(
+    parent: QWidget | None,
+    title: str,
+    message: str,
+    details: str | None = None,
+) -> QMessageBox:
+    """Show the standard error dialog (non-blocking, window-modal) and return it."""
+    box = QMessageBox(parent)
+    box.setObjectName("errorDialog")
+    box.setIcon(QMessageBox.Icon.Warning)
+    box.setWindowTitle(f"PayDesk — {title}")
+    box.setText(f"<b>{_escape(title)}</b>")
+    box.setInformativeText(message)
+    if details:
+        box.setDetailedText(redact(details))
+    box.setStandardButtons(QMessageBox.StandardButton.Ok)
+    box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
+    box.open()
+    return box
+
+
+def show_exception(parent: QWidget | None, title: str, exc: BaseException) -> QMessageBox:
+    """``show_error`` for an exception: the plain sentence plus the traceback as details."""
+    return show_error(parent, title, describe_exception(exc), format_details(exc))
+
+
+class CrashDialog(QDialog):
+    """Shown when an exception reached ``sys.excepthook``: says what to do, offers details."""
+
+    def __init__(
+        self,
+        details: str,
+        log_file: Path | None,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setObjectName("crashDialog")
+        self.setWindowTitle("PayDesk — Something went wrong")
+        self.setMinimumWidth(520)
+        self._log_file = log_file
+        self.details = details
+
+        heading = QLabel("PayDesk ran into a problem it did not expect.")
+        heading.setObjectName("dialogHeading")
+        where = (
+            f"The details were written to the log file:<br><code>{_escape(str(log_file))}</code>"
+            if log_file is not None
+            else "The details are below."
+        )
+        body = QLabel(
+            "What you were doing may not have finished. Payments PayDesk already recorded are "
+            "kept in its database.<br><br>"
+            f"{where}<br><br>"
+            "You can keep working. If this happens again, close and reopen PayDesk, and send "
+            "the log file to your IT support."
+        )
+        body.setWordWrap(True)
+        body.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+
+        self.details_view = QPlainTextEdit(details)
+        self.details_view.setReadOnly(True)
+        self.details_view.setObjectName("crashDetails")
+        self.details_view.setVisible(False)
+        self.details_view.setMinimumHeight(180)
+
+        self.details_button = QPushButton("Show Details")
+        self.details_button.setCheckable(True)
+        self.details_button.toggled.connect(self._toggle_details)
+        copy_button = QPushButton("Copy Details")
+        copy_button.clicked.connect(self._copy_details)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.reject)
+        buttons.accepted.connect(self.accept)
+        if log_file is not None:
+            open_logs = QPushButton("Open Log Folder")
+            open_logs.clicked.connect(self._open_log_folder)
+            buttons.addButton(open_logs, QDialogButtonBox.ButtonRole.ActionRole)
+
+        row = QHBoxLayout()
+        row.addWidget(self.details_button)
+        row.addWidget(copy_button)
+        row.addStretch(1)
+        row.addWidget(buttons)
+
+        layout = QVBoxLayout(self)
+        layout.setSpacing(12)
+        layout.addWidget(heading)
+        layout.addWidget(body)
+        layout.addWidget(self.details_view, 1)
+        layout.addLayout(row)
+
+    @Slot(bool)
+    def _toggle_details(self, shown: bool) -> None:
+        self.details_view.setVisible(shown)
+        self.details_button.setText("Hide Details" if shown else "Show Details")
+        self.adjustSize()
+
+    @Slot()
+    def _copy_details(self) -> None:
+        QGuiApplication.clipboard().setText(self.details)
+
+    @Slot()
+    def _open_log_folder(self) -> None:
+        if self._log_file is not None:
+            QDesktopServices.openUrl(QUrl.fromLocalFile(str(self._log_file.parent)))
+
+
+class CrashHandler:
+    """The ``sys.excepthook`` of the GUI: log the traceback, then show a ``CrashDialog``.
+
+    Runs on whichever thread raised; the dialog is only created on the GUI thread (a crash on
+    another thread is logged, and background work reports its failures through workers).
+    """
+
+    def __init__(self, log_file: Path | None) -> None:
+        self.log_file = log_file
+        self.dialogs: list[CrashDialog] = []
+        #: How many unexpected errors reached the handler (``--smoke`` fails when any did).
+        self.crash_count = 0
+        self._previous = sys.excepthook
+        self._showing = False
+
+    def install(self) -> None:
+        sys.excepthook = self
+
+    def uninstall(self) -> None:
+        if sys.excepthook is self:
+            sys.excepthook = self._previous
+
+    def __call__(
+        self,
+        exc_type: type[BaseException],
+        exc: BaseException,
+        tb: TracebackType | None,
+    ) -> None:
+        if issubclass(exc_type, KeyboardInterrupt):
+            self._previous(exc_type, exc, tb)
+            return
+        self.crash_count += 1
+        log.critical("Unexpected error", exc_info=(exc_type, exc, tb))
+        app = QApplication.instance()
+        if app is None or self._showing or not _on_gui_thread():
+            return
+        details = redact("".join(traceback.format_exception(exc_type, exc, tb)))
+        self._showing = True
+        try:
+            parent = QApplication.activeWindow()
+            dialog = CrashDialog(details, self.log_file, parent)
+            dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
+            dialog.finished.connect(lambda _result, d=dialog: self._forget(d))
+            self.dialogs.append(dialog)
+            dialog.open()
+        except Exception:  # the crash dialog itself must never crash the program
+            log.exception("Could not show the crash dialog")
+        finally:
+            self._showing = False
+
+    def _forget(self, dialog: CrashDialog) -> None:
+        if dialog in self.dialogs:
+            self.dialogs.remove(dialog)
+
+
+def _on_gui_thread() -> bool:
+    instance = QCoreApplication.instance()
+    return instance is not None and QThread.currentThread() is instance.thread()
+
+
+def _escape(text: str) -> str:
+    return html.escape(text)

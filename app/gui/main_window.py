@@ -1,0 +1,536 @@
+"""PayDesk's main window: a sidebar of areas, the current area, and a status bar.
+
+The areas are listed once, in ``AREAS``. Each has a *factory*: a ``"module:function"`` path to
+a function ``create_…(context: AppContext) -> QWidget`` in the area's own module, imported
+when the window is built. To plug a screen in, change that area's ``factory=`` from ``None``
+to your function — that one line is the whole change::
+
+    AreaSpec("invoices", "Invoices", factory="app.gui.invoices.history:create_invoices_area",
+             empty=…)
+
+While an area's factory is ``None`` the window shows an honest empty state for it: it counts
+the area's rows in the database (in the background) and says what to do next — run Setup,
+or start a sync — and never shows invented rows.
+
+The status bar shows the database in use, and holds a slot for the sync status widget:
+``SYNC_STATUS_FACTORY`` is a ``"module:function"`` path to ``create_…(context) -> QWidget``
+(``None`` until the sync screen provides one).
+
+Window geometry and state are kept in ``window.ini`` in the profile folder (per seat, not in
+the registry); areas can keep their own column layouts with ``gui_settings(context)``.
+
+Setup (``app.gui.wizard.SetupWizard``) opens from the sidebar and the PayDesk menu, and on
+its own at first start (no internal currency chosen yet). Everything here runs on the GUI
+thread.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from PySide6.QtCore import QByteArray, QSettings, Qt, QUrl, Signal, Slot
+from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QKeySequence
+from PySide6.QtWidgets import (
+    QDialog,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMainWindow,
+    QMessageBox,
+    QPushButton,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+from sqlalchemy import func, select
+
+from app import __version__
+from app.core.storage.engine import session_scope
+from app.core.storage.models import Base, Invoice, Organization, Payment, SyncRun
+from app.gui.context import AppContext
+from app.gui.widgets import EmptyState, StatusPill, Tone
+from app.gui.workers import WorkerFailure, run_task
+
+log = logging.getLogger(__name__)
+
+#: ``"module:function"`` building the sync status widget for the status bar, or None.
+SYNC_STATUS_FACTORY: str | None = None
+
+#: The setup wizard's class, imported when Setup is first opened.
+WIZARD_CLASS = "app.gui.wizard:SetupWizard"
+
+GUI_SETTINGS_FILENAME = "window.ini"
+
+
+@dataclass(frozen=True)
+class EmptyText:
+    """What an area without its screen says, before and after Setup has run."""
+
+    title: str
+    before_setup: str
+    after_setup: str
+    #: Button shown after Setup: (label, key of the area it opens), e.g. ("Open Sync", "sync").
+    after_setup_action: tuple[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class AreaSpec:
+    key: str
+    title: str
+    #: ``"module:function"``; the function takes the AppContext and returns the area's widget.
+    factory: str | None
+    empty: EmptyText
+    #: Table counted for the empty state (its rows exist but their screen does not).
+    counted: type[Base] | None = None
+    #: How the count reads: "{n} invoices".
+    counted_noun: str = "records"
+
+
+AREAS: tuple[AreaSpec, ...] = (
+    AreaSpec(
+        "invoices",
+        "Invoices",
+        factory=None,
+        empty=EmptyText(
+            "No invoices yet",
+            "PayDesk lists the invoices your company bills in Autotask, with what each client "
+            "has paid and still owes. Run Setup to connect Autotask; the first sync brings in "
+            "your whole invoice history.",
+            "No invoices have been copied from Autotask yet. Open Sync to bring in your "
+            "invoice history.",
+            ("Open Sync", "sync"),
+        ),
+        counted=Invoice,
+        counted_noun="invoices",
+    ),
+    AreaSpec(
+        "organizations",
+        "Organizations",
+        factory=None,
+        empty=EmptyText(
+            "No organizations yet",
+            "Your clients appear here with their contacts, contracts and open balance. Run "
+            "Setup to connect Autotask, and PayDesk copies them in.",
+            "No organizations have been copied from Autotask yet. Open Sync to bring them in.",
+            ("Open Sync", "sync"),
+        ),
+        counted=Organization,
+        counted_noun="organizations",
+    ),
+    AreaSpec(
+        "transactions",
+        "Transactions",
+        factory=None,
+        empty=EmptyText(
+            "No payments yet",
+            "Every payment and refund you take in PayDesk is listed here. Run Setup to connect "
+            "Autotask and your payment gateway first.",
+            "Every payment and refund you take in PayDesk is listed here. Open an invoice in "
+            "Invoices to take the first payment.",
+            ("Open Invoices", "invoices"),
+        ),
+        counted=Payment,
+        counted_noun="payments",
+    ),
+    AreaSpec(
+        "payment_search",
+        "Payment Search",
+        factory=None,
+        empty=EmptyText(
+            "No payments to search yet",
+            "Find any payment by client, invoice number, amount or gateway reference. Run "
+            "Setup to connect Autotask and your payment gateway first.",
+            "Find any payment by client, invoice number, amount or gateway reference once you "
+            "have taken payments. Open an invoice in Invoices to take the first one.",
+            ("Open Invoices", "invoices"),
+        ),
+        counted=Payment,
+        counted_noun="payments",
+    ),
+    AreaSpec(
+        "sync",
+        "Sync",
+        factory=None,
+        empty=EmptyText(
+            "Not connected to Autotask yet",
+            "PayDesk keeps a copy of your Autotask organizations, contracts, tickets and "
+            "invoices so every screen opens instantly, even offline. Run Setup to connect "
+            "Autotask.",
+            "No sync has run yet. PayDesk copies your Autotask data here once the sync is "
+            "started.",
+        ),
+        counted=SyncRun,
+        counted_noun="sync runs",
+    ),
+    AreaSpec(
+        "settings",
+        "Settings",
+        factory="app.gui.settings:create_settings_area",
+        empty=EmptyText("Settings", "", ""),
+    ),
+)
+
+
+def area_spec(key: str) -> AreaSpec:
+    for spec in AREAS:
+        if spec.key == key:
+            return spec
+    raise KeyError(key)
+
+
+def resolve(path: str) -> Callable[..., object]:
+    """Import ``"package.module:attribute"`` and return the attribute."""
+    module_name, _, attribute = path.partition(":")
+    module = importlib.import_module(module_name)
+    target = getattr(module, attribute)
+    if not callable(target):
+        raise TypeError(f"{path} is not callable")
+    return target  # type: ignore[no-any-return]
+
+
+def wizard_available() -> bool:
+    """Whether this build of PayDesk has the setup wizard (imports it on first call)."""
+    module_name, _, attribute = WIZARD_CLASS.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name is not None and module_name.startswith(exc.name):
+            return False
+        raise  # the wizard is there but something it needs is missing: a real error
+    return callable(getattr(module, attribute, None))
+
+
+def gui_settings(context: AppContext) -> QSettings:
+    """Per-seat GUI settings (window and column layouts), as an INI file in the profile."""
+    return QSettings(
+        str(context.profile.folder / GUI_SETTINGS_FILENAME), QSettings.Format.IniFormat
+    )
+
+
+def count_rows(context: AppContext, model: type[Base]) -> int:
+    """Runs on a pool thread: how many rows ``model``'s table holds."""
+    with session_scope(context.engine) as session:
+        return int(session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+class PendingArea(EmptyState):
+    """The honest stand-in for an area whose screen is not part of this build.
+
+    It counts the area's rows in the background: with none, it says what to do next (run
+    Setup, or open the area that brings the data in); with some, it says how many there are.
+    """
+
+    requestSetup = Signal()
+    requestArea = Signal(str)
+
+    def __init__(self, spec: AreaSpec, context: AppContext, parent: QWidget | None = None):
+        super().__init__(spec.empty.title, "", None, parent)
+        self.setObjectName("pendingArea")
+        self.spec = spec
+        self.context = context
+        self.row_count: int | None = None
+        self._action: Callable[[], None] | None = None
+        self.actionTriggered.connect(self._run_action)
+        self.refresh()
+
+    @Slot()
+    def refresh(self) -> None:
+        """Re-read the count (after Setup or a sync) and update the message."""
+        self._show_message()
+        if self.spec.counted is not None:
+            run_task(
+                f"count the {self.spec.counted_noun}",
+                count_rows,
+                self.context,
+                self.spec.counted,
+                on_success=self._on_count,
+                on_failure=self._on_count_failed,
+                parent=self,
+            )
+
+    def _on_count(self, count: int) -> None:
+        self.row_count = count
+        self._show_message()
+
+    def _on_count_failed(self, failure: WorkerFailure) -> None:
+        from app.gui.errors import describe_exception
+
+        self.row_count = None
+        self.set_content(
+            "PayDesk could not read its database",
+            describe_exception(failure.exception),
+        )
+
+    def _show_message(self) -> None:
+        spec, empty = self.spec, self.spec.empty
+        if self.row_count:
+            self.set_content(
+                f"{self.row_count:,} {spec.counted_noun} in PayDesk's database",
+                f"They were copied from Autotask and are kept up to date by the sync. The "
+                f"{spec.title} screen is not included in this version of PayDesk.",
+            )
+            self._action = None
+            return
+        if self.context.currency() is None:
+            has_setup = wizard_available()
+            self.set_content(
+                empty.title, empty.before_setup, "Run Setup" if has_setup else None
+            )
+            self._action = self.requestSetup.emit if has_setup else None
+            return
+        action = empty.after_setup_action
+        self.set_content(empty.title, empty.after_setup, action[0] if action else None)
+        self._action = (lambda key=action[1]: self.requestArea.emit(key)) if action else None
+
+    @Slot()
+    def _run_action(self) -> None:
+        if self._action is not None:
+            self._action()
+
+
+class MainWindow(QMainWindow):
+    """The sidebar, the stacked areas and the status bar. See the module docstring."""
+
+    #: Emitted after the setup wizard closed (whether or not it finished).
+    setupClosed = Signal()
+
+    def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.context = context
+        self.setObjectName("mainWindow")
+        self.setWindowTitle("PayDesk" + (" — Demo" if context.demo is not None else ""))
+        self.setMinimumSize(900, 560)
+        self.areas: dict[str, QWidget] = {}
+        self._area_rows: dict[str, int] = {}
+        self.wizard: QDialog | None = None
+
+        self.navigation = QListWidget()
+        self.navigation.setObjectName("navigation")
+        self.navigation.setAccessibleName("Areas")
+        self.navigation.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.stack = QStackedWidget()
+        self.stack.setObjectName("areaStack")
+
+        for spec in AREAS:
+            widget = self._build_area(spec)
+            widget.setProperty("areaKey", spec.key)
+            self.areas[spec.key] = widget
+            self._area_rows[spec.key] = self.stack.addWidget(widget)
+            item = QListWidgetItem(spec.title)
+            item.setData(Qt.ItemDataRole.UserRole, spec.key)
+            self.navigation.addItem(item)
+        self.navigation.currentRowChanged.connect(self.stack.setCurrentIndex)
+
+        central = QWidget()
+        layout = QHBoxLayout(central)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self._build_sidebar())
+        layout.addWidget(self.stack, 1)
+        self.setCentralWidget(central)
+
+        self._build_menus()
+        self._build_status_bar()
+        self.navigation.setCurrentRow(0)
+        self._restore_layout()
+
+    # --- building -----------------------------------------------------------------------------
+
+    def _build_area(self, spec: AreaSpec) -> QWidget:
+        if spec.factory is None:
+            pending = PendingArea(spec, self.context)
+            pending.requestSetup.connect(self.open_setup)
+            pending.requestArea.connect(self.show_area)
+            self.setupClosed.connect(pending.refresh)
+            return pending
+        widget = resolve(spec.factory)(self.context)
+        if not isinstance(widget, QWidget):
+            raise TypeError(f"{spec.factory} returned {type(widget).__name__}, not a QWidget")
+        return widget
+
+    def _build_sidebar(self) -> QWidget:
+        sidebar = QWidget()
+        sidebar.setObjectName("sidebar")
+        sidebar.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
+        sidebar.setFixedWidth(208)
+        title = QLabel("PayDesk")
+        title.setObjectName("sidebarTitle")
+        subtitle = QLabel(
+            "Demo with sandbox data" if self.context.demo is not None else "Payments for Autotask"
+        )
+        subtitle.setObjectName("sidebarSubtitle")
+        layout = QVBoxLayout(sidebar)
+        layout.setContentsMargins(10, 16, 10, 12)
+        layout.setSpacing(4)
+        layout.addWidget(title)
+        layout.addWidget(subtitle)
+        layout.addWidget(self.navigation, 1)
+        self.setup_button = QPushButton("Setup…")
+        self.setup_button.setObjectName("sidebarButton")
+        self.setup_button.setToolTip("Connect Autotask, your payment gateway and QuickBooks")
+        self.setup_button.clicked.connect(self.open_setup)
+        self.setup_button.setVisible(wizard_available())
+        layout.addWidget(self.setup_button)
+        return sidebar
+
+    def _build_menus(self) -> None:
+        menu = self.menuBar().addMenu("&PayDesk")
+        self.setup_action = QAction("&Setup…", self)
+        self.setup_action.triggered.connect(self.open_setup)
+        self.setup_action.setVisible(wizard_available())
+        menu.addAction(self.setup_action)
+        logs_action = QAction("Open &Log Folder", self)
+        logs_action.triggered.connect(self.open_log_folder)
+        menu.addAction(logs_action)
+        menu.addSeparator()
+        quit_action = QAction("&Quit", self)
+        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+        quit_action.setMenuRole(QAction.MenuRole.QuitRole)
+        quit_action.triggered.connect(self.close)
+        menu.addAction(quit_action)
+
+        go_menu = self.menuBar().addMenu("&Go")
+        for number, spec in enumerate(AREAS, start=1):
+            action = QAction(spec.title, self)
+            action.setShortcut(QKeySequence(f"Ctrl+{number}"))
+            action.setData(spec.key)
+            action.triggered.connect(self._go_to_action_area)
+            go_menu.addAction(action)
+
+        help_menu = self.menuBar().addMenu("&Help")
+        about = QAction("&About PayDesk", self)
+        about.setMenuRole(QAction.MenuRole.AboutRole)
+        about.triggered.connect(self.show_about)
+        help_menu.addAction(about)
+
+    def _build_status_bar(self) -> None:
+        bar = self.statusBar()
+        bar.setSizeGripEnabled(True)
+        self.database_label = QLabel(f"Database: {self.context.profile.describe_database()}")
+        self.database_label.setObjectName("databaseLabel")
+        self.database_label.setToolTip(self.context.profile.describe_database())
+        bar.addWidget(self.database_label, 1)
+        if self.context.demo is not None:
+            demo_pill = StatusPill("Demo — sandbox data", Tone.WARNING)
+            demo_pill.setObjectName("demoPill")
+            demo_pill.setToolTip(
+                "This window uses PayDesk's local sandbox servers and a throwaway profile. "
+                "Nothing reaches a real Autotask, gateway or QuickBooks."
+            )
+            bar.addPermanentWidget(demo_pill)
+        self.sync_status: QWidget | None = None
+        if SYNC_STATUS_FACTORY is not None:
+            widget = resolve(SYNC_STATUS_FACTORY)(self.context)
+            if isinstance(widget, QWidget):
+                self.set_sync_status_widget(widget)
+
+    def set_sync_status_widget(self, widget: QWidget) -> None:
+        """Put the sync state in the status bar's right-hand slot (replaces any earlier one)."""
+        if self.sync_status is not None:
+            self.statusBar().removeWidget(self.sync_status)
+            self.sync_status.deleteLater()
+        widget.setObjectName(widget.objectName() or "syncStatus")
+        self.statusBar().addPermanentWidget(widget)
+        self.sync_status = widget
+
+    # --- navigation ---------------------------------------------------------------------------
+
+    @Slot(str)
+    def show_area(self, key: str) -> QWidget:
+        """Switch to the area ``key`` and return its widget."""
+        self.navigation.setCurrentRow(self._area_rows[key])
+        return self.areas[key]
+
+    def current_area_key(self) -> str:
+        current = self.stack.currentWidget()
+        return "" if current is None else str(current.property("areaKey"))
+
+    @Slot()
+    def _go_to_action_area(self) -> None:
+        action = self.sender()
+        if isinstance(action, QAction):
+            self.show_area(str(action.data()))
+
+    # --- setup --------------------------------------------------------------------------------
+
+    def needs_setup(self) -> bool:
+        """True at first start: the internal currency has not been chosen."""
+        return self.context.currency() is None
+
+    @Slot()
+    def open_setup(self) -> None:
+        """Open the setup wizard (or bring it to the front if it is open)."""
+        if self.wizard is not None:
+            self.wizard.raise_()
+            self.wizard.activateWindow()
+            return
+        wizard_class = resolve(WIZARD_CLASS)
+        wizard = wizard_class(self.context, self)
+        if not isinstance(wizard, QDialog):
+            raise TypeError(f"{WIZARD_CLASS} is not a dialog")
+        wizard.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
+        wizard.finished.connect(self._on_setup_finished)
+        self.wizard = wizard
+        wizard.open()
+
+    @Slot(int)
+    def _on_setup_finished(self, _result: int) -> None:
+        self.wizard = None
+        self.setupClosed.emit()
+
+    def open_setup_if_needed(self) -> bool:
+        """At first start, open Setup on its own. Returns whether it opened."""
+        if self.needs_setup() and wizard_available():
+            self.open_setup()
+            return True
+        return False
+
+    # --- other actions ------------------------------------------------------------------------
+
+    @Slot()
+    def open_log_folder(self) -> None:
+        folder = self.context.profile.logs_folder
+        folder.mkdir(parents=True, exist_ok=True)
+        QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
+
+    @Slot()
+    def show_about(self) -> None:
+        QMessageBox.about(
+            self,
+            "About PayDesk",
+            f"<b>PayDesk {__version__}</b><br><br>Take payments on your Autotask invoices and "
+            "keep Autotask and QuickBooks in step.<br><br>"
+            f"Profile folder: {self.context.profile.folder}<br>"
+            f"Database: {self.context.profile.describe_database()}",
+        )
+
+    # --- remembered layout --------------------------------------------------------------------
+
+    def _restore_layout(self) -> None:
+        settings = gui_settings(self.context)
+        geometry = settings.value("main_window/geometry")
+        if isinstance(geometry, QByteArray) and not geometry.isEmpty():
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1180, 760)
+        state = settings.value("main_window/state")
+        if isinstance(state, QByteArray) and not state.isEmpty():
+            self.restoreState(state)
+        area = settings.value("main_window/area")
+        if isinstance(area, str) and area in self._area_rows:
+            self.show_area(area)
+
+    def save_layout(self) -> None:
+        settings = gui_settings(self.context)
+        settings.setValue("main_window/geometry", self.saveGeometry())
+        settings.setValue("main_window/state", self.saveState())
+        settings.setValue("main_window/area", self.current_area_key())
+        settings.sync()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.save_layout()
+        super().closeEvent(event)

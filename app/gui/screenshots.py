@@ -1,0 +1,264 @@
+"""Render every screen of PayDesk to PNG files, offscreen: ``python -m app.gui.screenshots OUTDIR``.
+
+Used to look at screens without a desktop, and to keep the README's pictures current.
+
+Adding a screen: in your screen's module (or a small ``screens.py`` beside it), call
+``register_screen`` at import time, and add the module's name to ``SCREEN_MODULES`` below —
+one line::
+
+    from app.gui.screenshots import ScreenshotSession, register_screen
+
+    def _invoice_history(session: ScreenshotSession) -> QWidget:
+        return session.main_window(area="invoices")
+
+    register_screen("invoice-history", _invoice_history)
+
+``build`` receives the ``ScreenshotSession``: a temporary profile whose database holds
+sandbox data (the Autotask sandbox is started in-process and synced into it when the sandbox
+and the sync are part of this build), the internal currency set, and an ``AppContext``. It
+returns the widget to render (a window, a dialog or a single widget); the session shows it
+at the screen's size, waits for background tasks to finish, and saves the PNG.
+
+Options: ``--only PATTERN`` (shell-style, e.g. ``'main-window*'``) renders some screens only;
+``--list`` prints the registered names.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import importlib
+import logging
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QCoreApplication, QEventLoop
+from PySide6.QtWidgets import QWidget
+
+from app.core.config import Profile, set_internal_currency
+from app.core.credentials import CredentialStore
+from app.core.storage.engine import open_database
+from app.gui.context import AppContext
+
+#: Modules that register screens when imported. Add yours here (one line).
+SCREEN_MODULES: tuple[str, ...] = (
+    "app.gui.shell_screens",
+)
+
+#: The Autotask sandbox's seed and size for screenshots: enough for full tables, quick to sync.
+SANDBOX_SEED = 20_240
+SANDBOX_COMPANIES = 60
+SANDBOX_INVOICES = 600
+
+DEFAULT_SIZE = (1280, 800)
+
+log = logging.getLogger(__name__)
+
+
+
+@dataclass(frozen=True)
+class Screen:
+    name: str
+    build: Callable[[ScreenshotSession], QWidget]
+    size: tuple[int, int]
+
+
+_screens: dict[str, Screen] = {}
+
+
+def register_screen(
+    name: str,
+    build: Callable[[ScreenshotSession], QWidget],
+    *,
+    size: tuple[int, int] = DEFAULT_SIZE,
+) -> None:
+    """Register a screen to render as ``OUTDIR/<name>.png``. Names are unique."""
+    if name in _screens and _screens[name].build is not build:
+        raise ValueError(f"A screen named {name!r} is already registered")
+    _screens[name] = Screen(name, build, size)
+
+
+def registered_screens() -> list[Screen]:
+    return [_screens[name] for name in sorted(_screens)]
+
+
+def load_screen_modules() -> None:
+    for module_name in SCREEN_MODULES:
+        importlib.import_module(module_name)
+
+
+class ScreenshotSession:
+    """A throwaway profile with sandbox data, and the helpers screens need to build widgets.
+
+    Runs on the GUI thread. Use as a context manager; everything it started is stopped and its
+    folder removed on exit.
+    """
+
+    def __init__(self, currency: str = "USD", with_sandbox: bool = True) -> None:
+        self._folder = Path(tempfile.mkdtemp(prefix="paydesk-screens-"))
+        self.profile = Profile.open(self._folder / "profile")
+        self.engine = open_database(self.profile.database_url)
+        set_internal_currency(self.engine, currency, actor="screenshots")
+        self.autotask: Any = None
+        self.synced = False
+        if with_sandbox:
+            self._load_sandbox_data()
+        self.context = AppContext(
+            profile=self.profile,
+            engine=self.engine,
+            credentials=CredentialStore(self.profile.key),
+        )
+        self._fresh: list[tuple[Any, AppContext]] = []
+        self._widgets: list[QWidget] = []
+
+    def __enter__(self) -> ScreenshotSession:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def _load_sandbox_data(self) -> None:
+        """Start the Autotask sandbox and sync it into the database, when both exist."""
+        try:
+            from app.sandbox.autotask import AutotaskSandbox
+        except ModuleNotFoundError:
+            return
+        self.autotask = AutotaskSandbox(
+            seed=SANDBOX_SEED,
+            companies=SANDBOX_COMPANIES,
+            contacts=SANDBOX_COMPANIES * 3,
+            contracts=SANDBOX_COMPANIES,
+            tickets=SANDBOX_INVOICES // 2,
+            invoices=SANDBOX_INVOICES,
+        )
+        self.autotask.start()
+        self.synced = sync_sandbox_into(self.autotask, self.engine)
+
+    def fresh_context(self) -> AppContext:
+        """A second, empty profile where Setup has not run (no currency, no data)."""
+        profile = Profile.open(self._folder / f"fresh-{len(self._fresh)}")
+        engine = open_database(profile.database_url)
+        context = AppContext(
+            profile=profile, engine=engine, credentials=CredentialStore(profile.key)
+        )
+        self._fresh.append((engine, context))
+        return context
+
+    def main_window(self, area: str | None = None, context: AppContext | None = None) -> QWidget:
+        """PayDesk's main window on ``area`` (the first area when None)."""
+        from app.gui.main_window import MainWindow
+
+        window = MainWindow(context or self.context)
+        if area is not None:
+            window.show_area(area)
+        return window
+
+    def keep(self, widget: QWidget) -> QWidget:
+        """Keep a helper widget (e.g. a dialog's parent) alive until the session closes."""
+        self._widgets.append(widget)
+        return widget
+
+    def render(self, screen: Screen, folder: Path) -> Path:
+        widget = screen.build(self)
+        widget.resize(*screen.size)
+        widget.show()
+        settle()
+        path = folder / f"{screen.name}.png"
+        if not widget.grab().save(str(path)):
+            raise OSError(f"Could not write {path}")
+        widget.close()
+        widget.deleteLater()
+        settle(wait_for_tasks=False)
+        return path
+
+    def close(self) -> None:
+        for widget in self._widgets:
+            widget.close()
+            widget.deleteLater()
+        settle(wait_for_tasks=False)
+        if self.autotask is not None:
+            self.autotask.stop()
+        for engine, _context in self._fresh:
+            engine.dispose()
+        self.engine.dispose()
+        shutil.rmtree(self._folder, ignore_errors=True)
+
+
+def sync_sandbox_into(sandbox: Any, engine: Any) -> bool:
+    """Run PayDesk's sync from the sandbox into ``engine``; False when the sync is not built."""
+    try:
+        sync = importlib.import_module("app.core.sync")
+    except ModuleNotFoundError:
+        return False
+    run = getattr(sync, "sync_from_sandbox", None)
+    if run is None:
+        return False
+    run(sandbox, engine)
+    return True
+
+
+def settle(timeout: float = 10.0, *, wait_for_tasks: bool = True) -> None:
+    """Let the event loop run until background tasks are done and the screen is painted."""
+    from app.gui.workers import active_tasks
+
+    deadline = time.monotonic() + timeout
+    while True:
+        QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
+        if not wait_for_tasks or not active_tasks() or time.monotonic() > deadline:
+            break
+        time.sleep(0.01)
+    for _ in range(3):
+        QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
+
+
+def render_screens(folder: Path, only: str | None = None) -> list[Path]:
+    """Render the registered screens (those matching ``only``) into ``folder``."""
+    from app.gui.app import create_application
+
+    create_application()
+    load_screen_modules()
+    screens = [s for s in registered_screens() if only is None or fnmatch.fnmatch(s.name, only)]
+    folder.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    with ScreenshotSession() as session:
+        for screen in screens:
+            written.append(session.render(screen, folder))
+    return written
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m app.gui.screenshots",
+        description="Render every PayDesk screen offscreen to PNG files.",
+    )
+    parser.add_argument("outdir", type=Path, nargs="?", help="folder for the PNG files")
+    parser.add_argument("--only", metavar="PATTERN", help="render matching screens only")
+    parser.add_argument("--list", action="store_true", help="list the screens and exit")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before the QApplication exists
+    if args.list:
+        load_screen_modules()
+        for screen in registered_screens():
+            sys.stdout.write(f"{screen.name}\n")
+        return 0
+    if args.outdir is None:
+        parser.error("OUTDIR is required")
+    logging.basicConfig(level=logging.WARNING)
+    for path in render_screens(args.outdir, args.only):
+        sys.stdout.write(f"{path}\n")
+    return 0
+
+
+if __name__ == "__main__":
+    # Run the imported module's main, so screens registered by other modules (which import
+    # ``app.gui.screenshots``) land in the same registry.
+    from app.gui.screenshots import main as _main
+
+    sys.exit(_main())

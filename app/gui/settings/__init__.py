@@ -1,0 +1,126 @@
+"""The Settings area: how this PayDesk is set up, in words a bookkeeper can check.
+
+It shows the facts that matter when something needs checking or support asks: the internal
+currency (fixed once chosen), where the database is, where the logs are, how secrets are
+kept, and the version. Setup opens from here too. Connection settings for Autotask, the
+gateway and QuickBooks are changed in Setup.
+"""
+
+from __future__ import annotations
+
+from babel.numbers import get_currency_name
+from PySide6.QtCore import Qt, QUrl, Slot
+from PySide6.QtGui import QDesktopServices, QShowEvent
+from PySide6.QtWidgets import (
+    QFormLayout,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app import __version__
+from app.core.logs import LOG_FILENAME
+from app.gui.context import AppContext
+from app.gui.main_window import wizard_available
+
+
+def create_settings_area(context: AppContext) -> QWidget:
+    return SettingsArea(context)
+
+
+class SettingsArea(QWidget):
+    """Read-only facts about this installation, with buttons for Setup and the log folder."""
+
+    def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("areaPage")
+        self.context = context
+
+        title = QLabel("Settings")
+        title.setObjectName("areaTitle")
+        subtitle = QLabel("How this copy of PayDesk is set up.")
+        subtitle.setObjectName("areaSubtitle")
+
+        card = QFrame()
+        card.setObjectName("card")
+        self.form = QFormLayout(card)
+        self.form.setContentsMargins(20, 16, 20, 16)
+        self.form.setHorizontalSpacing(24)
+        self.form.setVerticalSpacing(12)
+        self.form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop)
+        self.values: dict[str, QLabel] = {}
+        for key, label in (
+            ("currency", "Internal currency"),
+            ("database", "Database"),
+            ("profile", "Profile folder"),
+            ("logs", "Log file"),
+            ("secrets", "Passwords and keys"),
+            ("version", "PayDesk version"),
+        ):
+            value = QLabel()
+            value.setWordWrap(True)
+            value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            value.setObjectName(f"setting_{key}")
+            name = QLabel(label)
+            name.setObjectName("fieldLabel")
+            self.form.addRow(name, value)
+            self.values[key] = value
+
+        self.setup_button = QPushButton("Run Setup…")
+        self.setup_button.setObjectName("primaryButton")
+        self.setup_button.clicked.connect(self._open_setup)
+        self.setup_button.setVisible(wizard_available())
+        logs_button = QPushButton("Open Log Folder")
+        logs_button.clicked.connect(self._open_logs)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.setup_button)
+        buttons.addWidget(logs_button)
+        buttons.addStretch(1)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(32, 28, 32, 28)
+        layout.setSpacing(8)
+        layout.addWidget(title)
+        layout.addWidget(subtitle)
+        layout.addSpacing(12)
+        layout.addWidget(card)
+        layout.addSpacing(12)
+        layout.addLayout(buttons)
+        layout.addStretch(1)
+        self.refresh()
+
+    @Slot()
+    def refresh(self) -> None:
+        context = self.context
+        code = context.currency()
+        if code is None:
+            currency = "Not chosen yet. Setup asks for it; once chosen it never changes."
+        else:
+            name = get_currency_name(code, locale=context.locale)
+            currency = f"{name} ({code}). Chosen at setup; it cannot be changed."
+        self.values["currency"].setText(currency)
+        self.values["database"].setText(context.profile.describe_database())
+        self.values["profile"].setText(str(context.profile.folder))
+        self.values["logs"].setText(str(context.profile.logs_folder / LOG_FILENAME))
+        self.values["secrets"].setText(context.credentials.describe_backend())
+        self.values["version"].setText(__version__)
+
+    def showEvent(self, event: QShowEvent) -> None:
+        self.refresh()
+        super().showEvent(event)
+
+    @Slot()
+    def _open_setup(self) -> None:
+        window = self.window()
+        open_setup = getattr(window, "open_setup", None)
+        if callable(open_setup):
+            open_setup()
+
+    @Slot()
+    def _open_logs(self) -> None:
+        folder = self.context.profile.logs_folder
+        folder.mkdir(parents=True, exist_ok=True)
+        QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))

@@ -1,0 +1,136 @@
+"""Status pills: a rounded label whose colour *and* text say the state.
+
+``StatusPill`` is a label for forms and headers; ``StatusPillDelegate`` paints the same pill
+inside a table cell (the cell's display text, in the tone the model gives for
+``PILL_TONE_ROLE``). Colour is never the only signal: the words are always there, so the
+pill reads the same to someone who does not see colour and on a black-and-white printout.
+"""
+
+from __future__ import annotations
+
+import enum
+
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRectF, QSize, Qt
+from PySide6.QtGui import QColor, QFontMetrics, QPainter
+from PySide6.QtWidgets import (
+    QLabel,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QWidget,
+)
+
+from app.core.invoice_state import InvoiceStatus
+
+#: Model role whose value is a ``Tone`` (or its string value) for ``StatusPillDelegate``.
+PILL_TONE_ROLE = int(Qt.ItemDataRole.UserRole) + 0x50
+
+
+class Tone(enum.StrEnum):
+    NEUTRAL = "neutral"
+    INFO = "info"
+    SUCCESS = "success"
+    WARNING = "warning"
+    DANGER = "danger"
+
+
+#: (background, text) per tone; the same values as the style sheet's pill rules.
+TONE_COLOURS: dict[Tone, tuple[str, str]] = {
+    Tone.NEUTRAL: ("#EDEFF3", "#3B4352"),
+    Tone.INFO: ("#E2ECFB", "#1D4F91"),
+    Tone.SUCCESS: ("#DFF2E6", "#1D6B3B"),
+    Tone.WARNING: ("#FCEFD6", "#85520A"),
+    Tone.DANGER: ("#FBE3E3", "#A02727"),
+}
+
+_INVOICE_TONES = {
+    InvoiceStatus.OPEN: Tone.INFO,
+    InvoiceStatus.PARTIALLY_PAID: Tone.WARNING,
+    InvoiceStatus.PAID: Tone.SUCCESS,
+    InvoiceStatus.OVERDUE: Tone.DANGER,
+    InvoiceStatus.VOID: Tone.NEUTRAL,
+}
+
+
+def invoice_status_tone(status: InvoiceStatus) -> Tone:
+    """The tone every screen uses for an invoice status."""
+    return _INVOICE_TONES[status]
+
+
+class StatusPill(QLabel):
+    """A pill-shaped label. ``set_status("Paid", Tone.SUCCESS)``."""
+
+    def __init__(
+        self, text: str = "", tone: Tone = Tone.NEUTRAL, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.setObjectName("statusPill")
+        self.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self._tone = Tone.NEUTRAL
+        self.set_status(text, tone)
+
+    @property
+    def tone(self) -> Tone:
+        return self._tone
+
+    def set_status(self, text: str, tone: Tone) -> None:
+        self._tone = Tone(tone)
+        self.setText(text)
+        self.setAccessibleName(text)
+        background, foreground = TONE_COLOURS[self._tone]
+        # Inline style so the pill looks right with or without the application style sheet.
+        self.setStyleSheet(
+            f"QLabel#statusPill {{ background: {background}; color: {foreground};"
+            " border-radius: 9px; padding: 2px 10px; font-weight: 600; }"
+        )
+
+
+class StatusPillDelegate(QStyledItemDelegate):
+    """Paints a table cell's text as a status pill in the tone from ``PILL_TONE_ROLE``."""
+
+    def paint(
+        self,
+        painter: QPainter,
+        option: QStyleOptionViewItem,
+        index: QModelIndex | QPersistentModelIndex,
+    ) -> None:
+        text = str(index.data(Qt.ItemDataRole.DisplayRole) or "")
+        # Draw the selection/hover background as usual, without the text.
+        opt = QStyleOptionViewItem(option)
+        self.initStyleOption(opt, index)
+        opt.text = ""
+        widget = opt.widget
+        style = widget.style() if widget is not None else None
+        if style is not None:
+            style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, widget)
+        if not text:
+            return
+        raw_tone = index.data(PILL_TONE_ROLE)
+        try:
+            tone = Tone(raw_tone) if raw_tone is not None else Tone.NEUTRAL
+        except ValueError:
+            tone = Tone.NEUTRAL
+        background, foreground = TONE_COLOURS[tone]
+        font = opt.font
+        font.setBold(True)
+        metrics = QFontMetrics(font)
+        rect = opt.rect
+        height = min(rect.height() - 6, metrics.height() + 4)
+        width = min(rect.width() - 8, metrics.horizontalAdvance(text) + 20)
+        pill = QRectF(rect.left() + 6, rect.center().y() - height / 2 + 1, width, height)
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(QColor(background))
+        painter.drawRoundedRect(pill, height / 2, height / 2)
+        painter.setPen(QColor(foreground))
+        painter.setFont(font)
+        elided = metrics.elidedText(text, Qt.TextElideMode.ElideRight, int(width) - 16)
+        painter.drawText(pill, int(Qt.AlignmentFlag.AlignCenter), elided)
+        painter.restore()
+
+    def sizeHint(
+        self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
+    ) -> QSize:
+        hint = super().sizeHint(option, index)
+        return QSize(hint.width() + 28, max(hint.height(), 26))
