@@ -1,0 +1,34 @@
+"""Sync: Autotask into the local database — full, incremental, in the background, resumable.
+
+Public surface: `run_sync`, `SyncOptions`, the progress/result dataclasses, `SyncError` and
+`SyncAlreadyRunningError`, the schedule settings (`app.core.sync.schedule`) and the run
+history reader (`app.core.sync.history`).
+"""
+
+from app.core.sync.engine import SyncOptions, run_sync
+from app.core.sync.lock import LockHolder, SyncAlreadyRunningError, SyncError, current_holder
+from app.core.sync.progress import (
+    EntityCounts,
+    EntityPhase,
+    EntityProgress,
+    RunStatus,
+    SyncKind,
+    SyncProgress,
+    SyncResult,
+)
+
+__all__ = [
+    "EntityCounts",
+    "EntityPhase",
+    "EntityProgress",
+    "LockHolder",
+    "RunStatus",
+    "SyncAlreadyRunningError",
+    "SyncError",
+    "SyncKind",
+    "SyncOptions",
+    "SyncProgress",
+    "SyncResult",
+    "current_holder",
+    "run_sync",
+]

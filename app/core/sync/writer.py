@@ -1,0 +1,491 @@
+"""The sync's one database writer.
+
+Fetcher threads convert pages and put `Batch`es on a bounded queue; this thread applies each
+batch in **one transaction together with its checkpoint**, so a kill at any moment leaves
+either the whole page and its checkpoint or neither. It also keeps the per-entity counts and
+sends progress snapshots (throttled) to the caller's callback.
+
+Threads: `Writer.run` is the body of the writer thread; `put` is called by fetcher threads.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, Engine, delete, func, insert, select, union, update
+from sqlalchemy.orm import Session
+
+from app.core.clock import utcnow
+from app.core.invoice_state import recompute_invoices
+from app.core.storage.models import (
+    Invoice,
+    PaymentAllocation,
+    PicklistValue,
+    QuarantinedRecord,
+    RefundAllocation,
+    SyncState,
+)
+from app.core.sync import bulk
+from app.core.sync.progress import (
+    EntityCounts,
+    EntityPhase,
+    EntityProgress,
+    SyncKind,
+    SyncProgress,
+)
+from app.core.sync.specs import EntitySpec
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionPlan:
+    partition: int
+    last_id: int
+    upper_id: int | None  # exclusive; None: no upper end
+
+
+@dataclass(slots=True)
+class Batch:
+    """One unit of work for the writer: a page and the bookkeeping that goes with it."""
+
+    spec: EntitySpec
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    raw_ids: list[int] = field(default_factory=list)
+    quarantined: list[tuple[int | None, str, dict[str, Any]]] = field(default_factory=list)
+    #: Full passes: the id range ``(after, up_to]`` this page covers completely; stored rows
+    #: in it that Autotask did not return have vanished.
+    id_range: tuple[int, int | None] | None = None
+    partition: int | None = None
+    checkpoint: int | None = None
+    partition_done: bool = False
+    plan: tuple[PartitionPlan, ...] | None = None
+    pass_started: datetime | None = None
+    #: Finish a full pass (when every partition is done) or an incremental one.
+    finish_full: bool = False
+    finish_incremental: datetime | None = None  # the new watermark
+    picklists: list[tuple[str, str, list[tuple[str, str, bool, int | None]]]] | None = None
+    barrier: threading.Event | None = None
+
+
+class _Tracker:
+    def __init__(self, spec: EntitySpec) -> None:
+        self.spec = spec
+        self.phase = EntityPhase.WAITING
+        self.total: int | None = None
+        self.counts = EntityCounts(spec.entity, spec.label)
+        self.fetch_started: float | None = None
+        self.fetched_at_start = 0
+
+
+class Writer:
+    """Applies batches; see the module docstring."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        specs: tuple[EntitySpec, ...],
+        *,
+        run_id: int,
+        kind: SyncKind,
+        started_at: datetime,
+        on_progress: Callable[[SyncProgress], None],
+        requests: Callable[[], int],
+        stop: threading.Event,
+        queue_size: int = 8,
+        progress_interval: float = 0.25,
+    ) -> None:
+        self.engine = engine
+        self.run_id = run_id
+        self.kind = kind
+        self.started_at = started_at
+        self.on_progress = on_progress
+        self.requests = requests
+        self.stop = stop
+        self.queue: queue.Queue[Batch | None] = queue.Queue(maxsize=queue_size)
+        self.progress_interval = progress_interval
+        self.trackers = {s.entity: _Tracker(s) for s in specs}
+        self.error: BaseException | None = None
+        self._lock = threading.Lock()
+        self._changed: dict[str, list[int]] = {}
+        self._last_emit = 0.0
+        self._quarantined_ids: dict[str, set[int]] = {}
+        self._is_postgres = engine.dialect.name == "postgresql"
+        self._load_quarantined()
+
+    # ----------------------------------------------------------------- called by fetchers
+
+    def put(self, batch: Batch) -> None:
+        """Queue a batch (blocks while the queue is full; gives up when the sync stops)."""
+        while True:
+            if self.error is not None:
+                raise RuntimeError("the database writer stopped")
+            try:
+                self.queue.put(batch, timeout=0.2)
+                return
+            except queue.Full:
+                continue
+
+    def flush(self) -> None:
+        """Wait until everything queued so far is committed."""
+        done = threading.Event()
+        self.put(Batch(spec=next(iter(self.trackers.values())).spec, barrier=done))
+        while not done.wait(0.2):
+            if self.error is not None:
+                raise RuntimeError("the database writer stopped")
+
+    def set_phase(self, entity: str, phase: EntityPhase, total: int | None = None) -> None:
+        with self._lock:
+            tracker = self.trackers[entity]
+            tracker.phase = phase
+            if total is not None:
+                tracker.total = total
+            if phase is EntityPhase.FETCHING and tracker.fetch_started is None:
+                tracker.fetch_started = time.monotonic()
+                tracker.fetched_at_start = tracker.counts.fetched
+
+    def add_total(self, entity: str, extra: int) -> None:
+        with self._lock:
+            tracker = self.trackers[entity]
+            tracker.total = (tracker.total or 0) + extra
+
+    def fail_entity(self, entity: str, message: str, phase: EntityPhase) -> None:
+        with self._lock:
+            tracker = self.trackers[entity]
+            tracker.phase = phase
+            if phase is EntityPhase.FAILED:
+                tracker.counts = replace(tracker.counts, error=message)
+
+    def counts(self) -> tuple[EntityCounts, ...]:
+        with self._lock:
+            return tuple(t.counts for t in self.trackers.values())
+
+    # ----------------------------------------------------------------- the thread
+
+    def run(self) -> None:
+        """Body of the writer thread: apply batches until `None` arrives."""
+        while True:
+            try:
+                batch = self.queue.get(timeout=0.5)
+            except queue.Empty:
+                self._emit(force=False)
+                continue
+            if batch is None:
+                break
+            if batch.barrier is not None:
+                batch.barrier.set()
+                continue
+            if self.error is not None:
+                continue  # drain without writing; the run is failing
+            try:
+                self._apply(batch)
+            except BaseException as exc:  # reported by run_sync; fetchers stop
+                log.exception("The sync could not write to the database")
+                self.error = exc
+                self.stop.set()
+                continue
+            self._emit(force=False)
+        self._emit(force=True)
+
+    def close(self) -> None:
+        self.queue.put(None)
+
+    # ----------------------------------------------------------------- applying
+
+    def _load_quarantined(self) -> None:
+        with self.engine.connect() as connection:
+            for entity, record_id in connection.execute(
+                select(QuarantinedRecord.entity, QuarantinedRecord.record_id)
+            ):
+                if record_id is not None:
+                    self._quarantined_ids.setdefault(entity, set()).add(record_id)
+
+    def _apply(self, batch: Batch) -> None:
+        spec = batch.spec
+        now = utcnow()
+        naive_now = now.replace(tzinfo=None)
+        inserted: list[int] = []
+        updated: list[int] = []
+        vanished: list[int] = []
+        with self.engine.begin() as connection:
+            if batch.plan is not None:
+                self._write_plan(connection, spec, batch.plan, batch.pass_started, now)
+            if batch.picklists is not None:
+                self._write_picklists(connection, batch.picklists, now)
+            if batch.rows or batch.id_range is not None:
+                inserted, updated, vanished = self._write_rows(connection, batch, naive_now)
+            if batch.quarantined or batch.rows:
+                self._write_quarantine(connection, batch, now)
+            if batch.partition is not None and (
+                batch.checkpoint is not None or batch.partition_done
+            ):
+                values: dict[str, Any] = {"updated_at": now}
+                if batch.checkpoint is not None:
+                    values["last_id"] = batch.checkpoint
+                if batch.partition_done:
+                    values["phase"] = "done"
+                connection.execute(
+                    update(SyncState)
+                    .where(SyncState.entity == spec.entity,
+                           SyncState.partition == batch.partition)
+                    .values(**values)
+                )
+            if batch.finish_full:
+                self._finish_full(connection, spec, now)
+            if batch.finish_incremental is not None:
+                self._finish_incremental(connection, spec, batch.finish_incremental, now)
+        with self._lock:
+            tracker = self.trackers[spec.entity]
+            c = tracker.counts
+            tracker.counts = replace(
+                c,
+                fetched=c.fetched + len(batch.raw_ids) + sum(
+                    1 for q in batch.quarantined if q[0] is None),
+                inserted=c.inserted + len(inserted),
+                updated=c.updated + len(updated),
+                deleted=c.deleted + len(vanished),
+                quarantined=c.quarantined + len(batch.quarantined),
+            )
+            if inserted or updated or vanished:
+                self._changed.setdefault(spec.table_name, []).extend(
+                    inserted + updated + vanished)
+
+    def _write_rows(
+        self, connection: Connection, batch: Batch, naive_now: datetime
+    ) -> tuple[list[int], list[int], list[int]]:
+        spec = batch.spec
+        table = bulk.plain_table(spec.table)
+        columns = spec.compare_columns
+        if batch.id_range is not None:
+            stored = bulk.existing_rows(connection, table, columns, id_range=batch.id_range)
+        else:
+            stored = bulk.existing_rows(connection, table, columns,
+                                        ids=[r["id"] for r in batch.rows])
+        inserted: list[int] = []
+        updated: list[int] = []
+        to_write: list[dict[str, Any]] = []
+        for row in batch.rows:
+            old = stored.get(row["id"])
+            if old is None:
+                inserted.append(row["id"])
+            elif tuple(row[c] for c in columns) != old:
+                updated.append(row["id"])
+            else:
+                continue
+            row["synced_at"] = naive_now
+            to_write.append(row)
+        bulk.upsert(connection, table, to_write)
+        vanished: list[int] = []
+        if batch.id_range is not None and stored:
+            seen = set(batch.raw_ids)
+            vanished = [i for i in stored if i not in seen]
+            if vanished and spec.model is Invoice:
+                vanished = self._deletable_invoices(connection, vanished)
+            if vanished:
+                bulk.delete_ids(connection, table, vanished)
+        if spec.model is Invoice and (inserted or updated):
+            self._recompute_with_allocations(connection, inserted + updated)
+        return inserted, updated, vanished
+
+    @staticmethod
+    def _deletable_invoices(connection: Connection, ids: list[int]) -> list[int]:
+        """Invoices PayDesk took payments on are kept even if Autotask stops returning them."""
+        keep = set(
+            connection.scalars(
+                union(
+                    select(PaymentAllocation.invoice_id).where(
+                        PaymentAllocation.invoice_id.in_(ids)),
+                    select(RefundAllocation.invoice_id).where(
+                        RefundAllocation.invoice_id.in_(ids)),
+                )
+            )
+        )
+        return [i for i in ids if i not in keep]
+
+    @staticmethod
+    def _recompute_with_allocations(connection: Connection, ids: list[int]) -> None:
+        with_ledger: list[int] = []
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            with_ledger.extend(
+                connection.scalars(
+                    select(PaymentAllocation.invoice_id)
+                    .where(PaymentAllocation.invoice_id.in_(chunk))
+                    .distinct()
+                )
+            )
+        if with_ledger:
+            with Session(bind=connection) as session:
+                recompute_invoices(session, with_ledger)
+                session.flush()
+
+    def _write_quarantine(self, connection: Connection, batch: Batch, now: datetime) -> None:
+        entity = batch.spec.entity
+        known = self._quarantined_ids.setdefault(entity, set())
+        table = QuarantinedRecord.__table__
+        cleared = [row["id"] for row in batch.rows if row["id"] in known]
+        if batch.id_range is not None and known:
+            after, up_to = batch.id_range
+            seen = set(batch.raw_ids)
+            cleared += [i for i in known if i > after and (up_to is None or i <= up_to)
+                        and i not in seen]
+        new_ids = [q[0] for q in batch.quarantined if q[0] is not None]
+        stale = cleared + [i for i in new_ids if i in known]
+        for start in range(0, len(stale), 500):
+            connection.execute(
+                delete(table).where(
+                    table.c.entity == entity,
+                    table.c.record_id.in_(stale[start : start + 500]),
+                )
+            )
+        known.difference_update(cleared)
+        if batch.quarantined:
+            connection.execute(
+                insert(table),
+                [
+                    {"run_id": self.run_id, "entity": entity, "record_id": rid,
+                     "reason": reason, "payload": _json_safe(payload), "created_at": now}
+                    for rid, reason, payload in batch.quarantined
+                ],
+            )
+            known.update(new_ids)
+
+    @staticmethod
+    def _write_plan(connection: Connection, spec: EntitySpec,
+                    plan: tuple[PartitionPlan, ...], started: datetime | None,
+                    now: datetime) -> None:
+        previous = connection.execute(
+            select(SyncState.full_completed_at, SyncState.last_reconciled_at).where(
+                SyncState.entity == spec.entity, SyncState.partition == 0)
+        ).first()
+        connection.execute(delete(SyncState).where(SyncState.entity == spec.entity))
+        connection.execute(
+            insert(SyncState),
+            [
+                {"entity": spec.entity, "partition": p.partition, "phase": "full",
+                 "last_id": p.last_id, "upper_id": p.upper_id, "watermark": started,
+                 "full_completed_at": previous[0] if previous else None,
+                 "last_reconciled_at": previous[1] if previous else None,
+                 "updated_at": now}
+                for p in plan
+            ],
+        )
+
+    @staticmethod
+    def _finish_full(connection: Connection, spec: EntitySpec, now: datetime) -> None:
+        states = connection.execute(
+            select(SyncState.partition, SyncState.phase, SyncState.watermark).where(
+                SyncState.entity == spec.entity)
+        ).all()
+        if not states or any(phase == "full" for _, phase, _ in states):
+            return  # a partition did not finish; the next run resumes it
+        started = min((w for _, _, w in states if w is not None), default=now)
+        watermark = started
+        if spec.watermark_column is not None:
+            table = bulk.plain_table(spec.table)
+            newest = connection.scalar(select(func.max(table.c[spec.watermark_column])))
+            if newest is not None:
+                watermark = min(started, newest.replace(tzinfo=started.tzinfo))
+        connection.execute(
+            delete(SyncState).where(SyncState.entity == spec.entity, SyncState.partition != 0))
+        connection.execute(
+            update(SyncState)
+            .where(SyncState.entity == spec.entity, SyncState.partition == 0)
+            .values(phase="incremental", last_id=0, upper_id=None, watermark=watermark,
+                    full_completed_at=now, last_reconciled_at=now, updated_at=now)
+        )
+
+    @staticmethod
+    def _finish_incremental(connection: Connection, spec: EntitySpec, watermark: datetime,
+                            now: datetime) -> None:
+        connection.execute(
+            update(SyncState)
+            .where(SyncState.entity == spec.entity, SyncState.partition == 0)
+            .values(watermark=watermark, updated_at=now)
+        )
+
+    @staticmethod
+    def _write_picklists(
+        connection: Connection,
+        picklists: list[tuple[str, str, list[tuple[str, str, bool, int | None]]]],
+        now: datetime,
+    ) -> None:
+        table = PicklistValue.__table__
+        for entity, field_name, values in picklists:
+            connection.execute(
+                delete(table).where(table.c.entity == entity, table.c.field == field_name))
+            if values:
+                connection.execute(
+                    insert(table),
+                    [{"entity": entity, "field": field_name, "value": v, "label": label,
+                      "is_active": active, "sort_order": order}
+                     for v, label, active, order in values],
+                )
+        state = SyncState.__table__
+        exists = connection.scalar(
+            select(func.count()).select_from(state).where(
+                state.c.entity == "Picklists", state.c.partition == 0))
+        if exists:
+            connection.execute(
+                update(state).where(state.c.entity == "Picklists", state.c.partition == 0)
+                .values(updated_at=now, full_completed_at=now))
+        else:
+            connection.execute(insert(state).values(
+                entity="Picklists", partition=0, phase="incremental", last_id=0,
+                full_completed_at=now, updated_at=now))
+
+    # ----------------------------------------------------------------- progress
+
+    def snapshot(self, changed: dict[str, tuple[int, ...]] | None = None) -> SyncProgress:
+        now = time.monotonic()
+        with self._lock:
+            entities = []
+            for tracker in self.trackers.values():
+                eta = None
+                fetched = tracker.counts.fetched
+                if (tracker.phase is EntityPhase.FETCHING and tracker.total
+                        and tracker.fetch_started is not None):
+                    elapsed = now - tracker.fetch_started
+                    done = fetched - tracker.fetched_at_start
+                    if done > 0 and elapsed > 0:
+                        eta = max(0.0, (tracker.total - fetched) / (done / elapsed))
+                entities.append(EntityProgress(tracker.spec.entity, tracker.spec.label,
+                                               tracker.phase, tracker.counts, tracker.total,
+                                               eta))
+        etas = [e.eta_seconds for e in entities if e.eta_seconds is not None]
+        return SyncProgress(
+            run_id=self.run_id, kind=self.kind, started_at=self.started_at,
+            entities=tuple(entities), requests=self.requests(),
+            eta_seconds=max(etas) if etas else None, changed_ids=changed or {},
+        )
+
+    def _emit(self, *, force: bool) -> None:
+        now = time.monotonic()
+        if not force and now - self._last_emit < self.progress_interval:
+            return
+        self._last_emit = now
+        with self._lock:
+            changed = {k: tuple(v) for k, v in self._changed.items() if v}
+            self._changed = {}
+        try:
+            self.on_progress(self.snapshot(changed))
+        except Exception:  # a broken listener must not stop the sync
+            log.exception("A sync progress listener failed")
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    return value
