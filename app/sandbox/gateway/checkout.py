@@ -334,9 +334,10 @@ def render_checkout_page(
              if problem else "")
     tests = _CARD_TESTS if method == "card" else _BANK_TESTS
     rows = "".join(f"<tr><td>{a}</td><td>{b}</td></tr>" for a, b in tests)
+    note = ("Any future expiry date, any CVC and any postal code." if method == "card"
+            else "Routing number / account number. Debits stay processing until settled.")
     hints = (f"<details><summary>Test numbers</summary><table>{rows}</table>"
-             "<p>Any future expiry date, any CVC and any postal code.</p></details>"
-             if test_mode else "")
+             f"<p>{note}</p></details>" if test_mode else "")
     cancel = session.get("cancel_url") or f"/checkout/{session['id']}/canceled"
     badge = '<span class="badge" id="test_mode_badge">Test mode</span>' if test_mode else ""
     body = f"""<header><h1>{esc(merchant)}</h1>{badge}</header>
