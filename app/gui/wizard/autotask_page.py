@@ -1,0 +1,422 @@
+"""The Autotask API user: fields, Save, and Test Connection as page state.
+
+The fields map onto an `AutotaskForm`; `AutotaskStepState` (core) decides whether a test may
+start and whether Next is allowed. Test Connection runs `run_connection_test` in a worker:
+the button turns into Cancel and a busy bar shows while it runs; the result comes back as a
+signal. Editing any field clears a result. Nothing here touches the network on the GUI
+thread, and `validatePage` only stores what was already tested.
+
+The secret goes only to the keychain (`app.core.connections.save_autotask_secret`). When a
+secret is already stored the field stays empty and says so; leaving it empty keeps it.
+"""
+
+from __future__ import annotations
+
+import html
+from functools import partial
+
+from PySide6.QtCore import Qt, Slot
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+    QWizardPage,
+)
+
+from app.core.autotask import DEFAULT_DISCOVERY_URL
+from app.core.connections import (
+    AutotaskConnection,
+    load_autotask_connection,
+    record_successful_test,
+    save_autotask_connection,
+    save_autotask_secret,
+)
+from app.core.credentials import KeychainUnavailableError, SecretName
+from app.core.setup.autotask_step import (
+    AutotaskForm,
+    AutotaskStepState,
+    TestOutcome,
+    TestState,
+    run_connection_test,
+)
+from app.core.setup.outcomes import ConnectionFailure, FailureKind, describe_success
+from app.gui.context import AppContext
+from app.gui.widgets.pill import Tone
+from app.gui.wizard.notice import Notice
+from app.gui.workers import Task, WorkerFailure, run_task
+
+_FIELDS = ("username", "secret", "integration_code", "zone_url")
+
+
+class AutotaskPage(QWizardPage):
+    def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.context = context
+        self.setObjectName("autotaskPage")
+        self.setTitle("Autotask API user")
+        self.setSubTitle("The API user PayDesk signs in to Autotask with. Test Connection "
+                         "checks it before you go on.")
+        self._stored_secret: str | None = None
+        self._discovery_url = DEFAULT_DISCOVERY_URL
+        self.state = AutotaskStepState(AutotaskForm())
+        self._task: Task | None = None
+        self._ticket = 0
+        self._loading = False
+
+        self.username = QLineEdit(self)
+        self.username.setObjectName("autotaskUsername")
+        self.username.setPlaceholderText("api.paydesk@yourcompany.com")
+        self.secret = QLineEdit(self)
+        self.secret.setObjectName("autotaskSecret")
+        self.secret.setEchoMode(QLineEdit.EchoMode.Password)
+        self.show_secret = QCheckBox("Show", self)
+        self.show_secret.setObjectName("autotaskSecretShow")
+        self.show_secret.setToolTip("Show the secret while you type it")
+        self.integration_code = QLineEdit(self)
+        self.integration_code.setObjectName("autotaskIntegrationCode")
+        self.zone_url = QLineEdit(self)
+        self.zone_url.setObjectName("autotaskZoneUrl")
+        self.zone_url.setPlaceholderText("Leave empty: PayDesk finds your zone")
+        self.advanced = QToolButton(self)
+        self.advanced.setObjectName("autotaskAdvanced")
+        self.advanced.setText("Advanced")
+        self.advanced.setCheckable(True)
+        self.advanced.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.advanced.setArrowType(Qt.ArrowType.RightArrow)
+        self.advanced.setAutoRaise(True)
+
+        self.errors: dict[str, QLabel] = {}
+        for name in _FIELDS:
+            error = QLabel(self)
+            error.setObjectName(f"{name}Error")
+            error.setWordWrap(True)
+            error.setStyleSheet("color: #A02727;")
+            error.hide()
+            self.errors[name] = error
+        self._touched: set[str] = set()
+
+        self.secret_note = QLabel(self)
+        self.secret_note.setObjectName("autotaskSecretStored")
+        self.secret_note.setStyleSheet("color: #4A5465;")
+        self.secret_note.setWordWrap(True)
+        self.secret_note.hide()
+
+        form = QFormLayout()
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        self._row(form, "&User name:", self.username,
+                  self._stack(self.username, self.errors["username"]))
+        secret_row = QHBoxLayout()
+        secret_row.setContentsMargins(0, 0, 0, 0)
+        secret_row.addWidget(self.secret, 1)
+        secret_row.addWidget(self.show_secret)
+        secret_box = QWidget(self)
+        secret_box.setLayout(secret_row)
+        self._row(form, "&Secret:", self.secret,
+                  self._stack(secret_box, self.secret_note, self.errors["secret"]))
+        self._row(form, "API &integration code:", self.integration_code,
+                  self._stack(self.integration_code, self.errors["integration_code"]))
+        self.zone_label = QLabel("&Zone address:", self)
+        self.zone_label.setBuddy(self.zone_url)
+        self.zone_box = self._stack(
+            self.zone_url,
+            self._hint("Only when PayDesk cannot find your zone by itself, for example "
+                       "https://webservices15.autotask.net/ATServicesRest/"),
+            self.errors["zone_url"])
+        form.addRow(self.advanced)
+        form.addRow(self.zone_label, self.zone_box)
+
+        self.save_button = QPushButton("&Save", self)
+        self.save_button.setObjectName("saveButton")
+        self.save_button.setToolTip("Store these details (the secret goes to the system "
+                                    "keychain) without testing them")
+        self.test_button = QPushButton("&Test Connection", self)
+        self.test_button.setObjectName("testConnectionButton")
+        self.test_button.setDefault(False)
+        self.test_button.setAutoDefault(False)
+        self.save_button.setAutoDefault(False)
+        self.busy = QProgressBar(self)
+        self.busy.setObjectName("testConnectionProgress")
+        self.busy.setRange(0, 0)
+        self.busy.setTextVisible(False)
+        self.busy.setMaximumWidth(140)
+        self.busy.hide()
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.test_button)
+        buttons.addWidget(self.busy)
+        buttons.addStretch(1)
+        buttons.addWidget(self.save_button)
+
+        self.status = Notice("", Tone.NEUTRAL, self)
+        self.status.setObjectName("connectionStatus")
+        self.status.hide()
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addSpacing(6)
+        layout.addLayout(buttons)
+        layout.addSpacing(6)
+        layout.addWidget(self.status)
+        layout.addStretch(1)
+
+        self._set_advanced(False)
+        for widget in (self.username, self.secret, self.integration_code, self.zone_url):
+            widget.textEdited.connect(self._field_edited)
+            widget.textChanged.connect(self._fields_changed)
+        self.show_secret.toggled.connect(self._toggle_secret)
+        self.advanced.toggled.connect(self._set_advanced)
+        self.test_button.clicked.connect(self._test_clicked)
+        self.save_button.clicked.connect(self._save_clicked)
+
+    # -- layout helpers ----------------------------------------------------------------------
+
+    def _row(self, form: QFormLayout, text: str, buddy: QWidget, field: QWidget) -> None:
+        label_widget = QLabel(text, self)
+        label_widget.setBuddy(buddy)
+        form.addRow(label_widget, field)
+
+    def _stack(self, *widgets: QWidget) -> QWidget:
+        box = QWidget(self)
+        column = QVBoxLayout(box)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(2)
+        for widget in widgets:
+            column.addWidget(widget)
+        return box
+
+    def _hint(self, text: str) -> QLabel:
+        hint = QLabel(text, self)
+        hint.setWordWrap(True)
+        hint.setStyleSheet("color: #4A5465;")
+        return hint
+
+    @Slot(bool)
+    def _set_advanced(self, shown: bool) -> None:
+        self.advanced.setArrowType(Qt.ArrowType.DownArrow if shown else Qt.ArrowType.RightArrow)
+        self.zone_label.setVisible(shown)
+        self.zone_box.setVisible(shown)
+
+    @Slot(bool)
+    def _toggle_secret(self, shown: bool) -> None:
+        self.secret.setEchoMode(
+            QLineEdit.EchoMode.Normal if shown else QLineEdit.EchoMode.Password)
+
+    # -- filling in --------------------------------------------------------------------------
+
+    def initializePage(self) -> None:
+        """Pre-fill from what is stored, or from the demo's sandbox user."""
+        stored = load_autotask_connection(self.context.engine)
+        self._stored_secret = self.context.credentials.get(SecretName.AUTOTASK_SECRET)
+        values = {name: "" for name in _FIELDS}
+        if stored is not None:
+            values.update(username=stored.username, integration_code=stored.integration_code,
+                          zone_url=stored.zone_url)
+            self._discovery_url = stored.discovery_url
+        elif self.context.demo is not None and self.context.demo.autotask is not None:
+            demo = self.context.demo.autotask
+            values.update(username=demo.username, integration_code=demo.integration_code,
+                          secret=demo.secret)
+            self._discovery_url = demo.url
+        if self.state.state is not TestState.UNTESTED or any(
+            getattr(self, name).text() for name in _FIELDS
+        ):
+            return  # coming back with Back: keep what is on the page
+        self._loading = True
+        try:
+            for name, value in values.items():
+                getattr(self, name).setText(value)
+        finally:
+            self._loading = False
+        self._set_advanced(bool(values["zone_url"]))
+        self.advanced.setChecked(bool(values["zone_url"]))
+        self.state = AutotaskStepState(self._form(), self._stored_secret)
+        self._refresh()
+
+    def _form(self) -> AutotaskForm:
+        return AutotaskForm(
+            username=self.username.text(),
+            secret=self.secret.text(),
+            integration_code=self.integration_code.text(),
+            zone_url=self.zone_url.text(),
+            discovery_url=self._discovery_url,
+            secret_stored=bool(self._stored_secret),
+        )
+
+    @Slot()
+    def _field_edited(self) -> None:
+        sender = self.sender()
+        for name in _FIELDS:
+            if getattr(self, name) is sender:
+                self._touched.add(name)
+
+    @Slot()
+    def _fields_changed(self) -> None:
+        if self._loading:
+            return
+        form = self._form()
+        was_testing = self.state.state is TestState.TESTING
+        cleared = self.state.edit(
+            username=form.username, secret=form.secret,
+            integration_code=form.integration_code, zone_url=form.zone_url)
+        if cleared and was_testing and self._task is not None:
+            self._task.cancel()
+            self._task = None
+        if cleared:
+            self.status.hide()
+        self._refresh()
+
+    # -- Test Connection ---------------------------------------------------------------------
+
+    @Slot()
+    def _test_clicked(self) -> None:
+        if self.state.state is TestState.TESTING:
+            self.cancel_test()
+            return
+        self._touched.update(_FIELDS)
+        if not self.state.can_test():
+            self._refresh()
+            return
+        ticket = self.state.start_test()
+        form = self.state.form
+        self._task = run_task(
+            "test the Autotask connection",
+            run_connection_test,
+            form,
+            self._stored_secret,
+            on_success=partial(self._test_finished, ticket),
+            on_failure=partial(self._test_crashed, ticket),
+            parent=self,
+        )
+        self.status.set_message("Testing the connection to Autotask…", Tone.NEUTRAL)
+        self.status.show()
+        self._refresh()
+
+    def cancel_test(self) -> None:
+        if self.state.state is not TestState.TESTING:
+            return
+        self.state.cancel_test()
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
+        self.status.set_message("Test cancelled. Press Test Connection to try again.",
+                                Tone.NEUTRAL)
+        self._refresh()
+
+    def _test_finished(self, ticket: int, outcome: TestOutcome) -> None:
+        if not self.state.finish_test(ticket, outcome):
+            return  # an outdated test (cancelled, or the fields changed meanwhile)
+        self._task = None
+        self._show_outcome(outcome)
+        self._refresh()
+
+    def _test_crashed(self, ticket: int, failure: WorkerFailure) -> None:
+        """Something other than Autotask went wrong (a bug, or the computer): say so."""
+        from app.gui.errors import describe_exception
+
+        self._test_finished(ticket, TestOutcome(failure=ConnectionFailure(
+            FailureKind.AUTOTASK_PROBLEM,
+            "The test could not be finished.",
+            describe_exception(failure.exception),
+        )))
+
+    def _show_outcome(self, outcome: TestOutcome) -> None:
+        if outcome.report is not None:
+            rows = "".join(
+                f"<tr><td style='padding-right:14px'>{html.escape(k)}</td>"
+                f"<td><b>{html.escape(v)}</b></td></tr>"
+                for k, v in describe_success(outcome.report)
+            )
+            self.status.set_message(
+                "<b>Connected to Autotask.</b> Press Next to continue."
+                f"<table style='margin-top:6px'>{rows}</table>", Tone.SUCCESS)
+        elif outcome.failure is not None:
+            failure = outcome.failure
+            said = (f"<br><span style='color:#4A5465'>Autotask said: "
+                    f"{html.escape(failure.autotask_said)}</span>"
+                    if failure.autotask_said else "")
+            self.status.set_message(
+                f"<b>{html.escape(failure.headline)}</b><br>{html.escape(failure.fix)}{said}",
+                Tone.DANGER)
+            if failure.field == "zone_url" and self.zone_url.text():
+                self.advanced.setChecked(True)
+            target = getattr(self, failure.field) if failure.field else None
+            if isinstance(target, QLineEdit) and target.isVisible():
+                target.setFocus()
+        self.status.show()
+
+    # -- Save --------------------------------------------------------------------------------
+
+    @Slot()
+    def _save_clicked(self) -> None:
+        self._touched.update(_FIELDS)
+        form = self._form()
+        errors = form.errors()
+        if errors:
+            self._refresh()
+            return
+        if self._store(form) and self.state.state is not TestState.PASSED:
+            self.status.set_message(
+                "Saved. The secret is kept in this computer's keychain. Press Test "
+                "Connection to check the details before you go on.", Tone.INFO)
+            self.status.show()
+
+    def _store(self, form: AutotaskForm) -> bool:
+        """Save the connection, and the secret to the keychain (and only there)."""
+        connection: AutotaskConnection = form.connection()
+        if form.secret:
+            try:
+                save_autotask_secret(self.context.credentials, form.secret)
+            except KeychainUnavailableError as exc:
+                self.status.set_message(html.escape(str(exc)), Tone.WARNING)
+                self.status.show()
+            self._stored_secret = form.secret
+            self.state.secret_saved(form.secret)
+        outcome = self.state.outcome
+        if self.state.can_advance() and outcome is not None and outcome.report is not None:
+            record_successful_test(self.context.engine, connection, outcome.report)
+        else:
+            save_autotask_connection(self.context.engine, connection)
+        self._refresh()
+        return True
+
+    # -- gating ------------------------------------------------------------------------------
+
+    def _refresh(self) -> None:
+        testing = self.state.state is TestState.TESTING
+        errors = self.state.form.errors()
+        for name, label_widget in self.errors.items():
+            message = errors.get(name) if name in self._touched else None
+            label_widget.setText(message or "")
+            label_widget.setVisible(bool(message))
+        if self._stored_secret and not self.secret.text():
+            self.secret.setPlaceholderText("A secret is stored — leave empty to keep it")
+            self.secret_note.setText("A secret is stored in this computer's keychain. Type a "
+                                     "new one only to replace it.")
+            self.secret_note.show()
+        else:
+            self.secret.setPlaceholderText("")
+            self.secret_note.hide()
+        self.test_button.setText("Cancel Test" if testing else "&Test Connection")
+        self.test_button.setEnabled(testing or self.state.can_test())
+        self.busy.setVisible(testing)
+        self.save_button.setEnabled(not testing)
+        self.completeChanged.emit()
+
+    def isComplete(self) -> bool:
+        return self.state.can_advance()
+
+    def validatePage(self) -> bool:
+        """Store the tested details (database and keychain; no network)."""
+        if not self.state.can_advance():
+            return False
+        return self._store(self.state.form)
+
+    def cleanupPage(self) -> None:
+        """Going Back: stop a running test, keep the values."""
+        self.cancel_test()

@@ -1,0 +1,267 @@
+"""First sync: download everything from Autotask while the bookkeeper watches, or not.
+
+The page starts the sync in a worker as soon as it is shown and draws each progress
+snapshot: one row per kind of record (organizations, invoices, …) with its own bar and
+count, an overall bar and the time left. Finish closes the wizard and lets the sync go on
+in the background (`SetupWizard.take_sync_task` hands the running task to the main window).
+"""
+
+from __future__ import annotations
+
+import html
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import shiboken6
+from PySide6.QtCore import Slot
+from PySide6.QtWidgets import (
+    QGridLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+    QWizard,
+    QWizardPage,
+)
+from sqlalchemy import Engine
+
+from app.core.connections import describe_missing_connection, load_autotask_client
+from app.core.credentials import CredentialStore
+from app.gui.context import AppContext
+from app.gui.widgets.pill import Tone
+from app.gui.wizard.notice import Notice
+from app.gui.workers import Task, WorkerFailure, run_task
+
+
+class SyncNotPossibleError(Exception):
+    """Setup is missing something the sync needs (its message says what)."""
+
+
+def run_first_sync(
+    engine: Engine,
+    credentials: CredentialStore,
+    *,
+    cancel: threading.Event,
+    on_progress: Callable[[Any], None],
+) -> Any:
+    """Download everything from Autotask. Runs on a pool thread."""
+    from app.core.sync import run_sync
+
+    client = load_autotask_client(engine, credentials)
+    if client is None:
+        raise SyncNotPossibleError(describe_missing_connection(engine, credentials) or "")
+    try:
+        return run_sync(engine, client, full=False, cancel=cancel, on_progress=on_progress)
+    finally:
+        client.close()
+
+
+def describe_eta(seconds: float | None) -> str:
+    if seconds is None:
+        return "working out how long it will take…"
+    if seconds < 50:
+        return "less than a minute left"
+    minutes = round(seconds / 60)
+    if minutes < 90:
+        return f"about {minutes} minute{'s' if minutes != 1 else ''} left"
+    hours = round(seconds / 3600, 1)
+    return f"about {hours:g} hours left"
+
+
+class _EntityRow:
+    def __init__(self, grid: QGridLayout, row: int, entity: str, label: str,
+                 parent: QWidget) -> None:
+        self.name = QLabel(label, parent)
+        self.bar = QProgressBar(parent)
+        self.bar.setObjectName(f"syncProgress{entity}")
+        self.bar.setTextVisible(False)
+        self.bar.setMaximumHeight(10)
+        self.bar.setAccessibleName(f"{label} downloaded")
+        self.count = QLabel(parent)
+        self.count.setMinimumWidth(170)
+        grid.addWidget(self.name, row, 0)
+        grid.addWidget(self.bar, row, 1)
+        grid.addWidget(self.count, row, 2)
+
+
+class FirstSyncPage(QWizardPage):
+    def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.context = context
+        self.setObjectName("firstSyncPage")
+        self.setTitle("First sync")
+        self.setSubTitle(
+            "PayDesk is downloading your organizations, contracts, tickets and invoices from "
+            "Autotask. You can press Finish at any time: the download carries on in the "
+            "background."
+        )
+        self.task: Task | None = None
+        self.result: Any = None
+        self.failure: str | None = None
+        self._rows: dict[str, _EntityRow] = {}
+        self._detached = False
+
+        self.summary = QLabel("Starting…", self)
+        self.summary.setObjectName("syncSummary")
+        self.summary.setWordWrap(True)
+        self.overall = QProgressBar(self)
+        self.overall.setObjectName("syncOverallProgress")
+        self.overall.setRange(0, 0)
+        self.overall.setTextVisible(True)
+        self.grid = QGridLayout()
+        self.grid.setColumnStretch(1, 1)
+        self.grid.setHorizontalSpacing(14)
+        self.outcome = Notice("", Tone.SUCCESS, self)
+        self.outcome.setObjectName("syncResult")
+        self.outcome.hide()
+        self.retry = QPushButton("Try Again", self)
+        self.retry.setObjectName("syncRetryButton")
+        self.retry.hide()
+        self.retry.clicked.connect(self.start)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.summary)
+        layout.addWidget(self.overall)
+        layout.addSpacing(10)
+        layout.addLayout(self.grid)
+        layout.addSpacing(10)
+        layout.addWidget(self.outcome)
+        layout.addWidget(self.retry)
+        layout.addStretch(1)
+
+    def initializePage(self) -> None:
+        if self.task is None and self.result is None:
+            self.start()
+
+    def detach(self) -> None:
+        """Stop drawing the running sync (someone else shows it now).
+
+        The page also stops by itself when it has been deleted (the wizard closes with
+        ``WA_DeleteOnClose``) while the sync runs on.
+        """
+        self._detached = True
+
+    def is_running(self) -> bool:
+        return self.task is not None and self.task.is_running
+
+    @Slot()
+    def start(self) -> None:
+        if self.is_running():
+            return
+        self.result = None
+        self.failure = None
+        self.outcome.hide()
+        self.retry.hide()
+        self.overall.setRange(0, 0)
+        self.summary.setText("Connecting to Autotask…")
+        self.task = run_task(
+            "download your data from Autotask",
+            run_first_sync,
+            self.context.engine,
+            self.context.credentials,
+            on_success=self._finished,
+            on_failure=self._failed,
+            on_progress=self.show_progress,
+            parent=self,
+        )
+        self._update_buttons()
+
+    def show_progress(self, progress: Any) -> None:
+        """Draw one `SyncProgress` snapshot (GUI thread)."""
+        if self._detached or not shiboken6.isValid(self):
+            return
+        for entity in progress.entities:
+            row = self._rows.get(entity.entity)
+            if row is None:
+                row = _EntityRow(self.grid, len(self._rows), entity.entity, entity.label, self)
+                self._rows[entity.entity] = row
+            fetched = entity.counts.fetched
+            phase = str(getattr(entity.phase, "value", entity.phase))
+            if phase == "done":
+                row.bar.setRange(0, 1)
+                row.bar.setValue(1)
+                row.count.setText(f"{fetched:,} — done")
+            elif entity.total:
+                row.bar.setRange(0, max(entity.total, 1))
+                row.bar.setValue(min(fetched, entity.total))
+                row.count.setText(f"{fetched:,} of {entity.total:,}")
+            elif phase in ("waiting", "counting"):
+                row.bar.setRange(0, 1)
+                row.bar.setValue(0)
+                row.count.setText("waiting" if phase == "waiting" else "counting…")
+            else:
+                row.bar.setRange(0, 0)
+                row.count.setText(f"{fetched:,}")
+            if phase == "failed":
+                row.count.setText(f"{fetched:,} — stopped")
+        fraction = progress.fraction
+        if fraction is None:
+            self.overall.setRange(0, 0)
+        else:
+            self.overall.setRange(0, 1000)
+            self.overall.setValue(int(fraction * 1000))
+        fetched_all = sum(e.counts.fetched for e in progress.entities)
+        self.summary.setText(
+            f"Downloaded {fetched_all:,} records — {describe_eta(progress.eta_seconds)}")
+
+    def _finished(self, result: Any) -> None:
+        if self._detached or not shiboken6.isValid(self):
+            return
+        self.result = result
+        self.task = None
+        status = str(getattr(result.status, "value", result.status))
+        counts = {e.entity: e.fetched for e in result.entities}
+        organizations = counts.get("Companies", 0)
+        invoices = counts.get("Invoices", 0)
+        self.overall.setRange(0, 1)
+        self.overall.setValue(1 if status == "succeeded" else 0)
+        if status == "succeeded":
+            self.summary.setText("Your Autotask data is on this computer.")
+            quarantined = (
+                f"<br>{result.quarantined:,} records could not be stored and are listed "
+                "under Sync for you to check." if result.quarantined else ""
+            )
+            self.outcome.set_message(
+                f"<b>Done.</b> {organizations:,} organizations and {invoices:,} invoices "
+                f"downloaded in {_duration(result.seconds)}. Press Finish to see your "
+                f"invoices.{quarantined}", Tone.SUCCESS)
+        else:
+            reason = html.escape(result.error or "The sync stopped before it was complete.")
+            self.summary.setText("The first sync did not finish.")
+            self.outcome.set_message(f"<b>The sync stopped.</b> {reason}", Tone.DANGER)
+            self.retry.show()
+        self.outcome.show()
+        self._update_buttons()
+
+    def _failed(self, failure: WorkerFailure) -> None:
+        if self._detached or not shiboken6.isValid(self):
+            return
+        from app.gui.errors import describe_exception
+
+        self.task = None
+        self.failure = describe_exception(failure.exception)
+        self.overall.setRange(0, 1)
+        self.overall.setValue(0)
+        self.summary.setText("The first sync could not run.")
+        self.outcome.set_message(
+            f"<b>The sync stopped.</b> {html.escape(self.failure)} PayDesk will try again "
+            "later; you can also press Try Again.", Tone.DANGER)
+        self.outcome.show()
+        self.retry.show()
+        self._update_buttons()
+
+    def _update_buttons(self) -> None:
+        text = "Continue in Background" if self.is_running() else "&Finish"
+        self.setButtonText(QWizard.WizardButton.FinishButton, text)
+        self.completeChanged.emit()
+
+    def isComplete(self) -> bool:
+        return True
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{max(1, round(seconds))} seconds"
+    return f"{round(seconds / 60)} minutes"

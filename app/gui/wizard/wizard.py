@@ -1,0 +1,71 @@
+"""The setup wizard: Before you start, Internal currency, Autotask API user, (plug-in pages),
+First sync. It opens at the first start and again from Settings (pre-filled, currency locked).
+
+Pages are keyed by their place in `app.core.setup.steps.STEP_ORDER`, which is also their
+QWizard page id, so plug-in pages (`app.gui.wizard.plugins`) slot in between.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QSize
+from PySide6.QtWidgets import QDialog, QWidget, QWizard, QWizardPage
+
+from app.core.setup.steps import STEP_ORDER
+from app.gui.context import AppContext
+from app.gui.wizard.autotask_page import AutotaskPage
+from app.gui.wizard.currency_page import CurrencyPage
+from app.gui.wizard.first_sync_page import FirstSyncPage
+from app.gui.wizard.plugins import available_plugins
+from app.gui.wizard.welcome_page import WelcomePage
+from app.gui.workers import Task
+
+
+class SetupWizard(QWizard):
+    def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.context = context
+        self.setObjectName("setupWizard")
+        self.setWindowTitle("Set up PayDesk")
+        self.setWizardStyle(QWizard.WizardStyle.ModernStyle)
+        self.setOption(QWizard.WizardOption.NoBackButtonOnLastPage, True)
+        self.setOption(QWizard.WizardOption.NoCancelButtonOnLastPage, True)
+        self.setOption(QWizard.WizardOption.NoDefaultButton, True)
+        self.setMinimumSize(QSize(720, 560))
+
+        plugins = available_plugins(context)
+        checklist = [p.checklist_item for p in plugins if p.checklist_item]
+        self.welcome_page = WelcomePage(context, checklist, self)
+        self.currency_page = CurrencyPage(context, self)
+        self.autotask_page = AutotaskPage(context, self)
+        self.first_sync_page = FirstSyncPage(context, self)
+        self.setPage(STEP_ORDER["welcome"], self.welcome_page)
+        self.setPage(STEP_ORDER["currency"], self.currency_page)
+        self.setPage(STEP_ORDER["autotask"], self.autotask_page)
+        self.plugin_pages: dict[str, QWizardPage] = {}
+        for plugin in plugins:
+            page = plugin.factory(context, self)
+            self.plugin_pages[plugin.key] = page
+            self.setPage(plugin.order, page)
+        self.setPage(STEP_ORDER["first_sync"], self.first_sync_page)
+
+    def take_sync_task(self) -> Task | None:
+        """The first sync if it is still running, for the main window to keep showing.
+
+        The task keeps running whether or not anyone takes it; after this call the page no
+        longer draws its progress, and the new owner listens to the task's own signals
+        (``succeeded``/``failed``/``done``, progress on ``task.worker.signals.progress``).
+        """
+        task = self.first_sync_page.task
+        if task is None or not task.is_running:
+            return None
+        self.first_sync_page.detach()
+        return task
+
+    def done(self, result: int) -> None:
+        self.autotask_page.cancel_test()
+        super().done(result)
+        if result == int(QDialog.DialogCode.Accepted):
+            # Land where the bookkeeper works: Invoice History (the main window's area).
+            show_area = getattr(self.parentWidget(), "show_area", None)
+            if callable(show_area):
+                show_area("invoices")
