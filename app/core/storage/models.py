@@ -342,6 +342,13 @@ class Payment(Base):
     submitted_at: Mapped[datetime | None]
     completed_at: Mapped[datetime | None]
     created_by: Mapped[str] = mapped_column(String(200))
+    # How the payment was taken: saved_method | new_method | pay_link (app.core.payments).
+    channel: Mapped[str] = mapped_column(
+        String(20), default="saved_method", server_default="saved_method"
+    )
+    # The gateway's hosted page for pay links and new methods (not secret: a checkout URL).
+    hosted_session_id: Mapped[str | None] = mapped_column(String(255))
+    hosted_url: Mapped[str | None] = mapped_column(Text)
 
     allocations: Mapped[list[PaymentAllocation]] = relationship(back_populates="payment")
 
@@ -353,6 +360,7 @@ class Payment(Base):
         Index("ix_payments_created_at", "created_at", "id"),
         Index("ix_payments_state", "state"),
         Index("ix_payments_gateway_transaction_id", "gateway_transaction_id"),
+        Index("ix_payments_contact_id", "contact_id"),
     )
 
 
@@ -391,7 +399,10 @@ class Refund(Base):
     completed_at: Mapped[datetime | None]
     created_by: Mapped[str] = mapped_column(String(200))
 
-    __table_args__ = (CheckConstraint("amount_minor > 0", name="amount_positive"),)
+    __table_args__ = (
+        CheckConstraint("amount_minor > 0", name="amount_positive"),
+        Index("ix_refunds_created_at", "created_at", "id"),
+    )
 
 
 class RefundAllocation(Base):

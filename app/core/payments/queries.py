@@ -1,0 +1,845 @@
+"""Read-only views of the payment ledger for the GUI: Transactions, Payment Search and a
+payment's detail. Everything returned is a frozen dataclass; nothing holds a session.
+
+Big lists follow "ids from SQL, rows on demand": ``*_ids`` runs one indexed query that
+returns the ordered, filtered ids; ``*_rows`` fetches the rows for a page of those ids, in
+the order given. Both are quick at 100,000 payments.
+
+Threads: every function opens its own short session; call from a worker thread (or the GUI
+thread for a page of rows, which takes milliseconds).
+"""
+
+from __future__ import annotations
+
+import csv
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any, TextIO
+
+from sqlalchemy import (
+    ColumnElement,
+    Engine,
+    Select,
+    and_,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+    union_all,
+)
+
+from app.core.money import Money
+from app.core.payments.states import PaymentState, RefundState
+from app.core.posting.outbox import PostingState
+from app.core.posting.queue import PostingTarget
+from app.core.storage.engine import session_scope
+from app.core.storage.models import (
+    AuditEntry,
+    Contact,
+    Invoice,
+    Organization,
+    Payment,
+    PaymentAllocation,
+    Posting,
+    Refund,
+    RefundAllocation,
+)
+
+__all__ = [
+    "AllocationView",
+    "HistoryEntry",
+    "PaymentDetail",
+    "PaymentSearchCriteria",
+    "PaymentSearchRow",
+    "PostingStatus",
+    "PostingView",
+    "RefundView",
+    "SearchKey",
+    "SearchSort",
+    "SearchType",
+    "TransactionFilter",
+    "TransactionRow",
+    "TransactionSort",
+    "export_payment_search_csv",
+    "payment_detail",
+    "payment_search_ids",
+    "payment_search_rows",
+    "posting_status_of",
+    "transaction_ids",
+    "transaction_rows",
+]
+
+
+class PostingStatus(enum.StrEnum):
+    """A payment's Autotask posting status, summarised over its postings."""
+
+    NONE = "none"  # nothing to post (declined, processing, …)
+    PENDING = "pending"
+    POSTED = "posted"
+    FAILING = "failing"
+    DISMISSED = "dismissed"
+
+    @property
+    def label(self) -> str:
+        return {
+            PostingStatus.NONE: "—",
+            PostingStatus.PENDING: "Waiting to post",
+            PostingStatus.POSTED: "Posted",
+            PostingStatus.FAILING: "Failing to post",
+            PostingStatus.DISMISSED: "Dismissed",
+        }[self]
+
+
+def posting_status_of(states: Sequence[str], errors: Sequence[str | None] = ()) -> PostingStatus:
+    """Summarise postings' states: any failing (or retrying after an error) → failing."""
+    if not states:
+        return PostingStatus.NONE
+    if PostingState.FAILED in states or any(
+        s == PostingState.PENDING and e for s, e in zip(states, errors, strict=False)
+    ):
+        return PostingStatus.FAILING
+    if PostingState.PENDING in states or PostingState.DELIVERING in states:
+        return PostingStatus.PENDING
+    if all(s == PostingState.DISMISSED for s in states):
+        return PostingStatus.DISMISSED
+    return PostingStatus.POSTED
+
+
+# --------------------------------------------------------------------------------------------
+# Transactions
+# --------------------------------------------------------------------------------------------
+
+
+class TransactionFilter(enum.StrEnum):
+    ALL = "all"
+    FAILING_TO_POST = "failing"
+    PENDING = "pending"  # outcome not known yet, a pay link, or a bank debit processing
+
+    @property
+    def label(self) -> str:
+        return {"all": "All", "failing": "Failing to post", "pending": "Pending"}[self.value]
+
+
+class TransactionSort(enum.StrEnum):
+    DATE = "date"
+    REFERENCE = "reference"
+    ORGANIZATION = "organization"
+    AMOUNT = "amount"
+    TOTAL = "total"
+    STATUS = "status"
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionRow:
+    payment_id: int
+    date: datetime
+    reference: str
+    organization_id: int
+    organization_name: str
+    invoice_numbers: tuple[str, ...]
+    method_summary: str | None
+    amount: Money
+    surcharge: Money
+    total: Money
+    refunded: Money
+    state: PaymentState
+    gateway_transaction_id: str | None
+    posting_status: PostingStatus
+    posting_error: str | None
+    test_mode: bool
+
+    @property
+    def status_label(self) -> str:
+        return self.state.label
+
+    @property
+    def invoices_text(self) -> str:
+        return ", ".join(self.invoice_numbers)
+
+
+def _failing_condition() -> ColumnElement[bool]:
+    return exists(
+        select(Posting.id).where(
+            Posting.payment_id == Payment.id,
+            or_(
+                Posting.state == PostingState.FAILED,
+                and_(Posting.state == PostingState.PENDING, Posting.last_error.is_not(None)),
+            ),
+        )
+    )
+
+
+def transaction_ids(
+    engine: Engine,
+    *,
+    organization_id: int | None = None,
+    filter: TransactionFilter = TransactionFilter.ALL,
+    sort: TransactionSort = TransactionSort.DATE,
+    descending: bool = True,
+    text: str | None = None,
+) -> list[int]:
+    """Payment ids for the Transactions view (one organization's, or everyone's)."""
+    query: Select[Any] = select(Payment.id)
+    if organization_id is not None:
+        query = query.where(Payment.organization_id == organization_id)
+    if filter is TransactionFilter.FAILING_TO_POST:
+        query = query.where(_failing_condition())
+    elif filter is TransactionFilter.PENDING:
+        query = query.where(
+            Payment.state.in_(("created", "submitted", "unknown", "awaiting_client",
+                               "processing"))
+        )
+    if text and text.strip():
+        like = f"%{text.strip()}%"
+        query = query.where(
+            or_(Payment.reference.ilike(like), Payment.gateway_transaction_id.ilike(like))
+        )
+    column: Any = {
+        TransactionSort.DATE: Payment.created_at,
+        TransactionSort.REFERENCE: Payment.reference,
+        TransactionSort.AMOUNT: Payment.amount_minor,
+        TransactionSort.TOTAL: Payment.total_minor,
+        TransactionSort.STATUS: Payment.state,
+        TransactionSort.ORGANIZATION: None,
+    }[sort]
+    if sort is TransactionSort.ORGANIZATION:
+        query = query.outerjoin(Organization, Organization.id == Payment.organization_id)
+        column = func.coalesce(Organization.name, "")
+    order = column.desc() if descending else column.asc()
+    tie = Payment.id.desc() if descending else Payment.id.asc()
+    with session_scope(engine) as session:
+        return list(session.scalars(query.order_by(order, tie)))
+
+
+def transaction_rows(engine: Engine, payment_ids: Sequence[int]) -> list[TransactionRow]:
+    """Rows for these payment ids, in the order given (missing ids are left out)."""
+    ids = list(dict.fromkeys(payment_ids))
+    if not ids:
+        return []
+    with session_scope(engine) as session:
+        payments = {
+            p.id: p for p in session.scalars(select(Payment).where(Payment.id.in_(ids)))
+        }
+        org_ids = {p.organization_id for p in payments.values()}
+        names = dict(
+            session.execute(
+                select(Organization.id, Organization.name).where(Organization.id.in_(org_ids))
+            ).tuples()
+        )
+        numbers: dict[int, list[str]] = {}
+        for payment_id, invoice_id, number in session.execute(
+            select(PaymentAllocation.payment_id, PaymentAllocation.invoice_id,
+                   Invoice.invoice_number)
+            .outerjoin(Invoice, Invoice.id == PaymentAllocation.invoice_id)
+            .where(PaymentAllocation.payment_id.in_(ids))
+            .order_by(PaymentAllocation.id)
+        ):
+            numbers.setdefault(int(payment_id), []).append(number or str(invoice_id))
+        postings: dict[int, list[tuple[str, str | None]]] = {}
+        for posting_payment_id, state, error in session.execute(
+            select(Posting.payment_id, Posting.state, Posting.last_error)
+            .where(Posting.payment_id.in_(ids))
+            .order_by(Posting.id)
+        ):
+            postings.setdefault(int(posting_payment_id or 0), []).append((str(state), error))
+        rows = []
+        for pid in ids:
+            p = payments.get(pid)
+            if p is None:
+                continue
+            c = p.currency
+            plist = postings.get(pid, [])
+            status = posting_status_of([s for s, _ in plist], [e for _, e in plist])
+            error = next((e for s, e in plist if e and s != PostingState.DELIVERED), None)
+            rows.append(
+                TransactionRow(
+                    payment_id=pid,
+                    date=p.created_at,
+                    reference=p.reference,
+                    organization_id=p.organization_id,
+                    organization_name=names.get(p.organization_id)
+                    or f"Organization {p.organization_id}",
+                    invoice_numbers=tuple(numbers.get(pid, [])),
+                    method_summary=p.method_summary,
+                    amount=Money(p.amount_minor, c),
+                    surcharge=Money(p.surcharge_minor, c),
+                    total=Money(p.total_minor, c),
+                    refunded=Money(p.refunded_minor, c),
+                    state=PaymentState(p.state),
+                    gateway_transaction_id=p.gateway_transaction_id,
+                    posting_status=status,
+                    posting_error=error,
+                    test_mode=p.test_mode,
+                )
+            )
+        return rows
+
+
+# --------------------------------------------------------------------------------------------
+# Payment Search
+# --------------------------------------------------------------------------------------------
+
+
+class SearchType(enum.StrEnum):
+    SALE = "sale"
+    REFUND = "refund"
+
+    @property
+    def label(self) -> str:
+        return "Sale" if self is SearchType.SALE else "Refund"
+
+
+class SearchSort(enum.StrEnum):
+    DATE = "date"
+    TYPE = "type"
+    AMOUNT = "amount"
+    TRANSACTION_ID = "transaction_id"
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentSearchCriteria:
+    """Payment Search's filters; ``None`` means "any". Dates are inclusive, in UTC."""
+
+    date_from: date | None = None
+    date_to: date | None = None
+    organization_id: int | None = None
+    invoice_number: str | None = None
+    transaction_id: str | None = None
+    type: SearchType | None = None
+    status: str | None = None  # a PaymentState / RefundState value
+
+
+#: ``("sale", payment id)`` or ``("refund", refund id)`` — one row of Payment Search.
+SearchKey = tuple[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentSearchRow:
+    """One row of Payment Search, mirroring Autotask's own page.
+
+    Sale rows: Sale Amount is what was charged (surcharge included), Payment Amount what was
+    meant for invoices, Applied what went to invoices that are not void, Unapplied the rest,
+    Refund Amount what has been refunded of it. Refund rows carry the refund in Refund Amount.
+    """
+
+    key: SearchKey
+    type: SearchType
+    payment_id: int
+    reference: str
+    date: datetime
+    organization_name: str
+    sale_amount: Money | None
+    payment_amount: Money | None
+    applied_amount: Money | None
+    unapplied_amount: Money | None
+    refund_amount: Money | None
+    transaction_id: str | None
+    contact: str | None
+    method: str | None
+    status: str
+    status_label: str
+
+    def as_csv(self) -> list[str]:
+        def m(value: Money | None) -> str:
+            return value.plain() if value is not None else ""
+
+        return [
+            self.type.label, self.reference, self.date.strftime("%Y-%m-%d %H:%M"),
+            self.organization_name, m(self.sale_amount), m(self.payment_amount),
+            m(self.applied_amount), m(self.unapplied_amount), m(self.refund_amount),
+            self.transaction_id or "", self.contact or "", self.method or "",
+            self.status_label,
+        ]
+
+
+CSV_HEADER = [
+    "Type", "Reference", "Date", "Organization", "Sale Amount", "Payment Amount",
+    "Applied Amount", "Unapplied Amount", "Refund Amount", "Transaction ID", "Contact",
+    "Method", "Status",
+]
+
+
+def _sale_query(criteria: PaymentSearchCriteria) -> Select[Any]:
+    query: Any = select(
+        literal("sale").label("kind"),
+        Payment.id.label("id"),
+        Payment.created_at.label("at"),
+        Payment.total_minor.label("amount"),
+        func.coalesce(Payment.gateway_transaction_id, "").label("txn"),
+    ).where(Payment.state.not_in(("created",)))
+    if criteria.organization_id is not None:
+        query = query.where(Payment.organization_id == criteria.organization_id)
+    if criteria.status:
+        query = query.where(Payment.state == criteria.status)
+    if criteria.transaction_id:
+        like = f"%{criteria.transaction_id.strip()}%"
+        query = query.where(
+            or_(Payment.gateway_transaction_id.ilike(like), Payment.reference.ilike(like),
+                Payment.gateway_payment_id.ilike(like))
+        )
+    if criteria.invoice_number:
+        query = query.where(
+            exists(
+                select(PaymentAllocation.id)
+                .join(Invoice, Invoice.id == PaymentAllocation.invoice_id)
+                .where(PaymentAllocation.payment_id == Payment.id,
+                       Invoice.invoice_number == criteria.invoice_number.strip())
+            )
+        )
+    return _dates(query, Payment.created_at, criteria)
+
+
+def _refund_query(criteria: PaymentSearchCriteria) -> Select[Any]:
+    query: Any = (
+        select(
+            literal("refund").label("kind"),
+            Refund.id.label("id"),
+            Refund.created_at.label("at"),
+            Refund.amount_minor.label("amount"),
+            func.coalesce(Refund.gateway_refund_id, "").label("txn"),
+        )
+        .join(Payment, Payment.id == Refund.payment_id)
+    )
+    if criteria.organization_id is not None:
+        query = query.where(Payment.organization_id == criteria.organization_id)
+    if criteria.status:
+        query = query.where(Refund.state == criteria.status)
+    if criteria.transaction_id:
+        like = f"%{criteria.transaction_id.strip()}%"
+        query = query.where(
+            or_(Refund.gateway_refund_id.ilike(like), Refund.reference.ilike(like),
+                Payment.gateway_transaction_id.ilike(like), Payment.reference.ilike(like))
+        )
+    if criteria.invoice_number:
+        query = query.where(
+            exists(
+                select(PaymentAllocation.id)
+                .join(Invoice, Invoice.id == PaymentAllocation.invoice_id)
+                .where(PaymentAllocation.payment_id == Payment.id,
+                       Invoice.invoice_number == criteria.invoice_number.strip())
+            )
+        )
+    return _dates(query, Refund.created_at, criteria)
+
+
+def _dates(query: Select[Any], column: Any, criteria: PaymentSearchCriteria) -> Select[Any]:
+    from datetime import UTC
+
+    if criteria.date_from is not None:
+        query = query.where(column >= datetime.combine(criteria.date_from, time.min, UTC))
+    if criteria.date_to is not None:
+        end = datetime.combine(criteria.date_to + timedelta(days=1), time.min, UTC)
+        query = query.where(column < end)
+    return query
+
+
+def payment_search_ids(
+    engine: Engine,
+    criteria: PaymentSearchCriteria,
+    *,
+    sort: SearchSort = SearchSort.DATE,
+    descending: bool = True,
+) -> list[SearchKey]:
+    """The ordered keys of every row matching ``criteria`` (sales and refunds together)."""
+    parts: list[Select[Any]] = []
+    if criteria.type in (None, SearchType.SALE):
+        parts.append(_sale_query(criteria))
+    if criteria.type in (None, SearchType.REFUND):
+        parts.append(_refund_query(criteria))
+    combined = union_all(*parts).subquery() if len(parts) > 1 else parts[0].subquery()
+    column: Any = {
+        SearchSort.DATE: combined.c.at,
+        SearchSort.TYPE: combined.c.kind,
+        SearchSort.AMOUNT: combined.c.amount,
+        SearchSort.TRANSACTION_ID: combined.c.txn,
+    }[sort]
+    order = [column.desc() if descending else column.asc(),
+             combined.c.id.desc() if descending else combined.c.id.asc()]
+    with session_scope(engine) as session:
+        return [
+            (str(kind), int(row_id))
+            for kind, row_id in session.execute(
+                select(combined.c.kind, combined.c.id).order_by(*order)
+            )
+        ]
+
+
+def payment_search_rows(engine: Engine, keys: Sequence[SearchKey]) -> list[PaymentSearchRow]:
+    """The rows for these keys, in the order given."""
+    sale_ids = [i for k, i in keys if k == "sale"]
+    refund_ids = [i for k, i in keys if k == "refund"]
+    with session_scope(engine) as session:
+        refunds = {
+            r.id: r for r in session.scalars(select(Refund).where(Refund.id.in_(refund_ids)))
+        } if refund_ids else {}
+        payment_ids = set(sale_ids) | {r.payment_id for r in refunds.values()}
+        payments = {
+            p.id: p for p in session.scalars(select(Payment).where(Payment.id.in_(payment_ids)))
+        } if payment_ids else {}
+        applied = dict(
+            session.execute(
+                select(PaymentAllocation.payment_id, func.sum(PaymentAllocation.amount_minor))
+                .join(Invoice, Invoice.id == PaymentAllocation.invoice_id)
+                .where(PaymentAllocation.payment_id.in_(payment_ids),
+                       Invoice.is_voided.is_(False))
+                .group_by(PaymentAllocation.payment_id)
+            ).tuples()
+        ) if payment_ids else {}
+        org_ids = {p.organization_id for p in payments.values()}
+        names = dict(
+            session.execute(
+                select(Organization.id, Organization.name).where(Organization.id.in_(org_ids))
+            ).tuples()
+        ) if org_ids else {}
+        contact_ids = {p.contact_id for p in payments.values() if p.contact_id is not None}
+        contacts = {
+            int(cid): " ".join(x for x in (first, last) if x) or (email or "")
+            for cid, first, last, email in session.execute(
+                select(Contact.id, Contact.first_name, Contact.last_name, Contact.email)
+                .where(Contact.id.in_(contact_ids))
+            )
+        } if contact_ids else {}
+
+    rows: list[PaymentSearchRow] = []
+    for kind, row_id in keys:
+        if kind == "sale":
+            p = payments.get(row_id)
+            if p is None:
+                continue
+            c = p.currency
+            counted = PaymentState(p.state).money_received
+            applied_minor = int(applied.get(p.id) or 0) if counted else 0
+            rows.append(
+                PaymentSearchRow(
+                    key=(kind, row_id),
+                    type=SearchType.SALE,
+                    payment_id=p.id,
+                    reference=p.reference,
+                    date=p.created_at,
+                    organization_name=names.get(p.organization_id)
+                    or f"Organization {p.organization_id}",
+                    sale_amount=Money(p.total_minor, c),
+                    payment_amount=Money(p.amount_minor, c),
+                    applied_amount=Money(applied_minor, c),
+                    unapplied_amount=Money(p.amount_minor - applied_minor, c)
+                    if counted else Money(0, c),
+                    refund_amount=Money(p.refunded_minor, c),
+                    transaction_id=p.gateway_transaction_id or p.gateway_payment_id,
+                    contact=contacts.get(p.contact_id) if p.contact_id else None,
+                    method=p.method_summary,
+                    status=p.state,
+                    status_label=PaymentState(p.state).label,
+                )
+            )
+        elif kind == "refund":
+            r = refunds.get(row_id)
+            p = payments.get(r.payment_id) if r is not None else None
+            if r is None or p is None:
+                continue
+            c = p.currency
+            rows.append(
+                PaymentSearchRow(
+                    key=(kind, row_id),
+                    type=SearchType.REFUND,
+                    payment_id=p.id,
+                    reference=r.reference,
+                    date=r.created_at,
+                    organization_name=names.get(p.organization_id)
+                    or f"Organization {p.organization_id}",
+                    sale_amount=None,
+                    payment_amount=None,
+                    applied_amount=None,
+                    unapplied_amount=None,
+                    refund_amount=Money(r.amount_minor, c),
+                    transaction_id=r.gateway_refund_id,
+                    contact=contacts.get(p.contact_id) if p.contact_id else None,
+                    method=p.method_summary,
+                    status=r.state,
+                    status_label=("Voided" if r.kind == "void" and r.state == "succeeded"
+                                  else RefundState(r.state).label),
+                )
+            )
+    return rows
+
+
+def export_payment_search_csv(
+    engine: Engine,
+    criteria: PaymentSearchCriteria,
+    destination: Path | TextIO,
+    *,
+    sort: SearchSort = SearchSort.DATE,
+    descending: bool = True,
+    page_size: int = 2000,
+) -> int:
+    """Write every matching row as CSV (amounts as plain numbers); returns the row count."""
+    keys = payment_search_ids(engine, criteria, sort=sort, descending=descending)
+
+    def write(handle: TextIO) -> None:
+        writer = csv.writer(handle)
+        writer.writerow(CSV_HEADER)
+        for start in range(0, len(keys), page_size):
+            for row in payment_search_rows(engine, keys[start : start + page_size]):
+                writer.writerow(row.as_csv())
+
+    if isinstance(destination, Path):
+        with destination.open("w", newline="", encoding="utf-8") as handle:
+            write(handle)
+    else:
+        write(destination)
+    return len(keys)
+
+
+# --------------------------------------------------------------------------------------------
+# A payment's detail
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AllocationView:
+    invoice_id: int
+    invoice_number: str
+    amount: Money
+    refunded: Money
+    invoice_balance: Money
+    invoice_status: str
+
+
+@dataclass(frozen=True, slots=True)
+class RefundView:
+    refund_id: int
+    reference: str
+    kind: str
+    amount: Money
+    state: RefundState
+    reason: str | None
+    gateway_refund_id: str | None
+    created_at: datetime
+    created_by: str
+    failure_message: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class PostingView:
+    posting_id: int
+    target: str
+    target_label: str
+    key: str
+    state: str
+    state_label: str
+    attempts: int
+    last_error: str | None
+    next_attempt_at: datetime | None
+    delivered_at: datetime | None
+    remote_id: str | None
+    invoice_id: int | None
+
+    @property
+    def can_retry(self) -> bool:
+        return self.state in (PostingState.FAILED, PostingState.PENDING) and bool(
+            self.last_error
+        )
+
+    @property
+    def can_dismiss(self) -> bool:
+        return self.state in (PostingState.FAILED, PostingState.PENDING) and bool(
+            self.last_error
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    at: datetime
+    actor: str
+    action: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentDetail:
+    """Everything about one payment for its detail view and its receipt."""
+
+    payment_id: int
+    reference: str
+    state: PaymentState
+    organization_id: int
+    organization_name: str
+    contact: str | None
+    amount: Money
+    surcharge: Money
+    total: Money
+    refunded: Money
+    method_summary: str | None
+    channel: str
+    gateway: str
+    gateway_payment_id: str | None
+    gateway_transaction_id: str | None
+    test_mode: bool
+    memo: str | None
+    failure_message: str | None
+    created_at: datetime
+    completed_at: datetime | None
+    created_by: str
+    pay_link_url: str | None
+    allocations: tuple[AllocationView, ...]
+    refunds: tuple[RefundView, ...]
+    postings: tuple[PostingView, ...]
+    history: tuple[HistoryEntry, ...]
+
+    @property
+    def refundable(self) -> Money:
+        if self.state in (PaymentState.SUCCEEDED, PaymentState.PARTIALLY_REFUNDED):
+            return self.total - self.refunded
+        return Money.zero(self.total.currency)
+
+    @property
+    def can_refund(self) -> bool:
+        return self.refundable.minor > 0 and not self.refund_running
+
+    @property
+    def can_void(self) -> bool:
+        """A bank debit that has not settled is voided (in full) instead of refunded."""
+        return self.state is PaymentState.PROCESSING and not self.refund_running
+
+    @property
+    def refund_running(self) -> bool:
+        return any(r.state in (RefundState.CREATED, RefundState.UNKNOWN) for r in self.refunds)
+
+    @property
+    def posting_status(self) -> PostingStatus:
+        return posting_status_of([p.state for p in self.postings],
+                                 [p.last_error for p in self.postings])
+
+
+_ACTION_TEXT = {
+    "payment.created": "Payment recorded, before contacting the gateway",
+    "payment.submitted": "Sent to the gateway",
+    "payment.awaiting_client": "Payment page opened; waiting for the client",
+    "payment.succeeded": "Approved by the gateway",
+    "payment.processing": "Accepted; the bank payment is processing",
+    "payment.declined": "Declined",
+    "payment.failed": "Failed",
+    "payment.unknown": "Answer from the gateway lost; checking",
+    "payment.returned": "Returned by the bank",
+    "payment.voided": "Voided",
+    "payment.expired": "Payment page closed without a payment",
+    "payment.partially_refunded": "Partially refunded",
+    "payment.refunded": "Refunded in full",
+    "refund.created": "Refund requested",
+    "refund.succeeded": "Refund done",
+    "refund.pending": "Refund accepted by the gateway",
+    "refund.failed": "Refund failed",
+    "refund.unknown": "Answer to the refund lost; checking",
+    "posting.delivered": "Posted to Autotask",
+    "posting.failed": "Posting to Autotask failed",
+    "posting.retry": "Posting retried",
+    "posting.dismissed": "Posting dismissed",
+}
+
+
+def _history_text(action: str, details: dict[str, Any]) -> str:
+    text = _ACTION_TEXT.get(action, action)
+    extra = []
+    for key in ("reason", "error", "refund", "transaction_id", "posting"):
+        value = details.get(key)
+        if value:
+            extra.append(f"{key.replace('_', ' ')}: {value}")
+    return text + (f" ({'; '.join(extra)})" if extra else "")
+
+
+def payment_detail(engine: Engine, payment_id: int) -> PaymentDetail | None:
+    """The payment with its allocations, refunds, postings and full history."""
+    with session_scope(engine) as session:
+        p = session.get(Payment, payment_id)
+        if p is None:
+            return None
+        c = p.currency
+        org = session.get(Organization, p.organization_id)
+        contact_name = None
+        if p.contact_id is not None:
+            contact = session.get(Contact, p.contact_id)
+            if contact is not None:
+                contact_name = " ".join(
+                    x for x in (contact.first_name, contact.last_name) if x
+                ) or contact.email
+        refunded_by_invoice: dict[int, int] = {}
+        for invoice_id, minor in session.execute(
+            select(RefundAllocation.invoice_id, RefundAllocation.amount_minor)
+            .join(Refund, Refund.id == RefundAllocation.refund_id)
+            .where(Refund.payment_id == payment_id,
+                   Refund.state.in_(("succeeded", "pending")))
+        ):
+            key = int(invoice_id)
+            refunded_by_invoice[key] = refunded_by_invoice.get(key, 0) + int(minor)
+        allocations = tuple(
+            AllocationView(
+                invoice_id=int(a.invoice_id),
+                invoice_number=number or str(a.invoice_id),
+                amount=Money(a.amount_minor, c),
+                refunded=Money(refunded_by_invoice.get(a.invoice_id, 0), c),
+                invoice_balance=Money(balance or 0, c),
+                invoice_status=status or "",
+            )
+            for a, number, balance, status in session.execute(
+                select(PaymentAllocation, Invoice.invoice_number, Invoice.balance_minor,
+                       Invoice.status)
+                .outerjoin(Invoice, Invoice.id == PaymentAllocation.invoice_id)
+                .where(PaymentAllocation.payment_id == payment_id)
+                .order_by(PaymentAllocation.id)
+            ).tuples()
+        )
+        refunds = tuple(
+            RefundView(
+                refund_id=r.id, reference=r.reference, kind=r.kind,
+                amount=Money(r.amount_minor, c), state=RefundState(r.state), reason=r.reason,
+                gateway_refund_id=r.gateway_refund_id, created_at=r.created_at,
+                created_by=r.created_by, failure_message=r.failure_message,
+            )
+            for r in session.scalars(
+                select(Refund).where(Refund.payment_id == payment_id).order_by(Refund.id)
+            )
+        )
+        postings = tuple(
+            PostingView(
+                posting_id=x.id, target=x.target,
+                target_label=PostingTarget(x.target).label
+                if x.target in PostingTarget._value2member_map_ else x.target,
+                key=x.key, state=x.state,
+                state_label=PostingState.LABELS.get(x.state, x.state),
+                attempts=x.attempts, last_error=x.last_error,
+                next_attempt_at=x.next_attempt_at, delivered_at=x.delivered_at,
+                remote_id=x.remote_id, invoice_id=x.invoice_id,
+            )
+            for x in session.scalars(
+                select(Posting).where(Posting.payment_id == payment_id).order_by(Posting.id)
+            )
+        )
+        history = tuple(
+            HistoryEntry(at=e.at, actor=e.actor, action=e.action,
+                         text=_history_text(e.action, dict(e.details or {})))
+            for e in session.scalars(
+                select(AuditEntry)
+                .where(AuditEntry.subject_type == "payment",
+                       AuditEntry.subject_id == str(payment_id))
+                .order_by(AuditEntry.at, AuditEntry.id)
+            )
+        )
+        return PaymentDetail(
+            payment_id=p.id, reference=p.reference, state=PaymentState(p.state),
+            organization_id=p.organization_id,
+            organization_name=org.name if org else f"Organization {p.organization_id}",
+            contact=contact_name,
+            amount=Money(p.amount_minor, c), surcharge=Money(p.surcharge_minor, c),
+            total=Money(p.total_minor, c), refunded=Money(p.refunded_minor, c),
+            method_summary=p.method_summary, channel=p.channel, gateway=p.gateway,
+            gateway_payment_id=p.gateway_payment_id,
+            gateway_transaction_id=p.gateway_transaction_id, test_mode=p.test_mode,
+            memo=p.memo, failure_message=p.failure_message, created_at=p.created_at,
+            completed_at=p.completed_at, created_by=p.created_by,
+            pay_link_url=p.hosted_url if p.state == "awaiting_client" else None,
+            allocations=allocations, refunds=refunds, postings=postings, history=history,
+        )
+

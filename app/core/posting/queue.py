@@ -1,0 +1,230 @@
+"""Queueing postings: what Autotask must be told about a payment or a refund.
+
+Called by the payment pipeline **inside the transaction** that records a success or a
+refund, so a committed payment always has its postings and a rolled-back one never does.
+Each posting has a stable key derived from the payment's or refund's reference; inserting
+the same key twice is refused by the database, so a repeated recording cannot queue a
+second note.
+
+Everything the note will say is decided here and stored in the posting's payload. The
+worker (:mod:`app.core.posting.outbox`) then only delivers; what it sends does not depend on
+when it runs.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.core.money import Money
+from app.core.storage.models import Contact, Invoice, Payment, Posting, Refund
+
+__all__ = [
+    "PostingTarget",
+    "note_marker",
+    "queue_paid_date",
+    "queue_payment_note",
+    "queue_refund_note",
+]
+
+
+class PostingTarget(enum.StrEnum):
+    AUTOTASK_NOTE = "autotask_note"
+    AUTOTASK_PAID_DATE = "autotask_paid_date"
+
+    @property
+    def label(self) -> str:
+        return {
+            PostingTarget.AUTOTASK_NOTE: "Autotask note",
+            PostingTarget.AUTOTASK_PAID_DATE: "Autotask invoice paid date",
+        }[self]
+
+
+#: Autotask's "General" note action type.
+NOTE_ACTION_GENERAL = 1
+
+
+def note_marker(kind: str, reference: str) -> str:
+    """The first words of a note; the outbox looks for them before creating a note again."""
+    return f"{kind} {reference}"
+
+
+def _contact_name(session: Session, contact_id: int | None) -> str | None:
+    if contact_id is None:
+        return None
+    contact = session.get(Contact, contact_id)
+    if contact is None:
+        return None
+    name = " ".join(p for p in (contact.first_name, contact.last_name) if p)
+    return name or contact.email
+
+
+def _invoice_labels(session: Session, ids: Iterable[int]) -> dict[int, str]:
+    rows = session.execute(
+        select(Invoice.id, Invoice.invoice_number).where(Invoice.id.in_(sorted(set(ids))))
+    )
+    return {int(i): (n or str(i)) for i, n in rows}
+
+
+def _add(
+    session: Session,
+    *,
+    target: PostingTarget,
+    key: str,
+    payload: dict[str, Any],
+    now: datetime,
+    payment_id: int | None = None,
+    refund_id: int | None = None,
+    invoice_id: int | None = None,
+) -> Posting:
+    posting = Posting(
+        target=target.value,
+        key=key,
+        payment_id=payment_id,
+        refund_id=refund_id,
+        invoice_id=invoice_id,
+        payload=payload,
+        state="pending",
+        attempts=0,
+        next_attempt_at=now,
+        created_at=now,
+    )
+    session.add(posting)
+    return posting
+
+
+def queue_payment_note(
+    session: Session, payment: Payment, allocations: list[tuple[int, int]], now: datetime
+) -> Posting:
+    """The company note for a successful payment: "Payment <reference>", amount, each
+    invoice and what was applied to it, method, gateway transaction id, date, contact."""
+    labels = _invoice_labels(session, (i for i, _ in allocations))
+    currency = payment.currency
+
+    def fmt(minor: int) -> str:
+        return Money(minor, currency).format()
+
+    marker = note_marker("Payment", payment.reference)
+    lines = [
+        marker,
+        f"Amount: {fmt(payment.amount_minor)}",
+    ]
+    if payment.surcharge_minor:
+        lines.append(
+            f"Surcharge: {fmt(payment.surcharge_minor)} (total charged {fmt(payment.total_minor)})"
+        )
+    lines.append("Applied to:")
+    for invoice_id, amount in allocations:
+        lines.append(f"  Invoice {labels.get(invoice_id, invoice_id)}: {fmt(amount)}")
+    lines.append(f"Method: {payment.method_summary or 'Not recorded'}")
+    transaction = payment.gateway_transaction_id or payment.gateway_payment_id or "—"
+    lines.append(f"Gateway transaction: {transaction}")
+    when = (payment.completed_at or now).date()
+    lines.append(f"Date: {when.isoformat()}")
+    contact = _contact_name(session, payment.contact_id)
+    if contact:
+        lines.append(f"Contact: {contact}")
+    if payment.memo:
+        lines.append(f"Memo: {payment.memo}")
+    if payment.test_mode:
+        lines.append("Test mode — no real money moved.")
+    lines.append("Recorded by PayDesk.")
+    payload = {
+        "company_id": payment.organization_id,
+        "title": f"{marker} — {fmt(payment.amount_minor)}",
+        "description": "\n".join(lines),
+        "marker": marker,
+        "contact_id": payment.contact_id,
+    }
+    return _add(
+        session,
+        target=PostingTarget.AUTOTASK_NOTE,
+        key=f"autotask_note:{payment.reference}",
+        payload=payload,
+        now=now,
+        payment_id=payment.id,
+    )
+
+
+def queue_refund_note(
+    session: Session,
+    payment: Payment,
+    refund: Refund,
+    allocations: list[tuple[int, int]],
+    now: datetime,
+) -> Posting:
+    """The reversal note for a refund (or the void of a payment that was already posted)."""
+    labels = _invoice_labels(session, (i for i, _ in allocations))
+    currency = payment.currency
+
+    def fmt(minor: int) -> str:
+        return Money(minor, currency).format()
+
+    marker = note_marker("Refund", refund.reference)
+    lines = [
+        marker,
+        f"Reverses payment {payment.reference}",
+        f"Amount refunded: {fmt(refund.amount_minor)}",
+    ]
+    if allocations:
+        lines.append("Taken back from:")
+        for invoice_id, amount in allocations:
+            lines.append(f"  Invoice {labels.get(invoice_id, invoice_id)}: {fmt(amount)}")
+    lines.append(f"Method: {payment.method_summary or 'Not recorded'}")
+    lines.append(f"Gateway refund: {refund.gateway_refund_id or '—'}")
+    lines.append(f"Date: {(refund.completed_at or now).date().isoformat()}")
+    if refund.reason:
+        lines.append(f"Reason: {refund.reason}")
+    if payment.test_mode:
+        lines.append("Test mode — no real money moved.")
+    lines.append("Recorded by PayDesk.")
+    payload = {
+        "company_id": payment.organization_id,
+        "title": f"{marker} — {fmt(refund.amount_minor)} of payment {payment.reference}",
+        "description": "\n".join(lines),
+        "marker": marker,
+        "contact_id": payment.contact_id,
+    }
+    return _add(
+        session,
+        target=PostingTarget.AUTOTASK_NOTE,
+        key=f"autotask_note:{refund.reference}",
+        payload=payload,
+        now=now,
+        payment_id=payment.id,
+        refund_id=refund.id,
+    )
+
+
+def queue_paid_date(
+    session: Session,
+    *,
+    invoice_id: int,
+    paid_date: date | None,
+    because_of: str,
+    now: datetime,
+    payment_id: int | None = None,
+    refund_id: int | None = None,
+) -> Posting:
+    """Set (``paid_date``) or clear (``None``) an invoice's paidDate in Autotask.
+
+    ``because_of`` is the payment's or refund's reference; it makes the key unique per event.
+    """
+    return _add(
+        session,
+        target=PostingTarget.AUTOTASK_PAID_DATE,
+        key=f"autotask_paid_date:{invoice_id}:{because_of}",
+        payload={
+            "invoice_id": invoice_id,
+            "paid_date": paid_date.isoformat() if paid_date else None,
+        },
+        now=now,
+        payment_id=payment_id,
+        refund_id=refund_id,
+        invoice_id=invoice_id,
+    )
