@@ -23,6 +23,7 @@ starts its own fetcher threads and writer thread, all finished before it returns
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
@@ -53,6 +54,7 @@ from app.core.sync.progress import (
 from app.core.sync.specs import (
     PICKLIST_FIELDS,
     SPECS,
+    SPECS_BY_ENTITY,
     ChangeMode,
     ConvertContext,
     EntitySpec,
@@ -172,6 +174,9 @@ class _Run:
             thread.start()
         for thread in threads:
             thread.join()
+        if not self.stop.is_set() and not ({"Organizations", "Invoices"} & set(self.errors)):
+            with contextlib.suppress(RuntimeError):
+                self.writer.put(Batch(spec=SPECS_BY_ENTITY["Invoices"], orphans=True))
         self.writer.close()
         writer_thread.join()
         self.stop.set()

@@ -317,7 +317,7 @@ def convert_invoice(r: Record, ctx: ConvertContext) -> Row:
     return {
         "id": record_id(r),
         "organization_id": _req_int(r, "companyID"),
-        "invoice_number": _opt_str(r, "invoiceNumber", 50),
+        "invoice_number": _req_str(r, "invoiceNumber", 50, "the invoice number"),
         "batch_id": _opt_int(r, "batchID"),
         "invoice_date": _opt_date(r, "invoiceDateTime"),
         "created_at": _opt_datetime(r, "createDateTime"),
@@ -391,7 +391,7 @@ _SAMPLES: dict[str, Record] = {
     "Contracts": {"id": 1, "companyID": 1, "contractName": "x"},
     "Tickets": {"id": 1, "companyID": 1},
     "PaymentTerms": {"id": 1, "name": "x"},
-    "Invoices": {"id": 1, "companyID": 1, "invoiceTotal": 1},
+    "Invoices": {"id": 1, "companyID": 1, "invoiceTotal": 1, "invoiceNumber": "1"},
     "BillingItems": {"id": 1, "totalAmount": 1},
 }
 

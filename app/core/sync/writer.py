@@ -27,6 +27,7 @@ from app.core.clock import utcnow
 from app.core.invoice_state import recompute_invoices
 from app.core.storage.models import (
     Invoice,
+    Organization,
     PaymentAllocation,
     PicklistValue,
     QuarantinedRecord,
@@ -41,7 +42,7 @@ from app.core.sync.progress import (
     SyncKind,
     SyncProgress,
 )
-from app.core.sync.specs import EntitySpec
+from app.core.sync.specs import SPECS_BY_ENTITY, EntitySpec
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +75,8 @@ class Batch:
     finish_incremental: datetime | None = None  # the new watermark
     picklists: list[tuple[str, str, list[tuple[str, str, bool, int | None]]]] | None = None
     barrier: threading.Event | None = None
+    #: Quarantine invoices whose organization Autotask did not return (end of a run).
+    orphans: bool = False
 
 
 class _Tracker:
@@ -222,7 +225,7 @@ class Writer:
                 self._write_picklists(connection, batch.picklists, now)
             if batch.rows or batch.id_range is not None:
                 inserted, updated, vanished = self._write_rows(connection, batch, naive_now)
-            if batch.quarantined or batch.rows:
+            if (batch.quarantined or batch.rows) and not batch.orphans:
                 self._write_quarantine(connection, batch, now)
             if batch.partition is not None and (
                 batch.checkpoint is not None or batch.partition_done
@@ -238,12 +241,14 @@ class Writer:
                            SyncState.partition == batch.partition)
                     .values(**values)
                 )
+            if batch.orphans:
+                batch.quarantined = self._quarantine_orphans(connection, now)
             if batch.finish_full:
                 self._finish_full(connection, spec, now)
             if batch.finish_incremental is not None:
                 self._finish_incremental(connection, spec, batch.finish_incremental, now)
         with self._lock:
-            tracker = self.trackers[spec.entity]
+            tracker = self.trackers["Invoices" if batch.orphans else spec.entity]
             c = tracker.counts
             tracker.counts = replace(
                 c,
@@ -294,6 +299,35 @@ class Writer:
         if spec.model is Invoice and (inserted or updated):
             self._recompute_with_allocations(connection, inserted + updated)
         return inserted, updated, vanished
+
+    def _quarantine_orphans(
+        self, connection: Connection, now: datetime
+    ) -> list[tuple[int | None, str, dict[str, Any]]]:
+        """Invoices that name an organization Autotask does not have cannot be shown or paid:
+        they move to quarantine (PayDesk's own payments keep theirs)."""
+        invoices = bulk.plain_table(Invoice.__table__)
+        organizations = bulk.plain_table(Organization.__table__)
+        orphans = connection.execute(
+            select(invoices.c.id, invoices.c.organization_id, invoices.c.invoice_number)
+            .where(invoices.c.organization_id.not_in(select(organizations.c.id)))
+        ).all()
+        if not orphans:
+            return []
+        ids = self._deletable_invoices(connection, [o[0] for o in orphans])
+        keep = set(ids)
+        found = [
+            (o[0], f"the invoice belongs to organization {o[1]}, which Autotask did not "
+                   "return", {"id": o[0], "companyID": o[1], "invoiceNumber": o[2]})
+            for o in orphans if o[0] in keep
+        ]
+        if not found:
+            return []
+        bulk.delete_ids(connection, invoices, ids)
+        spec = SPECS_BY_ENTITY["Invoices"]
+        self._write_quarantine(connection, Batch(spec=spec, quarantined=found), now)
+        with self._lock:
+            self._changed.setdefault(spec.table_name, []).extend(ids)
+        return found
 
     @staticmethod
     def _deletable_invoices(connection: Connection, ids: list[int]) -> list[int]:
