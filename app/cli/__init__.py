@@ -11,4 +11,5 @@ COMMANDS: tuple[str, ...] = (
     "app.cli.sandbox",
     "app.cli.setup",
     "app.cli.doctor",
+    "app.cli.sync",
 )
