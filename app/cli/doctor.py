@@ -92,8 +92,8 @@ def check_database(ctx: DoctorContext) -> list[Finding]:
     head = head_revision()
     if revision is None:
         engine.dispose()
-        return _problem(title, f"{where} — it has no PayDesk tables yet. Start PayDesk or run "
-                        "`paydesk setup` once to create them.")
+        return _problem(title, f"{where} — it is empty: PayDesk has not been set up with this "
+                        "profile yet. Open PayDesk, or run `paydesk setup`.")
     if revision != head:
         engine.dispose()
         return _problem(title, f"{where} — schema version {revision}, but this PayDesk needs "
