@@ -47,7 +47,10 @@ __all__ = ["PaymentGateway"]
 class PaymentGateway(Protocol):
     """A payment gateway account, opened with one set of credentials."""
 
-    #: Short stable name stored with customers, methods and payments (``"stripe"``).
+    #: The name customers, saved methods and payments are filed under in the database: the
+    #: gateway and its mode, ``"stripe-test"`` or ``"stripe-live"``. Test-mode customers and
+    #: cards mean nothing to the live account (and the reverse), so switching keys from test
+    #: to live starts from clean lists instead of offering methods that cannot be charged.
     kind: str
 
     @property

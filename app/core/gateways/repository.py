@@ -6,8 +6,8 @@ keeps a copy (tokens, brand, last 4, expiry — never numbers) so the Organizati
 the Order Summary can show them instantly and offline, and so a payment can point at the
 method it used.
 
-Rows are filed under a *gateway account key* — the gateway's name and mode, such as
-``stripe-test`` — because a test-mode customer or card means nothing to the live account:
+Rows are filed under the gateway's ``kind`` — its name and mode, such as ``stripe-test``,
+the same value the payment pipeline stores on payments — because a test-mode customer or card means nothing to the live account:
 switching from test keys to live keys starts from an empty list instead of offering cards
 that cannot be charged.
 
@@ -48,8 +48,9 @@ __all__ = [
 
 
 def gateway_account_key(gateway: PaymentGateway) -> str:
-    """``stripe-test`` / ``stripe-live``: what customer and method rows are filed under."""
-    return f"{gateway.kind}-{gateway.mode.value}"
+    """``stripe-test`` / ``stripe-live``: what customer and method rows are filed under (the
+    gateway's :attr:`~PaymentGateway.kind`, which the payment pipeline uses too)."""
+    return gateway.kind
 
 
 @dataclass(frozen=True, slots=True)

@@ -164,8 +164,6 @@ class StripeGateway:
     the client's browser goes after the hosted page when the caller gives no URL.
     """
 
-    kind = "stripe"
-
     def __init__(
         self,
         secret_key: str,
@@ -176,6 +174,8 @@ class StripeGateway:
         return_url: str | None = None,
     ) -> None:
         self._mode = stripe_mode_from_key(secret_key)
+        #: ``stripe-test`` / ``stripe-live`` — see :attr:`PaymentGateway.kind`.
+        self.kind = f"stripe-{self._mode.value}"
         self._api_base = _check_api_base(api_base or STRIPE_API_BASE)
         self._is_sandbox = self._api_base != STRIPE_API_BASE
         self._return_url = return_url

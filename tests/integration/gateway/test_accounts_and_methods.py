@@ -16,6 +16,7 @@ from tests.integration.gateway.support import TIMEOUT, attach_test_method
 
 
 def test_test_connection_describes_the_account(gateway: StripeGateway) -> None:
+    assert gateway.kind == "stripe-test"
     info = gateway.test_connection()
     assert info.display_name == "Northwind IT Services"
     assert info.mode is GatewayMode.TEST
@@ -37,6 +38,7 @@ def test_live_key_gives_live_mode() -> None:
     with GatewaySandbox(secret_key="sk_live_sandboxlivekey1") as live:
         gateway = StripeGateway(live.secret_key, api_base=live.url)
         assert gateway.mode is GatewayMode.LIVE
+        assert gateway.kind == "stripe-live"
         assert gateway.test_connection().mode is GatewayMode.LIVE
 
 
