@@ -90,7 +90,7 @@ def recompute_invoices(session: Session, invoice_ids: Iterable[int]) -> None:
                     Payment.state.in_(COUNTED_PAYMENT_STATES),
                 )
                 .group_by(PaymentAllocation.invoice_id)
-            ).tuples()
+            ).all()
         )
         refunded = dict(
             session.execute(
@@ -101,7 +101,7 @@ def recompute_invoices(session: Session, invoice_ids: Iterable[int]) -> None:
                     Refund.state.in_(COUNTED_REFUND_STATES),
                 )
                 .group_by(RefundAllocation.invoice_id)
-            ).tuples()
+            ).all()
         )
         last_paid = dict(
             session.execute(
@@ -112,7 +112,7 @@ def recompute_invoices(session: Session, invoice_ids: Iterable[int]) -> None:
                     Payment.state.in_(COUNTED_PAYMENT_STATES),
                 )
                 .group_by(PaymentAllocation.invoice_id)
-            ).tuples()
+            ).all()
         )
         for invoice in session.scalars(select(Invoice).where(Invoice.id.in_(chunk))):
             ledger = int(paid.get(invoice.id) or 0) - int(refunded.get(invoice.id) or 0)
