@@ -50,6 +50,7 @@ from app.gui.context import AppContext
 #: Modules that register screens when imported. Add yours here (one line).
 SCREEN_MODULES: tuple[str, ...] = (
     "app.gui.shell_screens",
+    "app.gui.wizard.screens",
 )
 
 #: The Autotask sandbox's seed and size for screenshots: enough for full tables, quick to sync.

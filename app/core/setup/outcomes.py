@@ -75,8 +75,8 @@ def describe_failure(error: BaseException) -> ConnectionFailure:
         return ConnectionFailure(
             FailureKind.WRONG_SECRET,
             "Autotask did not accept the secret.",
-            f"Copy the secret again from the API user's Security tab in {_WHERE_USERS}. "
-            "If someone changed it there, enter the new one.",
+            f"Copy the secret again from the Credentials section of the API user in "
+            f"{_WHERE_USERS}. If someone generated a new secret there, enter the new one.",
             "secret",
             said,
         )
@@ -84,8 +84,8 @@ def describe_failure(error: BaseException) -> ConnectionFailure:
         return ConnectionFailure(
             FailureKind.INTEGRATION_CODE,
             "Autotask does not recognise the API integration code.",
-            f"Open the API user in {_WHERE_USERS}, look at its Integration Vendor (tracking "
-            "identifier) and copy the code again.",
+            f"Open the API user in {_WHERE_USERS}, look at its API Tracking Identifier "
+            "(Integration Vendor) and copy the code again.",
             "integration_code",
             said,
         )

@@ -41,15 +41,15 @@ def validate_secret(text: str, *, stored: bool = False) -> str | None:
         return None
     if stored:
         return None
-    return "Enter the API user's secret (from its Security tab in Autotask)."
+    return "Enter the API user's secret (from its Credentials section in Autotask)."
 
 
 def validate_integration_code(text: str) -> str | None:
     value = text.strip()
     if not value:
         return (
-            "Enter the API integration code (the tracking identifier shown with the API "
-            "user's Integration Vendor in Autotask)."
+            "Enter the API integration code (the API Tracking Identifier shown on the API "
+            "user in Autotask)."
         )
     if any(ch.isspace() for ch in value):
         return "The integration code has no spaces. Copy it again from Autotask."

@@ -91,6 +91,8 @@ class AutotaskPage(QWizardPage):
         self.advanced.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self.advanced.setArrowType(Qt.ArrowType.RightArrow)
         self.advanced.setAutoRaise(True)
+        self.advanced.setStyleSheet("QToolButton#autotaskAdvanced { border: none; "
+                                    "background: transparent; padding: 2px 0px; }")
 
         self.errors: dict[str, QLabel] = {}
         for name in _FIELDS:

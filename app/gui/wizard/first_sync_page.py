@@ -218,6 +218,8 @@ class FirstSyncPage(QWizardPage):
         self.overall.setRange(0, 1)
         self.overall.setValue(1 if status == "succeeded" else 0)
         if status == "succeeded":
+            self.setSubTitle("PayDesk has downloaded your Autotask data. From now on it "
+                             "fetches only what changed, in the background.")
             self.summary.setText("Your Autotask data is on this computer.")
             quarantined = (
                 f"<br>{result.quarantined:,} records could not be stored and are listed "
@@ -262,6 +264,8 @@ class FirstSyncPage(QWizardPage):
 
 
 def _duration(seconds: float) -> str:
+    if seconds < 1.5:
+        return "a second"
     if seconds < 90:
-        return f"{max(1, round(seconds))} seconds"
+        return f"{round(seconds)} seconds"
     return f"{round(seconds / 60)} minutes"

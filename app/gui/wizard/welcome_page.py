@@ -21,12 +21,12 @@ AUTOTASK_CHECKLIST: tuple[tuple[str, str], ...] = (
         "A dedicated Autotask API user for PayDesk",
         "Admin > Resources/Users > New API User. Give it the security level "
         "“API User (system) (API-only)” and use it for PayDesk only. You need its user name "
-        "(an email address) and its secret, from the user's Credentials section.",
+        "(an email address) and its secret, from its Credentials section.",
     ),
     (
         "The API user's integration code",
-        "On the same API user, under Integration Vendor: the tracking identifier (choose "
-        "“Custom (Internal Integration)” if PayDesk is not listed, and copy the code shown).",
+        "On the same API user, under API Tracking Identifier: choose the Integration Vendor "
+        "(or “Custom (Internal Integration)” if PayDesk is not listed) and copy the code shown.",
     ),
 )
 
