@@ -1,0 +1,618 @@
+"""Invoice History and the Invoice page, as SQL.
+
+``invoice_ids`` answers "which invoices, in which order" with one query that returns only
+ids: every sortable column has an index whose last column is ``id``, so the order is stable
+(ties broken by id) and the database walks the index instead of sorting. ``invoice_rows``
+then loads the handful of rows a screen shows, ``invoice_totals`` adds up the whole filtered
+set in one aggregate, and ``invoice_detail`` gathers one invoice with its lines and the
+payments PayDesk applied to it.
+
+Status is never re-derived here: the stored ``status`` comes from ``app.core.invoice_state``
+and Overdue is decided against ``today`` with ``display_status_sql``.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    and_,
+    case,
+    func,
+    literal,
+    or_,
+    select,
+)
+from sqlalchemy.orm import Session
+
+from app.core.invoice_state import (
+    PAYABLE_STATUSES,
+    InvoiceStatus,
+    display_status,
+    display_status_sql,
+)
+from app.core.storage.models import (
+    Invoice,
+    InvoiceLine,
+    Organization,
+    Payment,
+    PaymentAllocation,
+    PaymentTerm,
+    Posting,
+    Refund,
+    RefundAllocation,
+)
+
+__all__ = [
+    "AppliedPayment",
+    "InvoiceColumn",
+    "InvoiceDetail",
+    "InvoiceLineRow",
+    "InvoiceQuery",
+    "InvoiceRow",
+    "InvoiceTotals",
+    "invoice_detail",
+    "invoice_ids",
+    "invoice_rows",
+    "invoice_totals",
+    "posting_status_label",
+]
+
+#: Largest number of ids put in one ``IN (…)`` list (SQLite's default limit is 32,766).
+_IN_CHUNK = 900
+
+
+class InvoiceColumn(enum.StrEnum):
+    """The columns of Invoice History, in their default order. Each one sorts."""
+
+    NUMBER = "number"
+    QB_NUMBER = "qb_number"
+    ORGANIZATION = "organization"
+    INVOICE_DATE = "invoice_date"
+    DUE_DATE = "due_date"
+    TOTAL = "total"
+    PAID = "paid"
+    BALANCE = "balance"
+    STATUS = "status"
+    TERMS = "terms"
+    LAST_PAYMENT = "last_payment"
+
+    @property
+    def title(self) -> str:
+        return _COLUMN_TITLES[self]
+
+    @property
+    def is_money(self) -> bool:
+        return self in (InvoiceColumn.TOTAL, InvoiceColumn.PAID, InvoiceColumn.BALANCE)
+
+
+_COLUMN_TITLES = {
+    InvoiceColumn.NUMBER: "Invoice #",
+    InvoiceColumn.QB_NUMBER: "QuickBooks #",
+    InvoiceColumn.ORGANIZATION: "Organization",
+    InvoiceColumn.INVOICE_DATE: "Invoice date",
+    InvoiceColumn.DUE_DATE: "Due date",
+    InvoiceColumn.TOTAL: "Total",
+    InvoiceColumn.PAID: "Paid",
+    InvoiceColumn.BALANCE: "Balance",
+    InvoiceColumn.STATUS: "Status",
+    InvoiceColumn.TERMS: "Payment terms",
+    InvoiceColumn.LAST_PAYMENT: "Last payment",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceQuery:
+    """What Invoice History shows: filters plus the sort. Immutable, so it can be compared
+    and handed between threads.
+
+    ``show_paid`` off (the default, like Autotask's client portal) keeps only invoices that
+    still owe money. ``status`` narrows to one displayed status; asking for Paid or Void
+    shows them even with ``show_paid`` off, since that is plainly what was asked for.
+    """
+
+    search: str = ""
+    status: InvoiceStatus | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+    organization_id: int | None = None
+    show_paid: bool = False
+    sort: InvoiceColumn = InvoiceColumn.INVOICE_DATE
+    descending: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceRow:
+    """One row of Invoice History. Also what the selection hands to the Pay action."""
+
+    id: int
+    invoice_number: str
+    qb_doc_number: str | None
+    organization_id: int
+    organization_name: str
+    invoice_date: date | None
+    due_date: date | None
+    total_minor: int
+    amount_paid_minor: int
+    balance_minor: int
+    status: InvoiceStatus
+    payment_terms: str | None
+    last_payment_date: date | None
+
+    @property
+    def is_payable(self) -> bool:
+        return self.balance_minor > 0 and self.status in (
+            InvoiceStatus.OPEN,
+            InvoiceStatus.PARTIALLY_PAID,
+            InvoiceStatus.OVERDUE,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceTotals:
+    count: int
+    total_minor: int
+    balance_minor: int
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceLineRow:
+    id: int
+    item_date: date | None
+    description: str
+    quantity: Decimal | None
+    rate: Decimal | None
+    amount_minor: int
+    tax_minor: int
+    total_minor: int
+
+
+@dataclass(frozen=True, slots=True)
+class AppliedPayment:
+    """A payment (or a refund, with a negative amount) PayDesk applied to one invoice."""
+
+    payment_id: int
+    kind: str  # "payment" | "refund"
+    at: datetime
+    amount_minor: int
+    currency: str
+    method: str
+    reference: str
+    state: str
+    posting_status: str
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceDetail:
+    row: InvoiceRow
+    from_date: date | None
+    to_date: date | None
+    tax_minor: int
+    is_voided: bool
+    paid_date: date | None
+    comments: str | None
+    tax_region: str | None
+    lines: tuple[InvoiceLineRow, ...]
+    payments: tuple[AppliedPayment, ...]
+
+    @property
+    def lines_amount_minor(self) -> int:
+        return sum(line.amount_minor for line in self.lines)
+
+    @property
+    def lines_tax_minor(self) -> int:
+        return sum(line.tax_minor for line in self.lines)
+
+    @property
+    def lines_total_minor(self) -> int:
+        return sum(line.total_minor for line in self.lines)
+
+    @property
+    def lines_add_up(self) -> bool:
+        """True when the lines' amounts and tax make the invoice total (as Autotask billed)."""
+        return self.lines_total_minor == self.row.total_minor
+
+
+# --------------------------------------------------------------------------------------------
+# Filtering and sorting
+# --------------------------------------------------------------------------------------------
+
+_STATUS_RANK = {
+    InvoiceStatus.OVERDUE.value: 0,
+    InvoiceStatus.PARTIALLY_PAID.value: 1,
+    InvoiceStatus.OPEN.value: 2,
+    InvoiceStatus.PAID.value: 3,
+    InvoiceStatus.VOID.value: 4,
+}
+
+
+def _not_overdue(today: date) -> ColumnElement[bool]:
+    return or_(Invoice.due_date.is_(None), Invoice.due_date >= today)
+
+
+def _status_condition(status: InvoiceStatus, today: date) -> ColumnElement[bool]:
+    if status is InvoiceStatus.OVERDUE:
+        return and_(Invoice.status.in_(PAYABLE_STATUSES), Invoice.due_date < today)
+    if status.value in PAYABLE_STATUSES:
+        return and_(Invoice.status == status.value, _not_overdue(today))
+    return Invoice.status == status.value
+
+
+def _like_pattern(term: str) -> str:
+    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped.lower()}%"
+
+
+def _search_condition(term: str) -> ColumnElement[bool]:
+    """Invoice number, QuickBooks number or organization name contains ``term`` (any case)."""
+    pattern = _like_pattern(term)
+    matching_organizations = select(Organization.id).where(
+        func.lower(Organization.name).like(pattern, escape="\\")
+    )
+    return or_(
+        func.lower(Invoice.invoice_number).like(pattern, escape="\\"),
+        func.lower(Invoice.qb_doc_number).like(pattern, escape="\\"),
+        Invoice.organization_id.in_(matching_organizations),
+    )
+
+
+def _conditions(query: InvoiceQuery, today: date) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    if query.status is not None:
+        conditions.append(_status_condition(query.status, today))
+    elif not query.show_paid:
+        conditions.append(Invoice.status.in_(PAYABLE_STATUSES))
+    if query.organization_id is not None:
+        conditions.append(Invoice.organization_id == query.organization_id)
+    if query.date_from is not None:
+        conditions.append(Invoice.invoice_date >= query.date_from)
+    if query.date_to is not None:
+        conditions.append(Invoice.invoice_date <= query.date_to)
+    term = query.search.strip()
+    if term:
+        conditions.append(_search_condition(term))
+    return conditions
+
+
+def _ordered_ids(query: InvoiceQuery, today: date) -> Select[tuple[int]]:
+    stmt = select(Invoice.id).where(*_conditions(query, today))
+    keys: list[ColumnElement[object]]
+    column = query.sort
+    if column is InvoiceColumn.ORGANIZATION:
+        stmt = stmt.join(Organization, Organization.id == Invoice.organization_id, isouter=True)
+        keys = [Organization.name, Invoice.organization_id]
+    elif column is InvoiceColumn.TERMS:
+        stmt = stmt.join(PaymentTerm, PaymentTerm.id == Invoice.payment_term_id, isouter=True)
+        keys = [PaymentTerm.name]
+    elif column is InvoiceColumn.STATUS:
+        keys = [case(_STATUS_RANK, value=display_status_sql(today), else_=literal(9))]
+    else:
+        keys = [_SIMPLE_SORT_KEYS[column]]
+    keys.append(Invoice.id)
+    if query.descending:
+        return stmt.order_by(*(key.desc() for key in keys))
+    return stmt.order_by(*keys)
+
+
+_SIMPLE_SORT_KEYS: dict[InvoiceColumn, ColumnElement[object]] = {
+    InvoiceColumn.NUMBER: Invoice.invoice_number,
+    InvoiceColumn.QB_NUMBER: Invoice.qb_doc_number,
+    InvoiceColumn.INVOICE_DATE: Invoice.invoice_date,
+    InvoiceColumn.DUE_DATE: Invoice.due_date,
+    InvoiceColumn.TOTAL: Invoice.total_minor,
+    InvoiceColumn.PAID: Invoice.amount_paid_minor,
+    InvoiceColumn.BALANCE: Invoice.balance_minor,
+    InvoiceColumn.LAST_PAYMENT: Invoice.last_payment_date,
+}
+
+
+def _id_list(connection: Connection, stmt: Select[tuple[int]]) -> list[int]:
+    # Ids need no type processing, so they are read straight from the DBAPI cursor: at
+    # 200,000 rows this halves the time compared with going through Result rows.
+    cursor = connection.execute(stmt).cursor
+    return [row[0] for row in cursor.fetchall()]
+
+
+def invoice_ids(connection: Connection, query: InvoiceQuery, today: date) -> list[int]:
+    """The ids of every invoice ``query`` selects, in its order (ties broken by id).
+
+    Sorting by organization walks organizations by name and each one's invoices through
+    ``ix_invoices_organization_id`` instead of sorting every row; invoices whose organization
+    has not been synced yet come last, in a second query.
+    """
+    if query.sort is not InvoiceColumn.ORGANIZATION:
+        return _id_list(connection, _ordered_ids(query, today))
+    conditions = _conditions(query, today)
+    keys: list[ColumnElement[object]] = [Organization.name, Organization.id, Invoice.id]
+    named = (
+        select(Invoice.id)
+        .join(Organization, Organization.id == Invoice.organization_id)
+        .where(*conditions)
+        .order_by(*(key.desc() for key in keys) if query.descending else keys)
+    )
+    orphan_keys = [Invoice.organization_id, Invoice.id]
+    orphans = (
+        select(Invoice.id)
+        .where(*conditions, Invoice.organization_id.not_in(select(Organization.id)))
+        .order_by(*(key.desc() for key in orphan_keys) if query.descending else orphan_keys)
+    )
+    return _id_list(connection, named) + _id_list(connection, orphans)
+
+
+def invoice_totals(
+    connection: Connection | Session, query: InvoiceQuery, today: date
+) -> InvoiceTotals:
+    """Count, total and balance of the whole filtered set, in one aggregate."""
+    stmt = select(
+        func.count(Invoice.id),
+        func.coalesce(func.sum(Invoice.total_minor), 0),
+        func.coalesce(func.sum(Invoice.balance_minor), 0),
+    ).where(*_conditions(query, today))
+    count, total, balance = connection.execute(stmt).one()
+    return InvoiceTotals(int(count), int(total), int(balance))
+
+
+def _row_select(today: date) -> Select[tuple[object, ...]]:
+    return (
+        select(
+            Invoice.id,
+            Invoice.invoice_number,
+            Invoice.qb_doc_number,
+            Invoice.organization_id,
+            Organization.name,
+            Invoice.invoice_date,
+            Invoice.due_date,
+            Invoice.total_minor,
+            Invoice.amount_paid_minor,
+            Invoice.balance_minor,
+            Invoice.status,
+            PaymentTerm.name,
+            Invoice.last_payment_date,
+        )
+        .join(Organization, Organization.id == Invoice.organization_id, isouter=True)
+        .join(PaymentTerm, PaymentTerm.id == Invoice.payment_term_id, isouter=True)
+    )
+
+
+def _to_row(values: Sequence[object], today: date) -> InvoiceRow:
+    (
+        invoice_id,
+        number,
+        qb_number,
+        organization_id,
+        organization_name,
+        invoice_date,
+        due_date,
+        total,
+        paid,
+        balance,
+        status,
+        terms,
+        last_payment,
+    ) = values
+    assert isinstance(invoice_id, int) and isinstance(organization_id, int)
+    assert isinstance(total, int) and isinstance(paid, int) and isinstance(balance, int)
+    assert isinstance(status, str)
+    due = due_date if isinstance(due_date, date) else None
+    return InvoiceRow(
+        id=invoice_id,
+        invoice_number=str(number) if number is not None else str(invoice_id),
+        qb_doc_number=str(qb_number) if qb_number else None,
+        organization_id=organization_id,
+        organization_name=str(organization_name)
+        if organization_name is not None
+        else f"Organization {organization_id}",
+        invoice_date=invoice_date if isinstance(invoice_date, date) else None,
+        due_date=due,
+        total_minor=total,
+        amount_paid_minor=paid,
+        balance_minor=balance,
+        status=display_status(status, due, today),
+        payment_terms=str(terms) if terms is not None else None,
+        last_payment_date=last_payment if isinstance(last_payment, date) else None,
+    )
+
+
+def invoice_rows(
+    connection: Connection | Session, ids: Iterable[int], today: date
+) -> dict[int, InvoiceRow]:
+    """The rows of these invoices by id (ids that no longer exist are simply absent)."""
+    wanted = list(dict.fromkeys(ids))
+    rows: dict[int, InvoiceRow] = {}
+    base = _row_select(today)
+    for start in range(0, len(wanted), _IN_CHUNK):
+        chunk = wanted[start : start + _IN_CHUNK]
+        for values in connection.execute(base.where(Invoice.id.in_(chunk))):
+            row = _to_row(tuple(values), today)
+            rows[row.id] = row
+    return rows
+
+
+# --------------------------------------------------------------------------------------------
+# One invoice
+# --------------------------------------------------------------------------------------------
+
+_POSTING_LABELS = {
+    "delivered": "Posted",
+    "pending": "Waiting to post",
+    "delivering": "Posting…",
+    "failed": "Posting failed",
+    "dismissed": "Posting dismissed",
+}
+
+
+def posting_status_label(states: Iterable[str]) -> str:
+    """One phrase for a payment's postings to Autotask and QuickBooks, worst first."""
+    found = set(states)
+    if not found:
+        return "Not posted"
+    for state in ("failed", "delivering", "pending", "dismissed"):
+        if state in found:
+            return _POSTING_LABELS[state]
+    return _POSTING_LABELS["delivered"]
+
+
+def invoice_detail(session: Session, invoice_id: int, today: date) -> InvoiceDetail | None:
+    """The invoice, its lines in billing order and what PayDesk's ledger applied to it."""
+    values = session.execute(_row_select(today).where(Invoice.id == invoice_id)).first()
+    if values is None:
+        return None
+    row = _to_row(tuple(values), today)
+    invoice = session.get(Invoice, invoice_id)
+    assert invoice is not None
+    lines = tuple(
+        InvoiceLineRow(
+            id=line.id,
+            item_date=line.item_date.date() if line.item_date else None,
+            description=line.description or "",
+            quantity=line.quantity,
+            rate=line.rate,
+            amount_minor=line.extended_price_minor,
+            tax_minor=line.tax_minor,
+            total_minor=line.total_minor,
+        )
+        for line in session.scalars(
+            select(InvoiceLine)
+            .where(InvoiceLine.invoice_id == invoice_id)
+            .order_by(InvoiceLine.item_date, InvoiceLine.id)
+        )
+    )
+    return InvoiceDetail(
+        row=row,
+        from_date=invoice.from_date,
+        to_date=invoice.to_date,
+        tax_minor=invoice.tax_minor,
+        is_voided=invoice.is_voided,
+        paid_date=invoice.paid_date,
+        comments=invoice.comments,
+        tax_region=invoice.tax_region_name,
+        lines=lines,
+        payments=_applied_payments(session, invoice_id),
+    )
+
+
+def _posting_states(session: Session, payment_ids: list[int]) -> dict[int, list[str]]:
+    states: dict[int, list[str]] = {}
+    if not payment_ids:
+        return states
+    for payment_id, state in session.execute(
+        select(Posting.payment_id, Posting.state).where(
+            Posting.payment_id.in_(payment_ids), Posting.refund_id.is_(None)
+        )
+    ).tuples():
+        if payment_id is not None:
+            states.setdefault(payment_id, []).append(state)
+    return states
+
+
+def _applied_payments(session: Session, invoice_id: int) -> tuple[AppliedPayment, ...]:
+    payments = session.execute(
+        select(
+            Payment.id,
+            Payment.created_at,
+            PaymentAllocation.amount_minor,
+            Payment.currency,
+            Payment.method_summary,
+            Payment.method_type,
+            Payment.reference,
+            Payment.state,
+        )
+        .join(PaymentAllocation, PaymentAllocation.payment_id == Payment.id)
+        .where(PaymentAllocation.invoice_id == invoice_id)
+    ).tuples().all()
+    refunds = session.execute(
+        select(
+            Refund.id,
+            Refund.payment_id,
+            Refund.created_at,
+            RefundAllocation.amount_minor,
+            Payment.currency,
+            Payment.method_summary,
+            Payment.method_type,
+            Refund.reference,
+            Refund.state,
+        )
+        .join(RefundAllocation, RefundAllocation.refund_id == Refund.id)
+        .join(Payment, Payment.id == Refund.payment_id)
+        .where(RefundAllocation.invoice_id == invoice_id)
+    ).tuples().all()
+    posting = _posting_states(session, [p[0] for p in payments])
+    refund_posting: dict[int, list[str]] = {}
+    if refunds:
+        for refund_id, state in session.execute(
+            select(Posting.refund_id, Posting.state).where(
+                Posting.refund_id.in_([r[0] for r in refunds])
+            )
+        ).tuples():
+            if refund_id is not None:
+                refund_posting.setdefault(refund_id, []).append(state)
+    entries = [
+        AppliedPayment(
+            payment_id=pid,
+            kind="payment",
+            at=created,
+            amount_minor=amount,
+            currency=currency,
+            method=summary or _method_words(method_type),
+            reference=reference,
+            state=_payment_state_label(state),
+            posting_status=posting_status_label(posting.get(pid, ())),
+        )
+        for pid, created, amount, currency, summary, method_type, reference, state in payments
+    ]
+    entries.extend(
+        AppliedPayment(
+            payment_id=payment_id,
+            kind="refund",
+            at=created,
+            amount_minor=-amount,
+            currency=currency,
+            method=summary or _method_words(method_type),
+            reference=reference,
+            state=_refund_state_label(state),
+            posting_status=posting_status_label(refund_posting.get(rid, ())),
+        )
+        for rid, payment_id, created, amount, currency, summary, method_type, reference, state
+        in refunds
+    )
+    entries.sort(key=lambda entry: (entry.at, entry.kind), reverse=True)
+    return tuple(entries)
+
+
+def _method_words(method_type: str | None) -> str:
+    return {"card": "Card", "us_bank_account": "Bank account (ACH)"}.get(
+        method_type or "", method_type or "—"
+    )
+
+
+_PAYMENT_STATE_LABELS = {
+    "succeeded": "Succeeded",
+    "processing": "Processing",
+    "partially_refunded": "Partly refunded",
+    "refunded": "Refunded",
+    "failed": "Failed",
+    "canceled": "Cancelled",
+    "cancelled": "Cancelled",
+    "created": "Not sent",
+    "submitting": "Sending…",
+    "requires_action": "Waiting for the customer",
+    "unknown": "Outcome unknown",
+}
+
+
+def _payment_state_label(state: str) -> str:
+    return _PAYMENT_STATE_LABELS.get(state, state.replace("_", " ").capitalize())
+
+
+def _refund_state_label(state: str) -> str:
+    return {"succeeded": "Refunded", "pending": "Refund pending", "failed": "Refund failed"}.get(
+        state, state.replace("_", " ").capitalize()
+    )
+

@@ -1,0 +1,64 @@
+"""Invoice History and the Invoice page (the Invoices area of the main window)."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Slot
+from PySide6.QtWidgets import QStackedWidget, QVBoxLayout, QWidget
+
+from app.gui.context import AppContext
+from app.gui.invoices.history import InvoiceHistoryView
+from app.gui.invoices.page import InvoicePage
+
+__all__ = ["InvoiceHistoryView", "InvoicePage", "InvoicesArea", "create_invoices_area"]
+
+
+class InvoicesArea(QWidget):
+    """Invoice History, and an invoice's page in its place when one is opened."""
+
+    def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        from app.gui.main_window import gui_settings
+
+        self.context = context
+        self.history = InvoiceHistoryView(context, settings=gui_settings(context))
+        self.page = InvoicePage(context)
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.history)
+        self.stack.addWidget(self.page)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(16, 16, 16, 12)
+        layout.addWidget(self.stack)
+        self.history.openInvoiceRequested.connect(self.open_invoice)
+        self.page.backRequested.connect(self.show_history)
+        self.page.openOrganizationRequested.connect(self._open_organization)
+
+    @Slot(int)
+    def open_invoice(self, invoice_id: int) -> None:
+        if self.page.show_invoice(invoice_id):
+            self.stack.setCurrentWidget(self.page)
+
+    @Slot()
+    def show_history(self) -> None:
+        self.stack.setCurrentWidget(self.history)
+        self.history.table.setFocus()
+
+    @Slot(int)
+    def _open_organization(self, organization_id: int) -> None:
+        window = self.window()
+        show_area = getattr(window, "show_area", None)
+        if show_area is None:
+            return
+        area = show_area("organizations")
+        show = getattr(area, "show_organization", None)
+        if show is not None:
+            show(organization_id)
+
+    def refresh_invoices(self, changed_ids: list[int]) -> None:
+        """After a sync or payment: update those rows, and the open invoice if it changed."""
+        self.history.refresh_invoices(changed_ids)
+        if self.page.detail is not None and self.page.detail.row.id in set(changed_ids):
+            self.page.reload()
+
+
+def create_invoices_area(context: AppContext) -> QWidget:
+    return InvoicesArea(context)

@@ -1,0 +1,32 @@
+"""How Invoice History, the Invoice page and the Organization view write dates and money.
+
+Dates use babel's medium format in the user's locale ("Nov 20, 2026", "20.11.2026");
+amounts are ``Money`` in the internal currency, formatted by babel. Formatting is cached
+because a table repaints the same few hundred values over and over.
+"""
+
+from __future__ import annotations
+
+import functools
+from datetime import UTC, date, datetime
+
+from babel.dates import format_date
+
+from app.core.money import Money
+
+
+@functools.lru_cache(maxsize=8192)
+def date_text(value: date | None, locale: str) -> str:
+    if value is None:
+        return ""
+    return str(format_date(value, format="medium", locale=locale))
+
+
+@functools.lru_cache(maxsize=16384)
+def money_text(minor: int, currency: str, locale: str) -> str:
+    return Money(minor, currency).format(locale)
+
+
+def local_today() -> date:
+    """Today on this computer's calendar (Overdue is decided against it)."""
+    return datetime.now(UTC).astimezone().date()

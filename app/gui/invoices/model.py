@@ -1,0 +1,181 @@
+"""``InvoiceHistoryModel``: Invoice History's rows, from ``app.core.queries.invoices``.
+
+Holds the ordered ids of the invoices the current ``InvoiceQuery`` selects and the totals of
+that set; rows come a page at a time as the view paints them. Runs on the GUI thread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt, Signal
+from sqlalchemy import Engine
+
+from app.core.queries.invoices import (
+    InvoiceColumn,
+    InvoiceQuery,
+    InvoiceRow,
+    InvoiceTotals,
+    invoice_ids,
+    invoice_rows,
+    invoice_totals,
+)
+from app.gui.invoices.formatting import date_text, local_today, money_text
+from app.gui.invoices.status_delegate import status_pill_pixmap
+from app.gui.invoices.table_model import IdTableModel
+from app.gui.widgets import PILL_TONE_ROLE, invoice_status_tone
+
+COLUMNS: tuple[InvoiceColumn, ...] = tuple(InvoiceColumn)
+
+#: ``data(…, ROW_ROLE)`` gives the whole ``InvoiceRow``.
+ROW_ROLE = int(Qt.ItemDataRole.UserRole) + 1
+
+_RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+_LEFT = int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+
+
+def cell_text(row: InvoiceRow, column: InvoiceColumn, currency: str, locale: str) -> str:
+    """What a person reads in one cell (also what Copy and the CSV export write)."""
+    match column:
+        case InvoiceColumn.NUMBER:
+            return row.invoice_number
+        case InvoiceColumn.QB_NUMBER:
+            return row.qb_doc_number or ""
+        case InvoiceColumn.ORGANIZATION:
+            return row.organization_name
+        case InvoiceColumn.INVOICE_DATE:
+            return date_text(row.invoice_date, locale)
+        case InvoiceColumn.DUE_DATE:
+            return date_text(row.due_date, locale)
+        case InvoiceColumn.TOTAL:
+            return money_text(row.total_minor, currency, locale)
+        case InvoiceColumn.PAID:
+            return money_text(row.amount_paid_minor, currency, locale)
+        case InvoiceColumn.BALANCE:
+            return money_text(row.balance_minor, currency, locale)
+        case InvoiceColumn.STATUS:
+            return row.status.label
+        case InvoiceColumn.TERMS:
+            return row.payment_terms or ""
+        case InvoiceColumn.LAST_PAYMENT:
+            return date_text(row.last_payment_date, locale)
+
+
+class InvoiceHistoryModel(IdTableModel[InvoiceRow]):
+    """Invoice History's table. ``set_query`` runs a new id query and totals aggregate."""
+
+    totalsChanged = Signal(object)  # InvoiceTotals
+
+    def __init__(
+        self,
+        engine: Engine,
+        currency: str,
+        locale: str = "en_US",
+        today: Callable[[], date] = local_today,
+    ) -> None:
+        super().__init__()
+        self.engine = engine
+        self.currency = currency
+        self.locale = locale
+        self._today = today
+        self._query = InvoiceQuery()
+        self._totals = InvoiceTotals(0, 0, 0)
+
+    # --- queries -------------------------------------------------------------------------
+    def query(self) -> InvoiceQuery:
+        return self._query
+
+    def set_query(self, query: InvoiceQuery) -> None:
+        self._query = query
+        self.reload()
+
+    def totals(self) -> InvoiceTotals:
+        return self._totals
+
+    def query_ids(self) -> list[int]:
+        today = self._today()
+        with self.engine.connect() as connection:
+            ids = invoice_ids(connection, self._query, today)
+            self._totals = invoice_totals(connection, self._query, today)
+        self.totalsChanged.emit(self._totals)
+        return ids
+
+    def fetch_rows(self, ids: list[int]) -> dict[int, InvoiceRow]:
+        with self.engine.connect() as connection:
+            return invoice_rows(connection, ids, self._today())
+
+    # --- Qt ------------------------------------------------------------------------------
+    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if orientation != Qt.Orientation.Horizontal or not 0 <= section < len(COLUMNS):
+            return None
+        column = COLUMNS[section]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return column.title
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            return _RIGHT if column.is_money else _LEFT
+        return None
+
+    def data(
+        self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if not index.isValid() or not 0 <= index.column() < len(COLUMNS):
+            return None
+        column = COLUMNS[index.column()]
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            return _RIGHT if column.is_money else _LEFT
+        if role not in (
+            Qt.ItemDataRole.DisplayRole,
+            Qt.ItemDataRole.DecorationRole,
+            Qt.ItemDataRole.ToolTipRole,
+            Qt.ItemDataRole.AccessibleTextRole,
+            PILL_TONE_ROLE,
+            ROW_ROLE,
+        ):
+            return None
+        row = self.row_at(index.row())
+        if row is None:
+            return None
+        if role == ROW_ROLE:
+            return row
+        if column is InvoiceColumn.STATUS:
+            if role == Qt.ItemDataRole.DecorationRole:
+                return status_pill_pixmap(row.status)
+            if role == Qt.ItemDataRole.DisplayRole:
+                return ""  # the pill carries the words
+            if role == Qt.ItemDataRole.AccessibleTextRole:
+                return row.status.label
+        elif role == Qt.ItemDataRole.DecorationRole:
+            return None
+        if role == PILL_TONE_ROLE:
+            return invoice_status_tone(row.status).value if column is InvoiceColumn.STATUS else None
+        if role == Qt.ItemDataRole.ToolTipRole:
+            if column is InvoiceColumn.ORGANIZATION:
+                return row.organization_name
+            if column is InvoiceColumn.STATUS:
+                if row.due_date is not None and row.is_payable:
+                    return f"{row.status.label} — due {date_text(row.due_date, self.locale)}"
+                return row.status.label
+            return None
+        return cell_text(row, column, self.currency, self.locale)
+
+    def flags(self, index: QModelIndex | QPersistentModelIndex) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        if not 0 <= column < len(COLUMNS):
+            return
+        descending = order == Qt.SortOrder.DescendingOrder
+        if self._query.sort is COLUMNS[column] and self._query.descending == descending:
+            return
+        from dataclasses import replace
+
+        self.set_query(replace(self._query, sort=COLUMNS[column], descending=descending))

@@ -1,0 +1,375 @@
+"""The Invoice page: one invoice, its lines and what PayDesk's ledger applied to it.
+
+Shows organization, dates, payment terms, total, tax, paid, balance and status; the lines
+(Autotask BillingItems) with quantities, rates and amounts and a footer that adds them up to
+the total; every payment and refund PayDesk applied to it with its posting status. Actions:
+Open in Autotask (only when the zone's web address is known) and Copy invoice number.
+``add_action`` lets other screens add theirs (Pay…). Runs on the GUI thread; the detail is
+one short read of the local database.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from PySide6.QtCore import Qt, QUrl, Signal, Slot
+from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFormLayout,
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QScrollArea,
+    QTableWidget,
+    QTableWidgetItem,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.core.connections import load_autotask_connection
+from app.core.queries.invoices import InvoiceDetail, invoice_detail
+from app.core.storage.engine import session_scope
+from app.gui.context import AppContext
+from app.gui.invoices.formatting import date_text, local_today, money_text
+from app.gui.widgets import StatusPill, invoice_status_tone
+
+_RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+
+
+def autotask_organization_url(web_url: str, organization_id: int) -> str:
+    """Autotask's ExecuteCommand address that opens a company (its invoices are under
+    Billing there; Autotask has no command that opens one invoice)."""
+    base = web_url if web_url.endswith("/") else web_url + "/"
+    query = urlencode({"Code": "OpenAccount", "AccountID": organization_id})
+    return f"{base}Autotask/AutotaskExtend/ExecuteCommand.aspx?{query}"
+
+
+def _item(text: str, align: Qt.AlignmentFlag | None = None) -> QTableWidgetItem:
+    item = QTableWidgetItem(text)
+    item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
+    if align is not None:
+        item.setTextAlignment(align)
+    return item
+
+
+def _quantity_text(value: object) -> str:
+    from decimal import Decimal
+
+    if not isinstance(value, Decimal):
+        return ""
+    normalized = value.normalize()
+    return f"{normalized:f}" if normalized == normalized.to_integral() else f"{value:f}"
+
+
+class InvoicePage(QWidget):
+    """One invoice. ``show_invoice(id)`` loads it; ``backRequested`` asks to go back."""
+
+    backRequested = Signal()
+    openOrganizationRequested = Signal(int)
+
+    def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("invoicePage")
+        self.context = context
+        self.detail: InvoiceDetail | None = None
+        self._web_url = ""
+        currency = context.currency() or "USD"
+        self.currency = currency
+        self.locale = context.locale
+
+        self.back_button = QToolButton()
+        self.back_button.setText("‹ Back")
+        self.back_button.setObjectName("backButton")
+        self.back_button.clicked.connect(self.backRequested)
+        self.title = QLabel()
+        self.title.setObjectName("pageTitle")
+        font = self.title.font()
+        font.setPointSizeF(font.pointSizeF() * 1.5)
+        font.setBold(True)
+        self.title.setFont(font)
+        self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.status = StatusPill()
+        self.copy_number_action = QAction("Copy invoice number", self)
+        self.copy_number_action.triggered.connect(self.copy_invoice_number)
+        self.open_autotask_action = QAction("Open in Autotask", self)
+        self.open_autotask_action.setToolTip(
+            "Open this invoice's organization in Autotask in your browser"
+        )
+        self.open_autotask_action.triggered.connect(self.open_in_autotask)
+
+        self.actions_bar = QHBoxLayout()
+        self.actions_bar.setSpacing(8)
+        for action in (self.open_autotask_action, self.copy_number_action):
+            self._add_button(action)
+
+        header = QHBoxLayout()
+        header.addWidget(self.back_button)
+        header.addSpacing(8)
+        header.addWidget(self.title)
+        header.addSpacing(8)
+        header.addWidget(self.status)
+        header.addStretch(1)
+        header.addLayout(self.actions_bar)
+
+        # Facts: two columns of label / value.
+        self.organization_link = QPushButton()
+        self.organization_link.setObjectName("linkButton")
+        self.organization_link.setFlat(True)
+        self.organization_link.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.organization_link.setStyleSheet("text-align: left; padding: 0; color: #1D4F91;")
+        self.organization_link.clicked.connect(self._open_organization)
+        self.facts: dict[str, QLabel] = {}
+        left = QFormLayout()
+        right = QFormLayout()
+        for form in (left, right):
+            form.setLabelAlignment(Qt.AlignmentFlag.AlignLeft)
+            form.setHorizontalSpacing(16)
+            form.setVerticalSpacing(6)
+        left.addRow("Organization", self.organization_link)
+        for key, form in (
+            ("Invoice date", left), ("Due date", left), ("Payment terms", left),
+            ("Billing period", left), ("QuickBooks #", left),
+            ("Total", right), ("Tax", right), ("Paid", right), ("Balance", right),
+            ("Last payment", right),
+        ):
+            label = QLabel()
+            label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            if form is right:
+                label.setAlignment(_RIGHT)
+                label.setMinimumWidth(120)
+            self.facts[key] = label
+            form.addRow(key, label)
+        facts = QGridLayout()
+        facts.addLayout(left, 0, 0)
+        facts.addLayout(right, 0, 1)
+        facts.setColumnStretch(2, 1)
+        facts.setHorizontalSpacing(48)
+
+        # Lines
+        self.lines = QTableWidget(0, 6)
+        self.lines.setObjectName("invoiceLines")
+        self.lines.setHorizontalHeaderLabels(
+            ["Date", "Description", "Quantity", "Rate", "Amount", "Tax"]
+        )
+        self.lines_footer = QLabel()
+        self.lines_footer.setObjectName("invoiceLinesFooter")
+        self.lines_footer.setAlignment(_RIGHT)
+        self.lines_footer.setWordWrap(True)
+
+        # Payments applied
+        self.payments = QTableWidget(0, 6)
+        self.payments.setObjectName("invoicePayments")
+        self.payments.setHorizontalHeaderLabels(
+            ["Date", "Amount", "Method", "Reference", "Status", "Posted to Autotask/QuickBooks"]
+        )
+        self.no_payments = QLabel(
+            "No payments have been taken in PayDesk for this invoice."
+        )
+        self.no_payments.setObjectName("mutedText")
+        for table in (self.lines, self.payments):
+            table.verticalHeader().setVisible(False)
+            table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+            table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+            table.setAlternatingRowColors(True)
+            table.setShowGrid(False)
+            table.setWordWrap(False)
+            table.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+            table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+            table.horizontalHeader().setHighlightSections(False)
+        lines_header = self.lines.horizontalHeader()
+        lines_header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        for column in (0, 2, 3, 4, 5):
+            lines_header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        payments_header = self.payments.horizontalHeader()
+        payments_header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        for column in (0, 1, 3, 4, 5):
+            payments_header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+
+        body = QWidget()
+        body_layout = QVBoxLayout(body)
+        body_layout.setContentsMargins(0, 0, 0, 0)
+        body_layout.setSpacing(10)
+        body_layout.addLayout(facts)
+        body_layout.addWidget(self._section_title("Lines"))
+        body_layout.addWidget(self.lines)
+        body_layout.addWidget(self.lines_footer)
+        body_layout.addWidget(self._section_title("Payments applied in PayDesk"))
+        body_layout.addWidget(self.payments)
+        body_layout.addWidget(self.no_payments)
+        body_layout.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(body)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(12)
+        layout.addLayout(header)
+        layout.addWidget(scroll, 1)
+
+    def _section_title(self, text: str) -> QLabel:
+        label = QLabel(text)
+        label.setObjectName("sectionTitle")
+        font = label.font()
+        font.setBold(True)
+        font.setPointSizeF(font.pointSizeF() * 1.1)
+        label.setFont(font)
+        return label
+
+    def _add_button(self, action: QAction) -> None:
+        button = QToolButton()
+        button.setDefaultAction(action)
+        button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        self.actions_bar.addWidget(button)
+        action.visibleChanged.connect(lambda b=button, a=action: b.setVisible(a.isVisible()))
+        button.setVisible(action.isVisible())
+
+    # --- extension point -----------------------------------------------------------------
+    def add_action(self, action: QAction) -> None:
+        """Put an action (Pay…) before the page's own ones."""
+        button = QToolButton()
+        button.setDefaultAction(action)
+        button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        self.actions_bar.insertWidget(0, button)
+
+    # --- loading -------------------------------------------------------------------------
+    def show_invoice(self, invoice_id: int) -> bool:
+        """Load and show the invoice; False when it is not in the database (any more)."""
+        with session_scope(self.context.engine) as session:
+            detail = invoice_detail(session, invoice_id, local_today())
+        connection = load_autotask_connection(self.context.engine)
+        self._web_url = connection.web_url if connection else ""
+        if detail is None:
+            return False
+        self.detail = detail
+        self._render(detail)
+        return True
+
+    def reload(self) -> None:
+        if self.detail is not None:
+            self.show_invoice(self.detail.row.id)
+
+    def _money(self, minor: int) -> str:
+        return money_text(minor, self.currency, self.locale)
+
+    def _render(self, detail: InvoiceDetail) -> None:
+        row = detail.row
+        self.title.setText(f"Invoice {row.invoice_number}")
+        self.status.set_status(row.status.label, invoice_status_tone(row.status))
+        self.organization_link.setText(row.organization_name)
+        self.facts["Invoice date"].setText(date_text(row.invoice_date, self.locale) or "—")
+        self.facts["Due date"].setText(date_text(row.due_date, self.locale) or "—")
+        self.facts["Payment terms"].setText(row.payment_terms or "—")
+        period = "—"
+        if detail.from_date and detail.to_date:
+            period = (
+                f"{date_text(detail.from_date, self.locale)} – "
+                f"{date_text(detail.to_date, self.locale)}"
+            )
+        self.facts["Billing period"].setText(period)
+        self.facts["QuickBooks #"].setText(row.qb_doc_number or "Not in QuickBooks yet")
+        self.facts["Total"].setText(self._money(row.total_minor))
+        self.facts["Tax"].setText(self._money(detail.tax_minor))
+        self.facts["Paid"].setText(self._money(row.amount_paid_minor))
+        balance = self.facts["Balance"]
+        balance.setText(self._money(row.balance_minor))
+        font = balance.font()
+        font.setBold(True)
+        balance.setFont(font)
+        self.facts["Last payment"].setText(date_text(row.last_payment_date, self.locale) or "—")
+        self.open_autotask_action.setVisible(bool(self._web_url))
+
+        self.lines.setRowCount(len(detail.lines))
+        for r, line in enumerate(detail.lines):
+            self.lines.setItem(r, 0, _item(date_text(line.item_date, self.locale)))
+            self.lines.setItem(r, 1, _item(line.description))
+            self.lines.setItem(r, 2, _item(_quantity_text(line.quantity), _RIGHT))
+            self.lines.setItem(r, 3, _item(
+                self._money(int((line.rate or 0) * 10 ** _exponent(self.currency)))
+                if line.rate is not None and _rate_fits(line.rate, self.currency)
+                else (f"{line.rate:f}" if line.rate is not None else ""),
+                _RIGHT,
+            ))
+            self.lines.setItem(r, 4, _item(self._money(line.amount_minor), _RIGHT))
+            self.lines.setItem(r, 5, _item(self._money(line.tax_minor), _RIGHT))
+        self._fit_height(self.lines)
+        footer = (
+            f"Subtotal {self._money(detail.lines_amount_minor)}    "
+            f"Tax {self._money(detail.lines_tax_minor)}    "
+            f"<b>Total {self._money(detail.lines_total_minor)}</b>"
+        )
+        if not detail.lines:
+            footer = "Autotask has no lines for this invoice."
+        elif not detail.lines_add_up:
+            footer += (
+                f"<br><span style='color:#85520A'>The lines add up to "
+                f"{self._money(detail.lines_total_minor)}, but the invoice total is "
+                f"{self._money(row.total_minor)}. Check the invoice in Autotask.</span>"
+            )
+        self.lines_footer.setText(footer)
+
+        self.payments.setRowCount(len(detail.payments))
+        for r, payment in enumerate(detail.payments):
+            local = payment.at.astimezone()
+            self.payments.setItem(r, 0, _item(date_text(local.date(), self.locale)))
+            self.payments.setItem(r, 1, _item(
+                money_text(payment.amount_minor, payment.currency, self.locale), _RIGHT
+            ))
+            method = payment.method if payment.kind == "payment" else f"Refund — {payment.method}"
+            self.payments.setItem(r, 2, _item(method))
+            self.payments.setItem(r, 3, _item(payment.reference))
+            self.payments.setItem(r, 4, _item(payment.state))
+            self.payments.setItem(r, 5, _item(payment.posting_status))
+        has_payments = bool(detail.payments)
+        self.payments.setVisible(has_payments)
+        self.no_payments.setVisible(not has_payments)
+        self._fit_height(self.payments)
+
+    @staticmethod
+    def _fit_height(table: QTableWidget) -> None:
+        height = table.horizontalHeader().height() + 4
+        for row in range(table.rowCount()):
+            height += table.rowHeight(row)
+        if table.horizontalScrollBar().isVisible():
+            height += table.horizontalScrollBar().height()
+        table.setFixedHeight(height + 2)
+
+    # --- actions -------------------------------------------------------------------------
+    @Slot()
+    def copy_invoice_number(self) -> None:
+        if self.detail is not None:
+            QGuiApplication.clipboard().setText(self.detail.row.invoice_number)
+
+    @Slot()
+    def open_in_autotask(self) -> None:
+        if self.detail is not None and self._web_url:
+            QDesktopServices.openUrl(
+                QUrl(autotask_organization_url(self._web_url, self.detail.row.organization_id))
+            )
+
+    @Slot()
+    def _open_organization(self) -> None:
+        if self.detail is not None:
+            self.openOrganizationRequested.emit(self.detail.row.organization_id)
+
+
+def _exponent(currency: str) -> int:
+    from app.core.money import currency_exponent
+
+    return currency_exponent(currency)
+
+
+def _rate_fits(rate: object, currency: str) -> bool:
+    """A rate with no more digits than the currency has can be shown as money."""
+    from decimal import Decimal
+
+    if not isinstance(rate, Decimal):
+        return False
+    scaled = rate.scaleb(_exponent(currency))
+    return scaled == scaled.to_integral_value()

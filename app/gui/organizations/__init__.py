@@ -1,0 +1,541 @@
+"""The Organization view: every client with what it owes, and one client's page.
+
+``OrganizationListModel`` holds the ordered ids of ``app.core.queries.organizations`` and
+fetches rows (open balance, overdue, last payment) a page at a time. ``OrganizationPage``
+shows contacts, contracts, open tickets and the organization's invoices (Invoice History
+fixed to it). Other screens add sections with ``OrganizationPage.add_section`` or through
+``ORGANIZATION_PAGE_EXTENSIONS`` (``"module:function"`` paths called as
+``function(page, context)`` when the page is built): the transaction history and the saved
+payment methods plug in that way. Runs on the GUI thread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import date
+from typing import Any
+
+from PySide6.QtCore import (
+    QItemSelectionModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    QSettings,
+    Qt,
+    Signal,
+    Slot,
+)
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFormLayout,
+    QGridLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QStackedWidget,
+    QTableView,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+from sqlalchemy import Engine
+
+from app.core.queries.organizations import (
+    OrganizationColumn,
+    OrganizationDetail,
+    OrganizationQuery,
+    OrganizationRow,
+    organization_detail,
+    organization_ids,
+    organization_rows,
+)
+from app.core.storage.engine import session_scope
+from app.gui.context import AppContext
+from app.gui.invoices.formatting import date_text, local_today, money_text
+from app.gui.invoices.history import InvoiceHistoryView
+from app.gui.invoices.page import InvoicePage
+from app.gui.invoices.table_model import IdTableModel
+from app.gui.widgets import EmptyState, SearchField
+
+__all__ = [
+    "ORGANIZATION_PAGE_EXTENSIONS",
+    "OrganizationListModel",
+    "OrganizationListView",
+    "OrganizationPage",
+    "OrganizationsArea",
+    "create_organizations_area",
+]
+
+#: ``"module:function"`` paths called as ``function(page, context)`` for each new page.
+ORGANIZATION_PAGE_EXTENSIONS: tuple[str, ...] = ()
+
+COLUMNS: tuple[OrganizationColumn, ...] = tuple(OrganizationColumn)
+_RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+_LEFT = int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+ROW_HEIGHT = 30
+
+
+class OrganizationListModel(IdTableModel[OrganizationRow]):
+    def __init__(
+        self,
+        engine: Engine,
+        currency: str,
+        locale: str = "en_US",
+        today: Callable[[], date] = local_today,
+    ) -> None:
+        super().__init__()
+        self.engine = engine
+        self.currency = currency
+        self.locale = locale
+        self._today = today
+        self._query = OrganizationQuery()
+
+    def query(self) -> OrganizationQuery:
+        return self._query
+
+    def set_query(self, query: OrganizationQuery) -> None:
+        self._query = query
+        self.reload()
+
+    def query_ids(self) -> list[int]:
+        with self.engine.connect() as connection:
+            return organization_ids(connection, self._query, self._today())
+
+    def fetch_rows(self, ids: list[int]) -> dict[int, OrganizationRow]:
+        with self.engine.connect() as connection:
+            return organization_rows(connection, ids, self._today())
+
+    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if orientation != Qt.Orientation.Horizontal or not 0 <= section < len(COLUMNS):
+            return None
+        column = COLUMNS[section]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return column.title
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            return _LEFT if column is OrganizationColumn.NAME else _RIGHT
+        return None
+
+    def cell_text(self, row: OrganizationRow, column: OrganizationColumn) -> str:
+        match column:
+            case OrganizationColumn.NAME:
+                return row.name if row.is_active else f"{row.name} (inactive)"
+            case OrganizationColumn.OPEN_INVOICES:
+                return f"{row.open_invoices:,}" if row.open_invoices else "—"
+            case OrganizationColumn.OPEN_BALANCE:
+                return money_text(row.open_balance_minor, self.currency, self.locale)
+            case OrganizationColumn.OVERDUE:
+                if not row.overdue_minor:
+                    return "—"
+                return money_text(row.overdue_minor, self.currency, self.locale)
+            case OrganizationColumn.LAST_PAYMENT:
+                return date_text(row.last_payment_date, self.locale) or "Never"
+
+    def data(
+        self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if not index.isValid() or not 0 <= index.column() < len(COLUMNS):
+            return None
+        column = COLUMNS[index.column()]
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            return _LEFT if column is OrganizationColumn.NAME else _RIGHT
+        if role not in (
+            Qt.ItemDataRole.DisplayRole,
+            Qt.ItemDataRole.ForegroundRole,
+            Qt.ItemDataRole.ToolTipRole,
+        ):
+            return None
+        row = self.row_at(index.row())
+        if row is None:
+            return None
+        if role == Qt.ItemDataRole.ForegroundRole:
+            from PySide6.QtGui import QColor
+
+            if column is OrganizationColumn.OVERDUE and row.overdue_minor:
+                return QColor("#A02727")
+            if not row.is_active:
+                return QColor("#6B7280")
+            return None
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return row.name if column is OrganizationColumn.NAME else None
+        return self.cell_text(row, column)
+
+    def flags(self, index: QModelIndex | QPersistentModelIndex) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        if 0 <= column < len(COLUMNS):
+            self.set_query(
+                replace(
+                    self._query,
+                    sort=COLUMNS[column],
+                    descending=order == Qt.SortOrder.DescendingOrder,
+                )
+            )
+
+
+class OrganizationListView(QWidget):
+    """Searchable, sortable list of organizations with what each owes."""
+
+    openOrganizationRequested = Signal(int)
+
+    def __init__(
+        self, context: AppContext, settings: QSettings | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.settings = settings
+        self.model = OrganizationListModel(
+            context.engine, context.currency() or "USD", context.locale
+        )
+        self.search = SearchField("Search organizations")
+        self.search.setObjectName("organizationSearch")
+        self.search.setMaximumWidth(420)
+        self.search.searchRequested.connect(self._on_search)
+        self.table = QTableView()
+        self.table.setObjectName("organizationTable")
+        self.table.setModel(self.model)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setAlternatingRowColors(True)
+        self.table.setShowGrid(False)
+        self.table.setWordWrap(False)
+        self.table.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        vertical = self.table.verticalHeader()
+        vertical.setVisible(False)
+        vertical.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        vertical.setDefaultSectionSize(ROW_HEIGHT)
+        header = self.table.horizontalHeader()
+        header.setSortIndicatorShown(True)
+        header.setSectionsClickable(True)
+        header.setHighlightSections(False)
+        header.setSectionsMovable(True)
+        header.sectionClicked.connect(self._on_sort_clicked)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        for section in range(1, len(COLUMNS)):
+            header.resizeSection(section, 140)
+        self.table.doubleClicked.connect(self._open_current)
+        self.open_action = QAction("Open organization", self)
+        self.open_action.setShortcuts([QKeySequence(Qt.Key.Key_Return), QKeySequence(Qt.Key.Key_Enter)])
+        self.open_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.open_action.triggered.connect(self._open_current)
+        self.table.addAction(self.open_action)
+        self.empty = EmptyState(
+            "No organizations yet",
+            "Your clients appear here once PayDesk has copied them from Autotask. "
+            "Open Sync to bring them in.",
+        )
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.table)
+        self.stack.addWidget(self.empty)
+        self.count_label = QLabel()
+        self.count_label.setObjectName("organizationCount")
+        top = QHBoxLayout()
+        top.addWidget(self.search, 1)
+        top.addStretch(1)
+        top.addWidget(self.count_label)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(8)
+        layout.addLayout(top)
+        layout.addWidget(self.stack, 1)
+        self.model.idsReset.connect(self._after_reset)
+        self._restore()
+        self.model.reload()
+        self._sync_indicator()
+
+    def _restore(self) -> None:
+        if self.settings is None:
+            return
+        sort = str(self.settings.value("organizations/sort", OrganizationColumn.NAME.value))
+        descending = str(self.settings.value("organizations/descending", "false")) == "true"
+        try:
+            column = OrganizationColumn(sort)
+        except ValueError:
+            column = OrganizationColumn.NAME
+        self.model._query = replace(self.model.query(), sort=column, descending=descending)
+
+    @Slot(str)
+    def _on_search(self, text: str) -> None:
+        self.model.set_query(replace(self.model.query(), search=text))
+
+    @Slot(int)
+    def _on_sort_clicked(self, section: int) -> None:
+        column = COLUMNS[section]
+        query = self.model.query()
+        descending = (
+            not query.descending if query.sort is column else column is not OrganizationColumn.NAME
+        )
+        self.model.set_query(replace(query, sort=column, descending=descending))
+        self._sync_indicator()
+        if self.settings is not None:
+            self.settings.setValue("organizations/sort", column.value)
+            self.settings.setValue("organizations/descending", "true" if descending else "false")
+
+    def _sync_indicator(self) -> None:
+        query = self.model.query()
+        order = Qt.SortOrder.DescendingOrder if query.descending else Qt.SortOrder.AscendingOrder
+        self.table.horizontalHeader().setSortIndicator(COLUMNS.index(query.sort), order)
+
+    @Slot()
+    def _after_reset(self) -> None:
+        count = self.model.rowCount()
+        noun = "organization" if count == 1 else "organizations"
+        self.count_label.setText(f"{count:,} {noun}")
+        if count:
+            self.stack.setCurrentWidget(self.table)
+        else:
+            if self.model.query().search:
+                self.empty.set_content(
+                    "No organizations match",
+                    "No organization's name contains that text. Check the spelling, or clear "
+                    "the search.",
+                )
+            else:
+                self.empty.set_content(
+                    "No organizations yet",
+                    "Your clients appear here once PayDesk has copied them from Autotask. "
+                    "Open Sync to bring them in.",
+                )
+            self.stack.setCurrentWidget(self.empty)
+
+    @Slot()
+    def _open_current(self) -> None:
+        index = self.table.currentIndex()
+        item_id = self.model.id_at(index.row()) if index.isValid() else None
+        if item_id is not None:
+            self.openOrganizationRequested.emit(item_id)
+
+    def refresh_organizations(self, changed_ids: list[int]) -> None:
+        current = self.table.currentIndex()
+        current_id = self.model.id_at(current.row()) if current.isValid() else None
+        scroll = self.table.verticalScrollBar().value()
+        if self.model.refresh(changed_ids) and current_id is not None:
+            row = self.model.row_of(current_id)
+            if row is not None:
+                self.table.selectionModel().setCurrentIndex(
+                    self.model.index(row, 0),
+                    QItemSelectionModel.SelectionFlag.ClearAndSelect
+                    | QItemSelectionModel.SelectionFlag.Rows,
+                )
+            self.table.verticalScrollBar().setValue(scroll)
+
+
+def _item(text: str, align: Qt.AlignmentFlag | None = None) -> QTableWidgetItem:
+    item = QTableWidgetItem(text)
+    item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
+    if align is not None:
+        item.setTextAlignment(align)
+    return item
+
+
+def _small_table(headers: list[str], stretch: int) -> QTableWidget:
+    table = QTableWidget(0, len(headers))
+    table.setHorizontalHeaderLabels(headers)
+    table.verticalHeader().setVisible(False)
+    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    table.setAlternatingRowColors(True)
+    table.setShowGrid(False)
+    table.setWordWrap(False)
+    header = table.horizontalHeader()
+    header.setHighlightSections(False)
+    for column in range(len(headers)):
+        header.setSectionResizeMode(
+            column,
+            QHeaderView.ResizeMode.Stretch
+            if column == stretch
+            else QHeaderView.ResizeMode.ResizeToContents,
+        )
+    return table
+
+
+class OrganizationPage(QWidget):
+    """One organization: what it owes, who to talk to, its contracts and its invoices."""
+
+    backRequested = Signal()
+    openInvoiceRequested = Signal(int)
+
+    def __init__(
+        self, context: AppContext, organization_id: int, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.setObjectName("organizationPage")
+        self.context = context
+        self.organization_id = organization_id
+        self.currency = context.currency() or "USD"
+        self.locale = context.locale
+        self.detail: OrganizationDetail | None = None
+
+        self.back_button = QToolButton()
+        self.back_button.setText("‹ Back")
+        self.back_button.setObjectName("backButton")
+        self.back_button.clicked.connect(self.backRequested)
+        self.title = QLabel()
+        self.title.setObjectName("pageTitle")
+        font = self.title.font()
+        font.setPointSizeF(font.pointSizeF() * 1.5)
+        font.setBold(True)
+        self.title.setFont(font)
+        self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        header = QHBoxLayout()
+        header.addWidget(self.back_button)
+        header.addSpacing(8)
+        header.addWidget(self.title)
+        header.addStretch(1)
+
+        self.facts: dict[str, QLabel] = {}
+        left = QFormLayout()
+        right = QFormLayout()
+        for key, form in (
+            ("Phone", left), ("Address", left), ("Open tickets", left),
+            ("Open balance", right), ("Overdue", right), ("Last payment", right),
+        ):
+            label = QLabel()
+            label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            if form is right:
+                label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                label.setMinimumWidth(120)
+            self.facts[key] = label
+            form.addRow(key, label)
+        facts = QGridLayout()
+        facts.addLayout(left, 0, 0)
+        facts.addLayout(right, 0, 1)
+        facts.setColumnStretch(2, 1)
+        facts.setHorizontalSpacing(48)
+
+        self.invoices = InvoiceHistoryView(
+            context,
+            settings=_settings(context),
+            settings_key="organizationInvoices",
+            organization_id=organization_id,
+        )
+        self.invoices.openInvoiceRequested.connect(self.openInvoiceRequested)
+        self.contacts = _small_table(["Name", "Email", "Phone"], 1)
+        self.contacts.setObjectName("organizationContacts")
+        self.contracts = _small_table(["Contract", "Status", "Starts", "Ends"], 0)
+        self.contracts.setObjectName("organizationContracts")
+        self.tabs = QTabWidget()
+        self.tabs.setObjectName("organizationTabs")
+        self.tabs.addTab(self.invoices, "Invoices")
+        self.tabs.addTab(self.contacts, "Contacts")
+        self.tabs.addTab(self.contracts, "Contracts")
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(12)
+        layout.addLayout(header)
+        layout.addLayout(facts)
+        layout.addWidget(self.tabs, 1)
+        self.reload()
+        for path in ORGANIZATION_PAGE_EXTENSIONS:
+            from app.gui.main_window import resolve
+
+            resolve(path)(self, context)
+
+    # --- extension point -----------------------------------------------------------------
+    def add_section(self, title: str, widget: QWidget) -> None:
+        """Add a tab (e.g. Transactions, Saved payment methods) after the built-in ones."""
+        self.tabs.addTab(widget, title)
+
+    # --- loading -------------------------------------------------------------------------
+    def reload(self) -> bool:
+        with session_scope(self.context.engine) as session:
+            detail = organization_detail(session, self.organization_id, local_today())
+        if detail is None:
+            self.title.setText("This organization is no longer in Autotask")
+            return False
+        self.detail = detail
+        row = detail.row
+        self.title.setText(row.name if row.is_active else f"{row.name} (inactive)")
+        self.facts["Phone"].setText(detail.phone or "—")
+        self.facts["Address"].setText(", ".join(detail.address_lines) or "—")
+        self.facts["Open tickets"].setText(f"{detail.open_tickets:,}")
+        self.facts["Open balance"].setText(
+            money_text(row.open_balance_minor, self.currency, self.locale)
+        )
+        self.facts["Overdue"].setText(money_text(row.overdue_minor, self.currency, self.locale))
+        self.facts["Last payment"].setText(
+            date_text(row.last_payment_date, self.locale) or "Never"
+        )
+        self.contacts.setRowCount(len(detail.contacts))
+        for r, contact in enumerate(detail.contacts):
+            self.contacts.setItem(r, 0, _item(contact.name))
+            self.contacts.setItem(r, 1, _item(contact.email or ""))
+            self.contacts.setItem(r, 2, _item(contact.phone or ""))
+        self.contracts.setRowCount(len(detail.contracts))
+        for r, contract in enumerate(detail.contracts):
+            self.contracts.setItem(r, 0, _item(contract.name))
+            self.contracts.setItem(r, 1, _item(contract.status))
+            self.contracts.setItem(r, 2, _item(date_text(contract.start_date, self.locale)))
+            self.contracts.setItem(r, 3, _item(date_text(contract.end_date, self.locale)))
+        self.tabs.setTabText(1, f"Contacts ({len(detail.contacts)})")
+        self.tabs.setTabText(2, f"Contracts ({len(detail.contracts)})")
+        return True
+
+
+def _settings(context: AppContext) -> QSettings:
+    from app.gui.main_window import gui_settings
+
+    return gui_settings(context)
+
+
+class OrganizationsArea(QWidget):
+    """The organization list; an organization's page and its invoices open in its place."""
+
+    def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.context = context
+        self.list = OrganizationListView(context, _settings(context))
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.list)
+        self.page: OrganizationPage | None = None
+        self.invoice_page = InvoicePage(context)
+        self.invoice_page.backRequested.connect(self._back_from_invoice)
+        self.invoice_page.openOrganizationRequested.connect(self.show_organization)
+        self.stack.addWidget(self.invoice_page)
+        self.list.openOrganizationRequested.connect(self.show_organization)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(16, 16, 16, 12)
+        layout.addWidget(self.stack)
+
+    @Slot(int)
+    def show_organization(self, organization_id: int) -> None:
+        if self.page is not None and self.page.organization_id == organization_id:
+            self.page.reload()
+        else:
+            if self.page is not None:
+                self.stack.removeWidget(self.page)
+                self.page.deleteLater()
+            self.page = OrganizationPage(self.context, organization_id)
+            self.page.backRequested.connect(self.show_list)
+            self.page.openInvoiceRequested.connect(self._open_invoice)
+            self.stack.addWidget(self.page)
+        self.stack.setCurrentWidget(self.page)
+
+    @Slot()
+    def show_list(self) -> None:
+        self.stack.setCurrentWidget(self.list)
+
+    @Slot(int)
+    def _open_invoice(self, invoice_id: int) -> None:
+        if self.invoice_page.show_invoice(invoice_id):
+            self.stack.setCurrentWidget(self.invoice_page)
+
+    @Slot()
+    def _back_from_invoice(self) -> None:
+        self.stack.setCurrentWidget(self.page if self.page is not None else self.list)
+
+
+def create_organizations_area(context: AppContext) -> QWidget:
+    return OrganizationsArea(context)
