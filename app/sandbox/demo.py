@@ -116,7 +116,7 @@ def start_demo(
     *,
     companies: int = 300,
     invoices: int = 3600,
-    latency_ms: float = 15.0,
+    latency_ms: float = 40.0,
     folder: Path | None = None,
 ) -> DemoEnvironment:
     """Start the demo servers and make a throwaway profile (in ``folder`` if given)."""

@@ -383,3 +383,43 @@ def test_secret_lands_only_in_the_keychain(
             assert secret.encode() not in path.read_bytes(), path
     assert not any(isinstance(c.type, String | Text) and c.name == "secret"
                    for t in Base.metadata.sorted_tables for c in t.columns)
+
+
+# --- the demo: a newcomer clicks through and lands in Invoice History -----------------------
+
+
+def test_demo_newcomer_reaches_invoice_history(qtbot: QtBot) -> None:
+    import time
+
+    from app.core.storage.engine import open_database
+    from app.gui.main_window import MainWindow
+    from app.sandbox.demo import start_demo
+
+    started = time.monotonic()
+    with start_demo(companies=30, invoices=200, latency_ms=0) as demo:
+        engine = open_database(demo.profile.database_url)
+        try:
+            context = AppContext(demo.profile, engine, CredentialStore(demo.profile.key),
+                                 demo=demo)
+            window = MainWindow(context)
+            qtbot.addWidget(window)
+            window.show()
+            assert window.open_setup_if_needed()
+            wizard = window.wizard
+            assert isinstance(wizard, SetupWizard)
+            assert wizard.findChild(Notice, "demoNotice") is not None
+            go_to_autotask_page(qtbot, wizard)
+            test_connection(qtbot, wizard, "Connected to Autotask")  # nothing typed: pre-filled
+            qtbot.mouseClick(next_button(wizard), Qt.MouseButton.LeftButton)
+            assert "200 invoices" in wait_for_first_sync(qtbot, wizard)
+            finish = wizard.button(QWizard.WizardButton.FinishButton)
+            assert finish is not None
+            qtbot.mouseClick(finish, Qt.MouseButton.LeftButton)
+            qtbot.waitUntil(lambda: window.wizard is None)
+            assert window.current_area_key() == "invoices"
+            qtbot.waitUntil(lambda: not active_tasks(), timeout=TEST_TIMEOUT_MS)
+            window.close()
+        finally:
+            engine.dispose()
+    assert time.monotonic() - started < 60
+    assert not demo.folder.exists()
