@@ -28,14 +28,20 @@ import logging
 import math
 import os
 import threading
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, func, select, update
 
-from app.core.autotask import AutotaskClient, AutotaskError
+from app.core.autotask import (
+    AutotaskClient,
+    AutotaskError,
+    AutotaskServerError,
+    AutotaskValidationError,
+)
 from app.core.autotask.dates import format_autotask_datetime
 from app.core.clock import utcnow
 from app.core.config import current_actor, get_internal_currency, get_setting
@@ -82,6 +88,10 @@ class SyncOptions:
     #: Reconcile (a full pass that finds vanished records) when the last one is older.
     #: None: read the ``sync.reconcile_hours`` setting.
     reconcile_every: timedelta | None = None
+    #: Extra attempts for a read Autotask answered with an error message on a 500: reads
+    #: change nothing, and Autotask sends passing server faults that way too.
+    read_retries: int = 4
+    read_retry_wait: float = 0.25
 
 
 class _Stop(Exception):
@@ -330,6 +340,52 @@ class _Run:
         self.errors[spec.label] = message
         self.writer.fail_entity(spec.entity, message, EntityPhase.FAILED)
 
+    # ----------------------------------------------------------------- reading
+
+    def _read(self, call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """``call`` with a few more attempts when Autotask answers a read with a 500 message
+        (the client's own retries already covered network trouble and rate limits)."""
+        attempt = 0
+        while True:
+            try:
+                return call(*args, **kwargs)
+            except AutotaskValidationError:
+                attempt += 1
+                if attempt > self.options.read_retries:
+                    raise
+                self._check()
+                time.sleep(self.options.read_retry_wait * attempt)
+
+    def _query_page(self, entity: str, filters: list[dict[str, Any]], fields: list[str],
+                    *, max_records: int) -> list[dict[str, Any]]:
+        page: list[dict[str, Any]] = self._read(self.client.query_page, entity, filters,
+                                                fields, max_records=max_records)
+        return page
+
+    def _count(self, entity: str, filters: list[dict[str, Any]] | None = None) -> int:
+        return int(self._read(self.client.count, entity, filters or []))
+
+    def _pages(self, entity: str, filters: list[dict[str, Any]], fields: list[str], *,
+               after_id: int, page_size: int | None = None) -> Iterator[list[dict[str, Any]]]:
+        """Every matching record, a page at a time, by ``id gt <last id seen>`` (Autotask's
+        safe paging) until a short page."""
+        size = page_size or self.options.page_size
+        last = after_id
+        while True:
+            page = self._query_page(
+                entity, [*filters, {"op": "gt", "field": "id", "value": last}], fields,
+                max_records=size)
+            if page:
+                newest = max(int(r["id"]) for r in page)
+                if newest <= last:
+                    raise AutotaskServerError(
+                        "Autotask returned records out of order while PayDesk was reading "
+                        f"{entity}; the sync stopped so nothing is skipped. Try again.")
+                yield page
+                last = newest
+            if len(page) < size:
+                return
+
     def _check(self) -> None:
         if self.stop.is_set():
             raise _Stop
@@ -366,7 +422,7 @@ class _Run:
                 self.writer.put(Batch(spec=spec, finish_full=True))
                 return
             after = min(r["last_id"] for r in pending)
-            total = self.client.count(entity, [{"op": "gt", "field": "id", "value": after}])
+            total = self._count(entity, [{"op": "gt", "field": "id", "value": after}])
             self.writer.set_phase(entity, EntityPhase.FETCHING, total=total)
             parts = [PartitionPlan(r["partition"], r["last_id"], r["upper_id"]) for r in pending]
         else:
@@ -387,10 +443,10 @@ class _Run:
         entity = spec.entity
         size = self.options.page_size
         limit = max(1, min(self.options.max_partitions, self.client.pacing.max_in_flight))
-        total = self.client.count(entity) if spec.mode is not ChangeMode.SMALL else None
+        total = self._count(entity) if spec.mode is not ChangeMode.SMALL else None
         self.writer.set_phase(entity, EntityPhase.FETCHING, total=total)
         self._check()
-        page = self.client.query_page(entity, [{"op": "gt", "field": "id", "value": 0}],
+        page = self._query_page(entity, [{"op": "gt", "field": "id", "value": 0}],
                                       list(spec.fields), max_records=size)
         self._check()
         batch = self._convert(spec, page)
@@ -461,7 +517,7 @@ class _Run:
         up_to = part.upper_id - 1 if part.upper_id is not None else None
         last = part.last_id
         self._check()
-        for page in self.client.query_all(spec.entity, filters, list(spec.fields),
+        for page in self._pages(spec.entity, filters, list(spec.fields),
                                           after_id=last, page_size=size):
             self._check()
             batch = self._convert(spec, page)
@@ -511,7 +567,7 @@ class _Run:
         self.writer.set_phase(spec.entity, EntityPhase.FETCHING)
         column = spec.watermark_column
         newest = None
-        for page in self.client.query_all(spec.entity, filters, list(spec.fields),
+        for page in self._pages(spec.entity, filters, list(spec.fields),
                                           after_id=0, page_size=self.options.page_size):
             self._check()
             batch = self._convert(spec, page)
@@ -536,10 +592,10 @@ class _Run:
             {"op": "lte", "field": "id", "value": max_id},
         ]
         local_open = self._local_open(max_id)
-        if self.client.count(spec.entity, open_filter) != len(local_open):
+        if self._count(spec.entity, open_filter) != len(local_open):
             self._check()
             remote_open: set[int] = set()
-            for page in self.client.query_all(spec.entity, open_filter, ["id"], after_id=0):
+            for page in self._pages(spec.entity, open_filter, ["id"], after_id=0):
                 self._check()
                 remote_open.update(int(r["id"]) for r in page)
             differing = sorted(remote_open.symmetric_difference(local_open))
@@ -582,7 +638,8 @@ class _Run:
             for entity, field_name in PICKLIST_FIELDS:
                 if self.stop.is_set():
                     return
-                fields = self.client.entity_fields(entity, refresh=entity not in refreshed)
+                fields = self._read(self.client.entity_fields, entity,
+                                    refresh=entity not in refreshed)
                 refreshed.add(entity)
                 info = next((f for f in fields if f.name.lower() == field_name.lower()), None)
                 if info is None:

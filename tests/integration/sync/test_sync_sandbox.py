@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Iterator
 from datetime import date
@@ -124,7 +125,7 @@ def test_full_sync_removes_records_that_vanished(engine: Engine,
     sync(engine, client)
     # A ticket deleted in Autotask: the local copy has a row Autotask no longer returns.
     tickets = sandbox.records("Tickets")
-    gone = next(t["id"] + 1 for t, n in zip(tickets, tickets[1:], strict=False)
+    gone = next(t["id"] + 1 for t, n in itertools.pairwise(tickets)
                 if n["id"] > t["id"] + 1)
     with session_scope(engine) as s:
         s.add(Ticket(id=gone, organization_id=tickets[0]["companyID"], title="Deleted",
