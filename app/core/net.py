@@ -16,6 +16,7 @@ __all__ = [
     "UnsafeURLError",
     "host_of",
     "is_loopback_host",
+    "origin_of",
     "require_safe_url",
     "require_same_host",
 ]
@@ -72,16 +73,29 @@ def require_safe_url(url: str, *, service: str = "the service") -> str:
     raise UnsafeURLError(f"The address for {service} must start with https://.")
 
 
-def require_same_host(url: str, expected_host: str, *, service: str = "the service") -> str:
-    """Return `url` if it is safe and its host is `expected_host`, else raise.
+def origin_of(url: str) -> tuple[str, str, int]:
+    """(scheme, host, port) of `url`, with the scheme's default port filled in."""
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    port = parts.port or (443 if scheme == "https" else 80 if scheme == "http" else 0)
+    return (scheme, (parts.hostname or "").lower(), port)
 
-    Raising happens before anything is sent, so credentials never leave for another host.
+
+def require_same_host(url: str, expected: str, *, service: str = "the service") -> str:
+    """Return `url` if it is safe and on the same server as `expected`, else raise.
+
+    `expected` is a URL of the service (its scheme, host and port must all match) or a bare
+    host name (then only the host is compared). Raising happens before anything is sent,
+    so credentials never leave for another server.
     """
     require_safe_url(url, service=service)
-    host = host_of(url)
-    if host != expected_host.lower():
+    if "://" in expected:
+        same = origin_of(url) == origin_of(expected)
+    else:
+        same = host_of(url) == expected.lower()
+    if not same:
         raise ForeignHostError(
-            f"{service} pointed PayDesk to another server ({host}). PayDesk did not follow it "
-            "and did not send your credentials there."
+            f"{service} pointed PayDesk to another server ({host_of(url)}). PayDesk did not "
+            "follow it and did not send your credentials there."
         )
     return url

@@ -734,9 +734,7 @@ class AutotaskClient:
     def _url_for(self, path: str, absolute: bool) -> str:
         url = path if absolute else self.api_base + path.lstrip("/")
         try:
-            return net.require_same_host(
-                url, net.host_of(self.zone.api_url), service="Autotask"
-            )
+            return net.require_same_host(url, self.zone.api_url, service="Autotask")
         except net.ForeignHostError as exc:
             raise ForeignHostRefusedError(str(exc)) from None
         except net.UnsafeURLError as exc:
@@ -797,7 +795,7 @@ class AutotaskClient:
             headers["Content-Type"] = "application/json"
             data = json.dumps(json_body, default=_json_default).encode()
         session = self._session()
-        host = net.host_of(self.zone.api_url)
+        zone_url = self.zone.api_url
         for _hop in range(3):
             with self._in_flight(entity):
                 try:
@@ -822,7 +820,7 @@ class AutotaskClient:
                 return response
             target = urljoin(url, response.headers.get("Location", ""))
             try:
-                net.require_same_host(target, host, service="Autotask")
+                net.require_same_host(target, zone_url, service="Autotask")
             except net.ForeignHostError as exc:
                 raise ForeignHostRefusedError(str(exc)) from None
             except net.UnsafeURLError as exc:

@@ -26,12 +26,13 @@ import bisect
 import calendar
 import random
 import threading
+from array import array
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from app.core.autotask.dates import parse_autotask_datetime
 
@@ -159,6 +160,20 @@ _CONTRACT_NAMES = ["Managed Services Agreement", "Block Hours 2025", "Backup & D
                    "Project: Office Move", "Microsoft 365 Licensing", "Break/Fix",
                    "Security Bundle", "VoIP Service"]
 _RESOURCES = [29682885, 29682886, 29682887, 29682890, 29682893]
+_COMPANY_TYPES = [1] * 85 + [3] * 6 + [2] * 4 + [7] * 3 + [8] * 2
+_CLASSIFICATIONS = [101, 102, 103, 107, 109, None]
+_ADDRESS2 = [None, None, "Suite 200", "Floor 3", "Unit B"]
+_CONTRACT_TYPES = [1, 3, 4, 6, 7, 7, 7, 8]
+_TICKET_STATUSES = [1, 5, 7, 8, 9, 10, 12, 13, 16, 19]
+_PRIORITIES = [1, 2, 2, 2, 3, 3, 4]
+_QUEUES = [29682833, 29683481, 29683482, 29683487, 29683488]
+_LABOR_RATES = [Decimal("95.00"), Decimal("125.00"), Decimal("150.00"), Decimal("175.00")]
+_QUARTERS = [(Decimal(n) * Decimal("0.25")).quantize(CENT) for n in range(1, 33)]
+_UNITS = [Decimal(n).quantize(CENT) for n in range(1, 40)]
+_COST_SHARE = Decimal("0.6")
+ZERO = Decimal("0.00")
+
+_LineCore = tuple[int, str, Decimal, Decimal, Decimal, Decimal]
 
 
 def _fmt_z(moment: datetime, digits: int = 3) -> str:
@@ -167,32 +182,62 @@ def _fmt_z(moment: datetime, digits: int = 3) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S") + (f".{frac}" if digits else "") + "Z"
 
 
-def _fmt_naive(moment: datetime, digits: int) -> str:
-    """Autotask's second shape: no zone, 0–7 fractional digits: `2016-03-30T13:10:35.56`."""
-    frac = f"{moment.microsecond:06d}0"[:digits]
-    return moment.strftime("%Y-%m-%dT%H:%M:%S") + (f".{frac}" if digits else "")
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+_DAY_TEXT: dict[int, str] = {}
+# (fractional digits, trailing Z): both of Autotask's shapes, 0–7 digits.
+_STYLES = [(0, True), (2, True), (3, True), (7, True), (0, False), (1, False), (2, False),
+           (3, False), (6, False), (7, False)]
 
 
-def _fmt(rng: random.Random, moment: datetime) -> str:
-    if rng.random() < 0.5:
-        return _fmt_z(moment, rng.choice((0, 2, 3, 7)))
-    return _fmt_naive(moment, rng.choice((0, 1, 2, 3, 6, 7)))
+def _secs(day: date) -> int:
+    """Midnight UTC of `day` as epoch seconds."""
+    return (day.toordinal() - _EPOCH_ORDINAL) * 86400
+
+
+def _day_text(day_number: int) -> str:
+    text = _DAY_TEXT.get(day_number)
+    if text is None:
+        text = date.fromordinal(_EPOCH_ORDINAL + day_number).isoformat()
+        _DAY_TEXT[day_number] = text
+    return text
+
+
+def _stamp(seconds: int, micro: int, digits: int, zulu: bool) -> str:
+    day, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    text = f"{_day_text(day)}T{hours:02d}:{minutes:02d}:{secs:02d}"
+    if digits:
+        text += "." + f"{micro:06d}{micro % 7}"[:digits]
+    return text + "Z" if zulu else text
+
+
+def _fmt(r: Callable[[], float], seconds: int, micro: int) -> str:
+    """A timestamp in one of Autotask's shapes, picked at random (seeded)."""
+    digits, zulu = _STYLES[int(r() * len(_STYLES))]
+    return _stamp(seconds, micro, digits, zulu)
 
 
 def _fmt_date(day: date) -> str:
-    """Date-only values (`paidDate`) come back as midnight timestamps."""
+    """Date-only values (`paidDate`, `startDate`) come back as midnight timestamps."""
     return f"{day.isoformat()}T00:00:00"
+
+
+def _fmt_date_seconds(seconds: int) -> str:
+    return f"{_day_text(seconds // 86400)}T00:00:00"
+
+
+_T = TypeVar("_T")
+
+
+def _pick(r: Callable[[], float], items: Sequence[_T]) -> _T:
+    return items[int(r() * len(items))]
 
 
 def _add_months(day: date, months: int) -> date:
     index = day.year * 12 + (day.month - 1) + months
     year, month = divmod(index, 12)
     return date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
-
-
-def _at(day: date, seconds: int, micro: int = 0) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(
-        seconds=seconds, microseconds=micro)
 
 
 # --------------------------------------------------------------------------- tables
@@ -445,6 +490,14 @@ class SandboxData:
         self._avg_lines = sizes.lines_per_invoice
         spread = max(1, round(2 * sizes.lines_per_invoice - 1))
         self._line_choices = min(spread, BillingItemsTable.LINES_STRIDE)
+        # Per-invoice line counts and companies, drawn up front (cheap) so that BillingItems
+        # can be generated without generating their invoices, and counted without either.
+        pre = random.Random(_mix(seed, 0xA11))
+        draw = pre.random
+        self._invoice_lines = bytes(1 + int(draw() * self._line_choices)
+                                    for _ in range(sizes.invoices))
+        self._invoice_company = array("l", (int(draw() * sizes.companies)
+                                            for _ in range(sizes.invoices)))
         self.payment_terms: list[Record] = [
             {"id": 3 + 4 * i, "name": name, "description": desc, "isActive": i < 5,
              "paymentDueInDays": days}
@@ -489,16 +542,15 @@ class SandboxData:
 
     def lines_for(self, invoice_index: int) -> int:
         """How many lines invoice number `invoice_index` has (1 .. 2*avg-1)."""
-        return 1 + _mix(self.seed, 99, invoice_index) % self._line_choices
+        return self._invoice_lines[invoice_index]
 
     def company_id(self, index: int) -> int:
         return self.companies.id_at(index % self.companies.count)
 
-    def _span_moment(self, index: int, count: int, rng: random.Random) -> datetime:
-        """A moment between the start and the anchor that grows with `index`."""
+    def _span_seconds(self, index: int, count: int, r: Callable[[], float]) -> int:
+        """A moment (epoch seconds) between the start and the anchor, growing with index."""
         total = (self.anchor - self.start).days * 86400
-        seconds = total * index // max(1, count)
-        return _at(self.start, seconds + rng.randrange(0, 3600), rng.randrange(0, 1_000_000))
+        return _secs(self.start) + total * index // max(1, count) + int(r() * 3600)
 
     def _pick_bad(self, count: int) -> dict[int, str]:
         if count <= 0 or not self.invoices.count:
@@ -509,272 +561,294 @@ class SandboxData:
         kinds = ["bad-date", "unknown-company", "missing-total", "empty-number"]
         return {self.invoices.id_at(p): kinds[n % len(kinds)] for n, p in enumerate(positions)}
 
+    def _indexes(self, table: Table, chunk: int) -> range:
+        return range(chunk * table.chunk_size, min(table.count, (chunk + 1) * table.chunk_size))
+
     # generators ------------------------------------------------------------------------
     def _gen_companies(self, chunk: int) -> list[Record]:
-        rng = self._rng(1, chunk)
+        r = self._rng(1, chunk).random
         table = self.companies
+        anchor = _secs(self.anchor)
+        start = _secs(self.start)
         out: list[Record] = []
-        for index in range(chunk * table.chunk_size,
-                           min(table.count, (chunk + 1) * table.chunk_size)):
-            city, state, postal, country = rng.choice(_CITIES)
-            legal = rng.choice(_NAME_LEGAL)
-            name = f"{rng.choice(_NAME_FIRST)} {rng.choice(_NAME_SECOND)}"
+        for index in self._indexes(table, chunk):
+            city, state, postal, country = _pick(r, _CITIES)
+            legal = _pick(r, _NAME_LEGAL)
+            first = _pick(r, _NAME_FIRST)
+            name = f"{first} {_pick(r, _NAME_SECOND)}"
             if legal:
                 name += f" {legal}"
             if index >= len(_NAME_FIRST) * 3:
                 name += f" ({city})"
-            created = self._span_moment(index, table.count * 4, rng) - timedelta(days=400)
-            modified = _at(self.anchor, -rng.randrange(0, 400 * 86400), rng.randrange(10**6))
-            company_type = rng.choices([1, 3, 2, 7, 8], weights=[85, 6, 4, 3, 2])[0]
+            created = start - 400 * 86400 + int(r() * 300 * 86400)
+            modified = anchor - int(r() * 400 * 86400)
+            micro = int(r() * 1_000_000)
+            site = "".join(c for c in first.lower() if c.isascii() and c.isalnum()) or "client"
             record: Record = {
                 "id": table.id_at(index),
                 "companyName": name,
                 "companyNumber": f"C{10000 + index}",
-                "companyType": company_type,
-                "classification": rng.choice([101, 102, 103, 107, 109, None]),
-                "isActive": rng.random() < 0.93,
-                "phone": f"({rng.randrange(201, 989)}) 555-{rng.randrange(0, 10000):04d}",
+                "companyType": _pick(r, _COMPANY_TYPES),
+                "classification": _pick(r, _CLASSIFICATIONS),
+                "isActive": r() < 0.93,
+                "phone": f"({201 + int(r() * 788)}) 555-{int(r() * 10000):04d}",
                 "fax": None,
-                "webAddress": f"www.{''.join(c for c in name.split()[0].lower() if c.isalnum())}"
-                              f"{index}.example",
-                "address1": f"{rng.randrange(1, 9999)} {rng.choice(_STREETS)}",
-                "address2": rng.choice([None, None, "Suite 200", "Floor 3", "Unit B"]),
+                "webAddress": f"www.{site}{index}.example",
+                "address1": f"{1 + int(r() * 9998)} {_pick(r, _STREETS)}",
+                "address2": _pick(r, _ADDRESS2),
                 "city": city,
                 "state": state,
                 "postalCode": postal,
                 "countryID": country,
-                "ownerResourceID": rng.choice(_RESOURCES),
+                "ownerResourceID": _pick(r, _RESOURCES),
                 "parentCompanyID": None,
-                "taxRegionID": 1 + rng.randrange(len(_TAX_REGIONS)),
-                "taxID": None if rng.random() < 0.7 else f"{rng.randrange(10**8, 10**9)}",
-                "createDate": _fmt(rng, created),
-                "lastActivityDate": _fmt(rng, modified),
-                "lastTrackedModifiedDateTime": _fmt(rng, modified),
+                "taxRegionID": 1 + index % len(_TAX_REGIONS),
+                "taxID": None if r() < 0.7 else f"{int(r() * 9 * 10**8) + 10**8}",
+                "createDate": _fmt(r, created, micro),
+                "lastActivityDate": _fmt(r, modified, micro),
+                "lastTrackedModifiedDateTime": _fmt(r, modified, micro),
             }
-            if rng.random() < 0.4:
+            if r() < 0.4:
                 record["userDefinedFields"] = [
-                    {"name": "Billing Email",
-                     "value": f"ap@{record['webAddress'].removeprefix('www.')}"}]
+                    {"name": "Billing Email", "value": f"ap@{site}{index}.example"}]
             out.append(record)
         return out
 
     def _gen_contacts(self, chunk: int) -> list[Record]:
-        rng = self._rng(2, chunk)
+        r = self._rng(2, chunk).random
         table = self.contacts
+        anchor = _secs(self.anchor)
+        companies = self.companies.count
         out: list[Record] = []
-        for index in range(chunk * table.chunk_size,
-                           min(table.count, (chunk + 1) * table.chunk_size)):
-            first, last = rng.choice(_FIRST), rng.choice(_LAST)
-            company_index = index % self.companies.count if index < self.companies.count \
-                else rng.randrange(self.companies.count)
+        for index in self._indexes(table, chunk):
+            first, last = _pick(r, _FIRST), _pick(r, _LAST)
+            company_index = index if index < companies else int(r() * companies)
             local = "".join(c for c in f"{first}.{last}".lower() if c.isascii() and
                             (c.isalnum() or c == "."))
-            has_email = rng.random() < 0.8
-            modified = _at(self.anchor, -rng.randrange(0, 500 * 86400), rng.randrange(10**6))
-            created = modified - timedelta(days=rng.randrange(0, 900))
+            has_email = r() < 0.8
+            modified = anchor - int(r() * 500 * 86400)
+            created = modified - int(r() * 900) * 86400
+            micro = int(r() * 1_000_000)
             out.append({
                 "id": table.id_at(index),
                 "companyID": self.company_id(company_index),
                 "firstName": first,
                 "lastName": last,
                 "emailAddress": f"{local}{index}@example.com" if has_email else None,
-                "phone": f"({rng.randrange(201, 989)}) 555-{rng.randrange(0, 10000):04d}",
-                "mobilePhone": None if rng.random() < 0.5 else
-                f"({rng.randrange(201, 989)}) 555-{rng.randrange(0, 10000):04d}",
-                "title": rng.choice(_TITLES),
-                "isActive": 1 if rng.random() < 0.9 else 0,
-                "primaryContact": index < self.companies.count,
-                "createDate": _fmt(rng, created),
-                "lastActivityDate": _fmt(rng, modified),
-                "lastModifiedDate": _fmt(rng, modified),
+                "phone": f"({201 + int(r() * 788)}) 555-{int(r() * 10000):04d}",
+                "mobilePhone": None if r() < 0.5 else
+                f"({201 + int(r() * 788)}) 555-{int(r() * 10000):04d}",
+                "title": _pick(r, _TITLES),
+                "isActive": 1 if r() < 0.9 else 0,
+                "primaryContact": index < companies,
+                "createDate": _fmt(r, created, micro),
+                "lastActivityDate": _fmt(r, modified, micro),
+                "lastModifiedDate": _fmt(r, modified, micro),
             })
         return out
 
     def _gen_contracts(self, chunk: int) -> list[Record]:
-        rng = self._rng(3, chunk)
+        r = self._rng(3, chunk).random
         table = self.contracts
+        anchor = _secs(self.anchor)
+        companies = self.companies.count
         out: list[Record] = []
-        for index in range(chunk * table.chunk_size,
-                           min(table.count, (chunk + 1) * table.chunk_size)):
-            start = _add_months(self.start, rng.randrange(0, 12 * self.sizes.years))
-            end = _add_months(start, rng.choice((12, 24, 36)))
+        for index in self._indexes(table, chunk):
+            start = _add_months(self.start, int(r() * 12 * self.sizes.years))
+            end = _add_months(start, _pick(r, (12, 24, 36)))
             out.append({
                 "id": table.id_at(index),
-                "companyID": self.company_id(rng.randrange(self.companies.count)),
+                "companyID": self.company_id(int(r() * companies)),
                 "contactID": None,
-                "contractName": rng.choice(_CONTRACT_NAMES),
+                "contractName": _pick(r, _CONTRACT_NAMES),
                 "contractNumber": f"CN-{2000 + index}",
-                "contractType": rng.choice([1, 3, 4, 6, 7, 7, 7, 8]),
-                "contractCategory": rng.choice([11, 12, 13, 14]),
+                "contractType": _pick(r, _CONTRACT_TYPES),
+                "contractCategory": _pick(r, (11, 12, 13, 14)),
                 "status": 1 if end >= self.anchor else 0,
-                "startDate": _fmt_naive(_at(start, 0), 0),
-                "endDate": _fmt_naive(_at(end, 0), 0),
-                "estimatedRevenue": Decimal(rng.randrange(50000, 5000000)) * CENT,
-                "isDefaultContract": rng.random() < 0.1,
+                "startDate": _fmt_date(start),
+                "endDate": _fmt_date(end),
+                "estimatedRevenue": Decimal(50000 + int(r() * 4950000)) * CENT,
+                "isDefaultContract": r() < 0.1,
                 "description": "Managed IT services for all workstations and servers.",
-                "lastModifiedDateTime": _fmt(rng, _at(self.anchor, -rng.randrange(0, 400 * 86400),
-                                                      rng.randrange(10**6))),
+                "lastModifiedDateTime": _fmt(r, anchor - int(r() * 400 * 86400),
+                                             int(r() * 1_000_000)),
             })
         return out
 
     def _gen_tickets(self, chunk: int) -> list[Record]:
-        rng = self._rng(4, chunk)
+        r = self._rng(4, chunk).random
         table = self.tickets
+        anchor = _secs(self.anchor)
+        companies = self.companies.count
         out: list[Record] = []
-        statuses = [1, 5, 7, 8, 9, 10, 12, 13, 16, 19]
-        for index in range(chunk * table.chunk_size,
-                           min(table.count, (chunk + 1) * table.chunk_size)):
-            created = self._span_moment(index, table.count, rng)
-            old = (self.anchor - created.date()).days > 30
-            status = 5 if old and rng.random() < 0.95 else rng.choice(statuses)
-            completed = created + timedelta(hours=rng.randrange(1, 240)) if status == 5 else None
-            modified = completed or created + timedelta(hours=rng.randrange(0, 48))
-            title = rng.choice(_TICKET_TITLES).format(n=f"{rng.choice(_FIRST)}")
+        for index in self._indexes(table, chunk):
+            created = self._span_seconds(index, table.count, r)
+            micro = int(r() * 1_000_000)
+            old = anchor - created > 30 * 86400
+            status = 5 if old and r() < 0.95 else _pick(r, _TICKET_STATUSES)
+            completed = created + int(r() * 240 * 3600) + 3600 if status == 5 else None
+            modified = completed or created + int(r() * 48 * 3600)
+            title = _pick(r, _TICKET_TITLES).replace("{n}", _pick(r, _FIRST))
             out.append({
                 "id": table.id_at(index),
-                "companyID": self.company_id(rng.randrange(self.companies.count)),
+                "companyID": self.company_id(int(r() * companies)),
                 "contactID": None,
                 "contractID": None,
-                "ticketNumber": f"T{created:%Y%m%d}.{index % 10000:04d}",
+                "ticketNumber": f"T{_day_text(created // 86400).replace('-', '')}"
+                                f".{index % 10000:04d}",
                 "title": title,
                 "description": f"{title}. Reported by the client.",
                 "status": status,
-                "priority": rng.choice([1, 2, 2, 2, 3, 3, 4]),
-                "queueID": rng.choice([29682833, 29683481, 29683482, 29683487, 29683488]),
-                "issueType": rng.choice([2, 3, 4, 5, 6]),
-                "assignedResourceID": rng.choice(_RESOURCES),
-                "createDate": _fmt(rng, created),
-                "dueDateTime": _fmt(rng, created + timedelta(days=3)),
-                "completedDate": _fmt(rng, completed) if completed else None,
-                "lastActivityDate": _fmt(rng, modified),
-                "lastTrackedModificationDateTime": _fmt(rng, modified),
+                "priority": _pick(r, _PRIORITIES),
+                "queueID": _pick(r, _QUEUES),
+                "issueType": _pick(r, (2, 3, 4, 5, 6)),
+                "assignedResourceID": _pick(r, _RESOURCES),
+                "createDate": _fmt(r, created, micro),
+                "dueDateTime": _fmt(r, created + 3 * 86400, micro),
+                "completedDate": _fmt(r, completed, micro) if completed else None,
+                "lastActivityDate": _fmt(r, modified, micro),
+                "lastTrackedModificationDateTime": _fmt(r, modified, micro),
             })
         return out
 
-    def _invoice_and_lines(self, index: int, rng: random.Random) -> tuple[Record, list[Record]]:
-        sizes = self.sizes
-        months = 12 * sizes.years
-        batch = index * months // max(1, self.invoices.count)
-        invoice_day = _add_months(self.start, batch + 1)
-        created = _at(invoice_day, 6 * 3600 + rng.randrange(0, 4 * 3600), rng.randrange(10**6))
-        invoice_id = self.invoices.id_at(index)
-        company_index = rng.randrange(self.companies.count)
-        company_id = self.company_id(company_index)
-        term = self.payment_terms[0 if rng.random() < 0.6 else rng.randrange(
-            len(self.payment_terms))]
-        tax_name, tax_rate = _TAX_REGIONS[company_index % len(_TAX_REGIONS)]
-        period_end = invoice_day - timedelta(days=1)
-        period_start = _add_months(invoice_day, -1)
-        lines: list[Record] = []
-        for k in range(self.lines_for(index)):
-            kind = rng.choices([1, 6, 4, 2], weights=[45, 20, 30, 5])[0]
-            if kind == 1:
-                name, rate = rng.choice(_LABOR), Decimal(rng.choice((95, 125, 150, 175)))
-                quantity = Decimal(rng.randrange(1, 33)) * Decimal("0.25")
-                taxed = False
-            elif kind == 6:
-                name, rate = rng.choice(_PRODUCTS)
-                quantity = Decimal(rng.randrange(1, 6))
-                taxed = True
-            elif kind == 4:
-                name, rate = rng.choice(_SERVICES)
-                quantity = Decimal(rng.randrange(1, 40))
-                taxed = False
+    def _line_cores(self, index: int, r: Callable[[], float]) -> list[_LineCore]:
+        """The money side of an invoice's lines; shared by invoices and BillingItems."""
+        tax_rate = _TAX_REGIONS[self._invoice_company[index] % len(_TAX_REGIONS)][1]
+        cores: list[_LineCore] = []
+        for _ in range(self._invoice_lines[index]):
+            x = r()
+            if x < 0.45:
+                kind, name, rate = 1, _pick(r, _LABOR), _pick(r, _LABOR_RATES)
+                quantity, taxed = _pick(r, _QUARTERS), False
+            elif x < 0.65:
+                kind, (name, rate) = 6, _pick(r, _PRODUCTS)
+                quantity, taxed = _pick(r, _UNITS[:5]), True
+            elif x < 0.95:
+                kind, (name, rate) = 4, _pick(r, _SERVICES)
+                quantity, taxed = _pick(r, _UNITS), False
             else:
-                name, rate = "Travel expense", Decimal(rng.randrange(1500, 30000)) * CENT
-                quantity = Decimal(1)
-                taxed = False
+                kind, name, rate = 2, "Travel expense", Decimal(1500 + int(r() * 28500)) * CENT
+                quantity, taxed = _UNITS[0], False
             extended = (quantity * rate).quantize(CENT)
-            tax = (extended * tax_rate).quantize(CENT) if taxed else Decimal("0.00")
-            item_day = period_start + timedelta(days=rng.randrange(0, 28))
-            lines.append({
-                "id": self.billing_items.base + BillingItemsTable.LINES_STRIDE * index + k
-                if hasattr(self, "billing_items") else 0,
-                "invoiceID": invoice_id,
-                "companyID": company_id,
-                "contractID": None,
-                "ticketID": self.tickets.id_at(rng.randrange(self.tickets.count))
-                if kind == 1 and self.tickets.count else None,
-                "itemName": name,
-                "description": name if kind != 1 else f"{name}: {rng.choice(_TICKET_TITLES)}"
-                .format(n=rng.choice(_FIRST)),
-                "billingItemType": kind,
-                "itemDate": _fmt_naive(_at(item_day, 9 * 3600), 0),
-                "postedDate": _fmt(rng, _at(period_end, 17 * 3600, rng.randrange(10**6))),
-                "quantity": quantity.quantize(CENT),
-                "rate": rate.quantize(CENT),
-                "extendedPrice": extended,
-                "taxDollars": tax,
-                "totalAmount": extended + tax,
-                "ourCost": (extended * Decimal("0.6")).quantize(CENT),
-                "webServiceDate": None,
-            })
-        total = sum((line["totalAmount"] for line in lines), Decimal("0.00"))
-        tax_total = sum((line["taxDollars"] for line in lines), Decimal("0.00"))
-        age_days = (self.anchor - invoice_day).days
-        voided = rng.random() < 0.03
-        paid_date: str | None = None
-        if not voided and age_days > 0 and rng.random() < (0.95 if age_days > 60 else 0.4):
-            paid_day = invoice_day + timedelta(days=rng.randrange(1, max(2, term[
-                "paymentDueInDays"] + 20)))
-            if paid_day < self.anchor:
-                paid_date = _fmt_date(paid_day)
-        exported = rng.random() < 0.4
-        invoice: Record = {
-            "id": invoice_id,
-            "batchID": 100 + batch,
-            "comments": None if rng.random() < 0.8 else "Thank you for your business!",
-            "companyID": company_id,
-            "createDateTime": _fmt(rng, created),
-            "creatorResourceID": rng.choice(_RESOURCES),
-            "dueDate": _fmt_date(invoice_day + timedelta(days=term["paymentDueInDays"])),
-            "fromDate": _fmt_naive(_at(period_start, 0), 0),
-            "toDate": _fmt_naive(_at(period_end, 0), 0),
-            "invoiceDateTime": _fmt_naive(_at(invoice_day, 0), 0),
-            "invoiceEditorTemplateID": 1,
-            "invoiceNumber": str(1000 + index),
-            "invoiceTotal": total,
-            "isVoided": voided,
-            "orderNumber": None if rng.random() < 0.9 else f"PO-{rng.randrange(10000, 99999)}",
-            "paidDate": paid_date,
-            "paymentTerm": term["id"],
-            "taxGroup": 1 if tax_total else 3,
-            "taxRegionName": tax_name,
-            "totalTaxValue": tax_total,
-            "voidedByResourceID": rng.choice(_RESOURCES) if voided else None,
-            "voidedDate": _fmt(rng, created + timedelta(days=rng.randrange(1, 20)))
-            if voided else None,
-            "webServiceDate": _fmt(rng, created + timedelta(days=2)) if exported else None,
-            "invoiceStatus": 4 if voided else (3 if paid_date else 2),
-        }
-        damage = self.bad_invoice_ids.get(invoice_id) if hasattr(self, "bad_invoice_ids") else None
-        if damage == "bad-date":
-            invoice["invoiceDateTime"] = "0000-00-00T00:00:00"
-        elif damage == "unknown-company":
-            invoice["companyID"] = 1
-        elif damage == "missing-total":
-            invoice["invoiceTotal"] = None
-        elif damage == "empty-number":
-            invoice["invoiceNumber"] = ""
-        return invoice, lines
+            tax = (extended * tax_rate).quantize(CENT) if taxed and tax_rate else ZERO
+            cores.append((kind, name, quantity, rate, extended, tax))
+        return cores
 
-    def _invoice_chunk(self, chunk: int) -> tuple[list[Record], list[Record]]:
-        rng = self._rng(5, chunk)
-        table = self.invoices
-        invoices: list[Record] = []
-        lines: list[Record] = []
-        for index in range(chunk * table.chunk_size,
-                           min(table.count, (chunk + 1) * table.chunk_size)):
-            invoice, invoice_lines = self._invoice_and_lines(index, rng)
-            invoices.append(invoice)
-            lines.extend(invoice_lines)
-        return invoices, lines
+    def _invoice_day(self, index: int) -> date:
+        months = 12 * self.sizes.years
+        batch = index * months // max(1, self.invoices.count)
+        return _add_months(self.start, batch + 1)
 
     def _gen_invoices(self, chunk: int) -> list[Record]:
-        return self._invoice_chunk(chunk)[0]
+        r = self._rng(5, chunk).random
+        core = self._rng(15, chunk).random
+        table = self.invoices
+        anchor_day = self.anchor
+        terms = self.payment_terms
+        bad = self.bad_invoice_ids
+        out: list[Record] = []
+        for index in self._indexes(table, chunk):
+            months = 12 * self.sizes.years
+            batch = index * months // max(1, table.count)
+            invoice_day = _add_months(self.start, batch + 1)
+            day_secs = _secs(invoice_day)
+            created = day_secs + 6 * 3600 + int(r() * 4 * 3600)
+            micro = int(r() * 1_000_000)
+            company_index = self._invoice_company[index]
+            term = terms[0] if r() < 0.6 else _pick(r, terms)
+            tax_name = _TAX_REGIONS[company_index % len(_TAX_REGIONS)][0]
+            cores = self._line_cores(index, core)
+            total = sum((c[4] + c[5] for c in cores), ZERO)
+            tax_total = sum((c[5] for c in cores), ZERO)
+            age_days = (anchor_day - invoice_day).days
+            voided = r() < 0.03
+            paid_date: str | None = None
+            if not voided and age_days > 0 and r() < (0.95 if age_days > 60 else 0.4):
+                paid_day = invoice_day + timedelta(
+                    days=1 + int(r() * (term["paymentDueInDays"] + 20)))
+                if paid_day < anchor_day:
+                    paid_date = _fmt_date(paid_day)
+            exported = r() < 0.4
+            period_start = _add_months(invoice_day, -1)
+            invoice_id = table.id_at(index)
+            record: Record = {
+                "id": invoice_id,
+                "batchID": 100 + batch,
+                "comments": None if r() < 0.8 else "Thank you for your business!",
+                "companyID": self.company_id(company_index),
+                "createDateTime": _fmt(r, created, micro),
+                "creatorResourceID": _pick(r, _RESOURCES),
+                "dueDate": _fmt_date(invoice_day + timedelta(days=term["paymentDueInDays"])),
+                "fromDate": _fmt_date(period_start),
+                "toDate": _fmt_date(invoice_day - timedelta(days=1)),
+                "invoiceDateTime": _fmt_date(invoice_day),
+                "invoiceEditorTemplateID": 1,
+                "invoiceNumber": str(1000 + index),
+                "invoiceTotal": total,
+                "isVoided": voided,
+                "orderNumber": None if r() < 0.9 else f"PO-{10000 + int(r() * 89999)}",
+                "paidDate": paid_date,
+                "paymentTerm": term["id"],
+                "taxGroup": 1 if tax_total else 3,
+                "taxRegionName": tax_name,
+                "totalTaxValue": tax_total,
+                "voidedByResourceID": _pick(r, _RESOURCES) if voided else None,
+                "voidedDate": _fmt(r, created + (1 + int(r() * 19)) * 86400, micro)
+                if voided else None,
+                "webServiceDate": _fmt(r, created + 2 * 86400, micro) if exported else None,
+                "invoiceStatus": 4 if voided else (3 if paid_date else 2),
+            }
+            damage = bad.get(invoice_id) if bad else None
+            if damage == "bad-date":
+                record["invoiceDateTime"] = "0000-00-00T00:00:00"
+            elif damage == "unknown-company":
+                record["companyID"] = 1
+            elif damage == "missing-total":
+                record["invoiceTotal"] = None
+            elif damage == "empty-number":
+                record["invoiceNumber"] = ""
+            out.append(record)
+        return out
 
     def _gen_billing_items(self, chunk: int) -> list[Record]:
-        return self._invoice_chunk(chunk)[1]
+        core = self._rng(15, chunk).random
+        r = self._rng(25, chunk).random
+        invoices = self.invoices
+        tickets = self.tickets.count
+        stride = BillingItemsTable.LINES_STRIDE
+        base = self.billing_items.base
+        out: list[Record] = []
+        for index in self._indexes(invoices, chunk):
+            invoice_day = self._invoice_day(index)
+            period_start = _secs(_add_months(invoice_day, -1))
+            posted = _secs(invoice_day) - 7 * 3600
+            invoice_id = invoices.id_at(index)
+            company_id = self.company_id(self._invoice_company[index])
+            for k, (kind, name, quantity, rate, extended, tax) in enumerate(
+                    self._line_cores(index, core)):
+                labor = kind == 1
+                out.append({
+                    "id": base + stride * index + k,
+                    "invoiceID": invoice_id,
+                    "companyID": company_id,
+                    "contractID": None,
+                    "ticketID": self.tickets.id_at(int(r() * tickets))
+                    if labor and tickets else None,
+                    "itemName": name,
+                    "description": f"{name}: {_pick(r, _TICKET_TITLES)}".replace(
+                        "{n}", _pick(r, _FIRST)) if labor else name,
+                    "billingItemType": kind,
+                    "itemDate": _fmt_date_seconds(period_start + int(r() * 28) * 86400),
+                    "postedDate": _fmt(r, posted, int(r() * 1_000_000)),
+                    "quantity": quantity,
+                    "rate": rate,
+                    "extendedPrice": extended,
+                    "taxDollars": tax,
+                    "totalAmount": extended + tax,
+                    "ourCost": (extended * _COST_SHARE).quantize(CENT),
+                    "webServiceDate": None,
+                })
+        return out
 
     # changes ---------------------------------------------------------------------------
     def now_text(self) -> str:
@@ -822,7 +896,7 @@ class SandboxData:
             item = {
                 "id": billing.next_id(), "invoiceID": invoice_id, "companyID": company_id,
                 "contractID": None, "ticketID": None, "itemName": name, "description": name,
-                "billingItemType": 6, "itemDate": _fmt_naive(_at(day, 9 * 3600), 0),
+                "billingItemType": 6, "itemDate": _fmt_date(day),
                 "postedDate": self.now_text(), "quantity": quantity.quantize(CENT),
                 "rate": rate.quantize(CENT), "extendedPrice": extended, "taxDollars": tax,
                 "totalAmount": extended + tax, "ourCost": None, "webServiceDate": None,
@@ -836,9 +910,9 @@ class SandboxData:
             "id": invoice_id, "batchID": 9000, "comments": None, "companyID": company_id,
             "createDateTime": self.now_text(), "creatorResourceID": _RESOURCES[0],
             "dueDate": _fmt_date(day + timedelta(days=term["paymentDueInDays"])),
-            "fromDate": _fmt_naive(_at(_add_months(day, -1), 0), 0),
-            "toDate": _fmt_naive(_at(day - timedelta(days=1), 0), 0),
-            "invoiceDateTime": _fmt_naive(_at(day, 0), 0), "invoiceEditorTemplateID": 1,
+            "fromDate": _fmt_date(_add_months(day, -1)),
+            "toDate": _fmt_date(day - timedelta(days=1)),
+            "invoiceDateTime": _fmt_date(day), "invoiceEditorTemplateID": 1,
             "invoiceNumber": str(last_number + 1),
             "invoiceTotal": sum((i["totalAmount"] for i in items), Decimal("0.00")),
             "isVoided": False, "orderNumber": None, "paidDate": None,

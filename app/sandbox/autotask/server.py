@@ -32,7 +32,6 @@ import base64
 import json
 import logging
 import random
-import re
 import secrets
 import threading
 import time
@@ -56,8 +55,13 @@ __all__ = ["AutotaskSandbox", "SandboxCredentials"]
 
 log = logging.getLogger(__name__)
 
-_DEC_MARK = "\x00D"
-_DEC_RE = re.compile(r'"\\u0000D(-?[0-9.]+)"')
+# Decimals are written as exact JSON numbers: the encoder emits them as strings wrapped in
+# two control characters (which JSON escapes as \u0000 / \u0001), then both wrappers and
+# their quotes are removed with two plain replaces — much faster than a regex.
+_DEC_OPEN = "\x00"
+_DEC_CLOSE = "\x01"
+_DEC_OPEN_TEXT = '"\\u0000'
+_DEC_CLOSE_TEXT = '\\u0001"'
 _JSON_CACHE_LIMIT = 150_000
 
 _HTML_ERROR = (
@@ -69,17 +73,20 @@ _HTML_ERROR = (
 
 def _json_default(value: object) -> Any:
     if isinstance(value, Decimal):
-        return _DEC_MARK + format(value, "f")
+        return f"{_DEC_OPEN}{value:f}{_DEC_CLOSE}"
     if isinstance(value, date):
         return value.isoformat()
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
+_ENCODER = json.JSONEncoder(default=_json_default, ensure_ascii=False, separators=(",", ":"))
+
+
 def encode_json(value: Any) -> bytes:
     """JSON with Decimals written as numbers with their exact digits (`12.50`)."""
-    text = json.dumps(value, default=_json_default, ensure_ascii=False, separators=(",", ":"))
-    if "\\u0000D" in text:
-        text = _DEC_RE.sub(r"\1", text)
+    text = _ENCODER.encode(value)
+    if _DEC_OPEN_TEXT in text:
+        text = text.replace(_DEC_OPEN_TEXT, "").replace(_DEC_CLOSE_TEXT, "")
     return text.encode("utf-8")
 
 
@@ -222,6 +229,10 @@ class AutotaskSandbox:
             raise RuntimeError("the sandbox is not started")
         host, port = self._server.server_address[:2]
         host_text = host.decode() if isinstance(host, bytes) else str(host)
+        if self._host not in ("", "0.0.0.0", "::"):  # noqa: S104 - compared, never bound
+            host_text = self._host
+        if ":" in host_text:
+            host_text = f"[{host_text}]"
         return f"http://{host_text}:{port}"
 
     @property
@@ -577,6 +588,7 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             scripted = self.sandbox._take_scripted(method, split.path)
             if scripted is not None:
+                self.sandbox._count(method, _entity_key(lowered))
                 if scripted.delay_ms:
                     time.sleep(scripted.delay_ms / 1000)
                 if scripted.drop:
@@ -604,6 +616,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
     def _zone_information(self, method: str, params: dict[str, str]) -> None:
+        self.sandbox._count(method, "zoneinformation")  # counted, never throttled
         if method != "GET":
             raise _method_not_allowed(method)
         user = params.get("user", "")
@@ -633,9 +646,9 @@ class _Handler(BaseHTTPRequestHandler):
     def _api(self, method: str, rest: list[str], original: list[str], raw: bytes,
              params: dict[str, str]) -> None:
         sandbox = self.sandbox
-        code = self._authenticate()
         entity_key = rest[0] if rest else ""
-        sandbox._count(method, entity_key)
+        sandbox._count(method, entity_key)  # every request received, refused ones too
+        code = self._authenticate()
         admission = sandbox.budget.admit()
         if not admission.allowed:
             raise _HTTPError(429, [
@@ -1065,6 +1078,13 @@ class _Handler(BaseHTTPRequestHandler):
             raise _HTTPError(404, [f"No record with id {exc}."]) from None
         except (ValueError, TypeError) as exc:
             raise _HTTPError(400, [str(exc)]) from None
+
+
+def _entity_key(lowered: list[str]) -> str:
+    """The entity endpoint of an API path (`atservicesrest/v1.0/<entity>/...`)."""
+    if len(lowered) >= 3 and lowered[0] == "atservicesrest" and lowered[1] == "v1.0":
+        return lowered[2]
+    return lowered[-1] if lowered else ""
 
 
 def _retry_after_text(seconds: float) -> str:
