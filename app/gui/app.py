@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import qasync
-from PySide6.QtCore import QLockFile, QObject, QTimer, Slot
+from PySide6.QtCore import QLockFile, QObject, QThreadPool, QTimer, Slot
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QApplication, QMessageBox
 
@@ -50,6 +50,8 @@ EXIT_CANNOT_START = 2
 EXIT_ALREADY_RUNNING = 3
 
 LOCK_FILENAME = "paydesk.lock"
+#: How long closing PayDesk waits for background tasks to finish.
+BACKGROUND_SHUTDOWN_MS = 15_000
 
 
 # --- the single-instance guard ---------------------------------------------------------------
@@ -104,6 +106,9 @@ def create_application() -> QApplication:
     """The QApplication with PayDesk's name, icon, style and font (reused if one exists)."""
     existing = QApplication.instance()
     app = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])
+    if app.property("paydeskReady"):
+        return app
+    app.setProperty("paydeskReady", True)
     app.setApplicationName(APP_NAME)
     app.setApplicationDisplayName(APP_NAME)
     app.setOrganizationName(APP_NAME)
@@ -266,8 +271,11 @@ def _run_window(
         code = loop.run_forever()
     finally:
         window.save_layout()
-        window.hide()
+        window.close()
+        # Let background tasks finish before the database closes under them.
+        QThreadPool.globalInstance().waitForDone(BACKGROUND_SHUTDOWN_MS)
         window.deleteLater()
+        QApplication.sendPostedEvents(None, 0)
         loop.close()
         asyncio.set_event_loop(None)
     return int(code or 0)

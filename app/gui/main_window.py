@@ -86,15 +86,15 @@ class AreaSpec:
     empty: EmptyText
     #: Table counted for the empty state (its rows exist but their screen does not).
     counted: type[Base] | None = None
-    #: How the count reads: "{n} invoices".
-    counted_noun: str = "records"
+    #: How the count reads: ("invoice", "invoices").
+    counted_noun: tuple[str, str] = ("record", "records")
 
 
 AREAS: tuple[AreaSpec, ...] = (
     AreaSpec(
         "invoices",
         "Invoices",
-        factory=None,
+        factory="app.gui.invoices:create_invoices_area",
         empty=EmptyText(
             "No invoices yet",
             "PayDesk lists the invoices your company bills in Autotask, with what each client "
@@ -105,12 +105,12 @@ AREAS: tuple[AreaSpec, ...] = (
             ("Open Sync", "sync"),
         ),
         counted=Invoice,
-        counted_noun="invoices",
+        counted_noun=("invoice", "invoices"),
     ),
     AreaSpec(
         "organizations",
         "Organizations",
-        factory=None,
+        factory="app.gui.organizations:create_organizations_area",
         empty=EmptyText(
             "No organizations yet",
             "Your clients appear here with their contacts, contracts and open balance. Run "
@@ -119,7 +119,7 @@ AREAS: tuple[AreaSpec, ...] = (
             ("Open Sync", "sync"),
         ),
         counted=Organization,
-        counted_noun="organizations",
+        counted_noun=("organization", "organizations"),
     ),
     AreaSpec(
         "transactions",
@@ -134,7 +134,7 @@ AREAS: tuple[AreaSpec, ...] = (
             ("Open Invoices", "invoices"),
         ),
         counted=Payment,
-        counted_noun="payments",
+        counted_noun=("payment", "payments"),
     ),
     AreaSpec(
         "payment_search",
@@ -149,7 +149,7 @@ AREAS: tuple[AreaSpec, ...] = (
             ("Open Invoices", "invoices"),
         ),
         counted=Payment,
-        counted_noun="payments",
+        counted_noun=("payment", "payments"),
     ),
     AreaSpec(
         "sync",
@@ -164,7 +164,7 @@ AREAS: tuple[AreaSpec, ...] = (
             "started.",
         ),
         counted=SyncRun,
-        counted_noun="sync runs",
+        counted_noun=("sync run", "sync runs"),
     ),
     AreaSpec(
         "settings",
@@ -243,7 +243,7 @@ class PendingArea(EmptyState):
         self._show_message()
         if self.spec.counted is not None:
             run_task(
-                f"count the {self.spec.counted_noun}",
+                f"count the {self.spec.counted_noun[1]}",
                 count_rows,
                 self.context,
                 self.spec.counted,
@@ -268,10 +268,11 @@ class PendingArea(EmptyState):
     def _show_message(self) -> None:
         spec, empty = self.spec, self.spec.empty
         if self.row_count:
+            noun = spec.counted_noun[0 if self.row_count == 1 else 1]
             self.set_content(
-                f"{self.row_count:,} {spec.counted_noun} in PayDesk's database",
-                f"They were copied from Autotask and are kept up to date by the sync. The "
-                f"{spec.title} screen is not included in this version of PayDesk.",
+                f"{self.row_count:,} {noun} in PayDesk's database",
+                f"This version of PayDesk has no {spec.title} screen; the records are kept "
+                "safe in the database.",
             )
             self._action = None
             return
@@ -303,7 +304,7 @@ class MainWindow(QMainWindow):
         self.context = context
         self.setObjectName("mainWindow")
         self.setWindowTitle("PayDesk" + (" — Demo" if context.demo is not None else ""))
-        self.setMinimumSize(900, 560)
+        self.setMinimumSize(760, 520)
         self.areas: dict[str, QWidget] = {}
         self._area_rows: dict[str, int] = {}
         self.wizard: QDialog | None = None

@@ -51,6 +51,7 @@ from app.gui.context import AppContext
 SCREEN_MODULES: tuple[str, ...] = (
     "app.gui.shell_screens",
     "app.gui.wizard.screens",
+    "app.gui.invoices.screens",
 )
 
 #: The Autotask sandbox's seed and size for screenshots: enough for full tables, quick to sync.

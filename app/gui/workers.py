@@ -38,8 +38,9 @@ import threading
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
+import shiboken6
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, QTimer, Signal, Slot
 from PySide6.QtWidgets import QProgressDialog, QWidget
 
@@ -183,7 +184,8 @@ class Task(QObject):
     def _show_busy_dialog(self) -> None:
         if not self.is_running:
             return
-        dialog = QProgressDialog(self._busy_text or "", "Cancel", 0, 0, self._parent_widget)
+        parent = self._parent_widget if _valid(self._parent_widget) else None
+        dialog = QProgressDialog(self._busy_text or "", "Cancel", 0, 0, parent)
         dialog.setWindowTitle("PayDesk")
         dialog.setMinimumDuration(0)
         dialog.canceled.connect(self.cancel)
@@ -193,7 +195,7 @@ class Task(QObject):
     @Slot(object)
     def _deliver_result(self, value: Any) -> None:
         self.outcome = value
-        if self._on_success is not None:
+        if _alive(self._on_success):
             self._on_success(value)
         self.succeeded.emit(value)
 
@@ -201,13 +203,13 @@ class Task(QObject):
     def _deliver_error(self, failure: WorkerFailure) -> None:
         self.failure = failure
         log.warning("Task failed: %s\n%s", self.name, failure.details)
-        if self._on_failure is not None:
+        if _alive(self._on_failure):
             self._on_failure(failure)
-        else:
+        elif self._on_failure is None:
             from app.gui.errors import describe_exception, show_error
 
             show_error(
-                self._parent_widget,
+                self._parent_widget if _valid(self._parent_widget) else None,
                 f"Could not {self.name}",
                 describe_exception(failure.exception),
                 failure.details,
@@ -216,7 +218,7 @@ class Task(QObject):
 
     @Slot(object)
     def _deliver_progress(self, value: Any) -> None:
-        if self._on_progress is not None:
+        if _alive(self._on_progress):
             self._on_progress(value)
 
     @Slot()
@@ -231,6 +233,19 @@ class Task(QObject):
         log.debug("Task finished: %s", self.name)
         self.done.emit()
         _active_tasks.discard(self)
+
+
+def _valid(obj: QObject | None) -> bool:
+    return obj is not None and shiboken6.isValid(obj)
+
+
+def _alive(callback: Callable[..., Any] | None) -> TypeGuard[Callable[..., Any]]:
+    """False for no callback, and for a method of a Qt object that has been deleted (the
+    screen that started the task was closed while it ran)."""
+    if callback is None:
+        return False
+    owner = getattr(callback, "__self__", None)
+    return not isinstance(owner, QObject) or shiboken6.isValid(owner)
 
 
 def run_task(

@@ -1,0 +1,47 @@
+"""Fixtures for widget tests (pytest-qt).
+
+* ``app_context``: an ``AppContext`` on a fresh migrated SQLite database in a temporary
+  profile, with no internal currency yet (as at first start). Background tasks are waited
+  for before the database is closed.
+* ``set_up_context``: the same with the internal currency set (USD), as after Setup.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+# Widget tests never need a screen; set before pytest-qt creates the QApplication.
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from app.core.config import Profile, set_internal_currency
+from app.core.credentials import CredentialStore
+from app.gui.context import AppContext
+
+
+def wait_for_background_tasks(qtbot: object, timeout_ms: int = 10_000) -> None:
+    from app.gui.workers import active_tasks
+
+    qtbot.waitUntil(lambda: not active_tasks(), timeout=timeout_ms)  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def app_context(tmp_path: Path, sqlite_engine: Engine, qtbot: object) -> Iterator[AppContext]:
+    folder = tmp_path / "profile"
+    folder.mkdir()
+    profile = Profile(folder, sqlite_engine.url.render_as_string(hide_password=False))
+    context = AppContext(
+        profile=profile, engine=sqlite_engine, credentials=CredentialStore(profile.key)
+    )
+    yield context
+    wait_for_background_tasks(qtbot)
+
+
+@pytest.fixture
+def set_up_context(app_context: AppContext) -> AppContext:
+    set_internal_currency(app_context.engine, "USD", actor="tests")
+    return app_context

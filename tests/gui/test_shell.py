@@ -1,0 +1,260 @@
+"""The application shell: main window, empty states, start-up, crash dialog, single instance,
+remembered layout."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication, QPushButton, QTableView
+from pytestqt.qtbot import QtBot
+
+from app.core.clock import utcnow
+from app.core.config import Profile
+from app.core.logs import LOG_FILENAME, setup_logging
+from app.core.storage.engine import session_scope
+from app.core.storage.models import Organization
+from app.gui import main_window as main_window_module
+from app.gui.app import EXIT_ALREADY_RUNNING, EXIT_OK, InstanceLock, run_gui
+from app.gui.context import AppContext
+from app.gui.errors import CrashDialog, CrashHandler
+from app.gui.main_window import AREAS, MainWindow, PendingArea
+from tests.gui.conftest import wait_for_background_tasks
+
+AREA_TITLES = ["Invoices", "Organizations", "Transactions", "Payment Search", "Sync", "Settings"]
+
+
+@pytest.fixture
+def window(qtbot: QtBot, app_context: AppContext) -> Iterator[MainWindow]:
+    win = MainWindow(app_context)
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitExposed(win)
+    wait_for_background_tasks(qtbot)
+    yield win
+    wait_for_background_tasks(qtbot)
+
+
+def _pending(win: MainWindow) -> dict[str, PendingArea]:
+    return {k: w for k, w in win.areas.items() if isinstance(w, PendingArea)}
+
+
+def _gui_args(profile: Path, **overrides: object) -> argparse.Namespace:
+    values: dict[str, object] = {
+        "profile": profile,
+        "database_url": None,
+        "demo": False,
+        "smoke": True,
+    }
+    values.update(overrides)
+    return argparse.Namespace(**values)
+
+
+def test_main_window_offers_every_area(window: MainWindow) -> None:
+    titles = [window.navigation.item(i).text() for i in range(window.navigation.count())]
+    assert titles == AREA_TITLES
+    for number, spec in enumerate(AREAS):
+        window.navigation.setCurrentRow(number)
+        assert window.stack.currentWidget() is window.areas[spec.key]
+        assert window.current_area_key() == spec.key
+
+
+def test_empty_areas_say_what_to_do_and_show_no_rows(window: MainWindow) -> None:
+    pending = _pending(window)
+    for key, area in pending.items():
+        assert area.row_count == 0, key
+        assert area.title(), key
+        # Before Setup, every empty area points to Setup (or says what the area is for).
+        if main_window_module.wizard_available():
+            assert "Setup" in area.explanation(), key
+            assert area.action_button.text() == "Run Setup"
+    if "invoices" in pending:
+        assert pending["invoices"].title() == "No invoices yet"
+        assert "run setup to connect autotask" in pending["invoices"].explanation().lower()
+    # No area shows invented rows.
+    for table in window.findChildren(QTableView):
+        model = table.model()
+        assert model is None or model.rowCount() == 0
+
+
+def test_after_setup_empty_areas_point_to_the_next_step(
+    qtbot: QtBot, set_up_context: AppContext
+) -> None:
+    win = MainWindow(set_up_context)
+    qtbot.addWidget(win)
+    win.show()
+    wait_for_background_tasks(qtbot)
+    pending = _pending(win)
+    if "invoices" not in pending:
+        pytest.skip("the Invoices screen is part of this build")
+    invoices = pending["invoices"]
+    assert "Open Sync" in invoices.explanation()
+    assert invoices.action_button.text() == "Open Sync"
+    qtbot.mouseClick(invoices.action_button, qtbot_left_button())
+    assert win.current_area_key() == "sync"
+
+
+def qtbot_left_button() -> object:
+    from PySide6.QtCore import Qt
+
+    return Qt.MouseButton.LeftButton
+
+
+def test_empty_state_counts_rows_that_exist(qtbot: QtBot, set_up_context: AppContext) -> None:
+    with session_scope(set_up_context.engine) as session:
+        session.add(Organization(id=101, name="Contoso Dental", synced_at=utcnow()))
+    win = MainWindow(set_up_context)
+    qtbot.addWidget(win)
+    wait_for_background_tasks(qtbot)
+    area = win.areas["organizations"]
+    if not isinstance(area, PendingArea):
+        pytest.skip("the Organizations screen is part of this build")
+    assert area.row_count == 1
+    assert area.title() == "1 organization in PayDesk's database"
+
+
+def test_status_bar_names_the_database_and_has_a_sync_slot(
+    qtbot: QtBot, window: MainWindow
+) -> None:
+    text = window.database_label.text()
+    assert text.startswith("Database: SQLite file ")
+    assert str(window.context.profile.folder.parent) in text or "sqlite3" in text
+    slot = QPushButton("Sync idle")
+    window.set_sync_status_widget(slot)
+    assert window.sync_status is slot
+    replacement = QPushButton("Syncing…")
+    window.set_sync_status_widget(replacement)
+    assert window.sync_status is replacement
+
+
+def test_settings_area_shows_the_installation(window: MainWindow) -> None:
+    settings = window.show_area("settings")
+    values = settings.values  # type: ignore[attr-defined]
+    assert "Not chosen yet" in values["currency"].text()
+    assert values["database"].text() == window.context.profile.describe_database()
+    assert values["profile"].text() == str(window.context.profile.folder)
+
+
+def test_window_geometry_and_area_are_remembered(
+    qtbot: QtBot, app_context: AppContext
+) -> None:
+    first = MainWindow(app_context)
+    qtbot.addWidget(first)
+    first.show()
+    first.resize(780, 640)
+    first.show_area("sync")
+    qtbot.waitUntil(lambda: first.width() == 780)
+    first.close()
+    assert (app_context.profile.folder / "window.ini").is_file()
+
+    second = MainWindow(app_context)
+    qtbot.addWidget(second)
+    second.show()
+    assert (second.width(), second.height()) == (780, 640)
+    assert second.current_area_key() == "sync"
+
+
+@pytest.mark.qt_no_exception_capture
+def test_unhandled_exception_shows_crash_dialog_and_logs_it(
+    qtbot: QtBot, tmp_path: Path
+) -> None:
+    log_file = setup_logging(tmp_path / "logs")
+    handler = CrashHandler(log_file)
+    handler.install()
+    try:
+
+        def fail() -> None:
+            raise ZeroDivisionError("card 4242 4242 4242 4242 could not be divided")
+
+        QTimer.singleShot(0, fail)
+        qtbot.waitUntil(lambda: bool(handler.dialogs), timeout=5000)
+        dialog = handler.dialogs[0]
+        assert isinstance(dialog, CrashDialog)
+        assert dialog.isVisible()
+        assert "ZeroDivisionError" in dialog.details
+        assert "4242 4242 4242 4242" not in dialog.details  # redacted like the log
+        assert handler.crash_count == 1
+        for h in logging.getLogger().handlers:
+            h.flush()
+        logged = (tmp_path / "logs" / LOG_FILENAME).read_text(encoding="utf-8")
+        assert "Unexpected error" in logged and "ZeroDivisionError" in logged
+        assert "4242 4242 4242 4242" not in logged
+        dialog.close()
+    finally:
+        handler.uninstall()
+        setup_logging(None)
+
+
+def test_smoke_start_runs_fully_and_exits_zero(qtbot: QtBot, tmp_path: Path) -> None:
+    profile = tmp_path / "profile"
+    assert run_gui(_gui_args(profile)) == EXIT_OK
+    assert (profile / "paydesk.sqlite3").is_file()
+    assert (profile / "logs" / LOG_FILENAME).is_file()
+    assert (profile / "window.ini").is_file()
+    # The lock is released when PayDesk closes: it starts again.
+    assert run_gui(_gui_args(profile)) == EXIT_OK
+    setup_logging(None)
+
+
+def test_second_start_on_the_same_profile_is_refused(
+    qtbot: QtBot, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    profile = Profile.open(tmp_path / "profile")
+    held = InstanceLock.acquire(profile)
+    assert held is not None
+    try:
+        assert run_gui(_gui_args(profile.folder)) == EXIT_ALREADY_RUNNING
+    finally:
+        held.release()
+        setup_logging(None)
+    err = capsys.readouterr().err
+    assert "PayDesk is already open for this profile" in err
+    assert str(profile.folder) in err
+
+
+def test_second_process_is_refused_while_the_first_runs(tmp_path: Path) -> None:
+    profile = tmp_path / "profile"
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    first = subprocess.Popen(
+        [sys.executable, "-m", "app", "--profile", str(profile)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        log_file = profile / "logs" / LOG_FILENAME
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if log_file.is_file() and (profile / "paydesk.lock").is_file():
+                break
+            assert first.poll() is None, "the first PayDesk exited early"
+            time.sleep(0.1)
+        second = subprocess.run(
+            [sys.executable, "-m", "app", "--smoke", "--profile", str(profile)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert second.returncode == EXIT_ALREADY_RUNNING, second.stderr
+        assert "PayDesk is already open for this profile" in second.stderr
+    finally:
+        first.terminate()
+        first.wait(timeout=30)
+
+
+def test_application_has_the_style_sheet(qtbot: QtBot) -> None:
+    from app.gui.app import create_application
+
+    app = create_application()
+    assert isinstance(app, QApplication)
+    assert "QListWidget#navigation" in app.styleSheet()
+    assert not app.windowIcon().isNull()
