@@ -7,9 +7,9 @@ the Order Summary can show them instantly and offline, and so a payment can poin
 method it used.
 
 Rows are filed under the gateway's ``kind`` — its name and mode, such as ``stripe-test``,
-the same value the payment pipeline stores on payments — because a test-mode customer or card means nothing to the live account:
-switching from test keys to live keys starts from an empty list instead of offering cards
-that cannot be charged.
+the same value the payment pipeline stores on payments — because a test-mode customer or
+card means nothing to the live account: switching from test keys to live keys starts from
+an empty list instead of offering cards that cannot be charged.
 
 :class:`SavedMethods` is what the GUI calls (from a worker thread): it talks to the gateway
 and updates the database in short sessions, and returns frozen :class:`StoredMethod`s.

@@ -1,0 +1,190 @@
+"""The payment-gateway step of setup as plain data and rules, so the wizard only draws it.
+
+:class:`GatewayForm` is what the page's fields hold; :class:`GatewayStepState` tracks Test
+Connection as page state (untested → testing → passed/failed) for exactly the values tested;
+:func:`run_gateway_test` is the blocking call the wizard runs in a worker.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field, replace
+from urllib.parse import urlsplit
+
+from app.core.gateways.connection import GatewayConnection, open_gateway
+from app.core.gateways.errors import AuthenticationFailed, GatewayError
+from app.core.gateways.stripe_gateway import stripe_mode_from_key
+from app.core.gateways.types import GatewayAccountInfo, GatewayMode
+from app.core.setup.autotask_step import TestState
+
+__all__ = [
+    "GatewayForm",
+    "GatewayStepState",
+    "GatewayTestOutcome",
+    "TestState",
+    "run_gateway_test",
+]
+
+
+_PASTE_KEY = "Paste the secret key from the Stripe Dashboard (Developers > API keys)."
+
+
+def _is_loopback(host: str) -> bool:
+    return host in ("localhost", "127.0.0.1", "::1") or host.startswith("127.")
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayForm:
+    """The gateway page's fields. ``secret_key`` empty with ``secret_stored`` keeps the
+    stored key. ``api_base`` is set only for the sandbox."""
+
+    gateway: str = "stripe"
+    secret_key: str = field(default="", repr=False)
+    secret_stored: bool = False
+    return_url: str = ""
+    api_base: str = ""
+
+    def errors(self) -> dict[str, str]:
+        """Field name → message for every field that is not acceptable yet."""
+        problems: dict[str, str] = {}
+        key = self.secret_key.strip()
+        if not key and not self.secret_stored:
+            problems["secret_key"] = _PASTE_KEY
+        elif key:
+            try:
+                stripe_mode_from_key(key)
+            except AuthenticationFailed as exc:
+                problems["secret_key"] = exc.message
+        url = self.return_url.strip()
+        if url:
+            parts = urlsplit(url)
+            secure = parts.scheme == "https" or (
+                parts.scheme == "http" and _is_loopback(parts.hostname or ""))
+            if not parts.hostname or not secure:
+                problems["return_url"] = ("Enter a full web address that starts with "
+                                          "https://, for example https://www.yourcompany.com")
+        return problems
+
+    def is_valid(self) -> bool:
+        return not self.errors()
+
+    def mode(self) -> GatewayMode | None:
+        """Test or live as the typed key says (None while it is not a key)."""
+        try:
+            return stripe_mode_from_key(self.secret_key) if self.secret_key.strip() else None
+        except AuthenticationFailed:
+            return None
+
+    def fingerprint(self, stored_secret: str | None = None) -> str:
+        """Identifies the exact account tested (a hash: the key is never kept in clear)."""
+        secret = self.secret_key.strip() or (stored_secret or "")
+        parts = (self.gateway, secret, self.api_base)
+        return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+
+    def connection(self) -> GatewayConnection:
+        return GatewayConnection(gateway=self.gateway, api_base=self.api_base,
+                                 return_url=self.return_url.strip())
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayTestOutcome:
+    """A finished test: the account when it worked, a message when not. ``warning`` says
+    something worth knowing about a working account (e.g. the currency)."""
+
+    info: GatewayAccountInfo | None = None
+    message: str | None = None
+    warning: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.info is not None
+
+
+GatewayTestOutcome.__test__ = False  # type: ignore[attr-defined]  # not a pytest class
+
+
+def run_gateway_test(form: GatewayForm, stored_secret: str | None = None, *,
+                     internal_currency: str | None = None) -> GatewayTestOutcome:
+    """Open the account with the form's key and describe it. Blocks (seconds); run it off
+    the GUI thread. Never raises for a gateway failure: the outcome says what went wrong."""
+    secret = form.secret_key.strip() or (stored_secret or "")
+    try:
+        gateway = open_gateway(form.connection(), secret, max_network_retries=0,
+                               timeout=(10.0, 20.0))
+        info = gateway.test_connection()
+    except GatewayError as exc:
+        return GatewayTestOutcome(message=exc.message)
+    warning = None
+    if internal_currency and internal_currency not in info.currencies:
+        warning = (f"This account cannot take payments in {internal_currency}, PayDesk's "
+                   "internal currency. Check the account's country and currencies at Stripe.")
+    return GatewayTestOutcome(info=info, warning=warning)
+
+
+class GatewayStepState:
+    """Test Connection as page state. Used on one thread (the GUI thread in the wizard)."""
+
+    def __init__(self, form: GatewayForm, stored_secret: str | None = None) -> None:
+        self.form = form
+        self._stored_secret = stored_secret
+        self.state = TestState.UNTESTED
+        self.outcome: GatewayTestOutcome | None = None
+        self._generation = 0
+        self._tested: str | None = None
+
+    def edit(self, **changes: str) -> bool:
+        """Apply field changes; True when that cleared a result (pass or fail)."""
+        new_form = replace(self.form, **changes)  # type: ignore[arg-type]
+        if new_form == self.form:
+            return False
+        key_changed = new_form.fingerprint(self._stored_secret) != self.form.fingerprint(
+            self._stored_secret)
+        self.form = new_form
+        if not key_changed:
+            return False  # the return page does not change which account is tested
+        if self.state is TestState.TESTING:
+            self._generation += 1
+        cleared = self.state is not TestState.UNTESTED
+        self.state = TestState.UNTESTED
+        self.outcome = None
+        self._tested = None
+        return cleared
+
+    def can_test(self) -> bool:
+        return self.state is not TestState.TESTING and "secret_key" not in self.form.errors()
+
+    def start_test(self) -> int:
+        if "secret_key" in self.form.errors():
+            raise ValueError("the key is not acceptable")
+        self._generation += 1
+        self.state = TestState.TESTING
+        self.outcome = None
+        self._tested = self.form.fingerprint(self._stored_secret)
+        return self._generation
+
+    def cancel_test(self) -> None:
+        if self.state is TestState.TESTING:
+            self._generation += 1
+            self.state = TestState.UNTESTED
+            self._tested = None
+
+    def finish_test(self, ticket: int, outcome: GatewayTestOutcome) -> bool:
+        """Record a result; False (and nothing changes) when it is for an outdated test."""
+        if ticket != self._generation or self.state is not TestState.TESTING:
+            return False
+        self.outcome = outcome
+        self.state = TestState.PASSED if outcome.ok else TestState.FAILED
+        return True
+
+    def secret_saved(self, secret: str) -> None:
+        self._stored_secret = secret.strip()
+
+    def can_advance(self) -> bool:
+        """Next only after a pass for exactly the account now in the fields, and with every
+        field acceptable."""
+        return (
+            self.state is TestState.PASSED
+            and self._tested is not None
+            and self._tested == self.form.fingerprint(self._stored_secret)
+            and self.form.is_valid()
+        )
