@@ -183,9 +183,13 @@ def check_last_sync(ctx: DoctorContext) -> list[Finding]:
                         "`paydesk sync` (or open PayDesk) to do the first sync.")
     kind, status, started_at, finished_at, error, counts = run
     when = _ago((utcnow() - (finished_at or started_at)).total_seconds())
-    records = sum(v for v in (counts or {}).values() if isinstance(v, int))
+    records = sum(
+        int(entity.get("fetched") or 0)
+        for entity in (counts or {}).values()
+        if isinstance(entity, dict)
+    )
     if status == "succeeded":
-        return _ok(title, f"{kind} sync finished {when}, {records:,} records.")
+        return _ok(title, f"the {kind} sync finished {when}; {records:,} records read.")
     if status == "running":
         return _ok(title, f"a {kind} sync is running (started {when}).")
     if status == "cancelled":

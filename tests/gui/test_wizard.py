@@ -28,6 +28,7 @@ from app.core.config import Profile, get_internal_currency, set_internal_currenc
 from app.core.connections import load_autotask_connection
 from app.core.credentials import CredentialStore, SecretName
 from app.core.logs import setup_logging
+from app.core.setup.steps import is_setup_complete
 from app.core.storage.models import Base, Invoice, Organization
 from app.gui.context import AppContext
 from app.gui.wizard import SetupWizard
@@ -340,6 +341,23 @@ def test_rerun_prefills_and_keeps_the_stored_secret_hidden(
     assert child(again, QWidget, "autotaskSecretStored").isVisible()
     test_connection(qtbot, again, "Connected to Autotask")  # uses the stored secret
     assert next_button(again).isEnabled()
+    qtbot.mouseClick(next_button(again), Qt.MouseButton.LeftButton)
+    assert again.currentPage().title() == "Sync"  # not a second "first" sync
+    assert "Done." in wait_for_first_sync(qtbot, again)
+
+
+def test_save_keeps_untested_details_and_setup_stays_incomplete(
+    qtbot: QtBot, wizard: SetupWizard, context: AppContext, memory_keyring: MemoryKeyring
+) -> None:
+    go_to_autotask_page(qtbot, wizard)
+    set_field(qtbot, wizard, "autotaskSecret", "typed-but-not-tested")
+    qtbot.mouseClick(child(wizard, QPushButton, "saveButton"), Qt.MouseButton.LeftButton)
+    assert "Saved" in status_text(wizard)
+    assert not next_button(wizard).isEnabled()
+    stored = load_autotask_connection(context.engine)
+    assert stored is not None and stored.verified_at is None
+    assert "typed-but-not-tested" in memory_keyring.entries.values()
+    assert not is_setup_complete(context.engine, context.credentials)
 
 
 # --- the secret is in the keychain and nowhere else ----------------------------------------

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -112,6 +113,9 @@ def test_setup_sync_doctor_all_well(paydesk, sandbox: Sandbox) -> None:  # type:
         assert f"[OK ] {title}" in doctor.out, doctor.out
     assert "USD (locked)" in doctor.out
     assert "Everything is in order." in doctor.out
+    found = re.search(r"full sync finished just now; ([\d,]+) records read", doctor.out)
+    assert found is not None, doctor.out
+    assert int(found.group(1).replace(",", "")) > 25 + 40 + 10 + 60 + 120  # plus invoice lines
 
     # The secret is in the keychain only: not in the database file, the logs or any output.
     assert SECRET in paydesk.keyring_file.read_text()

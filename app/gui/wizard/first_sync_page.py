@@ -25,10 +25,12 @@ from PySide6.QtWidgets import (
     QWizard,
     QWizardPage,
 )
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from app.core.connections import describe_missing_connection, load_autotask_client
 from app.core.credentials import CredentialStore
+from app.core.storage.engine import session_scope
+from app.core.storage.models import SyncRun
 from app.gui.context import AppContext
 from app.gui.widgets.pill import Tone
 from app.gui.wizard.notice import Notice
@@ -133,6 +135,11 @@ class FirstSyncPage(QWizardPage):
 
     def initializePage(self) -> None:
         if self.task is None and self.result is None:
+            if _has_synced_before(self.context.engine):  # Setup run again from Settings
+                self.setTitle("Sync")
+                self.setSubTitle("PayDesk is fetching what changed in Autotask since the last "
+                                 "sync. You can press Finish at any time: it carries on in the "
+                                 "background.")
             self.start()
 
     def detach(self) -> None:
@@ -261,6 +268,12 @@ class FirstSyncPage(QWizardPage):
 
     def isComplete(self) -> bool:
         return True
+
+
+def _has_synced_before(engine: Engine) -> bool:
+    with session_scope(engine) as session:
+        return session.scalar(
+            select(SyncRun.id).where(SyncRun.status == "succeeded").limit(1)) is not None
 
 
 def _duration(seconds: float) -> str:
