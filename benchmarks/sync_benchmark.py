@@ -1,0 +1,168 @@
+"""Sync benchmark: a large MSP synced from the Autotask sandbox into a fresh profile.
+
+Starts the sandbox as its own process (as Autotask is another machine), then measures:
+
+(a) local cost — first sync with no added latency: records per second, peak RSS of the
+    syncing process;
+(b) API-bound — first sync into another fresh profile with 150 ms per request and the
+    3-thread limit: wall time against the lower bound (per entity ceil(pages / 3) × 150 ms,
+    the largest over entities) and requests against the minimum (ceil(records / 500) per
+    entity);
+(c) incremental sync with nothing changed: requests per entity and seconds.
+
+Prints a table and, as its last line, one JSON object with the figures.
+
+    python -m benchmarks.sync_benchmark [--scale 1.0] [--skip-api-bound]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import resource
+import secrets
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from app.core.autotask import AutotaskClient, AutotaskCredentials, PacingPolicy
+from app.core.config import set_internal_currency
+from app.core.storage.engine import open_database, sqlite_url
+from app.core.sync import SyncResult, run_sync
+
+FULL_SIZES = {"companies": 10_000, "contacts": 30_000, "contracts": 5_000,
+              "tickets": 100_000, "invoices": 100_000}
+LINES_PER_INVOICE = 3.0
+LATENCY_MS = 150  # an integer: the admin interface reads JSON numbers with a fraction as Decimal
+
+
+def start_sandbox(sizes: dict[str, int]) -> tuple[subprocess.Popen[str], str, AutotaskCredentials]:
+    secret = secrets.token_urlsafe(18)
+    code = secrets.token_hex(12).upper()
+    command = [sys.executable, "-m", "app.sandbox.autotask.cli", "--secret", secret,
+               "--integration-code", code, "--lines-per-invoice", str(LINES_PER_INVOICE),
+               "--threshold", "100000000"]
+    for name, value in sizes.items():
+        command += [f"--{name}", str(value)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    url = ""
+    username = ""
+    for line in process.stdout:
+        if line.startswith("url: "):
+            url = line[5:].strip()
+        elif line.startswith("username: "):
+            username = line[10:].strip()
+        elif line.startswith("admin: "):
+            break
+    return process, url, AutotaskCredentials(username, secret, code)
+
+
+def set_faults(url: str, **changes: Any) -> None:
+    admin = url.replace("/atservicesrest/", "/_sandbox/faults")
+    requests.patch(admin, json=changes, timeout=(5, 30)).raise_for_status()
+
+
+def fresh_engine(folder: Path) -> Any:
+    engine = open_database(sqlite_url(folder / "paydesk.sqlite3"))
+    set_internal_currency(engine, "USD")
+    return engine
+
+
+def client_for(url: str, credentials: AutotaskCredentials) -> AutotaskClient:
+    # The sandbox's hourly budget is set out of reach so that pacing does not blur the figures.
+    return AutotaskClient(credentials, discovery_url=url,
+                          pacing=PacingPolicy(check_every_requests=1_000_000,
+                                              check_every_seconds=1e9))
+
+
+def timed_sync(engine: Any, client: AutotaskClient) -> tuple[SyncResult, float]:
+    start = time.perf_counter()
+    result = run_sync(engine, client, cancel=threading.Event())
+    seconds = time.perf_counter() - start
+    if result.error:
+        raise SystemExit(f"sync failed: {result.error}")
+    return result, seconds
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", type=float, default=1.0,
+                        help="fraction of the large MSP to use (1.0 = the full size)")
+    parser.add_argument("--skip-api-bound", action="store_true")
+    args = parser.parse_args(argv)
+    sizes = {k: max(1, int(v * args.scale)) for k, v in FULL_SIZES.items()}
+    process, url, credentials = start_sandbox(sizes)
+    figures: dict[str, Any] = {"scale": args.scale, "sizes": sizes}
+    rows: list[tuple[str, str, str]] = []
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            # (a) local cost
+            engine = fresh_engine(Path(tmp) / "a")
+            client = client_for(url, credentials)
+            result, seconds = timed_sync(engine, client)
+            records = result.fetched
+            rate = records / seconds
+            figures["a"] = {"records": records, "seconds": round(seconds, 2),
+                            "records_per_second": round(rate), "peak_rss_mb":
+                            round(peak_rss_mb(), 1), "requests": result.requests}
+            rows += [("(a) records", f"{records:,}", ""),
+                     ("(a) seconds", f"{seconds:.2f}", ""),
+                     ("(a) records/s", f"{rate:,.0f}", "target ≥ 20,000"),
+                     ("(a) peak RSS MB", f"{peak_rss_mb():.0f}", "target ≤ 500")]
+            per_entity = {e.entity: e.fetched for e in result.entities}
+
+            # (c) incremental with nothing changed
+            inc, inc_seconds = timed_sync(engine, client)
+            worst = max(e.requests for e in inc.entities)
+            figures["c"] = {"seconds": round(inc_seconds, 3), "requests": inc.requests,
+                            "max_requests_per_entity": worst,
+                            "requests_by_entity": {e.entity: e.requests for e in inc.entities}}
+            rows += [("(c) seconds", f"{inc_seconds:.2f}", "target < 2"),
+                     ("(c) requests", f"{inc.requests}", ""),
+                     ("(c) max requests/entity", f"{worst}", "target ≤ 3")]
+            engine.dispose()
+
+            # (b) API-bound
+            if not args.skip_api_bound:
+                set_faults(url, latency_ms=LATENCY_MS)
+                engine = fresh_engine(Path(tmp) / "b")
+                client = client_for(url, credentials)
+                result_b, seconds_b = timed_sync(engine, client)
+                pages = {e: max(1, math.ceil(n / 500)) for e, n in per_entity.items()}
+                bound = max(math.ceil(p / 3) for p in pages.values()) * LATENCY_MS / 1000
+                minimum = sum(pages.values())
+                figures["b"] = {"seconds": round(seconds_b, 2), "time_bound": round(bound, 2),
+                                "time_ratio": round(seconds_b / bound, 3),
+                                "requests": result_b.requests, "min_requests": minimum,
+                                "request_ratio": round(result_b.requests / minimum, 3)}
+                rows += [("(b) seconds", f"{seconds_b:.2f}", f"bound {bound:.2f}"),
+                         ("(b) time / bound", f"{seconds_b / bound:.3f}", "target ≤ 1.25"),
+                         ("(b) requests", f"{result_b.requests:,}", f"minimum {minimum:,}"),
+                         ("(b) requests / min", f"{result_b.requests / minimum:.3f}",
+                          "target ≤ 1.05")]
+                engine.dispose()
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    width = max(len(r[0]) for r in rows)
+    print("Sync benchmark" + (f" (scale {args.scale})" if args.scale != 1.0 else ""))
+    for name, value, note in rows:
+        print(f"  {name:<{width}}  {value:>12}  {note}")
+    print(json.dumps(figures))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
