@@ -37,7 +37,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, or_, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.core.clock import utcnow
@@ -57,6 +56,7 @@ from app.core.gateways import (
     RefundStatus,
     SavedMethod,
 )
+from app.core.gateways.repository import SavedMethods, gateway_account_key
 from app.core.invoice_state import InvoiceStatus, recompute_invoices
 from app.core.money import Money
 from app.core.payments.audit import audit
@@ -82,9 +82,7 @@ from app.core.payments.summary import (
 from app.core.posting.queue import queue_paid_date, queue_payment_note, queue_refund_note
 from app.core.storage.engine import session_scope
 from app.core.storage.models import (
-    GatewayCustomer,
     Invoice,
-    Organization,
     Payment,
     PaymentAllocation,
     PaymentMethod,
@@ -386,6 +384,9 @@ class PaymentPipeline:
         self.gateway = gateway
         self.actor = actor or current_actor()
         self._checkpoint = checkpoint
+        self.methods = SavedMethods(engine, gateway)
+        #: What payments, customers and methods are filed under (``stripe-test``).
+        self.account = gateway_account_key(gateway)
 
     # --- helpers ------------------------------------------------------------------------
     def _step(self, name: str) -> None:
@@ -436,29 +437,7 @@ class PaymentPipeline:
 
     def _customer_id(self, organization_id: int) -> str:
         """The gateway customer of an organization: stored, or created once (idempotent)."""
-        with session_scope(self.engine) as session:
-            row = session.get(GatewayCustomer, (self.gateway.kind, organization_id))
-            if row is not None:
-                return row.customer_id
-            org = session.get(Organization, organization_id)
-            name = org.name if org else f"Organization {organization_id}"
-        customer_id = self.gateway.ensure_customer(
-            organization_id, name, None,
-            idempotency_key=f"paydesk-customer-{self.gateway.kind}-{organization_id}",
-        )
-        try:
-            with session_scope(self.engine) as session:
-                session.add(
-                    GatewayCustomer(
-                        gateway=self.gateway.kind,
-                        organization_id=organization_id,
-                        customer_id=customer_id,
-                        created_at=utcnow(),
-                    )
-                )
-        except IntegrityError:
-            pass  # another seat stored the same customer a moment ago
-        return customer_id
+        return self.methods.customer_for(organization_id)
 
     # --- 1. create --------------------------------------------------------------------------
     def create(self, request: PaymentRequest, *, channel: str = "saved_method") -> int:
@@ -490,7 +469,7 @@ class PaymentPipeline:
                 payment_method_id=request.payment_method_id,
                 method_type=method.method_type if method else None,
                 method_summary=_method_summary(method) if method else None,
-                gateway=self.gateway.kind,
+                gateway=self.account,
                 test_mode=self.gateway.mode.value == "test",
                 state=PaymentState.CREATED.value,
                 memo=request.memo,
@@ -555,7 +534,7 @@ class PaymentPipeline:
             method is None
             or method.removed_at is not None
             or method.organization_id != request.organization_id
-            or method.gateway != self.gateway.kind
+            or method.gateway != self.account
         ):
             raise PaymentRefused(
                 "That card or bank account is no longer saved for this organization. "
@@ -752,18 +731,19 @@ class PaymentPipeline:
                 charged=result.amount.plain() if result.amount else None,
             )
             ids = [i for i, _ in allocations]
-            before = _statuses(session, ids)
             recompute_invoices(session, ids)
             session.flush()
             if target is PaymentState.SUCCEEDED:
                 queue_payment_note(session, payment, allocations, now)
-                after = _statuses(session, ids)
-                for invoice_id in ids:
-                    if after.get(invoice_id) == InvoiceStatus.PAID.value and before.get(
-                        invoice_id
-                    ) != InvoiceStatus.PAID.value:
+                # Every invoice this payment leaves fully paid gets its paidDate in Autotask
+                # (unless Autotask already has one) — including a bank debit that counted
+                # as paid while it was processing and has only now settled.
+                for invoice in session.scalars(
+                    select(Invoice).where(Invoice.id.in_(ids)).order_by(Invoice.id)
+                ):
+                    if invoice.status == InvoiceStatus.PAID.value and invoice.paid_date is None:
                         queue_paid_date(
-                            session, invoice_id=invoice_id, paid_date=now.date(),
+                            session, invoice_id=invoice.id, paid_date=now.date(),
                             because_of=payment.reference, now=now, payment_id=payment.id,
                         )
             decline = result.decline.reason if result.decline else None
@@ -917,65 +897,41 @@ class PaymentPipeline:
                 self._move(session, payment, PaymentState.EXPIRED)
                 return _outcome(payment)
         if status.method is not None:
-            method_id = self._save_method(payment_id, status.method)
             with session_scope(self.engine) as session:
-                payment = self._payment(session, payment_id)
-                if payment.payment_method_id is None:
-                    payment.payment_method_id = method_id
+                organization_id = self._payment(session, payment_id).organization_id
+            method_id = self._save_method(organization_id, status.method)
+            if method_id is not None:
+                with session_scope(self.engine) as session:
+                    payment = self._payment(session, payment_id)
+                    if payment.payment_method_id is None:
+                        payment.payment_method_id = method_id
         return self._record_charge(payment_id, status.charge)
 
-    def _save_method(self, payment_id: int | None, method: SavedMethod,
-                     organization_id: int | None = None) -> int:
-        with session_scope(self.engine) as session:
-            if organization_id is None:
-                assert payment_id is not None
-                organization_id = self._payment(session, payment_id).organization_id
-            existing = session.scalar(
-                select(PaymentMethod).where(
-                    PaymentMethod.gateway == self.gateway.kind,
-                    PaymentMethod.token == method.token,
-                )
-            )
-            if existing is not None:
-                return existing.id
-            row = PaymentMethod(
-                organization_id=organization_id,
-                gateway=self.gateway.kind,
-                token=method.token,
-                method_type=method.method_type.value,
-                brand=method.brand,
-                last4=method.last4,
-                exp_month=method.exp_month,
-                exp_year=method.exp_year,
-                funding=method.funding,
-                holder_name=method.holder_name,
-                is_default=False,
-                created_at=utcnow(),
-            )
-            session.add(row)
-            session.flush()
-            audit(session, actor=self.actor, action="payment_method.saved",
-                  subject_type="organization", subject_id=organization_id,
-                  details={"method": method.summary, "payment_method_id": row.id})
-            return row.id
+    def _save_method(self, organization_id: int, method: SavedMethod) -> int | None:
+        """The local row of a method just entered on a hosted page (the local copy of the
+        organization's methods is refreshed from the gateway first)."""
+        try:
+            stored = self.methods.refresh(organization_id)
+        except GatewayError as exc:
+            log.warning("could not refresh saved methods: %s", exc.message)
+            stored = self.methods.local(organization_id)
+        found = next((m for m in stored if m.token == method.token), None)
+        return found.id if found is not None else None
 
     def start_method_setup(self, organization_id: int) -> HostedSession:
-        """A gateway page where a new card or bank account is saved (no charge)."""
-        customer_id = self._customer_id(organization_id)
-        return self.gateway.start_hosted_session(
-            customer_id,
-            mode=HostedMode.SETUP,
-            idempotency_key=new_idempotency_key("setup"),
-            metadata={"paydesk_organization_id": str(organization_id)},
-        )
+        """A gateway page where a new card or bank account is saved, without a charge
+        (:meth:`app.core.gateways.repository.SavedMethods.start_adding`)."""
+        return self.methods.start_adding(organization_id, mode=HostedMode.SETUP)
 
     def finish_method_setup(self, organization_id: int, session_id: str) -> int | None:
-        """The saved method's id once the setup page is completed; ``None`` while it is open
-        or when it expired."""
-        status = self.gateway.poll_hosted_session(session_id)
+        """The saved method's row id once the setup page is completed; ``None`` while it is
+        open or when it expired."""
+        status = self.methods.check_adding(organization_id, session_id)
         if status.state is not HostedSessionState.COMPLETE or status.method is None:
             return None
-        return self._save_method(None, status.method, organization_id)
+        token = status.method.token
+        found = next((m for m in self.methods.local(organization_id) if m.token == token), None)
+        return found.id if found is not None else None
 
     # --- refunds ----------------------------------------------------------------------------
     def refund(self, payment_id: int, amount: Money | None, reason: str) -> RefundOutcome:
@@ -1322,29 +1278,30 @@ def recover_payments(
     """
     pipeline = PaymentPipeline(engine, gateway, actor=actor, checkpoint=checkpoint)
     me = pipeline.actor
+    account = pipeline.account
     cutoff = utcnow() - stale_after
     with session_scope(engine) as session:
         mine_or_old = or_(Payment.created_by == me, Payment.created_at < cutoff)
         open_ids = session.scalars(
             select(Payment.id).where(
-                Payment.gateway == gateway.kind,
+                Payment.gateway == account,
                 Payment.state.in_(("created", "submitted", "unknown")),
                 mine_or_old,
             ).order_by(Payment.id)
         ).all()
         hosted_ids = session.scalars(
             select(Payment.id).where(
-                Payment.gateway == gateway.kind, Payment.state == "awaiting_client"
+                Payment.gateway == account, Payment.state == "awaiting_client"
             ).order_by(Payment.id)
         ).all()
         processing_ids = session.scalars(
             select(Payment.id).where(
-                Payment.gateway == gateway.kind, Payment.state == "processing"
+                Payment.gateway == account, Payment.state == "processing"
             ).order_by(Payment.id)
         ).all() if follow_processing else []
         refund_ids = session.scalars(
             select(Refund.id).join(Payment, Payment.id == Refund.payment_id).where(
-                Payment.gateway == gateway.kind,
+                Payment.gateway == account,
                 Refund.state.in_(("created", "unknown")),
                 or_(Refund.created_by == me, Refund.created_at < cutoff),
             ).order_by(Refund.id)

@@ -228,7 +228,7 @@ def transaction_rows(engine: Engine, payment_ids: Sequence[int]) -> list[Transac
         names = dict(
             session.execute(
                 select(Organization.id, Organization.name).where(Organization.id.in_(org_ids))
-            ).tuples()
+            ).all()
         )
         numbers: dict[int, list[str]] = {}
         for payment_id, invoice_id, number in session.execute(
@@ -487,13 +487,13 @@ def payment_search_rows(engine: Engine, keys: Sequence[SearchKey]) -> list[Payme
                 .where(PaymentAllocation.payment_id.in_(payment_ids),
                        Invoice.is_voided.is_(False))
                 .group_by(PaymentAllocation.payment_id)
-            ).tuples()
+            ).all()
         ) if payment_ids else {}
         org_ids = {p.organization_id for p in payments.values()}
         names = dict(
             session.execute(
                 select(Organization.id, Organization.name).where(Organization.id.in_(org_ids))
-            ).tuples()
+            ).all()
         ) if org_ids else {}
         contact_ids = {p.contact_id for p in payments.values() if p.contact_id is not None}
         contacts = {
@@ -789,7 +789,7 @@ def payment_detail(engine: Engine, payment_id: int) -> PaymentDetail | None:
                 .outerjoin(Invoice, Invoice.id == PaymentAllocation.invoice_id)
                 .where(PaymentAllocation.payment_id == payment_id)
                 .order_by(PaymentAllocation.id)
-            ).tuples()
+            ).all()
         )
         refunds = tuple(
             RefundView(

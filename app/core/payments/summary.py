@@ -173,6 +173,9 @@ class OrderSummary:
             return self.amount_error
         for line in self.lines:
             if line.error:
+                # Reasons that already name the invoice are not prefixed twice.
+                if line.error.startswith(line.label):
+                    return line.error
                 return f"{line.label}: {line.error}"
         return None
 

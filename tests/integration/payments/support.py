@@ -1,0 +1,220 @@
+"""A small world for payment tests: the Autotask sandbox with one client's invoices synced
+into a real database, the sandbox gateway with the Stripe adapter, the pipeline and the
+outbox — all over real HTTP on loopback."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+import requests
+import stripe
+from sqlalchemy import Engine, func, select
+
+from app.core.autotask import AutotaskClient, RetryPolicy
+from app.core.config import set_internal_currency
+from app.core.gateways.repository import SavedMethods
+from app.core.gateways.stripe_gateway import StripeGateway
+from app.core.money import Money
+from app.core.payments import (
+    PaymentPipeline,
+    PaymentRequest,
+    compute_order_summary,
+    load_payable_invoices,
+)
+from app.core.posting import PostingOutbox
+from app.core.storage.engine import session_scope
+from app.core.storage.models import Invoice, Payment, PaymentAllocation, Posting
+from app.core.sync import run_sync
+from app.sandbox.autotask.server import AutotaskSandbox
+from app.sandbox.gateway import GatewaySandbox
+
+TIMEOUT = (2.0, 10.0)
+USD = "USD"
+
+
+def usd(text: str) -> Money:
+    return Money.from_decimal(Decimal(text), USD)
+
+
+def autotask_client(sandbox: AutotaskSandbox) -> AutotaskClient:
+    return AutotaskClient(
+        sandbox.client_credentials(), discovery_url=sandbox.url,
+        retry=RetryPolicy(attempts=3, backoff_base=0.01, backoff_max=0.05,
+                          retry_after_max=0.05),
+    )
+
+
+def stripe_gateway(sandbox: GatewaySandbox) -> StripeGateway:
+    return StripeGateway(sandbox.secret_key, api_base=sandbox.url, max_network_retries=0,
+                         timeout=(2.0, 10.0))
+
+
+def small_autotask() -> AutotaskSandbox:
+    return AutotaskSandbox(companies=2, contacts=4, contracts=1, tickets=2, invoices=2,
+                           lines_per_invoice=1.0, seed=5)
+
+
+def seed_invoices(sandbox: AutotaskSandbox, amounts: list[str]) -> tuple[int, list[int]]:
+    """A fresh client company with one invoice per amount, oldest first; (company, ids)."""
+    company = sandbox.create_company(companyName="Acme Dental Group")
+    ids = []
+    start = date.today() - timedelta(days=90)
+    for n, amount in enumerate(amounts):
+        record = sandbox.create_invoice(
+            int(company["id"]), [("Managed services", "1", amount)],
+            invoice_day=start + timedelta(days=20 * n),
+        )
+        ids.append(int(record["id"]))
+    return int(company["id"]), ids
+
+
+def sync_into(engine: Engine, sandbox: AutotaskSandbox) -> None:
+    set_internal_currency(engine, USD)
+    result = run_sync(engine, autotask_client(sandbox), cancel=threading.Event())
+    assert result.status.value == "succeeded", result.error
+
+
+def attach_test_method(gateway_sandbox: GatewaySandbox, customer_id: str, alias: str) -> str:
+    """Attach one of Stripe's ``pm_*`` test methods to a customer (as a developer would with
+    the Stripe SDK); returns its token."""
+    client = stripe.StripeClient(gateway_sandbox.secret_key,
+                                 base_addresses={"api": gateway_sandbox.url},
+                                 http_client=stripe.RequestsClient(timeout=TIMEOUT))
+    method = client.v1.payment_methods.attach(alias, params={"customer": customer_id})
+    return str(method.id)
+
+
+def submit_card(url: str, number: str) -> int:
+    """Fill the hosted page's card form the way the browser posts it; the HTTP status."""
+    data = {"method": "card", "card_number": number, "card_expiry": "12 / 34",
+            "card_cvc": "123", "postal_code": "10001", "cardholder_name": "Dana Client"}
+    return requests.post(url, data=data, timeout=TIMEOUT, allow_redirects=False).status_code
+
+
+def gateway_intents(gateway_sandbox: GatewaySandbox, reference: str) -> list[dict[str, Any]]:
+    """The payment intents the gateway holds for a PayDesk reference (its admin API)."""
+    response = requests.get(f"{gateway_sandbox.url}/_sandbox/state", timeout=TIMEOUT,
+                            headers={"Authorization": f"Bearer {gateway_sandbox.secret_key}"})
+    response.raise_for_status()
+    return [i for i in response.json()["payment_intents"]
+            if i["metadata"].get("paydesk_reference") == reference]
+
+
+@dataclass
+class PayWorld:
+    engine: Engine
+    autotask: AutotaskSandbox
+    gateway_sandbox: GatewaySandbox
+    gateway: StripeGateway
+    company_id: int
+    invoice_ids: list[int]
+    methods: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def pipeline(self) -> PaymentPipeline:
+        return PaymentPipeline(self.engine, self.gateway, actor="dana@frontdesk")
+
+    @property
+    def outbox(self) -> PostingOutbox:
+        return PostingOutbox(self.engine, autotask_client(self.autotask), actor="dana@frontdesk")
+
+    def method(self, alias: str) -> int:
+        """The saved-method row id for a Stripe test method attached to the client."""
+        if alias not in self.methods:
+            saved = SavedMethods(self.engine, self.gateway)
+            customer = saved.customer_for(self.company_id)
+            token = attach_test_method(self.gateway_sandbox, customer, alias)
+            stored = saved.refresh(self.company_id)
+            self.methods[alias] = next(m.id for m in stored if m.token == token)
+        return self.methods[alias]
+
+    def request(self, invoice_ids: list[int], amount: str | None = None,
+                edits: dict[int, str] | None = None, method: str | None = "pm_card_visa",
+                method_id: int | None = None) -> PaymentRequest:
+        """What the dialog would send for this amount (via the real order summary)."""
+        invoices = load_payable_invoices(self.engine, invoice_ids, USD)
+        summary = compute_order_summary(invoices, currency=USD, amount=amount,
+                                        allocation_edits=edits or {})
+        assert summary.can_pay, summary.error
+        return PaymentRequest.from_summary(
+            summary, organization_id=self.company_id,
+            payment_method_id=method_id if method_id is not None
+            else self.method(method) if method else None,
+        )
+
+    def balances(self) -> dict[int, int]:
+        with session_scope(self.engine) as s:
+            return dict(s.execute(select(Invoice.id, Invoice.balance_minor)
+                                  .where(Invoice.id.in_(self.invoice_ids))).all())
+
+    def statuses(self) -> dict[int, str]:
+        with session_scope(self.engine) as s:
+            return dict(s.execute(select(Invoice.id, Invoice.status)
+                                  .where(Invoice.id.in_(self.invoice_ids))).all())
+
+    def postings(self) -> list[tuple[str, str, str]]:
+        with session_scope(self.engine) as s:
+            return [(p.target, p.key, p.state) for p in s.scalars(
+                select(Posting).order_by(Posting.id))]
+
+    def notes_for(self, marker: str) -> list[dict[str, Any]]:
+        return [n for n in self.autotask.notes()
+                if str(n.get("description", "")).startswith(marker + "\n")]
+
+    def paid_date_patches(self, invoice_id: int) -> list[Any]:
+        return [p["fields"].get("paidDate") for p in self.autotask.patches()
+                if p["entity"].lower() == "invoices" and int(p["id"]) == invoice_id]
+
+    def ledger_is_consistent(self) -> None:
+        """Every counted payment's allocations add up to its amount, and no invoice is paid
+        beyond its total."""
+        with session_scope(self.engine) as s:
+            for payment in s.scalars(select(Payment)):
+                applied = s.scalar(select(func.sum(PaymentAllocation.amount_minor)).where(
+                    PaymentAllocation.payment_id == payment.id)) or 0
+                assert applied == payment.amount_minor, payment.reference
+            for invoice in s.scalars(select(Invoice).where(Invoice.id.in_(self.invoice_ids))):
+                assert 0 <= invoice.balance_minor <= invoice.total_minor
+                assert invoice.amount_paid_minor + invoice.balance_minor == invoice.total_minor
+
+
+@contextmanager
+def pay_world(engine: Engine, amounts: list[str]) -> Iterator[PayWorld]:
+    with small_autotask() as autotask, GatewaySandbox(
+        account_name="Northwind IT Services"
+    ) as gateway_sandbox:
+        company_id, ids = seed_invoices(autotask, amounts)
+        sync_into(engine, autotask)
+        yield PayWorld(engine, autotask, gateway_sandbox, stripe_gateway(gateway_sandbox),
+                       company_id, ids)
+
+
+def submit_bank(url: str, account: str = "000123456789") -> int:
+    """Fill the hosted page's bank form (with the debit authorization ticked)."""
+    data = {"method": "us_bank_account", "account_holder_name": "Acme Dental LLC",
+            "routing_number": "110000000", "account_number": account,
+            "account_number_confirm": account, "account_holder_type": "company",
+            "account_type": "checking", "mandate": "accepted"}
+    return requests.post(url, data=data, timeout=TIMEOUT, allow_redirects=False).status_code
+
+
+def add_bank_account(world: PayWorld, account: str = "000123456789") -> int:
+    """Save a bank account through the gateway's hosted setup page; its method row id."""
+    pipeline = world.pipeline
+    hosted = pipeline.start_method_setup(world.company_id)
+    assert submit_bank(hosted.url, account) == 303
+    method_id = pipeline.finish_method_setup(world.company_id, hosted.session_id)
+    assert method_id is not None
+    return method_id
+
+
+def autotask_invoice(world: PayWorld, invoice_id: int) -> dict[str, Any]:
+    record = world.autotask.record("Invoices", invoice_id)
+    assert record is not None
+    return record

@@ -1,0 +1,253 @@
+"""End to end over HTTP: the sandbox Autotask synced into a real database, the Stripe adapter
+against the sandbox gateway, the pipeline, and the outbox posting back to Autotask."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import Engine
+
+from app.core.payments import PaymentRefused, PaymentState, payment_detail
+from tests.integration.payments.support import (
+    PayWorld,
+    add_bank_account,
+    autotask_invoice,
+    gateway_intents,
+    pay_world,
+    usd,
+)
+
+AMOUNTS = ["500.00", "250.00", "120.50"]
+
+
+@pytest.fixture
+def world(sqlite_engine: Engine) -> Iterator[PayWorld]:
+    with pay_world(sqlite_engine, AMOUNTS) as w:
+        yield w
+
+
+@pytest.fixture
+def any_world(engine: Engine) -> Iterator[PayWorld]:
+    """The same world on SQLite and on PostgreSQL."""
+    with pay_world(engine, AMOUNTS) as w:
+        yield w
+
+
+def test_pay_one_invoice_in_full(any_world: PayWorld) -> None:
+    world = any_world
+    first = world.invoice_ids[0]
+    outcome = world.pipeline.pay(world.request([first]))
+
+    assert outcome.state is PaymentState.SUCCEEDED
+    assert outcome.total == usd("500.00")
+    assert outcome.method_summary == "Visa •••• 4242"
+    assert outcome.gateway_transaction_id
+    assert world.balances()[first] == 0
+    assert world.statuses()[first] == "paid"
+    assert len(gateway_intents(world.gateway_sandbox, outcome.reference)) == 1
+
+    report = world.outbox.deliver_due()
+    assert report.delivered == 2  # the note and the paidDate
+    notes = world.notes_for(f"Payment {outcome.reference}")
+    assert len(notes) == 1
+    text = notes[0]["description"]
+    assert "$500.00" in text and "Visa •••• 4242" in text
+    assert str(outcome.gateway_transaction_id) in text
+    assert world.paid_date_patches(first) == [autotask_invoice(world, first)["paidDate"]]
+    assert autotask_invoice(world, first)["paidDate"]
+    world.ledger_is_consistent()
+
+    detail = payment_detail(world.engine, outcome.payment_id)
+    assert detail is not None
+    assert [h.action for h in detail.history][:3] == [
+        "payment.created", "payment.submitted", "payment.succeeded"]
+    assert all(p.state == "delivered" for p in detail.postings)
+
+    # Delivering again sends nothing more.
+    assert world.outbox.deliver_due().delivered == 0
+    assert len(world.notes_for(f"Payment {outcome.reference}")) == 1
+
+
+def test_pay_part_of_one_invoice(world: PayWorld) -> None:
+    first = world.invoice_ids[0]
+    outcome = world.pipeline.pay(world.request([first], amount="200.00"))
+
+    assert outcome.state is PaymentState.SUCCEEDED
+    assert world.balances()[first] == 30000
+    assert world.statuses()[first] == "partially_paid"
+    world.outbox.deliver_due()
+    assert len(world.notes_for(f"Payment {outcome.reference}")) == 1
+    assert world.paid_date_patches(first) == []  # not fully paid: paidDate untouched
+
+
+def test_pay_several_invoices_with_an_edited_allocation(world: PayWorld) -> None:
+    first, second, third = world.invoice_ids
+    request = world.request(world.invoice_ids, amount="600.00", edits={second: "100.00"})
+    assert dict(request.allocations) == {first: usd("500.00"), second: usd("100.00")}
+
+    outcome = world.pipeline.pay(request)
+
+    assert outcome.state is PaymentState.SUCCEEDED
+    assert world.balances() == {first: 0, second: 15000, third: 12050}
+    world.outbox.deliver_due()
+    text = world.notes_for(f"Payment {outcome.reference}")[0]["description"]
+    for number in (autotask_invoice(world, i)["invoiceNumber"] for i in (first, second)):
+        assert f"Invoice {number}" in text
+    assert world.paid_date_patches(first) and not world.paid_date_patches(second)
+    world.ledger_is_consistent()
+
+
+def test_declined_then_another_method(world: PayWorld) -> None:
+    first = world.invoice_ids[0]
+    declined = world.pipeline.pay(world.request([first], method="pm_card_chargeDeclined"))
+
+    assert declined.state is PaymentState.DECLINED
+    assert declined.decline_reason and "declined" in declined.decline_reason.lower()
+    assert world.balances()[first] == 50000
+    assert world.postings() == []
+
+    approved = world.pipeline.pay(world.request([first], method="pm_card_mastercard"))
+    assert approved.state is PaymentState.SUCCEEDED
+    assert approved.method_summary == "Mastercard •••• 4444"
+    assert world.balances()[first] == 0
+
+
+def test_bank_debit_processing_then_settled(world: PayWorld) -> None:
+    first = world.invoice_ids[0]
+    bank = add_bank_account(world)
+    outcome = world.pipeline.pay(world.request([first], method_id=bank))
+
+    assert outcome.state is PaymentState.PROCESSING
+    assert world.balances()[first] == 0  # money on its way is not owed twice
+    assert world.postings() == []  # Autotask hears of it once it settles
+
+    intent = gateway_intents(world.gateway_sandbox, outcome.reference)[0]
+    world.gateway_sandbox.settle(intent["id"], succeed=True)
+    settled = world.pipeline.follow_up(outcome.payment_id)
+
+    assert settled.state is PaymentState.SUCCEEDED
+    assert {t for t, _, _ in world.postings()} == {"autotask_note", "autotask_paid_date"}
+
+
+def test_bank_debit_returned_reopens_the_invoice(world: PayWorld) -> None:
+    first = world.invoice_ids[0]
+    bank = add_bank_account(world)
+    outcome = world.pipeline.pay(world.request([first], method_id=bank))
+    intent = gateway_intents(world.gateway_sandbox, outcome.reference)[0]
+    world.gateway_sandbox.settle(intent["id"], succeed=False, failure_code="insufficient_funds")
+
+    returned = world.pipeline.follow_up(outcome.payment_id)
+
+    assert returned.state is PaymentState.RETURNED
+    assert world.balances()[first] == 50000
+    assert world.postings() == []
+
+
+def test_unsettled_bank_debit_is_voided_not_refunded(world: PayWorld) -> None:
+    first = world.invoice_ids[0]
+    bank = add_bank_account(world)
+    outcome = world.pipeline.pay(world.request([first], method_id=bank))
+
+    with pytest.raises(PaymentRefused, match="only be voided in full"):
+        world.pipeline.refund(outcome.payment_id, usd("10.00"), "Client asked")
+    voided = world.pipeline.refund(outcome.payment_id, None, "Client asked")
+
+    assert voided.kind == "void" and voided.done
+    assert voided.payment_state is PaymentState.VOIDED
+    assert world.balances()[first] == 50000
+
+
+def test_refund_partial_then_full(world: PayWorld) -> None:
+    first = world.invoice_ids[0]
+    paid = world.pipeline.pay(world.request([first]))
+    world.outbox.deliver_due()
+    assert autotask_invoice(world, first)["paidDate"]
+
+    with pytest.raises(PaymentRefused, match="reason"):
+        world.pipeline.refund(paid.payment_id, usd("100.00"), "  ")
+    partial = world.pipeline.refund(paid.payment_id, usd("100.00"), "Service credit")
+
+    assert partial.done and partial.payment_state is PaymentState.PARTIALLY_REFUNDED
+    assert world.balances()[first] == 10000
+    assert world.statuses()[first] == "partially_paid"
+    world.outbox.deliver_due()
+    reversal = world.notes_for(f"Refund {partial.reference}")
+    assert len(reversal) == 1 and paid.reference in reversal[0]["description"]
+    assert autotask_invoice(world, first)["paidDate"] is None
+
+    with pytest.raises(PaymentRefused, match="At most"):
+        world.pipeline.refund(paid.payment_id, usd("400.01"), "Too much")
+    full = world.pipeline.refund(paid.payment_id, None, "Contract cancelled")
+
+    assert full.amount == usd("400.00")
+    assert full.payment_state is PaymentState.REFUNDED
+    assert world.balances()[first] == 50000
+    world.ledger_is_consistent()
+    detail = payment_detail(world.engine, paid.payment_id)
+    assert detail is not None and not detail.can_refund
+    assert [r.amount for r in detail.refunds] == [usd("100.00"), usd("400.00")]
+
+
+def test_pay_link_completed_by_the_client(world: PayWorld) -> None:
+    from tests.integration.payments.support import submit_card
+
+    first, second = world.invoice_ids[:2]
+    card_request = world.request([first])  # prepared in another window a moment earlier
+    hosted = world.pipeline.start_hosted_payment(world.request([first, second], method=None))
+    assert hosted.total == usd("750.00")
+
+    # While the link is out, nobody else can take the same balance.
+    with pytest.raises(PaymentRefused, match="pay link"):
+        world.pipeline.pay(card_request)
+    with pytest.raises(AssertionError, match="has a pay link"):
+        world.request([first])  # the Order Summary says so too
+    assert world.pipeline.check_hosted_payment(hosted.payment_id).state is (
+        PaymentState.AWAITING_CLIENT)
+
+    assert submit_card(hosted.url, "4242424242424242") == 303
+    outcome = world.pipeline.check_hosted_payment(hosted.payment_id)
+
+    assert outcome.state is PaymentState.SUCCEEDED
+    assert outcome.method_summary == "Visa •••• 4242"
+    assert world.balances()[first] == 0 and world.balances()[second] == 0
+    assert len(gateway_intents(world.gateway_sandbox, hosted.reference)) == 1
+    world.outbox.deliver_due()
+    assert len(world.notes_for(f"Payment {hosted.reference}")) == 1
+
+
+def test_cancelled_pay_link_frees_the_invoice(world: PayWorld) -> None:
+    first = world.invoice_ids[0]
+    hosted = world.pipeline.start_hosted_payment(world.request([first], method=None))
+    expired = world.pipeline.cancel_hosted_payment(hosted.payment_id)
+
+    assert expired.state is PaymentState.EXPIRED
+    assert world.pipeline.pay(world.request([first])).state is PaymentState.SUCCEEDED
+
+
+def test_dropped_connection_is_resolved_without_a_second_charge(world: PayWorld) -> None:
+    first = world.invoice_ids[0]
+    world.gateway_sandbox.add_fault("drop_after_commit", path="/v1/payment_intents",
+                                    method="POST")
+    outcome = world.pipeline.pay(world.request([first]))
+
+    assert outcome.state is PaymentState.SUCCEEDED
+    assert len(gateway_intents(world.gateway_sandbox, outcome.reference)) == 1
+    detail = payment_detail(world.engine, outcome.payment_id)
+    assert detail is not None
+    assert "payment.unknown" in [h.action for h in detail.history]
+
+
+def test_a_second_payment_cannot_overpay(world: PayWorld) -> None:
+    first = world.invoice_ids[0]
+    # Two windows prepare a payment on the same invoice from the same balance.
+    request = world.request([first], amount="400.00")
+    other = world.request([first], amount="300.00")
+    pending = world.pipeline.create(request)  # recorded, not yet sent
+
+    with pytest.raises(PaymentRefused, match="still running"):
+        world.pipeline.create(other)
+    world.pipeline.submit(pending)
+    with pytest.raises(PaymentRefused, match=r"Only \$100\.00 is owed"):
+        world.pipeline.create(other)
+    assert world.balances()[first] == 10000
