@@ -323,7 +323,7 @@ def build_ledger(
     _insert(engine, Payment.__table__, payment_rows)  # type: ignore[arg-type]
     with engine.connect() as connection:
         payment_ids = dict(
-            connection.execute(select(Payment.reference, Payment.id)).tuples().all()
+            connection.execute(select(Payment.reference, Payment.id)).all()
         )
     for row in (*allocation_rows, *posting_rows):
         row["payment_id"] = payment_ids[row["payment_id"]]

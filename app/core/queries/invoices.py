@@ -506,7 +506,7 @@ def _posting_states(session: Session, payment_ids: list[int]) -> dict[int, list[
         select(Posting.payment_id, Posting.state).where(
             Posting.payment_id.in_(payment_ids), Posting.refund_id.is_(None)
         )
-    ).tuples():
+    ):
         if payment_id is not None:
             states.setdefault(payment_id, []).append(state)
     return states
@@ -526,7 +526,7 @@ def _applied_payments(session: Session, invoice_id: int) -> tuple[AppliedPayment
         )
         .join(PaymentAllocation, PaymentAllocation.payment_id == Payment.id)
         .where(PaymentAllocation.invoice_id == invoice_id)
-    ).tuples().all()
+    ).all()
     refunds = session.execute(
         select(
             Refund.id,
@@ -542,7 +542,7 @@ def _applied_payments(session: Session, invoice_id: int) -> tuple[AppliedPayment
         .join(RefundAllocation, RefundAllocation.refund_id == Refund.id)
         .join(Payment, Payment.id == Refund.payment_id)
         .where(RefundAllocation.invoice_id == invoice_id)
-    ).tuples().all()
+    ).all()
     posting = _posting_states(session, [p[0] for p in payments])
     refund_posting: dict[int, list[str]] = {}
     if refunds:
@@ -550,7 +550,7 @@ def _applied_payments(session: Session, invoice_id: int) -> tuple[AppliedPayment
             select(Posting.refund_id, Posting.state).where(
                 Posting.refund_id.in_([r[0] for r in refunds])
             )
-        ).tuples():
+        ):
             if refund_id is not None:
                 refund_posting.setdefault(refund_id, []).append(state)
     entries = [

@@ -200,7 +200,7 @@ def organization_rows(
         )
         for oid, name, city, active, count, balance, overdue, last in connection.execute(
             stmt
-        ).tuples():
+        ):
             rows[oid] = OrganizationRow(
                 id=oid,
                 name=name,

@@ -28,7 +28,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from PySide6.QtCore import QDate, QSize, QItemSelection, QItemSelectionModel, QSettings, Qt, Signal, Slot
-from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
+from PySide6.QtGui import QAction, QFont, QFontMetrics, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -83,17 +83,17 @@ _DATE_PRESET_LABELS = {
 }
 
 _DEFAULT_WIDTHS = {
-    InvoiceColumn.NUMBER: 90,
-    InvoiceColumn.QB_NUMBER: 110,
-    InvoiceColumn.ORGANIZATION: 260,
-    InvoiceColumn.INVOICE_DATE: 110,
-    InvoiceColumn.DUE_DATE: 110,
-    InvoiceColumn.TOTAL: 110,
-    InvoiceColumn.PAID: 110,
-    InvoiceColumn.BALANCE: 110,
-    InvoiceColumn.STATUS: 130,
-    InvoiceColumn.TERMS: 120,
-    InvoiceColumn.LAST_PAYMENT: 110,
+    InvoiceColumn.NUMBER: 72,
+    InvoiceColumn.QB_NUMBER: 104,
+    InvoiceColumn.ORGANIZATION: 190,
+    InvoiceColumn.INVOICE_DATE: 100,
+    InvoiceColumn.DUE_DATE: 100,
+    InvoiceColumn.TOTAL: 100,
+    InvoiceColumn.PAID: 92,
+    InvoiceColumn.BALANCE: 100,
+    InvoiceColumn.STATUS: 116,
+    InvoiceColumn.TERMS: 110,
+    InvoiceColumn.LAST_PAYMENT: 104,
 }
 
 
@@ -247,8 +247,13 @@ class InvoiceHistoryView(QWidget):
         header.setStretchLastSection(False)
         header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         header.sectionClicked.connect(self._on_sort_clicked)
+        bold = QFont(header.font())
+        bold.setBold(True)
+        title_metrics = QFontMetrics(bold)
         for section, column in enumerate(COLUMNS):
-            header.resizeSection(section, _DEFAULT_WIDTHS[column])
+            # Wide enough for the bold title and the sort arrow.
+            title_width = title_metrics.horizontalAdvance(column.title) + 34
+            header.resizeSection(section, max(_DEFAULT_WIDTHS[column], title_width))
         self.table.setIconSize(QSize(160, 20))
         if self._fixed_organization is not None:
             self.table.setColumnHidden(COLUMNS.index(InvoiceColumn.ORGANIZATION), True)

@@ -22,7 +22,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
-    QPushButton,
     QScrollArea,
     QTableWidget,
     QTableWidgetItem,
@@ -117,17 +116,17 @@ class InvoicePage(QWidget):
         header.addLayout(self.actions_bar)
 
         # Facts: two columns of label / value.
-        self.organization_link = QPushButton()
-        self.organization_link.setObjectName("linkButton")
-        self.organization_link.setFlat(True)
-        self.organization_link.setCursor(Qt.CursorShape.PointingHandCursor)
-        self.organization_link.setStyleSheet("text-align: left; padding: 0; color: #1D4F91;")
-        self.organization_link.clicked.connect(self._open_organization)
+        self.organization_link = QLabel()
+        self.organization_link.setObjectName("organizationLink")
+        self.organization_link.setTextFormat(Qt.TextFormat.RichText)
+        self.organization_link.setToolTip("Open this organization's page")
+        self.organization_link.linkActivated.connect(self._open_organization)
         self.facts: dict[str, QLabel] = {}
         left = QFormLayout()
         right = QFormLayout()
         for form in (left, right):
             form.setLabelAlignment(Qt.AlignmentFlag.AlignLeft)
+            form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.FieldsStayAtSizeHint)
             form.setHorizontalSpacing(16)
             form.setVerticalSpacing(6)
         left.addRow("Organization", self.organization_link)
@@ -143,12 +142,14 @@ class InvoicePage(QWidget):
                 label.setAlignment(_RIGHT)
                 label.setMinimumWidth(120)
             self.facts[key] = label
-            form.addRow(key, label)
+            caption = QLabel(key)
+            caption.setMinimumWidth(caption.fontMetrics().horizontalAdvance(key) + 12)
+            form.addRow(caption, label)
         facts = QGridLayout()
         facts.addLayout(left, 0, 0)
         facts.addLayout(right, 0, 1)
         facts.setColumnStretch(2, 1)
-        facts.setHorizontalSpacing(48)
+        facts.setHorizontalSpacing(56)
 
         # Lines
         self.lines = QTableWidget(0, 6)
@@ -205,6 +206,8 @@ class InvoicePage(QWidget):
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.viewport().setAutoFillBackground(False)
+        body.setAutoFillBackground(False)
         scroll.setWidget(body)
 
         layout = QVBoxLayout(self)
@@ -262,7 +265,11 @@ class InvoicePage(QWidget):
         row = detail.row
         self.title.setText(f"Invoice {row.invoice_number}")
         self.status.set_status(row.status.label, invoice_status_tone(row.status))
-        self.organization_link.setText(row.organization_name)
+        from html import escape
+
+        self.organization_link.setText(
+            f'<a href="organization" style="color:#1D4F91">{escape(row.organization_name)}</a>'
+        )
         self.facts["Invoice date"].setText(date_text(row.invoice_date, self.locale) or "—")
         self.facts["Due date"].setText(date_text(row.due_date, self.locale) or "—")
         self.facts["Payment terms"].setText(row.payment_terms or "—")
@@ -300,8 +307,8 @@ class InvoicePage(QWidget):
             self.lines.setItem(r, 5, _item(self._money(line.tax_minor), _RIGHT))
         self._fit_height(self.lines)
         footer = (
-            f"Subtotal {self._money(detail.lines_amount_minor)}    "
-            f"Tax {self._money(detail.lines_tax_minor)}    "
+            f"Subtotal {self._money(detail.lines_amount_minor)}&nbsp;&nbsp;&nbsp;&nbsp;"
+            f"Tax {self._money(detail.lines_tax_minor)}&nbsp;&nbsp;&nbsp;&nbsp;"
             f"<b>Total {self._money(detail.lines_total_minor)}</b>"
         )
         if not detail.lines:
@@ -353,8 +360,8 @@ class InvoicePage(QWidget):
                 QUrl(autotask_organization_url(self._web_url, self.detail.row.organization_id))
             )
 
-    @Slot()
-    def _open_organization(self) -> None:
+    @Slot(str)
+    def _open_organization(self, _link: str = "") -> None:
         if self.detail is not None:
             self.openOrganizationRequested.emit(self.detail.row.organization_id)
 

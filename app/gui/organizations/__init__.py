@@ -397,6 +397,9 @@ class OrganizationPage(QWidget):
         self.facts: dict[str, QLabel] = {}
         left = QFormLayout()
         right = QFormLayout()
+        for form in (left, right):
+            form.setHorizontalSpacing(16)
+            form.setVerticalSpacing(6)
         for key, form in (
             ("Phone", left), ("Address", left), ("Open tickets", left),
             ("Open balance", right), ("Overdue", right), ("Last payment", right),
@@ -407,12 +410,14 @@ class OrganizationPage(QWidget):
                 label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 label.setMinimumWidth(120)
             self.facts[key] = label
-            form.addRow(key, label)
+            caption = QLabel(key)
+            caption.setMinimumWidth(caption.fontMetrics().horizontalAdvance(key) + 12)
+            form.addRow(caption, label)
         facts = QGridLayout()
         facts.addLayout(left, 0, 0)
         facts.addLayout(right, 0, 1)
         facts.setColumnStretch(2, 1)
-        facts.setHorizontalSpacing(48)
+        facts.setHorizontalSpacing(56)
 
         self.invoices = InvoiceHistoryView(
             context,
