@@ -12,4 +12,5 @@ COMMANDS: tuple[str, ...] = (
     "app.cli.setup",
     "app.cli.doctor",
     "app.cli.sync",
+    "app.cli.payments",
 )
