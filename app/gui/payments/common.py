@@ -1,0 +1,115 @@
+"""Small pieces the payment screens share: money text, status tones, the gateway in use.
+
+Everything here runs on the GUI thread.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel, QWidget
+
+from app.core.gateways import GatewayMode, PaymentGateway
+from app.core.gateways.connection import describe_missing_gateway, load_gateway
+from app.core.money import Money
+from app.gui.context import AppContext
+from app.gui.widgets import Tone
+
+#: Where ``AppContext.services`` keeps the payment gateway opened at start (or by Setup).
+GATEWAY_SERVICE = "gateway"
+
+
+def current_gateway(context: AppContext) -> PaymentGateway | None:
+    """The payment gateway PayDesk is connected to, or None before Setup connected one.
+
+    Opened from the stored connection on first use (settings and keychain only, no network)
+    and kept in ``context.services`` so every screen charges through the same client.
+    """
+    gateway = context.services.get(GATEWAY_SERVICE)
+    if isinstance(gateway, PaymentGateway):
+        return gateway
+    gateway = load_gateway(context.engine, context.credentials)
+    if gateway is not None:
+        context.services[GATEWAY_SERVICE] = gateway
+    return gateway
+
+
+def missing_gateway_text(context: AppContext) -> str:
+    return describe_missing_gateway(context.engine, context.credentials) or (
+        "No payment gateway is connected. Run Setup to connect one before taking payments."
+    )
+
+
+def is_test_mode(gateway: PaymentGateway | None) -> bool:
+    return gateway is not None and gateway.mode is GatewayMode.TEST
+
+
+def money_text(value: Money | None, locale: str) -> str:
+    return value.format(locale) if value is not None else ""
+
+
+def minor_text(minor: int | None, currency: str, locale: str) -> str:
+    """An amount stored as minor units, formatted; empty for None."""
+    return Money(minor, currency).format(locale) if minor is not None else ""
+
+
+def date_text(value: date | datetime | None) -> str:
+    """``Nov 26, 2026`` — dates read the same in every table of the payment screens."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        value = value.astimezone()
+    return f"{value:%b} {value.day}, {value.year}"
+
+
+def datetime_text(value: datetime | None) -> str:
+    if value is None:
+        return ""
+    local = value.astimezone()
+    return f"{date_text(local)} {local:%H:%M}"
+
+
+#: Payment states → the tone of their pill (colour always comes with words).
+PAYMENT_STATE_TONES: dict[str, Tone] = {
+    "created": Tone.INFO,
+    "submitted": Tone.INFO,
+    "awaiting_client": Tone.INFO,
+    "unknown": Tone.WARNING,
+    "processing": Tone.WARNING,
+    "succeeded": Tone.SUCCESS,
+    "partially_refunded": Tone.WARNING,
+    "refunded": Tone.NEUTRAL,
+    "declined": Tone.DANGER,
+    "failed": Tone.DANGER,
+    "returned": Tone.DANGER,
+    "voided": Tone.NEUTRAL,
+    "expired": Tone.NEUTRAL,
+}
+
+#: Posting states (Autotask / QuickBooks outbox) → tone.
+POSTING_STATE_TONES: dict[str, Tone] = {
+    "pending": Tone.INFO,
+    "delivering": Tone.INFO,
+    "delivered": Tone.SUCCESS,
+    "failed": Tone.DANGER,
+    "dismissed": Tone.NEUTRAL,
+}
+
+
+class TestModeBanner(QLabel):
+    """The strip that makes test mode unmistakable on every payment screen."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(
+            "TEST MODE — the payment gateway is connected with test keys. No real money "
+            "moves; use the gateway's test cards.",
+            parent,
+        )
+        self.setObjectName("testModeBanner")
+        self.setWordWrap(True)
+        self.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.setStyleSheet(
+            "QLabel#testModeBanner { background: #FCEFD6; color: #85520A; font-weight: 600;"
+            " border: 1px solid #E9C98A; border-radius: 6px; padding: 6px 10px; }"
+        )

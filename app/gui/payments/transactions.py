@@ -1,0 +1,603 @@
+"""Transactions: every payment PayDesk took — for everyone, or for one organization.
+
+Columns: date, reference, organization, invoices, method, amount, surcharge, status, gateway
+transaction id and the Autotask posting status. Filters "Failing to post" and "Pending" are
+one click away, because those are the rows a bookkeeper has to act on. A payment whose
+postings failed can be retried (``retryPostingButton``) or dismissed once it was recorded in
+Autotask by hand; double-clicking a row (or Enter) opens the payment's detail.
+
+The table follows "ids from SQL, rows on demand" (``LazyRowsModel``): the id query runs in a
+worker after every filter, search or sort change; rows are fetched a page at a time.
+
+Everything here runs on the GUI thread except the functions handed to ``run_task``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from PySide6.QtCore import QModelIndex, QPoint, Qt, Signal, Slot
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QButtonGroup,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QMenu,
+    QMessageBox,
+    QPushButton,
+    QStackedWidget,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+from sqlalchemy import Engine
+
+from app.core.connections import describe_missing_connection, load_autotask_client
+from app.core.credentials import CredentialStore
+from app.core.payments import (
+    PostingStatus,
+    TransactionFilter,
+    TransactionRow,
+    TransactionSort,
+    payment_detail,
+    transaction_ids,
+    transaction_rows,
+)
+from app.core.posting import PostingOutbox, PostingState
+from app.gui.context import AppContext
+from app.gui.payments.common import (
+    PAYMENT_STATE_TONES,
+    POSTING_STATE_TONES,
+    datetime_text,
+)
+from app.gui.payments.lazy_model import Align, Column, LazyRowsModel, TextTone
+from app.gui.widgets import EmptyState, SearchField, StatusPillDelegate, Tone
+from app.gui.workers import Task, WorkerFailure, run_task
+
+log = logging.getLogger(__name__)
+
+_POSTING_TONES = {
+    PostingStatus.NONE: Tone.NEUTRAL,
+    PostingStatus.PENDING: POSTING_STATE_TONES["pending"],
+    PostingStatus.POSTED: POSTING_STATE_TONES["delivered"],
+    PostingStatus.FAILING: POSTING_STATE_TONES["failed"],
+    PostingStatus.DISMISSED: POSTING_STATE_TONES["dismissed"],
+}
+
+
+def transaction_columns(
+    locale: str, *, with_organization: bool = True
+) -> list[Column[TransactionRow]]:
+    """The Transactions columns (the organization's page leaves out the organization)."""
+
+    def status_text(row: TransactionRow) -> str:
+        return row.state.label
+
+    columns: list[Column[TransactionRow]] = [
+        Column("Date", lambda r: datetime_text(r.date), sort_key=TransactionSort.DATE.value),
+        Column(
+            "Reference",
+            lambda r: r.reference + ("  (test)" if r.test_mode else ""),
+            sort_key=TransactionSort.REFERENCE.value,
+            tooltip=lambda r: "Made in test mode: no real money moved." if r.test_mode else None,
+            tone=lambda r: TextTone.MUTED if r.test_mode else TextTone.NORMAL,
+        ),
+    ]
+    if with_organization:
+        columns.append(
+            Column(
+                "Organization",
+                lambda r: r.organization_name,
+                sort_key=TransactionSort.ORGANIZATION.value,
+            )
+        )
+    columns += [
+        Column("Invoices", lambda r: r.invoices_text, tooltip=lambda r: r.invoices_text),
+        Column("Method", lambda r: r.method_summary or ""),
+        Column(
+            "Amount",
+            lambda r: r.amount.format(locale),
+            align=Align.RIGHT,
+            sort_key=TransactionSort.AMOUNT.value,
+        ),
+        Column(
+            "Surcharge",
+            lambda r: r.surcharge.format(locale) if r.surcharge.minor else "—",
+            align=Align.RIGHT,
+            tone=lambda r: TextTone.NORMAL if r.surcharge.minor else TextTone.MUTED,
+        ),
+        Column(
+            "Status",
+            status_text,
+            sort_key=TransactionSort.STATUS.value,
+            pill=lambda r: PAYMENT_STATE_TONES.get(r.state.value, Tone.NEUTRAL),
+            tooltip=lambda r: (
+                f"{r.refunded.format(locale)} refunded" if r.refunded.minor else None
+            ),
+        ),
+        Column("Gateway transaction ID", lambda r: r.gateway_transaction_id or ""),
+        Column(
+            "Autotask",
+            lambda r: r.posting_status.label if r.posting_status is not PostingStatus.NONE else "",
+            pill=lambda r: _POSTING_TONES[r.posting_status],
+            tooltip=lambda r: r.posting_error,
+        ),
+    ]
+    return columns
+
+
+def _fetch_rows(engine: Engine, ids: Sequence[int]) -> dict[int, TransactionRow]:
+    return {row.payment_id: row for row in transaction_rows(engine, ids)}
+
+
+@dataclass(frozen=True)
+class PostingActionResult:
+    """What Retry or Dismiss did, for the message under the table."""
+
+    payment_ids: tuple[int, ...]
+    count: int
+    message: str
+
+
+def _outbox(engine: Engine, credentials: CredentialStore) -> PostingOutbox:
+    client = load_autotask_client(engine, credentials)
+    if client is None:
+        raise ValueError(
+            describe_missing_connection(engine, credentials)
+            or "PayDesk is not connected to Autotask."
+        )
+    return PostingOutbox(engine, client)
+
+
+def retry_postings(
+    engine: Engine, credentials: CredentialStore, payment_ids: Sequence[int]
+) -> PostingActionResult:
+    """Runs on a pool thread: re-queue the failing postings of these payments and try to
+    deliver them to Autotask now, so the bookkeeper sees at once whether it worked."""
+    outbox = _outbox(engine, credentials)
+    ids = _failing_posting_ids(engine, payment_ids)
+    if not ids:
+        return PostingActionResult(tuple(payment_ids), 0, "Nothing is failing to post.")
+    outbox.retry(ids)
+    states = [outbox.deliver(posting_id) for posting_id in ids]
+    delivered = sum(1 for s in states if s == PostingState.DELIVERED)
+    if delivered == len(ids):
+        message = "Posted to Autotask."
+    else:
+        message = (
+            f"{delivered} of {len(ids)} postings reached Autotask; the rest will be tried "
+            "again automatically. Open the payment to see why."
+        )
+    return PostingActionResult(tuple(payment_ids), delivered, message)
+
+
+def dismiss_postings(
+    engine: Engine, credentials: CredentialStore, payment_ids: Sequence[int]
+) -> PostingActionResult:
+    """Runs on a pool thread: stop trying to post these payments (recorded by hand)."""
+    ids = _failing_posting_ids(engine, payment_ids)
+    count = _outbox(engine, credentials).dismiss(ids, "Recorded in Autotask by hand") if ids else 0
+    return PostingActionResult(tuple(payment_ids), count, f"{count} posting(s) dismissed.")
+
+
+def _failing_posting_ids(engine: Engine, payment_ids: Sequence[int]) -> list[int]:
+    ids: list[int] = []
+    for payment_id in payment_ids:
+        detail = payment_detail(engine, payment_id)
+        if detail is not None:
+            ids += [p.posting_id for p in detail.postings if p.can_retry]
+    return ids
+
+
+class TransactionsView(QWidget):
+    """The Transactions table with its filters and posting actions.
+
+    ``organization_id`` limits it to one organization (the organization page's history);
+    ``compact`` drops the title row for embedding.
+    """
+
+    #: The payment ids whose rows changed (a retry, a refund) — other screens may refresh.
+    paymentsChanged = Signal(list)
+
+    def __init__(
+        self,
+        context: AppContext,
+        organization_id: int | None = None,
+        parent: QWidget | None = None,
+        *,
+        compact: bool = False,
+    ) -> None:
+        super().__init__(parent)
+        self.setObjectName(
+            "transactionsView" if organization_id is None else "organizationPayments"
+        )
+        self.context = context
+        self.organization_id = organization_id
+        self.money_locale = context.locale
+        self.filter = TransactionFilter.ALL
+        self.search_text = ""
+        self.sort = TransactionSort.DATE
+        self.descending = True
+        self._ids_task: Task | None = None
+        self._reload_again = False
+        self._total_known: int | None = None
+
+        engine = context.engine
+        self.model: LazyRowsModel[int, TransactionRow] = LazyRowsModel(
+            transaction_columns(self.money_locale, with_organization=organization_id is None),
+            lambda ids: _fetch_rows(engine, ids),
+            self,
+        )
+        self._build(compact)
+        self.reload()
+
+    # --- building ---------------------------------------------------------------------------
+    def _build(self, compact: bool) -> None:
+        layout = QVBoxLayout(self)
+        margin = 0 if compact else 24
+        layout.setContentsMargins(margin, 0 if compact else 20, margin, 0 if compact else 16)
+        layout.setSpacing(10)
+        if not compact:
+            title = QLabel("Transactions")
+            title.setObjectName("areaTitle")
+            subtitle = QLabel(
+                "Every payment taken in PayDesk, newest first, with whether Autotask has "
+                "heard about it."
+            )
+            subtitle.setObjectName("areaSubtitle")
+            layout.addWidget(title)
+            layout.addWidget(subtitle)
+
+        bar = QHBoxLayout()
+        bar.setSpacing(6)
+        self.filter_group = QButtonGroup(self)
+        self.filter_group.setExclusive(True)
+        self.filter_buttons: dict[TransactionFilter, QPushButton] = {}
+        for value in TransactionFilter:
+            button = QPushButton(value.label)
+            button.setObjectName(f"filter_{value.value}")
+            button.setCheckable(True)
+            button.setChecked(value is TransactionFilter.ALL)
+            button.setProperty("filterValue", value.value)
+            self.filter_group.addButton(button)
+            self.filter_buttons[value] = button
+            bar.addWidget(button)
+        self.filter_group.buttonClicked.connect(self._on_filter_clicked)
+        self.search = SearchField("Search reference or transaction ID")
+        self.search.setMinimumWidth(260)
+        self.search.searchRequested.connect(self._on_search)
+        bar.addSpacing(12)
+        bar.addWidget(self.search)
+        bar.addStretch(1)
+        self.open_button = QPushButton("Open…")
+        self.open_button.setObjectName("openPaymentButton")
+        self.open_button.setToolTip("Show the payment's detail and history (Enter)")
+        self.open_button.clicked.connect(self.open_selected)
+        self.retry_button = QPushButton("Retry posting")
+        self.retry_button.setObjectName("retryPostingButton")
+        self.retry_button.setToolTip("Send the failed Autotask postings of this payment again")
+        self.retry_button.clicked.connect(self.retry_selected)
+        self.dismiss_button = QPushButton("Dismiss…")
+        self.dismiss_button.setObjectName("dismissPostingButton")
+        self.dismiss_button.setToolTip(
+            "Stop trying to post this payment to Autotask (after recording it there by hand)"
+        )
+        self.dismiss_button.clicked.connect(self.dismiss_selected)
+        for button in (self.open_button, self.retry_button, self.dismiss_button):
+            bar.addWidget(button)
+        layout.addLayout(bar)
+
+        self.table = QTableView()
+        self.table.setObjectName("transactionsTable")
+        self.table.setAccessibleName("Transactions")
+        self.table.setModel(self.model)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.table.setAlternatingRowColors(True)
+        self.table.setSortingEnabled(False)  # sorting is a new SQL query, see _on_header_clicked
+        self.table.setWordWrap(False)
+        self.table.verticalHeader().setVisible(False)
+        self.table.verticalHeader().setDefaultSectionSize(30)
+        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.table.customContextMenuRequested.connect(self._show_menu)
+        self.table.doubleClicked.connect(self._on_double_clicked)
+        header = self.table.horizontalHeader()
+        header.setSectionsClickable(True)
+        header.setSortIndicatorShown(True)
+        header.setSortIndicator(0, Qt.SortOrder.DescendingOrder)
+        header.sectionClicked.connect(self._on_header_clicked)
+        header.setStretchLastSection(False)
+        pill = StatusPillDelegate(self.table)
+        self._widths()
+        for index, column in enumerate(self.model.columns()):
+            if column.pill is not None:
+                self.table.setItemDelegateForColumn(index, pill)
+        self.table.selectionModel().selectionChanged.connect(self._update_actions)
+        open_action = QAction("Open", self.table)
+        open_action.setShortcuts([QKeySequence(Qt.Key.Key_Return), QKeySequence(Qt.Key.Key_Enter)])
+        open_action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+        open_action.triggered.connect(self.open_selected)
+        self.table.addAction(open_action)
+
+        self.empty = EmptyState("No payments yet", "")
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.table)
+        self.stack.addWidget(self.empty)
+        layout.addWidget(self.stack, 1)
+
+        self.status_label = QLabel()
+        self.status_label.setObjectName("secondaryText")
+        self.status_label.setWordWrap(True)
+        layout.addWidget(self.status_label)
+        self._update_actions()
+
+    def _widths(self) -> None:
+        metrics = self.table.fontMetrics()
+        header = self.table.horizontalHeader()
+        widths = {
+            "Date": "Nov 26, 2026 14:05",
+            "Reference": "PD-XXXXXXXX  (test)",
+            "Organization": "Northwind Traders Limited",
+            "Invoices": "1045, 1046, 1047",
+            "Method": "Mastercard •••• 4444",
+            "Amount": "$10,000,000.00",
+            "Surcharge": "$1,000.00",
+            "Status": "Partially refunded",
+            "Gateway transaction ID": "ch_XXXXXXXXXXXXXXXXXXXXXX",
+            "Autotask": "Failing to post",
+        }
+        for index, column in enumerate(self.model.columns()):
+            sample = widths.get(column.title, column.title)
+            extra = 44 if column.pill is not None else 24
+            width = max(metrics.horizontalAdvance(sample), metrics.horizontalAdvance(column.title))
+            header.resizeSection(index, width + extra)
+        if "Organization" in widths:
+            for index, column in enumerate(self.model.columns()):
+                if column.title == "Organization":
+                    header.setSectionResizeMode(index, QHeaderView.ResizeMode.Interactive)
+
+    # --- loading -------------------------------------------------------------------------------
+    @Slot()
+    def reload(self) -> None:
+        """Run the id query for the current filter, search and sort (in the background)."""
+        if self._ids_task is not None and self._ids_task.is_running:
+            self._reload_again = True
+            return
+        self._ids_task = run_task(
+            "list the payments",
+            transaction_ids,
+            self.context.engine,
+            organization_id=self.organization_id,
+            filter=self.filter,
+            sort=self.sort,
+            descending=self.descending,
+            text=self.search_text or None,
+            on_success=self._on_ids,
+            parent=self,
+        )
+        self._ids_task.done.connect(self._after_ids)
+
+    def _on_ids(self, ids: list[int]) -> None:
+        selected = set(self.selected_payment_ids())
+        self.model.set_ids(ids)
+        if self.filter is TransactionFilter.ALL and not self.search_text:
+            self._total_known = len(ids)
+        if ids:
+            self.stack.setCurrentWidget(self.table)
+            for row, payment_id in enumerate(ids):
+                if payment_id in selected:
+                    self.table.selectRow(row)
+        else:
+            self._show_empty()
+            self.stack.setCurrentWidget(self.empty)
+        self._update_actions()
+
+    @Slot()
+    def _after_ids(self) -> None:
+        if self._reload_again:
+            self._reload_again = False
+            self.reload()
+
+    def _show_empty(self) -> None:
+        if self.search_text:
+            self.empty.set_content(
+                "No payments match", f"No payment reference or transaction ID contains "
+                f"“{self.search_text}”."
+            )
+        elif self.filter is TransactionFilter.FAILING_TO_POST:
+            self.empty.set_content(
+                "Nothing is failing to post",
+                "Every payment has reached Autotask, or is on its way.",
+            )
+        elif self.filter is TransactionFilter.PENDING:
+            self.empty.set_content(
+                "Nothing pending",
+                "No payment is waiting for a client, a bank or the gateway's answer.",
+            )
+        elif self.organization_id is not None:
+            self.empty.set_content(
+                "No payments yet",
+                "Payments taken for this organization in PayDesk appear here, newest first.",
+            )
+        else:
+            self.empty.set_content(
+                "No payments yet",
+                "Every payment and refund you take in PayDesk is listed here. Select invoices "
+                "in Invoices and choose Pay… to take the first one.",
+            )
+
+    # --- filters, search and sorting -------------------------------------------------------------
+    @Slot(QPushButton)
+    def _on_filter_clicked(self, button: QPushButton) -> None:
+        self.set_filter(TransactionFilter(str(button.property("filterValue"))))
+
+    def set_filter(self, value: TransactionFilter) -> None:
+        self.filter = value
+        self.filter_buttons[value].setChecked(True)
+        self.reload()
+
+    @Slot(str)
+    def _on_search(self, text: str) -> None:
+        self.search_text = text
+        self.reload()
+
+    @Slot(int)
+    def _on_header_clicked(self, section: int) -> None:
+        key = self.model.sort_key(section)
+        header = self.table.horizontalHeader()
+        if key is None:
+            # Keep the indicator on the column the rows are really sorted by.
+            current = next(
+                (i for i, c in enumerate(self.model.columns()) if c.sort_key == self.sort.value),
+                0,
+            )
+            header.setSortIndicator(
+                current,
+                Qt.SortOrder.DescendingOrder if self.descending else Qt.SortOrder.AscendingOrder,
+            )
+            return
+        new_sort = TransactionSort(key)
+        self.descending = not self.descending if new_sort is self.sort else new_sort in (
+            TransactionSort.DATE,
+            TransactionSort.AMOUNT,
+        )
+        self.sort = new_sort
+        header.setSortIndicator(
+            section,
+            Qt.SortOrder.DescendingOrder if self.descending else Qt.SortOrder.AscendingOrder,
+        )
+        self.reload()
+
+    # --- selection and actions -------------------------------------------------------------------
+    def selected_rows(self) -> list[TransactionRow]:
+        rows = sorted({index.row() for index in self.table.selectionModel().selectedRows()})
+        found = [self.model.row_object(r) for r in rows]
+        return [row for row in found if row is not None]
+
+    def selected_payment_ids(self) -> list[int]:
+        return [row.payment_id for row in self.selected_rows()]
+
+    @Slot()
+    def _update_actions(self) -> None:
+        rows = self.selected_rows()
+        failing = [r for r in rows if r.posting_status is PostingStatus.FAILING]
+        self.open_button.setEnabled(len(rows) == 1)
+        self.retry_button.setEnabled(bool(failing))
+        self.dismiss_button.setEnabled(bool(failing))
+
+    @Slot(QPoint)
+    def _show_menu(self, point: QPoint) -> None:
+        index = self.table.indexAt(point)
+        if not index.isValid():
+            return
+        if index.row() not in {i.row() for i in self.table.selectionModel().selectedRows()}:
+            self.table.selectRow(index.row())
+        menu = QMenu(self)
+        menu.addAction("Open…", self.open_selected).setEnabled(self.open_button.isEnabled())
+        menu.addSeparator()
+        menu.addAction("Retry posting", self.retry_selected).setEnabled(
+            self.retry_button.isEnabled()
+        )
+        menu.addAction("Dismiss…", self.dismiss_selected).setEnabled(
+            self.dismiss_button.isEnabled()
+        )
+        menu.popup(self.table.viewport().mapToGlobal(point))
+
+    @Slot(QModelIndex)
+    def _on_double_clicked(self, index: QModelIndex) -> None:
+        payment_id = self.model.row_id(index.row())
+        if payment_id is not None:
+            self.open_payment(payment_id)
+
+    @Slot()
+    def open_selected(self) -> None:
+        ids = self.selected_payment_ids()
+        if len(ids) == 1:
+            self.open_payment(ids[0])
+
+    def open_payment(self, payment_id: int) -> None:
+        from app.gui.payments.detail import PaymentDetailDialog
+
+        dialog = PaymentDetailDialog(self.context, payment_id, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
+        dialog.paymentChanged.connect(self._on_payment_changed)
+        dialog.open()
+        self.detail_dialog = dialog
+
+    @Slot(int)
+    def _on_payment_changed(self, payment_id: int) -> None:
+        self.model.refresh_ids([payment_id])
+        self.paymentsChanged.emit([payment_id])
+        if self.filter is not TransactionFilter.ALL:
+            self.reload()
+        self._update_actions()
+
+    @Slot()
+    def retry_selected(self) -> None:
+        failing = PostingStatus.FAILING
+        ids = [r.payment_id for r in self.selected_rows() if r.posting_status is failing]
+        if not ids:
+            return
+        self.retry_button.setEnabled(False)
+        self.status_label.setText("Posting to Autotask…")
+        run_task(
+            "retry posting to Autotask",
+            retry_postings,
+            self.context.engine,
+            self.context.credentials,
+            ids,
+            on_success=self._on_posting_action,
+            on_failure=self._on_posting_action_failed,
+            parent=self,
+        )
+
+    @Slot()
+    def dismiss_selected(self) -> None:
+        rows = [r for r in self.selected_rows() if r.posting_status is PostingStatus.FAILING]
+        if not rows:
+            return
+        references = ", ".join(r.reference for r in rows[:5]) + ("…" if len(rows) > 5 else "")
+        answer = QMessageBox.question(
+            self,
+            "Dismiss posting",
+            f"Stop trying to post {references} to Autotask?\n\nDo this only after you "
+            "recorded the payment in Autotask by hand. The payment itself is not changed, "
+            "and it stays listed here as “Dismissed”.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Cancel,
+        )
+        if answer != QMessageBox.StandardButton.Yes:
+            return
+        run_task(
+            "dismiss the posting",
+            dismiss_postings,
+            self.context.engine,
+            self.context.credentials,
+            [r.payment_id for r in rows],
+            on_success=self._on_posting_action,
+            on_failure=self._on_posting_action_failed,
+            parent=self,
+        )
+
+    def _on_posting_action(self, result: PostingActionResult) -> None:
+        self.status_label.setText(result.message)
+        self.model.refresh_ids(list(result.payment_ids))
+        self.paymentsChanged.emit(list(result.payment_ids))
+        if self.filter is not TransactionFilter.ALL:
+            self.reload()
+        self._update_actions()
+
+    def _on_posting_action_failed(self, failure: WorkerFailure) -> None:
+        from app.gui.errors import describe_exception
+
+        self.status_label.setText(describe_exception(failure.exception))
+        self._update_actions()
+
+
+def create_transactions_area(context: AppContext) -> QWidget:
+    """The main window's Transactions area."""
+    return TransactionsView(context)
