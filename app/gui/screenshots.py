@@ -52,6 +52,8 @@ SCREEN_MODULES: tuple[str, ...] = (
     "app.gui.shell_screens",
     "app.gui.wizard.screens",
     "app.gui.invoices.screens",
+    "app.gui.payment_methods.screens",
+    "app.gui.sync.screens",
 )
 
 #: The Autotask sandbox's seed and size for screenshots: enough for full tables, quick to sync.

@@ -1,0 +1,149 @@
+"""The saved-methods panel against the sandbox gateway: add a card on the hosted page while
+the panel waits, make another method the default, remove one, stop waiting."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from PySide6.QtWidgets import QMessageBox
+
+from app.core.clock import utcnow
+from app.core.gateways.connection import (
+    GatewayConnection,
+    record_gateway_test,
+    save_gateway_secret,
+)
+from app.core.gateways.stripe_gateway import StripeGateway
+from app.core.storage.engine import session_scope
+from app.core.storage.models import Organization
+from app.gui.context import AppContext
+from app.gui.payment_methods import SavedMethodsPanel
+from app.sandbox.gateway import GatewaySandbox
+from tests.gui.conftest import wait_for_background_tasks
+from tests.integration.gateway.support import attach_test_method, make_gateway, submit_card
+
+ORG = 7001
+
+
+@pytest.fixture
+def sandbox() -> Iterator[GatewaySandbox]:
+    with GatewaySandbox(account_name="Northwind IT Services") as server:
+        yield server
+
+
+@pytest.fixture
+def context(set_up_context: AppContext) -> AppContext:
+    with session_scope(set_up_context.engine) as s:
+        s.add(Organization(id=ORG, name="Acme Dental", synced_at=utcnow()))
+    return set_up_context
+
+
+def _panel(qtbot: object, context: AppContext, gateway: StripeGateway | None) -> SavedMethodsPanel:
+    panel = SavedMethodsPanel(context, ORG, gateway=gateway)
+    panel.poll_interval_ms = 50
+    qtbot.addWidget(panel)  # type: ignore[attr-defined]
+    wait_for_background_tasks(qtbot)
+    return panel
+
+
+def _rows(panel: SavedMethodsPanel) -> list[tuple[str, ...]]:
+    table = panel.table
+    return [tuple(table.item(r, c).text() for c in range(table.columnCount()))
+            for r in range(table.rowCount())]
+
+
+def test_adding_a_card_on_the_hosted_page(qtbot: object, context: AppContext,
+                                          sandbox: GatewaySandbox) -> None:
+    panel = _panel(qtbot, context, make_gateway(sandbox))
+    assert panel.stack.currentWidget() is panel.empty
+    assert panel.mode_pill.text() == "Test mode — no real money moves"
+    opened: list[str] = []
+    panel.open_url = lambda url: opened.append(url) or True
+    panel.add_button.click()
+    qtbot.waitUntil(lambda: panel.is_waiting, timeout=5000)  # type: ignore[attr-defined]
+    assert panel.waiting.isVisibleTo(panel)
+    assert "Waiting for the form to be completed" in panel.waiting_label.text()
+    assert not panel.add_button.isEnabled()
+    assert opened and opened[0].startswith(sandbox.url + "/checkout/")
+
+    with qtbot.waitSignal(panel.methodsChanged, timeout=10_000):  # type: ignore[attr-defined]
+        assert submit_card(opened[0], "4242424242424242", expiry="08/31").completed
+    assert not panel.is_waiting and not panel.waiting.isVisibleTo(panel)
+    assert panel.message.text() == "Visa •••• 4242 was added."
+    assert _rows(panel) == [("Visa •••• 4242", "08/2031", "Dana Client", "Default")]
+    assert panel.add_button.isEnabled()
+
+
+def test_default_and_remove(qtbot: object, context: AppContext, sandbox: GatewaySandbox,
+                            monkeypatch: pytest.MonkeyPatch) -> None:
+    gateway = make_gateway(sandbox)
+    customer = gateway.ensure_customer(ORG, "Acme Dental", None, idempotency_key="org-7001")
+    from app.core.gateways.repository import GatewayCustomerRepository
+
+    GatewayCustomerRepository(context.engine).save(gateway.kind, ORG, customer)
+    attach_test_method(sandbox, customer, "pm_card_visa")
+    attach_test_method(sandbox, customer, "pm_card_mastercard")
+    panel = _panel(qtbot, context, gateway)
+    assert sorted(r[0] for r in _rows(panel)) == ["Mastercard •••• 4444", "Visa •••• 4242"]
+    assert not panel.default_button.isEnabled()  # nothing selected yet
+
+    row = next(i for i, r in enumerate(_rows(panel)) if r[0].startswith("Mastercard"))
+    panel.table.selectRow(row)
+    with qtbot.waitSignal(panel.methodsChanged, timeout=5000):  # type: ignore[attr-defined]
+        panel.default_button.click()
+    assert _rows(panel)[0][0] == "Mastercard •••• 4444" and _rows(panel)[0][3] == "Default"
+    assert panel.message.text() == "Mastercard •••• 4444 is now the default."
+    assert gateway.list_methods(customer)[0].brand == "mastercard"
+
+    monkeypatch.setattr(QMessageBox, "question",
+                        lambda *a, **k: QMessageBox.StandardButton.Yes)
+    panel.table.selectRow(0)
+    with qtbot.waitSignal(panel.methodsChanged, timeout=5000):  # type: ignore[attr-defined]
+        panel.remove_button.click()
+    assert [r[0] for r in _rows(panel)] == ["Visa •••• 4242"]
+    assert [m.brand for m in gateway.list_methods(customer)] == ["visa"]
+
+
+def test_stop_waiting_closes_the_form(qtbot: object, context: AppContext,
+                                      sandbox: GatewaySandbox) -> None:
+    panel = _panel(qtbot, context, make_gateway(sandbox))
+    opened: list[str] = []
+    panel.open_url = lambda url: opened.append(url) or True
+    panel.poll_interval_ms = 60_000  # only the button ends this wait
+    panel.add_button.click()
+    qtbot.waitUntil(lambda: panel.is_waiting, timeout=5000)  # type: ignore[attr-defined]
+    panel.cancel_wait_button.click()
+    qtbot.waitUntil(lambda: not panel.is_waiting, timeout=5000)  # type: ignore[attr-defined]
+    assert "Nothing was saved" in panel.message.text()
+    assert not submit_card(opened[0], "4242424242424242").completed
+
+
+def test_gateway_loaded_from_setup_and_none_without_it(qtbot: object, context: AppContext,
+                                                       sandbox: GatewaySandbox) -> None:
+    nothing = _panel(qtbot, context, None)
+    assert nothing.stack.currentWidget() is nothing.no_gateway
+    assert not nothing.add_button.isEnabled()
+
+    connection = GatewayConnection(api_base=sandbox.url)
+    save_gateway_secret(context.credentials, "stripe", sandbox.secret_key)
+    record_gateway_test(context.engine, connection, make_gateway(sandbox).test_connection())
+    loaded = _panel(qtbot, context, None)
+    assert loaded.stack.currentWidget() is loaded.empty
+    assert loaded.add_button.isEnabled()
+
+
+def test_gateway_down_keeps_the_local_list(qtbot: object, context: AppContext,
+                                           sandbox: GatewaySandbox) -> None:
+    gateway = make_gateway(sandbox)
+    first = _panel(qtbot, context, gateway)
+    opened: list[str] = []
+    first.open_url = lambda url: opened.append(url) or True
+    first.add_button.click()
+    qtbot.waitUntil(lambda: bool(opened), timeout=5000)  # type: ignore[attr-defined]
+    with qtbot.waitSignal(first.methodsChanged, timeout=10_000):  # type: ignore[attr-defined]
+        submit_card(opened[0], "5555555555554444")
+    sandbox.stop()
+    offline = _panel(qtbot, context, gateway)
+    assert [r[0] for r in _rows(offline)] == ["Mastercard •••• 4444"]
+    assert "Showing the methods saved on this computer" in offline.message.text()
