@@ -13,6 +13,7 @@ secret is already stored the field stays empty and says so; leaving it empty kee
 from __future__ import annotations
 
 import html
+import logging
 from functools import partial
 
 from PySide6.QtCore import Qt, Slot
@@ -51,6 +52,8 @@ from app.gui.context import AppContext
 from app.gui.widgets.pill import Tone
 from app.gui.wizard.notice import Notice
 from app.gui.workers import Task, WorkerFailure, run_task
+
+log = logging.getLogger(__name__)
 
 _FIELDS = ("username", "secret", "integration_code", "zone_url")
 
@@ -314,6 +317,12 @@ class AutotaskPage(QWizardPage):
         if not self.state.finish_test(ticket, outcome):
             return  # an outdated test (cancelled, or the fields changed meanwhile)
         self._task = None
+        if outcome.report is not None:
+            log.info("Test Connection succeeded for %s (zone %s)", self.state.form.username,
+                     outcome.report.zone_name)
+        elif outcome.failure is not None:
+            log.info("Test Connection failed for %s: %s", self.state.form.username,
+                     outcome.failure.kind.value)
         self._show_outcome(outcome)
         self._refresh()
 
