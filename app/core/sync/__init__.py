@@ -31,4 +31,20 @@ __all__ = [
     "SyncResult",
     "current_holder",
     "run_sync",
+    "sync_from_sandbox",
 ]
+
+
+def sync_from_sandbox(sandbox: object, engine: object) -> SyncResult:
+    """Sync a running Autotask sandbox (``app.sandbox.autotask``) into ``engine`` — for the
+    screenshots and the demo. Duck-typed so the core does not import the sandbox."""
+    import threading
+
+    from app.core.autotask import AutotaskClient
+
+    client = AutotaskClient(sandbox.client_credentials(),  # type: ignore[attr-defined]
+                            discovery_url=sandbox.url)  # type: ignore[attr-defined]
+    try:
+        return run_sync(engine, client, cancel=threading.Event())  # type: ignore[arg-type]
+    finally:
+        client.close()

@@ -46,7 +46,7 @@ from app.core.autotask.dates import format_autotask_datetime
 from app.core.clock import utcnow
 from app.core.config import current_actor, get_internal_currency, get_setting
 from app.core.storage.engine import session_scope
-from app.core.storage.models import Invoice, SyncRun, SyncState
+from app.core.storage.models import Invoice, QuarantinedRecord, SyncRun, SyncState
 from app.core.sync import bulk
 from app.core.sync.lock import SyncError, SyncLock
 from app.core.sync.progress import (
@@ -616,11 +616,21 @@ class _Run:
         self.writer.put(Batch(spec=spec, finish_incremental=max(watermark, self.started_at)))
 
     def _local_open(self, max_id: int) -> set[int]:
+        """Open invoices as PayDesk knows them — quarantined ones included, as Autotask
+        sent them, so that a damaged open invoice does not look like a change every run."""
         table = bulk.plain_table(Invoice.__table__)
         with self.engine.connect() as connection:
-            return set(connection.scalars(
+            found = set(connection.scalars(
                 select(table.c.id).where(table.c.is_voided.is_(False),
                                          table.c.paid_date.is_(None), table.c.id <= max_id)))
+            for record_id, payload in connection.execute(
+                select(QuarantinedRecord.record_id, QuarantinedRecord.payload).where(
+                    QuarantinedRecord.entity == "Invoices",
+                    QuarantinedRecord.record_id <= max_id)):
+                if (isinstance(payload, dict) and payload.get("isVoided") in (False, None)
+                        and not payload.get("paidDate")):
+                    found.add(int(record_id))
+        return found
 
     # ----------------------------------------------------------------- picklists
 

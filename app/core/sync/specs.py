@@ -92,6 +92,27 @@ class EntitySpec:
 
 # --------------------------------------------------------------------------- value readers
 
+_WORDS = {
+    "companyID": "the organization", "invoiceTotal": "the invoice total",
+    "totalTaxValue": "the invoice tax", "invoiceDateTime": "the invoice date",
+    "createDateTime": "the date the invoice was created", "dueDate": "the due date",
+    "fromDate": "the period start", "toDate": "the period end", "paidDate": "the paid date",
+    "voidedDate": "the void date", "isVoided": "the void flag", "paymentTerm": "the payment term",
+    "batchID": "the invoice batch", "totalAmount": "the line total",
+    "extendedPrice": "the line amount", "taxDollars": "the line tax", "quantity": "the quantity",
+    "rate": "the rate", "invoiceID": "the invoice", "postedDate": "the posting date",
+    "itemDate": "the item date", "startDate": "the start date", "endDate": "the end date",
+    "isActive": "the active flag", "status": "the status", "priority": "the priority",
+    "createDate": "the date it was created", "companyType": "the organization type",
+}
+
+
+def _word(name: str) -> str:
+    """A field as a bookkeeper would name it, with Autotask's name for support."""
+    word = _WORDS.get(name)
+    return f"{word[0].upper()}{word[1:]} ({name})" if word else f"The field {name}"
+
+
 
 def record_id(record: Record) -> int:
     value = record.get("id")
@@ -116,13 +137,13 @@ def _opt_int(record: Record, name: str) -> int | None:
             return None
         if text.lstrip("-").isdigit():
             return int(text)
-    raise InvalidRecord(f"{name} is not a whole number ({value!r})")
+    raise InvalidRecord(f"{_word(name)} is not a whole number ({value!r})")
 
 
 def _req_int(record: Record, name: str) -> int:
     value = _opt_int(record, name)
     if value is None:
-        raise InvalidRecord(f"{name} is missing")
+        raise InvalidRecord(f"{_word(name)} is missing")
     return value
 
 
@@ -134,7 +155,7 @@ def _opt_str(record: Record, name: str, limit: int) -> str | None:
         if isinstance(value, int | Decimal) and not isinstance(value, bool):
             value = str(value)
         else:
-            raise InvalidRecord(f"{name} is not text ({value!r})")
+            raise InvalidRecord(f"{_word(name)} is not text ({value!r})")
     return value[:limit]
 
 
@@ -155,7 +176,7 @@ def _bool(record: Record, name: str, default: bool) -> bool:
         return bool(value)
     if isinstance(value, str) and value.lower() in ("true", "false", "1", "0"):
         return value.lower() in ("true", "1")
-    raise InvalidRecord(f"{name} is not true or false ({value!r})")
+    raise InvalidRecord(f"{_word(name)} is not true or false ({value!r})")
 
 
 def _opt_datetime(record: Record, name: str) -> datetime | None:
@@ -164,7 +185,7 @@ def _opt_datetime(record: Record, name: str) -> datetime | None:
     if value is None or value == "":
         return None
     if type(value) is not str:
-        raise InvalidRecord(f"{name} is not a date and time ({value!r})")
+        raise InvalidRecord(f"{_word(name)} is not a date and time ({value!r})")
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
@@ -173,7 +194,7 @@ def _opt_datetime(record: Record, name: str) -> datetime | None:
         try:
             careful = parse_autotask_datetime(value)
         except AutotaskDateError:
-            raise InvalidRecord(f"{name} is not a date and time ({value!r})") from None
+            raise InvalidRecord(f"{_word(name)} is not a date and time ({value!r})") from None
         assert careful is not None
         return careful.replace(tzinfo=None)
     if parsed.tzinfo is not None:
@@ -187,18 +208,18 @@ def _opt_date(record: Record, name: str) -> date | None:
     if value is None or value == "":
         return None
     if type(value) is not str or len(value) < 10:
-        raise InvalidRecord(f"{name} is not a date ({value!r})")
+        raise InvalidRecord(f"{_word(name)} is not a date ({value!r})")
     try:
         return date.fromisoformat(value[:10])
     except ValueError:
-        raise InvalidRecord(f"{name} is not a date ({value!r})") from None
+        raise InvalidRecord(f"{_word(name)} is not a date ({value!r})") from None
 
 
 def _number(value: Any, name: str) -> Decimal | None:
     if value is None:
         return None
     if isinstance(value, bool):
-        raise InvalidRecord(f"{name} is not a number ({value!r})")
+        raise InvalidRecord(f"{_word(name)} is not a number ({value!r})")
     if isinstance(value, Decimal):
         number = value
     elif type(value) is int:
@@ -207,11 +228,11 @@ def _number(value: Any, name: str) -> Decimal | None:
         try:
             number = Decimal(value.strip())
         except InvalidOperation:
-            raise InvalidRecord(f"{name} is not a number ({value!r})") from None
+            raise InvalidRecord(f"{_word(name)} is not a number ({value!r})") from None
     else:
-        raise InvalidRecord(f"{name} is not a number ({value!r})")
+        raise InvalidRecord(f"{_word(name)} is not a number ({value!r})")
     if not number.is_finite():
-        raise InvalidRecord(f"{name} is not a number ({value!r})")
+        raise InvalidRecord(f"{_word(name)} is not a number ({value!r})")
     return number
 
 
@@ -219,11 +240,11 @@ def _money(record: Record, name: str, ctx: ConvertContext, *, required: bool) ->
     """An amount in the internal currency as integer minor units (half-even rounding)."""
     value = record.get(name)
     if type(value) is int:
-        return value * 10**ctx.currency_exponent
+        return int(value * 10**ctx.currency_exponent)
     number = _number(value, name)
     if number is None:
         if required:
-            raise InvalidRecord(f"{name} is missing")
+            raise InvalidRecord(f"{_word(name)} is missing")
         return 0
     return int(number.scaleb(ctx.currency_exponent).to_integral_value(ROUND_HALF_EVEN))
 

@@ -18,9 +18,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, Engine, delete, func, insert, select, union, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Table,
+    delete,
+    func,
+    insert,
+    select,
+    union,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from app.core.clock import utcnow
@@ -308,7 +318,8 @@ class Writer:
         invoices = bulk.plain_table(Invoice.__table__)
         organizations = bulk.plain_table(Organization.__table__)
         orphans = connection.execute(
-            select(invoices.c.id, invoices.c.organization_id, invoices.c.invoice_number)
+            select(invoices.c.id, invoices.c.organization_id, invoices.c.invoice_number,
+                   invoices.c.is_voided, invoices.c.paid_date)
             .where(invoices.c.organization_id.not_in(select(organizations.c.id)))
         ).all()
         if not orphans:
@@ -316,8 +327,10 @@ class Writer:
         ids = self._deletable_invoices(connection, [o[0] for o in orphans])
         keep = set(ids)
         found = [
-            (o[0], f"the invoice belongs to organization {o[1]}, which Autotask did not "
-                   "return", {"id": o[0], "companyID": o[1], "invoiceNumber": o[2]})
+            (o[0], f"The invoice belongs to organization {o[1]}, which Autotask did not "
+                   "return.", {"id": o[0], "companyID": o[1], "invoiceNumber": o[2],
+                               "isVoided": bool(o[3]),
+                               "paidDate": o[4].isoformat() if o[4] else None})
             for o in orphans if o[0] in keep
         ]
         if not found:
@@ -364,7 +377,7 @@ class Writer:
     def _write_quarantine(self, connection: Connection, batch: Batch, now: datetime) -> None:
         entity = batch.spec.entity
         known = self._quarantined_ids.setdefault(entity, set())
-        table = QuarantinedRecord.__table__
+        table = cast(Table, QuarantinedRecord.__table__)
         cleared = [row["id"] for row in batch.rows if row["id"] in known]
         if batch.id_range is not None and known:
             after, up_to = batch.id_range
@@ -452,7 +465,7 @@ class Writer:
         picklists: list[tuple[str, str, list[tuple[str, str, bool, int | None]]]],
         now: datetime,
     ) -> None:
-        table = PicklistValue.__table__
+        table = cast(Table, PicklistValue.__table__)
         for entity, field_name, values in picklists:
             connection.execute(
                 delete(table).where(table.c.entity == entity, table.c.field == field_name))
@@ -463,7 +476,7 @@ class Writer:
                       "is_active": active, "sort_order": order}
                      for v, label, active, order in values],
                 )
-        state = SyncState.__table__
+        state = cast(Table, SyncState.__table__)
         exists = connection.scalar(
             select(func.count()).select_from(state).where(
                 state.c.entity == "Picklists", state.c.partition == 0))

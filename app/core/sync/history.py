@@ -1,0 +1,114 @@
+"""What the Sync area shows besides live progress: past runs, quarantined records, and the
+schedule setting. Plain frozen dataclasses out; call off the GUI thread."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, select
+
+from app.core.config import get_setting, set_setting
+from app.core.storage.engine import session_scope
+from app.core.storage.models import QuarantinedRecord, SyncRun
+from app.core.sync.progress import EntityCounts
+from app.core.sync.specs import SPECS
+
+INTERVAL_SETTING = "sync.interval_minutes"
+DEFAULT_INTERVAL_MINUTES = 15
+#: Choices a bookkeeper gets; 0 means "only when I press Sync now".
+INTERVAL_CHOICES = (0, 5, 15, 30, 60, 120, 240)
+
+
+@dataclass(frozen=True, slots=True)
+class RunRow:
+    id: int
+    kind: str
+    status: str
+    started_at: datetime
+    finished_at: datetime | None
+    fetched: int
+    inserted: int
+    updated: int
+    deleted: int
+    quarantined: int
+    requests: int
+    error: str | None
+    entities: tuple[EntityCounts, ...] = ()
+
+    @property
+    def seconds(self) -> float | None:
+        if self.finished_at is None:
+            return None
+        return (self.finished_at - self.started_at).total_seconds()
+
+
+def _entity_counts(counts: dict[str, Any]) -> tuple[EntityCounts, ...]:
+    found = []
+    for spec in SPECS:
+        value = counts.get(spec.entity)
+        if isinstance(value, dict):
+            found.append(EntityCounts(
+                spec.entity, spec.label, int(value.get("fetched") or 0),
+                int(value.get("inserted") or 0), int(value.get("updated") or 0),
+                int(value.get("deleted") or 0), int(value.get("quarantined") or 0),
+                int(value.get("requests") or 0), value.get("error")))
+    return tuple(found)
+
+
+@dataclass(frozen=True, slots=True)
+class QuarantineRow:
+    entity: str
+    record_id: int | None
+    reason: str
+    created_at: datetime
+
+
+def _total(counts: dict[str, Any], key: str) -> int:
+    return sum(int(v.get(key) or 0) for v in counts.values() if isinstance(v, dict))
+
+
+def recent_runs(engine: Engine, limit: int = 100) -> list[RunRow]:
+    with session_scope(engine) as session:
+        runs = session.scalars(
+            select(SyncRun).order_by(SyncRun.started_at.desc(), SyncRun.id.desc()).limit(limit))
+        return [
+            RunRow(r.id, r.kind, r.status, r.started_at, r.finished_at,
+                   _total(r.counts, "fetched"), _total(r.counts, "inserted"),
+                   _total(r.counts, "updated"), _total(r.counts, "deleted"),
+                   _total(r.counts, "quarantined"), r.requests, r.error,
+                   _entity_counts(r.counts))
+            for r in runs
+        ]
+
+
+def quarantined_records(engine: Engine, limit: int = 500) -> list[QuarantineRow]:
+    with session_scope(engine) as session:
+        rows = session.execute(
+            select(QuarantinedRecord.entity, QuarantinedRecord.record_id,
+                   QuarantinedRecord.reason, QuarantinedRecord.created_at)
+            .order_by(QuarantinedRecord.created_at.desc(), QuarantinedRecord.id.desc())
+            .limit(limit))
+        return [QuarantineRow(*row) for row in rows]
+
+
+def last_success(engine: Engine) -> datetime | None:
+    with session_scope(engine) as session:
+        return session.scalar(
+            select(SyncRun.finished_at).where(SyncRun.status == "succeeded")
+            .order_by(SyncRun.finished_at.desc()).limit(1))
+
+
+def interval_minutes(engine: Engine) -> int:
+    value = get_setting(engine, INTERVAL_SETTING, DEFAULT_INTERVAL_MINUTES)
+    try:
+        return max(0, int(value))
+    except (TypeError, ValueError):
+        return DEFAULT_INTERVAL_MINUTES
+
+
+def set_interval_minutes(engine: Engine, minutes: int) -> None:
+    if minutes < 0:
+        raise ValueError("the sync interval cannot be negative")
+    set_setting(engine, INTERVAL_SETTING, int(minutes))

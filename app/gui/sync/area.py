@@ -1,0 +1,320 @@
+"""The Sync area: live per-entity progress with counts and ETA, the history of runs, and the
+records Autotask sent that could not be stored (with why). GUI thread only; reads happen in
+workers."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Slot
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.core.sync import EntityPhase, SyncProgress, SyncResult
+from app.core.sync.history import (
+    INTERVAL_CHOICES,
+    QuarantineRow,
+    RunRow,
+    quarantined_records,
+    recent_runs,
+)
+from app.core.sync.specs import SPECS
+from app.gui.context import AppContext
+from app.gui.sync.controller import SyncController, controller_for
+from app.gui.workers import run_task
+
+_PHASES = {
+    EntityPhase.WAITING: "Waiting",
+    EntityPhase.COUNTING: "Counting",
+    EntityPhase.FETCHING: "Copying",
+    EntityPhase.DONE: "Done",
+    EntityPhase.FAILED: "Failed",
+    EntityPhase.CANCELLED: "Cancelled",
+}
+_KINDS = {"full": "Full sync", "incremental": "Changes", "reconcile": "Full check"}
+_STATUSES = {"running": "Running", "succeeded": "Finished", "failed": "Failed",
+             "cancelled": "Cancelled"}
+_RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    if seconds < 1:
+        return "under 1 s"
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    minutes, rest = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {rest:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+def _item(text: str, right: bool = False) -> QTableWidgetItem:
+    item = QTableWidgetItem(text)
+    item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
+    if right:
+        item.setTextAlignment(_RIGHT)
+    return item
+
+
+def _table(headers: list[str], stretch: int) -> QTableWidget:
+    table = QTableWidget(0, len(headers))
+    table.setHorizontalHeaderLabels(headers)
+    table.verticalHeader().setVisible(False)
+    table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    table.setAlternatingRowColors(True)
+    header = table.horizontalHeader()
+    header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+    header.setSectionResizeMode(stretch, QHeaderView.ResizeMode.Stretch)
+    return table
+
+
+class SyncArea(QWidget):
+    def __init__(self, controller: SyncController, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.controller = controller
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(16, 16, 16, 16)
+        layout.setSpacing(10)
+
+        top = QHBoxLayout()
+        title = QLabel("Sync with Autotask")
+        title.setObjectName("areaTitle")
+        title.setStyleSheet("font-size: 18px; font-weight: 600;")
+        self.summary = QLabel()
+        self.sync_button = QPushButton("Sync now")
+        self.full_button = QPushButton("Full sync")
+        self.full_button.setToolTip("Read everything again and remove records Autotask no "
+                                    "longer has. Takes longer than a normal sync.")
+        self.cancel_button = QPushButton("Cancel")
+        self.interval = QComboBox()
+        for minutes in INTERVAL_CHOICES:
+            self.interval.addItem("Only when I click Sync now" if minutes == 0
+                                  else f"Every {minutes} minutes" if minutes < 60
+                                  else f"Every {minutes // 60} hour{'s' if minutes > 60 else ''}",
+                                  minutes)
+        top.addWidget(title)
+        top.addStretch(1)
+        top.addWidget(QLabel("Sync automatically:"))
+        top.addWidget(self.interval)
+        top.addWidget(self.sync_button)
+        top.addWidget(self.full_button)
+        top.addWidget(self.cancel_button)
+        layout.addLayout(top)
+        layout.addWidget(self.summary)
+
+        self.progress_heading = self._heading("Last sync")
+        layout.addWidget(self.progress_heading)
+        self.progress_table = _table(["What", "Status", "Copied", "Of about", "New",
+                                      "Updated", "Removed", "Not stored", "Time left"], 0)
+        # Tall enough for every kind of record without scrolling.
+        self.progress_table.setFixedHeight(
+            self.progress_table.horizontalHeader().sizeHint().height()
+            + len(SPECS) * self.progress_table.verticalHeader().defaultSectionSize() + 6)
+        layout.addWidget(self.progress_table)
+
+        layout.addWidget(self._heading("Past syncs"))
+        self.history_table = _table(["Started", "Kind", "Result", "Took", "Records read",
+                                     "New", "Updated", "Not stored", "Autotask requests",
+                                     "Problem"], 9)
+        layout.addWidget(self.history_table, 3)
+
+        layout.addWidget(self._heading("Records PayDesk could not store"))
+        self.quarantine_table = _table(["Kind", "Autotask id", "Seen", "Why"], 3)
+        layout.addWidget(self.quarantine_table, 2)
+        self.quarantine_empty = QLabel("None — every record Autotask sent could be stored.")
+        self.quarantine_empty.setStyleSheet("color: #5B6472;")
+        layout.addWidget(self.quarantine_empty)
+
+        self.sync_button.clicked.connect(self._sync_now)
+        self.full_button.clicked.connect(self._full_sync)
+        self.cancel_button.clicked.connect(self._cancel)
+        self.interval.currentIndexChanged.connect(self._interval_chosen)
+        controller.started.connect(self._on_started)
+        controller.progress.connect(self._on_progress)
+        controller.finished.connect(self._on_finished)
+        controller.failed.connect(self._on_failed)
+        self._select_interval(controller.interval)
+        self._update_buttons()
+        self._show_summary()
+        if controller.last_progress is not None:
+            self._on_progress(controller.last_progress)
+        self.reload_history()
+
+    @staticmethod
+    def _heading(text: str) -> QLabel:
+        label = QLabel(text)
+        label.setStyleSheet("font-weight: 600; margin-top: 6px;")
+        return label
+
+    # ----------------------------------------------------------------- actions
+
+    @Slot()
+    def _sync_now(self) -> None:
+        self.controller.sync_now()
+
+    @Slot()
+    def _full_sync(self) -> None:
+        self.controller.sync_now(full=True)
+
+    @Slot()
+    def _cancel(self) -> None:
+        self.controller.cancel()
+        self.summary.setText("Cancelling — the pages already copied are kept.")
+
+    @Slot(int)
+    def _interval_chosen(self, index: int) -> None:
+        minutes = int(self.interval.itemData(index))
+        if minutes != self.controller.interval:
+            self.controller.set_interval(minutes)  # one small settings row
+
+    def _select_interval(self, minutes: int) -> None:
+        index = self.interval.findData(minutes)
+        if index < 0:
+            self.interval.addItem(f"Every {minutes} minutes", minutes)
+            index = self.interval.count() - 1
+        self.interval.blockSignals(True)
+        self.interval.setCurrentIndex(index)
+        self.interval.blockSignals(False)
+
+    def _update_buttons(self) -> None:
+        running = self.controller.running
+        self.sync_button.setEnabled(not running)
+        self.full_button.setEnabled(not running)
+        self.cancel_button.setEnabled(running)
+
+    def _show_summary(self) -> None:
+        c = self.controller
+        if c.running:
+            progress = c.last_progress
+            eta = progress.eta_seconds if progress else None
+            self.summary.setText("Syncing…" + (f" About {_duration(eta)} left." if eta else ""))
+        elif c.last_error:
+            self.summary.setText(f"The last sync failed: {c.last_error}")
+        elif c.last_synced_at is not None:
+            local = c.last_synced_at.astimezone()
+            self.summary.setText(f"Last synced {local:%d %b %Y at %H:%M}.")
+        else:
+            self.summary.setText("No sync has finished yet. Click Sync now to copy your "
+                                 "Autotask data into PayDesk.")
+
+    # ----------------------------------------------------------------- signals
+
+    @Slot()
+    def _on_started(self) -> None:
+        self._update_buttons()
+        self._show_summary()
+
+    @Slot(object)
+    def _on_progress(self, progress: SyncProgress) -> None:
+        self.progress_heading.setText("This sync")
+        table = self.progress_table
+        table.setRowCount(len(progress.entities))
+        for row, e in enumerate(progress.entities):
+            c = e.counts
+            values = [
+                (e.label, False), (_PHASES[e.phase], False), (f"{c.fetched:,}", True),
+                (f"{e.total:,}" if e.total else "—", True), (f"{c.inserted:,}", True),
+                (f"{c.updated:,}", True), (f"{c.deleted:,}", True),
+                (f"{c.quarantined:,}", True),
+                (_duration(e.eta_seconds) if e.eta_seconds is not None else "—", True),
+            ]
+            for column, (text, right) in enumerate(values):
+                table.setItem(row, column, _item(text, right))
+            status_item = table.item(row, 1)
+            if c.error and status_item is not None:
+                status_item.setToolTip(c.error)
+        self._show_summary()
+
+    @Slot(object)
+    def _on_finished(self, result: SyncResult) -> None:
+        self._update_buttons()
+        self._show_summary()
+        self.reload_history()
+
+    @Slot(str)
+    def _on_failed(self, _message: str) -> None:
+        self._update_buttons()
+        self._show_summary()
+        self.reload_history()
+
+    # ----------------------------------------------------------------- history
+
+    def reload_history(self) -> None:
+        engine = self.controller.context.engine
+        run_task("load the sync history", _load_history, engine,
+                 on_success=self._show_history, parent=self)
+
+    def _show_history(self, loaded: object) -> None:
+        if isinstance(loaded, tuple):
+            self._fill_runs(loaded[0])
+            self._fill_quarantine(loaded[1])
+
+    def _fill_runs(self, runs: list[RunRow]) -> None:
+        if not self.controller.running and runs and runs[0].entities:
+            self._show_last_run(runs[0])
+        table = self.history_table
+        table.setRowCount(len(runs))
+        for row, r in enumerate(runs):
+            local = r.started_at.astimezone()
+            values = [
+                (f"{local:%d %b %Y %H:%M}", False), (_KINDS.get(r.kind, r.kind), False),
+                (_STATUSES.get(r.status, r.status), False), (_duration(r.seconds), True),
+                (f"{r.fetched:,}", True), (f"{r.inserted:,}", True), (f"{r.updated:,}", True),
+                (f"{r.quarantined:,}", True), (f"{r.requests:,}", True), (r.error or "", False),
+            ]
+            for column, (text, right) in enumerate(values):
+                item = _item(text, right)
+                if column == 9 and text:
+                    item.setToolTip(text)
+                table.setItem(row, column, item)
+
+    def _show_last_run(self, run: RunRow) -> None:
+        """Between syncs the table shows what the last one did, per kind of record."""
+        local = run.started_at.astimezone()
+        self.progress_heading.setText(
+            f"Last sync — {_KINDS.get(run.kind, run.kind).lower()} on {local:%d %b at %H:%M}")
+        table = self.progress_table
+        table.setRowCount(len(run.entities))
+        for row, c in enumerate(run.entities):
+            status = "Failed" if c.error else _STATUSES.get(run.status, run.status)
+            values = [(c.label, False), (status, False), (f"{c.fetched:,}", True),
+                      ("—", True), (f"{c.inserted:,}", True), (f"{c.updated:,}", True),
+                      (f"{c.deleted:,}", True), (f"{c.quarantined:,}", True), ("—", True)]
+            for column, (text, right) in enumerate(values):
+                item = _item(text, right)
+                if column == 1 and c.error:
+                    item.setToolTip(c.error)
+                table.setItem(row, column, item)
+
+    def _fill_quarantine(self, rows: list[QuarantineRow]) -> None:
+        table = self.quarantine_table
+        table.setVisible(bool(rows))
+        self.quarantine_empty.setVisible(not rows)
+        table.setRowCount(len(rows))
+        labels = {s.entity: s.label for s in SPECS}
+        for row, q in enumerate(rows):
+            values = [(labels.get(q.entity, q.entity), False), (str(q.record_id or "—"), True),
+                      (f"{q.created_at.astimezone():%d %b %Y %H:%M}", False), (q.reason, False)]
+            for column, (text, right) in enumerate(values):
+                table.setItem(row, column, _item(text, right))
+
+
+def _load_history(engine: object) -> tuple[list[RunRow], list[QuarantineRow]]:
+    """Runs on a pool thread."""
+    return recent_runs(engine), quarantined_records(engine)  # type: ignore[arg-type]
+
+
+def create_sync_area(context: AppContext) -> QWidget:
+    return SyncArea(controller_for(context))
