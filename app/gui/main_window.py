@@ -58,7 +58,7 @@ from app.gui.workers import WorkerFailure, run_task
 log = logging.getLogger(__name__)
 
 #: ``"module:function"`` building the sync status widget for the status bar, or None.
-SYNC_STATUS_FACTORY: str | None = None
+SYNC_STATUS_FACTORY: str | None = "app.gui.sync:create_sync_status"
 
 #: The setup wizard's class, imported when Setup is first opened.
 WIZARD_CLASS = "app.gui.wizard:SetupWizard"
@@ -154,7 +154,7 @@ AREAS: tuple[AreaSpec, ...] = (
     AreaSpec(
         "sync",
         "Sync",
-        factory=None,
+        factory="app.gui.sync:create_sync_area",
         empty=EmptyText(
             "Not connected to Autotask yet",
             "PayDesk keeps a copy of your Autotask organizations, contracts, tickets and "
