@@ -163,6 +163,11 @@ class AutotaskPage(QWizardPage):
         self.status.hide()
 
         layout = QVBoxLayout(self)
+        if not context.credentials.is_secure:
+            keychain = Notice(
+                html.escape(context.credentials.describe_backend()), Tone.WARNING, self)
+            keychain.setObjectName("keychainWarning")
+            layout.addWidget(keychain)
         layout.addLayout(form)
         layout.addSpacing(6)
         layout.addLayout(buttons)
