@@ -1,0 +1,273 @@
+"""The Order Summary dialog, driven through its object names, against a real SQLite database
+and the sandbox gateway over HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QTableWidget,
+    QWidget,
+)
+from pytestqt.qtbot import QtBot
+from sqlalchemy import select
+
+from app.core.payments import PaymentState
+from app.core.storage.engine import session_scope
+from app.core.storage.models import Invoice, Payment
+from app.gui.context import AppContext
+from app.gui.payments.order_summary import OrderSummaryDialog
+from app.sandbox.gateway import GatewaySandbox
+from tests.gui.conftest import wait_for_background_tasks
+from tests.gui.payments_support import ORG_ID, PaymentWorld, build_world
+from tests.integration.gateway.support import intents_with_reference
+
+
+@pytest.fixture
+def world(set_up_context: AppContext) -> Iterator[PaymentWorld]:
+    with GatewaySandbox(account_name="Northwind IT Services") as sandbox:
+        yield build_world(set_up_context, sandbox)
+
+
+def open_dialog(qtbot: QtBot, world: PaymentWorld, invoice_ids: list[int] | None = None
+                ) -> OrderSummaryDialog:
+    dialog = OrderSummaryDialog(world.context, ORG_ID, invoice_ids or world.invoice_ids)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitUntil(lambda: dialog.summary is not None, timeout=5000)
+    return dialog
+
+
+def child(dialog: QWidget, kind: type, name: str):  # type: ignore[no-untyped-def]
+    widget = dialog.findChild(kind, name)
+    assert widget is not None, name
+    return widget
+
+
+def type_amount(qtbot: QtBot, dialog: OrderSummaryDialog, text: str) -> None:
+    amount = child(dialog, QLineEdit, "paymentAmount")
+    amount.selectAll()
+    qtbot.keyClicks(amount, text)
+    qtbot.waitUntil(lambda: not dialog._recompute_timer.isActive(), timeout=2000)
+
+
+def choose_method(dialog: OrderSummaryDialog, last4: str) -> None:
+    combo = child(dialog, QComboBox, "paymentMethod")
+    index = next(i for i in range(combo.count()) if f"•••• {last4}" in combo.itemText(i))
+    combo.setCurrentIndex(index)
+    dialog.recompute()
+
+
+def allocation(dialog: OrderSummaryDialog) -> dict[str, str]:
+    table = child(dialog, QTableWidget, "allocationTable")
+    return {table.item(r, 0).text(): table.item(r, 3).text() for r in range(table.rowCount())}
+
+
+def test_opens_with_the_full_balance_and_states_the_exact_total(
+    qtbot: QtBot, world: PaymentWorld
+) -> None:
+    dialog = open_dialog(qtbot, world)
+
+    assert dialog.objectName() == "orderSummaryDialog"
+    assert child(dialog, QLineEdit, "paymentAmount").text() == "$1,750.49"
+    assert allocation(dialog) == {"1045": "$1,200.00", "1046": "$450.50", "1047": "$99.99"}
+    pay = child(dialog, QPushButton, "payButton")
+    assert pay.text() == "Pay $1,750.49 (test mode)"
+    assert pay.isEnabled()
+    assert child(dialog, QLabel, "testModeBanner").isVisible()
+    # Saved cards come first (default first), then the two other ways to pay.
+    combo = child(dialog, QComboBox, "paymentMethod")
+    texts = [combo.itemText(i) for i in range(combo.count())]
+    assert "Visa •••• 4242" in texts[0]
+    assert texts[-2:] == ["New card or bank account…", "Send a pay link…"]
+    contact = child(dialog, QComboBox, "paymentContact")
+    assert {contact.itemText(i) for i in range(contact.count())} == {
+        "Dana Reyes <dana@acme.test>", "Sam Okafor <ap@acme.test>"
+    }
+    assert not child(dialog, QWidget, "surchargeLine").isVisible()
+
+
+@pytest.mark.parametrize(
+    ("typed", "message"),
+    [
+        ("5000", "That is more than the $1,750.49 owed on these invoices; it cannot be overpaid."),
+        ("12.345", "USD amounts have at most 2 decimal places"),
+        ("0", "Enter an amount greater than zero."),
+        ("1.00", "Autotask only records payments of more than $1.00."),
+        ("twelve", "“twelve” is not an amount"),
+    ],
+)
+def test_validation_as_you_type_with_the_reason_next_to_the_amount(
+    qtbot: QtBot, world: PaymentWorld, typed: str, message: str
+) -> None:
+    dialog = open_dialog(qtbot, world)
+    type_amount(qtbot, dialog, typed)
+
+    error = child(dialog, QLabel, "amountError")
+    assert error.isVisible()
+    assert error.text() == message
+    pay = child(dialog, QPushButton, "payButton")
+    assert not pay.isEnabled()
+    assert pay.text() == "Pay (test mode)"
+
+    type_amount(qtbot, dialog, "100")
+    assert not error.isVisible()
+    assert pay.isEnabled()
+    assert pay.text() == "Pay $100.00 (test mode)"
+
+
+def test_a_partial_amount_goes_to_the_oldest_due_first_and_shares_can_be_edited(
+    qtbot: QtBot, world: PaymentWorld
+) -> None:
+    dialog = open_dialog(qtbot, world)
+    type_amount(qtbot, dialog, "1,300")
+    assert allocation(dialog) == {"1045": "$1,200.00", "1046": "$100.00", "1047": "$0.00"}
+
+    # Put $99.99 on the newest invoice; the rest of the $1,300 stays oldest due first.
+    table = child(dialog, QTableWidget, "allocationTable")
+    table.item(2, 3).setText("99.99")
+    qtbot.waitUntil(lambda: allocation(dialog)["1047"] == "$99.99", timeout=2000)
+    assert allocation(dialog) == {"1045": "$1,200.00", "1046": "$0.01", "1047": "$99.99"}
+
+    # A share above the invoice's balance is refused next to that invoice.
+    table.item(1, 3).setText("500")
+    qtbot.waitUntil(lambda: "cannot be overpaid" in table.item(1, 4).text(), timeout=2000)
+    assert table.item(1, 4).text() == (
+        "Only $450.50 is owed on this invoice; it cannot be overpaid."
+    )
+    assert not child(dialog, QPushButton, "payButton").isEnabled()
+
+    child(dialog, QPushButton, "fullBalanceButton").click()
+    assert allocation(dialog)["1046"] == "$450.50"
+    assert child(dialog, QPushButton, "payButton").isEnabled()
+
+
+def test_pay_is_disabled_while_the_charge_runs_then_the_approved_result_shows(
+    qtbot: QtBot, world: PaymentWorld, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dialog = open_dialog(qtbot, world)
+    type_amount(qtbot, dialog, "1,250.00")
+    child(dialog, QLineEdit, "paymentMemo").setText("Cheque replaced by card")
+    # The gateway answers slowly, so the running state can be seen.
+    world.sandbox.add_fault("slow", seconds=1.0, path="/v1/payment_intents", method="POST")
+
+    pay = child(dialog, QPushButton, "payButton")
+    qtbot.mouseClick(pay, Qt.MouseButton.LeftButton)
+
+    assert dialog.running
+    assert not pay.isEnabled()
+    assert child(dialog, QWidget, "paymentProgress").isVisible()
+    assert dialog.progress_bar.isVisible()
+    assert not child(dialog, QLineEdit, "paymentAmount").isEnabled()
+    assert not child(dialog, QComboBox, "paymentMethod").isEnabled()
+    qtbot.mouseClick(pay, Qt.MouseButton.LeftButton)  # a second click does nothing
+    dialog.pay()
+    dialog.reject()  # and the dialog cannot be closed while the charge runs
+    assert dialog.isVisible()
+
+    result = child(dialog, QWidget, "paymentResult")
+    qtbot.waitUntil(lambda: dialog.pages.currentWidget() is result, timeout=10_000)
+    assert dialog.outcome is not None
+    assert dialog.outcome.state is PaymentState.SUCCEEDED
+    title = child(dialog, QLabel, "resultTitle").text()
+    assert title == "Payment approved — $1,250.00 (test mode)"
+    details = child(dialog, QLabel, "resultDetails").text()
+    assert dialog.outcome.reference in details
+    assert dialog.outcome.gateway_transaction_id in details
+    assert "Visa •••• 4242" in details
+
+    # Exactly one charge reached the gateway, for the exact total.
+    intents = intents_with_reference(world.sandbox, dialog.outcome.reference)
+    assert len(intents) == 1
+    assert intents[0]["amount"] == 125_000
+    with session_scope(world.context.engine) as s:
+        assert s.scalar(select(Payment.memo)) == "Cheque replaced by card"
+        balances = {
+            str(number): int(balance)
+            for number, balance in s.execute(
+                select(Invoice.invoice_number, Invoice.balance_minor)
+            )
+        }
+    assert balances == {"1045": 0, "1046": 40_050, "1047": 9_999}
+
+    # The receipt saves as a PDF.
+    target = tmp_path / "receipt.pdf"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName",
+                        staticmethod(lambda *a, **k: (str(target), "PDF documents (*.pdf)")))
+    child(dialog, QPushButton, "saveReceiptButton").click()
+    assert target.read_bytes().startswith(b"%PDF")
+    wait_for_background_tasks(qtbot)
+
+
+def test_a_declined_card_shows_the_reason_and_another_method_can_be_tried(
+    qtbot: QtBot, world: PaymentWorld
+) -> None:
+    dialog = open_dialog(qtbot, world, world.invoice_ids[:1])
+    choose_method(dialog, "9995")
+    qtbot.mouseClick(child(dialog, QPushButton, "payButton"), Qt.MouseButton.LeftButton)
+
+    result = child(dialog, QWidget, "paymentResult")
+    qtbot.waitUntil(lambda: dialog.pages.currentWidget() is result, timeout=10_000)
+    assert child(dialog, QLabel, "resultTitle").text() == "Payment declined"
+    message = child(dialog, QLabel, "resultMessage").text()
+    assert "insufficient funds" in message
+    assert message.endswith("Nothing was charged.")
+    assert not child(dialog, QPushButton, "printReceiptButton").isVisible()
+    again = child(dialog, QPushButton, "tryAnotherMethodButton")
+    assert again.isVisible()
+
+    qtbot.mouseClick(again, Qt.MouseButton.LeftButton)
+    assert dialog.pages.currentWidget() is dialog.form_page
+    wait_for_background_tasks(qtbot)
+    choose_method(dialog, "4242")
+    pay = child(dialog, QPushButton, "payButton")
+    assert pay.isEnabled()
+    assert pay.text() == "Pay $1,200.00 (test mode)"
+    qtbot.mouseClick(pay, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dialog.pages.currentWidget() is result, timeout=10_000)
+    assert dialog.outcome is not None and dialog.outcome.state is PaymentState.SUCCEEDED
+    with session_scope(world.context.engine) as s:
+        states = sorted(s.scalars(select(Payment.state)))
+    assert states == ["declined", "succeeded"]
+    wait_for_background_tasks(qtbot)
+
+
+def test_an_invoice_that_cannot_be_paid_says_why_and_the_rest_can_be_paid(
+    qtbot: QtBot, world: PaymentWorld
+) -> None:
+    with session_scope(world.context.engine) as s:
+        invoice = s.get(Invoice, world.invoice_ids[0])
+        assert invoice is not None
+        invoice.is_voided = True
+        invoice.status = "void"
+        invoice.balance_minor = 0
+    dialog = open_dialog(qtbot, world)
+
+    table = child(dialog, QTableWidget, "allocationTable")
+    assert table.item(0, 4).text() == "Invoice 1045 is void and cannot be paid."
+    assert child(dialog, QLineEdit, "paymentAmount").text() == "$550.49"
+    assert child(dialog, QPushButton, "payButton").text() == "Pay $550.49 (test mode)"
+
+
+def test_without_a_gateway_pay_stays_disabled_and_says_what_to_do(
+    qtbot: QtBot, set_up_context: AppContext
+) -> None:
+    from tests.gui.payments_support import seed_organization
+
+    ids = seed_organization(set_up_context.engine)
+    dialog = OrderSummaryDialog(set_up_context, ORG_ID, ids)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitUntil(lambda: dialog.summary is not None, timeout=5000)
+    assert not child(dialog, QPushButton, "payButton").isEnabled()
+    error = child(dialog, QLabel, "formError")
+    assert error.isVisible()
+    assert "Setup" in error.text()
