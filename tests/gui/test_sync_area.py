@@ -1,0 +1,121 @@
+"""The Sync area and the status-bar widget, driving real syncs against the Autotask sandbox."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from pytestqt.qtbot import QtBot
+from sqlalchemy import func, select
+
+from app.core.connections import (
+    AutotaskConnection,
+    save_autotask_connection,
+    save_autotask_secret,
+)
+from app.core.storage.engine import session_scope
+from app.core.storage.models import Organization
+from app.core.sync import RunStatus, SyncResult
+from app.core.sync.history import interval_minutes
+from app.gui.context import AppContext
+from app.gui.sync import SyncArea, SyncController, SyncStatusWidget, controller_for
+from app.sandbox.autotask.server import AutotaskSandbox
+from tests.gui.conftest import wait_for_background_tasks
+
+
+@pytest.fixture
+def sandbox() -> Iterator[AutotaskSandbox]:
+    with AutotaskSandbox(companies=30, contacts=60, contracts=10, tickets=200, invoices=300,
+                         bad_records=2) as running:
+        yield running
+
+
+@pytest.fixture
+def connected(set_up_context: AppContext, sandbox: AutotaskSandbox) -> AppContext:
+    c = sandbox.credentials
+    save_autotask_connection(set_up_context.engine, AutotaskConnection(
+        username=c.username, integration_code=c.integration_code, discovery_url=sandbox.url))
+    save_autotask_secret(set_up_context.credentials, c.secret)
+    return set_up_context
+
+
+def _run(qtbot: QtBot, controller: SyncController) -> SyncResult:
+    with qtbot.waitSignal(controller.finished, timeout=30_000) as blocker:
+        assert controller.sync_now()
+    result = blocker.args[0]
+    assert isinstance(result, SyncResult)
+    return result
+
+
+def test_sync_now_fills_the_area_and_the_status_bar(qtbot: QtBot, connected: AppContext,
+                                                    sandbox: AutotaskSandbox) -> None:
+    controller = controller_for(connected)
+    area = SyncArea(controller)
+    status = SyncStatusWidget(controller)
+    qtbot.addWidget(area)
+    qtbot.addWidget(status)
+    assert status.text() == "Not synced yet"
+    changed: list[tuple[str, tuple[int, ...]]] = []
+    controller.rows_changed.connect(lambda table, ids: changed.append((table, ids)))
+
+    result = _run(qtbot, controller)
+
+    assert result.status is RunStatus.SUCCEEDED, result.error
+    assert status.text() == "Synced just now"
+    assert status.sync_button.isVisibleTo(status) and not status.cancel_button.isVisibleTo(
+        status)
+    # The ids of the new organizations were announced so open screens can refresh them.
+    announced = {i for table, ids in changed if table == "organizations" for i in ids}
+    with session_scope(connected.engine) as s:
+        assert len(announced) == s.scalar(select(func.count()).select_from(Organization))
+    wait_for_background_tasks(qtbot)
+    qtbot.waitUntil(lambda: area.history_table.rowCount() == 1, timeout=5_000)
+    assert area.history_table.item(0, 2).text() == "Finished"  # type: ignore[union-attr]
+    # The damaged invoices are listed with their reasons.
+    assert area.quarantine_table.rowCount() == 2
+    reasons = [area.quarantine_table.item(r, 3).text()  # type: ignore[union-attr]
+               for r in range(2)]
+    assert all(reasons)
+    labels = [area.progress_table.item(r, 0).text()  # type: ignore[union-attr]
+              for r in range(area.progress_table.rowCount())]
+    assert "Organizations" in labels and "Invoices" in labels
+
+
+def test_cancel_stops_the_sync_and_says_so(qtbot: QtBot, connected: AppContext,
+                                           sandbox: AutotaskSandbox) -> None:
+    sandbox.faults.latency_ms = 150
+    controller = controller_for(connected)
+    status = SyncStatusWidget(controller)
+    qtbot.addWidget(status)
+    with qtbot.waitSignal(controller.progress, timeout=10_000):
+        controller.sync_now()
+    assert status.cancel_button.isVisibleTo(status)
+    assert status.text().startswith("Syncing")
+    with qtbot.waitSignal(controller.finished, timeout=30_000) as blocker:
+        status.cancel_button.click()
+    assert blocker.args[0].status is RunStatus.CANCELLED
+    assert "cancelled" in status.text()
+
+
+def test_without_a_connection_the_failure_says_what_to_do(qtbot: QtBot,
+                                                          set_up_context: AppContext) -> None:
+    controller = controller_for(set_up_context)
+    status = SyncStatusWidget(controller)
+    qtbot.addWidget(status)
+    with qtbot.waitSignal(controller.failed, timeout=10_000) as blocker:
+        controller.sync_now()
+    assert "Setup" in blocker.args[0] or "setup" in blocker.args[0]
+    assert status.text().startswith("Sync failed")
+    assert status.label.toolTip() == blocker.args[0]
+
+
+def test_schedule_is_kept_in_the_database(qtbot: QtBot, set_up_context: AppContext) -> None:
+    controller = controller_for(set_up_context)
+    area = SyncArea(controller)
+    qtbot.addWidget(area)
+    assert area.interval.currentData() == 15
+    area.interval.setCurrentIndex(area.interval.findData(60))
+    assert interval_minutes(set_up_context.engine) == 60
+    assert controller._timer.interval() == 60 * 60_000
+    area.interval.setCurrentIndex(area.interval.findData(0))
+    assert not controller._timer.isActive()
