@@ -271,3 +271,67 @@ def test_without_a_gateway_pay_stays_disabled_and_says_what_to_do(
     error = child(dialog, QLabel, "formError")
     assert error.isVisible()
     assert "Setup" in error.text()
+
+
+def test_a_pay_link_is_recorded_when_the_client_completes_the_page(
+    qtbot: QtBot, world: PaymentWorld
+) -> None:
+    from PySide6.QtGui import QGuiApplication
+
+    from tests.integration.gateway.support import submit_card
+
+    dialog = open_dialog(qtbot, world, world.invoice_ids[1:2])
+    dialog._poll_timer.setInterval(200)
+    combo = child(dialog, QComboBox, "paymentMethod")
+    combo.setCurrentIndex(combo.findText("Send a pay link…"))
+    pay = child(dialog, QPushButton, "payButton")
+    qtbot.waitUntil(lambda: pay.isEnabled(), timeout=2000)
+    assert pay.text() == "Create pay link for $450.50 (test mode)"
+    qtbot.mouseClick(pay, Qt.MouseButton.LeftButton)
+
+    link = child(dialog, QLineEdit, "payLink")
+    qtbot.waitUntil(lambda: link.isVisible() and bool(link.text()), timeout=10_000)
+    assert child(dialog, QLabel, "resultTitle").text() == "Pay link ready — $450.50"
+    child(dialog, QPushButton, "copyLinkButton").click()
+    assert QGuiApplication.clipboard().text() == link.text()
+
+    # The client pays on the secure page; the dialog notices and shows the outcome.
+    assert submit_card(link.text(), "4242424242424242").completed
+    qtbot.waitUntil(
+        lambda: dialog.outcome is not None and dialog.outcome.state is PaymentState.SUCCEEDED,
+        timeout=10_000,
+    )
+    assert child(dialog, QLabel, "resultTitle").text() == "Payment approved — $450.50 (test mode)"
+    with session_scope(world.context.engine) as s:
+        balance = s.scalar(select(Invoice.balance_minor).where(Invoice.invoice_number == "1046"))
+    assert balance == 0
+    wait_for_background_tasks(qtbot)
+
+
+def test_a_new_card_on_the_secure_page_pays_and_is_saved(
+    qtbot: QtBot, world: PaymentWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from PySide6.QtGui import QDesktopServices
+
+    from tests.integration.gateway.support import submit_card
+
+    opened: list[str] = []
+    monkeypatch.setattr(QDesktopServices, "openUrl",
+                        staticmethod(lambda url: opened.append(url.toString()) or True))
+    dialog = open_dialog(qtbot, world, world.invoice_ids[2:3])
+    dialog._poll_timer.setInterval(200)
+    combo = child(dialog, QComboBox, "paymentMethod")
+    combo.setCurrentIndex(combo.findText("New card or bank account…"))
+    pay = child(dialog, QPushButton, "payButton")
+    qtbot.waitUntil(lambda: pay.isEnabled(), timeout=2000)
+    assert pay.text() == "Pay $99.99 on the secure page (test mode)"
+    qtbot.mouseClick(pay, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: bool(opened), timeout=10_000)
+    assert dialog.running and not pay.isEnabled()
+    assert child(dialog, QPushButton, "cancelButton").text() == "Stop waiting"
+
+    assert submit_card(opened[0], "5555555555554444").completed
+    qtbot.waitUntil(lambda: dialog.outcome is not None, timeout=10_000)
+    assert dialog.outcome is not None and dialog.outcome.state is PaymentState.SUCCEEDED
+    assert dialog.outcome.method_summary == "Mastercard •••• 4444"
+    wait_for_background_tasks(qtbot)
