@@ -87,3 +87,46 @@ def waiting(session: ScreenshotSession) -> QWidget:
 
 register_screen("organization-payment-methods", saved_methods, size=SIZE)
 register_screen("organization-payment-methods-waiting", waiting, size=SIZE)
+
+
+# --- the setup wizard's payment-gateway page (app.gui.wizard.gateway_page) -----------------
+
+
+def _gateway_wizard(session: ScreenshotSession) -> QWidget:
+    from types import SimpleNamespace
+
+    from app.core.setup.steps import STEP_ORDER
+    from app.gui.wizard.wizard import SetupWizard
+    from app.sandbox.demo import DemoGateway
+
+    sandbox, _gateway = _sandbox(session)
+    context = session.fresh_context()
+    context.demo = SimpleNamespace(  # type: ignore[assignment]
+        gateway=DemoGateway(url=sandbox.url, key=sandbox.secret_key), autotask=None)
+    wizard = SetupWizard(context)
+    session.keep(wizard)
+    wizard.setStartId(STEP_ORDER["gateway"])
+    wizard.resize(820, 640)
+    wizard.show()
+    wizard.restart()
+    settle()
+    return wizard
+
+
+def gateway_page(session: ScreenshotSession) -> QWidget:
+    return _gateway_wizard(session)
+
+
+def gateway_page_connected(session: ScreenshotSession) -> QWidget:
+    from app.gui.wizard.gateway_page import GatewayPage
+
+    wizard = _gateway_wizard(session)
+    page = wizard.findChild(GatewayPage, "gatewayPage")
+    assert page is not None
+    page.test_button.click()
+    settle()
+    return wizard
+
+
+register_screen("wizard-4-gateway", gateway_page, size=(820, 640))
+register_screen("wizard-4-gateway-connected", gateway_page_connected, size=(820, 640))

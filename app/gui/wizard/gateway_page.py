@@ -1,0 +1,416 @@
+"""The payment gateway: which gateway, its secret key, and Test Connection as page state.
+
+The fields map onto a `GatewayForm`; `GatewayStepState` (core) decides whether a test may
+start and whether Next is allowed. Test Connection runs `run_gateway_test` in a worker; the
+result comes back as a signal. Editing the key clears a result. Whether the key is a test
+key or a live key is shown as soon as it is typed, and again in the result.
+
+Leaving the key empty means "connect a gateway later": Next is allowed and nothing is
+stored. A typed key must pass Test Connection first. The key goes only to the keychain
+(`app.core.gateways.connection.save_gateway_secret`); when one is stored, the field stays
+empty and says so.
+
+Plugged into the wizard through `app.gui.wizard.plugins` (``PAGE`` below).
+"""
+
+from __future__ import annotations
+
+import html
+from functools import partial
+
+from PySide6.QtCore import Slot
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+    QWizardPage,
+)
+
+from app.core.credentials import KeychainUnavailableError, SecretName
+from app.core.gateways import GatewayMode
+from app.core.gateways.connection import (
+    GATEWAY_NAMES,
+    load_gateway_connection,
+    open_gateway,
+    record_gateway_test,
+    save_gateway_secret,
+)
+from app.core.gateways.setup_step import (
+    GatewayForm,
+    GatewayStepState,
+    GatewayTestOutcome,
+    TestState,
+    run_gateway_test,
+)
+from app.gui.context import AppContext
+from app.gui.payments.common import GATEWAY_SERVICE
+from app.gui.widgets import StatusPill, Tone
+from app.gui.wizard.notice import Notice
+from app.gui.wizard.plugins import WizardPagePlugin
+from app.gui.workers import Task, WorkerFailure, run_task
+
+__all__ = ["PAGE", "GatewayPage"]
+
+
+def _mode_text(mode: GatewayMode) -> tuple[str, Tone]:
+    if mode is GatewayMode.LIVE:
+        return "Live key — payments take real money", Tone.DANGER
+    return "Test key — no real money moves", Tone.WARNING
+
+
+class GatewayPage(QWizardPage):
+    def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.context = context
+        self.setObjectName("gatewayPage")
+        self.setTitle("Payment gateway")
+        self.setSubTitle("The account PayDesk charges cards and bank accounts through. "
+                         "Test Connection checks the key before you go on.")
+        self._stored_secret: str | None = None
+        self._api_base = ""
+        self.state = GatewayStepState(GatewayForm())
+        self._task: Task | None = None
+        self._loading = False
+        self._touched: set[str] = set()
+
+        self.kind = QComboBox(self)
+        self.kind.setObjectName("gatewayKind")
+        for key, name in GATEWAY_NAMES.items():
+            self.kind.addItem(name, key)
+        self.secret_key = QLineEdit(self)
+        self.secret_key.setObjectName("stripeSecretKey")
+        self.secret_key.setEchoMode(QLineEdit.EchoMode.Password)
+        self.secret_key.setPlaceholderText("sk_live_… or sk_test_…")
+        self.show_key = QCheckBox("Show", self)
+        self.show_key.setObjectName("stripeSecretKeyShow")
+        self.mode_pill = StatusPill("", Tone.NEUTRAL, self)
+        self.mode_pill.hide()
+        self.key_note = self._hint("")
+        self.key_note.hide()
+        self.key_error = self._error_label("secretKeyError")
+        self.return_url = QLineEdit(self)
+        self.return_url.setObjectName("gatewayReturnUrl")
+        self.return_url.setPlaceholderText("https://www.yourcompany.com")
+        self.return_error = self._error_label("returnUrlError")
+        self.sandbox_note = self._hint("")
+        self.sandbox_note.setObjectName("gatewaySandboxNote")
+        self.sandbox_note.hide()
+
+        key_row = QHBoxLayout()
+        key_row.setContentsMargins(0, 0, 0, 0)
+        key_row.addWidget(self.secret_key, 1)
+        key_row.addWidget(self.show_key)
+        key_box = QWidget(self)
+        key_box.setLayout(key_row)
+        pill_row = QHBoxLayout()
+        pill_row.setContentsMargins(0, 2, 0, 0)
+        pill_row.addWidget(self.mode_pill)
+        pill_row.addStretch(1)
+        pill_box = QWidget(self)
+        pill_box.setLayout(pill_row)
+
+        form = QFormLayout()
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        self._row(form, "&Gateway:", self.kind, self.kind)
+        self._row(form, "Secret &key:", self.secret_key, self._stack(
+            key_box, pill_box, self.key_note, self.key_error, self._hint(
+                "In the Stripe Dashboard: Developers > API keys > Secret key. Use a test key "
+                "(sk_test_…) to try PayDesk without moving real money."),
+            self.sandbox_note))
+        self._row(form, "After the secure &form:", self.return_url, self._stack(
+            self.return_url, self.return_error, self._hint(
+                "Optional. The web page clients see after entering a card on Stripe's secure "
+                "page, usually your company's website.")))
+
+        self.test_button = QPushButton("&Test Connection", self)
+        self.test_button.setObjectName("gatewayTestButton")
+        self.test_button.setAutoDefault(False)
+        self.busy = QProgressBar(self)
+        self.busy.setObjectName("gatewayTestProgress")
+        self.busy.setRange(0, 0)
+        self.busy.setTextVisible(False)
+        self.busy.setMaximumWidth(140)
+        self.busy.hide()
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.test_button)
+        buttons.addWidget(self.busy)
+        buttons.addStretch(1)
+
+        self.status = Notice("", Tone.NEUTRAL, self)
+        self.status.setObjectName("gatewayStatus")
+        self.status.hide()
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addSpacing(6)
+        layout.addLayout(buttons)
+        layout.addSpacing(6)
+        layout.addWidget(self.status)
+        layout.addStretch(1)
+
+        for widget in (self.secret_key, self.return_url):
+            widget.textEdited.connect(self._field_edited)
+            widget.textChanged.connect(self._fields_changed)
+        self.show_key.toggled.connect(self._toggle_key)
+        self.test_button.clicked.connect(self._test_clicked)
+
+    # -- layout helpers ----------------------------------------------------------------------
+
+    def _row(self, form: QFormLayout, text: str, buddy: QWidget, field: QWidget) -> None:
+        label = QLabel(text, self)
+        label.setBuddy(buddy)
+        form.addRow(label, field)
+
+    def _stack(self, *widgets: QWidget) -> QWidget:
+        box = QWidget(self)
+        column = QVBoxLayout(box)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(3)
+        for widget in widgets:
+            column.addWidget(widget)
+        return box
+
+    def _hint(self, text: str) -> QLabel:
+        hint = QLabel(text, self)
+        hint.setWordWrap(True)
+        hint.setStyleSheet("color: #4A5465;")
+        return hint
+
+    def _error_label(self, name: str) -> QLabel:
+        label = QLabel(self)
+        label.setObjectName(name)
+        label.setWordWrap(True)
+        label.setStyleSheet("color: #A02727;")
+        label.hide()
+        return label
+
+    @Slot(bool)
+    def _toggle_key(self, shown: bool) -> None:
+        self.secret_key.setEchoMode(
+            QLineEdit.EchoMode.Normal if shown else QLineEdit.EchoMode.Password)
+
+    # -- filling in --------------------------------------------------------------------------
+
+    def initializePage(self) -> None:
+        """Pre-fill from what is stored, or from the demo's sandbox gateway."""
+        stored = load_gateway_connection(self.context.engine)
+        self._stored_secret = self.context.credentials.get(SecretName.STRIPE_SECRET_KEY)
+        key, return_url = "", ""
+        if stored is not None:
+            self._api_base = stored.api_base
+            return_url = stored.return_url
+        demo = self.context.demo.gateway if self.context.demo is not None else None
+        if demo is not None and (stored is None or stored.api_base == demo.url):
+            self._api_base = demo.url
+            if not self._stored_secret:
+                key = demo.key
+        if self.state.state is not TestState.UNTESTED or self.secret_key.text():
+            return  # coming back with Back: keep what is on the page
+        self._loading = True
+        try:
+            self.secret_key.setText(key)
+            self.return_url.setText(return_url)
+        finally:
+            self._loading = False
+        if self._api_base:
+            self.sandbox_note.setText(
+                f"PayDesk's sandbox gateway at {self._api_base} stands in for Stripe here "
+                "(demo): nothing reaches a real payment service.")
+            self.sandbox_note.show()
+        self.state = GatewayStepState(self._form(), self._stored_secret)
+        self._refresh()
+
+    def _form(self) -> GatewayForm:
+        return GatewayForm(
+            gateway=str(self.kind.currentData() or "stripe"),
+            secret_key=self.secret_key.text(),
+            secret_stored=bool(self._stored_secret),
+            return_url=self.return_url.text(),
+            api_base=self._api_base,
+        )
+
+    def _skipping(self) -> bool:
+        """No key typed and none stored: the gateway is connected later."""
+        return not self.secret_key.text().strip() and not self._stored_secret
+
+    @Slot()
+    def _field_edited(self) -> None:
+        sender = self.sender()
+        if sender is self.secret_key:
+            self._touched.add("secret_key")
+        elif sender is self.return_url:
+            self._touched.add("return_url")
+
+    @Slot()
+    def _fields_changed(self) -> None:
+        if self._loading:
+            return
+        form = self._form()
+        was_testing = self.state.state is TestState.TESTING
+        cleared = self.state.edit(secret_key=form.secret_key, return_url=form.return_url)
+        if cleared and was_testing and self._task is not None:
+            self._task.cancel()
+            self._task = None
+        if cleared:
+            self.status.hide()
+        self._refresh()
+
+    # -- Test Connection ---------------------------------------------------------------------
+
+    @Slot()
+    def _test_clicked(self) -> None:
+        if self.state.state is TestState.TESTING:
+            self.cancel_test()
+            return
+        self._touched.update(("secret_key", "return_url"))
+        if not self.state.can_test():
+            self._refresh()
+            return
+        ticket = self.state.start_test()
+        self._task = run_task(
+            "test the payment gateway connection",
+            run_gateway_test,
+            self.state.form,
+            self._stored_secret,
+            internal_currency=self.context.currency(),
+            on_success=partial(self._test_finished, ticket),
+            on_failure=partial(self._test_crashed, ticket),
+            parent=self,
+        )
+        self.status.set_message("Testing the connection to Stripe…", Tone.NEUTRAL)
+        self.status.show()
+        self._refresh()
+
+    def cancel_test(self) -> None:
+        if self.state.state is not TestState.TESTING:
+            return
+        self.state.cancel_test()
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
+        self.status.set_message("Test cancelled. Press Test Connection to try again.",
+                                Tone.NEUTRAL)
+        self._refresh()
+
+    def _test_finished(self, ticket: int, outcome: GatewayTestOutcome) -> None:
+        if not self.state.finish_test(ticket, outcome):
+            return  # an outdated test (cancelled, or the key changed meanwhile)
+        self._task = None
+        self._show_outcome(outcome)
+        self._refresh()
+
+    def _test_crashed(self, ticket: int, failure: WorkerFailure) -> None:
+        from app.gui.errors import describe_exception
+
+        self._test_finished(ticket, GatewayTestOutcome(
+            message=f"The test could not be finished. {describe_exception(failure.exception)}"))
+
+    def _show_outcome(self, outcome: GatewayTestOutcome) -> None:
+        info = outcome.info
+        if info is not None:
+            mode_text, _tone = _mode_text(info.mode)
+            rows = (("Account", info.display_name), ("Mode", mode_text),
+                    ("Default currency", info.default_currency))
+            table = "".join(
+                f"<tr><td style='padding-right:14px'>{html.escape(k)}</td>"
+                f"<td><b>{html.escape(v)}</b></td></tr>" for k, v in rows)
+            warning = (f"<br><b>Note:</b> {html.escape(outcome.warning)}"
+                       if outcome.warning else "")
+            tone = Tone.WARNING if outcome.warning else Tone.SUCCESS
+            self.status.set_message(
+                f"<b>Connected to Stripe.</b> Press Next to continue."
+                f"<table style='margin-top:6px'>{table}</table>{warning}", tone)
+        else:
+            self.status.set_message(
+                f"<b>PayDesk could not connect to Stripe.</b><br>"
+                f"{html.escape(outcome.message or '')}", Tone.DANGER)
+            self.secret_key.setFocus()
+        self.status.show()
+
+    # -- storing -----------------------------------------------------------------------------
+
+    def _store(self) -> bool:
+        """Keep the tested account: the key in the keychain only, the rest in the database."""
+        form = self.state.form
+        outcome = self.state.outcome
+        if outcome is None or outcome.info is None:
+            return False
+        secret = form.secret_key.strip() or (self._stored_secret or "")
+        if form.secret_key.strip():
+            try:
+                save_gateway_secret(self.context.credentials, form.gateway, secret)
+            except KeychainUnavailableError as exc:
+                self.status.set_message(html.escape(str(exc)), Tone.WARNING)
+                self.status.show()
+            self._stored_secret = secret
+            self.state.secret_saved(secret)
+        connection = record_gateway_test(self.context.engine, form.connection(), outcome.info)
+        self.context.services[GATEWAY_SERVICE] = open_gateway(connection, secret)
+        return True
+
+    # -- gating ------------------------------------------------------------------------------
+
+    def _refresh(self) -> None:
+        testing = self.state.state is TestState.TESTING
+        errors = self.state.form.errors()
+        if self._skipping():
+            errors.pop("secret_key", None)
+        for name, label in (("secret_key", self.key_error), ("return_url", self.return_error)):
+            message = errors.get(name) if name in self._touched else None
+            label.setText(message or "")
+            label.setVisible(bool(message))
+        mode = self.state.form.mode()
+        if mode is not None:
+            text, tone = _mode_text(mode)
+            self.mode_pill.set_status(text, tone)
+        self.mode_pill.setVisible(mode is not None)
+        if self._stored_secret and not self.secret_key.text():
+            self.secret_key.setPlaceholderText("A key is stored — leave empty to keep it")
+            self.key_note.setText("A secret key is stored in this computer's keychain. Type a "
+                                  "new one only to replace it.")
+            self.key_note.show()
+        else:
+            self.secret_key.setPlaceholderText("sk_live_… or sk_test_…")
+            if self._skipping():
+                self.key_note.setText("No key yet? Leave it empty and press Next: PayDesk "
+                                      "shows your invoices, and you can connect a gateway "
+                                      "later in Setup before taking payments.")
+                self.key_note.show()
+            else:
+                self.key_note.hide()
+        self.test_button.setText("Cancel Test" if testing else "&Test Connection")
+        self.test_button.setEnabled(testing or (self.state.can_test() and not self._skipping()))
+        self.busy.setVisible(testing)
+        self.completeChanged.emit()
+
+    def isComplete(self) -> bool:
+        if self.state.state is TestState.TESTING:
+            return False
+        return self._skipping() or self.state.can_advance()
+
+    def validatePage(self) -> bool:
+        """Store the tested account (database and keychain; no network)."""
+        if self._skipping():
+            return True
+        if not self.state.can_advance():
+            return False
+        return self._store()
+
+    def cleanupPage(self) -> None:
+        """Going Back: stop a running test, keep the values."""
+        self.cancel_test()
+
+
+PAGE = WizardPagePlugin(
+    key="gateway",
+    factory=GatewayPage,
+    checklist_item="Your Stripe account's secret key (Stripe Dashboard > Developers > "
+    "API keys), if you will take payments now.",
+)
