@@ -8,7 +8,7 @@ that defines ``PAGE = WizardPagePlugin(...)``::
     PAGE = WizardPagePlugin(
         key="gateway",                       # its place: app.core.setup.steps.STEP_ORDER
         factory=GatewayPage,                 # (context, parent) -> QWizardPage
-        checklist_item="Your Stripe or Authorize.Net account, and an API key for PayDesk.",
+        checklist_item="Your payment gateway account\nStripe Dashboard > Developers > API keys.",
         is_available=lambda context: True,   # False hides the page (e.g. nothing to set up)
     )
 
@@ -49,7 +49,8 @@ def _always(_context: AppContext) -> bool:
 class WizardPagePlugin:
     key: str
     factory: PageFactory
-    #: A line for the "Before you start" checklist (what to have ready, where to find it).
+    #: An item for the "Before you start" checklist: "what to have ready\nwhere to find it"
+    #: (the first line is shown in bold); without a line break it is shown as plain text.
     checklist_item: str | None = None
     is_available: Callable[[AppContext], bool] = _always
 

@@ -41,11 +41,14 @@ class WelcomePage(QWizardPage):
             "PayDesk connects to your Autotask, downloads your organizations and invoices, "
             "and lets you take payments on them. Setup takes a few minutes. Have these ready:"
         )
-        items = [(what, where) for what, where in AUTOTASK_CHECKLIST]
-        items += [(text, "") for text in extra_items or []]
+        items = list(AUTOTASK_CHECKLIST)
+        for text in extra_items or []:
+            what, _, where = text.partition("\n")
+            items.append((what, where) if where else ("", what))
         rows = "".join(
-            f"<li style='margin-bottom:8px'><b>{html.escape(what)}</b>"
-            + (f"<br>{html.escape(where)}" if where else "")
+            "<li style='margin-bottom:8px'>"
+            + (f"<b>{html.escape(what)}</b><br>" if what else "")
+            + html.escape(where)
             + "</li>"
             for what, where in items
         )
