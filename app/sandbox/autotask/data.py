@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import bisect
 import calendar
+import json
 import random
 import threading
 from array import array
@@ -36,12 +37,41 @@ from typing import Any, ClassVar, TypeVar
 
 from app.core.autotask.dates import parse_autotask_datetime
 
-__all__ = ["DataSizes", "SandboxData", "Table", "default_anchor"]
+__all__ = ["DataSizes", "SandboxData", "Table", "default_anchor", "encode_json"]
 
 Record = dict[str, Any]
 CENT = Decimal("0.01")
 _MASK = (1 << 64) - 1
 CHUNK = 1000
+
+
+# Decimals are written as exact JSON numbers: the encoder emits them as strings wrapped in
+# two control characters (which JSON escapes as \u0000 / \u0001), then both wrappers and
+# their quotes are removed with two plain replaces — much faster than a regex. Records never
+# hold strings that start with NUL, so nothing else can match.
+_DEC_OPEN = "\x00"
+_DEC_CLOSE = "\x01"
+_DEC_OPEN_TEXT = '"\\u0000'
+_DEC_CLOSE_TEXT = '\\u0001"'
+
+
+def _json_default(value: object) -> Any:
+    if isinstance(value, Decimal):
+        return f"{_DEC_OPEN}{value:f}{_DEC_CLOSE}"
+    if isinstance(value, date):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+_ENCODER = json.JSONEncoder(default=_json_default, ensure_ascii=False, separators=(",", ":"))
+
+
+def encode_json(value: Any) -> bytes:
+    """JSON with Decimals written as numbers with their exact digits (`12.50`)."""
+    text = _ENCODER.encode(value)
+    if _DEC_OPEN_TEXT in text:
+        text = text.replace(_DEC_OPEN_TEXT, "").replace(_DEC_CLOSE_TEXT, "")
+    return text.encode("utf-8")
 
 
 def _mix(*values: int) -> int:
@@ -269,6 +299,8 @@ class Table:
         self.extra: list[Record] = []
         self._extra_ids: list[int] = []
         self.json_cache: dict[int, bytes] = {}
+        """JSON of changed and appended records (invalidated when they change)."""
+        self._serialized: dict[int, list[tuple[int, bytes]]] = {}
         self._seed = 0
 
     # id scheme for uniform tables ------------------------------------------------------
@@ -332,21 +364,74 @@ class Table:
             return self.extra[position]
         return self.locate_generated(record_id)
 
+    def chunk_first_index(self, number: int) -> int:
+        return number * self.chunk_size
+
+    def _walk(self, after_id: int | None) -> Iterator[tuple[int, int]]:
+        """(chunk number, offset in chunk) of the generated records with id > after_id."""
+        start = 0 if after_id is None else self.first_index_after(after_id)
+        if start >= self.count:
+            return
+        number = self.chunk_of_index(start)
+        offset = start - self.chunk_first_index(number)
+        while number < self.num_chunks:
+            yield number, offset
+            number += 1
+            offset = 0
+
+    def _extra_after(self, after_id: int | None) -> list[Record]:
+        position = 0 if after_id is None else bisect.bisect_right(self._extra_ids, after_id)
+        return self.extra[position:]
+
     def iter_from(self, after_id: int | None) -> Iterator[Record]:
         """Records in id order with id > after_id (all when None), overlay applied."""
-        start = 0 if after_id is None else self.first_index_after(after_id)
-        chunk_number = self.chunk_of_index(start) if self.count else 0
         overrides = self.overrides
-        while start < self.count:
-            records = self.chunk(chunk_number)
-            offset = start - chunk_number * self.chunk_size
+        for number, offset in self._walk(after_id):
+            records = self.chunk(number)
             for record in records[offset:] if offset else records:
-                changed = overrides.get(record["id"])
+                changed = overrides.get(record["id"]) if overrides else None
                 yield changed if changed is not None else record
-            chunk_number += 1
-            start = chunk_number * self.chunk_size
-        position = 0 if after_id is None else bisect.bisect_right(self._extra_ids, after_id)
-        yield from self.extra[position:]
+        yield from self._extra_after(after_id)
+
+    def json_for(self, record: Record) -> bytes:
+        """The JSON of a changed or appended record (cached until it changes again)."""
+        record_id = record["id"]
+        cached = self.json_cache.get(record_id)
+        if cached is None:
+            cached = encode_json(record)
+            self.json_cache[record_id] = cached
+        return cached
+
+    def is_serialized(self, number: int) -> bool:
+        return number in self._serialized
+
+    def serialized(self, number: int) -> list[tuple[int, bytes]]:
+        """(id, JSON) of one generated chunk as generated; kept once made (compact)."""
+        entries = self._serialized.get(number)
+        if entries is None:
+            entries = [(r["id"], encode_json(r)) for r in self.chunk(number)]
+            self._serialized[number] = entries
+        return entries
+
+    def iter_json_from(self, after_id: int | None) -> Iterator[tuple[int, bytes]]:
+        """(id, JSON) in id order with id > after_id — the fast path for id-only paging."""
+        overrides = self.overrides
+        for number, offset in self._walk(after_id):
+            entries = self.serialized(number)
+            for entry in entries[offset:] if offset else entries:
+                if overrides:
+                    changed = overrides.get(entry[0])
+                    if changed is not None:
+                        yield entry[0], self.json_for(changed)
+                        continue
+                yield entry
+        for record in self._extra_after(after_id):
+            yield record["id"], self.json_for(record)
+
+    def chunk_after(self, record_id: int) -> int | None:
+        """The chunk holding the first generated record after `record_id`, if any."""
+        start = self.first_index_after(record_id)
+        return self.chunk_of_index(start) if start < self.count else None
 
     def total(self) -> int:
         return self.count + len(self.extra)
@@ -448,22 +533,8 @@ class BillingItemsTable(Table):
         offset = self._prefix()[invoice] - self._prefix()[first_invoice] + k
         return self.chunk(chunk_number)[offset]
 
-    def iter_from(self, after_id: int | None) -> Iterator[Record]:
-        start = 0 if after_id is None else self.first_index_after(after_id)
-        overrides = self.overrides
-        prefix = self._prefix()
-        size = self._invoices.chunk_size
-        if start < self.count:
-            chunk_number = self.chunk_of_index(start)
-            while chunk_number < self.num_chunks:
-                records = self.chunk(chunk_number)
-                offset = max(0, start - prefix[chunk_number * size])
-                for record in records[offset:] if offset else records:
-                    changed = overrides.get(record["id"])
-                    yield changed if changed is not None else record
-                chunk_number += 1
-        position = 0 if after_id is None else bisect.bisect_right(self._extra_ids, after_id)
-        yield from self.extra[position:]
+    def chunk_first_index(self, number: int) -> int:
+        return self._prefix()[min(number * self._invoices.chunk_size, self._invoices.count)]
 
 
 # --------------------------------------------------------------------------- the data set

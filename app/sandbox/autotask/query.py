@@ -45,6 +45,8 @@ class CompiledQuery:
     """Lower bound on id implied by a top-level `id gt/gte` (lets paging start in place)."""
     include_fields: tuple[str, ...] | None
     max_records: int
+    id_only: bool = False
+    """True when the filter is only `id gt/gte` / `id exist` (so `after_id` says it all)."""
 
 
 @functools.lru_cache(maxsize=262_144)
@@ -213,6 +215,22 @@ class _Compiler:
         return _compare(op, get, target)
 
 
+def _only_id(filters: list[Any]) -> bool:
+    for raw in filters:
+        if not isinstance(raw, Mapping):
+            return False
+        item = lower_keys(raw)
+        if str(item.get("field", "")).lower() != "id" or item.get("udf") is True:
+            return False
+        op = str(item.get("op", "")).lower()
+        if op == "exist":
+            continue
+        value = item.get("value")
+        if op not in ("gt", "gte") or isinstance(value, bool) or not isinstance(value, int):
+            return False
+    return True
+
+
 def _id_bound(filters: list[Any]) -> int | None:
     bound: int | None = None
     for raw in filters:
@@ -273,4 +291,5 @@ def compile_query(schema: EntitySchema, body: Mapping[str, Any], *,
                 raise QueryError(f"Unable to find {name} in the {schema.name} entity.")
             names.append(spec.name)
         include = tuple(dict.fromkeys(names))
-    return CompiledQuery(predicate, _id_bound(filters), include, max_records)
+    return CompiledQuery(predicate, _id_bound(filters), include, max_records,
+                         id_only=_only_id(filters))

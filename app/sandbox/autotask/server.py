@@ -45,7 +45,7 @@ from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
 from app.core.autotask.dates import parse_autotask_datetime
-from app.sandbox.autotask.data import DataSizes, Record, SandboxData
+from app.sandbox.autotask.data import DataSizes, Record, SandboxData, encode_json
 from app.sandbox.autotask.faults import Faults, ScriptedFault
 from app.sandbox.autotask.limits import RequestBudget, ThreadGate
 from app.sandbox.autotask.query import QueryError, compile_query, lower_keys
@@ -55,39 +55,12 @@ __all__ = ["AutotaskSandbox", "SandboxCredentials"]
 
 log = logging.getLogger(__name__)
 
-# Decimals are written as exact JSON numbers: the encoder emits them as strings wrapped in
-# two control characters (which JSON escapes as \u0000 / \u0001), then both wrappers and
-# their quotes are removed with two plain replaces — much faster than a regex.
-_DEC_OPEN = "\x00"
-_DEC_CLOSE = "\x01"
-_DEC_OPEN_TEXT = '"\\u0000'
-_DEC_CLOSE_TEXT = '\\u0001"'
-_JSON_CACHE_LIMIT = 150_000
 
 _HTML_ERROR = (
     "<!DOCTYPE html>\r\n<html>\r\n<head><title>Runtime Error</title></head>\r\n<body>"
     "<h1>Server Error in '/ATServicesRest' Application.</h1><h2><i>Runtime Error</i></h2>"
     "<p>An application error occurred on the server.</p></body>\r\n</html>\r\n"
 )
-
-
-def _json_default(value: object) -> Any:
-    if isinstance(value, Decimal):
-        return f"{_DEC_OPEN}{value:f}{_DEC_CLOSE}"
-    if isinstance(value, date):
-        return value.isoformat()
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
-
-
-_ENCODER = json.JSONEncoder(default=_json_default, ensure_ascii=False, separators=(",", ":"))
-
-
-def encode_json(value: Any) -> bytes:
-    """JSON with Decimals written as numbers with their exact digits (`12.50`)."""
-    text = _ENCODER.encode(value)
-    if _DEC_OPEN_TEXT in text:
-        text = text.replace(_DEC_OPEN_TEXT, "").replace(_DEC_CLOSE_TEXT, "")
-    return text.encode("utf-8")
 
 
 @dataclass(frozen=True)
@@ -170,6 +143,10 @@ class AutotaskSandbox:
         self.mutations: list[dict[str, Any]] = []
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self._prefetch_lock = threading.Lock()
+        self._prefetch_pending: set[tuple[str, int]] = set()
+        self._prefetch_wakeup = threading.Event()
+        self._prefetch_thread: threading.Thread | None = None
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> str:
@@ -426,15 +403,46 @@ class AutotaskSandbox:
     def _serialize(self, table_name: str, record: Record) -> bytes:
         table = self.data.table(table_name)
         assert table is not None
-        cache = table.json_cache
         record_id = record["id"]
-        cached = cache.get(record_id)
-        if cached is None:
-            cached = encode_json(record)
-            if len(cache) >= _JSON_CACHE_LIMIT:
-                cache.clear()
-            cache[record_id] = cached
-        return cached
+        if record_id in table.overrides or table.index_of(record_id) is None:
+            return table.json_for(record)  # changed or appended: cached until it changes
+        return encode_json(record)
+
+    def _prefetch(self, table_name: str, last_id: int) -> None:
+        """Prepare the chunk after `last_id` in the background while the client reads.
+
+        A client paging with `id gt` asks for it next; generating and serialising it while
+        the client parses the current page keeps the first read of a large data set fast.
+        """
+        table = self.data.table(table_name)
+        if table is None or table.count == 0:
+            return
+        number = table.chunk_after(last_id)
+        if number is None or table.is_serialized(number):
+            return
+        with self._prefetch_lock:
+            if (table_name, number) in self._prefetch_pending:
+                return
+            self._prefetch_pending.add((table_name, number))
+            if self._prefetch_thread is None or not self._prefetch_thread.is_alive():
+                self._prefetch_thread = threading.Thread(
+                    target=self._prefetch_worker, name="autotask-sandbox-prefetch", daemon=True)
+                self._prefetch_thread.start()
+            self._prefetch_wakeup.set()
+
+    def _prefetch_worker(self) -> None:
+        while self._server is not None:
+            if not self._prefetch_wakeup.wait(timeout=1.0):
+                continue
+            with self._prefetch_lock:
+                if not self._prefetch_pending:
+                    self._prefetch_wakeup.clear()
+                    continue
+                table_name, number = self._prefetch_pending.pop()
+            table = self.data.table(table_name)
+            if table is not None:
+                with self.data.lock:
+                    table.serialized(number)
 
 
 class _Server(ThreadingHTTPServer):
@@ -823,21 +831,32 @@ class _Handler(BaseHTTPRequestHandler):
             assert table is not None
             predicate = compiled.predicate
             name = schema.name
-            for record in table.iter_from(start):
-                if not predicate(record):
-                    continue
-                if len(parts) == limit:
-                    more = True
-                    break
-                if include is None:
-                    parts.append(sandbox._serialize(name, record))
-                else:
-                    parts.append(encode_json({f: record.get(f) for f in include}))
-                last_id = record["id"]
+            if compiled.id_only and include is None:
+                # Paging by id alone (what careful clients do): ready-made JSON per record.
+                for record_id, raw in table.iter_json_from(start):
+                    if len(parts) == limit:
+                        more = True
+                        break
+                    parts.append(raw)
+                    last_id = record_id
+            else:
+                for record in table.iter_from(start):
+                    if not predicate(record):
+                        continue
+                    if len(parts) == limit:
+                        more = True
+                        break
+                    if include is None:
+                        parts.append(sandbox._serialize(name, record))
+                    else:
+                        parts.append(encode_json({f: record.get(f) for f in include}))
+                    last_id = record["id"]
         if more and include is not None and "id" not in include:
             raise _HTTPError(500, [
                 "IncludeFields must contain id when the query returns more than "
                 f"{limit} records."])
+        if more and last_id is not None and compiled.id_only:
+            sandbox._prefetch(schema.name, last_id)
         next_url = None
         if more and last_id is not None:
             next_url = self._next_url(schema, body, last_id, limit, params)
