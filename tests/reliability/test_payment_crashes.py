@@ -1,0 +1,302 @@
+"""Crash safety: a PayDesk process is killed (SIGKILL) at each step of the payment pipeline,
+of a refund and of the posting worker; ``paydesk payments recover`` then runs as a new
+process, and the test proves:
+
+* exactly one charge (or none, when the gateway was never called) at the gateway per payment,
+  and refunds never repeated;
+* the ledger and the invoice balances agree with what the gateway did;
+* every Autotask posting is delivered exactly once — one note per payment or refund, even
+  when the process died after Autotask created the note but before PayDesk recorded it.
+
+The doomed process and the recovering one are forked from the test process (they start
+in milliseconds, with nothing imported again) and open the profile on their own, exactly
+like ``paydesk`` does; the recovery runs the real ``paydesk payments recover`` entry point.
+One test also runs that command as a fresh interpreter. One profile, database and pair of
+sandboxes serve every scenario (each uses its own invoice).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import multiprocessing
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import keyring
+import pytest
+from sqlalchemy import Engine, select
+
+from app.core.config import Profile
+from app.core.connections import AutotaskConnection, save_autotask_connection, save_autotask_secret
+from app.core.credentials import CredentialStore
+from app.core.gateways.connection import (
+    GatewayConnection,
+    save_gateway_connection,
+    save_gateway_secret,
+)
+from app.core.gateways.stripe_gateway import StripeGateway
+from app.core.payments import PaymentPipeline, PaymentRequest, PaymentState
+from app.core.storage.engine import open_database, session_scope
+from app.core.storage.models import Invoice, Payment, PaymentAllocation, Posting
+from app.sandbox.gateway import GatewaySandbox
+from tests.integration.file_keyring import FileKeyring
+from tests.integration.payments.support import (
+    PayWorld,
+    gateway_intents,
+    seed_invoices,
+    small_autotask,
+    stripe_gateway,
+    sync_into,
+    usd,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+INVOICES = 10
+
+
+_FORK = multiprocessing.get_context("fork")
+
+
+def _use_file_keyring(keyring_file: Path) -> None:
+    os.environ["PAYDESK_TEST_KEYRING_FILE"] = str(keyring_file)
+    keyring.set_keyring(FileKeyring())  # type: ignore[no-untyped-call]
+
+
+def _child_main(keyring_file: Path, argv: list[str]) -> None:
+    _use_file_keyring(keyring_file)
+    from tests.reliability import payment_child
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        code = payment_child.main(argv)
+    os._exit(code)
+
+
+def _cli_main(keyring_file: Path, argv: list[str], out: Path) -> None:
+    _use_file_keyring(keyring_file)
+    from app.__main__ import main
+
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        code = main(argv)
+    out.write_text(buffer.getvalue(), encoding="utf-8")
+    os._exit(code)
+
+
+@dataclass
+class CrashWorld:
+    folder: Path
+    keyring_file: Path
+    engine: Engine
+    world: PayWorld
+    card: int
+    free: list[int] = field(default_factory=list)
+
+    def next_invoice(self) -> int:
+        return self.free.pop(0)
+
+    def child(self, crash_at: str, *args: str) -> int:
+        """Run the pipeline in a forked process that SIGKILLs itself at ``crash_at``;
+        returns its exit code."""
+        argv = ["--profile", str(self.folder), "--crash-at", crash_at, *args]
+        process = _FORK.Process(target=_child_main, args=(self.keyring_file, argv))
+        process.start()
+        process.join(60)
+        assert process.exitcode is not None, "the child process hung"
+        return process.exitcode
+
+    def recover(self) -> dict[str, Any]:
+        """``paydesk payments recover --json`` in a new (forked) process."""
+        out = self.folder.parent / "recover.json"
+        argv = ["--profile", str(self.folder), "payments", "recover", "--json"]
+        process = _FORK.Process(target=_cli_main, args=(self.keyring_file, argv, out))
+        process.start()
+        process.join(60)
+        text = out.read_text(encoding="utf-8")
+        assert process.exitcode == 0, text
+        result: dict[str, Any] = json.loads(text)
+        return result
+
+    def recover_as_new_interpreter(self) -> subprocess.CompletedProcess[str]:
+        env = dict(os.environ)
+        env.update(PYTHON_KEYRING_BACKEND="tests.integration.file_keyring.FileKeyring",
+                   PAYDESK_TEST_KEYRING_FILE=str(self.keyring_file), PYTHONPATH=str(ROOT))
+        return subprocess.run(
+            [sys.executable, "-m", "app", "--profile", str(self.folder), "payments",
+             "recover", "--json"],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+            stdin=subprocess.DEVNULL,
+        )
+
+    def payment_for(self, invoice_id: int) -> Payment:
+        with session_scope(self.engine) as s:
+            payment = s.scalars(
+                select(Payment).join(PaymentAllocation).where(
+                    PaymentAllocation.invoice_id == invoice_id).order_by(Payment.id.desc())
+            ).first()
+            assert payment is not None
+            return payment
+
+    def balance(self, invoice_id: int) -> int:
+        with session_scope(self.engine) as s:
+            invoice = s.get(Invoice, invoice_id)
+            assert invoice is not None
+            return invoice.balance_minor
+
+    def postings_of(self, payment_id: int) -> list[tuple[str, str]]:
+        with session_scope(self.engine) as s:
+            return [(p.target, p.state) for p in s.scalars(
+                select(Posting).where(Posting.payment_id == payment_id).order_by(Posting.id))]
+
+
+@pytest.fixture(scope="module")
+def crash_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CrashWorld]:
+    folder = tmp_path_factory.mktemp("crash") / "profile"
+    keyring_file = folder.parent / "keyring.json"
+    with small_autotask() as autotask, GatewaySandbox(account_name="Northwind IT") as gw:
+        profile = Profile.open(folder)
+        engine = open_database(profile.database_url)
+        company_id, ids = seed_invoices(autotask, ["100.00"] * INVOICES)
+        sync_into(engine, autotask)
+        save_autotask_connection(engine, AutotaskConnection(
+            username=autotask.credentials.username,
+            integration_code=autotask.credentials.integration_code,
+            discovery_url=autotask.url,
+        ))
+        save_gateway_connection(engine, GatewayConnection(api_base=gw.url))
+        previous_file = os.environ.get("PAYDESK_TEST_KEYRING_FILE")
+        os.environ["PAYDESK_TEST_KEYRING_FILE"] = str(keyring_file)
+        previous = keyring.get_keyring()
+        keyring.set_keyring(FileKeyring())  # type: ignore[no-untyped-call]
+        try:
+            credentials = CredentialStore(profile.key)
+            save_autotask_secret(credentials, autotask.credentials.secret)
+            save_gateway_secret(credentials, "stripe", gw.secret_key)
+        finally:
+            keyring.set_keyring(previous)
+            if previous_file is None:
+                os.environ.pop("PAYDESK_TEST_KEYRING_FILE", None)
+            else:
+                os.environ["PAYDESK_TEST_KEYRING_FILE"] = previous_file
+        world = PayWorld(engine, autotask, gw, stripe_gateway(gw), company_id, ids)
+        card = world.method("pm_card_visa")
+        try:
+            yield CrashWorld(folder, keyring_file, engine, world, card, list(ids))
+        finally:
+            engine.dispose()
+
+
+def _pay_in_process(cw: CrashWorld, invoice_id: int) -> tuple[int, str]:
+    """A payment made by a process that did not crash (postings left undelivered)."""
+    pipeline = PaymentPipeline(cw.engine, cw.world.gateway)
+    outcome = pipeline.pay(PaymentRequest(
+        organization_id=cw.world.company_id, allocations=((invoice_id, usd("100.00")),),
+        surcharge=usd("0"), payment_method_id=cw.card))
+    assert outcome.state is PaymentState.SUCCEEDED
+    return outcome.payment_id, outcome.reference
+
+
+@pytest.mark.parametrize(
+    ("step", "charged"),
+    [
+        ("payment.created", False),  # recorded, never sent
+        ("payment.before_gateway", False),  # marked submitted, the call never left
+        ("payment.after_gateway", True),  # charged, the answer never recorded
+        ("payment.recorded", True),  # recorded with its postings, nothing posted yet
+    ],
+)
+def test_killed_while_paying(crash_world: CrashWorld, step: str, charged: bool) -> None:
+    cw = crash_world
+    invoice = cw.next_invoice()
+    died = cw.child(step, "pay", "--invoice", str(invoice), "--method", str(cw.card))
+    assert died == -signal.SIGKILL
+
+    cw.recover()
+
+    payment = cw.payment_for(invoice)
+    intents = gateway_intents(cw.world.gateway_sandbox, payment.reference)
+    assert len(intents) == (1 if charged else 0)
+    if charged:
+        assert payment.state == PaymentState.SUCCEEDED.value
+        assert payment.gateway_payment_id == intents[0]["id"]
+        assert cw.balance(invoice) == 0
+        assert cw.postings_of(payment.id) == [
+            ("autotask_note", "delivered"), ("autotask_paid_date", "delivered")]
+        assert len(cw.world.notes_for(f"Payment {payment.reference}")) == 1
+        assert cw.world.paid_date_patches(invoice) != []
+    else:
+        assert payment.state == PaymentState.FAILED.value
+        assert "Nothing was charged" in (payment.failure_message or "")
+        assert cw.balance(invoice) == 10000
+        assert cw.postings_of(payment.id) == []
+
+    # A second recovery (the next start) changes nothing and charges nothing.
+    again = cw.recover()
+    assert again["resolved"] == [] and again["postings"]["delivered"] == 0
+    assert len(gateway_intents(cw.world.gateway_sandbox, payment.reference)) == (
+        1 if charged else 0)
+    cw.world.ledger_is_consistent()
+
+
+@pytest.mark.parametrize("step", ["posting.claimed", "posting.sent"])
+def test_killed_while_posting(crash_world: CrashWorld, step: str) -> None:
+    cw = crash_world
+    invoice = cw.next_invoice()
+    payment_id, reference = _pay_in_process(cw, invoice)
+
+    died = cw.child(step, "deliver")
+    assert died == -signal.SIGKILL
+    if step == "posting.sent":
+        # Autotask has the note, PayDesk did not get to record it.
+        assert len(cw.world.notes_for(f"Payment {reference}")) == 1
+
+    result = cw.recover()
+
+    assert result["postings"]["failed"] == 0
+    assert cw.postings_of(payment_id) == [
+        ("autotask_note", "delivered"), ("autotask_paid_date", "delivered")]
+    assert len(cw.world.notes_for(f"Payment {reference}")) == 1
+
+
+@pytest.mark.parametrize("step", ["refund.created", "refund.after_gateway"])
+def test_killed_while_refunding(crash_world: CrashWorld, step: str) -> None:
+    cw = crash_world
+    invoice = cw.next_invoice()
+    payment_id, reference = _pay_in_process(cw, invoice)
+    cw.world.outbox.deliver_due()
+
+    died = cw.child(step, "refund", "--payment", str(payment_id), "--amount", "4000")
+    assert died == -signal.SIGKILL
+
+    cw.recover()
+
+    with session_scope(cw.engine) as s:
+        payment = s.get(Payment, payment_id)
+        assert payment is not None
+        charge_id = payment.gateway_payment_id
+        assert payment.state == PaymentState.PARTIALLY_REFUNDED.value
+        assert payment.refunded_minor == 4000
+    assert charge_id is not None
+    gateway: StripeGateway = cw.world.gateway
+    assert gateway.refresh_charge(charge_id).amount_refunded == usd("40.00")  # once, not twice
+    assert cw.balance(invoice) == 4000
+    reversals = [n for n in cw.world.autotask.notes()
+                 if f"Reverses payment {reference}" in str(n.get("description"))]
+    assert len(reversals) == 1
+    cw.world.ledger_is_consistent()
+
+
+def test_recover_command_in_a_fresh_interpreter(crash_world: CrashWorld) -> None:
+    """The installed command itself: with everything settled it reports so and exits 0."""
+    done = crash_world.recover_as_new_interpreter()
+    assert done.returncode == 0, done.stdout + done.stderr
+    result = json.loads(done.stdout)
+    assert result["status"] == "ok"
+    assert result["resolved"] == [] and result["still_unknown"] == []
