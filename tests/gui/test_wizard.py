@@ -459,3 +459,22 @@ def test_demo_newcomer_reaches_invoice_history(qtbot: QtBot) -> None:
             engine.dispose()
     assert time.monotonic() - started < 60
     assert not demo.folder.exists()
+
+
+def test_first_sync_page_explains_a_sync_already_running(
+    qtbot: QtBot, wizard: SetupWizard, context: AppContext
+) -> None:
+    from app.core.sync.lock import SyncLock
+
+    go_to_autotask_page(qtbot, wizard)
+    test_connection(qtbot, wizard, "Connected to Autotask")
+    other = SyncLock(context.engine)  # another seat's (or the scheduler's) sync
+    other.acquire()
+    try:
+        next_to_first_sync(qtbot, wizard)
+        text = wait_for_first_sync(qtbot, wizard)
+        assert "A sync is already running" in text and "press Finish" in text
+        finish = wizard.button(QWizard.WizardButton.FinishButton)
+        assert finish is not None and finish.isEnabled()
+    finally:
+        other.release()

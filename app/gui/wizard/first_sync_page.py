@@ -31,6 +31,7 @@ from app.core.connections import describe_missing_connection, load_autotask_clie
 from app.core.credentials import CredentialStore
 from app.core.storage.engine import session_scope
 from app.core.storage.models import SyncRun
+from app.core.sync import SyncAlreadyRunningError, run_sync
 from app.gui.context import AppContext
 from app.gui.widgets.pill import Tone
 from app.gui.wizard.notice import Notice
@@ -49,8 +50,6 @@ def run_first_sync(
     on_progress: Callable[[Any], None],
 ) -> Any:
     """Download everything from Autotask. Runs on a pool thread."""
-    from app.core.sync import run_sync
-
     client = load_autotask_client(engine, credentials)
     if client is None:
         raise SyncNotPossibleError(describe_missing_connection(engine, credentials) or "")
@@ -253,6 +252,15 @@ class FirstSyncPage(QWizardPage):
         self.failure = describe_exception(failure.exception)
         self.overall.setRange(0, 1)
         self.overall.setValue(0)
+        if isinstance(failure.exception, SyncAlreadyRunningError):
+            # Not a failure: the data is being brought up to date by that other sync.
+            self.summary.setText("Another sync is already running.")
+            self.outcome.set_message(
+                f"{html.escape(str(failure.exception))} You can press Finish: your data "
+                "arrives as that sync goes on.", Tone.INFO)
+            self.outcome.show()
+            self._update_buttons()
+            return
         self.summary.setText("The first sync could not run.")
         self.outcome.set_message(
             f"<b>The sync stopped.</b> {html.escape(self.failure)} PayDesk will try again "
