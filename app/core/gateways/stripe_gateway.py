@@ -220,9 +220,9 @@ class StripeGateway:
             ) from None
         except stripe.PermissionError as exc:
             raise AuthenticationFailed(
-                "This Stripe key is not allowed to do that. If it is a restricted key, give it "
-                "write access to Customers, PaymentMethods, PaymentIntents, Refunds and "
-                "Checkout Sessions.",
+                "This Stripe key is not allowed to do that. If it is a restricted key, let it "
+                "read the account and write Customers, PaymentMethods, PaymentIntents, Refunds "
+                "and Checkout Sessions.",
                 http_status=exc.http_status, request_id=exc.request_id,
             ) from None
         except stripe.RateLimitError as exc:
@@ -383,7 +383,7 @@ class StripeGateway:
                 listed = tuple(str(c).upper() for c in _get(spec, "supported_payment_currencies")
                                or ())
                 currencies = tuple(dict.fromkeys((default_currency, *listed)))
-            except InvalidRequest:
+            except (InvalidRequest, AuthenticationFailed):
                 pass  # restricted keys may not read country specs; the default is enough
         settings = _get(account, "settings")
         profile = _get(account, "business_profile")

@@ -352,9 +352,10 @@ class GatewaySandbox:
             status, payload = 500, {"error": {"type": "api_error",
                                               "message": "An unknown error occurred"}}
         data = json.dumps(payload).encode()
-        if slot is not None and idem_key in self._idempotency:
+        if slot is not None:
             with self._idempotency_lock:
-                slot.status, slot.body, slot.done = status, data, True
+                if self._idempotency.get(idem_key or "") is slot:
+                    slot.status, slot.body, slot.done = status, data, True
         return status, data, out_headers, "drop_after_commit" in fired
 
     def _match(self, method: str, path: str) -> tuple[Handler, re.Match[str]] | None:
