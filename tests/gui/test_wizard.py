@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import shiboken6
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QAbstractButton,
@@ -437,8 +438,9 @@ def test_demo_newcomer_reaches_invoice_history(qtbot: QtBot) -> None:
         try:
             context = AppContext(demo.profile, engine, CredentialStore(demo.profile.key),
                                  demo=demo)
+            # Not given to qtbot: closing the window saves its layout into the demo's profile,
+            # which must happen before the demo deletes that folder, not after.
             window = MainWindow(context)
-            qtbot.addWidget(window)
             window.show()
             assert window.open_setup_if_needed()
             wizard = window.wizard
@@ -454,8 +456,10 @@ def test_demo_newcomer_reaches_invoice_history(qtbot: QtBot) -> None:
             qtbot.waitUntil(lambda: window.wizard is None)
             assert window.current_area_key() == "invoices"
             qtbot.waitUntil(lambda: not active_tasks(), timeout=TEST_TIMEOUT_MS)
-            window.close()
         finally:
+            window.close()
+            shiboken6.delete(window)
+            qtbot.wait(50)  # deferred deletions (the wizard's) run while the folder exists
             engine.dispose()
     assert time.monotonic() - started < 60
     assert not demo.folder.exists()
