@@ -124,7 +124,7 @@ AREAS: tuple[AreaSpec, ...] = (
     AreaSpec(
         "transactions",
         "Transactions",
-        factory=None,
+        factory="app.gui.payments.transactions:create_transactions_area",
         empty=EmptyText(
             "No payments yet",
             "Every payment and refund you take in PayDesk is listed here. Run Setup to connect "
@@ -139,7 +139,7 @@ AREAS: tuple[AreaSpec, ...] = (
     AreaSpec(
         "payment_search",
         "Payment Search",
-        factory=None,
+        factory="app.gui.payments.search:create_payment_search_area",
         empty=EmptyText(
             "No payments to search yet",
             "Find any payment by client, invoice number, amount or gateway reference. Run "

@@ -46,7 +46,6 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QLineEdit,
-    QMessageBox,
     QProgressBar,
     QPushButton,
     QSizePolicy,
@@ -790,6 +789,7 @@ class OrderSummaryDialog(QDialog):
             note.setToolTip(note.text())
             table.setItem(row, self.COL_NOTE, note)
         del blocker
+        table.setCurrentCell(-1, -1)
         self._fit_table_height()
 
         self.subtotal_value.setText(
@@ -907,11 +907,7 @@ class OrderSummaryDialog(QDialog):
         stored = self.selected_method()
         assert stored is not None
         request = self._payment_request(stored)
-        self._set_running(
-            True,
-            f"Charging {stored.summary}… Keep this window open; the payment is recorded "
-            "even if the connection drops.",
-        )
+        self._set_running(True, self.charging_message(stored))
         self._task = run_task(
             "take the payment",
             self._pipeline().pay,
@@ -919,6 +915,13 @@ class OrderSummaryDialog(QDialog):
             on_success=self._on_payment_done,
             on_failure=self._on_payment_failed,
             parent=self,
+        )
+
+    @staticmethod
+    def charging_message(stored: StoredMethod) -> str:
+        return (
+            f"Charging {stored.summary}… Keep this window open; PayDesk recorded the payment "
+            "before contacting the gateway, so it is never charged twice."
         )
 
     def _payment_request(self, stored: StoredMethod | None) -> PaymentRequest:
@@ -1049,6 +1052,10 @@ class OrderSummaryDialog(QDialog):
         self.pdf_button.setVisible(outcome.approved)
         self.try_again_button.setVisible(state in (PaymentState.DECLINED, PaymentState.FAILED))
         self.done_button.setText("Done" if outcome.approved else "Close")
+        retry = self.try_again_button.isVisibleTo(self.result_page)
+        # The next step a bookkeeper takes is the highlighted one.
+        self.try_again_button.setStyleSheet(_PRIMARY_STYLE if retry else "")
+        self.done_button.setStyleSheet("" if retry else _PRIMARY_STYLE)
         total = self._fmt(outcome.total)
         mode = " (test mode)" if outcome.test_mode else ""
         if state is PaymentState.SUCCEEDED:
@@ -1096,8 +1103,13 @@ class OrderSummaryDialog(QDialog):
         surcharge = outcome.surcharge if isinstance(outcome, PaymentOutcome) else None
         if surcharge is not None and surcharge.minor > 0:
             amounts.append(("Credit card surcharge", self._fmt(surcharge), False))
-        approved = isinstance(outcome, PaymentOutcome) and outcome.approved
-        amounts.append(("Total charged" if approved else "Total", self._fmt(outcome.total), True))
+        if isinstance(outcome, PaymentOutcome) and not outcome.approved and not outcome.pending:
+            total_label = "Total (not charged)"
+        elif isinstance(outcome, PaymentOutcome) and outcome.approved:
+            total_label = "Total charged"
+        else:
+            total_label = "Total"
+        amounts.append((total_label, self._fmt(outcome.total), True))
 
         def cell(text: str, bold: bool) -> str:
             escaped = html.escape(text)
@@ -1261,12 +1273,11 @@ class OrderSummaryDialog(QDialog):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if self.running and self._hosted_session_id is None:
+            # Never close while a charge is on its way: the outcome must be seen.
             event.ignore()
-            QMessageBox.information(
-                self,
-                "Payment in progress",
-                "Wait a moment: PayDesk is waiting for the gateway's answer, so the outcome "
-                "can be shown and recorded.",
+            self.progress_label.setText(
+                "Please wait: PayDesk is waiting for the gateway's answer, so the outcome can "
+                "be shown and recorded."
             )
             return
         self._poll_timer.stop()

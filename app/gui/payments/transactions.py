@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from PySide6.QtCore import QModelIndex, QPoint, Qt, Signal, Slot
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QButtonGroup,
@@ -225,6 +225,7 @@ class TransactionsView(QWidget):
         self._ids_task: Task | None = None
         self._reload_again = False
         self._total_known: int | None = None
+        self._shown_once = False
 
         engine = context.engine
         self.model: LazyRowsModel[int, TransactionRow] = LazyRowsModel(
@@ -361,6 +362,13 @@ class TransactionsView(QWidget):
                     header.setSectionResizeMode(index, QHeaderView.ResizeMode.Interactive)
 
     # --- loading -------------------------------------------------------------------------------
+    def showEvent(self, event: QShowEvent) -> None:
+        """Payments may have been taken elsewhere since this view was last shown."""
+        super().showEvent(event)
+        if self._shown_once:
+            self.reload()
+        self._shown_once = True
+
     @Slot()
     def reload(self) -> None:
         """Run the id query for the current filter, search and sort (in the background)."""
