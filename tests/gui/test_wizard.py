@@ -482,3 +482,28 @@ def test_first_sync_page_explains_a_sync_already_running(
         assert finish is not None and finish.isEnabled()
     finally:
         other.release()
+
+
+def test_finish_lets_the_first_sync_continue_in_the_background(
+    qtbot: QtBot, wizard: SetupWizard, context: AppContext, sandbox: AutotaskSandbox
+) -> None:
+    from app.gui.sync.controller import controller_for
+
+    go_to_autotask_page(qtbot, wizard)
+    test_connection(qtbot, wizard, "Connected to Autotask")
+    sandbox.faults.latency_ms = 150  # slow enough to still be running when Finish is pressed
+    try:
+        next_to_first_sync(qtbot, wizard)
+        finish = wizard.button(QWizard.WizardButton.FinishButton)
+        assert finish is not None and finish.text() == "Continue in Background"
+        qtbot.mouseClick(finish, Qt.MouseButton.LeftButton)
+        assert not wizard.isVisible()
+        controller = controller_for(context)
+        assert controller.running  # the status bar and the Sync area show this same run
+        qtbot.waitUntil(lambda: not controller.running, timeout=60_000)
+    finally:
+        sandbox.faults.latency_ms = 0
+    assert controller.last_result is not None
+    assert controller.last_result.status.value == "succeeded"
+    with context.engine.connect() as connection:
+        assert connection.execute(select(func.count()).select_from(Invoice)).scalar() == 150

@@ -1,16 +1,15 @@
 """First sync: download everything from Autotask while the bookkeeper watches, or not.
 
-The page starts the sync in a worker as soon as it is shown and draws each progress
-snapshot: one row per kind of record (organizations, invoices, …) with its own bar and
-count, an overall bar and the time left. Finish closes the wizard and lets the sync go on
-in the background (`SetupWizard.take_sync_task` hands the running task to the main window).
+The page asks the window's `SyncController` (``app.gui.sync``, shared with the Sync area and
+the status bar) to start the sync as soon as it is shown, and draws each progress snapshot:
+one row per kind of record (organizations, invoices, …) with its own bar and count, an
+overall bar and the time left. Because the controller owns the run, Finish simply closes the
+wizard: the sync goes on in the background and the status bar keeps showing it.
 """
 
 from __future__ import annotations
 
 import html
-import threading
-from collections.abc import Callable
 from typing import Any
 
 import shiboken6
@@ -27,36 +26,13 @@ from PySide6.QtWidgets import (
 )
 from sqlalchemy import Engine, select
 
-from app.core.connections import describe_missing_connection, load_autotask_client
-from app.core.credentials import CredentialStore
 from app.core.storage.engine import session_scope
 from app.core.storage.models import SyncRun
-from app.core.sync import SyncAlreadyRunningError, run_sync
+from app.core.sync import current_holder
 from app.gui.context import AppContext
+from app.gui.sync.controller import SyncController, controller_for
 from app.gui.widgets.pill import Tone
 from app.gui.wizard.notice import Notice
-from app.gui.workers import Task, WorkerFailure, run_task
-
-
-class SyncNotPossibleError(Exception):
-    """Setup is missing something the sync needs (its message says what)."""
-
-
-def run_first_sync(
-    engine: Engine,
-    credentials: CredentialStore,
-    *,
-    cancel: threading.Event,
-    on_progress: Callable[[Any], None],
-) -> Any:
-    """Download everything from Autotask. Runs on a pool thread."""
-    client = load_autotask_client(engine, credentials)
-    if client is None:
-        raise SyncNotPossibleError(describe_missing_connection(engine, credentials) or "")
-    try:
-        return run_sync(engine, client, full=False, cancel=cancel, on_progress=on_progress)
-    finally:
-        client.close()
 
 
 def describe_eta(seconds: float | None) -> str:
@@ -98,7 +74,7 @@ class FirstSyncPage(QWizardPage):
             "Autotask. You can press Finish at any time: the download carries on in the "
             "background."
         )
-        self.task: Task | None = None
+        self.controller: SyncController | None = None
         self.result: Any = None
         self.failure: str | None = None
         self._rows: dict[str, _EntityRow] = {}
@@ -133,7 +109,7 @@ class FirstSyncPage(QWizardPage):
         layout.addStretch(1)
 
     def initializePage(self) -> None:
-        if self.task is None and self.result is None:
+        if self.controller is None and self.result is None:
             if _has_synced_before(self.context.engine):  # Setup run again from Settings
                 self.setTitle("Sync")
                 self.setSubTitle("PayDesk is fetching what changed in Autotask since the last "
@@ -142,42 +118,48 @@ class FirstSyncPage(QWizardPage):
             self.start()
 
     def detach(self) -> None:
-        """Stop drawing the running sync (someone else shows it now).
-
-        The page also stops by itself when it has been deleted (the wizard closes with
-        ``WA_DeleteOnClose``) while the sync runs on.
-        """
+        """Stop drawing the sync (the page is going away; the sync itself carries on)."""
         self._detached = True
 
     def is_running(self) -> bool:
-        return self.task is not None and self.task.is_running
+        return self.controller is not None and self.controller.running
 
     @Slot()
     def start(self) -> None:
-        if self.is_running():
-            return
+        """Start the sync through the shared controller (or follow the one it is running)."""
+        controller = controller_for(self.context)
+        if self.controller is None:
+            self.controller = controller
+            controller.progress.connect(self._controller_progress)
+            controller.finished.connect(self._controller_finished)
+            controller.failed.connect(self._controller_failed)
         self.result = None
         self.failure = None
         self.outcome.hide()
         self.retry.hide()
         self.overall.setRange(0, 0)
         self.summary.setText("Connecting to Autotask…")
-        self.task = run_task(
-            "download your data from Autotask",
-            run_first_sync,
-            self.context.engine,
-            self.context.credentials,
-            on_success=self._finished,
-            on_failure=self._failed,
-            on_progress=self.show_progress,
-            parent=self,
-        )
+        if not controller.sync_now(full=False) and controller.last_progress is not None:
+            self.show_progress(controller.last_progress)  # already running: join it
         self._update_buttons()
+
+    @Slot(object)
+    def _controller_progress(self, progress: object) -> None:
+        if not self._detached and shiboken6.isValid(self):
+            self.show_progress(progress)
+
+    @Slot(object)
+    def _controller_finished(self, result: object) -> None:
+        if not self._detached and shiboken6.isValid(self):
+            self._finished(result)
+
+    @Slot(str)
+    def _controller_failed(self, message: str) -> None:
+        if not self._detached and shiboken6.isValid(self):
+            self._failed(message)
 
     def show_progress(self, progress: Any) -> None:
         """Draw one `SyncProgress` snapshot (GUI thread)."""
-        if self._detached or not shiboken6.isValid(self):
-            return
         for entity in progress.entities:
             row = self._rows.get(entity.entity)
             if row is None:
@@ -213,10 +195,7 @@ class FirstSyncPage(QWizardPage):
             f"Downloaded {fetched_all:,} records — {describe_eta(progress.eta_seconds)}")
 
     def _finished(self, result: Any) -> None:
-        if self._detached or not shiboken6.isValid(self):
-            return
         self.result = result
-        self.task = None
         status = str(getattr(result.status, "value", result.status))
         counts = {e.entity: e.fetched for e in result.entities}
         organizations = counts.get("Companies", 0)
@@ -243,28 +222,24 @@ class FirstSyncPage(QWizardPage):
         self.outcome.show()
         self._update_buttons()
 
-    def _failed(self, failure: WorkerFailure) -> None:
-        if self._detached or not shiboken6.isValid(self):
-            return
-        from app.gui.errors import describe_exception
-
-        self.task = None
-        self.failure = describe_exception(failure.exception)
+    def _failed(self, message: str) -> None:
+        self.failure = message
         self.overall.setRange(0, 1)
         self.overall.setValue(0)
-        if isinstance(failure.exception, SyncAlreadyRunningError):
-            # Not a failure: the data is being brought up to date by that other sync.
+        holder = current_holder(self.context.engine)
+        if holder is not None:
+            # Not a failure: another seat (or another PayDesk window) is syncing right now.
             self.summary.setText("Another sync is already running.")
             self.outcome.set_message(
-                f"{html.escape(str(failure.exception))} You can press Finish: your data "
-                "arrives as that sync goes on.", Tone.INFO)
+                f"A sync is already running ({html.escape(holder.describe())}). You can "
+                "press Finish: your data arrives as that sync goes on.", Tone.INFO)
             self.outcome.show()
             self._update_buttons()
             return
         self.summary.setText("The first sync could not run.")
         self.outcome.set_message(
-            f"<b>The sync stopped.</b> {html.escape(self.failure)} PayDesk will try again "
-            "later; you can also press Try Again.", Tone.DANGER)
+            f"<b>The sync stopped.</b> {html.escape(message)} PayDesk will try again later; "
+            "you can also press Try Again.", Tone.DANGER)
         self.outcome.show()
         self.retry.show()
         self._update_buttons()

@@ -17,7 +17,6 @@ from app.gui.wizard.currency_page import CurrencyPage
 from app.gui.wizard.first_sync_page import FirstSyncPage
 from app.gui.wizard.plugins import available_plugins
 from app.gui.wizard.welcome_page import WelcomePage
-from app.gui.workers import Task
 
 
 class SetupWizard(QWizard):
@@ -47,19 +46,6 @@ class SetupWizard(QWizard):
             self.plugin_pages[plugin.key] = page
             self.setPage(plugin.order, page)
         self.setPage(STEP_ORDER["first_sync"], self.first_sync_page)
-
-    def take_sync_task(self) -> Task | None:
-        """The first sync if it is still running, for the main window to keep showing.
-
-        The task keeps running whether or not anyone takes it; after this call the page no
-        longer draws its progress, and the new owner listens to the task's own signals
-        (``succeeded``/``failed``/``done``, progress on ``task.worker.signals.progress``).
-        """
-        task = self.first_sync_page.task
-        if task is None or not task.is_running:
-            return None
-        self.first_sync_page.detach()
-        return task
 
     def done(self, result: int) -> None:
         self.autotask_page.cancel_test()
