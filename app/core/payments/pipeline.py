@@ -23,8 +23,9 @@ repeated with the same key when the answer is lost (the gateway replays it).
 Threads: every method blocks on the network and the database. Run them on a worker thread,
 never the GUI thread. A pipeline holds no session; each step opens its own short one.
 
-``checkpoint`` is called with a step name (``payment.before_gateway`` …) after each commit;
-the crash-safety tests use it to stop the process at exactly that point.
+``checkpoint`` is called with a step name (``payment.before_gateway`` …) after each commit
+(and once, ``payment.reserving``, while the invoices' lock is held); the crash-safety and
+concurrency tests use it to stop or pause the process at exactly that point.
 """
 
 from __future__ import annotations
@@ -502,6 +503,9 @@ class PaymentPipeline:
                 },
             )
             payment_id = payment.id
+            # Still inside the transaction, holding the invoices' lock (tests pause here to
+            # show that a second seat waits, then sees this payment).
+            self._step("payment.reserving")
         self._step("payment.created")
         return payment_id
 
