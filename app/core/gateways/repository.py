@@ -20,11 +20,14 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Engine, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from app.core.clock import utcnow
+from app.core.config import current_actor
 from app.core.gateways.errors import InvalidRequest
 from app.core.gateways.protocol import PaymentGateway
 from app.core.gateways.types import (
@@ -36,7 +39,7 @@ from app.core.gateways.types import (
     SavedMethod,
 )
 from app.core.storage.engine import session_scope
-from app.core.storage.models import GatewayCustomer, Organization, PaymentMethod
+from app.core.storage.models import AuditEntry, GatewayCustomer, Organization, PaymentMethod
 
 __all__ = [
     "GatewayCustomerRepository",
@@ -99,6 +102,23 @@ def _stored(row: PaymentMethod) -> StoredMethod:
     )
 
 
+def _audit(session: Session, actor: str, action: str, organization_id: int,
+           details: dict[str, Any]) -> None:
+    """Who saved, removed or re-ranked a method, in the same transaction as the change
+    (NACHA asks for a record of each debit authorization; the gateway keeps the mandate)."""
+    session.add(AuditEntry(at=utcnow(), actor=actor, action=action,
+                           subject_type="organization", subject_id=str(organization_id),
+                           details=details))
+
+
+def _describe(method: SavedMethod) -> dict[str, Any]:
+    details: dict[str, Any] = {"method": method.summary, "type": method.method_type.value}
+    if method.method_type is MethodType.US_BANK_ACCOUNT:
+        details["authorization"] = ("Debit authorization accepted by the account holder on "
+                                    "the gateway's secure page; the gateway keeps the mandate.")
+    return details
+
+
 class GatewayCustomerRepository:
     """Which gateway customer stands for each organization."""
 
@@ -135,10 +155,12 @@ class GatewayCustomerRepository:
 
 
 class PaymentMethodRepository:
-    """The local copy of each organization's saved methods."""
+    """The local copy of each organization's saved methods. Every change is audited under
+    ``actor`` (``user@computer``)."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, actor: str | None = None) -> None:
         self._engine = engine
+        self._actor = actor or current_actor()
 
     def for_organization(self, organization_id: int, gateway: str, *,
              include_removed: bool = False) -> list[StoredMethod]:
@@ -174,6 +196,8 @@ class PaymentMethodRepository:
                 if row is None:
                     row = PaymentMethod(gateway=gateway, token=method.token, created_at=now)
                     s.add(row)
+                    _audit(s, self._actor, "payment_method.saved", organization_id,
+                           _describe(method))
                 row.organization_id = organization_id
                 row.method_type = method.method_type.value
                 row.brand = method.brand
@@ -191,6 +215,8 @@ class PaymentMethodRepository:
                 if row.token not in seen:
                     row.removed_at = now
                     row.is_default = False
+                    _audit(s, self._actor, "payment_method.removed_at_gateway",
+                           organization_id, _describe(_stored(row).method))
         return self.for_organization(organization_id, gateway)
 
     def set_default(self, organization_id: int, gateway: str, token: str) -> None:
@@ -199,12 +225,22 @@ class PaymentMethodRepository:
                 PaymentMethod.organization_id == organization_id,
                 PaymentMethod.gateway == gateway,
             ).values(is_default=PaymentMethod.token == token))
+            row = s.scalar(select(PaymentMethod).where(PaymentMethod.gateway == gateway,
+                                                       PaymentMethod.token == token))
+            if row is not None:
+                _audit(s, self._actor, "payment_method.default", organization_id,
+                       _describe(_stored(row).method))
 
     def mark_removed(self, gateway: str, token: str) -> None:
         with session_scope(self._engine) as s:
-            s.execute(update(PaymentMethod).where(
-                PaymentMethod.gateway == gateway, PaymentMethod.token == token,
-            ).values(removed_at=utcnow(), is_default=False))
+            row = s.scalar(select(PaymentMethod).where(PaymentMethod.gateway == gateway,
+                                                       PaymentMethod.token == token))
+            if row is None or row.removed_at is not None:
+                return
+            row.removed_at = utcnow()
+            row.is_default = False
+            _audit(s, self._actor, "payment_method.removed", row.organization_id,
+                   _describe(_stored(row).method))
 
 
 class SavedMethods:
@@ -214,12 +250,13 @@ class SavedMethods:
     its own idempotency key, so a retried click cannot do the action twice.
     """
 
-    def __init__(self, engine: Engine, gateway: PaymentGateway) -> None:
+    def __init__(self, engine: Engine, gateway: PaymentGateway, *,
+                 actor: str | None = None) -> None:
         self._engine = engine
         self._gateway = gateway
         self._key = gateway_account_key(gateway)
         self.customers = GatewayCustomerRepository(engine)
-        self.methods = PaymentMethodRepository(engine)
+        self.methods = PaymentMethodRepository(engine, actor)
 
     @property
     def gateway(self) -> PaymentGateway:

@@ -11,7 +11,7 @@ from app.core.clock import utcnow
 from app.core.gateways import HostedSessionState, MethodType
 from app.core.gateways.repository import SavedMethods, gateway_account_key
 from app.core.storage.engine import session_scope
-from app.core.storage.models import GatewayCustomer, Organization, PaymentMethod
+from app.core.storage.models import AuditEntry, GatewayCustomer, Organization, PaymentMethod
 from app.sandbox.gateway import GatewaySandbox
 from tests.integration.gateway.support import (
     admin,
@@ -139,3 +139,27 @@ def test_customer_missing_at_the_gateway_is_forgotten(engine: Engine, methods: S
         other = SavedMethods(engine, make_gateway(other_account))
         assert other.refresh(ORG) == []
         assert other.customers.get("stripe-test", ORG) is None
+
+
+def test_every_change_is_audited_with_the_bank_authorization(
+    engine: Engine, sandbox: GatewaySandbox
+) -> None:
+    with session_scope(engine) as s:
+        s.add(Organization(id=ORG, name="Acme Dental", synced_at=utcnow()))
+    methods = SavedMethods(engine, make_gateway(sandbox), actor="dana@front-desk")
+    session = methods.start_adding(ORG)
+    assert submit_bank(session.url).completed
+    methods.check_adding(ORG, session.session_id)
+    [bank] = methods.local(ORG)
+    methods.remove(ORG, bank)
+    with session_scope(engine) as s:
+        entries = [(e.action, e.actor, e.subject_id, e.details)
+                   for e in s.scalars(select(AuditEntry).order_by(AuditEntry.id))]
+    actions = [a for a, *_ in entries]
+    assert actions == ["payment_method.saved", "payment_method.default",
+                       "payment_method.removed"]
+    assert all(actor == "dana@front-desk" and subject == str(ORG)
+               for _, actor, subject, _ in entries)
+    saved_details = entries[0][3]
+    assert saved_details["method"] == "STRIPE TEST BANK •••• 6789"
+    assert "Debit authorization accepted" in saved_details["authorization"]
