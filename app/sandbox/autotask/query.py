@@ -265,7 +265,9 @@ def compile_query(schema: EntitySchema, body: Mapping[str, Any], *,
     if not isinstance(filters, list):
         raise QueryError("The query filter must be a list of filters.")
     if not filters:
-        raise QueryError("A query must have at least one filter.")
+        # Autotask's own examples always send a filter; published clients send `{}` for
+        # "everything" (a count of all records), which is accepted as `id exist`.
+        filters = [{"op": "exist", "field": "id"}]
     compiler = _Compiler(schema)
     predicates = [compiler.node(f) for f in filters]
     if len(predicates) == 1:

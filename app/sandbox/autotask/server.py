@@ -739,6 +739,19 @@ class _Handler(BaseHTTPRequestHandler):
         elif len(tail) == 1 and tail[0].lstrip("-").isdigit():
             if method == "GET":
                 self._get_item(schema, int(tail[0]))
+            elif method in ("PATCH", "PUT"):
+                # `PATCH {Entity}/{id}` — a form some published clients use; the id in the
+                # path wins over (and must agree with) an id in the body.
+                fields = self._json_body(raw)
+                if not isinstance(fields, dict):
+                    raise _HTTPError(500, ["The request body must be an object."])
+                body_id = lower_keys(fields).get("id")
+                if body_id is not None and body_id != int(tail[0]):
+                    raise _HTTPError(500, ["The id in the body does not match the address."])
+                fields = {**{k: v for k, v in fields.items() if k.lower() != "id"},
+                          "id": int(tail[0])}
+                record_id = self._update(schema, fields, replace=method == "PUT")
+                self._send_json(200, {"itemId": record_id})
             elif method == "DELETE":
                 raise _HTTPError(500, [f"{schema.name} cannot be deleted through the API."])
             else:

@@ -101,9 +101,9 @@ def test_max_records_must_be_1_to_500(max_records: object) -> None:
                                  "Filter": [{"op": "exist", "field": "id"}]})
 
 
-def test_a_filter_is_required() -> None:
-    with pytest.raises(QueryError):
-        compile_query(INVOICES, {"MaxRecords": 5})
+def test_no_filter_means_every_record() -> None:
+    query = compile_query(INVOICES, {"MaxRecords": 5})
+    assert _ids(query) == [10, 11, 13] and query.id_only and query.max_records == 5
 
 
 def test_one_udf_per_query_and_only_where_there_are_udfs() -> None:
