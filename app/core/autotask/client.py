@@ -262,8 +262,9 @@ def discover_zone(
     body = _json_or_none(response)
     if response.status_code != 200 or not isinstance(body, dict) or not body.get("url"):
         texts = _error_texts(body)
-        if response.status_code >= 500 and not texts:
-            raise AutotaskServerError(status=response.status_code)
+        about_zone = any("zone" in t.lower() for t in texts)
+        if response.status_code >= 500 and not about_zone:
+            raise AutotaskServerError(status=response.status_code, details=texts)
         raise ZoneNotFoundError(status=response.status_code, details=texts)
     api_url = _normalise_base(str(body["url"]))
     try:

@@ -9,6 +9,8 @@ import pytest
 from app.core.autotask import (
     AutotaskClient,
     AutotaskCredentials,
+    AutotaskNetworkError,
+    AutotaskServerError,
     ConnectionReport,
     IntegrationCodeError,
     UnknownUserError,
@@ -125,3 +127,20 @@ def test_no_secret_in_logs_exceptions_or_reprs(sandbox: AutotaskSandbox,
     for text in texts:
         assert secret not in text
         assert code not in text
+
+
+def test_zone_lookup_server_error_is_not_mistaken_for_an_unknown_user(
+        sandbox: AutotaskSandbox) -> None:
+    sandbox.fail_next(status=503, body="html", path_contains="zoneInformation")
+    with pytest.raises(AutotaskServerError):
+        discover_zone(sandbox.credentials.username, discovery_url=sandbox.url, refresh=True)
+    assert discover_zone(sandbox.credentials.username, discovery_url=sandbox.url,
+                         refresh=True).api_url == sandbox.zone_url
+
+
+def test_unreachable_autotask_is_a_network_error() -> None:
+    with AutotaskSandbox(companies=1, contacts=0, contracts=0, tickets=0, invoices=0) as gone:
+        url = gone.url
+    with pytest.raises(AutotaskNetworkError) as caught:
+        discover_zone("someone@example.com", discovery_url=url, refresh=True)
+    assert "internet connection" in caught.value.message
