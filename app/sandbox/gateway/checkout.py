@@ -247,6 +247,7 @@ _CARD_TESTS = (
     ("4000 0000 0000 0127", "incorrect CVC"),
     ("4000 0000 0000 0119", "processing error"),
     ("4000 0000 0000 0341", "saves, later charges decline"),
+    ("4000 0027 6000 3184", "cardholder confirms each payment (3-D Secure)"),
 )
 _BANK_TESTS = (
     ("110000000 / 000123456789", "debit succeeds"),

@@ -419,7 +419,10 @@ class GatewayState:
         }
         self._store(intent)
         if confirm:
-            return self._confirm(intent, off_session=_bool(params.get("off_session")))
+            # ``_authenticated`` is set (as a bool, which a form value never is) by the hosted
+            # page, where the cardholder is present and passes 3-D Secure.
+            return self._confirm(intent, off_session=_bool(params.get("off_session")),
+                                 authenticated=params.get("_authenticated") is True)
         return intent
 
     def confirm_payment_intent(self, intent_id: str, params: Obj) -> Obj:
@@ -434,9 +437,10 @@ class GatewayState:
             intent["payment_method"] = method["id"]
         if not intent["payment_method"]:
             raise missing("payment_method")
-        return self._confirm(intent, off_session=_bool(params.get("off_session")))
+        return self._confirm(intent, off_session=_bool(params.get("off_session")),
+                             authenticated=params.get("_authenticated") is True)
 
-    def _confirm(self, intent: Obj, *, off_session: bool) -> Obj:
+    def _confirm(self, intent: Obj, *, off_session: bool, authenticated: bool = False) -> Obj:
         method = self.objects[intent["payment_method"]]
         if method["type"] not in intent["payment_method_types"]:
             raise ValidationFailed(
@@ -458,7 +462,7 @@ class GatewayState:
             return intent
         outcome: CardOutcome = method["_outcome"]
         failure = outcome.on_save or outcome.on_charge
-        if outcome.authentication and failure is None:
+        if outcome.authentication and failure is None and not authenticated:
             if off_session:
                 failure = ("authentication_required", "authentication_required",
                            "Your card was declined. This transaction requires authentication.")
@@ -787,8 +791,8 @@ class GatewayState:
             if earlier is not None and earlier["status"] == "requires_payment_method":
                 # Another try on the same page reuses the session's PaymentIntent, as Stripe does.
                 earlier["payment_method_types"] = [method["type"]]
-                intent = self.confirm_payment_intent(earlier["id"],
-                                                     {"payment_method": method["id"]})
+                intent = self.confirm_payment_intent(
+                    earlier["id"], {"payment_method": method["id"], "_authenticated": True})
             else:
                 intent = self.create_payment_intent({
                     "amount": str(session["amount_total"]),
@@ -800,6 +804,7 @@ class GatewayState:
                     "setup_future_usage": data.get("setup_future_usage"),
                     "payment_method_types": [method["type"]],
                     "confirm": "true",
+                    "_authenticated": True,
                 })
         except StripeError as exc:
             if exc.payment_intent is not None:

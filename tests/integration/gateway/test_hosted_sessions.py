@@ -126,3 +126,21 @@ def test_hosted_page_sends_strict_security_headers(gateway: StripeGateway, custo
     assert "<script" not in page.text
     missing = requests.get(f"{sandbox.url}/checkout/cs_test_nothere", timeout=TIMEOUT)
     assert missing.status_code == 404 and "does not exist" in missing.text
+
+
+def test_card_that_needs_3d_secure(gateway: StripeGateway, customer: str) -> None:
+    """On the hosted page the cardholder is present and confirms; later off-session charges
+    of the saved card need the cardholder again, which the bookkeeper is told in plain words."""
+    session = gateway.start_hosted_session(
+        customer, mode=HostedMode.PAYMENT, amount=Money(5_000, "USD"), reference="PD-3DS",
+        idempotency_key="hs-3ds")
+    assert submit_card(session.url, "4000002760003184").completed
+    status = gateway.poll_hosted_session(session.session_id)
+    assert status.charge is not None and status.charge.status is ChargeStatus.SUCCEEDED
+    assert status.method is not None
+    later = gateway.charge(customer, status.method.token, Money(5_000, "USD"),
+                           idempotency_key="pay-3ds", reference="PD-3DS-2",
+                           description="Invoice 1050")
+    assert later.status is ChargeStatus.DECLINED
+    assert later.decline is not None and later.decline.code == "authentication_required"
+    assert "Send the client a payment link" in later.decline.reason
