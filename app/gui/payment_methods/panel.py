@@ -19,7 +19,7 @@ from datetime import datetime
 from functools import partial
 
 from PySide6.QtCore import Qt, QTimer, QUrl, Signal, Slot
-from PySide6.QtGui import QDesktopServices
+from PySide6.QtGui import QColor, QDesktopServices
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -302,7 +302,8 @@ class SavedMethodsPanel(QWidget):
             expiry = QTableWidgetItem(method.expiry or "—")
             if method.is_expired(today.year, today.month):
                 expiry.setText(f"Expired {method.expiry}")
-                expiry.setData(PILL_TONE_ROLE, Tone.DANGER.value)
+                expiry.setForeground(QColor(TONE_COLOURS[Tone.DANGER][1]))
+                expiry.setToolTip("This card has expired; ask the client for a new one.")
             holder = QTableWidgetItem(method.holder_name or "")
             default = QTableWidgetItem("Default" if method.is_default else "")
             default.setData(PILL_TONE_ROLE, Tone.INFO.value)
