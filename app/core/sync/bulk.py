@@ -6,18 +6,18 @@ decimals): the converters in `app.core.sync.specs` already produce those values,
 the per-value type hooks keeps a first sync of hundreds of thousands of rows fast.
 
 Upserts are ``INSERT ... ON CONFLICT (id) DO UPDATE`` on SQLite and PostgreSQL, executed
-with executemany for a whole page at once.
+with the driver's executemany for a whole page at once.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import date, datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Column, Connection, MetaData, Table, delete, select
+from sqlalchemy import Column, Connection, Dialect, MetaData, Table, bindparam, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.sql.expression import Insert
 from sqlalchemy.types import TypeDecorator
 
 _plain_metadata = MetaData()
@@ -36,22 +36,48 @@ def plain_table(table: Table) -> Table:
 
 
 @cache
-def _upsert_statement(dialect: str, table: Table, columns: tuple[str, ...]) -> Insert:
-    module: Any = postgresql if dialect == "postgresql" else sqlite
-    stmt = module.insert(table)
-    update = {name: stmt.excluded[name] for name in columns if name != "id"}
-    return stmt.on_conflict_do_update(index_elements=[table.c.id], set_=update)  # type: ignore[no-any-return]
+def _upsert_sql(dialect: Dialect, table: Table, columns: tuple[str, ...]
+                ) -> tuple[str, tuple[str, ...]]:
+    """The upsert's SQL text for this dialect and the order its parameters go in."""
+    module: Any = postgresql if dialect.name == "postgresql" else sqlite
+    stmt = module.insert(table).values({c: bindparam(c) for c in columns})
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[table.c.id],
+        set_={c: stmt.excluded[c] for c in columns if c != "id"},
+    )
+    compiled = stmt.compile(dialect=dialect)
+    order = tuple(compiled.positiontup or ()) if dialect.name == "sqlite" else columns
+    return str(compiled), order
+
+
+def _sqlite_value(value: Any) -> Any:
+    # SQLAlchemy's own text forms for SQLite, so its readers parse them back unchanged.
+    kind = type(value)
+    if kind is datetime:
+        return value.isoformat(" ", "microseconds")
+    if kind is date:
+        return value.isoformat()
+    return value
 
 
 def upsert(connection: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert or update ``rows`` (all with the same keys) by primary key ``id``."""
+    """Insert or update ``rows`` (all with the same keys) by primary key ``id``.
+
+    One driver-level executemany per page: the values are already in the columns' storage
+    form, so SQLAlchemy's per-value processing is skipped.
+    """
     if not rows:
         return
     dialect = connection.dialect.name
     if dialect not in ("sqlite", "postgresql"):
         raise RuntimeError(f"PayDesk's sync does not support the {dialect} database")
-    statement = _upsert_statement(dialect, table, tuple(rows[0]))
-    connection.execute(statement, list(rows))
+    sql, order = _upsert_sql(connection.dialect, table, tuple(rows[0]))
+    if dialect == "sqlite":
+        convert = _sqlite_value
+        connection.exec_driver_sql(sql, [tuple([convert(row[c]) for c in order])
+                                         for row in rows])
+    else:
+        connection.exec_driver_sql(sql, list(rows))
 
 
 def existing_rows(

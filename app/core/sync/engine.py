@@ -556,7 +556,10 @@ class _Run:
             items += [{"op": "gte", "field": f, "value": since} for f in spec.tracking_fields]
         newest = self._read_filtered(spec, [{"op": "or", "items": items}])
         self._check()
-        if newest is not None:
+        if spec.watermark_column is None:
+            watermark = self.started_at if watermark is None else max(watermark,
+                                                                       self.started_at)
+        elif newest is not None:
             candidate = min(newest, self.started_at)
             if watermark is None or candidate > watermark:
                 watermark = candidate

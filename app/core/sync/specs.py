@@ -75,7 +75,7 @@ class EntitySpec:
     convert: Converter
     mode: ChangeMode
     #: Autotask change-tracking fields (incremental filter) and the local column whose
-    #: maximum is the data's own watermark.
+    #: maximum is the data's own watermark (None: the clock at the start of the last pass).
     tracking_fields: tuple[str, ...] = ()
     watermark_column: str | None = None
     #: Columns compared to decide whether a stored row changed (all stored Autotask data).
@@ -457,7 +457,9 @@ SPECS: tuple[EntitySpec, ...] = (
         ("id", "invoiceID", "companyID", "contractID", "ticketID", "itemDate", "postedDate",
          "billingItemType", "description", "itemName", "quantity", "rate", "extendedPrice",
          "taxDollars", "totalAmount"),
-        convert_billing_item, ChangeMode.TRACKED, ("postedDate",), "posted_date",
+        # postedDate is when an item was posted (a whole month's items share one), not a
+        # modification time: its watermark is the clock at the previous pass (`None` here).
+        convert_billing_item, ChangeMode.TRACKED, ("postedDate",), None,
     ),
     _spec(
         "PaymentTerms", "Payment terms", PaymentTerm,

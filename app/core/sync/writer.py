@@ -115,6 +115,7 @@ class Writer:
         stop: threading.Event,
         queue_size: int = 8,
         progress_interval: float = 0.25,
+        group_pages: int = 8,
     ) -> None:
         self.engine = engine
         self.run_id = run_id
@@ -125,6 +126,7 @@ class Writer:
         self.stop = stop
         self.queue: queue.Queue[Batch | None] = queue.Queue(maxsize=queue_size)
         self.progress_interval = progress_interval
+        self.group_pages = max(1, group_pages)
         self.trackers = {s.entity: _Tracker(s) for s in specs}
         self.error: BaseException | None = None
         self._lock = threading.Lock()
@@ -184,27 +186,44 @@ class Writer:
     # ----------------------------------------------------------------- the thread
 
     def run(self) -> None:
-        """Body of the writer thread: apply batches until `None` arrives."""
-        while True:
+        """Body of the writer thread: apply batches until `None` arrives.
+
+        Pages that are already waiting are committed together (each still with its own
+        checkpoint, in the same transaction), which saves commits when Autotask is fast.
+        """
+        closing = False
+        while not closing:
             try:
-                batch = self.queue.get(timeout=0.5)
+                first = self.queue.get(timeout=0.5)
             except queue.Empty:
                 self._emit(force=False)
                 continue
-            if batch is None:
-                break
-            if batch.barrier is not None:
-                batch.barrier.set()
-                continue
-            if self.error is not None:
-                continue  # drain without writing; the run is failing
-            try:
-                self._apply(batch)
-            except BaseException as exc:  # reported by run_sync; fetchers stop
-                log.exception("The sync could not write to the database")
-                self.error = exc
-                self.stop.set()
-                continue
+            group: list[Batch] = []
+            barriers: list[threading.Event] = []
+            item: Batch | None = first
+            while True:
+                if item is None:
+                    closing = True
+                    break
+                if item.barrier is not None:
+                    barriers.append(item.barrier)
+                else:
+                    group.append(item)
+                if len(group) >= self.group_pages:
+                    break
+                try:
+                    item = self.queue.get_nowait()
+                except queue.Empty:
+                    break
+            if group and self.error is None:  # after an error: drain without writing
+                try:
+                    self._apply_group(group)
+                except BaseException as exc:  # reported by run_sync; fetchers stop
+                    log.exception("The sync could not write to the database")
+                    self.error = exc
+                    self.stop.set()
+            for barrier in barriers:
+                barrier.set()
             self._emit(force=False)
         self._emit(force=True)
 
@@ -221,42 +240,53 @@ class Writer:
                 if record_id is not None:
                     self._quarantined_ids.setdefault(entity, set()).add(record_id)
 
-    def _apply(self, batch: Batch) -> None:
-        spec = batch.spec
+    def _apply_group(self, batches: list[Batch]) -> None:
         now = utcnow()
+        with self.engine.begin() as connection:
+            outcomes = [self._apply(connection, batch, now) for batch in batches]
+        for batch, outcome in zip(batches, outcomes, strict=True):
+            self._count(batch, *outcome)
+
+    def _apply(self, connection: Connection, batch: Batch,
+               now: datetime) -> tuple[list[int], list[int], list[int]]:
+        spec = batch.spec
         naive_now = now.replace(tzinfo=None)
         inserted: list[int] = []
         updated: list[int] = []
         vanished: list[int] = []
-        with self.engine.begin() as connection:
-            if batch.plan is not None:
-                self._write_plan(connection, spec, batch.plan, batch.pass_started, now)
-            if batch.picklists is not None:
-                self._write_picklists(connection, batch.picklists, now)
-            if batch.rows or batch.id_range is not None:
-                inserted, updated, vanished = self._write_rows(connection, batch, naive_now)
-            if (batch.quarantined or batch.rows) and not batch.orphans:
-                self._write_quarantine(connection, batch, now)
-            if batch.partition is not None and (
-                batch.checkpoint is not None or batch.partition_done
-            ):
-                values: dict[str, Any] = {"updated_at": now}
-                if batch.checkpoint is not None:
-                    values["last_id"] = batch.checkpoint
-                if batch.partition_done:
-                    values["phase"] = "done"
-                connection.execute(
-                    update(SyncState)
-                    .where(SyncState.entity == spec.entity,
-                           SyncState.partition == batch.partition)
-                    .values(**values)
-                )
-            if batch.orphans:
-                batch.quarantined = self._quarantine_orphans(connection, now)
-            if batch.finish_full:
-                self._finish_full(connection, spec, now)
-            if batch.finish_incremental is not None:
-                self._finish_incremental(connection, spec, batch.finish_incremental, now)
+        if batch.plan is not None:
+            self._write_plan(connection, spec, batch.plan, batch.pass_started, now)
+        if batch.picklists is not None:
+            self._write_picklists(connection, batch.picklists, now)
+        if batch.rows or batch.id_range is not None:
+            inserted, updated, vanished = self._write_rows(connection, batch, naive_now)
+        if (batch.quarantined or batch.rows) and not batch.orphans:
+            self._write_quarantine(connection, batch, now)
+        if batch.partition is not None and (
+            batch.checkpoint is not None or batch.partition_done
+        ):
+            values: dict[str, Any] = {"updated_at": now}
+            if batch.checkpoint is not None:
+                values["last_id"] = batch.checkpoint
+            if batch.partition_done:
+                values["phase"] = "done"
+            connection.execute(
+                update(SyncState)
+                .where(SyncState.entity == spec.entity,
+                       SyncState.partition == batch.partition)
+                .values(**values)
+            )
+        if batch.orphans:
+            batch.quarantined = self._quarantine_orphans(connection, now)
+        if batch.finish_full:
+            self._finish_full(connection, spec, now)
+        if batch.finish_incremental is not None:
+            self._finish_incremental(connection, spec, batch.finish_incremental, now)
+        return inserted, updated, vanished
+
+    def _count(self, batch: Batch, inserted: list[int], updated: list[int],
+               vanished: list[int]) -> None:
+        spec = batch.spec
         with self._lock:
             tracker = self.trackers["Invoices" if batch.orphans else spec.entity]
             c = tracker.counts
