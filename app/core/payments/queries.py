@@ -104,8 +104,8 @@ def posting_status_of(states: Sequence[str], errors: Sequence[str | None] = ()) 
         return PostingStatus.FAILING
     if PostingState.PENDING in states or PostingState.DELIVERING in states:
         return PostingStatus.PENDING
-    if all(s == PostingState.DISMISSED for s in states):
-        return PostingStatus.DISMISSED
+    if PostingState.DISMISSED in states:
+        return PostingStatus.DISMISSED  # someone chose not to post part of it
     return PostingStatus.POSTED
 
 
