@@ -301,11 +301,17 @@ class Table:
         self.json_cache: dict[int, bytes] = {}
         """JSON of changed and appended records (invalidated when they change)."""
         self._serialized: dict[int, list[tuple[int, bytes]]] = {}
-        self._seed = 0
+        self._bits = b""
 
     # id scheme for uniform tables ------------------------------------------------------
+    def seed_ids(self, seed: int) -> None:
+        """Draw the id gaps: one random bit per record, from the data set's seed."""
+        if self.count:
+            bits = random.Random(_mix(seed, self.code)).getrandbits(self.count + 8)
+            self._bits = bits.to_bytes((self.count + 15) // 8, "little")
+
     def id_at(self, index: int) -> int:
-        return self.base + 2 * index + (_mix(self._seed, self.code, index) & 1)
+        return self.base + 2 * index + ((self._bits[index >> 3] >> (index & 7)) & 1)
 
     def index_of(self, record_id: int) -> int | None:
         index = (record_id - self.base) // 2
@@ -578,7 +584,7 @@ class SandboxData:
         self.tables: dict[str, Table] = {}
 
         def add(table: Table) -> Table:
-            table._seed = seed
+            table.seed_ids(seed)
             self.tables[table.name.lower()] = table
             return table
 

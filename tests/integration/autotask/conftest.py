@@ -27,6 +27,10 @@ class RecordingSleep:
         return sum(self.calls)
 
 
+def first_invoice(sandbox: AutotaskSandbox) -> int:
+    return int(sandbox.records("Invoices")[0]["id"])
+
+
 def make_sandbox(**overrides: Any) -> AutotaskSandbox:
     options: dict[str, Any] = {"seed": 11, **SMALL}
     options.update(overrides)

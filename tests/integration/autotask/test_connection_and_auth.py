@@ -21,7 +21,7 @@ from app.core.autotask import (
     test_connection,
 )
 from app.sandbox.autotask import AutotaskSandbox
-from tests.integration.autotask.conftest import make_client
+from tests.integration.autotask.conftest import first_invoice, make_client
 
 
 def test_zone_discovery_finds_the_sandbox_zone_and_caches_it(sandbox: AutotaskSandbox) -> None:
@@ -113,7 +113,7 @@ def test_no_secret_in_logs_exceptions_or_reprs(sandbox: AutotaskSandbox,
     client = make_client(sandbox)
     client.count("Invoices")
     sandbox.fail_next(status=503, body="html")
-    client.get("Invoices", 212)
+    client.get("Invoices", first_invoice(sandbox))
     errors: list[Exception] = []
     for wrong in (_credentials(sandbox, secret="x" + secret),
                   _credentials(sandbox, integration_code="x")):

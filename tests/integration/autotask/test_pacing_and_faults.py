@@ -21,7 +21,12 @@ from app.core.autotask import (
     ThreadLimitError,
 )
 from app.sandbox.autotask import AutotaskSandbox, Faults
-from tests.integration.autotask.conftest import RecordingSleep, make_client, make_sandbox
+from tests.integration.autotask.conftest import (
+    RecordingSleep,
+    first_invoice,
+    make_client,
+    make_sandbox,
+)
 
 THREAD_REFUSAL = ("Thread Threshold Exceeded: Error code Itgenatr005 - The threshold of 3 "
                   "threads has been exceeded.")
@@ -33,7 +38,7 @@ def test_client_never_has_more_than_three_requests_in_flight_per_endpoint() -> N
         with ThreadPoolExecutor(max_workers=10) as pool:
             results = list(pool.map(
                 lambda n: client.query_page("Invoices", [{"op": "gt", "field": "id",
-                                                          "value": 212 + n}], max_records=5),
+                                                          "value": n}], max_records=5),
                 range(30)))
             list(pool.map(lambda n: client.count("Companies"), range(12)))
         assert all(len(r) == 5 for r in results)
@@ -66,11 +71,11 @@ def test_thread_threshold_refusal_is_backed_off_and_retried_whatever_its_status(
     client = make_client(sandbox, sleep=sleep)
     client.count("Invoices")
     sandbox.fail_next(times=2, status=500, message=THREAD_REFUSAL, path_contains="Invoices")
-    record = client.get("Invoices", 212)
-    assert record is not None and record["id"] == 212
+    record = client.get("Invoices", first_invoice(sandbox))
+    assert record is not None and record["id"] == first_invoice(sandbox)
     assert client.stats().retries == 2
     sandbox.fail_next(times=1, status=409, message=THREAD_REFUSAL, retry_after=0.25)
-    assert client.get("Invoices", 212) is not None
+    assert client.get("Invoices", first_invoice(sandbox)) is not None
     assert sleep.calls[-1] == pytest.approx(0.25)
 
 
@@ -79,7 +84,7 @@ def test_thread_threshold_refusal_exhausting_retries_is_typed(sandbox: AutotaskS
     client.count("Invoices")
     sandbox.fail_next(times=10, status=500, message=THREAD_REFUSAL)
     with pytest.raises(ThreadLimitError):
-        client.get("Invoices", 212)
+        client.get("Invoices", first_invoice(sandbox))
 
 
 def test_429_is_retried_after_the_time_autotask_asks_for(sandbox: AutotaskSandbox) -> None:
@@ -174,7 +179,7 @@ def test_server_errors_are_retried_for_reads(sandbox: AutotaskSandbox, body: str
     client = make_client(sandbox)
     client.count("Invoices")
     sandbox.fail_next(times=2, status=503 if body == "json" else 500, body=body)
-    assert client.get("Invoices", 212) is not None
+    assert client.get("Invoices", first_invoice(sandbox)) is not None
     assert client.stats().retries == 2
 
 
@@ -183,7 +188,7 @@ def test_html_error_page_becomes_a_server_error_message(sandbox: AutotaskSandbox
     client.count("Invoices")
     sandbox.fail_next(times=10, status=500, body="html")
     with pytest.raises(AutotaskServerError) as caught:
-        client.get("Invoices", 212)
+        client.get("Invoices", first_invoice(sandbox))
     assert "<html" not in caught.value.message.lower()
     assert "Autotask had a problem" in caught.value.message
 
@@ -237,7 +242,7 @@ def test_redirect_to_another_host_is_refused_without_sending_credentials(
         client.count("Invoices")
         sandbox.faults.redirect_to = foreign.origin
         with pytest.raises(ForeignHostRefusedError):
-            client.get("Invoices", 212)
+            client.get("Invoices", first_invoice(sandbox))
         assert foreign.request_counts() == {"total": 0}
 
 
