@@ -1,0 +1,92 @@
+"""Converting Autotask records into rows: exact values, and plain reasons for bad ones."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+import pytest
+
+from app.core.sync.specs import (
+    SPECS_BY_ENTITY,
+    ConvertContext,
+    InvalidRecord,
+    convert_billing_item,
+    convert_company,
+    convert_contact,
+    convert_invoice,
+)
+
+USD = ConvertContext.for_currency("USD")
+JPY = ConvertContext.for_currency("JPY")
+
+
+def _invoice(**changes: object) -> dict[str, object]:
+    record: dict[str, object] = {
+        "id": 212, "companyID": 180, "invoiceNumber": "1000", "invoiceTotal": Decimal("1594.82"),
+        "totalTaxValue": Decimal("24.57"), "isVoided": False, "paidDate": None,
+        "invoiceDateTime": "2023-12-01T00:00:00", "dueDate": "2023-12-31T00:00:00",
+        "createDateTime": "2023-12-01T08:12:31.8551234Z",
+    }
+    record.update(changes)
+    return record
+
+
+def test_invoice_amounts_become_minor_units_and_state_is_derived() -> None:
+    row = convert_invoice(_invoice(), USD)
+    assert row["total_minor"] == 159482 and row["tax_minor"] == 2457
+    assert row["status"] == "open" and row["balance_minor"] == 159482
+    assert row["invoice_date"] == date(2023, 12, 1)
+    # Seven fractional digits and a Z: stored as naive UTC, 100 ns digit dropped.
+    assert row["created_at"] == datetime(2023, 12, 1, 8, 12, 31, 855123)
+    paid = convert_invoice(_invoice(paidDate="2024-01-05T00:00:00"), USD)
+    assert paid["status"] == "paid" and paid["balance_minor"] == 0
+    assert convert_invoice(_invoice(isVoided=True), USD)["status"] == "void"
+
+
+def test_amounts_follow_the_internal_currency_exponent() -> None:
+    assert convert_invoice(_invoice(invoiceTotal=Decimal("1500")), JPY)["total_minor"] == 1500
+    # Half-even rounding for values with more digits than the currency has.
+    line = {"id": 1, "totalAmount": Decimal("10.125"), "quantity": Decimal("1.50")}
+    row = convert_billing_item(line, USD)
+    assert row["total_minor"] == 1012 and row["quantity"] == "1.50"
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        ({"invoiceTotal": None}, "The invoice total (invoiceTotal) is missing"),
+        ({"invoiceTotal": "twelve"}, "The invoice total (invoiceTotal) is not a number"),
+        ({"invoiceTotal": True}, "The invoice total (invoiceTotal) is not a number"),
+        ({"invoiceDateTime": "0000-00-00T00:00:00"}, "The invoice date (invoiceDateTime)"),
+        ({"companyID": None}, "The organization (companyID) is missing"),
+        ({"invoiceNumber": ""}, "the invoice number is missing"),
+        ({"id": None}, "the record has no valid id"),
+        ({"isVoided": "maybe"}, "The void flag (isVoided) is not true or false"),
+    ],
+)
+def test_bad_records_are_refused_with_a_reason(changes: dict[str, object],
+                                               reason: str) -> None:
+    with pytest.raises(InvalidRecord) as caught:
+        convert_invoice(_invoice(**changes), USD)
+    assert caught.value.reason.startswith(reason)
+
+
+def test_company_and_contact_fields() -> None:
+    company = convert_company({"id": 5, "companyName": "Café Lumière", "isActive": True,
+                               "countryID": 237, "postalCode": "H2X 1Y4"}, USD)
+    assert company["name"] == "Café Lumière" and company["country"] == "237"
+    with pytest.raises(InvalidRecord, match="company name"):
+        convert_company({"id": 5, "companyName": "  "}, USD)
+    # Autotask sends a contact's isActive as 0/1.
+    contact = convert_contact({"id": 9, "companyID": 5, "isActive": 0}, USD)
+    assert contact["is_active"] is False
+
+
+def test_every_spec_reads_only_fields_it_stores_or_tracks() -> None:
+    for spec in SPECS_BY_ENTITY.values():
+        assert "id" in spec.fields
+        assert set(spec.tracking_fields) <= set(spec.fields)
+        assert len(spec.fields) == len(set(spec.fields))
+        columns = {c.name for c in spec.table.columns}
+        assert set(spec.compare_columns) <= columns
