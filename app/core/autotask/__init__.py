@@ -5,7 +5,8 @@ The public surface, kept small and stable:
 * `AutotaskCredentials` — API user name, secret, integration code (secret hidden from repr).
 * `AutotaskClient` — `get`, `query_all` (yields pages), `query_page`, `count`, `patch`,
   `create_note` / `create_child`, `find_company_notes`, `entity_fields` / `field_info` /
-  `picklist`, `threshold_information`, `stats()` / `request_count`.
+  `picklist` (metadata cached per tenant; `clear_metadata_cache`), `threshold_information`,
+  `stats()` / `request_count`.
 * `test_connection(credentials, ...)` → `ConnectionReport`, for the setup wizard.
 * `discover_zone`, `manual_zone`, `ZoneInfo`.
 * Errors in `app.core.autotask.errors` (all derive from `AutotaskError`, `.message` is for
@@ -26,6 +27,7 @@ from app.core.autotask.client import (
     ThresholdInfo,
     Timeouts,
     ZoneInfo,
+    clear_metadata_cache,
     discover_zone,
     manual_zone,
     test_connection,
@@ -85,6 +87,7 @@ __all__ = [
     "WrongSecretError",
     "ZoneInfo",
     "ZoneNotFoundError",
+    "clear_metadata_cache",
     "discover_zone",
     "format_autotask_date",
     "format_autotask_datetime",

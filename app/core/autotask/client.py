@@ -73,6 +73,7 @@ __all__ = [
     "ThresholdInfo",
     "Timeouts",
     "ZoneInfo",
+    "clear_metadata_cache",
     "discover_zone",
     "test_connection",
 ]
@@ -219,6 +220,20 @@ class ConnectionReport:
     requests_used: int
     request_threshold: int
     timeframe_minutes: int
+
+
+# --------------------------------------------------------------------------- caches
+
+# Entity metadata per tenant: (zone API URL, customer database id or user, entity) -> fields.
+# Picklists differ per tenant but rarely change, so every client of one tenant shares them.
+_fields_cache: dict[tuple[str, str, str], tuple[FieldInfo, ...]] = {}
+_fields_lock = threading.Lock()
+
+
+def clear_metadata_cache() -> None:
+    """Forget cached entity metadata (e.g. after the user changed picklists in Autotask)."""
+    with _fields_lock:
+        _fields_cache.clear()
 
 
 # --------------------------------------------------------------------------- zones
@@ -416,7 +431,6 @@ class AutotaskClient:
         self._since_check = 0
         self._last_check = 0.0
         self._threshold: ThresholdInfo | None = None
-        self._fields_cache: dict[str, tuple[FieldInfo, ...]] = {}
         _register_secret(credentials.secret)
 
     def __repr__(self) -> str:
@@ -566,20 +580,25 @@ class AutotaskClient:
             self._last_check = time.monotonic()
         return info
 
+    def _tenant_key(self, entity: str) -> tuple[str, str, str]:
+        zone = self.zone
+        tenant = str(zone.ci) if zone.ci is not None else self.credentials.username.lower()
+        return (zone.api_url.lower(), tenant, entity.lower())
+
     def entity_fields(self, entity: str, *, refresh: bool = False) -> tuple[FieldInfo, ...]:
-        """Field metadata and picklists of `entity`, cached for the life of the client."""
-        key = entity.lower()
+        """Field metadata and picklists of `entity`, cached per tenant (for the process)."""
+        key = self._tenant_key(entity)
         if not refresh:
-            with self._lock:
-                cached = self._fields_cache.get(key)
+            with _fields_lock:
+                cached = _fields_cache.get(key)
             if cached is not None:
                 return cached
         body = self._call("GET", f"{entity}/entityInformation/fields", entity=entity, read=True)
         raw = body.get("fields") if isinstance(body, dict) else None
         fields = tuple(_parse_field(f) for f in raw if isinstance(f, dict)) if isinstance(
             raw, list) else ()
-        with self._lock:
-            self._fields_cache[key] = fields
+        with _fields_lock:
+            _fields_cache[key] = fields
         return fields
 
     def field_info(self, entity: str, name: str) -> FieldInfo | None:

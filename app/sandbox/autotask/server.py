@@ -417,13 +417,15 @@ class AutotaskSandbox:
         table = self.data.table(table_name)
         if table is None or table.count == 0:
             return
-        number = table.chunk_after(last_id)
-        if number is None or table.is_serialized(number):
+        first = table.chunk_after(last_id)
+        if first is None:
+            return
+        wanted = [n for n in range(first, min(first + _PREFETCH_AHEAD, table.num_chunks))
+                  if not table.is_serialized(n)]
+        if not wanted:
             return
         with self._prefetch_lock:
-            if (table_name, number) in self._prefetch_pending:
-                return
-            self._prefetch_pending.add((table_name, number))
+            self._prefetch_pending.update((table_name, n) for n in wanted)
             if self._prefetch_thread is None or not self._prefetch_thread.is_alive():
                 self._prefetch_thread = threading.Thread(
                     target=self._prefetch_worker, name="autotask-sandbox-prefetch", daemon=True)
@@ -438,11 +440,16 @@ class AutotaskSandbox:
                 if not self._prefetch_pending:
                     self._prefetch_wakeup.clear()
                     continue
-                table_name, number = self._prefetch_pending.pop()
+                table_name, number = min(self._prefetch_pending, key=lambda item: item[1])
+                self._prefetch_pending.discard((table_name, number))
             table = self.data.table(table_name)
             if table is not None:
                 with self.data.lock:
                     table.serialized(number)
+
+
+_PREFETCH_AHEAD = 2
+"""Chunks prepared ahead of a client paging by id (each chunk is 1,000 records)."""
 
 
 class _Server(ThreadingHTTPServer):
