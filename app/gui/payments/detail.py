@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QButtonGroup,
     QDialog,
     QFormLayout,
+    QFrame,
     QGridLayout,
     QHBoxLayout,
     QHeaderView,
@@ -142,8 +143,7 @@ class PaymentDetailDialog(QDialog):
         self.title = QLabel("Payment")
         self.title.setObjectName("dialogHeading")
         self.title.setStyleSheet("font-size: 14pt; font-weight: 600;")
-        self.state_pill = StatusPill()
-        self.state_pill.setObjectName("paymentStatePill")
+        self.state_pill = StatusPill()  # object name "statusPill" carries its style
         title_row.addWidget(self.title)
         title_row.addWidget(self.state_pill)
         title_row.addStretch(1)
@@ -181,8 +181,21 @@ class PaymentDetailDialog(QDialog):
         self.facts.setHorizontalSpacing(18)
         self.facts.setVerticalSpacing(4)
         self.facts.setColumnStretch(1, 1)
-        self.facts.setColumnStretch(3, 1)
-        layout.addWidget(facts)
+        money = QFrame()
+        money.setObjectName("paymentMoney")
+        money.setStyleSheet(
+            "QFrame#paymentMoney { background: #F7F8FA; border: 1px solid #DDE1E7;"
+            " border-radius: 6px; }"
+        )
+        self.money = QGridLayout(money)
+        self.money.setContentsMargins(14, 8, 14, 8)
+        self.money.setHorizontalSpacing(24)
+        self.money.setVerticalSpacing(3)
+        top = QHBoxLayout()
+        top.setSpacing(18)
+        top.addWidget(facts, 1)
+        top.addWidget(money, 0, Qt.AlignmentFlag.AlignTop)
+        layout.addLayout(top)
 
         self.tabs = QTabWidget()
         self.tabs.setObjectName("paymentDetailTabs")
@@ -289,13 +302,17 @@ class PaymentDetailDialog(QDialog):
             ("Completed", datetime_text(detail.completed_at) or "—"),
             ("Method", detail.method_summary or "—"),
             ("Taken by", detail.created_by),
-            ("How", _CHANNELS.get(detail.channel, detail.channel)),
             ("Gateway transaction ID", detail.gateway_transaction_id or "—"),
-            ("Applied to invoices", fmt(detail.amount)),
-            ("Credit card surcharge", fmt(detail.surcharge) if detail.surcharge else "—"),
-            ("Total charged", fmt(detail.total)),
-            ("Refunded", fmt(detail.refunded) if detail.refunded else "—"),
+            ("How", _CHANNELS.get(detail.channel, detail.channel)),
         ]
+        money: list[tuple[str, str, bool]] = [("Applied to invoices", fmt(detail.amount), False)]
+        if detail.surcharge:
+            money.append(("Credit card surcharge", fmt(detail.surcharge), False))
+        money.append(("Total charged", fmt(detail.total), True))
+        if detail.refunded:
+            money.append(("Refunded", f"−{fmt(detail.refunded)}", False))
+            money.append(("Net received", fmt(detail.total - detail.refunded), True))
+        self._fill_money(money)
         if detail.memo:
             facts.append(("Memo", detail.memo))
         if detail.pay_link_url:
@@ -313,21 +330,36 @@ class PaymentDetailDialog(QDialog):
             widget = taken.widget() if taken is not None else None
             if widget is not None:
                 widget.deleteLater()
-        money_labels = {
-            "Applied to invoices", "Credit card surcharge", "Total charged", "Refunded"
-        }
-        for index, (name, value) in enumerate(facts):
-            row, pair = divmod(index, 2)
+        for row, (name, value) in enumerate(facts):
+            pair = 0
             key = QLabel(name)
             key.setObjectName("fieldLabel")
             key.setStyleSheet("color: #4A5465;")
             shown = QLabel(value)
             shown.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             shown.setWordWrap(name in ("Memo", "Pay link", "How"))
-            if name in money_labels:
-                shown.setStyleSheet("font-variant-numeric: tabular-nums;")
             self.facts.addWidget(key, row, pair * 2)
             self.facts.addWidget(shown, row, pair * 2 + 1)
+
+    def _fill_money(self, rows: Sequence[tuple[str, str, bool]]) -> None:
+        """The payment's money, right-aligned like a ledger."""
+        while self.money.count():
+            taken = self.money.takeAt(0)
+            widget = taken.widget() if taken is not None else None
+            if widget is not None:
+                widget.deleteLater()
+        for row, (name, value, bold) in enumerate(rows):
+            key = QLabel(name)
+            shown = QLabel(value)
+            shown.setObjectName("moneyValue")
+            shown.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            shown.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            shown.setMinimumWidth(110)
+            if bold:
+                key.setStyleSheet("font-weight: 700;")
+                shown.setStyleSheet("font-weight: 700;")
+            self.money.addWidget(key, row, 0)
+            self.money.addWidget(shown, row, 1)
 
     def _fill_allocations(self, detail: PaymentDetail) -> None:
         table = self.invoices_table

@@ -81,6 +81,8 @@ class Column(Generic[RowT]):
     width_chars: int = 0
     #: For status columns drawn as pills (``StatusPillDelegate``): the pill's tone.
     pill: Callable[[RowT], PillTone] | None = None
+    #: The header as shown when it differs from ``title`` (e.g. broken over two lines).
+    header: str = ""
 
 
 class LazyRowsModel(QAbstractTableModel, Generic[KeyT, RowT]):
@@ -165,6 +167,8 @@ class LazyRowsModel(QAbstractTableModel, Generic[KeyT, RowT]):
             return None
         column = self._columns[section]
         if role == Qt.ItemDataRole.DisplayRole:
+            return column.header or column.title
+        if role == Qt.ItemDataRole.ToolTipRole:
             return column.title
         if role == Qt.ItemDataRole.TextAlignmentRole:
             return column.align.value

@@ -117,11 +117,19 @@ def _attach_declining_card(sandbox: GatewaySandbox, saved: SavedMethods,
 def _pay(session: ScreenshotSession, pipeline: PaymentPipeline, organization_id: int,
          invoice_ids: Sequence[int], method: StoredMethod, amount: str | None = None,
          memo: str | None = None) -> int:
+    from app.core.storage.models import Contact
+
     currency = session.context.currency() or "USD"
     invoices = load_payable_invoices(session.engine, invoice_ids, currency)
     summary = compute_order_summary(invoices, currency=currency, amount=amount)
+    with session_scope(session.engine) as s:
+        contact_id = s.scalar(
+            select(Contact.id).where(Contact.organization_id == organization_id)
+            .order_by(Contact.id).limit(1)
+        )
     outcome = pipeline.pay(PaymentRequest.from_summary(
-        summary, organization_id=organization_id, payment_method_id=method.id, memo=memo,
+        summary, organization_id=organization_id, payment_method_id=method.id,
+        contact_id=contact_id, memo=memo,
     ))
     return outcome.payment_id
 

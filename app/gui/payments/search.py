@@ -20,6 +20,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from PySide6.QtCore import QDate, QModelIndex, Qt, QTimer, Slot
+from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -54,7 +55,13 @@ from app.core.payments import (
 from app.core.storage.engine import session_scope
 from app.core.storage.models import Organization, Payment
 from app.gui.context import AppContext
-from app.gui.payments.common import PAYMENT_STATE_TONES, datetime_text
+from app.gui.payments.common import (
+    PAYMENT_STATE_TONES,
+    TestModeBanner,
+    current_gateway,
+    datetime_text,
+    is_test_mode,
+)
 from app.gui.payments.lazy_model import Align, Column, LazyRowsModel, TextTone
 from app.gui.widgets import EmptyState, StatusPillDelegate, Tone
 from app.gui.workers import Task, run_task
@@ -128,19 +135,32 @@ def search_columns(locale: str) -> list[Column[PaymentSearchRow]]:
     return [
         Column("Type", lambda r: r.type.label, sort_key=SearchSort.TYPE.value, tone=refund_tone),
         Column("Date", lambda r: datetime_text(r.date), sort_key=SearchSort.DATE.value),
-        Column("Reference", lambda r: r.reference),
-        Column("Organization", lambda r: r.organization_name),
+        Column(
+            "Organization", lambda r: r.organization_name, tooltip=lambda r: r.organization_name
+        ),
         Column(
             "Sale Amount",
             lambda r: money(r.sale_amount),
+            header="Sale\nAmount",
             align=Align.RIGHT,
             sort_key=SearchSort.AMOUNT.value,
         ),
-        Column("Payment Amount", lambda r: money(r.payment_amount), align=Align.RIGHT),
-        Column("Applied Amount", lambda r: money(r.applied_amount), align=Align.RIGHT),
+        Column(
+            "Payment Amount",
+            lambda r: money(r.payment_amount),
+            align=Align.RIGHT,
+            header="Payment\nAmount",
+        ),
+        Column(
+            "Applied Amount",
+            lambda r: money(r.applied_amount),
+            align=Align.RIGHT,
+            header="Applied\nAmount",
+        ),
         Column(
             "Unapplied Amount",
             lambda r: money(r.unapplied_amount),
+            header="Unapplied\nAmount",
             align=Align.RIGHT,
             tooltip=lambda r: (
                 "Money that went to an invoice that was voided later."
@@ -151,17 +171,19 @@ def search_columns(locale: str) -> list[Column[PaymentSearchRow]]:
         Column(
             "Refund Amount",
             lambda r: money(r.refund_amount) if r.refund_amount and r.refund_amount.minor else "",
+            header="Refund\nAmount",
             align=Align.RIGHT,
             tone=refund_tone,
         ),
+        Column("Status", lambda r: r.status_label, pill=status_tone),
         Column(
             "Transaction ID",
             lambda r: r.transaction_id or "",
             sort_key=SearchSort.TRANSACTION_ID.value,
         ),
+        Column("Reference", lambda r: r.reference),
         Column("Contact", lambda r: r.contact or ""),
         Column("Method", lambda r: r.method or ""),
-        Column("Status", lambda r: r.status_label, pill=status_tone),
     ]
 
 
@@ -223,6 +245,13 @@ class PaymentSearchView(QWidget):
         layout.addWidget(title)
         layout.addWidget(subtitle)
 
+        self.test_banner = TestModeBanner()
+        self.test_banner.setText(
+            "TEST MODE — the payment gateway is connected with test keys; no real money "
+            "moves."
+        )
+        self.test_banner.setVisible(is_test_mode(current_gateway(self.context)))
+        layout.addWidget(self.test_banner)
         filters = QGridLayout()
         filters.setHorizontalSpacing(10)
         filters.setVerticalSpacing(6)
@@ -346,18 +375,29 @@ class PaymentSearchView(QWidget):
             "Type": "Refund",
             "Date": "Nov 26, 2026 14:05",
             "Reference": "PD-XXXXXXXX",
-            "Organization": "Northwind Traders Limited",
+            "Organization": "Northwind Traders",
             "Transaction ID": "ch_XXXXXXXXXXXXXXXXXXXXXX",
             "Contact": "Dana Client-Smith",
             "Method": "Mastercard •••• 4444",
             "Status": "Partially refunded",
         }
+        header_font = header.font()
+        header_font.setBold(True)
+        header_metrics = QFontMetrics(header_font)
         for index, column in enumerate(self.model.columns()):
             if column.pill is not None:
                 self.table.setItemDelegateForColumn(index, pill)
-            sample = samples.get(column.title, "$1,000,000.00")
-            width = max(metrics.horizontalAdvance(sample), metrics.horizontalAdvance(column.title))
-            header.resizeSection(index, width + (44 if column.pill else 24))
+            sample = samples.get(column.title, "$10,000.00")
+            width = max(
+                (header_metrics if column.pill else metrics).horizontalAdvance(sample)
+                + (40 if column.pill else 16),
+                max(
+                    header_metrics.horizontalAdvance(line)
+                    for line in (column.header or column.title).split("\n")
+                )
+                + 28,
+            )
+            header.resizeSection(index, width)
         self.table.doubleClicked.connect(self._open_row)
 
         self.empty = EmptyState("No payments yet", "")

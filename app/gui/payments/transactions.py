@@ -24,7 +24,6 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QButtonGroup,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QMenu,
     QMessageBox,
@@ -52,13 +51,20 @@ from app.gui.context import AppContext
 from app.gui.payments.common import (
     PAYMENT_STATE_TONES,
     POSTING_STATE_TONES,
+    TestModeBanner,
+    current_gateway,
     datetime_text,
+    is_test_mode,
 )
 from app.gui.payments.lazy_model import Align, Column, LazyRowsModel, TextTone
 from app.gui.widgets import EmptyState, SearchField, StatusPillDelegate, Tone
 from app.gui.workers import Task, WorkerFailure, run_task
 
 log = logging.getLogger(__name__)
+
+_FILTER_STYLE = (
+    "QPushButton:checked { background: #DCE6F9; color: #17428F; border: 1px solid #2457C5; }"
+)
 
 _POSTING_TONES = {
     PostingStatus.NONE: Tone.NEUTRAL,
@@ -81,9 +87,11 @@ def transaction_columns(
         Column("Date", lambda r: datetime_text(r.date), sort_key=TransactionSort.DATE.value),
         Column(
             "Reference",
-            lambda r: r.reference + ("  (test)" if r.test_mode else ""),
+            lambda r: r.reference,
             sort_key=TransactionSort.REFERENCE.value,
-            tooltip=lambda r: "Made in test mode: no real money moved." if r.test_mode else None,
+            tooltip=lambda r: (
+                "Taken in test mode: no real money moved." if r.test_mode else None
+            ),
             tone=lambda r: TextTone.MUTED if r.test_mode else TextTone.NORMAL,
         ),
     ]
@@ -93,22 +101,16 @@ def transaction_columns(
                 "Organization",
                 lambda r: r.organization_name,
                 sort_key=TransactionSort.ORGANIZATION.value,
+                tooltip=lambda r: r.organization_name,
             )
         )
     columns += [
         Column("Invoices", lambda r: r.invoices_text, tooltip=lambda r: r.invoices_text),
-        Column("Method", lambda r: r.method_summary or ""),
         Column(
             "Amount",
             lambda r: r.amount.format(locale),
             align=Align.RIGHT,
             sort_key=TransactionSort.AMOUNT.value,
-        ),
-        Column(
-            "Surcharge",
-            lambda r: r.surcharge.format(locale) if r.surcharge.minor else "—",
-            align=Align.RIGHT,
-            tone=lambda r: TextTone.NORMAL if r.surcharge.minor else TextTone.MUTED,
         ),
         Column(
             "Status",
@@ -119,13 +121,20 @@ def transaction_columns(
                 f"{r.refunded.format(locale)} refunded" if r.refunded.minor else None
             ),
         ),
-        Column("Gateway transaction ID", lambda r: r.gateway_transaction_id or ""),
         Column(
             "Autotask",
             lambda r: r.posting_status.label if r.posting_status is not PostingStatus.NONE else "",
             pill=lambda r: _POSTING_TONES[r.posting_status],
             tooltip=lambda r: r.posting_error,
         ),
+        Column("Method", lambda r: r.method_summary or "", tooltip=lambda r: r.method_summary),
+        Column(
+            "Surcharge",
+            lambda r: r.surcharge.format(locale) if r.surcharge.minor else "—",
+            align=Align.RIGHT,
+            tone=lambda r: TextTone.NORMAL if r.surcharge.minor else TextTone.MUTED,
+        ),
+        Column("Gateway transaction ID", lambda r: r.gateway_transaction_id or ""),
     ]
     return columns
 
@@ -253,6 +262,13 @@ class TransactionsView(QWidget):
             layout.addWidget(title)
             layout.addWidget(subtitle)
 
+        self.test_banner = TestModeBanner()
+        self.test_banner.setText(
+            "TEST MODE — the payment gateway is connected with test keys; no real money "
+            "moves. Payments taken in test mode have a grey reference."
+        )
+        self.test_banner.setVisible(is_test_mode(current_gateway(self.context)))
+        layout.addWidget(self.test_banner)
         bar = QHBoxLayout()
         bar.setSpacing(6)
         self.filter_group = QButtonGroup(self)
@@ -264,6 +280,7 @@ class TransactionsView(QWidget):
             button.setCheckable(True)
             button.setChecked(value is TransactionFilter.ALL)
             button.setProperty("filterValue", value.value)
+            button.setStyleSheet(_FILTER_STYLE)
             self.filter_group.addButton(button)
             self.filter_buttons[value] = button
             bar.addWidget(button)
@@ -337,29 +354,40 @@ class TransactionsView(QWidget):
         self._update_actions()
 
     def _widths(self) -> None:
+        """Widths from sample text in the table's and the header's fonts, so the columns a
+        bookkeeper acts on (amount, status, Autotask) fit without scrolling."""
         metrics = self.table.fontMetrics()
         header = self.table.horizontalHeader()
-        widths = {
+        header_font = header.font()
+        header_font.setBold(True)
+        from PySide6.QtGui import QFontMetrics
+
+        header_metrics = QFontMetrics(header_font)
+        samples = {
             "Date": "Nov 26, 2026 14:05",
-            "Reference": "PD-XXXXXXXX  (test)",
-            "Organization": "Northwind Traders Limited",
-            "Invoices": "1045, 1046, 1047",
-            "Method": "Mastercard •••• 4444",
-            "Amount": "$10,000,000.00",
+            "Reference": "PD-XXXXXXXX",
+            "Organization": "Northwind Traders",
+            "Invoices": "1045, 1046",
+            "Method": "Visa •••• 4242",
+            "Amount": "$100,000.00",
             "Surcharge": "$1,000.00",
             "Status": "Partially refunded",
             "Gateway transaction ID": "ch_XXXXXXXXXXXXXXXXXXXXXX",
             "Autotask": "Failing to post",
         }
         for index, column in enumerate(self.model.columns()):
-            sample = widths.get(column.title, column.title)
-            extra = 44 if column.pill is not None else 24
-            width = max(metrics.horizontalAdvance(sample), metrics.horizontalAdvance(column.title))
-            header.resizeSection(index, width + extra)
-        if "Organization" in widths:
-            for index, column in enumerate(self.model.columns()):
-                if column.title == "Organization":
-                    header.setSectionResizeMode(index, QHeaderView.ResizeMode.Interactive)
+            sample = samples.get(column.title, column.title)
+            # Pills are drawn in bold with padding (StatusPillDelegate).
+            sample_width = (
+                header_metrics.horizontalAdvance(sample) + 40
+                if column.pill is not None
+                else metrics.horizontalAdvance(sample) + 16
+            )
+            width = max(
+                sample_width,
+                header_metrics.horizontalAdvance(column.title) + 28,
+            )
+            header.resizeSection(index, width)
 
     # --- loading -------------------------------------------------------------------------------
     def showEvent(self, event: QShowEvent) -> None:
