@@ -119,3 +119,32 @@ def test_schedule_is_kept_in_the_database(qtbot: QtBot, set_up_context: AppConte
     assert controller._timer.interval() == 60 * 60_000
     area.interval.setCurrentIndex(area.interval.findData(0))
     assert not controller._timer.isActive()
+
+
+def test_open_invoice_history_gets_the_changed_rows(qtbot: QtBot, connected: AppContext,
+                                                    sandbox: AutotaskSandbox) -> None:
+    from app.gui.main_window import MainWindow
+
+    window = MainWindow(connected)
+    qtbot.addWidget(window)
+    controller = controller_for(connected)
+    invoices = window.show_area("invoices")
+    received: list[list[int]] = []
+    original = invoices.refresh_invoices  # type: ignore[attr-defined]
+
+    def spy(ids: list[int]) -> None:
+        received.append(list(ids))
+        original(ids)
+
+    invoices.refresh_invoices = spy  # type: ignore[attr-defined]
+    assert _run(qtbot, controller).status is RunStatus.SUCCEEDED
+    qtbot.waitUntil(lambda: bool(received), timeout=5_000)
+    received.clear()
+    target = next(r["id"] for r in sandbox.records("Invoices")
+                  if not r["isVoided"] and not r["paidDate"]
+                  and r["id"] not in sandbox.bad_record_ids)
+    sandbox.void_invoice(target)
+    assert _run(qtbot, controller).status is RunStatus.SUCCEEDED
+    qtbot.waitUntil(lambda: bool(received), timeout=5_000)
+    assert received == [[target]]
+    wait_for_background_tasks(qtbot)
