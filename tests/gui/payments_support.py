@@ -82,3 +82,23 @@ def build_world(
         attach_test_method(sandbox, customer, alias)
     methods = saved.refresh(ORG_ID)
     return PaymentWorld(context, sandbox, gateway, invoice_ids, methods)
+
+
+def pay(world: PaymentWorld, invoice_ids: list[int], last4: str = "4242",
+        amount: str | None = None) -> int:
+    """Take a real payment through the pipeline (as the dialog does); returns its id."""
+    from app.core.payments import (
+        PaymentPipeline,
+        PaymentRequest,
+        compute_order_summary,
+        load_payable_invoices,
+    )
+
+    engine = world.context.engine
+    invoices = load_payable_invoices(engine, invoice_ids, "USD")
+    summary = compute_order_summary(invoices, currency="USD", amount=amount)
+    request = PaymentRequest.from_summary(
+        summary, organization_id=ORG_ID, payment_method_id=world.method(last4).id,
+        contact_id=ORG_ID * 10 + 1,
+    )
+    return PaymentPipeline(engine, world.gateway).pay(request).payment_id

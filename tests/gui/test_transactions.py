@@ -1,0 +1,193 @@
+"""Transactions (global and per organization), Retry and Dismiss on failed postings, and a
+payment's detail with its refund — against real SQLite and the sandbox gateway over HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel, QLineEdit, QMessageBox, QPushButton, QTableView, QTableWidget
+from pytestqt.qtbot import QtBot
+from sqlalchemy import select, update
+
+from app.core.payments import PostingStatus, TransactionFilter
+from app.core.storage.engine import session_scope
+from app.core.storage.models import Invoice, Payment, Posting
+from app.gui.context import AppContext
+from app.gui.payments.detail import PaymentDetailDialog, RefundDialog
+from app.gui.payments.transactions import TransactionsView
+from app.sandbox.gateway import GatewaySandbox
+from tests.gui.conftest import wait_for_background_tasks
+from tests.gui.payments_support import ORG_ID, PaymentWorld, build_world, pay
+
+
+@pytest.fixture
+def world(set_up_context: AppContext) -> Iterator[PaymentWorld]:
+    with GatewaySandbox() as sandbox:
+        yield build_world(set_up_context, sandbox)
+
+
+def shown(view: TransactionsView) -> list[dict[str, str]]:
+    model = view.model
+    titles = [c.title for c in model.columns()]
+    return [
+        {titles[c]: model.index(r, c).data() for c in range(model.columnCount())}
+        for r in range(model.rowCount())
+    ]
+
+
+def make_view(qtbot: QtBot, context: AppContext, **kwargs: object) -> TransactionsView:
+    view = TransactionsView(context, **kwargs)  # type: ignore[arg-type]
+    qtbot.addWidget(view)
+    view.show()
+    wait_for_background_tasks(qtbot)
+    return view
+
+
+def test_transactions_list_payments_newest_first_with_their_status(
+    qtbot: QtBot, world: PaymentWorld
+) -> None:
+    first = pay(world, world.invoice_ids[:1])
+    declined = pay(world, world.invoice_ids[1:2], last4="9995")
+    view = make_view(qtbot, world.context)
+
+    assert view.table.objectName() == "transactionsTable"
+    rows = shown(view)
+    assert [r["Status"] for r in rows] == ["Declined", "Approved"]
+    with session_scope(world.context.engine) as s:
+        references = dict(s.execute(select(Payment.id, Payment.reference)).all())
+    assert rows[1]["Reference"] == references[first]
+    assert rows[0]["Reference"] == references[declined]
+    assert rows[1]["Organization"] == "Acme Dental Group"
+    assert rows[1]["Invoices"] == "1045"
+    assert rows[1]["Method"] == "Visa •••• 4242"
+    assert rows[1]["Amount"] == "$1,200.00"
+    assert rows[1]["Surcharge"] == "—"
+    assert rows[1]["Gateway transaction ID"].startswith("ch_")
+    assert rows[1]["Autotask"] == "Waiting to post"
+    assert rows[0]["Autotask"] == ""
+    # Amounts line up on the right like a ledger.
+    amount_column = [c.title for c in view.model.columns()].index("Amount")
+    alignment = view.model.index(0, amount_column).data(Qt.ItemDataRole.TextAlignmentRole)
+    assert alignment & Qt.AlignmentFlag.AlignRight
+
+
+def test_pending_and_failing_filters_and_dismiss(
+    qtbot: QtBot, world: PaymentWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    paid = pay(world, world.invoice_ids[:1])
+    pay(world, world.invoice_ids[1:2])
+    # Autotask refused the first payment's note (what the outbox records after a failure).
+    with session_scope(world.context.engine) as s:
+        s.execute(update(Posting).where(Posting.payment_id == paid).values(
+            state="failed", attempts=8,
+            last_error="Autotask refused the note: the company is inactive."))
+    view = make_view(qtbot, world.context)
+    assert not view.findChild(QPushButton, "retryPostingButton").isEnabled()
+
+    qtbot.mouseClick(view.filter_buttons[TransactionFilter.PENDING], Qt.MouseButton.LeftButton)
+    wait_for_background_tasks(qtbot)
+    assert view.model.rowCount() == 0
+    assert view.empty.title() == "Nothing pending"
+
+    qtbot.mouseClick(view.filter_buttons[TransactionFilter.FAILING_TO_POST],
+                     Qt.MouseButton.LeftButton)
+    wait_for_background_tasks(qtbot)
+    assert [r["Autotask"] for r in shown(view)] == ["Failing to post"]
+    view.table.selectRow(0)
+    retry = view.findChild(QPushButton, "retryPostingButton")
+    dismiss = view.findChild(QPushButton, "dismissPostingButton")
+    assert retry.isEnabled() and dismiss.isEnabled()
+
+    # Retry without an Autotask connection says what to do instead of failing silently.
+    qtbot.mouseClick(retry, Qt.MouseButton.LeftButton)
+    wait_for_background_tasks(qtbot)
+    assert "not connected to Autotask" in view.status_label.text()
+
+    # Dismiss asks first; Cancel changes nothing.
+    monkeypatch.setattr(QMessageBox, "question",
+                        staticmethod(lambda *a, **k: QMessageBox.StandardButton.Cancel))
+    qtbot.mouseClick(dismiss, Qt.MouseButton.LeftButton)
+    wait_for_background_tasks(qtbot)
+    assert view.model.rowCount() == 1
+
+
+def test_the_organization_history_shows_only_its_payments(
+    qtbot: QtBot, world: PaymentWorld
+) -> None:
+    from tests.gui.payments_support import seed_organization
+
+    pay(world, world.invoice_ids[:1])
+    seed_organization(world.context.engine, organization_id=2002, name="Other Org",
+                      invoices=(("2001", 5_000, date(2026, 12, 31)),))
+    view = make_view(qtbot, world.context, organization_id=ORG_ID, compact=True)
+    assert view.objectName() == "organizationPayments"
+    titles = [c.title for c in view.model.columns()]
+    assert "Organization" not in titles
+    assert len(shown(view)) == 1
+    empty = make_view(qtbot, world.context, organization_id=2002, compact=True)
+    assert empty.model.rowCount() == 0
+    assert empty.empty.title() == "No payments yet"
+
+
+def test_detail_shows_the_history_and_a_partial_refund_reopens_the_invoice(
+    qtbot: QtBot, world: PaymentWorld
+) -> None:
+    payment_id = pay(world, world.invoice_ids[:2])
+    dialog = PaymentDetailDialog(world.context, payment_id)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitUntil(lambda: dialog.detail is not None, timeout=5000)
+    assert dialog.title.text().startswith("Payment PD-")
+    assert dialog.total_label.text() == "$1,650.50"
+    allocations = dialog.findChild(QTableWidget, "paymentAllocations")
+    assert [allocations.item(r, 0).text() for r in range(allocations.rowCount())] == [
+        "1045", "1046"]
+    history = dialog.findChild(QTableWidget, "paymentHistory")
+    texts = [history.item(r, 2).text() for r in range(history.rowCount())]
+    assert texts[0].startswith("Payment recorded, before contacting the gateway")
+    assert any(t.startswith("Approved by the gateway") for t in texts)
+
+    refund = dialog.findChild(QPushButton, "refundButton")
+    assert refund.isEnabled()
+    qtbot.mouseClick(refund, Qt.MouseButton.LeftButton)
+    refund_dialog = dialog.refund_dialog
+    assert isinstance(refund_dialog, RefundDialog)
+    confirm = refund_dialog.findChild(QPushButton, "confirmRefundButton")
+    assert not confirm.isEnabled()  # a reason is required
+    refund_dialog.partial_radio.setChecked(True)
+    amount = refund_dialog.findChild(QLineEdit, "refundAmount")
+    amount.setText("2000")
+    error = refund_dialog.findChild(QLabel, "refundAmountError")
+    assert error.text() == "At most $1,650.50 is left to refund on this payment."
+    amount.setText("100.00")
+    refund_dialog.findChild(type(refund_dialog.reason_edit), "refundReason").setPlainText(
+        "Billed twice for the backup service")
+    assert confirm.isEnabled()
+    assert confirm.text() == "Refund $100.00 (test mode)"
+    qtbot.mouseClick(confirm, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dialog.detail is not None and bool(dialog.detail.refunds),
+                    timeout=10_000)
+    wait_for_background_tasks(qtbot)
+    assert dialog.detail is not None
+    assert dialog.detail.state.value == "partially_refunded"
+    assert dialog.notice.isVisible()
+    assert "$100.00" in dialog.notice.text()
+    with session_scope(world.context.engine) as s:
+        balance = s.scalar(select(Invoice.balance_minor).where(Invoice.invoice_number == "1046"))
+    assert balance == 10_000  # the newest-due invoice reopens first
+    wait_for_background_tasks(qtbot)
+
+
+def test_opening_a_row_opens_its_detail(qtbot: QtBot, world: PaymentWorld) -> None:
+    pay(world, world.invoice_ids[:1])
+    view = make_view(qtbot, world.context)
+    view.table.selectRow(0)
+    qtbot.mouseClick(view.findChild(QPushButton, "openPaymentButton"), Qt.MouseButton.LeftButton)
+    dialog = view.detail_dialog
+    qtbot.waitUntil(lambda: dialog.detail is not None, timeout=5000)
+    assert dialog.detail is not None and dialog.detail.posting_status is PostingStatus.PENDING
+    dialog.close()
+    assert isinstance(view.table, QTableView)
