@@ -147,3 +147,31 @@ def test_gateway_down_keeps_the_local_list(qtbot: object, context: AppContext,
     offline = _panel(qtbot, context, gateway)
     assert [r[0] for r in _rows(offline)] == ["Mastercard •••• 4444"]
     assert "Showing the methods saved on this computer" in offline.message.text()
+
+
+def test_organization_page_gets_a_payment_methods_section(
+    qtbot: object, context: AppContext, sandbox: GatewaySandbox
+) -> None:
+    """On an organization's page, a card added on the hosted page shows as a saved method."""
+    from PySide6.QtWidgets import QTabWidget
+
+    from app.gui.organizations import OrganizationPage
+    from app.gui.payment_methods import add_to_organization_page
+    from app.gui.payments.common import GATEWAY_SERVICE
+
+    context.services[GATEWAY_SERVICE] = make_gateway(sandbox)
+    page = OrganizationPage(context, ORG)
+    qtbot.addWidget(page)  # type: ignore[attr-defined]
+    panel = add_to_organization_page(page, context)
+    tabs = page.findChild(QTabWidget)
+    assert tabs is not None
+    assert tabs.tabText(tabs.indexOf(panel)) == "Payment methods"
+    panel.poll_interval_ms = 50
+    wait_for_background_tasks(qtbot)
+    opened: list[str] = []
+    panel.open_url = lambda url: opened.append(url) or True
+    panel.add_button.click()
+    qtbot.waitUntil(lambda: bool(opened), timeout=5000)  # type: ignore[attr-defined]
+    with qtbot.waitSignal(panel.methodsChanged, timeout=10_000):  # type: ignore[attr-defined]
+        assert submit_card(opened[0], "6011111111111117").completed
+    assert [r[0] for r in _rows(panel)] == ["Discover •••• 1117"]
