@@ -283,7 +283,7 @@ def discover_zone(
         raise ZoneNotFoundError(status=response.status_code, details=texts)
     api_url = _normalise_base(str(body["url"]))
     try:
-        net.require_safe_url(api_url, service="Autotask's zone address")
+        net.require_safe_url(api_url, service="your Autotask zone")
     except net.UnsafeURLError as exc:
         raise UnsafeAddressError(str(exc)) from None
     ci = body.get("ci")
@@ -306,7 +306,7 @@ def manual_zone(api_url: str) -> ZoneInfo:
         if lowered.endswith(suffix):
             base = base[: -len(suffix)]
     try:
-        net.require_safe_url(base, service="the Autotask zone address")
+        net.require_safe_url(base, service="your Autotask zone")
     except net.UnsafeURLError as exc:
         raise UnsafeAddressError(str(exc)) from None
     return ZoneInfo(name=net.host_of(base), api_url=base, web_url="")
@@ -368,7 +368,7 @@ def error_from_response(response: requests.Response) -> AutotaskError:
         return PermissionDeniedError(status=status, details=texts)
     if "integration code" in joined or "integrationcode" in joined:
         return IntegrationCodeError(status=status, details=texts)
-    if "user" in joined and (
+    if "user" in joined and "user-defined" not in joined and (
         "not found" in joined or "unknown" in joined or "not authenticated" in joined
         or "could not be authenticated" in joined or "invalid user" in joined
     ):
@@ -958,8 +958,8 @@ def test_connection(
                             exhausted_max_wait=0.0),
     )
     try:
-        companies = client.count("Companies")
         budget = client.threshold_information()
+        companies = client.count("Companies")
     finally:
         client.close()
     return ConnectionReport(

@@ -22,6 +22,12 @@ What it serves (paths and header names in any letter case, like Autotask):
   and PATCHes received; create or change companies and invoices; void or pay an invoice;
   switch faults. The same is available on the `AutotaskSandbox` object.
 
+Published clients: py-autotask 2.3.0 (PyPI) works against it unchanged once given the
+sandbox's zone URL as its `api_url` — get, query, count (it sends `{}` for "all"), field
+metadata, PATCH on `{Entity}/{id}` and child creates. Its entity-level `query_all` follows
+`nextPageUrl` the way Autotask does not support and stops after the first page, here as
+against Autotask.
+
 Threads: one thread per connection (stdlib `ThreadingHTTPServer`); every data access holds
 the data set's lock.
 """
