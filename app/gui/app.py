@@ -153,7 +153,11 @@ class _SmokeCheck(QObject):
 
     @Slot()
     def finish(self) -> None:
-        if self.crashes.crash_count:
+        if self.window.broken_areas:
+            names = ", ".join(sorted(self.window.broken_areas))
+            sys.stderr.write(f"PayDesk: these areas could not be built: {names} (see the log)\n")
+            self.app.exit(EXIT_CANNOT_START)
+        elif self.crashes.crash_count:
             sys.stderr.write("PayDesk: an unexpected error happened while starting (see the log)\n")
             self.app.exit(EXIT_CANNOT_START)
         elif self.window.isVisible():

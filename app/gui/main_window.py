@@ -17,7 +17,8 @@ The status bar shows the database in use, and holds a slot for the sync status w
 (``None`` until the sync screen provides one).
 
 Window geometry and state are kept in ``window.ini`` in the profile folder (per seat, not in
-the registry); areas can keep their own column layouts with ``gui_settings(context)``.
+the registry); tables keep their column layouts there with
+``app.gui.widgets.remember_columns(view, context, key)``.
 
 Setup (``app.gui.wizard.SetupWizard``) opens from the sidebar and the PayDesk menu, and on
 its own at first start (no internal currency chosen yet). Everything here runs on the GUI
@@ -31,7 +32,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from PySide6.QtCore import QByteArray, QSettings, Qt, QUrl, Signal, Slot
+from PySide6.QtCore import QByteArray, Qt, QUrl, Signal, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QKeySequence
 from PySide6.QtWidgets import (
     QDialog,
@@ -53,6 +54,7 @@ from app.core.storage.engine import session_scope
 from app.core.storage.models import Base, Invoice, Organization, Payment, SyncRun
 from app.gui.context import AppContext
 from app.gui.widgets import EmptyState, StatusPill, Tone
+from app.gui.widgets.remembered import gui_settings
 from app.gui.workers import WorkerFailure, run_task
 
 log = logging.getLogger(__name__)
@@ -62,8 +64,6 @@ SYNC_STATUS_FACTORY: str | None = "app.gui.sync:create_sync_status"
 
 #: The setup wizard's class, imported when Setup is first opened.
 WIZARD_CLASS = "app.gui.wizard:SetupWizard"
-
-GUI_SETTINGS_FILENAME = "window.ini"
 
 
 @dataclass(frozen=True)
@@ -204,13 +204,6 @@ def wizard_available() -> bool:
     return callable(getattr(module, attribute, None))
 
 
-def gui_settings(context: AppContext) -> QSettings:
-    """Per-seat GUI settings (window and column layouts), as an INI file in the profile."""
-    return QSettings(
-        str(context.profile.folder / GUI_SETTINGS_FILENAME), QSettings.Format.IniFormat
-    )
-
-
 def count_rows(context: AppContext, model: type[Base]) -> int:
     """Runs on a pool thread: how many rows ``model``'s table holds."""
     with session_scope(context.engine) as session:
@@ -306,6 +299,8 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("PayDesk" + (" — Demo" if context.demo is not None else ""))
         self.setMinimumSize(760, 520)
         self.areas: dict[str, QWidget] = {}
+        #: Areas whose screen failed to build (logged; the rest of the window works).
+        self.broken_areas: dict[str, str] = {}
         self._area_rows: dict[str, int] = {}
         self.wizard: QDialog | None = None
 
@@ -348,9 +343,20 @@ class MainWindow(QMainWindow):
             pending.requestArea.connect(self.show_area)
             self.setupClosed.connect(pending.refresh)
             return pending
-        widget = resolve(spec.factory)(self.context)
-        if not isinstance(widget, QWidget):
-            raise TypeError(f"{spec.factory} returned {type(widget).__name__}, not a QWidget")
+        try:
+            widget = resolve(spec.factory)(self.context)
+            if not isinstance(widget, QWidget):
+                raise TypeError(f"{spec.factory} returned {type(widget).__name__}")
+        except Exception as exc:
+            # One broken screen must not keep the bookkeeper from the others.
+            log.exception("The %s area could not be built", spec.title)
+            self.broken_areas[spec.key] = f"{type(exc).__name__}: {exc}"
+            return EmptyState(
+                f"The {spec.title} screen could not be opened",
+                "PayDesk ran into a problem while opening this screen. The details were "
+                "written to the log file (PayDesk menu > Open Log Folder). The other areas "
+                "work as usual; if this happens again, send the log file to your IT support.",
+            )
         return widget
 
     def _build_sidebar(self) -> QWidget:

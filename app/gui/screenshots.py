@@ -34,6 +34,7 @@ import shutil
 import sys
 import tempfile
 import time
+import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -223,7 +224,14 @@ def settle(timeout: float = 10.0, *, wait_for_tasks: bool = True) -> None:
         QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
 
 
-def render_screens(folder: Path, only: str | None = None) -> list[Path]:
+@dataclass(frozen=True)
+class RenderReport:
+    written: list[Path]
+    #: Screen name -> the error that stopped it (the other screens are still rendered).
+    failed: dict[str, str]
+
+
+def render_screens(folder: Path, only: str | None = None) -> RenderReport:
     """Render the registered screens (those matching ``only``) into ``folder``."""
     from app.gui.app import create_application
 
@@ -231,11 +239,15 @@ def render_screens(folder: Path, only: str | None = None) -> list[Path]:
     load_screen_modules()
     screens = [s for s in registered_screens() if only is None or fnmatch.fnmatch(s.name, only)]
     folder.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
+    report = RenderReport([], {})
     with ScreenshotSession() as session:
         for screen in screens:
-            written.append(session.render(screen, folder))
-    return written
+            try:
+                report.written.append(session.render(screen, folder))
+            except Exception:
+                log.exception("Screen %s could not be rendered", screen.name)
+                report.failed[screen.name] = traceback.format_exc()
+    return report
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -256,9 +268,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.outdir is None:
         parser.error("OUTDIR is required")
     logging.basicConfig(level=logging.WARNING)
-    for path in render_screens(args.outdir, args.only):
+    report = render_screens(args.outdir, args.only)
+    for path in report.written:
         sys.stdout.write(f"{path}\n")
-    return 0
+    for name in report.failed:
+        sys.stderr.write(f"FAILED: {name} (traceback above)\n")
+    if not report.written and not report.failed:
+        sys.stderr.write("No screen matches.\n")
+        return 1
+    return 1 if report.failed else 0
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ remembered layout."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import os
 import subprocess
@@ -23,10 +24,17 @@ from app.core.logs import LOG_FILENAME, setup_logging
 from app.core.storage.engine import session_scope
 from app.core.storage.models import Organization
 from app.gui import main_window as main_window_module
-from app.gui.app import EXIT_ALREADY_RUNNING, EXIT_OK, InstanceLock, run_gui
+from app.gui.app import (
+    EXIT_ALREADY_RUNNING,
+    EXIT_CANNOT_START,
+    EXIT_OK,
+    InstanceLock,
+    run_gui,
+)
 from app.gui.context import AppContext
 from app.gui.errors import CrashDialog, CrashHandler
 from app.gui.main_window import AREAS, MainWindow, PendingArea, area_spec
+from app.gui.widgets import EmptyState
 from tests.gui.conftest import wait_for_background_tasks
 
 AREA_TITLES = ["Invoices", "Organizations", "Transactions", "Payment Search", "Sync", "Settings"]
@@ -59,6 +67,7 @@ def _gui_args(profile: Path, **overrides: object) -> argparse.Namespace:
 
 
 def test_main_window_offers_every_area(window: MainWindow) -> None:
+    assert window.broken_areas == {}
     titles = [window.navigation.item(i).text() for i in range(window.navigation.count())]
     assert titles == AREA_TITLES
     for number, spec in enumerate(AREAS):
@@ -128,6 +137,37 @@ def test_area_navigation_by_key(window: MainWindow) -> None:
     for spec in AREAS:
         assert window.show_area(spec.key) is window.areas[spec.key]
         assert window.current_area_key() == spec.key
+
+
+def test_a_broken_screen_leaves_the_others_working(
+    qtbot: QtBot, app_context: AppContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    broken = dataclasses.replace(
+        area_spec("transactions"), factory="app.gui.no_such_screen:create_area"
+    )
+    areas = tuple(broken if spec.key == "transactions" else spec for spec in AREAS)
+    monkeypatch.setattr(main_window_module, "AREAS", areas)
+    win = MainWindow(app_context)
+    qtbot.addWidget(win)
+    wait_for_background_tasks(qtbot)
+    assert set(win.broken_areas) == {"transactions"}
+    area = win.show_area("transactions")
+    assert isinstance(area, EmptyState)
+    assert area.title() == "The Transactions screen could not be opened"
+    assert "log file" in area.explanation()
+    assert win.show_area("settings") is win.areas["settings"]
+
+
+def test_smoke_start_fails_when_a_screen_is_broken(
+    qtbot: QtBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    broken = dataclasses.replace(area_spec("sync"), factory="app.gui.no_such_screen:create")
+    areas = tuple(broken if spec.key == "sync" else spec for spec in AREAS)
+    monkeypatch.setattr(main_window_module, "AREAS", areas)
+    assert run_gui(_gui_args(tmp_path / "profile")) == EXIT_CANNOT_START
+    setup_logging(None)
+    assert "could not be built: sync" in capsys.readouterr().err
 
 
 def test_status_bar_names_the_database_and_has_a_sync_slot(

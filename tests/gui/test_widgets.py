@@ -9,6 +9,7 @@ from pytestqt.qtbot import QtBot
 
 from app.core.invoice_state import InvoiceStatus
 from app.core.money import Money
+from app.gui.context import AppContext
 from app.gui.widgets import (
     PILL_TONE_ROLE,
     EmptyState,
@@ -18,6 +19,7 @@ from app.gui.widgets import (
     StatusPillDelegate,
     Tone,
     invoice_status_tone,
+    remember_columns,
 )
 from app.gui.widgets.pill import TONE_COLOURS
 
@@ -89,3 +91,34 @@ def test_search_field_waits_for_a_pause(qtbot: QtBot) -> None:
     qtbot.keyClicks(field, " 1042 ")
     qtbot.keyClick(field, Qt.Key.Key_Return)
     assert received[-1] == "1042"
+
+
+def test_table_columns_are_remembered_per_profile(qtbot: QtBot, app_context: AppContext) -> None:
+    def table() -> QTableView:
+        model = QStandardItemModel(3, 4)
+        model.setHorizontalHeaderLabels(["Invoice", "Organization", "Due", "Balance"])
+        view = QTableView()
+        qtbot.addWidget(view)
+        view.setModel(model)
+        view.setSortingEnabled(True)
+        return view
+
+    first = table()
+    memory = remember_columns(first, app_context, "invoice_history")
+    first.horizontalHeader().resizeSection(1, 333)
+    first.horizontalHeader().moveSection(3, 0)
+    first.sortByColumn(2, Qt.SortOrder.DescendingOrder)
+    qtbot.waitUntil(lambda: (app_context.profile.folder / "window.ini").is_file(), timeout=3000)
+    memory.save()
+
+    second = table()
+    remember_columns(second, app_context, "invoice_history")
+    header = second.horizontalHeader()
+    assert header.sectionSize(1) == 333
+    assert header.logicalIndex(0) == 3
+    assert header.sortIndicatorSection() == 2
+    assert header.sortIndicatorOrder() == Qt.SortOrder.DescendingOrder
+    # Another table keeps its own layout.
+    other = table()
+    remember_columns(other, app_context, "payments")
+    assert other.horizontalHeader().sectionSize(1) != 333

@@ -6,6 +6,7 @@
   colour alone), as a label or inside a table cell.
 * ``MoneyDelegate`` — right-aligned amounts in a table, formatted in the user's locale.
 * ``SearchField`` — a search box that reports what to search for after the person pauses.
+* ``remember_columns`` — a table keeps its column widths, order and sort per seat.
 """
 
 from app.gui.widgets.empty_state import EmptyState
@@ -17,6 +18,7 @@ from app.gui.widgets.pill import (
     Tone,
     invoice_status_tone,
 )
+from app.gui.widgets.remembered import remember_columns
 from app.gui.widgets.search import SearchField
 
 __all__ = [
@@ -28,4 +30,5 @@ __all__ = [
     "StatusPillDelegate",
     "Tone",
     "invoice_status_tone",
+    "remember_columns",
 ]
