@@ -153,6 +153,11 @@ class PaymentGateway(Protocol):
         Give ``customer_id`` (and ``created_after``) whenever known: the lookup then lists
         that customer's charges, which the gateway answers consistently at once, instead of
         using the gateway's search index, which can lag behind by up to a minute.
+
+        ``None`` straight after a timeout is not yet proof: a request the gateway is still
+        executing can land a moment later. To be certain, repeat :meth:`charge` with the
+        same key and parameters — it replays the outcome, raises ``RequestInProgress`` while
+        the first is still running, or charges exactly once if the first never arrived.
         """
         ...
 
