@@ -14,6 +14,7 @@ from app.core.gateways import (
     GatewayUnavailable,
     NetworkUnknownOutcome,
     RateLimited,
+    RequestInProgress,
 )
 from app.core.gateways.stripe_gateway import StripeGateway
 from app.core.money import Money
@@ -139,3 +140,30 @@ def test_gateway_that_is_not_running(sandbox: GatewaySandbox) -> None:
         gateway.test_connection()
     assert "could not be reached" in caught.value.message
     assert not caught.value.outcome_unknown
+
+
+def test_repeat_with_the_same_key_is_the_certain_way_to_resolve_a_timeout(
+    customer: str, sandbox: GatewaySandbox
+) -> None:
+    """Right after a timeout the charge may still be running: a lookup finds nothing yet,
+    a repeat with the same key says "in progress", and once it is done the repeat replays
+    the one charge."""
+    token = attach_test_method(sandbox, customer, "pm_card_visa")
+    impatient = make_gateway(sandbox, timeout=(2.0, 0.2))
+    patient = make_gateway(sandbox)
+    sandbox.add_fault("slow", seconds=1.0, path="/v1/payment_intents", method="POST")
+    with pytest.raises(NetworkUnknownOutcome):
+        _charge(impatient, customer, token, "PD-F7", "f7")
+    assert patient.find_charge(reference="PD-F7", customer_id=customer) is None
+    with pytest.raises(RequestInProgress):
+        _charge(patient, customer, token, "PD-F7", "f7")
+    deadline = time.monotonic() + 5
+    while True:
+        try:
+            result = _charge(patient, customer, token, "PD-F7", "f7")
+            break
+        except RequestInProgress:
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+    assert result.status is ChargeStatus.SUCCEEDED
+    assert len(intents_with_reference(sandbox, "PD-F7")) == 1
