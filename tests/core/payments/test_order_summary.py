@@ -247,7 +247,7 @@ def test_surcharge_is_capped_at_three_percent() -> None:
     assert summary.surcharge == Money(300, USD)
 
 
-@given(amount=st.integers(101, 10**9), percent=st.decimals("0.01", "3", places=2))
+@given(amount=st.integers(101, 10**9 - 1), percent=st.decimals("0.01", "3", places=2))
 def test_surcharge_is_whole_minor_units_and_at_most_three_percent(amount: int,
                                                                   percent: Decimal) -> None:
     summary = compute_order_summary(

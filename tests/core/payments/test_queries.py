@@ -1,0 +1,221 @@
+"""Transactions, Payment Search and payment detail read from a real database — including
+how fast the search answers at 100,000 payments."""
+
+from __future__ import annotations
+
+import io
+import time
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, insert, text
+
+from app.core.money import Money
+from app.core.payments import (
+    PaymentSearchCriteria,
+    PaymentState,
+    SearchSort,
+    SearchType,
+    TransactionFilter,
+    export_payment_search_csv,
+    payment_detail,
+    payment_search_ids,
+    payment_search_rows,
+    transaction_ids,
+    transaction_rows,
+)
+from app.core.storage.engine import session_scope
+from app.core.storage.models import (
+    Contact,
+    Invoice,
+    Organization,
+    Payment,
+    PaymentAllocation,
+    Posting,
+    Refund,
+)
+
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+def _org(session: Any, org_id: int, name: str) -> None:
+    session.add(Organization(id=org_id, name=name, synced_at=T0))
+
+
+def _invoice(session: Any, invoice_id: int, org_id: int, total: int, *, voided: bool = False
+             ) -> None:
+    session.add(Invoice(id=invoice_id, organization_id=org_id, invoice_number=str(invoice_id),
+                        total_minor=total, balance_minor=total, is_voided=voided,
+                        synced_at=T0))
+
+
+def _payment(session: Any, pid: int, org_id: int, amount: int, state: str, *, day: int = 0,
+             txn: str | None = None, refunded: int = 0, contact_id: int | None = None,
+             allocations: dict[int, int] | None = None) -> None:
+    session.add(Payment(
+        id=pid, reference=f"PD-{pid:08d}", idempotency_key=f"k{pid}", organization_id=org_id,
+        currency="USD", amount_minor=amount, surcharge_minor=0, total_minor=amount,
+        refunded_minor=refunded, gateway="stripe-test", state=state, created_at=T0 + timedelta(
+            days=day), created_by="dana@frontdesk", gateway_transaction_id=txn,
+        method_summary="Visa •••• 4242", contact_id=contact_id))
+    session.flush()
+    for invoice_id, minor in (allocations or {}).items():
+        session.add(PaymentAllocation(payment_id=pid, invoice_id=invoice_id, amount_minor=minor))
+
+
+def _small_ledger(engine: Engine) -> None:
+    with session_scope(engine) as s:
+        _org(s, 1, "Acme Dental")
+        _org(s, 2, "Birch Legal")
+        s.add(Contact(id=50, organization_id=1, first_name="Dana", last_name="Reyes",
+                      synced_at=T0))
+        _invoice(s, 1001, 1, 20_000, voided=True)
+        _invoice(s, 1002, 1, 10_000)
+        _invoice(s, 2001, 2, 5_000)
+        _payment(s, 1, 1, 30_000, "succeeded", day=0, txn="ch_A1", refunded=5_000,
+                 contact_id=50, allocations={1001: 20_000, 1002: 10_000})
+        _payment(s, 2, 2, 5_000, "processing", day=1, txn="ch_B2", allocations={2001: 5_000})
+        _payment(s, 3, 1, 7_000, "declined", day=2, allocations={1002: 7_000})
+        s.add(Refund(id=1, payment_id=1, reference="RF-00000001", idempotency_key="r1",
+                     amount_minor=5_000, reason="Credit", kind="refund", state="succeeded",
+                     gateway_refund_id="re_1", created_at=T0 + timedelta(days=3),
+                     created_by="dana@frontdesk"))
+        s.add(Posting(target="autotask_note", key="autotask_note:PD-00000001", payment_id=1,
+                      payload={}, state="failed", attempts=8, last_error="Company inactive",
+                      created_at=T0))
+
+
+def test_payment_search_columns_mirror_autotask(engine: Engine) -> None:
+    _small_ledger(engine)
+    keys = payment_search_ids(engine, PaymentSearchCriteria())
+    assert keys == [("refund", 1), ("sale", 3), ("sale", 2), ("sale", 1)]  # newest first
+    rows = {row.key: row for row in payment_search_rows(engine, keys)}
+
+    def usd(minor: int) -> Money:
+        return Money(minor, "USD")
+
+    sale = rows[("sale", 1)]
+    assert sale.type is SearchType.SALE and sale.type.label == "Sale"
+    assert sale.sale_amount == usd(30_000) and sale.payment_amount == usd(30_000)
+    assert sale.applied_amount == usd(10_000)  # invoice 1001 was voided
+    assert sale.unapplied_amount == usd(20_000)
+    assert sale.refund_amount == usd(5_000)
+    assert sale.transaction_id == "ch_A1" and sale.contact == "Dana Reyes"
+    assert sale.method == "Visa •••• 4242" and sale.organization_name == "Acme Dental"
+    refund = rows[("refund", 1)]
+    assert refund.type.label == "Refund" and refund.refund_amount == usd(5_000)
+    assert refund.sale_amount is None and refund.transaction_id == "re_1"
+    declined = rows[("sale", 3)]
+    assert declined.applied_amount == usd(0) and declined.status_label == "Declined"
+
+
+def test_payment_search_filters(engine: Engine) -> None:
+    _small_ledger(engine)
+
+    def keys(**criteria: Any) -> list[tuple[str, int]]:
+        return payment_search_ids(engine, PaymentSearchCriteria(**criteria))
+
+    assert keys(organization_id=2) == [("sale", 2)]
+    assert keys(type=SearchType.REFUND) == [("refund", 1)]
+    assert keys(type=SearchType.SALE, status="succeeded") == [("sale", 1)]
+    assert keys(invoice_number="1002") == [("refund", 1), ("sale", 3), ("sale", 1)]
+    assert keys(transaction_id="ch_b2") == [("sale", 2)]
+    assert keys(date_from=date(2026, 3, 2), date_to=date(2026, 3, 3)) == [
+        ("sale", 3), ("sale", 2)]
+    assert payment_search_ids(engine, PaymentSearchCriteria(), sort=SearchSort.AMOUNT,
+                              descending=False)[0] == ("refund", 1)
+
+
+def test_csv_export(engine: Engine) -> None:
+    _small_ledger(engine)
+    out = io.StringIO()
+    count = export_payment_search_csv(engine, PaymentSearchCriteria(organization_id=1), out)
+    lines = out.getvalue().splitlines()
+    assert count == 3 and len(lines) == 4
+    assert lines[0].startswith("Type,Reference,Date,Organization,Sale Amount,Payment Amount")
+    assert "Sale,PD-00000001,2026-03-01 12:00,Acme Dental,300.00,300.00,100.00,200.00,50.00,ch_A1" \
+        in lines[3]
+
+
+def test_transactions_filters_and_rows(engine: Engine) -> None:
+    _small_ledger(engine)
+    assert transaction_ids(engine) == [3, 2, 1]
+    assert transaction_ids(engine, organization_id=1) == [3, 1]
+    assert transaction_ids(engine, filter=TransactionFilter.PENDING) == [2]
+    assert transaction_ids(engine, filter=TransactionFilter.FAILING_TO_POST) == [1]
+    row = transaction_rows(engine, [1])[0]
+    assert row.invoice_numbers == ("1001", "1002")
+    assert row.posting_status.label == "Failing to post"
+    assert row.posting_error == "Company inactive"
+    assert row.state is PaymentState.SUCCEEDED and row.refunded == Money(5_000, "USD")
+    assert [r.payment_id for r in transaction_rows(engine, [2, 3, 99])] == [2, 3]
+
+
+def test_payment_detail(engine: Engine) -> None:
+    _small_ledger(engine)
+    detail = payment_detail(engine, 1)
+    assert detail is not None
+    assert detail.refundable == Money(25_000, "USD") and detail.can_refund
+    assert [a.invoice_number for a in detail.allocations] == ["1001", "1002"]
+    assert detail.refunds[0].reference == "RF-00000001"
+    assert detail.postings[0].can_retry
+    assert payment_detail(engine, 99) is None
+    processing = payment_detail(engine, 2)
+    assert processing is not None and processing.can_void and not processing.can_refund
+
+
+def test_payment_search_is_fast_at_100000_payments(sqlite_engine: Engine) -> None:
+    engine = sqlite_engine
+    orgs = 200
+    total = 100_000
+    # The rows are generated inside SQLite (a recursive count), which takes a second or two
+    # even on a busy machine; building 400,000 rows in Python would dominate the test.
+    with engine.begin() as c:
+        c.execute(insert(Organization), [
+            {"id": o, "name": f"Client {o:03d}", "synced_at": T0} for o in range(1, orgs + 1)])
+        c.execute(text(
+            "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < :total)"
+            " INSERT INTO invoices (id, organization_id, invoice_number, total_minor,"
+            " tax_minor, is_voided, amount_paid_minor, balance_minor, status, synced_at)"
+            " SELECT x, x % :orgs + 1, CAST(100000 + x AS TEXT), 50000, 0, 0, 50000, 0,"
+            " 'paid', '2026-03-01 12:00:00.000000' FROM n"), {"total": total, "orgs": orgs})
+        c.execute(text(
+            "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < :total)"
+            " INSERT INTO payments (id, reference, idempotency_key, organization_id,"
+            " currency, amount_minor, surcharge_minor, total_minor, refunded_minor, gateway,"
+            " test_mode, state, channel, method_summary, gateway_transaction_id, created_at,"
+            " created_by)"
+            " SELECT x, printf('PD-%08d', x), 'k' || x, x % :orgs + 1, 'USD', 50000, 0, 50000,"
+            " 0, 'stripe-test', 1, 'succeeded', 'saved_method', 'Visa 4242',"
+            " printf('ch_%010d', x),"
+            " strftime('%Y-%m-%d %H:%M:%S', '2026-03-01 12:00:00', '-' || x || ' minutes')"
+            " || '.000000', 'dana@frontdesk' FROM n"), {"total": total, "orgs": orgs})
+        c.execute(text(
+            "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < :total)"
+            " INSERT INTO payment_allocations (payment_id, invoice_id, amount_minor)"
+            " SELECT x, x, 50000 FROM n"), {"total": total})
+
+    timings = {}
+    start = time.perf_counter()
+    keys = payment_search_ids(engine, PaymentSearchCriteria())
+    timings["all, newest first"] = time.perf_counter() - start
+    start = time.perf_counter()
+    page = payment_search_rows(engine, keys[:200])
+    timings["first page of 200 rows"] = time.perf_counter() - start
+    start = time.perf_counter()
+    one_org = payment_search_ids(engine, PaymentSearchCriteria(organization_id=17))
+    timings["one organization"] = time.perf_counter() - start
+    start = time.perf_counter()
+    by_invoice = payment_search_ids(engine, PaymentSearchCriteria(invoice_number="150000"))
+    timings["by invoice number"] = time.perf_counter() - start
+    start = time.perf_counter()
+    txn_ids = transaction_ids(engine)
+    timings["Transactions, all"] = time.perf_counter() - start
+
+    print("\nPayment Search at 100,000 payments: " + ", ".join(
+        f"{name} {seconds * 1000:.0f} ms" for name, seconds in timings.items()))
+    assert len(keys) == total and len(page) == 200 and page[0].reference == "PD-00000001"
+    assert len(one_org) == total // orgs and by_invoice == [("sale", 50000)]
+    assert len(txn_ids) == total
+    assert timings["first page of 200 rows"] < 0.5
+    assert max(timings.values()) < 2.0
