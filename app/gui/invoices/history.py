@@ -27,7 +27,7 @@ from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
 
-from PySide6.QtCore import QDate, QSize, QItemSelection, QItemSelectionModel, QSettings, Qt, Signal, Slot
+from PySide6.QtCore import QDate, QModelIndex, QSize, QItemSelection, QItemSelectionModel, QSettings, Qt, Signal, Slot
 from PySide6.QtGui import QAction, QFont, QFontMetrics, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -58,7 +58,9 @@ from app.gui.widgets import EmptyState, SearchField
 log = logging.getLogger(__name__)
 
 #: ``"module:function"`` paths called as ``function(view, context)`` for every new view.
-HISTORY_EXTENSIONS: tuple[str, ...] = ()
+HISTORY_EXTENSIONS: tuple[str, ...] = (
+    "app.gui.payments.actions:install_history_pay_action",
+)
 
 ROW_HEIGHT = 30
 
@@ -151,7 +153,7 @@ class InvoiceHistoryView(QWidget):
         self._organization_name = ""
         self._restoring = False
         currency = context.currency() or "USD"
-        self.model = InvoiceHistoryModel(context.engine, currency, context.locale)
+        self.model = InvoiceHistoryModel(context.engine, currency, context.locale, parent=self)
         self._build()
         self._restore_settings()
         query = replace(self._query_from_controls(), sort=self.model.query().sort,
@@ -233,7 +235,9 @@ class InvoiceHistoryView(QWidget):
         self.table.setSortingEnabled(False)  # the model sorts in SQL; see _on_sort_clicked
         self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.table.customContextMenuRequested.connect(self._show_context_menu)
-        self.table.doubleClicked.connect(self._on_double_clicked)
+        # ``activated`` is Enter and double-click (or single click where the platform
+        # opens items that way), so the table opens invoices the way the desktop does.
+        self.table.activated.connect(self._on_activated)
         self.table.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         vertical = self.table.verticalHeader()
         vertical.setVisible(False)
@@ -273,8 +277,6 @@ class InvoiceHistoryView(QWidget):
 
         # Actions
         self.open_action = QAction("Open invoice", self)
-        self.open_action.setShortcuts([QKeySequence(Qt.Key.Key_Return), QKeySequence(Qt.Key.Key_Enter)])
-        self.open_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         self.open_action.triggered.connect(self.open_current)
         self.copy_action = QAction("Copy", self)
         self.copy_action.setShortcut(QKeySequence.StandardKey.Copy)
@@ -570,8 +572,8 @@ class InvoiceHistoryView(QWidget):
         if invoice_id is not None:
             self.openInvoiceRequested.emit(invoice_id)
 
-    @Slot()
-    def _on_double_clicked(self) -> None:
+    @Slot(QModelIndex)
+    def _on_activated(self, _index: QModelIndex) -> None:
         self.open_current()
 
     def visible_columns(self) -> list[InvoiceColumn]:

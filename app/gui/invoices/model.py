@@ -10,9 +10,11 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt, Signal
+from PySide6.QtCore import QModelIndex, QObject, QPersistentModelIndex, Qt, Signal
+from PySide6.QtGui import QPixmap
 from sqlalchemy import Engine
 
+from app.core.invoice_state import InvoiceStatus
 from app.core.queries.invoices import (
     InvoiceColumn,
     InvoiceQuery,
@@ -74,14 +76,16 @@ class InvoiceHistoryModel(IdTableModel[InvoiceRow]):
         currency: str,
         locale: str = "en_US",
         today: Callable[[], date] = local_today,
+        parent: QObject | None = None,
     ) -> None:
-        super().__init__()
+        super().__init__(parent)
         self.engine = engine
         self.currency = currency
         self.locale = locale
         self._today = today
         self._query = InvoiceQuery()
         self._totals = InvoiceTotals(0, 0, 0)
+        self._pills: dict[InvoiceStatus, QPixmap] = {}
 
     # --- queries -------------------------------------------------------------------------
     def query(self) -> InvoiceQuery:
@@ -146,7 +150,10 @@ class InvoiceHistoryModel(IdTableModel[InvoiceRow]):
             return row
         if column is InvoiceColumn.STATUS:
             if role == Qt.ItemDataRole.DecorationRole:
-                return status_pill_pixmap(row.status)
+                pill = self._pills.get(row.status)
+                if pill is None:
+                    pill = self._pills[row.status] = status_pill_pixmap(row.status)
+                return pill
             if role == Qt.ItemDataRole.DisplayRole:
                 return ""  # the pill carries the words
             if role == Qt.ItemDataRole.AccessibleTextRole:

@@ -39,6 +39,12 @@ from app.gui.widgets import StatusPill, invoice_status_tone
 
 _RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
 
+#: ``"module:function"`` paths called as ``function(page, context)`` for every new page
+#: (the Pay… action plugs in this way).
+INVOICE_PAGE_EXTENSIONS: tuple[str, ...] = (
+    "app.gui.payments.actions:install_invoice_page_pay_action",
+)
+
 
 def autotask_organization_url(web_url: str, organization_id: int) -> str:
     """Autotask's ExecuteCommand address that opens a company (its invoices are under
@@ -70,6 +76,8 @@ class InvoicePage(QWidget):
 
     backRequested = Signal()
     openOrganizationRequested = Signal(int)
+    #: An invoice was loaded or reloaded (its id) — actions update what they offer.
+    invoiceShown = Signal(int)
 
     def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -215,6 +223,10 @@ class InvoicePage(QWidget):
         layout.setSpacing(12)
         layout.addLayout(header)
         layout.addWidget(scroll, 1)
+        for path in INVOICE_PAGE_EXTENSIONS:
+            from app.gui.main_window import resolve
+
+            resolve(path)(self, context)
 
     def _section_title(self, text: str) -> QLabel:
         label = QLabel(text)
@@ -252,6 +264,7 @@ class InvoicePage(QWidget):
             return False
         self.detail = detail
         self._render(detail)
+        self.invoiceShown.emit(detail.row.id)
         return True
 
     def reload(self) -> None:

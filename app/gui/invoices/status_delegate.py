@@ -9,8 +9,6 @@ The pill carries its words, so it reads the same without colour. GUI thread only
 
 from __future__ import annotations
 
-import functools
-
 from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QGuiApplication, QPainter, QPixmap
 
@@ -21,9 +19,10 @@ from app.gui.widgets.pill import TONE_COLOURS
 PILL_HEIGHT = 20
 
 
-@functools.cache
 def status_pill_pixmap(status: InvoiceStatus) -> QPixmap:
-    """The pill for ``status`` at the screen's pixel ratio (cached for the session)."""
+    """The pill for ``status`` at the screen's pixel ratio. Callers keep the pixmaps (the
+    model does, per status): a module-level cache would outlive the QApplication, and
+    pixmaps destroyed after it abort the interpreter at exit."""
     font = QFont(QGuiApplication.font())
     font.setBold(True)
     metrics = QFontMetrics(font)

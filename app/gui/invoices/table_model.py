@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Generic, TypeVar
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Signal
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Signal
 
 RowT = TypeVar("RowT")
 
@@ -33,8 +33,8 @@ class IdTableModel(QAbstractTableModel, Generic[RowT]):
     #: Emitted after the id list was replaced (new sort, filter or a changed set after sync).
     idsReset = Signal()
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
         self._ids: list[int] = []
         self._row_of: dict[int, int] | None = None
         self._cache: dict[int, RowT] = {}

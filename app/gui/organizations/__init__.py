@@ -18,6 +18,7 @@ from typing import Any
 
 from PySide6.QtCore import (
     QItemSelectionModel,
+    QObject,
     QModelIndex,
     QPersistentModelIndex,
     QSettings,
@@ -25,7 +26,6 @@ from PySide6.QtCore import (
     Signal,
     Slot,
 )
-from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFormLayout,
@@ -71,7 +71,9 @@ __all__ = [
 ]
 
 #: ``"module:function"`` paths called as ``function(page, context)`` for each new page.
-ORGANIZATION_PAGE_EXTENSIONS: tuple[str, ...] = ()
+ORGANIZATION_PAGE_EXTENSIONS: tuple[str, ...] = (
+    "app.gui.payments.actions:install_organization_payments",
+)
 
 COLUMNS: tuple[OrganizationColumn, ...] = tuple(OrganizationColumn)
 _RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
@@ -86,8 +88,9 @@ class OrganizationListModel(IdTableModel[OrganizationRow]):
         currency: str,
         locale: str = "en_US",
         today: Callable[[], date] = local_today,
+        parent: QObject | None = None,
     ) -> None:
-        super().__init__()
+        super().__init__(parent)
         self.engine = engine
         self.currency = currency
         self.locale = locale
@@ -196,7 +199,7 @@ class OrganizationListView(QWidget):
         super().__init__(parent)
         self.settings = settings
         self.model = OrganizationListModel(
-            context.engine, context.currency() or "USD", context.locale
+            context.engine, context.currency() or "USD", context.locale, parent=self
         )
         self.search = SearchField("Search organizations")
         self.search.setObjectName("organizationSearch")
@@ -224,12 +227,7 @@ class OrganizationListView(QWidget):
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         for section in range(1, len(COLUMNS)):
             header.resizeSection(section, 140)
-        self.table.doubleClicked.connect(self._open_current)
-        self.open_action = QAction("Open organization", self)
-        self.open_action.setShortcuts([QKeySequence(Qt.Key.Key_Return), QKeySequence(Qt.Key.Key_Enter)])
-        self.open_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-        self.open_action.triggered.connect(self._open_current)
-        self.table.addAction(self.open_action)
+        self.table.activated.connect(self._open_current)
         self.empty = EmptyState(
             "No organizations yet",
             "Your clients appear here once PayDesk has copied them from Autotask. "

@@ -1,0 +1,298 @@
+"""Invoice History, the Invoice page and the Organization view, driven like a bookkeeper."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QItemSelectionModel, QSettings, Qt
+from PySide6.QtWidgets import QCheckBox, QComboBox, QLabel, QLineEdit, QTableView
+from sqlalchemy import select, update
+
+from app.core.invoice_state import InvoiceStatus, recompute_invoices
+from app.core.queries.fixtures import build_ledger
+from app.core.queries.invoices import InvoiceColumn, InvoiceQuery
+from app.core.storage.engine import session_scope
+from app.core.storage.models import Invoice
+from app.gui.context import AppContext
+from app.gui.invoices import InvoicesArea
+from app.gui.invoices.history import InvoiceHistoryView
+from app.gui.invoices.model import COLUMNS, InvoiceHistoryModel
+from app.gui.invoices.page import InvoicePage, autotask_organization_url
+from app.gui.organizations import OrganizationListModel, OrganizationsArea
+
+
+@pytest.fixture
+def ledger(set_up_context: AppContext) -> AppContext:
+    build_ledger(set_up_context.engine, organizations=30, invoices=1_200)
+    return set_up_context
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Iterator[QSettings]:
+    s = QSettings(str(tmp_path / "window.ini"), QSettings.Format.IniFormat)
+    yield s
+    s.sync()
+
+
+def _view(ledger: AppContext, qtbot: object, settings: QSettings | None = None) -> InvoiceHistoryView:
+    view = InvoiceHistoryView(ledger, settings=settings)
+    qtbot.addWidget(view)  # type: ignore[attr-defined]
+    view.resize(1400, 800)
+    view.show()
+    return view
+
+
+def _owed_count(ledger: AppContext) -> int:
+    with session_scope(ledger.engine) as s:
+        return len(
+            s.scalars(
+                select(Invoice.id).where(Invoice.status.in_(("open", "partially_paid")))
+            ).all()
+        )
+
+
+def test_models_pass_the_model_tester(ledger: AppContext, qtmodeltester: object) -> None:
+    invoices = InvoiceHistoryModel(ledger.engine, "USD")
+    invoices.set_query(InvoiceQuery(show_paid=True))
+    assert invoices.rowCount() == 1_200
+    qtmodeltester.check(invoices, force_py=True)  # type: ignore[attr-defined]
+    organizations = OrganizationListModel(ledger.engine, "USD")
+    organizations.reload()
+    assert organizations.rowCount() == 30
+    qtmodeltester.check(organizations, force_py=True)  # type: ignore[attr-defined]
+
+
+def test_opens_on_what_is_owed_with_totals(ledger: AppContext, qtbot: object) -> None:
+    view = _view(ledger, qtbot)
+    assert view.findChild(QTableView, "invoiceTable") is view.table
+    assert view.findChild(QLineEdit, "invoiceSearch") is view.search
+    assert view.findChild(QComboBox, "invoiceStatusFilter") is view.status_filter
+    switch = view.findChild(QCheckBox, "showPaidSwitch")
+    assert switch is not None and not switch.isChecked()
+    owed = _owed_count(ledger)
+    assert view.model.rowCount() == owed
+    totals = view.findChild(QLabel, "invoiceTotals")
+    assert totals is not None and totals.text().startswith(f"{owed:,} invoices")
+    assert "Balance $" in totals.text()
+    # Amounts are right-aligned and formatted in the internal currency.
+    total_column = COLUMNS.index(InvoiceColumn.TOTAL)
+    index = view.model.index(0, total_column)
+    assert index.data().startswith("$")
+    assert index.data(Qt.ItemDataRole.TextAlignmentRole) & Qt.AlignmentFlag.AlignRight
+    status = view.model.index(0, COLUMNS.index(InvoiceColumn.STATUS))
+    assert status.data(Qt.ItemDataRole.AccessibleTextRole) in {"Open", "Partially paid", "Overdue"}
+
+
+def test_clicking_headers_sorts_in_sql(ledger: AppContext, qtbot: object) -> None:
+    view = _view(ledger, qtbot)
+    view.show_paid.setChecked(True)
+    header = view.table.horizontalHeader()
+    balance = COLUMNS.index(InvoiceColumn.BALANCE)
+    header.sectionClicked.emit(balance)
+    rows = view.model.rows_for(view.model.ids())
+    assert [r.balance_minor for r in rows] == sorted((r.balance_minor for r in rows), reverse=True)
+    header.sectionClicked.emit(balance)
+    rows = view.model.rows_for(view.model.ids())
+    assert [r.balance_minor for r in rows] == sorted(r.balance_minor for r in rows)
+    assert header.sortIndicatorSection() == balance
+    organization = COLUMNS.index(InvoiceColumn.ORGANIZATION)
+    header.sectionClicked.emit(organization)
+    names = [r.organization_name for r in view.model.rows_for(view.model.ids())]
+    assert names == sorted(names)
+
+
+def test_search_as_you_type(ledger: AppContext, qtbot: object) -> None:
+    view = _view(ledger, qtbot)
+    view.show_paid.setChecked(True)
+    qtbot.keyClicks(view.search, "1100")  # type: ignore[attr-defined]
+    qtbot.waitUntil(lambda: view.model.rowCount() == 1, timeout=3000)  # type: ignore[attr-defined]
+    assert view.model.rows_for(view.model.ids())[0].invoice_number == "1100"
+    view.search.clear()
+    qtbot.waitUntil(lambda: view.model.rowCount() == 1_200, timeout=3000)  # type: ignore[attr-defined]
+
+
+def test_status_filter_and_show_paid(ledger: AppContext, qtbot: object) -> None:
+    view = _view(ledger, qtbot)
+    view.set_status_filter(InvoiceStatus.OVERDUE)
+    rows = view.model.rows_for(view.model.ids())
+    assert rows and all(r.status is InvoiceStatus.OVERDUE for r in rows)
+    view.set_status_filter(InvoiceStatus.PAID)
+    assert view.show_paid.isChecked()  # asking for Paid shows them
+    assert all(r.status is InvoiceStatus.PAID for r in view.model.rows_for(view.model.ids()))
+    view.show_paid.setChecked(False)
+    assert view.status_filter.currentIndex() == 0
+    assert view.model.rowCount() == _owed_count(ledger)
+    view.show_paid.setChecked(True)
+    assert view.model.rowCount() == 1_200
+
+
+def test_no_match_shows_an_empty_state_that_clears_filters(ledger: AppContext, qtbot: object) -> None:
+    view = _view(ledger, qtbot)
+    view.set_search("zzz-no-such-thing")
+    assert view.stack.currentWidget() is view.empty
+    assert view.empty.title() == "No invoices match"
+    view.empty.action_button.click()
+    assert view.stack.currentWidget() is view.table
+    assert view.model.rowCount() == _owed_count(ledger)
+
+
+def test_changed_rows_update_in_place_keeping_selection_and_scroll(
+    ledger: AppContext, qtbot: object
+) -> None:
+    view = _view(ledger, qtbot)
+    view.show_paid.setChecked(True)
+    view.sort_by(InvoiceColumn.INVOICE_DATE, True)
+    ids = view.model.ids()
+    chosen = [ids[600], ids[601], ids[605]]
+    view.table.scrollTo(view.model.index(600, 0))
+    for item_id in chosen:
+        view.table.selectionModel().select(
+            view.model.index(view.model.row_of(item_id) or 0, 0),
+            QItemSelectionModel.SelectionFlag.Select | QItemSelectionModel.SelectionFlag.Rows,
+        )
+    scroll = view.table.verticalScrollBar().value()
+    assert scroll > 0
+    reset_count = []
+    view.model.modelReset.connect(lambda: reset_count.append(1))
+    changed = []
+    view.model.dataChanged.connect(lambda a, b: changed.append((a.row(), b.row())))
+    # A sync marks one selected invoice paid in Autotask.
+    with session_scope(ledger.engine) as s:
+        s.execute(update(Invoice).where(Invoice.id == chosen[0]).values(paid_date=Invoice.due_date))
+        recompute_invoices(s, [chosen[0]])
+    view.refresh_invoices([chosen[0]])
+    assert not reset_count  # same ids with Show paid on: updated in place
+    assert changed == [(600, 600)]
+    assert view.model.rows_for([chosen[0]])[0].status is InvoiceStatus.PAID
+    assert view.selected_ids() == chosen
+    assert view.table.verticalScrollBar().value() == scroll
+    # With Show paid off the paid invoice leaves the list; the others stay selected.
+    view.show_paid.setChecked(False)
+    remaining = [i for i in chosen[1:] if view.model.row_of(i) is not None]
+    view.table.selectionModel().clearSelection()
+    for item_id in remaining:
+        view.table.selectionModel().select(
+            view.model.index(view.model.row_of(item_id) or 0, 0),
+            QItemSelectionModel.SelectionFlag.Select | QItemSelectionModel.SelectionFlag.Rows,
+        )
+    if remaining:
+        with session_scope(ledger.engine) as s:
+            s.execute(
+                update(Invoice).where(Invoice.id == remaining[0]).values(paid_date=Invoice.due_date)
+            )
+            recompute_invoices(s, [remaining[0]])
+        view.refresh_invoices([remaining[0]])
+        assert view.model.row_of(remaining[0]) is None
+        assert view.selected_ids() == remaining[1:]
+
+
+def test_export_writes_the_current_view(ledger: AppContext, qtbot: object, tmp_path: Path) -> None:
+    view = _view(ledger, qtbot)
+    view.set_status_filter(InvoiceStatus.OVERDUE)
+    target = tmp_path / "overdue.csv"
+    count = view.export_csv(target)
+    with target.open(encoding="utf-8-sig", newline="") as f:
+        rows = list(csv.reader(f))
+    assert rows[0] == [c.title for c in COLUMNS]
+    assert count == len(rows) - 1 == view.model.rowCount()
+    status_at = rows[0].index("Status")
+    balance_at = rows[0].index("Balance")
+    assert {r[status_at] for r in rows[1:]} == {"Overdue"}
+    first = view.model.rows_for(view.model.ids()[:1])[0]
+    assert rows[1][balance_at] == f"{first.balance_minor / 100:.2f}"
+    total = sum(int(r[balance_at].replace(".", "")) for r in rows[1:])
+    assert total == view.model.totals().balance_minor
+
+
+def test_layout_sort_and_filters_are_remembered(
+    ledger: AppContext, qtbot: object, settings: QSettings
+) -> None:
+    view = _view(ledger, qtbot, settings)
+    view.table.horizontalHeader().moveSection(COLUMNS.index(InvoiceColumn.BALANCE), 0)
+    view.table.horizontalHeader().resizeSection(COLUMNS.index(InvoiceColumn.TERMS), 222)
+    view.show_paid.setChecked(True)
+    view.sort_by(InvoiceColumn.TOTAL, False)
+    view.save_layout()
+    again = _view(ledger, qtbot, settings)
+    assert again.show_paid.isChecked()
+    assert again.model.query().sort is InvoiceColumn.TOTAL
+    assert not again.model.query().descending
+    header = again.table.horizontalHeader()
+    assert header.logicalIndex(0) == COLUMNS.index(InvoiceColumn.BALANCE)
+    assert header.sectionSize(COLUMNS.index(InvoiceColumn.TERMS)) == 222
+    assert again.visible_columns()[0] is InvoiceColumn.BALANCE
+
+
+def test_enter_opens_the_invoice_page_whose_lines_add_up(ledger: AppContext, qtbot: object) -> None:
+    area = InvoicesArea(ledger)
+    qtbot.addWidget(area)  # type: ignore[attr-defined]
+    area.resize(1300, 800)
+    area.show()
+    view = area.history
+    view.set_status_filter(InvoiceStatus.PARTIALLY_PAID)
+    view.table.setFocus()
+    view.table.setCurrentIndex(view.model.index(0, 0))
+    with qtbot.waitSignal(view.openInvoiceRequested):  # type: ignore[attr-defined]
+        qtbot.keyClick(view.table, Qt.Key.Key_Return)  # type: ignore[attr-defined]
+    page = area.page
+    assert area.stack.currentWidget() is page
+    detail = page.detail
+    assert detail is not None and detail.row.id == view.model.id_at(0)
+    amounts = [
+        int(page.lines.item(r, 4).text().replace("$", "").replace(",", "").replace(".", ""))
+        + int(page.lines.item(r, 5).text().replace("$", "").replace(",", "").replace(".", ""))
+        for r in range(page.lines.rowCount())
+    ]
+    assert sum(amounts) == detail.row.total_minor
+    assert page.facts["Total"].text() == page.lines_footer.text().split("Total ")[-1].split("<")[0]
+    assert page.payments.rowCount() >= 1 and page.payments.item(0, 3).text().startswith("PD-")
+    assert not page.open_autotask_action.isVisible()  # no zone known: no dead action
+    page.copy_invoice_number()
+    from PySide6.QtGui import QGuiApplication
+
+    assert QGuiApplication.clipboard().text() == detail.row.invoice_number
+    page.back_button.click()
+    assert area.stack.currentWidget() is view
+
+
+def test_autotask_link_opens_the_organization() -> None:
+    url = autotask_organization_url("https://ww15.autotask.net", 29683001)
+    assert url == (
+        "https://ww15.autotask.net/Autotask/AutotaskExtend/ExecuteCommand.aspx"
+        "?Code=OpenAccount&AccountID=29683001"
+    )
+
+
+def test_organization_list_and_page(ledger: AppContext, qtbot: object) -> None:
+    area = OrganizationsArea(ledger)
+    qtbot.addWidget(area)  # type: ignore[attr-defined]
+    area.resize(1300, 800)
+    area.show()
+    listing = area.list
+    assert listing.findChild(QTableView, "organizationTable") is listing.table
+    assert listing.findChild(QLineEdit, "organizationSearch") is listing.search
+    assert listing.model.rowCount() == 30
+    listing._on_sort_clicked(2)  # open balance, largest first
+    rows = listing.model.rows_for(listing.model.ids())
+    balances = [r.open_balance_minor for r in rows]
+    assert balances == sorted(balances, reverse=True)
+    name = rows[0].name
+    listing.search.setText(name)
+    listing.search.returnPressed.emit()
+    assert rows[0].id in listing.model.ids()
+    area.show_organization(rows[0].id)
+    page = area.page
+    assert page is not None and page.title.text().startswith(name)
+    assert page.contacts.rowCount() >= 1 and "@" in page.contacts.item(0, 1).text()
+    assert page.contracts.rowCount() >= 1
+    invoices = page.invoices
+    assert invoices.table.isColumnHidden(COLUMNS.index(InvoiceColumn.ORGANIZATION))
+    owed = invoices.model.rows_for(invoices.model.ids())
+    assert all(r.organization_id == rows[0].id for r in owed)
+    assert sum(r.balance_minor for r in owed) == rows[0].open_balance_minor
+    extra = QLabel("More")
+    page.add_section("Transactions", extra)
+    assert page.tabs.tabText(page.tabs.count() - 1) == "Transactions"
