@@ -54,7 +54,7 @@ from app.core.storage.engine import session_scope
 from app.core.storage.models import Base, Invoice, Organization, Payment, SyncRun
 from app.gui.context import AppContext
 from app.gui.widgets import EmptyState, StatusPill, Tone
-from app.gui.widgets.remembered import gui_settings
+from app.gui.widgets.remembered import gui_settings as gui_settings  # used by the areas
 from app.gui.workers import WorkerFailure, run_task
 
 log = logging.getLogger(__name__)
@@ -431,8 +431,14 @@ class MainWindow(QMainWindow):
             bar.addPermanentWidget(demo_pill)
         self.sync_status: QWidget | None = None
         if SYNC_STATUS_FACTORY is not None:
-            widget = resolve(SYNC_STATUS_FACTORY)(self.context)
-            if isinstance(widget, QWidget):
+            try:
+                widget = resolve(SYNC_STATUS_FACTORY)(self.context)
+                if not isinstance(widget, QWidget):
+                    raise TypeError(f"{SYNC_STATUS_FACTORY} returned {type(widget).__name__}")
+            except Exception as exc:
+                log.exception("The sync status could not be built")
+                self.broken_areas["sync_status"] = f"{type(exc).__name__}: {exc}"
+            else:
                 self.set_sync_status_widget(widget)
 
     def set_sync_status_widget(self, widget: QWidget) -> None:

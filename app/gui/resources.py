@@ -42,8 +42,10 @@ def resource_path(name: str) -> Path:
 
 
 def style_sheet() -> str:
-    """The application style sheet."""
-    return resource_path("style.qss").read_text(encoding="utf-8")
+    """The application style sheet, with its ``url(icons/…)`` made absolute."""
+    path = resource_path("style.qss")
+    text = path.read_text(encoding="utf-8")
+    return text.replace("url(icons/", f"url({(path.parent / 'icons').as_posix()}/")
 
 
 def app_icon() -> QIcon:

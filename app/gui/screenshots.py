@@ -47,6 +47,7 @@ from app.core.config import Profile, set_internal_currency
 from app.core.credentials import CredentialStore
 from app.core.storage.engine import open_database
 from app.gui.context import AppContext
+from app.gui.widgets.remembered import GUI_SETTINGS_FILENAME
 
 #: Modules that register screens when imported. Add yours here (one line).
 SCREEN_MODULES: tuple[str, ...] = (
@@ -172,6 +173,10 @@ class ScreenshotSession:
         return widget
 
     def render(self, screen: Screen, folder: Path) -> Path:
+        # Each screen starts from the default layout: no window size, columns or filters
+        # remembered from the screen rendered before it.
+        for context in [self.context, *(c for _e, c in self._fresh)]:
+            (context.profile.folder / GUI_SETTINGS_FILENAME).unlink(missing_ok=True)
         widget = screen.build(self)
         widget.resize(*screen.size)
         widget.show()
