@@ -41,6 +41,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="speed up the hourly window and the added latencies")
     parser.add_argument("--thread-limit", type=int, default=3,
                         help="concurrent requests allowed per entity")
+    parser.add_argument("--no-warm", dest="warm", action="store_false",
+                        help="do not prepare the data in the background while idle")
     faults = parser.add_argument_group("faults")
     faults.add_argument("--latency-ms", type=float, default=0.0)
     faults.add_argument("--latency-jitter-ms", type=float, default=0.0)
@@ -70,7 +72,7 @@ def build_sandbox(args: argparse.Namespace) -> AutotaskSandbox:
         years=args.years, seed=args.seed, bad_records=args.bad_records,
         threshold=args.threshold, time_scale=args.time_scale, thread_limit=args.thread_limit,
         faults=faults, host=args.host, port=args.port, username=args.username,
-        secret=args.secret, integration_code=args.integration_code,
+        secret=args.secret, integration_code=args.integration_code, warm=args.warm,
     )
 
 

@@ -120,6 +120,7 @@ class AutotaskSandbox:
         username: str = "paydesk-api@sandbox.example",
         secret: str | None = None,
         integration_code: str | None = None,
+        warm: bool = False,
     ) -> None:
         self.sizes = DataSizes(companies=companies, contacts=contacts, contracts=contracts,
                                tickets=tickets, invoices=invoices,
@@ -153,6 +154,9 @@ class AutotaskSandbox:
         self._prefetch_pending: set[tuple[str, int]] = set()
         self._prefetch_wakeup = threading.Event()
         self._prefetch_thread: threading.Thread | None = None
+        self.warm = warm
+        self._warm_thread: threading.Thread | None = None
+        self._last_request = 0.0
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> str:
@@ -165,7 +169,37 @@ class AutotaskSandbox:
         self._thread = threading.Thread(target=server.serve_forever, kwargs={
             "poll_interval": 0.2}, name="autotask-sandbox", daemon=True)
         self._thread.start()
+        self._start_warming()
         return self.url
+
+    def _start_warming(self) -> None:
+        if self.warm and self._warm_thread is None:
+            self._warm_thread = threading.Thread(target=self._warm_worker, daemon=True,
+                                                 name="autotask-sandbox-warm")
+            self._warm_thread.start()
+
+    def _warm_worker(self) -> None:
+        """Prepare every page's JSON while idle, in the order a sync reads the entities.
+
+        Generating the seeded data is the sandbox's own cost, not something Autotask
+        spends; a long-lived sandbox (the command line's) does it when no request has come
+        in for a moment, so that it never competes with serving (the next pages of a
+        client that is paging are prepared by `_prefetch`).
+        """
+        order = ("companies", "contacts", "contracts", "tickets", "invoices", "billingitems")
+        for name in order:
+            table = self.data.table(name)
+            if table is None or not table.count:
+                continue
+            for number in range(table.num_chunks):
+                while time.monotonic() - self._last_request < _IDLE_BEFORE_WARMING:
+                    if self._server is None:
+                        return
+                    time.sleep(_IDLE_BEFORE_WARMING / 2)
+                if self._server is None:
+                    return
+                with self.data.lock:
+                    table.serialized(number)
 
     def stop(self) -> None:
         if self._server is None:
@@ -199,6 +233,7 @@ class AutotaskSandbox:
             server = _Server((self._host, self._port), _Handler)
             server.sandbox = self
             self._server = server
+        self._start_warming()
         try:
             self._server.serve_forever(poll_interval=0.5)
         finally:
@@ -454,6 +489,9 @@ class AutotaskSandbox:
                     table.serialized(number)
 
 
+_IDLE_BEFORE_WARMING = 0.05
+"""Seconds without an API request before background warming takes a chunk."""
+
 _PREFETCH_AHEAD = 2
 """Chunks prepared ahead of a client paging by id (each chunk is 1,000 records)."""
 
@@ -667,6 +705,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _api(self, method: str, rest: list[str], original: list[str], raw: bytes,
              params: dict[str, str]) -> None:
         sandbox = self.sandbox
+        sandbox._last_request = time.monotonic()
         entity_key = rest[0] if rest else ""
         sandbox._count(method, entity_key)  # every request received, refused ones too
         code = self._authenticate()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from decimal import Decimal
 
 import pytest
@@ -190,3 +191,15 @@ def test_invoices_cannot_be_created(sandbox: AutotaskSandbox) -> None:
                              json={"companyID": 174}, timeout=(5, 30))
     assert response.status_code == 500
     assert "cannot be created" in response.json()["errors"][0]
+
+
+def test_a_warm_sandbox_prepares_its_pages_while_idle() -> None:
+    with make_sandbox(warm=True) as sandbox:
+        invoices = sandbox.data.invoices
+        deadline = time.monotonic() + 20
+        while not invoices.is_serialized(invoices.num_chunks - 1):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert all(invoices.is_serialized(n) for n in range(invoices.num_chunks))
+        client = make_client(sandbox)
+        assert sum(len(p) for p in client.query_all("Invoices")) == 1_234
