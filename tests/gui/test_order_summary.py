@@ -335,3 +335,31 @@ def test_a_new_card_on_the_secure_page_pays_and_is_saved(
     assert dialog.outcome is not None and dialog.outcome.state is PaymentState.SUCCEEDED
     assert dialog.outcome.method_summary == "Mastercard •••• 4444"
     wait_for_background_tasks(qtbot)
+
+
+def test_a_credit_card_surcharge_is_its_own_line_with_its_disclosure(
+    qtbot: QtBot, world: PaymentWorld
+) -> None:
+    from decimal import Decimal
+
+    from app.core.payments import SurchargeSettings, save_surcharge_settings
+
+    save_surcharge_settings(world.context.engine,
+                            SurchargeSettings(enabled=True, percent=Decimal("3")), actor="tests")
+    dialog = open_dialog(qtbot, world, world.invoice_ids[:1])
+
+    line = child(dialog, QWidget, "surchargeLine")
+    assert line.isVisible()
+    assert child(dialog, QLabel, "surchargeValue").text() == "$36.00"
+    assert "3%" in child(dialog, QLabel, "surchargeDisclosure").text()
+    assert child(dialog, QLabel, "totalValue").text() == "$1,236.00"
+    assert child(dialog, QPushButton, "payButton").text() == "Pay $1,236.00 (test mode)"
+
+    # Never on a pay link: the client picks the method on the gateway's page.
+    combo = child(dialog, QComboBox, "paymentMethod")
+    combo.setCurrentIndex(combo.findText("Send a pay link…"))
+    dialog.recompute()
+    assert not line.isVisible()
+    assert child(dialog, QPushButton, "payButton").text() == (
+        "Create pay link for $1,200.00 (test mode)"
+    )

@@ -314,6 +314,23 @@ def refund_dialog(session: ScreenshotSession) -> QWidget:
     return dialog
 
 
+def organization_payments(session: ScreenshotSession) -> QWidget:
+    """An organization's page on its Payments tab (the one with a refund)."""
+    from PySide6.QtWidgets import QTabWidget
+
+    from app.gui.organizations import OrganizationPage
+
+    scene = payment_scene(session)
+    organization_id = scene.organizations[3] if len(scene.organizations) > 3 else 0
+    page = OrganizationPage(session.context, organization_id)
+    tabs = page.findChild(QTabWidget, "organizationTabs")
+    if tabs is not None:
+        titles = [tabs.tabText(i) for i in range(tabs.count())]
+        if "Payments" in titles:
+            tabs.setCurrentIndex(titles.index("Payments"))
+    return page
+
+
 register_screen("order-summary-filled", order_summary_filled, size=DIALOG_SIZE)
 register_screen("order-summary-validation-error", order_summary_validation_error,
                 size=DIALOG_SIZE)
@@ -325,3 +342,4 @@ register_screen("transactions-failing-to-post", transactions_failing)
 register_screen("payment-search", payment_search)
 register_screen("payment-detail", payment_detail, size=DETAIL_SIZE)
 register_screen("payment-refund", refund_dialog, size=(560, 420))
+register_screen("organization-payments", organization_payments, size=(1100, 700))

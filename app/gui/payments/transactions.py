@@ -248,8 +248,10 @@ class TransactionsView(QWidget):
     # --- building ---------------------------------------------------------------------------
     def _build(self, compact: bool) -> None:
         layout = QVBoxLayout(self)
-        margin = 0 if compact else 24
-        layout.setContentsMargins(margin, 0 if compact else 20, margin, 0 if compact else 16)
+        if compact:
+            layout.setContentsMargins(8, 8, 8, 4)
+        else:
+            layout.setContentsMargins(24, 20, 24, 16)
         layout.setSpacing(10)
         if not compact:
             title = QLabel("Transactions")
