@@ -67,3 +67,10 @@ def test_smoke_start_reports_a_database_it_cannot_open(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "could not open its database" in result.stderr
     assert "wrong" not in result.stderr  # the password is never shown
+
+
+def test_demo_smoke_start_runs_against_the_sandbox(tmp_path: Path) -> None:
+    # The README's first command ends in ``paydesk --demo``; this starts it fully, offscreen.
+    result = _run("--demo", "--smoke", timeout=180)
+    assert result.returncode == 0, result.stderr
+    assert "paydesk-demo" in result.stdout or "started" in result.stdout

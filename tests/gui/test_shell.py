@@ -307,3 +307,16 @@ def test_application_has_the_style_sheet(qtbot: QtBot) -> None:
     assert isinstance(app, QApplication)
     assert "QListWidget#navigation" in app.styleSheet()
     assert not app.windowIcon().isNull()
+
+
+def test_every_image_the_style_sheet_names_is_shipped() -> None:
+    import re
+
+    from app.gui.resources import resource_path, style_sheet
+
+    text = style_sheet()
+    urls = re.findall(r"url\(([^)]+)\)", text)
+    assert urls, "the style sheet names no images"
+    for url in urls:
+        assert Path(url).is_file(), url
+    assert resource_path("icons/paydesk.svg").is_file()

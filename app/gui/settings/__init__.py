@@ -64,8 +64,10 @@ class SettingsArea(QWidget):
             value.setWordWrap(True)
             value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             value.setObjectName(f"setting_{key}")
+            value.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
             name = QLabel(label)
             name.setObjectName("fieldLabel")
+            name.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop)
             self.form.addRow(name, value)
             self.values[key] = value
 
