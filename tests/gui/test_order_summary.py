@@ -363,3 +363,14 @@ def test_a_credit_card_surcharge_is_its_own_line_with_its_disclosure(
     assert child(dialog, QPushButton, "payButton").text() == (
         "Create pay link for $1,200.00 (test mode)"
     )
+
+
+def test_in_live_mode_the_button_states_only_the_total(
+    qtbot: QtBot, set_up_context: AppContext
+) -> None:
+    with GatewaySandbox(secret_key="sk_live_paydesktests0001") as sandbox:
+        world = build_world(set_up_context, sandbox)
+        dialog = open_dialog(qtbot, world, world.invoice_ids[1:2])
+        assert child(dialog, QPushButton, "payButton").text() == "Pay $450.50"
+        assert not child(dialog, QLabel, "testModeBanner").isVisible()
+        wait_for_background_tasks(qtbot)
