@@ -17,14 +17,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from app.core.autotask.errors import AutotaskError
 from app.core.config import Profile
-from app.core.connections import describe_missing_connection, load_autotask_client
 from app.core.credentials import CredentialStore
-from app.core.gateways import GatewayError
-from app.core.gateways.connection import describe_missing_gateway, load_gateway
-from app.core.payments import recover_payments
-from app.core.posting import DeliveryReport, PostingOutbox
+from app.core.payments.maintenance import run_payment_maintenance
 from app.core.storage.engine import DatabaseError, open_database
 
 
@@ -58,36 +53,16 @@ def handle_recover(args: argparse.Namespace) -> int:
         return _fail(args, str(exc))
     credentials = CredentialStore(profile.key)
     try:
-        gateway = load_gateway(engine, credentials)
-        if gateway is None:
-            return _fail(args, describe_missing_gateway(engine, credentials)
-                         or "No payment gateway is connected.")
-        try:
-            report = recover_payments(engine, gateway)
-        except GatewayError as exc:
-            return _fail(args, exc.message)
-        delivery: DeliveryReport | None = None
-        posting_problem: str | None = None
-        if not args.no_postings:
-            client = load_autotask_client(engine, credentials)
-            if client is None:
-                posting_problem = (describe_missing_connection(engine, credentials)
-                                   or "PayDesk is not connected to Autotask.")
-            else:
-                try:
-                    delivery = PostingOutbox(engine, client).deliver_due(reclaim=True,
-                                                                         limit=10_000)
-                except AutotaskError as exc:
-                    posting_problem = exc.message
-                finally:
-                    client.close()
+        result = run_payment_maintenance(engine, credentials,
+                                         deliver_postings=not args.no_postings, reclaim=True)
     finally:
         engine.dispose()
-    ok = not report.still_unknown and not report.errors and posting_problem is None and (
-        delivery is None or delivery.failed == 0)
+    report, delivery = result.recovery, result.delivery
+    if report is None:
+        return _fail(args, " ".join(result.problems))
     if args.json:
         print(json.dumps({
-            "status": "ok" if ok else "attention",
+            "status": "ok" if result.ok else "attention",
             "resolved": [{"reference": o.reference, "state": o.state.value}
                          for o in report.resolved],
             "settled": [{"reference": o.reference, "state": o.state.value}
@@ -99,7 +74,7 @@ def handle_recover(args: argparse.Namespace) -> int:
             "postings": None if delivery is None else {
                 "delivered": delivery.delivered, "retrying": delivery.retrying,
                 "failed": delivery.failed},
-            "posting_problem": posting_problem,
+            "problems": list(result.problems),
         }))
     else:
         print(f"Payments: {report.summary}")
@@ -111,9 +86,9 @@ def handle_recover(args: argparse.Namespace) -> int:
             print(f"  {error}")
         if delivery is not None:
             print(f"Autotask: {delivery.summary}")
-        if posting_problem:
-            print(f"Autotask: nothing was posted. {posting_problem}")
-    return 0 if ok else 1
+        for problem in result.problems:
+            print(problem)
+    return 0 if result.ok else 1
 
 
 def _fail(args: argparse.Namespace, message: str) -> int:

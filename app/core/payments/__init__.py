@@ -16,7 +16,8 @@ The public surface (import from here)::
     hosted = pipeline.start_hosted_payment(request, purpose="pay_link" | "new_method")
     pipeline.check_hosted_payment(payment_id) / cancel_hosted_payment(payment_id)
     pipeline.refund(payment_id, amount_or_None, reason) -> RefundOutcome
-    recover_payments(engine, gateway) -> RecoveryReport          # at each start
+    recover_payments(engine, gateway) -> RecoveryReport
+    run_payment_maintenance(engine, credentials) -> MaintenanceReport  # at start + on a timer
 
     # Views
     transaction_ids / transaction_rows, payment_search_ids / payment_search_rows,
@@ -28,6 +29,7 @@ Posting to Autotask lives in :mod:`app.core.posting` (``PostingOutbox``).
 from __future__ import annotations
 
 from app.core.payments.ledger import load_payable_invoices
+from app.core.payments.maintenance import MaintenanceReport, run_payment_maintenance
 from app.core.payments.pipeline import (
     Checkpoint,
     HostedPayment,
@@ -91,6 +93,7 @@ __all__ = [
     "HistoryEntry",
     "HostedPayment",
     "InvalidTransitionError",
+    "MaintenanceReport",
     "MethodInfo",
     "OrderSummary",
     "PayableInvoice",
@@ -125,6 +128,7 @@ __all__ = [
     "payment_search_ids",
     "payment_search_rows",
     "recover_payments",
+    "run_payment_maintenance",
     "save_surcharge_settings",
     "surcharge_applies",
     "transaction_ids",

@@ -28,14 +28,14 @@ from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy import Engine, and_, or_, select, update
+from sqlalchemy.orm import Session
 
 from app.core.autotask.errors import AutotaskError, AutotaskValidationError
 from app.core.clock import utcnow
 from app.core.config import current_actor
-from app.core.payments.audit import audit
 from app.core.posting.queue import NOTE_ACTION_GENERAL, PostingTarget
 from app.core.storage.engine import session_scope
-from app.core.storage.models import Invoice, Posting
+from app.core.storage.models import AuditEntry, Invoice, Posting
 
 __all__ = [
     "AutotaskPoster",
@@ -89,6 +89,14 @@ class DeliveryReport:
             f"{self.delivered} posted to Autotask, {self.retrying} will be retried, "
             f"{self.failed} failing."
         )
+
+
+def audit(session: Session, *, actor: str, action: str, subject_type: str,
+          subject_id: int | str, details: Mapping[str, Any]) -> None:
+    """An audit entry in the caller's transaction (the outbox does not depend on the
+    payments package, which depends on it)."""
+    session.add(AuditEntry(at=utcnow(), actor=actor, action=action, subject_type=subject_type,
+                           subject_id=str(subject_id), details=dict(details)))
 
 
 BASE_DELAY = timedelta(seconds=30)

@@ -1,0 +1,102 @@
+"""Payment upkeep that runs at each start and then every few minutes: finish unresolved
+payments (:func:`~app.core.payments.pipeline.recover_payments`) and deliver the Autotask
+postings that are due (:class:`~app.core.posting.PostingOutbox`).
+
+The window runs :func:`run_payment_maintenance` on a worker thread at start and on a timer;
+``paydesk payments recover`` runs it once, headless. Both open the stored gateway and
+Autotask connections the same way, so what one does the other does.
+
+Threads: blocks on the network and the database; never call it on the GUI thread.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+
+from app.core.autotask.errors import AutotaskError
+from app.core.connections import describe_missing_connection, load_autotask_client
+from app.core.credentials import CredentialStore
+from app.core.gateways import GatewayError
+from app.core.gateways.connection import describe_missing_gateway, load_gateway
+from app.core.payments.pipeline import RecoveryReport, recover_payments
+from app.core.posting import DeliveryReport, PostingOutbox
+
+__all__ = ["MaintenanceReport", "run_payment_maintenance"]
+
+
+@dataclass(frozen=True, slots=True)
+class MaintenanceReport:
+    """What one round of upkeep did. ``problems`` are sentences for the bookkeeper (a
+    missing connection, an unreachable service); the next round tries again."""
+
+    recovery: RecoveryReport | None
+    delivery: DeliveryReport | None
+    problems: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        """Everything settled and posted (or nothing to do)."""
+        return (
+            not self.problems
+            and self.recovery is not None
+            and not self.recovery.still_unknown
+            and not self.recovery.errors
+            and (self.delivery is None or self.delivery.failed == 0)
+        )
+
+    @property
+    def summary(self) -> str:
+        parts = []
+        if self.recovery is not None:
+            parts.append(f"Payments: {self.recovery.summary}")
+        if self.delivery is not None:
+            parts.append(f"Autotask: {self.delivery.summary}")
+        parts.extend(self.problems)
+        return "\n".join(parts)
+
+
+def run_payment_maintenance(
+    engine: Engine,
+    credentials: CredentialStore,
+    *,
+    deliver_postings: bool = True,
+    reclaim: bool = False,
+    actor: str | None = None,
+) -> MaintenanceReport:
+    """One round: recover payments, then deliver due postings.
+
+    ``reclaim`` also takes postings a crash left half delivered before their lease ran out
+    (``paydesk payments recover`` does; it is safe because a note is looked up before it is
+    created again).
+    """
+    problems: list[str] = []
+    recovery: RecoveryReport | None = None
+    gateway = load_gateway(engine, credentials)
+    if gateway is None:
+        problems.append(describe_missing_gateway(engine, credentials)
+                        or "No payment gateway is connected.")
+    else:
+        try:
+            recovery = recover_payments(engine, gateway, actor=actor)
+        except GatewayError as exc:
+            problems.append(exc.message)
+    delivery: DeliveryReport | None = None
+    if deliver_postings:
+        client = load_autotask_client(engine, credentials)
+        if client is None:
+            problems.append(
+                "Nothing was posted to Autotask: "
+                + (describe_missing_connection(engine, credentials)
+                   or "PayDesk is not connected to Autotask.")
+            )
+        else:
+            try:
+                delivery = PostingOutbox(engine, client, actor=actor).deliver_due(
+                    reclaim=reclaim, limit=10_000)
+            except AutotaskError as exc:
+                problems.append(f"Nothing more was posted to Autotask: {exc.message}")
+            finally:
+                client.close()
+    return MaintenanceReport(recovery=recovery, delivery=delivery, problems=tuple(problems))
