@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,13 +15,16 @@ SMALL = {"companies": 40, "contacts": 80, "contracts": 20, "tickets": 200, "invo
 
 
 class RecordingSleep:
-    """Stands in for `time.sleep` in the client: records each wait, sleeps a tiny bit."""
+    """Stands in for `time.sleep` in the client: records each wait (and sleeps if `real`)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, real: bool = False) -> None:
         self.calls: list[float] = []
+        self.real = real
 
     def __call__(self, seconds: float) -> None:
         self.calls.append(seconds)
+        if self.real:
+            time.sleep(seconds)
 
     @property
     def total(self) -> float:
