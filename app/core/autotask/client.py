@@ -27,6 +27,7 @@ own `requests.Session`. All methods block; call them off the GUI thread.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import random
@@ -230,6 +231,13 @@ _fields_cache: dict[tuple[str, str, str], tuple[FieldInfo, ...]] = {}
 _fields_lock = threading.Lock()
 
 
+# Autotask's thread limit counts per (integration code, entity endpoint) across every
+# program using the code, so the in-flight slots are shared by all clients of this process
+# that talk to the same zone with the same code (the code is kept only as a digest).
+_slots: dict[tuple[str, str, str], threading.BoundedSemaphore] = {}
+_slots_lock = threading.Lock()
+
+
 def clear_metadata_cache() -> None:
     """Forget cached entity metadata (e.g. after the user changed picklists in Autotask)."""
     with _fields_lock:
@@ -426,7 +434,7 @@ class AutotaskClient:
         self._zone: ZoneInfo | None = zone or (manual_zone(zone_url) if zone_url else None)
         self._local = threading.local()
         self._lock = threading.Lock()
-        self._slots: dict[str, threading.BoundedSemaphore] = {}
+        self._code_digest = hashlib.sha256(credentials.integration_code.encode()).hexdigest()
         self._stats = RequestStats()
         self._since_check = 0
         self._last_check = 0.0
@@ -672,12 +680,12 @@ class AutotaskClient:
         return session
 
     def _slot(self, entity: str) -> threading.BoundedSemaphore:
-        key = entity.lower()
-        with self._lock:
-            slot = self._slots.get(key)
+        key = (self.zone.api_url.lower(), self._code_digest, entity.lower())
+        with _slots_lock:
+            slot = _slots.get(key)
             if slot is None:
                 slot = threading.BoundedSemaphore(max(1, self.pacing.max_in_flight))
-                self._slots[key] = slot
+                _slots[key] = slot
             return slot
 
     @contextmanager

@@ -279,3 +279,12 @@ def test_request_counter_counts_what_was_sent(sandbox: AutotaskSandbox) -> None:
     stats = client.stats()
     assert stats.total == sandbox.request_counts()["total"] - 1  # minus the zone lookup
     assert stats.by_entity == {"ThresholdInformation": 1, "Invoices": 3}
+
+
+def test_several_clients_with_one_integration_code_share_the_three_slots() -> None:
+    with make_sandbox(latency_ms=25) as sandbox:
+        clients = [make_client(sandbox) for _ in range(3)]
+        with ThreadPoolExecutor(max_workers=9) as pool:
+            list(pool.map(lambda n: clients[n % 3].count("Invoices"), range(27)))
+        assert sandbox.max_in_flight("invoices") == 3
+        assert sandbox.gate.refusals == 0
