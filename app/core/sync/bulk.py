@@ -60,24 +60,28 @@ def _sqlite_value(value: Any) -> Any:
     return value
 
 
-def upsert(connection: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert or update ``rows`` (all with the same keys) by primary key ``id``.
+def prepare_upsert(dialect: Dialect, table: Table, rows: Sequence[dict[str, Any]]
+                   ) -> tuple[str, list[Any]]:
+    """The upsert's SQL and one driver parameter set per row (all rows with the same keys).
 
-    One driver-level executemany per page: the values are already in the columns' storage
-    form, so SQLAlchemy's per-value processing is skipped.
+    The values are put in the columns' storage form here, so fetcher threads can do this
+    work while the writer thread is inside the database.
     """
-    if not rows:
-        return
-    dialect = connection.dialect.name
-    if dialect not in ("sqlite", "postgresql"):
-        raise RuntimeError(f"PayDesk's sync does not support the {dialect} database")
-    sql, order = _upsert_sql(connection.dialect, table, tuple(rows[0]))
-    if dialect == "sqlite":
+    if dialect.name not in ("sqlite", "postgresql"):
+        raise RuntimeError(f"PayDesk's sync does not support the {dialect.name} database")
+    sql, order = _upsert_sql(dialect, table, tuple(rows[0]))
+    if dialect.name == "sqlite":
         convert = _sqlite_value
-        connection.exec_driver_sql(sql, [tuple([convert(row[c]) for c in order])
-                                         for row in rows])
-    else:
-        connection.exec_driver_sql(sql, list(rows))
+        return sql, [tuple([convert(row[c]) for c in order]) for row in rows]
+    return sql, list(rows)
+
+
+def upsert(connection: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert or update ``rows`` (all with the same keys) by primary key ``id``: one
+    driver-level executemany, skipping SQLAlchemy's per-value processing."""
+    if rows:
+        sql, params = prepare_upsert(connection.dialect, table, rows)
+        connection.exec_driver_sql(sql, params)
 
 
 def existing_rows(

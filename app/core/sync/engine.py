@@ -408,6 +408,12 @@ class _Run:
                     batch.raw_ids.append(rid)
                 continue
             batch.raw_ids.append(rows[-1]["id"])
+        if rows:
+            synced_at = utcnow().replace(tzinfo=None)
+            for row in rows:
+                row["synced_at"] = synced_at
+            batch.upsert_sql, batch.upsert_params = bulk.prepare_upsert(
+                self.engine.dialect, bulk.plain_table(spec.table), rows)
         return batch
 
     # ----------------------------------------------------------------- full passes
