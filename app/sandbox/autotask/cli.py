@@ -22,17 +22,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="loopback address to listen on")
     parser.add_argument("--port", type=int, default=0, help="port (0 = any free port)")
     parser.add_argument("--seed", type=int, default=7, help="data seed (same seed, same data)")
-    parser.add_argument("--companies", type=int, default=d.companies)
-    parser.add_argument("--contacts", type=int, default=d.contacts)
-    parser.add_argument("--contracts", type=int, default=d.contracts)
-    parser.add_argument("--tickets", type=int, default=d.tickets)
-    parser.add_argument("--invoices", type=int, default=d.invoices)
+    parser.add_argument("--companies", type=int, default=d.companies,
+                        help=f"organizations (default {d.companies})")
+    parser.add_argument("--contacts", type=int, default=d.contacts,
+                        help=f"contacts (default {d.contacts})")
+    parser.add_argument("--contracts", type=int, default=d.contracts,
+                        help=f"contracts (default {d.contracts})")
+    parser.add_argument("--tickets", type=int, default=d.tickets,
+                        help=f"tickets (default {d.tickets})")
+    parser.add_argument("--invoices", type=int, default=d.invoices,
+                        help=f"invoices over --years years (default {d.invoices})")
     parser.add_argument("--lines-per-invoice", type=float, default=d.lines_per_invoice,
                         help="average invoice lines (BillingItems) per invoice")
     parser.add_argument("--years", type=int, default=d.years, help="years of invoice history")
     parser.add_argument("--bad-records", type=int, default=0,
                         help="deliberately malformed invoices (for quarantine testing)")
-    parser.add_argument("--username", default="paydesk-api@sandbox.example")
+    parser.add_argument("--username", default="paydesk-api@sandbox.example",
+                        help="the API user's name (an email address)")
     parser.add_argument("--secret", default=None, help="API secret (default: random)")
     parser.add_argument("--integration-code", default=None, help="default: random")
     parser.add_argument("--threshold", type=int, default=10_000,
@@ -44,15 +50,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-warm", dest="warm", action="store_false",
                         help="do not prepare the data in the background while idle")
     faults = parser.add_argument_group("faults")
-    faults.add_argument("--latency-ms", type=float, default=0.0)
-    faults.add_argument("--latency-jitter-ms", type=float, default=0.0)
+    faults.add_argument("--latency-ms", type=float, default=0.0,
+                        help="added to every request")
+    faults.add_argument("--latency-jitter-ms", type=float, default=0.0,
+                        help="plus a random 0..N ms per request")
     faults.add_argument("--error-rate", type=float, default=0.0,
                         help="share of requests answered with a server error")
     faults.add_argument("--error-status", type=int, default=500, choices=(500, 502, 503, 504))
     faults.add_argument("--error-body", default="json", choices=("json", "html", "empty"))
     faults.add_argument("--drop-rate", type=float, default=0.0,
                         help="share of connections closed without an answer")
-    faults.add_argument("--slow-rate", type=float, default=0.0)
+    faults.add_argument("--slow-rate", type=float, default=0.0,
+                        help="share of requests answered --slow-ms later")
     faults.add_argument("--slow-ms", type=float, default=3000.0)
     faults.add_argument("--mutate-every", type=int, default=0,
                         help="change data every N query requests (as colleagues would)")
@@ -78,8 +87,12 @@ def build_sandbox(args: argparse.Namespace) -> AutotaskSandbox:
 
 def run(args: argparse.Namespace) -> int:
     """Start the sandbox, print how to reach it, serve until interrupted."""
-    sandbox = build_sandbox(args)
-    sandbox.start()
+    try:
+        sandbox = build_sandbox(args)
+        sandbox.start()
+    except (ValueError, OSError) as exc:
+        sys.stderr.write(f"The Autotask sandbox could not start: {exc}\n")
+        return 2
     creds = sandbox.credentials
     lines = [
         f"url: {sandbox.url}",

@@ -51,6 +51,7 @@ from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
 from app.core.autotask.dates import parse_autotask_datetime
+from app.core.net import is_loopback_host
 from app.sandbox.autotask.data import DataSizes, Record, SandboxData, encode_json
 from app.sandbox.autotask.faults import Faults, ScriptedFault
 from app.sandbox.autotask.limits import RequestBudget, ThreadGate
@@ -122,6 +123,8 @@ class AutotaskSandbox:
         integration_code: str | None = None,
         warm: bool = False,
     ) -> None:
+        if not is_loopback_host(host):
+            raise ValueError(f"the sandbox only listens on this computer (not on {host!r})")
         self.sizes = DataSizes(companies=companies, contacts=contacts, contracts=contracts,
                                tickets=tickets, invoices=invoices,
                                lines_per_invoice=lines_per_invoice,
