@@ -492,6 +492,13 @@ class AutotaskSandbox:
                     table.serialized(number)
 
 
+_MAX_QUERY_STRING = 2048
+_HTML_QUERY_TOO_LONG = (
+    "<!DOCTYPE html><html><head><title>404 - Not Found</title></head><body>"
+    "<h1>HTTP Error 404.15 - Not Found</h1><p>The request filtering module is configured to "
+    "deny a request where the query string is too long.</p></body></html>"
+)
+
 _IDLE_BEFORE_WARMING = 0.05
 """Seconds without an API request before background warming takes a chunk."""
 
@@ -658,6 +665,10 @@ class _Handler(BaseHTTPRequestHandler):
                     return
                 self._fault_response(scripted, status=scripted.status, body_kind=scripted.body,
                                      message=scripted.message, retry_after=scripted.retry_after)
+                return
+            if len(split.query) > _MAX_QUERY_STRING:
+                # IIS refuses long query strings before Autotask sees them: use POST.
+                self._send(404, _HTML_QUERY_TOO_LONG.encode(), "text/html; charset=utf-8")
                 return
             if lowered[:1] != ["atservicesrest"]:
                 raise _HTTPError(404, ["The requested resource was not found."])

@@ -203,3 +203,16 @@ def test_a_warm_sandbox_prepares_its_pages_while_idle() -> None:
         assert all(invoices.is_serialized(n) for n in range(invoices.num_chunks))
         client = make_client(sandbox)
         assert sum(len(p) for p in client.query_all("Invoices")) == 1_234
+
+
+def test_long_get_queries_are_refused_like_iis_does(sandbox: AutotaskSandbox) -> None:
+    ids = list(range(1, 600))
+    search = json.dumps({"filter": [{"op": "in", "field": "id", "value": ids}]})
+    response = requests.get(f"{sandbox.zone_url}V1.0/Invoices/query",
+                            params={"search": search}, headers=_headers(sandbox),
+                            timeout=(5, 30))
+    assert response.status_code == 404
+    assert "query string is too long" in response.text
+    posted = requests.post(f"{sandbox.zone_url}V1.0/Invoices/query", data=search,
+                           headers=_headers(sandbox), timeout=(5, 30))
+    assert posted.status_code == 200
