@@ -149,6 +149,7 @@ class _Run:
         self.started_at = utcnow()
         self.requests_at_start = client.request_count
         self.by_entity_at_start = dict(client.stats().by_entity)
+        #: Autotask entity (or "Picklists") → what went wrong, in plain words.
         self.errors: dict[str, str] = {}
         self.writer: Writer
 
@@ -184,7 +185,7 @@ class _Run:
             thread.start()
         for thread in threads:
             thread.join()
-        if not self.stop.is_set() and not ({"Organizations", "Invoices"} & set(self.errors)):
+        if not self.stop.is_set() and not ({"Companies", "Invoices"} & set(self.errors)):
             with contextlib.suppress(RuntimeError):
                 self.writer.put(Batch(spec=SPECS_BY_ENTITY["Invoices"], orphans=True))
         self.writer.close()
@@ -288,7 +289,9 @@ class _Run:
                      "server, then sync again.")
         elif self.errors:
             status = RunStatus.FAILED
-            error = " ".join(f"{name}: {text}" for name, text in self.errors.items())
+            labels = {spec.entity: spec.label for spec in SPECS}
+            error = " ".join(f"{labels.get(name, 'Picklists')}: {text}"
+                             for name, text in self.errors.items())
         elif self.cancel.is_set():
             status = RunStatus.CANCELLED
         else:
@@ -337,7 +340,7 @@ class _Run:
                                       f"({type(exc).__name__}).")
 
     def _entity_failed(self, spec: EntitySpec, message: str) -> None:
-        self.errors[spec.label] = message
+        self.errors[spec.entity] = message
         self.writer.fail_entity(spec.entity, message, EntityPhase.FAILED)
 
     # ----------------------------------------------------------------- reading

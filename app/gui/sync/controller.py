@@ -35,6 +35,9 @@ from app.gui.workers import Task, WorkerFailure, run_task
 
 log = logging.getLogger(__name__)
 
+#: An overdue sync waits this long after start, so the window is up first.
+STARTUP_DELAY_MS = 5_000
+
 
 def sync_job(engine: Engine, credentials: CredentialStore, full: bool, *,
              cancel: threading.Event,
@@ -77,10 +80,15 @@ class SyncController(QObject):
     # ----------------------------------------------------------------- schedule
 
     def load_schedule(self) -> None:
-        """Read the interval and the last successful sync from the database."""
+        """Read the interval and the last successful sync from the database; when a sync
+        is already overdue (PayDesk was closed for a while), start one shortly."""
         self._interval = interval_minutes(self.context.engine)
         self.last_synced_at = last_success(self.context.engine)
         self._apply_interval()
+        if self._interval > 0 and self.last_synced_at is not None and (
+            utcnow() - self.last_synced_at
+        ).total_seconds() >= self._interval * 60:
+            QTimer.singleShot(STARTUP_DELAY_MS, self._scheduled)
 
     @property
     def interval(self) -> int:

@@ -189,3 +189,25 @@ def test_amounts_are_exact_minor_units(engine: Engine, sandbox: AutotaskSandbox)
         stored = s.get(Invoice, record["id"])
     assert stored is not None
     assert stored.total_minor == int(Decimal(str(record["invoiceTotal"])) * 100)
+
+
+def test_one_failing_kind_does_not_stop_the_others(engine: Engine,
+                                                   sandbox: AutotaskSandbox) -> None:
+    prepare(engine)
+    client = client_for(sandbox)
+    sandbox.fail_next(times=50, status=403, path_contains="Contracts",
+                      message="You do not have permission to read contracts.")
+    result = sync(engine, client)
+    assert result.status is RunStatus.FAILED
+    counts = {e.entity: e for e in result.entities}
+    assert counts["Contracts"].error and "not allowed" in counts["Contracts"].error
+    assert result.error and result.error.startswith("Contracts:")
+    assert counts["Tickets"].error is None
+    assert counts["Tickets"].inserted == sandbox.count("Tickets")
+    with session_scope(engine) as s:
+        run = s.get(SyncRun, result.run_id)
+        assert run is not None and run.status == "failed" and run.error == result.error
+    sandbox.faults.scripted.clear()
+    again = sync(engine, client)
+    assert again.status is RunStatus.SUCCEEDED, again.error
+    assert differences(engine, sandbox) == {}
