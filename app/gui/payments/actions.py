@@ -167,7 +167,11 @@ def install_organization_payments(page: Any, context: AppContext) -> None:
     """Extension for ``OrganizationPage`` (``ORGANIZATION_PAGE_EXTENSIONS``): a Payments tab
     with the organization's transaction history, newest first."""
     from app.gui.payments.transactions import TransactionsView
+    from app.gui.payments.upkeep import existing_upkeep
 
     history = TransactionsView(context, organization_id=page.organization_id, compact=True)
+    upkeep = existing_upkeep(context)
+    if upkeep is not None:
+        history.follow(upkeep)
     page.add_section("Payments", history)
     page.payments_view = history

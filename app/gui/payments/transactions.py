@@ -46,6 +46,7 @@ from app.core.payments import (
     transaction_ids,
     transaction_rows,
 )
+from app.core.payments.maintenance import MaintenanceReport
 from app.core.posting import PostingOutbox, PostingState
 from app.gui.context import AppContext
 from app.gui.payments.common import (
@@ -57,6 +58,7 @@ from app.gui.payments.common import (
     is_test_mode,
 )
 from app.gui.payments.lazy_model import Align, Column, LazyRowsModel, TextTone
+from app.gui.payments.upkeep import PaymentUpkeep
 from app.gui.widgets import EmptyState, SearchField, StatusPillDelegate, Tone
 from app.gui.workers import Task, WorkerFailure, run_task
 
@@ -353,6 +355,12 @@ class TransactionsView(QWidget):
         self.status_label.setObjectName("secondaryText")
         self.status_label.setWordWrap(True)
         layout.addWidget(self.status_label)
+        self.upkeep_label = QLabel()
+        self.upkeep_label.setObjectName("upkeepProblem")
+        self.upkeep_label.setWordWrap(True)
+        self.upkeep_label.setStyleSheet("color: #85520A;")
+        self.upkeep_label.setVisible(False)
+        layout.addWidget(self.upkeep_label)
         self._update_actions()
 
     def _widths(self) -> None:
@@ -468,6 +476,17 @@ class TransactionsView(QWidget):
                 "in Invoices and choose Pay… to take the first one.",
             )
 
+    # --- background upkeep -----------------------------------------------------------------------
+    def follow(self, upkeep: PaymentUpkeep) -> None:
+        """Refresh after each upkeep round and say what stopped it, if anything did."""
+        upkeep.roundFinished.connect(self._on_upkeep_round)
+
+    @Slot(object)
+    def _on_upkeep_round(self, report: MaintenanceReport) -> None:
+        self.upkeep_label.setText(" ".join(report.problems))
+        self.upkeep_label.setVisible(bool(report.problems))
+        self.reload()
+
     # --- filters, search and sorting -------------------------------------------------------------
     @Slot(QPushButton)
     def _on_filter_clicked(self, button: QPushButton) -> None:
@@ -515,6 +534,11 @@ class TransactionsView(QWidget):
         rows = sorted({index.row() for index in self.table.selectionModel().selectedRows()})
         found = [self.model.row_object(r) for r in rows]
         return [row for row in found if row is not None]
+
+    def shown_states(self) -> list[str]:
+        """The payment states of the listed rows, in order (for tests and diagnostics)."""
+        rows = (self.model.row_object(r) for r in range(self.model.rowCount()))
+        return [row.state.value for row in rows if row is not None]
 
     def selected_payment_ids(self) -> list[int]:
         return [row.payment_id for row in self.selected_rows()]
@@ -637,5 +661,10 @@ class TransactionsView(QWidget):
 
 
 def create_transactions_area(context: AppContext) -> QWidget:
-    """The main window's Transactions area."""
-    return TransactionsView(context)
+    """The main window's Transactions area. It also starts the window's payment upkeep
+    (recovery and posting to Autotask in the background, see ``upkeep``)."""
+    from app.gui.payments.upkeep import payment_upkeep
+
+    view = TransactionsView(context)
+    view.follow(payment_upkeep(context, view))
+    return view

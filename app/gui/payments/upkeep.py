@@ -1,0 +1,98 @@
+"""Payment upkeep while PayDesk is open: finish what a crash or a lost answer left open, and
+post to Autotask, in the background.
+
+``PaymentUpkeep`` runs the core's ``run_payment_maintenance`` (recover unfinished payments
+by their keys, follow bank debits, deliver due postings with backoff) shortly after the
+window opens and then every minute — never two rounds at once. Screens listen to
+``roundFinished`` to refresh, and show the round's problems (a missing Autotask connection,
+an unreachable gateway) in words a bookkeeper can act on.
+
+One upkeep per window, kept in ``AppContext.services[UPKEEP_SERVICE]``; it is created with
+the Transactions area. Runs on the GUI thread; the round itself runs on a worker.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from PySide6.QtCore import QObject, QTimer, Signal, Slot
+from shiboken6 import isValid
+
+from app.core.payments.maintenance import MaintenanceReport, run_payment_maintenance
+from app.gui.context import AppContext
+from app.gui.workers import Task, WorkerFailure, run_task
+
+log = logging.getLogger(__name__)
+
+UPKEEP_SERVICE = "payment_upkeep"
+#: The first round waits for the window to settle; later rounds follow every minute.
+FIRST_ROUND_MS = 3_000
+ROUND_INTERVAL_MS = 60_000
+
+
+class PaymentUpkeep(QObject):
+    """See the module docstring. ``roundFinished(MaintenanceReport)`` after each round."""
+
+    roundFinished = Signal(object)
+
+    def __init__(self, context: AppContext, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.context = context
+        self.last_report: MaintenanceReport | None = None
+        self._task: Task | None = None
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.timeout.connect(self.run_now)
+
+    def start(self, first_round_ms: int = FIRST_ROUND_MS) -> None:
+        self._timer.start(first_round_ms)
+
+    def stop(self) -> None:
+        self._timer.stop()
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and self._task.is_running
+
+    @Slot()
+    def run_now(self) -> None:
+        """Start a round now (unless one is running)."""
+        if self.running:
+            return
+        self._task = run_task(
+            "check unfinished payments and post to Autotask",
+            run_payment_maintenance,
+            self.context.engine,
+            self.context.credentials,
+            on_success=self._on_done,
+            on_failure=self._on_failed,
+        )
+
+    def _on_done(self, report: MaintenanceReport) -> None:
+        self.last_report = report
+        if report.problems:
+            log.info("Payment upkeep: %s", " ".join(report.problems))
+        self.roundFinished.emit(report)
+        self._timer.start(ROUND_INTERVAL_MS)
+
+    def _on_failed(self, failure: WorkerFailure) -> None:
+        # The next round tries again; the details are in the log.
+        log.warning("Payment upkeep failed: %s", failure.details)
+        self._timer.start(ROUND_INTERVAL_MS)
+
+
+def existing_upkeep(context: AppContext) -> PaymentUpkeep | None:
+    upkeep = context.services.get(UPKEEP_SERVICE)
+    return upkeep if isinstance(upkeep, PaymentUpkeep) and isValid(upkeep) else None
+
+
+def payment_upkeep(context: AppContext, parent: QObject | None = None) -> PaymentUpkeep:
+    """The window's upkeep, created (and started) on first use; it lives as long as
+    ``parent`` (a closed window's upkeep is replaced by the next window's)."""
+    upkeep = context.services.get(UPKEEP_SERVICE)
+    if isinstance(upkeep, PaymentUpkeep) and isValid(upkeep):
+        return upkeep
+    upkeep = PaymentUpkeep(context, parent)
+    context.services[UPKEEP_SERVICE] = upkeep
+    upkeep.start()
+    return upkeep

@@ -1,0 +1,61 @@
+"""The window's payment upkeep: a pay link the client completed after the dialog was closed
+is recorded by the next background round, and Transactions refreshes."""
+
+from __future__ import annotations
+
+from pytestqt.qtbot import QtBot
+
+from app.core.gateways.connection import (
+    GatewayConnection,
+    save_gateway_connection,
+    save_gateway_secret,
+)
+from app.core.payments import (
+    PaymentPipeline,
+    PaymentRequest,
+    PaymentState,
+    compute_order_summary,
+    load_payable_invoices,
+)
+from app.gui.context import AppContext
+from app.gui.payments.transactions import create_transactions_area
+from app.gui.payments.upkeep import UPKEEP_SERVICE, PaymentUpkeep
+from app.sandbox.gateway import GatewaySandbox
+from tests.gui.conftest import wait_for_background_tasks
+from tests.gui.payments_support import ORG_ID, build_world
+from tests.integration.gateway.support import submit_card
+
+
+def test_a_round_records_a_completed_pay_link_and_says_what_is_missing(
+    qtbot: QtBot, set_up_context: AppContext
+) -> None:
+    with GatewaySandbox() as sandbox:
+        world = build_world(set_up_context, sandbox)
+        engine = set_up_context.engine
+        save_gateway_connection(engine, GatewayConnection(gateway="stripe", api_base=sandbox.url))
+        save_gateway_secret(set_up_context.credentials, "stripe", sandbox.secret_key)
+        summary = compute_order_summary(
+            load_payable_invoices(engine, world.invoice_ids[:1], "USD"), currency="USD"
+        )
+        hosted = PaymentPipeline(engine, world.gateway).start_hosted_payment(
+            PaymentRequest.from_summary(summary, organization_id=ORG_ID), purpose="pay_link"
+        )
+        assert submit_card(hosted.url, "4242424242424242").completed
+
+        view = create_transactions_area(set_up_context)
+        qtbot.addWidget(view)
+        wait_for_background_tasks(qtbot)
+        upkeep = set_up_context.services[UPKEEP_SERVICE]
+        assert isinstance(upkeep, PaymentUpkeep)
+        assert view.shown_states() == ["awaiting_client"]
+
+        with qtbot.waitSignal(upkeep.roundFinished, timeout=15_000) as round_:
+            upkeep.run_now()
+        report = round_.args[0]
+        assert [o.state for o in report.recovery.resolved] == [PaymentState.SUCCEEDED]
+        # Autotask is not connected here: the round says so where the bookkeeper looks.
+        assert view.upkeep_label.isVisibleTo(view)
+        assert "Nothing was posted to Autotask" in view.upkeep_label.text()
+        wait_for_background_tasks(qtbot)
+        assert view.shown_states() == ["succeeded"]
+        upkeep.stop()
