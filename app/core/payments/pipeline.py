@@ -50,6 +50,7 @@ from app.core.gateways import (
     HostedSession,
     HostedSessionState,
     HostedSessionStatus,
+    IdempotencyKeyReused,
     MethodType,
     PaymentGateway,
     RateLimited,
@@ -111,6 +112,9 @@ Checkpoint = Callable[[str], None]
 
 #: Unresolved payments of *other* seats are left alone this long (they may still be running).
 DEFAULT_STALE_AFTER = timedelta(minutes=10)
+#: How long after sending a charge the gateway may still be executing it. Within this window
+#: a lookup that finds nothing is not proof; after it, it is.
+SETTLE_WINDOW = timedelta(minutes=2)
 
 _REFERENCE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford: no I, L, O, U
 
@@ -380,8 +384,10 @@ class PaymentPipeline:
         *,
         actor: str | None = None,
         checkpoint: Checkpoint | None = None,
+        settle_window: timedelta = SETTLE_WINDOW,
     ) -> None:
         self.engine = engine
+        self.settle_window = settle_window
         self.gateway = gateway
         self.actor = actor or current_actor()
         self._checkpoint = checkpoint
@@ -635,37 +641,61 @@ class PaymentPipeline:
                 payment.completed_at = utcnow()
                 self._move(session, payment, PaymentState.FAILED, reason=problem)
                 return _outcome(payment)
-            assert method is not None
-            token = method.token
             payment.submitted_at = utcnow()
             self._move(session, payment, PaymentState.SUBMITTED)
-            reference = payment.reference
-            key = payment.idempotency_key
-            total = Money(payment.total_minor, payment.currency)
-            numbers = [invoices[i].invoice_number or str(i) for i, _ in allocations]
         self._step("payment.before_gateway")
 
-        description = f"Payment {reference} for invoice" + ("s " if len(numbers) > 1 else " ")
-        description += ", ".join(numbers)
         try:
-            result = self.gateway.charge(
-                customer_id,
-                token,
-                total,
-                idempotency_key=key,
-                reference=reference,
-                description=description,
-                metadata={"paydesk_organization_id": str(organization_id)},
-            )
+            result = self._charge(payment_id, customer_id)
         except GatewayError as exc:
             if exc.outcome_unknown:
                 self._mark_unknown(payment_id, exc.message)
                 return self.resolve(payment_id)
             return self._fail_after_gateway(payment_id, exc)
+        except Exception as exc:
+            # Anything unexpected after the request may have left counts as a lost answer:
+            # the payment is looked up, never simply charged again.
+            log.exception("unexpected error while charging payment %s", payment_id)
+            self._mark_unknown(payment_id, type(exc).__name__)
+            return self.resolve(payment_id)
         self._step("payment.after_gateway")
         outcome = self._record_charge(payment_id, result)
         self._step("payment.recorded")
         return outcome
+
+    def _charge(self, payment_id: int, customer_id: str) -> ChargeResult:
+        """The gateway call for a payment, built only from what is stored, so that a repeat
+        sends exactly the same parameters with the same key (the gateway then replays)."""
+        with session_scope(self.engine) as session:
+            payment = self._payment(session, payment_id)
+            method = (
+                session.get(PaymentMethod, payment.payment_method_id)
+                if payment.payment_method_id is not None
+                else None
+            )
+            if method is None:
+                raise PaymentRefused("The payment has no saved method to charge.")
+            ids = [i for i, _ in self._allocations(session, payment_id)]
+            numbers = dict(
+                session.execute(
+                    select(Invoice.id, Invoice.invoice_number).where(Invoice.id.in_(ids))
+                ).all()
+            )
+            labels = [numbers.get(i) or str(i) for i in ids]
+            token = method.token
+            reference, key = payment.reference, payment.idempotency_key
+            total = Money(payment.total_minor, payment.currency)
+            organization_id = payment.organization_id
+        description = f"Payment {reference} for invoice" + ("s " if len(labels) > 1 else " ")
+        return self.gateway.charge(
+            customer_id,
+            token,
+            total,
+            idempotency_key=key,
+            reference=reference,
+            description=description + ", ".join(labels),
+            metadata={"paydesk_organization_id": str(organization_id)},
+        )
 
     def _fail_before_gateway(self, payment_id: int, message: str) -> PaymentOutcome:
         with session_scope(self.engine) as session:
@@ -759,7 +789,10 @@ class PaymentPipeline:
 
         ``created``: PayDesk stopped before sending it (``submitted`` is committed before
         every gateway call), so nothing was charged — it fails. ``submitted``/``unknown``:
-        the charge is looked up by key and reference; none found means nothing was charged.
+        the charge is looked up by key and reference. Found: its outcome is recorded. Not
+        found within ``settle_window`` of sending: the same request is repeated with the same
+        key (the gateway replays, or charges exactly once if the first never arrived). Not
+        found later: proof that nothing was charged — it fails.
         """
         with session_scope(self.engine) as session:
             payment = self._payment(session, payment_id)
@@ -779,6 +812,7 @@ class PaymentPipeline:
             reference, key = payment.reference, payment.idempotency_key
             created_after = payment.created_at
             organization_id = payment.organization_id
+            sent_at = payment.submitted_at or payment.created_at
         try:
             customer_id = self._customer_id(organization_id)
             found = self.gateway.find_charge(
@@ -791,6 +825,12 @@ class PaymentPipeline:
             self._mark_unknown(payment_id, exc.message)
             with session_scope(self.engine) as session:
                 return _outcome(self._payment(session, payment_id))
+        if found is None and utcnow() - sent_at < self.settle_window:
+            # Straight after a lost answer, "not found" is not yet proof: the request may
+            # still be running at the gateway. Repeating it with the same key settles it —
+            # the gateway replays the outcome, says it is still running, or (if the first
+            # never arrived) charges exactly once.
+            return self._repeat(payment_id, customer_id)
         if found is None:
             with session_scope(self.engine) as session:
                 payment = self._payment(session, payment_id)
@@ -805,6 +845,19 @@ class PaymentPipeline:
                 self._move(session, payment, PaymentState.FAILED, reason="not found at gateway")
                 return _outcome(payment)
         return self._record_charge(payment_id, found)
+
+    def _repeat(self, payment_id: int, customer_id: str) -> PaymentOutcome:
+        try:
+            result = self._charge(payment_id, customer_id)
+        except GatewayError as exc:
+            if exc.outcome_unknown or isinstance(exc, IdempotencyKeyReused):
+                self._mark_unknown(payment_id, exc.message)
+                with session_scope(self.engine) as session:
+                    return _outcome(self._payment(session, payment_id))
+            # The gateway stores a refused request's answer with its key: the first attempt
+            # was refused the same way, so nothing was charged.
+            return self._fail_after_gateway(payment_id, exc)
+        return self._record_charge(payment_id, result)
 
     def follow_up(self, payment_id: int) -> PaymentOutcome:
         """Ask the gateway how a processing bank debit stands; record settled or returned."""
@@ -1269,6 +1322,7 @@ def recover_payments(
     stale_after: timedelta = DEFAULT_STALE_AFTER,
     follow_processing: bool = True,
     checkpoint: Checkpoint | None = None,
+    settle_window: timedelta = SETTLE_WINDOW,
 ) -> RecoveryReport:
     """Finish everything a crash or a lost answer left open. Run at each start (and by
     ``paydesk payments recover``).
@@ -1280,7 +1334,8 @@ def recover_payments(
     * refunds whose answer was lost are repeated with the same key;
     * processing bank debits are followed up (``follow_processing``).
     """
-    pipeline = PaymentPipeline(engine, gateway, actor=actor, checkpoint=checkpoint)
+    pipeline = PaymentPipeline(engine, gateway, actor=actor, checkpoint=checkpoint,
+                               settle_window=settle_window)
     me = pipeline.actor
     account = pipeline.account
     cutoff = utcnow() - stale_after

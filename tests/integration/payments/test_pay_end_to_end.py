@@ -3,12 +3,17 @@ against the sandbox gateway, the pipeline, and the outbox posting back to Autota
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import Engine
 
+from app.core.clock import utcnow
 from app.core.payments import PaymentRefused, PaymentState, payment_detail
+from app.core.storage.engine import session_scope
+from app.core.storage.models import Payment
 from tests.integration.payments.support import (
     PayWorld,
     add_bank_account,
@@ -251,3 +256,52 @@ def test_a_second_payment_cannot_overpay(world: PayWorld) -> None:
     with pytest.raises(PaymentRefused, match=r"Only \$100\.00 is owed"):
         world.pipeline.create(other)
     assert world.balances()[first] == 10000
+
+
+def test_a_timeout_while_the_gateway_is_still_charging_is_settled_by_key(
+    world: PayWorld,
+) -> None:
+    """The answer times out while the gateway is still working on the charge: PayDesk does
+    not fail it (nothing found yet is no proof) and does not charge again; it settles once
+    the gateway has finished."""
+    from app.core.gateways.stripe_gateway import StripeGateway
+    from app.core.payments import PaymentPipeline
+
+    impatient = StripeGateway(world.gateway_sandbox.secret_key, api_base=world.gateway_sandbox.url,
+                              max_network_retries=0, timeout=(2.0, 0.5))
+    pipeline = PaymentPipeline(world.engine, impatient, actor="dana@frontdesk")
+    first = world.invoice_ids[0]
+    request = world.request([first])
+    world.gateway_sandbox.add_fault("slow", seconds=1.5, path="/v1/payment_intents",
+                                    method="POST")
+
+    outcome = pipeline.pay(request)
+
+    assert outcome.state in (PaymentState.UNKNOWN, PaymentState.SUCCEEDED)
+    if outcome.state is PaymentState.UNKNOWN:
+        assert "do not take this payment again" in outcome.message
+        time.sleep(1.6)
+        outcome = pipeline.resolve(outcome.payment_id)
+    assert outcome.state is PaymentState.SUCCEEDED
+    assert len(gateway_intents(world.gateway_sandbox, outcome.reference)) == 1
+    assert world.balances()[first] == 0
+
+
+def test_nothing_found_long_after_sending_proves_nothing_was_charged(world: PayWorld) -> None:
+    first = world.invoice_ids[0]
+    payment_id = world.pipeline.create(world.request([first]))
+    # As a crash would leave it: marked sent ten minutes ago, no answer recorded.
+    with session_scope(world.engine) as s:
+        payment = s.get(Payment, payment_id)
+        assert payment is not None
+        payment.state = "submitted"
+        payment.submitted_at = utcnow() - timedelta(minutes=10)
+        reference = payment.reference
+
+    outcome = world.pipeline.resolve(payment_id)
+
+    assert outcome.state is PaymentState.FAILED
+    assert "Nothing was charged" in outcome.message
+    assert gateway_intents(world.gateway_sandbox, reference) == []
+    assert world.balances()[first] == 50000
+    assert world.pipeline.pay(world.request([first])).state is PaymentState.SUCCEEDED
