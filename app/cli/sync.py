@@ -54,12 +54,13 @@ def handle(args: argparse.Namespace) -> int:
         cancel.set()
 
     previous = signal.signal(signal.SIGINT, interrupt)
+    printer = _ProgressLine(enabled=not args.json and sys.stderr.isatty())
     try:
-        result = run_sync(engine, client, full=args.full, cancel=cancel,
-                          on_progress=_progress_printer(args.json))
+        result = run_sync(engine, client, full=args.full, cancel=cancel, on_progress=printer)
     except SyncError as exc:
         return _fail(args, exc.message)
     finally:
+        printer.finish()
         signal.signal(signal.SIGINT, previous)
         client.close()
         engine.dispose()
@@ -78,23 +79,29 @@ def _fail(args: argparse.Namespace, message: str) -> int:
     return 2
 
 
-def _progress_printer(quiet: bool) -> Any:
-    state = {"last": ""}
+class _ProgressLine:
+    """One self-overwriting progress line on a terminal (nothing when output is piped)."""
 
-    def show(progress: SyncProgress) -> None:
-        if quiet or not sys.stderr.isatty():
-            return
+    def __init__(self, *, enabled: bool) -> None:
+        self.enabled = enabled
+        self.last = ""
+
+    def __call__(self, progress: SyncProgress) -> None:
         current = progress.current
-        if current is None:
+        if not self.enabled or current is None:
             return
         line = f"Syncing {current.label.lower()}: {current.counts.fetched:,}"
         if current.total:
-            line += f" of {current.total:,}"
-        if line != state["last"]:
-            state["last"] = line
-            print(f"\r{line:<60}", end="", file=sys.stderr, flush=True)
+            line += f" of about {current.total:,}"
+        if progress.eta_seconds:
+            line += f", about {int(progress.eta_seconds // 60) + 1} min left"
+        if line != self.last:
+            self.last = line
+            print(f"\r{line:<72}", end="", file=sys.stderr, flush=True)
 
-    return show
+    def finish(self) -> None:
+        if self.last:
+            print(file=sys.stderr)
 
 
 def format_summary(result: SyncResult) -> str:
