@@ -787,9 +787,7 @@ class AutotaskClient:
             try:
                 response = self._send(method, url, entity, json_body)
             except AutotaskNetworkError as error:
-                sent = not isinstance(error, AutotaskTLSError) and not getattr(
-                    error, "_not_sent", False)
-                may_retry = (read or not sent) and error.retryable
+                may_retry = (read or not error.sent) and error.retryable
                 if not may_retry or attempt == attempts - 1:
                     raise
                 self._note_retry()
@@ -826,24 +824,26 @@ class AutotaskClient:
         zone_url = self.zone.api_url
         for _hop in range(3):
             with self._in_flight(entity):
+                started = time.monotonic()
                 try:
                     response = session.request(
                         method, url, headers=headers, data=data,
                         timeout=self.timeouts.as_tuple(), allow_redirects=False,
                     )
                 except requests.exceptions.ConnectTimeout:
-                    error = AutotaskTimeoutError()
-                    error._not_sent = True  # type: ignore[attr-defined]
-                    raise error from None
+                    raise AutotaskTimeoutError(sent=False) from None
                 except requests.exceptions.SSLError:
                     raise AutotaskTLSError() from None
                 except requests.RequestException as exc:
-                    error2 = _network_error(exc)
+                    log.debug("Autotask %s %s failed: %s", method, urlsplit(url).path,
+                              type(exc).__name__)
                     if _connection_refused(exc):
-                        error2._not_sent = True  # type: ignore[attr-defined]
-                    raise error2 from None
+                        raise AutotaskNetworkError(sent=False) from None
+                    raise _network_error(exc) from None
                 finally:
                     self._count_request(entity)
+            log.debug("Autotask %s %s -> %s in %.0f ms", method, urlsplit(url).path,
+                      response.status_code, (time.monotonic() - started) * 1000)
             if not response.is_redirect:
                 return response
             target = urljoin(url, response.headers.get("Location", ""))

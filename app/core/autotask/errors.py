@@ -189,16 +189,21 @@ class AutotaskServerError(AutotaskError):
 
 
 class AutotaskNetworkError(AutotaskError):
-    """Autotask could not be reached (no network, DNS failure, connection dropped)."""
+    """Autotask could not be reached (no network, DNS failure, connection dropped).
+
+    `sent` is False when the request certainly never reached Autotask (the connection
+    could not be opened), which makes even a create safe to repeat.
+    """
 
     retryable = True
 
-    def __init__(self, message: str | None = None) -> None:
+    def __init__(self, message: str | None = None, *, sent: bool = True) -> None:
         super().__init__(
             message
             or "PayDesk could not reach Autotask. Check this computer's internet connection "
             "(and any proxy or firewall), then try again."
         )
+        self.sent = sent
 
 
 class AutotaskTLSError(AutotaskNetworkError):
@@ -217,9 +222,10 @@ class AutotaskTLSError(AutotaskNetworkError):
 class AutotaskTimeoutError(AutotaskNetworkError):
     """Autotask did not answer in time."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, sent: bool = True) -> None:
         super().__init__(
-            "Autotask took too long to answer. It may be busy; PayDesk will try again later."
+            "Autotask took too long to answer. It may be busy; PayDesk will try again later.",
+            sent=sent,
         )
 
 
