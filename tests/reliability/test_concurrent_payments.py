@@ -119,3 +119,32 @@ def test_second_seat_waits_for_the_first_and_is_refused(
     outcome = first.submit(created[0])
     assert outcome.state is PaymentState.SUCCEEDED
     assert world.balances()[invoice] == 20000
+
+
+def test_submitting_one_payment_twice_at_once_charges_once(
+    world: PayWorld, second_seat: Engine
+) -> None:
+    """A double click, or the same payment sent from two windows: one charge."""
+    invoice = world.invoice_ids[0]
+    payment_id = world.pipeline.create(world.request([invoice]))
+    seats = [PaymentPipeline(world.engine, world.gateway, actor="dana@seat-1"),
+             PaymentPipeline(second_seat, world.gateway, actor="dana@seat-1")]
+    start = threading.Barrier(2)
+    outcomes: list[PaymentOutcome] = []
+
+    def submit(pipeline: PaymentPipeline) -> None:
+        start.wait()
+        outcomes.append(pipeline.submit(payment_id))
+
+    threads = [threading.Thread(target=submit, args=(seat,)) for seat in seats]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+
+    assert len(outcomes) == 2
+    reference = outcomes[0].reference
+    assert len(gateway_intents(world.gateway_sandbox, reference)) == 1
+    final = PaymentPipeline(world.engine, world.gateway).resolve(payment_id)
+    assert final.state is PaymentState.SUCCEEDED
+    assert world.balances()[invoice] == 0

@@ -613,17 +613,19 @@ class PaymentPipeline:
             return self._fail_before_gateway(payment_id, exc.message)
 
         with session_scope(self.engine) as session:
+            allocations = self._allocations(session, payment_id)
+            invoices = lock_invoices(session, (i for i, _ in allocations))
+            # Read under the lock: a second submit of the same payment (a double click, a
+            # second window) waits here and then sees it is no longer "created".
             payment = self._payment(session, payment_id)
             if payment.state != PaymentState.CREATED.value:
                 return _outcome(payment)
-            allocations = self._allocations(session, payment_id)
             request = PaymentRequest(
                 organization_id=payment.organization_id,
                 allocations=tuple((i, Money(a, payment.currency)) for i, a in allocations),
                 surcharge=Money(payment.surcharge_minor, payment.currency),
                 payment_method_id=payment.payment_method_id,
             )
-            invoices = lock_invoices(session, (i for i, _ in allocations))
             problem: str | None = None
             method = (
                 session.get(PaymentMethod, payment.payment_method_id)
