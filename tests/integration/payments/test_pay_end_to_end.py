@@ -305,3 +305,40 @@ def test_nothing_found_long_after_sending_proves_nothing_was_charged(world: PayW
     assert gateway_intents(world.gateway_sandbox, reference) == []
     assert world.balances()[first] == 50000
     assert world.pipeline.pay(world.request([first])).state is PaymentState.SUCCEEDED
+
+
+def test_a_pay_link_paid_while_paydesk_was_closed_is_recorded_at_start(
+    world: PayWorld,
+) -> None:
+    from app.core.payments import recover_payments
+    from tests.integration.payments.support import submit_card
+
+    first = world.invoice_ids[0]
+    hosted = world.pipeline.start_hosted_payment(world.request([first], method=None))
+    assert submit_card(hosted.url, "5555555555554444") == 303
+
+    report = recover_payments(world.engine, world.gateway, actor="lee@other-seat")
+
+    assert [o.reference for o in report.resolved] == [hosted.reference]
+    assert report.resolved[0].state is PaymentState.SUCCEEDED
+    assert world.balances()[first] == 0
+
+
+def test_the_note_names_the_contact_and_the_memo(world: PayWorld) -> None:
+    import dataclasses
+
+    from app.core.storage.models import Contact
+
+    with session_scope(world.engine) as s:
+        s.add(Contact(id=9_000_001, organization_id=world.company_id, first_name="Dana",
+                      last_name="Reyes", synced_at=utcnow()))
+    request = dataclasses.replace(world.request([world.invoice_ids[1]]), contact_id=9_000_001,
+                                  memo="Paid by phone")
+    outcome = world.pipeline.pay(request)
+    world.outbox.deliver_due()
+
+    note = world.notes_for(f"Payment {outcome.reference}")[0]
+    assert "Contact: Dana Reyes" in note["description"]
+    assert "Memo: Paid by phone" in note["description"]
+    assert "Test mode" in note["description"]
+    assert int(note["contactID"]) == 9_000_001
