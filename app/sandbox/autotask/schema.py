@@ -157,7 +157,7 @@ _add(EntitySchema("Tickets", (
     _f("issueType", "integer", picklist="issueType", **_W),
     _f("assignedResourceID", "integer", **_W),
     _f("createDate", "dateTime"),
-    _f("dueDateTime", "dateTime", required=True, **_W),
+    _f("dueDateTime", "dateTime", **_W),
     _f("completedDate", "dateTime"),
     _f("lastActivityDate", "dateTime"),
     _f("lastTrackedModificationDateTime", "dateTime"),

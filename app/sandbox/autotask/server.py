@@ -22,11 +22,11 @@ What it serves (paths and header names in any letter case, like Autotask):
   and PATCHes received; create or change companies and invoices; void or pay an invoice;
   switch faults. The same is available on the `AutotaskSandbox` object.
 
-Published clients: py-autotask 2.3.0 (PyPI) works against it unchanged once given the
-sandbox's zone URL as its `api_url` — get, query, count (it sends `{}` for "all"), field
-metadata, PATCH on `{Entity}/{id}` and child creates. Its entity-level `query_all` follows
-`nextPageUrl` the way Autotask does not support and stops after the first page, here as
-against Autotask.
+Published clients work against it unchanged once given the sandbox's zone URL: py-autotask
+2.3.0 (get, query, count — it sends `{}` for "all" —, field metadata, PATCH on
+`{Entity}/{id}`, child creates; its entity-level `query_all` stops after the first page,
+here as against Autotask, because it pages by an `offset` Autotask ignores) and atrest
+1.0.2 (GET queries with a raw JSON `search`, creates with capitalised field names).
 
 Threads: one thread per connection (stdlib `ThreadingHTTPServer`); every data access holds
 the data set's lock.
@@ -1043,6 +1043,13 @@ class _Handler(BaseHTTPRequestHandler):
             record: Record = {spec.name: None for spec in schema.fields}
             record.update(clean)
             record["id"] = table.next_id()
+            now = data.now_text()
+            for spec in schema.fields:  # what Autotask stamps on a new record
+                if spec.read_only and spec.data_type == "dateTime" and spec.name.startswith(
+                        ("create", "lastModified", "lastTracked", "lastActivity")):
+                    record[spec.name] = now
+            if schema.name == "Tickets":
+                record["ticketNumber"] = f"T{now[:10].replace('-', '')}.{record['id'] % 10000:04d}"
             table.append(record)
             return record
 
