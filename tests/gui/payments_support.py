@@ -29,6 +29,7 @@ class PaymentWorld:
     gateway: StripeGateway
     invoice_ids: list[int]
     methods: list[StoredMethod]
+    organization_id: int = ORG_ID
 
     def method(self, last4: str) -> StoredMethod:
         return next(m for m in self.methods if m.method.last4 == last4)
@@ -70,18 +71,18 @@ def seed_organization(
 def build_world(
     context: AppContext, sandbox: GatewaySandbox, aliases: tuple[str, ...] = (
         "pm_card_visa", "pm_card_chargeDeclinedInsufficientFunds",
-    )
+    ), *, organization_id: int = ORG_ID,
 ) -> PaymentWorld:
     """Seed the organization, connect the gateway and save the organization's test cards."""
-    invoice_ids = seed_organization(context.engine)
+    invoice_ids = seed_organization(context.engine, organization_id=organization_id)
     gateway = make_gateway(sandbox)
     context.services[GATEWAY_SERVICE] = gateway
     saved = SavedMethods(context.engine, gateway)
-    customer = saved.customer_for(ORG_ID)
+    customer = saved.customer_for(organization_id)
     for alias in aliases:
         attach_test_method(sandbox, customer, alias)
-    methods = saved.refresh(ORG_ID)
-    return PaymentWorld(context, sandbox, gateway, invoice_ids, methods)
+    methods = saved.refresh(organization_id)
+    return PaymentWorld(context, sandbox, gateway, invoice_ids, methods, organization_id)
 
 
 def pay(world: PaymentWorld, invoice_ids: list[int], last4: str = "4242",
@@ -98,7 +99,8 @@ def pay(world: PaymentWorld, invoice_ids: list[int], last4: str = "4242",
     invoices = load_payable_invoices(engine, invoice_ids, "USD")
     summary = compute_order_summary(invoices, currency="USD", amount=amount)
     request = PaymentRequest.from_summary(
-        summary, organization_id=ORG_ID, payment_method_id=world.method(last4).id,
-        contact_id=ORG_ID * 10 + 1,
+        summary, organization_id=world.organization_id,
+        payment_method_id=world.method(last4).id,
+        contact_id=world.organization_id * 10 + 1,
     )
     return PaymentPipeline(engine, world.gateway).pay(request).payment_id

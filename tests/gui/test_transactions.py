@@ -191,3 +191,51 @@ def test_opening_a_row_opens_its_detail(qtbot: QtBot, world: PaymentWorld) -> No
     assert dialog.detail is not None and dialog.detail.posting_status is PostingStatus.PENDING
     dialog.close()
     assert isinstance(view.table, QTableView)
+
+
+def test_retry_posts_a_failed_note_to_autotask(
+    qtbot: QtBot, set_up_context: AppContext
+) -> None:
+    from app.core.connections import (
+        AutotaskConnection,
+        load_autotask_client,
+        save_autotask_connection,
+        save_autotask_secret,
+    )
+    from app.core.posting import PostingOutbox
+    from app.sandbox.autotask.server import AutotaskSandbox
+
+    with AutotaskSandbox(companies=2, contacts=2, contracts=1, tickets=1, invoices=2) as autotask, \
+            GatewaySandbox() as sandbox:
+        company = autotask.create_company(companyName="Acme Dental Group")
+        engine = set_up_context.engine
+        c = autotask.credentials
+        save_autotask_connection(engine, AutotaskConnection(
+            username=c.username, integration_code=c.integration_code, discovery_url=autotask.url))
+        save_autotask_secret(set_up_context.credentials, c.secret)
+        world = build_world(set_up_context, sandbox, organization_id=int(company["id"]))
+        # A partial payment: its only posting is the note on the organization.
+        payment_id = pay(world, world.invoice_ids[:1], amount="500.00")
+        # Autotask fails while the outbox delivers: the note waits for a retry.
+        autotask.fail_next(times=1, status=500, path_contains="Notes")
+        client = load_autotask_client(engine, set_up_context.credentials)
+        assert client is not None
+        PostingOutbox(engine, client).deliver_due()
+        client.close()
+
+        view = make_view(qtbot, set_up_context)
+        assert [r["Autotask"] for r in shown(view)] == ["Failing to post"]
+        tooltip_column = [c.title for c in view.model.columns()].index("Autotask")
+        assert view.model.index(0, tooltip_column).data(Qt.ItemDataRole.ToolTipRole)
+        view.table.selectRow(0)
+        qtbot.mouseClick(view.findChild(QPushButton, "retryPostingButton"),
+                         Qt.MouseButton.LeftButton)
+        wait_for_background_tasks(qtbot, 15_000)
+        assert view.status_label.text() == "Posted to Autotask."
+        wait_for_background_tasks(qtbot)
+        assert [r["Autotask"] for r in shown(view)] == ["Posted"]
+        with session_scope(engine) as s:
+            reference = s.scalar(select(Payment.reference).where(Payment.id == payment_id))
+        assert any(reference in str(note.get("description", "")) or
+                   reference in str(note.get("title", "")) for note in autotask.notes())
+        assert not view.findChild(QPushButton, "retryPostingButton").isEnabled()
