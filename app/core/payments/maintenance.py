@@ -63,9 +63,15 @@ def run_payment_maintenance(
     *,
     deliver_postings: bool = True,
     reclaim: bool = False,
+    at_start: bool = True,
     actor: str | None = None,
 ) -> MaintenanceReport:
     """One round: recover payments, then deliver due postings.
+
+    ``at_start``: this program has just started, so none of this seat's unfinished payments
+    can still be running — they are resolved at once. The periodic rounds pass ``False``:
+    this seat's own dialog may be in the middle of a payment, so only payments older than
+    the stale limit are touched.
 
     ``reclaim`` also takes postings a crash left half delivered before their lease ran out
     (``paydesk payments recover`` does; it is safe because a note is looked up before it is
@@ -79,7 +85,8 @@ def run_payment_maintenance(
                         or "No payment gateway is connected.")
     else:
         try:
-            recovery = recover_payments(engine, gateway, actor=actor)
+            recovery = recover_payments(engine, gateway, actor=actor,
+                                        mine_immediately=at_start)
         except GatewayError as exc:
             problems.append(exc.message)
     delivery: DeliveryReport | None = None

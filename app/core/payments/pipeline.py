@@ -1325,13 +1325,16 @@ def recover_payments(
     follow_processing: bool = True,
     checkpoint: Checkpoint | None = None,
     settle_window: timedelta = SETTLE_WINDOW,
+    mine_immediately: bool = True,
 ) -> RecoveryReport:
     """Finish everything a crash or a lost answer left open. Run at each start (and by
     ``paydesk payments recover``).
 
     * payments ``created`` / ``submitted`` / ``unknown`` are resolved by asking the gateway
-      about their keys — this seat's at once, other seats' once older than ``stale_after``
-      (they may still be running on the other computer);
+      about their keys — this seat's at once when ``mine_immediately`` (at start: nothing of
+      this seat can still be running), everything once older than ``stale_after`` (another
+      computer, or this window's own dialog, may still be working on a newer one; the
+      periodic run passes ``mine_immediately=False``);
     * pay links are polled and recorded when the client has paid;
     * refunds whose answer was lost are repeated with the same key;
     * processing bank debits are followed up (``follow_processing``).
@@ -1342,7 +1345,8 @@ def recover_payments(
     account = pipeline.account
     cutoff = utcnow() - stale_after
     with session_scope(engine) as session:
-        mine_or_old = or_(Payment.created_by == me, Payment.created_at < cutoff)
+        mine_or_old = (or_(Payment.created_by == me, Payment.created_at < cutoff)
+                       if mine_immediately else Payment.created_at < cutoff)
         open_ids = session.scalars(
             select(Payment.id).where(
                 Payment.gateway == account,
@@ -1364,7 +1368,8 @@ def recover_payments(
             select(Refund.id).join(Payment, Payment.id == Refund.payment_id).where(
                 Payment.gateway == account,
                 Refund.state.in_(("created", "unknown")),
-                or_(Refund.created_by == me, Refund.created_at < cutoff),
+                or_(Refund.created_by == me, Refund.created_at < cutoff)
+                if mine_immediately else Refund.created_at < cutoff,
             ).order_by(Refund.id)
         ).all()
     resolved: list[PaymentOutcome] = []

@@ -342,3 +342,16 @@ def test_the_note_names_the_contact_and_the_memo(world: PayWorld) -> None:
     assert "Memo: Paid by phone" in note["description"]
     assert "Test mode" in note["description"]
     assert int(note["contactID"]) == 9_000_001
+
+
+def test_the_periodic_round_leaves_a_payment_in_progress_alone(world: PayWorld) -> None:
+    from app.core.payments import recover_payments
+
+    first = world.invoice_ids[0]
+    payment_id = world.pipeline.create(world.request([first]))  # the dialog is about to send
+
+    report = recover_payments(world.engine, world.gateway, actor="dana@frontdesk",
+                              mine_immediately=False)
+
+    assert report.resolved == () and report.still_unknown == ()
+    assert world.pipeline.submit(payment_id).state is PaymentState.SUCCEEDED
