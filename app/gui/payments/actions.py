@@ -70,6 +70,7 @@ class _HistoryPayAction(QObject):
         self.context = context
         self.action = QAction("Pay…", view)
         self.action.setObjectName("payAction")
+        self.action.setIconText("Pay…")  # tool buttons would drop the "…" otherwise
         self.action.setShortcut(PAY_SHORTCUT)
         self.action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         self.action.triggered.connect(self.pay)
@@ -122,6 +123,7 @@ class _PagePayAction(QObject):
         self.context = context
         self.action = QAction("Pay…", page)
         self.action.setObjectName("payAction")
+        self.action.setIconText("Pay…")  # tool buttons would drop the "…" otherwise
         self.action.setShortcut(PAY_SHORTCUT)
         self.action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         self.action.triggered.connect(self.pay)
