@@ -206,6 +206,20 @@ ZERO = Decimal("0.00")
 _LineCore = tuple[int, str, Decimal, Decimal, Decimal, Decimal]
 
 
+@dataclass(frozen=True)
+class _Batch:
+    """One monthly billing run: the dates every invoice of that month shares."""
+
+    number: int
+    day_number: int
+    seconds: int
+    period_start_seconds: int
+    from_text: str
+    to_text: str
+    day_text: str
+    due_texts: dict[int, str]
+
+
 def _fmt_z(moment: datetime, digits: int = 3) -> str:
     """Autotask's first shape: `2024-03-01T14:22:05.563Z`."""
     frac = f"{moment.microsecond:06d}{moment.microsecond % 7}"[:digits]
@@ -609,6 +623,7 @@ class SandboxData:
                                code=codes["companynotes"], generate=None))
         self._notes_next = 29_690_011
         self.bad_invoice_ids = self._pick_bad(bad_records)
+        self._batches: dict[int, _Batch] = {}
 
     # helpers ---------------------------------------------------------------------------
     def table(self, entity: str) -> Table | None:
@@ -811,54 +826,74 @@ class SandboxData:
             cores.append((kind, name, quantity, rate, extended, tax))
         return cores
 
-    def _invoice_day(self, index: int) -> date:
+    def _batch(self, index: int) -> _Batch:
+        """The monthly billing run invoice number `index` belongs to (cached per month)."""
         months = 12 * self.sizes.years
-        batch = index * months // max(1, self.invoices.count)
-        return _add_months(self.start, batch + 1)
+        number = index * months // max(1, self.invoices.count)
+        batch = self._batches.get(number)
+        if batch is None:
+            day = _add_months(self.start, number + 1)
+            period_start = _add_months(day, -1)
+            day_number = day.toordinal() - _EPOCH_ORDINAL
+            batch = _Batch(
+                number=number,
+                day_number=day_number,
+                seconds=day_number * 86400,
+                period_start_seconds=_secs(period_start),
+                from_text=_fmt_date(period_start),
+                to_text=_fmt_date(day - timedelta(days=1)),
+                day_text=_fmt_date(day),
+                due_texts={int(t["paymentDueInDays"]): _fmt_date_seconds(
+                    (day_number + int(t["paymentDueInDays"])) * 86400)
+                    for t in self.payment_terms},
+            )
+            self._batches[number] = batch
+        return batch
 
     def _gen_invoices(self, chunk: int) -> list[Record]:
         r = self._rng(5, chunk).random
         core = self._rng(15, chunk).random
         table = self.invoices
-        anchor_day = self.anchor
+        anchor_day = self.anchor.toordinal() - _EPOCH_ORDINAL
         terms = self.payment_terms
+        first_term = terms[0]
         bad = self.bad_invoice_ids
+        regions = _TAX_REGIONS
+        resources = _RESOURCES
         out: list[Record] = []
         for index in self._indexes(table, chunk):
-            months = 12 * self.sizes.years
-            batch = index * months // max(1, table.count)
-            invoice_day = _add_months(self.start, batch + 1)
-            day_secs = _secs(invoice_day)
-            created = day_secs + 6 * 3600 + int(r() * 4 * 3600)
+            batch = self._batch(index)
+            created = batch.seconds + 6 * 3600 + int(r() * 4 * 3600)
             micro = int(r() * 1_000_000)
             company_index = self._invoice_company[index]
-            term = terms[0] if r() < 0.6 else _pick(r, terms)
-            tax_name = _TAX_REGIONS[company_index % len(_TAX_REGIONS)][0]
+            term = first_term if r() < 0.6 else terms[int(r() * len(terms))]
+            due_days = int(term["paymentDueInDays"])
             cores = self._line_cores(index, core)
-            total = sum((c[4] + c[5] for c in cores), ZERO)
-            tax_total = sum((c[5] for c in cores), ZERO)
-            age_days = (anchor_day - invoice_day).days
+            total = ZERO
+            tax_total = ZERO
+            for c in cores:
+                total += c[4] + c[5]
+                tax_total += c[5]
+            age_days = anchor_day - batch.day_number
             voided = r() < 0.03
             paid_date: str | None = None
             if not voided and age_days > 0 and r() < (0.95 if age_days > 60 else 0.4):
-                paid_day = invoice_day + timedelta(
-                    days=1 + int(r() * (term["paymentDueInDays"] + 20)))
+                paid_day = batch.day_number + 1 + int(r() * (due_days + 20))
                 if paid_day < anchor_day:
-                    paid_date = _fmt_date(paid_day)
+                    paid_date = _fmt_date_seconds(paid_day * 86400)
             exported = r() < 0.4
-            period_start = _add_months(invoice_day, -1)
             invoice_id = table.id_at(index)
             record: Record = {
                 "id": invoice_id,
-                "batchID": 100 + batch,
+                "batchID": 100 + batch.number,
                 "comments": None if r() < 0.8 else "Thank you for your business!",
                 "companyID": self.company_id(company_index),
                 "createDateTime": _fmt(r, created, micro),
-                "creatorResourceID": _pick(r, _RESOURCES),
-                "dueDate": _fmt_date(invoice_day + timedelta(days=term["paymentDueInDays"])),
-                "fromDate": _fmt_date(period_start),
-                "toDate": _fmt_date(invoice_day - timedelta(days=1)),
-                "invoiceDateTime": _fmt_date(invoice_day),
+                "creatorResourceID": resources[int(r() * len(resources))],
+                "dueDate": batch.due_texts[due_days],
+                "fromDate": batch.from_text,
+                "toDate": batch.to_text,
+                "invoiceDateTime": batch.day_text,
                 "invoiceEditorTemplateID": 1,
                 "invoiceNumber": str(1000 + index),
                 "invoiceTotal": total,
@@ -867,9 +902,9 @@ class SandboxData:
                 "paidDate": paid_date,
                 "paymentTerm": term["id"],
                 "taxGroup": 1 if tax_total else 3,
-                "taxRegionName": tax_name,
+                "taxRegionName": regions[company_index % len(regions)][0],
                 "totalTaxValue": tax_total,
-                "voidedByResourceID": _pick(r, _RESOURCES) if voided else None,
+                "voidedByResourceID": resources[int(r() * len(resources))] if voided else None,
                 "voidedDate": _fmt(r, created + (1 + int(r() * 19)) * 86400, micro)
                 if voided else None,
                 "webServiceDate": _fmt(r, created + 2 * 86400, micro) if exported else None,
@@ -896,9 +931,9 @@ class SandboxData:
         base = self.billing_items.base
         out: list[Record] = []
         for index in self._indexes(invoices, chunk):
-            invoice_day = self._invoice_day(index)
-            period_start = _secs(_add_months(invoice_day, -1))
-            posted = _secs(invoice_day) - 7 * 3600
+            batch = self._batch(index)
+            period_start = batch.period_start_seconds
+            posted = batch.seconds - 7 * 3600
             invoice_id = invoices.id_at(index)
             company_id = self.company_id(self._invoice_company[index])
             for k, (kind, name, quantity, rate, extended, tax) in enumerate(
