@@ -374,3 +374,23 @@ def test_in_live_mode_the_button_states_only_the_total(
         assert child(dialog, QPushButton, "payButton").text() == "Pay $450.50"
         assert not child(dialog, QLabel, "testModeBanner").isVisible()
         wait_for_background_tasks(qtbot)
+
+
+def test_an_invoice_paid_meanwhile_at_another_seat_is_refused_with_a_clear_message(
+    qtbot: QtBot, world: PaymentWorld
+) -> None:
+    from tests.gui.payments_support import pay
+
+    dialog = open_dialog(qtbot, world, world.invoice_ids[:1])
+    pay(world, world.invoice_ids[:1])  # another seat pays the same invoice first
+    qtbot.mouseClick(child(dialog, QPushButton, "payButton"), Qt.MouseButton.LeftButton)
+    wait_for_background_tasks(qtbot)
+
+    assert dialog.pages.currentWidget() is dialog.form_page
+    error = child(dialog, QLabel, "formError")
+    assert error.isVisible()
+    assert "1045" in error.text()
+    # The dialog read the invoices again: nothing is owed any more, so Pay stays off.
+    assert not child(dialog, QPushButton, "payButton").isEnabled()
+    with session_scope(world.context.engine) as s:
+        assert sorted(s.scalars(select(Payment.state))) == ["succeeded"]
