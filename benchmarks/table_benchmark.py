@@ -24,6 +24,8 @@ import argparse
 import json
 import os
 import resource
+import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -34,17 +36,17 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from PySide6.QtCore import QCoreApplication, QEventLoop  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
+from PySide6.QtCore import QCoreApplication, QEventLoop
+from PySide6.QtWidgets import QApplication
 
-from app.core.config import Profile, get_internal_currency, set_internal_currency  # noqa: E402
-from app.core.credentials import CredentialStore  # noqa: E402
-from app.core.invoice_state import InvoiceStatus  # noqa: E402
-from app.core.queries.fixtures import build_ledger  # noqa: E402
-from app.core.queries.invoices import InvoiceColumn  # noqa: E402
-from app.core.queries.organizations import OrganizationColumn  # noqa: E402
-from app.core.storage.engine import open_database  # noqa: E402
-from app.gui.context import AppContext  # noqa: E402
+from app.core.config import Profile, get_internal_currency, set_internal_currency
+from app.core.credentials import CredentialStore
+from app.core.invoice_state import InvoiceStatus
+from app.core.queries.fixtures import build_ledger
+from app.core.queries.invoices import InvoiceColumn
+from app.core.queries.organizations import OrganizationColumn
+from app.core.storage.engine import open_database
+from app.gui.context import AppContext
 
 TARGETS_MS = {
     "first_rows": 1000.0,
@@ -85,19 +87,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--invoices", type=int, default=200_000)
     parser.add_argument("--organizations", type=int, default=10_000)
     parser.add_argument("--database", help="an existing database URL with the data already in")
+    parser.add_argument("--build-into", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.build_into:
+        # Child process: fill the database and exit, so its memory is not counted below.
+        engine = open_database(args.build_into)
+        set_internal_currency(engine, "USD", actor="benchmark")
+        build_ledger(engine, organizations=args.organizations, invoices=args.invoices)
+        engine.dispose()
+        return 0
 
-    app = QApplication.instance() or QApplication([])
     folder = Path(tempfile.mkdtemp(prefix="paydesk-bench-"))
     profile = Profile.open(folder / "profile", args.database)
-    engine = open_database(profile.database_url)
     build_seconds = 0.0
     if args.database is None:
-        set_internal_currency(engine, "USD", actor="benchmark")
         start = time.perf_counter()
-        build_ledger(engine, organizations=args.organizations, invoices=args.invoices)
+        subprocess.run(
+            [sys.executable, __file__, "--build-into", profile.database_url,
+             "--invoices", str(args.invoices), "--organizations", str(args.organizations)],
+            check=True,
+        )
         build_seconds = time.perf_counter() - start
-    elif get_internal_currency(engine) is None:
+    app = QApplication.instance() or QApplication([])
+    engine = open_database(profile.database_url)
+    if get_internal_currency(engine) is None:
         set_internal_currency(engine, "USD", actor="benchmark")
     context = AppContext(profile=profile, engine=engine, credentials=CredentialStore(profile.key))
 
@@ -206,6 +219,8 @@ def main(argv: list[str] | None = None) -> int:
     summary["organizations"] = args.organizations
     summary["build_seconds"] = round(build_seconds, 1)
     engine.dispose()
+    if args.database is None:
+        shutil.rmtree(folder, ignore_errors=True)
     print(json.dumps(summary))
     del app
     return 0

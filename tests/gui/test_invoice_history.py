@@ -20,7 +20,7 @@ from app.gui.context import AppContext
 from app.gui.invoices import InvoicesArea
 from app.gui.invoices.history import InvoiceHistoryView
 from app.gui.invoices.model import COLUMNS, InvoiceHistoryModel
-from app.gui.invoices.page import InvoicePage, autotask_organization_url
+from app.gui.invoices.page import autotask_organization_url
 from app.gui.organizations import OrganizationListModel, OrganizationsArea
 
 
@@ -37,7 +37,9 @@ def settings(tmp_path: Path) -> Iterator[QSettings]:
     s.sync()
 
 
-def _view(ledger: AppContext, qtbot: object, settings: QSettings | None = None) -> InvoiceHistoryView:
+def _view(
+    ledger: AppContext, qtbot: object, settings: QSettings | None = None
+) -> InvoiceHistoryView:
     view = InvoiceHistoryView(ledger, settings=settings)
     qtbot.addWidget(view)  # type: ignore[attr-defined]
     view.resize(1400, 800)
@@ -129,7 +131,9 @@ def test_status_filter_and_show_paid(ledger: AppContext, qtbot: object) -> None:
     assert view.model.rowCount() == 1_200
 
 
-def test_no_match_shows_an_empty_state_that_clears_filters(ledger: AppContext, qtbot: object) -> None:
+def test_no_match_shows_an_empty_state_that_clears_filters(
+    ledger: AppContext, qtbot: object
+) -> None:
     view = _view(ledger, qtbot)
     view.set_search("zzz-no-such-thing")
     assert view.stack.currentWidget() is view.empty
@@ -196,7 +200,7 @@ def test_export_writes_the_current_view(ledger: AppContext, qtbot: object, tmp_p
     count = view.export_csv(target)
     with target.open(encoding="utf-8-sig", newline="") as f:
         rows = list(csv.reader(f))
-    assert rows[0] == [c.title for c in COLUMNS]
+    assert rows[0] == [c.heading for c in COLUMNS]
     assert count == len(rows) - 1 == view.model.rowCount()
     status_at = rows[0].index("Status")
     balance_at = rows[0].index("Balance")

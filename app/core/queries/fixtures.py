@@ -41,31 +41,102 @@ __all__ = ["LedgerSummary", "build_ledger"]
 _CHUNK = 5_000
 
 _FIRST = (
-    "Harbor", "Northwind", "Bluebird", "Cedar", "Summit", "Riverside", "Granite", "Maple",
-    "Lakeshore", "Pioneer", "Oakridge", "Silverline", "Redwood", "Beacon", "Meadow", "Ironwood",
-    "Brightwater", "Keystone", "Evergreen", "Falcon", "Copper", "Juniper", "Westfield", "Crescent",
+    "Harbor",
+    "Northwind",
+    "Bluebird",
+    "Cedar",
+    "Summit",
+    "Riverside",
+    "Granite",
+    "Maple",
+    "Lakeshore",
+    "Pioneer",
+    "Oakridge",
+    "Silverline",
+    "Redwood",
+    "Beacon",
+    "Meadow",
+    "Ironwood",
+    "Brightwater",
+    "Keystone",
+    "Evergreen",
+    "Falcon",
+    "Copper",
+    "Juniper",
+    "Westfield",
+    "Crescent",
 )
 _SECOND = (
-    "Dental", "Legal", "Logistics", "Family Practice", "Realty", "Engineering", "Accounting",
-    "Veterinary", "Construction", "Insurance", "Architects", "Pharmacy", "Manufacturing",
-    "Credit Union", "Charter School", "Auto Group", "Dermatology", "Freight", "Orthodontics",
+    "Dental",
+    "Legal",
+    "Logistics",
+    "Family Practice",
+    "Realty",
+    "Engineering",
+    "Accounting",
+    "Veterinary",
+    "Construction",
+    "Insurance",
+    "Architects",
+    "Pharmacy",
+    "Manufacturing",
+    "Credit Union",
+    "Charter School",
+    "Auto Group",
+    "Dermatology",
+    "Freight",
+    "Orthodontics",
     "Title & Escrow",
 )
 _SUFFIX = ("LLC", "Inc.", "Group", "Partners", "Co.", "PLLC", "Associates", "Ltd.")
 _CITIES = (
-    ("Portland", "OR", "97205"), ("Austin", "TX", "78701"), ("Columbus", "OH", "43215"),
-    ("Raleigh", "NC", "27601"), ("Denver", "CO", "80202"), ("Madison", "WI", "53703"),
-    ("Boise", "ID", "83702"), ("Tampa", "FL", "33602"), ("Omaha", "NE", "68102"),
-    ("Albany", "NY", "12207"), ("Tucson", "AZ", "85701"), ("Spokane", "WA", "99201"),
+    ("Portland", "OR", "97205"),
+    ("Austin", "TX", "78701"),
+    ("Columbus", "OH", "43215"),
+    ("Raleigh", "NC", "27601"),
+    ("Denver", "CO", "80202"),
+    ("Madison", "WI", "53703"),
+    ("Boise", "ID", "83702"),
+    ("Tampa", "FL", "33602"),
+    ("Omaha", "NE", "68102"),
+    ("Albany", "NY", "12207"),
+    ("Tucson", "AZ", "85701"),
+    ("Spokane", "WA", "99201"),
 )
 _STREETS = ("Main St", "Oak Ave", "Commerce Dr", "Market St", "Park Blvd", "2nd Ave", "Elm St")
 _GIVEN = (
-    "Maria", "James", "Priya", "Daniel", "Aisha", "Tom", "Elena", "Marcus", "Grace", "Liam",
-    "Sofia", "Noah", "Hannah", "Victor", "Chloe", "Samuel",
+    "Maria",
+    "James",
+    "Priya",
+    "Daniel",
+    "Aisha",
+    "Tom",
+    "Elena",
+    "Marcus",
+    "Grace",
+    "Liam",
+    "Sofia",
+    "Noah",
+    "Hannah",
+    "Victor",
+    "Chloe",
+    "Samuel",
 )
 _FAMILY = (
-    "Garcia", "Nguyen", "Patel", "O'Brien", "Kowalski", "Johnson", "Okafor", "Schmidt",
-    "Rossi", "Tanaka", "Murphy", "Haddad", "Larsen", "Dubois",
+    "Garcia",
+    "Nguyen",
+    "Patel",
+    "O'Brien",
+    "Kowalski",
+    "Johnson",
+    "Okafor",
+    "Schmidt",
+    "Rossi",
+    "Tanaka",
+    "Murphy",
+    "Haddad",
+    "Larsen",
+    "Dubois",
 )
 _SERVICES = (
     ("Managed services — per user", Decimal("85.00"), (5, 60)),
@@ -141,8 +212,14 @@ def build_ledger(
         engine,
         PaymentTerm.__table__,  # type: ignore[arg-type]
         [
-            {"id": tid, "name": name, "description": None, "is_active": True,
-             "due_in_days": days, "synced_at": synced}
+            {
+                "id": tid,
+                "name": name,
+                "description": None,
+                "is_active": True,
+                "due_in_days": days,
+                "synced_at": synced,
+            }
             for tid, name, days in _TERMS
         ],
     )
@@ -162,46 +239,78 @@ def build_ledger(
         if index >= len(_FIRST) * len(_SECOND):
             name = f"{name} {index // (len(_FIRST) * len(_SECOND)) + 1}"
         city, state, postal = rng.choice(_CITIES)
-        org_rows.append({
-            "id": oid, "name": name, "company_type": 1, "is_active": rng.random() > 0.03,
-            "phone": f"({rng.randint(200, 989)}) 555-{rng.randint(0, 9999):04d}",
-            "address1": f"{rng.randint(10, 9800)} {rng.choice(_STREETS)}", "address2": None,
-            "city": city, "state": state, "postal_code": postal, "country": "United States",
-            "owner_resource_id": None, "last_modified": synced, "last_activity": synced,
-            "synced_at": synced,
-        })
+        org_rows.append(
+            {
+                "id": oid,
+                "name": name,
+                "company_type": 1,
+                "is_active": rng.random() > 0.03,
+                "phone": f"({rng.randint(200, 989)}) 555-{rng.randint(0, 9999):04d}",
+                "address1": f"{rng.randint(10, 9800)} {rng.choice(_STREETS)}",
+                "address2": None,
+                "city": city,
+                "state": state,
+                "postal_code": postal,
+                "country": "United States",
+                "owner_resource_id": None,
+                "last_modified": synced,
+                "last_activity": synced,
+                "synced_at": synced,
+            }
+        )
         org_terms.append(rng.choices((1, 2, 3, 4), weights=(70, 15, 10, 5))[0])
         # A few large clients hold many invoices, many small ones hold few (Pareto-ish).
         org_weights.append(rng.paretovariate(1.6))
         domain = name.split()[0].lower() + rng.choice((".com", ".net", ".org"))
         for _ in range(rng.randint(1, 3)):
             given, family = rng.choice(_GIVEN), rng.choice(_FAMILY)
-            contact_rows.append({
-                "id": contact_id, "organization_id": oid, "first_name": given,
-                "last_name": family,
-                "email": f"{given[0].lower()}{family.lower().replace(chr(39), '')}@{domain}",
-                "phone": f"({rng.randint(200, 989)}) 555-{rng.randint(0, 9999):04d}",
-                "is_active": True, "last_modified": synced, "synced_at": synced,
-            })
+            contact_rows.append(
+                {
+                    "id": contact_id,
+                    "organization_id": oid,
+                    "first_name": given,
+                    "last_name": family,
+                    "email": f"{given[0].lower()}{family.lower().replace(chr(39), '')}@{domain}",
+                    "phone": f"({rng.randint(200, 989)}) 555-{rng.randint(0, 9999):04d}",
+                    "is_active": True,
+                    "last_modified": synced,
+                    "synced_at": synced,
+                }
+            )
             contact_id += 1
         for number in range(rng.randint(1, 2)):
             start = today - timedelta(days=rng.randint(30, 365 * years))
-            contract_rows.append({
-                "id": contract_id, "organization_id": oid,
-                "name": ("Managed Services Agreement" if number == 0
-                         else "Backup and Recovery Block"),
-                "status": 1 if rng.random() > 0.15 else 0, "contract_type": 7,
-                "start_date": start, "end_date": start + timedelta(days=365 * 3),
-                "last_modified": synced, "synced_at": synced,
-            })
+            contract_rows.append(
+                {
+                    "id": contract_id,
+                    "organization_id": oid,
+                    "name": (
+                        "Managed Services Agreement" if number == 0 else "Backup and Recovery Block"
+                    ),
+                    "status": 1 if rng.random() > 0.15 else 0,
+                    "contract_type": 7,
+                    "start_date": start,
+                    "end_date": start + timedelta(days=365 * 3),
+                    "last_modified": synced,
+                    "synced_at": synced,
+                }
+            )
             contract_id += 1
         for _ in range(rng.randint(0, 4)):
-            ticket_rows.append({
-                "id": ticket_id, "organization_id": oid, "ticket_number": f"T{ticket_id}",
-                "title": "Service request", "status": rng.choice((1, 5, 5, 8)), "priority": 2,
-                "created_at": synced, "last_modified": synced, "last_activity": synced,
-                "synced_at": synced,
-            })
+            ticket_rows.append(
+                {
+                    "id": ticket_id,
+                    "organization_id": oid,
+                    "ticket_number": f"T{ticket_id}",
+                    "title": "Service request",
+                    "status": rng.choice((1, 5, 5, 8)),
+                    "priority": 2,
+                    "created_at": synced,
+                    "last_modified": synced,
+                    "last_activity": synced,
+                    "synced_at": synced,
+                }
+            )
             ticket_id += 1
 
     _insert(engine, Organization.__table__, org_rows)  # type: ignore[arg-type]
@@ -238,13 +347,25 @@ def build_ledger(
                 quantity = Decimal(rng.randint(2 * low, 2 * high)) / 2
             amount = _minor(quantity * rate)
             line_tax = _minor(Decimal(amount) / 100 * _TAX_RATE) if taxable else 0
-            line_rows.append({
-                "id": line_id, "invoice_id": iid, "organization_id": oid, "contract_id": None,
-                "ticket_id": None, "item_date": item_at, "posted_date": item_at,
-                "item_type": 1, "description": description, "quantity": quantity,
-                "rate": rate, "extended_price_minor": amount, "tax_minor": line_tax,
-                "total_minor": amount + line_tax, "synced_at": synced,
-            })
+            line_rows.append(
+                {
+                    "id": line_id,
+                    "invoice_id": iid,
+                    "organization_id": oid,
+                    "contract_id": None,
+                    "ticket_id": None,
+                    "item_date": item_at,
+                    "posted_date": item_at,
+                    "item_type": 1,
+                    "description": description,
+                    "quantity": quantity,
+                    "rate": rate,
+                    "extended_price_minor": amount,
+                    "tax_minor": line_tax,
+                    "total_minor": amount + line_tax,
+                    "synced_at": synced,
+                }
+            )
             line_id += 1
             subtotal += amount
             tax += line_tax
@@ -270,51 +391,95 @@ def build_ledger(
                 tzinfo=UTC,
             )
             reference = f"PD-{payment_id:06d}"
-            payment_rows.append({
-                "reference": reference,
-                "idempotency_key": f"fixture-{seed}-{payment_id}", "organization_id": oid,
-                "contact_id": None, "currency": currency, "amount_minor": ledger_paid,
-                "surcharge_minor": 0, "total_minor": ledger_paid, "refunded_minor": 0,
-                "payment_method_id": None, "method_type": "card",
-                "method_summary": f"Visa •••• {rng.randint(1000, 9999)}", "gateway": "stripe",
-                "test_mode": True, "gateway_payment_id": f"pi_fixture_{payment_id}",
-                "gateway_transaction_id": f"ch_fixture_{payment_id}", "state": "succeeded",
-                "failure_code": None, "failure_message": None, "memo": None,
-                "created_at": paid_at, "submitted_at": paid_at, "completed_at": paid_at,
-                "created_by": "fixture",
-            })
+            payment_rows.append(
+                {
+                    "reference": reference,
+                    "idempotency_key": f"fixture-{seed}-{payment_id}",
+                    "organization_id": oid,
+                    "contact_id": None,
+                    "currency": currency,
+                    "amount_minor": ledger_paid,
+                    "surcharge_minor": 0,
+                    "total_minor": ledger_paid,
+                    "refunded_minor": 0,
+                    "payment_method_id": None,
+                    "method_type": "card",
+                    "method_summary": f"Visa •••• {rng.randint(1000, 9999)}",
+                    "gateway": "stripe",
+                    "test_mode": True,
+                    "gateway_payment_id": f"pi_fixture_{payment_id}",
+                    "gateway_transaction_id": f"ch_fixture_{payment_id}",
+                    "state": "succeeded",
+                    "failure_code": None,
+                    "failure_message": None,
+                    "memo": None,
+                    "created_at": paid_at,
+                    "submitted_at": paid_at,
+                    "completed_at": paid_at,
+                    "created_by": "fixture",
+                }
+            )
             allocation_rows.append(
                 {"payment_id": reference, "invoice_id": iid, "amount_minor": ledger_paid}
             )
             for target in ("autotask_note", "quickbooks_payment"):
-                posting_rows.append({
-                    "target": target, "key": f"{target}:{reference}", "payment_id": reference,
-                    "refund_id": None, "invoice_id": iid, "payload": {},
-                    "state": "delivered" if rng.random() > 0.1 else "pending", "attempts": 1,
-                    "next_attempt_at": None, "last_error": None, "remote_id": None,
-                    "created_at": paid_at, "delivered_at": paid_at,
-                })
+                posting_rows.append(
+                    {
+                        "target": target,
+                        "key": f"{target}:{reference}",
+                        "payment_id": reference,
+                        "refund_id": None,
+                        "invoice_id": iid,
+                        "payload": {},
+                        "state": "delivered" if rng.random() > 0.1 else "pending",
+                        "attempts": 1,
+                        "next_attempt_at": None,
+                        "last_error": None,
+                        "remote_id": None,
+                        "created_at": paid_at,
+                        "delivered_at": paid_at,
+                    }
+                )
             last_payment = paid_at.date()
             payment_id += 1
         amount_paid, balance, status = derive(
-            total_minor=total, is_voided=is_voided, paid_date=paid_date,
+            total_minor=total,
+            is_voided=is_voided,
+            paid_date=paid_date,
             ledger_paid_minor=ledger_paid,
         )
-        invoice_rows.append({
-            "id": iid, "organization_id": oid, "invoice_number": str(iid - first_invoice_id + 1001),
-            "batch_id": None, "invoice_date": invoice_date,
-            "created_at": datetime.combine(invoice_date, time(8, 0), tzinfo=UTC),
-            "due_date": due, "from_date": invoice_date.replace(day=1), "to_date": invoice_date,
-            "payment_term_id": term_id, "total_minor": total, "tax_minor": tax,
-            "is_voided": is_voided,
-            "voided_date": datetime.combine(invoice_date, time(12, 0), tzinfo=UTC)
-            if is_voided else None,
-            "paid_date": paid_date, "web_service_date": None, "order_number": None,
-            "comments": None, "tax_region_name": "Sales tax 8.25%" if taxable else None,
-            "qb_invoice_id": None, "qb_doc_number": None,
-            "amount_paid_minor": amount_paid, "balance_minor": balance,
-            "status": status.value, "last_payment_date": last_payment, "synced_at": synced,
-        })
+        invoice_rows.append(
+            {
+                "id": iid,
+                "organization_id": oid,
+                "invoice_number": str(iid - first_invoice_id + 1001),
+                "batch_id": None,
+                "invoice_date": invoice_date,
+                "created_at": datetime.combine(invoice_date, time(8, 0), tzinfo=UTC),
+                "due_date": due,
+                "from_date": invoice_date.replace(day=1),
+                "to_date": invoice_date,
+                "payment_term_id": term_id,
+                "total_minor": total,
+                "tax_minor": tax,
+                "is_voided": is_voided,
+                "voided_date": datetime.combine(invoice_date, time(12, 0), tzinfo=UTC)
+                if is_voided
+                else None,
+                "paid_date": paid_date,
+                "web_service_date": None,
+                "order_number": None,
+                "comments": None,
+                "tax_region_name": "Sales tax 8.25%" if taxable else None,
+                "qb_invoice_id": None,
+                "qb_doc_number": None,
+                "amount_paid_minor": amount_paid,
+                "balance_minor": balance,
+                "status": status.value,
+                "last_payment_date": last_payment,
+                "synced_at": synced,
+            }
+        )
         assert status is not InvoiceStatus.OVERDUE
 
     _insert(engine, Invoice.__table__, invoice_rows)  # type: ignore[arg-type]
@@ -322,9 +487,7 @@ def build_ledger(
     # Payment ids come from the database (its sequence must stay ahead of them).
     _insert(engine, Payment.__table__, payment_rows)  # type: ignore[arg-type]
     with engine.connect() as connection:
-        payment_ids = dict(
-            connection.execute(select(Payment.reference, Payment.id)).all()
-        )
+        payment_ids = dict(connection.execute(select(Payment.reference, Payment.id)).all())
     for row in (*allocation_rows, *posting_rows):
         row["payment_id"] = payment_ids[row["payment_id"]]
     _insert(engine, PaymentAllocation.__table__, allocation_rows)  # type: ignore[arg-type]

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
@@ -85,7 +86,7 @@ class InvoiceColumn(enum.StrEnum):
     LAST_PAYMENT = "last_payment"
 
     @property
-    def title(self) -> str:
+    def heading(self) -> str:
         return _COLUMN_TITLES[self]
 
     @property
@@ -281,9 +282,9 @@ def _conditions(query: InvoiceQuery, today: date) -> list[ColumnElement[bool]]:
     return conditions
 
 
-def _ordered_ids(query: InvoiceQuery, today: date) -> Select[tuple[int]]:
+def _ordered_ids(query: InvoiceQuery, today: date) -> Select[Any]:
     stmt = select(Invoice.id).where(*_conditions(query, today))
-    keys: list[ColumnElement[object]]
+    keys: list[Any]
     column = query.sort
     if column is InvoiceColumn.ORGANIZATION:
         stmt = stmt.join(Organization, Organization.id == Invoice.organization_id, isouter=True)
@@ -301,7 +302,7 @@ def _ordered_ids(query: InvoiceQuery, today: date) -> Select[tuple[int]]:
     return stmt.order_by(*keys)
 
 
-_SIMPLE_SORT_KEYS: dict[InvoiceColumn, ColumnElement[object]] = {
+_SIMPLE_SORT_KEYS: dict[InvoiceColumn, Any] = {
     InvoiceColumn.NUMBER: Invoice.invoice_number,
     InvoiceColumn.QB_NUMBER: Invoice.qb_doc_number,
     InvoiceColumn.INVOICE_DATE: Invoice.invoice_date,
@@ -313,7 +314,7 @@ _SIMPLE_SORT_KEYS: dict[InvoiceColumn, ColumnElement[object]] = {
 }
 
 
-def _id_list(connection: Connection, stmt: Select[tuple[int]]) -> list[int]:
+def _id_list(connection: Connection, stmt: Select[Any]) -> list[int]:
     # Ids need no type processing, so they are read straight from the DBAPI cursor: at
     # 200,000 rows this halves the time compared with going through Result rows.
     cursor = connection.execute(stmt).cursor
@@ -327,23 +328,85 @@ def invoice_ids(connection: Connection, query: InvoiceQuery, today: date) -> lis
     ``ix_invoices_organization_id`` instead of sorting every row; invoices whose organization
     has not been synced yet come last, in a second query.
     """
+    if query.sort is InvoiceColumn.STATUS:
+        return _ids_by_status(connection, query, today)
+    if query.sort is InvoiceColumn.TERMS:
+        return _ids_by_terms(connection, query, today)
     if query.sort is not InvoiceColumn.ORGANIZATION:
         return _id_list(connection, _ordered_ids(query, today))
     conditions = _conditions(query, today)
-    keys: list[ColumnElement[object]] = [Organization.name, Organization.id, Invoice.id]
+    keys: list[Any] = [Organization.name, Organization.id, Invoice.id]
     named = (
         select(Invoice.id)
         .join(Organization, Organization.id == Invoice.organization_id)
         .where(*conditions)
         .order_by(*(key.desc() for key in keys) if query.descending else keys)
     )
-    orphan_keys = [Invoice.organization_id, Invoice.id]
+    orphan_keys: list[Any] = [Invoice.organization_id, Invoice.id]
     orphans = (
         select(Invoice.id)
         .where(*conditions, Invoice.organization_id.not_in(select(Organization.id)))
         .order_by(*(key.desc() for key in orphan_keys) if query.descending else orphan_keys)
     )
     return _id_list(connection, named) + _id_list(connection, orphans)
+
+
+def _segment(
+    connection: Connection,
+    conditions: list[ColumnElement[bool]],
+    extra: ColumnElement[bool],
+    keys: list[Any],
+    descending: bool,
+) -> list[int]:
+    stmt = select(Invoice.id).where(*conditions, extra)
+    return _id_list(connection, stmt.order_by(*(k.desc() for k in keys) if descending else keys))
+
+
+def _ids_by_status(connection: Connection, query: InvoiceQuery, today: date) -> list[int]:
+    """Overdue, Partially paid, Open, Paid, Void — and within each, by due date then id.
+
+    One indexed query per status (``ix_invoices_status`` is status, due date, id) instead of
+    sorting every row on a computed status.
+    """
+    conditions = _conditions(query, today)
+    keys: list[Any] = [Invoice.due_date, Invoice.id]
+    segments = [
+        _segment(connection, conditions, _status_condition(status, today), keys, query.descending)
+        for status in sorted(
+            InvoiceStatus, key=lambda s: _STATUS_RANK[s.value], reverse=query.descending
+        )
+    ]
+    return [item for segment in segments for item in segment]
+
+
+def _ids_by_terms(connection: Connection, query: InvoiceQuery, today: date) -> list[int]:
+    """By payment terms name (then id): one indexed query per term, in name order; invoices
+    without terms (or with terms not synced yet) first, as SQL sorts missing values."""
+    conditions = _conditions(query, today)
+    terms = list(
+        connection.execute(
+            select(PaymentTerm.id).order_by(PaymentTerm.name, PaymentTerm.id)
+        ).scalars()
+    )
+    keys: list[Any] = [Invoice.id]
+    segments = [
+        _segment(
+            connection,
+            conditions,
+            or_(Invoice.payment_term_id.is_(None), Invoice.payment_term_id.not_in(terms))
+            if terms
+            else literal(True),
+            keys,
+            query.descending,
+        )
+    ]
+    segments += [
+        _segment(connection, conditions, Invoice.payment_term_id == term, keys, query.descending)
+        for term in terms
+    ]
+    if query.descending:
+        segments.reverse()
+    return [item for segment in segments for item in segment]
 
 
 def invoice_totals(
@@ -359,7 +422,7 @@ def invoice_totals(
     return InvoiceTotals(int(count), int(total), int(balance))
 
 
-def _row_select(today: date) -> Select[tuple[object, ...]]:
+def _row_select(today: date) -> Select[*tuple[Any, ...]]:
     return (
         select(
             Invoice.id,
@@ -579,8 +642,9 @@ def _applied_payments(session: Session, invoice_id: int) -> tuple[AppliedPayment
             state=_refund_state_label(state),
             posting_status=posting_status_label(refund_posting.get(rid, ())),
         )
-        for rid, payment_id, created, amount, currency, summary, method_type, reference, state
-        in refunds
+        for (
+            rid, payment_id, created, amount, currency, summary, method_type, reference, state
+        ) in refunds
     )
     entries.sort(key=lambda entry: (entry.at, entry.kind), reverse=True)
     return tuple(entries)
@@ -615,4 +679,3 @@ def _refund_state_label(state: str) -> str:
     return {"succeeded": "Refunded", "pending": "Refund pending", "failed": "Refund failed"}.get(
         state, state.replace("_", " ").capitalize()
     )
-

@@ -16,9 +16,9 @@ import enum
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from sqlalchemy import (
-    ColumnElement,
     Connection,
     Select,
     Subquery,
@@ -61,7 +61,7 @@ class OrganizationColumn(enum.StrEnum):
     LAST_PAYMENT = "last_payment"
 
     @property
-    def title(self) -> str:
+    def heading(self) -> str:
         return _TITLES[self]
 
     @property
@@ -149,11 +149,11 @@ def organization_ids(
     connection: Connection | Session, query: OrganizationQuery, today: date
 ) -> list[int]:
     """Ids of the organizations matching ``query``, in its order (ties broken by id)."""
-    stmt: Select[tuple[int]] = select(Organization.id)
+    stmt: Select[Any] = select(Organization.id)
     term = query.search.strip()
     if term:
         stmt = stmt.where(func.lower(Organization.name).like(_like_pattern(term), escape="\\"))
-    keys: list[ColumnElement[object]]
+    keys: list[Any]
     if query.sort is OrganizationColumn.NAME:
         keys = [Organization.name]
     else:
@@ -166,8 +166,9 @@ def organization_ids(
             OrganizationColumn.LAST_PAYMENT: summary.c.last_payment,
         }[query.sort]
         # Organizations without invoices sort as zero (or, for dates, as never).
-        keys = [column if query.sort is OrganizationColumn.LAST_PAYMENT
-                else func.coalesce(column, 0)]
+        keys = [
+            column if query.sort is OrganizationColumn.LAST_PAYMENT else func.coalesce(column, 0)
+        ]
     keys.append(Organization.id)
     if query.descending:
         stmt = stmt.order_by(*(key.desc() for key in keys))
@@ -198,9 +199,7 @@ def organization_rows(
             .join(summary, summary.c.organization_id == Organization.id, isouter=True)
             .where(Organization.id.in_(chunk))
         )
-        for oid, name, city, active, count, balance, overdue, last in connection.execute(
-            stmt
-        ):
+        for oid, name, city, active, count, balance, overdue, last in connection.execute(stmt):
             rows[oid] = OrganizationRow(
                 id=oid,
                 name=name,

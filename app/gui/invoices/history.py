@@ -27,7 +27,18 @@ from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
 
-from PySide6.QtCore import QDate, QModelIndex, QSize, QItemSelection, QItemSelectionModel, QSettings, Qt, Signal, Slot
+from PySide6.QtCore import (
+    QDate,
+    QItemSelection,
+    QItemSelectionModel,
+    QModelIndex,
+    QPoint,
+    QSettings,
+    QSize,
+    Qt,
+    Signal,
+    Slot,
+)
 from PySide6.QtGui import QAction, QFont, QFontMetrics, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -58,9 +69,7 @@ from app.gui.widgets import EmptyState, SearchField
 log = logging.getLogger(__name__)
 
 #: ``"module:function"`` paths called as ``function(view, context)`` for every new view.
-HISTORY_EXTENSIONS: tuple[str, ...] = (
-    "app.gui.payments.actions:install_history_pay_action",
-)
+HISTORY_EXTENSIONS: tuple[str, ...] = ("app.gui.payments.actions:install_history_pay_action",)
 
 ROW_HEIGHT = 30
 
@@ -156,8 +165,11 @@ class InvoiceHistoryView(QWidget):
         self.model = InvoiceHistoryModel(context.engine, currency, context.locale, parent=self)
         self._build()
         self._restore_settings()
-        query = replace(self._query_from_controls(), sort=self.model.query().sort,
-                        descending=self.model.query().descending)
+        query = replace(
+            self._query_from_controls(),
+            sort=self.model.query().sort,
+            descending=self.model.query().descending,
+        )
         self.model.set_query(query)
         self._sync_sort_indicator()
         self._update_after_reset()
@@ -256,7 +268,7 @@ class InvoiceHistoryView(QWidget):
         title_metrics = QFontMetrics(bold)
         for section, column in enumerate(COLUMNS):
             # Wide enough for the bold title and the sort arrow.
-            title_width = title_metrics.horizontalAdvance(column.title) + 34
+            title_width = title_metrics.horizontalAdvance(column.heading) + 34
             header.resizeSection(section, max(_DEFAULT_WIDTHS[column], title_width))
         self.table.setIconSize(QSize(160, 20))
         if self._fixed_organization is not None:
@@ -308,7 +320,9 @@ class InvoiceHistoryView(QWidget):
         self._update_open_actions()
 
     # --- extension points ----------------------------------------------------------------
-    def add_action(self, action: QAction, *, toolbar: bool = True, context_menu: bool = True) -> None:
+    def add_action(
+        self, action: QAction, *, toolbar: bool = True, context_menu: bool = True
+    ) -> None:
         """Add an action (e.g. Pay…) to the bar under the table and to the context menu."""
         if toolbar:
             button = QToolButton()
@@ -319,7 +333,7 @@ class InvoiceHistoryView(QWidget):
             self._context_actions.append(action)
         self.table.addAction(action)
 
-    def selectedInvoices(self) -> tuple[InvoiceRow, ...]:  # noqa: N802 - Qt naming
+    def selectedInvoices(self) -> tuple[InvoiceRow, ...]:
         """The selected invoices, in table order, as frozen rows."""
         rows = sorted(index.row() for index in self.table.selectionModel().selectedRows())
         ids = [i for i in (self.model.id_at(r) for r in rows) if i is not None]
@@ -334,6 +348,8 @@ class InvoiceHistoryView(QWidget):
         status_value = self.status_filter.currentData()
         status = InvoiceStatus(status_value) if status_value else None
         preset = str(self.date_filter.currentData() or "any")
+        date_from: date | None
+        date_to: date | None
         if preset == "custom":
             start, end = _pydate(self.date_from.date()), _pydate(self.date_to.date())
             if end < start:
@@ -435,8 +451,11 @@ class InvoiceHistoryView(QWidget):
         else:
             # Dates and amounts read best newest / largest first.
             descending = column not in (
-                InvoiceColumn.NUMBER, InvoiceColumn.QB_NUMBER, InvoiceColumn.ORGANIZATION,
-                InvoiceColumn.STATUS, InvoiceColumn.TERMS,
+                InvoiceColumn.NUMBER,
+                InvoiceColumn.QB_NUMBER,
+                InvoiceColumn.ORGANIZATION,
+                InvoiceColumn.STATUS,
+                InvoiceColumn.TERMS,
             )
         self.sort_by(column, descending)
 
@@ -465,7 +484,10 @@ class InvoiceHistoryView(QWidget):
     def _show_empty_state(self) -> None:
         query = self.model.query()
         filtered = bool(
-            query.search or query.status or query.date_from or query.date_to
+            query.search
+            or query.status
+            or query.date_from
+            or query.date_to
             or (query.organization_id is not None and self._fixed_organization is None)
         )
         if filtered:
@@ -478,8 +500,7 @@ class InvoiceHistoryView(QWidget):
             who = "This organization owes" if self._fixed_organization else "Nobody owes"
             self.empty.set_content(
                 "Nothing is owed",
-                f"{who} anything: every invoice is paid or void. "
-                "Turn on Show paid to see them.",
+                f"{who} anything: every invoice is paid or void. Turn on Show paid to see them.",
                 None,
             )
         else:
@@ -585,18 +606,21 @@ class InvoiceHistoryView(QWidget):
             if not header.isSectionHidden(header.logicalIndex(visual))
         ]
 
-    def _write_rows(self, out: io.TextIOBase | io.StringIO, rows: Iterable[InvoiceRow], *,
-                    header: bool, separator: str = ",") -> None:
+    def _write_rows(
+        self,
+        out: io.TextIOBase | io.StringIO,
+        rows: Iterable[InvoiceRow],
+        *,
+        header: bool,
+        separator: str = ",",
+    ) -> None:
         columns = self.visible_columns()
         writer = csv.writer(out, delimiter=separator, lineterminator="\n")
         if header:
-            writer.writerow([c.title for c in columns])
+            writer.writerow([c.heading for c in columns])
         for row in rows:
             writer.writerow(
-                [
-                    _export_value(row, c, self.model.currency, self.model.locale)
-                    for c in columns
-                ]
+                [_export_value(row, c, self.model.currency, self.model.locale) for c in columns]
             )
 
     @Slot()
@@ -617,7 +641,7 @@ class InvoiceHistoryView(QWidget):
         with path.open("w", newline="", encoding="utf-8-sig") as out:
             columns = self.visible_columns()
             writer = csv.writer(out, lineterminator="\n")
-            writer.writerow([c.title for c in columns])
+            writer.writerow([c.heading for c in columns])
             for start in range(0, len(ids), 2000):
                 for row in self.model.rows_for(ids[start : start + 2000]):
                     writer.writerow(
@@ -655,8 +679,8 @@ class InvoiceHistoryView(QWidget):
         if rows:
             self.set_organization_filter(rows[0].organization_id, rows[0].organization_name)
 
-    @Slot()
-    def _show_context_menu(self, position: object) -> None:
+    @Slot(QPoint)
+    def _show_context_menu(self, position: QPoint) -> None:
         if not self.table.selectionModel().hasSelection():
             return
         menu = QMenu(self)
@@ -666,7 +690,7 @@ class InvoiceHistoryView(QWidget):
         if self._fixed_organization is None:
             menu.addAction(self.filter_organization_action)
         menu.addAction(self.export_action)
-        menu.exec(self.table.viewport().mapToGlobal(position))  # type: ignore[arg-type]
+        menu.exec(self.table.viewport().mapToGlobal(position))
 
     # --- settings ------------------------------------------------------------------------
     def _restore_settings(self) -> None:
@@ -678,7 +702,7 @@ class InvoiceHistoryView(QWidget):
             s.beginGroup(self.settings_key)
             state = s.value("header")
             if state is not None:
-                self.table.horizontalHeader().restoreState(state)  # type: ignore[arg-type]
+                self.table.horizontalHeader().restoreState(state)
             if self._fixed_organization is not None:
                 self.table.setColumnHidden(COLUMNS.index(InvoiceColumn.ORGANIZATION), True)
             sort = str(s.value("sort", InvoiceColumn.INVOICE_DATE.value))
@@ -723,7 +747,7 @@ class InvoiceHistoryView(QWidget):
         """Keep column order and widths (called when the area hides or the window closes)."""
         self._save_settings()
 
-    def hideEvent(self, event: object) -> None:  # noqa: N802 - Qt override
+    def hideEvent(self, event: object) -> None:
         self._save_settings()
         super().hideEvent(event)  # type: ignore[arg-type]
 

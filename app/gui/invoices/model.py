@@ -6,7 +6,8 @@ that set; rows come a page at a time as the view paints them. Runs on the GUI th
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
@@ -36,6 +37,13 @@ ROW_ROLE = int(Qt.ItemDataRole.UserRole) + 1
 
 _RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 _LEFT = int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+_ALIGNMENTS = tuple(_RIGHT if column.is_money else _LEFT for column in COLUMNS)
+_DISPLAY = int(Qt.ItemDataRole.DisplayRole)
+_DECORATION = int(Qt.ItemDataRole.DecorationRole)
+_ALIGNMENT = int(Qt.ItemDataRole.TextAlignmentRole)
+_TOOLTIP = int(Qt.ItemDataRole.ToolTipRole)
+_ACCESSIBLE = int(Qt.ItemDataRole.AccessibleTextRole)
+_OTHER_ROLES = frozenset((_DECORATION, _TOOLTIP, _ACCESSIBLE, PILL_TONE_ROLE, ROW_ROLE))
 
 
 def cell_text(row: InvoiceRow, column: InvoiceColumn, currency: str, locale: str) -> str:
@@ -86,12 +94,19 @@ class InvoiceHistoryModel(IdTableModel[InvoiceRow]):
         self._query = InvoiceQuery()
         self._totals = InvoiceTotals(0, 0, 0)
         self._pills: dict[InvoiceStatus, QPixmap] = {}
+        self._texts: dict[int, tuple[str, ...]] = {}
+        self._totals_stale = True
+        self._refreshing = False
 
     # --- queries -------------------------------------------------------------------------
     def query(self) -> InvoiceQuery:
         return self._query
 
     def set_query(self, query: InvoiceQuery) -> None:
+        # A new sort does not change which invoices are listed: keep the totals.
+        self._totals_stale = self._totals_stale or replace(
+            query, sort=self._query.sort, descending=self._query.descending
+        ) != self._query
         self._query = query
         self.reload()
 
@@ -102,9 +117,18 @@ class InvoiceHistoryModel(IdTableModel[InvoiceRow]):
         today = self._today()
         with self.engine.connect() as connection:
             ids = invoice_ids(connection, self._query, today)
-            self._totals = invoice_totals(connection, self._query, today)
-        self.totalsChanged.emit(self._totals)
+            if self._totals_stale or self._refreshing:
+                self._totals = invoice_totals(connection, self._query, today)
+                self._totals_stale = False
+                self.totalsChanged.emit(self._totals)
         return ids
+
+    def refresh(self, changed_ids: Iterable[int]) -> bool:
+        self._refreshing = True
+        try:
+            return super().refresh(changed_ids)
+        finally:
+            self._refreshing = False
 
     def fetch_rows(self, ids: list[int]) -> dict[int, InvoiceRow]:
         with self.engine.connect() as connection:
@@ -121,56 +145,77 @@ class InvoiceHistoryModel(IdTableModel[InvoiceRow]):
             return None
         column = COLUMNS[section]
         if role == Qt.ItemDataRole.DisplayRole:
-            return column.title
+            return column.heading
         if role == Qt.ItemDataRole.TextAlignmentRole:
             return _RIGHT if column.is_money else _LEFT
         return None
 
     def data(
-        self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole
+        self, index: QModelIndex | QPersistentModelIndex, role: int = _DISPLAY
     ) -> Any:
-        if not index.isValid() or not 0 <= index.column() < len(COLUMNS):
-            return None
-        column = COLUMNS[index.column()]
-        if role == Qt.ItemDataRole.TextAlignmentRole:
-            return _RIGHT if column.is_money else _LEFT
-        if role not in (
-            Qt.ItemDataRole.DisplayRole,
-            Qt.ItemDataRole.DecorationRole,
-            Qt.ItemDataRole.ToolTipRole,
-            Qt.ItemDataRole.AccessibleTextRole,
-            PILL_TONE_ROLE,
-            ROW_ROLE,
-        ):
+        # Called thousands of times per repaint: plain int comparisons, one dict lookup
+        # for the common case, and each row's texts formatted once.
+        column_number = index.column()
+        if role == _DISPLAY:
+            texts = self._texts_at(index.row())
+            return texts[column_number] if texts is not None else None
+        if role == _ALIGNMENT:
+            return _ALIGNMENTS[column_number]
+        if role not in _OTHER_ROLES or not index.isValid():
             return None
         row = self.row_at(index.row())
         if row is None:
             return None
         if role == ROW_ROLE:
             return row
+        column = COLUMNS[column_number]
         if column is InvoiceColumn.STATUS:
-            if role == Qt.ItemDataRole.DecorationRole:
+            if role == _DECORATION:
                 pill = self._pills.get(row.status)
                 if pill is None:
                     pill = self._pills[row.status] = status_pill_pixmap(row.status)
                 return pill
-            if role == Qt.ItemDataRole.DisplayRole:
-                return ""  # the pill carries the words
-            if role == Qt.ItemDataRole.AccessibleTextRole:
+            if role == _ACCESSIBLE:
                 return row.status.label
-        elif role == Qt.ItemDataRole.DecorationRole:
-            return None
-        if role == PILL_TONE_ROLE:
-            return invoice_status_tone(row.status).value if column is InvoiceColumn.STATUS else None
-        if role == Qt.ItemDataRole.ToolTipRole:
-            if column is InvoiceColumn.ORGANIZATION:
-                return row.organization_name
-            if column is InvoiceColumn.STATUS:
+            if role == PILL_TONE_ROLE:
+                return invoice_status_tone(row.status).value
+            if role == _TOOLTIP:
                 if row.due_date is not None and row.is_payable:
                     return f"{row.status.label} — due {date_text(row.due_date, self.locale)}"
                 return row.status.label
             return None
-        return cell_text(row, column, self.currency, self.locale)
+        if role == _TOOLTIP and column is InvoiceColumn.ORGANIZATION:
+            return row.organization_name
+        if role == _ACCESSIBLE:
+            return cell_text(row, column, self.currency, self.locale)
+        return None
+
+    def _texts_at(self, row_number: int) -> tuple[str, ...] | None:
+        item_id = self.id_at(row_number)
+        if item_id is None:
+            return None
+        texts = self._texts.get(item_id)
+        if texts is None:
+            row = self.row_at(row_number)
+            if row is None:
+                return None
+            texts = tuple(
+                "" if column is InvoiceColumn.STATUS  # the pill carries the words
+                else cell_text(row, column, self.currency, self.locale)
+                for column in COLUMNS
+            )
+            if len(self._texts) >= 20_000:
+                self._texts.clear()
+            self._texts[item_id] = texts
+        return texts
+
+    def forget_rows(self, ids: Iterable[int] | None) -> None:
+        super().forget_rows(ids)
+        if ids is None:
+            self._texts.clear()
+        else:
+            for item_id in ids:
+                self._texts.pop(item_id, None)
 
     def flags(self, index: QModelIndex | QPersistentModelIndex) -> Qt.ItemFlag:
         if not index.isValid():
@@ -183,6 +228,4 @@ class InvoiceHistoryModel(IdTableModel[InvoiceRow]):
         descending = order == Qt.SortOrder.DescendingOrder
         if self._query.sort is COLUMNS[column] and self._query.descending == descending:
             return
-        from dataclasses import replace
-
         self.set_query(replace(self._query, sort=COLUMNS[column], descending=descending))

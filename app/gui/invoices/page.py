@@ -87,7 +87,7 @@ class InvoicePage(QWidget):
         self._web_url = ""
         currency = context.currency() or "USD"
         self.currency = currency
-        self.locale = context.locale
+        self.locale_name = context.locale
 
         self.back_button = QToolButton()
         self.back_button.setText("‹ Back")
@@ -139,9 +139,15 @@ class InvoicePage(QWidget):
             form.setVerticalSpacing(6)
         left.addRow("Organization", self.organization_link)
         for key, form in (
-            ("Invoice date", left), ("Due date", left), ("Payment terms", left),
-            ("Billing period", left), ("QuickBooks #", left),
-            ("Total", right), ("Tax", right), ("Paid", right), ("Balance", right),
+            ("Invoice date", left),
+            ("Due date", left),
+            ("Payment terms", left),
+            ("Billing period", left),
+            ("QuickBooks #", left),
+            ("Total", right),
+            ("Tax", right),
+            ("Paid", right),
+            ("Balance", right),
             ("Last payment", right),
         ):
             label = QLabel()
@@ -176,9 +182,7 @@ class InvoicePage(QWidget):
         self.payments.setHorizontalHeaderLabels(
             ["Date", "Amount", "Method", "Reference", "Status", "Posted to Autotask/QuickBooks"]
         )
-        self.no_payments = QLabel(
-            "No payments have been taken in PayDesk for this invoice."
-        )
+        self.no_payments = QLabel("No payments have been taken in PayDesk for this invoice.")
         self.no_payments.setObjectName("mutedText")
         for table in (self.lines, self.payments):
             table.verticalHeader().setVisible(False)
@@ -272,7 +276,7 @@ class InvoicePage(QWidget):
             self.show_invoice(self.detail.row.id)
 
     def _money(self, minor: int) -> str:
-        return money_text(minor, self.currency, self.locale)
+        return money_text(minor, self.currency, self.locale_name)
 
     def _render(self, detail: InvoiceDetail) -> None:
         row = detail.row
@@ -283,14 +287,14 @@ class InvoicePage(QWidget):
         self.organization_link.setText(
             f'<a href="organization" style="color:#1D4F91">{escape(row.organization_name)}</a>'
         )
-        self.facts["Invoice date"].setText(date_text(row.invoice_date, self.locale) or "—")
-        self.facts["Due date"].setText(date_text(row.due_date, self.locale) or "—")
+        self.facts["Invoice date"].setText(date_text(row.invoice_date, self.locale_name) or "—")
+        self.facts["Due date"].setText(date_text(row.due_date, self.locale_name) or "—")
         self.facts["Payment terms"].setText(row.payment_terms or "—")
         period = "—"
         if detail.from_date and detail.to_date:
             period = (
-                f"{date_text(detail.from_date, self.locale)} – "
-                f"{date_text(detail.to_date, self.locale)}"
+                f"{date_text(detail.from_date, self.locale_name)} – "
+                f"{date_text(detail.to_date, self.locale_name)}"
             )
         self.facts["Billing period"].setText(period)
         self.facts["QuickBooks #"].setText(row.qb_doc_number or "Not in QuickBooks yet")
@@ -302,20 +306,26 @@ class InvoicePage(QWidget):
         font = balance.font()
         font.setBold(True)
         balance.setFont(font)
-        self.facts["Last payment"].setText(date_text(row.last_payment_date, self.locale) or "—")
+        self.facts["Last payment"].setText(
+            date_text(row.last_payment_date, self.locale_name) or "—"
+        )
         self.open_autotask_action.setVisible(bool(self._web_url))
 
         self.lines.setRowCount(len(detail.lines))
         for r, line in enumerate(detail.lines):
-            self.lines.setItem(r, 0, _item(date_text(line.item_date, self.locale)))
+            self.lines.setItem(r, 0, _item(date_text(line.item_date, self.locale_name)))
             self.lines.setItem(r, 1, _item(line.description))
             self.lines.setItem(r, 2, _item(_quantity_text(line.quantity), _RIGHT))
-            self.lines.setItem(r, 3, _item(
-                self._money(int((line.rate or 0) * 10 ** _exponent(self.currency)))
-                if line.rate is not None and _rate_fits(line.rate, self.currency)
-                else (f"{line.rate:f}" if line.rate is not None else ""),
-                _RIGHT,
-            ))
+            self.lines.setItem(
+                r,
+                3,
+                _item(
+                    self._money(int((line.rate or 0) * 10 ** _exponent(self.currency)))
+                    if line.rate is not None and _rate_fits(line.rate, self.currency)
+                    else (f"{line.rate:f}" if line.rate is not None else ""),
+                    _RIGHT,
+                ),
+            )
             self.lines.setItem(r, 4, _item(self._money(line.amount_minor), _RIGHT))
             self.lines.setItem(r, 5, _item(self._money(line.tax_minor), _RIGHT))
         self._fit_height(self.lines)
@@ -337,10 +347,12 @@ class InvoicePage(QWidget):
         self.payments.setRowCount(len(detail.payments))
         for r, payment in enumerate(detail.payments):
             local = payment.at.astimezone()
-            self.payments.setItem(r, 0, _item(date_text(local.date(), self.locale)))
-            self.payments.setItem(r, 1, _item(
-                money_text(payment.amount_minor, payment.currency, self.locale), _RIGHT
-            ))
+            self.payments.setItem(r, 0, _item(date_text(local.date(), self.locale_name)))
+            self.payments.setItem(
+                r,
+                1,
+                _item(money_text(payment.amount_minor, payment.currency, self.locale_name), _RIGHT),
+            )
             method = payment.method if payment.kind == "payment" else f"Refund — {payment.method}"
             self.payments.setItem(r, 2, _item(method))
             self.payments.setItem(r, 3, _item(payment.reference))

@@ -55,7 +55,7 @@ class IdTableModel(QAbstractTableModel, Generic[RowT]):
         self.beginResetModel()
         self._ids = ids
         self._row_of = None
-        self._cache.clear()
+        self.forget_rows(None)
         self.endResetModel()
         self.idsReset.emit()
 
@@ -80,7 +80,7 @@ class IdTableModel(QAbstractTableModel, Generic[RowT]):
         if cached is not None:
             return cached
         if len(self._cache) >= MAX_CACHED_ROWS:
-            self._cache.clear()
+            self.forget_rows(None)
         start = (row // PAGE_SIZE) * PAGE_SIZE
         page = [i for i in self._ids[start : start + PAGE_SIZE] if i not in self._cache]
         self._cache.update(self.fetch_rows(page))
@@ -98,6 +98,15 @@ class IdTableModel(QAbstractTableModel, Generic[RowT]):
                 result.append(row)
         return result
 
+    def forget_rows(self, ids: Iterable[int] | None) -> None:
+        """Drop these rows (all rows with None) from the cache; subclasses drop what they
+        derived from them."""
+        if ids is None:
+            self._cache.clear()
+        else:
+            for item_id in ids:
+                self._cache.pop(item_id, None)
+
     def cached_count(self) -> int:
         return len(self._cache)
 
@@ -113,8 +122,7 @@ class IdTableModel(QAbstractTableModel, Generic[RowT]):
         if new_ids != self._ids:
             self.set_ids(new_ids)
             return True
-        for item_id in changed:
-            self._cache.pop(item_id, None)
+        self.forget_rows(changed)
         rows = sorted(r for r in (self.row_of(i) for i in changed) if r is not None)
         last_column = self.columnCount() - 1
         for first, last in contiguous_ranges(rows):

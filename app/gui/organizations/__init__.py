@@ -18,8 +18,8 @@ from typing import Any
 
 from PySide6.QtCore import (
     QItemSelectionModel,
-    QObject,
     QModelIndex,
+    QObject,
     QPersistentModelIndex,
     QSettings,
     Qt,
@@ -122,7 +122,7 @@ class OrganizationListModel(IdTableModel[OrganizationRow]):
             return None
         column = COLUMNS[section]
         if role == Qt.ItemDataRole.DisplayRole:
-            return column.title
+            return column.heading
         if role == Qt.ItemDataRole.TextAlignmentRole:
             return _LEFT if column is OrganizationColumn.NAME else _RIGHT
         return None
@@ -193,7 +193,9 @@ class OrganizationListView(QWidget):
     openOrganizationRequested = Signal(int)
 
     def __init__(
-        self, context: AppContext, settings: QSettings | None = None,
+        self,
+        context: AppContext,
+        settings: QSettings | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -372,7 +374,7 @@ class OrganizationPage(QWidget):
         self.context = context
         self.organization_id = organization_id
         self.currency = context.currency() or "USD"
-        self.locale = context.locale
+        self.locale_name = context.locale
         self.detail: OrganizationDetail | None = None
 
         self.back_button = QToolButton()
@@ -399,8 +401,12 @@ class OrganizationPage(QWidget):
             form.setHorizontalSpacing(16)
             form.setVerticalSpacing(6)
         for key, form in (
-            ("Phone", left), ("Address", left), ("Open tickets", left),
-            ("Open balance", right), ("Overdue", right), ("Last payment", right),
+            ("Phone", left),
+            ("Address", left),
+            ("Open tickets", left),
+            ("Open balance", right),
+            ("Overdue", right),
+            ("Last payment", right),
         ):
             label = QLabel()
             label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -465,11 +471,13 @@ class OrganizationPage(QWidget):
         self.facts["Address"].setText(", ".join(detail.address_lines) or "—")
         self.facts["Open tickets"].setText(f"{detail.open_tickets:,}")
         self.facts["Open balance"].setText(
-            money_text(row.open_balance_minor, self.currency, self.locale)
+            money_text(row.open_balance_minor, self.currency, self.locale_name)
         )
-        self.facts["Overdue"].setText(money_text(row.overdue_minor, self.currency, self.locale))
+        self.facts["Overdue"].setText(
+            money_text(row.overdue_minor, self.currency, self.locale_name)
+        )
         self.facts["Last payment"].setText(
-            date_text(row.last_payment_date, self.locale) or "Never"
+            date_text(row.last_payment_date, self.locale_name) or "Never"
         )
         self.contacts.setRowCount(len(detail.contacts))
         for r, contact in enumerate(detail.contacts):
@@ -480,8 +488,8 @@ class OrganizationPage(QWidget):
         for r, contract in enumerate(detail.contracts):
             self.contracts.setItem(r, 0, _item(contract.name))
             self.contracts.setItem(r, 1, _item(contract.status))
-            self.contracts.setItem(r, 2, _item(date_text(contract.start_date, self.locale)))
-            self.contracts.setItem(r, 3, _item(date_text(contract.end_date, self.locale)))
+            self.contracts.setItem(r, 2, _item(date_text(contract.start_date, self.locale_name)))
+            self.contracts.setItem(r, 3, _item(date_text(contract.end_date, self.locale_name)))
         self.tabs.setTabText(1, f"Contacts ({len(detail.contacts)})")
         self.tabs.setTabText(2, f"Contracts ({len(detail.contracts)})")
         return True

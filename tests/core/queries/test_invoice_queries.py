@@ -57,9 +57,7 @@ def test_default_view_lists_only_what_is_owed_newest_first(ledger: Engine) -> No
 @pytest.mark.parametrize("column", list(InvoiceColumn))
 def test_every_column_sorts_stably_with_id_tie_break(ledger: Engine, column: InvoiceColumn) -> None:
     with ledger.connect() as c:
-        asc = invoice_ids(
-            c, InvoiceQuery(show_paid=True, sort=column, descending=False), TODAY
-        )
+        asc = invoice_ids(c, InvoiceQuery(show_paid=True, sort=column, descending=False), TODAY)
         desc = invoice_ids(c, InvoiceQuery(show_paid=True, sort=column, descending=True), TODAY)
         rows = invoice_rows(c, asc, TODAY)
     assert len(asc) == 600 and sorted(asc) == sorted(desc)
@@ -69,6 +67,15 @@ def test_every_column_sorts_stably_with_id_tie_break(ledger: Engine, column: Inv
         InvoiceColumn.BALANCE: lambda r: r.balance_minor,
         InvoiceColumn.PAID: lambda r: r.amount_paid_minor,
         InvoiceColumn.ORGANIZATION: lambda r: r.organization_name,
+        # Most urgent first: Overdue, Partially paid, Open, Paid, Void.
+        InvoiceColumn.STATUS: lambda r: [
+            InvoiceStatus.OVERDUE,
+            InvoiceStatus.PARTIALLY_PAID,
+            InvoiceStatus.OPEN,
+            InvoiceStatus.PAID,
+            InvoiceStatus.VOID,
+        ].index(r.status),
+        InvoiceColumn.TERMS: lambda r: r.payment_terms or "",
     }.get(column)
     if key is not None:
         values = [key(rows[i]) for i in asc]
@@ -82,7 +89,9 @@ def test_search_matches_number_organization_and_quickbooks_number(ledger: Engine
         org_name = s.get(Organization, target.organization_id).name  # type: ignore[union-attr]
     with ledger.connect() as c:
         by_qb = invoice_ids(c, InvoiceQuery(search="qb-77_1", show_paid=True), TODAY)
-        by_number = invoice_ids(c, InvoiceQuery(search=target.invoice_number or "", show_paid=True), TODAY)
+        by_number = invoice_ids(
+            c, InvoiceQuery(search=target.invoice_number or "", show_paid=True), TODAY
+        )
         by_org = invoice_ids(c, InvoiceQuery(search=org_name.upper(), show_paid=True), TODAY)
         wildcard = invoice_ids(c, InvoiceQuery(search="%", show_paid=True), TODAY)
         rows = invoice_rows(c, by_org, TODAY)
@@ -94,8 +103,12 @@ def test_search_matches_number_organization_and_quickbooks_number(ledger: Engine
 
 def test_status_filters_and_overdue(ledger: Engine) -> None:
     with ledger.connect() as c:
-        overdue = invoice_rows(c, invoice_ids(c, InvoiceQuery(status=InvoiceStatus.OVERDUE), TODAY), TODAY)
-        open_ = invoice_rows(c, invoice_ids(c, InvoiceQuery(status=InvoiceStatus.OPEN), TODAY), TODAY)
+        overdue = invoice_rows(
+            c, invoice_ids(c, InvoiceQuery(status=InvoiceStatus.OVERDUE), TODAY), TODAY
+        )
+        open_ = invoice_rows(
+            c, invoice_ids(c, InvoiceQuery(status=InvoiceStatus.OPEN), TODAY), TODAY
+        )
         paid = invoice_ids(c, InvoiceQuery(status=InvoiceStatus.PAID), TODAY)
     assert overdue and all(r.status is InvoiceStatus.OVERDUE for r in overdue.values())
     assert all(r.due_date is not None and r.due_date < TODAY for r in overdue.values())
@@ -157,13 +170,17 @@ def test_organization_list_balances_and_sorting(ledger: Engine) -> None:
     assert balances == sorted(balances, reverse=True)
     top = rows[by_balance[0]]
     expected = sum(
-        i.balance_minor for i in invoices
+        i.balance_minor
+        for i in invoices
         if i.organization_id == top.id and i.status in ("open", "partially_paid")
     )
     overdue = sum(
-        i.balance_minor for i in invoices
-        if i.organization_id == top.id and i.status in ("open", "partially_paid")
-        and i.due_date is not None and i.due_date < TODAY
+        i.balance_minor
+        for i in invoices
+        if i.organization_id == top.id
+        and i.status in ("open", "partially_paid")
+        and i.due_date is not None
+        and i.due_date < TODAY
     )
     assert top.open_balance_minor == expected and top.overdue_minor == overdue
     assert top.id in found
