@@ -113,6 +113,8 @@ def blocked_reason(invoice: Invoice, running: Sequence[InFlight]) -> str | None:
             f"Invoice {number} is in payment {first.reference}, which is still running. "
             "Wait for it to finish."
         )
+    if invoice.total_minor <= 0:
+        return f"Invoice {number} is a credit or zero invoice; nothing is owed on it."
     if invoice.balance_minor <= 0 or invoice.status == InvoiceStatus.PAID.value:
         return f"Invoice {number} is already paid."
     return None

@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 from app.core.autotask.errors import AutotaskError, AutotaskValidationError
 from app.core.clock import utcnow
 from app.core.config import current_actor
+from app.core.invoice_state import recompute_invoices
 from app.core.posting.queue import NOTE_ACTION_GENERAL, PostingTarget
 from app.core.storage.engine import session_scope
 from app.core.storage.models import AuditEntry, Invoice, Posting
@@ -284,10 +285,13 @@ class PostingOutbox:
         value = payload.get("paid_date")
         self.autotask.patch("Invoices", invoice_id, {"paidDate": value})
         if value is not None:
+            # Keep the local mirror as the next sync will find it (paidDate set).
             with session_scope(self.engine) as session:
                 invoice = session.get(Invoice, invoice_id)
                 if invoice is not None and invoice.paid_date is None:
                     invoice.paid_date = date.fromisoformat(str(value))
+                    session.flush()
+                    recompute_invoices(session, [invoice_id])
         return str(invoice_id)
 
     def _give_up(self, posting_id: int, message: str, attempts: int, *, permanent: bool) -> str:
