@@ -886,10 +886,13 @@ class PaymentPipeline:
             payment = self._payment(session, payment_id)
             reference, key = payment.reference, payment.idempotency_key
             total = Money(payment.total_minor, payment.currency)
-            numbers = [
-                session.get(Invoice, i).invoice_number or str(i)  # type: ignore[union-attr]
-                for i, _ in self._allocations(session, payment_id)
-            ]
+            ids = [i for i, _ in self._allocations(session, payment_id)]
+            known = dict(
+                session.execute(
+                    select(Invoice.id, Invoice.invoice_number).where(Invoice.id.in_(ids))
+                ).all()
+            )
+            numbers = [known.get(i) or str(i) for i in ids]
         try:
             customer_id = self._customer_id(request.organization_id)
             hosted: HostedSession = self.gateway.start_hosted_session(
