@@ -17,7 +17,7 @@ class InvoicesArea(QWidget):
 
     def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        from app.gui.main_window import gui_settings
+        from app.gui.widgets.remembered import gui_settings
 
         self.context = context
         self.history = InvoiceHistoryView(context, settings=gui_settings(context))

@@ -496,7 +496,7 @@ class OrganizationPage(QWidget):
 
 
 def _settings(context: AppContext) -> QSettings:
-    from app.gui.main_window import gui_settings
+    from app.gui.widgets.remembered import gui_settings
 
     return gui_settings(context)
 
