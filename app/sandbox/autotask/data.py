@@ -40,6 +40,7 @@ from app.core.autotask.dates import parse_autotask_datetime
 __all__ = ["DataSizes", "SandboxData", "Table", "default_anchor", "encode_json"]
 
 Record = dict[str, Any]
+Fields = tuple[str, ...] | None
 CENT = Decimal("0.01")
 _MASK = (1 << 64) - 1
 CHUNK = 1000
@@ -314,7 +315,7 @@ class Table:
         self._extra_ids: list[int] = []
         self.json_cache: dict[int, bytes] = {}
         """JSON of changed and appended records (invalidated when they change)."""
-        self._serialized: dict[int, list[tuple[int, bytes]]] = {}
+        self._serialized: dict[tuple[int, Fields], list[tuple[int, bytes]]] = {}
         self._bits = b""
 
     # id scheme for uniform tables ------------------------------------------------------
@@ -422,31 +423,44 @@ class Table:
             self.json_cache[record_id] = cached
         return cached
 
-    def is_serialized(self, number: int) -> bool:
-        return number in self._serialized
+    def is_serialized(self, number: int, include: Fields = None) -> bool:
+        return (number, include) in self._serialized
 
-    def serialized(self, number: int) -> list[tuple[int, bytes]]:
-        """(id, JSON) of one generated chunk as generated; kept once made (compact)."""
-        entries = self._serialized.get(number)
+    def serialized(self, number: int, include: Fields = None) -> list[tuple[int, bytes]]:
+        """(id, JSON) of one generated chunk as generated — whole records, or only the
+        `include` fields (an `IncludeFields` projection); kept once made (compact)."""
+        key = (number, include)
+        entries = self._serialized.get(key)
         if entries is None:
-            entries = [(r["id"], encode_json(r)) for r in self.chunk(number)]
-            self._serialized[number] = entries
+            records = self.chunk(number)
+            if include is None:
+                entries = [(r["id"], encode_json(r)) for r in records]
+            else:
+                entries = [(r["id"], encode_json({f: r.get(f) for f in include}))
+                           for r in records]
+            self._serialized[key] = entries
         return entries
 
-    def iter_json_from(self, after_id: int | None) -> Iterator[tuple[int, bytes]]:
+    def _json_of(self, record: Record, include: Fields) -> bytes:
+        if include is None:
+            return self.json_for(record)
+        return encode_json({f: record.get(f) for f in include})
+
+    def iter_json_from(self, after_id: int | None,
+                       include: Fields = None) -> Iterator[tuple[int, bytes]]:
         """(id, JSON) in id order with id > after_id — the fast path for id-only paging."""
         overrides = self.overrides
         for number, offset in self._walk(after_id):
-            entries = self.serialized(number)
+            entries = self.serialized(number, include)
             for entry in entries[offset:] if offset else entries:
                 if overrides:
                     changed = overrides.get(entry[0])
                     if changed is not None:
-                        yield entry[0], self.json_for(changed)
+                        yield entry[0], self._json_of(changed, include)
                         continue
                 yield entry
         for record in self._extra_after(after_id):
-            yield record["id"], self.json_for(record)
+            yield record["id"], self._json_of(record, include)
 
     def chunk_after(self, record_id: int) -> int | None:
         """The chunk holding the first generated record after `record_id`, if any."""

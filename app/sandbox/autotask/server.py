@@ -154,7 +154,7 @@ class AutotaskSandbox:
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._prefetch_lock = threading.Lock()
-        self._prefetch_pending: set[tuple[str, int]] = set()
+        self._prefetch_pending: set[tuple[str, int, tuple[str, ...] | None]] = set()
         self._prefetch_wakeup = threading.Event()
         self._prefetch_thread: threading.Thread | None = None
         self.warm = warm
@@ -452,7 +452,8 @@ class AutotaskSandbox:
             return table.json_for(record)  # changed or appended: cached until it changes
         return encode_json(record)
 
-    def _prefetch(self, table_name: str, last_id: int) -> None:
+    def _prefetch(self, table_name: str, last_id: int,
+                  include: tuple[str, ...] | None = None) -> None:
         """Prepare the chunk after `last_id` in the background while the client reads.
 
         A client paging with `id gt` asks for it next; generating and serialising it while
@@ -465,11 +466,11 @@ class AutotaskSandbox:
         if first is None:
             return
         wanted = [n for n in range(first, min(first + _PREFETCH_AHEAD, table.num_chunks))
-                  if not table.is_serialized(n)]
+                  if not table.is_serialized(n, include)]
         if not wanted:
             return
         with self._prefetch_lock:
-            self._prefetch_pending.update((table_name, n) for n in wanted)
+            self._prefetch_pending.update((table_name, n, include) for n in wanted)
             if self._prefetch_thread is None or not self._prefetch_thread.is_alive():
                 self._prefetch_thread = threading.Thread(
                     target=self._prefetch_worker, name="autotask-sandbox-prefetch", daemon=True)
@@ -484,12 +485,13 @@ class AutotaskSandbox:
                 if not self._prefetch_pending:
                     self._prefetch_wakeup.clear()
                     continue
-                table_name, number = min(self._prefetch_pending, key=lambda item: item[1])
-                self._prefetch_pending.discard((table_name, number))
+                job = min(self._prefetch_pending, key=lambda item: item[1])
+                self._prefetch_pending.discard(job)
+            table_name, number, include = job
             table = self.data.table(table_name)
             if table is not None:
                 with self.data.lock:
-                    table.serialized(number)
+                    table.serialized(number, include)
 
 
 _MAX_QUERY_STRING = 2048
@@ -910,9 +912,9 @@ class _Handler(BaseHTTPRequestHandler):
             assert table is not None
             predicate = compiled.predicate
             name = schema.name
-            if compiled.id_only and include is None:
+            if compiled.id_only:
                 # Paging by id alone (what careful clients do): ready-made JSON per record.
-                for record_id, raw in table.iter_json_from(start):
+                for record_id, raw in table.iter_json_from(start, include):
                     if len(parts) == limit:
                         more = True
                         break
@@ -935,7 +937,7 @@ class _Handler(BaseHTTPRequestHandler):
                 "IncludeFields must contain id when the query returns more than "
                 f"{limit} records."])
         if more and last_id is not None and compiled.id_only:
-            sandbox._prefetch(schema.name, last_id)
+            sandbox._prefetch(schema.name, last_id, include)
         next_url = None
         if more and last_id is not None:
             next_url = self._next_url(schema, body, last_id, limit, params)

@@ -216,3 +216,20 @@ def test_long_get_queries_are_refused_like_iis_does(sandbox: AutotaskSandbox) ->
     posted = requests.post(f"{sandbox.zone_url}V1.0/Invoices/query", data=search,
                            headers=_headers(sandbox), timeout=(5, 30))
     assert posted.status_code == 200
+
+
+def test_projected_pages_show_changes_made_after_they_were_first_served(
+        client: AutotaskClient, sandbox: AutotaskSandbox) -> None:
+    def read() -> dict[int, object]:
+        return {r["id"]: r["paidDate"] for p in client.query_all(
+            "Invoices", fields=["id", "paidDate"]) for r in p}
+
+    before = read()
+    target = next(i for i, paid in before.items() if paid is None)
+    client.patch("Invoices", target, {"paidDate": "2026-04-01"})
+    created = sandbox.create_invoice(sandbox.records("Companies")[0]["id"], [("Setup", 1, 99)])
+    after = read()
+    assert after[target] == "2026-04-01T00:00:00"
+    assert after[created["id"]] is None
+    assert {k: v for k, v in after.items() if k not in (target, created["id"])} == {
+        k: v for k, v in before.items() if k != target}
