@@ -44,7 +44,7 @@ from PySide6.QtCore import QCoreApplication, QEventLoop
 from PySide6.QtWidgets import QWidget
 
 from app.core.config import Profile, set_internal_currency
-from app.core.credentials import CredentialStore
+from app.core.credentials import CredentialStore, SecretName
 from app.core.storage.engine import open_database
 from app.gui.context import AppContext
 from app.gui.widgets.remembered import GUI_SETTINGS_FILENAME
@@ -190,6 +190,7 @@ class ScreenshotSession:
         return path
 
     def close(self) -> None:
+        self._forget_secrets()
         for widget in self._widgets:
             widget.close()
             widget.deleteLater()
@@ -200,6 +201,17 @@ class ScreenshotSession:
             engine.dispose()
         self.engine.dispose()
         shutil.rmtree(self._folder, ignore_errors=True)
+
+
+    def _forget_secrets(self) -> None:
+        """Remove what the screens stored in the keychain for these throwaway profiles."""
+        names = [v for k, v in vars(SecretName).items() if not k.startswith("_")]
+        for context in [self.context, *(c for _e, c in self._fresh)]:
+            for name in names:
+                try:
+                    context.credentials.delete(name)
+                except Exception:  # a keychain that refuses is not worth failing screenshots
+                    log.warning("Could not remove the screenshot profile's %s", name)
 
 
 def sync_sandbox_into(sandbox: Any, engine: Any) -> bool:
