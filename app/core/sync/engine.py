@@ -30,6 +30,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -181,6 +182,8 @@ class _Run:
         if self._picklists_due(states, kind):
             threads.append(threading.Thread(target=self._picklists, name="paydesk-sync-lists",
                                             daemon=True))
+        if not self._preflight():
+            threads = []
         for thread in threads:
             thread.start()
         for thread in threads:
@@ -193,6 +196,21 @@ class _Run:
         self.stop.set()
         watcher.join()
         return self._close_run(run_id, kind)
+
+    def _preflight(self) -> bool:
+        """Read Autotask's request budget once before the entity threads start.
+
+        One request tells whether Autotask answers at all, and primes the client's pacing
+        so that the threads do not each ask for the budget on their first request.
+        """
+        try:
+            self._read(self.client.threshold_information)
+        except AutotaskError as exc:
+            self.errors["Autotask"] = exc.message
+            for spec in SPECS:
+                self.writer.fail_entity(spec.entity, "", EntityPhase.CANCELLED)
+            return False
+        return True
 
     def _watch_cancel(self) -> None:
         while not self.stop.is_set():
@@ -290,7 +308,7 @@ class _Run:
         elif self.errors:
             status = RunStatus.FAILED
             labels = {spec.entity: spec.label for spec in SPECS}
-            error = " ".join(f"{labels.get(name, 'Picklists')}: {text}"
+            error = " ".join(text if name == "Autotask" else f"{labels.get(name, name)}: {text}"
                              for name, text in self.errors.items())
         elif self.cancel.is_set():
             status = RunStatus.CANCELLED
@@ -452,11 +470,20 @@ class _Run:
         entity = spec.entity
         size = self.options.page_size
         limit = max(1, min(self.options.max_partitions, self.client.pacing.max_in_flight))
-        total = self._count(entity) if spec.mode is not ChangeMode.SMALL else None
-        self.writer.set_phase(entity, EntityPhase.FETCHING, total=total)
-        self._check()
-        page = self._query_page(entity, [{"op": "gt", "field": "id", "value": 0}],
-                                      list(spec.fields), max_records=size)
+        total: int | None = None
+        if spec.mode is ChangeMode.SMALL:
+            self.writer.set_phase(entity, EntityPhase.FETCHING)
+            page = self._query_page(entity, [{"op": "gt", "field": "id", "value": 0}],
+                                    list(spec.fields), max_records=size)
+        else:
+            # The count and the first page at the same time: each costs a round trip.
+            with ThreadPoolExecutor(max_workers=1,
+                                    thread_name_prefix=f"paydesk-sync-count-{entity}") as pool:
+                counting = pool.submit(self._count, entity)
+                page = self._query_page(entity, [{"op": "gt", "field": "id", "value": 0}],
+                                        list(spec.fields), max_records=size)
+                total = counting.result()
+            self.writer.set_phase(entity, EntityPhase.FETCHING, total=total)
         self._check()
         batch = self._convert(spec, page)
         started = self.started_at
