@@ -366,6 +366,10 @@ class Table:
             self._cache.popitem(last=False)
         return records
 
+    def keep_all_chunks(self) -> None:
+        """Stop evicting generated chunks (a warmed, long-lived sandbox keeps everything)."""
+        self._cache_chunks = max(self._cache_chunks, self.num_chunks)
+
     def generated_count_after(self, record_id: int) -> int:
         return self.count - self.first_index_after(record_id)
 

@@ -160,6 +160,7 @@ class AutotaskSandbox:
         self.warm = warm
         self._warm_thread: threading.Thread | None = None
         self._last_request = 0.0
+        self.warmed = False
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> str:
@@ -194,6 +195,8 @@ class AutotaskSandbox:
             table = self.data.table(name)
             if table is None or not table.count:
                 continue
+            # Keep every generated chunk too, so IncludeFields projections cost only JSON.
+            table.keep_all_chunks()
             for number in range(table.num_chunks):
                 while time.monotonic() - self._last_request < _IDLE_BEFORE_WARMING:
                     if self._server is None:
@@ -203,6 +206,7 @@ class AutotaskSandbox:
                     return
                 with self.data.lock:
                     table.serialized(number)
+        self.warmed = True
 
     def stop(self) -> None:
         if self._server is None:
@@ -394,6 +398,7 @@ class AutotaskSandbox:
             "notes": len(self.data.notes.extra),
             "patches": len(self.received_patches),
             "mutations": list(self.mutations),
+            "warmed": self.warmed,
         }
 
     # ------------------------------------------------------------------ internals
