@@ -78,6 +78,15 @@ class Faults:
                 raise ValueError(f"unknown fault switch {key!r}")
             if key == "scripted":
                 self.scripted = [ScriptedFault(**item) for item in value or []]
+                continue
+            current = getattr(self, key)
+            # JSON numbers arrive as int or Decimal; keep each switch's own type.
+            if isinstance(current, bool) or isinstance(value, bool):
+                setattr(self, key, value)
+            elif isinstance(current, float):
+                setattr(self, key, float(value))
+            elif isinstance(current, int):
+                setattr(self, key, int(value))
             else:
                 setattr(self, key, value)
         if self.error_body not in BODY_KINDS:

@@ -1154,7 +1154,9 @@ class _Handler(BaseHTTPRequestHandler):
                 sandbox.faults.update(fields)
                 self._send_json(200, sandbox.faults.to_json())
             elif path == ["faults", "next"] and method == "POST":
-                fault = sandbox.fail_next(**fields)
+                options: dict[str, Any] = {
+                    k: float(v) if isinstance(v, Decimal) else v for k, v in fields.items()}
+                fault = sandbox.fail_next(**options)
                 self._send_json(200, fault.__dict__)
             elif path == ["companies"] and method == "POST":
                 self._send_json(200, sandbox.create_company(**fields))

@@ -60,8 +60,9 @@ def test_admin_reports_notes_patches_and_requests(sandbox: AutotaskSandbox,
 
 
 def test_admin_switches_faults(sandbox: AutotaskSandbox, client: AutotaskClient) -> None:
-    faults = _admin(sandbox, "PATCH", "faults", {"latency_ms": 5, "error_body": "html"})
-    assert faults["latency_ms"] == 5 and sandbox.faults.error_body == "html"
+    faults = _admin(sandbox, "PATCH", "faults", {"latency_ms": 5.5, "error_body": "html"})
+    assert faults["latency_ms"] == 5.5 and sandbox.faults.error_body == "html"
+    assert isinstance(sandbox.faults.latency_ms, float)
     assert client.count("Companies") == 40
     _admin(sandbox, "POST", "faults/next", {"status": 503, "times": 1})
     assert client.count("Companies") == 40
