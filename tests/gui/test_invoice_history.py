@@ -200,7 +200,14 @@ def test_export_writes_the_current_view(ledger: AppContext, qtbot: object, tmp_p
     count = view.export_csv(target)
     with target.open(encoding="utf-8-sig", newline="") as f:
         rows = list(csv.reader(f))
-    assert rows[0] == [c.heading for c in COLUMNS]
+    # The columns shown, in their order (QuickBooks # is hidden while no invoice has one).
+    assert rows[0] == [c.heading for c in view.visible_columns()]
+    assert "QuickBooks #" not in rows[0]
+    view.set_column_visible(InvoiceColumn.QB_NUMBER, True)
+    view.export_csv(target)
+    with target.open(encoding="utf-8-sig", newline="") as f:
+        rows = list(csv.reader(f))
+    assert "QuickBooks #" in rows[0]
     assert count == len(rows) - 1 == view.model.rowCount()
     status_at = rows[0].index("Status")
     balance_at = rows[0].index("Balance")

@@ -104,7 +104,7 @@ _COLUMN_TITLES = {
     InvoiceColumn.PAID: "Paid",
     InvoiceColumn.BALANCE: "Balance",
     InvoiceColumn.STATUS: "Status",
-    InvoiceColumn.TERMS: "Payment terms",
+    InvoiceColumn.TERMS: "Terms",
     InvoiceColumn.LAST_PAYMENT: "Last payment",
 }
 

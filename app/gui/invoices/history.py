@@ -39,7 +39,15 @@ from PySide6.QtCore import (
     Signal,
     Slot,
 )
-from PySide6.QtGui import QAction, QFont, QFontMetrics, QGuiApplication, QKeySequence
+from PySide6.QtGui import (
+    QAction,
+    QFont,
+    QFontMetrics,
+    QGuiApplication,
+    QKeySequence,
+    QResizeEvent,
+    QShowEvent,
+)
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -62,7 +70,7 @@ from PySide6.QtWidgets import (
 from app.core.invoice_state import InvoiceStatus
 from app.core.queries.invoices import InvoiceColumn, InvoiceQuery, InvoiceRow, InvoiceTotals
 from app.gui.context import AppContext
-from app.gui.invoices.formatting import local_today, money_text
+from app.gui.invoices.formatting import date_text, local_today, money_text
 from app.gui.invoices.model import COLUMNS, InvoiceHistoryModel, cell_text
 from app.gui.widgets import EmptyState, SearchField
 
@@ -93,19 +101,6 @@ _DATE_PRESET_LABELS = {
     "custom": "Between…",
 }
 
-_DEFAULT_WIDTHS = {
-    InvoiceColumn.NUMBER: 72,
-    InvoiceColumn.QB_NUMBER: 104,
-    InvoiceColumn.ORGANIZATION: 190,
-    InvoiceColumn.INVOICE_DATE: 100,
-    InvoiceColumn.DUE_DATE: 100,
-    InvoiceColumn.TOTAL: 100,
-    InvoiceColumn.PAID: 92,
-    InvoiceColumn.BALANCE: 100,
-    InvoiceColumn.STATUS: 116,
-    InvoiceColumn.TERMS: 110,
-    InvoiceColumn.LAST_PAYMENT: 104,
-}
 
 
 def preset_range(preset: str, today: date) -> tuple[date | None, date | None]:
@@ -263,16 +258,20 @@ class InvoiceHistoryView(QWidget):
         header.setStretchLastSection(False)
         header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         header.sectionClicked.connect(self._on_sort_clicked)
-        bold = QFont(header.font())
-        bold.setBold(True)
-        title_metrics = QFontMetrics(bold)
-        for section, column in enumerate(COLUMNS):
-            # Wide enough for the bold title and the sort arrow.
-            title_width = title_metrics.horizontalAdvance(column.heading) + 34
-            header.resizeSection(section, max(_DEFAULT_WIDTHS[column], title_width))
-        self.table.setIconSize(QSize(160, 20))
+        header.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        header.customContextMenuRequested.connect(self._show_header_menu)
+        # The QuickBooks number stays empty until the QuickBooks link fills it in: hide the
+        # column until some invoice has one (the header's menu shows it at any time).
+        if not _any_quickbooks_numbers(self.context):
+            self.table.setColumnHidden(COLUMNS.index(InvoiceColumn.QB_NUMBER), True)
         if self._fixed_organization is not None:
             self.table.setColumnHidden(COLUMNS.index(InvoiceColumn.ORGANIZATION), True)
+        for section, width in enumerate(self._default_widths()):
+            header.resizeSection(section, width)
+        # Until the person resizes a column, the Organization column takes the spare width.
+        self._fit_organization = True
+        header.sectionResized.connect(self._on_section_resized)
+        self.table.setIconSize(QSize(160, 20))
         self.table.selectionModel().selectionChanged.connect(self._on_selection_changed)
         self.model.idsReset.connect(self._update_after_reset)
         self.model.totalsChanged.connect(self._show_totals)
@@ -318,6 +317,75 @@ class InvoiceHistoryView(QWidget):
         layout.addWidget(self.stack, 1)
         layout.addLayout(self.toolbar)
         self._update_open_actions()
+
+    @Slot(int, int, int)
+    def _on_section_resized(self, section: int, _old: int, _new: int) -> None:
+        if self._fitting:
+            return
+        if QGuiApplication.mouseButtons() != Qt.MouseButton.NoButton:
+            self._fit_organization = False  # a person dragged a column edge
+
+    _fitting = False
+
+    def _fit_organization_column(self) -> None:
+        organization = COLUMNS.index(InvoiceColumn.ORGANIZATION)
+        if not self._fit_organization or self.table.isColumnHidden(organization):
+            return
+        header = self.table.horizontalHeader()
+        others = sum(
+            header.sectionSize(section)
+            for section in range(len(COLUMNS))
+            if section != organization and not header.isSectionHidden(section)
+        )
+        available = self.table.viewport().width() - others
+        self._fitting = True
+        try:
+            header.resizeSection(organization, max(150, available))
+        finally:
+            self._fitting = False
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._fit_organization_column()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        self._fit_organization_column()
+
+    def _default_widths(self) -> list[int]:
+        """Widths that fit the longest usual value and the bold title with its sort arrow;
+        the Organization column takes what is left of a 1,024-pixel table."""
+        cell = QFontMetrics(self.table.font())
+        bold = QFont(self.table.horizontalHeader().font())
+        bold.setBold(True)
+        title = QFontMetrics(bold)
+        sample_date = date_text(date(2026, 12, 30), self.model.locale)
+        sample_money = money_text(9_999_999, self.model.currency, self.model.locale)
+        samples = {
+            InvoiceColumn.NUMBER: "2026-1234",
+            InvoiceColumn.QB_NUMBER: "10234",
+            InvoiceColumn.INVOICE_DATE: sample_date,
+            InvoiceColumn.DUE_DATE: sample_date,
+            InvoiceColumn.LAST_PAYMENT: sample_date,
+            InvoiceColumn.TOTAL: sample_money,
+            InvoiceColumn.PAID: sample_money,
+            InvoiceColumn.BALANCE: sample_money,
+            InvoiceColumn.STATUS: InvoiceStatus.PARTIALLY_PAID.label + "M",
+            InvoiceColumn.TERMS: "Net 30",
+        }
+        widths = {
+            column: max(
+                cell.horizontalAdvance(samples.get(column, "")) + 16,
+                title.horizontalAdvance(column.heading) + 18,
+            )
+            for column in COLUMNS
+        }
+        shown = [c for c in COLUMNS if not self.table.isColumnHidden(COLUMNS.index(c))]
+        rest = 1_024 - sum(
+            w for c, w in widths.items() if c is not InvoiceColumn.ORGANIZATION and c in shown
+        )
+        widths[InvoiceColumn.ORGANIZATION] = max(150, rest)
+        return [widths[column] for column in COLUMNS]
 
     # --- extension points ----------------------------------------------------------------
     def add_action(
@@ -680,6 +748,26 @@ class InvoiceHistoryView(QWidget):
             self.set_organization_filter(rows[0].organization_id, rows[0].organization_name)
 
     @Slot(QPoint)
+    def _show_header_menu(self, position: QPoint) -> None:
+        """Right-click on the column titles: choose which columns to show."""
+        header = self.table.horizontalHeader()
+        menu = QMenu(self)
+        for section, column in enumerate(COLUMNS):
+            if column is InvoiceColumn.ORGANIZATION and self._fixed_organization is not None:
+                continue
+            action = menu.addAction(column.heading)
+            action.setCheckable(True)
+            action.setChecked(not header.isSectionHidden(section))
+            action.setData(section)
+        chosen = menu.exec(header.viewport().mapToGlobal(position))
+        if chosen is not None:
+            self.set_column_visible(COLUMNS[int(chosen.data())], chosen.isChecked())
+
+    def set_column_visible(self, column: InvoiceColumn, visible: bool) -> None:
+        self.table.setColumnHidden(COLUMNS.index(column), not visible)
+        self._save_settings()
+
+    @Slot(QPoint)
     def _show_context_menu(self, position: QPoint) -> None:
         if not self.table.selectionModel().hasSelection():
             return
@@ -701,8 +789,8 @@ class InvoiceHistoryView(QWidget):
             s = self.settings
             s.beginGroup(self.settings_key)
             state = s.value("header")
-            if state is not None:
-                self.table.horizontalHeader().restoreState(state)
+            if state is not None and self.table.horizontalHeader().restoreState(state):
+                self._fit_organization = str(s.value("fitOrganization", "true")) == "true"
             if self._fixed_organization is not None:
                 self.table.setColumnHidden(COLUMNS.index(InvoiceColumn.ORGANIZATION), True)
             sort = str(s.value("sort", InvoiceColumn.INVOICE_DATE.value))
@@ -733,6 +821,7 @@ class InvoiceHistoryView(QWidget):
         s = self.settings
         s.beginGroup(self.settings_key)
         s.setValue("header", self.table.horizontalHeader().saveState())
+        s.setValue("fitOrganization", "true" if self._fit_organization else "false")
         query = self.model.query()
         s.setValue("sort", query.sort.value)
         s.setValue("descending", "true" if query.descending else "false")
@@ -750,6 +839,18 @@ class InvoiceHistoryView(QWidget):
     def hideEvent(self, event: object) -> None:
         self._save_settings()
         super().hideEvent(event)  # type: ignore[arg-type]
+
+
+def _any_quickbooks_numbers(context: AppContext) -> bool:
+    from sqlalchemy import select
+
+    from app.core.storage.models import Invoice
+
+    with context.engine.connect() as connection:
+        found = connection.execute(
+            select(Invoice.id).where(Invoice.qb_doc_number.is_not(None)).limit(1)
+        ).first()
+    return found is not None
 
 
 def _export_value(row: InvoiceRow, column: InvoiceColumn, currency: str, locale: str) -> str:

@@ -148,6 +148,8 @@ class InvoiceHistoryModel(IdTableModel[InvoiceRow]):
             return column.heading
         if role == Qt.ItemDataRole.TextAlignmentRole:
             return _RIGHT if column.is_money else _LEFT
+        if role == Qt.ItemDataRole.ToolTipRole and column is InvoiceColumn.TERMS:
+            return "Payment terms"
         return None
 
     def data(

@@ -194,6 +194,14 @@ class InvoicePage(QWidget):
             table.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
             table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
             table.horizontalHeader().setHighlightSections(False)
+        for table, right_columns in ((self.lines, (2, 3, 4, 5)), (self.payments, (1,))):
+            for column in range(table.columnCount()):
+                item = table.horizontalHeaderItem(column)
+                if item is not None:
+                    item.setTextAlignment(
+                        _RIGHT if column in right_columns
+                        else Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
+                    )
         lines_header = self.lines.horizontalHeader()
         lines_header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         for column in (0, 2, 3, 4, 5):
@@ -207,7 +215,9 @@ class InvoicePage(QWidget):
         body_layout = QVBoxLayout(body)
         body_layout.setContentsMargins(0, 0, 0, 0)
         body_layout.setSpacing(10)
+        body_layout.addSpacing(6)
         body_layout.addLayout(facts)
+        body_layout.addSpacing(10)
         body_layout.addWidget(self._section_title("Lines"))
         body_layout.addWidget(self.lines)
         body_layout.addWidget(self.lines_footer)
@@ -218,8 +228,13 @@ class InvoicePage(QWidget):
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setObjectName("invoicePageScroll")
+        body.setObjectName("invoicePageBody")
+        # The page reads as one sheet: no panel colour behind the scrolled body.
+        scroll.setStyleSheet(
+            "QScrollArea#invoicePageScroll, QWidget#invoicePageBody { background: transparent; }"
+        )
         scroll.viewport().setAutoFillBackground(False)
-        body.setAutoFillBackground(False)
         scroll.setWidget(body)
 
         layout = QVBoxLayout(self)

@@ -14,8 +14,8 @@ from sqlalchemy import func, select
 from app.core.invoice_state import InvoiceStatus
 from app.core.queries.fixtures import build_ledger
 from app.core.storage.engine import session_scope
-from app.core.storage.models import Invoice, Organization
-from app.gui.screenshots import ScreenshotSession, register_screen, settle
+from app.core.storage.models import Invoice, InvoiceLine, Organization, PaymentAllocation
+from app.gui.screenshots import ScreenshotSession, register_screen
 
 
 def _ensure_data(session: ScreenshotSession) -> None:
@@ -56,10 +56,18 @@ def _invoice_history_empty(session: ScreenshotSession) -> QWidget:
 def _invoice_page(session: ScreenshotSession) -> QWidget:
     window = _invoices_area(session)
     area = window.show_area("invoices")  # type: ignore[attr-defined]
-    area.history.clear_filters()
-    area.history.set_status_filter(InvoiceStatus.PARTIALLY_PAID)
-    settle()
-    invoice_id = area.history.model.id_at(0)
+    with session_scope(session.engine) as s:
+        # An invoice PayDesk took a payment on, else the owed invoice with the most lines.
+        invoice_id = s.scalar(
+            select(PaymentAllocation.invoice_id).order_by(PaymentAllocation.id).limit(1)
+        ) or s.scalar(
+            select(InvoiceLine.invoice_id)
+            .join(Invoice, Invoice.id == InvoiceLine.invoice_id)
+            .where(Invoice.status.in_(("open", "partially_paid")))
+            .group_by(InvoiceLine.invoice_id)
+            .order_by(func.count().desc(), InvoiceLine.invoice_id)
+            .limit(1)
+        )
     if invoice_id is not None:
         area.open_invoice(invoice_id)
     return window
