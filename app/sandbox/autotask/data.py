@@ -24,7 +24,9 @@ from __future__ import annotations
 
 import bisect
 import calendar
+import functools
 import json
+import operator
 import random
 import threading
 from array import array
@@ -37,7 +39,7 @@ from typing import Any, ClassVar, TypeVar
 
 from app.core.autotask.dates import parse_autotask_datetime
 
-__all__ = ["DataSizes", "SandboxData", "Table", "default_anchor", "encode_json"]
+__all__ = ["DataSizes", "SandboxData", "Table", "default_anchor", "encode_json", "project"]
 
 Record = dict[str, Any]
 Fields = tuple[str, ...] | None
@@ -58,7 +60,10 @@ _DEC_CLOSE_TEXT = '\\u0001"'
 
 def _json_default(value: object) -> Any:
     if isinstance(value, Decimal):
-        return f"{_DEC_OPEN}{value:f}{_DEC_CLOSE}"
+        text = str(value)  # quantized amounts print plainly ("12.50"); fast
+        if "E" in text:
+            text = format(value, "f")
+        return _DEC_OPEN + text + _DEC_CLOSE
     if isinstance(value, date):
         return value.isoformat()
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
@@ -73,6 +78,20 @@ def encode_json(value: Any) -> bytes:
     if _DEC_OPEN_TEXT in text:
         text = text.replace(_DEC_OPEN_TEXT, "").replace(_DEC_CLOSE_TEXT, "")
     return text.encode("utf-8")
+
+
+@functools.lru_cache(maxsize=256)
+def _getter(include: tuple[str, ...]) -> Callable[[Record], Any]:
+    return operator.itemgetter(*include)
+
+
+def project(record: Record, include: tuple[str, ...]) -> Record:
+    """Only the `include` fields of a record (an `IncludeFields` projection)."""
+    try:
+        values = _getter(include)(record)
+    except KeyError:
+        return {f: record.get(f) for f in include}
+    return dict(zip(include, values if len(include) > 1 else (values,), strict=True))
 
 
 def _mix(*values: int) -> int:
@@ -366,6 +385,9 @@ class Table:
             self._cache.popitem(last=False)
         return records
 
+    def is_cached(self, number: int) -> bool:
+        return number in self._cache
+
     def keep_all_chunks(self) -> None:
         """Stop evicting generated chunks (a warmed, long-lived sandbox keeps everything)."""
         self._cache_chunks = max(self._cache_chunks, self.num_chunks)
@@ -440,15 +462,14 @@ class Table:
             if include is None:
                 entries = [(r["id"], encode_json(r)) for r in records]
             else:
-                entries = [(r["id"], encode_json({f: r.get(f) for f in include}))
-                           for r in records]
+                entries = [(r["id"], encode_json(project(r, include))) for r in records]
             self._serialized[key] = entries
         return entries
 
     def _json_of(self, record: Record, include: Fields) -> bytes:
         if include is None:
             return self.json_for(record)
-        return encode_json({f: record.get(f) for f in include})
+        return encode_json(project(record, include))
 
     def iter_json_from(self, after_id: int | None,
                        include: Fields = None) -> Iterator[tuple[int, bytes]]:

@@ -52,7 +52,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 
 from app.core.autotask.dates import parse_autotask_datetime
 from app.core.net import is_loopback_host
-from app.sandbox.autotask.data import DataSizes, Record, SandboxData, encode_json
+from app.sandbox.autotask.data import DataSizes, Record, SandboxData, encode_json, project
 from app.sandbox.autotask.faults import Faults, ScriptedFault
 from app.sandbox.autotask.limits import RequestBudget, ThreadGate
 from app.sandbox.autotask.query import QueryError, compile_query, lower_keys
@@ -183,7 +183,7 @@ class AutotaskSandbox:
             self._warm_thread.start()
 
     def _warm_worker(self) -> None:
-        """Prepare every page's JSON while idle, in the order a sync reads the entities.
+        """Generate every record while idle, in the order a sync reads the entities.
 
         Generating the seeded data is the sandbox's own cost, not something Autotask
         spends; a long-lived sandbox (the command line's) does it when no request has come
@@ -195,7 +195,8 @@ class AutotaskSandbox:
             table = self.data.table(name)
             if table is None or not table.count:
                 continue
-            # Keep every generated chunk too, so IncludeFields projections cost only JSON.
+            # Keep every generated chunk: pages (whole or IncludeFields projections) then
+            # cost only their JSON, made once per chunk on first use.
             table.keep_all_chunks()
             for number in range(table.num_chunks):
                 while time.monotonic() - self._last_request < _IDLE_BEFORE_WARMING:
@@ -205,7 +206,7 @@ class AutotaskSandbox:
                 if self._server is None:
                     return
                 with self.data.lock:
-                    table.serialized(number)
+                    table.chunk(number)
         self.warmed = True
 
     def stop(self) -> None:
@@ -935,7 +936,7 @@ class _Handler(BaseHTTPRequestHandler):
                     if include is None:
                         parts.append(sandbox._serialize(name, record))
                     else:
-                        parts.append(encode_json({f: record.get(f) for f in include}))
+                        parts.append(encode_json(project(record, include)))
                     last_id = record["id"]
         if more and include is not None and "id" not in include:
             raise _HTTPError(500, [

@@ -193,14 +193,14 @@ def test_invoices_cannot_be_created(sandbox: AutotaskSandbox) -> None:
     assert "cannot be created" in response.json()["errors"][0]
 
 
-def test_a_warm_sandbox_prepares_its_pages_while_idle() -> None:
+def test_a_warm_sandbox_generates_its_data_while_idle() -> None:
     with make_sandbox(warm=True) as sandbox:
-        invoices = sandbox.data.invoices
         deadline = time.monotonic() + 20
-        while not invoices.is_serialized(invoices.num_chunks - 1):
+        while not sandbox.warmed:
             assert time.monotonic() < deadline
             time.sleep(0.05)
-        assert all(invoices.is_serialized(n) for n in range(invoices.num_chunks))
+        billing = sandbox.data.billing_items
+        assert all(billing.is_cached(n) for n in range(billing.num_chunks))
         client = make_client(sandbox)
         assert sum(len(p) for p in client.query_all("Invoices")) == 1_234
 
