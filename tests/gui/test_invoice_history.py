@@ -307,3 +307,33 @@ def test_organization_list_and_page(ledger: AppContext, qtbot: object) -> None:
     extra = QLabel("More")
     page.add_section("Transactions", extra)
     assert page.tabs.tabText(page.tabs.count() - 1) == "Transactions"
+
+
+def test_a_sync_updates_changed_invoices_in_the_open_areas(
+    ledger: AppContext, qtbot: object
+) -> None:
+    from app.gui.sync.controller import controller_for
+
+    area = InvoicesArea(ledger)
+    organizations = OrganizationsArea(ledger)
+    for widget in (area, organizations):
+        qtbot.addWidget(widget)  # type: ignore[attr-defined]
+        widget.show()
+    view = area.history
+    first = view.model.id_at(0)
+    assert first is not None
+    row = view.model.rows_for([first])[0]
+    before = organizations.list.model.rows_for([row.organization_id])[0]
+    # The sync brings in Autotask's paid date for that invoice and reports its id.
+    with session_scope(ledger.engine) as s:
+        s.execute(update(Invoice).where(Invoice.id == first).values(paid_date=Invoice.due_date))
+        recompute_invoices(s, [first])
+    controller_for(ledger).rows_changed.emit("invoices", (first,))
+    qtbot.waitUntil(  # type: ignore[attr-defined]
+        lambda: view.model.row_of(first) is None, timeout=3000
+    )
+    qtbot.waitUntil(  # type: ignore[attr-defined]
+        lambda: organizations.list.model.rows_for([row.organization_id])[0].open_balance_minor
+        == before.open_balance_minor - row.balance_minor,
+        timeout=3000,
+    )

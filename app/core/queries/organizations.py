@@ -231,10 +231,14 @@ def organization_detail(
     city_line = " ".join(
         part for part in (organization.city, organization.state, organization.postal_code) if part
     )
+    # Autotask keeps a country as a numeric id; a bare number means nothing to a person.
+    country = (
+        organization.country
+        if organization.country and not organization.country.isdigit()
+        else None
+    )
     address = tuple(
-        part
-        for part in (organization.address1, organization.address2, city_line, organization.country)
-        if part
+        part for part in (organization.address1, organization.address2, city_line, country) if part
     )
     contacts = tuple(
         ContactRow(c.id, _contact_name(c.first_name, c.last_name, c.email), c.email, c.phone)

@@ -8,6 +8,7 @@ from PySide6.QtWidgets import QStackedWidget, QVBoxLayout, QWidget
 from app.gui.context import AppContext
 from app.gui.invoices.history import InvoiceHistoryView
 from app.gui.invoices.page import InvoicePage
+from app.gui.invoices.sync_follow import ChangedRows, follow_sync
 
 __all__ = ["InvoiceHistoryView", "InvoicePage", "InvoicesArea", "create_invoices_area"]
 
@@ -31,6 +32,10 @@ class InvoicesArea(QWidget):
         self.history.openInvoiceRequested.connect(self.open_invoice)
         self.page.backRequested.connect(self.show_history)
         self.page.openOrganizationRequested.connect(self._open_organization)
+        self.sync_changes = ChangedRows(
+            frozenset({"invoices", "organizations", "payment_terms"}), self._on_synced, self
+        )
+        follow_sync(context, self.sync_changes)
 
     @Slot(int)
     def open_invoice(self, invoice_id: int) -> None:
@@ -52,6 +57,14 @@ class InvoicesArea(QWidget):
         show = getattr(area, "show_organization", None)
         if show is not None:
             show(organization_id)
+
+    def _on_synced(self, changed: dict[str, set[int]]) -> None:
+        """After a sync page landed: invoices update in place; a renamed organization or
+        payment term shows in every row that names it."""
+        if changed.get("organizations") or changed.get("payment_terms"):
+            self.history.model.forget_rows(None)
+            self.history.table.viewport().update()
+        self.refresh_invoices(sorted(changed.get("invoices", ())))
 
     def refresh_invoices(self, changed_ids: list[int]) -> None:
         """After a sync or payment: update those rows, and the open invoice if it changed."""

@@ -328,7 +328,10 @@ class InvoiceHistoryView(QWidget):
     _fitting = False
 
     def _fit_organization_column(self) -> None:
+        # The Organization column, or Terms when the view shows one organization only.
         organization = COLUMNS.index(InvoiceColumn.ORGANIZATION)
+        if self.table.isColumnHidden(organization):
+            organization = COLUMNS.index(InvoiceColumn.TERMS)
         if not self._fit_organization or self.table.isColumnHidden(organization):
             return
         header = self.table.horizontalHeader()
@@ -338,9 +341,10 @@ class InvoiceHistoryView(QWidget):
             if section != organization and not header.isSectionHidden(section)
         )
         available = self.table.viewport().width() - others
+        minimum = self._default_widths()[organization]
         self._fitting = True
         try:
-            header.resizeSection(organization, max(150, available))
+            header.resizeSection(organization, max(minimum, available))
         finally:
             self._fitting = False
 

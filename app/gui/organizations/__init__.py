@@ -58,6 +58,7 @@ from app.gui.context import AppContext
 from app.gui.invoices.formatting import date_text, local_today, money_text
 from app.gui.invoices.history import InvoiceHistoryView
 from app.gui.invoices.page import InvoicePage
+from app.gui.invoices.sync_follow import ChangedRows, follow_sync
 from app.gui.invoices.table_model import IdTableModel
 from app.gui.widgets import EmptyState, SearchField
 
@@ -516,6 +517,12 @@ class OrganizationsArea(QWidget):
         self.invoice_page.openOrganizationRequested.connect(self.show_organization)
         self.stack.addWidget(self.invoice_page)
         self.list.openOrganizationRequested.connect(self.show_organization)
+        self.sync_changes = ChangedRows(
+            frozenset({"invoices", "organizations", "contacts", "contracts", "tickets"}),
+            self._on_synced,
+            self,
+        )
+        follow_sync(context, self.sync_changes)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(16, 16, 16, 12)
         layout.addWidget(self.stack)
@@ -533,6 +540,21 @@ class OrganizationsArea(QWidget):
             self.page.openInvoiceRequested.connect(self._open_invoice)
             self.stack.addWidget(self.page)
         self.stack.setCurrentWidget(self.page)
+
+    def _on_synced(self, changed: dict[str, set[int]]) -> None:
+        """After a sync: balances may have moved with any invoice, so the list's rows are
+        fetched again (the id list is re-queried; selection and scroll are kept), and the
+        open organization's page and its invoices are brought up to date."""
+        self.list.model.forget_rows(None)
+        self.list.refresh_organizations(sorted(changed.get("organizations", ())))
+        self.list.table.viewport().update()
+        if self.page is not None:
+            self.page.reload()
+            self.page.invoices.refresh_invoices(sorted(changed.get("invoices", ())))
+        if self.invoice_page.detail is not None and (
+            self.invoice_page.detail.row.id in changed.get("invoices", set())
+        ):
+            self.invoice_page.reload()
 
     @Slot()
     def show_list(self) -> None:
