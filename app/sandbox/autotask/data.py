@@ -664,7 +664,7 @@ class SandboxData:
         self.bad_invoice_ids = self._pick_bad(bad_records)
         self._batches: dict[int, _Batch] = {}
 
-    # helpers ---------------------------------------------------------------------------
+    # lookups ---------------------------------------------------------------------------
     def table(self, entity: str) -> Table | None:
         return self.tables.get(entity.lower())
 
