@@ -235,6 +235,15 @@ class PostingOutbox:
             return self._give_up(posting_id, exc.message, claim["attempts"], permanent=True)
         except AutotaskError as exc:
             return self._give_up(posting_id, exc.message, claim["attempts"], permanent=False)
+        except Exception as exc:  # a bug or an unexpected answer: keep it visible, retry later
+            log.exception("posting %s could not be delivered", posting_id)
+            return self._give_up(
+                posting_id,
+                f"PayDesk could not post this ({type(exc).__name__}). It will try again; "
+                "if this keeps happening, send the log to support.",
+                claim["attempts"],
+                permanent=False,
+            )
         self._step("posting.sent")
         with session_scope(self.engine) as session:
             posting = session.get(Posting, posting_id, populate_existing=True)
