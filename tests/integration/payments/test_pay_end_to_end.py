@@ -355,3 +355,23 @@ def test_the_periodic_round_leaves_a_payment_in_progress_alone(world: PayWorld) 
 
     assert report.resolved == () and report.still_unknown == ()
     assert world.pipeline.submit(payment_id).state is PaymentState.SUCCEEDED
+
+
+def test_a_pay_link_paid_by_bank_debit_processes_then_settles(world: PayWorld) -> None:
+    from tests.integration.payments.support import submit_bank
+
+    first = world.invoice_ids[0]
+    hosted = world.pipeline.start_hosted_payment(world.request([first], method=None),
+                                                 purpose="new_method")
+    assert submit_bank(hosted.url) == 303
+
+    outcome = world.pipeline.check_hosted_payment(hosted.payment_id)
+
+    assert outcome.state is PaymentState.PROCESSING
+    assert world.balances()[first] == 0
+    intent = gateway_intents(world.gateway_sandbox, hosted.reference)[0]
+    world.gateway_sandbox.settle(intent["id"], succeed=True)
+    assert world.pipeline.follow_up(hosted.payment_id).state is PaymentState.SUCCEEDED
+    detail = payment_detail(world.engine, hosted.payment_id)
+    assert detail is not None and detail.channel == "new_method"
+    assert detail.method_summary and "6789" in detail.method_summary
