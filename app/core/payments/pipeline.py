@@ -395,7 +395,7 @@ class PaymentPipeline:
         #: What payments, customers and methods are filed under (``stripe-test``).
         self.account = gateway_account_key(gateway)
 
-    # --- helpers ------------------------------------------------------------------------
+    # --- internals ------------------------------------------------------------------------
     def _step(self, name: str) -> None:
         if self._checkpoint is not None:
             self._checkpoint(name)
