@@ -50,6 +50,7 @@ from app.core.autotask.errors import (
     AutotaskTimeoutError,
     AutotaskTLSError,
     AutotaskValidationError,
+    CredentialsRejectedError,
     ForeignHostRefusedError,
     IntegrationCodeError,
     PermissionDeniedError,
@@ -966,7 +967,12 @@ def test_connection(
                             exhausted_max_wait=0.0),
     )
     try:
-        budget = client.threshold_information()
+        try:
+            budget = client.threshold_information()
+        except AutotaskValidationError as exc:
+            # Nothing about reading the request budget can be invalid: a refusal here is
+            # Autotask not accepting the user or the code, in words PayDesk did not know.
+            raise CredentialsRejectedError(status=exc.status, details=exc.details) from None
         companies = client.count("Companies")
     finally:
         client.close()

@@ -16,6 +16,7 @@ __all__ = [
     "AutotaskTLSError",
     "AutotaskTimeoutError",
     "AutotaskValidationError",
+    "CredentialsRejectedError",
     "ForeignHostRefusedError",
     "IntegrationCodeError",
     "PermissionDeniedError",
@@ -88,6 +89,26 @@ class IntegrationCodeError(AutotaskAuthError):
             "Autotask rejected the API integration code. Check the API user's Integration "
             "Vendor (tracking identifier) in Autotask > Admin > Resources/Users and copy the "
             "code again.",
+            status=status,
+            details=details,
+        )
+
+
+class CredentialsRejectedError(AutotaskAuthError):
+    """Autotask refused a first, harmless call with a message PayDesk does not recognise.
+
+    Autotask answers HTTP 500 both for an unknown user and for a bad integration code, and
+    its wording may change; when Test Connection's first call is refused that way, this
+    error names both possibilities and carries Autotask's own text in `details`.
+    """
+
+    def __init__(self, *, status: int | None = 500, details: tuple[str, ...] = ()) -> None:
+        said = " ".join(details).strip()
+        super().__init__(
+            "Autotask did not accept the API user name or the integration code. Check both "
+            "in Autotask > Admin > Resources/Users (the user name is the API user's email "
+            "address; the integration code is its Integration Vendor / tracking identifier)."
+            + (f" Autotask said: {said}" if said else ""),
             status=status,
             details=details,
         )

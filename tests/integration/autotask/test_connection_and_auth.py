@@ -12,6 +12,7 @@ from app.core.autotask import (
     AutotaskNetworkError,
     AutotaskServerError,
     ConnectionReport,
+    CredentialsRejectedError,
     IntegrationCodeError,
     UnknownUserError,
     UnsafeAddressError,
@@ -144,3 +145,12 @@ def test_unreachable_autotask_is_a_network_error() -> None:
     with pytest.raises(AutotaskNetworkError) as caught:
         discover_zone("someone@example.com", discovery_url=url, refresh=True)
     assert "internet connection" in caught.value.message
+
+
+def test_an_unfamiliar_refusal_of_test_connection_names_both_credentials(
+        sandbox: AutotaskSandbox) -> None:
+    sandbox.fail_next(status=500, message="Something went wrong", path_contains="Threshold")
+    with pytest.raises(CredentialsRejectedError) as caught:
+        test_connection(sandbox.client_credentials(), zone_url=sandbox.zone_url)
+    assert "user name or the integration code" in caught.value.message
+    assert caught.value.details == ("Something went wrong",)
