@@ -636,8 +636,8 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             raise _HTTPError(500, ["The request body is not valid JSON."]) from None
 
-    def _fault_response(self, fault: ScriptedFault | None, *, status: int, body_kind: str,
-                        message: str, retry_after: float | None = None) -> None:
+    def _fault_response(self, *, status: int, body_kind: str, message: str,
+                        retry_after: float | None = None) -> None:
         headers = {}
         if retry_after is not None:
             headers["Retry-After"] = _retry_after_text(retry_after)
@@ -671,7 +671,7 @@ class _Handler(BaseHTTPRequestHandler):
                 if scripted.drop:
                     self._drop()
                     return
-                self._fault_response(scripted, status=scripted.status, body_kind=scripted.body,
+                self._fault_response(status=scripted.status, body_kind=scripted.body,
                                      message=scripted.message, retry_after=scripted.retry_after)
                 return
             if len(split.query) > _MAX_QUERY_STRING:
@@ -761,7 +761,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self._drop()
                 return
             if faults.error_rate and sandbox._random() < faults.error_rate:
-                self._fault_response(None, status=faults.error_status,
+                self._fault_response(status=faults.error_status,
                                      body_kind=faults.error_body,
                                      message="An unexpected error occurred on the server.")
                 return
