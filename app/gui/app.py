@@ -23,7 +23,7 @@ import socket
 import sys
 import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import qasync
 from PySide6.QtCore import QLockFile, QObject, QThreadPool, QTimer, Slot
@@ -170,6 +170,20 @@ class _SmokeCheck(QObject):
             self.app.exit(EXIT_CANNOT_START)
 
 
+class _AsyncioErrors:
+    """Errors nobody awaited in asyncio code on the Qt loop go the way of any crash."""
+
+    def __init__(self, crashes: CrashHandler) -> None:
+        self.crashes = crashes
+
+    def handle(self, _loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        exc = context.get("exception")
+        if isinstance(exc, BaseException):
+            self.crashes(type(exc), exc, exc.__traceback__)
+        else:
+            log.error("asyncio: %s", context.get("message", context))
+
+
 def _log_thread_exception(hook_args: threading.ExceptHookArgs) -> None:
     log.critical(
         "Unexpected error in thread %s",
@@ -271,6 +285,7 @@ def _run_window(
 
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
+    loop.set_exception_handler(_AsyncioErrors(crashes).handle)
     try:
         code = loop.run_forever()
     finally:

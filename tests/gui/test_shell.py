@@ -320,3 +320,23 @@ def test_every_image_the_style_sheet_names_is_shipped() -> None:
     for url in urls:
         assert Path(url).is_file(), url
     assert resource_path("icons/paydesk.svg").is_file()
+
+
+def test_unawaited_asyncio_errors_reach_the_crash_dialog(qtbot: QtBot) -> None:
+    import asyncio
+
+    from app.gui.app import _AsyncioErrors
+
+    handler = CrashHandler(None)
+    try:
+        raise LookupError("Invoice 1042 vanished")
+    except LookupError as exc:
+        error = exc
+    loop = asyncio.new_event_loop()
+    try:
+        _AsyncioErrors(handler).handle(loop, {"exception": error})
+    finally:
+        loop.close()
+    assert handler.crash_count == 1
+    assert handler.dialogs and "Invoice 1042 vanished" in handler.dialogs[0].details
+    handler.dialogs[0].close()
