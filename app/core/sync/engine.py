@@ -408,6 +408,8 @@ class _Run:
                 return
 
     def _check(self) -> None:
+        if self.cancel.is_set():
+            self.stop.set()
         if self.stop.is_set():
             raise _Stop
 

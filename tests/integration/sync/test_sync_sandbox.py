@@ -201,7 +201,7 @@ def test_one_failing_kind_does_not_stop_the_others(engine: Engine,
     assert result.status is RunStatus.FAILED
     counts = {e.entity: e for e in result.entities}
     assert counts["Contracts"].error and "not allowed" in counts["Contracts"].error
-    assert result.error and result.error.startswith("Contracts:")
+    assert result.error and "Contracts: The Autotask API user is not allowed" in result.error
     assert counts["Tickets"].error is None
     assert counts["Tickets"].inserted == sandbox.count("Tickets")
     with session_scope(engine) as s:
