@@ -678,6 +678,16 @@ class SandboxData:
     def company_id(self, index: int) -> int:
         return self.companies.id_at(index % self.companies.count)
 
+    def primary_contact_id(self, company_index: int) -> int | None:
+        """Contact number i is company number i's primary contact (while there are any)."""
+        return self.contacts.id_at(company_index) if company_index < self.contacts.count \
+            else None
+
+    def contract_id(self, company_index: int) -> int | None:
+        """Contract number i belongs to company number i (while there are contracts)."""
+        return self.contracts.id_at(company_index) if company_index < self.contracts.count \
+            else None
+
     def _span_seconds(self, index: int, count: int, r: Callable[[], float]) -> int:
         """A moment (epoch seconds) between the start and the anchor, growing with index."""
         total = (self.anchor - self.start).days * 86400
@@ -787,10 +797,11 @@ class SandboxData:
         for index in self._indexes(table, chunk):
             start = _add_months(self.start, int(r() * 12 * self.sizes.years))
             end = _add_months(start, _pick(r, (12, 24, 36)))
+            company_index = index % companies  # every client gets its agreement first
             out.append({
                 "id": table.id_at(index),
-                "companyID": self.company_id(int(r() * companies)),
-                "contactID": None,
+                "companyID": self.company_id(company_index),
+                "contactID": self.primary_contact_id(company_index),
                 "contractName": _pick(r, _CONTRACT_NAMES),
                 "contractNumber": f"CN-{2000 + index}",
                 "contractType": _pick(r, _CONTRACT_TYPES),
@@ -820,11 +831,12 @@ class SandboxData:
             completed = created + int(r() * 240 * 3600) + 3600 if status == 5 else None
             modified = completed or created + int(r() * 48 * 3600)
             title = _pick(r, _TICKET_TITLES).replace("{n}", _pick(r, _FIRST))
+            company_index = int(r() * companies)
             out.append({
                 "id": table.id_at(index),
-                "companyID": self.company_id(int(r() * companies)),
-                "contactID": None,
-                "contractID": None,
+                "companyID": self.company_id(company_index),
+                "contactID": self.primary_contact_id(company_index) if r() < 0.7 else None,
+                "contractID": self.contract_id(company_index) if r() < 0.5 else None,
                 "ticketNumber": f"T{_day_text(created // 86400).replace('-', '')}"
                                 f".{index % 10000:04d}",
                 "title": title,
@@ -974,7 +986,9 @@ class SandboxData:
             period_start = batch.period_start_seconds
             posted = batch.seconds - 7 * 3600
             invoice_id = invoices.id_at(index)
-            company_id = self.company_id(self._invoice_company[index])
+            company_index = self._invoice_company[index]
+            company_id = self.company_id(company_index)
+            contract_id = self.contract_id(company_index)
             for k, (kind, name, quantity, rate, extended, tax) in enumerate(
                     self._line_cores(index, core)):
                 labor = kind == 1
@@ -982,7 +996,7 @@ class SandboxData:
                     "id": base + stride * index + k,
                     "invoiceID": invoice_id,
                     "companyID": company_id,
-                    "contractID": None,
+                    "contractID": contract_id if kind == 4 else None,
                     "ticketID": self.tickets.id_at(int(r() * tickets))
                     if labor and tickets else None,
                     "itemName": name,

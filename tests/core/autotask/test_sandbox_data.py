@@ -141,3 +141,23 @@ def test_large_data_sets_start_instantly() -> None:
     last = data.invoices.id_at(99_999)
     assert data.invoices.get(last)["invoiceNumber"] == "100999"  # type: ignore[index]
     assert time.perf_counter() - started < 2.0
+
+
+def test_references_point_at_records_of_the_same_company() -> None:
+    data = _data()
+    contacts = {c["id"]: c for c in data.contacts.iter_from(None)}
+    contracts = {c["id"]: c for c in data.contracts.iter_from(None)}
+    for contract in contracts.values():
+        assert contacts[contract["contactID"]]["companyID"] == contract["companyID"]
+        assert contacts[contract["contactID"]]["primaryContact"] is True
+    tickets = list(data.tickets.iter_from(None))
+    assert any(t["contactID"] for t in tickets) and any(t["contractID"] for t in tickets)
+    for ticket in tickets:
+        if ticket["contactID"]:
+            assert contacts[ticket["contactID"]]["companyID"] == ticket["companyID"]
+        if ticket["contractID"]:
+            assert contracts[ticket["contractID"]]["companyID"] == ticket["companyID"]
+    lines = [line for line in data.billing_items.iter_from(None) if line["contractID"]]
+    assert lines
+    assert all(contracts[line["contractID"]]["companyID"] == line["companyID"]
+               for line in lines)
