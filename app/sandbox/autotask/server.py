@@ -35,10 +35,12 @@ the data set's lock.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import logging
 import random
 import secrets
+import socket
 import threading
 import time
 from collections import Counter
@@ -151,7 +153,7 @@ class AutotaskSandbox:
         self.query_requests = 0
         self.received_patches: list[dict[str, Any]] = []
         self.mutations: list[dict[str, Any]] = []
-        self._server: ThreadingHTTPServer | None = None
+        self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._prefetch_lock = threading.Lock()
         self._prefetch_pending: set[tuple[str, int, tuple[str, ...] | None]] = set()
@@ -214,6 +216,7 @@ class AutotaskSandbox:
             return
         self._server.shutdown()
         self._server.server_close()
+        self._server.close_connections()
         if self._thread is not None:
             self._thread.join(timeout=5)
         self._server = None
@@ -519,6 +522,28 @@ class _Server(ThreadingHTTPServer):
     request_queue_size = 128
     allow_reuse_address = True
     sandbox: AutotaskSandbox
+
+    def server_activate(self) -> None:
+        self.connections: set[socket.socket] = set()
+        self.connections_lock = threading.Lock()
+        super().server_activate()
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        with self.connections_lock:
+            self.connections.add(request)
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            with self.connections_lock:
+                self.connections.discard(request)
+
+    def close_connections(self) -> None:
+        """End kept-alive connections so their threads finish when the sandbox stops."""
+        with self.connections_lock:
+            open_now = list(self.connections)
+        for connection in open_now:
+            with contextlib.suppress(OSError):  # already closed by the client
+                connection.shutdown(socket.SHUT_RDWR)
 
 
 def _entity_info(schema: EntitySchema) -> dict[str, Any]:
