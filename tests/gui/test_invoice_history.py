@@ -7,7 +7,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QItemSelectionModel, QSettings, Qt
+from PySide6.QtCore import (
+    QCoreApplication,
+    QEvent,
+    QItemSelectionModel,
+    QObject,
+    QSettings,
+    Qt,
+)
 from PySide6.QtWidgets import QCheckBox, QComboBox, QLabel, QLineEdit, QTableView
 from sqlalchemy import select, update
 
@@ -56,12 +63,26 @@ def _owed_count(ledger: AppContext) -> int:
         )
 
 
-def test_models_pass_the_model_tester(ledger: AppContext, qtmodeltester: object) -> None:
-    invoices = InvoiceHistoryModel(ledger.engine, "USD")
+@pytest.fixture
+def model_owner(qapp: object) -> Iterator[QObject]:
+    """Owns models made without a view; deleted after ``qtmodeltester`` has let go of them,
+    while the application still runs."""
+    owner = QObject()
+    yield owner
+    owner.deleteLater()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+
+
+def test_models_pass_the_model_tester(
+    ledger: AppContext, model_owner: QObject, qtmodeltester: object
+) -> None:
+    owner = model_owner
+    invoices = InvoiceHistoryModel(ledger.engine, "USD", parent=owner)
     invoices.set_query(InvoiceQuery(show_paid=True))
     assert invoices.rowCount() == 1_200
+    assert invoices.totals().count == 1_200
     qtmodeltester.check(invoices, force_py=True)  # type: ignore[attr-defined]
-    organizations = OrganizationListModel(ledger.engine, "USD")
+    organizations = OrganizationListModel(ledger.engine, "USD", parent=owner)
     organizations.reload()
     assert organizations.rowCount() == 30
     qtmodeltester.check(organizations, force_py=True)  # type: ignore[attr-defined]
@@ -77,7 +98,8 @@ def test_opens_on_what_is_owed_with_totals(ledger: AppContext, qtbot: object) ->
     owed = _owed_count(ledger)
     assert view.model.rowCount() == owed
     totals = view.findChild(QLabel, "invoiceTotals")
-    assert totals is not None and totals.text().startswith(f"{owed:,} invoices")
+    assert totals is not None
+    qtbot.waitUntil(lambda: totals.text().startswith(f"{owed:,} invoices"))  # type: ignore[attr-defined]
     assert "Balance $" in totals.text()
     # Amounts are right-aligned and formatted in the internal currency.
     total_column = COLUMNS.index(InvoiceColumn.TOTAL)
@@ -337,3 +359,13 @@ def test_a_sync_updates_changed_invoices_in_the_open_areas(
         == before.open_balance_minor - row.balance_minor,
         timeout=3000,
     )
+
+
+def test_table_money_text_is_babels_currency_format() -> None:
+    from app.core.money import Money
+    from app.gui.invoices.formatting import money_text
+
+    for locale in ("en_US", "de_DE", "fr_CH", "ja_JP"):
+        for currency in ("USD", "EUR", "JPY", "KWD"):
+            for minor in (0, 5, -123_456, 987_654_321):
+                assert money_text(minor, currency, locale) == Money(minor, currency).format(locale)

@@ -111,6 +111,7 @@ class InvoiceHistoryModel(IdTableModel[InvoiceRow]):
         self.reload()
 
     def totals(self) -> InvoiceTotals:
+        """Count, total and balance of the listed invoices."""
         return self._totals
 
     def query_ids(self) -> list[int]:
@@ -118,6 +119,7 @@ class InvoiceHistoryModel(IdTableModel[InvoiceRow]):
         with self.engine.connect() as connection:
             ids = invoice_ids(connection, self._query, today)
             if self._totals_stale or self._refreshing:
+                # A new sort lists the same invoices: only a new filter or a sync needs them.
                 self._totals = invoice_totals(connection, self._query, today)
                 self._totals_stale = False
                 self.totalsChanged.emit(self._totals)
