@@ -13,6 +13,7 @@ from app.core.posting.outbox import (
     PostingOutbox,
     PostingState,
     backoff_delay,
+    failing_posting_ids,
 )
 from app.core.posting.queue import PostingTarget
 
@@ -23,4 +24,5 @@ __all__ = [
     "PostingState",
     "PostingTarget",
     "backoff_delay",
+    "failing_posting_ids",
 ]

@@ -44,6 +44,7 @@ __all__ = [
     "PostingOutbox",
     "PostingState",
     "backoff_delay",
+    "failing_posting_ids",
 ]
 
 log = logging.getLogger(__name__)
@@ -356,3 +357,21 @@ class PostingOutbox:
                       details={"posting": posting.key, "reason": reason})
                 count += 1
         return count
+
+
+def failing_posting_ids(engine: Engine, payment_ids: Sequence[int]) -> list[int]:
+    """The postings of these payments that are failing — failed, or waiting to be retried
+    after an error — in one query, oldest first. These are what Retry and Dismiss act on."""
+    ids = list(dict.fromkeys(payment_ids))
+    if not ids:
+        return []
+    with session_scope(engine) as session:
+        return list(
+            session.scalars(
+                select(Posting.id)
+                .where(Posting.payment_id.in_(ids),
+                       Posting.state.in_((PostingState.FAILED, PostingState.PENDING)),
+                       Posting.last_error.is_not(None))
+                .order_by(Posting.id)
+            )
+        )

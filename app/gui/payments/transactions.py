@@ -42,12 +42,11 @@ from app.core.payments import (
     TransactionFilter,
     TransactionRow,
     TransactionSort,
-    payment_detail,
     transaction_ids,
     transaction_rows,
 )
 from app.core.payments.maintenance import MaintenanceReport
-from app.core.posting import PostingOutbox, PostingState
+from app.core.posting import PostingOutbox, PostingState, failing_posting_ids
 from app.gui.context import AppContext
 from app.gui.payments.common import (
     PAYMENT_STATE_TONES,
@@ -170,7 +169,7 @@ def retry_postings(
     """Runs on a pool thread: re-queue the failing postings of these payments and try to
     deliver them to Autotask now, so the bookkeeper sees at once whether it worked."""
     outbox = _outbox(engine, credentials)
-    ids = _failing_posting_ids(engine, payment_ids)
+    ids = failing_posting_ids(engine, payment_ids)
     if not ids:
         return PostingActionResult(tuple(payment_ids), 0, "Nothing is failing to post.")
     outbox.retry(ids)
@@ -190,18 +189,9 @@ def dismiss_postings(
     engine: Engine, credentials: CredentialStore, payment_ids: Sequence[int]
 ) -> PostingActionResult:
     """Runs on a pool thread: stop trying to post these payments (recorded by hand)."""
-    ids = _failing_posting_ids(engine, payment_ids)
+    ids = failing_posting_ids(engine, payment_ids)
     count = _outbox(engine, credentials).dismiss(ids, "Recorded in Autotask by hand") if ids else 0
     return PostingActionResult(tuple(payment_ids), count, f"{count} posting(s) dismissed.")
-
-
-def _failing_posting_ids(engine: Engine, payment_ids: Sequence[int]) -> list[int]:
-    ids: list[int] = []
-    for payment_id in payment_ids:
-        detail = payment_detail(engine, payment_id)
-        if detail is not None:
-            ids += [p.posting_id for p in detail.postings if p.can_retry]
-    return ids
 
 
 class TransactionsView(QWidget):

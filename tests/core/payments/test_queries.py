@@ -164,6 +164,28 @@ def test_payment_detail(engine: Engine) -> None:
     assert processing is not None and processing.can_void and not processing.can_refund
 
 
+def test_failing_posting_ids_are_one_query_over_many_payments(engine: Engine) -> None:
+    from app.core.posting import failing_posting_ids
+
+    _small_ledger(engine)
+    with session_scope(engine) as s:
+        retrying = Posting(target="autotask_paid_date", key="autotask_paid_date:2:PD-2",
+                           payment_id=2, payload={}, state="pending", attempts=2,
+                           last_error="Autotask is busy", created_at=T0)
+        waiting = Posting(target="autotask_note", key="autotask_note:PD-2", payment_id=2,
+                          payload={}, state="pending", attempts=0, created_at=T0)
+        posted = Posting(target="autotask_note", key="autotask_note:PD-3", payment_id=3,
+                         payload={}, state="delivered", attempts=1, created_at=T0)
+        s.add_all([retrying, waiting, posted])
+        s.flush()
+        retrying_id = retrying.id
+        failed_id = s.scalar(text("SELECT id FROM postings WHERE payment_id = 1"))
+    # Failed, or retrying after an error; never one that is only waiting or already posted.
+    assert failing_posting_ids(engine, [1, 2, 3, 99]) == sorted([failed_id, retrying_id])
+    assert failing_posting_ids(engine, [3]) == []
+    assert failing_posting_ids(engine, []) == []
+
+
 def test_payment_search_is_fast_at_100000_payments(sqlite_engine: Engine) -> None:
     engine = sqlite_engine
     orgs = 200
