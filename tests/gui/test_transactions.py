@@ -113,6 +113,21 @@ def test_pending_and_failing_filters_and_dismiss(
     wait_for_background_tasks(qtbot)
     assert view.model.rowCount() == 1
 
+    # Dismiss → Yes works without an Autotask connection: the posting stops, and stays listed
+    # as dismissed.
+    monkeypatch.setattr(QMessageBox, "question",
+                        staticmethod(lambda *a, **k: QMessageBox.StandardButton.Yes))
+    qtbot.mouseClick(dismiss, Qt.MouseButton.LeftButton)
+    wait_for_background_tasks(qtbot)
+    assert view.status_label.text() == "Dismissed: PayDesk will not post this to Autotask."
+    assert view.model.rowCount() == 0  # no longer failing
+    qtbot.mouseClick(view.filter_buttons[TransactionFilter.ALL], Qt.MouseButton.LeftButton)
+    wait_for_background_tasks(qtbot)
+    assert [r["Autotask"] for r in shown(view)] == ["Waiting to post", "Dismissed"]
+    with session_scope(world.context.engine) as s:
+        states = set(s.scalars(select(Posting.state).where(Posting.payment_id == paid)))
+    assert states == {"dismissed"}
+
 
 def test_the_organization_history_shows_only_its_payments(
     qtbot: QtBot, world: PaymentWorld

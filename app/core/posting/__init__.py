@@ -2,7 +2,9 @@
 
 Postings are queued in the same transaction that records a payment or refund
 (:mod:`app.core.posting.queue`) and delivered exactly once by
-:class:`~app.core.posting.outbox.PostingOutbox` (``deliver_due``, ``retry``, ``dismiss``).
+:class:`~app.core.posting.outbox.PostingOutbox` (``deliver_due``). What a person does about a
+failing posting needs no Autotask connection: ``failing_posting_ids`` finds them,
+``retry_postings`` re-queues them, ``dismiss_postings`` stops them.
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ from app.core.posting.outbox import (
     PostingOutbox,
     PostingState,
     backoff_delay,
+    dismiss_postings,
     failing_posting_ids,
+    retry_postings,
 )
 from app.core.posting.queue import PostingTarget
 
@@ -24,5 +28,7 @@ __all__ = [
     "PostingState",
     "PostingTarget",
     "backoff_delay",
+    "dismiss_postings",
     "failing_posting_ids",
+    "retry_postings",
 ]

@@ -14,7 +14,8 @@ that is due, oldest first:
 Failures are retried with exponential backoff (30 s, 1 min, 2 min … up to an hour); after
 ``max_attempts`` — or at once when Autotask refuses the content itself — the posting is
 ``failed``: shown under "Failing to post" with Autotask's message, until a person retries
-or dismisses it (:meth:`PostingOutbox.retry`, :meth:`PostingOutbox.dismiss`).
+or dismisses it (:func:`retry_postings`, :func:`dismiss_postings` — neither needs Autotask;
+:func:`failing_posting_ids` finds what they act on).
 
 Threads: ``deliver_due`` blocks on the network; run it on a worker thread.
 """
@@ -44,7 +45,9 @@ __all__ = [
     "PostingOutbox",
     "PostingState",
     "backoff_delay",
+    "dismiss_postings",
     "failing_posting_ids",
+    "retry_postings",
 ]
 
 log = logging.getLogger(__name__)
@@ -325,38 +328,19 @@ class PostingOutbox:
     # --- people's actions ---------------------------------------------------------------
     def retry(self, posting_ids: Sequence[int]) -> int:
         """Try failed postings again now; returns how many were re-queued."""
-        count = 0
-        with session_scope(self.engine) as session:
-            for posting in session.scalars(
-                select(Posting).where(Posting.id.in_(list(posting_ids)),
-                                      Posting.state.in_((PostingState.FAILED,
-                                                         PostingState.PENDING)))
-            ):
-                posting.state = PostingState.PENDING
-                posting.next_attempt_at = self._clock()
-                posting.attempts = 0
-                audit(session, actor=self.actor, action="posting.retry",
-                      subject_type="payment", subject_id=posting.payment_id or "",
-                      details={"posting": posting.key})
-                count += 1
-        return count
+        return retry_postings(self.engine, posting_ids, actor=self.actor, clock=self._clock)
 
     def dismiss(self, posting_ids: Sequence[int], reason: str = "") -> int:
         """Stop trying (someone recorded it in Autotask by hand); kept visible as dismissed."""
-        count = 0
-        with session_scope(self.engine) as session:
-            for posting in session.scalars(
-                select(Posting).where(Posting.id.in_(list(posting_ids)),
-                                      Posting.state.in_((PostingState.FAILED,
-                                                         PostingState.PENDING)))
-            ):
-                posting.state = PostingState.DISMISSED
-                posting.next_attempt_at = None
-                audit(session, actor=self.actor, action="posting.dismissed",
-                      subject_type="payment", subject_id=posting.payment_id or "",
-                      details={"posting": posting.key, "reason": reason})
-                count += 1
-        return count
+        return dismiss_postings(self.engine, posting_ids, reason, actor=self.actor)
+
+
+# --- people's actions, without Autotask --------------------------------------------------
+# Re-queueing or dismissing a posting only changes the local database, so neither needs an
+# Autotask connection: a bookkeeper whose Autotask secret is missing can still dismiss a
+# posting they recorded by hand.
+
+_ACTIONABLE = (PostingState.FAILED, PostingState.PENDING)
 
 
 def failing_posting_ids(engine: Engine, payment_ids: Sequence[int]) -> list[int]:
@@ -369,9 +353,56 @@ def failing_posting_ids(engine: Engine, payment_ids: Sequence[int]) -> list[int]
         return list(
             session.scalars(
                 select(Posting.id)
-                .where(Posting.payment_id.in_(ids),
-                       Posting.state.in_((PostingState.FAILED, PostingState.PENDING)),
+                .where(Posting.payment_id.in_(ids), Posting.state.in_(_ACTIONABLE),
                        Posting.last_error.is_not(None))
                 .order_by(Posting.id)
             )
         )
+
+
+def retry_postings(
+    engine: Engine,
+    posting_ids: Sequence[int],
+    *,
+    actor: str | None = None,
+    clock: Callable[[], datetime] = utcnow,
+) -> int:
+    """Put failed (or retrying) postings back in the queue, due now, with a fresh count of
+    attempts; returns how many were re-queued. Delivery is the outbox's job
+    (:meth:`PostingOutbox.deliver`), whenever Autotask can be reached."""
+    who = actor or current_actor()
+    count = 0
+    with session_scope(engine) as session:
+        for posting in session.scalars(
+            select(Posting).where(Posting.id.in_(list(posting_ids)),
+                                  Posting.state.in_(_ACTIONABLE))
+        ):
+            posting.state = PostingState.PENDING
+            posting.next_attempt_at = clock()
+            posting.attempts = 0
+            audit(session, actor=who, action="posting.retry",
+                  subject_type="payment", subject_id=posting.payment_id or "",
+                  details={"posting": posting.key})
+            count += 1
+    return count
+
+
+def dismiss_postings(
+    engine: Engine, posting_ids: Sequence[int], reason: str = "", *, actor: str | None = None
+) -> int:
+    """Stop trying to deliver these postings (someone recorded them in Autotask by hand);
+    they stay visible as dismissed. Returns how many were dismissed."""
+    who = actor or current_actor()
+    count = 0
+    with session_scope(engine) as session:
+        for posting in session.scalars(
+            select(Posting).where(Posting.id.in_(list(posting_ids)),
+                                  Posting.state.in_(_ACTIONABLE))
+        ):
+            posting.state = PostingState.DISMISSED
+            posting.next_attempt_at = None
+            audit(session, actor=who, action="posting.dismissed",
+                  subject_type="payment", subject_id=posting.payment_id or "",
+                  details={"posting": posting.key, "reason": reason})
+            count += 1
+    return count

@@ -47,6 +47,7 @@ from app.core.payments import (
 )
 from app.core.payments.maintenance import MaintenanceReport
 from app.core.posting import PostingOutbox, PostingState, failing_posting_ids
+from app.core.posting import dismiss_postings as dismiss_core_postings
 from app.gui.context import AppContext
 from app.gui.payments.common import (
     PAYMENT_STATE_TONES,
@@ -188,10 +189,18 @@ def retry_postings(
 def dismiss_postings(
     engine: Engine, credentials: CredentialStore, payment_ids: Sequence[int]
 ) -> PostingActionResult:
-    """Runs on a pool thread: stop trying to post these payments (recorded by hand)."""
+    """Runs on a pool thread: stop trying to post these payments (recorded by hand). Only
+    the local database changes, so this works without an Autotask connection."""
+    del credentials  # the same signature as retry_postings; Autotask is not needed
     ids = failing_posting_ids(engine, payment_ids)
-    count = _outbox(engine, credentials).dismiss(ids, "Recorded in Autotask by hand") if ids else 0
-    return PostingActionResult(tuple(payment_ids), count, f"{count} posting(s) dismissed.")
+    count = dismiss_core_postings(engine, ids, "Recorded in Autotask by hand") if ids else 0
+    if count == 0:
+        message = "Nothing is failing to post."
+    elif len(payment_ids) == 1:
+        message = "Dismissed: PayDesk will not post this to Autotask."
+    else:
+        message = f"Dismissed: PayDesk will not post these {len(payment_ids)} payments to Autotask."
+    return PostingActionResult(tuple(payment_ids), count, message)
 
 
 class TransactionsView(QWidget):
