@@ -65,6 +65,13 @@ def test_sales_and_refunds_with_autotask_columns_filters_and_csv(
     assert column(view, "Applied Amount")[2] == "$1,650.50"
     assert column(view, "Contact")[2] == "Dana Reyes"
     assert column(view, "Status") == ["Refunded", "Declined", "Partially refunded"]
+    # Taken with the sandbox's test keys: marked as in Transactions.
+    reference = [c.title for c in view.model.columns()].index("Reference")
+    for row in range(view.model.rowCount()):
+        cell = view.model.index(row, reference)
+        assert cell.data(Qt.ItemDataRole.ToolTipRole) == (
+            "Taken in test mode: no real money moved.")
+        assert cell.data(Qt.ItemDataRole.ForegroundRole) is not None
 
     type_combo = view.findChild(QComboBox, "searchType")
     type_combo.setCurrentIndex(type_combo.findData("refund"))
@@ -96,6 +103,7 @@ def test_sales_and_refunds_with_autotask_columns_filters_and_csv(
     assert rows[0][:5] == ["Type", "Reference", "Date", "Organization", "Sale Amount"]
     assert [r[0] for r in rows[1:]] == ["Refund", "Sale", "Sale"]
     assert rows[3][4] == "1650.50"  # plain numbers a spreadsheet reads
+    assert rows[0][-1] == "Test Mode" and {r[-1] for r in rows[1:]} == {"Yes"}
     assert "Exported 3 rows" in view.status_label.text()
 
 

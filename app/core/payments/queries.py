@@ -342,6 +342,8 @@ class PaymentSearchRow:
     method: str | None
     status: str
     status_label: str
+    #: Taken with the gateway's test keys: no real money moved (marked as in Transactions).
+    test_mode: bool
 
     def as_csv(self) -> list[str]:
         def m(value: Money | None) -> str:
@@ -352,14 +354,14 @@ class PaymentSearchRow:
             self.organization_name, m(self.sale_amount), m(self.payment_amount),
             m(self.applied_amount), m(self.unapplied_amount), m(self.refund_amount),
             self.transaction_id or "", self.contact or "", self.method or "",
-            self.status_label,
+            self.status_label, "Yes" if self.test_mode else "",
         ]
 
 
 CSV_HEADER = [
     "Type", "Reference", "Date", "Organization", "Sale Amount", "Payment Amount",
     "Applied Amount", "Unapplied Amount", "Refund Amount", "Transaction ID", "Contact",
-    "Method", "Status",
+    "Method", "Status", "Test Mode",
 ]
 
 
@@ -530,6 +532,7 @@ def payment_search_rows(engine: Engine, keys: Sequence[SearchKey]) -> list[Payme
                     method=p.method_summary,
                     status=p.state,
                     status_label=PaymentState(p.state).label,
+                    test_mode=p.test_mode,
                 )
             )
         elif kind == "refund":
@@ -558,6 +561,7 @@ def payment_search_rows(engine: Engine, keys: Sequence[SearchKey]) -> list[Payme
                     status=r.state,
                     status_label=("Voided" if r.kind == "void" and r.state == "succeeded"
                                   else RefundState(r.state).label),
+                    test_mode=p.test_mode,
                 )
             )
     return rows

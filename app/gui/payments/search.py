@@ -181,7 +181,12 @@ def search_columns(locale: str) -> list[Column[PaymentSearchRow]]:
             lambda r: r.transaction_id or "",
             sort_key=SearchSort.TRANSACTION_ID.value,
         ),
-        Column("Reference", lambda r: r.reference),
+        Column(
+            "Reference",
+            lambda r: r.reference,
+            tooltip=lambda r: "Taken in test mode: no real money moved." if r.test_mode else None,
+            tone=lambda r: TextTone.MUTED if r.test_mode else TextTone.NORMAL,
+        ),
         Column("Contact", lambda r: r.contact or ""),
         Column("Method", lambda r: r.method or ""),
     ]

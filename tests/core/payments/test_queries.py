@@ -51,13 +51,13 @@ def _invoice(session: Any, invoice_id: int, org_id: int, total: int, *, voided: 
 
 def _payment(session: Any, pid: int, org_id: int, amount: int, state: str, *, day: int = 0,
              txn: str | None = None, refunded: int = 0, contact_id: int | None = None,
-             allocations: dict[int, int] | None = None) -> None:
+             allocations: dict[int, int] | None = None, test_mode: bool = True) -> None:
     session.add(Payment(
         id=pid, reference=f"PD-{pid:08d}", idempotency_key=f"k{pid}", organization_id=org_id,
         currency="USD", amount_minor=amount, surcharge_minor=0, total_minor=amount,
         refunded_minor=refunded, gateway="stripe-test", state=state, created_at=T0 + timedelta(
             days=day), created_by="dana@frontdesk", gateway_transaction_id=txn,
-        method_summary="Visa •••• 4242", contact_id=contact_id))
+        method_summary="Visa •••• 4242", contact_id=contact_id, test_mode=test_mode))
     session.flush()
     for invoice_id, minor in (allocations or {}).items():
         session.add(PaymentAllocation(payment_id=pid, invoice_id=invoice_id, amount_minor=minor))
@@ -74,7 +74,8 @@ def _small_ledger(engine: Engine) -> None:
         _invoice(s, 2001, 2, 5_000)
         _payment(s, 1, 1, 30_000, "succeeded", day=0, txn="ch_A1", refunded=5_000,
                  contact_id=50, allocations={1001: 20_000, 1002: 10_000})
-        _payment(s, 2, 2, 5_000, "processing", day=1, txn="ch_B2", allocations={2001: 5_000})
+        _payment(s, 2, 2, 5_000, "processing", day=1, txn="ch_B2", allocations={2001: 5_000},
+                 test_mode=False)
         _payment(s, 3, 1, 7_000, "declined", day=2, allocations={1002: 7_000})
         s.add(Refund(id=1, payment_id=1, reference="RF-00000001", idempotency_key="r1",
                      amount_minor=5_000, reason="Credit", kind="refund", state="succeeded",
@@ -105,6 +106,8 @@ def test_payment_search_columns_mirror_autotask(engine: Engine) -> None:
     refund = rows[("refund", 1)]
     assert refund.type.label == "Refund" and refund.refund_amount == usd(5_000)
     assert refund.sale_amount is None and refund.transaction_id == "re_1"
+    # Test-mode payments (and their refunds) are marked; a live one is not.
+    assert sale.test_mode and refund.test_mode and not rows[("sale", 2)].test_mode
     declined = rows[("sale", 3)]
     assert declined.applied_amount == usd(0) and declined.status_label == "Declined"
 
