@@ -29,8 +29,9 @@ import math
 import os
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -549,30 +550,59 @@ class _Run:
             raise _Stop
 
     def _read_partition(self, spec: EntitySpec, part: PartitionPlan) -> None:
+        """Page through one id range. The next request goes out as soon as a page has
+        arrived; converting it and handing it to the writer happen meanwhile on a helper
+        thread (one per partition, so pages reach the writer in order)."""
         size = self.options.page_size
         filters = ([{"op": "lt", "field": "id", "value": part.upper_id}]
                    if part.upper_id is not None else [])
         up_to = part.upper_id - 1 if part.upper_id is not None else None
         last = part.last_id
+        finished = False
         self._check()
-        for page in self._pages(spec.entity, filters, list(spec.fields),
-                                          after_id=last, page_size=size):
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix=(
+                f"paydesk-sync-{spec.entity}-{part.partition}-convert")) as converter:
+            staged: deque[Future[None]] = deque()
+            try:
+                for page in self._pages(spec.entity, filters, list(spec.fields),
+                                        after_id=last, page_size=size):
+                    self._check()
+                    page_last = max(int(r["id"]) for r in page)
+                    finished = len(page) < size
+                    covered = (last, up_to) if finished else (last, page_last)
+                    staged.append(converter.submit(self._stage, spec, page, part.partition,
+                                                   page_last, covered, finished))
+                    last = page_last
+                    while len(staged) > 2:  # bounded: at most two pages waiting here
+                        staged.popleft().result()
+                    if finished:
+                        break
+                while staged:
+                    staged.popleft().result()
+            except BaseException:
+                # Report the first failure: pages still waiting are dropped (their
+                # checkpoints were not written, so the next run reads them again).
+                for future in staged:
+                    future.cancel()
+                for future in staged:
+                    with contextlib.suppress(BaseException):
+                        future.result()
+                raise
+        if not finished:
             self._check()
-            batch = self._convert(spec, page)
-            page_last = max(int(r["id"]) for r in page)
-            batch.partition = part.partition
-            batch.checkpoint = page_last
-            if len(page) < size:
-                batch.id_range = (last, up_to)
-                batch.partition_done = True
-                self.writer.put(batch)
-                return
-            batch.id_range = (last, page_last)
-            self.writer.put(batch)
-            last = page_last
+            self.writer.put(Batch(spec=spec, id_range=(last, up_to), partition=part.partition,
+                                  partition_done=True))
+
+    def _stage(self, spec: EntitySpec, page: list[dict[str, Any]], partition: int,
+               checkpoint: int, covered: tuple[int, int | None], done: bool) -> None:
+        """Convert one page of a partition and queue it for the writer (helper thread)."""
         self._check()
-        self.writer.put(Batch(spec=spec, id_range=(last, up_to), partition=part.partition,
-                              partition_done=True))
+        batch = self._convert(spec, page)
+        batch.partition = partition
+        batch.checkpoint = checkpoint
+        batch.id_range = covered
+        batch.partition_done = done
+        self.writer.put(batch)
 
     # ----------------------------------------------------------------- incremental passes
 

@@ -89,7 +89,6 @@ class Batch:
     finish_full: bool = False
     finish_incremental: datetime | None = None  # the new watermark
     picklists: list[tuple[str, str, list[tuple[str, str, bool, int | None]]]] | None = None
-    barrier: threading.Event | None = None
     #: ``rows`` in the driver's form (`bulk.prepare_upsert`), made by the fetcher thread.
     upsert_sql: str | None = None
     upsert_params: list[Any] = field(default_factory=list)
@@ -157,14 +156,6 @@ class Writer:
             except queue.Full:
                 continue
 
-    def flush(self) -> None:
-        """Wait until everything queued so far is committed."""
-        done = threading.Event()
-        self.put(Batch(spec=next(iter(self.trackers.values())).spec, barrier=done))
-        while not done.wait(0.2):
-            if self.error is not None:
-                raise RuntimeError("the database writer stopped")
-
     def set_phase(self, entity: str, phase: EntityPhase, total: int | None = None) -> None:
         with self._lock:
             tracker = self.trackers[entity]
@@ -174,11 +165,6 @@ class Writer:
             if phase is EntityPhase.FETCHING and tracker.fetch_started is None:
                 tracker.fetch_started = time.monotonic()
                 tracker.fetched_at_start = tracker.counts.fetched
-
-    def add_total(self, entity: str, extra: int) -> None:
-        with self._lock:
-            tracker = self.trackers[entity]
-            tracker.total = (tracker.total or 0) + extra
 
     def fail_entity(self, entity: str, message: str, phase: EntityPhase) -> None:
         with self._lock:
@@ -207,16 +193,12 @@ class Writer:
                 self._emit(force=False)
                 continue
             group: list[Batch] = []
-            barriers: list[threading.Event] = []
             item: Batch | None = first
             while True:
                 if item is None:
                     closing = True
                     break
-                if item.barrier is not None:
-                    barriers.append(item.barrier)
-                else:
-                    group.append(item)
+                group.append(item)
                 if len(group) >= self.group_pages:
                     break
                 try:
@@ -230,8 +212,6 @@ class Writer:
                     log.exception("The sync could not write to the database")
                     self.error = exc
                     self.stop.set()
-            for barrier in barriers:
-                barrier.set()
             self._emit(force=False)
         self._emit(force=True)
 
