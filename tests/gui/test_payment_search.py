@@ -62,6 +62,12 @@ def test_sales_and_refunds_with_autotask_columns_filters_and_csv(
     assert column(view, "Type") == ["Refund", "Sale", "Sale"]
     assert column(view, "Refund Amount")[0] == "$25.00"
     assert column(view, "Sale Amount")[2] == "$1,650.50"
+    # The declined attempt took nothing: no Sale Amount a bookkeeper could add up.
+    assert column(view, "Sale Amount")[1] == ""
+    assert column(view, "Payment Amount")[1] == "$99.99"
+    sale_column = [c.title for c in view.model.columns()].index("Sale Amount")
+    assert view.model.index(1, sale_column).data(Qt.ItemDataRole.ToolTipRole) == (
+        "Declined: nothing was charged.")
     assert column(view, "Applied Amount")[2] == "$1,650.50"
     assert column(view, "Contact")[2] == "Dana Reyes"
     assert column(view, "Status") == ["Refunded", "Declined", "Partially refunded"]

@@ -24,6 +24,7 @@ from sqlalchemy import (
     Engine,
     Select,
     and_,
+    case,
     exists,
     func,
     literal,
@@ -50,6 +51,7 @@ from app.core.storage.models import (
 )
 
 __all__ = [
+    "SALE_TAKEN_STATES",
     "AllocationView",
     "HistoryEntry",
     "PaymentDetail",
@@ -313,6 +315,15 @@ class PaymentSearchCriteria:
     status: str | None = None  # a PaymentState / RefundState value
 
 
+#: Sales whose money the gateway took (see :class:`PaymentSearchRow`): these have a Sale Amount.
+SALE_TAKEN_STATES: tuple[str, ...] = (
+    PaymentState.SUCCEEDED.value,
+    PaymentState.PROCESSING.value,
+    PaymentState.PARTIALLY_REFUNDED.value,
+    PaymentState.REFUNDED.value,
+    PaymentState.VOIDED.value,
+)
+
 #: ``("sale", payment id)`` or ``("refund", refund id)`` — one row of Payment Search.
 SearchKey = tuple[str, int]
 
@@ -324,6 +335,14 @@ class PaymentSearchRow:
     Sale rows: Sale Amount is what was charged (surcharge included), Payment Amount what was
     meant for invoices, Applied what went to invoices that are not void, Unapplied the rest,
     Refund Amount what has been refunded of it. Refund rows carry the refund in Refund Amount.
+
+    Only money the gateway took is a sale amount (:data:`SALE_TAKEN_STATES`). An attempt that
+    took nothing — declined, failed, expired, returned by the bank, or not finished yet — has
+    a blank Sale Amount (``None``), so the column adds up to money actually received and a
+    declined row cannot be read as money in the bank; its Payment Amount still says what was
+    attempted, and Applied and Unapplied are zero. A voided bank debit keeps its Sale Amount
+    because its void appears as a Refund row that offsets it. Sorting by amount sorts such
+    attempts as zero, as shown.
     """
 
     key: SearchKey
@@ -381,7 +400,8 @@ def _sale_query(criteria: PaymentSearchCriteria) -> Select[Any]:
         literal("sale").label("kind"),
         Payment.id.label("id"),
         Payment.created_at.label("at"),
-        Payment.total_minor.label("amount"),
+        case((Payment.state.in_(SALE_TAKEN_STATES), Payment.total_minor), else_=0).label(
+            "amount"),
         func.coalesce(Payment.gateway_transaction_id, "").label("txn"),
     ).where(Payment.state.not_in(("created",)))
     if criteria.organization_id is not None:
@@ -521,7 +541,8 @@ def payment_search_rows(engine: Engine, keys: Sequence[SearchKey]) -> list[Payme
                     date=p.created_at,
                     organization_name=names.get(p.organization_id)
                     or f"Organization {p.organization_id}",
-                    sale_amount=Money(p.total_minor, c),
+                    sale_amount=Money(p.total_minor, c) if p.state in SALE_TAKEN_STATES
+                    else None,
                     payment_amount=Money(p.amount_minor, c),
                     applied_amount=Money(applied_minor, c),
                     unapplied_amount=Money(p.amount_minor - applied_minor, c)

@@ -144,6 +144,11 @@ def search_columns(locale: str) -> list[Column[PaymentSearchRow]]:
             header="Sale\nAmount",
             align=Align.RIGHT,
             sort_key=SearchSort.AMOUNT.value,
+            tooltip=lambda r: (
+                f"{r.status_label}: nothing was charged."
+                if r.type is SearchType.SALE and r.sale_amount is None
+                else None
+            ),
         ),
         Column(
             "Payment Amount",

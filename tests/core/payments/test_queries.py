@@ -110,6 +110,9 @@ def test_payment_search_columns_mirror_autotask(engine: Engine) -> None:
     assert sale.test_mode and refund.test_mode and not rows[("sale", 2)].test_mode
     declined = rows[("sale", 3)]
     assert declined.applied_amount == usd(0) and declined.status_label == "Declined"
+    # A declined attempt took no money: no Sale Amount to add up, but what was attempted.
+    assert declined.sale_amount is None and declined.payment_amount == usd(7_000)
+    assert rows[("sale", 2)].sale_amount == usd(5_000)  # a processing debit was taken
 
 
 def test_payment_search_filters(engine: Engine) -> None:
@@ -125,8 +128,9 @@ def test_payment_search_filters(engine: Engine) -> None:
     assert keys(transaction_id="ch_b2") == [("sale", 2)]
     assert keys(date_from=date(2026, 3, 2), date_to=date(2026, 3, 3)) == [
         ("sale", 3), ("sale", 2)]
+    # By amount, as shown: the declined attempt has no Sale Amount, so it sorts as zero.
     assert payment_search_ids(engine, PaymentSearchCriteria(), sort=SearchSort.AMOUNT,
-                              descending=False)[0] == ("refund", 1)
+                              descending=False)[:2] == [("sale", 3), ("refund", 1)]
 
 
 def test_csv_export(engine: Engine) -> None:
@@ -135,6 +139,7 @@ def test_csv_export(engine: Engine) -> None:
     count = export_payment_search_csv(engine, PaymentSearchCriteria(organization_id=1), out)
     lines = out.getvalue().splitlines()
     assert count == 3 and len(lines) == 4
+    assert lines[2].startswith("Sale,PD-00000003,2026-03-03 12:00,Acme Dental,,70.00,0.00,")
     assert lines[0].startswith("Type,Reference,Date,Organization,Sale Amount,Payment Amount")
     assert "Sale,PD-00000001,2026-03-01 12:00,Acme Dental,300.00,300.00,100.00,200.00,50.00,ch_A1" \
         in lines[3]
