@@ -270,7 +270,9 @@ def test_without_a_gateway_pay_stays_disabled_and_says_what_to_do(
     assert not child(dialog, QPushButton, "payButton").isEnabled()
     error = child(dialog, QLabel, "formError")
     assert error.isVisible()
-    assert "Setup" in error.text()
+    # The core's sentence as it is, saying what to do — nothing appended by the screen.
+    assert error.text() == (
+        "No payment gateway is connected yet. Run Setup… to connect your payment gateway.")
 
 
 def test_a_pay_link_is_recorded_when_the_client_completes_the_page(

@@ -182,15 +182,18 @@ def load_gateway(engine: Engine, credentials: CredentialStore,
 
 
 def describe_missing_gateway(engine: Engine, credentials: CredentialStore) -> str | None:
-    """Why PayDesk cannot take payments yet, in plain words; None when it can."""
+    """Why PayDesk cannot take payments yet and what to do about it, in plain words; None
+    when it can. Screens show this text as it is (it already says what to do)."""
     connection = load_gateway_connection(engine)
     if connection is None:
-        return "No payment gateway has been connected yet."
+        return ("No payment gateway is connected yet. Run Setup… to connect your payment "
+                "gateway.")
     if not has_gateway_secret(credentials, connection.gateway):
         return (f"The {connection.gateway_name} secret key is not stored on this computer. "
-                "Enter it again in Setup.")
+                "Run Setup… and enter it again to connect your payment gateway.")
     if connection.verified_at is None:
-        return f"The {connection.gateway_name} account has not passed Test Connection yet."
+        return (f"The {connection.gateway_name} account has not passed Test Connection yet. "
+                "Run Setup… and test the connection to connect your payment gateway.")
     return None
 
 

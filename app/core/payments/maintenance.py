@@ -81,8 +81,9 @@ def run_payment_maintenance(
     recovery: RecoveryReport | None = None
     gateway = load_gateway(engine, credentials)
     if gateway is None:
-        problems.append(describe_missing_gateway(engine, credentials)
-                        or "No payment gateway is connected.")
+        problems.append(describe_missing_gateway(engine, credentials) or (
+            "The payment gateway could not be opened. Run Setup… to connect your payment "
+            "gateway."))
     else:
         try:
             recovery = recover_payments(engine, gateway, actor=actor,

@@ -36,13 +36,10 @@ def current_gateway(context: AppContext) -> PaymentGateway | None:
 
 
 def missing_gateway_text(context: AppContext) -> str:
-    """Why payments cannot be taken yet, and what to do about it."""
-    why = describe_missing_gateway(context.engine, context.credentials)
-    if not why:
-        return "No payment gateway is connected. Run Setup to connect one before taking payments."
-    if "Setup" in why or "setup" in why:
-        return why
-    return f"{why} Run Setup to connect your payment gateway, then take the payment."
+    """Why payments cannot be taken yet, and what to do about it (the core's words)."""
+    return describe_missing_gateway(context.engine, context.credentials) or (
+        "The payment gateway could not be opened. Run Setup… to connect your payment gateway."
+    )
 
 
 def is_test_mode(gateway: PaymentGateway | None) -> bool:

@@ -55,6 +55,7 @@ from app.gui.payments.common import (
     TestModeBanner,
     current_gateway,
     datetime_text,
+    missing_gateway_text,
 )
 from app.gui.payments.receipt import Receipt, ReceiptLine, ask_save_receipt_pdf, print_receipt
 from app.gui.widgets import StatusPill, StatusPillDelegate, Tone
@@ -424,9 +425,7 @@ class PaymentDetailDialog(QDialog):
         self.void_button.setVisible(can_void)
         self.void_button.setEnabled(can_void)
         if detail is not None and gateway is None and (detail.can_refund or detail.can_void):
-            self.refund_button.setToolTip(
-                "Connect the payment gateway in Setup to refund payments."
-            )
+            self.refund_button.setToolTip(missing_gateway_text(self.context))
         elif detail is not None and detail.refund_running:
             self.refund_button.setToolTip(
                 "A refund of this payment is still being confirmed by the gateway."
@@ -716,7 +715,7 @@ class RefundDialog(QDialog):
         ok = problem is None and bool(reason) and not self.running and self.gateway is not None
         self.confirm_button.setEnabled(ok)
         if self.gateway is None:
-            self.message.setText("Connect the payment gateway in Setup to refund payments.")
+            self.message.setText(missing_gateway_text(self.context))
         return ok
 
     @Slot()

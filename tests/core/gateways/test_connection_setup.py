@@ -113,15 +113,17 @@ def test_connection_round_trip_and_loading(engine: Engine, credentials: Credenti
                                            sandbox: GatewaySandbox) -> None:
     assert load_gateway(engine, credentials) is None
     assert describe_missing_gateway(engine, credentials) == (
-        "No payment gateway has been connected yet.")
+        "No payment gateway is connected yet. Run Setup… to connect your payment gateway.")
     form = GatewayForm(secret_key=sandbox.secret_key, api_base=sandbox.url)
     save_gateway_connection(engine, form.connection())
     missing = describe_missing_gateway(engine, credentials)
     assert missing is not None and "secret key is not stored" in missing
+    assert missing.endswith("Run Setup… and enter it again to connect your payment gateway.")
     save_gateway_secret(credentials, "stripe", sandbox.secret_key)
     assert credentials.get(SecretName.STRIPE_SECRET_KEY) == sandbox.secret_key
     untested = describe_missing_gateway(engine, credentials)
     assert untested is not None and "Test Connection" in untested
+    assert "Run Setup…" in untested
     outcome = run_gateway_test(form)
     assert outcome.info is not None
     record_gateway_test(engine, form.connection(), outcome.info)
@@ -145,6 +147,7 @@ def test_the_gateway_can_be_a_setup_requirement(engine: Engine,
     register_gateway_requirement()
     try:
         missing = dict((r.key, problem) for r, problem in setup_status(engine, credentials).missing)
-        assert missing["gateway"] == "No payment gateway has been connected yet."
+        assert missing["gateway"] == (
+            "No payment gateway is connected yet. Run Setup… to connect your payment gateway.")
     finally:
         unregister_requirement("gateway")
