@@ -408,6 +408,11 @@ class _Run:
             if len(page) < size:
                 return
 
+    def _wait_for(self, event: threading.Event) -> None:
+        while not event.wait(0.1):
+            self._check()
+        self._check()
+
     def _check(self) -> None:
         if self.cancel.is_set():
             self.stop.set()
@@ -455,20 +460,23 @@ class _Run:
             total = self._count(entity, [{"op": "gt", "field": "id", "value": after}])
             self.writer.set_phase(entity, EntityPhase.FETCHING, total=total)
             parts = [PartitionPlan(r["partition"], r["last_id"], r["upper_id"]) for r in pending]
+            first = None
         else:
-            parts = self._plan_partitions(spec)
+            parts, first = self._plan_partitions(spec)
             if not parts:
                 self.writer.put(Batch(spec=spec, finish_full=True))
                 return
-        self._run_partitions(spec, parts)
+        self._run_partitions(spec, parts, first)
         self._check()
         self.writer.put(Batch(spec=spec, finish_full=True))
 
-    def _plan_partitions(self, spec: EntitySpec) -> list[PartitionPlan]:
+    def _plan_partitions(self, spec: EntitySpec) -> tuple[list[PartitionPlan], Batch | None]:
         """Read the first page and split the rest of the id range into partitions.
 
         The boundaries are estimated from the first page's id density and the total count;
         the last partition is open-ended, so a wrong estimate only unbalances the work.
+        Returns the plan and the first page's batch, which carries the plan to the writer
+        (``[]`` when the first page was all there is; it is then queued already).
         """
         entity = spec.entity
         size = self.options.page_size
@@ -498,7 +506,7 @@ class _Run:
             batch.checkpoint = max((int(r["id"]) for r in page), default=0)
             batch.partition_done = True
             self.writer.put(batch)
-            return []
+            return [], None
         ids = [int(r["id"]) for r in page]
         first, last = min(ids), max(ids)
         remaining = max(0, (total or 0) - len(page))
@@ -520,15 +528,20 @@ class _Run:
         batch.id_range = (0, last)
         batch.partition = 0
         batch.checkpoint = last
-        self.writer.put(batch)
-        return plan
+        return plan, batch
 
-    def _run_partitions(self, spec: EntitySpec, parts: list[PartitionPlan]) -> None:
+    def _run_partitions(self, spec: EntitySpec, parts: list[PartitionPlan],
+                        first: Batch | None) -> None:
+        """Read the partitions at the same time. Their pages may arrive before the writer
+        has room for ``first`` (which carries the plan): they wait for it to be queued."""
         failures: list[BaseException] = []
+        planned = threading.Event()
+        if first is None:
+            planned.set()
 
         def work(part: PartitionPlan) -> None:
             try:
-                self._read_partition(spec, part)
+                self._read_partition(spec, part, planned)
             except BaseException as exc:
                 failures.append(exc)
                 if not isinstance(exc, _Stop | AutotaskError):
@@ -536,11 +549,16 @@ class _Run:
 
         threads = [threading.Thread(target=work, args=(p,), daemon=True,
                                     name=f"paydesk-sync-{spec.entity}-{p.partition}")
-                   for p in parts[1:]]
+                   for p in parts]
         for thread in threads:
             thread.start()
-        if parts:
-            work(parts[0])
+        if first is not None:
+            try:
+                self.writer.put(first)
+            except RuntimeError as exc:
+                failures.append(exc)
+                self.stop.set()
+            planned.set()
         for thread in threads:
             thread.join()
         for failure in failures:
@@ -549,7 +567,8 @@ class _Run:
         if failures:
             raise _Stop
 
-    def _read_partition(self, spec: EntitySpec, part: PartitionPlan) -> None:
+    def _read_partition(self, spec: EntitySpec, part: PartitionPlan,
+                        planned: threading.Event) -> None:
         """Page through one id range. The next request goes out as soon as a page has
         arrived; converting it and handing it to the writer happen meanwhile on a helper
         thread (one per partition, so pages reach the writer in order)."""
@@ -571,7 +590,7 @@ class _Run:
                     finished = len(page) < size
                     covered = (last, up_to) if finished else (last, page_last)
                     staged.append(converter.submit(self._stage, spec, page, part.partition,
-                                                   page_last, covered, finished))
+                                                   page_last, covered, finished, planned))
                     last = page_last
                     while len(staged) > 2:  # bounded: at most two pages waiting here
                         staged.popleft().result()
@@ -589,15 +608,17 @@ class _Run:
                         future.result()
                 raise
         if not finished:
-            self._check()
+            self._wait_for(planned)
             self.writer.put(Batch(spec=spec, id_range=(last, up_to), partition=part.partition,
                                   partition_done=True))
 
     def _stage(self, spec: EntitySpec, page: list[dict[str, Any]], partition: int,
-               checkpoint: int, covered: tuple[int, int | None], done: bool) -> None:
+               checkpoint: int, covered: tuple[int, int | None], done: bool,
+               planned: threading.Event) -> None:
         """Convert one page of a partition and queue it for the writer (helper thread)."""
         self._check()
         batch = self._convert(spec, page)
+        self._wait_for(planned)
         batch.partition = partition
         batch.checkpoint = checkpoint
         batch.id_range = covered
