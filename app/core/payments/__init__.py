@@ -8,6 +8,7 @@ The public surface (import from here)::
     compute_order_summary(invoices, currency=..., amount=..., allocation_edits=...,
                           method=MethodInfo(...), surcharge=load_surcharge_settings(engine))
     load_payable_invoices(engine, invoice_ids, currency) -> tuple[PayableInvoice, ...]
+    load_order_context(engine, currency, organization_id, invoice_ids, gateway) -> OrderContext
 
     # Pay (worker thread)
     pipeline = PaymentPipeline(engine, gateway)
@@ -30,6 +31,7 @@ from __future__ import annotations
 
 from app.core.payments.ledger import load_payable_invoices
 from app.core.payments.maintenance import MaintenanceReport, run_payment_maintenance
+from app.core.payments.order import ContactChoice, OrderContext, load_order_context
 from app.core.payments.pipeline import (
     Checkpoint,
     HostedPayment,
@@ -90,11 +92,13 @@ __all__ = [
     "AllocationLine",
     "AllocationView",
     "Checkpoint",
+    "ContactChoice",
     "HistoryEntry",
     "HostedPayment",
     "InvalidTransitionError",
     "MaintenanceReport",
     "MethodInfo",
+    "OrderContext",
     "OrderSummary",
     "PayableInvoice",
     "PaymentDetail",
@@ -122,6 +126,7 @@ __all__ = [
     "can_transition",
     "compute_order_summary",
     "export_payment_search_csv",
+    "load_order_context",
     "load_payable_invoices",
     "load_surcharge_settings",
     "payment_detail",

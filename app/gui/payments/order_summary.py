@@ -28,7 +28,6 @@ from __future__ import annotations
 import html
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 from urllib.parse import quote
@@ -55,13 +54,12 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-from sqlalchemy import Engine, select
 
 from app.core.clock import utcnow
 from app.core.gateways import PaymentGateway
-from app.core.gateways.repository import SavedMethods, StoredMethod
+from app.core.gateways.repository import StoredMethod
 from app.core.money import Money
-from app.core.payments.ledger import payable_invoices
+from app.core.payments.order import ContactChoice, OrderContext, load_order_context
 from app.core.payments.pipeline import (
     HostedPayment,
     PaymentOutcome,
@@ -73,13 +71,8 @@ from app.core.payments.states import PaymentState
 from app.core.payments.summary import (
     MethodInfo,
     OrderSummary,
-    PayableInvoice,
-    SurchargeSettings,
     compute_order_summary,
-    load_surcharge_settings,
 )
-from app.core.storage.engine import session_scope
-from app.core.storage.models import Contact, Organization
 from app.gui.context import AppContext
 from app.gui.payments.common import (
     TestModeBanner,
@@ -108,77 +101,6 @@ HOSTED_POLL_MS = 2000
 METHOD_SAVED = "saved"
 METHOD_NEW = "new"
 METHOD_LINK = "link"
-
-
-# --------------------------------------------------------------------------------------------
-# What the dialog loads (on a pool thread)
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ContactChoice:
-    contact_id: int
-    name: str
-    email: str | None
-
-
-@dataclass(frozen=True)
-class OrderContext:
-    """Everything the dialog needs before the first summary, read in one background task."""
-
-    organization_id: int
-    organization_name: str
-    currency: str
-    invoices: tuple[PayableInvoice, ...]
-    contacts: tuple[ContactChoice, ...]
-    methods: tuple[StoredMethod, ...]
-    surcharge: SurchargeSettings
-    problems: tuple[str, ...] = field(default_factory=tuple)
-
-
-def load_order_context(
-    engine: Engine,
-    currency: str,
-    organization_id: int,
-    invoice_ids: Sequence[int],
-    gateway: PaymentGateway | None,
-    missing_gateway_text: str = "",
-) -> OrderContext:
-    """Runs on a pool thread: the invoices with their balances (and why any cannot be paid),
-    the organization's contacts and saved methods, and the surcharge rule."""
-    with session_scope(engine) as s:
-        org = s.get(Organization, organization_id)
-        name = org.name if org is not None else f"Organization {organization_id}"
-        invoices = payable_invoices(s, invoice_ids, currency)
-        contacts = tuple(
-            ContactChoice(
-                c.id,
-                " ".join(p for p in (c.first_name, c.last_name) if p) or (c.email or str(c.id)),
-                c.email,
-            )
-            for c in s.scalars(
-                select(Contact)
-                .where(Contact.organization_id == organization_id, Contact.is_active.is_(True))
-                .order_by(Contact.last_name, Contact.first_name, Contact.id)
-            )
-        )
-    methods: tuple[StoredMethod, ...] = ()
-    problems: list[str] = []
-    if gateway is not None:
-        saved = SavedMethods(engine, gateway)
-        methods = tuple(saved.local(organization_id))
-    else:
-        problems.append(missing_gateway_text)
-    return OrderContext(
-        organization_id=organization_id,
-        organization_name=name,
-        currency=currency,
-        invoices=tuple(invoices),
-        contacts=contacts,
-        methods=methods,
-        surcharge=load_surcharge_settings(engine),
-        problems=tuple(problems),
-    )
 
 
 # --------------------------------------------------------------------------------------------
