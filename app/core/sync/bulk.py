@@ -12,11 +12,22 @@ with the driver's executemany for a whole page at once.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime
 from functools import cache
+from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Column, Connection, Dialect, MetaData, Table, bindparam, delete, select
+from sqlalchemy import (
+    Column,
+    Connection,
+    Date,
+    DateTime,
+    Dialect,
+    MetaData,
+    Table,
+    bindparam,
+    delete,
+    select,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.types import TypeDecorator
 
@@ -50,14 +61,39 @@ def _upsert_sql(dialect: Dialect, table: Table, columns: tuple[str, ...]
     return str(compiled), order
 
 
-def _sqlite_value(value: Any) -> Any:
-    # SQLAlchemy's own text forms for SQLite, so its readers parse them back unchanged.
-    kind = type(value)
-    if kind is datetime:
-        return value.isoformat(" ", "microseconds")
-    if kind is date:
-        return value.isoformat()
-    return value
+@cache
+def _sqlite_layout(table: Table, order: tuple[str, ...]
+                   ) -> tuple[itemgetter[Any], tuple[int, ...], tuple[int, ...]]:
+    """How to lay out a row for SQLite: a getter for the values in parameter order, and
+    the positions holding datetimes and dates (stored as SQLAlchemy's own text forms)."""
+    instants = tuple(i for i, c in enumerate(order)
+                     if isinstance(table.c[c].type, DateTime))
+    days = tuple(i for i, c in enumerate(order)
+                 if isinstance(table.c[c].type, Date) and not isinstance(table.c[c].type,
+                                                                          DateTime))
+    return itemgetter(*order), instants, days
+
+
+def _sqlite_params(table: Table, order: tuple[str, ...],
+                   rows: Sequence[dict[str, Any]]) -> list[Any]:
+    getter, instants, days = _sqlite_layout(table, order)
+    if len(order) == 1:
+        return [(getter(row),) for row in rows]
+    if not instants and not days:
+        return [getter(row) for row in rows]
+    params = []
+    for row in rows:
+        values = list(getter(row))
+        for i in instants:
+            value = values[i]
+            if value is not None:
+                values[i] = value.isoformat(" ", "microseconds")
+        for i in days:
+            value = values[i]
+            if value is not None:
+                values[i] = value.isoformat()
+        params.append(values)
+    return params
 
 
 def prepare_upsert(dialect: Dialect, table: Table, rows: Sequence[dict[str, Any]]
@@ -71,8 +107,7 @@ def prepare_upsert(dialect: Dialect, table: Table, rows: Sequence[dict[str, Any]
         raise RuntimeError(f"PayDesk's sync does not support the {dialect.name} database")
     sql, order = _upsert_sql(dialect, table, tuple(rows[0]))
     if dialect.name == "sqlite":
-        convert = _sqlite_value
-        return sql, [tuple([convert(row[c]) for c in order]) for row in rows]
+        return sql, _sqlite_params(table, order, rows)
     return sql, list(rows)
 
 
