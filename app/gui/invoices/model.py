@@ -43,7 +43,9 @@ _DECORATION = int(Qt.ItemDataRole.DecorationRole)
 _ALIGNMENT = int(Qt.ItemDataRole.TextAlignmentRole)
 _TOOLTIP = int(Qt.ItemDataRole.ToolTipRole)
 _ACCESSIBLE = int(Qt.ItemDataRole.AccessibleTextRole)
-_OTHER_ROLES = frozenset((_DECORATION, _TOOLTIP, _ACCESSIBLE, PILL_TONE_ROLE, ROW_ROLE))
+_HANDLED_ROLES = frozenset(
+    (_DISPLAY, _ALIGNMENT, _DECORATION, _TOOLTIP, _ACCESSIBLE, PILL_TONE_ROLE, ROW_ROLE)
+)
 
 
 def cell_text(row: InvoiceRow, column: InvoiceColumn, currency: str, locale: str) -> str:
@@ -159,13 +161,15 @@ class InvoiceHistoryModel(IdTableModel[InvoiceRow]):
     ) -> Any:
         # Called thousands of times per repaint: plain int comparisons, one dict lookup
         # for the common case, and each row's texts formatted once.
+        if role not in _HANDLED_ROLES:  # font, colours, check state, size hint …
+            return None
         column_number = index.column()
         if role == _DISPLAY:
             texts = self._texts_at(index.row())
             return texts[column_number] if texts is not None else None
         if role == _ALIGNMENT:
             return _ALIGNMENTS[column_number]
-        if role not in _OTHER_ROLES or not index.isValid():
+        if not index.isValid():
             return None
         row = self.row_at(index.row())
         if row is None:

@@ -20,7 +20,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersisten
 RowT = TypeVar("RowT")
 
 #: Rows fetched per database round trip.
-PAGE_SIZE = 250
+PAGE_SIZE = 120
 #: Rows kept in the cache before it is emptied (the view asks again for what it shows).
 MAX_CACHED_ROWS = 10_000
 
