@@ -340,3 +340,30 @@ def test_unawaited_asyncio_errors_reach_the_crash_dialog(qtbot: QtBot) -> None:
     assert handler.crash_count == 1
     assert handler.dialogs and "Invoice 1042 vanished" in handler.dialogs[0].details
     handler.dialogs[0].close()
+
+
+def test_setup_opens_by_itself_at_first_start_only(
+    qtbot: QtBot, app_context: AppContext
+) -> None:
+    assert main_window_module.wizard_available()
+    win = MainWindow(app_context)
+    qtbot.addWidget(win)
+    win.show()
+    assert win.open_setup_if_needed() is True
+    wizard = win.wizard
+    assert wizard is not None and wizard.isVisible()
+    win.open_setup()  # a second request brings the same wizard forward
+    assert win.wizard is wizard
+    with qtbot.waitSignal(win.setupClosed, timeout=5000):
+        wizard.reject()
+    assert win.wizard is None
+    wait_for_background_tasks(qtbot)
+
+
+def test_setup_stays_closed_once_the_currency_is_chosen(
+    qtbot: QtBot, set_up_context: AppContext
+) -> None:
+    win = MainWindow(set_up_context)
+    qtbot.addWidget(win)
+    assert win.open_setup_if_needed() is False
+    assert win.wizard is None
