@@ -92,7 +92,7 @@ def _sqlite_params(table: Table, order: tuple[str, ...],
             value = values[i]
             if value is not None:
                 values[i] = value.isoformat()
-        params.append(values)
+        params.append(tuple(values))
     return params
 
 
