@@ -137,11 +137,11 @@ def test_open_invoice_history_gets_the_changed_rows(qtbot: QtBot, connected: App
         original(ids)
 
     invoices.refresh_invoices = spy  # type: ignore[attr-defined]
-    status = window.findChild(SyncStatusWidget)
-    assert status is not None
+    follower = invoices.sync_changes  # type: ignore[attr-defined]
     assert _run(qtbot, controller).status is RunStatus.SUCCEEDED
     # Everything the first sync changed has been handed over.
-    qtbot.waitUntil(lambda: bool(received) and not status._relay.isActive(), timeout=5_000)
+    qtbot.waitUntil(lambda: bool(received) and not follower.timer.isActive()
+                    and not follower.pending, timeout=5_000)
     received.clear()
     target = next(r["id"] for r in sandbox.records("Invoices")
                   if not r["isVoided"] and not r["paidDate"]

@@ -1,10 +1,8 @@
 """The compact sync status in the status bar: idle / syncing (entity, progress) / last synced
 at / failed (why), with Sync now and Cancel. GUI thread only.
 
-Living in the main window, the widget also passes the ids the sync changed on to the open
-areas: an area with a ``refresh_<table>(ids)`` method (``refresh_invoices``,
-``refresh_organizations`` …) gets the ids of its table's changed rows, gathered for a
-second so a first sync does not make it re-query four times a second.
+Screens that show synced rows follow ``SyncController.rows_changed`` themselves (see
+``app.gui.invoices.sync_follow``).
 """
 
 from __future__ import annotations
@@ -15,7 +13,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QProgressBar,
     QPushButton,
-    QStackedWidget,
     QWidget,
 )
 
@@ -50,12 +47,6 @@ class SyncStatusWidget(QWidget):
         controller.progress.connect(self._on_progress)
         controller.finished.connect(self._on_finished)
         controller.failed.connect(self._on_failed)
-        controller.rows_changed.connect(self._on_rows_changed)
-        self._pending: dict[str, set[int]] = {}
-        self._relay = QTimer(self)
-        self._relay.setSingleShot(True)
-        self._relay.setInterval(1000)
-        self._relay.timeout.connect(self._relay_changes)
         # "3 minutes ago" must keep being true.
         self._clock = QTimer(self)
         self._clock.timeout.connect(self._refresh)
@@ -85,26 +76,6 @@ class SyncStatusWidget(QWidget):
     @Slot(str)
     def _on_failed(self, _message: str) -> None:
         self._refresh()
-
-    @Slot(str, object)
-    def _on_rows_changed(self, table: str, ids: object) -> None:
-        if isinstance(ids, tuple):
-            self._pending.setdefault(table, set()).update(ids)
-        if not self._relay.isActive():
-            self._relay.start()
-
-    @Slot()
-    def _relay_changes(self) -> None:
-        pending, self._pending = self._pending, {}
-        stack = self.window().findChild(QStackedWidget, "areaStack")
-        if stack is None:
-            return
-        for index in range(stack.count()):
-            area = stack.widget(index)
-            for table, ids in pending.items():
-                refresh = getattr(area, f"refresh_{table}", None)
-                if callable(refresh):
-                    refresh(sorted(ids))
 
     @Slot()
     def _refresh(self) -> None:
