@@ -13,9 +13,11 @@ The order of events is the whole point:
    (``recompute_invoices``) and, for a success, the Autotask postings. A success is never
    recorded without its postings, and never posted without being recorded.
 4. When the answer is lost (timeout, dropped connection, crash) the payment is ``unknown``
-   and is resolved only by looking the charge up at the gateway by its key — at once, and at
-   every start for anything left over (:func:`recover_payments`). A payment is never charged
-   with a second key, so it can never be charged twice.
+   and is resolved only through its key — looked up at the gateway, and when nothing is found
+   the same request repeated with the same key (see :meth:`PaymentPipeline.resolve`) — at
+   once, and at every start for anything left over (:func:`recover_payments`). A payment is
+   never charged with a second key, so it can never be charged twice, and it is failed only
+   when no request with its key can still land.
 
 Refunds follow the same pattern with their own keys: recorded ``created`` before the call,
 repeated with the same key when the answer is lost (the gateway replays it).
@@ -45,12 +47,14 @@ from app.core.config import current_actor, get_internal_currency
 from app.core.gateways import (
     ChargeResult,
     ChargeStatus,
+    Declined,
     GatewayError,
     HostedMode,
     HostedSession,
     HostedSessionState,
     HostedSessionStatus,
     IdempotencyKeyReused,
+    InvalidRequest,
     MethodType,
     PaymentGateway,
     RateLimited,
@@ -112,9 +116,12 @@ Checkpoint = Callable[[str], None]
 
 #: Unresolved payments of *other* seats are left alone this long (they may still be running).
 DEFAULT_STALE_AFTER = timedelta(minutes=10)
-#: How long after sending a charge the gateway may still be executing it. Within this window
-#: a lookup that finds nothing is not proof; after it, it is.
-SETTLE_WINDOW = timedelta(minutes=2)
+#: How long the gateway keeps an idempotency key's outcome (Stripe: at least 24 hours), less a
+#: margin. While a payment's key is this young, a lookup that finds nothing is never taken as
+#: proof: the request may still land (a slow gateway, a computer that slept between marking
+#: the payment sent and sending it), so the same request is repeated with the same key
+#: instead. Only after it is "not found" proof that nothing was charged.
+KEY_LIFETIME = timedelta(hours=23)
 
 _REFERENCE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford: no I, L, O, U
 
@@ -384,10 +391,10 @@ class PaymentPipeline:
         *,
         actor: str | None = None,
         checkpoint: Checkpoint | None = None,
-        settle_window: timedelta = SETTLE_WINDOW,
+        key_lifetime: timedelta = KEY_LIFETIME,
     ) -> None:
         self.engine = engine
-        self.settle_window = settle_window
+        self.key_lifetime = key_lifetime
         self.gateway = gateway
         self.actor = actor or current_actor()
         self._checkpoint = checkpoint
@@ -791,10 +798,16 @@ class PaymentPipeline:
 
         ``created``: PayDesk stopped before sending it (``submitted`` is committed before
         every gateway call), so nothing was charged — it fails. ``submitted``/``unknown``:
-        the charge is looked up by key and reference. Found: its outcome is recorded. Not
-        found within ``settle_window`` of sending: the same request is repeated with the same
-        key (the gateway replays, or charges exactly once if the first never arrived). Not
-        found later: proof that nothing was charged — it fails.
+        the charge is looked up by key and reference. Found: its outcome is recorded.
+
+        Not found is not proof on its own: the first request may still be running at the
+        gateway, or still on its way (a computer that slept after marking the payment sent).
+        So while the gateway still keeps the key (``key_lifetime``), the same request is
+        repeated with the same key and the same parameters — the gateway replays the first
+        outcome, says it is still running (the payment stays unknown), or charges exactly once
+        if the first never arrived; a late first request then gets the replay, never a second
+        charge. Only a lookup that finds nothing after the key's lifetime proves nothing was
+        charged — then it fails.
         """
         with session_scope(self.engine) as session:
             payment = self._payment(session, payment_id)
@@ -827,11 +840,7 @@ class PaymentPipeline:
             self._mark_unknown(payment_id, exc.message)
             with session_scope(self.engine) as session:
                 return _outcome(self._payment(session, payment_id))
-        if found is None and utcnow() - sent_at < self.settle_window:
-            # Straight after a lost answer, "not found" is not yet proof: the request may
-            # still be running at the gateway. Repeating it with the same key settles it —
-            # the gateway replays the outcome, says it is still running, or (if the first
-            # never arrived) charges exactly once.
+        if found is None and utcnow() - sent_at < self.key_lifetime:
             return self._repeat(payment_id, customer_id)
         if found is None:
             with session_scope(self.engine) as session:
@@ -849,17 +858,36 @@ class PaymentPipeline:
         return self._record_charge(payment_id, found)
 
     def _repeat(self, payment_id: int, customer_id: str) -> PaymentOutcome:
+        """The certain check after a lookup found nothing: the same charge, same key, same
+        parameters (see :meth:`resolve`). Only a definite answer to *this key* settles the
+        payment; anything that leaves the key's fate open keeps it unknown."""
         try:
             result = self._charge(payment_id, customer_id)
-        except GatewayError as exc:
-            if exc.outcome_unknown or isinstance(exc, IdempotencyKeyReused):
-                self._mark_unknown(payment_id, exc.message)
-                with session_scope(self.engine) as session:
-                    return _outcome(self._payment(session, payment_id))
-            # The gateway stores a refused request's answer with its key: the first attempt
-            # was refused the same way, so nothing was charged.
+        except Declined as exc:
+            # A decline is stored with the key and replayed: the first request got it too.
             return self._fail_after_gateway(payment_id, exc)
+        except InvalidRequest as exc:
+            if isinstance(exc, IdempotencyKeyReused):
+                # The key was used with other parameters (the stored payment changed since):
+                # the first request's fate is still open.
+                return self._still_unknown(payment_id, exc.message)
+            # Refused as invalid: the gateway keeps no result for it, and the same request
+            # sent first was refused the same way — nothing was charged.
+            return self._fail_after_gateway(payment_id, exc)
+        except GatewayError as exc:
+            # Still running (409), busy (429), unreachable, refused credentials: this repeat
+            # did nothing, and says nothing about the first request. Ask again later.
+            return self._still_unknown(payment_id, exc.message)
+        except PaymentRefused as exc:
+            # The stored method is gone, so the request cannot be rebuilt; the lookup after
+            # the key's lifetime settles it.
+            return self._still_unknown(payment_id, exc.message)
         return self._record_charge(payment_id, result)
+
+    def _still_unknown(self, payment_id: int, why: str) -> PaymentOutcome:
+        self._mark_unknown(payment_id, why)
+        with session_scope(self.engine) as session:
+            return _outcome(self._payment(session, payment_id))
 
     def follow_up(self, payment_id: int) -> PaymentOutcome:
         """Ask the gateway how a processing bank debit stands; record settled or returned."""
@@ -1327,7 +1355,7 @@ def recover_payments(
     stale_after: timedelta = DEFAULT_STALE_AFTER,
     follow_processing: bool = True,
     checkpoint: Checkpoint | None = None,
-    settle_window: timedelta = SETTLE_WINDOW,
+    key_lifetime: timedelta = KEY_LIFETIME,
     mine_immediately: bool = True,
 ) -> RecoveryReport:
     """Finish everything a crash or a lost answer left open. Run at each start (and by
@@ -1343,7 +1371,7 @@ def recover_payments(
     * processing bank debits are followed up (``follow_processing``).
     """
     pipeline = PaymentPipeline(engine, gateway, actor=actor, checkpoint=checkpoint,
-                               settle_window=settle_window)
+                               key_lifetime=key_lifetime)
     me = pipeline.actor
     account = pipeline.account
     cutoff = utcnow() - stale_after

@@ -287,16 +287,40 @@ def test_a_timeout_while_the_gateway_is_still_charging_is_settled_by_key(
     assert world.balances()[first] == 0
 
 
-def test_nothing_found_long_after_sending_proves_nothing_was_charged(world: PayWorld) -> None:
-    first = world.invoice_ids[0]
-    payment_id = world.pipeline.create(world.request([first]))
-    # As a crash would leave it: marked sent ten minutes ago, no answer recorded.
+def _as_left_by_a_crash(world: PayWorld, payment_id: int, sent: timedelta) -> str:
+    """Mark a recorded payment sent ``sent`` ago with no answer recorded; its reference."""
     with session_scope(world.engine) as s:
         payment = s.get(Payment, payment_id)
         assert payment is not None
         payment.state = "submitted"
-        payment.submitted_at = utcnow() - timedelta(minutes=10)
-        reference = payment.reference
+        payment.submitted_at = utcnow() - sent
+        return payment.reference
+
+
+def test_nothing_found_while_the_key_lives_is_settled_by_the_same_request(
+    world: PayWorld,
+) -> None:
+    """Ten minutes after "sent", the lookup finds nothing. That is no proof (the request may
+    still land), so PayDesk repeats it with the same key: the gateway charges exactly once."""
+    first = world.invoice_ids[0]
+    payment_id = world.pipeline.create(world.request([first]))
+    reference = _as_left_by_a_crash(world, payment_id, timedelta(minutes=10))
+
+    outcome = world.pipeline.resolve(payment_id)
+
+    assert outcome.state is PaymentState.SUCCEEDED
+    assert len(gateway_intents(world.gateway_sandbox, reference)) == 1
+    assert world.pipeline.resolve(payment_id).state is PaymentState.SUCCEEDED
+    assert len(gateway_intents(world.gateway_sandbox, reference)) == 1
+    assert world.balances()[first] == 0
+
+
+def test_nothing_found_after_the_key_expired_proves_nothing_was_charged(
+    world: PayWorld,
+) -> None:
+    first = world.invoice_ids[0]
+    payment_id = world.pipeline.create(world.request([first]))
+    reference = _as_left_by_a_crash(world, payment_id, timedelta(hours=25))
 
     outcome = world.pipeline.resolve(payment_id)
 
@@ -305,6 +329,50 @@ def test_nothing_found_long_after_sending_proves_nothing_was_charged(world: PayW
     assert gateway_intents(world.gateway_sandbox, reference) == []
     assert world.balances()[first] == 50000
     assert world.pipeline.pay(world.request([first])).state is PaymentState.SUCCEEDED
+
+
+def test_a_charge_still_landing_is_never_marked_failed(world: PayWorld) -> None:
+    """The boundary: long after "sent" (past any settle window), the first request is still
+    being executed at the gateway when recovery looks. The lookup finds nothing; the repeat
+    with the same key hears "still running", so the payment stays unknown — never failed —
+    and once the first request lands it is recorded as the one charge."""
+    import threading
+
+    first = world.invoice_ids[0]
+    payment_id = world.pipeline.create(world.request([first]))
+    world.gateway_sandbox.add_fault("slow", seconds=2.0, path="/v1/payment_intents",
+                                    method="POST")
+    late: dict[str, PaymentState] = {}
+    sender = threading.Thread(
+        target=lambda: late.update(state=world.pipeline.submit(payment_id).state))
+    sender.start()
+    try:
+        reference = ""
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            with session_scope(world.engine) as s:
+                payment = s.get(Payment, payment_id)
+                assert payment is not None
+                if payment.state == "submitted":
+                    # As if the computer had slept since marking it sent an hour ago.
+                    payment.submitted_at = utcnow() - timedelta(hours=1)
+                    reference = payment.reference
+                    break
+            time.sleep(0.02)
+        assert reference
+        time.sleep(0.5)  # the first request is now running at the gateway
+
+        during = world.pipeline.resolve(payment_id)
+
+        assert during.state is PaymentState.UNKNOWN
+        assert "do not take this payment again" in during.message
+    finally:
+        sender.join(timeout=10)
+    assert late["state"] is PaymentState.SUCCEEDED
+    assert world.pipeline.resolve(payment_id).state is PaymentState.SUCCEEDED
+    assert len(gateway_intents(world.gateway_sandbox, reference)) == 1
+    assert world.balances()[first] == 0
+    world.ledger_is_consistent()
 
 
 def test_a_pay_link_paid_while_paydesk_was_closed_is_recorded_at_start(
