@@ -378,15 +378,27 @@ class Table:
         if cached is not None:
             self._cache.move_to_end(number)
             return cached
+        records = self.generate(number)
+        self.store_chunk(number, records)
+        return records
+
+    def generate(self, number: int) -> list[Record]:
+        """Generate one chunk without touching the caches (safe without the data lock)."""
         assert self._generate is not None
-        records = self._generate(number)
+        return self._generate(number)
+
+    def store_chunk(self, number: int, records: list[Record]) -> None:
+        """Keep a generated chunk (callers hold the data lock)."""
         self._cache[number] = records
+        self._cache.move_to_end(number)
         if len(self._cache) > self._cache_chunks:
             self._cache.popitem(last=False)
-        return records
 
     def is_cached(self, number: int) -> bool:
         return number in self._cache
+
+    def cached_chunk(self, number: int) -> list[Record] | None:
+        return self._cache.get(number)
 
     def keep_all_chunks(self) -> None:
         """Stop evicting generated chunks (a warmed, long-lived sandbox keeps everything)."""
@@ -458,13 +470,21 @@ class Table:
         key = (number, include)
         entries = self._serialized.get(key)
         if entries is None:
-            records = self.chunk(number)
-            if include is None:
-                entries = [(r["id"], encode_json(r)) for r in records]
-            else:
-                entries = [(r["id"], encode_json(project(r, include))) for r in records]
+            entries = self.encode_chunk(self.chunk(number), include)
             self._serialized[key] = entries
         return entries
+
+    @staticmethod
+    def encode_chunk(records: list[Record], include: Fields) -> list[tuple[int, bytes]]:
+        """(id, JSON) of generated records (pure: safe without the data lock)."""
+        if include is None:
+            return [(r["id"], encode_json(r)) for r in records]
+        return [(r["id"], encode_json(project(r, include))) for r in records]
+
+    def store_serialized(self, number: int, include: Fields,
+                         entries: list[tuple[int, bytes]]) -> None:
+        """Keep a chunk's JSON made outside the lock (callers hold the data lock)."""
+        self._serialized.setdefault((number, include), entries)
 
     def _json_of(self, record: Record, include: Fields) -> bytes:
         if include is None:

@@ -162,6 +162,7 @@ class AutotaskSandbox:
         self.warm = warm
         self._warm_thread: threading.Thread | None = None
         self._last_request = 0.0
+        self._active_requests = 0
         self.warmed = False
 
     # ------------------------------------------------------------------ lifecycle
@@ -201,14 +202,20 @@ class AutotaskSandbox:
             # cost only their JSON, made once per chunk on first use.
             table.keep_all_chunks()
             for number in range(table.num_chunks):
-                while time.monotonic() - self._last_request < _IDLE_BEFORE_WARMING:
+                while (self._active_requests
+                       or time.monotonic() - self._last_request < _IDLE_BEFORE_WARMING):
                     if self._server is None:
                         return
                     time.sleep(_IDLE_BEFORE_WARMING / 2)
                 if self._server is None:
                     return
                 with self.data.lock:
-                    table.chunk(number)
+                    if table.is_cached(number):
+                        continue
+                records = table.generate(number)  # outside the lock: requests go first
+                with self.data.lock:
+                    if not table.is_cached(number):
+                        table.store_chunk(number, records)
         self.warmed = True
 
     def stop(self) -> None:
@@ -498,9 +505,21 @@ class AutotaskSandbox:
                 self._prefetch_pending.discard(job)
             table_name, number, include = job
             table = self.data.table(table_name)
-            if table is not None:
-                with self.data.lock:
-                    table.serialized(number, include)
+            if table is None:
+                continue
+            # Generate and encode outside the lock so requests are not held up; generated
+            # records depend only on the seed, so the result is the same either way.
+            with self.data.lock:
+                if table.is_serialized(number, include):
+                    continue
+                records = table.cached_chunk(number)
+            if records is None:
+                records = table.generate(number)
+            entries = table.encode_chunk(records, include)
+            with self.data.lock:
+                if not table.is_cached(number):
+                    table.store_chunk(number, records)
+                table.store_serialized(number, include, entries)
 
 
 _MAX_QUERY_STRING = 2048
@@ -510,8 +529,8 @@ _HTML_QUERY_TOO_LONG = (
     "deny a request where the query string is too long.</p></body></html>"
 )
 
-_IDLE_BEFORE_WARMING = 0.05
-"""Seconds without an API request before background warming takes a chunk."""
+_IDLE_BEFORE_WARMING = 0.1
+"""Seconds with no API request in progress or just answered before warming takes a chunk."""
 
 _PREFETCH_AHEAD = 2
 """Chunks prepared ahead of a client paging by id (each chunk is 1,000 records)."""
@@ -635,8 +654,18 @@ class _Handler(BaseHTTPRequestHandler):
     def sandbox(self) -> AutotaskSandbox:
         return self.server.sandbox
 
+    _gate_key: tuple[str, str] | None = None
+
+    def _release_gate(self) -> None:
+        """The request is done once its answer is ready: free its thread slot before
+        sending, so a client that starts its next request on receipt is not refused."""
+        if self._gate_key is not None:
+            self.sandbox.gate.leave(*self._gate_key)
+            self._gate_key = None
+
     def _send(self, status: int, body: bytes, content_type: str = "application/json; "
               "charset=utf-8", headers: dict[str, str] | None = None) -> None:
+        self._release_gate()
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
@@ -752,7 +781,18 @@ class _Handler(BaseHTTPRequestHandler):
     def _api(self, method: str, rest: list[str], original: list[str], raw: bytes,
              params: dict[str, str]) -> None:
         sandbox = self.sandbox
-        sandbox._last_request = time.monotonic()
+        with sandbox._stats_lock:
+            sandbox._active_requests += 1
+        try:
+            self._api_call(method, rest, original, raw, params)
+        finally:
+            with sandbox._stats_lock:
+                sandbox._active_requests -= 1
+                sandbox._last_request = time.monotonic()
+
+    def _api_call(self, method: str, rest: list[str], original: list[str], raw: bytes,
+                  params: dict[str, str]) -> None:
+        sandbox = self.sandbox
         entity_key = rest[0] if rest else ""
         sandbox._count(method, entity_key)  # every request received, refused ones too
         code = self._authenticate()
@@ -774,6 +814,7 @@ class _Handler(BaseHTTPRequestHandler):
                 f"{sandbox.gate.limit} threads has been exceeded for integration code "
                 f"requests to the {original[0] if original else ''} endpoint."],
                 headers={"Retry-After": _retry_after_text(1.0 / sandbox.budget.time_scale)})
+        self._gate_key = (code, entity_key)
         try:
             delay = admission.added_latency + faults.latency_ms / 1000
             if faults.latency_jitter_ms:
@@ -792,7 +833,7 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             self._route(method, rest, original, raw, params)
         finally:
-            sandbox.gate.leave(code, entity_key)
+            self._release_gate()
 
     def _schema(self, name: str) -> EntitySchema:
         schema = entity_schema(name)
