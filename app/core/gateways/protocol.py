@@ -177,6 +177,11 @@ class PaymentGateway(Protocol):
         """Refund ``amount`` (``None``: whatever is left) of a succeeded charge."""
         ...
 
+    def refresh_refund(self, refund_id: str) -> RefundResult:
+        """The refund's current state: follow a PENDING refund (Stripe: ``GET /v1/refunds/{id}``)
+        until it SUCCEEDED, or FAILED / CANCELED — then the money stayed with the merchant."""
+        ...
+
     def cancel(self, charge_id: str, *, idempotency_key: str) -> ChargeResult:
         """Void a charge that has not settled (requires action, or a processing bank debit
         the gateway still allows to cancel). Raises ``InvalidRequest`` once it has settled —

@@ -693,6 +693,17 @@ class StripeGateway:
             ),
             mutating=True,
         )
+        return self._refund_result(refund, charge_id, reason)
+
+    def refresh_refund(self, refund_id: str) -> RefundResult:
+        refund = self._call(lambda: self._client.v1.refunds.retrieve(refund_id),
+                            mutating=False)
+        metadata = _metadata(refund)
+        return self._refund_result(refund, str(_get(refund, "payment_intent") or ""),
+                                   metadata.get("paydesk_reason"))
+
+    @staticmethod
+    def _refund_result(refund: Any, charge_id: str, reason: str | None) -> RefundResult:
         status = _get(refund, "status")
         refund_status = {"succeeded": RefundStatus.SUCCEEDED, "failed": RefundStatus.FAILED,
                          "canceled": RefundStatus.CANCELED}.get(str(status), RefundStatus.PENDING)

@@ -85,7 +85,12 @@ from app.core.payments.summary import (
     PayableInvoice,
     oldest_due_first,
 )
-from app.core.posting.queue import queue_paid_date, queue_payment_note, queue_refund_note
+from app.core.posting.queue import (
+    queue_paid_date,
+    queue_payment_note,
+    queue_refund_failed_note,
+    queue_refund_note,
+)
 from app.core.storage.engine import session_scope
 from app.core.storage.models import (
     Invoice,
@@ -1223,6 +1228,86 @@ class PaymentPipeline:
         self._step("refund.recorded")
         return outcome
 
+    def follow_up_refund(self, refund_id: int) -> RefundOutcome:
+        """Ask the gateway how a refund it accepted as pending ended. Succeeded: recorded.
+        Failed or cancelled: the money stayed with the merchant, so the refund is undone in
+        the ledger — the payment and its invoices count the amount again, and Autotask gets a
+        note saying so (and the paidDate back for an invoice that is paid again)."""
+        with session_scope(self.engine) as session:
+            refund = session.get(Refund, refund_id, populate_existing=True)
+            if refund is None:
+                raise PaymentNotFoundError(f"no refund with id {refund_id}")
+            payment = self._payment(session, refund.payment_id)
+            if refund.state != RefundState.PENDING.value or not refund.gateway_refund_id:
+                return _refund_outcome(refund, payment)
+            gateway_refund_id = refund.gateway_refund_id
+        result = self.gateway.refresh_refund(gateway_refund_id)
+        if result.status is RefundStatus.PENDING:
+            with session_scope(self.engine) as session:
+                refund = session.get(Refund, refund_id, populate_existing=True)
+                assert refund is not None
+                return _refund_outcome(refund, self._payment(session, refund.payment_id))
+        with session_scope(self.engine) as session:
+            refund = session.get(Refund, refund_id, populate_existing=True)
+            assert refund is not None
+            allocations = self._allocations(session, refund.payment_id)
+            lock_invoices(session, (i for i, _ in allocations))
+            refund = session.get(Refund, refund_id, populate_existing=True)
+            assert refund is not None
+            payment = self._payment(session, refund.payment_id)
+            if refund.state != RefundState.PENDING.value:
+                return _refund_outcome(refund, payment)  # another seat recorded it meanwhile
+            now = utcnow()
+            refund.completed_at = now
+            if result.status is RefundStatus.SUCCEEDED:
+                refund.state = check_refund_transition(refund.state, RefundState.SUCCEEDED).value
+                audit(session, actor=self.actor, action="refund.succeeded",
+                      subject_type="payment", subject_id=payment.id,
+                      details={"refund": refund.reference,
+                               "gateway_refund_id": refund.gateway_refund_id})
+                return _refund_outcome(refund, payment)
+            amount = Money(refund.amount_minor, payment.currency)
+            why = _refund_failure_text(result.failure_reason)
+            refund.state = check_refund_transition(refund.state, RefundState.FAILED).value
+            refund.failure_message = (
+                f"Refund {refund.reference} of {amount.format()} failed: {why}. The money was "
+                "not returned, so the invoices count it as paid again; if the client is owed "
+                "it, return it another way."
+            )
+            audit(session, actor=self.actor, action="refund.failed", subject_type="payment",
+                  subject_id=payment.id,
+                  details={"refund": refund.reference, "reason": why})
+            payment.refunded_minor = max(0, payment.refunded_minor - refund.amount_minor)
+            back = (PaymentState.SUCCEEDED if payment.refunded_minor == 0
+                    else PaymentState.PARTIALLY_REFUNDED)
+            if PaymentState(payment.state) is not back:
+                self._move(session, payment, back, refund=refund.reference,
+                           refunded=Money(payment.refunded_minor, payment.currency).plain())
+            ids = [i for i, _ in allocations]
+            taken = [
+                (int(i), int(a)) for i, a in session.execute(
+                    select(RefundAllocation.invoice_id, RefundAllocation.amount_minor)
+                    .where(RefundAllocation.refund_id == refund.id)
+                    .order_by(RefundAllocation.id)
+                )
+            ]
+            before = _statuses(session, ids)
+            session.flush()
+            recompute_invoices(session, ids)
+            session.flush()
+            after = _statuses(session, ids)
+            queue_refund_failed_note(session, payment, refund, taken, now)
+            for invoice in session.scalars(
+                select(Invoice).where(Invoice.id.in_(ids)).order_by(Invoice.id)
+            ):
+                if (after.get(invoice.id) == InvoiceStatus.PAID.value
+                        and before.get(invoice.id) != InvoiceStatus.PAID.value
+                        and invoice.paid_date is None):
+                    queue_paid_date(session, invoice_id=invoice.id, paid_date=now.date(),
+                                    because_of=f"{refund.reference}-failed", now=now,
+                                    payment_id=payment.id, refund_id=refund.id)
+            return _refund_outcome(refund, payment)
+
     def resolve_refund(self, refund_id: int) -> RefundOutcome:
         """Finish a refund whose answer was lost: the same call with the same key (the
         gateway replays the first answer; it never refunds twice)."""
@@ -1282,6 +1367,21 @@ def _target_state(
         )
     return PaymentState.FAILED, ("canceled", "The gateway cancelled the payment. Nothing was "
                                  "charged.")
+
+
+_REFUND_FAILURES = {
+    "lost_or_stolen_card": "the card was reported lost or stolen",
+    "expired_or_canceled_card": "the card has expired or was closed",
+    "charge_for_pending_refund_disputed": "the client disputed the payment meanwhile",
+    "insufficient_funds": "the gateway account's balance could not cover it",
+    "declined": "the client's bank refused it",
+    "merchant_request": "it was cancelled at the gateway",
+}
+
+
+def _refund_failure_text(code: str | None) -> str:
+    """The gateway's reason a refund failed, in plain words."""
+    return _REFUND_FAILURES.get(code or "", "the gateway could not complete it")
 
 
 def _statuses(session: Session, ids: Sequence[int]) -> dict[int, str]:
@@ -1368,6 +1468,8 @@ def recover_payments(
       periodic run passes ``mine_immediately=False``);
     * pay links are polled and recorded when the client has paid;
     * refunds whose answer was lost are repeated with the same key;
+    * refunds the gateway accepted as pending are followed up until they succeed or fail
+      (a failed one is undone in the ledger, see :meth:`PaymentPipeline.follow_up_refund`);
     * processing bank debits are followed up (``follow_processing``).
     """
     pipeline = PaymentPipeline(engine, gateway, actor=actor, checkpoint=checkpoint,
@@ -1395,6 +1497,13 @@ def recover_payments(
                 Payment.gateway == account, Payment.state == "processing"
             ).order_by(Payment.id)
         ).all() if follow_processing else []
+        pending_refund_ids = session.scalars(
+            select(Refund.id).join(Payment, Payment.id == Refund.payment_id).where(
+                Payment.gateway == account,
+                Refund.state == RefundState.PENDING.value,
+                Refund.gateway_refund_id.is_not(None),
+            ).order_by(Refund.id)
+        ).all()
         refund_ids = session.scalars(
             select(Refund.id).join(Payment, Payment.id == Refund.payment_id).where(
                 Payment.gateway == account,
@@ -1429,6 +1538,14 @@ def recover_payments(
             settled.append(outcome)
     for refund_id in refund_ids:
         refunds.append(pipeline.resolve_refund(refund_id))
+    for refund_id in pending_refund_ids:
+        try:
+            followed = pipeline.follow_up_refund(refund_id)
+        except GatewayError as exc:
+            errors.append(exc.message)
+            continue
+        if followed.state is not RefundState.PENDING:
+            refunds.append(followed)
     return RecoveryReport(
         resolved=tuple(resolved),
         still_unknown=tuple(unknown),

@@ -53,13 +53,14 @@ class PaymentState(enum.StrEnum):
 
     @property
     def is_final(self) -> bool:
+        """Nothing more can happen to the payment. (Refunded is not final: a refund the
+        gateway accepted as pending can still fail and give the payment back.)"""
         return self in (
             PaymentState.DECLINED,
             PaymentState.FAILED,
             PaymentState.RETURNED,
             PaymentState.VOIDED,
             PaymentState.EXPIRED,
-            PaymentState.REFUNDED,
         )
 
     @property
@@ -123,8 +124,13 @@ _PAYMENT_TRANSITIONS: dict[PaymentState, frozenset[PaymentState]] = {
     PaymentState.SUCCEEDED: frozenset(
         {PaymentState.PARTIALLY_REFUNDED, PaymentState.REFUNDED}
     ),
+    # A refund the gateway accepted as pending can still fail; the money then stays with the
+    # merchant and the payment goes back to what is left of it.
     PaymentState.PARTIALLY_REFUNDED: frozenset(
-        {PaymentState.PARTIALLY_REFUNDED, PaymentState.REFUNDED}
+        {PaymentState.PARTIALLY_REFUNDED, PaymentState.REFUNDED, PaymentState.SUCCEEDED}
+    ),
+    PaymentState.REFUNDED: frozenset(
+        {PaymentState.PARTIALLY_REFUNDED, PaymentState.SUCCEEDED}
     ),
 }
 

@@ -29,6 +29,7 @@ __all__ = [
     "note_marker",
     "queue_paid_date",
     "queue_payment_note",
+    "queue_refund_failed_note",
     "queue_refund_note",
 ]
 
@@ -194,6 +195,56 @@ def queue_refund_note(
         session,
         target=PostingTarget.AUTOTASK_NOTE,
         key=f"autotask_note:{refund.reference}",
+        payload=payload,
+        now=now,
+        payment_id=payment.id,
+        refund_id=refund.id,
+    )
+
+
+def queue_refund_failed_note(
+    session: Session,
+    payment: Payment,
+    refund: Refund,
+    allocations: list[tuple[int, int]],
+    now: datetime,
+) -> Posting:
+    """A refund the gateway had accepted (and PayDesk had posted as a reversal) failed later:
+    the money stayed with the merchant, so the invoices count it as paid again."""
+    labels = _invoice_labels(session, (i for i, _ in allocations))
+    currency = payment.currency
+
+    def fmt(minor: int) -> str:
+        return Money(minor, currency).format()
+
+    marker = note_marker("Refund failed", refund.reference)
+    lines = [
+        marker,
+        f"Refund {refund.reference} of payment {payment.reference} did not go through; "
+        "the money was not returned.",
+        f"Amount: {fmt(refund.amount_minor)}",
+    ]
+    if allocations:
+        lines.append("Counted as paid again on:")
+        for invoice_id, amount in allocations:
+            lines.append(f"  Invoice {labels.get(invoice_id, invoice_id)}: {fmt(amount)}")
+    if refund.failure_message:
+        lines.append(f"Reason: {refund.failure_message}")
+    lines.append(f"Date: {now.date().isoformat()}")
+    if payment.test_mode:
+        lines.append("Test mode — no real money moved.")
+    lines.append("Recorded by PayDesk.")
+    payload = {
+        "company_id": payment.organization_id,
+        "title": f"{marker} — {fmt(refund.amount_minor)} of payment {payment.reference}",
+        "description": "\n".join(lines),
+        "marker": marker,
+        "contact_id": payment.contact_id,
+    }
+    return _add(
+        session,
+        target=PostingTarget.AUTOTASK_NOTE,
+        key=f"autotask_note:{refund.reference}:failed",
         payload=payload,
         now=now,
         payment_id=payment.id,

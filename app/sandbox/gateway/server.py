@@ -26,7 +26,11 @@ Admin endpoints (same Bearer key), all JSON:
 * ``POST /_sandbox/payment_intents/{id}/settle`` ``{"outcome": "succeeded"|"failed",
   "failure_code": "insufficient_funds"}`` — end a processing bank debit (without an
   outcome, as the test account number says);
-* ``POST /_sandbox/config`` ``{"ach_settle_seconds": 3}`` — settle bank debits by themselves.
+* ``POST /_sandbox/config`` ``{"ach_settle_seconds": 3}`` — settle bank debits by themselves;
+  ``{"refunds_pending": true}`` — new refunds wait ``pending`` until settled;
+* ``POST /_sandbox/refunds/{id}/settle`` ``{"outcome": "succeeded"|"failed",
+  "failure_reason": "lost_or_stolen_card"}`` — end a pending refund (a failed one gives the
+  amount back to the charge).
 """
 
 from __future__ import annotations
@@ -187,6 +191,12 @@ class GatewaySandbox:
         with self.state.lock:
             return self.state.public(self.state.settle(intent_id, succeed=succeed,
                                                        failure_code=failure_code))
+
+    def settle_refund(self, refund_id: str, *, succeed: bool = True,
+                      failure_reason: str = "lost_or_stolen_card") -> Obj:
+        with self.state.lock:
+            return self.state.public(self.state.settle_refund(
+                refund_id, succeed=succeed, failure_reason=failure_reason))
 
     def _take_faults(self, method: str, path: str) -> list[Fault]:
         fired: list[Fault] = []
@@ -398,7 +408,23 @@ class GatewaySandbox:
             if "ach_settle_seconds" in data:
                 value = data["ach_settle_seconds"]
                 self.state.ach_settle_seconds = None if value is None else float(value)
-            return 200, {"ach_settle_seconds": self.state.ach_settle_seconds}
+            if "refunds_pending" in data:
+                self.state.refunds_pending = bool(data["refunds_pending"])
+            return 200, {"ach_settle_seconds": self.state.ach_settle_seconds,
+                         "refunds_pending": self.state.refunds_pending}
+        refund = re.fullmatch(r"/_sandbox/refunds/(re_\w+)/settle", path)
+        if refund and method == "POST":
+            outcome = data.get("outcome", "succeeded")
+            if outcome not in ("succeeded", "failed"):
+                return 400, {"error": {"type": "invalid_request_error",
+                                       "message": "outcome is succeeded or failed"}}
+            try:
+                settled = self.settle_refund(
+                    refund.group(1), succeed=outcome == "succeeded",
+                    failure_reason=str(data.get("failure_reason") or "lost_or_stolen_card"))
+            except StripeError as exc:
+                return exc.status, exc.body()
+            return 200, settled
         settle = re.fullmatch(r"/_sandbox/payment_intents/(pi_\w+)/settle", path)
         if settle and method == "POST":
             outcome = data.get("outcome")

@@ -141,6 +141,9 @@ class GatewayState:
         self.account_name = account_name
         self.default_currency = default_currency
         self.ach_settle_seconds = ach_settle_seconds
+        #: New refunds start ``pending`` (as Stripe's do when the bank takes time) until
+        #: :meth:`settle_refund`; otherwise they succeed at once.
+        self.refunds_pending = False
         self.clock = clock
         self.objects: dict[str, Obj] = {}
         self._order = 0
@@ -661,11 +664,29 @@ class GatewayState:
             "payment_intent": charge["payment_intent"],
             "reason": reason,
             "metadata": _metadata(params.get("metadata")),
-            "status": "succeeded",
+            "status": "pending" if self.refunds_pending else "succeeded",
             "failure_reason": None,
             "created": self.now(),
         }
         return self._store(refund)
+
+    def settle_refund(self, refund_id: str, *, succeed: bool = True,
+                      failure_reason: str = "lost_or_stolen_card") -> Obj:
+        """End a pending refund. A failed refund gives the amount back to the charge (the
+        money stays with the merchant), as Stripe does."""
+        refund = self.get(refund_id, "refund")
+        if refund["status"] != "pending":
+            raise ValidationFailed(
+                f"This refund's status is {refund['status']}; only pending refunds can be "
+                "settled.", code="refund_unexpected_state")
+        if succeed:
+            refund["status"] = "succeeded"
+            return refund
+        charge = self.objects[refund["charge"]]
+        charge["amount_refunded"] -= refund["amount"]
+        charge["refunded"] = False
+        refund.update(status="failed", failure_reason=failure_reason)
+        return refund
 
     # --- checkout sessions --------------------------------------------------------------
     def create_checkout_session(self, params: Obj, base_url: str) -> Obj:

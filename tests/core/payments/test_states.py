@@ -26,6 +26,9 @@ ALLOWED = {
     (S.PROCESSING, S.SUCCEEDED), (S.PROCESSING, S.RETURNED), (S.PROCESSING, S.VOIDED),
     (S.SUCCEEDED, S.PARTIALLY_REFUNDED), (S.SUCCEEDED, S.REFUNDED),
     (S.PARTIALLY_REFUNDED, S.PARTIALLY_REFUNDED), (S.PARTIALLY_REFUNDED, S.REFUNDED),
+    # A pending refund that fails gives the payment back.
+    (S.PARTIALLY_REFUNDED, S.SUCCEEDED), (S.REFUNDED, S.PARTIALLY_REFUNDED),
+    (S.REFUNDED, S.SUCCEEDED),
 }
 
 
@@ -41,11 +44,14 @@ def test_every_pair_of_states(old: PaymentState, new: PaymentState) -> None:
 
 
 def test_a_charge_can_never_be_taken_again_once_it_has_an_outcome() -> None:
-    for final in (S.DECLINED, S.FAILED, S.RETURNED, S.VOIDED, S.EXPIRED, S.REFUNDED):
+    for final in (S.DECLINED, S.FAILED, S.RETURNED, S.VOIDED, S.EXPIRED):
         assert final.is_final
         assert not any(can_transition(final, other) for other in S)
     # Nothing ever goes back to being sent.
     assert not any(can_transition(state, S.SUBMITTED) for state in S if state is not S.CREATED)
+    # Refunded only ever goes back to what the charge was, when a pending refund fails.
+    assert not S.REFUNDED.is_final
+    assert {n for n in S if can_transition(S.REFUNDED, n)} == {S.PARTIALLY_REFUNDED, S.SUCCEEDED}
 
 
 def test_in_flight_states_reserve_balances_and_received_states_count() -> None:

@@ -443,3 +443,68 @@ def test_a_pay_link_paid_by_bank_debit_processes_then_settles(world: PayWorld) -
     detail = payment_detail(world.engine, hosted.payment_id)
     assert detail is not None and detail.channel == "new_method"
     assert detail.method_summary and "6789" in detail.method_summary
+
+
+def _gateway_refund_id(world: PayWorld, refund_id: int) -> str:
+    from app.core.storage.models import Refund
+
+    with session_scope(world.engine) as s:
+        refund = s.get(Refund, refund_id)
+        assert refund is not None and refund.gateway_refund_id
+        return refund.gateway_refund_id
+
+
+def test_a_pending_refund_is_followed_up_until_it_succeeds(world: PayWorld) -> None:
+    from app.core.payments import RefundState, recover_payments
+
+    first = world.invoice_ids[0]
+    paid = world.pipeline.pay(world.request([first]))
+    world.gateway_sandbox.state.refunds_pending = True
+    refund = world.pipeline.refund(paid.payment_id, usd("100.00"), "Service credit")
+    assert refund.state is RefundState.PENDING and refund.done
+    assert world.balances()[first] == 10000
+
+    # Still pending at the gateway: nothing changes.
+    report = recover_payments(world.engine, world.gateway, actor="dana@frontdesk")
+    assert report.refunds == ()
+    world.gateway_sandbox.settle_refund(_gateway_refund_id(world, refund.refund_id))
+    report = recover_payments(world.engine, world.gateway, actor="dana@frontdesk")
+
+    assert [r.state for r in report.refunds] == [RefundState.SUCCEEDED]
+    detail = payment_detail(world.engine, paid.payment_id)
+    assert detail is not None and detail.refunds[0].state is RefundState.SUCCEEDED
+    assert detail.state is PaymentState.PARTIALLY_REFUNDED
+    assert world.balances()[first] == 10000
+    assert "refund.succeeded" in [h.action for h in detail.history]
+
+
+def test_a_pending_refund_that_fails_is_undone_and_autotask_is_told(world: PayWorld) -> None:
+    from app.core.payments import RefundState, recover_payments
+
+    first = world.invoice_ids[0]
+    paid = world.pipeline.pay(world.request([first]))
+    world.outbox.deliver_due()
+    world.gateway_sandbox.state.refunds_pending = True
+    refund = world.pipeline.refund(paid.payment_id, None, "Contract cancelled")
+    assert refund.payment_state is PaymentState.REFUNDED
+    world.outbox.deliver_due()
+    assert autotask_invoice(world, first)["paidDate"] is None
+
+    world.gateway_sandbox.settle_refund(_gateway_refund_id(world, refund.refund_id),
+                                        succeed=False)
+    report = recover_payments(world.engine, world.gateway, actor="dana@frontdesk")
+
+    assert [r.state for r in report.refunds] == [RefundState.FAILED]
+    assert "card was reported lost or stolen" in report.refunds[0].message
+    detail = payment_detail(world.engine, paid.payment_id)
+    assert detail is not None and detail.state is PaymentState.SUCCEEDED
+    assert detail.refunded == usd("0.00") and detail.can_refund
+    assert world.balances()[first] == 0 and world.statuses()[first] == "paid"
+    world.ledger_is_consistent()
+    # Autotask hears that the reversal did not happen, and the invoice is paid again.
+    world.outbox.deliver_due()
+    failed = world.notes_for(f"Refund failed {refund.reference}")
+    assert len(failed) == 1 and paid.reference in failed[0]["description"]
+    assert autotask_invoice(world, first)["paidDate"]
+    # Following up again changes nothing.
+    assert recover_payments(world.engine, world.gateway, actor="dana@frontdesk").refunds == ()
