@@ -21,8 +21,8 @@ the registry); tables keep their column layouts there with
 ``app.gui.widgets.remember_columns(view, context, key)``.
 
 Setup (``app.gui.wizard.SetupWizard``) opens from the sidebar and the PayDesk menu, and on
-its own at first start (no internal currency chosen yet). Everything here runs on the GUI
-thread.
+its own at start while setup is incomplete (no internal currency yet, or Autotask never
+connected — see ``MainWindow.needs_setup``). Everything here runs on the GUI thread.
 """
 
 from __future__ import annotations
@@ -50,6 +50,7 @@ from PySide6.QtWidgets import (
 from sqlalchemy import func, select
 
 from app import __version__
+from app.core.setup.steps import is_setup_complete
 from app.core.storage.engine import session_scope
 from app.core.storage.models import Base, Invoice, Organization, Payment, SyncRun
 from app.gui.context import AppContext
@@ -471,8 +472,12 @@ class MainWindow(QMainWindow):
     # --- setup --------------------------------------------------------------------------------
 
     def needs_setup(self) -> bool:
-        """True at first start: the internal currency has not been chosen."""
-        return self.context.currency() is None
+        """True while something PayDesk needs is missing: the internal currency, or an
+        Autotask API user that passed Test Connection with its secret on this computer
+        (``app.core.setup.steps``). A payment gateway is not needed to look at invoices, so
+        a bookkeeper who skipped it is not sent back to Setup; the payment screens say how
+        to connect one."""
+        return not is_setup_complete(self.context.engine, self.context.credentials)
 
     @Slot()
     def open_setup(self) -> None:

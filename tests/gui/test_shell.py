@@ -360,10 +360,54 @@ def test_setup_opens_by_itself_at_first_start_only(
     wait_for_background_tasks(qtbot)
 
 
-def test_setup_stays_closed_once_the_currency_is_chosen(
+def test_setup_reopens_while_autotask_was_never_connected(
     qtbot: QtBot, set_up_context: AppContext
 ) -> None:
+    """The currency alone is not a finished setup: without a tested Autotask API user there
+    is nothing to sync, so Setup opens again at the next start."""
     win = MainWindow(set_up_context)
     qtbot.addWidget(win)
+    assert win.needs_setup() is True
+    assert win.open_setup_if_needed() is True
+    wizard = win.wizard
+    assert wizard is not None
+    with qtbot.waitSignal(win.setupClosed, timeout=5000):
+        wizard.reject()
+    wait_for_background_tasks(qtbot)
+
+
+def test_setup_stays_closed_once_autotask_is_connected_even_without_a_gateway(
+    qtbot: QtBot, set_up_context: AppContext
+) -> None:
+    """A bookkeeper who skipped the payment gateway can still look at invoices; Setup does
+    not keep opening, and the payment screens say how to connect one."""
+    from app.core.gateways.connection import describe_missing_gateway
+
+    _connect_autotask(set_up_context)
+    win = MainWindow(set_up_context)
+    qtbot.addWidget(win)
+    assert win.needs_setup() is False
     assert win.open_setup_if_needed() is False
     assert win.wizard is None
+    missing = describe_missing_gateway(set_up_context.engine, set_up_context.credentials)
+    assert missing is not None and "Setup" in missing
+
+
+def _connect_autotask(context: AppContext) -> None:
+    """Store an Autotask API user that passed Test Connection, as the wizard does."""
+    from app.core.autotask import ConnectionReport
+    from app.core.connections import (
+        AutotaskConnection,
+        record_successful_test,
+        save_autotask_connection,
+        save_autotask_secret,
+    )
+
+    connection = AutotaskConnection(username="api@msp.example", integration_code="CODE1")
+    report = ConnectionReport(
+        "Zone 1", "https://webservices1.autotask.net/ATServicesRest/",
+        "https://ww1.autotask.net/", 10, 1, 10000, 60,
+    )
+    save_autotask_connection(context.engine, connection)
+    save_autotask_secret(context.credentials, "secret-1")
+    record_successful_test(context.engine, connection, report)
