@@ -4,7 +4,13 @@ Setup is a sequence of steps; each has a place in `STEP_ORDER`. Steps added by l
 of PayDesk (the payment gateway, QuickBooks) take the places reserved for them and, when
 they need something before PayDesk can be used, add a `SetupRequirement` with
 `register_requirement`. The wizard shows only steps that exist and apply; ``paydesk doctor``
-and the first start use `setup_status` to tell what is missing.
+and the start of the window use `setup_status` to tell what is missing (Setup opens by itself
+while anything is).
+
+The payment gateway is deliberately not a requirement: a bookkeeper who skips it can still
+look at invoices and organizations, and the payment screens say how to connect one
+(``app.core.gateways.connection.describe_missing_gateway``). Its
+``register_gateway_requirement`` exists for installations that want it required.
 """
 
 from __future__ import annotations
