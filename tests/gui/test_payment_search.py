@@ -72,12 +72,14 @@ def test_sales_and_refunds_with_autotask_columns_filters_and_csv(
     assert column(view, "Contact")[2] == "Dana Reyes"
     assert column(view, "Status") == ["Refunded", "Declined", "Partially refunded"]
     # Taken with the sandbox's test keys: marked as in Transactions.
-    reference = [c.title for c in view.model.columns()].index("Reference")
-    for row in range(view.model.rowCount()):
-        cell = view.model.index(row, reference)
-        assert cell.data(Qt.ItemDataRole.ToolTipRole) == (
-            "Taken in test mode: no real money moved.")
-        assert cell.data(Qt.ItemDataRole.ForegroundRole) is not None
+    titles = [c.title for c in view.model.columns()]
+    for title in ("Date", "Reference"):
+        for row in range(view.model.rowCount()):
+            cell = view.model.index(row, titles.index(title))
+            assert cell.data(Qt.ItemDataRole.ToolTipRole) == (
+                "Taken in test mode: no real money moved.")
+            assert cell.data(Qt.ItemDataRole.ForegroundRole) is not None
+    assert "grey date and reference" in view.test_banner.text()
 
     type_combo = view.findChild(QComboBox, "searchType")
     type_combo.setCurrentIndex(type_combo.findData("refund"))

@@ -127,6 +127,13 @@ def search_columns(locale: str) -> list[Column[PaymentSearchRow]]:
     def refund_tone(row: PaymentSearchRow) -> TextTone:
         return TextTone.ERROR if row.type is SearchType.REFUND else TextTone.NORMAL
 
+    def test_mode_tip(row: PaymentSearchRow) -> str | None:
+        return "Taken in test mode: no real money moved." if row.test_mode else None
+
+    def test_mode_tone(row: PaymentSearchRow) -> TextTone:
+        # Grey like Transactions' reference; Date is the column always in view.
+        return TextTone.MUTED if row.test_mode else TextTone.NORMAL
+
     def status_tone(row: PaymentSearchRow) -> Tone:
         if row.type is SearchType.REFUND:
             return _REFUND_TONES.get(row.status, Tone.NEUTRAL)
@@ -134,7 +141,13 @@ def search_columns(locale: str) -> list[Column[PaymentSearchRow]]:
 
     return [
         Column("Type", lambda r: r.type.label, sort_key=SearchSort.TYPE.value, tone=refund_tone),
-        Column("Date", lambda r: datetime_text(r.date), sort_key=SearchSort.DATE.value),
+        Column(
+            "Date",
+            lambda r: datetime_text(r.date),
+            sort_key=SearchSort.DATE.value,
+            tooltip=test_mode_tip,
+            tone=test_mode_tone,
+        ),
         Column(
             "Organization", lambda r: r.organization_name, tooltip=lambda r: r.organization_name
         ),
@@ -186,12 +199,7 @@ def search_columns(locale: str) -> list[Column[PaymentSearchRow]]:
             lambda r: r.transaction_id or "",
             sort_key=SearchSort.TRANSACTION_ID.value,
         ),
-        Column(
-            "Reference",
-            lambda r: r.reference,
-            tooltip=lambda r: "Taken in test mode: no real money moved." if r.test_mode else None,
-            tone=lambda r: TextTone.MUTED if r.test_mode else TextTone.NORMAL,
-        ),
+        Column("Reference", lambda r: r.reference, tooltip=test_mode_tip, tone=test_mode_tone),
         Column("Contact", lambda r: r.contact or ""),
         Column("Method", lambda r: r.method or ""),
     ]
@@ -258,7 +266,7 @@ class PaymentSearchView(QWidget):
         self.test_banner = TestModeBanner()
         self.test_banner.setText(
             "TEST MODE — the payment gateway is connected with test keys; no real money "
-            "moves."
+            "moves. Sales and refunds taken in test mode have a grey date and reference."
         )
         self.test_banner.setVisible(is_test_mode(current_gateway(self.context)))
         layout.addWidget(self.test_banner)
