@@ -4,8 +4,9 @@ In order: the Qt application (style sheet, icon); the profile (or, with ``--demo
 sandbox servers and a throwaway profile from ``app.sandbox.demo``); logging into the profile's
 ``logs`` folder; the single-instance guard (a lock file in the profile folder — a second
 PayDesk on the same profile says so and exits); the crash handler (``sys.excepthook``); the
-database, migrated to the newest schema; the main window; then the Qt event loop, driven by
-qasync so asyncio code can run on it.
+database, migrated to the newest schema; garbage collection moved to the GUI thread
+(``app.gui.gc``); the main window; then the Qt event loop, driven by qasync so asyncio code
+can run on it.
 
 ``--smoke`` does all of that, shows the main window, lets the event loop turn, and exits 0;
 problems are printed instead of shown in dialogs, so it works offscreen and in CI.
@@ -37,6 +38,7 @@ from app.core.logs import redact, setup_logging
 from app.core.storage.engine import DatabaseError, open_database
 from app.gui.context import AppContext
 from app.gui.errors import CrashHandler, describe_exception
+from app.gui.gc import GuiThreadGarbageCollector
 from app.gui.resources import ResourceNotFoundError, app_icon, style_sheet
 
 if TYPE_CHECKING:
@@ -270,6 +272,18 @@ def _run_with_profile(
 
 
 def _run_window(
+    app: QApplication, context: AppContext, smoke: bool, crashes: CrashHandler
+) -> int:
+    # Cycles are collected on this thread only, never on a worker (see app.gui.gc).
+    collector = GuiThreadGarbageCollector()
+    collector.start()
+    try:
+        return _run_event_loop(app, context, smoke, crashes)
+    finally:
+        collector.stop()
+
+
+def _run_event_loop(
     app: QApplication, context: AppContext, smoke: bool, crashes: CrashHandler
 ) -> int:
     from app.gui.main_window import MainWindow

@@ -4,10 +4,15 @@
   profile, with no internal currency yet (as at first start). Background tasks are waited
   for before the database is closed.
 * ``set_up_context``: the same with the internal currency set (USD), as after Setup.
+
+Every GUI test runs with Python's automatic garbage collection off and collects on the main
+thread when it ends, as PayDesk itself does (``app.gui.gc``): a collection started by a
+worker thread could otherwise destroy Qt objects off the GUI thread and crash the run.
 """
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,6 +32,20 @@ def wait_for_background_tasks(qtbot: object, timeout_ms: int = 10_000) -> None:
     from app.gui.workers import active_tasks
 
     qtbot.waitUntil(lambda: not active_tasks(), timeout=timeout_ms)  # type: ignore[attr-defined]
+
+
+@pytest.fixture(autouse=True)
+def collect_garbage_on_the_main_thread() -> Iterator[None]:
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.collect()
+        if was_enabled:
+            gc.enable()
+        else:
+            gc.disable()
 
 
 @pytest.fixture

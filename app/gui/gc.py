@@ -1,0 +1,73 @@
+"""Garbage collection on the GUI thread only.
+
+Python's cyclic garbage collector runs in whichever thread happens to allocate when a
+threshold is crossed. If that is a worker thread and the garbage holds Qt objects (a
+dialog in a reference cycle, a model), Qt destroys them off the GUI thread and the program
+can crash. PayDesk therefore turns automatic collection off while the GUI runs and collects
+on the GUI thread from a timer, the approach Anki uses for the same reason.
+
+Reference counting still frees everything that is not in a cycle at once; only cycles wait
+for the timer (at most ``CHECK_INTERVAL_MS``).
+"""
+
+from __future__ import annotations
+
+import gc
+
+from PySide6.QtCore import QObject, QTimer, Slot
+
+#: How often to look at the collector's counters (milliseconds).
+CHECK_INTERVAL_MS = 1_000
+
+
+class GuiThreadGarbageCollector(QObject):
+    """Create once on the GUI thread, then `start`; `stop` before the application ends.
+
+    Each check collects the generations whose counters passed Python's own thresholds, as
+    automatic collection would have done, but here on the GUI thread.
+    """
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._thresholds = gc.get_threshold()
+        self._was_enabled: bool | None = None
+        self._timer = QTimer(self)
+        self._timer.setObjectName("garbageCollectionTimer")
+        self._timer.setInterval(CHECK_INTERVAL_MS)
+        self._timer.timeout.connect(self.check)
+
+    @property
+    def running(self) -> bool:
+        return self._was_enabled is not None
+
+    def start(self) -> None:
+        """Turn automatic collection off and start collecting from the timer."""
+        if self.running:
+            return
+        self._was_enabled = gc.isenabled()
+        gc.disable()
+        self._timer.start()
+
+    def stop(self) -> None:
+        """Collect what is left, stop the timer and put automatic collection back as it was."""
+        if self._was_enabled is None:
+            return
+        self._timer.stop()
+        gc.collect()
+        if self._was_enabled:
+            gc.enable()
+        self._was_enabled = None
+
+    @Slot()
+    def check(self) -> int:
+        """Runs on the GUI thread; returns how many unreachable objects were found."""
+        young_limit, middle_limit, old_limit = self._thresholds
+        young, middle, old = gc.get_count()
+        found = 0
+        if young > young_limit:
+            found += gc.collect(0)
+            if middle > middle_limit:
+                found += gc.collect(1)
+                if old > old_limit:
+                    found += gc.collect(2)
+        return found
