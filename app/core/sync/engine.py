@@ -87,6 +87,8 @@ class SyncOptions:
     page_size: int = 500
     queue_pages: int = 8
     progress_interval: float = 0.25
+    #: Pages arriving within this long of each other share one transaction.
+    group_seconds: float = 0.5
     #: Reconcile (a full pass that finds vanished records) when the last one is older.
     #: None: read the ``sync.reconcile_hours`` setting.
     reconcile_every: timedelta | None = None
@@ -168,6 +170,7 @@ class _Run:
             on_progress=self.on_progress, requests=self._requests, stop=self.stop,
             queue_size=self.options.queue_pages,
             progress_interval=self.options.progress_interval,
+            group_seconds=self.options.group_seconds,
         )
         writer_thread = threading.Thread(target=self.writer.run, name="paydesk-sync-writer",
                                          daemon=True)

@@ -146,8 +146,11 @@ def test_cancelled_sync_resumes_where_it_stopped(engine: Engine,
         if sum(e.counts.fetched for e in progress.entities) > 500:
             cancel.set()
 
+    sandbox.faults.latency_ms = 20
     first = run_sync(engine, client, cancel=cancel, on_progress=stop_early,
-                     options=SyncOptions(page_size=100, progress_interval=0.0))
+                     options=SyncOptions(page_size=100, progress_interval=0.0,
+                                         group_seconds=0.0))
+    sandbox.faults.latency_ms = 0
     assert first.status is RunStatus.CANCELLED
     with session_scope(engine) as s:
         checkpoints = s.scalars(select(SyncState).where(SyncState.phase == "full")).all()
