@@ -2,11 +2,12 @@
 
 In order: the Qt application (style sheet, icon); the profile (or, with ``--demo``, the
 sandbox servers and a throwaway profile from ``app.sandbox.demo``); logging into the profile's
-``logs`` folder; the single-instance guard (a lock file in the profile folder — a second
-PayDesk on the same profile says so and exits); the crash handler (``sys.excepthook``); the
-database, migrated to the newest schema; garbage collection moved to the GUI thread
-(``app.gui.gc``); the main window; then the Qt event loop, driven by qasync so asyncio code
-can run on it.
+``logs`` folder; the single-instance guard (a lock file in the profile folder: a second
+PayDesk on the same profile asks the open one, through a local socket (`InstanceServer`), to
+bring its window to the front, or says that PayDesk is open when it cannot reach it, and
+exits); the crash handler (``sys.excepthook``); the database, migrated to the newest schema;
+garbage collection moved to the GUI thread (``app.gui.gc``); the main window; then the Qt
+event loop, driven by qasync so asyncio code can run on it.
 
 ``--smoke`` does all of that, shows the main window, lets the event loop turn, and exits 0;
 problems are printed instead of shown in dialogs, so it works offscreen and in CI.
@@ -19,6 +20,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
+import hashlib
 import logging
 import socket
 import sys
@@ -27,8 +30,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import qasync
-from PySide6.QtCore import QLockFile, QObject, QThreadPool, QTimer, Slot
+from PySide6.QtCore import QLockFile, QObject, QThreadPool, QTimer, Signal, Slot
 from PySide6.QtGui import QFont
+from PySide6.QtNetwork import QLocalServer, QLocalSocket
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from app import __version__
@@ -99,6 +103,94 @@ def already_open_message(profile: Profile) -> str:
         "Switch to the PayDesk window that is already open. Only one PayDesk at a time may "
         "use a profile, so two windows never write over each other."
     )
+
+
+#: What a second start sends to the PayDesk already open on the profile.
+ACTIVATE_REQUEST = b"activate\n"
+#: How long a second start tries to reach the first one.
+ACTIVATE_TIMEOUT_MS = 2_000
+
+
+def instance_server_name(profile: Profile) -> str:
+    """The local socket (named pipe on Windows) of the PayDesk open on ``profile``.
+
+    Derived from the user and the profile folder, so two profiles, or two users, never meet.
+    """
+    key = f"{getpass.getuser()}\0{profile.folder.resolve()}"
+    return "paydesk-" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:24]
+
+
+class InstanceServer(QObject):
+    """Listens, on the GUI thread, for a second start on the same profile.
+
+    The second PayDesk sends ``ACTIVATE_REQUEST`` and exits; this one emits
+    ``activateRequested`` so the window comes to the front instead of a second window
+    opening. Only the owner of the profile's lock listens, so a name left behind by a PayDesk
+    that crashed can safely be removed first.
+    """
+
+    activateRequested = Signal()
+
+    def __init__(self, profile: Profile, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.name = instance_server_name(profile)
+        self.server = QLocalServer(self)
+        self.server.setSocketOptions(QLocalServer.SocketOption.UserAccessOption)
+        self.server.newConnection.connect(self._accept)
+
+    def listen(self) -> bool:
+        QLocalServer.removeServer(self.name)
+        if self.server.listen(self.name):
+            log.info("A second start on this profile brings this window forward")
+            return True
+        # PayDesk works without it; a second start then only says that PayDesk is open.
+        log.warning("A second start cannot reach this window: %s", self.server.errorString())
+        return False
+
+    def close(self) -> None:
+        self.server.close()
+
+    @Slot()
+    def _accept(self) -> None:
+        while (socket := self.server.nextPendingConnection()) is not None:
+            socket.setParent(self)
+            socket.readyRead.connect(self._read)
+            socket.disconnected.connect(socket.deleteLater)
+            self._read_from(socket)
+
+    @Slot()
+    def _read(self) -> None:
+        socket = self.sender()
+        if isinstance(socket, QLocalSocket):
+            self._read_from(socket)
+
+    def _read_from(self, socket: QLocalSocket) -> None:
+        while socket.canReadLine():
+            line = bytes(socket.readLine().data())
+            if line == ACTIVATE_REQUEST:
+                log.info("Another start of PayDesk on this profile: window brought to the front")
+                self.activateRequested.emit()
+            socket.disconnectFromServer()
+
+
+def ask_open_instance_to_come_forward(profile: Profile) -> bool:
+    """Ask the PayDesk open on ``profile`` (on this computer) to bring its window forward.
+
+    Returns False when none answers: it is on another computer sharing the profile, or it
+    is still starting.
+    """
+    socket = QLocalSocket()
+    socket.connectToServer(instance_server_name(profile))
+    if not socket.waitForConnected(ACTIVATE_TIMEOUT_MS):
+        return False
+    socket.write(ACTIVATE_REQUEST)
+    sent = socket.flush() or socket.bytesToWrite() == 0
+    if socket.bytesToWrite() > 0:
+        sent = socket.waitForBytesWritten(ACTIVATE_TIMEOUT_MS)
+    socket.disconnectFromServer()
+    if socket.state() != QLocalSocket.LocalSocketState.UnconnectedState:
+        socket.waitForDisconnected(ACTIVATE_TIMEOUT_MS)
+    return sent
 
 
 # --- starting ---------------------------------------------------------------------------------
@@ -241,8 +333,18 @@ def _run_with_profile(
 
     instance = InstanceLock.acquire(profile)
     if instance is None:
-        starter.fail("PayDesk is already open", already_open_message(profile))
+        if ask_open_instance_to_come_forward(profile):
+            # The open window comes to the front; that is all the bookkeeper needs to see.
+            sys.stderr.write(
+                f"PayDesk: PayDesk is already open for this profile ({profile.folder}); its "
+                "window was brought to the front.\n"
+            )
+            log.info("Already open on this profile: asked that window to come forward")
+        else:
+            starter.fail("PayDesk is already open", already_open_message(profile))
         return EXIT_ALREADY_RUNNING
+    instance_server = InstanceServer(profile)
+    instance_server.listen()
 
     crash_handler = CrashHandler(log_file)
     crash_handler.install()
@@ -261,10 +363,11 @@ def _run_with_profile(
                 credentials=CredentialStore(profile.key),
                 demo=demo,
             )
-            return _run_window(app, context, starter.smoke, crash_handler)
+            return _run_window(app, context, starter.smoke, crash_handler, instance_server)
         finally:
             engine.dispose()
     finally:
+        instance_server.close()
         threading.excepthook = previous_thread_hook
         crash_handler.uninstall()
         instance.release()
@@ -272,24 +375,33 @@ def _run_with_profile(
 
 
 def _run_window(
-    app: QApplication, context: AppContext, smoke: bool, crashes: CrashHandler
+    app: QApplication,
+    context: AppContext,
+    smoke: bool,
+    crashes: CrashHandler,
+    instance_server: InstanceServer,
 ) -> int:
     # Cycles are collected on this thread only, never on a worker (see app.gui.gc).
     collector = GuiThreadGarbageCollector()
     collector.start()
     try:
-        return _run_event_loop(app, context, smoke, crashes)
+        return _run_event_loop(app, context, smoke, crashes, instance_server)
     finally:
         collector.stop()
 
 
 def _run_event_loop(
-    app: QApplication, context: AppContext, smoke: bool, crashes: CrashHandler
+    app: QApplication,
+    context: AppContext,
+    smoke: bool,
+    crashes: CrashHandler,
+    instance_server: InstanceServer,
 ) -> int:
     from app.gui.main_window import MainWindow
 
     window = MainWindow(context)
     window.show()
+    instance_server.activateRequested.connect(window.bring_to_front)
     # Queued, so a failure while opening Setup reaches the crash handler inside the event loop
     # and the main window stays usable.
     QTimer.singleShot(0, window.open_setup_if_needed)

@@ -510,6 +510,18 @@ class MainWindow(QMainWindow):
     # --- other actions ------------------------------------------------------------------------
 
     @Slot()
+    def bring_to_front(self) -> None:
+        """Another start of PayDesk on this profile: show this window (and an open Setup)."""
+        if self.isMinimized():
+            self.showNormal()
+        self.show()
+        self.raise_()
+        self.activateWindow()
+        if self.wizard is not None:
+            self.wizard.raise_()
+            self.wizard.activateWindow()
+
+    @Slot()
     def open_log_folder(self) -> None:
         folder = self.context.profile.logs_folder
         folder.mkdir(parents=True, exist_ok=True)

@@ -29,6 +29,9 @@ from app.gui.app import (
     EXIT_CANNOT_START,
     EXIT_OK,
     InstanceLock,
+    InstanceServer,
+    ask_open_instance_to_come_forward,
+    instance_server_name,
     run_gui,
 )
 from app.gui.context import AppContext
@@ -269,7 +272,7 @@ def test_second_start_on_the_same_profile_is_refused(
     assert str(profile.folder) in err
 
 
-def test_second_process_is_refused_while_the_first_runs(tmp_path: Path) -> None:
+def test_a_second_process_brings_the_first_window_forward_and_exits(tmp_path: Path) -> None:
     profile = tmp_path / "profile"
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
     first = subprocess.Popen(
@@ -282,7 +285,9 @@ def test_second_process_is_refused_while_the_first_runs(tmp_path: Path) -> None:
         log_file = profile / "logs" / LOG_FILENAME
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            if log_file.is_file() and (profile / "paydesk.lock").is_file():
+            if log_file.is_file() and "brings this window forward" in log_file.read_text(
+                encoding="utf-8"
+            ):
                 break
             assert first.poll() is None, "the first PayDesk exited early"
             time.sleep(0.1)
@@ -295,9 +300,42 @@ def test_second_process_is_refused_while_the_first_runs(tmp_path: Path) -> None:
         )
         assert second.returncode == EXIT_ALREADY_RUNNING, second.stderr
         assert "PayDesk is already open for this profile" in second.stderr
+        assert "its window was brought to the front" in second.stderr
+        deadline = time.monotonic() + 10
+        while "window brought to the front" not in log_file.read_text(encoding="utf-8"):
+            assert time.monotonic() < deadline, "the first PayDesk did not hear the second"
+            time.sleep(0.1)
     finally:
         first.terminate()
         first.wait(timeout=30)
+
+
+def test_a_second_start_brings_the_open_window_forward(
+    qtbot: QtBot, app_context: AppContext
+) -> None:
+    server = InstanceServer(app_context.profile)
+    assert server.listen()
+    try:
+        win = MainWindow(app_context)
+        qtbot.addWidget(win)
+        server.activateRequested.connect(win.bring_to_front)
+        win.showMinimized()
+        assert win.isMinimized()
+        with qtbot.waitSignal(server.activateRequested, timeout=5000):
+            assert ask_open_instance_to_come_forward(app_context.profile)
+        assert win.isVisible() and not win.isMinimized()
+    finally:
+        server.close()
+    # Nobody listens any more: a second start falls back to saying PayDesk is open.
+    assert not ask_open_instance_to_come_forward(app_context.profile)
+    wait_for_background_tasks(qtbot)
+
+
+def test_each_profile_has_its_own_instance_channel(tmp_path: Path) -> None:
+    first = Profile.open(tmp_path / "one")
+    second = Profile.open(tmp_path / "two")
+    assert instance_server_name(first) != instance_server_name(second)
+    assert instance_server_name(first) == instance_server_name(Profile.open(tmp_path / "one"))
 
 
 def test_application_has_the_style_sheet(qtbot: QtBot) -> None:
