@@ -60,15 +60,12 @@ TARGET_RSS_MB = 400.0
 
 
 def paint() -> None:
-    """Let Qt lay out and paint everything pending (the rows are fetched while painting)."""
-    app = QCoreApplication.instance()
-    assert isinstance(app, QApplication)
-    for _ in range(2):
+    """Let Qt do everything pending: layout, then painting what changed (the rows are
+    fetched while the table paints). Like the real event loop, only dirty regions are
+    painted — a scroll repaints the table's viewport, not the whole window."""
+    for _ in range(3):
+        QCoreApplication.sendPostedEvents()
         QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents)
-    for widget in app.topLevelWidgets():
-        if widget.isVisible():
-            widget.repaint()
-    QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents)
 
 
 #: CPU milliseconds of the last ``timed`` call (this process only). On a busy machine the
