@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QMessageBox
 
 from app.core.clock import utcnow
@@ -66,6 +67,9 @@ def test_adding_a_card_on_the_hosted_page(qtbot: object, context: AppContext,
     assert "Waiting for the form to be completed" in panel.waiting_label.text()
     assert not panel.add_button.isEnabled()
     assert opened and opened[0].startswith(sandbox.url + "/checkout/")
+    panel.copy_link_button.click()  # to send the page to the client instead
+    assert QGuiApplication.clipboard().text() == opened[0]
+    assert "Send it to the client" in panel.message.text()
 
     with qtbot.waitSignal(panel.methodsChanged, timeout=10_000):  # type: ignore[attr-defined]
         assert submit_card(opened[0], "4242424242424242", expiry="08/31").completed

@@ -2,7 +2,7 @@
 
 ``SavedMethodsPanel`` is a self-contained widget: give it the ``AppContext`` and an
 organization id. It shows the local copy at once, then refreshes it from the gateway in the
-background. "Add payment method" opens the gateway's secure page in the default browser and
+background. "Add payment method…" opens the gateway's secure page in the default browser and
 waits — visibly, and cancellably — until the client has completed it; PayDesk never sees the
 card or account number.
 
@@ -19,7 +19,7 @@ from datetime import datetime
 from functools import partial
 
 from PySide6.QtCore import Qt, QTimer, QUrl, Signal, Slot
-from PySide6.QtGui import QColor, QDesktopServices
+from PySide6.QtGui import QColor, QDesktopServices, QGuiApplication
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -137,7 +137,7 @@ class SavedMethodsPanel(QWidget):
         self.stack.addWidget(self.empty)
         self.stack.addWidget(self.no_gateway)
 
-        self.add_button = QPushButton("Add payment method", self)
+        self.add_button = QPushButton("Add payment method…", self)
         self.add_button.setObjectName("primaryButton")
         self.add_button.setAccessibleName("Add payment method")
         self.add_button.setToolTip("Open the gateway's secure page in your browser, where the "
@@ -165,10 +165,15 @@ class SavedMethodsPanel(QWidget):
         self.waiting_bar.setMaximumHeight(6)
         self.reopen_button = QPushButton("Open the form again", self.waiting)
         self.reopen_button.setObjectName("reopenFormButton")
+        self.copy_link_button = QPushButton("Copy link", self.waiting)
+        self.copy_link_button.setObjectName("copyFormLinkButton")
+        self.copy_link_button.setToolTip("Copy the secure page's address, to send it to the "
+                                         "client")
         self.cancel_wait_button = QPushButton("Stop waiting", self.waiting)
         self.cancel_wait_button.setObjectName("cancelWaitButton")
         wait_buttons = QHBoxLayout()
         wait_buttons.addStretch(1)
+        wait_buttons.addWidget(self.copy_link_button)
         wait_buttons.addWidget(self.reopen_button)
         wait_buttons.addWidget(self.cancel_wait_button)
         wait_layout = QVBoxLayout(self.waiting)
@@ -198,6 +203,7 @@ class SavedMethodsPanel(QWidget):
         self.default_button.clicked.connect(self.make_selected_default)
         self.remove_button.clicked.connect(self.remove_selected)
         self.reopen_button.clicked.connect(self._reopen)
+        self.copy_link_button.clicked.connect(self._copy_link)
         self.cancel_wait_button.clicked.connect(self.stop_waiting)
         self._update_buttons()
         if organization_id is not None:
@@ -397,8 +403,8 @@ class SavedMethodsPanel(QWidget):
         self._session = session
         self.waiting_label.setText(
             "<b>Waiting for the form to be completed…</b><br>The gateway's secure page has "
-            "opened in your browser. Enter the card or bank account there (or send the page "
-            "to the client); this list updates by itself when it is done.")
+            "opened in your browser. Enter the card or bank account there, or copy the link "
+            "and send it to the client; this list updates by itself when it is done.")
         self.waiting.show()
         self._update_buttons()
         if not self.open_url(session.url):
@@ -411,6 +417,13 @@ class SavedMethodsPanel(QWidget):
     def _reopen(self) -> None:
         if self._session is not None:
             self.open_url(self._session.url)
+
+    @Slot()
+    def _copy_link(self) -> None:
+        if self._session is not None:
+            QGuiApplication.clipboard().setText(self._session.url)
+            self._say("The link to the secure page is copied. Send it to the client; this "
+                      "list updates by itself when they have finished.", Tone.INFO)
 
     @Slot()
     def _poll(self) -> None:
