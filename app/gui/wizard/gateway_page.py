@@ -411,6 +411,7 @@ class GatewayPage(QWizardPage):
 PAGE = WizardPagePlugin(
     key="gateway",
     factory=GatewayPage,
-    checklist_item="Your Stripe account's secret key (Stripe Dashboard > Developers > "
-    "API keys), if you will take payments now.",
+    checklist_item="Your Stripe account's secret key, to take payments\n"
+    "In the Stripe Dashboard: Developers > API keys > Secret key. You can also skip this step "
+    "and connect Stripe later in Setup; PayDesk shows your invoices either way.",
 )
