@@ -48,6 +48,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
 
 from app import __version__
 from app.core.setup.steps import is_setup_complete
@@ -203,6 +204,22 @@ def wizard_available() -> bool:
             return False
         raise  # the wizard is there but something it needs is missing: a real error
     return callable(getattr(module, attribute, None))
+
+
+def database_status_text(database_url: str) -> str:
+    """The status bar's short words for the database: where it is, not how it is reached.
+
+    The file path or server address is in the tooltip and on the Settings screen.
+    """
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        return "Database on this computer"
+    words = ["Shared database"]
+    if url.database:
+        words.append(url.database)
+    if url.host:
+        words.append(f"on {url.host}")
+    return " ".join(words)
 
 
 def count_rows(context: AppContext, model: type[Base]) -> int:
@@ -418,9 +435,11 @@ class MainWindow(QMainWindow):
     def _build_status_bar(self) -> None:
         bar = self.statusBar()
         bar.setSizeGripEnabled(True)
-        self.database_label = QLabel(f"Database: {self.context.profile.describe_database()}")
+        self.database_label = QLabel(database_status_text(self.context.profile.database_url))
         self.database_label.setObjectName("databaseLabel")
-        self.database_label.setToolTip(self.context.profile.describe_database())
+        self.database_label.setToolTip(
+            f"Database: {self.context.profile.describe_database()} (details in Settings)"
+        )
         bar.addWidget(self.database_label, 1)
         if self.context.demo is not None:
             demo_pill = StatusPill("Demo — sandbox data", Tone.WARNING)

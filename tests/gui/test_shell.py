@@ -176,9 +176,14 @@ def test_smoke_start_fails_when_a_screen_is_broken(
 def test_status_bar_names_the_database_and_has_a_sync_slot(
     qtbot: QtBot, window: MainWindow
 ) -> None:
-    text = window.database_label.text()
-    assert text.startswith("Database: SQLite file ")
-    assert str(window.context.profile.folder.parent) in text or "sqlite3" in text
+    assert window.database_label.text() == "Database on this computer"
+    assert "sqlite3" in window.database_label.toolTip()  # where exactly, for IT support
+    assert (
+        main_window_module.database_status_text(
+            "postgresql+psycopg://paydesk:secret@db.office.lan:5432/paydesk"
+        )
+        == "Shared database paydesk on db.office.lan"
+    )
     slot = QPushButton("Sync idle")
     window.set_sync_status_widget(slot)
     assert window.sync_status is slot
