@@ -122,3 +122,21 @@ def test_table_columns_are_remembered_per_profile(qtbot: QtBot, app_context: App
     other = table()
     remember_columns(other, app_context, "payments")
     assert other.horizontalHeader().sectionSize(1) != 333
+
+
+def test_a_notice_keeps_its_colours_when_it_is_named_later(qtbot: QtBot) -> None:
+    """The keychain warning and the demo notice are named after they are made; they must
+    still look like warnings, not like plain text."""
+    from PySide6.QtGui import QColor
+
+    from app.gui.wizard.notice import Notice
+
+    notice = Notice("No secure system keychain is available.", Tone.WARNING)
+    notice.setObjectName("keychainWarning")
+    qtbot.addWidget(notice)
+    notice.resize(400, 60)
+    notice.show()
+    qtbot.waitExposed(notice)
+    image = notice.grab().toImage()
+    inside = image.pixelColor(6, image.height() // 2)  # within the frame, beside the text
+    assert inside.name() == QColor(TONE_COLOURS[Tone.WARNING][0]).name()

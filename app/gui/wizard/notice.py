@@ -31,21 +31,26 @@ class Notice(QFrame):
         layout.setContentsMargins(12, 10, 12, 10)
         layout.addWidget(self.label)
         self.tone = tone
+        self.setObjectName("notice")
+        # The style sheet selects by object name: naming the notice later must keep its colours.
+        self.objectNameChanged.connect(self._apply_style)
         self.set_message(text, tone)
 
     def set_message(self, text: str, tone: Tone | None = None) -> None:
         if tone is not None:
             self.tone = tone
+        self._apply_style()
+        self.label.setText(text)
+        self.setAccessibleDescription(self.label.text())
+
+    def _apply_style(self) -> None:
         background, foreground = TONE_COLOURS[self.tone]
         name = self.objectName() or "notice"
-        self.setObjectName(name)
         self.setStyleSheet(
             f"QFrame#{name} {{ background: {background}; border: 1px solid "
             f"{_BORDERS[self.tone]}; border-radius: 6px; }}"
             f"QFrame#{name} QLabel {{ color: {foreground}; background: transparent; }}"
         )
-        self.label.setText(text)
-        self.setAccessibleDescription(self.label.text())
 
     def text(self) -> str:
         """The message as plain text (for tests and screen readers)."""
