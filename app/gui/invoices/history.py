@@ -546,6 +546,7 @@ class InvoiceHistoryView(QWidget):
     # --- after each new id list ----------------------------------------------------------
     @Slot()
     def _update_after_reset(self) -> None:
+        self.totals.setVisible(self.model.rowCount() > 0)
         if self.model.rowCount() > 0:
             self.stack.setCurrentWidget(self.table)
         else:
@@ -568,11 +569,26 @@ class InvoiceHistoryView(QWidget):
                 "Nothing matches the search and filters above. Clear them to see every invoice.",
                 "Clear search and filters",
             )
-        elif not query.show_paid:
+        elif _has_invoices(self.context, self._fixed_organization):
             who = "This organization owes" if self._fixed_organization else "Nobody owes"
             self.empty.set_content(
                 "Nothing is owed",
                 f"{who} anything: every invoice is paid or void. Turn on Show paid to see them.",
+                None,
+            )
+        elif self._fixed_organization is not None:
+            self.empty.set_content(
+                "No invoices yet",
+                "Autotask has not billed this organization yet, or its invoices have not been "
+                "copied yet.",
+                None,
+            )
+        elif self.context.currency() is None:
+            self.empty.set_content(
+                "No invoices yet",
+                "PayDesk lists the invoices your company bills in Autotask, with what each "
+                "client has paid and still owes. Run Setup to connect Autotask; the first "
+                "sync brings in your whole invoice history.",
                 None,
             )
         else:
@@ -843,6 +859,19 @@ class InvoiceHistoryView(QWidget):
     def hideEvent(self, event: object) -> None:
         self._save_settings()
         super().hideEvent(event)  # type: ignore[arg-type]
+
+
+def _has_invoices(context: AppContext, organization_id: int | None) -> bool:
+    """Whether the database holds any invoice (of this organization), paid or not."""
+    from sqlalchemy import select
+
+    from app.core.storage.models import Invoice
+
+    stmt = select(Invoice.id).limit(1)
+    if organization_id is not None:
+        stmt = stmt.where(Invoice.organization_id == organization_id)
+    with context.engine.connect() as connection:
+        return connection.execute(stmt).first() is not None
 
 
 def _any_quickbooks_numbers(context: AppContext) -> bool:

@@ -194,6 +194,8 @@ class InvoiceHistoryModel(IdTableModel[InvoiceRow]):
             return None
         if role == _TOOLTIP and column is InvoiceColumn.ORGANIZATION:
             return row.organization_name
+        if role == _TOOLTIP and column is InvoiceColumn.TERMS:
+            return row.payment_terms
         if role == _ACCESSIBLE:
             return cell_text(row, column, self.currency, self.locale)
         return None

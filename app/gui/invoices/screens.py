@@ -46,11 +46,20 @@ def _invoice_history_filtered(session: ScreenshotSession) -> QWidget:
     return window
 
 
-def _invoice_history_empty(session: ScreenshotSession) -> QWidget:
+def _invoice_history_no_match(session: ScreenshotSession) -> QWidget:
     window = _invoices_area(session)
     area = window.show_area("invoices")  # type: ignore[attr-defined]
     area.history.set_search("no such invoice 0000")
     return window
+
+
+def _invoice_history_empty(session: ScreenshotSession) -> QWidget:
+    """A profile that has been set up and connected but not synced yet."""
+    from app.core.config import set_internal_currency
+
+    context = session.fresh_context()
+    set_internal_currency(context.engine, "USD", actor="screenshots")
+    return session.main_window(area="invoices", context=context)
 
 
 def _invoice_page(session: ScreenshotSession) -> QWidget:
@@ -101,6 +110,7 @@ def _organization_page(session: ScreenshotSession) -> QWidget:
 register_screen("invoice-history", _invoice_history)
 register_screen("invoice-history-filtered", _invoice_history_filtered)
 register_screen("invoice-history-empty", _invoice_history_empty)
+register_screen("invoice-history-no-match", _invoice_history_no_match)
 register_screen("invoice-page", _invoice_page)
 register_screen("organization-list", _organization_list)
 register_screen("organization-page", _organization_page)
