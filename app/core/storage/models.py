@@ -232,6 +232,16 @@ class Invoice(Base):
         Index("ix_invoices_due_date", "due_date", "id"),
         Index("ix_invoices_status", "status", "due_date", "id"),
         Index("ix_invoices_payment_term", "payment_term_id", "id"),
+        # Invoice History's default listing (by status, newest first) and its totals,
+        # answered from the index alone.
+        Index(
+            "ix_invoices_status_listing",
+            "status",
+            "invoice_date",
+            "id",
+            "total_minor",
+            "balance_minor",
+        ),
         Index("ix_invoices_balance", "balance_minor", "id"),
         Index("ix_invoices_total", "total_minor", "id"),
         Index("ix_invoices_amount_paid", "amount_paid_minor", "id"),
