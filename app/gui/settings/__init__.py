@@ -2,8 +2,9 @@
 
 It shows the facts that matter when something needs checking or support asks: the internal
 currency (fixed once chosen), where the database is, where the logs are, how secrets are
-kept, and the version. Setup opens from here too. Connection settings for Autotask, the
-gateway and QuickBooks are changed in Setup.
+kept, whether Autotask and the payment gateway are connected, and the version. Setup opens
+from here too. Connection settings for Autotask, the gateway and QuickBooks are changed in
+Setup. The connection states are read in the background (database and keychain).
 """
 
 from __future__ import annotations
@@ -22,13 +23,46 @@ from PySide6.QtWidgets import (
 )
 
 from app import __version__
+from app.core.connections import load_autotask_connection
+from app.core.gateways.connection import describe_missing_gateway, load_gateway_connection
+from app.core.gateways.types import GatewayMode
 from app.core.logs import LOG_FILENAME
+from app.core.setup.steps import setup_status
 from app.gui.context import AppContext
 from app.gui.main_window import wizard_available
+from app.gui.workers import WorkerFailure, run_task
 
 
 def create_settings_area(context: AppContext) -> QWidget:
     return SettingsArea(context)
+
+
+def describe_connections(context: AppContext) -> tuple[str, str]:
+    """Runs on a pool thread: (Autotask, payment gateway), each connected or what to do."""
+    missing = dict(
+        (requirement.key, problem)
+        for requirement, problem in setup_status(context.engine, context.credentials).missing
+    )
+    connection = load_autotask_connection(context.engine)
+    if "autotask" in missing or connection is None:
+        autotask = f"{missing.get('autotask', '')} Run Setup… to connect Autotask.".strip()
+    else:
+        zone = f"; Autotask zone: {connection.zone_name}" if connection.zone_name else ""
+        autotask = f"Connected as the API user {connection.username}{zone}."
+    gateway = describe_missing_gateway(context.engine, context.credentials)
+    if gateway is None:
+        stored = load_gateway_connection(context.engine)
+        assert stored is not None
+        account = f", account {stored.account_name}" if stored.account_name else ""
+        mode = (
+            " With a test key: no real money moves."
+            if stored.mode is GatewayMode.TEST
+            else " With a live key: payments take real money."
+            if stored.mode is GatewayMode.LIVE
+            else ""
+        )
+        gateway = f"Connected to {stored.gateway_name}{account}.{mode}"
+    return autotask, gateway
 
 
 class SettingsArea(QWidget):
@@ -54,6 +88,8 @@ class SettingsArea(QWidget):
         self.values: dict[str, QLabel] = {}
         for key, label in (
             ("currency", "Internal currency"),
+            ("autotask", "Autotask"),
+            ("gateway", "Payment gateway"),
             ("database", "Database"),
             ("profile", "Profile folder"),
             ("logs", "Log file"),
@@ -109,6 +145,25 @@ class SettingsArea(QWidget):
         self.values["logs"].setText(str(context.profile.logs_folder / LOG_FILENAME))
         self.values["secrets"].setText(context.credentials.describe_backend())
         self.values["version"].setText(__version__)
+        run_task(
+            "read the connections",
+            describe_connections,
+            context,
+            on_success=self._show_connections,
+            on_failure=self._connections_failed,
+            parent=self,
+        )
+
+    def _show_connections(self, texts: tuple[str, str]) -> None:
+        self.values["autotask"].setText(texts[0])
+        self.values["gateway"].setText(texts[1])
+
+    def _connections_failed(self, failure: WorkerFailure) -> None:
+        from app.gui.errors import describe_exception
+
+        text = describe_exception(failure.exception)
+        self.values["autotask"].setText(text)
+        self.values["gateway"].setText(text)
 
     def showEvent(self, event: QShowEvent) -> None:
         self.refresh()
@@ -120,6 +175,9 @@ class SettingsArea(QWidget):
         open_setup = getattr(window, "open_setup", None)
         if callable(open_setup):
             open_setup()
+            closed = getattr(window, "setupClosed", None)
+            if closed is not None:  # show what Setup changed once it closes
+                closed.connect(self.refresh, Qt.ConnectionType.UniqueConnection)
 
     @Slot()
     def _open_logs(self) -> None:
