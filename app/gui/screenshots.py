@@ -113,6 +113,8 @@ class ScreenshotSession:
         self.profile = Profile.open(self._folder / "profile")
         self.engine = open_database(self.profile.database_url)
         set_internal_currency(self.engine, currency, actor="screenshots")
+        # One store for the whole session: without a system keychain it keeps secrets in memory.
+        self.credentials = CredentialStore(self.profile.key)
         self.autotask: Any = None
         self.synced = False
         if with_sandbox:
@@ -120,7 +122,7 @@ class ScreenshotSession:
         self.context = AppContext(
             profile=self.profile,
             engine=self.engine,
-            credentials=CredentialStore(self.profile.key),
+            credentials=self.credentials,
         )
         self._fresh: list[tuple[Any, AppContext]] = []
         self._widgets: list[QWidget] = []
@@ -146,7 +148,27 @@ class ScreenshotSession:
             invoices=SANDBOX_INVOICES,
         )
         self.autotask.start()
+        self._connect_autotask()
         self.synced = sync_sandbox_into(self.autotask, self.engine)
+
+    def _connect_autotask(self) -> None:
+        """Test and store the sandbox's API user as Setup does, so the screens show a
+        PayDesk that is set up (Settings, status bar, Setup not needed)."""
+        from app.core.connections import record_successful_test, save_autotask_secret
+        from app.core.setup.autotask_step import AutotaskForm, run_connection_test
+
+        credentials = self.autotask.credentials
+        form = AutotaskForm(
+            username=credentials.username,
+            secret=credentials.secret,
+            integration_code=credentials.integration_code,
+            discovery_url=self.autotask.url,
+        )
+        outcome = run_connection_test(form)
+        if outcome.report is None:
+            raise RuntimeError(f"The Autotask sandbox refused its own API user: {outcome}")
+        save_autotask_secret(self.credentials, credentials.secret)
+        record_successful_test(self.engine, form.connection(), outcome.report)
 
     def fresh_context(self) -> AppContext:
         """A second, empty profile where Setup has not run (no currency, no data)."""
