@@ -62,8 +62,8 @@ def describe_exception(exc: BaseException) -> str:
             "and try again."
         )
     return (
-        "Something unexpected went wrong inside PayDesk. The details below and in the log "
-        "file help your IT support find the cause."
+        "Something unexpected went wrong inside PayDesk. Try again; if it happens again, "
+        "send the log file (PayDesk menu > Open Log Folder) to your IT support."
     )
 
 

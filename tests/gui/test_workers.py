@@ -86,6 +86,8 @@ def test_unexpected_exception_gets_a_plain_message(qtbot: QtBot) -> None:
 
     text = describe_exception(failures[0].exception)
     assert "ZeroDivisionError" not in text and "unexpected" in text
+    # Shown where there are no details to expand, so it says where they are instead.
+    assert "below" not in text and "Open Log Folder" in text
 
 
 def test_progress_and_cancel_reach_the_function(qtbot: QtBot) -> None:
