@@ -1,0 +1,347 @@
+"""Payment Search and Transactions at scale: 100,000 payments, real widgets.
+
+    QT_QPA_PLATFORM=offscreen python benchmarks/payments_benchmark.py [--payments N]
+        [--organizations N] [--database URL]
+
+Builds a profile with ``app.core.payments.fixtures.build_payment_history`` (100,000 payments
+across 200 organizations, each on its own invoice, a partial refund on every 40th) in a child
+process, or uses ``--database``, which must already hold such data. Then it opens the real
+Payment Search and Transactions views offscreen and measures:
+
+* the queries themselves, on this thread: Payment Search's id query (every sale and refund,
+  newest first), reading the first page of 200 rows, and Transactions' id query;
+* from the person's point of view (each figure ends when the table has painted its new rows;
+  the filters' typing delay is not counted): opening Payment Search, reloading it, filtering
+  by organization, by invoice number and by transaction id, sorting by amount both ways,
+  scrolling from top to bottom in 100 even jumps (as dragging the scroll bar does; each
+  lands on rows not read yet), 50 Page Downs from the top (the slowest step is what counts),
+  and opening and reloading Transactions;
+* peak RSS of the process;
+* references to None lost per scroll step. With PySide6 6.12 on Python 3.11, void calls
+  made from a Python item delegate's ``paint`` (the status pills) each drop a reference to
+  None, and the process aborts ("deallocating None") when the count reaches zero — after a
+  few hundred scroll steps. The scrolling above is kept short enough to finish; the figure
+  shows whether the leak is still there (0 once it is fixed, or on Python 3.12+, where None
+  is immortal).
+
+The targets are the ones the Invoice History benchmark (``table_benchmark.py``) uses for the
+same kind of step. Prints a table, then one JSON line with every figure (milliseconds, MB).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from PySide6.QtCore import QCoreApplication, QEventLoop
+from PySide6.QtWidgets import QApplication
+
+from app.core.config import Profile, get_internal_currency, set_internal_currency
+from app.core.credentials import CredentialStore
+from app.core.payments import (
+    PaymentSearchCriteria,
+    payment_search_ids,
+    payment_search_rows,
+    transaction_ids,
+)
+from app.core.payments.fixtures import (
+    build_payment_history,
+    invoice_number,
+    reference,
+    refunded_payments,
+    transaction_id,
+)
+from app.core.storage.engine import open_database
+from app.gui.context import AppContext
+from app.gui.gc import GuiThreadGarbageCollector
+from app.gui.workers import active_tasks
+
+TARGETS_MS = {
+    "search_open": 1000.0,
+    "search_reload": 1000.0,
+    "transactions_open": 1000.0,
+    "transactions_reload": 1000.0,
+    "filter_organization": 200.0,
+    "filter_invoice_number": 200.0,
+    "filter_transaction_id": 200.0,
+    "sort_amount": 300.0,
+    "scroll_drag_step": 50.0,
+    "scroll_page_step": 50.0,
+}
+TARGET_RSS_MB = 400.0
+#: How many times each query and each reload is measured.
+REPEATS = 5
+#: Scrolling top to bottom takes this many even jumps; Page Down is pressed this many times.
+#: Kept small on purpose: see "references to None" in the module docstring.
+SCROLL_JUMPS = 100
+PAGE_DOWN_STEPS = 50
+
+
+def paint() -> None:
+    """Let Qt lay out and paint everything pending (the rows are fetched while painting)."""
+    app = QCoreApplication.instance()
+    assert isinstance(app, QApplication)
+    for _ in range(2):
+        QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents)
+    for widget in app.topLevelWidgets():
+        if widget.isVisible():
+            widget.repaint()
+    QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents)
+
+
+def settle() -> None:
+    """Wait for the views' background queries to deliver, then paint."""
+    loop = QEventLoop()
+    while active_tasks():
+        loop.processEvents(QEventLoop.ProcessEventsFlag.WaitForMoreEvents)
+    paint()
+
+
+#: CPU milliseconds of the last ``timed`` call (this process, all threads). On a busy
+#: machine the wall-clock figure includes waiting for a core; the CPU figure shows
+#: PayDesk's own cost.
+LAST_CPU_MS = [0.0]
+
+
+def timed(action: Callable[[], object]) -> float:
+    """Wall-clock milliseconds from the action to its rows painted."""
+    start, cpu_start = time.perf_counter(), time.process_time()
+    action()
+    settle()
+    LAST_CPU_MS[0] = (time.process_time() - cpu_start) * 1000
+    return (time.perf_counter() - start) * 1000
+
+
+def peak_rss_mb() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return usage / 1024 if sys.platform != "darwin" else usage / (1024 * 1024)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--payments", type=int, default=100_000)
+    parser.add_argument("--organizations", type=int, default=200)
+    parser.add_argument("--database", help="an existing database URL with the data already in")
+    parser.add_argument("--build-into", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.build_into:
+        # Child process: fill the database and exit, so its memory is not counted below.
+        engine = open_database(args.build_into)
+        set_internal_currency(engine, "USD", actor="benchmark")
+        build_payment_history(engine, payments=args.payments, organizations=args.organizations)
+        engine.dispose()
+        return 0
+
+    folder = Path(tempfile.mkdtemp(prefix="paydesk-bench-"))
+    profile = Profile.open(folder / "profile", args.database)
+    build_seconds = 0.0
+    if args.database is None:
+        start = time.perf_counter()
+        subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                "--build-into",
+                profile.database_url,
+                "--payments",
+                str(args.payments),
+                "--organizations",
+                str(args.organizations),
+            ],
+            check=True,
+        )
+        build_seconds = time.perf_counter() - start
+    app = QApplication.instance() or QApplication([])
+    assert app is not None
+    # As in the running program: cyclic garbage is collected on this thread only.
+    collector = GuiThreadGarbageCollector()
+    collector.start()
+    engine = open_database(profile.database_url)
+    if get_internal_currency(engine) is None:
+        set_internal_currency(engine, "USD", actor="benchmark")
+    context = AppContext(profile=profile, engine=engine, credentials=CredentialStore(profile.key))
+
+    from app.gui.payments.search import PaymentSearchView
+    from app.gui.payments.transactions import TransactionsView
+
+    wall: dict[str, list[float]] = {}
+    cpu: dict[str, list[float]] = {}
+
+    def record(name: str, milliseconds: float, cpu_milliseconds: float) -> None:
+        wall.setdefault(name, []).append(milliseconds)
+        cpu.setdefault(name, []).append(cpu_milliseconds)
+
+    def measure(name: str, action: Callable[[], object]) -> None:
+        record(name, timed(action), LAST_CPU_MS[0])
+
+    def measure_query(name: str, query: Callable[[], object]) -> object:
+        result: object = None
+        for _ in range(REPEATS):
+            start, cpu_start = time.perf_counter(), time.process_time()
+            result = query()
+            record(name, (time.perf_counter() - start) * 1000,
+                   (time.process_time() - cpu_start) * 1000)
+        return result
+
+    # The queries on their own.
+    keys = measure_query(
+        "search_id_query", partial(payment_search_ids, engine, PaymentSearchCriteria()))
+    assert isinstance(keys, list) and len(keys) >= args.payments, "the search found too little"
+    page = measure_query("search_first_page", partial(payment_search_rows, engine, keys[:200]))
+    assert isinstance(page, list) and len(page) == 200
+    assert page[0].reference == reference(args.payments), "not newest first"
+    ids = measure_query("transactions_id_query", partial(transaction_ids, engine))
+    assert isinstance(ids, list) and len(ids) == args.payments
+
+    # Payment Search, as the bookkeeper uses it.
+    search: PaymentSearchView | None = None
+
+    def open_search() -> None:
+        nonlocal search
+        search = PaymentSearchView(context)
+        search.resize(1400, 900)
+        search.show()
+
+    measure("search_open", open_search)
+    assert search is not None
+    view = search
+    assert view.model.rowCount() == len(keys), "Payment Search shows the wrong number of rows"
+    for _ in range(REPEATS):
+        measure("search_reload", view.reload)
+
+    refunded = refunded_payments(args.payments)
+
+    def filter_by(name: str, apply: Callable[[], object], expected_rows: int | None) -> None:
+        apply()
+        measure(name, view.reload)  # reload() stops the typing delay's timer
+        shown = view.model.rowCount()
+        assert shown > 0 if expected_rows is None else shown == expected_rows, f"{name}: {shown}"
+        view.clear_filters()
+        settle()
+
+    for position in (1, view.organization.count() // 2, view.organization.count() - 1):
+        filter_by("filter_organization", partial(view.organization.setCurrentIndex, position),
+                  None)
+    for n in (1, args.payments // 2, args.payments):
+        rows = 1 + (n in refunded)  # the sale, and its refund if it has one
+        filter_by("filter_invoice_number",
+                  partial(view.invoice_number.setText, invoice_number(n)), rows)
+        filter_by("filter_transaction_id",
+                  partial(view.transaction_id.setText, transaction_id(n)), rows)
+    sale_amount = [c.title for c in view.model.columns()].index("Sale Amount")
+    for _ in range(2):  # largest first, then smallest first
+        measure("sort_amount", partial(view._on_header_clicked, sale_amount))
+    date_column = [c.title for c in view.model.columns()].index("Date")
+    view._on_header_clicked(date_column)
+    settle()
+
+    # Scroll from top to bottom as dragging the scroll bar does: even jumps, each landing on
+    # rows not read yet (at 100,000 rows a page at a time would be over 5,000 steps).
+    bar = view.table.verticalScrollBar()
+    bar.setValue(0)
+    paint()
+    none_before = sys.getrefcount(None)
+    fetches_before = view.model.fetch_count
+    jump = max(bar.pageStep(), bar.maximum() // SCROLL_JUMPS)
+    scroll_started = time.perf_counter()
+    while bar.value() < bar.maximum():
+        measure("scroll_drag_step",
+                lambda: bar.setValue(min(bar.maximum(), bar.value() + jump)))
+    scroll_seconds = time.perf_counter() - scroll_started
+    fetches = view.model.fetch_count - fetches_before
+    assert view.model.row_object(view.model.rowCount() - 1) is not None
+    # Then Page Down from the top, as reading through the newest payments does.
+    bar.setValue(0)
+    paint()
+    for _ in range(PAGE_DOWN_STEPS):
+        measure("scroll_page_step",
+                lambda: bar.setValue(min(bar.maximum(), bar.value() + bar.pageStep())))
+    none_lost = none_before - sys.getrefcount(None)
+    scroll_steps = len(wall["scroll_drag_step"]) + len(wall["scroll_page_step"])
+    view.hide()
+
+    # Transactions.
+    transactions: TransactionsView | None = None
+
+    def open_transactions() -> None:
+        nonlocal transactions
+        transactions = TransactionsView(context)
+        transactions.resize(1400, 900)
+        transactions.show()
+
+    measure("transactions_open", open_transactions)
+    assert transactions is not None
+    assert transactions.model.rowCount() == args.payments
+    for _ in range(REPEATS):
+        measure("transactions_reload", transactions.reload)
+    rss = peak_rss_mb()
+
+    def median(values: list[float]) -> float:
+        return sorted(values)[len(values) // 2]
+
+    print(
+        f"PayDesk payments benchmark — {args.payments:,} payments and "
+        f"{len(keys) - args.payments:,} refunds across {args.organizations:,} organizations "
+        f"(built in {build_seconds:.1f} s); load average {os.getloadavg()[0]:.1f} on "
+        f"{os.cpu_count()} cores"
+    )
+    print(f"{'measure':<26}{'n':>6}{'max ms':>10}{'median':>10}{'max CPU':>10}{'target':>10}  met")
+    summary: dict[str, object] = {}
+    for name, values in wall.items():
+        target = TARGETS_MS.get(name)
+        met = "" if target is None else ("yes" if max(values) <= target else "NO")
+        print(
+            f"{name:<26}{len(values):>6}{max(values):>10.1f}{median(values):>10.1f}"
+            f"{max(cpu[name]):>10.1f}{'' if target is None else f'{target:.0f}':>10}  {met}"
+        )
+        summary[f"{name}_max_ms"] = round(max(values), 1)
+        summary[f"{name}_median_ms"] = round(median(values), 1)
+        summary[f"{name}_max_cpu_ms"] = round(max(cpu[name]), 1)
+    print(
+        f"{'peak_rss':<26}{'':>6}{rss:>8.1f}MB{'':>20}{TARGET_RSS_MB:>8.0f}MB  "
+        f"{'yes' if rss <= TARGET_RSS_MB else 'NO'}"
+    )
+    print(
+        f"scrolled {len(keys):,} rows top to bottom in {len(wall['scroll_drag_step'])} jumps "
+        f"({scroll_seconds:.1f} s), reading {fetches} pages of 200 rows"
+    )
+    print(
+        f"references to None lost while scrolling: {none_lost:,} "
+        f"({none_lost / scroll_steps:,.0f} a step; None has {sys.getrefcount(None):,} left)"
+    )
+    summary["peak_rss_mb"] = round(rss, 1)
+    summary["none_refs_lost_per_scroll_step"] = round(none_lost / scroll_steps, 1)
+    summary["scroll_total_s"] = round(scroll_seconds, 2)
+    summary["payments"] = args.payments
+    summary["search_rows"] = len(keys)
+    summary["organizations"] = args.organizations
+    summary["build_seconds"] = round(build_seconds, 1)
+    summary["load_average"] = round(os.getloadavg()[0], 2)
+    collector.stop()
+    engine.dispose()
+    if args.database is None:
+        shutil.rmtree(folder, ignore_errors=True)
+    print(json.dumps(summary), flush=True)
+    sys.stderr.flush()
+    # Leave without the interpreter's final garbage collection, as table_benchmark.py does:
+    # PySide6 can abort while tearing down widgets that were already measured, which would
+    # turn a finished run into a failed one.
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
