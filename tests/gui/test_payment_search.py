@@ -80,6 +80,7 @@ def test_sales_and_refunds_with_autotask_columns_filters_and_csv(
     assert "grey date and reference" in view.test_banner.text()
 
     type_combo = view.findChild(QComboBox, "searchType")
+    assert type_combo is not None
     type_combo.setCurrentIndex(type_combo.findData("refund"))
     view.reload()
     wait_for_background_tasks(qtbot)
@@ -88,6 +89,7 @@ def test_sales_and_refunds_with_autotask_columns_filters_and_csv(
     view.clear_filters()
     wait_for_background_tasks(qtbot)
     invoice = view.findChild(QLineEdit, "searchInvoiceNumber")
+    assert invoice is not None
     invoice.setText("1047")
     view.reload()
     wait_for_background_tasks(qtbot)
@@ -97,7 +99,8 @@ def test_sales_and_refunds_with_autotask_columns_filters_and_csv(
     view.reload()
     wait_for_background_tasks(qtbot)
     assert view.empty.title() == "Nothing matches these filters"
-    assert not view.findChild(QPushButton, "exportCsvButton").isEnabled()
+    export_button = view.findChild(QPushButton, "exportCsvButton")
+    assert export_button is not None and not export_button.isEnabled()
 
     view.clear_filters()
     wait_for_background_tasks(qtbot)
