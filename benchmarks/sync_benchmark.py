@@ -49,10 +49,7 @@ def start_sandbox(sizes: dict[str, int]) -> tuple[subprocess.Popen[str], str, Au
     code = secrets.token_hex(12).upper()
     command = [sys.executable, "-m", "app.sandbox.autotask.cli", f"--secret={secret}",
                f"--integration-code={code}", "--lines-per-invoice", str(LINES_PER_INVOICE),
-               "--threshold", "100000000",
-               # Background warming prepares whole-record pages, which the sync (it asks
-               # for the fields it stores) does not use; it would only compete for the CPU.
-               "--no-warm"]
+               "--threshold", "100000000"]
     for name, value in sizes.items():
         command += [f"--{name}", str(value)]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
