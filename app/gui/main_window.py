@@ -27,6 +27,7 @@ connected — see ``MainWindow.needs_setup``). Everything here runs on the GUI t
 
 from __future__ import annotations
 
+import html
 import importlib
 import logging
 from collections.abc import Callable
@@ -36,6 +37,7 @@ from PySide6.QtCore import QByteArray, Qt, QUrl, Signal, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QKeySequence
 from PySide6.QtWidgets import (
     QDialog,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QListWidget,
@@ -51,11 +53,12 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
 from app import __version__
-from app.core.setup.steps import is_setup_complete
+from app.core.setup.steps import is_setup_complete, setup_status
 from app.core.storage.engine import session_scope
 from app.core.storage.models import Base, Invoice, Organization, Payment, SyncRun
 from app.gui.context import AppContext
 from app.gui.widgets import EmptyState, StatusPill, Tone
+from app.gui.widgets.pill import TONE_COLOURS
 from app.gui.widgets.remembered import gui_settings as gui_settings  # used by the areas
 from app.gui.workers import WorkerFailure, run_task
 
@@ -339,13 +342,21 @@ class MainWindow(QMainWindow):
             self.navigation.addItem(item)
         self.navigation.currentRowChanged.connect(self.stack.setCurrentIndex)
 
+        content = QWidget()
+        content_layout = QVBoxLayout(content)
+        content_layout.setContentsMargins(0, 0, 0, 0)
+        content_layout.setSpacing(0)
+        content_layout.addWidget(self._build_setup_banner())
+        content_layout.addWidget(self.stack, 1)
+
         central = QWidget()
         layout = QHBoxLayout(central)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
         layout.addWidget(self._build_sidebar())
-        layout.addWidget(self.stack, 1)
+        layout.addWidget(content, 1)
         self.setCentralWidget(central)
+        self.setupClosed.connect(self.refresh_setup_banner)
 
         self._build_menus()
         self._build_status_bar()
@@ -376,6 +387,42 @@ class MainWindow(QMainWindow):
                 "work as usual; if this happens again, send the log file to your IT support.",
             )
         return widget
+
+    def _build_setup_banner(self) -> QWidget:
+        """A strip above every area while setup is unfinished: what is missing, and Setup."""
+        self.setup_banner = QFrame()
+        self.setup_banner.setObjectName("setupBanner")
+        background, foreground = TONE_COLOURS[Tone.WARNING]
+        self.setup_banner.setStyleSheet(
+            f"QFrame#setupBanner {{ background: {background}; border-bottom: 1px solid "
+            f"#E5B45A; }} QFrame#setupBanner QLabel {{ color: {foreground}; }}"
+        )
+        self.setup_banner_text = QLabel()
+        self.setup_banner_text.setObjectName("setupBannerText")
+        self.setup_banner_text.setWordWrap(True)
+        self.setup_banner_button = QPushButton("Run Setup…")
+        self.setup_banner_button.setObjectName("setupBannerButton")
+        self.setup_banner_button.clicked.connect(self.open_setup)
+        row = QHBoxLayout(self.setup_banner)
+        row.setContentsMargins(16, 8, 16, 8)
+        row.addWidget(self.setup_banner_text, 1)
+        row.addWidget(self.setup_banner_button)
+        self.refresh_setup_banner()
+        return self.setup_banner
+
+    @Slot()
+    def refresh_setup_banner(self) -> None:
+        """Show the banner, with the first thing missing, while setup is unfinished."""
+        missing = setup_status(self.context.engine, self.context.credentials).missing
+        if not missing or not wizard_available():
+            self.setup_banner.hide()
+            return
+        requirement, problem = missing[0]
+        text = f"<b>Setup is not finished.</b> {html.escape(problem)}"
+        if requirement.key in ("currency", "autotask"):
+            text += " PayDesk brings in your invoices and organizations once Autotask is connected."
+        self.setup_banner_text.setText(text)
+        self.setup_banner.show()
 
     def _build_sidebar(self) -> QWidget:
         sidebar = QWidget()

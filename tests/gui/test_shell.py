@@ -463,3 +463,21 @@ def _connect_autotask(context: AppContext) -> None:
     save_autotask_connection(context.engine, connection)
     save_autotask_secret(context.credentials, "secret-1")
     record_successful_test(context.engine, connection, report)
+
+
+def test_a_banner_says_setup_is_unfinished_until_autotask_is_connected(
+    qtbot: QtBot, set_up_context: AppContext
+) -> None:
+    win = MainWindow(set_up_context)
+    qtbot.addWidget(win)
+    win.show()
+    banner_text = win.setup_banner_text.text()
+    assert win.setup_banner.isVisible()
+    assert "Setup is not finished" in banner_text and "Autotask" in banner_text
+    with qtbot.waitSignal(win.setupClosed, timeout=5000):
+        qtbot.mouseClick(win.setup_banner_button, Qt.MouseButton.LeftButton)
+        assert win.wizard is not None
+        _connect_autotask(set_up_context)
+        win.wizard.reject()
+    assert not win.setup_banner.isVisible()  # no gateway needed for the banner to go
+    wait_for_background_tasks(qtbot)
