@@ -145,6 +145,12 @@ class CrashDialog(QDialog):
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
         buttons.accepted.connect(self.accept)
+        # Enter closes the dialog (it must not unfold the traceback), and Close has the focus.
+        self.close_button = buttons.button(QDialogButtonBox.StandardButton.Close)
+        for button in (self.details_button, copy_button):
+            button.setAutoDefault(False)
+        self.close_button.setDefault(True)
+        self.close_button.setFocus()
         if log_file is not None:
             open_logs = QPushButton("Open Log Folder")
             open_logs.clicked.connect(self._open_log_folder)

@@ -253,7 +253,10 @@ def test_unhandled_exception_shows_crash_dialog_and_logs_it(
         logged = (tmp_path / "logs" / LOG_FILENAME).read_text(encoding="utf-8")
         assert "Unexpected error" in logged and "ZeroDivisionError" in logged
         assert "4242 4242 4242 4242" not in logged
-        dialog.close()
+        assert not dialog.details_view.isVisible()  # the traceback stays folded away ...
+        qtbot.keyClick(dialog, Qt.Key.Key_Return)  # ... and Enter closes the dialog
+        assert not dialog.isVisible()
+        assert not dialog.details_view.isVisible()
     finally:
         handler.uninstall()
         setup_logging(None)
