@@ -443,7 +443,7 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.navigation, 1)
         self.setup_button = QPushButton("Setup…")
         self.setup_button.setObjectName("sidebarButton")
-        self.setup_button.setToolTip("Connect Autotask, your payment gateway and QuickBooks")
+        self.setup_button.setToolTip("Connect Autotask and your payment gateway")
         self.setup_button.clicked.connect(self.open_setup)
         self.setup_button.setVisible(wizard_available())
         layout.addWidget(self.setup_button)
@@ -493,7 +493,7 @@ class MainWindow(QMainWindow):
             demo_pill.setObjectName("demoPill")
             demo_pill.setToolTip(
                 "This window uses PayDesk's local sandbox servers and a throwaway profile. "
-                "Nothing reaches a real Autotask, gateway or QuickBooks."
+                "Nothing reaches a real Autotask or payment gateway."
             )
             bar.addPermanentWidget(demo_pill)
         self.sync_status: QWidget | None = None
@@ -598,8 +598,8 @@ class MainWindow(QMainWindow):
         QMessageBox.about(
             self,
             "About PayDesk",
-            f"<b>PayDesk {__version__}</b><br><br>Take payments on your Autotask invoices and "
-            "keep Autotask and QuickBooks in step.<br><br>"
+            f"<b>PayDesk {__version__}</b><br><br>Take payments on your Autotask invoices; "
+            "every payment is noted in Autotask.<br><br>"
             f"Profile folder: {self.context.profile.folder}<br>"
             f"Database: {self.context.profile.describe_database()}",
         )

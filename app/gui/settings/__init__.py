@@ -3,7 +3,7 @@
 It shows the facts that matter when something needs checking or support asks: the internal
 currency (fixed once chosen), where the database is, where the logs are, how secrets are
 kept, whether Autotask and the payment gateway are connected, and the version. Setup opens
-from here too. Connection settings for Autotask, the gateway and QuickBooks are changed in
+from here too. Connection settings for Autotask and the gateway are changed in
 Setup. The connection states are read in the background (database and keychain).
 """
 
