@@ -74,6 +74,7 @@ __all__ = [
 #: ``"module:function"`` paths called as ``function(page, context)`` for each new page.
 ORGANIZATION_PAGE_EXTENSIONS: tuple[str, ...] = (
     "app.gui.payments.actions:install_organization_payments",
+    "app.gui.payment_methods:add_to_organization_page",
 )
 
 COLUMNS: tuple[OrganizationColumn, ...] = tuple(OrganizationColumn)
