@@ -17,7 +17,7 @@ from sqlalchemy import Engine, make_url
 from app.core.sync import RunStatus
 from app.sandbox.autotask.faults import Faults
 from app.sandbox.autotask.server import AutotaskSandbox
-from tests.integration.sync.helpers import client_for, differences, prepare, small_sandbox, sync
+from tests.integration.sync.support import client_for, differences, prepare, small_sandbox, sync
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -573,7 +573,7 @@ class _Run:
     def _read_partition(self, spec: EntitySpec, part: PartitionPlan,
                         planned: threading.Event) -> None:
         """Page through one id range. The next request goes out as soon as a page has
-        arrived; converting it and handing it to the writer happen meanwhile on a helper
+        arrived; converting it and handing it to the writer happen meanwhile on a converter
         thread (one per partition, so pages reach the writer in order)."""
         size = self.options.page_size
         filters = ([{"op": "lt", "field": "id", "value": part.upper_id}]
@@ -618,7 +618,7 @@ class _Run:
     def _stage(self, spec: EntitySpec, page: list[dict[str, Any]], partition: int,
                checkpoint: int, covered: tuple[int, int | None], done: bool,
                planned: threading.Event) -> None:
-        """Convert one page of a partition and queue it for the writer (helper thread)."""
+        """Convert one page of a partition and queue it for the writer (converter thread)."""
         self._check()
         batch = self._convert(spec, page)
         self._wait_for(planned)

@@ -17,7 +17,7 @@ from app.core.connections import (
 from app.core.credentials import CredentialStore
 from app.core.storage.engine import open_database
 from app.core.sync.lock import SyncLock
-from tests.integration.sync.helpers import small_sandbox
+from tests.integration.sync.support import small_sandbox
 
 
 def _set_up(folder: Path, url: str, username: str, code: str, secret: str) -> None:

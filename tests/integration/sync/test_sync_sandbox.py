@@ -33,7 +33,7 @@ from app.core.sync import (
 )
 from app.core.sync.lock import SyncLock
 from app.sandbox.autotask.server import AutotaskSandbox
-from tests.integration.sync.helpers import (
+from tests.integration.sync.support import (
     client_for,
     differences,
     prepare,
