@@ -153,6 +153,7 @@ class CrashDialog(QDialog):
         self.close_button.setFocus()
         if log_file is not None:
             open_logs = QPushButton("Open Log Folder")
+            open_logs.setAutoDefault(False)
             open_logs.clicked.connect(self._open_log_folder)
             buttons.addButton(open_logs, QDialogButtonBox.ButtonRole.ActionRole)
 
