@@ -92,17 +92,18 @@ register_screen("organization-payment-methods-waiting", waiting, size=SIZE)
 # --- the setup wizard's payment-gateway page (app.gui.wizard.gateway_page) -----------------
 
 
-def _gateway_wizard(session: ScreenshotSession) -> QWidget:
+def _gateway_wizard(session: ScreenshotSession, *, demo: bool = True) -> QWidget:
     from types import SimpleNamespace
 
     from app.core.setup.steps import STEP_ORDER
     from app.gui.wizard.wizard import SetupWizard
     from app.sandbox.demo import DemoGateway
 
-    sandbox, _gateway = _sandbox(session)
     context = session.fresh_context()
-    context.demo = SimpleNamespace(  # type: ignore[assignment]
-        gateway=DemoGateway(url=sandbox.url, key=sandbox.secret_key), autotask=None)
+    if demo:
+        sandbox, _gateway = _sandbox(session)
+        context.demo = SimpleNamespace(  # type: ignore[assignment]
+            gateway=DemoGateway(url=sandbox.url, key=sandbox.secret_key), autotask=None)
     wizard = SetupWizard(context)
     session.keep(wizard)
     wizard.setStartId(STEP_ORDER["gateway"])
@@ -128,5 +129,11 @@ def gateway_page_connected(session: ScreenshotSession) -> QWidget:
     return wizard
 
 
+def gateway_page_later(session: ScreenshotSession) -> QWidget:
+    """No key at hand: the page says the step can be left for later."""
+    return _gateway_wizard(session, demo=False)
+
+
 register_screen("wizard-4-gateway", gateway_page, size=(820, 640))
+register_screen("wizard-4-gateway-later", gateway_page_later, size=(820, 640))
 register_screen("wizard-4-gateway-connected", gateway_page_connected, size=(820, 640))
