@@ -46,6 +46,8 @@ Fields = tuple[str, ...] | None
 CENT = Decimal("0.01")
 _MASK = (1 << 64) - 1
 CHUNK = 1000
+_ID_RANGE_LIMIT = 5000
+"""Above this many candidates, a query reads records in place rather than by index."""
 
 
 # Decimals are written as exact JSON numbers: the encoder emits them as strings wrapped in
@@ -336,6 +338,11 @@ class Table:
         """JSON of changed and appended records (invalidated when they change)."""
         self._serialized: dict[tuple[int, Fields], list[tuple[int, bytes]]] = {}
         self._bits = b""
+        self.index_fields: tuple[str, ...] = ()
+        """Date fields with a sorted index (Autotask answers "changed since" from one)."""
+        self._index_entries: dict[str, list[tuple[datetime, int]]] = {}
+        self._indexes: dict[str, tuple[list[datetime], list[int]]] = {}
+        self._indexed_chunks: set[int] = set()
 
     # id scheme for uniform tables ------------------------------------------------------
     def seed_ids(self, seed: int) -> None:
@@ -389,6 +396,8 @@ class Table:
 
     def store_chunk(self, number: int, records: list[Record]) -> None:
         """Keep a generated chunk (callers hold the data lock)."""
+        if self.index_fields and number not in self._indexed_chunks:
+            self._index_chunk(number, records)
         self._cache[number] = records
         self._cache.move_to_end(number)
         if len(self._cache) > self._cache_chunks:
@@ -396,6 +405,114 @@ class Table:
 
     def is_cached(self, number: int) -> bool:
         return number in self._cache
+
+    # date indexes ---------------------------------------------------------------------
+    #
+    # Each indexed field has a list of (value, id) over the *generated* records, made as
+    # chunks are first generated and sorted when first needed. Generated records never
+    # change (a change is a new record in `overrides`), so the index stays true of them;
+    # changed and appended records — few — are always handed to the predicate besides.
+
+    def _index_chunk(self, number: int, records: list[Record]) -> None:
+        for name in self.index_fields:
+            entries = self._index_entries.setdefault(name, [])
+            for record in records:
+                raw = record.get(name)
+                if isinstance(raw, str):
+                    moment = index_datetime(raw)
+                    if moment is not None:
+                        entries.append((moment, record["id"]))
+            self._indexes.pop(name, None)
+        self._indexed_chunks.add(number)
+
+    def date_index(self, name: str) -> tuple[list[datetime], list[int]] | None:
+        """(sorted values, their ids) of a date field over the generated records, or None
+        when the field has no index. Generates the chunks never generated yet (callers hold
+        the data lock)."""
+        if name not in self.index_fields:
+            return None
+        if len(self._indexed_chunks) < self.num_chunks:
+            for number in range(self.num_chunks):
+                if number not in self._indexed_chunks:
+                    self.chunk(number)
+        index = self._indexes.get(name)
+        if index is None:
+            entries = self._index_entries.setdefault(name, [])
+            entries.sort()
+            index = ([e[0] for e in entries], [e[1] for e in entries])
+            self._indexes[name] = index
+        return index
+
+    def changed_ids(self) -> list[int]:
+        """Ids of changed and appended records (always checked by indexed queries)."""
+        return [*self.overrides, *self._extra_ids]
+
+    def generated_ids(self, first: int, stop: int) -> list[int]:
+        """Ids of the generated records at indexes first..stop-1."""
+        return [self.id_at(i) for i in range(first, stop)]
+
+    def select(self, plan: Any) -> list[int] | None:
+        """Sorted ids of at least every record a query plan (`query.Plan`) can match, or
+        None when only reading every record can tell (callers hold the data lock)."""
+        found = self._select(plan)
+        if found is None:
+            return None
+        changed = self.changed_ids()
+        return sorted(set(found).union(changed)) if changed else found
+
+    def _select(self, plan: Any) -> list[int] | None:
+        if plan is None:
+            return None
+        kind = plan[0]
+        if kind == "and":
+            chosen = [c for c in (self._select(p) for p in plan[1]) if c is not None]
+            if not chosen:
+                return None
+            smallest = min(chosen, key=len)
+            others = [set(c) for c in chosen if c is not smallest]
+            return [i for i in smallest if all(i in o for o in others)] if others else smallest
+        if kind == "or":
+            parts = [self._select(p) for p in plan[1]]
+            if any(p is None for p in parts):
+                return None
+            return sorted(set().union(*parts))  # type: ignore[arg-type]
+        if kind == "ids":
+            return list(plan[1])
+        if kind == "id":
+            return self._select_ids(plan[1], plan[2])
+        if kind == "date":
+            return self._select_dates(plan[1], plan[2], plan[3])
+        return None
+
+    def _select_ids(self, op: str, value: int) -> list[int] | None:
+        if op == "eq":
+            return [value]
+        if op in ("gt", "gte"):
+            first, stop = self.first_index_after(value if op == "gt" else value - 1), self.count
+        else:
+            first, stop = 0, self.first_index_after(value - 1 if op == "lt" else value)
+        if stop - first > _ID_RANGE_LIMIT:
+            return None  # many records: reading them in place costs no more
+        return self.generated_ids(first, stop)
+
+    def _select_dates(self, name: str, op: str, target: datetime) -> list[int] | None:
+        index = self.date_index(name)
+        if index is None:
+            return None
+        keys, ids = index
+        if op == "gt":
+            hits = ids[bisect.bisect_right(keys, target):]
+        elif op == "gte":
+            hits = ids[bisect.bisect_left(keys, target):]
+        elif op == "lt":
+            hits = ids[:bisect.bisect_left(keys, target)]
+        elif op == "lte":
+            hits = ids[:bisect.bisect_right(keys, target)]
+        else:
+            hits = ids[bisect.bisect_left(keys, target):bisect.bisect_right(keys, target)]
+        if len(hits) * 2 > len(ids) and len(hits) > _ID_RANGE_LIMIT:
+            return None  # most records match: reading them in place is cheaper
+        return sorted(hits)
 
     def cached_chunk(self, number: int) -> list[Record] | None:
         return self._cache.get(number)
@@ -1134,6 +1251,15 @@ class SandboxData:
         paid = day or datetime.now(UTC).date()
         return self.change("Invoices", invoice_id, {"paidDate": _fmt_date(paid),
                                                     "invoiceStatus": 3})
+
+
+@functools.lru_cache(maxsize=65_536)
+def index_datetime(value: str) -> datetime | None:
+    """A stored timestamp as the query engine compares it (None when unreadable)."""
+    try:
+        return parse_autotask_datetime(value)
+    except ValueError:
+        return None
 
 
 def parse_record_datetime(value: str) -> datetime | None:

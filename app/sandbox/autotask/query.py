@@ -6,6 +6,11 @@ top-level list is ANDed, field names and JSON keys are case-insensitive, boolean
 literal `true`/`false`, fields that are not queryable are refused, one UDF per query
 (`"udf": true`), string comparisons ignore letter case. Errors are `QueryError`, whose text
 the server sends back as Autotask would (`{"errors": [...]}`, HTTP 500).
+
+Besides the predicate, a query gets a `Plan`: the part of its filter that the sandbox's
+indexes answer (id ranges and lists, the change-tracking date fields, AND/OR of those), so
+that "changed since" and paging by id cost what the page costs, as in Autotask, rather than
+a read of every record. The predicate still decides, so results are the same either way.
 """
 
 from __future__ import annotations
@@ -20,10 +25,15 @@ from typing import Any
 from app.core.autotask.dates import parse_autotask_datetime
 from app.sandbox.autotask.schema import EntitySchema, FieldSpec
 
-__all__ = ["CompiledQuery", "QueryError", "compile_query", "lower_keys"]
+__all__ = ["CompiledQuery", "Plan", "QueryError", "compile_query", "lower_keys"]
 
 Record = Mapping[str, Any]
 Predicate = Callable[[Record], bool]
+Plan = tuple[Any, ...] | None
+"""What an index can answer of a filter, as a small tree: `("id", op, n)`, `("ids", [n…])`,
+`("date", field, op, datetime)`, `("and", [plan…])`, `("or", [plan…])`; None where only
+reading every record can tell. Every record a plan selects is still checked against the
+predicate, so a plan only has to select at least the matching records."""
 
 OPERATORS = {"eq", "noteq", "gt", "gte", "lt", "lte", "beginswith", "endswith", "contains",
              "exist", "notexist", "in", "notin"}
@@ -46,7 +56,12 @@ class CompiledQuery:
     include_fields: tuple[str, ...] | None
     max_records: int
     id_only: bool = False
-    """True when the filter is only `id gt/gte` / `id exist` (so `after_id` says it all)."""
+    """True when the filter is only `id gt/gte/lt/lte` / `id exist` (the id bounds say it
+    all)."""
+    before_id: int | None = None
+    """Upper bound on id implied by a top-level `id lt/lte` (no record above it matches)."""
+    plan: Plan = None
+    """How indexes can narrow the records to check (see `Plan`)."""
 
 
 @functools.lru_cache(maxsize=262_144)
@@ -226,9 +241,57 @@ def _only_id(filters: list[Any]) -> bool:
         if op == "exist":
             continue
         value = item.get("value")
-        if op not in ("gt", "gte") or isinstance(value, bool) or not isinstance(value, int):
+        if (op not in ("gt", "gte", "lt", "lte") or isinstance(value, bool)
+                or not isinstance(value, int)):
             return False
     return True
+
+
+def _id_ceiling(filters: list[Any]) -> int | None:
+    """The largest id a top-level `id lt/lte` allows (None: no such bound)."""
+    bound: int | None = None
+    for raw in filters:
+        if not isinstance(raw, Mapping):
+            continue
+        item = lower_keys(raw)
+        if str(item.get("field", "")).lower() != "id" or item.get("udf") is True:
+            continue
+        op = str(item.get("op", "")).lower()
+        value = item.get("value")
+        if isinstance(value, bool) or not isinstance(value, int):
+            continue
+        candidate = value - 1 if op == "lt" else value if op == "lte" else None
+        if candidate is not None and (bound is None or candidate < bound):
+            bound = candidate
+    return bound
+
+
+_INDEX_OPS = ("gt", "gte", "lt", "lte", "eq")
+
+
+def _plan(schema: EntitySchema, raw: Any) -> Plan:
+    """The index plan of one (already validated) filter node."""
+    item = lower_keys(raw)
+    op = str(item.get("op", "")).lower()
+    if op in ("and", "or"):
+        return (op, [_plan(schema, child) for child in item["items"]])
+    if item.get("udf") is True:
+        return None
+    spec = schema.field(str(item.get("field")))
+    if spec is None:
+        return None
+    value = item.get("value")
+    if spec.name.lower() == "id":
+        if op == "in" and isinstance(value, list) and all(
+                isinstance(v, int) and not isinstance(v, bool) for v in value):
+            return ("ids", sorted(set(value)))
+        if op in _INDEX_OPS and isinstance(value, int) and not isinstance(value, bool):
+            return ("id", op, value)
+        return None
+    if spec.data_type.lower() in ("datetime", "date") and op in _INDEX_OPS:
+        target = _coerce(spec, value)
+        return ("date", spec.name, op, target) if target is not None else None
+    return None
 
 
 def _id_bound(filters: list[Any]) -> int | None:
@@ -293,5 +356,6 @@ def compile_query(schema: EntitySchema, body: Mapping[str, Any], *,
                 raise QueryError(f"Unable to find {name} in the {schema.name} entity.")
             names.append(spec.name)
         include = tuple(dict.fromkeys(names))
+    plan: Plan = ("and", [_plan(schema, f) for f in filters])
     return CompiledQuery(predicate, _id_bound(filters), include, max_records,
-                         id_only=_only_id(filters))
+                         id_only=_only_id(filters), before_id=_id_ceiling(filters), plan=plan)

@@ -35,6 +35,7 @@ the data set's lock.
 from __future__ import annotations
 
 import base64
+import bisect
 import contextlib
 import json
 import logging
@@ -44,7 +45,7 @@ import socket
 import threading
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -133,6 +134,10 @@ class AutotaskSandbox:
                                payment_terms=payment_terms, years=years)
         self.seed = seed
         self.data = SandboxData(self.sizes, seed=seed, anchor=anchor, bad_records=bad_records)
+        for table in self.data.tables.values():
+            schema = entity_schema(table.name)
+            if schema is not None:
+                table.index_fields = _indexed_fields(schema)
         self.faults = faults or Faults()
         if latency_ms:
             self.faults.latency_ms = latency_ms
@@ -964,7 +969,8 @@ class _Handler(BaseHTTPRequestHandler):
             table = data.table(schema.name)
             assert table is not None
             predicate = compiled.predicate
-            total = sum(1 for r in table.iter_from(compiled.after_id) if predicate(r))
+            total = sum(1 for r in _matching(table, compiled, compiled.after_id)
+                        if predicate(r))
         self._send_json(200, {"queryCount": total})
 
     def _query(self, schema: EntitySchema, compiled: Any, body: dict[str, Any],
@@ -975,8 +981,10 @@ class _Handler(BaseHTTPRequestHandler):
         start = compiled.after_id
         if after is not None and (start is None or after > start):
             start = after
+        ceiling = compiled.before_id
         include = compiled.include_fields
         parts: list[bytes] = []
+        records: list[Record] = []
         more = False
         last_id: int | None = None
         with data.lock:
@@ -987,23 +995,29 @@ class _Handler(BaseHTTPRequestHandler):
             if compiled.id_only:
                 # Paging by id alone (what careful clients do): ready-made JSON per record.
                 for record_id, raw in table.iter_json_from(start, include):
+                    if ceiling is not None and record_id > ceiling:
+                        break
                     if len(parts) == limit:
                         more = True
                         break
                     parts.append(raw)
                     last_id = record_id
             else:
-                for record in table.iter_from(start):
+                for record in _matching(table, compiled, start):
                     if not predicate(record):
                         continue
-                    if len(parts) == limit:
+                    if len(parts) + len(records) == limit:
                         more = True
                         break
                     if include is None:
                         parts.append(sandbox._serialize(name, record))
                     else:
-                        parts.append(encode_json(project(record, include)))
+                        records.append(record)
                     last_id = record["id"]
+        # Records are never changed in place (a change stores a new dict), so a page's
+        # projection is encoded after the lock is released.
+        parts.extend(encode_json(project(record, include)) for record in records
+                     if include is not None)
         if more and include is not None and "id" not in include:
             raise _HTTPError(500, [
                 "IncludeFields must contain id when the query returns more than "
@@ -1259,6 +1273,37 @@ class _Handler(BaseHTTPRequestHandler):
             raise _HTTPError(404, [f"No record with id {exc}."]) from None
         except (ValueError, TypeError) as exc:
             raise _HTTPError(400, [str(exc)]) from None
+
+
+_TRACKING_WORDS = ("modif", "activity", "create", "paid", "voided")
+
+
+def _indexed_fields(schema: EntitySchema) -> tuple[str, ...]:
+    """The date fields kept in a sorted index: those clients ask "changed since" about."""
+    return tuple(f.name for f in schema.fields
+                 if f.queryable and f.data_type.lower() in ("datetime", "date")
+                 and any(word in f.name.lower() for word in _TRACKING_WORDS))
+
+
+def _matching(table: Any, compiled: Any, start: int | None) -> Iterator[Record]:
+    """The records, in id order above `start` and up to the query's id ceiling, that may
+    match `compiled` — by index when its plan allows, otherwise all of them (caller holds
+    the data lock; the predicate still decides)."""
+    ceiling = compiled.before_id
+    selected = table.select(compiled.plan)
+    if selected is not None:
+        position = 0 if start is None else bisect.bisect_right(selected, start)
+        for record_id in selected[position:]:
+            if ceiling is not None and record_id > ceiling:
+                return
+            record = table.get(record_id)
+            if record is not None:
+                yield record
+        return
+    for record in table.iter_from(start):
+        if ceiling is not None and record["id"] > ceiling:
+            return
+        yield record
 
 
 def _entity_key(lowered: list[str]) -> str:
