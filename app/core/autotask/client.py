@@ -15,7 +15,9 @@ What it does, and why:
   thread limit); `ThresholdInformation` is read now and then and requests are spaced out
   before Autotask's 50 % / 75 % marks; 429s and thread-threshold refusals are waited out,
   honouring `Retry-After`.
-* **Retries.** Reads are retried on transient failures. Writes are retried only when Autotask
+* **Retries.** Reads are retried on transient failures — including, a few times, a 500 answer
+  with an error message, which Autotask also gives for passing trouble. Writes are retried
+  only when Autotask
   explicitly refused them before doing anything (rate limits) or when the connection could
   not even be opened; a create is never retried after a response was lost or an error came
   back, because the record may exist. Look it up first (`find_company_notes`).
@@ -166,6 +168,12 @@ class RetryPolicy:
     backoff_base: float = 0.5
     backoff_max: float = 30.0
     retry_after_max: float = 120.0
+    #: A read answered with HTTP 500 and an `errors` message is usually a refused query,
+    #: but Autotask also answers passing trouble that way: such reads are tried this many
+    #: times in all (never more than `attempts`), waiting `error_answer_wait` × the attempt
+    #: number between tries. Writes answered that way are never repeated.
+    error_answer_attempts: int = 5
+    error_answer_wait: float = 0.25
 
 
 @dataclass(frozen=True)
@@ -440,6 +448,8 @@ class AutotaskClient:
         self._since_check = 0
         self._last_check = 0.0
         self._threshold: ThresholdInfo | None = None
+        self._checking = False
+        self._checked = threading.Condition(self._lock)
         _register_secret(credentials.secret)
 
     def __repr__(self) -> str:
@@ -716,6 +726,10 @@ class AutotaskClient:
         """Check the budget now and then; wait before requests when it runs low."""
         policy = self.pacing
         with self._lock:
+            # The first check is single-flight: threads starting together wait for the one
+            # that asks (if it fails, the next waiting thread asks in turn).
+            while self._threshold is None and self._checking:
+                self._checked.wait()
             due = (
                 self._threshold is None
                 or self._since_check >= policy.check_every_requests
@@ -725,8 +739,14 @@ class AutotaskClient:
                 # Claim the check so parallel threads do not all ask at once.
                 self._since_check = 0
                 self._last_check = time.monotonic()
+                self._checking = True
         if due:
-            self.threshold_information()
+            try:
+                self.threshold_information()
+            finally:
+                with self._lock:
+                    self._checking = False
+                    self._checked.notify_all()
         waited = 0.0
         while True:
             info = self.last_threshold
@@ -803,6 +823,14 @@ class AutotaskClient:
                     )
                 return body
             failure = error_from_response(response)
+            if (read and response.status_code == 500
+                    and isinstance(failure, AutotaskValidationError)):
+                # Maybe a refused query, maybe passing trouble: a few quick tries tell.
+                if attempt >= min(attempts, self.retry.error_answer_attempts) - 1:
+                    raise failure
+                self._note_retry()
+                self._wait(self.retry.error_answer_wait * (attempt + 1))
+                continue
             # A refusal (rate or thread limit) means Autotask did nothing: safe to repeat.
             refused = isinstance(failure, RateLimitedError)
             if not failure.retryable or not (read or refused) or attempt == attempts - 1:
@@ -962,7 +990,10 @@ def test_connection(
     )
     client = AutotaskClient(
         credentials, zone=zone, timeouts=timeouts,
-        retry=RetryPolicy(attempts=2, backoff_base=0.5, backoff_max=2.0, retry_after_max=5.0),
+        # An error message is reported as Autotask gave it: on a connection test it is
+        # most often about the credentials, and the person is waiting for the answer.
+        retry=RetryPolicy(attempts=2, backoff_base=0.5, backoff_max=2.0, retry_after_max=5.0,
+                          error_answer_attempts=1),
         pacing=PacingPolicy(check_every_requests=1_000_000, check_every_seconds=1e9,
                             exhausted_max_wait=0.0),
     )

@@ -28,7 +28,6 @@ import logging
 import math
 import os
 import threading
-import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -42,7 +41,6 @@ from app.core.autotask import (
     AutotaskClient,
     AutotaskError,
     AutotaskServerError,
-    AutotaskValidationError,
 )
 from app.core.autotask.dates import format_autotask_datetime
 from app.core.clock import utcnow
@@ -92,10 +90,6 @@ class SyncOptions:
     #: Reconcile (a full pass that finds vanished records) when the last one is older.
     #: None: read the ``sync.reconcile_hours`` setting.
     reconcile_every: timedelta | None = None
-    #: Extra attempts for a read Autotask answered with an error message on a 500: reads
-    #: change nothing, and Autotask sends passing server faults that way too.
-    read_retries: int = 4
-    read_retry_wait: float = 0.25
 
 
 class _Stop(Exception):
@@ -204,11 +198,11 @@ class _Run:
     def _preflight(self) -> bool:
         """Read Autotask's request budget once before the entity threads start.
 
-        One request tells whether Autotask answers at all, and primes the client's pacing
-        so that the threads do not each ask for the budget on their first request.
+        One request tells whether Autotask answers at all before any entity starts. (The
+        client retries reads Autotask answered with a passing 500 itself.)
         """
         try:
-            self._read(self.client.threshold_information)
+            self.client.threshold_information()
         except AutotaskError as exc:
             self.errors["Autotask"] = exc.message
             for spec in SPECS:
@@ -367,28 +361,14 @@ class _Run:
 
     # ----------------------------------------------------------------- reading
 
-    def _read(self, call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """``call`` with a few more attempts when Autotask answers a read with a 500 message
-        (the client's own retries already covered network trouble and rate limits)."""
-        attempt = 0
-        while True:
-            try:
-                return call(*args, **kwargs)
-            except AutotaskValidationError:
-                attempt += 1
-                if attempt > self.options.read_retries:
-                    raise
-                self._check()
-                time.sleep(self.options.read_retry_wait * attempt)
-
     def _query_page(self, entity: str, filters: list[dict[str, Any]], fields: list[str],
                     *, max_records: int) -> list[dict[str, Any]]:
-        page: list[dict[str, Any]] = self._read(self.client.query_page, entity, filters,
-                                                fields, max_records=max_records)
+        page: list[dict[str, Any]] = self.client.query_page(entity, filters, fields,
+                                                              max_records=max_records)
         return page
 
     def _count(self, entity: str, filters: list[dict[str, Any]] | None = None) -> int:
-        return int(self._read(self.client.count, entity, filters or []))
+        return int(self.client.count(entity, filters or []))
 
     def _pages(self, entity: str, filters: list[dict[str, Any]], fields: list[str], *,
                after_id: int, page_size: int | None = None) -> Iterator[list[dict[str, Any]]]:
@@ -738,13 +718,12 @@ class _Run:
 
     def _picklists(self) -> None:
         try:
-            lists = []
+            lists: list[tuple[str, str, list[tuple[str, str, bool, int | None]]]] = []
             refreshed: set[str] = set()
             for entity, field_name in PICKLIST_FIELDS:
                 if self.stop.is_set():
                     return
-                fields = self._read(self.client.entity_fields, entity,
-                                    refresh=entity not in refreshed)
+                fields = self.client.entity_fields(entity, refresh=entity not in refreshed)
                 refreshed.add(entity)
                 info = next((f for f in fields if f.name.lower() == field_name.lower()), None)
                 if info is None:

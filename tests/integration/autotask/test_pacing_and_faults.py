@@ -14,6 +14,7 @@ import requests
 from app.core.autotask import (
     AutotaskNetworkError,
     AutotaskServerError,
+    AutotaskValidationError,
     ForeignHostRefusedError,
     PacingPolicy,
     RateLimitedError,
@@ -288,3 +289,53 @@ def test_several_clients_with_one_integration_code_share_the_three_slots() -> No
             list(pool.map(lambda n: clients[n % 3].count("Invoices"), range(27)))
         assert sandbox.max_in_flight("invoices") == 3
         assert sandbox.gate.refusals == 0
+
+
+def test_a_500_error_message_to_a_read_is_tried_again_a_few_times(
+        sandbox: AutotaskSandbox) -> None:
+    sleep = RecordingSleep()
+    client = make_client(sandbox, sleep=sleep, retry=RetryPolicy(
+        attempts=5, backoff_base=0.01, error_answer_attempts=3, error_answer_wait=0.01))
+    client.count("Invoices")
+    invoice = first_invoice(sandbox)
+    for call in (lambda: client.get("Invoices", invoice), lambda: client.count("Invoices"),
+                 lambda: client.query_page("Invoices", [{"op": "gt", "field": "id",
+                                                          "value": 0}], max_records=2)):
+        sandbox.fail_next(times=2, status=500, body="json", message="Object reference "
+                          "not set to an instance of an object.")
+        assert call()
+    assert client.stats().retries == 6
+    # A message that stays is Autotask's answer: it is passed on after the last try.
+    sandbox.fail_next(times=5, status=500, body="json", message="Query is not valid.")
+    before = sandbox.request_counts()["total"]
+    with pytest.raises(AutotaskValidationError, match="Query is not valid"):
+        client.count("Invoices")
+    assert sandbox.request_counts()["total"] - before == 3
+
+
+def test_a_500_error_message_to_a_create_is_not_repeated(sandbox: AutotaskSandbox) -> None:
+    client = make_client(sandbox)
+    client.count("Invoices")
+    company = sandbox.records("Companies")[0]["id"]
+    sandbox.fail_next(times=5, status=500, body="json", path_contains="/Notes",
+                      message="Object reference not set to an instance of an object.")
+    before = sandbox.request_counts().get("POST companies", 0)
+    with pytest.raises(AutotaskValidationError):
+        client.create_note(company, {"description": "ref PD-3", "actionType": 15})
+    assert sandbox.request_counts().get("POST companies", 0) == before + 1
+    assert client.stats().retries == 0
+
+
+def test_threads_starting_together_read_the_request_budget_once() -> None:
+    with make_sandbox(latency_ms=60) as sandbox:
+        client = make_client(sandbox)
+        barrier = threading.Barrier(6)
+
+        def read(entity: str) -> int:
+            barrier.wait()
+            return client.count(entity)
+
+        with ThreadPoolExecutor(max_workers=6) as pool:
+            list(pool.map(read, ["Invoices", "Companies", "Tickets"] * 2))
+        assert client.stats().by_entity["ThresholdInformation"] == 1
+        assert sandbox.request_counts().get("GET thresholdinformation") == 1
