@@ -11,11 +11,34 @@ the same seed and the same requests sees the same faults.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
+from decimal import Decimal
 from typing import Any
 
 __all__ = ["Faults", "ScriptedFault"]
 
 BODY_KINDS = ("json", "html", "empty")
+
+
+def _knob(owner: type, name: str, value: Any) -> Any:
+    """A switch's value in its own type: JSON numbers (int, float or — from the admin
+    interface — Decimal) become the float or int the switch holds; a fraction given for a
+    whole-number switch, or text for a number, is refused with a `ValueError`."""
+    kinds = {f.name: str(f.type) for f in fields(owner)}
+    kind = kinds.get(name)
+    if kind is None:
+        raise ValueError(f"unknown fault switch {name!r}")
+    if value is None or isinstance(value, bool) or kind.startswith(("str", "bool", "list")):
+        return value
+    number_kind = kind.split(" | ")[0]
+    if number_kind not in ("int", "float"):
+        return value
+    if not isinstance(value, int | float | Decimal):
+        raise ValueError(f"fault switch {name!r} needs a number, not {value!r}")
+    if number_kind == "float":
+        return float(value)
+    if value != int(value):
+        raise ValueError(f"fault switch {name!r} needs a whole number, not {value}")
+    return int(value)
 
 
 @dataclass
@@ -31,6 +54,11 @@ class ScriptedFault:
     path_contains: str | None = None
     method: str | None = None
     times: int = 1
+
+    @classmethod
+    def from_json(cls, values: dict[str, Any]) -> ScriptedFault:
+        """A scripted fault from JSON-ish values (numbers of any kind, see `_knob`)."""
+        return cls(**{k: _knob(cls, k, v) for k, v in values.items()})
 
     def matches(self, method: str, path: str) -> bool:
         if self.method and self.method.upper() != method.upper():
@@ -72,22 +100,10 @@ class Faults:
 
     def update(self, changes: dict[str, Any]) -> None:
         """Change switches by name (from the admin interface); unknown names are errors."""
-        names = {f.name for f in fields(self)}
         for key, value in changes.items():
-            if key not in names:
-                raise ValueError(f"unknown fault switch {key!r}")
             if key == "scripted":
-                self.scripted = [ScriptedFault(**item) for item in value or []]
+                self.scripted = [ScriptedFault.from_json(item) for item in value or []]
                 continue
-            current = getattr(self, key)
-            # JSON numbers arrive as int or Decimal; keep each switch's own type.
-            if isinstance(current, bool) or isinstance(value, bool):
-                setattr(self, key, value)
-            elif isinstance(current, float):
-                setattr(self, key, float(value))
-            elif isinstance(current, int):
-                setattr(self, key, int(value))
-            else:
-                setattr(self, key, value)
+            setattr(self, key, _knob(Faults, key, value))
         if self.error_body not in BODY_KINDS:
             raise ValueError(f"error_body must be one of {', '.join(BODY_KINDS)}")

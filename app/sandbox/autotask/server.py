@@ -1235,8 +1235,7 @@ class _Handler(BaseHTTPRequestHandler):
                 sandbox.faults.update(fields)
                 self._send_json(200, sandbox.faults.to_json())
             elif path == ["faults", "next"] and method == "POST":
-                options: dict[str, Any] = {
-                    k: float(v) if isinstance(v, Decimal) else v for k, v in fields.items()}
+                options = ScriptedFault.from_json({"times": 1, **fields}).__dict__
                 fault = sandbox.fail_next(**options)
                 self._send_json(200, fault.__dict__)
             elif path == ["companies"] and method == "POST":

@@ -82,3 +82,24 @@ def test_admin_info_names_the_sizes_and_bad_records() -> None:
         assert info["counts"]["invoices"] == 30
         assert len(info["badRecords"]) == 2
         assert "secret" not in info
+
+
+def test_fault_switches_take_numbers_with_a_fraction(sandbox: AutotaskSandbox,
+                                                     client: AutotaskClient) -> None:
+    faults = _admin(sandbox, "PATCH", "faults", {
+        "latency_ms": 150.0, "latency_jitter_ms": 2.5, "slow_ms": 10.5, "slow_rate": 1,
+        "mutate_every": 4.0, "error_status": 503, "drop_rate": 0,
+        "scripted": [{"status": 500.0, "delay_ms": 5.5, "retry_after": 0.5, "times": 1.0,
+                      "path_contains": "/nowhere"}]})
+    assert faults["latency_ms"] == 150.0 and faults["mutate_every"] == 4
+    assert faults["scripted"][0]["delay_ms"] == 5.5 and faults["scripted"][0]["times"] == 1
+    assert isinstance(sandbox.faults.latency_ms, float)
+    assert isinstance(sandbox.faults.scripted[0].retry_after, float)
+    fault = _admin(sandbox, "POST", "faults/next", {"status": 503, "delay_ms": 20.5,
+                                                    "times": 1, "path_contains": "Companies"})
+    assert fault["delay_ms"] == 20.5
+    _admin(sandbox, "PATCH", "faults", {"latency_ms": 1.5, "slow_rate": 0})
+    assert client.count("Companies") > 0  # the request with the fractional delays is served
+    for wrong in ({"mutate_every": 2.5}, {"latency_ms": "fast"}, {"error_status": 500.5}):
+        response = requests.patch(sandbox.admin_url + "faults", json=wrong, timeout=(5, 30))
+        assert response.status_code == 400, wrong
