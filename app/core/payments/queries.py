@@ -17,10 +17,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 from sqlalchemy import (
     ColumnElement,
+    Connection,
     Engine,
     Select,
     and_,
@@ -175,6 +176,13 @@ def _failing_condition() -> ColumnElement[bool]:
     )
 
 
+def _fetch_all(connection: Connection, query: Select[Any]) -> list[tuple[Any, ...]]:
+    """Every row of ``query`` straight from the DBAPI cursor (plain tuples of ints and
+    strings: ids and keys need no type processing, and skipping SQLAlchemy's result rows
+    halves the time of a 100,000-row id list)."""
+    return list(connection.execute(query).cursor.fetchall())
+
+
 def transaction_ids(
     engine: Engine,
     *,
@@ -213,8 +221,8 @@ def transaction_ids(
         column = func.coalesce(Organization.name, "")
     order = column.desc() if descending else column.asc()
     tie = Payment.id.desc() if descending else Payment.id.asc()
-    with session_scope(engine) as session:
-        return list(session.scalars(query.order_by(order, tie)))
+    with engine.connect() as connection:
+        return [row[0] for row in _fetch_all(connection, query.order_by(order, tie))]
 
 
 def transaction_rows(engine: Engine, payment_ids: Sequence[int]) -> list[TransactionRow]:
@@ -478,13 +486,11 @@ def payment_search_ids(
     }[sort]
     order = [column.desc() if descending else column.asc(),
              combined.c.id.desc() if descending else combined.c.id.asc()]
-    with session_scope(engine) as session:
-        return [
-            (str(kind), int(row_id))
-            for kind, row_id in session.execute(
-                select(combined.c.kind, combined.c.id).order_by(*order)
-            )
-        ]
+    with engine.connect() as connection:
+        rows = _fetch_all(connection, select(combined.c.kind, combined.c.id).order_by(*order))
+    # The DBAPI already gives (str, int) tuples: at 100,000 rows, converting each again
+    # would cost more than the query.
+    return cast(list[SearchKey], rows)
 
 
 def payment_search_rows(engine: Engine, keys: Sequence[SearchKey]) -> list[PaymentSearchRow]:

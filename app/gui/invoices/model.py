@@ -46,6 +46,10 @@ _ACCESSIBLE = int(Qt.ItemDataRole.AccessibleTextRole)
 _HANDLED_ROLES = frozenset(
     (_DISPLAY, _ALIGNMENT, _DECORATION, _TOOLTIP, _ACCESSIBLE, PILL_TONE_ROLE, ROW_ROLE)
 )
+_STATUS_COLUMN = COLUMNS.index(InvoiceColumn.STATUS)
+_ROW_FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+#: Where ``status`` sits in a packed row (``InvoiceHistoryModel.pack_row``).
+_STATUS_FIELD = InvoiceRow.__slots__.index("status")
 
 
 def cell_text(row: InvoiceRow, column: InvoiceColumn, currency: str, locale: str) -> str:
@@ -95,7 +99,7 @@ class InvoiceHistoryModel(IdTableModel[InvoiceRow]):
         self._today = today
         self._query = InvoiceQuery()
         self._totals = InvoiceTotals(0, 0, 0)
-        self._pills: dict[InvoiceStatus, QPixmap] = {}
+        self._pills: dict[str, QPixmap] = {}
         self._texts: dict[int, tuple[str, ...]] = {}
         self._totals_stale = True
         self._refreshing = False
@@ -156,6 +160,18 @@ class InvoiceHistoryModel(IdTableModel[InvoiceRow]):
             return "Payment terms"
         return None
 
+    def pack_row(self, row: InvoiceRow) -> tuple[Any, ...]:
+        # A tuple of ints, strings, dates and None (the status by its value), which the
+        # garbage collector stops tracking: see ``IdTableModel``.
+        values = [getattr(row, name) for name in InvoiceRow.__slots__]
+        values[_STATUS_FIELD] = row.status.value
+        return tuple(values)
+
+    def unpack_row(self, packed: tuple[Any, ...]) -> InvoiceRow:
+        values = list(packed)
+        values[_STATUS_FIELD] = InvoiceStatus(values[_STATUS_FIELD])
+        return InvoiceRow(*values)
+
     def data(
         self, index: QModelIndex | QPersistentModelIndex, role: int = _DISPLAY
     ) -> Any:
@@ -169,6 +185,17 @@ class InvoiceHistoryModel(IdTableModel[InvoiceRow]):
             return texts[column_number] if texts is not None else None
         if role == _ALIGNMENT:
             return _ALIGNMENTS[column_number]
+        if role == _DECORATION:
+            if column_number != _STATUS_COLUMN:
+                return None
+            packed = self.packed_at(index.row())
+            if packed is None:
+                return None
+            value: str = packed[_STATUS_FIELD]
+            pill = self._pills.get(value)
+            if pill is None:
+                pill = self._pills[value] = status_pill_pixmap(InvoiceStatus(value))
+            return pill
         if not index.isValid():
             return None
         row = self.row_at(index.row())
@@ -178,11 +205,6 @@ class InvoiceHistoryModel(IdTableModel[InvoiceRow]):
             return row
         column = COLUMNS[column_number]
         if column is InvoiceColumn.STATUS:
-            if role == _DECORATION:
-                pill = self._pills.get(row.status)
-                if pill is None:
-                    pill = self._pills[row.status] = status_pill_pixmap(row.status)
-                return pill
             if role == _ACCESSIBLE:
                 return row.status.label
             if role == PILL_TONE_ROLE:
@@ -230,7 +252,7 @@ class InvoiceHistoryModel(IdTableModel[InvoiceRow]):
     def flags(self, index: QModelIndex | QPersistentModelIndex) -> Qt.ItemFlag:
         if not index.isValid():
             return Qt.ItemFlag.NoItemFlags
-        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+        return _ROW_FLAGS
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
         if not 0 <= column < len(COLUMNS):

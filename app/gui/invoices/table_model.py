@@ -8,12 +8,17 @@ only when the id list itself changed (calibre's ``refresh_rows``, Anki's browser
 
 Page fetches are primary-key lookups of at most ``PAGE_SIZE`` rows — a few milliseconds —
 so they run on the GUI thread inside ``data()``. Everything here runs on the GUI thread.
+
+Subclasses can keep their rows in the cache as plain tuples of ints, strings and dates
+(``pack_row`` / ``unpack_row``): the garbage collector stops tracking such tuples, so
+scrolling through thousands of rows does not set off full collections, each of which would
+freeze the table for a long frame.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Signal
 
@@ -37,7 +42,7 @@ class IdTableModel(QAbstractTableModel, Generic[RowT]):
         super().__init__(parent)
         self._ids: list[int] = []
         self._row_of: dict[int, int] | None = None
-        self._cache: dict[int, RowT] = {}
+        self._cache: dict[int, Any] = {}  # id -> pack_row(row)
 
     # --- for subclasses ------------------------------------------------------------------
     def query_ids(self) -> list[int]:
@@ -45,6 +50,13 @@ class IdTableModel(QAbstractTableModel, Generic[RowT]):
 
     def fetch_rows(self, ids: list[int]) -> dict[int, RowT]:
         raise NotImplementedError
+
+    def pack_row(self, row: RowT) -> Any:
+        """The form a row is cached in (the row itself unless a subclass packs it)."""
+        return row
+
+    def unpack_row(self, packed: Any) -> RowT:
+        return cast(RowT, packed)
 
     # --- ids -----------------------------------------------------------------------------
     def reload(self) -> None:
@@ -73,6 +85,11 @@ class IdTableModel(QAbstractTableModel, Generic[RowT]):
     # --- rows ----------------------------------------------------------------------------
     def row_at(self, row: int) -> RowT | None:
         """The row at ``row``, fetching its page from the database if it is not cached."""
+        packed = self.packed_at(row)
+        return self.unpack_row(packed) if packed is not None else None
+
+    def packed_at(self, row: int) -> Any:
+        """The cached (packed) row at ``row``, fetching its page if needed; None if gone."""
         if not 0 <= row < len(self._ids):
             return None
         item_id = self._ids[row]
@@ -83,7 +100,10 @@ class IdTableModel(QAbstractTableModel, Generic[RowT]):
             self.forget_rows(None)
         start = (row // PAGE_SIZE) * PAGE_SIZE
         page = [i for i in self._ids[start : start + PAGE_SIZE] if i not in self._cache]
-        self._cache.update(self.fetch_rows(page))
+        pack = self.pack_row
+        self._cache.update(
+            (fetched_id, pack(fetched)) for fetched_id, fetched in self.fetch_rows(page).items()
+        )
         return self._cache.get(item_id)
 
     def rows_for(self, ids: Iterable[int]) -> list[RowT]:
@@ -93,7 +113,8 @@ class IdTableModel(QAbstractTableModel, Generic[RowT]):
         fetched = self.fetch_rows(missing) if missing else {}
         result: list[RowT] = []
         for item_id in wanted:
-            row = self._cache.get(item_id) or fetched.get(item_id)
+            packed = self._cache.get(item_id)
+            row = self.unpack_row(packed) if packed is not None else fetched.get(item_id)
             if row is not None:
                 result.append(row)
         return result

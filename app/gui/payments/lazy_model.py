@@ -60,6 +60,29 @@ _TONE_COLORS = {
     TextTone.ERROR: QColor("#b91c1c"),
     TextTone.GOOD: QColor("#047857"),
 }
+#: One brush per tone, shared by every cell (a QBrush per ``data()`` call adds up).
+_TONE_BRUSHES = {tone: QBrush(color) for tone, color in _TONE_COLORS.items()}
+
+_DISPLAY = int(Qt.ItemDataRole.DisplayRole)
+_ALIGNMENT = int(Qt.ItemDataRole.TextAlignmentRole)
+_FOREGROUND = int(Qt.ItemDataRole.ForegroundRole)
+_TOOLTIP = int(Qt.ItemDataRole.ToolTipRole)
+_FONT = int(Qt.ItemDataRole.FontRole)
+_ID_ROLE = int(Qt.ItemDataRole.UserRole) + 1
+_ROW_ROLE = int(Qt.ItemDataRole.UserRole) + 2
+_HANDLED_ROLES = frozenset(
+    (_DISPLAY, _ALIGNMENT, _FOREGROUND, _TOOLTIP, _FONT, _ID_ROLE, _ROW_ROLE, PILL_TONE_ROLE)
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Cells(Generic[RowT]):
+    """One row as the view shows it, formatted once when first painted."""
+
+    row: RowT
+    texts: tuple[str, ...]
+    brushes: tuple[QBrush | None, ...]
+    pills: tuple[str | None, ...]
 
 
 @dataclass(frozen=True)
@@ -90,9 +113,9 @@ class LazyRowsModel(QAbstractTableModel, Generic[KeyT, RowT]):
     ``fetch_rows(keys) -> {key: row}``."""
 
     #: The role that returns the row's id (for opening a payment's detail, Retry, Dismiss).
-    IdRole = Qt.ItemDataRole.UserRole + 1
+    IdRole = _ID_ROLE
     #: The role that returns the whole row object.
-    RowRole = Qt.ItemDataRole.UserRole + 2
+    RowRole = _ROW_ROLE
 
     def __init__(
         self,
@@ -106,6 +129,10 @@ class LazyRowsModel(QAbstractTableModel, Generic[KeyT, RowT]):
         self._ids: list[KeyT] = []
         self._pages: dict[int, dict[KeyT, RowT]] = {}
         self._page_order: list[int] = []
+        self._cells: dict[KeyT, _Cells[RowT]] = {}
+        self._alignments = tuple(int(column.align.value) for column in self._columns)
+        self._bold_font = QFont()
+        self._bold_font.setBold(True)
         self.fetch_count = 0  # round trips so far; benchmarks and tests read it
 
     # --- what the view shows ------------------------------------------------------------
@@ -121,6 +148,7 @@ class LazyRowsModel(QAbstractTableModel, Generic[KeyT, RowT]):
         self._ids = list(ids)
         self._pages.clear()
         self._page_order.clear()
+        self._cells.clear()
         self.endResetModel()
 
     def refresh_ids(self, changed: Sequence[KeyT]) -> None:
@@ -174,45 +202,57 @@ class LazyRowsModel(QAbstractTableModel, Generic[KeyT, RowT]):
             return column.align.value
         return None
 
-    def data(self, index: IndexLike, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self._ids):
+    def data(self, index: IndexLike, role: int = _DISPLAY) -> Any:
+        # Called for every visible cell and role on each repaint: plain int comparisons
+        # and each row's cells formatted once (``_cells_at``), not per call.
+        if role not in _HANDLED_ROLES:
             return None
-        if role == self.IdRole:
-            return self._ids[index.row()]
-        if role not in (
-            Qt.ItemDataRole.DisplayRole,
-            Qt.ItemDataRole.TextAlignmentRole,
-            Qt.ItemDataRole.ForegroundRole,
-            Qt.ItemDataRole.ToolTipRole,
-            Qt.ItemDataRole.FontRole,
-            self.RowRole,
-            PILL_TONE_ROLE,
-        ):
+        row_number = index.row()
+        if not 0 <= row_number < len(self._ids):
             return None
-        column = self._columns[index.column()]
-        if role == Qt.ItemDataRole.TextAlignmentRole:
-            return column.align.value
-        row = self.row_object(index.row())
-        if row is None:
+        if role == _ID_ROLE:
+            return self._ids[row_number]
+        column_number = index.column()
+        if role == _ALIGNMENT:
+            return self._alignments[column_number]
+        cells = self._cells_at(row_number)
+        if cells is None:
             # Deleted between the id query and now; the next refresh drops it.
             return None
-        if role == self.RowRole:
-            return row
-        if role == Qt.ItemDataRole.DisplayRole:
-            return column.text(row)
+        if role == _DISPLAY:
+            return cells.texts[column_number]
+        if role == _FOREGROUND:
+            return cells.brushes[column_number]
         if role == PILL_TONE_ROLE:
-            return column.pill(row).value if column.pill else None
-        if role == Qt.ItemDataRole.ForegroundRole:
-            tone = column.tone(row) if column.tone else TextTone.NORMAL
-            color = _TONE_COLORS.get(tone)
-            return QBrush(color) if color is not None else None
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return column.tooltip(row) if column.tooltip else None
-        if role == Qt.ItemDataRole.FontRole and column.bold:
-            font = QFont()
-            font.setBold(True)
-            return font
+            return cells.pills[column_number]
+        if role == _ROW_ROLE:
+            return cells.row
+        if role == _TOOLTIP:
+            tooltip = self._columns[column_number].tooltip
+            return tooltip(cells.row) if tooltip else None
+        if role == _FONT and self._columns[column_number].bold:
+            return self._bold_font
         return None
+
+    def _cells_at(self, row_number: int) -> _Cells[RowT] | None:
+        row_id = self._ids[row_number]
+        cells = self._cells.get(row_id)
+        if cells is not None:
+            return cells
+        row = self._page_for(row_number).get(row_id)
+        if row is None:
+            return None
+        cells = _Cells(
+            row,
+            tuple(column.text(row) for column in self._columns),
+            tuple(
+                _TONE_BRUSHES.get(column.tone(row)) if column.tone else None
+                for column in self._columns
+            ),
+            tuple(column.pill(row).value if column.pill else None for column in self._columns),
+        )
+        self._cells[row_id] = cells
+        return cells
 
     # --- the page cache -------------------------------------------------------------------
     def _page_for(self, row: int) -> dict[KeyT, RowT]:
@@ -230,6 +270,9 @@ class LazyRowsModel(QAbstractTableModel, Generic[KeyT, RowT]):
         return rows
 
     def _drop_page(self, page: int) -> None:
-        self._pages.pop(page, None)
+        rows = self._pages.pop(page, None)
+        if rows is not None:
+            for row_id in rows:
+                self._cells.pop(row_id, None)
         if page in self._page_order:
             self._page_order.remove(page)
