@@ -239,6 +239,8 @@ def _number(value: Any, name: str) -> Decimal | None:
 def _money(record: Record, name: str, ctx: ConvertContext, *, required: bool) -> int:
     """An amount in the internal currency as integer minor units (half-even rounding)."""
     value = record.get(name)
+    if type(value) is Decimal and value.is_finite():  # what Autotask sends: no checks left
+        return int(value.scaleb(ctx.currency_exponent).to_integral_value(ROUND_HALF_EVEN))
     if type(value) is int:
         return int(value * 10**ctx.currency_exponent)
     number = _number(value, name)

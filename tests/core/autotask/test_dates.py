@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
+from app.core.autotask import dates
 from app.core.autotask.dates import (
     AutotaskDateError,
     format_autotask_date,
@@ -64,3 +66,28 @@ def test_formatting_round_trips() -> None:
     assert format_autotask_date(date(2024, 5, 1)) == "2024-05-01"
     with pytest.raises(ValueError):
         format_autotask_datetime(datetime(2024, 5, 1))  # naive: refused
+
+
+def test_the_fast_path_reads_exactly_what_the_careful_parser_reads(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = random.Random(20261126)
+    texts = ["".join(rng.choice("0123456789-T:.Z +z") for _ in range(rng.randrange(15, 30)))
+             for _ in range(20_000)]
+    texts += ["2024-05-01T08:00:00" + "".join(rng.choice("0123456789.Z")
+                                               for _ in range(rng.randrange(0, 10)))
+              for _ in range(20_000)]
+    texts += ["20{:02d}-{:02d}-{:02d}T{:02d}:{:02d}:{:02d}".format(
+        *(rng.randrange(0, 40) for _ in range(6))) for _ in range(5_000)]
+
+    def read(text: str) -> object:
+        try:
+            return parse_autotask_datetime(text)
+        except AutotaskDateError as error:
+            return type(error)
+
+    fast = [read(t) for t in texts]
+    assert sum(isinstance(v, datetime) for v in fast) > 2_000
+    monkeypatch.setattr(dates, "_fast_datetime", lambda text: None)
+    careful = [read(t) for t in texts]
+    assert fast == careful
+    assert all(v.utcoffset() == timedelta(0) for v in fast if isinstance(v, datetime))
