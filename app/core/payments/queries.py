@@ -493,20 +493,54 @@ def payment_search_ids(
     return cast(list[SearchKey], rows)
 
 
+_PAYMENT_COLUMNS = (
+    Payment.id,
+    Payment.reference,
+    Payment.created_at,
+    Payment.organization_id,
+    Payment.currency,
+    Payment.state,
+    Payment.total_minor,
+    Payment.amount_minor,
+    Payment.refunded_minor,
+    Payment.gateway_transaction_id,
+    Payment.gateway_payment_id,
+    Payment.contact_id,
+    Payment.method_summary,
+    Payment.test_mode,
+)
+_REFUND_COLUMNS = (
+    Refund.id,
+    Refund.payment_id,
+    Refund.reference,
+    Refund.created_at,
+    Refund.amount_minor,
+    Refund.gateway_refund_id,
+    Refund.state,
+    Refund.kind,
+)
+
+
 def payment_search_rows(engine: Engine, keys: Sequence[SearchKey]) -> list[PaymentSearchRow]:
     """The rows for these keys, in the order given."""
     sale_ids = [i for k, i in keys if k == "sale"]
     refund_ids = [i for k, i in keys if k == "refund"]
-    with session_scope(engine) as session:
+    # Only the columns a row shows, as plain rows rather than ORM objects: a page of 200
+    # rows is read on the GUI thread while the table scrolls.
+    with engine.connect() as connection:
         refunds = {
-            r.id: r for r in session.scalars(select(Refund).where(Refund.id.in_(refund_ids)))
+            r.id: r
+            for r in connection.execute(select(*_REFUND_COLUMNS).where(Refund.id.in_(refund_ids)))
         } if refund_ids else {}
         payment_ids = set(sale_ids) | {r.payment_id for r in refunds.values()}
         payments = {
-            p.id: p for p in session.scalars(select(Payment).where(Payment.id.in_(payment_ids)))
+            p.id: p
+            for p in connection.execute(
+                select(*_PAYMENT_COLUMNS).where(Payment.id.in_(payment_ids))
+            )
         } if payment_ids else {}
         applied = dict(
-            session.execute(
+            connection.execute(
                 select(PaymentAllocation.payment_id, func.sum(PaymentAllocation.amount_minor))
                 .join(Invoice, Invoice.id == PaymentAllocation.invoice_id)
                 .where(PaymentAllocation.payment_id.in_(payment_ids),
@@ -516,14 +550,14 @@ def payment_search_rows(engine: Engine, keys: Sequence[SearchKey]) -> list[Payme
         ) if payment_ids else {}
         org_ids = {p.organization_id for p in payments.values()}
         names = dict(
-            session.execute(
+            connection.execute(
                 select(Organization.id, Organization.name).where(Organization.id.in_(org_ids))
             ).all()
         ) if org_ids else {}
         contact_ids = {p.contact_id for p in payments.values() if p.contact_id is not None}
         contacts = {
             int(cid): " ".join(x for x in (first, last) if x) or (email or "")
-            for cid, first, last, email in session.execute(
+            for cid, first, last, email in connection.execute(
                 select(Contact.id, Contact.first_name, Contact.last_name, Contact.email)
                 .where(Contact.id.in_(contact_ids))
             )

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import (
@@ -318,7 +319,7 @@ def _id_list(connection: Connection, stmt: Select[Any]) -> list[int]:
     # Ids need no type processing, so they are read straight from the DBAPI cursor: at
     # 200,000 rows this halves the time compared with going through Result rows.
     cursor = connection.execute(stmt).cursor
-    return [row[0] for row in cursor.fetchall()]
+    return list(map(itemgetter(0), cursor.fetchall()))
 
 
 def invoice_ids(connection: Connection, query: InvoiceQuery, today: date) -> list[int]:

@@ -49,6 +49,7 @@ from app.core.payments.maintenance import MaintenanceReport
 from app.core.posting import PostingOutbox, PostingState, failing_posting_ids
 from app.core.posting import dismiss_postings as dismiss_core_postings
 from app.gui.context import AppContext
+from app.gui.invoices.formatting import money_text
 from app.gui.payments.common import (
     PAYMENT_STATE_TONES,
     POSTING_STATE_TONES,
@@ -110,7 +111,7 @@ def transaction_columns(
         Column("Invoices", lambda r: r.invoices_text, tooltip=lambda r: r.invoices_text),
         Column(
             "Amount",
-            lambda r: r.amount.format(locale),
+            lambda r: money_text(r.amount.minor, r.amount.currency, locale),
             align=Align.RIGHT,
             sort_key=TransactionSort.AMOUNT.value,
         ),
@@ -132,7 +133,11 @@ def transaction_columns(
         Column("Method", lambda r: r.method_summary or "", tooltip=lambda r: r.method_summary),
         Column(
             "Surcharge",
-            lambda r: r.surcharge.format(locale) if r.surcharge.minor else "—",
+            lambda r: (
+                money_text(r.surcharge.minor, r.surcharge.currency, locale)
+                if r.surcharge.minor
+                else "—"
+            ),
             align=Align.RIGHT,
             tone=lambda r: TextTone.NORMAL if r.surcharge.minor else TextTone.MUTED,
         ),
