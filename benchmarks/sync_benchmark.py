@@ -41,7 +41,7 @@ from app.core.sync import SyncResult, run_sync
 FULL_SIZES = {"companies": 10_000, "contacts": 30_000, "contracts": 5_000,
               "tickets": 100_000, "invoices": 100_000}
 LINES_PER_INVOICE = 3.0
-LATENCY_MS = 150  # an integer: the admin interface reads JSON numbers with a fraction as Decimal
+LATENCY_MS = 150
 
 
 def start_sandbox(sizes: dict[str, int]) -> tuple[subprocess.Popen[str], str, AutotaskCredentials]:

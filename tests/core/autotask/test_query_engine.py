@@ -8,11 +8,17 @@ from typing import Any
 import pytest
 
 from app.sandbox.autotask.query import CompiledQuery, QueryError, compile_query
-from app.sandbox.autotask.schema import entity_schema
+from app.sandbox.autotask.schema import EntitySchema, entity_schema
 
-INVOICES = entity_schema("invoices")
-COMPANIES = entity_schema("Companies")
-assert INVOICES is not None and COMPANIES is not None
+
+def _schema(name: str) -> EntitySchema:
+    schema = entity_schema(name)
+    assert schema is not None
+    return schema
+
+
+INVOICES = _schema("invoices")
+COMPANIES = _schema("Companies")
 
 ROWS: list[dict[str, Any]] = [
     {"id": 10, "invoiceNumber": "1000", "companyID": 5, "isVoided": False,

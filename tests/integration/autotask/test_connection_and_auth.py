@@ -69,7 +69,7 @@ def _credentials(sandbox: AutotaskSandbox, **change: str) -> AutotaskCredentials
     c = sandbox.credentials
     values = {"username": c.username, "secret": c.secret, "integration_code": c.integration_code}
     values.update(change)
-    return AutotaskCredentials(**values)
+    return AutotaskCredentials(values["username"], values["secret"], values["integration_code"])
 
 
 def test_wrong_secret_is_reported_as_such(sandbox: AutotaskSandbox) -> None:

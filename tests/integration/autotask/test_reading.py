@@ -68,7 +68,7 @@ def test_invoice_totals_equal_their_lines_to_the_cent(client: AutotaskClient) ->
                 "totalAmount"]
     invoices = _all(client, "Invoices")
     assert len(invoices) == 1_234
-    assert all(inv["invoiceTotal"] == lines[inv["id"]] for inv in invoices)
+    assert all(inv["invoiceTotal"] == lines[int(str(inv["id"]))] for inv in invoices)
 
 
 @pytest.mark.parametrize("max_records", [0, 501, -1])
@@ -227,7 +227,7 @@ def test_projected_pages_show_changes_made_after_they_were_first_served(
     before = read()
     target = next(i for i, paid in before.items() if paid is None)
     client.patch("Invoices", target, {"paidDate": "2026-04-01"})
-    created = sandbox.create_invoice(sandbox.records("Companies")[0]["id"], [("Setup", 1, 99)])
+    created = sandbox.create_invoice(sandbox.records("Companies")[0]["id"], [("Setup", "1", "99")])
     after = read()
     assert after[target] == "2026-04-01T00:00:00"
     assert after[created["id"]] is None
