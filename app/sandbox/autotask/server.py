@@ -1274,7 +1274,7 @@ class _Handler(BaseHTTPRequestHandler):
             raise _HTTPError(400, [str(exc)]) from None
 
 
-_TRACKING_WORDS = ("modif", "activity", "create", "paid", "voided")
+_TRACKING_WORDS = ("modif", "activity", "create", "posted", "paid", "voided")
 
 
 def _indexed_fields(schema: EntitySchema) -> tuple[str, ...]:
