@@ -516,6 +516,9 @@ class MainWindow(QMainWindow):
         widget.setObjectName(widget.objectName() or "syncStatus")
         self.statusBar().addPermanentWidget(widget)
         self.sync_status = widget
+        refresh = getattr(widget, "refresh", None)
+        if callable(refresh):  # Setup may have just connected Autotask
+            self.setupClosed.connect(refresh)
 
     # --- navigation ---------------------------------------------------------------------------
 

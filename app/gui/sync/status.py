@@ -1,5 +1,6 @@
 """The compact sync status in the status bar: idle / syncing (entity, progress) / last synced
-at / failed (why), with Sync now and Cancel. GUI thread only.
+at / failed (why), with Sync now and Cancel; before Setup has stored an Autotask API user it
+says so instead of offering a Sync now that can only fail. GUI thread only.
 
 Screens that show synced rows follow ``SyncController.rows_changed`` themselves (see
 ``app.gui.invoices.sync_follow``).
@@ -16,6 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.core.connections import load_autotask_connection
 from app.core.sync import RunStatus, SyncProgress, SyncResult
 from app.gui.context import AppContext
 from app.gui.sync.controller import SyncController, controller_for, describe_when
@@ -55,6 +57,15 @@ class SyncStatusWidget(QWidget):
 
     def text(self) -> str:
         return self.label.text()
+
+    @Slot()
+    def refresh(self) -> None:
+        """Show the current state again (the main window calls it after Setup closed)."""
+        self._refresh()
+
+    def _connected(self) -> bool:
+        """Whether an Autotask API user is stored (a short settings read)."""
+        return load_autotask_connection(self.controller.context.engine) is not None
 
     @Slot()
     def _sync_now(self) -> None:
@@ -102,6 +113,12 @@ class SyncStatusWidget(QWidget):
             else:
                 self.bar.setRange(0, 1000)
                 self.bar.setValue(int(fraction * 1000))
+            return
+        if not self._connected():
+            self.sync_button.hide()
+            self.label.setText("Not connected to Autotask")
+            self.label.setToolTip("Run Setup… to connect Autotask; PayDesk then copies your "
+                                  "invoices and organizations.")
             return
         if c.last_error:
             self.label.setText("Sync failed — see Sync for details")
