@@ -231,12 +231,14 @@ def test_retry_posts_a_failed_note_to_autotask(
         world = build_world(set_up_context, sandbox, organization_id=int(company["id"]))
         # A partial payment: its only posting is the note on the organization.
         payment_id = pay(world, world.invoice_ids[:1], amount="500.00")
-        # Autotask fails while the outbox delivers: the note waits for a retry.
-        autotask.fail_next(times=1, status=500, path_contains="Notes")
+        # Autotask keeps failing while the outbox delivers (the client retries the note
+        # look-up, a read, a few times): the note waits for a person's retry.
+        outage = autotask.fail_next(times=100, status=500, path_contains="Notes")
         client = load_autotask_client(engine, set_up_context.credentials)
         assert client is not None
         PostingOutbox(engine, client).deliver_due()
         client.close()
+        outage.times = 0  # Autotask is back.
 
         view = make_view(qtbot, set_up_context)
         assert [r["Autotask"] for r in shown(view)] == ["Failing to post"]
