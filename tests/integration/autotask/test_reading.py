@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import random
 import time
 from decimal import Decimal
+from typing import Any
 
 import pytest
 import requests
@@ -233,3 +235,25 @@ def test_projected_pages_show_changes_made_after_they_were_first_served(
     assert after[created["id"]] is None
     assert {k: v for k, v in after.items() if k not in (target, created["id"])} == {
         k: v for k, v in before.items() if k != target}
+
+
+def test_counts_by_id_range_match_the_records(sandbox: AutotaskSandbox) -> None:
+    rng = random.Random(4)
+    company = sandbox.records("Companies")[0]["id"]
+    sandbox.create_invoice(company, [("Setup", "1", "99")])
+    client = make_client(sandbox)
+    ids = [int(r["id"]) for r in sandbox.records("Invoices")]
+    for _ in range(12):
+        low, high = sorted(rng.sample(ids, 2))
+        low += rng.choice([-1, 0, 1])
+        filters: list[dict[str, Any]] = [{"op": rng.choice(["gt", "gte"]), "field": "id",
+                                          "value": low},
+                                         {"op": rng.choice(["lt", "lte"]), "field": "id",
+                                          "value": high}]
+        expected = sum(1 for i in ids if (i > low if filters[0]["op"] == "gt" else i >= low)
+                       and (i < high if filters[1]["op"] == "lt" else i <= high))
+        assert client.count("Invoices", filters) == expected
+        assert client.count("Invoices", filters[:1]) == sum(
+            1 for i in ids if (i > low if filters[0]["op"] == "gt" else i >= low))
+    assert client.count("Invoices", [{"op": "gt", "field": "id", "value": ids[-1]},
+                                     {"op": "lt", "field": "id", "value": ids[0]}]) == 0
