@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-26 11:09:06.365439
+Create Date: 2026-11-26 12:50:41.420937
 """
 from alembic import op
 import sqlalchemy as sa
@@ -127,13 +127,18 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_invoices'))
     )
     with op.batch_alter_table('invoices', schema=None) as batch_op:
+        batch_op.create_index('ix_invoices_amount_paid', ['amount_paid_minor', 'id'], unique=False)
         batch_op.create_index('ix_invoices_balance', ['balance_minor', 'id'], unique=False)
         batch_op.create_index('ix_invoices_due_date', ['due_date', 'id'], unique=False)
         batch_op.create_index('ix_invoices_invoice_date', ['invoice_date', 'id'], unique=False)
-        batch_op.create_index('ix_invoices_invoice_number', ['invoice_number'], unique=False)
-        batch_op.create_index('ix_invoices_organization_id', ['organization_id', 'invoice_date'], unique=False)
-        batch_op.create_index('ix_invoices_qb_doc_number', ['qb_doc_number'], unique=False)
-        batch_op.create_index('ix_invoices_status', ['status', 'due_date'], unique=False)
+        batch_op.create_index('ix_invoices_invoice_number', ['invoice_number', 'id'], unique=False)
+        batch_op.create_index('ix_invoices_last_payment_date', ['last_payment_date', 'id'], unique=False)
+        batch_op.create_index('ix_invoices_organization_id', ['organization_id', 'id'], unique=False)
+        batch_op.create_index('ix_invoices_organization_summary', ['organization_id', 'status', 'due_date', 'balance_minor', 'last_payment_date'], unique=False)
+        batch_op.create_index('ix_invoices_payment_term', ['payment_term_id', 'id'], unique=False)
+        batch_op.create_index('ix_invoices_qb_doc_number', ['qb_doc_number', 'id'], unique=False)
+        batch_op.create_index('ix_invoices_status', ['status', 'due_date', 'id'], unique=False)
+        batch_op.create_index('ix_invoices_status_listing', ['status', 'invoice_date', 'id', 'total_minor', 'balance_minor'], unique=False)
         batch_op.create_index('ix_invoices_total', ['total_minor', 'id'], unique=False)
 
     op.create_table('organizations',
@@ -155,7 +160,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_organizations'))
     )
     with op.batch_alter_table('organizations', schema=None) as batch_op:
-        batch_op.create_index('ix_organizations_name', ['name'], unique=False)
+        batch_op.create_index('ix_organizations_name', ['name', 'id'], unique=False)
 
     op.create_table('payment_methods',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -272,6 +277,9 @@ def upgrade() -> None:
     sa.Column('submitted_at', app.core.storage.types.UTCDateTime(), nullable=True),
     sa.Column('completed_at', app.core.storage.types.UTCDateTime(), nullable=True),
     sa.Column('created_by', sa.String(length=200), nullable=False),
+    sa.Column('channel', sa.String(length=20), server_default='saved_method', nullable=False),
+    sa.Column('hosted_session_id', sa.String(length=255), nullable=True),
+    sa.Column('hosted_url', sa.Text(), nullable=True),
     sa.CheckConstraint('amount_minor > 0', name=op.f('ck_payments_amount_positive')),
     sa.CheckConstraint('surcharge_minor >= 0', name=op.f('ck_payments_surcharge_not_negative')),
     sa.CheckConstraint('total_minor = amount_minor + surcharge_minor', name=op.f('ck_payments_total_adds_up')),
@@ -281,6 +289,7 @@ def upgrade() -> None:
     sa.UniqueConstraint('reference', name=op.f('uq_payments_reference'))
     )
     with op.batch_alter_table('payments', schema=None) as batch_op:
+        batch_op.create_index('ix_payments_contact_id', ['contact_id'], unique=False)
         batch_op.create_index('ix_payments_created_at', ['created_at', 'id'], unique=False)
         batch_op.create_index('ix_payments_gateway_transaction_id', ['gateway_transaction_id'], unique=False)
         batch_op.create_index('ix_payments_organization_id', ['organization_id', 'created_at'], unique=False)
@@ -336,6 +345,7 @@ def upgrade() -> None:
     sa.UniqueConstraint('reference', name=op.f('uq_refunds_reference'))
     )
     with op.batch_alter_table('refunds', schema=None) as batch_op:
+        batch_op.create_index('ix_refunds_created_at', ['created_at', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_refunds_payment_id'), ['payment_id'], unique=False)
 
     op.create_table('postings',
@@ -397,6 +407,7 @@ def downgrade() -> None:
     op.drop_table('postings')
     with op.batch_alter_table('refunds', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_refunds_payment_id'))
+        batch_op.drop_index('ix_refunds_created_at')
 
     op.drop_table('refunds')
     with op.batch_alter_table('payment_allocations', schema=None) as batch_op:
@@ -412,6 +423,7 @@ def downgrade() -> None:
         batch_op.drop_index('ix_payments_organization_id')
         batch_op.drop_index('ix_payments_gateway_transaction_id')
         batch_op.drop_index('ix_payments_created_at')
+        batch_op.drop_index('ix_payments_contact_id')
 
     op.drop_table('payments')
     with op.batch_alter_table('tickets', schema=None) as batch_op:
@@ -436,13 +448,18 @@ def downgrade() -> None:
     op.drop_table('organizations')
     with op.batch_alter_table('invoices', schema=None) as batch_op:
         batch_op.drop_index('ix_invoices_total')
+        batch_op.drop_index('ix_invoices_status_listing')
         batch_op.drop_index('ix_invoices_status')
         batch_op.drop_index('ix_invoices_qb_doc_number')
+        batch_op.drop_index('ix_invoices_payment_term')
+        batch_op.drop_index('ix_invoices_organization_summary')
         batch_op.drop_index('ix_invoices_organization_id')
+        batch_op.drop_index('ix_invoices_last_payment_date')
         batch_op.drop_index('ix_invoices_invoice_number')
         batch_op.drop_index('ix_invoices_invoice_date')
         batch_op.drop_index('ix_invoices_due_date')
         batch_op.drop_index('ix_invoices_balance')
+        batch_op.drop_index('ix_invoices_amount_paid')
 
     op.drop_table('invoices')
     with op.batch_alter_table('invoice_lines', schema=None) as batch_op:
