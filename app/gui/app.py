@@ -42,7 +42,7 @@ from app.core.logs import redact, setup_logging
 from app.core.storage.engine import DatabaseError, open_database
 from app.gui.context import AppContext
 from app.gui.errors import CrashHandler, describe_exception
-from app.gui.gc import GuiThreadGarbageCollector
+from app.gui.gc import GuiThreadGarbageCollector, freeze_startup_objects
 from app.gui.resources import ResourceNotFoundError, app_icon, style_sheet
 
 if TYPE_CHECKING:
@@ -401,6 +401,7 @@ def _run_event_loop(
 
     window = MainWindow(context)
     window.show()
+    freeze_startup_objects()
     instance_server.activateRequested.connect(window.bring_to_front)
     # Queued, so a failure while opening Setup reaches the crash handler inside the event loop
     # and the main window stays usable.
