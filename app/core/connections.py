@@ -212,17 +212,29 @@ def load_autotask_client(
     )
 
 
-def describe_missing_connection(engine: Engine, credentials: CredentialStore) -> str | None:
-    """Why `load_autotask_client` would return None, in plain words (None when it would not)."""
+def describe_missing_connection(
+    engine: Engine, credentials: CredentialStore, *, in_window: bool = False
+) -> str | None:
+    """Why `load_autotask_client` would return None, in plain words (None when it would not).
+
+    The command line names ``paydesk setup``; with ``in_window`` the text points at the
+    window's Run Setup… instead.
+    """
     connection = load_autotask_connection(engine)
     if connection is None:
+        if in_window:
+            return ("PayDesk is not connected to Autotask yet. Click Run Setup… and enter "
+                    "the Autotask API user.")
         return (
-            "PayDesk is not connected to Autotask yet. Run the setup (open PayDesk, or "
-            "`paydesk setup` for a scripted installation) and enter the Autotask API user."
+            "PayDesk is not connected to Autotask yet. Run the setup (open PayDesk and click "
+            "Run Setup…, or `paydesk setup` for a scripted installation) and enter the "
+            "Autotask API user."
         )
     if not has_autotask_secret(credentials):
+        where = ("with Run Setup…" if in_window
+                 else "in PayDesk (Run Setup…) or with `paydesk setup`")
         return (
             f"The Autotask API secret for {connection.username} is not in this computer's "
-            "keychain. Enter it again in Settings > Autotask (or with `paydesk setup`)."
+            f"keychain. Enter it again {where}."
         )
     return None

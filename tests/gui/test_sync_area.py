@@ -108,8 +108,32 @@ def test_without_a_connection_the_failure_says_what_to_do(qtbot: QtBot,
     assert not status.sync_button.isVisibleTo(status)
     with qtbot.waitSignal(controller.failed, timeout=10_000) as blocker:
         controller.sync_now()  # the scheduler, or the Sync area's button
-    assert "Setup" in blocker.args[0] or "setup" in blocker.args[0]
+    assert "Run Setup…" in blocker.args[0] and "paydesk setup" not in blocker.args[0]
     assert status.text() == "Not connected to Autotask"
+
+
+def test_before_setup_the_area_offers_setup_and_the_schedule_waits(
+        qtbot: QtBot, set_up_context: AppContext, sandbox: AutotaskSandbox) -> None:
+    controller = controller_for(set_up_context)
+    area = SyncArea(controller)
+    qtbot.addWidget(area)
+    assert "Run Setup…" in area.summary.text() and "Click Sync now" not in area.summary.text()
+    assert area.setup_button.isVisibleTo(area)
+    assert not area.sync_button.isEnabled() and not area.full_button.isEnabled()
+    controller._scheduled()  # the 15-minute timer firing
+    assert not controller.running and controller.last_error is None
+
+    c = sandbox.credentials
+    save_autotask_connection(set_up_context.engine, AutotaskConnection(
+        username=c.username, integration_code=c.integration_code, discovery_url=sandbox.url))
+    save_autotask_secret(set_up_context.credentials, c.secret)
+    area.refresh_connection()  # what closing Setup does
+    assert not area.setup_button.isVisibleTo(area)
+    assert area.sync_button.isEnabled() and area.full_button.isEnabled()
+    assert "Click Sync now" in area.summary.text()
+    with qtbot.waitSignal(controller.finished, timeout=30_000):
+        controller._scheduled()
+    wait_for_background_tasks(qtbot)
 
 
 def test_schedule_is_kept_in_the_database(qtbot: QtBot, set_up_context: AppContext) -> None:

@@ -5,6 +5,7 @@ workers."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Slot
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -98,6 +99,10 @@ class SyncArea(QWidget):
         self.full_button.setToolTip("Read everything again and remove records Autotask no "
                                     "longer has. Takes longer than a normal sync.")
         self.cancel_button = QPushButton("Cancel")
+        self.setup_button = QPushButton("Run Setup…")
+        self.setup_button.setToolTip("Connect PayDesk to Autotask so it can copy your "
+                                     "invoices and organizations.")
+        self._connected = controller.connected()
         self.interval = QComboBox()
         for minutes in INTERVAL_CHOICES:
             self.interval.addItem("Only when I click Sync now" if minutes == 0
@@ -108,6 +113,7 @@ class SyncArea(QWidget):
         top.addStretch(1)
         top.addWidget(QLabel("Sync automatically:"))
         top.addWidget(self.interval)
+        top.addWidget(self.setup_button)
         top.addWidget(self.sync_button)
         top.addWidget(self.full_button)
         top.addWidget(self.cancel_button)
@@ -140,6 +146,7 @@ class SyncArea(QWidget):
         self.sync_button.clicked.connect(self._sync_now)
         self.full_button.clicked.connect(self._full_sync)
         self.cancel_button.clicked.connect(self._cancel)
+        self.setup_button.clicked.connect(self._open_setup)
         self.interval.currentIndexChanged.connect(self._interval_chosen)
         controller.started.connect(self._on_started)
         controller.progress.connect(self._on_progress)
@@ -158,7 +165,28 @@ class SyncArea(QWidget):
         label.setStyleSheet("font-weight: 600; margin-top: 6px;")
         return label
 
+    def showEvent(self, event: QShowEvent) -> None:
+        self.refresh_connection()
+        super().showEvent(event)
+
+    @Slot()
+    def refresh_connection(self) -> None:
+        """Read again whether Autotask is connected (on show, and when Setup closes)."""
+        self._connected = self.controller.connected()
+        self._update_buttons()
+        self._show_summary()
+
     # ----------------------------------------------------------------- actions
+
+    @Slot()
+    def _open_setup(self) -> None:
+        window = self.window()
+        open_setup = getattr(window, "open_setup", None)
+        if callable(open_setup):
+            open_setup()
+            closed = getattr(window, "setupClosed", None)
+            if closed is not None:  # offer Sync now once Setup connected Autotask
+                closed.connect(self.refresh_connection, Qt.ConnectionType.UniqueConnection)
 
     @Slot()
     def _sync_now(self) -> None:
@@ -190,9 +218,11 @@ class SyncArea(QWidget):
 
     def _update_buttons(self) -> None:
         running = self.controller.running
-        self.sync_button.setEnabled(not running)
-        self.full_button.setEnabled(not running)
+        ready = self._connected or running
+        self.sync_button.setEnabled(ready and not running)
+        self.full_button.setEnabled(ready and not running)
         self.cancel_button.setEnabled(running)
+        self.setup_button.setVisible(not ready)
 
     def _show_summary(self) -> None:
         c = self.controller
@@ -200,6 +230,10 @@ class SyncArea(QWidget):
             progress = c.last_progress
             eta = progress.eta_seconds if progress else None
             self.summary.setText("Syncing…" + (f" About {_duration(eta)} left." if eta else ""))
+        elif not self._connected:
+            self.summary.setText("PayDesk is not connected to Autotask yet. Click Run Setup… "
+                                 "to connect it; PayDesk then copies your invoices and "
+                                 "organizations.")
         elif c.last_error:
             self.summary.setText(f"The last sync failed: {c.last_error}")
         elif c.last_synced_at is not None:

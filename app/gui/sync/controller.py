@@ -20,7 +20,11 @@ from PySide6.QtCore import QObject, QTimer, Signal, Slot
 from sqlalchemy import Engine
 
 from app.core.clock import utcnow
-from app.core.connections import describe_missing_connection, load_autotask_client
+from app.core.connections import (
+    describe_missing_connection,
+    load_autotask_client,
+    load_autotask_connection,
+)
 from app.core.credentials import CredentialStore
 from app.core.sync import (
     RunStatus,
@@ -45,7 +49,7 @@ def sync_job(engine: Engine, credentials: CredentialStore, full: bool, *,
     """Runs on a pool thread: build the Autotask client and run one sync."""
     client = load_autotask_client(engine, credentials)
     if client is None:
-        raise SyncError(describe_missing_connection(engine, credentials)
+        raise SyncError(describe_missing_connection(engine, credentials, in_window=True)
                         or "PayDesk is not connected to Autotask yet.")
     try:
         return run_sync(engine, client, full=full, cancel=cancel, on_progress=on_progress)
@@ -107,8 +111,13 @@ class SyncController(QObject):
 
     @Slot()
     def _scheduled(self) -> None:
-        if not self.running:
+        # Before Setup stored an Autotask API user a scheduled sync could only fail.
+        if not self.running and self.connected():
             self.sync_now()
+
+    def connected(self) -> bool:
+        """Whether an Autotask API user is stored (a short settings read)."""
+        return load_autotask_connection(self.context.engine) is not None
 
     # ----------------------------------------------------------------- runs
 

@@ -38,7 +38,10 @@ def test_nothing_stored_means_no_client_and_a_reason(engine: Engine, profile: Pr
     store = CredentialStore(profile.key)
     assert load_autotask_connection(engine) is None
     assert load_autotask_client(engine, store) is None
-    assert "not connected to Autotask" in (describe_missing_connection(engine, store) or "")
+    reason = describe_missing_connection(engine, store) or ""
+    assert "not connected to Autotask" in reason and "`paydesk setup`" in reason
+    in_window = describe_missing_connection(engine, store, in_window=True) or ""
+    assert "Run Setup…" in in_window and "paydesk setup" not in in_window
 
 
 def test_connection_without_secret_says_the_secret_is_missing(
@@ -49,6 +52,9 @@ def test_connection_without_secret_says_the_secret_is_missing(
     assert load_autotask_client(engine, store) is None
     reason = describe_missing_connection(engine, store) or ""
     assert "secret" in reason and "api@example-msp.com" in reason
+    assert "Settings >" not in reason and "`paydesk setup`" in reason
+    in_window = describe_missing_connection(engine, store, in_window=True) or ""
+    assert "Run Setup…" in in_window and "paydesk setup" not in in_window
 
 
 def test_client_uses_stored_zone_and_keychain_secret(
