@@ -86,15 +86,26 @@ def test_cancel_stops_the_sync_and_says_so(qtbot: QtBot, connected: AppContext,
     sandbox.faults.latency_ms = 150
     controller = controller_for(connected)
     status = SyncStatusWidget(controller)
+    area = SyncArea(controller)
     qtbot.addWidget(status)
+    qtbot.addWidget(area)
+    header = area.progress_table.horizontalHeaderItem
+    assert [item.text() for item in (header(3), header(8)) if item] == ["Of about", "Time left"]
+    assert area.progress_table.isColumnHidden(3) and area.progress_table.isColumnHidden(8)
     with qtbot.waitSignal(controller.progress, timeout=10_000):
         controller.sync_now()
     assert status.cancel_button.isVisibleTo(status)
     assert status.text().startswith("Syncing")
+    # While it runs the area shows how many records to expect and how long is left ...
+    assert not area.progress_table.isColumnHidden(3)
+    assert not area.progress_table.isColumnHidden(8)
     with qtbot.waitSignal(controller.finished, timeout=30_000) as blocker:
         status.cancel_button.click()
     assert blocker.args[0].status is RunStatus.CANCELLED
     assert "cancelled" in status.text()
+    # ... and once it has stopped those columns, which would only say "—", are hidden.
+    assert area.progress_table.isColumnHidden(3) and area.progress_table.isColumnHidden(8)
+    wait_for_background_tasks(qtbot)
 
 
 def test_without_a_connection_the_failure_says_what_to_do(qtbot: QtBot,

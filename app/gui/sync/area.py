@@ -44,6 +44,8 @@ _KINDS = {"full": "Full sync", "incremental": "Changes", "reconcile": "Full chec
 _STATUSES = {"running": "Running", "succeeded": "Finished", "failed": "Failed",
              "cancelled": "Cancelled"}
 _RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+#: The progress table's "Of about" and "Time left" columns, shown only while a sync runs.
+_LIVE_COLUMNS = (3, 8)
 
 
 def _duration(seconds: float | None) -> str:
@@ -129,6 +131,7 @@ class SyncArea(QWidget):
             self.progress_table.horizontalHeader().sizeHint().height()
             + len(SPECS) * self.progress_table.verticalHeader().defaultSectionSize() + 6)
         layout.addWidget(self.progress_table)
+        self._show_live_columns(False)
 
         layout.addWidget(self._heading("Past syncs"))
         self.history_table = _table(["Started", "Kind", "Result", "Took", "Records read",
@@ -175,6 +178,10 @@ class SyncArea(QWidget):
         self._connected = self.controller.connected()
         self._update_buttons()
         self._show_summary()
+
+    def _show_live_columns(self, shown: bool) -> None:
+        for column in _LIVE_COLUMNS:
+            self.progress_table.setColumnHidden(column, not shown)
 
     # ----------------------------------------------------------------- actions
 
@@ -253,6 +260,7 @@ class SyncArea(QWidget):
     @Slot(object)
     def _on_progress(self, progress: SyncProgress) -> None:
         self.progress_heading.setText("This sync")
+        self._show_live_columns(self.controller.running)
         table = self.progress_table
         table.setRowCount(len(progress.entities))
         for row, e in enumerate(progress.entities):
@@ -273,12 +281,14 @@ class SyncArea(QWidget):
 
     @Slot(object)
     def _on_finished(self, result: SyncResult) -> None:
+        self._show_live_columns(False)
         self._update_buttons()
         self._show_summary()
         self.reload_history()
 
     @Slot(str)
     def _on_failed(self, _message: str) -> None:
+        self._show_live_columns(False)
         self._update_buttons()
         self._show_summary()
         self.reload_history()
@@ -319,6 +329,7 @@ class SyncArea(QWidget):
         local = run.started_at.astimezone()
         self.progress_heading.setText(
             f"Last sync — {_KINDS.get(run.kind, run.kind).lower()} on {local:%d %b at %H:%M}")
+        self._show_live_columns(False)
         table = self.progress_table
         table.setRowCount(len(run.entities))
         for row, c in enumerate(run.entities):
