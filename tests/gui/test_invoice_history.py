@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -329,6 +330,43 @@ def test_organization_list_and_page(ledger: AppContext, qtbot: object) -> None:
     extra = QLabel("More")
     page.add_section("Transactions", extra)
     assert page.tabs.tabText(page.tabs.count() - 1) == "Transactions"
+
+
+def test_organization_list_shows_nothing_owed_one_way_and_greys_inactive_rows(
+    set_up_context: AppContext, qtbot: object
+) -> None:
+    from app.core.queries.organizations import OrganizationColumn, OrganizationRow
+
+    model = OrganizationListModel(set_up_context.engine, "USD")
+    settled = OrganizationRow(id=1, name="Settled Ltd", city=None, is_active=True,
+                              open_invoices=0, open_balance_minor=0, overdue_minor=0,
+                              last_payment_date=None)
+    money = (OrganizationColumn.OPEN_INVOICES, OrganizationColumn.OPEN_BALANCE,
+             OrganizationColumn.OVERDUE)
+    assert [model.cell_text(settled, c) for c in money] == ["", "", ""]
+    owing = replace(settled, open_invoices=2, open_balance_minor=150_000, overdue_minor=50_000)
+    assert [model.cell_text(owing, c) for c in money] == ["2", "$1,500.00", "$500.00"]
+    assert model.cell_color(owing, OrganizationColumn.OVERDUE).name() == "#a02727"
+    assert model.cell_color(owing, OrganizationColumn.OPEN_BALANCE) is None
+    inactive = replace(owing, is_active=False)
+    grey = {model.cell_color(inactive, c).name() for c in OrganizationColumn}
+    assert grey == {"#6b7280"}
+
+
+def test_empty_organization_list_before_setup_offers_setup(
+    set_up_context: AppContext, qtbot: object
+) -> None:
+    from app.core.connections import AutotaskConnection, save_autotask_connection
+
+    area = OrganizationsArea(set_up_context)
+    qtbot.addWidget(area)  # type: ignore[attr-defined]
+    empty = area.list.empty
+    assert "Run Setup…" in empty.explanation() and "Open Sync" not in empty.explanation()
+    assert empty.action_button.text() == "Run Setup…" and not empty.action_button.isHidden()
+    save_autotask_connection(set_up_context.engine, AutotaskConnection(
+        username="api@example-msp.com", integration_code="CODE"))
+    area.list._after_reset()  # what closing Setup does
+    assert "Open Sync" in empty.explanation() and empty.action_button.isHidden()
 
 
 def test_a_sync_updates_changed_invoices_in_the_open_areas(

@@ -44,6 +44,7 @@ from PySide6.QtWidgets import (
 )
 from sqlalchemy import Engine
 
+from app.core.connections import load_autotask_connection
 from app.core.queries.organizations import (
     OrganizationColumn,
     OrganizationDetail,
@@ -133,16 +134,32 @@ class OrganizationListModel(IdTableModel[OrganizationRow]):
         match column:
             case OrganizationColumn.NAME:
                 return row.name if row.is_active else f"{row.name} (inactive)"
+            # Nothing open or overdue reads as an empty cell in all three columns, so the
+            # organizations that do owe something stand out.
             case OrganizationColumn.OPEN_INVOICES:
-                return f"{row.open_invoices:,}" if row.open_invoices else "—"
+                return f"{row.open_invoices:,}" if row.open_invoices else ""
             case OrganizationColumn.OPEN_BALANCE:
+                if not row.open_balance_minor:
+                    return ""
                 return money_text(row.open_balance_minor, self.currency, self.locale)
             case OrganizationColumn.OVERDUE:
                 if not row.overdue_minor:
-                    return "—"
+                    return ""
                 return money_text(row.overdue_minor, self.currency, self.locale)
             case OrganizationColumn.LAST_PAYMENT:
                 return date_text(row.last_payment_date, self.locale) or "Never"
+
+    @staticmethod
+    def cell_color(row: OrganizationRow, column: OrganizationColumn) -> Any:
+        """Inactive organizations are grey throughout (their overdue amount too); an
+        active one's overdue amount is red."""
+        from PySide6.QtGui import QColor
+
+        if not row.is_active:
+            return QColor("#6B7280")
+        if column is OrganizationColumn.OVERDUE and row.overdue_minor:
+            return QColor("#A02727")
+        return None
 
     def data(
         self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole
@@ -162,13 +179,7 @@ class OrganizationListModel(IdTableModel[OrganizationRow]):
         if row is None:
             return None
         if role == Qt.ItemDataRole.ForegroundRole:
-            from PySide6.QtGui import QColor
-
-            if column is OrganizationColumn.OVERDUE and row.overdue_minor:
-                return QColor("#A02727")
-            if not row.is_active:
-                return QColor("#6B7280")
-            return None
+            return self.cell_color(row, column)
         if role == Qt.ItemDataRole.ToolTipRole:
             return row.name if column is OrganizationColumn.NAME else None
         return self.cell_text(row, column)
@@ -232,11 +243,13 @@ class OrganizationListView(QWidget):
         for section in range(1, len(COLUMNS)):
             header.resizeSection(section, 140)
         self.table.activated.connect(self._open_current)
+        self.context = context
         self.empty = EmptyState(
             "No organizations yet",
             "Your clients appear here once PayDesk has copied them from Autotask. "
             "Open Sync to bring them in.",
         )
+        self.empty.actionTriggered.connect(self._open_setup)
         self.stack = QStackedWidget()
         self.stack.addWidget(self.table)
         self.stack.addWidget(self.empty)
@@ -303,6 +316,14 @@ class OrganizationListView(QWidget):
                     "No organization's name contains that text. Check the spelling, or clear "
                     "the search.",
                 )
+            elif load_autotask_connection(self.context.engine) is None:
+                # Nothing can sync before Setup has connected Autotask.
+                self.empty.set_content(
+                    "No organizations yet",
+                    "Your clients appear here once PayDesk has copied them from Autotask. "
+                    "Run Setup… to connect PayDesk to Autotask first.",
+                    "Run Setup…",
+                )
             else:
                 self.empty.set_content(
                     "No organizations yet",
@@ -310,6 +331,16 @@ class OrganizationListView(QWidget):
                     "Open Sync to bring them in.",
                 )
             self.stack.setCurrentWidget(self.empty)
+
+    @Slot()
+    def _open_setup(self) -> None:
+        window = self.window()
+        open_setup = getattr(window, "open_setup", None)
+        if callable(open_setup):
+            open_setup()
+            closed = getattr(window, "setupClosed", None)
+            if closed is not None:  # say "Open Sync" once Setup connected Autotask
+                closed.connect(self._after_reset, Qt.ConnectionType.UniqueConnection)
 
     @Slot()
     def _open_current(self) -> None:
