@@ -10,6 +10,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QComboBox,
+    QDialogButtonBox,
     QFileDialog,
     QLabel,
     QLineEdit,
@@ -93,6 +94,10 @@ def test_opens_with_the_full_balance_and_states_the_exact_total(
         "Dana Reyes <dana@acme.test>", "Sam Okafor <ap@acme.test>"
     }
     assert not child(dialog, QWidget, "surchargeLine").isVisible()
+    table = dialog.allocation_table
+    headers = [table.horizontalHeaderItem(c).text()  # type: ignore[union-attr]
+               for c in range(table.columnCount())]
+    assert all(headers) and headers[-1] == "After this payment"
 
 
 @pytest.mark.parametrize(
@@ -198,6 +203,11 @@ def test_pay_is_disabled_while_the_charge_runs_then_the_approved_result_shows(
         }
     assert balances == {"1045": 0, "1046": 40_050, "1047": 9_999}
 
+    done = child(dialog, QPushButton, "doneButton")
+    assert done.text() == "Done"
+    assert child(dialog, QDialogButtonBox, "resultButtons").buttonRole(done) is (
+        QDialogButtonBox.ButtonRole.AcceptRole)
+
     # The receipt saves as a PDF.
     target = tmp_path / "receipt.pdf"
     monkeypatch.setattr(QFileDialog, "getSaveFileName",
@@ -223,6 +233,13 @@ def test_a_declined_card_shows_the_reason_and_another_method_can_be_tried(
     assert not child(dialog, QPushButton, "printReceiptButton").isVisible()
     again = child(dialog, QPushButton, "tryAnotherMethodButton")
     assert again.isVisible()
+    # Try another method is the main button, Close dismisses, laid out by the platform's
+    # rules like the approved result's Done.
+    buttons = child(dialog, QDialogButtonBox, "resultButtons")
+    close = child(dialog, QPushButton, "doneButton")
+    assert close.text() == "Close"
+    assert buttons.buttonRole(again) is QDialogButtonBox.ButtonRole.AcceptRole
+    assert buttons.buttonRole(close) is QDialogButtonBox.ButtonRole.RejectRole
 
     qtbot.mouseClick(again, Qt.MouseButton.LeftButton)
     assert dialog.pages.currentWidget() is dialog.form_page

@@ -38,6 +38,7 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
     QDialog,
+    QDialogButtonBox,
     QFormLayout,
     QFrame,
     QGridLayout,
@@ -217,7 +218,7 @@ class OrderSummaryDialog(QDialog):
         self.allocation_table.setObjectName("allocationTable")
         self.allocation_table.setAccessibleName("Invoices being paid")
         self.allocation_table.setHorizontalHeaderLabels(
-            ["Invoice", "Due", "Balance", "To pay", ""]
+            ["Invoice", "Due", "Balance", "To pay", "After this payment"]
         )
         for column in (self.COL_BALANCE, self.COL_PAY):
             header_item = self.allocation_table.horizontalHeaderItem(column)
@@ -245,10 +246,11 @@ class OrderSummaryDialog(QDialog):
             "choose how much goes to that invoice."
         )
         self.allocation_table.itemChanged.connect(self._on_allocation_edited)
+        # The table takes the height the form does not need (its rows, at least).
         self.allocation_table.setSizePolicy(
-            QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred
+            QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding
         )
-        layout.addWidget(self.allocation_table)
+        layout.addWidget(self.allocation_table, 1)
 
         form = QFormLayout()
         form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
@@ -305,7 +307,6 @@ class OrderSummaryDialog(QDialog):
         form.addRow("Memo", self.memo_edit)
         layout.addLayout(form)
 
-        layout.addStretch(1)
         layout.addWidget(self._build_totals())
 
         self.warning_label = QLabel()
@@ -458,13 +459,28 @@ class OrderSummaryDialog(QDialog):
             self.email_link_button,
             self.print_button,
             self.pdf_button,
-            self.try_again_button,
         ):
             buttons.addWidget(button)
         buttons.addStretch(1)
-        buttons.addWidget(self.done_button)
+        # The way on (Done, or Try another method after a decline) and Close sit where the
+        # platform puts a dialog's main and dismissing buttons.
+        self.result_buttons = QDialogButtonBox()
+        self.result_buttons.setObjectName("resultButtons")
+        self.result_buttons.addButton(
+            self.try_again_button, QDialogButtonBox.ButtonRole.AcceptRole
+        )
+        self.result_buttons.addButton(self.done_button, QDialogButtonBox.ButtonRole.AcceptRole)
+        buttons.addWidget(self.result_buttons)
         layout.addLayout(buttons)
         return page
+
+    def _set_done_role(self, main: bool) -> None:
+        """Done is the main button; Close (beside Try another method) dismisses."""
+        role = (QDialogButtonBox.ButtonRole.AcceptRole if main
+                else QDialogButtonBox.ButtonRole.RejectRole)
+        if self.result_buttons.buttonRole(self.done_button) != role:
+            self.result_buttons.removeButton(self.done_button)
+            self.result_buttons.addButton(self.done_button, role)
 
     @staticmethod
     def _error_label(name: str) -> QLabel:
@@ -734,12 +750,13 @@ class OrderSummaryDialog(QDialog):
         self._update_pay_button()
 
     def _fit_table_height(self) -> None:
+        """Room for up to eight invoices without scrolling; any spare height comes on top."""
         table = self.allocation_table
         rows = min(table.rowCount(), 8)
         height = table.horizontalHeader().height() + 2 * table.frameWidth() + 4
         for row in range(rows):
             height += table.rowHeight(row)
-        table.setFixedHeight(max(height, 80))
+        table.setMinimumHeight(max(height, 80))
 
     def _update_pay_button(self) -> None:
         summary = self.summary
@@ -978,6 +995,7 @@ class OrderSummaryDialog(QDialog):
         # The next step a bookkeeper takes is the highlighted one.
         self.try_again_button.setStyleSheet(_PRIMARY_STYLE if retry else "")
         self.done_button.setStyleSheet("" if retry else _PRIMARY_STYLE)
+        self._set_done_role(not retry)
         total = self._fmt(outcome.total)
         mode = " (test mode)" if outcome.test_mode else ""
         if state is PaymentState.SUCCEEDED:
@@ -1007,7 +1025,7 @@ class OrderSummaryDialog(QDialog):
             self.result_message.setText(outcome.message)
         self.result_details.setText(self._details_html(outcome))
         self.pages.setCurrentWidget(self.result_page)
-        self.done_button.setFocus()
+        (self.try_again_button if retry else self.done_button).setFocus()
 
     def _details_html(self, outcome: PaymentOutcome | HostedPayment) -> str:
         """Facts on the left; the money, right-aligned like a ledger, below them."""
