@@ -487,7 +487,18 @@ class Table:
             return self._select_ids(plan[1], plan[2])
         if kind == "date":
             return self._select_dates(plan[1], plan[2], plan[3])
+        if kind == "nodate":
+            return self._select_missing(plan[1])
         return None
+
+    def _select_missing(self, name: str) -> list[int] | None:
+        """Generated records without a readable value in a date field (open invoices have
+        no `paidDate`): every id the field's index does not hold."""
+        index = self.date_index(name)
+        if index is None:
+            return None
+        present = set(index[1])
+        return [i for i in self.generated_ids(0, self.count) if i not in present]
 
     def _select_ids(self, op: str, value: int) -> list[int] | None:
         if op == "eq":

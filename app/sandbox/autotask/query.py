@@ -31,7 +31,8 @@ Record = Mapping[str, Any]
 Predicate = Callable[[Record], bool]
 Plan = tuple[Any, ...] | None
 """What an index can answer of a filter, as a small tree: `("id", op, n)`, `("ids", [n…])`,
-`("date", field, op, datetime)`, `("and", [plan…])`, `("or", [plan…])`; None where only
+`("date", field, op, datetime)`, `("nodate", field)` (no readable value),
+`("and", [plan…])`, `("or", [plan…])`; None where only
 reading every record can tell. Every record a plan selects is still checked against the
 predicate, so a plan only has to select at least the matching records."""
 
@@ -288,6 +289,8 @@ def _plan(schema: EntitySchema, raw: Any) -> Plan:
         if op in _INDEX_OPS and isinstance(value, int) and not isinstance(value, bool):
             return ("id", op, value)
         return None
+    if spec.data_type.lower() in ("datetime", "date") and op == "notexist":
+        return ("nodate", spec.name)
     if spec.data_type.lower() in ("datetime", "date") and op in _INDEX_OPS:
         target = _coerce(spec, value)
         return ("date", spec.name, op, target) if target is not None else None
