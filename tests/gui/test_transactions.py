@@ -174,10 +174,13 @@ def test_detail_shows_the_history_and_a_partial_refund_reopens_the_invoice(
     assert not confirm.isEnabled()  # a reason is required
     refund_dialog.partial_radio.setChecked(True)
     amount = refund_dialog.findChild(QLineEdit, "refundAmount")
+    assert amount.text() == "$1,650.50"  # all that is left, in money, to change
     amount.setText("2000")
     error = refund_dialog.findChild(QLabel, "refundAmountError")
     assert error.text() == "At most $1,650.50 is left to refund on this payment."
-    amount.setText("100.00")
+    amount.setText("100")
+    amount.editingFinished.emit()
+    assert amount.text() == "$100.00"
     refund_dialog.findChild(type(refund_dialog.reason_edit), "refundReason").setPlainText(
         "Billed twice for the backup service")
     assert confirm.isEnabled()

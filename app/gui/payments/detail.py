@@ -624,6 +624,9 @@ class RefundDialog(QDialog):
         self.amount_edit.setAlignment(Qt.AlignmentFlag.AlignRight)
         self.amount_edit.setFixedWidth(140)
         self.amount_edit.setEnabled(False)
+        # The amount reads as money, with its currency, like "Everything left" beside it.
+        self.amount_edit.setPlaceholderText(self._fmt(Money.zero(self.maximum.currency)))
+        self.amount_edit.editingFinished.connect(self.tidy_amount)
         group = QButtonGroup(self)
         group.addButton(self.full_radio)
         group.addButton(self.partial_radio)
@@ -684,8 +687,19 @@ class RefundDialog(QDialog):
     def _on_partial_toggled(self, checked: bool) -> None:
         self.amount_edit.setEnabled(checked)
         if checked:
+            if not self.amount_edit.text():
+                self.amount_edit.setText(self._fmt(self.maximum))
+            self.amount_edit.selectAll()
             self.amount_edit.setFocus()
         self._validate()
+
+    @Slot()
+    def tidy_amount(self) -> None:
+        """Show a typed amount as money ("100" becomes "$100.00"); a wrong one stays as typed
+        so its message still fits it."""
+        amount, problem = self.amount()
+        if amount is not None and problem is None:
+            self.amount_edit.setText(self._fmt(amount))
 
     def amount(self) -> tuple[Money | None, str | None]:
         """``(amount, problem)``; amount ``None`` means everything left."""

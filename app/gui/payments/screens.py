@@ -308,7 +308,8 @@ def refund_dialog(session: ScreenshotSession) -> QWidget:
         return detail_dialog
     dialog = RefundDialog(session.context, detail_dialog.detail)
     dialog.partial_radio.setChecked(True)
-    dialog.amount_edit.setText("100.00")
+    dialog.amount_edit.setText("100")
+    dialog.tidy_amount()  # as when the bookkeeper moves on to the reason
     dialog.reason_edit.setPlainText("Client was billed twice for the May backup service")
     session.keep(dialog)
     return dialog
