@@ -9,6 +9,7 @@ recognise a method (brand, last 4, expiry).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -116,11 +117,11 @@ class SavedMethod:
 
     @property
     def summary(self) -> str:
-        """``Visa •••• 4242`` / ``STRIPE TEST BANK •••• 6789`` — for lists and receipts."""
+        """``Visa •••• 4242`` / ``Stripe Test Bank •••• 6789`` — for lists and receipts."""
         if self.method_type is MethodType.CARD:
             name = _CARD_BRAND_NAMES.get((self.brand or "").lower(), (self.brand or "Card").title())
         else:
-            name = self.brand or "Bank account"
+            name = readable_bank_name(self.brand or "") or "Bank account"
         return f"{name} •••• {self.last4}" if self.last4 else name
 
     @property
@@ -135,6 +136,49 @@ class SavedMethod:
         if self.exp_month is None or self.exp_year is None:
             return False
         return (self.exp_year, self.exp_month) < (year, month)
+
+
+#: Joining words written in lower case inside a bank's name ("Bank of America").
+_SMALL_WORDS = frozenset({"of", "the", "and", "for", "at", "in", "on", "de", "la", "du"})
+#: Short bank names that are acronyms although they contain a vowel.
+_ACRONYMS = frozenset({"BMO", "BOK", "BBVA", "USAA", "UBS", "ANZ", "ING", "RBC", "BNY", "USA",
+                       "FCU", "FSB", "SSB", "CCU"})
+#: Names with their own mixed case.
+_SPELLINGS = {"JPMORGAN": "JPMorgan"}
+_WORD = re.compile(r"[^\s,/()-]+")
+
+
+def readable_bank_name(name: str) -> str:
+    """A bank's name as people write it: ``STRIPE TEST BANK`` → ``Stripe Test Bank``,
+    ``BANK OF AMERICA, N.A.`` → ``Bank of America, N.A.``, ``TD BANK`` → ``TD Bank``.
+
+    Banks report their names in capitals; only such names are changed (a name with any
+    lower-case letter is kept as given). Words of one or two letters, words without a vowel
+    (``PNC``), words with dots or ``&`` (``N.A.``, ``M&T``) and a few known acronyms stay in
+    capitals.
+    """
+    name = " ".join(name.split())
+    if not name or name != name.upper():
+        return name
+    first = True
+
+    def word(match: re.Match[str]) -> str:
+        nonlocal first
+        text = match.group(0)
+        at_start, first = first, False
+        letters = "".join(ch for ch in text if ch.isalpha())
+        lower = text.lower()
+        if not letters or "." in text or "&" in text or text in _ACRONYMS:
+            return text
+        if text in _SPELLINGS:
+            return _SPELLINGS[text]
+        if lower in _SMALL_WORDS:
+            return text.capitalize() if at_start else lower
+        if len(letters) <= 2 or not set(letters.lower()) & set("aeiouy"):
+            return text
+        return text.capitalize()
+
+    return _WORD.sub(word, name)
 
 
 _CARD_BRAND_NAMES = {

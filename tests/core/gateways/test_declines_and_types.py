@@ -12,6 +12,7 @@ from app.core.gateways import (
     decline_reason,
 )
 from app.core.gateways.errors import GatewayError, NetworkUnknownOutcome, RateLimited
+from app.core.gateways.types import readable_bank_name
 
 
 @pytest.mark.parametrize(
@@ -47,13 +48,33 @@ def test_no_reason_mentions_codes_or_http() -> None:
         assert "_" not in reason and "HTTP" not in reason and reason.endswith(".")
 
 
+@pytest.mark.parametrize(("reported", "shown"), [
+    ("STRIPE TEST BANK", "Stripe Test Bank"),
+    ("BANK OF AMERICA, N.A.", "Bank of America, N.A."),
+    ("TD BANK", "TD Bank"),
+    ("PNC BANK", "PNC Bank"),
+    ("M&T BANK", "M&T Bank"),
+    ("JPMORGAN CHASE BANK, NA", "JPMorgan Chase Bank, NA"),
+    ("PEOPLE'S UNITED BANK", "People's United Bank"),
+    ("WINSTON-SALEM FCU", "Winston-Salem FCU"),
+    ("THE BANCORP BANK", "The Bancorp Bank"),
+    ("Chase", "Chase"),  # a name not in capitals is kept as the bank wrote it
+    ("", ""),
+])
+def test_bank_names_in_capitals_read_as_written_names(reported: str, shown: str) -> None:
+    assert readable_bank_name(reported) == shown
+    if reported:
+        bank = SavedMethod("pm_2", MethodType.US_BANK_ACCOUNT, reported, "6789")
+        assert bank.summary == f"{shown} •••• 6789"
+
+
 def test_saved_method_summaries() -> None:
     card = SavedMethod("pm_1", MethodType.CARD, "visa", "4242", 8, 2030)
     assert card.summary == "Visa •••• 4242"
     assert card.expiry == "08/2030"
     assert card.is_expired(2030, 9) and not card.is_expired(2030, 8)
     bank = SavedMethod("pm_2", MethodType.US_BANK_ACCOUNT, "STRIPE TEST BANK", "6789")
-    assert bank.summary == "STRIPE TEST BANK •••• 6789"
+    assert bank.summary == "Stripe Test Bank •••• 6789"
     assert bank.expiry == "" and not bank.is_expired(2099, 1)
     unknown = SavedMethod("pm_3", MethodType.CARD, "cartes_bancaires", "1234")
     assert unknown.summary == "Cartes_Bancaires •••• 1234"

@@ -161,5 +161,5 @@ def test_every_change_is_audited_with_the_bank_authorization(
     assert all(actor == "dana@front-desk" and subject == str(ORG)
                for _, actor, subject, _ in entries)
     saved_details = entries[0][3]
-    assert saved_details["method"] == "STRIPE TEST BANK •••• 6789"
+    assert saved_details["method"] == "Stripe Test Bank •••• 6789"
     assert "Debit authorization accepted" in saved_details["authorization"]

@@ -20,7 +20,7 @@ def _saved_bank(gateway: StripeGateway, customer: str, account: str) -> str:
     assert answer.completed, answer.text
     method = gateway.poll_hosted_session(session.session_id).method
     assert method is not None and method.method_type is MethodType.US_BANK_ACCOUNT
-    assert method.summary == f"STRIPE TEST BANK •••• {account[-4:]}"
+    assert method.summary == f"Stripe Test Bank •••• {account[-4:]}"
     return method.token
 
 

@@ -152,6 +152,6 @@ def test_bank_account_payment(page: Page, gateway: StripeGateway, customer: str,
     assert status.charge.amount == Money(128_000, "USD")
     assert status.method is not None
     assert status.method.method_type is MethodType.US_BANK_ACCOUNT
-    assert status.method.summary == "STRIPE TEST BANK •••• 6789"
+    assert status.method.summary == "Stripe Test Bank •••• 6789"
     admin(sandbox, "POST", f"/_sandbox/payment_intents/{status.charge.charge_id}/settle")
     assert gateway.refresh_charge(status.charge.charge_id).status is ChargeStatus.SUCCEEDED
