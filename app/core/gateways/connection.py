@@ -6,8 +6,10 @@ secret key lives only in the OS keychain through :mod:`app.core.credentials`.
 
 :func:`load_gateway` is what the program calls at start (and after Setup) to get a ready
 :class:`~app.core.gateways.protocol.PaymentGateway`, or ``None`` with
-:func:`describe_missing_gateway` saying why. Importing this module registers the "payment
-gateway" setup requirement, so the first start and ``paydesk doctor`` know about it.
+:func:`describe_missing_gateway` saying why. Importing this module does not make a gateway
+part of "setup is complete": a bookkeeper can look at invoices before connecting one, and
+the payment screens say what is missing. :func:`register_gateway_requirement` adds it as a
+setup requirement for an installation that wants one required.
 
 Threads: every function here blocks on the database or the keychain; call them off the GUI
 thread when they are part of a user action.
@@ -203,6 +205,6 @@ GATEWAY_REQUIREMENT = SetupRequirement("gateway", "Payment gateway", describe_mi
 
 def register_gateway_requirement() -> None:
     """Make a connected, tested gateway part of "setup is complete" (first start, ``paydesk
-    doctor``). Called once at program start; without it PayDesk can be used to look at
+    doctor``). PayDesk itself does not call it: without it PayDesk can be used to look at
     invoices before a gateway is connected, and the payment screens say what is missing."""
     register_requirement(GATEWAY_REQUIREMENT)
