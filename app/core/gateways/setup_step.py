@@ -8,14 +8,14 @@ Connection as page state (untested → testing → passed/failed) for exactly th
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from app.core.gateways.connection import GatewayConnection, open_gateway
 from app.core.gateways.errors import AuthenticationFailed, GatewayError
 from app.core.gateways.stripe_gateway import stripe_mode_from_key
 from app.core.gateways.types import GatewayAccountInfo, GatewayMode
-from app.core.setup.autotask_step import TestState
+from app.core.setup.connection_test import ConnectionTestState, TestState
 
 __all__ = [
     "GatewayForm",
@@ -121,70 +121,22 @@ def run_gateway_test(form: GatewayForm, stored_secret: str | None = None, *,
     return GatewayTestOutcome(info=info, warning=warning)
 
 
-class GatewayStepState:
-    """Test Connection as page state. Used on one thread (the GUI thread in the wizard)."""
+class GatewayStepState(ConnectionTestState[GatewayForm, GatewayTestOutcome]):
+    """Test Connection for the gateway account: only the key (and gateway, sandbox address)
+    is tested, so editing the return page keeps a result; Next also needs every field
+    acceptable."""
 
-    def __init__(self, form: GatewayForm, stored_secret: str | None = None) -> None:
-        self.form = form
-        self._stored_secret = stored_secret
-        self.state = TestState.UNTESTED
-        self.outcome: GatewayTestOutcome | None = None
-        self._generation = 0
-        self._tested: str | None = None
+    not_ready_message = "the key is not acceptable"
 
-    def edit(self, **changes: str) -> bool:
-        """Apply field changes; True when that cleared a result (pass or fail)."""
-        new_form = replace(self.form, **changes)  # type: ignore[arg-type]
-        if new_form == self.form:
-            return False
-        key_changed = new_form.fingerprint(self._stored_secret) != self.form.fingerprint(
-            self._stored_secret)
-        self.form = new_form
-        if not key_changed:
-            return False  # the return page does not change which account is tested
-        if self.state is TestState.TESTING:
-            self._generation += 1
-        cleared = self.state is not TestState.UNTESTED
-        self.state = TestState.UNTESTED
-        self.outcome = None
-        self._tested = None
-        return cleared
+    def _ready_to_test(self) -> bool:
+        return "secret_key" not in self.form.errors()
 
-    def can_test(self) -> bool:
-        return self.state is not TestState.TESTING and "secret_key" not in self.form.errors()
+    def _clears_result(self, old: GatewayForm, new: GatewayForm) -> bool:
+        # The return page does not change which account is tested.
+        return new.fingerprint(self._stored_secret) != old.fingerprint(self._stored_secret)
 
-    def start_test(self) -> int:
-        if "secret_key" in self.form.errors():
-            raise ValueError("the key is not acceptable")
-        self._generation += 1
-        self.state = TestState.TESTING
-        self.outcome = None
-        self._tested = self.form.fingerprint(self._stored_secret)
-        return self._generation
+    def _form_complete(self) -> bool:
+        return self.form.is_valid()
 
-    def cancel_test(self) -> None:
-        if self.state is TestState.TESTING:
-            self._generation += 1
-            self.state = TestState.UNTESTED
-            self._tested = None
-
-    def finish_test(self, ticket: int, outcome: GatewayTestOutcome) -> bool:
-        """Record a result; False (and nothing changes) when it is for an outdated test."""
-        if ticket != self._generation or self.state is not TestState.TESTING:
-            return False
-        self.outcome = outcome
-        self.state = TestState.PASSED if outcome.ok else TestState.FAILED
-        return True
-
-    def secret_saved(self, secret: str) -> None:
-        self._stored_secret = secret.strip()
-
-    def can_advance(self) -> bool:
-        """Next only after a pass for exactly the account now in the fields, and with every
-        field acceptable."""
-        return (
-            self.state is TestState.PASSED
-            and self._tested is not None
-            and self._tested == self.form.fingerprint(self._stored_secret)
-            and self.form.is_valid()
-        )
+    def _normalise_secret(self, secret: str) -> str:
+        return secret.strip()

@@ -1,17 +1,17 @@
 """The Autotask step of setup as plain data and rules, so the wizard only draws it.
 
 `AutotaskForm` is what the fields hold. `AutotaskStepState` tracks Test Connection as page
-state: untested → testing → passed/failed. A result only counts for the exact values that
-were tested (a fingerprint of the form); editing any field clears a pass, and a result that
-arrives for an older test (after Cancel or an edit) is ignored. `run_connection_test` is the
-blocking call the wizard runs in a worker and ``paydesk setup`` runs directly.
+state (untested → testing → passed/failed, see `connection_test`): a result only counts for
+the exact values that were tested (a fingerprint of the form); editing any field clears a
+pass, and a result that arrives for an older test (after Cancel or an edit) is ignored.
+`run_connection_test` is the blocking call the wizard runs in a worker and
+``paydesk setup`` runs directly.
 """
 
 from __future__ import annotations
 
-import enum
 import hashlib
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from app.core.autotask import (
     DEFAULT_DISCOVERY_URL,
@@ -21,6 +21,7 @@ from app.core.autotask import (
     test_connection,
 )
 from app.core.connections import AutotaskConnection
+from app.core.setup.connection_test import ConnectionTestState, TestState
 from app.core.setup.outcomes import ConnectionFailure, describe_failure
 from app.core.setup.validation import (
     validate_integration_code,
@@ -100,16 +101,6 @@ class TestOutcome:
 TestOutcome.__test__ = False  # type: ignore[attr-defined]  # not a pytest class
 
 
-class TestState(enum.Enum):
-    UNTESTED = "untested"
-    TESTING = "testing"
-    PASSED = "passed"
-    FAILED = "failed"
-
-
-TestState.__test__ = False  # type: ignore[attr-defined]
-
-
 def run_connection_test(
     form: AutotaskForm, stored_secret: str | None = None, *, read_timeout: float = 30.0
 ) -> TestOutcome:
@@ -131,66 +122,5 @@ def run_connection_test(
     return TestOutcome(report=report)
 
 
-class AutotaskStepState:
-    """Test Connection as page state. Used on one thread (the GUI thread in the wizard)."""
-
-    def __init__(self, form: AutotaskForm, stored_secret: str | None = None) -> None:
-        self.form = form
-        self._stored_secret = stored_secret
-        self.state = TestState.UNTESTED
-        self.outcome: TestOutcome | None = None
-        self._generation = 0
-        self._tested: str | None = None
-
-    def edit(self, **changes: str) -> bool:
-        """Apply field changes; returns True when that cleared a result (pass or fail)."""
-        new_form = replace(self.form, **changes)  # type: ignore[arg-type]
-        if new_form == self.form:
-            return False
-        self.form = new_form
-        if self.state is TestState.TESTING:
-            self._generation += 1  # the running test no longer matches the fields
-        cleared = self.state is not TestState.UNTESTED
-        self.state = TestState.UNTESTED
-        self.outcome = None
-        self._tested = None
-        return cleared
-
-    def can_test(self) -> bool:
-        return self.state is not TestState.TESTING and self.form.is_valid()
-
-    def start_test(self) -> int:
-        """Mark a test as running; returns the ticket its result must come back with."""
-        if not self.form.is_valid():
-            raise ValueError("the form has errors")
-        self._generation += 1
-        self.state = TestState.TESTING
-        self.outcome = None
-        self._tested = self.form.fingerprint(self._stored_secret)
-        return self._generation
-
-    def cancel_test(self) -> None:
-        if self.state is TestState.TESTING:
-            self._generation += 1
-            self.state = TestState.UNTESTED
-            self._tested = None
-
-    def finish_test(self, ticket: int, outcome: TestOutcome) -> bool:
-        """Record a result; False (and nothing changes) when it is for an outdated test."""
-        if ticket != self._generation or self.state is not TestState.TESTING:
-            return False
-        self.outcome = outcome
-        self.state = TestState.PASSED if outcome.ok else TestState.FAILED
-        return True
-
-    def secret_saved(self, secret: str) -> None:
-        """The typed secret is now the stored one (the fingerprint stays the same)."""
-        self._stored_secret = secret
-
-    def can_advance(self) -> bool:
-        """Next is allowed only after a pass for exactly the values now in the fields."""
-        return (
-            self.state is TestState.PASSED
-            and self._tested is not None
-            and self._tested == self.form.fingerprint(self._stored_secret)
-        )
+class AutotaskStepState(ConnectionTestState[AutotaskForm, TestOutcome]):
+    """Test Connection for the Autotask sign-in: every field counts, any edit clears a result."""
