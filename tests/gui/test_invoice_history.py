@@ -324,6 +324,7 @@ def test_organization_list_and_page(ledger: AppContext, qtbot: object) -> None:
     assert page.contracts.rowCount() >= 1
     invoices = page.invoices
     assert invoices.table.isColumnHidden(COLUMNS.index(InvoiceColumn.ORGANIZATION))
+    assert "organization" not in invoices.search.placeholderText()
     owed = invoices.model.rows_for(invoices.model.ids())
     assert all(r.organization_id == rows[0].id for r in owed)
     assert sum(r.balance_minor for r in owed) == rows[0].open_balance_minor

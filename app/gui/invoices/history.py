@@ -175,7 +175,11 @@ class InvoiceHistoryView(QWidget):
 
     # --- building ------------------------------------------------------------------------
     def _build(self) -> None:
-        self.search = SearchField("Search invoice #, organization or QuickBooks #")
+        self.search = SearchField(
+            "Search invoice # or QuickBooks #"
+            if self._fixed_organization is not None
+            else "Search invoice #, organization or QuickBooks #"
+        )
         self.search.setObjectName("invoiceSearch")
         self.search.setMinimumWidth(300)
         self.search.searchRequested.connect(self._on_filters_changed)
