@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import html
 import logging
-from functools import partial
 
 from PySide6.QtCore import Qt, Slot
 from PySide6.QtWidgets import (
@@ -23,12 +22,10 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QProgressBar,
     QPushButton,
     QToolButton,
     QVBoxLayout,
     QWidget,
-    QWizardPage,
 )
 
 from app.core.autotask import DEFAULT_DISCOVERY_URL
@@ -50,6 +47,7 @@ from app.core.setup.autotask_step import (
 from app.core.setup.outcomes import ConnectionFailure, FailureKind, describe_success
 from app.gui.context import AppContext
 from app.gui.widgets.pill import Tone
+from app.gui.wizard.connection_test_page import ConnectionTestPage
 from app.gui.wizard.notice import Notice
 from app.gui.workers import Task, WorkerFailure, run_task
 
@@ -58,20 +56,18 @@ log = logging.getLogger(__name__)
 _FIELDS = ("username", "secret", "integration_code", "zone_url")
 
 
-class AutotaskPage(QWizardPage):
+class AutotaskPage(ConnectionTestPage[AutotaskForm, TestOutcome]):
+    fields = _FIELDS
+    state: AutotaskStepState
+
     def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.context = context
+        super().__init__(context, parent)
         self.setObjectName("autotaskPage")
         self.setTitle("Autotask API user")
         self.setSubTitle("The API user PayDesk signs in to Autotask with. Test Connection "
                          "checks it before you go on.")
-        self._stored_secret: str | None = None
         self._discovery_url = DEFAULT_DISCOVERY_URL
         self.state = AutotaskStepState(AutotaskForm())
-        self._task: Task | None = None
-        self._ticket = 0
-        self._loading = False
 
         self.username = QLineEdit(self)
         self.username.setObjectName("autotaskUsername")
@@ -97,15 +93,7 @@ class AutotaskPage(QWizardPage):
         self.advanced.setStyleSheet("QToolButton#autotaskAdvanced { border: none; "
                                     "background: transparent; padding: 2px 0px; }")
 
-        self.errors: dict[str, QLabel] = {}
-        for name in _FIELDS:
-            error = QLabel(self)
-            error.setObjectName(f"{name}Error")
-            error.setWordWrap(True)
-            error.setStyleSheet("color: #A02727;")
-            error.hide()
-            self.errors[name] = error
-        self._touched: set[str] = set()
+        self.errors = {name: self._error_label(f"{name}Error") for name in _FIELDS}
 
         self.secret_note = QLabel(self)
         self.secret_note.setObjectName("autotaskSecretStored")
@@ -141,26 +129,10 @@ class AutotaskPage(QWizardPage):
         self.save_button.setObjectName("saveButton")
         self.save_button.setToolTip("Store these details (the secret goes to the system "
                                     "keychain) without testing them")
-        self.test_button = QPushButton("&Test Connection", self)
-        self.test_button.setObjectName("testConnectionButton")
-        self.test_button.setDefault(False)
-        self.test_button.setAutoDefault(False)
         self.save_button.setAutoDefault(False)
-        self.busy = QProgressBar(self)
-        self.busy.setObjectName("testConnectionProgress")
-        self.busy.setRange(0, 0)
-        self.busy.setTextVisible(False)
-        self.busy.setMaximumWidth(140)
-        self.busy.hide()
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.test_button)
-        buttons.addWidget(self.busy)
-        buttons.addStretch(1)
+        buttons = self._make_test_controls("testConnectionButton", "testConnectionProgress")
         buttons.addWidget(self.save_button)
-
-        self.status = Notice("", Tone.NEUTRAL, self)
-        self.status.setObjectName("connectionStatus")
-        self.status.hide()
+        self._make_status("connectionStatus")
 
         layout = QVBoxLayout(self)
         if not context.credentials.is_secure:
@@ -176,35 +148,12 @@ class AutotaskPage(QWizardPage):
         layout.addStretch(1)
 
         self._set_advanced(False)
-        for widget in (self.username, self.secret, self.integration_code, self.zone_url):
-            widget.textEdited.connect(self._field_edited)
-            widget.textChanged.connect(self._fields_changed)
+        self._connect_fields()
         self.show_secret.toggled.connect(self._toggle_secret)
         self.advanced.toggled.connect(self._set_advanced)
-        self.test_button.clicked.connect(self._test_clicked)
         self.save_button.clicked.connect(self._save_clicked)
 
     # -- layout helpers ----------------------------------------------------------------------
-
-    def _row(self, form: QFormLayout, text: str, buddy: QWidget, field: QWidget) -> None:
-        label_widget = QLabel(text, self)
-        label_widget.setBuddy(buddy)
-        form.addRow(label_widget, field)
-
-    def _stack(self, *widgets: QWidget) -> QWidget:
-        box = QWidget(self)
-        column = QVBoxLayout(box)
-        column.setContentsMargins(0, 0, 0, 0)
-        column.setSpacing(2)
-        for widget in widgets:
-            column.addWidget(widget)
-        return box
-
-    def _hint(self, text: str) -> QLabel:
-        hint = QLabel(text, self)
-        hint.setWordWrap(True)
-        hint.setStyleSheet("color: #4A5465;")
-        return hint
 
     @Slot(bool)
     def _set_advanced(self, shown: bool) -> None:
@@ -258,88 +207,43 @@ class AutotaskPage(QWizardPage):
             secret_stored=bool(self._stored_secret),
         )
 
-    @Slot()
-    def _field_edited(self) -> None:
-        sender = self.sender()
-        for name in _FIELDS:
-            if getattr(self, name) is sender:
-                self._touched.add(name)
-
-    @Slot()
-    def _fields_changed(self) -> None:
-        if self._loading:
-            return
-        form = self._form()
-        was_testing = self.state.state is TestState.TESTING
-        cleared = self.state.edit(
+    def _apply_edit(self, form: AutotaskForm) -> bool:
+        return self.state.edit(
             username=form.username, secret=form.secret,
             integration_code=form.integration_code, zone_url=form.zone_url)
-        if cleared and was_testing and self._task is not None:
-            self._task.cancel()
-            self._task = None
-        if cleared:
-            self.status.hide()
-        self._refresh()
 
     # -- Test Connection ---------------------------------------------------------------------
 
-    @Slot()
-    def _test_clicked(self) -> None:
-        if self.state.state is TestState.TESTING:
-            self.cancel_test()
-            return
-        self._touched.update(_FIELDS)
-        if not self.state.can_test():
-            self._refresh()
-            return
-        ticket = self.state.start_test()
-        form = self.state.form
-        self._task = run_task(
+    def _start_worker(self, ticket: int) -> Task:
+        return run_task(
             "test the Autotask connection",
             run_connection_test,
-            form,
+            self.state.form,
             self._stored_secret,
-            on_success=partial(self._test_finished, ticket),
-            on_failure=partial(self._test_crashed, ticket),
             parent=self,
+            **self._worker_callbacks(ticket),
         )
-        self.status.set_message("Testing the connection to Autotask…", Tone.NEUTRAL)
-        self.status.show()
-        self._refresh()
 
-    def cancel_test(self) -> None:
-        if self.state.state is not TestState.TESTING:
-            return
-        self.state.cancel_test()
-        if self._task is not None:
-            self._task.cancel()
-            self._task = None
-        self.status.set_message("Test cancelled. Press Test Connection to try again.",
-                                Tone.NEUTRAL)
-        self._refresh()
+    def _testing_message(self) -> str:
+        return "Testing the connection to Autotask…"
 
-    def _test_finished(self, ticket: int, outcome: TestOutcome) -> None:
-        if not self.state.finish_test(ticket, outcome):
-            return  # an outdated test (cancelled, or the fields changed meanwhile)
-        self._task = None
+    def _test_recorded(self, outcome: TestOutcome) -> None:
         if outcome.report is not None:
             log.info("Test Connection succeeded for %s (zone %s)", self.state.form.username,
                      outcome.report.zone_name)
         elif outcome.failure is not None:
             log.info("Test Connection failed for %s: %s", self.state.form.username,
                      outcome.failure.kind.value)
-        self._show_outcome(outcome)
-        self._refresh()
 
-    def _test_crashed(self, ticket: int, failure: WorkerFailure) -> None:
+    def _crash_outcome(self, failure: WorkerFailure) -> TestOutcome:
         """Something other than Autotask went wrong (a bug, or the computer): say so."""
         from app.gui.errors import describe_exception
 
-        self._test_finished(ticket, TestOutcome(failure=ConnectionFailure(
+        return TestOutcome(failure=ConnectionFailure(
             FailureKind.AUTOTASK_PROBLEM,
             "The test could not be finished.",
             describe_exception(failure.exception),
-        )))
+        ))
 
     def _show_outcome(self, outcome: TestOutcome) -> None:
         if outcome.report is not None:
@@ -404,7 +308,6 @@ class AutotaskPage(QWizardPage):
     # -- gating ------------------------------------------------------------------------------
 
     def _refresh(self) -> None:
-        testing = self.state.state is TestState.TESTING
         errors = self.state.form.errors()
         for name, label_widget in self.errors.items():
             message = errors.get(name) if name in self._touched else None
@@ -418,9 +321,7 @@ class AutotaskPage(QWizardPage):
         else:
             self.secret.setPlaceholderText("")
             self.secret_note.hide()
-        self.test_button.setText("Cancel Test" if testing else "&Test Connection")
-        self.test_button.setEnabled(testing or self.state.can_test())
-        self.busy.setVisible(testing)
+        testing = self._refresh_test_controls(self.state.can_test())
         self.save_button.setEnabled(not testing)
         self.completeChanged.emit()
 
@@ -432,7 +333,3 @@ class AutotaskPage(QWizardPage):
         if not self.state.can_advance():
             return False
         return self._store(self.state.form)
-
-    def cleanupPage(self) -> None:
-        """Going Back: stop a running test, keep the values."""
-        self.cancel_test()

@@ -16,7 +16,6 @@ Plugged into the wizard through `app.gui.wizard.plugins` (``PAGE`` below).
 from __future__ import annotations
 
 import html
-from functools import partial
 
 from PySide6.QtCore import Slot
 from PySide6.QtWidgets import (
@@ -24,13 +23,9 @@ from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
     QHBoxLayout,
-    QLabel,
     QLineEdit,
-    QProgressBar,
-    QPushButton,
     QVBoxLayout,
     QWidget,
-    QWizardPage,
 )
 
 from app.core.credentials import KeychainUnavailableError, SecretName
@@ -52,7 +47,7 @@ from app.core.gateways.setup_step import (
 from app.gui.context import AppContext
 from app.gui.payments.common import GATEWAY_SERVICE
 from app.gui.widgets import StatusPill, Tone
-from app.gui.wizard.notice import Notice
+from app.gui.wizard.connection_test_page import ConnectionTestPage
 from app.gui.wizard.plugins import WizardPagePlugin
 from app.gui.workers import Task, WorkerFailure, run_task
 
@@ -65,20 +60,19 @@ def _mode_text(mode: GatewayMode) -> tuple[str, Tone]:
     return "Test key — no real money moves", Tone.WARNING
 
 
-class GatewayPage(QWizardPage):
+class GatewayPage(ConnectionTestPage[GatewayForm, GatewayTestOutcome]):
+    fields = ("secret_key", "return_url")
+    stack_spacing = 3
+    state: GatewayStepState
+
     def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.context = context
+        super().__init__(context, parent)
         self.setObjectName("gatewayPage")
         self.setTitle("Payment gateway")
         self.setSubTitle("The account PayDesk charges cards and bank accounts through. "
                          "Test Connection checks the key before you go on.")
-        self._stored_secret: str | None = None
         self._api_base = ""
         self.state = GatewayStepState(GatewayForm())
-        self._task: Task | None = None
-        self._loading = False
-        self._touched: set[str] = set()
 
         self.kind = QComboBox(self)
         self.kind.setObjectName("gatewayKind")
@@ -129,23 +123,8 @@ class GatewayPage(QWizardPage):
                 "Optional. The web page clients see after entering a card on Stripe's secure "
                 "page, usually your company's website.")))
 
-        self.test_button = QPushButton("&Test Connection", self)
-        self.test_button.setObjectName("gatewayTestButton")
-        self.test_button.setAutoDefault(False)
-        self.busy = QProgressBar(self)
-        self.busy.setObjectName("gatewayTestProgress")
-        self.busy.setRange(0, 0)
-        self.busy.setTextVisible(False)
-        self.busy.setMaximumWidth(140)
-        self.busy.hide()
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.test_button)
-        buttons.addWidget(self.busy)
-        buttons.addStretch(1)
-
-        self.status = Notice("", Tone.NEUTRAL, self)
-        self.status.setObjectName("gatewayStatus")
-        self.status.hide()
+        buttons = self._make_test_controls("gatewayTestButton", "gatewayTestProgress")
+        self._make_status("gatewayStatus")
 
         layout = QVBoxLayout(self)
         layout.addLayout(form)
@@ -155,41 +134,8 @@ class GatewayPage(QWizardPage):
         layout.addWidget(self.status)
         layout.addStretch(1)
 
-        for widget in (self.secret_key, self.return_url):
-            widget.textEdited.connect(self._field_edited)
-            widget.textChanged.connect(self._fields_changed)
+        self._connect_fields()
         self.show_key.toggled.connect(self._toggle_key)
-        self.test_button.clicked.connect(self._test_clicked)
-
-    # -- layout helpers ----------------------------------------------------------------------
-
-    def _row(self, form: QFormLayout, text: str, buddy: QWidget, field: QWidget) -> None:
-        label = QLabel(text, self)
-        label.setBuddy(buddy)
-        form.addRow(label, field)
-
-    def _stack(self, *widgets: QWidget) -> QWidget:
-        box = QWidget(self)
-        column = QVBoxLayout(box)
-        column.setContentsMargins(0, 0, 0, 0)
-        column.setSpacing(3)
-        for widget in widgets:
-            column.addWidget(widget)
-        return box
-
-    def _hint(self, text: str) -> QLabel:
-        hint = QLabel(text, self)
-        hint.setWordWrap(True)
-        hint.setStyleSheet("color: #4A5465;")
-        return hint
-
-    def _error_label(self, name: str) -> QLabel:
-        label = QLabel(self)
-        label.setObjectName(name)
-        label.setWordWrap(True)
-        label.setStyleSheet("color: #A02727;")
-        label.hide()
-        return label
 
     @Slot(bool)
     def _toggle_key(self, shown: bool) -> None:
@@ -240,77 +186,30 @@ class GatewayPage(QWizardPage):
         """No key typed and none stored: the gateway is connected later."""
         return not self.secret_key.text().strip() and not self._stored_secret
 
-    @Slot()
-    def _field_edited(self) -> None:
-        sender = self.sender()
-        if sender is self.secret_key:
-            self._touched.add("secret_key")
-        elif sender is self.return_url:
-            self._touched.add("return_url")
-
-    @Slot()
-    def _fields_changed(self) -> None:
-        if self._loading:
-            return
-        form = self._form()
-        was_testing = self.state.state is TestState.TESTING
-        cleared = self.state.edit(secret_key=form.secret_key, return_url=form.return_url)
-        if cleared and was_testing and self._task is not None:
-            self._task.cancel()
-            self._task = None
-        if cleared:
-            self.status.hide()
-        self._refresh()
+    def _apply_edit(self, form: GatewayForm) -> bool:
+        return self.state.edit(secret_key=form.secret_key, return_url=form.return_url)
 
     # -- Test Connection ---------------------------------------------------------------------
 
-    @Slot()
-    def _test_clicked(self) -> None:
-        if self.state.state is TestState.TESTING:
-            self.cancel_test()
-            return
-        self._touched.update(("secret_key", "return_url"))
-        if not self.state.can_test():
-            self._refresh()
-            return
-        ticket = self.state.start_test()
-        self._task = run_task(
+    def _start_worker(self, ticket: int) -> Task:
+        return run_task(
             "test the payment gateway connection",
             run_gateway_test,
             self.state.form,
             self._stored_secret,
             internal_currency=self.context.currency(),
-            on_success=partial(self._test_finished, ticket),
-            on_failure=partial(self._test_crashed, ticket),
             parent=self,
+            **self._worker_callbacks(ticket),
         )
-        self.status.set_message("Testing the connection to Stripe…", Tone.NEUTRAL)
-        self.status.show()
-        self._refresh()
 
-    def cancel_test(self) -> None:
-        if self.state.state is not TestState.TESTING:
-            return
-        self.state.cancel_test()
-        if self._task is not None:
-            self._task.cancel()
-            self._task = None
-        self.status.set_message("Test cancelled. Press Test Connection to try again.",
-                                Tone.NEUTRAL)
-        self._refresh()
+    def _testing_message(self) -> str:
+        return "Testing the connection to Stripe…"
 
-    def _test_finished(self, ticket: int, outcome: GatewayTestOutcome) -> None:
-        if not self.state.finish_test(ticket, outcome):
-            return  # an outdated test (cancelled, or the key changed meanwhile)
-        self._task = None
-        self._show_outcome(outcome)
-        self._refresh()
-
-    def _test_crashed(self, ticket: int, failure: WorkerFailure) -> None:
+    def _crash_outcome(self, failure: WorkerFailure) -> GatewayTestOutcome:
         from app.gui.errors import describe_exception
 
-        self._test_finished(ticket, GatewayTestOutcome(
-            message=f"The test could not be finished. {describe_exception(failure.exception)}"))
+        return GatewayTestOutcome(
+            message=f"The test could not be finished. {describe_exception(failure.exception)}")
 
     def _show_outcome(self, outcome: GatewayTestOutcome) -> None:
         info = outcome.info
@@ -358,7 +257,6 @@ class GatewayPage(QWizardPage):
     # -- gating ------------------------------------------------------------------------------
 
     def _refresh(self) -> None:
-        testing = self.state.state is TestState.TESTING
         errors = self.state.form.errors()
         if self._skipping():
             errors.pop("secret_key", None)
@@ -385,9 +283,7 @@ class GatewayPage(QWizardPage):
                 self.key_note.show()
             else:
                 self.key_note.hide()
-        self.test_button.setText("Cancel Test" if testing else "&Test Connection")
-        self.test_button.setEnabled(testing or (self.state.can_test() and not self._skipping()))
-        self.busy.setVisible(testing)
+        self._refresh_test_controls(self.state.can_test() and not self._skipping())
         self.completeChanged.emit()
 
     def isComplete(self) -> bool:
@@ -402,10 +298,6 @@ class GatewayPage(QWizardPage):
         if not self.state.can_advance():
             return False
         return self._store()
-
-    def cleanupPage(self) -> None:
-        """Going Back: stop a running test, keep the values."""
-        self.cancel_test()
 
 
 PAGE = WizardPagePlugin(
