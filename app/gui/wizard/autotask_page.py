@@ -19,7 +19,6 @@ from PySide6.QtCore import Qt, Slot
 from PySide6.QtWidgets import (
     QCheckBox,
     QFormLayout,
-    QHBoxLayout,
     QLabel,
     QLineEdit,
     QPushButton,
@@ -105,12 +104,7 @@ class AutotaskPage(ConnectionTestPage[AutotaskForm, TestOutcome]):
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         self._row(form, "&User name:", self.username,
                   self._stack(self.username, self.errors["username"]))
-        secret_row = QHBoxLayout()
-        secret_row.setContentsMargins(0, 0, 0, 0)
-        secret_row.addWidget(self.secret, 1)
-        secret_row.addWidget(self.show_secret)
-        secret_box = QWidget(self)
-        secret_box.setLayout(secret_row)
+        secret_box = self._with_show(self.secret, self.show_secret)
         self._row(form, "&Secret:", self.secret,
                   self._stack(secret_box, self.secret_note, self.errors["secret"]))
         self._row(form, "API &integration code:", self.integration_code,
@@ -140,16 +134,10 @@ class AutotaskPage(ConnectionTestPage[AutotaskForm, TestOutcome]):
                 html.escape(context.credentials.describe_backend()), Tone.WARNING, self)
             keychain.setObjectName("keychainWarning")
             layout.addWidget(keychain)
-        layout.addLayout(form)
-        layout.addSpacing(6)
-        layout.addLayout(buttons)
-        layout.addSpacing(6)
-        layout.addWidget(self.status)
-        layout.addStretch(1)
+        self._add_sections(layout, form, buttons)
 
         self._set_advanced(False)
         self._connect_fields()
-        self.show_secret.toggled.connect(self._toggle_secret)
         self.advanced.toggled.connect(self._set_advanced)
         self.save_button.clicked.connect(self._save_clicked)
 
@@ -160,11 +148,6 @@ class AutotaskPage(ConnectionTestPage[AutotaskForm, TestOutcome]):
         self.advanced.setArrowType(Qt.ArrowType.DownArrow if shown else Qt.ArrowType.RightArrow)
         self.zone_label.setVisible(shown)
         self.zone_box.setVisible(shown)
-
-    @Slot(bool)
-    def _toggle_secret(self, shown: bool) -> None:
-        self.secret.setEchoMode(
-            QLineEdit.EchoMode.Normal if shown else QLineEdit.EchoMode.Password)
 
     # -- filling in --------------------------------------------------------------------------
 

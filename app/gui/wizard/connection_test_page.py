@@ -16,9 +16,11 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 from PySide6.QtCore import Slot
 from PySide6.QtWidgets import (
+    QCheckBox,
     QFormLayout,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QProgressBar,
     QPushButton,
     QVBoxLayout,
@@ -41,6 +43,10 @@ __all__ = ["ConnectionTestPage"]
 
 FormT = TypeVar("FormT", bound=TestableForm)
 OutcomeT = TypeVar("OutcomeT", bound=TestOutcomeLike)
+
+
+def _reveal(edit: QLineEdit, shown: bool) -> None:
+    edit.setEchoMode(QLineEdit.EchoMode.Normal if shown else QLineEdit.EchoMode.Password)
 
 
 class ConnectionTestPage(QWizardPage, Generic[FormT, OutcomeT]):
@@ -125,6 +131,17 @@ class ConnectionTestPage(QWizardPage, Generic[FormT, OutcomeT]):
         label.hide()
         return label
 
+    def _with_show(self, edit: QLineEdit, show: QCheckBox) -> QWidget:
+        """The secret field with its Show box beside it; ticking Show reveals the text."""
+        row = QHBoxLayout()
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(edit, 1)
+        row.addWidget(show)
+        box = QWidget(self)
+        box.setLayout(row)
+        show.toggled.connect(partial(_reveal, edit))
+        return box
+
     def _make_test_controls(self, button_name: str, progress_name: str) -> QHBoxLayout:
         """Create the Test Connection button and busy bar; returns their row."""
         self.test_button = QPushButton("&Test Connection", self)
@@ -148,6 +165,16 @@ class ConnectionTestPage(QWizardPage, Generic[FormT, OutcomeT]):
         self.status.setObjectName(name)
         self.status.hide()
         return self.status
+
+    def _add_sections(self, layout: QVBoxLayout, form: QFormLayout,
+                      buttons: QHBoxLayout) -> None:
+        """The fields, the Test Connection row, then the status notice."""
+        layout.addLayout(form)
+        layout.addSpacing(6)
+        layout.addLayout(buttons)
+        layout.addSpacing(6)
+        layout.addWidget(self.status)
+        layout.addStretch(1)
 
     def _connect_fields(self) -> None:
         """Editing a field marks it touched and re-checks the state; the button tests."""

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import html
 
-from PySide6.QtCore import Slot
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -97,12 +96,7 @@ class GatewayPage(ConnectionTestPage[GatewayForm, GatewayTestOutcome]):
         self.sandbox_note.setObjectName("gatewaySandboxNote")
         self.sandbox_note.hide()
 
-        key_row = QHBoxLayout()
-        key_row.setContentsMargins(0, 0, 0, 0)
-        key_row.addWidget(self.secret_key, 1)
-        key_row.addWidget(self.show_key)
-        key_box = QWidget(self)
-        key_box.setLayout(key_row)
+        key_box = self._with_show(self.secret_key, self.show_key)
         pill_row = QHBoxLayout()
         pill_row.setContentsMargins(0, 2, 0, 0)
         pill_row.addWidget(self.mode_pill)
@@ -127,20 +121,9 @@ class GatewayPage(ConnectionTestPage[GatewayForm, GatewayTestOutcome]):
         self._make_status("gatewayStatus")
 
         layout = QVBoxLayout(self)
-        layout.addLayout(form)
-        layout.addSpacing(6)
-        layout.addLayout(buttons)
-        layout.addSpacing(6)
-        layout.addWidget(self.status)
-        layout.addStretch(1)
+        self._add_sections(layout, form, buttons)
 
         self._connect_fields()
-        self.show_key.toggled.connect(self._toggle_key)
-
-    @Slot(bool)
-    def _toggle_key(self, shown: bool) -> None:
-        self.secret_key.setEchoMode(
-            QLineEdit.EchoMode.Normal if shown else QLineEdit.EchoMode.Password)
 
     # -- filling in --------------------------------------------------------------------------
 
