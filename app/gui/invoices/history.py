@@ -289,6 +289,10 @@ class InvoiceHistoryView(QWidget):
         self.totals = QLabel()
         self.totals.setObjectName("invoiceTotals")
         self.totals.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        # Hidden on an empty view, it keeps its room so the buttons stay their own size.
+        policy = self.totals.sizePolicy()
+        policy.setRetainSizeWhenHidden(True)
+        self.totals.setSizePolicy(policy)
 
         # Actions
         self.open_action = QAction("Open invoice", self)
