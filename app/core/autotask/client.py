@@ -901,7 +901,11 @@ def _register_secret(secret: str) -> None:
 
 def _json_default(value: object) -> Any:
     if isinstance(value, Decimal):
-        return float(value) if value != value.to_integral_value() else int(value)
+        # Whole numbers go as JSON integers. A fraction would go through a float and could
+        # come out different (amounts are money), so it is refused rather than rounded.
+        if value == value.to_integral_value():
+            return int(value)
+        raise TypeError(f"{value} has a fraction; PayDesk does not send it to Autotask as a float")
     if hasattr(value, "isoformat"):
         return value.isoformat()
     raise TypeError(f"cannot send {type(value).__name__} to Autotask")

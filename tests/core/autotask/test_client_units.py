@@ -107,3 +107,14 @@ def test_validation_message_passes_autotasks_text_through() -> None:
     assert isinstance(error, AutotaskValidationError)
     assert "When assigning a Resource" in error.message and "Second." in error.message
     assert not error.retryable
+
+
+def test_request_bodies_never_send_an_amount_through_a_float() -> None:
+    import json
+    from decimal import Decimal
+
+    from app.core.autotask.client import _json_default
+
+    assert json.dumps({"id": Decimal("1045")}, default=_json_default) == '{"id": 1045}'
+    with pytest.raises(TypeError, match="fraction"):
+        json.dumps({"amount": Decimal("0.10")}, default=_json_default)
