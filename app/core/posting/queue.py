@@ -14,7 +14,7 @@ when it runs.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date, datetime
 from typing import Any
 
@@ -99,29 +99,70 @@ def _add(
     return posting
 
 
+def _formatter(currency: str) -> Callable[[int], str]:
+    def fmt(minor: int) -> str:
+        return Money(minor, currency).format()
+
+    return fmt
+
+
+def _invoice_amount_lines(
+    session: Session, allocations: list[tuple[int, int]], fmt: Callable[[int], str]
+) -> list[str]:
+    labels = _invoice_labels(session, (i for i, _ in allocations))
+    return [
+        f"  Invoice {labels.get(invoice_id, invoice_id)}: {fmt(amount)}"
+        for invoice_id, amount in allocations
+    ]
+
+
+def _queue_note(
+    session: Session,
+    payment: Payment,
+    *,
+    marker: str,
+    title: str,
+    lines: list[str],
+    key: str,
+    now: datetime,
+    refund_id: int | None = None,
+) -> Posting:
+    """A company note on the payment's organization; every note ends the same way."""
+    if payment.test_mode:
+        lines.append("Test mode — no real money moved.")
+    lines.append("Recorded by PayDesk.")
+    payload = {
+        "company_id": payment.organization_id,
+        "title": title,
+        "description": "\n".join(lines),
+        "marker": marker,
+        "contact_id": payment.contact_id,
+    }
+    return _add(
+        session,
+        target=PostingTarget.AUTOTASK_NOTE,
+        key=key,
+        payload=payload,
+        now=now,
+        payment_id=payment.id,
+        refund_id=refund_id,
+    )
+
+
 def queue_payment_note(
     session: Session, payment: Payment, allocations: list[tuple[int, int]], now: datetime
 ) -> Posting:
     """The company note for a successful payment: "Payment <reference>", amount, each
     invoice and what was applied to it, method, gateway transaction id, date, contact."""
-    labels = _invoice_labels(session, (i for i, _ in allocations))
-    currency = payment.currency
-
-    def fmt(minor: int) -> str:
-        return Money(minor, currency).format()
-
+    fmt = _formatter(payment.currency)
     marker = note_marker("Payment", payment.reference)
-    lines = [
-        marker,
-        f"Amount: {fmt(payment.amount_minor)}",
-    ]
+    lines = [marker, f"Amount: {fmt(payment.amount_minor)}"]
     if payment.surcharge_minor:
         lines.append(
             f"Surcharge: {fmt(payment.surcharge_minor)} (total charged {fmt(payment.total_minor)})"
         )
     lines.append("Applied to:")
-    for invoice_id, amount in allocations:
-        lines.append(f"  Invoice {labels.get(invoice_id, invoice_id)}: {fmt(amount)}")
+    lines.extend(_invoice_amount_lines(session, allocations, fmt))
     lines.append(f"Method: {payment.method_summary or 'Not recorded'}")
     transaction = payment.gateway_transaction_id or payment.gateway_payment_id or "—"
     lines.append(f"Gateway transaction: {transaction}")
@@ -132,23 +173,14 @@ def queue_payment_note(
         lines.append(f"Contact: {contact}")
     if payment.memo:
         lines.append(f"Memo: {payment.memo}")
-    if payment.test_mode:
-        lines.append("Test mode — no real money moved.")
-    lines.append("Recorded by PayDesk.")
-    payload = {
-        "company_id": payment.organization_id,
-        "title": f"{marker} — {fmt(payment.amount_minor)}",
-        "description": "\n".join(lines),
-        "marker": marker,
-        "contact_id": payment.contact_id,
-    }
-    return _add(
+    return _queue_note(
         session,
-        target=PostingTarget.AUTOTASK_NOTE,
+        payment,
+        marker=marker,
+        title=f"{marker} — {fmt(payment.amount_minor)}",
+        lines=lines,
         key=f"autotask_note:{payment.reference}",
-        payload=payload,
         now=now,
-        payment_id=payment.id,
     )
 
 
@@ -160,12 +192,7 @@ def queue_refund_note(
     now: datetime,
 ) -> Posting:
     """The reversal note for a refund (or the void of a payment that was already posted)."""
-    labels = _invoice_labels(session, (i for i, _ in allocations))
-    currency = payment.currency
-
-    def fmt(minor: int) -> str:
-        return Money(minor, currency).format()
-
+    fmt = _formatter(payment.currency)
     marker = note_marker("Refund", refund.reference)
     lines = [
         marker,
@@ -174,30 +201,20 @@ def queue_refund_note(
     ]
     if allocations:
         lines.append("Taken back from:")
-        for invoice_id, amount in allocations:
-            lines.append(f"  Invoice {labels.get(invoice_id, invoice_id)}: {fmt(amount)}")
+        lines.extend(_invoice_amount_lines(session, allocations, fmt))
     lines.append(f"Method: {payment.method_summary or 'Not recorded'}")
     lines.append(f"Gateway refund: {refund.gateway_refund_id or '—'}")
     lines.append(f"Date: {(refund.completed_at or now).date().isoformat()}")
     if refund.reason:
         lines.append(f"Reason: {refund.reason}")
-    if payment.test_mode:
-        lines.append("Test mode — no real money moved.")
-    lines.append("Recorded by PayDesk.")
-    payload = {
-        "company_id": payment.organization_id,
-        "title": f"{marker} — {fmt(refund.amount_minor)} of payment {payment.reference}",
-        "description": "\n".join(lines),
-        "marker": marker,
-        "contact_id": payment.contact_id,
-    }
-    return _add(
+    return _queue_note(
         session,
-        target=PostingTarget.AUTOTASK_NOTE,
+        payment,
+        marker=marker,
+        title=f"{marker} — {fmt(refund.amount_minor)} of payment {payment.reference}",
+        lines=lines,
         key=f"autotask_note:{refund.reference}",
-        payload=payload,
         now=now,
-        payment_id=payment.id,
         refund_id=refund.id,
     )
 
@@ -211,12 +228,7 @@ def queue_refund_failed_note(
 ) -> Posting:
     """A refund the gateway had accepted (and PayDesk had posted as a reversal) failed later:
     the money stayed with the merchant, so the invoices count it as paid again."""
-    labels = _invoice_labels(session, (i for i, _ in allocations))
-    currency = payment.currency
-
-    def fmt(minor: int) -> str:
-        return Money(minor, currency).format()
-
+    fmt = _formatter(payment.currency)
     marker = note_marker("Refund failed", refund.reference)
     lines = [
         marker,
@@ -226,28 +238,18 @@ def queue_refund_failed_note(
     ]
     if allocations:
         lines.append("Counted as paid again on:")
-        for invoice_id, amount in allocations:
-            lines.append(f"  Invoice {labels.get(invoice_id, invoice_id)}: {fmt(amount)}")
+        lines.extend(_invoice_amount_lines(session, allocations, fmt))
     if refund.failure_message:
         lines.append(f"Reason: {refund.failure_message}")
     lines.append(f"Date: {now.date().isoformat()}")
-    if payment.test_mode:
-        lines.append("Test mode — no real money moved.")
-    lines.append("Recorded by PayDesk.")
-    payload = {
-        "company_id": payment.organization_id,
-        "title": f"{marker} — {fmt(refund.amount_minor)} of payment {payment.reference}",
-        "description": "\n".join(lines),
-        "marker": marker,
-        "contact_id": payment.contact_id,
-    }
-    return _add(
+    return _queue_note(
         session,
-        target=PostingTarget.AUTOTASK_NOTE,
+        payment,
+        marker=marker,
+        title=f"{marker} — {fmt(refund.amount_minor)} of payment {payment.reference}",
+        lines=lines,
         key=f"autotask_note:{refund.reference}:failed",
-        payload=payload,
         now=now,
-        payment_id=payment.id,
         refund_id=refund.id,
     )
 
