@@ -342,6 +342,9 @@ class Payment(Base):
     method_type: Mapped[str | None] = mapped_column(String(30))
     method_summary: Mapped[str | None] = mapped_column(String(100))  # "Visa •••• 4242"
     gateway: Mapped[str] = mapped_column(String(30))
+    # The gateway account it was taken with (app.core.gateways.providers.account_key):
+    # refunds and follow-ups go to that account, never to "the one connected now".
+    gateway_account: Mapped[str | None] = mapped_column(String(200))
     test_mode: Mapped[bool] = mapped_column(Boolean, default=True)
     gateway_payment_id: Mapped[str | None] = mapped_column(String(255))
     gateway_transaction_id: Mapped[str | None] = mapped_column(String(255))
@@ -443,14 +446,20 @@ class Posting(Base):
     __tablename__ = "postings"
 
     id: Mapped[int] = mapped_column(AutoId, primary_key=True)
+    # The posting channel (app.core.posting.channels) that delivers it: autotask, …
+    channel: Mapped[str] = mapped_column(
+        String(40), default="autotask", server_default="autotask"
+    )
     target: Mapped[str] = mapped_column(String(40))  # autotask_note, autotask_paid_date, …
     key: Mapped[str] = mapped_column(String(120), unique=True)
     payment_id: Mapped[int | None] = mapped_column(ForeignKey("payments.id"), index=True)
     refund_id: Mapped[int | None] = mapped_column(ForeignKey("refunds.id"))
     invoice_id: Mapped[int | None] = mapped_column(BigInteger)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
-    # pending | delivering | delivered | failed | dismissed
+    # pending | waiting | delivering | delivered | failed | dismissed
     state: Mapped[str] = mapped_column(String(20), default="pending")
+    # Why a waiting posting cannot go yet ("invoice 1045 is not matched in QuickBooks yet").
+    waiting_reason: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-26 12:50:41.420937
+Create Date: 2026-12-05 00:19:35.682380
 """
 from alembic import op
 import sqlalchemy as sa
@@ -266,6 +266,7 @@ def upgrade() -> None:
     sa.Column('method_type', sa.String(length=30), nullable=True),
     sa.Column('method_summary', sa.String(length=100), nullable=True),
     sa.Column('gateway', sa.String(length=30), nullable=False),
+    sa.Column('gateway_account', sa.String(length=200), nullable=True),
     sa.Column('test_mode', sa.Boolean(), nullable=False),
     sa.Column('gateway_payment_id', sa.String(length=255), nullable=True),
     sa.Column('gateway_transaction_id', sa.String(length=255), nullable=True),
@@ -350,6 +351,7 @@ def upgrade() -> None:
 
     op.create_table('postings',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('channel', sa.String(length=40), server_default='autotask', nullable=False),
     sa.Column('target', sa.String(length=40), nullable=False),
     sa.Column('key', sa.String(length=120), nullable=False),
     sa.Column('payment_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
@@ -357,6 +359,7 @@ def upgrade() -> None:
     sa.Column('invoice_id', sa.BigInteger(), nullable=True),
     sa.Column('payload', sa.JSON(), nullable=False),
     sa.Column('state', sa.String(length=20), nullable=False),
+    sa.Column('waiting_reason', sa.Text(), nullable=True),
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('next_attempt_at', app.core.storage.types.UTCDateTime(), nullable=True),
     sa.Column('last_error', sa.Text(), nullable=True),
