@@ -42,10 +42,10 @@ __all__ = [
     "SandboxAccount",
     "account_key",
     "get_provider",
+    "iter_secret_fields",
     "provider_names",
     "providers",
     "register_provider",
-    "iter_secret_fields",
     "unregister_provider",
 ]
 

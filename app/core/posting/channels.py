@@ -181,7 +181,7 @@ class PostingError:
     message: str
 
 
-class PostingWaiting(Exception):  # noqa: N818 - a state, not a failure
+class PostingWaiting(Exception):
     """Raised by a deliverer when a posting cannot go yet for a reason that will pass by
     itself or by a person's ordinary work (an invoice not matched to QuickBooks yet). The
     posting waits — shown with ``reason`` — and is tried again after ``retry_after``; it does
