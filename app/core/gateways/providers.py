@@ -76,17 +76,31 @@ class SandboxAccount:
 class GatewayProvider(Protocol):
     """One kind of payment gateway."""
 
-    #: Stored in the connection and on payments: ``"stripe"``, ``"authorizenet"``.
-    key: str
-    #: What a bookkeeper reads: "Stripe", "Authorize.Net".
-    name: str
-    #: The sign-in form's fields, in order.
-    fields: tuple[CredentialField, ...]
-    #: How long the gateway replays an idempotency key; ``None`` when it has no keys and a
-    #: lost answer is settled by looking the charge up (``PaymentGateway.find_charge``) only.
-    idempotency_window: timedelta | None
-    #: One line for the setup page: where the person finds the credentials.
-    where_to_find: str
+    @property
+    def key(self) -> str:
+        """Stored in the connection and on payments: ``"stripe"``, ``"authorizenet"``."""
+        ...
+
+    @property
+    def name(self) -> str:
+        """What a bookkeeper reads: "Stripe", "Authorize.Net"."""
+        ...
+
+    @property
+    def fields(self) -> tuple[CredentialField, ...]:
+        """The sign-in form's fields, in order."""
+        ...
+
+    @property
+    def idempotency_window(self) -> timedelta | None:
+        """How long the gateway replays an idempotency key; ``None`` when it has no keys and
+        a lost answer is settled by looking the charge up (``PaymentGateway.find_charge``)."""
+        ...
+
+    @property
+    def where_to_find(self) -> str:
+        """One line for the setup page: where the person finds the credentials."""
+        ...
 
     def validate(self, values: Mapping[str, str], *, stored: frozenset[str]) -> dict[str, str]:
         """Field name → message for every field not acceptable yet. ``stored`` names the
@@ -111,7 +125,7 @@ def account_key(provider: str, mode: str | None, account_id: str) -> str:
 
 
 #: Providers that ship with PayDesk, imported (and so registered) when the registry is first read.
-BUILTIN_PROVIDER_MODULES: tuple[str, ...] = ()
+BUILTIN_PROVIDER_MODULES: tuple[str, ...] = ("app.core.gateways.stripe_provider",)
 
 _lock = threading.Lock()
 _providers: dict[str, GatewayProvider] = {}
@@ -121,11 +135,11 @@ _loaded = False
 def _load_builtins() -> None:
     global _loaded
     with _lock:
-        if _loaded:
-            return
+        first = not _loaded
         _loaded = True
-    for module in BUILTIN_PROVIDER_MODULES:
-        importlib.import_module(module)
+    if first:
+        for module in BUILTIN_PROVIDER_MODULES:
+            importlib.import_module(module)
 
 
 def register_provider(provider: GatewayProvider) -> None:

@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 from app.core.credentials import KeychainUnavailableError, SecretName
 from app.core.gateways import GatewayMode
 from app.core.gateways.connection import (
-    GATEWAY_NAMES,
+    gateway_names,
     load_gateway_connection,
     open_gateway,
     record_gateway_test,
@@ -75,7 +75,7 @@ class GatewayPage(ConnectionTestPage[GatewayForm, GatewayTestOutcome]):
 
         self.kind = QComboBox(self)
         self.kind.setObjectName("gatewayKind")
-        for key, name in GATEWAY_NAMES.items():
+        for key, name in gateway_names().items():
             self.kind.addItem(name, key)
         self.secret_key = QLineEdit(self)
         self.secret_key.setObjectName("stripeSecretKey")
