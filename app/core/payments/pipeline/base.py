@@ -27,7 +27,7 @@ from app.core.gateways import (
     SavedMethod,
 )
 from app.core.gateways.connection import same_account
-from app.core.gateways.providers import provider_names
+from app.core.gateways.providers import get_provider, provider_names
 from app.core.gateways.repository import SavedMethods, gateway_account_key
 from app.core.money import Money
 from app.core.payments.audit import audit
@@ -57,8 +57,9 @@ Checkpoint = Callable[[str], None]
 
 #: Unresolved payments of *other* seats are left alone this long (they may still be running).
 DEFAULT_STALE_AFTER = timedelta(minutes=10)
-#: How long the gateway keeps an idempotency key's outcome (Stripe: at least 24 hours), less a
-#: margin. While a payment's key is this young, a lookup that finds nothing is never taken as
+#: How long a gateway keeps an idempotency key's outcome, less a margin, when its provider does
+#: not say (each provider's ``idempotency_window`` does: Stripe keeps keys at least 24 hours).
+#: While a payment's key is this young, a lookup that finds nothing is never taken as
 #: proof: the request may still land (a slow gateway, a computer that slept between marking
 #: the payment sent and sending it), so the same request is repeated with the same key
 #: instead. Only after it is "not found" proof that nothing was charged.
@@ -319,6 +320,15 @@ def refund_outcome(refund: Refund, payment: Payment) -> RefundOutcome:
 
 
 
+def key_window(gateway: PaymentGateway) -> timedelta:
+    """The gateway provider's idempotency window for this adapter (``KEY_LIFETIME`` for an
+    adapter whose provider is not registered)."""
+    provider = get_provider(gateway.account_key.split(":")[0])
+    if provider is None:
+        return KEY_LIFETIME
+    return provider.idempotency_window or timedelta(0)
+
+
 class PipelineLedger:
     """The shared part of every room of the pipeline: the engine, the gateway, the audit
     actor and the crash-test checkpoint; loading a payment and its allocations, moving it
@@ -335,11 +345,14 @@ class PipelineLedger:
         *,
         actor: str | None = None,
         checkpoint: Checkpoint | None = None,
-        key_lifetime: timedelta = KEY_LIFETIME,
+        key_lifetime: timedelta | None = None,
         other_accounts: Callable[[str], PaymentGateway | None] | None = None,
     ) -> None:
         self.engine = engine
-        self.key_lifetime = key_lifetime
+        #: How long a repeated request with the same key is replayed, not charged again: the
+        #: provider's idempotency window (zero for a gateway without keys, whose lost answers
+        #: are settled by looking the charge up only).
+        self.key_lifetime = key_lifetime if key_lifetime is not None else key_window(gateway)
         self.gateway = gateway
         #: Opens the gateway of an account other than ``gateway`` (a payment taken before the
         #: gateway was replaced), or None when this computer has no credentials for it.

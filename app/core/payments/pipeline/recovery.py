@@ -14,7 +14,6 @@ from app.core.gateways import (
 )
 from app.core.payments.pipeline.base import (
     DEFAULT_STALE_AFTER,
-    KEY_LIFETIME,
     Checkpoint,
     PaymentOutcome,
     RecoveryReport,
@@ -39,7 +38,7 @@ def recover_payments(
     stale_after: timedelta = DEFAULT_STALE_AFTER,
     follow_processing: bool = True,
     checkpoint: Checkpoint | None = None,
-    key_lifetime: timedelta = KEY_LIFETIME,
+    key_lifetime: timedelta | None = None,
     mine_immediately: bool = True,
 ) -> RecoveryReport:
     """Finish everything a crash or a lost answer left open. Run at each start (and by
