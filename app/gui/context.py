@@ -1,14 +1,16 @@
-"""What every screen needs: the profile, the database, the keychain and the internal currency.
+"""What every screen needs: the profile, the database, the keychain, the internal currency,
+and the long-lived services (:class:`AppServices`) with the change bus.
 
 One ``AppContext`` is made at start (``app.gui.app``) and handed to every area of the main
-window. It holds no widgets and no ORM sessions; screens open short sessions on ``engine``
-in background workers.
+window. It holds no ORM sessions; screens open short sessions on ``engine`` in background
+workers. Gateway providers and posting channels are registries of the core
+(:mod:`app.core.gateways.providers`, :mod:`app.core.posting.channels`), read where needed.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
@@ -16,7 +18,23 @@ from app.core.config import Profile, get_internal_currency
 from app.core.credentials import CredentialStore
 
 if TYPE_CHECKING:
+    from app.core.gateways.protocol import PaymentGateway
+    from app.gui.changes import ChangeBus
+    from app.gui.payments.upkeep import PaymentUpkeep
+    from app.gui.sync.controller import SyncController
     from app.sandbox.demo import DemoEnvironment
+
+
+@dataclass
+class AppServices:
+    """The long-lived pieces every screen shares, made once per window on the GUI thread:
+    the payment gateway opened at start (or by Setup), the sync controller, the background
+    payment upkeep (recovery and posting), and the change bus."""
+
+    gateway: PaymentGateway | None = None
+    sync: SyncController | None = None
+    upkeep: PaymentUpkeep | None = None
+    changes: ChangeBus | None = None
 
 
 @dataclass
@@ -28,9 +46,16 @@ class AppContext:
     locale: str = "en_US"
     #: Set when PayDesk runs with ``--demo`` (sandbox servers in-process).
     demo: DemoEnvironment | None = None
-    #: Free slots for long-lived controllers (sync scheduler, posting worker) by name.
-    services: dict[str, Any] = field(default_factory=dict)
+    services: AppServices = field(default_factory=AppServices)
     _currency: str | None = None
+
+    def changes(self) -> ChangeBus:
+        """The change bus (made on first use; call on the GUI thread)."""
+        if self.services.changes is None:
+            from app.gui.changes import ChangeBus
+
+            self.services.changes = ChangeBus()
+        return self.services.changes
 
     def currency(self) -> str | None:
         """The internal currency, or None before setup chose it (cached once set)."""

@@ -325,6 +325,12 @@ class MainWindow(QMainWindow):
         self._area_rows: dict[str, int] = {}
         self.wizard: QDialog | None = None
 
+        # Background upkeep (payment recovery, posting delivery) runs as long as the window,
+        # whichever screens are open; screens follow it and the change bus.
+        from app.gui.payments.upkeep import payment_upkeep
+
+        self.upkeep = payment_upkeep(context, self)
+
         self.navigation = QListWidget()
         self.navigation.setObjectName("navigation")
         self.navigation.setAccessibleName("Areas")

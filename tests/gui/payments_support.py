@@ -14,7 +14,6 @@ from app.core.gateways.stripe_gateway import StripeGateway
 from app.core.storage.engine import session_scope
 from app.core.storage.models import Contact, Invoice, Organization
 from app.gui.context import AppContext
-from app.gui.payments.common import GATEWAY_SERVICE
 from app.sandbox.gateway import GatewaySandbox
 from tests.integration.gateway.support import attach_test_method, make_gateway
 
@@ -76,7 +75,7 @@ def build_world(
     """Seed the organization, connect the gateway and save the organization's test cards."""
     invoice_ids = seed_organization(context.engine, organization_id=organization_id)
     gateway = make_gateway(sandbox)
-    context.services[GATEWAY_SERVICE] = gateway
+    context.services.gateway = gateway
     saved = SavedMethods(context.engine, gateway)
     customer = saved.customer_for(organization_id)
     for alias in aliases:

@@ -79,7 +79,7 @@ def test_demo_prefill_test_then_store(qtbot: QtBot, demo_context: AppContext,
     assert stored is not None and stored.account_name == "Northwind IT Services"
     assert stored.api_base == sandbox.url
     assert describe_missing_gateway(demo_context.engine, demo_context.credentials) is None
-    gateway = demo_context.services["gateway"]
+    gateway = demo_context.services.gateway
     assert isinstance(gateway, PaymentGateway) and gateway.kind == "stripe-test"
     wait_for_background_tasks(qtbot)
     del wizard

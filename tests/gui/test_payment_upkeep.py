@@ -19,7 +19,7 @@ from app.core.payments import (
 )
 from app.gui.context import AppContext
 from app.gui.payments.transactions import create_transactions_area
-from app.gui.payments.upkeep import UPKEEP_SERVICE, PaymentUpkeep
+from app.gui.payments.upkeep import PaymentUpkeep
 from app.sandbox.gateway import GatewaySandbox
 from tests.gui.conftest import wait_for_background_tasks
 from tests.gui.payments_support import ORG_ID, build_world
@@ -45,7 +45,7 @@ def test_a_round_records_a_completed_pay_link_and_says_what_is_missing(
         view = create_transactions_area(set_up_context)
         qtbot.addWidget(view)
         wait_for_background_tasks(qtbot)
-        upkeep = set_up_context.services[UPKEEP_SERVICE]
+        upkeep = set_up_context.services.upkeep
         assert isinstance(upkeep, PaymentUpkeep)
         assert view.shown_states() == ["awaiting_client"]
 

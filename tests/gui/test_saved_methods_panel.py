@@ -161,9 +161,8 @@ def test_organization_page_gets_a_payment_methods_section(
 
     from app.gui.organizations import OrganizationPage
     from app.gui.payment_methods import add_to_organization_page
-    from app.gui.payments.common import GATEWAY_SERVICE
 
-    context.services[GATEWAY_SERVICE] = make_gateway(sandbox)
+    context.services.gateway = make_gateway(sandbox)
     page = OrganizationPage(context, ORG)
     qtbot.addWidget(page)  # type: ignore[attr-defined]
     panel = add_to_organization_page(page, context)

@@ -69,6 +69,7 @@ from PySide6.QtWidgets import (
 
 from app.core.invoice_state import InvoiceStatus
 from app.core.queries.invoices import InvoiceColumn, InvoiceQuery, InvoiceRow, InvoiceTotals
+from app.gui.changes import RefreshOnChange
 from app.gui.context import AppContext
 from app.gui.invoices.formatting import date_text, local_today, money_text
 from app.gui.invoices.model import COLUMNS, InvoiceHistoryModel, cell_text
@@ -151,6 +152,9 @@ class InvoiceHistoryView(QWidget):
     ) -> None:
         super().__init__(parent)
         self.context = context
+        bus = context.changes()
+        # Money moved or the sync ran: the balances shown are refreshed in place.
+        RefreshOnChange(self, self._on_changes, bus.invoicesChanged, bus.paymentsChanged)
         self.settings = settings
         self.settings_key = settings_key
         self._fixed_organization = organization_id
@@ -675,6 +679,9 @@ class InvoiceHistoryView(QWidget):
 
     def reload(self) -> None:
         self.refresh_invoices(())
+
+    def _on_changes(self, invoice_ids: list[int]) -> None:
+        self.refresh_invoices(invoice_ids or self.model.cached_ids())
 
     # --- actions -------------------------------------------------------------------------
     @Slot()

@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 from app.core.connections import load_autotask_connection
 from app.core.queries.invoices import InvoiceDetail, invoice_detail
 from app.core.storage.engine import session_scope
+from app.gui.changes import RefreshOnChange
 from app.gui.context import AppContext
 from app.gui.invoices.formatting import date_text, local_today, money_text
 from app.gui.widgets import StatusPill, invoice_status_tone
@@ -83,6 +84,9 @@ class InvoicePage(QWidget):
         super().__init__(parent)
         self.setObjectName("invoicePage")
         self.context = context
+        bus = context.changes()
+        RefreshOnChange(self, lambda _ids: self.reload(), bus.invoicesChanged,
+                        bus.paymentsChanged)
         self.detail: InvoiceDetail | None = None
         self._web_url = ""
         currency = context.currency() or "USD"

@@ -131,6 +131,10 @@ class IdTableModel(QAbstractTableModel, Generic[RowT]):
     def cached_count(self) -> int:
         return len(self._cache)
 
+    def cached_ids(self) -> list[int]:
+        """The ids whose rows are cached (what the screen may be showing)."""
+        return list(self._cache)
+
     # --- precise refresh -----------------------------------------------------------------
     def refresh(self, changed_ids: Iterable[int]) -> bool:
         """Bring the model up to date after these ids changed in the database.

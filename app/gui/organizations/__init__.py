@@ -55,6 +55,7 @@ from app.core.queries.organizations import (
     organization_rows,
 )
 from app.core.storage.engine import session_scope
+from app.gui.changes import RefreshOnChange
 from app.gui.context import AppContext
 from app.gui.invoices.formatting import date_text, local_today, money_text
 from app.gui.invoices.history import InvoiceHistoryView
@@ -405,6 +406,9 @@ class OrganizationPage(QWidget):
         super().__init__(parent)
         self.setObjectName("organizationPage")
         self.context = context
+        bus = context.changes()
+        RefreshOnChange(self, lambda _ids: self.reload(), bus.invoicesChanged,
+                        bus.paymentsChanged)
         self.organization_id = organization_id
         self.currency = context.currency() or "USD"
         self.locale_name = context.locale

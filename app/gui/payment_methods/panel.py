@@ -48,7 +48,6 @@ from app.core.gateways.connection import load_gateway
 from app.core.gateways.repository import SavedMethods, StoredMethod
 from app.gui.context import AppContext
 from app.gui.errors import describe_exception
-from app.gui.payments.common import GATEWAY_SERVICE
 from app.gui.widgets import PILL_TONE_ROLE, EmptyState, StatusPill, StatusPillDelegate, Tone
 from app.gui.widgets.pill import TONE_COLOURS
 from app.gui.workers import Task, WorkerFailure, run_task
@@ -232,7 +231,7 @@ class SavedMethodsPanel(QWidget):
         if self.organization_id is None:
             return
         organization_id = self.organization_id
-        gateway = self._gateway or self.context.services.get(GATEWAY_SERVICE)
+        gateway = self._gateway or self.context.services.gateway
         if gateway is not None:
             self._use_gateway(gateway, organization_id)
             return
@@ -250,7 +249,8 @@ class SavedMethodsPanel(QWidget):
             self.stack.setCurrentWidget(self.no_gateway)
             self._update_buttons()
             return
-        self.context.services.setdefault(GATEWAY_SERVICE, gateway)
+        if self.context.services.gateway is None:
+            self.context.services.gateway = gateway
         self._use_gateway(gateway, organization_id)
 
     def _use_gateway(self, gateway: PaymentGateway, organization_id: int) -> None:

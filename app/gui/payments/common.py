@@ -16,22 +16,18 @@ from app.core.money import Money
 from app.gui.context import AppContext
 from app.gui.widgets import Tone
 
-#: Where ``AppContext.services`` keeps the payment gateway opened at start (or by Setup).
-GATEWAY_SERVICE = "gateway"
-
 
 def current_gateway(context: AppContext) -> PaymentGateway | None:
     """The payment gateway PayDesk is connected to, or None before Setup connected one.
 
     Opened from the stored connection on first use (settings and keychain only, no network)
-    and kept in ``context.services`` so every screen charges through the same client.
+    and kept in ``context.services.gateway`` so every screen charges through the same client.
     """
-    gateway = context.services.get(GATEWAY_SERVICE)
-    if isinstance(gateway, PaymentGateway):
-        return gateway
+    if context.services.gateway is not None:
+        return context.services.gateway
     gateway = load_gateway(context.engine, context.credentials)
     if gateway is not None:
-        context.services[GATEWAY_SERVICE] = gateway
+        context.services.gateway = gateway
     return gateway
 
 

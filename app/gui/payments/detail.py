@@ -470,6 +470,8 @@ class PaymentDetailDialog(QDialog):
             self.notice.setText(outcome.message)
             self.notice.setVisible(True)
         self.paymentChanged.emit(payment_id)
+        invoices = [a.invoice_id for a in self.detail.allocations] if self.detail else []
+        self.context.changes().announce_payments([payment_id], invoices)
         self.reload()
 
     # --- postings -----------------------------------------------------------------------------
@@ -521,6 +523,7 @@ class PaymentDetailDialog(QDialog):
     def _on_posting_action(self, result: object) -> None:
         self.posting_status.setText(str(getattr(result, "message", "")))
         self.paymentChanged.emit(self.payment_id)
+        self.context.changes().announce_postings([self.payment_id])
         self.reload()
 
     def _on_posting_failed(self, failure: WorkerFailure) -> None:

@@ -877,6 +877,7 @@ class OrderSummaryDialog(QDialog):
         self.outcome = outcome
         self._set_running(False)
         self.paymentFinished.emit(outcome.payment_id)
+        self.context.changes().announce_payments([outcome.payment_id], self.invoice_ids)
         self._show_outcome(outcome)
 
     def _on_payment_failed(self, failure: WorkerFailure) -> None:

@@ -29,7 +29,6 @@ from app.core.payments import (
 )
 from app.core.storage.engine import session_scope
 from app.core.storage.models import Invoice
-from app.gui.payments.common import GATEWAY_SERVICE
 from app.gui.payments.order_summary import OrderSummaryDialog
 from app.gui.screenshots import ScreenshotSession, register_screen, settle
 from app.sandbox.gateway import GatewaySandbox
@@ -167,7 +166,7 @@ def payment_scene(session: ScreenshotSession) -> PaymentScene:
     holder = session.keep(QWidget())
     holder.destroyed.connect(sandbox.stop)
     gateway = StripeGateway(sandbox.secret_key, api_base=sandbox.url, max_network_retries=0)
-    session.context.services[GATEWAY_SERVICE] = gateway
+    session.context.services.gateway = gateway
     saved = SavedMethods(session.engine, gateway)
     pipeline = PaymentPipeline(session.engine, gateway, actor="bookkeeper@northwind")
     candidates = _open_invoices_by_organization(session)

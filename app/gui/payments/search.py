@@ -55,6 +55,7 @@ from app.core.payments import (
 )
 from app.core.storage.engine import session_scope
 from app.core.storage.models import Organization, Payment
+from app.gui.changes import RefreshOnChange
 from app.gui.context import AppContext
 from app.gui.invoices.formatting import money_text
 from app.gui.payments.common import (
@@ -233,6 +234,9 @@ class PaymentSearchView(QWidget):
         super().__init__(parent)
         self.setObjectName("paymentSearchView")
         self.context = context
+        bus = context.changes()
+        RefreshOnChange(self, lambda _ids: self.reload(), bus.paymentsChanged,
+                        bus.postingsChanged)
         self.money_locale = context.locale
         self.sort = SearchSort.DATE
         self.descending = True

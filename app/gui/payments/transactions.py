@@ -45,6 +45,7 @@ from app.core.payments import (
 )
 from app.core.payments.maintenance import MaintenanceReport
 from app.core.posting.actions import PostingActionResult, dismiss_payments, retry_payments
+from app.gui.changes import RefreshOnChange
 from app.gui.context import AppContext
 from app.gui.invoices.formatting import money_text
 from app.gui.payments.common import (
@@ -187,6 +188,9 @@ class TransactionsView(QWidget):
             "transactionsView" if organization_id is None else "organizationPayments"
         )
         self.context = context
+        bus = context.changes()
+        RefreshOnChange(self, lambda _ids: self.reload(), bus.paymentsChanged,
+                        bus.postingsChanged)
         self.organization_id = organization_id
         self.money_locale = context.locale
         self.filter = TransactionFilter.ALL
@@ -554,6 +558,7 @@ class TransactionsView(QWidget):
     def _on_payment_changed(self, payment_id: int) -> None:
         self.model.refresh_ids([payment_id])
         self.paymentsChanged.emit([payment_id])
+        self.context.changes().announce_postings([payment_id])
         if self.filter is not TransactionFilter.ALL:
             self.reload()
         self._update_actions()
@@ -609,6 +614,7 @@ class TransactionsView(QWidget):
         self.status_label.setText(result.message)
         self.model.refresh_ids(list(result.payment_ids))
         self.paymentsChanged.emit(list(result.payment_ids))
+        self.context.changes().announce_postings(list(result.payment_ids))
         if self.filter is not TransactionFilter.ALL:
             self.reload()
         self._update_actions()
@@ -621,8 +627,8 @@ class TransactionsView(QWidget):
 
 
 def create_transactions_area(context: AppContext) -> QWidget:
-    """The main window's Transactions area. It also starts the window's payment upkeep
-    (recovery and posting in the background, see ``upkeep``)."""
+    """The main window's Transactions area, following the window's payment upkeep (made with
+    the window; made here only when the area is shown on its own, as in tests)."""
     from app.gui.payments.upkeep import payment_upkeep
 
     view = TransactionsView(context)

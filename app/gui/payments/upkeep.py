@@ -7,8 +7,9 @@ window opens and then every minute — never two rounds at once. Screens listen 
 ``roundFinished`` to refresh, and show the round's problems (a missing Autotask connection,
 an unreachable gateway) in words a bookkeeper can act on.
 
-One upkeep per window, kept in ``AppContext.services[UPKEEP_SERVICE]``; it is created with
-the Transactions area. Runs on the GUI thread; the round itself runs on a worker.
+One upkeep per window, kept in ``AppContext.services.upkeep``; the main window starts it when
+it opens. After each round it announces the payments and postings it settled on the change
+bus. Runs on the GUI thread; the round itself runs on a worker.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ from app.gui.workers import Task, WorkerFailure, run_task
 
 log = logging.getLogger(__name__)
 
-UPKEEP_SERVICE = "payment_upkeep"
 #: The first round waits for the window to settle; later rounds follow every minute.
 FIRST_ROUND_MS = 3_000
 ROUND_INTERVAL_MS = 60_000
@@ -73,6 +73,12 @@ class PaymentUpkeep(QObject):
         if report.problems:
             log.info("Payment upkeep: %s", " ".join(report.problems))
         self.roundFinished.emit(report)
+        if report.recovery is not None and report.recovery.resolved:
+            self.context.changes().announce_payments(
+                [o.payment_id for o in report.recovery.resolved])
+        if report.delivery is not None and (report.delivery.delivered
+                                             or report.delivery.failed):
+            self.context.changes().announce_postings([])
         self._timer.start(ROUND_INTERVAL_MS)
 
     def _on_failed(self, failure: WorkerFailure) -> None:
@@ -82,17 +88,17 @@ class PaymentUpkeep(QObject):
 
 
 def existing_upkeep(context: AppContext) -> PaymentUpkeep | None:
-    upkeep = context.services.get(UPKEEP_SERVICE)
-    return upkeep if isinstance(upkeep, PaymentUpkeep) and isValid(upkeep) else None
+    upkeep = context.services.upkeep
+    return upkeep if upkeep is not None and isValid(upkeep) else None
 
 
 def payment_upkeep(context: AppContext, parent: QObject | None = None) -> PaymentUpkeep:
     """The window's upkeep, created (and started) on first use; it lives as long as
     ``parent`` (a closed window's upkeep is replaced by the next window's)."""
-    upkeep = context.services.get(UPKEEP_SERVICE)
-    if isinstance(upkeep, PaymentUpkeep) and isValid(upkeep):
+    upkeep = existing_upkeep(context)
+    if upkeep is not None:
         return upkeep
     upkeep = PaymentUpkeep(context, parent)
-    context.services[UPKEEP_SERVICE] = upkeep
+    context.services.upkeep = upkeep
     upkeep.start()
     return upkeep

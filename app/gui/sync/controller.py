@@ -1,5 +1,5 @@
 """The GUI side of the sync: one `SyncController` per window, shared by the Sync area and the
-status-bar widget (kept in ``AppContext.services["sync"]``).
+status-bar widget (kept in ``AppContext.services.sync``).
 
 It runs scheduled syncs (every ``sync.interval_minutes`` from the database settings, 15 by
 default; 0 = only on demand) and "Sync now" on the worker pool, relays progress, and emits
@@ -162,6 +162,7 @@ class SyncController(QObject):
         elif result.status is RunStatus.FAILED:
             self.last_error = result.error or "The sync did not finish."
         self.finished.emit(result)
+        self.context.changes().announce_sync(result)
 
     def _failed(self, failure: WorkerFailure) -> None:
         self._task = None
@@ -175,10 +176,10 @@ class SyncController(QObject):
 
 def controller_for(context: AppContext) -> SyncController:
     """The window's one controller (created, and its schedule loaded, on first use)."""
-    controller = context.services.get("sync")
-    if not isinstance(controller, SyncController):
+    controller = context.services.sync
+    if controller is None:
         controller = SyncController(context)
-        context.services["sync"] = controller
+        context.services.sync = controller
         try:
             controller.load_schedule()
         except Exception:  # an unreadable setting must not keep the window from opening

@@ -58,7 +58,6 @@ from app.core.gateways.setup_step import (
     run_gateway_test,
 )
 from app.gui.context import AppContext
-from app.gui.payments.common import GATEWAY_SERVICE
 from app.gui.widgets import StatusPill, Tone
 from app.gui.wizard.connection_test_page import ConnectionTestPage
 from app.gui.wizard.plugins import WizardPagePlugin
@@ -338,7 +337,7 @@ class GatewayPage(ConnectionTestPage[GatewayForm, GatewayTestOutcome]):
             self._stored_secret = secret
             self.state.secret_saved(secret)
         connection = record_gateway_test(self.context.engine, form.connection(), outcome.info)
-        self.context.services[GATEWAY_SERVICE] = open_gateway(connection, secret)
+        self.context.services.gateway = open_gateway(connection, secret)
         return True
 
     # -- gating ------------------------------------------------------------------------------
