@@ -340,9 +340,14 @@ class AuthorizeNetSandbox:
         settings = token.settings
         method = form.get("method", "card")
         payment_options = _json_setting(settings, "hostedPaymentPaymentOptions")
-        allow_bank = (not payment_options.get("cardOnly", False)
-                      and settings.get("hostedProfilePaymentOptions", "showAll") != (
-                          "showCreditCard"))
+        if kind == "payment":
+            allow_bank = bool(payment_options.get("showBankAccount", True))
+            allow_card = bool(payment_options.get("showCreditCard", True))
+        else:
+            shown = settings.get("hostedProfilePaymentOptions", "showAll")
+            allow_bank, allow_card = shown != "showCreditCard", shown != "showBankAccount"
+        if not allow_card:
+            method = "bank"
         if method == "bank" and not allow_bank:
             method = "card"
         amount: str | None = None

@@ -319,7 +319,7 @@ class MerchantState:
         bill = body.get("billTo") or {}
         card = payment.get("creditCard")
         bank = payment.get("bankAccount")
-        common = {"first_name": str(bill.get("firstName") or ""),
+        common: dict[str, Any] = {"first_name": str(bill.get("firstName") or ""),
                   "last_name": str(bill.get("lastName") or ""),
                   "zip_code": str(bill.get("zip") or ""),
                   "default": str(body.get("defaultPaymentProfile", "")).lower() == "true"}
