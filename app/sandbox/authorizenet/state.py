@@ -27,7 +27,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from app.sandbox.authorizenet.cards import TEST_CARDS, Trigger, charge_trigger
+from app.sandbox.authorizenet.cards import TEST_CARDS, Trigger, bank_name, charge_trigger
 
 __all__ = ["ApiFailure", "Bank", "Card", "MerchantState", "PaymentProfile", "Transaction"]
 
@@ -333,7 +333,7 @@ class MerchantState:
             saved = self.add_payment_profile(
                 customer.profile_id,
                 bank=Bank(account[-4:], routing[-4:], str(bank.get("accountType") or "checking"),
-                          str(bank.get("nameOnAccount") or ""), "SANDBOX TEST BANK",
+                          str(bank.get("nameOnAccount") or ""), bank_name(routing),
                           str(bank.get("echeckType") or "WEB")), **common)
         else:
             raise ApiFailure("E00029", "Payment information is required.")

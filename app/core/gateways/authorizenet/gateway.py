@@ -693,7 +693,8 @@ class AuthorizeNetGateway:
         now = datetime.now(UTC)
         start = since or (now - timedelta(days=31))
         while start < now:
-            end = min(start + timedelta(days=30), now)
+            # The last window reaches past now: a batch settled this second is included.
+            end = min(start + timedelta(days=30), now + timedelta(hours=1))
             try:
                 batches = self._client.call("getSettledBatchListRequest", {
                     "firstSettlementDate": start.strftime("%Y-%m-%dT%H:%M:%SZ"),
