@@ -107,7 +107,7 @@ def test_other_currencies_and_foreign_methods_are_refused(
     with pytest.raises(InvalidRequest, match="takes payments in USD"):
         gateway.charge(customer, token, Money(100, "EUR"), idempotency_key="eur",
                        reference="PD-EUR", description="x")
-    with pytest.raises(InvalidRequest, match="does not belong to Authorize.Net"):
+    with pytest.raises(InvalidRequest, match=r"does not belong to Authorize\.Net"):
         gateway.charge(customer, "pm_card_visa", Money(100, "USD"), idempotency_key="pm",
                        reference="PD-PM", description="x")
     assert sandbox.transactions() == []
@@ -133,7 +133,7 @@ def test_the_stand_in_refuses_elements_out_of_order(sandbox: AuthorizeNetSandbox
 
 
 def test_keys_go_only_to_authorize_net_or_loopback() -> None:
-    with pytest.raises(InvalidRequest, match="only to https://api.authorize.net"):
+    with pytest.raises(InvalidRequest, match=r"only to https://api\.authorize\.net"):
         AuthorizeNetGateway("login", "0123456789abcdef", api_base="https://example.com")
     with pytest.raises(InvalidRequest, match="https://"):
         AuthorizeNetGateway("login", "0123456789abcdef", api_base="http://example.com")

@@ -65,7 +65,7 @@ def test_answer_lost_before_anything_happened(sandbox: AuthorizeNetSandbox,
     token = save_card(sandbox, customer)
     sandbox.add_fault("drop_before", request="createTransactionRequest")
     sent_at = datetime.now(UTC)
-    with pytest.raises(NetworkUnknownOutcome, match="will check with Authorize.Net"):
+    with pytest.raises(NetworkUnknownOutcome, match=r"will check with Authorize\.Net"):
         _pay(gateway, customer, token)
     found = gateway.find_charge(reference="PD-ONCE", customer_id=customer,
                                 created_after=sent_at)

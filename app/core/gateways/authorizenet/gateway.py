@@ -382,7 +382,6 @@ class AuthorizeNetGateway:
         if not method_types:
             raise InvalidRequest("Choose at least one kind of payment method for the form.")
         known = self._known_max(customer_id)
-        expires = datetime.now(UTC) + HOSTED_TOKEN_LIFETIME
         return_url = success_url or self._return_url
         cards = MethodType.CARD in method_types
         banks = MethodType.US_BANK_ACCOUNT in method_types
@@ -402,7 +401,7 @@ class AuthorizeNetGateway:
                 answer = self._client.call("getHostedProfilePageRequest", {
                     "customerProfileId": customer_id,
                     "hostedProfileSettings": settings(options)}, mutating=True)
-                session_id = f"anet:setup:{customer_id}:{known}:{int(expires.timestamp())}"
+                tail = ""
                 target = f"{self._hosted_base}/customer/addPayment"
             else:
                 if amount is None or not amount.is_positive():
@@ -433,11 +432,16 @@ class AuthorizeNetGateway:
                             "show": True, "required": False}),
                     }),
                 }, mutating=True)
-                session_id = (f"anet:pay:{customer_id}:{known}:{int(expires.timestamp())}:"
-                              f"{_ref_id(reference)}")
+                tail = f":{_ref_id(reference)}"
                 target = f"{self._hosted_base}/payment/payment"
         except ApiError as exc:
             raise self._api_failure(exc) from None
+        # Counted from the answer (never earlier than Authorize.Net's own clock starts), in
+        # whole seconds so that the session id carries it exactly.
+        expires = (datetime.now(UTC) + HOSTED_TOKEN_LIFETIME).replace(microsecond=0) + (
+            timedelta(seconds=1))
+        kind = "setup" if mode is HostedMode.SETUP else "pay"
+        session_id = f"anet:{kind}:{customer_id}:{known}:{int(expires.timestamp())}{tail}"
         url = write_launch_page(target, str(answer["token"]), directory=self._launch_dir)
         return HostedSession(session_id=session_id, url=url, mode=mode, expires_at=expires)
 
