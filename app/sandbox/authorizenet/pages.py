@@ -115,8 +115,8 @@ def render_form(*, kind: str, token: str, merchant: str, amount: str | None,
     heading = f'<div class="amount" id="amount">{esc(amount)}</div>' if amount else ""
     action = (f"Pay {esc(amount)}" if kind == "payment" and amount else "Save")
     rows = "".join(f"<tr><td>{esc(a)}</td><td>{esc(b)}</td></tr>" for a, b in _TESTS)
-    body = f"""<header><h1>{esc(merchant)}</h1><span class="badge" id="test_mode_badge">Test
-mode</span></header>
+    badge = '<span class="badge" id="test_mode_badge">Test mode</span>'
+    body = f"""<header><h1>{esc(merchant)}</h1>{badge}</header>
 {heading}<p class="purpose" id="purpose">{esc(description)}</p>
 {error}
 <form method="post" action="" id="payment_form" autocomplete="on" novalidate>
