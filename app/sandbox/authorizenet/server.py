@@ -26,6 +26,9 @@ Admin endpoints (``Authorization: Bearer <transaction key>``), all JSON:
 * ``POST /_sandbox/faults`` ``{"kind": "server_error"|"slow"|"drop_after_commit"|
   "error_after_commit"|"drop_before", "count": 1, "request": "createTransactionRequest",
   "status": 500, "seconds": 2}`` — ``count`` -1 means until cleared; ``DELETE`` clears;
+* ``POST /_sandbox/transactions/{id}/return`` ``{"code": "R01"}`` — the bank returns an
+  eCheck debit (R01 insufficient funds, R02 account closed, R03 no account, R10 not
+  authorized);
 * ``POST /_sandbox/config`` ``{"list_lag_seconds": 5}`` — new transactions show up in the
   list queries only after this long.
 """
@@ -316,6 +319,15 @@ class AuthorizeNetSandbox:
                 return 400, {"error": str(exc)}
             with self._faults_lock:
                 return 200, {"faults": [asdict(f) for f in self.faults]}
+        returned = re.fullmatch(r"/_sandbox/transactions/(\d+)/return", path)
+        if returned and method == "POST":
+            try:
+                with self.state.lock:
+                    self.state.return_echeck(int(returned.group(1)),
+                                             str(data.get("code") or "R01"))
+            except ApiFailure as failure:
+                return 400, {"error": failure.text}
+            return 200, {"returned": returned.group(1)}
         if path == "/_sandbox/config" and method == "POST":
             if "list_lag_seconds" in data:
                 self.set_list_lag(float(data["list_lag_seconds"]))

@@ -116,6 +116,7 @@ class Transaction:
     refunded: Decimal = Decimal("0")
     first_name: str = ""
     last_name: str = ""
+    returned: Obj | None = None
 
     @property
     def account_number(self) -> str:
@@ -697,6 +698,19 @@ class MerchantState:
         self.batches[batch.batch_id] = batch
         return batch
 
+    def return_echeck(self, trans_id: int, code: str) -> Transaction:
+        """The bank returns an eCheck debit (``R01`` insufficient funds, ``R02`` account
+        closed, …), as it does days after the debit."""
+        t = self.transactions.get(trans_id)
+        if t is None or t.bank is None or t.kind != "authCaptureTransaction":
+            raise ApiFailure("E00040", "The record cannot be found.")
+        if t.status not in ("capturedPendingSettlement", "settledSuccessfully"):
+            raise ApiFailure("E00027", "Only a debit that went through can be returned.")
+        t.status = "returnedItem"
+        t.returned = {"id": str(trans_id), "dateUTC": _iso(_now()), "code": code,
+                      "description": _RETURN_TEXTS.get(code, "Returned by the bank.")}
+        return t
+
     # --- reporting ----------------------------------------------------------------------------
     def _visible(self) -> Iterator[Transaction]:
         cutoff = _now() - self.list_lag
@@ -829,6 +843,8 @@ class MerchantState:
                                   "customerPaymentProfileId": str(t.payment_profile_id or "")}
         if t.user_fields:
             details["userFields"] = {"userField": list(t.user_fields)}
+        if t.returned is not None:
+            details["returnedItems"] = {"returnedItem": [dict(t.returned)]}
         return {"transaction": details}
 
     # --- the hosted payment form ----------------------------------------------------------------
@@ -867,6 +883,14 @@ class MerchantState:
         if t.response_code == 1:
             token.used = True
         return t
+
+
+_RETURN_TEXTS = {
+    "R01": "Insufficient Funds",
+    "R02": "Account Closed",
+    "R03": "No Account/Unable to Locate Account",
+    "R10": "Customer Advises Not Authorized",
+}
 
 
 class _Refused(Exception):

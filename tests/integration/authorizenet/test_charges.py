@@ -140,3 +140,34 @@ def test_keys_go_only_to_authorize_net_or_loopback() -> None:
     live = AuthorizeNetGateway("login", "0123456789abcdef",
                                api_base="https://api.authorize.net/xml/v1/request.api")
     assert live.kind == "authorizenet-live"
+
+
+def test_returned_echeck_reads_as_insufficient_funds(
+        gateway: AuthorizeNetGateway, customer: str, sandbox: AuthorizeNetSandbox) -> None:
+    import requests
+
+    token = save_bank(sandbox, customer)
+    result = gateway.charge(customer, token, Money(45_000, "USD"), idempotency_key="ach-r",
+                            reference="PD-ACHR", description="Invoice 78")
+    response = requests.post(f"{sandbox.url}/_sandbox/transactions/{result.charge_id}/return",
+                             json={"code": "R01"}, timeout=5,
+                             headers={"Authorization": f"Bearer {sandbox.transaction_key}"})
+    assert response.status_code == 200
+    returned = gateway.refresh_charge(result.charge_id)
+    assert returned.status is ChargeStatus.DECLINED
+    assert returned.decline is not None
+    assert returned.decline.code == "R01"
+    assert returned.decline.reason == decline_reason("insufficient_funds", bank=True)
+
+
+def test_nested_elements_out_of_order_are_refused(sandbox: AuthorizeNetSandbox,
+                                                  customer: str) -> None:
+    token = save_card(sandbox, customer)
+    answer = raw_call(sandbox, "createTransactionRequest", {"transactionRequest": {
+        "transactionType": "authCaptureTransaction", "amount": "10.00",
+        "order": {"invoiceNumber": "PD-ORDER"},
+        "profile": {"customerProfileId": customer,
+                    "paymentProfile": {"paymentProfileId": token.partition("/")[2]}}}})
+    assert answer["messages"]["message"][0]["code"] == "E00003"
+    assert "'transactionRequest'" in answer["messages"]["message"][0]["text"]
+    assert charges_for(sandbox, "PD-ORDER") == []

@@ -806,7 +806,14 @@ class AuthorizeNetGateway:
                     last4=_last4(account.get("accountNumber")),
                     holder_name=str(account.get("nameOnAccount") or "") or None)
         decline: Decline | None = None
-        if status is ChargeStatus.DECLINED:
+        returned = (details.get("returnedItems") or {}).get("returnedItem") or []
+        if status_text == "returnedItem" and returned:
+            # The bank sent the eCheck debit back: NACHA return code (R01 insufficient funds).
+            item = returned[0] if isinstance(returned, list) else returned
+            code = str(item.get("code") or "returned")
+            decline = Decline(code, None, decline_reason(code, None, bank=True),
+                              str(item.get("description") or ""))
+        elif status is ChargeStatus.DECLINED:
             reason = int(details.get("responseReasonCode") or 2)
             kind = classify(int(details.get("responseCode") or 2), reason)
             decline = Decline(kind.code, kind.decline_code,

@@ -22,7 +22,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from app.core.gateways.authorizenet.client import PRODUCTION_API_BASE, SANDBOX_API_BASE
-from app.core.gateways.authorizenet.gateway import AuthorizeNetGateway
+from app.core.gateways.authorizenet.gateway import LOOKUP_GRACE, AuthorizeNetGateway
 from app.core.gateways.errors import AuthenticationFailed
 from app.core.gateways.providers import CredentialField, SandboxAccount, register_provider
 
@@ -71,6 +71,9 @@ class AuthorizeNetProvider:
                  "developer sandbox account (no real money)."),
     )
     idempotency_window: timedelta | None = None
+    #: Without keys, a lookup that finds nothing proves "not charged" only this long after
+    #: the charge was sent (see :meth:`AuthorizeNetGateway.charge_absent`).
+    lookup_grace: timedelta = LOOKUP_GRACE
     where_to_find = (
         "Sign in to the Authorize.Net Merchant Interface and open Account > Settings > "
         "Security Settings > API Credentials & Keys: the API login ID is shown there, and "
