@@ -194,3 +194,18 @@ def test_every_charge_sets_the_duplicate_window_and_reference(
     assert repeat["transactionResponse"]["errors"][0]["errorCode"] == "11"
     [made] = charges_for(sandbox, "PD-WIN")
     assert made["refId"] == "PD-WIN"
+
+
+def test_unreachable_gateway_sent_nothing(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as probe:  # a loopback port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    gateway = AuthorizeNetGateway("login1", "0123456789abcdef",
+                                  api_base=f"http://127.0.0.1:{port}", timeout=(1.0, 1.0))
+    with pytest.raises(GatewayUnavailable, match="could not be reached, so nothing was sent"
+                       ) as failed:
+        gateway.charge("1", "1/2", AMOUNT, idempotency_key="k", reference="PD-NET",
+                       description="x")
+    assert not failed.value.outcome_unknown
