@@ -47,6 +47,23 @@ def save_card(sandbox: AuthorizeNetSandbox, customer_id: str, number: str = "411
     return f"{customer_id}/{answer['customerPaymentProfileId']}"
 
 
+#: Saved test methods by how charging them ends, for tests written for either gateway:
+#: (card number, billing ZIP). Authorize.Net's sandbox declines by ZIP, not by card.
+TEST_METHODS: dict[str, tuple[str, str]] = {
+    "approve": ("4111111111111111", "10001"),
+    "approve_mastercard": ("5424000000000015", "10001"),
+    "decline": ("4111111111111111", "46282"),
+    "avs_mismatch": ("4111111111111111", "46205"),
+}
+
+
+def save_test_method(sandbox: AuthorizeNetSandbox, customer_id: str,
+                     outcome: str = "approve") -> str:
+    """Save the test card whose charges end as ``outcome`` (a key of :data:`TEST_METHODS`)."""
+    number, zip_code = TEST_METHODS[outcome]
+    return save_card(sandbox, customer_id, number, zip_code=zip_code)
+
+
 def save_bank(sandbox: AuthorizeNetSandbox, customer_id: str,
               account: str = "000123456789") -> str:
     answer = raw_call(sandbox, "createCustomerPaymentProfileRequest", {
