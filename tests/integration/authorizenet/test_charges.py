@@ -12,7 +12,13 @@ from app.core.gateways.declines import decline_reason
 from app.core.gateways.errors import AuthenticationFailed, InvalidRequest
 from app.core.money import Money
 from app.sandbox.authorizenet import AuthorizeNetSandbox
-from tests.integration.authorizenet.support import charges_for, raw_call, save_bank, save_card
+from tests.integration.authorizenet.support import (
+    charges_for,
+    raw_call,
+    save_bank,
+    save_card,
+    save_test_method,
+)
 
 
 def _charge(gateway: AuthorizeNetGateway, customer: str, token: str, minor: int,
@@ -74,7 +80,7 @@ def test_declines_read_as_for_stripe(gateway: AuthorizeNetGateway, customer: str
 
 def test_decline_messages_are_plain(gateway: AuthorizeNetGateway, customer: str,
                                     sandbox: AuthorizeNetSandbox) -> None:
-    avs = save_card(sandbox, customer, "4111111111111111", zip_code="46205")
+    avs = save_test_method(sandbox, customer, "avs_mismatch")
     result = gateway.charge(customer, avs, Money(2_000, "USD"), idempotency_key="avs",
                             reference="PD-AVS", description="Invoice 2")
     assert result.decline is not None
