@@ -123,6 +123,7 @@ class AuthorizeNetProvider:
                 "and enter them again.")
         api_base = connection.api_base or api_base_for(
             str(settings.get("environment") or ""))
+        options.setdefault("currency", connection.default_currency or "USD")
         return AuthorizeNetGateway(login, key, api_base=api_base,
                                    return_url=connection.return_url or None, **options)
 
