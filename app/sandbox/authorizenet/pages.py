@@ -70,6 +70,8 @@ def render_form(*, kind: str, token: str, merchant: str, amount: str | None,
         return (f'<label for="{name}">{label}</label><input id="{name}" name="{name}" '
                 f'type="{kind_}" autocomplete="{auto}" value="{value}"{invalid}>')
 
+    scope = ("for the amount shown" if kind == "payment"
+             else "for invoices I owe, as agreed with them")
     if method == "bank":
         fields = (
             '<fieldset><legend>Bank account</legend>'
@@ -82,7 +84,7 @@ def render_form(*, kind: str, token: str, merchant: str, amount: str | None,
             + field("accountNumber", "Account number", echo=False)
             + '<div class="check"><input type="checkbox" id="authorize" name="authorize" '
             f'value="yes"><label for="authorize">I authorize {esc(merchant)} to debit this '
-            'account electronically for the amount shown.</label></div></fieldset>'
+            f'account electronically {scope}.</label></div></fieldset>'
         )
     else:
         fields = (
