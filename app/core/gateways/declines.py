@@ -55,6 +55,11 @@ _REASONS: dict[str, str] = {
         "The card number is not valid. Ask the client to add the card again on the secure "
         "payment page."
     ),
+    "incorrect_zip": (
+        "The card was declined because the billing ZIP code or address did not match the "
+        "card. Ask the client to add the card again on the secure payment page with the "
+        "billing address their bank has."
+    ),
     "invalid_expiry_month": "The card's expiry month is not valid. Check it with the client.",
     "invalid_expiry_year": "The card's expiry year is not valid. Check it with the client.",
     "card_velocity_exceeded": (
