@@ -103,6 +103,13 @@ class GatewayProvider(Protocol):
         ...
 
     @property
+    def lookup_grace(self) -> timedelta:
+        """For a gateway without idempotency keys: how long after a charge was sent a lookup
+        that finds nothing is not yet proof that nothing was charged (its transaction lists
+        may lag). Zero for a gateway with keys (a repeat with the key settles it)."""
+        ...
+
+    @property
     def where_to_find(self) -> str:
         """One line for the setup page: where the person finds the credentials."""
         ...
@@ -135,7 +142,10 @@ def account_key(provider: str, mode: str | None, account_id: str) -> str:
 
 
 #: Providers that ship with PayDesk, imported (and so registered) when the registry is first read.
-BUILTIN_PROVIDER_MODULES: tuple[str, ...] = ("app.core.gateways.stripe_provider",)
+BUILTIN_PROVIDER_MODULES: tuple[str, ...] = (
+    "app.core.gateways.stripe_provider",
+    "app.core.gateways.authorizenet.provider",
+)
 
 _lock = threading.Lock()
 _providers: dict[str, GatewayProvider] = {}
@@ -153,6 +163,9 @@ def _load_builtins() -> None:
 
 
 def register_provider(provider: GatewayProvider) -> None:
+    """Add (or replace, by key) a provider. The built-in ones come first, in their order,
+    whichever module is imported first."""
+    _load_builtins()
     with _lock:
         _providers[provider.key] = provider
 

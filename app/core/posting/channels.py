@@ -290,7 +290,9 @@ def _load_builtins() -> None:
 
 
 def register_channel(channel: PostingChannel) -> None:
-    """Add (or replace, by name) a channel. Its target names must not belong to another."""
+    """Add (or replace, by name) a channel. Its target names must not belong to another.
+    The built-in channels come first, in their order, whichever module is imported first."""
+    _load_builtins()
     with _lock:
         for other in _channels.values():
             if other.name != channel.name and set(other.targets) & set(channel.targets):

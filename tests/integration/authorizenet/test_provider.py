@@ -39,8 +39,7 @@ def test_validation_messages() -> None:
                         "it again from Account > Settings > API Credentials & Keys.",
         "transaction_key": "A transaction key is exactly 16 letters and digits. Copy it "
                            "again; if it is lost, create a new one in the Merchant Interface.",
-        "environment": "Type production for a merchant account or sandbox for an "
-                       "Authorize.Net sandbox account.",
+        "environment": "Choose your merchant account, or an Authorize.Net sandbox account.",
     }
     missing = PROVIDER.validate({**GOOD, "transaction_key": ""}, stored=frozenset())
     assert set(missing) == {"transaction_key"}

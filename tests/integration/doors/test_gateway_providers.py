@@ -75,7 +75,7 @@ def test_a_registered_provider_is_offered_stored_and_opened_like_stripe(
     acme: AcmePayProvider, sqlite_engine: Engine, memory_keyring: Any
 ) -> None:
     credentials = CredentialStore("acme-test")
-    assert gateway_names() == {"stripe": "Stripe", "acmepay": "Acme Pay"}
+    assert {"stripe": "Stripe", "acmepay": "Acme Pay"}.items() <= gateway_names().items()
     provider = get_provider("acmepay")
     assert provider is acme
     assert provider.validate({}, stored=frozenset()) == {"api_token": acme.where_to_find}

@@ -191,6 +191,7 @@ class AuthorizeNetGateway:
         return_url: str | None = None,
         launch_dir: Path | None = None,
         lookup_grace: timedelta = LOOKUP_GRACE,
+        account: str | None = None,
     ) -> None:
         if not api_login_id.strip() or not transaction_key.strip():
             raise AuthenticationFailed("Enter the Authorize.Net API login ID and transaction "
@@ -202,6 +203,8 @@ class AuthorizeNetGateway:
             GatewayMode.TEST)
         #: ``authorizenet-test`` / ``authorizenet-live`` — see :attr:`PaymentGateway.kind`.
         self.kind = f"authorizenet-{self._mode.value}"
+        #: The account (:func:`app.core.gateways.providers.account_key`), recorded on payments.
+        self.account_key = account or f"authorizenet:{self._mode.value}:{api_login_id.strip()}"
         self._hosted_base = _HOSTED_BASES.get(self.api_base, self.api_base)
         self._currency = currency.upper()
         self._return_url = return_url

@@ -24,7 +24,13 @@ from typing import TYPE_CHECKING, Any
 from app.core.gateways.authorizenet.client import PRODUCTION_API_BASE, SANDBOX_API_BASE
 from app.core.gateways.authorizenet.gateway import LOOKUP_GRACE, AuthorizeNetGateway
 from app.core.gateways.errors import AuthenticationFailed
-from app.core.gateways.providers import CredentialField, SandboxAccount, register_provider
+from app.core.gateways.providers import (
+    CredentialField,
+    SandboxAccount,
+    account_key,
+    register_provider,
+)
+from app.core.gateways.types import GatewayMode
 
 if TYPE_CHECKING:
     from app.core.gateways.connection import GatewayConnection
@@ -43,11 +49,6 @@ def api_base_for(environment: str) -> str:
     return _ENVIRONMENTS[environment.strip().lower()]
 
 
-def _settings_of(connection: GatewayConnection) -> Mapping[str, Any]:
-    """The connection's non-secret field values (``settings``), when the connection keeps
-    them."""
-    value = getattr(connection, "settings", None)
-    return value if isinstance(value, Mapping) else {}
 
 
 class AuthorizeNetProvider:
@@ -66,9 +67,11 @@ class AuthorizeNetProvider:
             help="Secret, kept in this computer's keychain. Authorize.Net shows it once when "
                  "you create it; creating a new one disables the old one after a day."),
         CredentialField(
-            "environment", "Account", placeholder="production",
-            help="production for your merchant account; sandbox for an Authorize.Net "
-                 "developer sandbox account (no real money)."),
+            "environment", "Account",
+            choices=(("production", "My merchant account (real money)"),
+                     ("sandbox", "An Authorize.Net sandbox account (no real money)")),
+            default="production",
+            help="Choose the sandbox only for an Authorize.Net developer sandbox account."),
     )
     idempotency_window: timedelta | None = None
     #: Without keys, a lookup that finds nothing proves "not charged" only this long after
@@ -81,6 +84,13 @@ class AuthorizeNetProvider:
         "Transaction Details API (Account > Settings), which PayDesk needs to make sure no "
         "payment is charged twice."
     )
+
+    def mode_of(self, values: Mapping[str, str]) -> GatewayMode | None:
+        environment = (values.get("environment") or "").strip().lower()
+        if environment not in _ENVIRONMENTS:
+            return None
+        return GatewayMode.LIVE if api_base_for(environment) == PRODUCTION_API_BASE else (
+            GatewayMode.TEST)
 
     def validate(self, values: Mapping[str, str], *, stored: frozenset[str]) -> dict[str, str]:
         problems: dict[str, str] = {}
@@ -105,8 +115,8 @@ class AuthorizeNetProvider:
         elif key == login:
             problems["transaction_key"] = "The transaction key is not the API login ID."
         if environment not in _ENVIRONMENTS:
-            problems["environment"] = ("Type production for a merchant account or sandbox "
-                                       "for an Authorize.Net sandbox account.")
+            problems["environment"] = ("Choose your merchant account, or an Authorize.Net "
+                                       "sandbox account.")
         return problems
 
     def open(
@@ -114,7 +124,7 @@ class AuthorizeNetProvider:
     ) -> AuthorizeNetGateway:
         """The adapter for a stored connection. The API login ID is read from the
         connection's settings (or, failing that, from ``secrets``)."""
-        settings = _settings_of(connection)
+        settings = dict(connection.settings)
         login = str(settings.get("api_login_id") or secrets.get("api_login_id") or "")
         key = str(secrets.get("transaction_key") or "")
         if not login or not key:
@@ -124,6 +134,9 @@ class AuthorizeNetProvider:
         api_base = connection.api_base or api_base_for(
             str(settings.get("environment") or ""))
         options.setdefault("currency", connection.default_currency or "USD")
+        mode = self.mode_of(settings)
+        options.setdefault("account", account_key(
+            self.key, mode.value if mode is not None else None, connection.account_id or login))
         return AuthorizeNetGateway(login, key, api_base=api_base,
                                    return_url=connection.return_url or None, **options)
 
@@ -133,22 +146,16 @@ class AuthorizeNetProvider:
 
         ``options`` go to :class:`~app.sandbox.authorizenet.AuthorizeNetSandbox`
         (``merchant_name``, ``api_login_id``, ``transaction_key``)."""
-        from dataclasses import fields as dataclass_fields
-
         from app.core.gateways.connection import GatewayConnection
         from app.sandbox.authorizenet import AuthorizeNetSandbox
 
         with AuthorizeNetSandbox(**options) as server:
-            secrets = {"transaction_key": server.transaction_key}
-            names = {f.name for f in dataclass_fields(GatewayConnection)}
-            extra: dict[str, Any] = {}
-            if "settings" in names:
-                extra["settings"] = {"api_login_id": server.api_login_id,
-                                     "environment": "sandbox"}
-            else:
-                secrets["api_login_id"] = server.api_login_id
-            connection = GatewayConnection(gateway=self.key, api_base=server.url, **extra)
-            yield SandboxAccount(connection=connection, secrets=secrets, url=server.url)
+            connection = GatewayConnection(
+                gateway=self.key, api_base=server.url,
+                settings=(("api_login_id", server.api_login_id), ("environment", "sandbox")))
+            yield SandboxAccount(connection=connection,
+                                 secrets={"transaction_key": server.transaction_key},
+                                 url=server.url)
 
 
 PROVIDER = AuthorizeNetProvider()

@@ -346,6 +346,7 @@ class PipelineLedger:
         actor: str | None = None,
         checkpoint: Checkpoint | None = None,
         key_lifetime: timedelta | None = None,
+        lookup_grace: timedelta | None = None,
         other_accounts: Callable[[str], PaymentGateway | None] | None = None,
     ) -> None:
         self.engine = engine
@@ -353,6 +354,11 @@ class PipelineLedger:
         #: provider's idempotency window (zero for a gateway without keys, whose lost answers
         #: are settled by looking the charge up only).
         self.key_lifetime = key_lifetime if key_lifetime is not None else key_window(gateway)
+        provider = get_provider(gateway.account_key.split(":")[0])
+        #: Without keys: how long "not found" is not yet proof that nothing was charged.
+        self.lookup_grace = (lookup_grace if lookup_grace is not None
+                             else provider.lookup_grace if provider is not None
+                             else timedelta(0))
         self.gateway = gateway
         #: Opens the gateway of an account other than ``gateway`` (a payment taken before the
         #: gateway was replaced), or None when this computer has no credentials for it.

@@ -448,6 +448,12 @@ class ChargeSteps(PipelineLedger):
                 return payment_outcome(self._payment(session, payment_id))
         if found is None and utcnow() - sent_at < self.key_lifetime:
             return self._repeat(payment_id, customer_id)
+        if found is None and utcnow() - sent_at < self.lookup_grace:
+            # A gateway without keys may list a charge a little late: ask again later,
+            # never charge again meanwhile.
+            return self._still_unknown(
+                payment_id, "The gateway does not list this payment yet; PayDesk asks again "
+                "in a few minutes before deciding it was not charged.")
         if found is None:
             with session_scope(self.engine) as session:
                 payment = self._payment(session, payment_id)
