@@ -137,3 +137,22 @@ def gateway_page_later(session: ScreenshotSession) -> QWidget:
 register_screen("wizard-4-gateway", gateway_page, size=(820, 640))
 register_screen("wizard-4-gateway-later", gateway_page_later, size=(820, 640))
 register_screen("wizard-4-gateway-connected", gateway_page_connected, size=(820, 640))
+
+
+def gateway_page_authorizenet(session: ScreenshotSession) -> QWidget:
+    """Authorize.Net chosen: its API login ID, account choice and transaction key."""
+    from PySide6.QtWidgets import QComboBox
+
+    from app.gui.wizard.gateway_page import GatewayPage
+
+    wizard = _gateway_wizard(session, demo=False)
+    page = wizard.findChild(GatewayPage, "gatewayPage")
+    assert page is not None
+    kind = page.findChild(QComboBox, "gatewayKind")
+    assert kind is not None
+    kind.setCurrentIndex(kind.findData("authorizenet"))
+    settle()
+    return wizard
+
+
+register_screen("wizard-4-gateway-authorizenet", gateway_page_authorizenet, size=(820, 640))

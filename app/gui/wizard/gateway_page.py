@@ -62,6 +62,7 @@ from app.gui.widgets import StatusPill, Tone
 from app.gui.wizard.connection_test_page import ConnectionTestPage
 from app.gui.wizard.plugins import WizardPagePlugin
 from app.gui.workers import Task, WorkerFailure, run_task
+from app.sandbox.demo import demo_gateway
 
 __all__ = ["PAGE", "GatewayPage"]
 
@@ -90,12 +91,10 @@ class GatewayPage(ConnectionTestPage[GatewayForm, GatewayTestOutcome]):
         self.kind.setObjectName("gatewayKind")
         for key, name in gateway_names().items():
             self.kind.addItem(name, key)
-        #: The provider's fields that are not secret, drawn when it is chosen.
+        #: The provider's fields that are not secret, drawn below the gateway when chosen.
         self._extra: dict[str, QLineEdit | QComboBox] = {}
-        self.extra_box = QWidget(self)
-        self.extra_form = QFormLayout(self.extra_box)
-        self.extra_form.setContentsMargins(0, 0, 0, 0)
-        self.extra_form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        self._extra_errors: dict[str, QLabel] = {}
+        self._extra_rows: list[QWidget] = []
         self.secret_key = QLineEdit(self)
         self.secret_key.setEchoMode(QLineEdit.EchoMode.Password)
         self.show_key = QCheckBox("Show", self)
@@ -127,7 +126,7 @@ class GatewayPage(ConnectionTestPage[GatewayForm, GatewayTestOutcome]):
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         self._row(form, "&Gateway:", self.kind, self.kind)
-        form.addRow(self.extra_box)
+        self.main_form = form
         form.addRow(self.secret_label, self._stack(
             key_box, pill_box, self.key_note, self.key_error, self.secret_hint,
             self.sandbox_note))
@@ -163,22 +162,26 @@ class GatewayPage(ConnectionTestPage[GatewayForm, GatewayTestOutcome]):
         self.return_hint.setText(
             f"Optional. The web page clients see after entering a card on {provider.name}'s "
             "secure page, usually your company's website.")
-        while self.extra_form.rowCount():
-            self.extra_form.removeRow(0)
+        for row in self._extra_rows:
+            self.main_form.removeRow(row)
+        self._extra_rows.clear()
         self._extra.clear()
-        for spec in plain_fields(provider):
+        self._extra_errors.clear()
+        for position, spec in enumerate(plain_fields(provider), start=1):
             widget = self._extra_widget(spec, (values or {}).get(spec.name))
             self._extra[spec.name] = widget
-            label = QLabel(f"{spec.label}:", self.extra_box)
+            label = QLabel(f"{spec.label}:", self)
             label.setBuddy(widget)
-            help_text = self._hint(spec.help) if spec.help else None
-            self.extra_form.addRow(label, self._stack(widget, help_text) if help_text
-                                   else widget)
-        self.extra_box.setVisible(bool(self._extra))
+            error = self._error_label(f"gatewayFieldError_{spec.name}")
+            self._extra_errors[spec.name] = error
+            parts = [widget, error] + ([self._hint(spec.help)] if spec.help else [])
+            field = self._stack(*parts)
+            self.main_form.insertRow(position, label, field)
+            self._extra_rows.append(field)
 
     def _extra_widget(self, spec: CredentialField, value: str | None) -> QLineEdit | QComboBox:
         if spec.choices:
-            combo = QComboBox(self.extra_box)
+            combo = QComboBox(self)
             for choice, label in spec.choices:
                 combo.addItem(label, choice)
             index = combo.findData(value or spec.default or spec.choices[0][0])
@@ -186,7 +189,7 @@ class GatewayPage(ConnectionTestPage[GatewayForm, GatewayTestOutcome]):
             combo.setObjectName(f"gatewayField_{spec.name}")
             combo.currentIndexChanged.connect(self._fields_changed)
             return combo
-        line = QLineEdit(self.extra_box)
+        line = QLineEdit(self)
         line.setObjectName(f"gatewayField_{spec.name}")
         line.setPlaceholderText(spec.placeholder)
         line.setText(value if value is not None else spec.default)
@@ -204,15 +207,25 @@ class GatewayPage(ConnectionTestPage[GatewayForm, GatewayTestOutcome]):
     @Slot()
     def _provider_chosen(self) -> None:
         """Another gateway: its own fields and key (a stored secret of the other gateway
-        does not apply)."""
-        self._loading = True
-        try:
-            self._show_provider()
-            self.secret_key.clear()
-        finally:
-            self._loading = False
+        does not apply); in the demo, its sandbox account."""
+        if self._loading:
+            return
+        demo = demo_gateway(self.context.demo, self.provider.key)
+        stored = load_gateway_connection(self.context.engine)
         self._stored_secret = self.context.credentials.get(
             secret_name(self.provider.key, main_secret(self.provider).name))
+        mine = stored if stored is not None and stored.gateway == self.provider.key else None
+        self._loading = True
+        try:
+            self._show_provider(dict(mine.settings) if mine is not None
+                                else dict(demo.settings) if demo is not None else None)
+            self.secret_key.setText(demo.key if demo is not None and not self._stored_secret
+                                    else "")
+        finally:
+            self._loading = False
+        self._api_base = (mine.api_base if mine is not None
+                          else demo.url if demo is not None else "")
+        self._show_sandbox_note()
         self.state = GatewayStepState(self._form(), self._stored_secret)
         self.status.hide()
         self._refresh()
@@ -235,7 +248,7 @@ class GatewayPage(ConnectionTestPage[GatewayForm, GatewayTestOutcome]):
                     self._loading = False
         self._stored_secret = self.context.credentials.get(
             secret_name(self.provider.key, main_secret(self.provider).name))
-        demo = self.context.demo.gateway if self.context.demo is not None else None
+        demo = demo_gateway(self.context.demo, self.provider.key)
         if demo is not None and (stored is None or stored.api_base == demo.url):
             self._api_base = demo.url
             if not self._stored_secret:
@@ -244,18 +257,21 @@ class GatewayPage(ConnectionTestPage[GatewayForm, GatewayTestOutcome]):
             return  # coming back with Back: keep what is on the page
         self._loading = True
         try:
+            if demo is not None and stored is None and demo.settings:
+                self._show_provider(dict(demo.settings))
             self.secret_key.setText(key)
             self.return_url.setText(return_url)
         finally:
             self._loading = False
-        if self._api_base:
-            self.sandbox_note.setText(
-                f"PayDesk's sandbox gateway at {self._api_base} stands in for "
-                f"{self.provider.name} here "
-                "(demo): nothing reaches a real payment service.")
-            self.sandbox_note.show()
+        self._show_sandbox_note()
         self.state = GatewayStepState(self._form(), self._stored_secret)
         self._refresh()
+
+    def _show_sandbox_note(self) -> None:
+        self.sandbox_note.setText(
+            f"PayDesk's sandbox gateway at {self._api_base} stands in for "
+            f"{self.provider.name} here (demo): nothing reaches a real payment service.")
+        self.sandbox_note.setVisible(bool(self._api_base))
 
     def _form(self) -> GatewayForm:
         return GatewayForm(
@@ -350,7 +366,17 @@ class GatewayPage(ConnectionTestPage[GatewayForm, GatewayTestOutcome]):
             message = errors.get(name) if name in self._touched else None
             label.setText(message or "")
             label.setVisible(bool(message))
-        mode = self.state.form.mode()
+        # The provider's other fields: said once something was typed there, or a key was.
+        typed_key = bool(self.secret_key.text().strip())
+        for name, label in self._extra_errors.items():
+            widget = self._extra[name]
+            typed = isinstance(widget, QLineEdit) and bool(widget.text().strip())
+            message = errors.get(name) if (typed or typed_key) else None
+            label.setText(message or "")
+            label.setVisible(bool(message))
+        # Test or live is shown once there is a key to speak of (typed or stored).
+        mode = (self.state.form.mode()
+                if self.secret_key.text().strip() or self._stored_secret else None)
         if mode is not None:
             text, tone = _mode_text(mode)
             self.mode_pill.set_status(text, tone)

@@ -124,6 +124,9 @@ class AuthorizeNetProvider:
     ) -> AuthorizeNetGateway:
         """The adapter for a stored connection. The API login ID is read from the
         connection's settings (or, failing that, from ``secrets``)."""
+        # The adapter never repeats a request on its own (a repeated charge without keys is
+        # the danger it exists to avoid), so a caller's retry count does not apply.
+        options.pop("max_network_retries", None)
         settings = dict(connection.settings)
         login = str(settings.get("api_login_id") or secrets.get("api_login_id") or "")
         key = str(secrets.get("transaction_key") or "")
