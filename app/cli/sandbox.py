@@ -13,7 +13,7 @@ from typing import Any
 SANDBOXES: dict[str, tuple[str, str]] = {
     "autotask": ("app.sandbox.autotask.cli", "a local Autotask REST API with seeded MSP data"),
     "gateway": ("app.sandbox.gateway.cli", "a local Stripe-compatible payment gateway"),
-    "authorizenet": ("app.sandbox.authorizenet.cli", "a local Authorize.Net stand-in"),
+    "authorize-net": ("app.sandbox.authorizenet.cli", "a local Authorize.Net stand-in"),
 }
 
 

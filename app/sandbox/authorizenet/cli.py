@@ -1,4 +1,4 @@
-"""``paydesk sandbox authorizenet``: run the Authorize.Net stand-in until Ctrl+C.
+"""``paydesk sandbox authorize-net``: run the Authorize.Net stand-in until Ctrl+C.
 
 Prints the address to give PayDesk as the Authorize.Net API address, and the API login ID and
 transaction key that open it.

@@ -16,7 +16,7 @@ Use it in-process (tests, ``--demo``)::
         gateway = AuthorizeNetGateway(sandbox.api_login_id, sandbox.transaction_key,
                                       api_base=sandbox.url)
 
-or from the command line: ``paydesk sandbox authorizenet --port 0``.
+or from the command line: ``paydesk sandbox authorize-net --port 0``.
 
 Admin endpoints (``Authorization: Bearer <transaction key>``), all JSON:
 

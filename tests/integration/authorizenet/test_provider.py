@@ -1,5 +1,5 @@
 """The Authorize.Net provider entry: its form fields and their checks, opening an adapter
-from a stored connection, its local stand-in, and ``paydesk sandbox authorizenet``."""
+from a stored connection, its local stand-in, and ``paydesk sandbox authorize-net``."""
 
 from __future__ import annotations
 
@@ -70,7 +70,7 @@ def test_sandbox_account_opens_and_connects() -> None:
 
 def test_command_prints_url_and_credentials_and_serves() -> None:
     process = subprocess.Popen(
-        [sys.executable, "-m", "app", "sandbox", "authorizenet", "--port", "0",
+        [sys.executable, "-m", "app", "sandbox", "authorize-net", "--port", "0",
          "--merchant-name", "Contoso Managed IT"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
