@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import json
 import os
 import platform
 import re
@@ -79,6 +80,18 @@ def write_licences(work: Path) -> Path:
     licences = collect_licences(names)
     path = write_licences_file(work / LICENCES_FILENAME, licences)
     say(f"licences of {len(licences)} shipped libraries collected into {path}")
+    return path
+
+
+def write_release_info(work: Path, repository: str, server: str) -> Path:
+    """``release.json``: where Help > Check for Updates asks for the newest release."""
+    from app.core.updates import RELEASE_INFO_FILENAME, github_feed
+
+    feed = github_feed(repository, server)
+    path = work / RELEASE_INFO_FILENAME
+    path.write_text(json.dumps({"feed": feed.url, "downloads": feed.downloads}, indent=1) + "\n",
+                    encoding="utf-8")
+    say(f"release feed {feed.url}")
     return path
 
 
@@ -185,7 +198,7 @@ def sign_windows(paths: list[Path]) -> None:
 
 def package_windows(dist: Path) -> Path | None:
     folder = dist / "PayDesk"
-    sign_windows([folder / "PayDesk.exe"])
+    sign_windows([folder / "PayDesk.exe", folder / "paydesk-cli.exe"])
     iscc = shutil.which("iscc") or shutil.which("ISCC")
     for candidate in (Path(os.environ.get("ProgramFiles(x86)", "")) / "Inno Setup 6" / "ISCC.exe",
                       Path(os.environ.get("ProgramFiles", "")) / "Inno Setup 6" / "ISCC.exe",
@@ -246,8 +259,18 @@ def package_macos(dist: Path, work: Path, identity: str | None, arch: str) -> Pa
     (staging / "Applications").symlink_to("/Applications")
     dmg = dist / f"PayDesk-{__version__}-macos-{arch}.dmg"
     dmg.unlink(missing_ok=True)
-    run(["hdiutil", "create", "-volname", f"PayDesk {__version__}", "-srcfolder", str(staging),
-         "-fs", "HFS+", "-format", "UDZO", "-ov", str(dmg)])
+    hdiutil = ["hdiutil", "create", "-volname", f"PayDesk {__version__}", "-srcfolder",
+               str(staging), "-fs", "HFS+", "-format", "UDZO", "-ov", str(dmg)]
+    for attempt in range(1, 4):
+        try:
+            run(hdiutil)
+            break
+        except subprocess.CalledProcessError:
+            # hdiutil is known to fail now and then with "Resource busy" on build machines.
+            if attempt == 3:
+                raise
+            say(f"hdiutil failed (attempt {attempt} of 3); trying again in 10 s")
+            time.sleep(10)
     if identity:
         run(["codesign", "--force", "--timestamp", "--sign", identity, str(dmg)])
         notarize(dmg)
@@ -285,6 +308,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--target-arch", choices=("arm64", "x86_64", "universal2"),
                         help="macOS only: the architecture to build for (default: this Mac's; "
                         "universal2 needs a universal2 Python and universal2 wheels)")
+    parser.add_argument(
+        "--release-repository", metavar="OWNER/NAME",
+        default=os.environ.get("GITHUB_REPOSITORY", ""),
+        help="the GitHub repository whose releases Help > Check for Updates looks at "
+        "(default: $GITHUB_REPOSITORY, set by GitHub Actions; without one the program has "
+        "no release feed and says so)")
     parser.add_argument("--folder-only", action="store_true",
                         help="make only the one-folder build, not the installer or archive")
     return parser.parse_args(argv)
@@ -302,6 +331,12 @@ def main(argv: list[str] | None = None) -> int:
 
     env = dict(os.environ, PAYDESK_BUILD_WORK=str(work))
     write_licences(work)
+    if args.release_repository:
+        write_release_info(work, args.release_repository,
+                           os.environ.get("GITHUB_SERVER_URL", "https://github.com"))
+    else:
+        say("no release feed: this build's Check for Updates says it has none "
+            "(give --release-repository OWNER/NAME for a published build)")
     identity: str | None = None
     arch = args.target_arch or machine_arch()
     if sys.platform in ("win32", "darwin"):

@@ -122,12 +122,18 @@ def dependency_closure(root: str = PAYDESK_DISTRIBUTION, extras: Iterable[str] =
     return sorted(seen.values(), key=str.lower)
 
 
+def _field(dist: metadata.Distribution, name: str) -> str:
+    """A metadata field's first value ('' when absent)."""
+    values = dist.metadata.get_all(name)
+    return str(values[0]) if values else ""
+
+
 def _licence_name(dist: metadata.Distribution) -> str:
     meta = dist.metadata
-    expression = meta.get("License-Expression")
+    expression = _field(dist, "License-Expression")
     if expression:
-        return str(expression)
-    declared = (meta.get("License") or "").strip()
+        return expression
+    declared = _field(dist, "License").strip()
     if declared and "\n" not in declared and len(declared) < 80:
         return declared
     classifiers = [
@@ -151,7 +157,7 @@ def _licence_text(dist: metadata.Distribution) -> str:
             continue
         texts.append(f"--- {Path(str(file)).name} ---\n{content.strip()}")
     if not texts:
-        declared = (dist.metadata.get("License") or "").strip()
+        declared = _field(dist, "License").strip()
         if "\n" in declared or len(declared) >= 80:
             texts.append(declared)
     return "\n\n".join(texts)[:_MAX_TEXT]
@@ -159,13 +165,13 @@ def _licence_text(dist: metadata.Distribution) -> str:
 
 def _homepage(dist: metadata.Distribution) -> str:
     meta = dist.metadata
-    home = meta.get("Home-page") or ""
+    home = _field(dist, "Home-page")
     if home:
-        return str(home)
+        return home
     for url in meta.get_all("Project-URL") or []:
         label, _, address = url.partition(",")
         if label.strip().lower() in ("homepage", "home", "source", "repository"):
-            return address.strip()
+            return str(address).strip()
     return ""
 
 

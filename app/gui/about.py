@@ -93,9 +93,10 @@ class AboutDialog(QDialog):
         facts.addRow("Log files:", _selectable(str(profile.logs_folder)))
         facts.addRow("Database:", _selectable(profile.describe_database()))
         for row in range(facts.rowCount()):
-            label = facts.itemAt(row, QFormLayout.ItemRole.LabelRole)
-            if label is not None and isinstance(label.widget(), QLabel):
-                label.widget().setObjectName("fieldLabel")
+            item = facts.itemAt(row, QFormLayout.ItemRole.LabelRole)
+            widget = item.widget() if item is not None else None
+            if isinstance(widget, QLabel):
+                widget.setObjectName("fieldLabel")
 
         libraries_heading = QLabel("Libraries shipped with PayDesk, and their licences")
         libraries_heading.setObjectName("sectionHeading")
