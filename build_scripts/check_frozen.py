@@ -11,7 +11,8 @@ a line saying what broke:
    keyring backends of this system, Qt plugins, babel's locale data, the alembic revisions,
    the CA bundle, resources, the licences file);
 2. ``--version`` prints this source tree's version;
-3. ``--smoke`` on a fresh profile: database created and migrated, main window shown;
+3. ``--smoke`` on a fresh profile: database created and migrated, main window shown; and
+   ``--demo --smoke``, which starts the sandbox servers from inside the program;
 4. ``sandbox autotask --port 0`` in the background (its ``url:`` line gives the address);
 5. ``setup`` against it (the secret through ``PAYDESK_AUTOTASK_SECRET``), ``sync --json``
    and ``doctor``: the migrations, the HTTP stack and the CA bundle work frozen;
@@ -200,6 +201,13 @@ def check_version(runner: Runner) -> None:
                           f"'PayDesk {__version__}'")
 
 
+def check_demo(runner: Runner) -> None:
+    """``--demo``: the sandbox servers start from inside the frozen program."""
+    result = runner.run("--demo", "--smoke", program=runner.program)
+    if runner.program == runner.cli and "paydesk-demo-" not in result.stdout:
+        raise CheckFailed(f"--demo did not start on a throwaway profile: {result.stdout!r}")
+
+
 def check_smoke(runner: Runner) -> None:
     profile = runner.work / "smoke-profile"
     result = runner.run("--smoke", "--profile", str(profile), program=runner.program)
@@ -345,6 +353,7 @@ def main(argv: list[str] | None = None) -> int:
         ("contents", lambda: check_contents(program, cli)),
         ("--version", lambda: check_version(runner)),
         ("--smoke on a fresh profile", lambda: check_smoke(runner)),
+        ("--demo --smoke (the sandboxes)", lambda: check_demo(runner)),
         ("sandbox + setup + sync + doctor", lambda: check_setup_sync_doctor(runner)),
         ("main window rendered offscreen", lambda: check_screenshot(runner)),
     ]

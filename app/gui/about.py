@@ -63,6 +63,7 @@ class AboutDialog(QDialog):
         self.setObjectName("aboutDialog")
         self.setWindowTitle("About PayDesk")
         self.setMinimumSize(720, 560)
+        self.resize(840, 640)
         self.licences: list[LibraryLicence] = []
 
         icon = QLabel()
@@ -162,7 +163,7 @@ class AboutDialog(QDialog):
             self.library_list.addItem(item)
         count = len(self.licences)
         self.source_label.setText(
-            f"{count} libraries, from {source}. PayDesk is built on them; select one to read "
+            f"PayDesk is built with these {count} libraries ({source}). Select one to read "
             "its licence." if count else f"No libraries are listed: {source}."
         )
         self.copy_button.setEnabled(bool(count))

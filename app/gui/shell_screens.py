@@ -49,7 +49,7 @@ def _register_main_window_screens() -> None:
 
         return AboutDialog(session.context)
 
-    register_screen("about-dialog", about_dialog, size=(760, 620))
+    register_screen("about-dialog", about_dialog, size=(840, 640))
 
     def update_available(session: ScreenshotSession) -> QWidget:
         from app.core.updates import UpdateCheck, UpdateStatus

@@ -48,7 +48,7 @@ def test_about_shows_version_profile_logs_and_the_libraries(
     names = [dialog.library_list.item(i).text() for i in range(dialog.library_list.count())]
     assert any(name.startswith("PySide6") for name in names)
     assert any(name.startswith("SQLAlchemy") for name in names)
-    assert "libraries installed with this copy" in dialog.source_label.text()
+    assert "the libraries installed with this copy" in dialog.source_label.text()
     # Choosing a library shows its licence.
     row = next(i for i, name in enumerate(names) if name.startswith("requests "))
     dialog.library_list.setCurrentRow(row)
