@@ -319,8 +319,24 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def check_build_environment() -> None:
+    """PyInstaller and the libraries PayDesk ships must be installed where this runs."""
+    import importlib.util
+
+    if importlib.util.find_spec("PyInstaller") is None:
+        raise SystemExit(
+            "PyInstaller is not installed in this Python. Install PayDesk with its build tools "
+            f"first:\n    {sys.executable} -m pip install -e '.[build,postgres]'")
+    if importlib.util.find_spec("psycopg") is None:
+        raise SystemExit(
+            "The PostgreSQL driver is not installed, so the build could not open shared "
+            "databases. Install it with the build tools:\n"
+            f"    {sys.executable} -m pip install -e '.[build,postgres]'")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    check_build_environment()
     started = time.monotonic()
     work: Path = args.work.resolve()
     dist: Path = args.dist.resolve()
