@@ -1,13 +1,13 @@
 """Make every PayDesk icon from the one drawing, ``resources/icons/paydesk.svg``.
 
-    python build_scripts/make_icons.py [--check]
+    python build_scripts/make_icons.py
 
 Writes into ``resources/icons/``: ``paydesk-<size>.png`` (the window icon, 16 to 512 pixels),
 ``paydesk.ico`` (Windows: program, installer and Start menu) and ``paydesk.icns`` (macOS:
 the app bundle and the disk image). Qt draws the SVG (no other imaging library needed); the
 .ico and .icns containers hold PNG images, which both systems read. Run it after changing the
-SVG and commit the results. ``--check`` only says whether the files are missing or older
-than the SVG (exit 1 then).
+SVG and commit the results (``tests/core/test_icons.py`` checks they are all there and
+well formed).
 """
 
 from __future__ import annotations
@@ -31,11 +31,6 @@ ICNS_TYPES = (
     (b"ic09", 512), (b"ic10", 1024), (b"ic11", 32), (b"ic12", 64), (b"ic13", 512),
     (b"ic14", 1024),
 )
-
-
-def outputs() -> list[Path]:
-    return [ICONS / f"paydesk-{size}.png" for size in PNG_SIZES] + [
-        ICONS / "paydesk.ico", ICONS / "paydesk.icns"]
 
 
 def render_png(size: int) -> bytes:
@@ -105,15 +100,7 @@ def make() -> list[Path]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python build_scripts/make_icons.py",
                                      description=__doc__.split("\n\n")[0])
-    parser.add_argument("--check", action="store_true",
-                        help="only check that the icons exist and are newer than the SVG")
-    args = parser.parse_args(argv)
-    if args.check:
-        stale = [p for p in outputs()
-                 if not p.is_file() or p.stat().st_mtime < SOURCE.stat().st_mtime]
-        for path in stale:
-            print(f"missing or older than {SOURCE.name}: {path}")
-        return 1 if stale else 0
+    parser.parse_args(argv)
     for path in make():
         print(f"{path} ({path.stat().st_size:,} bytes)")
     return 0
