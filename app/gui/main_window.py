@@ -43,7 +43,6 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QMainWindow,
-    QMessageBox,
     QPushButton,
     QStackedWidget,
     QVBoxLayout,
@@ -52,10 +51,10 @@ from PySide6.QtWidgets import (
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
-from app import __version__
 from app.core.setup.steps import is_setup_complete, setup_status
 from app.core.storage.engine import session_scope
 from app.core.storage.models import Base, Invoice, Organization, Payment, SyncRun
+from app.gui.about import AboutDialog, UpdateCheckRunner
 from app.gui.context import AppContext
 from app.gui.widgets import EmptyState, StatusPill, Tone
 from app.gui.widgets.pill import TONE_COLOURS
@@ -480,6 +479,11 @@ class MainWindow(QMainWindow):
             go_menu.addAction(action)
 
         help_menu = self.menuBar().addMenu("&Help")
+        self.update_check = UpdateCheckRunner(self)
+        updates = QAction("Check for &Updates…", self)
+        updates.setMenuRole(QAction.MenuRole.ApplicationSpecificRole)
+        updates.triggered.connect(self.update_check.start)
+        help_menu.addAction(updates)
         about = QAction("&About PayDesk", self)
         about.setMenuRole(QAction.MenuRole.AboutRole)
         about.triggered.connect(self.show_about)
@@ -603,15 +607,13 @@ class MainWindow(QMainWindow):
         QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
 
     @Slot()
-    def show_about(self) -> None:
-        QMessageBox.about(
-            self,
-            "About PayDesk",
-            f"<b>PayDesk {__version__}</b><br><br>Take payments on your Autotask invoices; "
-            "every payment is noted in Autotask.<br><br>"
-            f"Profile folder: {self.context.profile.folder}<br>"
-            f"Database: {self.context.profile.describe_database()}",
-        )
+    def show_about(self) -> AboutDialog:
+        """Help > About PayDesk: version, profile and logs, the shipped libraries' licences."""
+        dialog = AboutDialog(self.context, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
+        dialog.checkForUpdatesRequested.connect(self.update_check.start)
+        dialog.open()
+        return dialog
 
     # --- remembered layout --------------------------------------------------------------------
 

@@ -48,5 +48,16 @@ def style_sheet() -> str:
     return text.replace("url(icons/", f"url({(path.parent / 'icons').as_posix()}/")
 
 
+#: Sizes of the window icon drawn from ``icons/paydesk.svg`` by ``build_scripts/make_icons.py``.
+APP_ICON_SIZES = (16, 24, 32, 48, 64, 128, 256, 512)
+
+
 def app_icon() -> QIcon:
-    return QIcon(str(resource_path("icons/paydesk.svg")))
+    """The program icon (title bar, task bar, Dock), from the PNGs made from one drawing.
+
+    PNGs rather than the SVG, so the icon shows even where Qt's SVG plugin is missing.
+    """
+    icon = QIcon()
+    for size in APP_ICON_SIZES:
+        icon.addFile(str(resource_path(f"icons/paydesk-{size}.png")))
+    return icon

@@ -1,6 +1,6 @@
 """Screens of the application shell for ``python -m app.gui.screenshots``: the main window
 on each area (with the sandbox data of the screenshot session), the main window at first
-start (nothing set up yet) and the crash dialog.
+start (nothing set up yet), the crash dialog, About PayDesk and the update check's answer.
 """
 
 from __future__ import annotations
@@ -43,6 +43,34 @@ def _register_main_window_screens() -> None:
         return dialog
 
     register_screen("crash-dialog", crash_dialog, size=(640, 460))
+
+    def about_dialog(session: ScreenshotSession) -> QWidget:
+        from app.gui.about import AboutDialog
+
+        return AboutDialog(session.context)
+
+    register_screen("about-dialog", about_dialog, size=(840, 640))
+
+    def update_available(session: ScreenshotSession) -> QWidget:
+        from app.core.updates import UpdateCheck, UpdateStatus
+        from app.gui.about import UpdateCheckRunner
+
+        # The answer a bookkeeper sees when a newer version is published (no network here).
+        parent = session.keep(QWidget())
+        runner = UpdateCheckRunner(parent)
+        runner._on_result(UpdateCheck(
+            UpdateStatus.NEWER, "0.1.0", "0.2.0",
+            "https://github.com/example/paydesk/releases/tag/v0.2.0",
+            "PayDesk 0.2.0 is available",
+            "You have PayDesk 0.1.0. Download the new version from its page and install it "
+            "over this one: your profile, settings and database are kept. PayDesk does not "
+            "download or install anything by itself.\n\nDownload page: "
+            "https://github.com/example/paydesk/releases/tag/v0.2.0",
+        ))
+        assert runner.box is not None
+        return runner.box
+
+    register_screen("update-available", update_available, size=(520, 220))
 
 
 _register_main_window_screens()
