@@ -1,0 +1,1 @@
+"""QuickBooks: Online (REST) and Desktop (qbXML through the Web Connector or COM)."""
