@@ -252,7 +252,9 @@ class PostingChannel(Protocol):
 
 #: Channels that ship with PayDesk, imported (and so registered) when the registry is first
 #: read. Each module calls :func:`register_channel` at import.
-BUILTIN_CHANNEL_MODULES: tuple[str, ...] = ()
+BUILTIN_CHANNEL_MODULES: tuple[str, ...] = (
+    "app.core.quickbooks.online.channel",
+)
 
 _lock = threading.Lock()
 _channels: dict[str, PostingChannel] = {}
