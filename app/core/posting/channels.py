@@ -254,6 +254,7 @@ class PostingChannel(Protocol):
 #: read. Each module calls :func:`register_channel` at import.
 BUILTIN_CHANNEL_MODULES: tuple[str, ...] = (
     "app.core.quickbooks.desktop.channel",
+    "app.core.quickbooks.online.channel",
 )
 
 _lock = threading.Lock()

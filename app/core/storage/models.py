@@ -436,6 +436,99 @@ class RefundAllocation(Base):
 
 
 # --------------------------------------------------------------------------------------------
+# QuickBooks (Online and Desktop): its customers and invoices, and the match to Autotask's
+# --------------------------------------------------------------------------------------------
+
+
+class QuickBooksCustomer(Base):
+    """A QuickBooks customer as last read (``source``: online | desktop)."""
+
+    __tablename__ = "quickbooks_customers"
+
+    source: Mapped[str] = mapped_column(String(10), primary_key=True)
+    remote_id: Mapped[str] = mapped_column(String(50), primary_key=True)
+    display_name: Mapped[str] = mapped_column(String(500))
+    company_name: Mapped[str | None] = mapped_column(String(500))
+    currency: Mapped[str | None] = mapped_column(String(3))
+    balance_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Online's SyncToken or Desktop's EditSequence.
+    sync_token: Mapped[str | None] = mapped_column(String(50))
+    last_updated: Mapped[datetime | None]
+    read_at: Mapped[datetime]
+
+    __table_args__ = (Index("ix_quickbooks_customers_name", "source", "display_name"),)
+
+
+class QuickBooksInvoice(Base):
+    """A QuickBooks invoice as last read. Amounts in ``currency``'s minor units."""
+
+    __tablename__ = "quickbooks_invoices"
+
+    source: Mapped[str] = mapped_column(String(10), primary_key=True)
+    remote_id: Mapped[str] = mapped_column(String(50), primary_key=True)
+    doc_number: Mapped[str | None] = mapped_column(String(50))
+    customer_id: Mapped[str | None] = mapped_column(String(50))
+    customer_name: Mapped[str | None] = mapped_column(String(500))
+    txn_date: Mapped[date | None] = mapped_column(Date)
+    due_date: Mapped[date | None] = mapped_column(Date)
+    total_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    balance_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    currency: Mapped[str | None] = mapped_column(String(3))
+    sync_token: Mapped[str | None] = mapped_column(String(50))
+    last_updated: Mapped[datetime | None]
+    read_at: Mapped[datetime]
+
+    __table_args__ = (
+        Index("ix_quickbooks_invoices_doc_number", "source", "doc_number"),
+        Index("ix_quickbooks_invoices_customer_date", "source", "customer_name", "txn_date"),
+    )
+
+
+class QuickBooksInvoiceMatch(Base):
+    """Which QuickBooks invoice an Autotask invoice is, and how that was decided.
+
+    ``remote_id`` is None while unmatched, with ``reason`` saying why (none found, several
+    found). ``method``: by_number | by_customer_date_total | by_hand. ``by_hand`` rows — a
+    person's match, or a person's "not this one" (``remote_id`` None) — are never changed by
+    an automatic pass.
+    """
+
+    __tablename__ = "quickbooks_invoice_matches"
+
+    source: Mapped[str] = mapped_column(String(10), primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    remote_id: Mapped[str | None] = mapped_column(String(50))
+    method: Mapped[str | None] = mapped_column(String(30))
+    by_hand: Mapped[bool] = mapped_column(Boolean, default=False)
+    reason: Mapped[str | None] = mapped_column(Text)
+    decided_at: Mapped[datetime]
+    decided_by: Mapped[str] = mapped_column(String(200))
+
+    __table_args__ = (
+        Index("ix_quickbooks_invoice_matches_remote", "source", "remote_id"),
+    )
+
+
+class QuickBooksSyncState(Base):
+    """Checkpoints of the QuickBooks read, per source and entity (Customer, Invoice)."""
+
+    __tablename__ = "quickbooks_sync_state"
+
+    source: Mapped[str] = mapped_column(String(10), primary_key=True)
+    entity: Mapped[str] = mapped_column(String(30), primary_key=True)
+    # full: a full read is under way (``next_position`` is where it resumes); incremental.
+    phase: Mapped[str] = mapped_column(String(20))
+    next_position: Mapped[int] = mapped_column(Integer, default=1)
+    # When the running full read started (its changes are caught by the next CDC).
+    full_started_at: Mapped[datetime | None]
+    full_completed_at: Mapped[datetime | None]
+    # Everything changed before this instant has been read.
+    watermark: Mapped[datetime | None]
+    updated_at: Mapped[datetime]
+
+
+# --------------------------------------------------------------------------------------------
 # The outbox
 # --------------------------------------------------------------------------------------------
 
@@ -468,55 +561,6 @@ class Posting(Base):
     delivered_at: Mapped[datetime | None]
 
     __table_args__ = (Index("ix_postings_due", "state", "next_attempt_at"),)
-
-
-# --------------------------------------------------------------------------------------------
-# QuickBooks Desktop's side (read through the Web Connector; app.core.quickbooks.desktop)
-# --------------------------------------------------------------------------------------------
-
-
-class QuickBooksDesktopCustomer(Base):
-    """A customer as last read from the QuickBooks Desktop company file."""
-
-    __tablename__ = "qbd_customers"
-
-    list_id: Mapped[str] = mapped_column(String(50), primary_key=True)
-    full_name: Mapped[str] = mapped_column(String(300))
-    company_name: Mapped[str | None] = mapped_column(String(300))
-    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
-    edit_sequence: Mapped[str] = mapped_column(String(30))
-    time_modified: Mapped[datetime | None]
-    balance_minor: Mapped[int | None] = mapped_column(BigInteger)
-    read_at: Mapped[datetime]
-
-
-class QuickBooksDesktopInvoice(Base):
-    """An invoice as last read from the QuickBooks Desktop company file, and the PayDesk
-    (Autotask) invoice it is matched with: by number, by customer + date + total, or by hand
-    (``match_kind``). A match made by hand is never replaced by an automatic one."""
-
-    __tablename__ = "qbd_invoices"
-
-    txn_id: Mapped[str] = mapped_column(String(50), primary_key=True)
-    ref_number: Mapped[str | None] = mapped_column(String(50))
-    customer_list_id: Mapped[str] = mapped_column(String(50))
-    customer_name: Mapped[str] = mapped_column(String(300))
-    txn_date: Mapped[date | None] = mapped_column(Date)
-    due_date: Mapped[date | None] = mapped_column(Date)
-    total_minor: Mapped[int] = mapped_column(BigInteger)
-    balance_minor: Mapped[int] = mapped_column(BigInteger)
-    is_paid: Mapped[bool] = mapped_column(Boolean, default=False)
-    edit_sequence: Mapped[str] = mapped_column(String(30))
-    time_modified: Mapped[datetime | None]
-    invoice_id: Mapped[int | None] = mapped_column(BigInteger)
-    match_kind: Mapped[str | None] = mapped_column(String(30))
-    read_at: Mapped[datetime]
-
-    __table_args__ = (
-        Index("ix_qbd_invoices_ref_number", "ref_number"),
-        Index("ix_qbd_invoices_invoice_id", "invoice_id"),
-        Index("ix_qbd_invoices_customer", "customer_list_id", "txn_date"),
-    )
 
 
 # --------------------------------------------------------------------------------------------

@@ -228,7 +228,7 @@ class CompanyFile:
         result: etree._Element = handler(rq)
         return result
 
-    def _do_HostQueryRq(self, rq: etree._Element) -> etree._Element:  # noqa: N802
+    def _do_HostQueryRq(self, rq: etree._Element) -> etree._Element:
         rs = self._rs(rq)
         ret = etree.SubElement(rs, "HostRet")
         _sub(ret, "ProductName", "QuickBooks Enterprise Solutions 24.0")
@@ -241,7 +241,7 @@ class CompanyFile:
         _sub(ret, "QBFileMode", "SingleUser")
         return rs
 
-    def _do_CompanyQueryRq(self, rq: etree._Element) -> etree._Element:  # noqa: N802
+    def _do_CompanyQueryRq(self, rq: etree._Element) -> etree._Element:
         rs = self._rs(rq)
         ret = etree.SubElement(rs, "CompanyRet")
         _sub(ret, "IsSampleCompany", "false")
@@ -250,7 +250,7 @@ class CompanyFile:
         _sub(address, "Country", self.country)
         return rs
 
-    def _do_PreferencesQueryRq(self, rq: etree._Element) -> etree._Element:  # noqa: N802
+    def _do_PreferencesQueryRq(self, rq: etree._Element) -> etree._Element:
         rs = self._rs(rq)
         ret = etree.SubElement(rs, "PreferencesRet")
         multi = etree.SubElement(ret, "MultiCurrencyPreferences")
@@ -294,7 +294,7 @@ class CompanyFile:
         text = rq.findtext(path)
         return datetime.fromisoformat(text) if text else None
 
-    def _do_CustomerQueryRq(self, rq: etree._Element) -> etree._Element:  # noqa: N802
+    def _do_CustomerQueryRq(self, rq: etree._Element) -> etree._Element:
         since = self._modified_since(rq, "FromModifiedDate")
         ids = [k for k, c in self.customers.items() if since is None
                or c["TimeModified"] >= since]
@@ -311,7 +311,7 @@ class CompanyFile:
             _sub(ret, "CompanyName", c["CompanyName"])
         return rs
 
-    def _do_InvoiceQueryRq(self, rq: etree._Element) -> etree._Element:  # noqa: N802
+    def _do_InvoiceQueryRq(self, rq: etree._Element) -> etree._Element:
         wanted = [e.text or "" for e in rq.findall("TxnID")]
         if wanted:
             missing = [t for t in wanted if t not in self.invoices]
@@ -370,7 +370,7 @@ class CompanyFile:
             _sub(applied, "Amount", _amount(amount))
         return ret
 
-    def _do_ReceivePaymentQueryRq(self, rq: etree._Element) -> etree._Element:  # noqa: N802
+    def _do_ReceivePaymentQueryRq(self, rq: etree._Element) -> etree._Element:
         refs = {e.text for e in rq.findall("RefNumber")}
         found = [p for p in self.payments.values() if not refs or p["RefNumber"] in refs]
         if not found:
@@ -388,14 +388,14 @@ class CompanyFile:
                             "the closing date of the company file.")
         return None
 
-    def _do_ReceivePaymentAddRq(self, rq: etree._Element) -> etree._Element:  # noqa: N802
+    def _do_ReceivePaymentAddRq(self, rq: etree._Element) -> etree._Element:
         add = rq.find("ReceivePaymentAdd")
         assert add is not None
         customer = add.findtext("CustomerRef/ListID") or ""
         if customer not in self.customers:
             return self._rs(rq, 3140, f"There is an invalid reference to QuickBooks Customer "
                             f"\"{customer}\" in the ReceivePayment.")
-        txn_date = add.findtext("TxnDate") or date.today().isoformat()
+        txn_date = add.findtext("TxnDate") or datetime.now(LOCAL).date().isoformat()
         closed = self._closed(rq, txn_date)
         if closed is not None:
             return closed
@@ -420,15 +420,15 @@ class CompanyFile:
         rs.append(self._payment_ret(payment))
         return rs
 
-    def _do_ReceivePaymentModRq(self, rq: etree._Element) -> etree._Element:  # noqa: N802
+    def _do_ReceivePaymentModRq(self, rq: etree._Element) -> etree._Element:
         mod = rq.find("ReceivePaymentMod")
         assert mod is not None
         payment = self.payments.get(mod.findtext("TxnID") or "")
         if payment is None:
             return self._rs(rq, 3120, "Object specified in the request cannot be found.")
         if mod.findtext("EditSequence") != payment["EditSequence"]:
-            return self._rs(rq, 3200, "The provided edit sequence \"%s\" is out-of-date."
-                            % mod.findtext("EditSequence"))
+            sent = mod.findtext("EditSequence")
+            return self._rs(rq, 3200, f"The provided edit sequence \"{sent}\" is out-of-date.")
         closed = self._closed(rq, payment["TxnDate"])
         if closed is not None:
             return closed

@@ -75,11 +75,12 @@ class WebConnector:
         self.faults = faults or Faults()
         session = requests.Session()
         session.verify = verify
-        transport = zeep.transports.Transport(session=session, timeout=timeout,
-                                              operation_timeout=timeout)
+        transport = zeep.transports.Transport(  # type: ignore[no-untyped-call]
+            session=session, timeout=timeout, operation_timeout=timeout)
         settings = zeep.Settings(strict=True, xml_huge_tree=True)
-        self.client = zeep.Client(app_url + "?wsdl", transport=transport, settings=settings)
-        self.service: Any = self.client.create_service(
+        self.client = zeep.Client(  # type: ignore[no-untyped-call]
+            app_url + "?wsdl", transport=transport, settings=settings)
+        self.service: Any = self.client.create_service(  # type: ignore[no-untyped-call]
             "{http://developer.intuit.com/}QBWebConnectorSvcSoap", app_url)
 
     def _call(self, result: UpdateResult, name: str, *args: Any) -> Any:

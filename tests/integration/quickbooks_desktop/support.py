@@ -37,7 +37,8 @@ from app.core.storage.models import (
     Payment,
     PaymentAllocation,
     Posting,
-    QuickBooksDesktopInvoice,
+    QuickBooksInvoice,
+    QuickBooksInvoiceMatch,
     Refund,
     RefundAllocation,
 )
@@ -232,9 +233,12 @@ class Desk:
             ours = {r.id: r.balance_minor for r in s.execute(
                 select(Invoice.id, Invoice.balance_minor).where(Invoice.id.in_(invoice_ids)))}
             theirs = {r.invoice_id: r.balance_minor for r in s.execute(
-                select(QuickBooksDesktopInvoice.invoice_id,
-                       QuickBooksDesktopInvoice.balance_minor)
-                .where(QuickBooksDesktopInvoice.invoice_id.in_(invoice_ids)))}
+                select(QuickBooksInvoiceMatch.invoice_id, QuickBooksInvoice.balance_minor)
+                .join(QuickBooksInvoice,
+                      (QuickBooksInvoice.source == QuickBooksInvoiceMatch.source)
+                      & (QuickBooksInvoice.remote_id == QuickBooksInvoiceMatch.remote_id))
+                .where(QuickBooksInvoiceMatch.source == "desktop",
+                       QuickBooksInvoiceMatch.invoice_id.in_(invoice_ids)))}
         return {i: (ours[i], theirs[i]) for i in invoice_ids}
 
 

@@ -13,7 +13,7 @@ from app.core.config import get_setting
 from app.core.quickbooks.desktop.service import read_status
 from app.core.quickbooks.desktop.session import READ_WATERMARK_SETTING
 from app.core.storage.engine import session_scope
-from app.core.storage.models import QuickBooksDesktopInvoice
+from app.core.storage.models import QuickBooksInvoice, QuickBooksInvoiceMatch
 from app.sandbox.quickbooks_desktop.company import CompanyFile
 from app.sandbox.quickbooks_desktop.connector import Faults
 from tests.integration.quickbooks_desktop.support import Desk, open_desk
@@ -24,10 +24,20 @@ def desk(sqlite_engine: Engine) -> Iterator[Desk]:
     yield from open_desk(sqlite_engine)
 
 
-def _matched(desk: Desk) -> dict[str, tuple[int | None, str | None]]:
+def _read(desk: Desk) -> set[str]:
+    """TxnIDs of the QuickBooks invoices PayDesk has read."""
     with session_scope(desk.engine) as s:
-        return {r.txn_id: (r.invoice_id, r.match_kind)
-                for r in s.scalars(select(QuickBooksDesktopInvoice))}
+        return set(s.scalars(select(QuickBooksInvoice.remote_id)
+                             .where(QuickBooksInvoice.source == "desktop")))
+
+
+def _matched(desk: Desk) -> dict[str, tuple[int, str | None]]:
+    """QuickBooks TxnID -> (PayDesk invoice id, how it was matched)."""
+    with session_scope(desk.engine) as s:
+        return {r.remote_id: (r.invoice_id, r.method)
+                for r in s.scalars(select(QuickBooksInvoiceMatch).where(
+                    QuickBooksInvoiceMatch.source == "desktop",
+                    QuickBooksInvoiceMatch.remote_id.is_not(None)))}
 
 
 def test_a_first_update_reads_every_invoice_and_matches_them(desk: Desk) -> None:
@@ -37,15 +47,19 @@ def test_a_first_update_reads_every_invoice_and_matches_them(desk: Desk) -> None
     assert result.authenticate[1] == ""  # use the company file open in QuickBooks
     assert result.percents[-1] == 100 and result.closed_with is not None
     assert all(0 <= p <= 100 for p in result.percents)
+    assert _read(desk) == set(desk.company.invoices)
     matched = _matched(desk)
-    assert len(matched) == len(desk.company.invoices)
     by_autotask = {desk.company.invoices[t]["autotask_id"]: m for t, m in matched.items()}
     disagreements = desk.company.disagreements
-    # An invoice whose number was edited in QuickBooks is still found by customer+date+total.
+    renamed = set(disagreements.renamed_customers)
+    # An invoice whose number was edited in QuickBooks is still found by customer+date+total
+    # (when its customer still has the organization's name).
     for autotask_id in disagreements.edited_invoices:
-        assert by_autotask[autotask_id] == (autotask_id, "customer_date_total")
-    numbered = [m for m in matched.values() if m[1] == "number"]
-    assert len(numbered) == len(matched) - len(disagreements.edited_invoices)
+        invoice = desk.company.invoices[desk.company.invoice_of_autotask[autotask_id]]
+        if desk.company.customers[invoice["CustomerRef"]]["company_id"] not in renamed:
+            assert by_autotask[autotask_id] == (autotask_id, "by_customer_date_total")
+    numbered = [t for t, m in matched.items() if m[1] == "by_number"]
+    assert len(numbered) == len(desk.company.invoices) - len(disagreements.edited_invoices)
     assert all(t not in by_autotask for t in disagreements.not_exported)
     status = read_status(desk.engine)
     assert status.state == "waiting" and status.last_exchange_at is not None
@@ -144,12 +158,12 @@ def test_a_session_cut_mid_iterator_resumes_without_gaps(sqlite_engine: Engine) 
         assert get_setting(desk.engine, READ_WATERMARK_SETTING, None) in (None, {}) or \
             "invoices" not in get_setting(desk.engine, READ_WATERMARK_SETTING, {})
         with session_scope(desk.engine) as s:
-            partial = s.scalar(select(func.count()).select_from(QuickBooksDesktopInvoice))
+            partial = s.scalar(select(func.count()).select_from(QuickBooksInvoice))
         assert partial is not None and partial < len(desk.company.invoices)
 
         done = desk.connector().update()
         assert done.percents[-1] == 100
-        assert set(_matched(desk)) == set(desk.company.invoices)
+        assert _read(desk) == set(desk.company.invoices)
 
         # The next update reads only what changed since.
         changed = list(desk.company.touch_invoices(3))
@@ -158,7 +172,7 @@ def test_a_session_cut_mid_iterator_resumes_without_gaps(sqlite_engine: Engine) 
         desk.connector().update()
         last = desk.service.sessions_finished[-1].outcome
         assert last.invoices_read <= 3 + 1
-        assert set(changed) <= set(_matched(desk))
+        assert set(changed) <= _read(desk)
 
 
 def test_quickbooks_closed_or_busy_is_said_plainly_and_nothing_is_lost(desk: Desk) -> None:
@@ -192,7 +206,7 @@ def test_a_company_file_in_another_currency_is_refused(sqlite_engine: Engine) ->
         result = desk.connector().update()
         assert result.percents == [] or result.percents[-1] < 0 or result.last_error
         assert "keeps its books in CAD" in (result.last_error or "")
-        assert not _matched(desk)
+        assert not _read(desk)
 
 
 def test_a_closed_period_is_a_message_for_a_person(desk: Desk) -> None:
