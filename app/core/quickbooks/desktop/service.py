@@ -516,6 +516,8 @@ class WebConnectorServer:
     def _app(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         if (environ.get("PATH_INFO") or "/").rstrip("/") != self.path.rstrip("/"):
             return _reply(start_response, "404 Not Found", b"Not found\n", "text/plain")
+        if self._certfile is not None:
+            environ["wsgi.url_scheme"] = "https"  # wsgiref does not know the socket is TLS
         return self.service.wsgi(environ, start_response)
 
     def start(self) -> Self:
