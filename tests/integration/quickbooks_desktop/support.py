@@ -10,6 +10,7 @@ take its place once they are merged.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -242,6 +243,7 @@ class Desk:
         return {i: (ours[i], theirs[i]) for i in invoice_ids}
 
 
+@contextmanager
 def open_desk(engine: Engine, credentials_password: str = PASSWORD, *, seed: int = 11,
               sizes: DataSizes = SIZES, page_size: int = 25,
               company: CompanyFile | None = None) -> Iterator[Desk]:

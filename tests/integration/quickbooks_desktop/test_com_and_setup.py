@@ -20,7 +20,7 @@ from tests.integration.quickbooks_desktop.support import open_desk
 
 
 def test_the_com_transport_reads_and_posts_exactly_once(sqlite_engine: Engine) -> None:
-    for desk in open_desk(sqlite_engine):
+    with open_desk(sqlite_engine) as desk:
         twin = RequestProcessorTwin(desk.company)
         transport = ComTransport(lambda: twin)
         outcome = transport.run(CompanyFileSession(desk.engine, queue=desk.queue,

@@ -21,7 +21,8 @@ from tests.integration.quickbooks_desktop.support import Desk, open_desk
 
 @pytest.fixture
 def desk(sqlite_engine: Engine) -> Iterator[Desk]:
-    yield from open_desk(sqlite_engine)
+    with open_desk(sqlite_engine) as desk:
+        yield desk
 
 
 def _read(desk: Desk) -> set[str]:
@@ -152,7 +153,7 @@ def test_a_web_connector_killed_after_quickbooks_applied_the_payment_never_posts
 
 
 def test_a_session_cut_mid_iterator_resumes_without_gaps(sqlite_engine: Engine) -> None:
-    for desk in open_desk(sqlite_engine, page_size=10):
+    with open_desk(sqlite_engine, page_size=10) as desk:
         cut = desk.connector(Faults(cut_after_pages=5)).update()
         assert cut.killed
         assert get_setting(desk.engine, READ_WATERMARK_SETTING, None) in (None, {}) or \
@@ -193,7 +194,7 @@ def test_quickbooks_closed_or_busy_is_said_plainly_and_nothing_is_lost(desk: Des
 
 
 def test_a_wrong_password_is_refused_with_nvu(sqlite_engine: Engine) -> None:
-    for desk in open_desk(sqlite_engine, credentials_password="another password"):
+    with open_desk(sqlite_engine, credentials_password="another password") as desk:
         result = desk.connector().update()
         assert result.authenticate == ["", "nvu"]
         assert "wrong user name or password" in (read_status(desk.engine).message or "")
@@ -202,7 +203,7 @@ def test_a_wrong_password_is_refused_with_nvu(sqlite_engine: Engine) -> None:
 def test_a_company_file_in_another_currency_is_refused(sqlite_engine: Engine) -> None:
     company = CompanyFile(seed=11, currency_name="Canadian Dollar", country="CA",
                           company_name="Maple IT Ltd")
-    for desk in open_desk(sqlite_engine, company=company):
+    with open_desk(sqlite_engine, company=company) as desk:
         result = desk.connector().update()
         assert result.percents == [] or result.percents[-1] < 0 or result.last_error
         assert "keeps its books in CAD" in (result.last_error or "")
