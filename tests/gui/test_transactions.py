@@ -66,8 +66,8 @@ def test_transactions_list_payments_newest_first_with_their_status(
     assert rows[1]["Amount"] == "$1,200.00"
     assert rows[1]["Surcharge"] == "—"
     assert rows[1]["Gateway transaction ID"].startswith("ch_")
-    assert rows[1]["Autotask"] == "Waiting to post"
-    assert rows[0]["Autotask"] == ""
+    assert rows[1]["Posting"] == "Waiting to post"
+    assert rows[0]["Posting"] == ""
     # Amounts line up on the right like a ledger.
     amount_column = [c.title for c in view.model.columns()].index("Amount")
     alignment = view.model.index(0, amount_column).data(Qt.ItemDataRole.TextAlignmentRole)
@@ -95,7 +95,7 @@ def test_pending_and_failing_filters_and_dismiss(
     qtbot.mouseClick(view.filter_buttons[TransactionFilter.FAILING_TO_POST],
                      Qt.MouseButton.LeftButton)
     wait_for_background_tasks(qtbot)
-    assert [r["Autotask"] for r in shown(view)] == ["Failing to post"]
+    assert [r["Posting"] for r in shown(view)] == ["Failing to post"]
     view.table.selectRow(0)
     retry = view.findChild(QPushButton, "retryPostingButton")
     dismiss = view.findChild(QPushButton, "dismissPostingButton")
@@ -123,7 +123,7 @@ def test_pending_and_failing_filters_and_dismiss(
     assert view.model.rowCount() == 0  # no longer failing
     qtbot.mouseClick(view.filter_buttons[TransactionFilter.ALL], Qt.MouseButton.LeftButton)
     wait_for_background_tasks(qtbot)
-    assert [r["Autotask"] for r in shown(view)] == ["Waiting to post", "Dismissed"]
+    assert [r["Posting"] for r in shown(view)] == ["Waiting to post", "Dismissed"]
     with session_scope(world.context.engine) as s:
         states = set(s.scalars(select(Posting.state).where(Posting.payment_id == paid)))
     assert states == {"dismissed"}
@@ -221,6 +221,7 @@ def test_retry_posts_a_failed_note_to_autotask(
         save_autotask_secret,
     )
     from app.core.posting import PostingOutbox
+    from app.core.posting.autotask_channel import AutotaskDeliverer
     from app.sandbox.autotask.server import AutotaskSandbox
 
     with AutotaskSandbox(companies=2, contacts=2, contracts=1, tickets=1, invoices=2) as autotask, \
@@ -239,13 +240,13 @@ def test_retry_posts_a_failed_note_to_autotask(
         outage = autotask.fail_next(times=100, status=500, path_contains="Notes")
         client = load_autotask_client(engine, set_up_context.credentials)
         assert client is not None
-        PostingOutbox(engine, client).deliver_due()
+        PostingOutbox(engine, {"autotask": AutotaskDeliverer(engine, client)}).deliver_due()
         client.close()
         outage.times = 0  # Autotask is back.
 
         view = make_view(qtbot, set_up_context)
-        assert [r["Autotask"] for r in shown(view)] == ["Failing to post"]
-        tooltip_column = [c.title for c in view.model.columns()].index("Autotask")
+        assert [r["Posting"] for r in shown(view)] == ["Failing to post"]
+        tooltip_column = [c.title for c in view.model.columns()].index("Posting")
         assert view.model.index(0, tooltip_column).data(Qt.ItemDataRole.ToolTipRole)
         view.table.selectRow(0)
         qtbot.mouseClick(view.findChild(QPushButton, "retryPostingButton"),
@@ -253,7 +254,7 @@ def test_retry_posts_a_failed_note_to_autotask(
         wait_for_background_tasks(qtbot, 15_000)
         assert view.status_label.text() == "Posted to Autotask."
         wait_for_background_tasks(qtbot)
-        assert [r["Autotask"] for r in shown(view)] == ["Posted"]
+        assert [r["Posting"] for r in shown(view)] == ["Posted"]
         with session_scope(engine) as s:
             reference = s.scalar(select(Payment.reference).where(Payment.id == payment_id))
         assert any(reference in str(note.get("description", "")) or

@@ -22,6 +22,7 @@ from app.core.gateways.connection import load_gateway
 from app.core.money import Money
 from app.core.payments import PaymentPipeline, PaymentRequest, load_payable_invoices
 from app.core.posting import PostingOutbox
+from app.core.posting.autotask_channel import AutotaskDeliverer
 from app.core.storage.engine import open_database
 
 
@@ -49,7 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.action == "deliver":
         client = load_autotask_client(engine, credentials)
         assert client is not None
-        report = PostingOutbox(engine, client, checkpoint=checkpoint).deliver_due()
+        report = PostingOutbox(engine, {"autotask": AutotaskDeliverer(engine, client)},
+                               checkpoint=checkpoint).deliver_due()
         print(json.dumps({"delivered": report.delivered}))
         return 0
     gateway = load_gateway(engine, credentials)

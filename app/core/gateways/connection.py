@@ -17,6 +17,7 @@ thread when they are part of a user action.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -25,8 +26,14 @@ from sqlalchemy import Engine
 
 from app.core.clock import utcnow
 from app.core.config import get_setting, set_setting
-from app.core.credentials import CredentialStore, SecretName
+from app.core.credentials import CredentialStore
 from app.core.gateways.protocol import PaymentGateway
+from app.core.gateways.providers import (
+    GatewayProvider,
+    account_key,
+    get_provider,
+    provider_names,
+)
 from app.core.gateways.types import GatewayAccountInfo, GatewayMode
 from app.core.setup.steps import SetupRequirement, register_requirement
 
@@ -36,20 +43,29 @@ __all__ = [
     "GatewayConnection",
     "clear_gateway_connection",
     "describe_missing_gateway",
+    "gateway_for_account",
+    "gateway_names",
     "has_gateway_secret",
     "load_gateway",
     "load_gateway_connection",
+    "load_gateway_secrets",
     "open_gateway",
     "record_gateway_test",
     "register_gateway_requirement",
+    "same_account",
     "save_gateway_connection",
     "save_gateway_secret",
+    "secret_name",
 ]
 
 CONNECTION_SETTING = "gateway.connection"
 
-#: Gateways PayDesk can use, by the name stored in the connection.
-GATEWAY_NAMES = {"stripe": "Stripe"}
+
+
+def gateway_names() -> dict[str, str]:
+    """Gateways PayDesk can use (every registered provider), by the name stored in the
+    connection: ``{"stripe": "Stripe", …}``."""
+    return provider_names()
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,10 +86,21 @@ class GatewayConnection:
     mode: GatewayMode | None = None
     default_currency: str = ""
     verified_at: datetime | None = None
+    #: The provider's fields that are not secret, as typed (Authorize.Net's API login ID).
+    settings: tuple[tuple[str, str], ...] = ()
+
+    def setting(self, name: str, default: str = "") -> str:
+        return dict(self.settings).get(name, default)
 
     @property
     def gateway_name(self) -> str:
-        return GATEWAY_NAMES.get(self.gateway, self.gateway.title())
+        return gateway_names().get(self.gateway, self.gateway.title())
+
+    @property
+    def account_key(self) -> str:
+        """The account as recorded on payments (``providers.account_key``)."""
+        return account_key(self.gateway, self.mode.value if self.mode else None,
+                           self.account_id)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -85,6 +112,7 @@ class GatewayConnection:
             "mode": self.mode.value if self.mode else None,
             "default_currency": self.default_currency,
             "verified_at": self.verified_at.isoformat() if self.verified_at else None,
+            "settings": dict(self.settings),
         }
 
     @classmethod
@@ -100,18 +128,44 @@ class GatewayConnection:
             mode=GatewayMode(mode) if mode in ("test", "live") else None,
             default_currency=str(value.get("default_currency") or ""),
             verified_at=datetime.fromisoformat(verified) if verified else None,
+            settings=tuple(sorted((str(k), str(v)) for k, v in
+                                  dict(value.get("settings") or {}).items())),
         )
 
 
+def _provider(gateway: str) -> GatewayProvider:
+    provider = get_provider(gateway)
+    if provider is None:
+        raise ValueError(f"PayDesk does not support the gateway {gateway!r}")
+    return provider
+
+
+def secret_name(gateway: str, field: str) -> str:
+    """The keychain name of one secret field of a gateway: ``"stripe.secret_key"``."""
+    return f"{gateway}.{field}"
+
+
+def _secret_fields(gateway: str) -> list[str]:
+    return [f.name for f in _provider(gateway).fields if f.secret]
+
+
 def _secret_name(gateway: str) -> str:
-    if gateway == "stripe":
-        return SecretName.STRIPE_SECRET_KEY
-    raise ValueError(f"PayDesk does not support the gateway {gateway!r}")
+    """The first (main) secret field's keychain name."""
+    return secret_name(gateway, _secret_fields(gateway)[0])
+
+
+def load_gateway_secrets(credentials: CredentialStore, gateway: str) -> dict[str, str] | None:
+    """Every secret field of the gateway from the keychain, or None when one is missing."""
+    values = {name: credentials.get(secret_name(gateway, name))
+              for name in _secret_fields(gateway)}
+    if not all(values.values()):
+        return None
+    return {k: str(v) for k, v in values.items()}
 
 
 def load_gateway_connection(engine: Engine) -> GatewayConnection | None:
     value = get_setting(engine, CONNECTION_SETTING)
-    if not isinstance(value, dict) or value.get("gateway") not in GATEWAY_NAMES:
+    if not isinstance(value, dict) or value.get("gateway") not in gateway_names():
         return None
     return GatewayConnection.from_json(value)
 
@@ -123,7 +177,8 @@ def save_gateway_connection(engine: Engine, connection: GatewayConnection, *,
     previous = load_gateway_connection(engine)
     if (previous is not None and connection.verified_at is None
             and previous.gateway == connection.gateway
-            and previous.api_base == connection.api_base):
+            and previous.api_base == connection.api_base
+            and previous.settings == connection.settings):
         connection = replace(connection, account_id=previous.account_id,
                              account_name=previous.account_name, mode=previous.mode,
                              default_currency=previous.default_currency,
@@ -142,30 +197,35 @@ def record_gateway_test(engine: Engine, connection: GatewayConnection, info: Gat
     return tested
 
 
-def save_gateway_secret(credentials: CredentialStore, gateway: str, secret: str) -> None:
-    """Put the secret key in the keychain (the only place it is ever kept)."""
-    credentials.set(_secret_name(gateway), secret.strip())
+def save_gateway_secret(credentials: CredentialStore, gateway: str, secret: str,
+                        field: str | None = None) -> None:
+    """Put a secret (the main one unless ``field`` names another) in the keychain, the only
+    place it is ever kept."""
+    name = secret_name(gateway, field) if field else _secret_name(gateway)
+    credentials.set(name, secret.strip())
 
 
 def has_gateway_secret(credentials: CredentialStore, gateway: str = "stripe") -> bool:
-    return credentials.has(_secret_name(gateway))
+    return all(credentials.has(secret_name(gateway, f)) for f in _secret_fields(gateway))
 
 
 def clear_gateway_connection(engine: Engine, credentials: CredentialStore) -> None:
-    """Forget the gateway account and its key."""
+    """Forget the gateway account and its secrets."""
     connection = load_gateway_connection(engine)
     set_setting(engine, CONNECTION_SETTING, None)
-    credentials.delete(_secret_name(connection.gateway if connection else "stripe"))
+    gateway = connection.gateway if connection else "stripe"
+    for name in _secret_fields(gateway):
+        credentials.delete(secret_name(gateway, name))
 
 
-def open_gateway(connection: GatewayConnection, secret: str, **options: Any) -> PaymentGateway:
-    """The adapter for a connection and its key (no network)."""
-    if connection.gateway == "stripe":
-        from app.core.gateways.stripe_gateway import StripeGateway
-
-        return StripeGateway(secret, api_base=connection.api_base or None,
-                             return_url=connection.return_url or None, **options)
-    raise ValueError(f"PayDesk does not support the gateway {connection.gateway!r}")
+def open_gateway(connection: GatewayConnection, secret: str | Mapping[str, str],
+                 **options: Any) -> PaymentGateway:
+    """The adapter for a connection and its secrets — a mapping of secret field to value, or
+    the main secret alone (no network)."""
+    provider = _provider(connection.gateway)
+    secrets = ({_secret_fields(connection.gateway)[0]: secret} if isinstance(secret, str)
+               else dict(secret))
+    return provider.open(connection, secrets, **options)
 
 
 def load_gateway(engine: Engine, credentials: CredentialStore,
@@ -177,10 +237,33 @@ def load_gateway(engine: Engine, credentials: CredentialStore,
     connection = load_gateway_connection(engine)
     if connection is None:
         return None
-    secret = credentials.get(_secret_name(connection.gateway))
-    if not secret:
+    secrets = load_gateway_secrets(credentials, connection.gateway)
+    if secrets is None:
         return None
-    return open_gateway(connection, secret, **options)
+    return open_gateway(connection, secrets, **options)
+
+
+def gateway_for_account(engine: Engine, credentials: CredentialStore, account: str,
+                        **options: Any) -> PaymentGateway | None:
+    """The gateway of the account a payment was taken with, when this computer can still
+    open it (its connection and secrets are the stored ones); None otherwise."""
+    gateway = load_gateway(engine, credentials, **options)
+    if gateway is not None and same_account(gateway.account_key, account):
+        return gateway
+    return None
+
+
+def same_account(current: str, recorded: str | None) -> bool:
+    """Whether a payment recorded under ``recorded`` belongs to the account ``current``. An
+    account id not known when the payment was taken (before Test Connection) matches any id
+    of the same gateway and mode."""
+    if not recorded:
+        return True  # taken before PayDesk recorded accounts: only the gateway kind was kept
+    now_gateway, now_mode, now_id = [*current.split(":", 2), "", ""][:3]
+    was_gateway, was_mode, was_id = [*recorded.split(":", 2), "", ""][:3]
+    if (now_gateway, now_mode) != (was_gateway, was_mode):
+        return False
+    return not now_id or not was_id or now_id == was_id
 
 
 def describe_missing_gateway(engine: Engine, credentials: CredentialStore) -> str | None:

@@ -53,6 +53,11 @@ class PaymentGateway(Protocol):
     #: to live starts from clean lists instead of offering methods that cannot be charged.
     kind: str
 
+    #: The account the credentials open, ``"stripe:test:acct_…"``
+    #: (:func:`app.core.gateways.providers.account_key`). Recorded on every payment, so that
+    #: its refunds and follow-ups go to the account that took it.
+    account_key: str
+
     @property
     def mode(self) -> GatewayMode:
         """Test or live — decided by the credentials (Stripe: ``sk_test_``/``sk_live_``)."""

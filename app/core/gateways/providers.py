@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from app.core.gateways.connection import GatewayConnection
     from app.core.gateways.protocol import PaymentGateway
+    from app.core.gateways.types import GatewayMode
 
 __all__ = [
     "BUILTIN_PROVIDER_MODULES",
@@ -43,6 +44,8 @@ __all__ = [
     "account_key",
     "get_provider",
     "iter_secret_fields",
+    "main_secret",
+    "plain_fields",
     "provider_names",
     "providers",
     "register_provider",
@@ -60,8 +63,10 @@ class CredentialField:
     secret: bool = False
     placeholder: str = ""
     help: str = ""
-    #: Shown only in the sandbox/demo (the sandbox's address).
-    advanced: bool = False
+    #: A fixed list of (value, label) to choose from (a combo box), e.g. the environment.
+    choices: tuple[tuple[str, str], ...] = ()
+    #: Pre-filled value (the first choice when there are choices and no default).
+    default: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,17 +81,36 @@ class SandboxAccount:
 class GatewayProvider(Protocol):
     """One kind of payment gateway."""
 
-    #: Stored in the connection and on payments: ``"stripe"``, ``"authorizenet"``.
-    key: str
-    #: What a bookkeeper reads: "Stripe", "Authorize.Net".
-    name: str
-    #: The sign-in form's fields, in order.
-    fields: tuple[CredentialField, ...]
-    #: How long the gateway replays an idempotency key; ``None`` when it has no keys and a
-    #: lost answer is settled by looking the charge up (``PaymentGateway.find_charge``) only.
-    idempotency_window: timedelta | None
-    #: One line for the setup page: where the person finds the credentials.
-    where_to_find: str
+    @property
+    def key(self) -> str:
+        """Stored in the connection and on payments: ``"stripe"``, ``"authorizenet"``."""
+        ...
+
+    @property
+    def name(self) -> str:
+        """What a bookkeeper reads: "Stripe", "Authorize.Net"."""
+        ...
+
+    @property
+    def fields(self) -> tuple[CredentialField, ...]:
+        """The sign-in form's fields, in order."""
+        ...
+
+    @property
+    def idempotency_window(self) -> timedelta | None:
+        """How long the gateway replays an idempotency key; ``None`` when it has no keys and
+        a lost answer is settled by looking the charge up (``PaymentGateway.find_charge``)."""
+        ...
+
+    @property
+    def where_to_find(self) -> str:
+        """One line for the setup page: where the person finds the credentials."""
+        ...
+
+    def mode_of(self, values: Mapping[str, str]) -> GatewayMode | None:
+        """Test or live as the typed values already say (a key's prefix, a chosen
+        environment); None when only Test Connection can tell."""
+        ...
 
     def validate(self, values: Mapping[str, str], *, stored: frozenset[str]) -> dict[str, str]:
         """Field name → message for every field not acceptable yet. ``stored`` names the
@@ -111,7 +135,7 @@ def account_key(provider: str, mode: str | None, account_id: str) -> str:
 
 
 #: Providers that ship with PayDesk, imported (and so registered) when the registry is first read.
-BUILTIN_PROVIDER_MODULES: tuple[str, ...] = ()
+BUILTIN_PROVIDER_MODULES: tuple[str, ...] = ("app.core.gateways.stripe_provider",)
 
 _lock = threading.Lock()
 _providers: dict[str, GatewayProvider] = {}
@@ -121,11 +145,11 @@ _loaded = False
 def _load_builtins() -> None:
     global _loaded
     with _lock:
-        if _loaded:
-            return
+        first = not _loaded
         _loaded = True
-    for module in BUILTIN_PROVIDER_MODULES:
-        importlib.import_module(module)
+    if first:
+        for module in BUILTIN_PROVIDER_MODULES:
+            importlib.import_module(module)
 
 
 def register_provider(provider: GatewayProvider) -> None:
@@ -157,3 +181,13 @@ def get_provider(key: str) -> GatewayProvider | None:
 
 def iter_secret_fields(provider: GatewayProvider) -> Iterator[CredentialField]:
     return (f for f in provider.fields if f.secret)
+
+
+def main_secret(provider: GatewayProvider) -> CredentialField:
+    """The provider's first secret field: the one the setup form's secret box edits."""
+    return next(iter_secret_fields(provider))
+
+
+def plain_fields(provider: GatewayProvider) -> tuple[CredentialField, ...]:
+    """The provider's fields that are not secret (kept in the shared settings)."""
+    return tuple(f for f in provider.fields if not f.secret)

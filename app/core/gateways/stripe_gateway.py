@@ -172,10 +172,14 @@ class StripeGateway:
         timeout: tuple[float, float] = (5.0, 30.0),
         max_network_retries: int = 2,
         return_url: str | None = None,
+        account: str | None = None,
     ) -> None:
         self._mode = stripe_mode_from_key(secret_key)
         #: ``stripe-test`` / ``stripe-live`` — see :attr:`PaymentGateway.kind`.
         self.kind = f"stripe-{self._mode.value}"
+        #: The account this key opens (:func:`app.core.gateways.providers.account_key`),
+        #: recorded on every payment; the account id is known once Test Connection ran.
+        self.account_key = account or f"stripe:{self._mode.value}:"
         self._api_base = _check_api_base(api_base or STRIPE_API_BASE)
         self._is_sandbox = self._api_base != STRIPE_API_BASE
         self._return_url = return_url

@@ -1,10 +1,10 @@
 """Payment upkeep that runs at each start and then every few minutes: finish unresolved
-payments (:func:`~app.core.payments.pipeline.recover_payments`) and deliver the Autotask
-postings that are due (:class:`~app.core.posting.PostingOutbox`).
+payments (:func:`~app.core.payments.pipeline.recover_payments`) and deliver the postings of
+every connected push channel that are due (:func:`~app.core.posting.open_outbox`).
 
 The window runs :func:`run_payment_maintenance` on a worker thread at start and on a timer;
 ``paydesk payments recover`` runs it once, headless. Both open the stored gateway and
-Autotask connections the same way, so what one does the other does.
+channel connections the same way, so what one does the other does.
 
 Threads: blocks on the network and the database; never call it on the GUI thread.
 """
@@ -15,13 +15,11 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
-from app.core.autotask.errors import AutotaskError
-from app.core.connections import describe_missing_connection, load_autotask_client
 from app.core.credentials import CredentialStore
 from app.core.gateways import GatewayError
 from app.core.gateways.connection import describe_missing_gateway, load_gateway
 from app.core.payments.pipeline import RecoveryReport, recover_payments
-from app.core.posting import DeliveryReport, PostingOutbox
+from app.core.posting import DeliveryReport, open_outbox
 
 __all__ = ["MaintenanceReport", "run_payment_maintenance"]
 
@@ -52,7 +50,7 @@ class MaintenanceReport:
         if self.recovery is not None:
             parts.append(f"Payments: {self.recovery.summary}")
         if self.delivery is not None:
-            parts.append(f"Autotask: {self.delivery.summary}")
+            parts.append(f"Posting: {self.delivery.summary}")
         parts.extend(self.problems)
         return "\n".join(parts)
 
@@ -74,8 +72,8 @@ def run_payment_maintenance(
     the stale limit are touched.
 
     ``reclaim`` also takes postings a crash left half delivered before their lease ran out
-    (``paydesk payments recover`` does; it is safe because a note is looked up before it is
-    created again).
+    (``paydesk payments recover`` does; it is safe because a posting that may have landed
+    is looked up before it is created again).
     """
     problems: list[str] = []
     recovery: RecoveryReport | None = None
@@ -92,19 +90,9 @@ def run_payment_maintenance(
             problems.append(exc.message)
     delivery: DeliveryReport | None = None
     if deliver_postings:
-        client = load_autotask_client(engine, credentials)
-        if client is None:
-            problems.append(
-                "Nothing was posted to Autotask: "
-                + (describe_missing_connection(engine, credentials)
-                   or "PayDesk is not connected to Autotask.")
-            )
-        else:
-            try:
-                delivery = PostingOutbox(engine, client, actor=actor).deliver_due(
-                    reclaim=reclaim, limit=10_000)
-            except AutotaskError as exc:
-                problems.append(f"Nothing more was posted to Autotask: {exc.message}")
-            finally:
-                client.close()
+        outbox, missing = open_outbox(engine, credentials, actor=actor)
+        problems.extend(missing)
+        with outbox:
+            if outbox.deliverers:
+                delivery = outbox.deliver_due(reclaim=reclaim, limit=10_000)
     return MaintenanceReport(recovery=recovery, delivery=delivery, problems=tuple(problems))

@@ -35,7 +35,7 @@ from __future__ import annotations
 import logging
 import secrets
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -62,8 +62,10 @@ from app.core.gateways import (
     RefundStatus,
     SavedMethod,
 )
+from app.core.gateways.connection import same_account
+from app.core.gateways.providers import provider_names
 from app.core.gateways.repository import SavedMethods, gateway_account_key
-from app.core.invoice_state import InvoiceStatus, recompute_invoices
+from app.core.invoice_state import recompute_invoices
 from app.core.money import Money
 from app.core.payments.audit import audit
 from app.core.payments.ledger import (
@@ -85,11 +87,13 @@ from app.core.payments.summary import (
     PayableInvoice,
     oldest_due_first,
 )
-from app.core.posting.queue import (
-    queue_paid_date,
-    queue_payment_note,
-    queue_refund_failed_note,
-    queue_refund_note,
+from app.core.posting.autotask_channel import paid_by_paydesk
+from app.core.posting.channels import (
+    InvoiceChange,
+    PaymentRecorded,
+    RefundRecorded,
+    RefundReversed,
+    record_fact,
 )
 from app.core.storage.engine import session_scope
 from app.core.storage.models import (
@@ -97,7 +101,6 @@ from app.core.storage.models import (
     Payment,
     PaymentAllocation,
     PaymentMethod,
-    Posting,
     Refund,
     RefundAllocation,
 )
@@ -397,10 +400,14 @@ class PaymentPipeline:
         actor: str | None = None,
         checkpoint: Checkpoint | None = None,
         key_lifetime: timedelta = KEY_LIFETIME,
+        other_accounts: Callable[[str], PaymentGateway | None] | None = None,
     ) -> None:
         self.engine = engine
         self.key_lifetime = key_lifetime
         self.gateway = gateway
+        #: Opens the gateway of an account other than ``gateway`` (a payment taken before the
+        #: gateway was replaced), or None when this computer has no credentials for it.
+        self.other_accounts = other_accounts
         self.actor = actor or current_actor()
         self._checkpoint = checkpoint
         self.methods = SavedMethods(engine, gateway)
@@ -454,6 +461,27 @@ class PaymentPipeline:
         )
         return [(int(i), int(a)) for i, a in rows]
 
+    def _gateway_for(self, payment: Payment) -> PaymentGateway:
+        """The gateway of the account that took ``payment``: refunds and follow-ups go there,
+        never to "the one connected now" when that is another account. Raises
+        :class:`PaymentRefused` saying what to do when this computer cannot reach it."""
+        if payment.gateway == self.account and same_account(self.gateway.account_key,
+                                                            payment.gateway_account):
+            return self.gateway
+        other = (self.other_accounts(payment.gateway_account or payment.gateway)
+                 if self.other_accounts is not None else None)
+        if other is not None:
+            return other
+        provider = (payment.gateway_account or payment.gateway).split(":")[0].split("-")[0]
+        mode = "test" if payment.test_mode else "live"
+        name = provider_names().get(provider, provider)
+        raise PaymentRefused(
+            f"Payment {payment.reference} was taken with another {name} account ({mode} "
+            "mode) than the one PayDesk is connected to now, so PayDesk cannot reach it. "
+            f"Refund it in that account's {name} dashboard, or connect that account again "
+            "in Setup… and try once more."
+        )
+
     def _customer_id(self, organization_id: int) -> str:
         """The gateway customer of an organization: stored, or created once (idempotent)."""
         return self.methods.customer_for(organization_id)
@@ -489,6 +517,7 @@ class PaymentPipeline:
                 method_type=method.method_type if method else None,
                 method_summary=_method_summary(method) if method else None,
                 gateway=self.account,
+                gateway_account=self.gateway.account_key,
                 test_mode=self.gateway.mode.value == "test",
                 state=PaymentState.CREATED.value,
                 memo=request.memo,
@@ -779,21 +808,14 @@ class PaymentPipeline:
                 charged=result.amount.plain() if result.amount else None,
             )
             ids = [i for i, _ in allocations]
+            session.flush()
+            before = _balances(session, ids)
             recompute_invoices(session, ids)
             session.flush()
             if target is PaymentState.SUCCEEDED:
-                queue_payment_note(session, payment, allocations, now)
-                # Every invoice this payment leaves fully paid gets its paidDate in Autotask
-                # (unless Autotask already has one) — including a bank debit that counted
-                # as paid while it was processing and has only now settled.
-                for invoice in session.scalars(
-                    select(Invoice).where(Invoice.id.in_(ids)).order_by(Invoice.id)
-                ):
-                    if invoice.status == InvoiceStatus.PAID.value and invoice.paid_date is None:
-                        queue_paid_date(
-                            session, invoice_id=invoice.id, paid_date=now.date(),
-                            because_of=payment.reference, now=now, payment_id=payment.id,
-                        )
+                record_fact(session, PaymentRecorded(
+                    payment_id=payment.id, allocations=tuple(allocations),
+                    invoices=_changes(session, ids, before), at=now), now)
             decline = result.decline.reason if result.decline else None
             return _outcome(payment, decline)
 
@@ -901,7 +923,8 @@ class PaymentPipeline:
             if payment.state != PaymentState.PROCESSING.value or not payment.gateway_payment_id:
                 return _outcome(payment)
             charge_id = payment.gateway_payment_id
-        result = self.gateway.refresh_charge(charge_id)
+            gateway = self._gateway_for(payment)
+        result = gateway.refresh_charge(charge_id)
         return self._record_charge(payment_id, result)
 
     # --- pay links and new methods ----------------------------------------------------------
@@ -1044,6 +1067,7 @@ class PaymentPipeline:
             allocations = self._allocations(session, payment_id)
             lock_invoices(session, (i for i, _ in allocations))
             payment = self._payment(session, payment_id)
+            self._gateway_for(payment)  # refused before anything is recorded
             state = PaymentState(payment.state)
             running = session.scalar(
                 select(Refund.reference).where(
@@ -1119,14 +1143,15 @@ class PaymentPipeline:
             kind, key, reference = refund.kind, refund.idempotency_key, refund.reference
             amount = Money(refund.amount_minor, payment.currency)
             reason = refund.reason
+            gateway = self._gateway_for(payment)
         if not charge_id:
             return self._finish_refund(refund_id, None, "The payment has no gateway charge.")
         try:
             if kind == "void":
-                charge = self.gateway.cancel(charge_id, idempotency_key=key)
+                charge = gateway.cancel(charge_id, idempotency_key=key)
                 result: RefundResult | ChargeResult = charge
             else:
-                result = self.gateway.refund(charge_id, amount, idempotency_key=key,
+                result = gateway.refund(charge_id, amount, idempotency_key=key,
                                              reason=reason, reference=reference)
         except GatewayError as exc:
             if exc.outcome_unknown:
@@ -1203,27 +1228,21 @@ class PaymentPipeline:
                     .order_by(RefundAllocation.id)
                 )
             ]
-            before = _statuses(session, ids)
             session.flush()
+            before = _balances(session, ids)
             # An invoice PayDesk marked paid in Autotask would stay "paid" through its
-            # paidDate; the refund clears it here and in Autotask (below).
+            # paidDate; the refund clears it here and (through the Autotask channel) there.
             for invoice_id, _ in taken:
                 invoice = session.get(Invoice, invoice_id)
-                if invoice is not None and invoice.paid_date is not None and _paid_by_paydesk(
+                if invoice is not None and invoice.paid_date is not None and paid_by_paydesk(
                     session, invoice_id
                 ):
                     invoice.paid_date = None
             recompute_invoices(session, ids)
             session.flush()
-            after = _statuses(session, ids)
-            queue_refund_note(session, payment, refund, taken, now)
-            for invoice_id in ids:
-                if before.get(invoice_id) == InvoiceStatus.PAID.value and after.get(
-                    invoice_id
-                ) in (InvoiceStatus.OPEN.value, InvoiceStatus.PARTIALLY_PAID.value):
-                    queue_paid_date(session, invoice_id=invoice_id, paid_date=None,
-                                    because_of=refund.reference, now=now,
-                                    payment_id=payment.id, refund_id=refund.id)
+            record_fact(session, RefundRecorded(
+                payment_id=payment.id, refund_id=refund.id, allocations=tuple(taken),
+                invoices=_changes(session, ids, before), at=now), now)
             outcome = _refund_outcome(refund, payment)
         self._step("refund.recorded")
         return outcome
@@ -1241,7 +1260,8 @@ class PaymentPipeline:
             if refund.state != RefundState.PENDING.value or not refund.gateway_refund_id:
                 return _refund_outcome(refund, payment)
             gateway_refund_id = refund.gateway_refund_id
-        result = self.gateway.refresh_refund(gateway_refund_id)
+            gateway = self._gateway_for(payment)
+        result = gateway.refresh_refund(gateway_refund_id)
         if result.status is RefundStatus.PENDING:
             with session_scope(self.engine) as session:
                 refund = session.get(Refund, refund_id, populate_existing=True)
@@ -1291,21 +1311,13 @@ class PaymentPipeline:
                     .order_by(RefundAllocation.id)
                 )
             ]
-            before = _statuses(session, ids)
             session.flush()
+            before = _balances(session, ids)
             recompute_invoices(session, ids)
             session.flush()
-            after = _statuses(session, ids)
-            queue_refund_failed_note(session, payment, refund, taken, now)
-            for invoice in session.scalars(
-                select(Invoice).where(Invoice.id.in_(ids)).order_by(Invoice.id)
-            ):
-                if (after.get(invoice.id) == InvoiceStatus.PAID.value
-                        and before.get(invoice.id) != InvoiceStatus.PAID.value
-                        and invoice.paid_date is None):
-                    queue_paid_date(session, invoice_id=invoice.id, paid_date=now.date(),
-                                    because_of=f"{refund.reference}-failed", now=now,
-                                    payment_id=payment.id, refund_id=refund.id)
+            record_fact(session, RefundReversed(
+                payment_id=payment.id, refund_id=refund.id, allocations=tuple(taken),
+                invoices=_changes(session, ids, before), at=now), now)
             return _refund_outcome(refund, payment)
 
     def resolve_refund(self, refund_id: int) -> RefundOutcome:
@@ -1384,23 +1396,38 @@ def _refund_failure_text(code: str | None) -> str:
     return _REFUND_FAILURES.get(code or "", "the gateway could not complete it")
 
 
-def _statuses(session: Session, ids: Sequence[int]) -> dict[int, str]:
+def _balances(session: Session, ids: Sequence[int]) -> dict[int, tuple[str, int]]:
+    """Each invoice's status and balance now (before a change is recomputed)."""
     return {
-        int(i): str(s)
-        for i, s in session.execute(select(Invoice.id, Invoice.status).where(Invoice.id.in_(ids)))
+        int(i): (str(status), int(balance))
+        for i, status, balance in session.execute(
+            select(Invoice.id, Invoice.status, Invoice.balance_minor).where(Invoice.id.in_(ids))
+        )
     }
 
 
-def _paid_by_paydesk(session: Session, invoice_id: int) -> bool:
-    """Whether PayDesk itself set this invoice's paidDate in Autotask (not someone else)."""
-    rows = session.scalars(
-        select(Posting.payload).where(
-            Posting.target == "autotask_paid_date",
-            Posting.invoice_id == invoice_id,
-            Posting.state.in_(("pending", "delivering", "delivered", "failed")),
-        ).order_by(Posting.id.desc())
-    ).all()
-    return bool(rows) and rows[0].get("paid_date") is not None
+def _changes(
+    session: Session, ids: Sequence[int], before: Mapping[int, tuple[str, int]]
+) -> tuple[InvoiceChange, ...]:
+    """The ledger's view of what a recorded change did to each invoice, for the posting
+    channels' rules: status and balance before and after, and the paid date now."""
+    after = {
+        int(i): (str(status), int(balance), paid)
+        for i, status, balance, paid in session.execute(
+            select(Invoice.id, Invoice.status, Invoice.balance_minor, Invoice.paid_date)
+            .where(Invoice.id.in_(ids))
+        )
+    }
+    changes = []
+    for invoice_id in dict.fromkeys(ids):
+        if invoice_id not in after:
+            continue
+        status, balance, paid = after[invoice_id]
+        was_status, was_balance = before.get(invoice_id, (status, balance))
+        changes.append(InvoiceChange(
+            invoice_id=invoice_id, status_before=was_status, status_after=status,
+            balance_before_minor=was_balance, balance_after_minor=balance, paid_date=paid))
+    return tuple(changes)
 
 
 def _refund_split(

@@ -36,8 +36,8 @@ from sqlalchemy import (
 
 from app.core.money import Money
 from app.core.payments.states import PaymentState, RefundState
+from app.core.posting.channels import get_channel, target_label
 from app.core.posting.outbox import PostingState
-from app.core.posting.queue import PostingTarget
 from app.core.storage.engine import session_scope
 from app.core.storage.models import (
     AuditEntry,
@@ -78,7 +78,7 @@ __all__ = [
 
 
 class PostingStatus(enum.StrEnum):
-    """A payment's Autotask posting status, summarised over its postings."""
+    """A payment's posting status, summarised over its postings to every channel."""
 
     NONE = "none"  # nothing to post (declined, processing, …)
     PENDING = "pending"
@@ -97,6 +97,11 @@ class PostingStatus(enum.StrEnum):
         }[self]
 
 
+def _channel_label(name: str) -> str:
+    channel = get_channel(name)
+    return channel.label if channel is not None else name
+
+
 def posting_status_of(states: Sequence[str], errors: Sequence[str | None] = ()) -> PostingStatus:
     """Summarise postings' states: any failing (or retrying after an error) → failing."""
     if not states:
@@ -105,7 +110,8 @@ def posting_status_of(states: Sequence[str], errors: Sequence[str | None] = ()) 
         s == PostingState.PENDING and e for s, e in zip(states, errors, strict=False)
     ):
         return PostingStatus.FAILING
-    if PostingState.PENDING in states or PostingState.DELIVERING in states:
+    if (PostingState.PENDING in states or PostingState.DELIVERING in states
+            or PostingState.WAITING in states):
         return PostingStatus.PENDING
     if PostingState.DISMISSED in states:
         return PostingStatus.DISMISSED  # someone chose not to post part of it
@@ -689,6 +695,8 @@ class PostingView:
     posting_id: int
     target: str
     target_label: str
+    #: The channel it goes to, as a bookkeeper reads it: "Autotask", "QuickBooks Online".
+    channel_label: str
     key: str
     state: str
     state_label: str
@@ -698,6 +706,8 @@ class PostingView:
     delivered_at: datetime | None
     remote_id: str | None
     invoice_id: int | None
+    #: Why a waiting posting cannot go yet (an invoice not matched in QuickBooks yet).
+    waiting_reason: str | None = None
 
     @property
     def can_retry(self) -> bool:
@@ -867,8 +877,9 @@ def payment_detail(engine: Engine, payment_id: int) -> PaymentDetail | None:
         postings = tuple(
             PostingView(
                 posting_id=x.id, target=x.target,
-                target_label=PostingTarget(x.target).label
-                if x.target in PostingTarget._value2member_map_ else x.target,
+                target_label=target_label(x.target),
+                channel_label=_channel_label(x.channel),
+                waiting_reason=x.waiting_reason,
                 key=x.key, state=x.state,
                 state_label=PostingState.LABELS.get(x.state, x.state),
                 attempts=x.attempts, last_error=x.last_error,

@@ -1,34 +1,41 @@
-"""Posting to Autotask (and, later, QuickBooks) through an outbox.
+"""Posting to Autotask and QuickBooks through posting channels and an outbox.
 
-Postings are queued in the same transaction that records a payment or refund
-(:mod:`app.core.posting.queue`) and delivered exactly once by
-:class:`~app.core.posting.outbox.PostingOutbox` (``deliver_due``). What a person does about a
-failing posting needs no Autotask connection: ``failing_posting_ids`` finds them,
+Postings are queued by each connected channel's rules in the same transaction that records a
+payment or refund (:mod:`app.core.posting.channels`) and delivered exactly once:
+push channels by :class:`~app.core.posting.outbox.PostingOutbox` (``deliver_due``), pull
+channels through ``claim_due`` / ``acknowledge`` / ``report_failure``. What a person does
+about a failing posting needs no connection: ``failing_posting_ids`` finds them,
 ``retry_postings`` re-queues them, ``dismiss_postings`` stops them.
 """
 
 from __future__ import annotations
 
 from app.core.posting.outbox import (
-    AutotaskPoster,
     DeliveryReport,
     PostingOutbox,
     PostingState,
+    acknowledge,
     backoff_delay,
+    claim_due,
     dismiss_postings,
     failing_posting_ids,
+    open_outbox,
+    report_failure,
     retry_postings,
 )
 from app.core.posting.queue import PostingTarget
 
 __all__ = [
-    "AutotaskPoster",
     "DeliveryReport",
     "PostingOutbox",
     "PostingState",
     "PostingTarget",
+    "acknowledge",
     "backoff_delay",
+    "claim_due",
     "dismiss_postings",
     "failing_posting_ids",
+    "open_outbox",
+    "report_failure",
     "retry_postings",
 ]

@@ -150,7 +150,9 @@ class NewPosting:
 
 @dataclass(frozen=True, slots=True)
 class ClaimedPosting:
-    """A posting taken for delivery (by the outbox, or by a pull channel's session)."""
+    """A posting taken for delivery (by the outbox, or by a pull channel's session).
+    ``tried_before``: an earlier attempt may have reached the other system (it failed, was
+    lost, or its deliverer crashed), so the deliverer must look before creating again."""
 
     id: int
     channel: str
@@ -158,6 +160,7 @@ class ClaimedPosting:
     key: str
     payload: Mapping[str, Any]
     attempts: int
+    tried_before: bool = False
     payment_id: int | None = None
     refund_id: int | None = None
     invoice_id: int | None = None
@@ -223,13 +226,23 @@ class PostingChannel(Protocol):
     """One accounting or PSA target. Implementations are small frozen objects without state;
     everything they need comes from the database session or the credentials passed in."""
 
-    #: Stored on each posting (``postings.channel``): ``"autotask"``, ``"quickbooks_online"``.
-    name: str
-    #: What a bookkeeper reads: "Autotask", "QuickBooks Online".
-    label: str
-    delivery: ChannelDelivery
-    #: Posting targets this channel owns, with their labels ("Autotask note").
-    targets: Mapping[str, str]
+    @property
+    def name(self) -> str:
+        """Stored on each posting (``postings.channel``): ``"autotask"``, …"""
+        ...
+
+    @property
+    def label(self) -> str:
+        """What a bookkeeper reads: "Autotask", "QuickBooks Online"."""
+        ...
+
+    @property
+    def delivery(self) -> ChannelDelivery: ...
+
+    @property
+    def targets(self) -> Mapping[str, str]:
+        """Posting targets this channel owns, with their labels ("Autotask note")."""
+        ...
 
     def is_connected(self, session: Session) -> bool:
         """Whether the channel is set up in this database (a pure database read). A channel
@@ -247,14 +260,20 @@ class PostingChannel(Protocol):
         (setup incomplete, secret missing). No network."""
         ...
 
+    def describe_missing(self, engine: Engine, credentials: CredentialStore) -> str | None:
+        """Why :meth:`open_deliverer` cannot open a deliverer now and what to do, in plain
+        words; ``None`` when it can."""
+        ...
+
 
 # --- the registry -----------------------------------------------------------------------------
 
 #: Channels that ship with PayDesk, imported (and so registered) when the registry is first
 #: read. Each module calls :func:`register_channel` at import.
 BUILTIN_CHANNEL_MODULES: tuple[str, ...] = (
-    "app.core.quickbooks.desktop.channel",
+    "app.core.posting.autotask_channel",
     "app.core.quickbooks.online.channel",
+    "app.core.quickbooks.desktop.channel",
 )
 
 _lock = threading.Lock()
@@ -264,14 +283,12 @@ _builtins_loaded = False
 
 def _load_builtins() -> None:
     global _builtins_loaded
-    if _builtins_loaded:
-        return
     with _lock:
-        if _builtins_loaded:
-            return
+        first = not _builtins_loaded
         _builtins_loaded = True
-    for module in BUILTIN_CHANNEL_MODULES:
-        importlib.import_module(module)
+    if first:
+        for module in BUILTIN_CHANNEL_MODULES:
+            importlib.import_module(module)
 
 
 def register_channel(channel: PostingChannel) -> None:

@@ -1,10 +1,11 @@
-"""Queueing postings: what Autotask must be told about a payment or a refund.
+"""What Autotask must be told about a payment or a refund: the Autotask channel's postings.
 
-Called by the payment pipeline **inside the transaction** that records a success or a
-refund, so a committed payment always has its postings and a rolled-back one never does.
-Each posting has a stable key derived from the payment's or refund's reference; inserting
-the same key twice is refused by the database, so a repeated recording cannot queue a
-second note.
+The builders here are the Autotask channel's rules (:mod:`app.core.posting.autotask_channel`),
+called through :func:`app.core.posting.channels.record_fact` **inside the transaction** that
+records a success or a refund, so a committed payment always has its postings and a
+rolled-back one never does. Each posting has a stable key derived from the payment's or
+refund's reference; inserting the same key twice is refused by the database, so a repeated
+recording cannot queue a second note.
 
 Everything the note will say is decided here and stored in the posting's payload. The
 worker (:mod:`app.core.posting.outbox`) then only delivers; what it sends does not depend on
@@ -22,15 +23,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.core.money import Money
-from app.core.storage.models import Contact, Invoice, Payment, Posting, Refund
+from app.core.posting.channels import NewPosting
+from app.core.storage.models import Contact, Invoice, Payment, Refund
 
 __all__ = [
+    "NOTE_ACTION_GENERAL",
     "PostingTarget",
     "note_marker",
-    "queue_paid_date",
-    "queue_payment_note",
-    "queue_refund_failed_note",
-    "queue_refund_note",
+    "paid_date_posting",
+    "payment_note",
+    "refund_failed_note",
+    "refund_note",
 ]
 
 
@@ -73,30 +76,16 @@ def _invoice_labels(session: Session, ids: Iterable[int]) -> dict[int, str]:
 
 
 def _add(
-    session: Session,
     *,
     target: PostingTarget,
     key: str,
     payload: dict[str, Any],
-    now: datetime,
     payment_id: int | None = None,
     refund_id: int | None = None,
     invoice_id: int | None = None,
-) -> Posting:
-    posting = Posting(
-        target=target.value,
-        key=key,
-        payment_id=payment_id,
-        refund_id=refund_id,
-        invoice_id=invoice_id,
-        payload=payload,
-        state="pending",
-        attempts=0,
-        next_attempt_at=now,
-        created_at=now,
-    )
-    session.add(posting)
-    return posting
+) -> NewPosting:
+    return NewPosting(target=target.value, key=key, payload=payload, payment_id=payment_id,
+                      refund_id=refund_id, invoice_id=invoice_id)
 
 
 def _formatter(currency: str) -> Callable[[int], str]:
@@ -124,9 +113,8 @@ def _queue_note(
     title: str,
     lines: list[str],
     key: str,
-    now: datetime,
     refund_id: int | None = None,
-) -> Posting:
+) -> NewPosting:
     """A company note on the payment's organization; every note ends the same way."""
     if payment.test_mode:
         lines.append("Test mode — no real money moved.")
@@ -139,19 +127,17 @@ def _queue_note(
         "contact_id": payment.contact_id,
     }
     return _add(
-        session,
         target=PostingTarget.AUTOTASK_NOTE,
         key=key,
         payload=payload,
-        now=now,
         payment_id=payment.id,
         refund_id=refund_id,
     )
 
 
-def queue_payment_note(
+def payment_note(
     session: Session, payment: Payment, allocations: list[tuple[int, int]], now: datetime
-) -> Posting:
+) -> NewPosting:
     """The company note for a successful payment: "Payment <reference>", amount, each
     invoice and what was applied to it, method, gateway transaction id, date, contact."""
     fmt = _formatter(payment.currency)
@@ -180,17 +166,16 @@ def queue_payment_note(
         title=f"{marker} — {fmt(payment.amount_minor)}",
         lines=lines,
         key=f"autotask_note:{payment.reference}",
-        now=now,
     )
 
 
-def queue_refund_note(
+def refund_note(
     session: Session,
     payment: Payment,
     refund: Refund,
     allocations: list[tuple[int, int]],
     now: datetime,
-) -> Posting:
+) -> NewPosting:
     """The reversal note for a refund (or the void of a payment that was already posted)."""
     fmt = _formatter(payment.currency)
     marker = note_marker("Refund", refund.reference)
@@ -214,18 +199,17 @@ def queue_refund_note(
         title=f"{marker} — {fmt(refund.amount_minor)} of payment {payment.reference}",
         lines=lines,
         key=f"autotask_note:{refund.reference}",
-        now=now,
         refund_id=refund.id,
     )
 
 
-def queue_refund_failed_note(
+def refund_failed_note(
     session: Session,
     payment: Payment,
     refund: Refund,
     allocations: list[tuple[int, int]],
     now: datetime,
-) -> Posting:
+) -> NewPosting:
     """A refund the gateway had accepted (and PayDesk had posted as a reversal) failed later:
     the money stayed with the merchant, so the invoices count it as paid again."""
     fmt = _formatter(payment.currency)
@@ -249,34 +233,29 @@ def queue_refund_failed_note(
         title=f"{marker} — {fmt(refund.amount_minor)} of payment {payment.reference}",
         lines=lines,
         key=f"autotask_note:{refund.reference}:failed",
-        now=now,
         refund_id=refund.id,
     )
 
 
-def queue_paid_date(
-    session: Session,
+def paid_date_posting(
     *,
     invoice_id: int,
     paid_date: date | None,
     because_of: str,
-    now: datetime,
     payment_id: int | None = None,
     refund_id: int | None = None,
-) -> Posting:
+) -> NewPosting:
     """Set (``paid_date``) or clear (``None``) an invoice's paidDate in Autotask.
 
     ``because_of`` is the payment's or refund's reference; it makes the key unique per event.
     """
     return _add(
-        session,
         target=PostingTarget.AUTOTASK_PAID_DATE,
         key=f"autotask_paid_date:{invoice_id}:{because_of}",
         payload={
             "invoice_id": invoice_id,
             "paid_date": paid_date.isoformat() if paid_date else None,
         },
-        now=now,
         payment_id=payment_id,
         refund_id=refund_id,
         invoice_id=invoice_id,

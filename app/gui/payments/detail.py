@@ -1,4 +1,5 @@
-"""A payment's detail: what was paid, where the money went, refunds, Autotask postings and
+"""A payment's detail: what was paid, where the money went, refunds, postings (to Autotask
+and every other connected channel) and
 the full history — and the Refund (or Void) action.
 
 ``PaymentDetailDialog`` renders ``app.core.payments.payment_detail`` (a frozen snapshot read
@@ -238,7 +239,7 @@ class PaymentDetailDialog(QDialog):
         posting_buttons.addWidget(self.retry_button)
         posting_buttons.addWidget(self.dismiss_button)
         postings_layout.addLayout(posting_buttons)
-        self.tabs.addTab(postings_page, "Autotask")
+        self.tabs.addTab(postings_page, "Postings")
         self.tabs.addTab(self.history_table, "History")
         layout.addWidget(self.tabs, 1)
 
@@ -395,16 +396,18 @@ class PaymentDetailDialog(QDialog):
         table = self.postings_table
         table.setRowCount(len(detail.postings))
         for row, p in enumerate(detail.postings):
-            table.setItem(row, 0, _item(p.target_label))
+            table.setItem(row, 0, _item(p.target_label, tooltip=f"Posted to {p.channel_label}"))
             tone = POSTING_STATE_TONES.get(p.state, Tone.NEUTRAL)
             table.setItem(row, 1, _pill_item(p.state_label, tone))
             table.setItem(row, 2, _item(str(p.attempts), right=True))
-            table.setItem(row, 3, _item(p.last_error or "", tooltip=p.last_error))
+            why = p.last_error or p.waiting_reason or ""
+            table.setItem(row, 3, _item(why, tooltip=why or None))
         status = detail.posting_status
-        self.tabs.setTabText(2, f"Autotask — {status.label}" if detail.postings else "Autotask")
+        self.tabs.setTabText(2, f"Postings — {status.label}" if detail.postings else "Postings")
         if not detail.postings:
             self.posting_status.setText(
-                "Nothing to post: Autotask hears about a payment once the money is accepted."
+                "Nothing to post: Autotask and your books hear about a payment once the money "
+                "is accepted."
             )
 
     def _fill_history(self, detail: PaymentDetail) -> None:
@@ -475,9 +478,9 @@ class PaymentDetailDialog(QDialog):
         from app.gui.payments.transactions import retry_postings
 
         self.retry_button.setEnabled(False)
-        self.posting_status.setText("Posting to Autotask…")
+        self.posting_status.setText("Posting…")
         run_task(
-            "retry posting to Autotask",
+            "retry posting",
             retry_postings,
             self.context.engine,
             self.context.credentials,
@@ -491,11 +494,14 @@ class PaymentDetailDialog(QDialog):
     def dismiss_postings(self) -> None:
         from app.gui.payments.transactions import dismiss_postings
 
+        detail = self.detail
+        failing = [p.channel_label for p in (detail.postings if detail else ()) if p.can_dismiss]
+        where = " and ".join(dict.fromkeys(failing)) or "the system it failed to reach"
         answer = QMessageBox.question(
             self,
             "Dismiss posting",
-            "Stop trying to post this payment to Autotask?\n\nDo this only after you recorded "
-            "the payment in Autotask by hand. The payment itself is not changed.",
+            f"Stop trying to post this payment to {where}?\n\nDo this only after you recorded "
+            f"the payment in {where} by hand. The payment itself is not changed.",
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
             QMessageBox.StandardButton.Cancel,
         )

@@ -142,10 +142,12 @@ def _deliver_postings(session: ScreenshotSession, failing_from: int | None) -> N
         return
     from app.core.autotask.client import AutotaskClient
     from app.core.posting import PostingOutbox
+    from app.core.posting.autotask_channel import AutotaskDeliverer
     from app.core.storage.models import Posting
 
     client = AutotaskClient(autotask.client_credentials(), discovery_url=autotask.url)
-    outbox = PostingOutbox(session.engine, client)
+    outbox = PostingOutbox(session.engine,
+                           {"autotask": AutotaskDeliverer(session.engine, client)})
     with session_scope(session.engine) as s:
         ids = list(s.scalars(select(Posting.id).order_by(Posting.id)))
         failing = set(s.scalars(select(Posting.id).where(Posting.payment_id >= failing_from))

@@ -1,10 +1,10 @@
 """Transactions: every payment PayDesk took — for everyone, or for one organization.
 
 Columns: date, reference, organization, invoices, method, amount, surcharge, status, gateway
-transaction id and the Autotask posting status. Filters "Failing to post" and "Pending" are
-one click away, because those are the rows a bookkeeper has to act on. A payment whose
-postings failed can be retried (``retryPostingButton``) or dismissed once it was recorded in
-Autotask by hand; double-clicking a row (or Enter) opens the payment's detail.
+transaction id and the posting status (Autotask and the books). Filters "Failing to post" and
+"Pending" are one click away, because those are the rows a bookkeeper has to act on. A payment
+whose postings failed can be retried (``retryPostingButton``) or dismissed once it was recorded
+by hand where it failed; double-clicking a row (or Enter) opens the payment's detail.
 
 The table follows "ids from SQL, rows on demand" (``LazyRowsModel``): the id query runs in a
 worker after every filter, search or sort change; rows are fetched a page at a time.
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from PySide6.QtCore import QModelIndex, QPoint, Qt, Signal, Slot
 from PySide6.QtGui import QAction, QKeySequence, QShowEvent
@@ -35,7 +34,6 @@ from PySide6.QtWidgets import (
 )
 from sqlalchemy import Engine
 
-from app.core.connections import describe_missing_connection, load_autotask_client
 from app.core.credentials import CredentialStore
 from app.core.payments import (
     PostingStatus,
@@ -46,8 +44,7 @@ from app.core.payments import (
     transaction_rows,
 )
 from app.core.payments.maintenance import MaintenanceReport
-from app.core.posting import PostingOutbox, PostingState, failing_posting_ids
-from app.core.posting import dismiss_postings as dismiss_core_postings
+from app.core.posting.actions import PostingActionResult, dismiss_payments, retry_payments
 from app.gui.context import AppContext
 from app.gui.invoices.formatting import money_text
 from app.gui.payments.common import (
@@ -125,7 +122,7 @@ def transaction_columns(
             ),
         ),
         Column(
-            "Autotask",
+            "Posting",
             lambda r: r.posting_status.label if r.posting_status is not PostingStatus.NONE else "",
             pill=lambda r: _POSTING_TONES[r.posting_status],
             tooltip=lambda r: r.posting_error,
@@ -150,62 +147,21 @@ def _fetch_rows(engine: Engine, ids: Sequence[int]) -> dict[int, TransactionRow]
     return {row.payment_id: row for row in transaction_rows(engine, ids)}
 
 
-@dataclass(frozen=True)
-class PostingActionResult:
-    """What Retry or Dismiss did, for the message under the table."""
-
-    payment_ids: tuple[int, ...]
-    count: int
-    message: str
-
-
-def _outbox(engine: Engine, credentials: CredentialStore) -> PostingOutbox:
-    client = load_autotask_client(engine, credentials)
-    if client is None:
-        raise ValueError(
-            describe_missing_connection(engine, credentials)
-            or "PayDesk is not connected to Autotask."
-        )
-    return PostingOutbox(engine, client)
-
-
 def retry_postings(
     engine: Engine, credentials: CredentialStore, payment_ids: Sequence[int]
 ) -> PostingActionResult:
     """Runs on a pool thread: re-queue the failing postings of these payments and try to
-    deliver them to Autotask now, so the bookkeeper sees at once whether it worked."""
-    outbox = _outbox(engine, credentials)
-    ids = failing_posting_ids(engine, payment_ids)
-    if not ids:
-        return PostingActionResult(tuple(payment_ids), 0, "Nothing is failing to post.")
-    outbox.retry(ids)
-    states = [outbox.deliver(posting_id) for posting_id in ids]
-    delivered = sum(1 for s in states if s == PostingState.DELIVERED)
-    if delivered == len(ids):
-        message = "Posted to Autotask."
-    else:
-        message = (
-            f"{delivered} of {len(ids)} postings reached Autotask; the rest will be tried "
-            "again automatically. Open the payment to see why."
-        )
-    return PostingActionResult(tuple(payment_ids), delivered, message)
+    deliver them now, so the bookkeeper sees at once whether it worked."""
+    return retry_payments(engine, credentials, payment_ids)
 
 
 def dismiss_postings(
     engine: Engine, credentials: CredentialStore, payment_ids: Sequence[int]
 ) -> PostingActionResult:
     """Runs on a pool thread: stop trying to post these payments (recorded by hand). Only
-    the local database changes, so this works without an Autotask connection."""
-    del credentials  # the same signature as retry_postings; Autotask is not needed
-    ids = failing_posting_ids(engine, payment_ids)
-    count = dismiss_core_postings(engine, ids, "Recorded in Autotask by hand") if ids else 0
-    if count == 0:
-        message = "Nothing is failing to post."
-    elif len(payment_ids) == 1:
-        message = "Dismissed: PayDesk will not post this to Autotask."
-    else:
-        message = f"Dismissed: PayDesk will not post these {len(payment_ids)} payments to Autotask."
-    return PostingActionResult(tuple(payment_ids), count, message)
+    the local database changes, so this works without any connection."""
+    del credentials  # the same signature as retry_postings; no connection is needed
+    return dismiss_payments(engine, payment_ids)
 
 
 class TransactionsView(QWidget):
@@ -263,8 +219,8 @@ class TransactionsView(QWidget):
             title = QLabel("Transactions")
             title.setObjectName("areaTitle")
             subtitle = QLabel(
-                "Every payment taken in PayDesk, newest first, with whether Autotask has "
-                "heard about it."
+                "Every payment taken in PayDesk, newest first, with whether it has been "
+                "posted to Autotask and your books."
             )
             subtitle.setObjectName("areaSubtitle")
             layout.addWidget(title)
@@ -305,12 +261,12 @@ class TransactionsView(QWidget):
         self.open_button.clicked.connect(self.open_selected)
         self.retry_button = QPushButton("Retry posting")
         self.retry_button.setObjectName("retryPostingButton")
-        self.retry_button.setToolTip("Send the failed Autotask postings of this payment again")
+        self.retry_button.setToolTip("Send the failed postings of this payment again")
         self.retry_button.clicked.connect(self.retry_selected)
         self.dismiss_button = QPushButton("Dismiss…")
         self.dismiss_button.setObjectName("dismissPostingButton")
         self.dismiss_button.setToolTip(
-            "Stop trying to post this payment to Autotask (after recording it there by hand)"
+            "Stop trying to post this payment (after recording it by hand where it failed)"
         )
         self.dismiss_button.clicked.connect(self.dismiss_selected)
         for button in (self.open_button, self.retry_button, self.dismiss_button):
@@ -369,7 +325,7 @@ class TransactionsView(QWidget):
 
     def _widths(self) -> None:
         """Widths from sample text in the table's and the header's fonts, so the columns a
-        bookkeeper acts on (amount, status, Autotask) fit without scrolling."""
+        bookkeeper acts on (amount, status, posting) fit without scrolling."""
         metrics = self.table.fontMetrics()
         header = self.table.horizontalHeader()
         header_font = header.font()
@@ -387,7 +343,7 @@ class TransactionsView(QWidget):
             "Surcharge": "$1,000.00",
             "Status": "Partially refunded",
             "Gateway transaction ID": "ch_XXXXXXXXXXXXXXXXXXXXXX",
-            "Autotask": "Failing to post",
+            "Posting": "Failing to post",
         }
         for index, column in enumerate(self.model.columns()):
             sample = samples.get(column.title, column.title)
@@ -461,7 +417,7 @@ class TransactionsView(QWidget):
         elif self.filter is TransactionFilter.FAILING_TO_POST:
             self.empty.set_content(
                 "Nothing is failing to post",
-                "Every payment has reached Autotask, or is on its way.",
+                "Every payment has been posted, or is on its way.",
             )
         elif self.filter is TransactionFilter.PENDING:
             self.empty.set_content(
@@ -609,9 +565,9 @@ class TransactionsView(QWidget):
         if not ids:
             return
         self.retry_button.setEnabled(False)
-        self.status_label.setText("Posting to Autotask…")
+        self.status_label.setText("Posting…")
         run_task(
-            "retry posting to Autotask",
+            "retry posting",
             retry_postings,
             self.context.engine,
             self.context.credentials,
@@ -630,9 +586,9 @@ class TransactionsView(QWidget):
         answer = QMessageBox.question(
             self,
             "Dismiss posting",
-            f"Stop trying to post {references} to Autotask?\n\nDo this only after you "
-            "recorded the payment in Autotask by hand. The payment itself is not changed, "
-            "and it stays listed here as “Dismissed”.",
+            f"Stop trying to post {references}?\n\nDo this only after you recorded the "
+            "payment by hand where it failed to post (Open… shows where). The payment itself "
+            "is not changed, and it stays listed here as “Dismissed”.",
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
             QMessageBox.StandardButton.Cancel,
         )
@@ -666,7 +622,7 @@ class TransactionsView(QWidget):
 
 def create_transactions_area(context: AppContext) -> QWidget:
     """The main window's Transactions area. It also starts the window's payment upkeep
-    (recovery and posting to Autotask in the background, see ``upkeep``)."""
+    (recovery and posting in the background, see ``upkeep``)."""
     from app.gui.payments.upkeep import payment_upkeep
 
     view = TransactionsView(context)

@@ -1,5 +1,5 @@
 """Payment upkeep while PayDesk is open: finish what a crash or a lost answer left open, and
-post to Autotask, in the background.
+post them to Autotask and the books, in the background.
 
 ``PaymentUpkeep`` runs the core's ``run_payment_maintenance`` (recover unfinished payments
 by their keys, follow bank debits, deliver due postings with backoff) shortly after the
@@ -60,7 +60,7 @@ class PaymentUpkeep(QObject):
         if self.running:
             return
         self._task = run_task(
-            "check unfinished payments and post to Autotask",
+            "check unfinished payments and post them",
             run_payment_maintenance,
             self.context.engine,
             self.context.credentials,

@@ -28,6 +28,7 @@ from app.core.payments import (
     load_payable_invoices,
 )
 from app.core.posting import PostingOutbox
+from app.core.posting.autotask_channel import AutotaskDeliverer
 from app.core.storage.engine import session_scope
 from app.core.storage.models import Invoice, Payment, PaymentAllocation, Posting
 from app.core.sync import run_sync
@@ -122,7 +123,8 @@ class PayWorld:
 
     @property
     def outbox(self) -> PostingOutbox:
-        return PostingOutbox(self.engine, autotask_client(self.autotask), actor="dana@frontdesk")
+        deliverer = AutotaskDeliverer(self.engine, autotask_client(self.autotask))
+        return PostingOutbox(self.engine, {"autotask": deliverer}, actor="dana@frontdesk")
 
     def method(self, alias: str) -> int:
         """The saved-method row id for a Stripe test method attached to the client."""

@@ -29,7 +29,7 @@ from typing import Any
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from app.core.credentials import CredentialStore
+from app.core.credentials import CredentialStore, SecretName
 from app.core.posting.channels import (
     ChannelDelivery,
     LedgerFact,
@@ -127,6 +127,19 @@ class QuickBooksDesktopChannel:
     ) -> PostingDeliverer | None:
         """None: QuickBooks Desktop cannot be called; its Web Connector calls PayDesk, and the
         session (:mod:`.session`) delivers while it is connected."""
+        return None
+
+    def describe_missing(self, engine: Engine, credentials: CredentialStore) -> str | None:
+        """What keeps the Web Connector from collecting these postings, if anything."""
+        from app.core.config import get_setting
+
+        if not get_setting(engine, CONNECTION_SETTING, None):
+            return ("QuickBooks Desktop is not connected. In Setup, save PayDesk's .qwc file "
+                    "and add it to the QuickBooks Web Connector.")
+        if not credentials.get(SecretName.QUICKBOOKS_DESKTOP_PASSWORD):
+            return ("The QuickBooks Web Connector's password is not in this computer's "
+                    "keychain. Save the .qwc file again in Setup and enter the new password in "
+                    "the Web Connector.")
         return None
 
 
