@@ -28,7 +28,7 @@ def test_the_version_is_the_newest_both_sides_speak() -> None:
     assert qbxml.negotiate_version(["1.0", "2.0", "8.0", "13.0", "CA3.0", "UK3.0"]) == "13.0"
     assert qbxml.negotiate_version(["8.0", "9.0", "11.0"]) == "11.0"
     assert qbxml.negotiate_version(["16.0", "17.0"]) == "16.0"
-    with pytest.raises(QbxmlVersionError, match="too old for PayDesk.*1.0, 2.0"):
+    with pytest.raises(QbxmlVersionError, match=r"too old for PayDesk.*1\.0, 2\.0"):
         qbxml.negotiate_version(["1.0", "2.0"])
 
 
