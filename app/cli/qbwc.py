@@ -87,7 +87,8 @@ def run_serve(args: argparse.Namespace) -> int:
         print(exc)
         return 2
     with server:
-        print(f"The Web Connector service is listening at {server.url}. Press Ctrl+C to stop.")
+        print(f"The Web Connector service is listening at {server.url}. Press Ctrl+C to stop.",
+              flush=True)
         with contextlib.suppress(KeyboardInterrupt):
             threading.Event().wait()
     return 0
