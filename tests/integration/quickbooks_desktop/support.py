@@ -20,6 +20,7 @@ from app.core.money import Money
 from app.core.posting.channels import (
     PaymentRecorded,
     RefundRecorded,
+    RefundReversed,
     record_fact,
 )
 from app.core.quickbooks.desktop.channel import CHANNEL_NAME, CONNECTION_SETTING
@@ -159,6 +160,20 @@ class Desk:
                         now)
             s.expunge(refund)
             return refund
+
+    def reverse(self, refund: Refund) -> None:
+        """The refund failed at the gateway: the money stayed, the invoices count it again."""
+        now = self.clock()
+        with session_scope(self.engine) as s:
+            row = s.get(Refund, refund.id)
+            assert row is not None
+            row.state = "failed"
+            pairs = [(a.invoice_id, a.amount_minor) for a in s.scalars(
+                select(RefundAllocation).where(RefundAllocation.refund_id == refund.id))]
+            s.flush()
+            recompute_invoices(s, [i for i, _ in pairs])
+            record_fact(s, RefundReversed(refund.payment_id, refund.id, tuple(pairs), (), now),
+                        now)
 
     def postings(self) -> list[Posting]:
         """This channel's postings, oldest first."""

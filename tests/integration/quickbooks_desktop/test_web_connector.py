@@ -80,7 +80,7 @@ def test_payments_and_a_refund_end_with_quickbooks_balances_equal_to_paydesks(
     assert len(desk.company.payments_with_ref(full.reference)) == 1
     assert len(desk.company.payments_with_ref(split.reference)) == 1
 
-    desk.refund(split, [(b, 500)])
+    refund = desk.refund(split, [(b, 500)])
     desk.connector().update()  # posts the change
     desk.connector().update()  # reads the invoices it changed
     assert [p.state for p in desk.postings()] == ["delivered"] * 3
@@ -88,7 +88,17 @@ def test_payments_and_a_refund_end_with_quickbooks_balances_equal_to_paydesks(
     assert all(ours == theirs for ours, theirs in balances.values()), balances
     assert balances[a.id] == (0, 0)
     qb_payment = desk.company.payments_with_ref(split.reference)[0]
-    assert "[R" in qb_payment["Memo"]
+    assert f"[R{refund.id}]" in qb_payment["Memo"]
+    assert qb_payment["TotalAmount"] * 100 == b.total_minor // 2 + 1000 - 500
+
+    # The refund failed at the gateway after all: QuickBooks gets the amount back too.
+    desk.reverse(refund)
+    desk.connector().update()
+    desk.connector().update()
+    assert [p.state for p in desk.postings()] == ["delivered"] * 4
+    balances = desk.balances([b.id, c.id])
+    assert all(ours == theirs for ours, theirs in balances.values()), balances
+    assert len(desk.company.payments_with_ref(split.reference)) == 1
 
 
 def test_a_payment_on_an_invoice_not_exported_yet_waits_with_a_reason(desk: Desk) -> None:
@@ -221,3 +231,26 @@ def test_a_closed_period_is_a_message_for_a_person(desk: Desk) -> None:
     (posting,) = desk.postings()
     assert posting.state == "failed"
     assert "closed period" in (posting.last_error or "")
+
+
+def test_a_payment_edited_in_quickbooks_meanwhile_is_read_again_and_changed_once(
+        desk: Desk) -> None:
+    desk.connector().update()
+    (a,) = desk.open_invoices(1)
+    payment = desk.pay([(a, 5000)])
+    desk.connector().update()
+    refund = desk.refund(payment, [(a, 1200)])
+    desk.company.edit_before_next_mod = True
+    desk.connector().update()
+    change = desk.postings()[-1]
+    assert change.state == "pending" and "changed" in (change.last_error or "")
+
+    desk.clock.advance(minutes=1)
+    desk.connector().update()
+    desk.connector().update()
+    assert desk.postings()[-1].state == "delivered"
+    (qb_payment,) = desk.company.payments_with_ref(payment.reference)
+    assert qb_payment["Memo"].count(f"[R{refund.id}]") == 1
+    assert qb_payment["TotalAmount"] * 100 == 5000 - 1200
+    ours, theirs = desk.balances([a.id])[a.id]
+    assert ours == theirs
