@@ -254,3 +254,27 @@ def test_a_payment_edited_in_quickbooks_meanwhile_is_read_again_and_changed_once
     assert qb_payment["TotalAmount"] * 100 == 5000 - 1200
     ours, theirs = desk.balances([a.id])[a.id]
     assert ours == theirs
+
+
+def test_the_reconciliation_works_for_desktop(desk: Desk) -> None:
+    from app.core.quickbooks.reconcile import reconcile
+
+    desk.connector().update()
+    (a,) = desk.open_invoices(1)
+    desk.pay([(a, 900)])
+    unposted = reconcile(desk.engine, "desktop", "USD")
+    by_invoice = {r.invoice_id: r for r in unposted.rows}
+    assert by_invoice[a.id].not_posted_minor == 900
+    assert "payment_not_posted" in {d.code for d in by_invoice[a.id].disagreements}
+
+    desk.connector().update()
+    desk.connector().update()
+    report = reconcile(desk.engine, "desktop", "USD")
+    by_invoice = {r.invoice_id: r for r in report.rows}
+    assert a.id not in by_invoice  # posted: QuickBooks agrees with PayDesk
+    codes = {r.invoice_id: {d.code for d in r.disagreements} for r in report.rows}
+    disagreements = desk.company.disagreements
+    for held_back in disagreements.not_exported:
+        assert "not_in_quickbooks" in codes[held_back]
+    (paid_there,) = disagreements.paid_directly
+    assert "paid_in_quickbooks" in codes[paid_there]
