@@ -6,8 +6,8 @@ with :func:`app.core.posting.outbox.claim_due` — never by the push outbox.
 
 What each ledger fact becomes:
 
-* :class:`PaymentRecorded` → ``quickbooks_desktop_payment``: a ``ReceivePaymentAdd`` whose ``RefNumber`` is
-  the payment's reference (``PD-7K3M9Q2X``), applied to the QuickBooks invoice matched with
+* :class:`PaymentRecorded` → ``quickbooks_desktop_payment``: a ``ReceivePaymentAdd`` whose
+  ``RefNumber`` is the payment's reference (``PD-7K3M9Q2X``), applied to the QuickBooks invoice matched with
   each PayDesk invoice. Before adding it again after an unknown outcome, the session looks
   the reference up (``ReceivePaymentQuery``), so QuickBooks never gets it twice.
 * :class:`RefundRecorded` / :class:`RefundReversed` → ``quickbooks_desktop_refund`` /
