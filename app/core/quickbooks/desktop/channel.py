@@ -7,16 +7,17 @@ with :func:`app.core.posting.outbox.claim_due` — never by the push outbox.
 What each ledger fact becomes:
 
 * :class:`PaymentRecorded` → ``quickbooks_desktop_payment``: a ``ReceivePaymentAdd`` whose
-  ``RefNumber`` is the payment's reference (``PD-7K3M9Q2X``), applied to the QuickBooks invoice matched with
-  each PayDesk invoice. Before adding it again after an unknown outcome, the session looks
-  the reference up (``ReceivePaymentQuery``), so QuickBooks never gets it twice.
+  ``RefNumber`` is the payment's reference (``PD-7K3M9Q2X``), applied to the QuickBooks
+  invoice matched with each PayDesk invoice. Before adding it again after an unknown outcome,
+  the session looks the reference up (``ReceivePaymentQuery``), so QuickBooks never gets it
+  twice.
 * :class:`RefundRecorded` / :class:`RefundReversed` → ``quickbooks_desktop_refund`` /
-  ``quickbooks_desktop_refund_reversed``: a
-  ``ReceivePaymentMod`` of that same payment taking the refunded amounts off each invoice
-  (or putting them back), so QuickBooks' invoice balance stays equal to PayDesk's. Each change
-  leaves its token (``R12`` / ``R12-reversed``) in the payment's memo, which is how a change
-  whose answer was lost is recognised and not applied twice. Why this form and not a credit
-  memo with a refund cheque: docs/quickbooks-desktop.md.
+  ``quickbooks_desktop_refund_reversed``: a ``ReceivePaymentMod`` of that same payment taking
+  the refunded amounts off each invoice (or putting them back), so QuickBooks' invoice
+  balance stays equal to PayDesk's. Each change leaves its token (``[R12]`` /
+  ``[R12-reversed]``) in the payment's memo, which is how a change whose answer was lost is
+  recognised and not applied twice. Why this form and not a credit memo with a refund
+  cheque: docs/quickbooks-desktop.md.
 
 Everything the delivery sends is decided here and kept in the posting's payload.
 """
