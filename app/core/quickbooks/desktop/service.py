@@ -52,6 +52,7 @@ from sqlalchemy import Engine
 from app import __version__
 from app.core.clock import utcnow
 from app.core.config import get_setting, set_setting
+from app.core.credentials import CredentialStore, SecretName
 from app.core.net import is_loopback_host
 from app.core.quickbooks.desktop.postings import PostingQueue
 from app.core.quickbooks.desktop.session import CompanyFileSession
@@ -64,6 +65,7 @@ __all__ = [
     "WebConnectorServer",
     "WebConnectorService",
     "read_status",
+    "start_service",
 ]
 
 log = logging.getLogger(__name__)
@@ -540,3 +542,40 @@ class WebConnectorServer:
 
     def __exit__(self, *_exc: object) -> None:
         self.stop()
+
+
+def start_service(
+    engine: Engine,
+    credentials: CredentialStore,
+    *,
+    on_status: Callable[[ServiceStatus], None] | None = None,
+    host: str | None = None,
+    port: int | None = None,
+) -> WebConnectorServer:
+    """Start the Web Connector service for the stored connection (see :mod:`.qwc`): on the
+    port of its AppURL, on loopback for ``http://localhost``, on every address with its
+    certificate for ``https`` to another PC. Stop it with :meth:`WebConnectorServer.stop`.
+    Raises ``LookupError`` before the .qwc was saved, ``ValueError`` / ``OSError`` when it
+    cannot listen (the message says why)."""
+    from urllib.parse import urlsplit
+
+    from app.core.quickbooks.desktop.qwc import load_connection
+
+    connection = load_connection(engine)
+    if connection is None:
+        raise LookupError("Save PayDesk's .qwc file in Setup first; it sets up the Web "
+                          "Connector service.")
+    parts = urlsplit(connection.app_url)
+    remote = not is_loopback_host(parts.hostname or "")
+    service = WebConnectorService(
+        engine, username=connection.username, company_file=connection.company_file,
+        password=lambda: credentials.get(SecretName.QUICKBOOKS_DESKTOP_PASSWORD),
+        on_status=on_status)
+    server = WebConnectorServer(
+        service,
+        host=host or ("0.0.0.0" if remote else "127.0.0.1"),  # noqa: S104 - TLS, see above
+        port=parts.port or (443 if parts.scheme == "https" else 80) if port is None else port,
+        path=parts.path or "/qbwc",
+        certfile=Path(connection.certfile) if connection.certfile else None,
+        keyfile=Path(connection.keyfile) if connection.keyfile else None)
+    return server.start()
