@@ -224,7 +224,10 @@ class WebConnectorService:
             log.warning("Web Connector sign-in refused (wrong user name or password)")
             self.set_status(state="error", force=True, message=(
                 "The Web Connector signed in with a wrong user name or password. In the Web "
-                "Connector, enter the password PayDesk showed when it saved the .qwc file."))
+                "Connector, enter the password PayDesk showed when it saved the .qwc file."
+                if expected else
+                "The Web Connector's password is not in this computer's keychain. Save the "
+                ".qwc file again and enter the new password in the Web Connector."))
             return ["", "nvu"]
         with self._lock:
             for old_ticket, old in list(self._tickets.items()):
