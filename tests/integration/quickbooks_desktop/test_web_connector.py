@@ -278,3 +278,29 @@ def test_the_reconciliation_works_for_desktop(desk: Desk) -> None:
         assert "not_in_quickbooks" in codes[held_back]
     (paid_there,) = disagreements.paid_directly
     assert "paid_in_quickbooks" in codes[paid_there]
+
+
+def test_paydesk_restarted_while_quickbooks_held_an_unacknowledged_payment_posts_it_once(
+        desk: Desk) -> None:
+    from app.core.quickbooks.desktop.service import WebConnectorServer, WebConnectorService
+    from app.sandbox.quickbooks_desktop.connector import WebConnector
+    from tests.integration.quickbooks_desktop.support import PASSWORD, USER
+
+    desk.connector().update()
+    (a,) = desk.open_invoices(1)
+    payment = desk.pay([(a, 3100)])
+    desk.connector(Faults(kill_after_next_payment=True)).update()
+    desk.server.stop()  # PayDesk went down with the posting claimed and unanswered
+
+    restarted = WebConnectorService(desk.engine, username=USER, password=lambda: PASSWORD,
+                                    queue=desk.queue, clock=desk.clock)
+    with WebConnectorServer(restarted) as server:
+        connector = WebConnector(server.url, USER, PASSWORD, desk.company)
+        connector.update()  # the claim's lease has not run out: nothing is sent again
+        assert desk.postings()[-1].state == "delivering"
+        desk.clock.advance(minutes=3)
+        connector.update()
+    (posting,) = desk.postings()
+    assert posting.state == "delivered"
+    (applied,) = desk.company.payments_with_ref(payment.reference)
+    assert posting.remote_id == applied["TxnID"]

@@ -507,6 +507,7 @@ class WebConnectorServer:
             context.load_cert_chain(str(certfile), str(keyfile) if keyfile else None)
             self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
         self._thread: threading.Thread | None = None
+        self._stopped = False
 
     @property
     def port(self) -> int:
@@ -534,10 +535,14 @@ class WebConnectorServer:
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
+        """Stop serving (a second call does nothing)."""
+        if self._stopped:
+            return
+        self._stopped = True
+        if self._thread is not None:  # shutdown() waits for a serve loop that must exist
+            self._server.shutdown()
             self._thread.join(timeout=5)
+        self._server.server_close()
         self.service.set_status(state="stopped", force=True)
 
     def __enter__(self) -> Self:
