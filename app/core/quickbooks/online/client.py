@@ -362,9 +362,14 @@ class QuickBooksOnlineClient:
         return self._write_current(entity, remote_id, make, None)
 
     def void(self, entity: str, remote_id: str) -> dict[str, Any]:
+        """Void a transaction (a Payment is voided as QuickBooks wants it: a sparse update
+        with ``include=void``)."""
         def make(current: dict[str, Any]) -> dict[str, Any]:
-            return {"Id": remote_id, "SyncToken": current.get("SyncToken")}
-        return self._write_current(entity, remote_id, make, {"operation": "void"})
+            body = {"Id": remote_id, "SyncToken": current.get("SyncToken")}
+            return {**body, "sparse": True} if entity == "Payment" else body
+        params = ({"operation": "update", "include": "void"} if entity == "Payment"
+                  else {"operation": "void"})
+        return self._write_current(entity, remote_id, make, params)
 
     def delete(self, entity: str, remote_id: str) -> dict[str, Any]:
         def make(current: dict[str, Any]) -> dict[str, Any]:
