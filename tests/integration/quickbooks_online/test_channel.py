@@ -202,7 +202,7 @@ def test_partial_then_full_refund_keep_balances_equal(world: World) -> None:
 
     # Partial: part of the first invoice comes back.
     record_refund(world.engine, paid.payment_id, [(first.id, 25_00)])
-    refund_posting = [p for p in postings(world.engine) if p.target == TARGET_REFUND][0]
+    refund_posting = next(p for p in postings(world.engine) if p.target == TARGET_REFUND)
     # A lost answer on the update: the retry sees the refund already in the memo.
     world.quickbooks.add_fault("lose_response", count=1, path="/payment", method="POST")
     world.run(rounds=2)
@@ -219,7 +219,7 @@ def test_partial_then_full_refund_keep_balances_equal(world: World) -> None:
     world.balances_agree([first.id, second.id])
     assert paydesk_balance(world.engine, second.id) == second.balance_minor
     assert count_payments(world.quickbooks) == payments_before  # re-stated, not added
-    payment_id = [p.remote_id for p in postings(world.engine) if p.target == TARGET_PAYMENT][0]
+    payment_id = next(p.remote_id for p in postings(world.engine) if p.target == TARGET_PAYMENT)
     record = world.quickbooks.record("Payment", str(payment_id))
     assert record is not None and Decimal(str(record["TotalAmt"])) == 0
     assert record["PrivateNote"].count("PayDesk refund R-") == 2  # the money out, in words
