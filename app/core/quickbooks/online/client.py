@@ -321,7 +321,10 @@ class QuickBooksOnlineClient:
         return row
 
     def company_info(self) -> dict[str, Any]:
-        return self.read("CompanyInfo", self.realm_id)
+        rows = self.query("SELECT * FROM CompanyInfo").get("CompanyInfo") or []
+        if not rows or not isinstance(rows[0], dict):
+            raise QuickBooksServerError("QuickBooks did not describe the company.")
+        return rows[0]
 
     def preferences(self) -> dict[str, Any]:
         rows = self.query("SELECT * FROM Preferences").get("Preferences") or []
