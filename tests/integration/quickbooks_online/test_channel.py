@@ -37,6 +37,7 @@ from tests.integration.quickbooks_online.qbo_support import (
     postings,
     record_payment,
     record_refund,
+    record_refund_reversed,
     sandboxes,
     store_connection,
     sync_autotask,
@@ -223,6 +224,21 @@ def test_partial_then_full_refund_keep_balances_equal(world: World) -> None:
     record = world.quickbooks.record("Payment", str(payment_id))
     assert record is not None and Decimal(str(record["TotalAmt"])) == 0
     assert record["PrivateNote"].count("PayDesk refund R-") == 2  # the money out, in words
+
+
+def test_a_reversed_refund_raises_the_payment_back(world: World) -> None:
+    (invoice,) = open_invoices(world.engine, 1)
+    paid = record_payment(world.engine, [(invoice.id, invoice.balance_minor)])
+    world.run()
+    refund_id = record_refund(world.engine, paid.payment_id, [(invoice.id, 10_00)])
+    world.run()
+    world.balances_agree([invoice.id])
+    assert paydesk_balance(world.engine, invoice.id) == 10_00
+    record_refund_reversed(world.engine, refund_id)
+    assert world.run(rounds=2)  # delivered once; a second round finds nothing to do
+    world.balances_agree([invoice.id])
+    assert paydesk_balance(world.engine, invoice.id) == 0
+    assert {p.state for p in postings(world.engine)} == {"delivered"}
 
 
 def test_a_revoked_connection_says_reconnect_and_keeps_the_posting(world: World) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -136,3 +136,20 @@ def test_faults_become_plain_typed_errors(client: tuple[QuickBooksOnlineClient, 
         }, request_id="t-closed")
     assert "closed books period" in closed.value.message
     assert "Retry" in closed.value.message
+
+
+def test_the_access_token_is_renewed_before_it_expires(sqlite_engine: Engine,
+                                                       sandbox: QuickBooksOnlineSandbox) -> None:
+    set_internal_currency(sqlite_engine, "USD")
+    credentials = CredentialStore("early")
+    store_connection(sqlite_engine, credentials, sandbox)
+    now = [datetime.now(UTC)]
+    with client_for(sqlite_engine, credentials, clock=lambda: now[0]) as api:
+        api.company_info()
+        assert api.tokens.refresh_count == 1  # type: ignore[attr-defined]
+        now[0] += timedelta(minutes=54)
+        api.company_info()
+        assert api.tokens.refresh_count == 1  # type: ignore[attr-defined]
+        now[0] += timedelta(minutes=2)  # within five minutes of the hour: renew first
+        api.company_info()
+        assert api.tokens.refresh_count == 2  # type: ignore[attr-defined]
