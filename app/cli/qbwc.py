@@ -41,18 +41,23 @@ def register(subparsers: Any) -> None:
         "Connector.")
     commands = parser.add_subparsers(dest="qbwc_command", required=True, metavar="COMMAND")
     qwc = commands.add_parser("qwc", help="write the .qwc file to add to the Web Connector")
-    qwc.add_argument("file", type=Path)
-    qwc.add_argument("--url", default=f"http://localhost:{DEFAULT_PORT}/qbwc",
-                     help="the address the Web Connector calls (https unless localhost)")
-    qwc.add_argument("--every", type=int, default=15, help="minutes between updates")
-    qwc.add_argument("--cert", type=Path,
-                     help="for another PC: the certificate (PEM, with its chain)")
-    qwc.add_argument("--key", type=Path, help="the certificate's private key (PEM)")
+    add_qwc_arguments(qwc)
     qwc.set_defaults(handler=run_qwc)
     serve = commands.add_parser("serve", help="run the Web Connector service until Ctrl+C")
     serve.add_argument("--host", help="listen on this address instead of the .qwc's")
     serve.add_argument("--port", type=int, help="listen on this port instead of the .qwc's")
     serve.set_defaults(handler=run_serve)
+
+
+def add_qwc_arguments(parser: argparse.ArgumentParser) -> None:
+    """The .qwc file's options (shared with ``paydesk setup quickbooks-desktop``)."""
+    parser.add_argument("file", type=Path)
+    parser.add_argument("--url", default=f"http://localhost:{DEFAULT_PORT}/qbwc",
+                        help="the address the Web Connector calls (https unless localhost)")
+    parser.add_argument("--every", type=int, default=15, help="minutes between updates")
+    parser.add_argument("--cert", type=Path,
+                        help="for another PC: the certificate (PEM, with its chain)")
+    parser.add_argument("--key", type=Path, help="the certificate's private key (PEM)")
 
 
 def _open(args: argparse.Namespace) -> tuple[Any, CredentialStore]:

@@ -1,4 +1,5 @@
-"""The commands end to end, each its own process: ``paydesk qbwc qwc`` writes the .qwc and
+"""The commands end to end, each its own process: ``paydesk setup quickbooks-desktop`` (and
+``paydesk qbwc qwc``) writes the .qwc and
 keeps the password in the keychain, ``paydesk qbwc serve`` runs the service, and
 ``paydesk sandbox quickbooks-desktop --once`` makes one Web Connector update against it."""
 
@@ -27,8 +28,8 @@ def test_write_the_qwc_serve_and_let_the_web_connector_update(tmp_path: Path) ->
     paydesk = [sys.executable, "-m", "app", "--profile", str(folder)]
     qwc = tmp_path / "PayDesk.qwc"
 
-    wrote = subprocess.run([*paydesk, "qbwc", "qwc", str(qwc)], capture_output=True,
-                           text=True, timeout=60, env=env)
+    wrote = subprocess.run([*paydesk, "setup", "quickbooks-desktop", str(qwc)],
+                           capture_output=True, text=True, timeout=60, env=env)
     assert wrote.returncode == 0, wrote.stderr
     password = re.search(r"enter this password there: (\S+)", wrote.stdout)
     assert password is not None
