@@ -304,3 +304,16 @@ def test_paydesk_restarted_while_quickbooks_held_an_unacknowledged_payment_posts
     assert posting.state == "delivered"
     (applied,) = desk.company.payments_with_ref(payment.reference)
     assert posting.remote_id == applied["TxnID"]
+
+
+def test_when_desktop_is_disconnected_in_paydesk_the_web_connector_is_told_none(
+        desk: Desk) -> None:
+    from app.core.config import set_setting
+    from app.core.quickbooks.desktop.channel import CONNECTION_SETTING
+
+    set_setting(desk.engine, CONNECTION_SETTING, None, actor="test")
+    result = desk.connector().update()
+    assert result.authenticate[1] == "none"
+    assert result.calls[-1] == "closeConnection" and "sendRequestXML" not in result.calls
+    assert "not connected" in (result.closed_with or "")
+    assert "not connected" in (read_status(desk.engine).message or "")

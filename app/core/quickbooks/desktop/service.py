@@ -54,6 +54,7 @@ from app.core.clock import utcnow
 from app.core.config import get_setting, set_setting
 from app.core.credentials import CredentialStore, SecretName
 from app.core.net import is_loopback_host
+from app.core.quickbooks.desktop.channel import CONNECTION_SETTING
 from app.core.quickbooks.desktop.postings import PostingQueue
 from app.core.quickbooks.desktop.session import CompanyFileSession
 
@@ -143,6 +144,8 @@ class _Ticket:
     started: bool = False
     company_file: str | None = None
     closed: bool = False
+    #: Answered "none": nothing to do (QuickBooks Desktop is not connected in PayDesk).
+    idle: bool = False
 
 
 class SoapFault(Exception):
@@ -229,6 +232,18 @@ class WebConnectorService:
                 "The Web Connector's password is not in this computer's keychain. Save the "
                 ".qwc file again and enter the new password in the Web Connector."))
             return ["", "nvu"]
+        if not get_setting(self.engine, CONNECTION_SETTING, None):
+            # QuickBooks Desktop was disconnected in PayDesk: "none" = nothing to do, and the
+            # Web Connector says so without an error.
+            ticket = secrets.token_hex(16)
+            with self._lock:
+                self._tickets[ticket] = _Ticket(CompanyFileSession(
+                    self.engine, queue=self.queue, page_size=self.page_size,
+                    clock=self.clock), started=True, closed=True, idle=True)
+            self.set_status(state="waiting", last_exchange_at=self.clock(), force=True, message=(
+                "QuickBooks Desktop is not connected in PayDesk, so the Web Connector was told "
+                "there is nothing to do."))
+            return [ticket, "none"]
         with self._lock:
             for old_ticket, old in list(self._tickets.items()):
                 if not old.closed:
@@ -317,6 +332,8 @@ class WebConnectorService:
             self._last_errors.pop(ticket, None)
             if entry is None:
                 return "OK"
+            if entry.idle:
+                return "Nothing to do: QuickBooks Desktop is not connected in PayDesk."
             if not entry.closed:
                 entry.session.abandon("the Web Connector closed the connection")
                 entry.closed = True
