@@ -103,7 +103,6 @@ class _Read:
 class _PostingWork:
     posting: ClaimedPosting
     step: Literal["lookup", "add", "change"] = "lookup"
-    txn_id: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
