@@ -356,7 +356,11 @@ class CompanyFileSession:
         read.done += len(rows)
         read.remaining = rs.remaining if rs.remaining is not None else 0
         read.iterator_id = rs.iterator_id or read.iterator_id
-        if read.remaining > 0 and rows:
+        if read.remaining > 0:
+            if not rows:  # never advance the watermark past a page that did not come
+                raise qbxml.QbxmlParseError(
+                    "QuickBooks said more records were waiting but sent none. PayDesk will "
+                    "read again from where its last complete read ended.")
             return
         # The iterator ran to its end: the next read starts from the newest change seen.
         marks = self._watermarks()
