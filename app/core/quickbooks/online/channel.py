@@ -176,8 +176,10 @@ class QuickBooksOnlineChannel:
         }
         if isinstance(fact, PaymentRecorded):
             key = f"qbo:payment:{payment.reference}"
+            transaction = payment.gateway_transaction_id or payment.gateway_payment_id
             note = (f"{payment_marker(payment.reference)} — "
                     f"{payment.method_summary or 'payment'} via {payment.gateway}"
+                    + (f", transaction {transaction}" if transaction else "")
                     + (" (test mode)" if payment.test_mode else ""))
             out = [NewPosting(target=TARGET_PAYMENT, key=key, payment_id=payment.id, payload={
                 **base, "kind": "payment", "request_id": request_id_for(key),
