@@ -153,3 +153,29 @@ def test_the_access_token_is_renewed_before_it_expires(sqlite_engine: Engine,
         now[0] += timedelta(minutes=2)  # within five minutes of the hour: renew first
         api.company_info()
         assert api.tokens.refresh_count == 2  # type: ignore[attr-defined]
+
+
+def test_void_and_delete_read_the_sync_token_first(
+        client: tuple[QuickBooksOnlineClient, list[float]],
+        sandbox: QuickBooksOnlineSandbox) -> None:
+    api, _pauses = client
+    invoice = _open_invoice(api)
+    balance = Decimal(str(invoice["Balance"]))
+
+    def pay(request_id: str) -> dict[str, object]:
+        return api.create("Payment", {
+            "CustomerRef": invoice["CustomerRef"], "TotalAmt": Decimal("2.00"),
+            "Line": [{"Amount": Decimal("2.00"),
+                      "LinkedTxn": [{"TxnId": invoice["Id"], "TxnType": "Invoice"}]}],
+        }, request_id=request_id)
+
+    first = pay("t-void")
+    assert pay("t-void")["Id"] == first["Id"]  # requestid: replayed, not written twice
+    api.sparse_update("Payment", str(first["Id"]), {"PrivateNote": "edited elsewhere"})
+    voided = api.void("Payment", str(first["Id"]))
+    assert Decimal(str(voided["TotalAmt"])) == 0
+    second = pay("t-delete")
+    api.delete("Payment", str(second["Id"]))
+    assert sandbox.record("Payment", str(second["Id"])) is None
+    after = api.read("Invoice", str(invoice["Id"]))
+    assert Decimal(str(after["Balance"])) == balance  # both gone from the invoice
