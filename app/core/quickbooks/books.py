@@ -56,9 +56,11 @@ __all__ = [
     "MatchInfo",
     "MatchMethod",
     "MatchReport",
+    "QuickBooksInvoiceRow",
     "UnmatchedInvoice",
     "delete_customers",
     "delete_invoices",
+    "find_quickbooks_invoices",
     "forget_hand_decision",
     "match_by_hand",
     "match_for",
@@ -539,3 +541,47 @@ def needs_matching(engine: Engine, source: str, *, limit: int | None = None
             stmt = stmt.limit(limit)
         return [UnmatchedInvoice(int(i), n, o, d, int(t), r or "", bool(h))
                 for i, n, o, d, t, r, h in session.execute(stmt)]
+
+
+@dataclass(frozen=True, slots=True)
+class QuickBooksInvoiceRow:
+    """A QuickBooks invoice a person may pick when matching by hand."""
+
+    remote_id: str
+    doc_number: str | None
+    customer_name: str | None
+    txn_date: date | None
+    total_minor: int
+    balance_minor: int
+    matched_invoice_id: int | None
+
+
+def find_quickbooks_invoices(engine: Engine, source: str, *, text: str = "",
+                             total_minor: int | None = None, limit: int = 50
+                             ) -> list[QuickBooksInvoiceRow]:
+    """QuickBooks invoices whose number or customer contains ``text`` (and, when given, with
+    this total), newest first, each with the Autotask invoice it is matched to — the list the
+    Needs matching view offers for a match by hand."""
+    with session_scope(engine) as session:
+        stmt = (
+            select(QuickBooksInvoice.remote_id, QuickBooksInvoice.doc_number,
+                   QuickBooksInvoice.customer_name, QuickBooksInvoice.txn_date,
+                   QuickBooksInvoice.total_minor, QuickBooksInvoice.balance_minor,
+                   QuickBooksInvoiceMatch.invoice_id)
+            .outerjoin(QuickBooksInvoiceMatch,
+                       (QuickBooksInvoiceMatch.source == QuickBooksInvoice.source)
+                       & (QuickBooksInvoiceMatch.remote_id == QuickBooksInvoice.remote_id))
+            .where(QuickBooksInvoice.source == source)
+        )
+        needle = text.strip()
+        if needle:
+            pattern = f"%{needle}%"
+            stmt = stmt.where(QuickBooksInvoice.doc_number.ilike(pattern)
+                              | QuickBooksInvoice.customer_name.ilike(pattern))
+        if total_minor is not None:
+            stmt = stmt.where(QuickBooksInvoice.total_minor == total_minor)
+        stmt = stmt.order_by(QuickBooksInvoice.txn_date.desc(),
+                             QuickBooksInvoice.remote_id).limit(limit)
+        return [QuickBooksInvoiceRow(str(r), d, c, t, int(tot), int(bal),
+                                     int(m) if m is not None else None)
+                for r, d, c, t, tot, bal, m in session.execute(stmt)]

@@ -12,6 +12,7 @@ from app.core.quickbooks.books import (
     SOURCE_ONLINE,
     InvoiceRecord,
     MatchMethod,
+    find_quickbooks_invoices,
     forget_hand_decision,
     match_by_hand,
     match_for,
@@ -126,6 +127,12 @@ def test_hand_decisions_are_audited_and_survive_automatic_passes(engine: Engine)
         actions = [a for (a,) in s.execute(select(AuditEntry.action).where(
             AuditEntry.actor == "ann@desk"))]
     assert sorted(actions) == ["quickbooks.match_by_hand", "quickbooks.unmatch_by_hand"]
+    # What the Needs matching view offers for 1004: both QuickBooks invoices numbered 1004.
+    offered = find_quickbooks_invoices(engine, SOURCE_ONLINE, text="1004")
+    assert {(o.remote_id, o.matched_invoice_id) for o in offered} == {
+        ("9004a", None), ("9004b", 104)}
+    assert [o.remote_id for o in find_quickbooks_invoices(
+        engine, SOURCE_ONLINE, text="initech", total_minor=3_000)] == ["9005a", "9005b"]
     forget_hand_decision(engine, SOURCE_ONLINE, 101, actor="ann@desk")
     match_invoices(engine, SOURCE_ONLINE, currency="USD", now=NOW)
     again = match_for(engine, SOURCE_ONLINE, 101)

@@ -22,6 +22,7 @@ from app.core.quickbooks.books import SOURCE_ONLINE, match_by_hand, match_for
 from app.core.quickbooks.online.channel import (
     TARGET_PAYMENT,
     TARGET_REFUND,
+    TARGET_SURCHARGE,
     QuickBooksOnlineDeliverer,
 )
 from app.core.quickbooks.online.read import read_quickbooks_online
@@ -251,3 +252,26 @@ def test_a_revoked_connection_says_reconnect_and_keeps_the_posting(world: World)
     assert outcome[posting.id] == (
         "needs_person: QuickBooks disconnected — Reconnect in Setup.")
     assert posting.state == "failed"  # kept; Retry after reconnecting sends it
+
+
+def test_a_surcharge_is_income_on_its_own_item_not_part_of_the_invoice_payment(
+        world: World) -> None:
+    from app.sandbox.quickbooks_online.store import ENTITIES
+
+    if "SalesReceipt" not in ENTITIES:
+        pytest.skip("the QuickBooks Online sandbox does not serve SalesReceipt yet")
+    (invoice,) = open_invoices(world.engine, 1)
+    paid = record_payment(world.engine, [(invoice.id, invoice.balance_minor)], surcharge=3_00)
+    assert {p.target for p in postings(world.engine)} == {TARGET_PAYMENT, TARGET_SURCHARGE}
+    world.run()
+    assert {p.state for p in postings(world.engine)} == {"delivered"}
+    by_target = {p.target: p.remote_id for p in postings(world.engine)}
+    payment = world.quickbooks.record("Payment", str(by_target[TARGET_PAYMENT]))
+    receipt = world.quickbooks.record("SalesReceipt", str(by_target[TARGET_SURCHARGE]))
+    assert payment is not None and receipt is not None
+    assert Decimal(str(payment["TotalAmt"])) == Decimal(invoice.balance_minor) / 100
+    assert Decimal(str(receipt["TotalAmt"])) == Decimal("3.00")
+    (line,) = [x for x in receipt["Line"] if x.get("DetailType") == "SalesItemLineDetail"]
+    assert line["SalesItemLineDetail"]["ItemRef"]["value"]
+    assert receipt["PrivateNote"] == f"PayDesk {paid.reference} surcharge"
+    world.balances_agree([invoice.id])
