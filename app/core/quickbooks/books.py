@@ -31,7 +31,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy import Engine, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from app.core.clock import utcnow
@@ -68,6 +68,7 @@ __all__ = [
     "needs_matching",
     "normalize_name",
     "unmatch_by_hand",
+    "unmatched_count",
     "upsert_customers",
     "upsert_invoices",
 ]
@@ -585,3 +586,12 @@ def find_quickbooks_invoices(engine: Engine, source: str, *, text: str = "",
         return [QuickBooksInvoiceRow(str(r), d, c, t, int(tot), int(bal),
                                      int(m) if m is not None else None)
                 for r, d, c, t, tot, bal, m in session.execute(stmt)]
+
+
+def unmatched_count(engine: Engine, source: str) -> int:
+    """How many Autotask invoices have no QuickBooks invoice (the Needs matching badge)."""
+    with session_scope(engine) as session:
+        return int(session.scalar(
+            select(func.count()).select_from(QuickBooksInvoiceMatch).where(
+                QuickBooksInvoiceMatch.source == source,
+                QuickBooksInvoiceMatch.remote_id.is_(None))) or 0)

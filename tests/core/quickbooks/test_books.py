@@ -19,6 +19,7 @@ from app.core.quickbooks.books import (
     match_invoices,
     needs_matching,
     unmatch_by_hand,
+    unmatched_count,
     upsert_invoices,
 )
 from app.core.quickbooks.reconcile import reconcile
@@ -107,6 +108,7 @@ def test_matching_by_number_then_customer_date_total_never_guesses(engine: Engin
         assert s.get(Invoice, 104).qb_doc_number is None  # type: ignore[union-attr]
     unmatched = {u.invoice_id: u for u in needs_matching(engine, SOURCE_ONLINE)}
     assert set(unmatched) == {103, 104, 105}
+    assert unmatched_count(engine, SOURCE_ONLINE) == 3
     # A second pass changes nothing.
     assert match_invoices(engine, SOURCE_ONLINE, currency="USD", now=NOW).changed == 0
 
