@@ -14,4 +14,6 @@ COMMANDS: tuple[str, ...] = (
     "app.cli.sync",
     "app.cli.payments",
     "app.cli.screenshots",
+    "app.cli.qbwc",
+    "app.cli.reconcile",
 )

@@ -14,13 +14,18 @@ SANDBOXES: dict[str, tuple[str, str]] = {
     "autotask": ("app.sandbox.autotask.cli", "a local Autotask REST API with seeded MSP data"),
     "gateway": ("app.sandbox.gateway.cli", "a local Stripe-compatible payment gateway"),
     "authorize-net": ("app.sandbox.authorizenet.cli", "a local Authorize.Net stand-in"),
+    "quickbooks-online": ("app.sandbox.quickbooks_online.cli",
+                          "a local QuickBooks Online company with Intuit's OAuth"),
+    "quickbooks-desktop": ("app.sandbox.quickbooks_desktop.cli",
+                           "a QuickBooks Desktop company file and the Web Connector polling "
+                           "PayDesk"),
 }
 
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "sandbox",
-        help="run a local stand-in server (Autotask, payment gateway) for tests and demos",
+        help="run a local stand-in server (Autotask, gateways, QuickBooks) for tests and demos",
         description="Run one of PayDesk's local sandbox servers on this computer's loopback "
         "address. It serves until you press Ctrl+C.",
     )
