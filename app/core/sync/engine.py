@@ -420,6 +420,8 @@ class _Run:
                     batch.raw_ids.append(rid)
                 continue
             batch.raw_ids.append(rows[-1]["id"])
+        if len(batch.raw_ids) != len(set(batch.raw_ids)):
+            self._hold_back_duplicates(batch, page)
         if rows:
             synced_at = utcnow().replace(tzinfo=None)
             for row in rows:
@@ -427,6 +429,37 @@ class _Run:
             batch.upsert_sql, batch.upsert_params = bulk.prepare_upsert(
                 self.engine.dialect, bulk.plain_table(spec.table), rows)
         return batch
+
+    @staticmethod
+    def _hold_back_duplicates(batch: Batch, page: Sequence[dict[str, Any]]) -> None:
+        """Autotask sent the same id more than once in one answer: which copy is right is
+        not PayDesk's guess. The id is reported in quarantine (every copy kept as sent) and
+        the local row stays as it was until an answer holds the record once."""
+        seen: dict[int, int] = {}
+        for rid in batch.raw_ids:
+            seen[rid] = seen.get(rid, 0) + 1
+        repeated = {rid: n for rid, n in seen.items() if n > 1}
+        batch.rows[:] = [row for row in batch.rows if row["id"] not in repeated]
+        batch.quarantined[:] = [q for q in batch.quarantined if q[0] not in repeated]
+        for rid, times in repeated.items():
+            copies = []
+            for record in page:
+                try:
+                    if record_id(record) == rid:
+                        copies.append(dict(record))
+                except InvalidRecord:
+                    continue
+            alike = all(copy == copies[0] for copy in copies)
+            batch.quarantined.append((
+                rid,
+                f"Autotask sent this record {times} times in one answer"
+                f"{' (the copies are identical)' if alike else ', and the copies differ'}. "
+                "PayDesk keeps what it stored before and tries again on the next sync; if "
+                "this repeats, report it to Autotask support.",
+                {"id": rid, "copies": copies},
+            ))
+        # Each id once: the writer counts what Autotask returned.
+        batch.raw_ids[:] = list(dict.fromkeys(batch.raw_ids))
 
     # ----------------------------------------------------------------- full passes
 

@@ -11,12 +11,13 @@ Threads: `Writer.run` is the body of the writer thread; `put` is called by fetch
 from __future__ import annotations
 
 import logging
+import math
 import queue
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from functools import cache
 from typing import Any, cast
@@ -33,6 +34,7 @@ from sqlalchemy import (
     union,
     update,
 )
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session
 
 from app.core.clock import utcnow
@@ -329,15 +331,10 @@ class Writer:
                 continue
             chosen.append(index)
         if chosen:
-            if batch.upsert_sql is None:
-                for index in chosen:
-                    batch.rows[index]["synced_at"] = naive_now
-                bulk.upsert(connection, table, [batch.rows[i] for i in chosen])
-            else:
-                params = batch.upsert_params
-                connection.exec_driver_sql(
-                    batch.upsert_sql,
-                    params if len(chosen) == len(params) else [params[i] for i in chosen])
+            refused = self._upsert_chosen(connection, batch, table, chosen, naive_now)
+            if refused:
+                inserted = [i for i in inserted if i not in refused]
+                updated = [i for i in updated if i not in refused]
         vanished: list[int] = []
         if batch.id_range is not None and stored:
             seen = set(batch.raw_ids)
@@ -350,6 +347,57 @@ class Writer:
             self._recompute_with_allocations(connection, inserted + updated)
         return inserted, updated, vanished
 
+    def _upsert_chosen(self, connection: Connection, batch: Batch, table: Table,
+                       chosen: list[int], naive_now: datetime) -> set[int]:
+        """Write the chosen rows of a page; returns the ids the database refused.
+
+        The converters refuse every value they know a database cannot hold, so a refusal
+        here is rare. When it happens, the page is written row by row and only the rows
+        the database refuses are quarantined, with the database's reason: one bad record
+        never stops the sync. (On PostgreSQL an error spoils the transaction, so each
+        attempt runs in a savepoint; SQLite keeps the transaction and the upsert is
+        idempotent, so rows that went in before the failing one are simply written again.)
+        """
+        if batch.upsert_sql is None:
+            for index in chosen:
+                batch.rows[index]["synced_at"] = naive_now
+            sql, params = bulk.prepare_upsert(connection.dialect, table,
+                                              [batch.rows[i] for i in chosen])
+        else:
+            sql, every = batch.upsert_sql, batch.upsert_params
+            params = every if len(chosen) == len(every) else [every[i] for i in chosen]
+        try:
+            self._guarded(connection, lambda: connection.exec_driver_sql(sql, params))
+            return set()
+        except _RowRefused:
+            pass
+        refused: set[int] = set()
+        for index, param in zip(chosen, params, strict=True):
+            row = batch.rows[index]
+            try:
+                self._guarded(connection, lambda p=param: connection.exec_driver_sql(sql, [p]))
+            except _RowRefused as refusal:
+                refused.add(row["id"])
+                batch.quarantined.append((row["id"], refusal.reason, _row_payload(row)))
+                log.warning("The database refused %s record %s: %s", batch.spec.entity,
+                            row["id"], refusal.reason)
+        return refused
+
+    def _guarded(self, connection: Connection, write: Callable[[], object]) -> None:
+        """Run ``write``; a refusal of the data (not a failing database) raises
+        `_RowRefused` and leaves the transaction usable."""
+        savepoint = None if self._is_sqlite else connection.begin_nested()
+        try:
+            write()
+        except Exception as exc:
+            if not _is_data_refusal(exc):
+                raise
+            if savepoint is not None:
+                savepoint.rollback()
+            raise _RowRefused(_refusal_reason(exc)) from exc
+        if savepoint is not None:
+            savepoint.commit()
+
     def _quarantine_orphans(
         self, connection: Connection, now: datetime
     ) -> list[tuple[int | None, str, dict[str, Any]]]:
@@ -357,10 +405,16 @@ class Writer:
         they move to quarantine (PayDesk's own payments keep theirs)."""
         invoices = bulk.plain_table(Invoice.__table__)
         organizations = bulk.plain_table(Organization.__table__)
+        quarantine = cast(Table, QuarantinedRecord.__table__)
+        # An organization Autotask did return but PayDesk holds back (a flaw of its own)
+        # is not missing: its invoices are fine and stay (quarantine does not cascade).
+        held_back = select(quarantine.c.record_id).where(
+            quarantine.c.entity == "Companies", quarantine.c.record_id.is_not(None))
         orphans = connection.execute(
             select(invoices.c.id, invoices.c.organization_id, invoices.c.invoice_number,
                    invoices.c.is_voided, invoices.c.paid_date)
-            .where(invoices.c.organization_id.not_in(select(organizations.c.id)))
+            .where(invoices.c.organization_id.not_in(select(organizations.c.id)),
+                   invoices.c.organization_id.not_in(held_back))
         ).all()
         if not orphans:
             return []
@@ -439,7 +493,8 @@ class Writer:
                 insert(table),
                 [
                     {"run_id": self.run_id, "entity": entity, "record_id": rid,
-                     "reason": reason, "payload": _json_safe(payload), "created_at": now}
+                     "reason": _json_safe(reason), "payload": _json_safe(payload),
+                     "created_at": now}
                     for rid, reason, payload in batch.quarantined
                 ],
             )
@@ -579,11 +634,54 @@ def _checkpoint_statement(keys: tuple[str, ...]) -> Any:
     )
 
 
+class _RowRefused(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _is_data_refusal(exc: BaseException) -> bool:
+    """The database refused the values (not: the database is unreachable, full or locked)."""
+    if isinstance(exc, sa_exc.DataError | sa_exc.IntegrityError):
+        return True
+    if isinstance(exc, sa_exc.DBAPIError):
+        return False
+    return isinstance(exc, sa_exc.StatementError | OverflowError | ValueError)
+
+
+def _refusal_reason(exc: BaseException) -> str:
+    cause = exc.orig if isinstance(exc, sa_exc.StatementError) and exc.orig else exc
+    text = str(cause).lower()
+    if isinstance(cause, OverflowError) or "out of range" in text or "too large" in text:
+        what = "a number in it is too large"
+    elif "nul" in text or "0x00" in text:
+        what = "it contains a NUL character"
+    elif isinstance(cause, UnicodeError) or "encod" in text:
+        what = "it contains characters that cannot be stored"
+    else:
+        what = f"{type(cause).__name__}"
+    return (f"PayDesk's database refused this record ({what}). Correct the record in "
+            "Autotask; the next sync stores it.")
+
+
+def _row_payload(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: (v.isoformat() if isinstance(v, datetime | date) else v)
+            for k, v in row.items() if k != "synced_at"}
+
+
 def _json_safe(value: Any) -> Any:
+    """A record as the quarantine can always store it: Decimals as text, NaN and infinities
+    as text, NUL and broken characters spelled out (PostgreSQL refuses them)."""
     if isinstance(value, Decimal):
         return str(value)
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, str):
+        if not value.isascii():
+            value = value.encode("utf-8", "backslashreplace").decode("utf-8")
+        return value.replace("\x00", "\\x00") if "\x00" in value else value
     if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
+        return {_json_safe(str(k)): _json_safe(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_json_safe(v) for v in value]
     return value

@@ -93,6 +93,9 @@ class Faults:
     """When set, `nextPageUrl` points at this host instead of the sandbox's."""
     redirect_to: str | None = None
     """When set, API requests are answered with a 307 to this base URL."""
+    duplicate_ids: list[int] = field(default_factory=list)
+    """Records with these ids appear twice in every query answer that holds them (a paging
+    glitch a client must report, not collapse silently)."""
     scripted: list[ScriptedFault] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
@@ -104,6 +107,9 @@ class Faults:
             if key == "scripted":
                 self.scripted = [ScriptedFault.from_json(item) for item in value or []]
                 continue
+            if key == "duplicate_ids" and (
+                    not isinstance(value, list) or not all(type(v) is int for v in value)):
+                raise ValueError("duplicate_ids needs a list of record ids")
             setattr(self, key, _knob(Faults, key, value))
         if self.error_body not in BODY_KINDS:
             raise ValueError(f"error_body must be one of {', '.join(BODY_KINDS)}")

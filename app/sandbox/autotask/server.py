@@ -327,6 +327,19 @@ class AutotaskSandbox:
             raise KeyError(company_id)
         return dict(changed)
 
+    def change_record(self, entity: str, record_id: int, **fields: Any) -> Record:
+        """Set any fields of any record to any value, as sent: how tests put damaged data
+        (a total of 1E+20, a NUL in a name, NaN, a date in the year 1) in front of a client.
+        Decimal values are written as JSON numbers with their digits, `Decimal("NaN")` and
+        the infinities as the bare words `NaN` / `Infinity`."""
+        with self.data.lock:
+            if self.data.table(entity) is None:
+                raise KeyError(entity)
+            changed = self.data.change(entity, record_id, fields)
+        if changed is None:
+            raise KeyError(record_id)
+        return dict(changed)
+
     def create_invoice(self, company_id: int,
                        lines: Sequence[tuple[str, Decimal | str, Decimal | str]],
                        *, invoice_day: date | None = None, payment_term: int | None = None,
@@ -994,6 +1007,7 @@ class _Handler(BaseHTTPRequestHandler):
         records: list[Record] = []
         more = False
         last_id: int | None = None
+        twice = set(sandbox.faults.duplicate_ids)
         with data.lock:
             table = data.table(schema.name)
             assert table is not None
@@ -1008,6 +1022,8 @@ class _Handler(BaseHTTPRequestHandler):
                         more = True
                         break
                     parts.append(raw)
+                    if record_id in twice:
+                        parts.append(raw)
                     last_id = record_id
             else:
                 for record in _matching(table, compiled, start):
@@ -1016,10 +1032,12 @@ class _Handler(BaseHTTPRequestHandler):
                     if len(parts) + len(records) == limit:
                         more = True
                         break
-                    if include is None:
-                        parts.append(sandbox._serialize(name, record))
-                    else:
-                        records.append(record)
+                    copies = 2 if record["id"] in twice else 1
+                    for _ in range(copies):
+                        if include is None:
+                            parts.append(sandbox._serialize(name, record))
+                        else:
+                            records.append(record)
                     last_id = record["id"]
         # Records are never changed in place (a change stores a new dict), so a page's
         # projection is encoded after the lock is released.
@@ -1250,6 +1268,9 @@ class _Handler(BaseHTTPRequestHandler):
             elif len(path) == 2 and path[0] in ("companies", "invoices") and method == "GET":
                 record = sandbox.record(path[0], int(path[1]))
                 self._send_json(200 if record else 404, {"item": record})
+            elif len(path) == 3 and path[0] == "records" and method == "PATCH":
+                self._send_json(200, {"item": sandbox.change_record(
+                    path[1], int(path[2]), **fields)})
             elif len(path) == 2 and path[0] == "companies" and method == "PATCH":
                 self._send_json(200, sandbox.change_company(int(path[1]), **fields))
             elif path == ["invoices"] and method == "POST":
