@@ -232,6 +232,7 @@ _STATUS_RANK = {
     InvoiceStatus.OPEN.value: 2,
     InvoiceStatus.PAID.value: 3,
     InvoiceStatus.VOID.value: 4,
+    InvoiceStatus.CREDIT.value: 5,
 }
 
 
@@ -244,6 +245,10 @@ def _status_condition(status: InvoiceStatus, today: date) -> ColumnElement[bool]
         return and_(Invoice.status.in_(PAYABLE_STATUSES), Invoice.due_date < today)
     if status.value in PAYABLE_STATUSES:
         return and_(Invoice.status == status.value, _not_overdue(today))
+    if status is InvoiceStatus.CREDIT:
+        return and_(Invoice.status == InvoiceStatus.PAID.value, Invoice.total_minor < 0)
+    if status is InvoiceStatus.PAID:
+        return and_(Invoice.status == status.value, Invoice.total_minor >= 0)
     return Invoice.status == status.value
 
 
@@ -478,7 +483,7 @@ def _to_row(values: Sequence[object], today: date) -> InvoiceRow:
         total_minor=total,
         amount_paid_minor=paid,
         balance_minor=balance,
-        status=display_status(status, due, today),
+        status=display_status(status, due, today, total),
         payment_terms=str(terms) if terms is not None else None,
         last_payment_date=last_payment if isinstance(last_payment, date) else None,
     )

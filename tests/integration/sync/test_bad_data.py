@@ -145,3 +145,44 @@ def test_a_value_only_the_database_refuses_is_quarantined_not_fatal(
     with session_scope(engine) as s:
         stored = set(s.scalars(select(Invoice.id)))
     assert stored == set(invoices) - {invoices[8]}
+
+
+def test_a_credit_shows_as_credit_and_a_total_off_its_lines_is_flagged(
+        engine: Engine, sandbox: AutotaskSandbox) -> None:
+    from datetime import date
+
+    from sqlalchemy.orm import Session
+
+    from app.core.invoice_state import InvoiceStatus
+    from app.core.queries.invoices import (
+        InvoiceColumn,
+        InvoiceQuery,
+        invoice_detail,
+        invoice_ids,
+        invoice_rows,
+    )
+
+    prepare(engine)
+    open_ids = [r["id"] for r in sandbox.records("Invoices")
+                if not r["isVoided"] and not r["paidDate"]]
+    credit, off = open_ids[0], open_ids[1]
+    sandbox.change_record("Invoices", credit, invoiceTotal=Decimal("-120.00"),
+                          totalTaxValue=Decimal("0.00"))
+    total = sandbox.record("Invoices", off)["invoiceTotal"]  # type: ignore[index]
+    sandbox.change_record("Invoices", off, invoiceTotal=total + Decimal("5.00"))
+    assert sync(engine, client_for(sandbox)).status is RunStatus.SUCCEEDED
+    today = date.today()
+    with Session(engine) as s:
+        row = invoice_rows(s, [credit], today)[credit]
+        assert row.status is InvoiceStatus.CREDIT and row.total_minor == -12000
+        assert not row.is_payable
+        credits = invoice_ids(s.connection(), InvoiceQuery(status=InvoiceStatus.CREDIT), today)
+        paid = invoice_ids(s.connection(), InvoiceQuery(status=InvoiceStatus.PAID), today)
+        assert credit in credits and credit not in paid
+        assert all(invoice_rows(s, credits, today)[i].total_minor < 0 for i in credits)
+        by_status = invoice_ids(s.connection(), InvoiceQuery(
+            show_paid=True, sort=InvoiceColumn.STATUS), today)
+        assert credit in by_status
+        detail = invoice_detail(s, off, today)
+        assert detail is not None and detail.lines and not detail.lines_add_up
+        assert detail.row.total_minor - detail.lines_total_minor == 500
