@@ -303,6 +303,7 @@ def discover_zone(
         net.require_safe_url(api_url, service="your Autotask zone")
     except net.UnsafeURLError as exc:
         raise UnsafeAddressError(str(exc)) from None
+    _require_autotask_zone(api_url, base)
     ci = body.get("ci")
     zone = ZoneInfo(
         name=str(body.get("zoneName") or net.host_of(api_url)),
@@ -313,6 +314,35 @@ def discover_zone(
     with _zone_lock:
         _zone_cache[key] = zone
     return zone
+
+
+#: The domains Autotask's zones live on. A discovered zone elsewhere is refused: the zone
+#: receives the API user's secret with every request.
+AUTOTASK_DOMAINS = ("autotask.net",)
+
+
+def is_autotask_host(host: str) -> bool:
+    name = host.lower().rstrip(".")
+    return any(name == d or name.endswith("." + d) for d in AUTOTASK_DOMAINS)
+
+
+def _require_autotask_zone(api_url: str, discovery_base: str) -> None:
+    """Accept a discovered zone only where the credentials may go.
+
+    Over https on Autotask's own domains; or, when the zone lookup itself is a sandbox on
+    this computer, that same sandbox (same scheme, host and port). Anything else is refused
+    before a single request is made, so nothing is sent there.
+    """
+    if net.is_loopback_host(net.host_of(discovery_base)):
+        if net.origin_of(api_url) == net.origin_of(discovery_base):
+            return
+    elif net.origin_of(api_url)[0] == "https" and is_autotask_host(net.host_of(api_url)):
+        return
+    raise UnsafeAddressError(
+        f"Autotask's zone lookup named a server that is not Autotask's "
+        f"({net.host_of(api_url) or api_url}). PayDesk did not contact it and sent no "
+        "credentials there. Check the zone lookup address in Setup, or enter your zone's "
+        "address by hand (Autotask shows it under Admin > API).")
 
 
 def manual_zone(api_url: str) -> ZoneInfo:

@@ -91,6 +91,8 @@ class Faults:
     """HTTP status of the thread-threshold refusal (Autotask does not always use 429)."""
     next_page_host: str | None = None
     """When set, `nextPageUrl` points at this host instead of the sandbox's."""
+    zone_url: str | None = None
+    """When set, `zoneInformation` names this address as the user's zone."""
     redirect_to: str | None = None
     """When set, API requests are answered with a 307 to this base URL."""
     duplicate_ids: list[int] = field(default_factory=list)

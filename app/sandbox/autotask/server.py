@@ -777,7 +777,7 @@ class _Handler(BaseHTTPRequestHandler):
             raise _HTTPError(500, ["Zone information could not be determined"])
         self._send_json(200, {
             "zoneName": "Sandbox (this computer)",
-            "url": self.sandbox.zone_url,
+            "url": self.sandbox.faults.zone_url or self.sandbox.zone_url,
             "webUrl": f"{self.sandbox.origin}/_sandbox/",
             "ci": 400000 + self.sandbox.seed,
         })
