@@ -41,6 +41,7 @@ from app.core.logs import setup_logging
 from app.core.setup.autotask_step import AutotaskForm, run_connection_test
 from app.core.setup.currency import is_selectable_currency
 from app.core.setup.outcomes import describe_success
+from app.core.setup.validation import validate_secret
 from app.core.storage.engine import open_database
 
 SECRET_VARIABLE = "PAYDESK_AUTOTASK_SECRET"  # noqa: S105 - the variable's name, not a secret
@@ -155,6 +156,10 @@ def run(args: argparse.Namespace) -> int:
                 f"No Autotask API secret was given. Set the environment variable "
                 f"{SECRET_VARIABLE}, or run this command in a terminal to be asked for it."
             )
+            return EXIT_BAD_VALUE
+        problem = validate_secret(secret)
+        if problem:
+            _complain(problem)
             return EXIT_BAD_VALUE
 
         where = form.zone_url.strip() or "the zone Autotask names for this user"

@@ -46,6 +46,7 @@ import requests
 
 from app.core import net
 from app.core.autotask.errors import (
+    AutotaskAuthError,
     AutotaskError,
     AutotaskNetworkError,
     AutotaskServerError,
@@ -875,6 +876,7 @@ class AutotaskClient:
 
     def _send(self, method: str, url: str, entity: str, json_body: Any) -> requests.Response:
         headers = self.credentials.headers()
+        _require_sendable(headers)
         data = None
         if json_body is not None:
             headers["Content-Type"] = "application/json"
@@ -914,6 +916,31 @@ class AutotaskClient:
                 raise UnsafeAddressError(str(exc)) from None
             url = target
         raise AutotaskServerError("Autotask redirected PayDesk too many times.")
+
+
+_HEADER_WORDS = {"UserName": "user name", "Secret": "secret",
+                 "ApiIntegrationCode": "integration code"}
+
+
+def _require_sendable(headers: Mapping[str, str]) -> None:
+    """Sign-in values travel as HTTP headers, which carry Latin-1 only: refuse others (and
+    spaces around them) before sending, in words, instead of failing inside the HTTP library."""
+    for name, what in _HEADER_WORDS.items():
+        value = headers.get(name, "")
+        if value != value.strip():
+            raise AutotaskAuthError(
+                f"The Autotask API user's {what} starts or ends with a space. Enter it again "
+                "in Setup without spaces.")
+        try:
+            value.encode("latin-1")
+        except UnicodeEncodeError:
+            raise AutotaskAuthError(
+                f"The Autotask API user's {what} contains characters Autotask sign-ins cannot "
+                "carry. Copy it again from Autotask and enter it in Setup.") from None
+        if any(ord(ch) < 0x20 or ch == "\x7f" for ch in value):
+            raise AutotaskAuthError(
+                f"The Autotask API user's {what} contains an invisible control character. "
+                "Copy it again from Autotask and enter it in Setup.")
 
 
 def _connection_refused(exc: requests.RequestException) -> bool:
