@@ -12,8 +12,10 @@ What it serves (paths and header names in any letter case, like Autotask):
 * `GET  /atservicesrest/v1.0/zoneInformation?user=` (no authentication, never throttled)
   and `GET /atservicesrest/versioninformation`.
 * Under `/atservicesrest/v1.0/` (= `ATServicesRest/V1.0/`): `{Entity}/query` (POST, or GET
-  with `?search=`), `query/count`, `query/next` (POST; GET is 405), `{Entity}/{id}`,
-  bare `{Entity}` (GET 405, POST create, PATCH/PUT update), `entityInformation`,
+  with `?search=`), `query/count`, `query/next` (GET for a query sent as GET; for a POST
+  query only POST, GET is 405), `{Entity}/{id}` (GET only; PATCH/PUT there are 405),
+  bare `{Entity}` (GET 405, POST create, PATCH/PUT update with the id in the body),
+  `entityInformation`,
   `entityInformation/fields`, `entityInformation/userDefinedFields`, `ThresholdInformation`,
   and `Companies/{id}/Notes` (POST create; `.../Notes/query` and top-level `CompanyNotes/query`).
 * Autotask's authentication answers (wrong secret 401; unknown user or integration code 500),
@@ -897,19 +899,6 @@ class _Handler(BaseHTTPRequestHandler):
         elif len(tail) == 1 and tail[0].lstrip("-").isdigit():
             if method == "GET":
                 self._get_item(schema, int(tail[0]))
-            elif method in ("PATCH", "PUT"):
-                # `PATCH {Entity}/{id}` — a form some published clients use; the id in the
-                # path wins over (and must agree with) an id in the body.
-                fields = self._json_body(raw)
-                if not isinstance(fields, dict):
-                    raise _HTTPError(500, ["The request body must be an object."])
-                body_id = lower_keys(fields).get("id")
-                if body_id is not None and body_id != int(tail[0]):
-                    raise _HTTPError(500, ["The id in the body does not match the address."])
-                fields = {**{k: v for k, v in fields.items() if k.lower() != "id"},
-                          "id": int(tail[0])}
-                record_id = self._update(schema, fields, replace=method == "PUT")
-                self._send_json(200, {"itemId": record_id})
             elif method == "DELETE":
                 raise _HTTPError(500, [f"{schema.name} cannot be deleted through the API."])
             else:
@@ -949,19 +938,22 @@ class _Handler(BaseHTTPRequestHandler):
     def _query_routes(self, method: str, schema: EntitySchema, tail: list[str], raw: bytes,
                       params: dict[str, str], extra_filter: dict[str, Any] | None = None
                       ) -> None:
-        if tail == ["next"] and method == "GET":
-            raise _method_not_allowed("GET")
         if tail not in ([], ["count"], ["next"]):
             raise _HTTPError(404, ["The requested resource was not found."])
+        after: int | None = None
+        via_get = method == "GET"
+        if tail == ["next"]:
+            # The next page of a query sent as GET is read with GET (published clients
+            # follow it so, and Autotask serves it); that of a POST query only by POST.
+            after, asked_by_get = _decode_paging(params.get("paging"))
+            if via_get and not asked_by_get:
+                raise _method_not_allowed("GET")
         body = self._search_body(method, raw, params)
         if not isinstance(body, dict):
             raise _HTTPError(500, ["A query body with a filter is required."])
         if extra_filter is not None:
             body = lower_keys(body)
             body["filter"] = [extra_filter, *list(body.get("filter") or [])]
-        after: int | None = None
-        if tail == ["next"]:
-            after = _decode_paging(params.get("paging"))
         try:
             compiled = compile_query(schema, body)
         except QueryError as error:
@@ -974,7 +966,7 @@ class _Handler(BaseHTTPRequestHandler):
         every = sandbox.faults.mutate_every
         if every and sandbox.query_requests % every == 0:
             sandbox._mutate()
-        self._query(schema, compiled, body, after, params)
+        self._query(schema, compiled, body, after, params, via_get=via_get)
 
     def _count(self, schema: EntitySchema, compiled: Any) -> None:
         data = self.sandbox.data
@@ -994,7 +986,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._send_json(200, {"queryCount": total})
 
     def _query(self, schema: EntitySchema, compiled: Any, body: dict[str, Any],
-               after: int | None, params: dict[str, str]) -> None:
+               after: int | None, params: dict[str, str], *, via_get: bool = False) -> None:
         sandbox = self.sandbox
         data = sandbox.data
         limit = compiled.max_records
@@ -1051,15 +1043,17 @@ class _Handler(BaseHTTPRequestHandler):
             sandbox._prefetch(schema.name, last_id, include)
         next_url = None
         if more and last_id is not None:
-            next_url = self._next_url(schema, body, last_id, limit, params)
+            next_url = self._next_url(schema, body, last_id, limit, params, via_get=via_get)
         details = encode_json({"count": len(parts), "requestCount": limit,
                                "prevPageUrl": None, "nextPageUrl": next_url})
         self._send(200, b'{"items":[' + b",".join(parts) + b'],"pageDetails":' + details + b"}")
 
     def _next_url(self, schema: EntitySchema, body: dict[str, Any], last_id: int, limit: int,
-                  params: dict[str, str]) -> str:
-        paging = base64.urlsafe_b64encode(
-            json.dumps({"lastId": last_id, "max": limit}).encode()).decode()
+                  params: dict[str, str], *, via_get: bool = False) -> str:
+        state: dict[str, Any] = {"lastId": last_id, "max": limit}
+        if via_get:
+            state["get"] = True
+        paging = base64.urlsafe_b64encode(json.dumps(state).encode()).decode()
         origin = self.sandbox.origin
         host = self.sandbox.faults.next_page_host
         if host:
@@ -1347,12 +1341,13 @@ def _retry_after_text(seconds: float) -> str:
     return f"{max(seconds, 0.001):.3f}"
 
 
-def _decode_paging(value: str | None) -> int | None:
+def _decode_paging(value: str | None) -> tuple[int, bool]:
+    """(last id served, whether the query was sent as GET) from a `paging` parameter."""
     if not value:
         raise _HTTPError(500, ["The paging parameter is missing."])
     try:
         padded = value + "=" * (-len(value) % 4)
         state = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        return int(state["lastId"])
-    except (ValueError, KeyError, TypeError):
+        return int(state["lastId"]), state.get("get") is True
+    except (ValueError, KeyError, TypeError, AttributeError):
         raise _HTTPError(500, ["The paging parameter is not valid."]) from None
