@@ -157,9 +157,9 @@ def run(args: argparse.Namespace) -> int:
                 f"{SECRET_VARIABLE}, or run this command in a terminal to be asked for it."
             )
             return EXIT_BAD_VALUE
-        problem = validate_secret(secret)
-        if problem:
-            _complain(problem)
+        secret_problem = validate_secret(secret)
+        if secret_problem:
+            _complain(secret_problem)
             return EXIT_BAD_VALUE
 
         where = form.zone_url.strip() or "the zone Autotask names for this user"

@@ -367,7 +367,7 @@ class Writer:
             sql, every = batch.upsert_sql, batch.upsert_params
             params = every if len(chosen) == len(every) else [every[i] for i in chosen]
         try:
-            self._guarded(connection, lambda: connection.exec_driver_sql(sql, params))
+            self._guarded(connection, sql, params)
             return set()
         except _RowRefused:
             pass
@@ -375,7 +375,7 @@ class Writer:
         for index, param in zip(chosen, params, strict=True):
             row = batch.rows[index]
             try:
-                self._guarded(connection, lambda p=param: connection.exec_driver_sql(sql, [p]))
+                self._guarded(connection, sql, [param])
             except _RowRefused as refusal:
                 refused.add(row["id"])
                 batch.quarantined.append((row["id"], refusal.reason, _row_payload(row)))
@@ -383,12 +383,12 @@ class Writer:
                             row["id"], refusal.reason)
         return refused
 
-    def _guarded(self, connection: Connection, write: Callable[[], object]) -> None:
-        """Run ``write``; a refusal of the data (not a failing database) raises
+    def _guarded(self, connection: Connection, sql: str, params: list[Any]) -> None:
+        """Run the upsert; a refusal of the data (not a failing database) raises
         `_RowRefused` and leaves the transaction usable."""
         savepoint = None if self._is_sqlite else connection.begin_nested()
         try:
-            write()
+            connection.exec_driver_sql(sql, params)
         except Exception as exc:
             if not _is_data_refusal(exc):
                 raise
