@@ -38,6 +38,7 @@ from app.core.money import Money
 from app.core.payments.states import PaymentState, RefundState
 from app.core.posting.outbox import PostingState
 from app.core.posting.queue import PostingTarget
+from app.core.search_text import LIKE_ESCAPE, clean_search, contains_pattern
 from app.core.storage.engine import session_scope
 from app.core.storage.models import (
     AuditEntry,
@@ -203,10 +204,11 @@ def transaction_ids(
             Payment.state.in_(("created", "submitted", "unknown", "awaiting_client",
                                "processing"))
         )
-    if text and text.strip():
-        like = f"%{text.strip()}%"
+    if text and clean_search(text):
+        like = contains_pattern(text)
         query = query.where(
-            or_(Payment.reference.ilike(like), Payment.gateway_transaction_id.ilike(like))
+            or_(Payment.reference.ilike(like, escape=LIKE_ESCAPE),
+                Payment.gateway_transaction_id.ilike(like, escape=LIKE_ESCAPE))
         )
     column: Any = {
         TransactionSort.DATE: Payment.created_at,
@@ -398,7 +400,7 @@ def _paying(invoice_number: str) -> Any:
     query: Any = (
         select(PaymentAllocation.payment_id)
         .join(Invoice, Invoice.id == PaymentAllocation.invoice_id)
-        .where(Invoice.invoice_number == invoice_number.strip())
+        .where(Invoice.invoice_number == clean_search(invoice_number))
     )
     return query
 
@@ -416,11 +418,12 @@ def _sale_query(criteria: PaymentSearchCriteria) -> Select[Any]:
         query = query.where(Payment.organization_id == criteria.organization_id)
     if criteria.status:
         query = query.where(Payment.state == criteria.status)
-    if criteria.transaction_id:
-        like = f"%{criteria.transaction_id.strip()}%"
+    if criteria.transaction_id and clean_search(criteria.transaction_id):
+        like = contains_pattern(criteria.transaction_id)
         query = query.where(
-            or_(Payment.gateway_transaction_id.ilike(like), Payment.reference.ilike(like),
-                Payment.gateway_payment_id.ilike(like))
+            or_(Payment.gateway_transaction_id.ilike(like, escape=LIKE_ESCAPE),
+                Payment.reference.ilike(like, escape=LIKE_ESCAPE),
+                Payment.gateway_payment_id.ilike(like, escape=LIKE_ESCAPE))
         )
     if criteria.invoice_number:
         query = query.where(Payment.id.in_(_paying(criteria.invoice_number)))
@@ -442,11 +445,13 @@ def _refund_query(criteria: PaymentSearchCriteria) -> Select[Any]:
         query = query.where(Payment.organization_id == criteria.organization_id)
     if criteria.status:
         query = query.where(Refund.state == criteria.status)
-    if criteria.transaction_id:
-        like = f"%{criteria.transaction_id.strip()}%"
+    if criteria.transaction_id and clean_search(criteria.transaction_id):
+        like = contains_pattern(criteria.transaction_id)
         query = query.where(
-            or_(Refund.gateway_refund_id.ilike(like), Refund.reference.ilike(like),
-                Payment.gateway_transaction_id.ilike(like), Payment.reference.ilike(like))
+            or_(Refund.gateway_refund_id.ilike(like, escape=LIKE_ESCAPE),
+                Refund.reference.ilike(like, escape=LIKE_ESCAPE),
+                Payment.gateway_transaction_id.ilike(like, escape=LIKE_ESCAPE),
+                Payment.reference.ilike(like, escape=LIKE_ESCAPE))
         )
     if criteria.invoice_number:
         query = query.where(Payment.id.in_(_paying(criteria.invoice_number)))

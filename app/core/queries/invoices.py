@@ -40,6 +40,7 @@ from app.core.invoice_state import (
     display_status,
     display_status_sql,
 )
+from app.core.search_text import clean_search, contains_pattern
 from app.core.storage.models import (
     Invoice,
     InvoiceLine,
@@ -253,8 +254,7 @@ def _status_condition(status: InvoiceStatus, today: date) -> ColumnElement[bool]
 
 
 def _like_pattern(term: str) -> str:
-    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped.lower()}%"
+    return contains_pattern(term)
 
 
 def _search_condition(term: str) -> ColumnElement[bool]:
@@ -282,7 +282,7 @@ def _conditions(query: InvoiceQuery, today: date) -> list[ColumnElement[bool]]:
         conditions.append(Invoice.invoice_date >= query.date_from)
     if query.date_to is not None:
         conditions.append(Invoice.invoice_date <= query.date_to)
-    term = query.search.strip()
+    term = clean_search(query.search)
     if term:
         conditions.append(_search_condition(term))
     return conditions
