@@ -49,6 +49,7 @@ from app.core.storage.models import (
     PaymentAllocation,
     PaymentTerm,
     Posting,
+    QuarantinedRecord,
     Refund,
     RefundAllocation,
 )
@@ -163,6 +164,9 @@ class InvoiceTotals:
     count: int
     total_minor: int
     balance_minor: int
+    #: Invoices Autotask sent that PayDesk holds back (quarantined): never in the list, so
+    #: the screen says they exist.
+    held_back: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -425,7 +429,10 @@ def invoice_totals(
         func.coalesce(func.sum(Invoice.balance_minor), 0),
     ).where(*_conditions(query, today))
     count, total, balance = connection.execute(stmt).one()
-    return InvoiceTotals(int(count), int(total), int(balance))
+    held_back = connection.execute(
+        select(func.count()).select_from(QuarantinedRecord).where(
+            QuarantinedRecord.entity == "Invoices")).scalar_one()
+    return InvoiceTotals(int(count), int(total), int(balance), int(held_back))
 
 
 def _row_select(today: date) -> Select[*tuple[Any, ...]]:

@@ -616,11 +616,19 @@ class InvoiceHistoryView(QWidget):
         currency = self.model.currency
         locale = self.model.locale
         noun = "invoice" if totals.count == 1 else "invoices"
-        self.totals.setText(
+        text = (
             f"{totals.count:,} {noun}    Total {money_text(totals.total_minor, currency, locale)}"
             f"    Balance {money_text(totals.balance_minor, currency, locale)}"
         )
-        self.totals.setAccessibleName(self.totals.text())
+        tip = ""
+        if totals.held_back:
+            held = "invoice" if totals.held_back == 1 else "invoices"
+            text += f"    {totals.held_back:,} {held} held back — see Sync"
+            tip = (f"{totals.held_back:,} {held} from Autotask could not be stored and "
+                   "are not listed here. The Sync area says why and what to fix in Autotask.")
+        self.totals.setText(text)
+        self.totals.setToolTip(tip)
+        self.totals.setAccessibleName(text)
 
     # --- selection -----------------------------------------------------------------------
     @Slot(QItemSelection, QItemSelection)

@@ -108,6 +108,20 @@ def test_bad_records_are_quarantined_and_everything_else_is_stored(
     assert not stored_invoices & set(damaged)
     counts = {c.entity: c for c in result.entities}
     assert counts["Invoices"].quarantined == len(damaged)
+    # The Sync area lists each record as Autotask names it, why, and what to do.
+    from app.core.sync.history import held_back_invoices, quarantined_records
+
+    listed = {(q.entity, q.record_id): q for q in quarantined_records(engine)}
+    assert set(listed) == expected
+    invoice = sandbox.record("Invoices", invoices[10])
+    assert invoice is not None
+    assert listed[("Invoices", invoices[10])].record == \
+        f"Invoice {invoice['invoiceNumber']} (id {invoices[10]})"
+    assert "void it and invoice again" in listed[("Invoices", invoices[10])].fix
+    assert listed[("Companies", flawed)].record.endswith(f"(id {flawed})")
+    assert "CRM > Organizations" in listed[("Companies", flawed)].fix
+    assert "report it to Autotask support" in listed[("Tickets", tickets[20])].fix
+    assert held_back_invoices(engine) == len(damaged)
 
 
 def test_the_duplicate_keeps_what_was_stored_and_fixes_itself(
