@@ -65,7 +65,7 @@ from app.core.gateways import (
 from app.core.gateways.repository import SavedMethods, gateway_account_key
 from app.core.invoice_state import InvoiceStatus, recompute_invoices
 from app.core.money import Money
-from app.core.payments.audit import audit
+from app.core.payments.audit import RECOVERED_ACTION, audit
 from app.core.payments.ledger import (
     InFlight,
     blocked_reason,
@@ -1447,6 +1447,16 @@ def _refund_split(
 # --------------------------------------------------------------------------------------------
 
 
+def _note_recovered(engine: Engine, actor: str, outcome: PaymentOutcome) -> None:
+    """Record that recovery finished a payment left unfinished (a crash, a lost answer), so
+    the bookkeeper is told when and why on the payment's row."""
+    with session_scope(engine) as session:
+        audit(session, actor=actor, action=RECOVERED_ACTION, subject_type="payment",
+              subject_id=outcome.payment_id,
+              details={"reference": outcome.reference, "state": outcome.state.value,
+                       "why": outcome.message})
+
+
 def recover_payments(
     engine: Engine,
     gateway: PaymentGateway,
@@ -1519,7 +1529,11 @@ def recover_payments(
     errors: list[str] = []
     for payment_id in open_ids:
         outcome = pipeline.resolve(payment_id)
-        (unknown.append(outcome.reference) if outcome.pending else resolved.append(outcome))
+        if outcome.pending:
+            unknown.append(outcome.reference)
+        else:
+            resolved.append(outcome)
+            _note_recovered(engine, pipeline.actor, outcome)
     for payment_id in hosted_ids:
         try:
             outcome = pipeline.check_hosted_payment(payment_id)

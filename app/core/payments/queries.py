@@ -35,6 +35,7 @@ from sqlalchemy import (
 )
 
 from app.core.money import Money
+from app.core.payments.audit import RECOVERED_ACTION
 from app.core.payments.states import PaymentState, RefundState
 from app.core.posting.outbox import PostingState
 from app.core.posting.queue import PostingTarget
@@ -155,6 +156,10 @@ class TransactionRow:
     posting_status: PostingStatus
     posting_error: str | None
     test_mode: bool
+    #: When PayDesk's recovery finished this payment after an interruption, and why it
+    #: ended as it did (None: it finished normally).
+    recovered_at: datetime | None = None
+    recovery_why: str | None = None
 
     @property
     def status_label(self) -> str:
@@ -258,6 +263,15 @@ def transaction_rows(engine: Engine, payment_ids: Sequence[int]) -> list[Transac
             .order_by(Posting.id)
         ):
             postings.setdefault(int(posting_payment_id or 0), []).append((str(state), error))
+        recovered: dict[int, tuple[datetime, str | None]] = {}
+        for subject_id, at, details in session.execute(
+            select(AuditEntry.subject_id, AuditEntry.at, AuditEntry.details)
+            .where(AuditEntry.action == RECOVERED_ACTION, AuditEntry.subject_type == "payment",
+                   AuditEntry.subject_id.in_([str(i) for i in ids]))
+            .order_by(AuditEntry.id)
+        ):
+            why = details.get("why") if isinstance(details, dict) else None
+            recovered[int(subject_id)] = (at, str(why) if why else None)
         rows = []
         for pid in ids:
             p = payments.get(pid)
@@ -286,6 +300,8 @@ def transaction_rows(engine: Engine, payment_ids: Sequence[int]) -> list[Transac
                     posting_status=status,
                     posting_error=error,
                     test_mode=p.test_mode,
+                    recovered_at=recovered[pid][0] if pid in recovered else None,
+                    recovery_why=recovered[pid][1] if pid in recovered else None,
                 )
             )
         return rows
