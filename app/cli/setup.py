@@ -3,9 +3,12 @@
     paydesk setup --currency USD --autotask-username api@msp.com \\
                   --autotask-integration-code CODE [--autotask-zone-url URL]
 
-The API secret comes from the environment variable ``PAYDESK_AUTOTASK_SECRET`` or a hidden
-prompt, never from the command line (command lines are visible to every user of the computer
-and end up in shell histories). The connection is tested before anything is stored, so a
+    paydesk setup gateway stripe [--return-url URL]
+
+The API secret comes from the environment variable ``PAYDESK_AUTOTASK_SECRET`` (the Stripe
+secret key from ``PAYDESK_STRIPE_SECRET_KEY``) or a hidden prompt, never from the command
+line (command lines are visible to every user of the computer and end up in shell
+histories). The connection is tested before anything is stored, so a
 failed run changes nothing; the messages are the wizard's.
 
 Exit status: 0 done; 1 the connection test failed; 2 a value is missing or not acceptable;
@@ -24,6 +27,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from app.core import net
 from app.core.autotask import DEFAULT_DISCOVERY_URL
 from app.core.config import (
     CurrencyLockedError,
@@ -37,6 +41,13 @@ from app.core.connections import (
     save_autotask_secret,
 )
 from app.core.credentials import CredentialStore, KeychainUnavailableError, SecretName
+from app.core.gateways.connection import (
+    record_gateway_test,
+    save_gateway_connection,
+    save_gateway_secret,
+)
+from app.core.gateways.setup_step import GatewayForm, run_gateway_test
+from app.core.gateways.types import GatewayMode
 from app.core.logs import setup_logging
 from app.core.setup.autotask_step import AutotaskForm, run_connection_test
 from app.core.setup.currency import is_selectable_currency
@@ -45,6 +56,7 @@ from app.core.setup.validation import validate_secret
 from app.core.storage.engine import open_database
 
 SECRET_VARIABLE = "PAYDESK_AUTOTASK_SECRET"  # noqa: S105 - the variable's name, not a secret
+STRIPE_KEY_VARIABLE = "PAYDESK_STRIPE_SECRET_KEY"
 
 EXIT_OK = 0
 EXIT_CONNECTION_FAILED = 1
@@ -68,13 +80,13 @@ def register(subparsers: Any) -> None:
         "be stored in the system keychain.",
     )
     parser.add_argument(
-        "--currency", required=True, metavar="CODE",
+        "--currency", metavar="CODE",
         help="the internal currency, an ISO 4217 code such as USD, EUR or GBP. It can never "
         "be changed afterwards: use the currency your Autotask invoices are in",
     )
-    parser.add_argument("--autotask-username", required=True, metavar="EMAIL",
+    parser.add_argument("--autotask-username", metavar="EMAIL",
                         help="the Autotask API user's user name (its email address)")
-    parser.add_argument("--autotask-integration-code", required=True, metavar="CODE",
+    parser.add_argument("--autotask-integration-code", metavar="CODE",
                         help="the API integration code (tracking identifier) of the API user")
     parser.add_argument(
         "--autotask-zone-url", default="", metavar="URL",
@@ -86,7 +98,27 @@ def register(subparsers: Any) -> None:
         help="the Autotask zone lookup service (default: Autotask's own); point it at "
         "`paydesk sandbox autotask` to try PayDesk without a real Autotask",
     )
-    parser.set_defaults(handler=run)
+    parser.set_defaults(handler=run, setup_parser=parser)
+    steps = parser.add_subparsers(dest="setup_step", metavar="STEP")
+    gateway = steps.add_parser(
+        "gateway",
+        help="connect the payment gateway account (Stripe)",
+        description="Connect the payment gateway account without the window. The secret key "
+        f"is read from the environment variable {STRIPE_KEY_VARIABLE}, or asked for without "
+        "showing it; never from the command line. The account is tested before anything is "
+        "saved.",
+        epilog="Exit status: 0 done, 1 the account could not be opened, 2 a value is missing "
+        "or not acceptable, 4 the key could not be stored in the system keychain.",
+    )
+    gateway.add_argument("gateway", choices=["stripe"], help="the gateway (Stripe)")
+    gateway.add_argument(
+        "--return-url", default="", metavar="URL",
+        help="the page a client's browser goes to after paying on the hosted form, for "
+        "example https://www.yourcompany.com (default: Stripe's own page)")
+    gateway.add_argument(
+        "--gateway-api-base", default="", metavar="URL",
+        help="only to try PayDesk: the address of `paydesk sandbox gateway` instead of Stripe")
+    gateway.set_defaults(handler=run_gateway)
 
 
 def open_profile(args: argparse.Namespace) -> tuple[Profile, Engine, CredentialStore]:
@@ -120,6 +152,14 @@ def _read_secret(credentials: CredentialStore, username: str) -> tuple[str | Non
 
 
 def run(args: argparse.Namespace) -> int:
+    missing = [flag for flag, value in (("--currency", args.currency),
+                                        ("--autotask-username", args.autotask_username),
+                                        ("--autotask-integration-code",
+                                         args.autotask_integration_code)) if not value]
+    if missing:
+        _complain(f"paydesk setup needs {', '.join(missing)} (or a step: paydesk setup "
+                  "gateway stripe). See paydesk setup --help.")
+        return EXIT_BAD_VALUE
     currency = args.currency.strip().upper()
     form = AutotaskForm(
         username=args.autotask_username,
@@ -204,6 +244,79 @@ def run(args: argparse.Namespace) -> int:
             _say(f"The Autotask API user {previous.username} was replaced.")
         _say("The Autotask secret is stored in the system keychain.")
         _say("Next: `paydesk sync` downloads your Autotask data; `paydesk doctor` checks it all.")
+        return EXIT_OK
+    finally:
+        engine.dispose()
+
+
+def _read_stripe_key(credentials: CredentialStore) -> tuple[str, bool]:
+    """(key, typed_now): the environment first, then a hidden prompt, then the stored one."""
+    key = os.environ.get(STRIPE_KEY_VARIABLE, "")
+    if key:
+        return key, True
+    stored = credentials.get(SecretName.STRIPE_SECRET_KEY) or ""
+    if sys.stdin is not None and sys.stdin.isatty():
+        hint = " (press Enter to keep the stored one)" if stored else ""
+        typed = getpass.getpass(f"Stripe secret key{hint}: ")
+        if typed:
+            return typed, True
+    return stored, False
+
+
+def run_gateway(args: argparse.Namespace) -> int:
+    """``paydesk setup gateway stripe``: what the wizard's gateway page does."""
+    profile, engine, credentials = open_profile(args)
+    try:
+        _say(f"PayDesk profile: {profile.folder}")
+        key, typed = _read_stripe_key(credentials)
+        if not key:
+            _complain(f"No Stripe secret key was given. Set the environment variable "
+                      f"{STRIPE_KEY_VARIABLE}, or run this command in a terminal to be asked "
+                      "for it.")
+            return EXIT_BAD_VALUE
+        form = GatewayForm(gateway=args.gateway, secret_key=key, return_url=args.return_url,
+                           api_base=args.gateway_api_base.strip())
+        problems = list(form.errors().values())
+        if form.api_base:
+            try:
+                net.require_safe_url(form.api_base, service="the sandbox gateway")
+            except net.UnsafeURLError as exc:
+                problems.append(str(exc))
+        if problems:
+            for problem in problems:
+                _complain(problem)
+            return EXIT_BAD_VALUE
+        currency = get_internal_currency(engine)
+        _say("Testing the Stripe account…")
+        outcome = run_gateway_test(form, internal_currency=currency)
+        if outcome.info is None:
+            _complain("The gateway account could not be opened. Nothing was saved.")
+            _complain(outcome.message or "Check the secret key, then try again.")
+            return EXIT_CONNECTION_FAILED
+        if not credentials.is_secure:
+            _complain(credentials.describe_backend())
+            _complain("Scripted setup needs a system keychain to keep the Stripe key for later "
+                      "runs. Install or unlock the keychain, then run this again. Nothing was "
+                      "saved.")
+            return EXIT_KEYCHAIN
+        if typed or credentials.get(SecretName.STRIPE_SECRET_KEY) != key.strip():
+            try:
+                save_gateway_secret(credentials, form.gateway, key)
+            except KeychainUnavailableError as exc:
+                _complain(str(exc))
+                _complain("Nothing else was saved. Fix the keychain, then run this again.")
+                return EXIT_KEYCHAIN
+        connection = save_gateway_connection(engine, form.connection())
+        record_gateway_test(engine, connection, outcome.info)
+        log.info("Scripted setup saved the %s account %s", form.gateway,
+                 outcome.info.account_id)
+        info = outcome.info
+        mode = "live: real money" if info.mode is GatewayMode.LIVE else "test mode"
+        _say(f"Connected to Stripe: {info.display_name} ({info.account_id}), {mode}.")
+        _say(f"  Default currency: {info.default_currency.upper()}")
+        if outcome.warning:
+            _complain(outcome.warning)
+        _say("The Stripe secret key is stored in the system keychain.")
         return EXIT_OK
     finally:
         engine.dispose()
