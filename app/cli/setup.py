@@ -52,7 +52,7 @@ from app.core.logs import setup_logging
 from app.core.setup.autotask_step import AutotaskForm, run_connection_test
 from app.core.setup.currency import is_selectable_currency
 from app.core.setup.outcomes import describe_success
-from app.core.setup.validation import validate_secret
+from app.core.setup.validation import typed_zone_notice, validate_secret
 from app.core.storage.engine import open_database
 
 SECRET_VARIABLE = "PAYDESK_AUTOTASK_SECRET"  # noqa: S105 - the variable's name, not a secret
@@ -202,6 +202,9 @@ def run(args: argparse.Namespace) -> int:
             _complain(secret_problem)
             return EXIT_BAD_VALUE
 
+        notice = typed_zone_notice(form.zone_url)
+        if notice:
+            _complain(notice)
         where = form.zone_url.strip() or "the zone Autotask names for this user"
         _say(f"Testing the connection to Autotask as {form.username.strip()} ({where})…")
         outcome = run_connection_test(form, secret)

@@ -231,6 +231,8 @@ class ConnectionReport:
     requests_used: int
     request_threshold: int
     timeframe_minutes: int
+    #: The zone address was typed by the person, not found by Autotask's zone lookup.
+    typed_zone: bool = False
 
 
 # --------------------------------------------------------------------------- caches
@@ -1076,6 +1078,7 @@ def test_connection(
         requests_used=budget.used,
         request_threshold=budget.threshold,
         timeframe_minutes=budget.timeframe_minutes,
+        typed_zone=bool(zone_url),
     )
 
 

@@ -10,6 +10,7 @@ import re
 from app.core import net
 
 __all__ = [
+    "typed_zone_notice",
     "validate_integration_code",
     "validate_secret",
     "validate_username",
@@ -91,3 +92,22 @@ def validate_zone_url(text: str) -> str | None:
     except net.UnsafeURLError as exc:
         return str(exc)
     return None
+
+
+def typed_zone_notice(text: str) -> str | None:
+    """What a zone address typed by hand is, when it is not on Autotask's own servers.
+
+    A typed address is used as given (discovery is what PayDesk checks against Autotask's
+    domains), so the person is shown plainly where the API secret will go.
+    """
+    from app.core.autotask.client import is_autotask_host
+
+    value = text.strip()
+    if not value or validate_zone_url(value) is not None:
+        return None
+    host = net.host_of(value)
+    if is_autotask_host(host) or net.is_loopback_host(host):
+        return None
+    return (f"{host} is not one of Autotask's own servers (autotask.net). PayDesk will send "
+            "the API user's secret there: use this address only if your IT department gave "
+            "it to you.")
