@@ -56,6 +56,8 @@ def test_bad_records_are_quarantined_and_everything_else_is_stored(
     assert _invoices_of(sandbox, flawed), "the flawed company needs invoices"
     sandbox.change_record("Companies", flawed, isActive="maybe")
     sandbox.change_record("Companies", nul_named, companyName="Acme\x00 Holdings")
+    broken = companies[7]  # half of an emoji, as JSON can carry it ("\ud83d")
+    sandbox.change_record("Companies", broken, companyName="Blue Harbor \ud83d")
     damaged = {
         invoices[10]: {"invoiceTotal": Decimal("1E+20")},
         invoices[11]: {"invoiceTotal": Decimal("NaN")},
@@ -77,7 +79,8 @@ def test_bad_records_are_quarantined_and_everything_else_is_stored(
 
     assert result.status is RunStatus.SUCCEEDED, result.error
     reasons = _reasons(engine)
-    expected = {("Companies", flawed), ("Companies", nul_named), ("Tickets", tickets[7]),
+    expected = {("Companies", flawed), ("Companies", nul_named), ("Companies", broken),
+                ("Tickets", tickets[7]),
                 ("Tickets", tickets[20]), ("BillingItems", lines[4]),
                 *(("Invoices", i) for i in damaged)}
     assert set(reasons) == expected
@@ -90,6 +93,7 @@ def test_bad_records_are_quarantined_and_everything_else_is_stored(
     assert "far too large" in reasons[("Invoices", invoices[16])]
     assert "NUL character" in reasons[("Invoices", invoices[17])]
     assert "NUL character" in reasons[("Companies", nul_named)]
+    assert "broken character" in reasons[("Companies", broken)]
     assert "not true or false" in reasons[("Companies", flawed)]
     assert "not a plausible date" in reasons[("Tickets", tickets[7])]
     assert "2 times in one answer" in reasons[("Tickets", tickets[20])]
