@@ -150,6 +150,8 @@ class _Run:
         #: Autotask entity (or "Picklists") → what went wrong, in plain words.
         self.errors: dict[str, str] = {}
         self.writer: Writer
+        #: Autotask's internal currency id and every currency's code (None: not known).
+        self.currencies: tuple[int, dict[int, str]] | None = None
 
     # ----------------------------------------------------------------- the run
 
@@ -182,13 +184,16 @@ class _Run:
                                             daemon=True))
         if not self._preflight():
             threads = []
+        else:
+            self.currencies = self._read_currencies()
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
         if not self.stop.is_set() and not ({"Companies", "Invoices"} & set(self.errors)):
             with contextlib.suppress(RuntimeError):
-                self.writer.put(Batch(spec=SPECS_BY_ENTITY["Invoices"], orphans=True))
+                self.writer.put(Batch(spec=SPECS_BY_ENTITY["Invoices"], orphans=True,
+                                      currencies=self.currencies))
         self.writer.close()
         writer_thread.join()
         self.stop.set()
@@ -209,6 +214,33 @@ class _Run:
                 self.writer.fail_entity(spec.entity, "", EntityPhase.CANCELLED)
             return False
         return True
+
+    def _read_currencies(self) -> tuple[int, dict[int, str]] | None:
+        """Autotask's currencies (a handful): which is internal, and each one's code.
+
+        Invoices carry no currency in Autotask; an organization's ``currencyID`` says what
+        its invoices are billed in. Without this list (an API user not allowed to read it)
+        the currency check is skipped, and the log says so.
+        """
+        try:
+            rows = self.client.query_page(
+                "Currencies", [{"op": "gt", "field": "id", "value": 0}],
+                ["id", "name", "isInternalCurrency"], max_records=500)
+        except AutotaskError as exc:
+            log.warning("Autotask's currencies could not be read (%s); invoices are not "
+                        "checked for their currency in this sync", exc.message)
+            return None
+        names: dict[int, str] = {}
+        internal: int | None = None
+        for row in rows:
+            try:
+                currency_id = record_id(row)
+            except InvalidRecord:
+                continue
+            names[currency_id] = str(row.get("name") or currency_id)[:20]
+            if row.get("isInternalCurrency") is True:
+                internal = currency_id
+        return (internal, names) if internal is not None else None
 
     def _watch_cancel(self) -> None:
         while not self.stop.is_set():

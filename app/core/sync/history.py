@@ -115,6 +115,9 @@ def fix_hint(entity: str, reason: str) -> str:
     if "times in one answer" in reason:
         return ("Nothing to change: PayDesk tries again at the next sync. If it keeps "
                 "happening, report it to Autotask support.")
+    if "PayDesk takes payments in" in reason:
+        return ("Take this payment outside PayDesk (Autotask's own payment tools or your "
+                "bank), then mark the invoice paid in Autotask.")
     if "which Autotask did not return" in reason:
         return ("In Autotask, check the invoice's organization (it may have been merged or "
                 "made inactive); the invoice comes back once its organization does.")

@@ -341,6 +341,7 @@ def convert_company(r: Record, ctx: ConvertContext) -> Row:
         "postal_code": _opt_str(r, "postalCode", 20),
         "country": _opt_str(r, "countryID", 100),
         "owner_resource_id": _opt_int(r, "ownerResourceID"),
+        "currency_id": _opt_int(r, "currencyID"),
         "last_modified": _opt_datetime(r, "lastTrackedModifiedDateTime"),
         "last_activity": _opt_datetime(r, "lastActivityDate"),
     }
@@ -490,7 +491,7 @@ SPECS: tuple[EntitySpec, ...] = (
     _spec(
         "Companies", "Organizations", Organization,
         ("id", "companyName", "companyType", "isActive", "phone", "address1", "address2",
-         "city", "state", "postalCode", "countryID", "ownerResourceID",
+         "city", "state", "postalCode", "countryID", "ownerResourceID", "currencyID",
          "lastTrackedModifiedDateTime", "lastActivityDate"),
         convert_company, ChangeMode.TRACKED,
         ("lastTrackedModifiedDateTime", "lastActivityDate"), "last_modified",

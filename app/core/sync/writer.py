@@ -98,6 +98,9 @@ class Batch:
     upsert_params: list[Any] = field(default_factory=list)
     #: Quarantine invoices whose organization Autotask did not return (end of a run).
     orphans: bool = False
+    #: With ``orphans``: Autotask's internal currency id and the currencies' codes; invoices
+    #: of organizations billed in another currency are held back too.
+    currencies: tuple[int, dict[int, str]] | None = None
 
 
 class _Tracker:
@@ -281,7 +284,7 @@ class Writer:
                 values["phase"] = "done"
             connection.execute(_checkpoint_statement(tuple(sorted(values))), values)
         if batch.orphans:
-            batch.quarantined = self._quarantine_orphans(connection, now)
+            batch.quarantined = self._quarantine_orphans(connection, now, batch.currencies)
         if batch.finish_full:
             self._finish_full(connection, spec, now)
         if batch.finish_incremental is not None:
@@ -399,10 +402,53 @@ class Writer:
             savepoint.commit()
 
     def _quarantine_orphans(
-        self, connection: Connection, now: datetime
+        self, connection: Connection, now: datetime,
+        currencies: tuple[int, dict[int, str]] | None = None,
     ) -> list[tuple[int | None, str, dict[str, Any]]]:
-        """Invoices that name an organization Autotask does not have cannot be shown or paid:
-        they move to quarantine (PayDesk's own payments keep theirs)."""
+        """Invoices that name an organization Autotask does not have cannot be shown or paid,
+        nor can invoices billed in another currency than the internal one: they move to
+        quarantine (PayDesk's own payments keep theirs)."""
+        found = self._orphans(connection)
+        if currencies is not None:
+            found += self._foreign_currency(connection, *currencies)
+        if not found:
+            return []
+        ids = [f[0] for f in found if f[0] is not None]
+        invoices = bulk.plain_table(Invoice.__table__)
+        bulk.delete_ids(connection, invoices, ids)
+        spec = SPECS_BY_ENTITY["Invoices"]
+        self._write_quarantine(connection, Batch(spec=spec, quarantined=found), now)
+        with self._lock:
+            self._changed.setdefault(spec.table_name, []).extend(ids)
+        return found
+
+    def _foreign_currency(
+        self, connection: Connection, internal: int, names: dict[int, str]
+    ) -> list[tuple[int | None, str, dict[str, Any]]]:
+        invoices = bulk.plain_table(Invoice.__table__)
+        organizations = bulk.plain_table(Organization.__table__)
+        rows = connection.execute(
+            select(invoices.c.id, invoices.c.organization_id, invoices.c.invoice_number,
+                   invoices.c.is_voided, invoices.c.paid_date, organizations.c.currency_id,
+                   organizations.c.name)
+            .join(organizations, organizations.c.id == invoices.c.organization_id)
+            .where(organizations.c.currency_id.is_not(None),
+                   organizations.c.currency_id != internal)
+        ).all()
+        if not rows:
+            return []
+        keep = set(self._deletable_invoices(connection, [r[0] for r in rows]))
+        home = names.get(internal, "the internal currency")
+        return [
+            (r[0], f"The invoice is in {names.get(r[5], f'currency {r[5]}')}, the currency "
+                   f"{r[6]} is billed in, but PayDesk takes payments in {home} only. Take "
+                   "this payment outside PayDesk.",
+             {"id": r[0], "companyID": r[1], "invoiceNumber": r[2], "isVoided": bool(r[3]),
+              "paidDate": r[4].isoformat() if r[4] else None, "currencyID": r[5]})
+            for r in rows if r[0] in keep
+        ]
+
+    def _orphans(self, connection: Connection) -> list[tuple[int | None, str, dict[str, Any]]]:
         invoices = bulk.plain_table(Invoice.__table__)
         organizations = bulk.plain_table(Organization.__table__)
         quarantine = cast(Table, QuarantinedRecord.__table__)
@@ -418,23 +464,14 @@ class Writer:
         ).all()
         if not orphans:
             return []
-        ids = self._deletable_invoices(connection, [o[0] for o in orphans])
-        keep = set(ids)
-        found = [
+        keep = set(self._deletable_invoices(connection, [o[0] for o in orphans]))
+        return [
             (o[0], f"The invoice belongs to organization {o[1]}, which Autotask did not "
                    "return.", {"id": o[0], "companyID": o[1], "invoiceNumber": o[2],
                                "isVoided": bool(o[3]),
                                "paidDate": o[4].isoformat() if o[4] else None})
             for o in orphans if o[0] in keep
         ]
-        if not found:
-            return []
-        bulk.delete_ids(connection, invoices, ids)
-        spec = SPECS_BY_ENTITY["Invoices"]
-        self._write_quarantine(connection, Batch(spec=spec, quarantined=found), now)
-        with self._lock:
-            self._changed.setdefault(spec.table_name, []).extend(ids)
-        return found
 
     @staticmethod
     def _deletable_invoices(connection: Connection, ids: list[int]) -> list[int]:

@@ -307,6 +307,18 @@ def _fmt_date_seconds(seconds: int) -> str:
     return f"{_day_text(seconds // 86400)}T00:00:00"
 
 
+#: The sandbox tenant's currencies (Autotask's Currencies entity): ids as a tenant has them.
+INTERNAL_CURRENCY_ID = 1
+FOREIGN_CURRENCY_ID = 4
+_CURRENCIES: tuple[Record, ...] = (
+    {"id": INTERNAL_CURRENCY_ID, "name": "USD", "description": "US Dollar",
+     "displaySymbol": "$", "exchangeRate": Decimal("1.0000"), "isActive": True,
+     "isInternalCurrency": True},
+    {"id": FOREIGN_CURRENCY_ID, "name": "EUR", "description": "Euro",
+     "displaySymbol": "€", "exchangeRate": Decimal("0.9200"), "isActive": True,
+     "isInternalCurrency": False},
+)
+
 _T = TypeVar("_T")
 
 
@@ -780,7 +792,7 @@ class SandboxData:
     ENTITY_CODES: ClassVar[dict[str, int]] = {
         "companies": 1, "contacts": 2, "contracts": 3, "tickets": 4, "invoices": 5,
         "billingitems": 6,
-        "paymentterms": 7, "companynotes": 8}
+        "paymentterms": 7, "companynotes": 8, "currencies": 9}
 
     def __init__(self, sizes: DataSizes, *, seed: int = 7, anchor: date | None = None,
                  bad_records: int = 0) -> None:
@@ -833,6 +845,13 @@ class SandboxData:
         for term in self.payment_terms:
             terms.append(term)
         self.payment_terms_table = add(terms)
+        # Autotask's currencies: the internal one, and one a client may be billed in when
+        # multi-currency is on (a company's currencyID names it).
+        currencies = Table("Currencies", count=0, base=0, code=codes["currencies"],
+                           generate=None)
+        for currency in _CURRENCIES:
+            currencies.append(dict(currency))
+        self.currencies = add(currencies)
         self.notes = add(Table("CompanyNotes", count=0, base=29_690_000,
                                code=codes["companynotes"], generate=None))
         self._notes_next = 29_690_011
@@ -920,6 +939,7 @@ class SandboxData:
                 "parentCompanyID": None,
                 "taxRegionID": 1 + index % len(_TAX_REGIONS),
                 "taxID": None if r() < 0.7 else f"{int(r() * 9 * 10**8) + 10**8}",
+                "currencyID": INTERNAL_CURRENCY_ID,
                 "createDate": _fmt(r, created, micro),
                 "lastActivityDate": _fmt(r, modified, micro),
                 "lastTrackedModifiedDateTime": _fmt(r, modified, micro),

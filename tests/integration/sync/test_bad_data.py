@@ -204,3 +204,39 @@ def test_a_credit_shows_as_credit_and_a_total_off_its_lines_is_flagged(
         detail = invoice_detail(s, off, today)
         assert detail is not None and detail.lines and not detail.lines_add_up
         assert detail.row.total_minor - detail.lines_total_minor == 500
+
+
+def test_invoices_billed_in_another_currency_are_held_back_with_that_reason(
+        engine: Engine, sandbox: AutotaskSandbox) -> None:
+    from app.core.sync.history import quarantined_records
+    from app.sandbox.autotask.data import FOREIGN_CURRENCY_ID, INTERNAL_CURRENCY_ID
+
+    prepare(engine)
+    companies = [r["id"] for r in sandbox.records("Companies")]
+    euro = next(c for c in companies if _invoices_of(sandbox, c))
+    sandbox.change_record("Companies", euro, currencyID=FOREIGN_CURRENCY_ID)
+    held = set(_invoices_of(sandbox, euro))
+    client = client_for(sandbox)
+
+    result = sync(engine, client)
+
+    assert result.status is RunStatus.SUCCEEDED, result.error
+    reasons = _reasons(engine)
+    assert {key for key in reasons if key[0] == "Invoices"} == {("Invoices", i) for i in held}
+    reason = reasons[("Invoices", min(held))]
+    assert "The invoice is in EUR" in reason and "takes payments in USD only" in reason
+    with session_scope(engine) as s:
+        stored = set(s.scalars(select(Invoice.id)))
+        organization = s.get(Organization, euro)
+        assert organization is not None and organization.currency_id == FOREIGN_CURRENCY_ID
+    assert not stored & held
+    assert len(stored) == sandbox.count("Invoices") - len(held)
+    fix = {q.record_id: q.fix for q in quarantined_records(engine)}[min(held)]
+    assert "outside PayDesk" in fix
+
+    # Billed in the internal currency again: the next full sync brings them back.
+    sandbox.change_record("Companies", euro, currencyID=INTERNAL_CURRENCY_ID)
+    assert sync(engine, client, full=True).status is RunStatus.SUCCEEDED
+    assert _reasons(engine) == {}
+    with session_scope(engine) as s:
+        assert held <= set(s.scalars(select(Invoice.id)))
