@@ -139,6 +139,12 @@ def setup_logging(logs_folder: Path | None, *, level: int = logging.INFO,
             file_handler.setFormatter(formatter)
             file_handler._paydesk = True  # type: ignore[attr-defined]
             root.addHandler(file_handler)
+    if path is None and not console:
+        # No log file could be opened: keep log records (and their tracebacks) away from
+        # the person's terminal, where Python's last-resort handler would print them.
+        quiet = logging.NullHandler()
+        quiet._paydesk = True  # type: ignore[attr-defined]
+        root.addHandler(quiet)
     if console:
         stream = logging.StreamHandler(sys.stderr)
         stream.setFormatter(formatter)

@@ -190,6 +190,28 @@ def test_a_logs_folder_that_cannot_be_written_does_not_stop_a_command(
     assert "PayDesk stopped because" not in err
 
 
+def test_without_a_log_file_no_traceback_reaches_the_terminal(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    blocked = tmp_path / "logs"
+    blocked.write_text("a file where the logs folder should be")
+    script = (
+        "import logging, sys\n"
+        "from pathlib import Path\n"
+        "from app.core.logs import setup_logging\n"
+        f"assert setup_logging(Path({str(blocked)!r})) is None\n"
+        "try:\n"
+        "    raise ValueError('inside')\n"
+        "except ValueError:\n"
+        "    logging.getLogger('app.core.sync').exception('The sync stopped')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr and "inside" not in done.stderr
+
+
 def test_the_window_starts_without_a_writable_logs_folder(tmp_path: Path) -> None:
     import subprocess
     import sys
