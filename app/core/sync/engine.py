@@ -413,8 +413,9 @@ class _Run:
                 entity, [*filters, {"op": "gt", "field": "id", "value": last}], fields,
                 max_records=size)
             if page:
-                newest = max(int(r["id"]) for r in page)
-                if newest <= last:
+                ids = _page_ids(page)
+                newest = max(ids, default=last)
+                if newest <= last and (ids or len(page) >= size):
                     raise AutotaskServerError(
                         "Autotask returned records out of order while PayDesk was reading "
                         f"{entity}; the sync stopped so nothing is skipped. Try again.")
@@ -551,11 +552,11 @@ class _Run:
             batch.pass_started = started
             batch.id_range = (0, None)
             batch.partition = 0
-            batch.checkpoint = max((int(r["id"]) for r in page), default=0)
+            batch.checkpoint = max(_page_ids(page), default=0)
             batch.partition_done = True
             self.writer.put(batch)
             return [], None
-        ids = [int(r["id"]) for r in page]
+        ids = _page_ids(page) or [0]
         first, last = min(ids), max(ids)
         remaining = max(0, (total or 0) - len(page))
         count = max(1, min(limit, math.ceil(remaining / size)))
@@ -634,7 +635,7 @@ class _Run:
                 for page in self._pages(spec.entity, filters, list(spec.fields),
                                         after_id=last, page_size=size):
                     self._check()
-                    page_last = max(int(r["id"]) for r in page)
+                    page_last = max(_page_ids(page), default=last)
                     finished = len(page) < size
                     covered = (last, up_to) if finished else (last, page_last)
                     staged.append(converter.submit(self._stage, spec, page, part.partition,
@@ -737,7 +738,7 @@ class _Run:
             remote_open: set[int] = set()
             for page in self._pages(spec.entity, open_filter, ["id"], after_id=0):
                 self._check()
-                remote_open.update(int(r["id"]) for r in page)
+                remote_open.update(_page_ids(page))
             differing = sorted(remote_open.symmetric_difference(local_open))
             for start in range(0, len(differing), self.options.page_size):
                 self._check()
@@ -801,3 +802,15 @@ class _Run:
         except RuntimeError:
             return
 
+
+
+def _page_ids(page: Sequence[dict[str, Any]]) -> list[int]:
+    """The valid ids of a page. A record without one cannot steer the paging; it is
+    quarantined by the converter ("the record has no valid id") like any other flaw."""
+    ids = []
+    for record in page:
+        try:
+            ids.append(record_id(record))
+        except InvalidRecord:
+            continue
+    return ids

@@ -1000,6 +1000,8 @@ class _Handler(BaseHTTPRequestHandler):
         more = False
         last_id: int | None = None
         twice = set(sandbox.faults.duplicate_ids)
+        blank = {i for entity, ids in sandbox.faults.blank_ids.items()
+                 if entity.lower() == schema.name.lower() for i in ids}
         with data.lock:
             table = data.table(schema.name)
             assert table is not None
@@ -1013,6 +1015,8 @@ class _Handler(BaseHTTPRequestHandler):
                     if len(parts) == limit:
                         more = True
                         break
+                    if record_id in blank:
+                        raw = _without_id(raw)
                     parts.append(raw)
                     if record_id in twice:
                         parts.append(raw)
@@ -1027,9 +1031,11 @@ class _Handler(BaseHTTPRequestHandler):
                     copies = 2 if record["id"] in twice else 1
                     for _ in range(copies):
                         if include is None:
-                            parts.append(sandbox._serialize(name, record))
+                            raw = sandbox._serialize(name, record)
+                            parts.append(_without_id(raw) if record["id"] in blank else raw)
                         else:
-                            records.append(record)
+                            records.append(
+                                {**record, "id": None} if record["id"] in blank else record)
                     last_id = record["id"]
         # Records are never changed in place (a change stores a new dict), so a page's
         # projection is encoded after the lock is released.
@@ -1351,3 +1357,10 @@ def _decode_paging(value: str | None) -> tuple[int, bool]:
         return int(state["lastId"]), state.get("get") is True
     except (ValueError, KeyError, TypeError, AttributeError):
         raise _HTTPError(500, ["The paging parameter is not valid."]) from None
+
+
+def _without_id(raw: bytes) -> bytes:
+    """A record's JSON with its id replaced by null (the `blank_ids` fault)."""
+    record = json.loads(raw, parse_float=Decimal)
+    record["id"] = None
+    return encode_json(record)

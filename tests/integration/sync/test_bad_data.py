@@ -240,3 +240,22 @@ def test_invoices_billed_in_another_currency_are_held_back_with_that_reason(
     assert _reasons(engine) == {}
     with session_scope(engine) as s:
         assert held <= set(s.scalars(select(Invoice.id)))
+
+
+def test_a_record_without_an_id_is_quarantined_and_paging_goes_on(
+        engine: Engine, sandbox: AutotaskSandbox) -> None:
+    prepare(engine)
+    invoices = [r["id"] for r in sandbox.records("Invoices")]
+    # One inside a page, and the last record of the first full page (500 per page).
+    blank = [invoices[3], invoices[499]]
+    sandbox.faults.blank_ids = {"Invoices": blank}
+
+    result = sync(engine, client_for(sandbox))
+
+    assert result.status is RunStatus.SUCCEEDED, result.error
+    with session_scope(engine) as s:
+        stored = set(s.scalars(select(Invoice.id)))
+        reasons = s.scalars(select(QuarantinedRecord.reason).where(
+            QuarantinedRecord.entity == "Invoices")).all()
+    assert stored == set(invoices) - set(blank)
+    assert reasons and all(r == "the record has no valid id" for r in reasons)
