@@ -21,14 +21,16 @@ What it serves (paths and header names in any letter case, like Autotask):
 * Autotask's authentication answers (wrong secret 401; unknown user or integration code 500),
   its request limits (`limits.py`) and the fault switches of `faults.py`.
 * An admin interface under `/_sandbox/` that is not part of Autotask: read requests, notes
-  and PATCHes received; create or change companies and invoices; void or pay an invoice;
-  switch faults. The same is available on the `AutotaskSandbox` object.
+  and PATCHes received; create or change companies and invoices; set any field of any
+  record to any value (`PATCH records/{Entity}/{id}`, for damaged-data tests); void or pay
+  an invoice; switch faults. The same is available on the `AutotaskSandbox` object.
 
 Published clients work against it unchanged once given the sandbox's zone URL: py-autotask
-2.3.0 (get, query, count — it sends `{}` for "all" —, field metadata, PATCH on
-`{Entity}/{id}`, child creates; its entity-level `query_all` stops after the first page,
-here as against Autotask, because it pages by an `offset` Autotask ignores) and atrest
-1.0.2 (GET queries with a raw JSON `search`, creates with capitalised field names).
+2.3.0 (get, query, count — it sends `{}` for "all" —, field metadata, child creates; its
+`update()` PATCHes `{Entity}/{id}`, which Autotask and the sandbox answer with 405; its
+entity-level `query_all` stops after the first page, here as against Autotask, because it
+pages by an `offset` Autotask does not have) and atrest 1.0.2 (GET queries with a raw JSON
+`search`, creates with capitalised field names).
 
 Threads: one thread per connection (stdlib `ThreadingHTTPServer`); every data access holds
 the data set's lock.
