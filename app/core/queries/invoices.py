@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
 from operator import itemgetter
@@ -508,7 +508,31 @@ def invoice_rows(
         for values in connection.execute(base.where(Invoice.id.in_(chunk))):
             row = _to_row(tuple(values), today)
             rows[row.id] = row
-    return rows
+    return _name_held_back_organizations(connection, rows)
+
+
+def _name_held_back_organizations(connection: Connection | Session,
+                                  rows: dict[int, InvoiceRow]) -> dict[int, InvoiceRow]:
+    """Invoices of an organization PayDesk holds back (quarantined for a flaw of its own)
+    are listed; they carry the name Autotask sent, and say the organization is held back."""
+    missing = {r.organization_id for r in rows.values()
+               if r.organization_name == f"Organization {r.organization_id}"}
+    if not missing:
+        return rows
+    names: dict[int, str] = {}
+    for record_id, payload in connection.execute(
+        select(QuarantinedRecord.record_id, QuarantinedRecord.payload).where(
+            QuarantinedRecord.entity == "Companies",
+            QuarantinedRecord.record_id.in_(sorted(missing)[:_IN_CHUNK]))
+    ):
+        name = payload.get("companyName") if isinstance(payload, dict) else None
+        text = name.strip()[:200] if isinstance(name, str) and name.strip() else \
+            f"Organization {record_id}"
+        names[int(record_id)] = f"{text} (held back — see Sync)"
+    if not names:
+        return rows
+    return {i: replace(r, organization_name=names[r.organization_id])
+            if r.organization_id in names else r for i, r in rows.items()}
 
 
 # --------------------------------------------------------------------------------------------
@@ -541,6 +565,7 @@ def invoice_detail(session: Session, invoice_id: int, today: date) -> InvoiceDet
     if values is None:
         return None
     row = _to_row(tuple(values), today)
+    row = _name_held_back_organizations(session, {row.id: row})[row.id]
     invoice = session.get(Invoice, invoice_id)
     assert invoice is not None
     lines = tuple(

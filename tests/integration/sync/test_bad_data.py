@@ -106,8 +106,20 @@ def test_bad_records_are_quarantined_and_everything_else_is_stored(
         stored_invoices = set(s.scalars(select(Invoice.id)))
         assert s.get(Organization, flawed) is None
     assert set(tickets) - stored_tickets == {tickets[7], tickets[20]}
-    # The flawed company's quarantine does not hide its invoices.
+    # The flawed company's quarantine does not hide its invoices; they carry its name.
     assert set(_invoices_of(sandbox, flawed)) <= stored_invoices
+    from datetime import date
+
+    from sqlalchemy.orm import Session
+
+    from app.core.queries.invoices import invoice_rows
+
+    company = sandbox.record("Companies", flawed)
+    assert company is not None
+    with Session(engine) as s:
+        shown = invoice_rows(s, _invoices_of(sandbox, flawed), date.today())
+    assert {r.organization_name for r in shown.values()} == {
+        f"{company['companyName']} (held back — see Sync)"}
     assert set(_invoices_of(sandbox, nul_named)) <= stored_invoices
     assert not stored_invoices & set(damaged)
     counts = {c.entity: c for c in result.entities}
