@@ -15,6 +15,7 @@ from pathlib import Path
 
 from app import __version__
 from app.cli import COMMANDS
+from app.cli.failures import EPILOG, check_global_options, run_command, say
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -22,6 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="paydesk",
         description="PayDesk takes payments on your Autotask invoices and keeps Autotask and "
         "QuickBooks in step. Without a command it opens the PayDesk window.",
+        epilog=EPILOG,
     )
     parser.add_argument("--version", action="version", version=f"PayDesk {__version__}")
     parser.add_argument(
@@ -58,7 +60,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     handler = getattr(args, "handler", None)
     if handler is not None:
-        return int(handler(args))
+        return run_command(handler, args)
+    problem = check_global_options(args)
+    if problem:
+        say(problem)
+        return 2
     from app.gui.app import run_gui
 
     return int(run_gui(args))

@@ -21,6 +21,8 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
+from app.cli.run_secrets import add_option as add_secrets_option
+from app.cli.run_secrets import credential_store
 from app.core.clock import utcnow
 from app.core.config import Profile, get_internal_currency
 from app.core.connections import (
@@ -105,7 +107,7 @@ def check_database(ctx: DoctorContext) -> list[Finding]:
 
 def check_keychain(ctx: DoctorContext) -> list[Finding]:
     text = ctx.credentials.describe_backend()
-    if ctx.credentials.is_secure:
+    if ctx.credentials.is_secure or ctx.credentials.has_run_secrets:
         return _ok("Keychain", text)
     return _problem("Keychain", text + " Install or unlock a system keychain (on Linux the "
                     "Secret Service, for example GNOME Keyring).")
@@ -219,6 +221,7 @@ def register(subparsers: Any) -> None:
         "connection and the last sync, and say what to do about anything that is wrong. "
         "Exit status 0 only when everything is in order.",
     )
+    add_secrets_option(parser)
     parser.set_defaults(handler=run)
 
 
@@ -237,7 +240,7 @@ def run_checks(profile: Profile, credentials: CredentialStore) -> list[Finding]:
 def run(args: argparse.Namespace) -> int:
     profile = Profile.open(getattr(args, "profile", None), getattr(args, "database_url", None))
     setup_logging(profile.logs_folder)
-    findings = run_checks(profile, CredentialStore(profile.key))
+    findings = run_checks(profile, credential_store(args, profile))
     width = max(len(f.title) for f in findings)
     columns = max(60, min(110, shutil.get_terminal_size((100, 24)).columns))
     for finding in findings:

@@ -17,8 +17,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from app.cli.run_secrets import add_option as add_secrets_option
+from app.cli.run_secrets import credential_store
 from app.core.config import Profile
-from app.core.credentials import CredentialStore
 from app.core.payments.maintenance import run_payment_maintenance
 from app.core.storage.engine import DatabaseError, open_database
 
@@ -41,6 +42,7 @@ def register(subparsers: Any) -> None:
     recover.add_argument("--json", action="store_true", help="print one JSON object")
     recover.add_argument("--no-postings", action="store_true",
                          help="only resolve payments; leave Autotask postings for later")
+    add_secrets_option(recover)
     recover.set_defaults(handler=handle_recover)
 
 
@@ -51,7 +53,7 @@ def handle_recover(args: argparse.Namespace) -> int:
         engine = open_database(profile.database_url)
     except DatabaseError as exc:
         return _fail(args, str(exc))
-    credentials = CredentialStore(profile.key)
+    credentials = credential_store(args, profile)
     try:
         result = run_payment_maintenance(engine, credentials,
                                          deliver_postings=not args.no_postings, reclaim=True)

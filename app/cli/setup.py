@@ -3,9 +3,12 @@
     paydesk setup --currency USD --autotask-username api@msp.com \\
                   --autotask-integration-code CODE [--autotask-zone-url URL]
 
-The API secret comes from the environment variable ``PAYDESK_AUTOTASK_SECRET`` or a hidden
-prompt, never from the command line (command lines are visible to every user of the computer
-and end up in shell histories). The connection is tested before anything is stored, so a
+    paydesk setup gateway stripe [--return-url URL]
+
+The API secret comes from the environment variable ``PAYDESK_AUTOTASK_SECRET`` (the Stripe
+secret key from ``PAYDESK_STRIPE_SECRET_KEY``) or a hidden prompt, never from the command
+line (command lines are visible to every user of the computer and end up in shell
+histories). The connection is tested before anything is stored, so a
 failed run changes nothing; the messages are the wizard's.
 
 Exit status: 0 done; 1 the connection test failed; 2 a value is missing or not acceptable;
@@ -42,10 +45,12 @@ from app.core.logs import setup_logging
 from app.core.setup.autotask_step import AutotaskForm, run_connection_test
 from app.core.setup.currency import is_selectable_currency
 from app.core.setup.outcomes import describe_success
+from app.core.setup.validation import typed_zone_notice, validate_secret
 from app.core.storage.engine import open_database
 
 #: Modules adding `paydesk setup TARGET` (each with ``register(subparsers)``).
 SETUP_TARGETS: tuple[str, ...] = (
+    "app.cli.setup_gateway",
     "app.cli.setup_quickbooks_online",
     "app.cli.setup_quickbooks_desktop",
 )
@@ -131,11 +136,13 @@ def _read_secret(credentials: CredentialStore, username: str) -> tuple[str | Non
 
 
 def run(args: argparse.Namespace) -> int:
-    missing = [flag for flag, value in (
-        ("--currency", args.currency), ("--autotask-username", args.autotask_username),
-        ("--autotask-integration-code", args.autotask_integration_code)) if not value]
+    missing = [flag for flag, value in (("--currency", args.currency),
+                                        ("--autotask-username", args.autotask_username),
+                                        ("--autotask-integration-code",
+                                         args.autotask_integration_code)) if not value]
     if missing:
-        _complain(f"paydesk setup needs {', '.join(missing)} (see paydesk setup --help).")
+        _complain(f"paydesk setup needs {', '.join(missing)} (or another connection, such "
+                  "as: paydesk setup gateway stripe). See paydesk setup --help.")
         return EXIT_BAD_VALUE
     currency = args.currency.strip().upper()
     form = AutotaskForm(
@@ -174,7 +181,14 @@ def run(args: argparse.Namespace) -> int:
                 f"{SECRET_VARIABLE}, or run this command in a terminal to be asked for it."
             )
             return EXIT_BAD_VALUE
+        secret_problem = validate_secret(secret)
+        if secret_problem:
+            _complain(secret_problem)
+            return EXIT_BAD_VALUE
 
+        notice = typed_zone_notice(form.zone_url)
+        if notice:
+            _complain(notice)
         where = form.zone_url.strip() or "the zone Autotask names for this user"
         _say(f"Testing the connection to Autotask as {form.username.strip()} ({where})…")
         outcome = run_connection_test(form, secret)

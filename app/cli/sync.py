@@ -15,9 +15,10 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from app.cli.run_secrets import add_option as add_secrets_option
+from app.cli.run_secrets import credential_store
 from app.core.config import Profile
 from app.core.connections import describe_missing_connection, load_autotask_client
-from app.core.credentials import CredentialStore
 from app.core.quickbooks.online.read import quickbooks_sync_hook
 from app.core.storage.engine import DatabaseError, open_database
 from app.core.sync import RunStatus, SyncError, SyncProgress, SyncResult, run_sync
@@ -35,6 +36,7 @@ def register(subparsers: Any) -> None:
                         help="read everything again, and remove records Autotask no longer has")
     parser.add_argument("--json", action="store_true",
                         help="print one JSON object with the figures instead of a table")
+    add_secrets_option(parser)
     parser.set_defaults(handler=handle)
 
 
@@ -45,7 +47,7 @@ def handle(args: argparse.Namespace) -> int:
         engine = open_database(profile.database_url)
     except DatabaseError as exc:
         return _fail(args, str(exc))
-    credentials = CredentialStore(profile.key)
+    credentials = credential_store(args, profile)
     register_sync_hook("quickbooks_online", quickbooks_sync_hook(credentials))
     client = load_autotask_client(engine, credentials)
     if client is None:

@@ -8,8 +8,10 @@ with its own profile folder. Settings that all seats share live in the database
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import hashlib
+import os
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,7 +40,11 @@ class Profile:
     @classmethod
     def open(cls, folder: Path | None = None, database_url: str | None = None) -> Profile:
         folder = (folder or default_profile_folder()).expanduser().resolve()
-        folder.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if os.name == "posix":
+            # The profile holds the database, logs and settings: only its owner may read it.
+            with contextlib.suppress(OSError):
+                folder.chmod(0o700)
         return cls(folder, database_url or sqlite_url(folder / DATABASE_FILENAME))
 
     @property

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+from collections.abc import Mapping
 
 import keyring
 import keyring.backend
@@ -59,9 +60,14 @@ class CredentialStore:
     Thread-safe; values are registered with the log redactor as soon as they are seen.
     """
 
-    def __init__(self, profile_key: str) -> None:
+    def __init__(self, profile_key: str, run_secrets: Mapping[str, str] | None = None) -> None:
         self.service = f"{SERVICE_PREFIX}:{profile_key}"
         self._memory: dict[str, str] = {}
+        #: Secrets handed to this run (a server or scheduled task without a keychain): used
+        #: before the keychain, never written anywhere.
+        self._run_secrets = {k: v for k, v in (run_secrets or {}).items() if v}
+        for value in self._run_secrets.values():
+            register_secret(value)
         self._lock = threading.Lock()
         backend = keyring.get_keyring()
         self.backend_name = _backend_id(backend)
@@ -70,8 +76,16 @@ class CredentialStore:
     def __repr__(self) -> str:
         return f"CredentialStore(service={self.service!r}, backend={self.backend_name!r})"
 
+    @property
+    def has_run_secrets(self) -> bool:
+        """Secrets were handed to this run (from its environment), not read from a keychain."""
+        return bool(self._run_secrets)
+
     def describe_backend(self) -> str:
         """A sentence for the doctor and the settings screen."""
+        if self._run_secrets and not self.is_secure:
+            return ("This run takes its secrets from the environment (no system keychain); "
+                    "nothing is stored.")
         if self.is_secure:
             return f"Secrets are kept in the system keychain ({self.backend_name})."
         return (
@@ -80,6 +94,9 @@ class CredentialStore:
         )
 
     def get(self, name: str) -> str | None:
+        given = self._run_secrets.get(name)
+        if given:
+            return given
         with self._lock:
             if not self.is_secure:
                 value = self._memory.get(name)

@@ -10,6 +10,8 @@ The rules:
   **Partially paid** when some is, **Paid** when nothing is left.
 * **Overdue** is not stored: it is an open or partially paid invoice whose due date has
   passed, decided when asked (``display_status_sql``), so it is right on any day.
+* **Credit** is not stored either: an invoice with a negative total (a credit note) owes
+  nothing, like a paid one, but a person must not mistake it for a paid invoice.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ class InvoiceStatus(enum.StrEnum):
     PAID = "paid"
     OVERDUE = "overdue"
     VOID = "void"
+    CREDIT = "credit"
 
     @property
     def label(self) -> str:
@@ -48,6 +51,7 @@ _LABELS = {
     InvoiceStatus.PAID: "Paid",
     InvoiceStatus.OVERDUE: "Overdue",
     InvoiceStatus.VOID: "Void",
+    InvoiceStatus.CREDIT: "Credit",
 }
 
 #: Payment states whose allocations count as money received (or on its way).
@@ -153,18 +157,26 @@ def derive_sql_columns() -> dict[str, ColumnElement[object]]:
 
 
 def display_status_sql(today: date) -> ColumnElement[str]:
-    """The status a person sees, with Overdue decided against ``today``."""
+    """The status a person sees, with Overdue decided against ``today`` and credit notes
+    (negative totals) shown as Credit."""
     return case(
         (
             and_(Invoice.status.in_(PAYABLE_STATUSES), Invoice.due_date < today),
             literal(InvoiceStatus.OVERDUE.value),
         ),
+        (
+            and_(Invoice.status == InvoiceStatus.PAID.value, Invoice.total_minor < 0),
+            literal(InvoiceStatus.CREDIT.value),
+        ),
         else_=Invoice.status,
     )
 
 
-def display_status(stored: str, due_date: date | None, today: date) -> InvoiceStatus:
+def display_status(stored: str, due_date: date | None, today: date,
+                   total_minor: int = 0) -> InvoiceStatus:
     """Python twin of ``display_status_sql`` for a single row."""
     if stored in PAYABLE_STATUSES and due_date is not None and due_date < today:
         return InvoiceStatus.OVERDUE
+    if stored == InvoiceStatus.PAID.value and total_minor < 0:
+        return InvoiceStatus.CREDIT
     return InvoiceStatus(stored)

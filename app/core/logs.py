@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import logging.handlers
+import os
 import re
 import sys
 import threading
@@ -100,6 +101,19 @@ LOG_FORMAT = "%(asctime)s %(levelname)-7s %(threadName)s %(name)s: %(message)s"
 LOG_FILENAME = "paydesk.log"
 
 
+def _private_log_file(logs_folder: Path) -> Path:
+    """The log file, in a folder only its owner may read (0700, the file 0600, on POSIX):
+    logs name customers and amounts."""
+    logs_folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = logs_folder / LOG_FILENAME
+    if os.name == "posix":
+        logs_folder.chmod(0o700)
+        descriptor = os.open(path, os.O_CREAT | os.O_APPEND | os.O_WRONLY, 0o600)
+        os.close(descriptor)
+        path.chmod(0o600)
+    return path
+
+
 def setup_logging(logs_folder: Path | None, *, level: int = logging.INFO,
                   console: bool = False) -> Path | None:
     """Send PayDesk's logs to a rotating file (5 × 2 MB) in ``logs_folder``, redacted."""
@@ -112,14 +126,25 @@ def setup_logging(logs_folder: Path | None, *, level: int = logging.INFO,
     formatter = RedactingFormatter(LOG_FORMAT)
     path: Path | None = None
     if logs_folder is not None:
-        logs_folder.mkdir(parents=True, exist_ok=True)
-        path = logs_folder / LOG_FILENAME
-        file_handler = logging.handlers.RotatingFileHandler(
-            path, maxBytes=2_000_000, backupCount=5, encoding="utf-8"
-        )
-        file_handler.setFormatter(formatter)
-        file_handler._paydesk = True  # type: ignore[attr-defined]
-        root.addHandler(file_handler)
+        try:
+            path = _private_log_file(logs_folder)
+            file_handler = logging.handlers.RotatingFileHandler(
+                path, maxBytes=2_000_000, backupCount=5, encoding="utf-8"
+            )
+        except OSError:
+            # A logs folder that is read-only, missing or a file must not stop PayDesk:
+            # it runs without a log file (callers get None and can say so).
+            path = None
+        else:
+            file_handler.setFormatter(formatter)
+            file_handler._paydesk = True  # type: ignore[attr-defined]
+            root.addHandler(file_handler)
+    if path is None and not console:
+        # No log file could be opened: keep log records (and their tracebacks) away from
+        # the person's terminal, where Python's last-resort handler would print them.
+        quiet = logging.NullHandler()
+        quiet._paydesk = True  # type: ignore[attr-defined]
+        root.addHandler(quiet)
     if console:
         stream = logging.StreamHandler(sys.stderr)
         stream.setFormatter(formatter)

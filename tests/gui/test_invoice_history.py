@@ -408,3 +408,21 @@ def test_table_money_text_is_babels_currency_format() -> None:
         for currency in ("USD", "EUR", "JPY", "KWD"):
             for minor in (0, 5, -123_456, 987_654_321):
                 assert money_text(minor, currency, locale) == Money(minor, currency).format(locale)
+
+
+def test_the_totals_line_says_when_invoices_are_held_back(
+        ledger: AppContext, qtbot: object) -> None:
+    from app.core.clock import utcnow
+    from app.core.storage.models import QuarantinedRecord
+
+    with session_scope(ledger.engine) as s:
+        for record_id in (990_001, 990_002):
+            s.add(QuarantinedRecord(entity="Invoices", record_id=record_id, created_at=utcnow(),
+                                    reason="The invoice total (invoiceTotal) is far too large",
+                                    payload={"id": record_id}))
+    view = _view(ledger, qtbot)
+    totals = view.findChild(QLabel, "invoiceTotals")
+    assert totals is not None
+    qtbot.waitUntil(lambda: "held back" in totals.text())  # type: ignore[attr-defined]
+    assert "2 invoices held back — see Sync" in totals.text()
+    assert "not listed here" in totals.toolTip()

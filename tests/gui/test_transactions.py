@@ -260,3 +260,47 @@ def test_retry_posts_a_failed_note_to_autotask(
         assert any(reference in str(note.get("description", "")) or
                    reference in str(note.get("title", "")) for note in autotask.notes())
         assert not view.findChild(QPushButton, "retryPostingButton").isEnabled()
+
+
+def test_a_payment_finished_by_recovery_is_told_in_the_row_and_the_status_bar(
+    qtbot: QtBot, world: PaymentWorld
+) -> None:
+    from PySide6.QtWidgets import QMainWindow
+
+    from app.core.clock import utcnow
+    from app.core.payments.audit import RECOVERED_ACTION, audit
+    from app.core.payments.maintenance import MaintenanceReport
+    from app.core.payments.pipeline import PaymentOutcome, RecoveryReport
+    from app.core.payments.states import PaymentState
+
+    payment_id = pay(world, world.invoice_ids[:1])
+    why = "The gateway had taken this payment before PayDesk stopped."
+    with session_scope(world.context.engine) as s:
+        audit(s, actor="lee@frontdesk", action=RECOVERED_ACTION, subject_type="payment",
+              subject_id=payment_id, details={"why": why})
+        payment = s.get(Payment, payment_id)
+        assert payment is not None
+        reference = payment.reference
+    window = QMainWindow()
+    qtbot.addWidget(window)
+    view = TransactionsView(world.context)
+    window.setCentralWidget(view)
+    window.show()
+    wait_for_background_tasks(qtbot)
+
+    row = shown(view)[0]
+    assert row["Status"] == "Approved (recovered)"
+    status_column = [c.title for c in view.model.columns()].index("Status")
+    tip = view.model.index(0, status_column).data(Qt.ItemDataRole.ToolTipRole)
+    assert "Completed by PayDesk on" in tip and why in tip
+
+    from app.core.money import Money
+
+    usd = Money(120000, "USD")
+    outcome = PaymentOutcome(payment_id, reference, PaymentState.SUCCEEDED, usd, Money(0, "USD"),
+                             usd, None, None, True, why, completed_at=utcnow())
+    view._on_upkeep_round(MaintenanceReport(recovery=RecoveryReport(resolved=(outcome,)),
+                                            delivery=None))
+    message = window.statusBar().currentMessage()
+    assert f"PayDesk finished payment {reference}" in message
+    assert "See Transactions" in message

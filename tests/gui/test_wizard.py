@@ -507,3 +507,19 @@ def test_finish_lets_the_first_sync_continue_in_the_background(
     assert controller.last_result.status.value == "succeeded"
     with context.engine.connect() as connection:
         assert connection.execute(select(func.count()).select_from(Invoice)).scalar() == 150
+
+
+def test_a_typed_zone_off_autotask_is_shown_for_what_it_is(qtbot: QtBot,
+                                                          wizard: SetupWizard) -> None:
+    from PySide6.QtWidgets import QLabel
+
+    go_to_autotask_page(qtbot, wizard)
+    child(wizard, QAbstractButton, "autotaskAdvanced").click()
+    notice = child(wizard, QLabel, "zoneNotice")
+    set_field(qtbot, wizard, "autotaskZoneUrl",
+              "https://webservices15.autotask.net/ATServicesRest/")
+    assert not notice.isVisible()
+    set_field(qtbot, wizard, "autotaskZoneUrl", "https://psa.example.com/ATServicesRest/")
+    assert notice.isVisible()
+    assert "psa.example.com is not one of Autotask's own servers" in notice.text()
+    assert "send the API user's secret there" in notice.text()

@@ -46,6 +46,7 @@ import requests
 
 from app.core import net
 from app.core.autotask.errors import (
+    AutotaskAuthError,
     AutotaskError,
     AutotaskNetworkError,
     AutotaskServerError,
@@ -230,6 +231,8 @@ class ConnectionReport:
     requests_used: int
     request_threshold: int
     timeframe_minutes: int
+    #: The zone address was typed by the person, not found by Autotask's zone lookup.
+    typed_zone: bool = False
 
 
 # --------------------------------------------------------------------------- caches
@@ -303,6 +306,7 @@ def discover_zone(
         net.require_safe_url(api_url, service="your Autotask zone")
     except net.UnsafeURLError as exc:
         raise UnsafeAddressError(str(exc)) from None
+    _require_autotask_zone(api_url, base)
     ci = body.get("ci")
     zone = ZoneInfo(
         name=str(body.get("zoneName") or net.host_of(api_url)),
@@ -313,6 +317,35 @@ def discover_zone(
     with _zone_lock:
         _zone_cache[key] = zone
     return zone
+
+
+#: The domains Autotask's zones live on. A discovered zone elsewhere is refused: the zone
+#: receives the API user's secret with every request.
+AUTOTASK_DOMAINS = ("autotask.net",)
+
+
+def is_autotask_host(host: str) -> bool:
+    name = host.lower().rstrip(".")
+    return any(name == d or name.endswith("." + d) for d in AUTOTASK_DOMAINS)
+
+
+def _require_autotask_zone(api_url: str, discovery_base: str) -> None:
+    """Accept a discovered zone only where the credentials may go.
+
+    Over https on Autotask's own domains; or, when the zone lookup itself is a sandbox on
+    this computer, that same sandbox (same scheme, host and port). Anything else is refused
+    before a single request is made, so nothing is sent there.
+    """
+    if net.is_loopback_host(net.host_of(discovery_base)):
+        if net.origin_of(api_url) == net.origin_of(discovery_base):
+            return
+    elif net.origin_of(api_url)[0] == "https" and is_autotask_host(net.host_of(api_url)):
+        return
+    raise UnsafeAddressError(
+        f"Autotask's zone lookup named a server that is not Autotask's "
+        f"({net.host_of(api_url) or api_url}). PayDesk did not contact it and sent no "
+        "credentials there. Check the zone lookup address in Setup, or enter your zone's "
+        "address by hand (Autotask shows it under Admin > API).")
 
 
 def manual_zone(api_url: str) -> ZoneInfo:
@@ -845,6 +878,7 @@ class AutotaskClient:
 
     def _send(self, method: str, url: str, entity: str, json_body: Any) -> requests.Response:
         headers = self.credentials.headers()
+        _require_sendable(headers)
         data = None
         if json_body is not None:
             headers["Content-Type"] = "application/json"
@@ -884,6 +918,31 @@ class AutotaskClient:
                 raise UnsafeAddressError(str(exc)) from None
             url = target
         raise AutotaskServerError("Autotask redirected PayDesk too many times.")
+
+
+_HEADER_WORDS = {"UserName": "user name", "Secret": "secret",
+                 "ApiIntegrationCode": "integration code"}
+
+
+def _require_sendable(headers: Mapping[str, str]) -> None:
+    """Sign-in values travel as HTTP headers, which carry Latin-1 only: refuse others (and
+    spaces around them) before sending, in words, instead of failing inside the HTTP library."""
+    for name, what in _HEADER_WORDS.items():
+        value = headers.get(name, "")
+        if value != value.strip():
+            raise AutotaskAuthError(
+                f"The Autotask API user's {what} starts or ends with a space. Enter it again "
+                "in Setup without spaces.")
+        try:
+            value.encode("latin-1")
+        except UnicodeEncodeError:
+            raise AutotaskAuthError(
+                f"The Autotask API user's {what} contains characters Autotask sign-ins cannot "
+                "carry. Copy it again from Autotask and enter it in Setup.") from None
+        if any(ord(ch) < 0x20 or ch == "\x7f" for ch in value):
+            raise AutotaskAuthError(
+                f"The Autotask API user's {what} contains an invisible control character. "
+                "Copy it again from Autotask and enter it in Setup.")
 
 
 def _connection_refused(exc: requests.RequestException) -> bool:
@@ -1019,6 +1078,7 @@ def test_connection(
         requests_used=budget.used,
         request_threshold=budget.threshold,
         timeframe_minutes=budget.timeframe_minutes,
+        typed_zone=bool(zone_url),
     )
 
 

@@ -14,7 +14,10 @@ from sqlalchemy.orm import Session
 from app.core.clock import utcnow
 from app.core.storage.models import AuditEntry
 
-__all__ = ["audit"]
+__all__ = ["RECOVERED_ACTION", "audit"]
+
+#: Recovery finished a payment an interruption (a crash, a lost answer) left unfinished.
+RECOVERED_ACTION = "payment.recovered"
 
 
 def audit(

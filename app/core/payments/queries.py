@@ -35,9 +35,11 @@ from sqlalchemy import (
 )
 
 from app.core.money import Money
+from app.core.payments.audit import RECOVERED_ACTION
 from app.core.payments.states import PaymentState, RefundState
 from app.core.posting.channels import get_channel, target_label
 from app.core.posting.outbox import PostingState
+from app.core.search_text import LIKE_ESCAPE, clean_search, contains_pattern
 from app.core.storage.engine import session_scope
 from app.core.storage.models import (
     AuditEntry,
@@ -160,6 +162,10 @@ class TransactionRow:
     posting_status: PostingStatus
     posting_error: str | None
     test_mode: bool
+    #: When PayDesk's recovery finished this payment after an interruption, and why it
+    #: ended as it did (None: it finished normally).
+    recovered_at: datetime | None = None
+    recovery_why: str | None = None
 
     @property
     def status_label(self) -> str:
@@ -209,10 +215,11 @@ def transaction_ids(
             Payment.state.in_(("created", "submitted", "unknown", "awaiting_client",
                                "processing"))
         )
-    if text and text.strip():
-        like = f"%{text.strip()}%"
+    if text and clean_search(text):
+        like = contains_pattern(text)
         query = query.where(
-            or_(Payment.reference.ilike(like), Payment.gateway_transaction_id.ilike(like))
+            or_(Payment.reference.ilike(like, escape=LIKE_ESCAPE),
+                Payment.gateway_transaction_id.ilike(like, escape=LIKE_ESCAPE))
         )
     column: Any = {
         TransactionSort.DATE: Payment.created_at,
@@ -262,6 +269,15 @@ def transaction_rows(engine: Engine, payment_ids: Sequence[int]) -> list[Transac
             .order_by(Posting.id)
         ):
             postings.setdefault(int(posting_payment_id or 0), []).append((str(state), error))
+        recovered: dict[int, tuple[datetime, str | None]] = {}
+        for subject_id, at, details in session.execute(
+            select(AuditEntry.subject_id, AuditEntry.at, AuditEntry.details)
+            .where(AuditEntry.action == RECOVERED_ACTION, AuditEntry.subject_type == "payment",
+                   AuditEntry.subject_id.in_([str(i) for i in ids]))
+            .order_by(AuditEntry.id)
+        ):
+            why = details.get("why") if isinstance(details, dict) else None
+            recovered[int(subject_id)] = (at, str(why) if why else None)
         rows = []
         for pid in ids:
             p = payments.get(pid)
@@ -290,6 +306,8 @@ def transaction_rows(engine: Engine, payment_ids: Sequence[int]) -> list[Transac
                     posting_status=status,
                     posting_error=error,
                     test_mode=p.test_mode,
+                    recovered_at=recovered[pid][0] if pid in recovered else None,
+                    recovery_why=recovered[pid][1] if pid in recovered else None,
                 )
             )
         return rows
@@ -404,7 +422,7 @@ def _paying(invoice_number: str) -> Any:
     query: Any = (
         select(PaymentAllocation.payment_id)
         .join(Invoice, Invoice.id == PaymentAllocation.invoice_id)
-        .where(Invoice.invoice_number == invoice_number.strip())
+        .where(Invoice.invoice_number == clean_search(invoice_number))
     )
     return query
 
@@ -422,11 +440,12 @@ def _sale_query(criteria: PaymentSearchCriteria) -> Select[Any]:
         query = query.where(Payment.organization_id == criteria.organization_id)
     if criteria.status:
         query = query.where(Payment.state == criteria.status)
-    if criteria.transaction_id:
-        like = f"%{criteria.transaction_id.strip()}%"
+    if criteria.transaction_id and clean_search(criteria.transaction_id):
+        like = contains_pattern(criteria.transaction_id)
         query = query.where(
-            or_(Payment.gateway_transaction_id.ilike(like), Payment.reference.ilike(like),
-                Payment.gateway_payment_id.ilike(like))
+            or_(Payment.gateway_transaction_id.ilike(like, escape=LIKE_ESCAPE),
+                Payment.reference.ilike(like, escape=LIKE_ESCAPE),
+                Payment.gateway_payment_id.ilike(like, escape=LIKE_ESCAPE))
         )
     if criteria.invoice_number:
         query = query.where(Payment.id.in_(_paying(criteria.invoice_number)))
@@ -448,11 +467,13 @@ def _refund_query(criteria: PaymentSearchCriteria) -> Select[Any]:
         query = query.where(Payment.organization_id == criteria.organization_id)
     if criteria.status:
         query = query.where(Refund.state == criteria.status)
-    if criteria.transaction_id:
-        like = f"%{criteria.transaction_id.strip()}%"
+    if criteria.transaction_id and clean_search(criteria.transaction_id):
+        like = contains_pattern(criteria.transaction_id)
         query = query.where(
-            or_(Refund.gateway_refund_id.ilike(like), Refund.reference.ilike(like),
-                Payment.gateway_transaction_id.ilike(like), Payment.reference.ilike(like))
+            or_(Refund.gateway_refund_id.ilike(like, escape=LIKE_ESCAPE),
+                Refund.reference.ilike(like, escape=LIKE_ESCAPE),
+                Payment.gateway_transaction_id.ilike(like, escape=LIKE_ESCAPE),
+                Payment.reference.ilike(like, escape=LIKE_ESCAPE))
         )
     if criteria.invoice_number:
         query = query.where(Payment.id.in_(_paying(criteria.invoice_number)))

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
 from operator import itemgetter
@@ -40,6 +40,7 @@ from app.core.invoice_state import (
     display_status,
     display_status_sql,
 )
+from app.core.search_text import clean_search, contains_pattern
 from app.core.storage.models import (
     Invoice,
     InvoiceLine,
@@ -48,6 +49,7 @@ from app.core.storage.models import (
     PaymentAllocation,
     PaymentTerm,
     Posting,
+    QuarantinedRecord,
     Refund,
     RefundAllocation,
 )
@@ -162,6 +164,9 @@ class InvoiceTotals:
     count: int
     total_minor: int
     balance_minor: int
+    #: Invoices Autotask sent that PayDesk holds back (quarantined): never in the list, so
+    #: the screen says they exist.
+    held_back: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,6 +237,7 @@ _STATUS_RANK = {
     InvoiceStatus.OPEN.value: 2,
     InvoiceStatus.PAID.value: 3,
     InvoiceStatus.VOID.value: 4,
+    InvoiceStatus.CREDIT.value: 5,
 }
 
 
@@ -244,12 +250,15 @@ def _status_condition(status: InvoiceStatus, today: date) -> ColumnElement[bool]
         return and_(Invoice.status.in_(PAYABLE_STATUSES), Invoice.due_date < today)
     if status.value in PAYABLE_STATUSES:
         return and_(Invoice.status == status.value, _not_overdue(today))
+    if status is InvoiceStatus.CREDIT:
+        return and_(Invoice.status == InvoiceStatus.PAID.value, Invoice.total_minor < 0)
+    if status is InvoiceStatus.PAID:
+        return and_(Invoice.status == status.value, Invoice.total_minor >= 0)
     return Invoice.status == status.value
 
 
 def _like_pattern(term: str) -> str:
-    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped.lower()}%"
+    return contains_pattern(term)
 
 
 def _search_condition(term: str) -> ColumnElement[bool]:
@@ -277,7 +286,7 @@ def _conditions(query: InvoiceQuery, today: date) -> list[ColumnElement[bool]]:
         conditions.append(Invoice.invoice_date >= query.date_from)
     if query.date_to is not None:
         conditions.append(Invoice.invoice_date <= query.date_to)
-    term = query.search.strip()
+    term = clean_search(query.search)
     if term:
         conditions.append(_search_condition(term))
     return conditions
@@ -420,7 +429,10 @@ def invoice_totals(
         func.coalesce(func.sum(Invoice.balance_minor), 0),
     ).where(*_conditions(query, today))
     count, total, balance = connection.execute(stmt).one()
-    return InvoiceTotals(int(count), int(total), int(balance))
+    held_back = connection.execute(
+        select(func.count()).select_from(QuarantinedRecord).where(
+            QuarantinedRecord.entity == "Invoices")).scalar_one()
+    return InvoiceTotals(int(count), int(total), int(balance), int(held_back))
 
 
 def _row_select(today: date) -> Select[*tuple[Any, ...]]:
@@ -478,7 +490,7 @@ def _to_row(values: Sequence[object], today: date) -> InvoiceRow:
         total_minor=total,
         amount_paid_minor=paid,
         balance_minor=balance,
-        status=display_status(status, due, today),
+        status=display_status(status, due, today, total),
         payment_terms=str(terms) if terms is not None else None,
         last_payment_date=last_payment if isinstance(last_payment, date) else None,
     )
@@ -496,7 +508,31 @@ def invoice_rows(
         for values in connection.execute(base.where(Invoice.id.in_(chunk))):
             row = _to_row(tuple(values), today)
             rows[row.id] = row
-    return rows
+    return _name_held_back_organizations(connection, rows)
+
+
+def _name_held_back_organizations(connection: Connection | Session,
+                                  rows: dict[int, InvoiceRow]) -> dict[int, InvoiceRow]:
+    """Invoices of an organization PayDesk holds back (quarantined for a flaw of its own)
+    are listed; they carry the name Autotask sent, and say the organization is held back."""
+    missing = {r.organization_id for r in rows.values()
+               if r.organization_name == f"Organization {r.organization_id}"}
+    if not missing:
+        return rows
+    names: dict[int, str] = {}
+    for record_id, payload in connection.execute(
+        select(QuarantinedRecord.record_id, QuarantinedRecord.payload).where(
+            QuarantinedRecord.entity == "Companies",
+            QuarantinedRecord.record_id.in_(sorted(missing)[:_IN_CHUNK]))
+    ):
+        name = payload.get("companyName") if isinstance(payload, dict) else None
+        text = name.strip()[:200] if isinstance(name, str) and name.strip() else \
+            f"Organization {record_id}"
+        names[int(record_id)] = f"{text} (held back — see Sync)"
+    if not names:
+        return rows
+    return {i: replace(r, organization_name=names[r.organization_id])
+            if r.organization_id in names else r for i, r in rows.items()}
 
 
 # --------------------------------------------------------------------------------------------
@@ -529,6 +565,7 @@ def invoice_detail(session: Session, invoice_id: int, today: date) -> InvoiceDet
     if values is None:
         return None
     row = _to_row(tuple(values), today)
+    row = _name_held_back_organizations(session, {row.id: row})[row.id]
     invoice = session.get(Invoice, invoice_id)
     assert invoice is not None
     lines = tuple(

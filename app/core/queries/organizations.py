@@ -31,6 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from app.core.invoice_state import PAYABLE_STATUSES
+from app.core.search_text import clean_search, contains_pattern
 from app.core.storage.models import Contact, Contract, Invoice, Organization, Ticket
 
 __all__ = [
@@ -141,8 +142,7 @@ def _summary(today: date, organization_ids: list[int] | None = None) -> Subquery
 
 
 def _like_pattern(term: str) -> str:
-    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped.lower()}%"
+    return contains_pattern(term)
 
 
 def organization_ids(
@@ -150,7 +150,7 @@ def organization_ids(
 ) -> list[int]:
     """Ids of the organizations matching ``query``, in its order (ties broken by id)."""
     stmt: Select[Any] = select(Organization.id)
-    term = query.search.strip()
+    term = clean_search(query.search)
     if term:
         stmt = stmt.where(func.lower(Organization.name).like(_like_pattern(term), escape="\\"))
     keys: list[Any]

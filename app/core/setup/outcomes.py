@@ -174,8 +174,11 @@ def describe_success(report: ConnectionReport) -> list[tuple[str, str]]:
         if report.request_threshold
         else f"{report.requests_used:,} requests"
     )
+    zone = report.zone_name
+    if report.typed_zone:
+        zone = f"{report.api_url} — the address you typed, not one Autotask's lookup named"
     return [
-        ("Zone", report.zone_name),
+        ("Zone", zone),
         ("Autotask web address", report.web_url or "(not reported)"),
         ("Organizations", f"{report.company_count:,}"),
         ("API usage", usage),

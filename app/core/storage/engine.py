@@ -70,7 +70,25 @@ def create_database_engine(url: str, **kwargs: Any) -> Engine:
         event.listen(engine, "connect", _on_sqlite_connect)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
+    if make_url(url).get_backend_name() == "postgresql":
+        kwargs["connect_args"] = _postgres_timeouts(url, kwargs.get("connect_args") or {})
     return create_engine(url, **kwargs)
+
+
+#: A PostgreSQL server that accepts connections but never answers must not hang PayDesk.
+POSTGRES_CONNECT_TIMEOUT_S = 10
+POSTGRES_STATEMENT_TIMEOUT_MS = 300_000
+
+
+def _postgres_timeouts(url: str, connect_args: dict[str, Any]) -> dict[str, Any]:
+    """Connect and statement timeouts, unless the address sets its own."""
+    query = make_url(url).query
+    merged = dict(connect_args)
+    if "connect_timeout" not in query:
+        merged.setdefault("connect_timeout", POSTGRES_CONNECT_TIMEOUT_S)
+    if "options" not in query:
+        merged.setdefault("options", f"-c statement_timeout={POSTGRES_STATEMENT_TIMEOUT_MS}")
+    return merged
 
 
 def open_database(url: str, *, migrate: bool = True, **kwargs: Any) -> Engine:
@@ -86,10 +104,35 @@ def open_database(url: str, *, migrate: bool = True, **kwargs: Any) -> Engine:
     except Exception as exc:
         safe = make_url(url).render_as_string(hide_password=True)
         raise DatabaseError(
-            f"PayDesk could not open its database at {safe}: {exc.__class__.__name__}. "
-            "Check that the file or server is reachable and that you may write to it."
+            f"PayDesk could not open its database at {safe}: {_why(exc)}."
         ) from exc
     return engine
+
+
+def _why(exc: BaseException) -> str:
+    """The cause of a failed open in words, with what to do (never the driver's text,
+    which can quote the address and its password)."""
+    cause = getattr(exc, "orig", None) or exc
+    text = str(cause).lower()
+    if "password authentication failed" in text or "no password supplied" in text:
+        return "the server refused the user name or password. Check them in the address"
+    if "does not exist" in text and "database" in text:
+        return "the server has no database of that name. Create it, or check the address"
+    if "timeout" in text or "timed out" in text:
+        return ("the server did not answer in time. Check the server's address and that "
+                "it is running")
+    if "connection refused" in text or "could not connect" in text or "connection failed" \
+            in text:
+        return ("nothing answered at that address. Check the server's address and that it "
+                "is running")
+    if "not a database" in text or "malformed" in text or "encrypted" in text:
+        return ("the file is not a database or is damaged. Restore it from a backup, or "
+                "choose another file")
+    if "unable to open" in text or "readonly" in text or "read-only" in text:
+        return ("the file cannot be opened for writing. Check the folder exists and that "
+                "you may write to it")
+    return (f"{type(cause).__name__}. Check that the file or server is reachable and that "
+            "you may write to it")
 
 
 @contextmanager

@@ -20,7 +20,7 @@ from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.operations import Operations
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine, create_engine, inspect
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 INITIAL_REVISION = "0001"
@@ -43,13 +43,38 @@ def current_revision(engine: Engine) -> str | None:
 
 
 def upgrade_to_head(engine: Engine) -> None:
-    """Bring the database to the newest schema. Safe to call on every start."""
-    if current_revision(engine) == head_revision():
+    """Bring the database to the newest schema. Safe to call on every start.
+
+    A database that holds tables PayDesk did not create (another program's) is refused
+    before anything is written. The upgrade runs in one transaction on both engines, so a
+    migration that fails leaves nothing behind.
+    """
+    current = current_revision(engine)
+    if current == head_revision():
         return
+    if current is None:
+        _refuse_foreign_tables(engine)
     with engine.begin() as connection:
+        if engine.dialect.name == "sqlite":
+            # pysqlite runs DDL outside a transaction unless one was begun explicitly.
+            connection.exec_driver_sql("BEGIN")
         config = alembic_config(engine)
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
+
+
+def _refuse_foreign_tables(engine: Engine) -> None:
+    from app.core.storage.engine import DatabaseError
+
+    names = sorted(n for n in inspect(engine).get_table_names() if n != "alembic_version")
+    if not names:
+        return
+    shown = ", ".join(names[:5]) + (" …" if len(names) > 5 else "")
+    where = engine.url.render_as_string(hide_password=True)
+    raise DatabaseError(
+        f"The database at {where} already holds tables PayDesk did not create ({shown}). "
+        "PayDesk needs a database of its own: give it an empty database or a new file, and "
+        "leave this one to the program it belongs to. Nothing was changed.")
 
 
 # --- the currency lock, installed by the initial revision ------------------------------------

@@ -109,6 +109,8 @@ class Organization(Base):
     postal_code: Mapped[str | None] = mapped_column(String(20))
     country: Mapped[str | None] = mapped_column(String(100))
     owner_resource_id: Mapped[int | None] = mapped_column(BigInteger)
+    #: Autotask's Currencies id this organization is billed in (multi-currency tenants).
+    currency_id: Mapped[int | None] = mapped_column(BigInteger)
     last_modified: Mapped[datetime | None]
     last_activity: Mapped[datetime | None]
     synced_at: Mapped[datetime]

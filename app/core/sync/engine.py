@@ -153,6 +153,8 @@ class _Run:
         #: Autotask entity (or "Picklists") → what went wrong, in plain words.
         self.errors: dict[str, str] = {}
         self.writer: Writer
+        #: Autotask's internal currency id and every currency's code (None: not known).
+        self.currencies: tuple[int, dict[int, str]] | None = None
 
     # ----------------------------------------------------------------- the run
 
@@ -185,13 +187,16 @@ class _Run:
                                             daemon=True))
         if not self._preflight():
             threads = []
+        else:
+            self.currencies = self._read_currencies()
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
         if not self.stop.is_set() and not ({"Companies", "Invoices"} & set(self.errors)):
             with contextlib.suppress(RuntimeError):
-                self.writer.put(Batch(spec=SPECS_BY_ENTITY["Invoices"], orphans=True))
+                self.writer.put(Batch(spec=SPECS_BY_ENTITY["Invoices"], orphans=True,
+                                      currencies=self.currencies))
         self.writer.close()
         writer_thread.join()
         self.stop.set()
@@ -212,6 +217,33 @@ class _Run:
                 self.writer.fail_entity(spec.entity, "", EntityPhase.CANCELLED)
             return False
         return True
+
+    def _read_currencies(self) -> tuple[int, dict[int, str]] | None:
+        """Autotask's currencies (a handful): which is internal, and each one's code.
+
+        Invoices carry no currency in Autotask; an organization's ``currencyID`` says what
+        its invoices are billed in. Without this list (an API user not allowed to read it)
+        the currency check is skipped, and the log says so.
+        """
+        try:
+            rows = self.client.query_page(
+                "Currencies", [{"op": "gt", "field": "id", "value": 0}],
+                ["id", "name", "isInternalCurrency"], max_records=500)
+        except AutotaskError as exc:
+            log.warning("Autotask's currencies could not be read (%s); invoices are not "
+                        "checked for their currency in this sync", exc.message)
+            return None
+        names: dict[int, str] = {}
+        internal: int | None = None
+        for row in rows:
+            try:
+                currency_id = record_id(row)
+            except InvalidRecord:
+                continue
+            names[currency_id] = str(row.get("name") or currency_id)[:20]
+            if row.get("isInternalCurrency") is True:
+                internal = currency_id
+        return (internal, names) if internal is not None else None
 
     def _watch_cancel(self) -> None:
         while not self.stop.is_set():
@@ -384,8 +416,9 @@ class _Run:
                 entity, [*filters, {"op": "gt", "field": "id", "value": last}], fields,
                 max_records=size)
             if page:
-                newest = max(int(r["id"]) for r in page)
-                if newest <= last:
+                ids = _page_ids(page)
+                newest = max(ids, default=last)
+                if newest <= last and (ids or len(page) >= size):
                     raise AutotaskServerError(
                         "Autotask returned records out of order while PayDesk was reading "
                         f"{entity}; the sync stopped so nothing is skipped. Try again.")
@@ -423,6 +456,8 @@ class _Run:
                     batch.raw_ids.append(rid)
                 continue
             batch.raw_ids.append(rows[-1]["id"])
+        if len(batch.raw_ids) != len(set(batch.raw_ids)):
+            self._hold_back_duplicates(batch, page)
         if rows:
             synced_at = utcnow().replace(tzinfo=None)
             for row in rows:
@@ -430,6 +465,37 @@ class _Run:
             batch.upsert_sql, batch.upsert_params = bulk.prepare_upsert(
                 self.engine.dialect, bulk.plain_table(spec.table), rows)
         return batch
+
+    @staticmethod
+    def _hold_back_duplicates(batch: Batch, page: Sequence[dict[str, Any]]) -> None:
+        """Autotask sent the same id more than once in one answer: which copy is right is
+        not PayDesk's guess. The id is reported in quarantine (every copy kept as sent) and
+        the local row stays as it was until an answer holds the record once."""
+        seen: dict[int, int] = {}
+        for rid in batch.raw_ids:
+            seen[rid] = seen.get(rid, 0) + 1
+        repeated = {rid: n for rid, n in seen.items() if n > 1}
+        batch.rows[:] = [row for row in batch.rows if row["id"] not in repeated]
+        batch.quarantined[:] = [q for q in batch.quarantined if q[0] not in repeated]
+        for rid, times in repeated.items():
+            copies = []
+            for record in page:
+                try:
+                    if record_id(record) == rid:
+                        copies.append(dict(record))
+                except InvalidRecord:
+                    continue
+            alike = all(copy == copies[0] for copy in copies)
+            batch.quarantined.append((
+                rid,
+                f"Autotask sent this record {times} times in one answer"
+                f"{' (the copies are identical)' if alike else ', and the copies differ'}. "
+                "PayDesk keeps what it stored before and tries again on the next sync; if "
+                "this repeats, report it to Autotask support.",
+                {"id": rid, "copies": copies},
+            ))
+        # Each id once: the writer counts what Autotask returned.
+        batch.raw_ids[:] = list(dict.fromkeys(batch.raw_ids))
 
     # ----------------------------------------------------------------- full passes
 
@@ -489,11 +555,11 @@ class _Run:
             batch.pass_started = started
             batch.id_range = (0, None)
             batch.partition = 0
-            batch.checkpoint = max((int(r["id"]) for r in page), default=0)
+            batch.checkpoint = max(_page_ids(page), default=0)
             batch.partition_done = True
             self.writer.put(batch)
             return [], None
-        ids = [int(r["id"]) for r in page]
+        ids = _page_ids(page) or [0]
         first, last = min(ids), max(ids)
         remaining = max(0, (total or 0) - len(page))
         count = max(1, min(limit, math.ceil(remaining / size)))
@@ -572,7 +638,7 @@ class _Run:
                 for page in self._pages(spec.entity, filters, list(spec.fields),
                                         after_id=last, page_size=size):
                     self._check()
-                    page_last = max(int(r["id"]) for r in page)
+                    page_last = max(_page_ids(page), default=last)
                     finished = len(page) < size
                     covered = (last, up_to) if finished else (last, page_last)
                     staged.append(converter.submit(self._stage, spec, page, part.partition,
@@ -675,7 +741,7 @@ class _Run:
             remote_open: set[int] = set()
             for page in self._pages(spec.entity, open_filter, ["id"], after_id=0):
                 self._check()
-                remote_open.update(int(r["id"]) for r in page)
+                remote_open.update(_page_ids(page))
             differing = sorted(remote_open.symmetric_difference(local_open))
             for start in range(0, len(differing), self.options.page_size):
                 self._check()
@@ -739,3 +805,15 @@ class _Run:
         except RuntimeError:
             return
 
+
+
+def _page_ids(page: Sequence[dict[str, Any]]) -> list[int]:
+    """The valid ids of a page. A record without one cannot steer the paging; it is
+    quarantined by the converter ("the record has no valid id") like any other flaw."""
+    ids = []
+    for record in page:
+        try:
+            ids.append(record_id(record))
+        except InvalidRecord:
+            continue
+    return ids

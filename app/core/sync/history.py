@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 
 from app.core.config import get_setting, set_setting
 from app.core.storage.engine import session_scope
@@ -63,6 +63,70 @@ class QuarantineRow:
     record_id: int | None
     reason: str
     created_at: datetime
+    #: The record as a bookkeeper finds it in Autotask ("Invoice 1042", "Acme Ltd").
+    record: str = ""
+    #: What to do about it, in Autotask or not at all.
+    fix: str = ""
+
+
+#: Where each kind of record is corrected in Autotask.
+_WHERE = {
+    "Companies": "the organization in Autotask (CRM > Organizations)",
+    "Contacts": "the contact in Autotask (CRM > Contacts)",
+    "Contracts": "the contract in Autotask (Contracts > Search Contracts)",
+    "Tickets": "the ticket in Autotask (Service Desk > Search Tickets)",
+    "BillingItems": "the billing item in Autotask (Contracts > Approve and Post)",
+    "PaymentTerms": "the payment term in Autotask (Admin > Features & Settings > Finance)",
+}
+
+
+def describe_record(entity: str, record_id: int | None, payload: Any) -> str:
+    """The quarantined record as a bookkeeper would look it up in Autotask."""
+    data = payload if isinstance(payload, dict) else {}
+    copies = data.get("copies")
+    if isinstance(copies, list) and copies and isinstance(copies[0], dict):
+        data = copies[0]
+
+    def text(name: str) -> str:
+        value = data.get(name)
+        return str(value).strip()[:80] if isinstance(value, str | int) and str(value).strip() \
+            else ""
+
+    suffix = f" (id {record_id})" if record_id is not None else ""
+    if entity == "Companies" and text("companyName"):
+        return f"{text('companyName')}{suffix}"
+    if entity == "Invoices" and text("invoiceNumber"):
+        return f"Invoice {text('invoiceNumber')}{suffix}"
+    if entity == "Tickets" and text("ticketNumber"):
+        return f"Ticket {text('ticketNumber')}{suffix}"
+    if entity == "Contacts" and (text("firstName") or text("lastName")):
+        return f"{text('firstName')} {text('lastName')}".strip() + suffix
+    if entity == "Contracts" and text("contractName"):
+        return f"{text('contractName')}{suffix}"
+    if entity == "BillingItems" and text("invoiceID"):
+        return f"A line of invoice id {text('invoiceID')}{suffix}"
+    label = next((s.label for s in SPECS if s.entity == entity), entity)
+    singular = label[:-1] if label.endswith("s") else label
+    return f"{singular}{suffix}" if suffix else f"A record of {label.lower()}"
+
+
+def fix_hint(entity: str, reason: str) -> str:
+    """What a bookkeeper does about a quarantined record."""
+    if "times in one answer" in reason:
+        return ("Nothing to change: PayDesk tries again at the next sync. If it keeps "
+                "happening, report it to Autotask support.")
+    if "PayDesk takes payments in" in reason:
+        return ("Take this payment outside PayDesk (Autotask's own payment tools or your "
+                "bank), then mark the invoice paid in Autotask.")
+    if "which Autotask did not return" in reason:
+        return ("In Autotask, check the invoice's organization (it may have been merged or "
+                "made inactive); the invoice comes back once its organization does.")
+    if entity == "Invoices":
+        return ("Check the invoice in Autotask (Contracts > Invoices). If it is wrong there, "
+                "void it and invoice again, or ask Autotask support to correct it; the next "
+                "sync picks it up.")
+    where = _WHERE.get(entity, "the record in Autotask")
+    return f"Open {where} and correct the value named; the next sync picks it up."
 
 
 def _total(counts: dict[str, Any], key: str) -> int:
@@ -87,10 +151,22 @@ def quarantined_records(engine: Engine, limit: int = 500) -> list[QuarantineRow]
     with session_scope(engine) as session:
         rows = session.execute(
             select(QuarantinedRecord.entity, QuarantinedRecord.record_id,
-                   QuarantinedRecord.reason, QuarantinedRecord.created_at)
+                   QuarantinedRecord.reason, QuarantinedRecord.created_at,
+                   QuarantinedRecord.payload)
             .order_by(QuarantinedRecord.created_at.desc(), QuarantinedRecord.id.desc())
             .limit(limit))
-        return [QuarantineRow(*row) for row in rows]
+        return [QuarantineRow(entity, record_id, reason, created_at,
+                              describe_record(entity, record_id, payload),
+                              fix_hint(entity, reason))
+                for entity, record_id, reason, created_at, payload in rows]
+
+
+def held_back_invoices(engine: Engine) -> int:
+    """How many invoices Autotask sent that PayDesk holds back (quarantined)."""
+    with session_scope(engine) as session:
+        return int(session.scalar(
+            select(func.count()).select_from(QuarantinedRecord).where(
+                QuarantinedRecord.entity == "Invoices")) or 0)
 
 
 def last_success(engine: Engine) -> datetime | None:

@@ -55,10 +55,27 @@ class ConvertContext:
     """What converters need besides the record."""
 
     currency_exponent: int
+    currency: str = ""
 
     @classmethod
     def for_currency(cls, code: str) -> ConvertContext:
-        return cls(currency_exponent(code))
+        return cls(currency_exponent(code), code.upper())
+
+
+#: Whole numbers the database columns hold: ``Integer`` (32-bit on PostgreSQL) and
+#: ``BigInteger`` (64-bit on both engines).
+INT32 = 2**31
+INT64 = 2**63
+#: The largest amount PayDesk accepts, in major units of the currency. Far above any real
+#: invoice, low enough that sums over many invoices never overflow a 64-bit column or
+#: SQLite's integer arithmetic.
+MAX_AMOUNT = 10**12
+#: Numbers (quantities, rates) with more whole digits than this are refused.
+MAX_DIGITS = 15
+#: Dates outside these years are not plausible business dates (Autotask stores nothing
+#: before 1753; a due date in the year 9999 is a typing slip, not a plan).
+MIN_YEAR = 1900
+MAX_YEAR = 2199
 
 
 Converter = Callable[[Record, ConvertContext], Row]
@@ -116,28 +133,36 @@ def _word(name: str) -> str:
 
 def record_id(record: Record) -> int:
     value = record.get("id")
-    if type(value) is int and value > 0:
+    if type(value) is int and 0 < value < INT64:
         return value
-    if isinstance(value, str) and value.isdigit() and int(value) > 0:
+    if isinstance(value, str) and value.isdigit() and len(value) < 20 and 0 < int(value) < INT64:
         return int(value)
     raise InvalidRecord("the record has no valid id")
 
 
-def _opt_int(record: Record, name: str) -> int | None:
+def _opt_int(record: Record, name: str, bound: int = INT64) -> int | None:
+    """A whole number that fits its column (``bound``: INT32 or INT64)."""
     value = record.get(name)
     if value is None:
         return None
+    number: int | None = None
     if type(value) is int:
-        return value
-    if isinstance(value, Decimal) and value == value.to_integral_value():
-        return int(value)
-    if isinstance(value, str):
+        number = value
+    elif isinstance(value, Decimal) and value.is_finite() and value == value.to_integral_value():
+        number = int(value) if abs(value.adjusted()) < 40 else None
+        if number is None:
+            raise InvalidRecord(f"{_word(name)} is far too large ({value})")
+    elif isinstance(value, str):
         text = value.strip()
         if not text:
             return None
-        if text.lstrip("-").isdigit():
-            return int(text)
-    raise InvalidRecord(f"{_word(name)} is not a whole number ({value!r})")
+        if text.lstrip("-").isdigit() and len(text) < 40:
+            number = int(text)
+    if number is None:
+        raise InvalidRecord(f"{_word(name)} is not a whole number ({_shown(value)})")
+    if not -bound <= number < bound:
+        raise InvalidRecord(f"{_word(name)} is far too large ({number})")
+    return number
 
 
 def _req_int(record: Record, name: str) -> int:
@@ -155,8 +180,18 @@ def _opt_str(record: Record, name: str, limit: int) -> str | None:
         if isinstance(value, int | Decimal) and not isinstance(value, bool):
             value = str(value)
         else:
-            raise InvalidRecord(f"{_word(name)} is not text ({value!r})")
-    return value[:limit]
+            raise InvalidRecord(f"{_word(name)} is not text ({_shown(value)})")
+    value = value[:limit]
+    if "\x00" in value:
+        raise InvalidRecord(f"{_word(name)} contains a NUL character (an invisible control "
+                            "character no database can store)")
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidRecord(f"{_word(name)} contains a broken character (half of an "
+                                "emoji or other symbol) that cannot be stored") from None
+    return value
 
 
 def _req_str(record: Record, name: str, limit: int, what: str) -> str:
@@ -185,7 +220,7 @@ def _opt_datetime(record: Record, name: str) -> datetime | None:
     if value is None or value == "":
         return None
     if type(value) is not str:
-        raise InvalidRecord(f"{_word(name)} is not a date and time ({value!r})")
+        raise InvalidRecord(f"{_word(name)} is not a date and time ({_shown(value)})")
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
@@ -193,12 +228,19 @@ def _opt_datetime(record: Record, name: str) -> datetime | None:
     if parsed is None:
         try:
             careful = parse_autotask_datetime(value)
-        except AutotaskDateError:
-            raise InvalidRecord(f"{_word(name)} is not a date and time ({value!r})") from None
+        except (AutotaskDateError, OverflowError):
+            raise InvalidRecord(
+                f"{_word(name)} is not a date and time ({_shown(value)})") from None
         assert careful is not None
-        return careful.replace(tzinfo=None)
-    if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
+        parsed = careful.replace(tzinfo=None)
+    elif parsed.tzinfo is not None:
+        try:
+            parsed = parsed.astimezone(UTC).replace(tzinfo=None)
+        except OverflowError:
+            raise InvalidRecord(
+                f"{_word(name)} is not a plausible date ({_shown(value)})") from None
+    if not MIN_YEAR <= parsed.year <= MAX_YEAR:
+        raise InvalidRecord(f"{_word(name)} is not a plausible date ({_shown(value)})")
     return parsed
 
 
@@ -208,18 +250,21 @@ def _opt_date(record: Record, name: str) -> date | None:
     if value is None or value == "":
         return None
     if type(value) is not str or len(value) < 10:
-        raise InvalidRecord(f"{_word(name)} is not a date ({value!r})")
+        raise InvalidRecord(f"{_word(name)} is not a date ({_shown(value)})")
     try:
-        return date.fromisoformat(value[:10])
+        day = date.fromisoformat(value[:10])
     except ValueError:
-        raise InvalidRecord(f"{_word(name)} is not a date ({value!r})") from None
+        raise InvalidRecord(f"{_word(name)} is not a date ({_shown(value)})") from None
+    if not MIN_YEAR <= day.year <= MAX_YEAR:
+        raise InvalidRecord(f"{_word(name)} is not a plausible date ({_shown(value)})")
+    return day
 
 
 def _number(value: Any, name: str) -> Decimal | None:
     if value is None:
         return None
     if isinstance(value, bool):
-        raise InvalidRecord(f"{_word(name)} is not a number ({value!r})")
+        raise InvalidRecord(f"{_word(name)} is not a number ({_shown(value)})")
     if isinstance(value, Decimal):
         number = value
     elif type(value) is int:
@@ -228,27 +273,50 @@ def _number(value: Any, name: str) -> Decimal | None:
         try:
             number = Decimal(value.strip())
         except InvalidOperation:
-            raise InvalidRecord(f"{_word(name)} is not a number ({value!r})") from None
+            raise InvalidRecord(f"{_word(name)} is not a number ({_shown(value)})") from None
     else:
-        raise InvalidRecord(f"{_word(name)} is not a number ({value!r})")
+        raise InvalidRecord(f"{_word(name)} is not a number ({_shown(value)})")
     if not number.is_finite():
-        raise InvalidRecord(f"{_word(name)} is not a number ({value!r})")
+        raise InvalidRecord(f"{_word(name)} is not a number ({_shown(value)})")
+    if number.adjusted() >= MAX_DIGITS:
+        raise InvalidRecord(f"{_word(name)} is far too large ({_shown(value)})")
     return number
 
 
 def _money(record: Record, name: str, ctx: ConvertContext, *, required: bool) -> int:
-    """An amount in the internal currency as integer minor units (half-even rounding)."""
+    """An amount in the internal currency as integer minor units — exactly, or not at all.
+
+    An amount with more decimal places than the currency has (12.345678 or 0.001 in US
+    dollars) is refused, never rounded: a bookkeeper must not be shown a total Autotask
+    does not hold. So is an amount beyond `MAX_AMOUNT`.
+    """
     value = record.get(name)
-    if type(value) is Decimal and value.is_finite():  # what Autotask sends: no checks left
-        return int(value.scaleb(ctx.currency_exponent).to_integral_value(ROUND_HALF_EVEN))
     if type(value) is int:
-        return int(value * 10**ctx.currency_exponent)
-    number = _number(value, name)
+        number: Decimal | None = Decimal(value)
+    else:
+        number = _number(value, name)
     if number is None:
         if required:
             raise InvalidRecord(f"{_word(name)} is missing")
         return 0
-    return int(number.scaleb(ctx.currency_exponent).to_integral_value(ROUND_HALF_EVEN))
+    if abs(number) >= MAX_AMOUNT:
+        raise InvalidRecord(f"{_word(name)} is far too large ({_shown(value)})")
+    minor = number.scaleb(ctx.currency_exponent)
+    whole = minor.to_integral_value(ROUND_HALF_EVEN)
+    if minor != whole:
+        currency = ctx.currency or "the internal currency"
+        places = ctx.currency_exponent
+        raise InvalidRecord(
+            f"{_word(name)} is {number}, which has more decimal places than {currency} "
+            f"has ({places}); PayDesk does not round amounts")
+    return int(whole)
+
+
+def _shown(value: Any) -> str:
+    """A value as a reason shows it: short, and without characters that cannot be stored."""
+    text = repr(value) if not isinstance(value, Decimal) else str(value)
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
+    return text if len(text) <= 80 else f"{text[:77]}..."
 
 
 def _decimal_text(record: Record, name: str) -> str | None:
@@ -263,7 +331,7 @@ def convert_company(r: Record, ctx: ConvertContext) -> Row:
     return {
         "id": record_id(r),
         "name": _req_str(r, "companyName", 255, "the company name"),
-        "company_type": _opt_int(r, "companyType"),
+        "company_type": _opt_int(r, "companyType", INT32),
         "is_active": _bool(r, "isActive", True),
         "phone": _opt_str(r, "phone", 50),
         "address1": _opt_str(r, "address1", 255),
@@ -273,6 +341,7 @@ def convert_company(r: Record, ctx: ConvertContext) -> Row:
         "postal_code": _opt_str(r, "postalCode", 20),
         "country": _opt_str(r, "countryID", 100),
         "owner_resource_id": _opt_int(r, "ownerResourceID"),
+        "currency_id": _opt_int(r, "currencyID"),
         "last_modified": _opt_datetime(r, "lastTrackedModifiedDateTime"),
         "last_activity": _opt_datetime(r, "lastActivityDate"),
     }
@@ -296,8 +365,8 @@ def convert_contract(r: Record, ctx: ConvertContext) -> Row:
         "id": record_id(r),
         "organization_id": _req_int(r, "companyID"),
         "name": _req_str(r, "contractName", 255, "the contract name"),
-        "status": _opt_int(r, "status"),
-        "contract_type": _opt_int(r, "contractType"),
+        "status": _opt_int(r, "status", INT32),
+        "contract_type": _opt_int(r, "contractType", INT32),
         "start_date": _opt_date(r, "startDate"),
         "end_date": _opt_date(r, "endDate"),
         "last_modified": _opt_datetime(r, "lastModifiedDateTime"),
@@ -310,8 +379,8 @@ def convert_ticket(r: Record, ctx: ConvertContext) -> Row:
         "organization_id": _req_int(r, "companyID"),
         "ticket_number": _opt_str(r, "ticketNumber", 50),
         "title": _opt_str(r, "title", 255),
-        "status": _opt_int(r, "status"),
-        "priority": _opt_int(r, "priority"),
+        "status": _opt_int(r, "status", INT32),
+        "priority": _opt_int(r, "priority", INT32),
         "created_at": _opt_datetime(r, "createDate"),
         "last_modified": _opt_datetime(r, "lastTrackedModificationDateTime"),
         "last_activity": _opt_datetime(r, "lastActivityDate"),
@@ -324,7 +393,7 @@ def convert_payment_term(r: Record, ctx: ConvertContext) -> Row:
         "name": _req_str(r, "name", 100, "the payment term name"),
         "description": _opt_str(r, "description", 255),
         "is_active": _bool(r, "isActive", True),
-        "due_in_days": _opt_int(r, "paymentDueInDays"),
+        "due_in_days": _opt_int(r, "paymentDueInDays", INT32),
     }
 
 
@@ -376,7 +445,7 @@ def convert_billing_item(r: Record, ctx: ConvertContext) -> Row:
         "ticket_id": _opt_int(r, "ticketID"),
         "item_date": _opt_datetime(r, "itemDate"),
         "posted_date": _opt_datetime(r, "postedDate"),
-        "item_type": _opt_int(r, "billingItemType"),
+        "item_type": _opt_int(r, "billingItemType", INT32),
         "description": description,
         "quantity": _decimal_text(r, "quantity"),
         "rate": _decimal_text(r, "rate"),
@@ -422,7 +491,7 @@ SPECS: tuple[EntitySpec, ...] = (
     _spec(
         "Companies", "Organizations", Organization,
         ("id", "companyName", "companyType", "isActive", "phone", "address1", "address2",
-         "city", "state", "postalCode", "countryID", "ownerResourceID",
+         "city", "state", "postalCode", "countryID", "ownerResourceID", "currencyID",
          "lastTrackedModifiedDateTime", "lastActivityDate"),
         convert_company, ChangeMode.TRACKED,
         ("lastTrackedModifiedDateTime", "lastActivityDate"), "last_modified",

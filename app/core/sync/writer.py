@@ -11,12 +11,13 @@ Threads: `Writer.run` is the body of the writer thread; `put` is called by fetch
 from __future__ import annotations
 
 import logging
+import math
 import queue
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from functools import cache
 from typing import Any, cast
@@ -33,6 +34,7 @@ from sqlalchemy import (
     union,
     update,
 )
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session
 
 from app.core.clock import utcnow
@@ -96,6 +98,9 @@ class Batch:
     upsert_params: list[Any] = field(default_factory=list)
     #: Quarantine invoices whose organization Autotask did not return (end of a run).
     orphans: bool = False
+    #: With ``orphans``: Autotask's internal currency id and the currencies' codes; invoices
+    #: of organizations billed in another currency are held back too.
+    currencies: tuple[int, dict[int, str]] | None = None
 
 
 class _Tracker:
@@ -279,7 +284,7 @@ class Writer:
                 values["phase"] = "done"
             connection.execute(_checkpoint_statement(tuple(sorted(values))), values)
         if batch.orphans:
-            batch.quarantined = self._quarantine_orphans(connection, now)
+            batch.quarantined = self._quarantine_orphans(connection, now, batch.currencies)
         if batch.finish_full:
             self._finish_full(connection, spec, now)
         if batch.finish_incremental is not None:
@@ -329,15 +334,10 @@ class Writer:
                 continue
             chosen.append(index)
         if chosen:
-            if batch.upsert_sql is None:
-                for index in chosen:
-                    batch.rows[index]["synced_at"] = naive_now
-                bulk.upsert(connection, table, [batch.rows[i] for i in chosen])
-            else:
-                params = batch.upsert_params
-                connection.exec_driver_sql(
-                    batch.upsert_sql,
-                    params if len(chosen) == len(params) else [params[i] for i in chosen])
+            refused = self._upsert_chosen(connection, batch, table, chosen, naive_now)
+            if refused:
+                inserted = [i for i in inserted if i not in refused]
+                updated = [i for i in updated if i not in refused]
         vanished: list[int] = []
         if batch.id_range is not None and stored:
             seen = set(batch.raw_ids)
@@ -350,37 +350,128 @@ class Writer:
             self._recompute_with_allocations(connection, inserted + updated)
         return inserted, updated, vanished
 
+    def _upsert_chosen(self, connection: Connection, batch: Batch, table: Table,
+                       chosen: list[int], naive_now: datetime) -> set[int]:
+        """Write the chosen rows of a page; returns the ids the database refused.
+
+        The converters refuse every value they know a database cannot hold, so a refusal
+        here is rare. When it happens, the page is written row by row and only the rows
+        the database refuses are quarantined, with the database's reason: one bad record
+        never stops the sync. (On PostgreSQL an error spoils the transaction, so each
+        attempt runs in a savepoint; SQLite keeps the transaction and the upsert is
+        idempotent, so rows that went in before the failing one are simply written again.)
+        """
+        if batch.upsert_sql is None:
+            for index in chosen:
+                batch.rows[index]["synced_at"] = naive_now
+            sql, params = bulk.prepare_upsert(connection.dialect, table,
+                                              [batch.rows[i] for i in chosen])
+        else:
+            sql, every = batch.upsert_sql, batch.upsert_params
+            params = every if len(chosen) == len(every) else [every[i] for i in chosen]
+        try:
+            self._guarded(connection, sql, params)
+            return set()
+        except _RowRefused:
+            pass
+        refused: set[int] = set()
+        for index, param in zip(chosen, params, strict=True):
+            row = batch.rows[index]
+            try:
+                self._guarded(connection, sql, [param])
+            except _RowRefused as refusal:
+                refused.add(row["id"])
+                batch.quarantined.append((row["id"], refusal.reason, _row_payload(row)))
+                log.warning("The database refused %s record %s: %s", batch.spec.entity,
+                            row["id"], refusal.reason)
+        return refused
+
+    def _guarded(self, connection: Connection, sql: str, params: list[Any]) -> None:
+        """Run the upsert; a refusal of the data (not a failing database) raises
+        `_RowRefused` and leaves the transaction usable."""
+        savepoint = None if self._is_sqlite else connection.begin_nested()
+        try:
+            connection.exec_driver_sql(sql, params)
+        except Exception as exc:
+            if not _is_data_refusal(exc):
+                raise
+            if savepoint is not None:
+                savepoint.rollback()
+            raise _RowRefused(_refusal_reason(exc)) from exc
+        if savepoint is not None:
+            savepoint.commit()
+
     def _quarantine_orphans(
-        self, connection: Connection, now: datetime
+        self, connection: Connection, now: datetime,
+        currencies: tuple[int, dict[int, str]] | None = None,
     ) -> list[tuple[int | None, str, dict[str, Any]]]:
-        """Invoices that name an organization Autotask does not have cannot be shown or paid:
-        they move to quarantine (PayDesk's own payments keep theirs)."""
-        invoices = bulk.plain_table(Invoice.__table__)
-        organizations = bulk.plain_table(Organization.__table__)
-        orphans = connection.execute(
-            select(invoices.c.id, invoices.c.organization_id, invoices.c.invoice_number,
-                   invoices.c.is_voided, invoices.c.paid_date)
-            .where(invoices.c.organization_id.not_in(select(organizations.c.id)))
-        ).all()
-        if not orphans:
-            return []
-        ids = self._deletable_invoices(connection, [o[0] for o in orphans])
-        keep = set(ids)
-        found = [
-            (o[0], f"The invoice belongs to organization {o[1]}, which Autotask did not "
-                   "return.", {"id": o[0], "companyID": o[1], "invoiceNumber": o[2],
-                               "isVoided": bool(o[3]),
-                               "paidDate": o[4].isoformat() if o[4] else None})
-            for o in orphans if o[0] in keep
-        ]
+        """Invoices that name an organization Autotask does not have cannot be shown or paid,
+        nor can invoices billed in another currency than the internal one: they move to
+        quarantine (PayDesk's own payments keep theirs)."""
+        found = self._orphans(connection)
+        if currencies is not None:
+            found += self._foreign_currency(connection, *currencies)
         if not found:
             return []
+        ids = [f[0] for f in found if f[0] is not None]
+        invoices = bulk.plain_table(Invoice.__table__)
         bulk.delete_ids(connection, invoices, ids)
         spec = SPECS_BY_ENTITY["Invoices"]
         self._write_quarantine(connection, Batch(spec=spec, quarantined=found), now)
         with self._lock:
             self._changed.setdefault(spec.table_name, []).extend(ids)
         return found
+
+    def _foreign_currency(
+        self, connection: Connection, internal: int, names: dict[int, str]
+    ) -> list[tuple[int | None, str, dict[str, Any]]]:
+        invoices = bulk.plain_table(Invoice.__table__)
+        organizations = bulk.plain_table(Organization.__table__)
+        rows = connection.execute(
+            select(invoices.c.id, invoices.c.organization_id, invoices.c.invoice_number,
+                   invoices.c.is_voided, invoices.c.paid_date, organizations.c.currency_id,
+                   organizations.c.name)
+            .join(organizations, organizations.c.id == invoices.c.organization_id)
+            .where(organizations.c.currency_id.is_not(None),
+                   organizations.c.currency_id != internal)
+        ).all()
+        if not rows:
+            return []
+        keep = set(self._deletable_invoices(connection, [r[0] for r in rows]))
+        home = names.get(internal, "the internal currency")
+        return [
+            (r[0], f"The invoice is in {names.get(r[5], f'currency {r[5]}')}, the currency "
+                   f"{r[6]} is billed in, but PayDesk takes payments in {home} only. Take "
+                   "this payment outside PayDesk.",
+             {"id": r[0], "companyID": r[1], "invoiceNumber": r[2], "isVoided": bool(r[3]),
+              "paidDate": r[4].isoformat() if r[4] else None, "currencyID": r[5]})
+            for r in rows if r[0] in keep
+        ]
+
+    def _orphans(self, connection: Connection) -> list[tuple[int | None, str, dict[str, Any]]]:
+        invoices = bulk.plain_table(Invoice.__table__)
+        organizations = bulk.plain_table(Organization.__table__)
+        quarantine = cast(Table, QuarantinedRecord.__table__)
+        # An organization Autotask did return but PayDesk holds back (a flaw of its own)
+        # is not missing: its invoices are fine and stay (quarantine does not cascade).
+        held_back = select(quarantine.c.record_id).where(
+            quarantine.c.entity == "Companies", quarantine.c.record_id.is_not(None))
+        orphans = connection.execute(
+            select(invoices.c.id, invoices.c.organization_id, invoices.c.invoice_number,
+                   invoices.c.is_voided, invoices.c.paid_date)
+            .where(invoices.c.organization_id.not_in(select(organizations.c.id)),
+                   invoices.c.organization_id.not_in(held_back))
+        ).all()
+        if not orphans:
+            return []
+        keep = set(self._deletable_invoices(connection, [o[0] for o in orphans]))
+        return [
+            (o[0], f"The invoice belongs to organization {o[1]}, which Autotask did not "
+                   "return.", {"id": o[0], "companyID": o[1], "invoiceNumber": o[2],
+                               "isVoided": bool(o[3]),
+                               "paidDate": o[4].isoformat() if o[4] else None})
+            for o in orphans if o[0] in keep
+        ]
 
     @staticmethod
     def _deletable_invoices(connection: Connection, ids: list[int]) -> list[int]:
@@ -439,7 +530,8 @@ class Writer:
                 insert(table),
                 [
                     {"run_id": self.run_id, "entity": entity, "record_id": rid,
-                     "reason": reason, "payload": _json_safe(payload), "created_at": now}
+                     "reason": _json_safe(reason), "payload": _json_safe(payload),
+                     "created_at": now}
                     for rid, reason, payload in batch.quarantined
                 ],
             )
@@ -579,11 +671,54 @@ def _checkpoint_statement(keys: tuple[str, ...]) -> Any:
     )
 
 
+class _RowRefused(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _is_data_refusal(exc: BaseException) -> bool:
+    """The database refused the values (not: the database is unreachable, full or locked)."""
+    if isinstance(exc, sa_exc.DataError | sa_exc.IntegrityError):
+        return True
+    if isinstance(exc, sa_exc.DBAPIError):
+        return False
+    return isinstance(exc, sa_exc.StatementError | OverflowError | ValueError)
+
+
+def _refusal_reason(exc: BaseException) -> str:
+    cause = exc.orig if isinstance(exc, sa_exc.StatementError) and exc.orig else exc
+    text = str(cause).lower()
+    if isinstance(cause, OverflowError) or "out of range" in text or "too large" in text:
+        what = "a number in it is too large"
+    elif "nul" in text or "0x00" in text:
+        what = "it contains a NUL character"
+    elif isinstance(cause, UnicodeError) or "encod" in text:
+        what = "it contains characters that cannot be stored"
+    else:
+        what = f"{type(cause).__name__}"
+    return (f"PayDesk's database refused this record ({what}). Correct the record in "
+            "Autotask; the next sync stores it.")
+
+
+def _row_payload(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: (v.isoformat() if isinstance(v, datetime | date) else v)
+            for k, v in row.items() if k != "synced_at"}
+
+
 def _json_safe(value: Any) -> Any:
+    """A record as the quarantine can always store it: Decimals as text, NaN and infinities
+    as text, NUL and broken characters spelled out (PostgreSQL refuses them)."""
     if isinstance(value, Decimal):
         return str(value)
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, str):
+        if not value.isascii():
+            value = value.encode("utf-8", "backslashreplace").decode("utf-8")
+        return value.replace("\x00", "\\x00") if "\x00" in value else value
     if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
+        return {_json_safe(str(k)): _json_safe(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_json_safe(v) for v in value]
     return value

@@ -89,7 +89,11 @@ _STATUS_CHOICES: tuple[tuple[str, InvoiceStatus | None], ...] = (
     (InvoiceStatus.OVERDUE.label, InvoiceStatus.OVERDUE),
     (InvoiceStatus.PAID.label, InvoiceStatus.PAID),
     (InvoiceStatus.VOID.label, InvoiceStatus.VOID),
+    (InvoiceStatus.CREDIT.label, InvoiceStatus.CREDIT),
 )
+
+#: Statuses that owe nothing: choosing one shows paid invoices.
+_SETTLED = (InvoiceStatus.PAID.value, InvoiceStatus.VOID.value, InvoiceStatus.CREDIT.value)
 
 _DATE_PRESETS = ("any", "this_month", "last_month", "last_90", "this_year", "last_year", "custom")
 _DATE_PRESET_LABELS = {
@@ -464,9 +468,9 @@ class InvoiceHistoryView(QWidget):
 
     @Slot(int)
     def _on_status_changed(self, _index: int) -> None:
-        # Asking for Paid or Void is asking to see them: turn Show paid on to match.
+        # Asking for Paid, Void or Credit is asking to see them: turn Show paid on to match.
         value = self.status_filter.currentData()
-        if value in (InvoiceStatus.PAID.value, InvoiceStatus.VOID.value):
+        if value in _SETTLED:
             self.show_paid.blockSignals(True)
             self.show_paid.setChecked(True)
             self.show_paid.blockSignals(False)
@@ -475,7 +479,7 @@ class InvoiceHistoryView(QWidget):
     @Slot(bool)
     def _on_show_paid_toggled(self, checked: bool) -> None:
         value = self.status_filter.currentData()
-        if not checked and value in (InvoiceStatus.PAID.value, InvoiceStatus.VOID.value):
+        if not checked and value in _SETTLED:
             self.status_filter.blockSignals(True)
             self.status_filter.setCurrentIndex(0)
             self.status_filter.blockSignals(False)
@@ -616,11 +620,19 @@ class InvoiceHistoryView(QWidget):
         currency = self.model.currency
         locale = self.model.locale
         noun = "invoice" if totals.count == 1 else "invoices"
-        self.totals.setText(
+        text = (
             f"{totals.count:,} {noun}    Total {money_text(totals.total_minor, currency, locale)}"
             f"    Balance {money_text(totals.balance_minor, currency, locale)}"
         )
-        self.totals.setAccessibleName(self.totals.text())
+        tip = ""
+        if totals.held_back:
+            held = "invoice" if totals.held_back == 1 else "invoices"
+            text += f"    {totals.held_back:,} {held} held back — see Sync"
+            tip = (f"{totals.held_back:,} {held} from Autotask could not be stored and "
+                   "are not listed here. The Sync area says why and what to fix in Autotask.")
+        self.totals.setText(text)
+        self.totals.setToolTip(tip)
+        self.totals.setAccessibleName(text)
 
     # --- selection -----------------------------------------------------------------------
     @Slot(QItemSelection, QItemSelection)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from datetime import datetime
 
 from PySide6.QtCore import QModelIndex, QPoint, Qt, Signal, Slot
 from PySide6.QtGui import QAction, QKeySequence, QShowEvent
@@ -24,6 +25,7 @@ from PySide6.QtWidgets import (
     QButtonGroup,
     QHBoxLayout,
     QLabel,
+    QMainWindow,
     QMenu,
     QMessageBox,
     QPushButton,
@@ -82,7 +84,17 @@ def transaction_columns(
     """The Transactions columns (the organization's page leaves out the organization)."""
 
     def status_text(row: TransactionRow) -> str:
+        if row.recovered_at is not None:
+            return f"{row.state.label} (recovered)"
         return row.state.label
+
+    def status_tip(row: TransactionRow) -> str | None:
+        lines = []
+        if row.recovered_at is not None:
+            lines.append(recovery_note(row.recovered_at, row.recovery_why))
+        if row.refunded.minor:
+            lines.append(f"{row.refunded.format(locale)} refunded")
+        return "\n".join(lines) or None
 
     columns: list[Column[TransactionRow]] = [
         Column("Date", lambda r: datetime_text(r.date), sort_key=TransactionSort.DATE.value),
@@ -118,9 +130,7 @@ def transaction_columns(
             status_text,
             sort_key=TransactionSort.STATUS.value,
             pill=lambda r: PAYMENT_STATE_TONES.get(r.state.value, Tone.NEUTRAL),
-            tooltip=lambda r: (
-                f"{r.refunded.format(locale)} refunded" if r.refunded.minor else None
-            ),
+            tooltip=status_tip,
         ),
         Column(
             "Posting",
@@ -142,6 +152,28 @@ def transaction_columns(
         Column("Gateway transaction ID", lambda r: r.gateway_transaction_id or ""),
     ]
     return columns
+
+
+def recovery_note(at: datetime, why: str | None) -> str:
+    """What a payment's row says when recovery finished it."""
+    when = datetime_text(at)
+    return (f"Completed by PayDesk on {when}, after an interruption left it unfinished. "
+            f"{why or ''}").strip()
+
+
+def recovery_message(report: MaintenanceReport) -> str:
+    """The status bar's sentence after an upkeep round that finished interrupted payments."""
+    recovery = report.recovery
+    if recovery is None or not recovery.resolved:
+        return ""
+    outcomes = recovery.resolved
+    if len(outcomes) == 1:
+        o = outcomes[0]
+        return (f"PayDesk finished payment {o.reference}, which an interruption had left "
+                f"unfinished: {o.state.label.lower()}. See Transactions for why.")
+    return (f"PayDesk finished {len(outcomes)} payments an interruption had left unfinished "
+            f"({', '.join(o.reference for o in outcomes[:3])}"
+            f"{'…' if len(outcomes) > 3 else ''}). See Transactions for each one.")
 
 
 def _fetch_rows(engine: Engine, ids: Sequence[int]) -> dict[int, TransactionRow]:
@@ -449,6 +481,10 @@ class TransactionsView(QWidget):
     def _on_upkeep_round(self, report: MaintenanceReport) -> None:
         self.upkeep_label.setText(" ".join(report.problems))
         self.upkeep_label.setVisible(bool(report.problems))
+        finished = recovery_message(report)
+        window = self.window()
+        if finished and isinstance(window, QMainWindow):
+            window.statusBar().showMessage(finished)
         self.reload()
 
     # --- filters, search and sorting -------------------------------------------------------------

@@ -140,7 +140,8 @@ class SyncArea(QWidget):
         layout.addWidget(self.history_table, 3)
 
         layout.addWidget(self._heading("Records PayDesk could not store"))
-        self.quarantine_table = _table(["Kind", "Autotask id", "Seen", "Why"], 3)
+        self.quarantine_table = _table(["Kind", "Record", "Seen", "Why, and what to do"], 3)
+        self.quarantine_table.setWordWrap(True)
         layout.addWidget(self.quarantine_table, 2)
         self.quarantine_empty = QLabel("None — every record Autotask sent could be stored.")
         self.quarantine_empty.setStyleSheet("color: #5B6472;")
@@ -350,10 +351,16 @@ class SyncArea(QWidget):
         table.setRowCount(len(rows))
         labels = {s.entity: s.label for s in SPECS}
         for row, q in enumerate(rows):
-            values = [(labels.get(q.entity, q.entity), False), (str(q.record_id or "—"), True),
-                      (f"{q.created_at.astimezone():%d %b %Y %H:%M}", False), (q.reason, False)]
+            why = f"{q.reason}\n{q.fix}" if q.fix else q.reason
+            values = [(labels.get(q.entity, q.entity), False),
+                      (q.record or str(q.record_id or "—"), False),
+                      (f"{q.created_at.astimezone():%d %b %Y %H:%M}", False), (why, False)]
             for column, (text, right) in enumerate(values):
-                table.setItem(row, column, _item(text, right))
+                item = _item(text, right)
+                if column == 3:
+                    item.setToolTip(why)
+                table.setItem(row, column, item)
+        table.resizeRowsToContents()
 
 
 def _load_history(engine: object) -> tuple[list[RunRow], list[QuarantineRow]]:

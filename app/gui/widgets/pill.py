@@ -49,6 +49,7 @@ _INVOICE_TONES = {
     InvoiceStatus.PAID: Tone.SUCCESS,
     InvoiceStatus.OVERDUE: Tone.DANGER,
     InvoiceStatus.VOID: Tone.NEUTRAL,
+    InvoiceStatus.CREDIT: Tone.INFO,
 }
 
 

@@ -44,6 +44,7 @@ from app.core.setup.autotask_step import (
     run_connection_test,
 )
 from app.core.setup.outcomes import ConnectionFailure, FailureKind, describe_success
+from app.core.setup.validation import typed_zone_notice
 from app.gui.context import AppContext
 from app.gui.widgets.pill import Tone
 from app.gui.wizard.connection_test_page import ConnectionTestPage
@@ -109,13 +110,19 @@ class AutotaskPage(ConnectionTestPage[AutotaskForm, TestOutcome]):
                   self._stack(secret_box, self.secret_note, self.errors["secret"]))
         self._row(form, "API &integration code:", self.integration_code,
                   self._stack(self.integration_code, self.errors["integration_code"]))
+        # A typed zone off Autotask's servers is shown for what it is before it is tested.
+        self.zone_notice = QLabel(self)
+        self.zone_notice.setObjectName("zoneNotice")
+        self.zone_notice.setWordWrap(True)
+        self.zone_notice.setStyleSheet("color: #85520A;")
+        self.zone_notice.hide()
         self.zone_label = QLabel("&Zone address:", self)
         self.zone_label.setBuddy(self.zone_url)
         self.zone_box = self._stack(
             self.zone_url,
             self._hint("Only when PayDesk cannot find your zone by itself, for example "
                        "https://webservices15.autotask.net/ATServicesRest/"),
-            self.errors["zone_url"])
+            self.errors["zone_url"], self.zone_notice)
         form.addRow(self.advanced)
         form.addRow(self.zone_label, self.zone_box)
 
@@ -291,6 +298,9 @@ class AutotaskPage(ConnectionTestPage[AutotaskForm, TestOutcome]):
     # -- gating ------------------------------------------------------------------------------
 
     def _refresh(self) -> None:
+        notice = typed_zone_notice(self.state.form.zone_url)
+        self.zone_notice.setText(notice or "")
+        self.zone_notice.setVisible(bool(notice))
         errors = self.state.form.errors()
         for name, label_widget in self.errors.items():
             message = errors.get(name) if name in self._touched else None

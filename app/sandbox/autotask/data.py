@@ -75,12 +75,24 @@ def _json_default(value: object) -> Any:
 _ENCODER = json.JSONEncoder(default=_json_default, ensure_ascii=False, separators=(",", ":"))
 
 
+_ASCII_ENCODER = json.JSONEncoder(default=_json_default, ensure_ascii=True,
+                                  separators=(",", ":"))
+
+
 def encode_json(value: Any) -> bytes:
     """JSON with Decimals written as numbers with their exact digits (`12.50`)."""
     text = _ENCODER.encode(value)
     if _DEC_OPEN_TEXT in text:
         text = text.replace(_DEC_OPEN_TEXT, "").replace(_DEC_CLOSE_TEXT, "")
-    return text.encode("utf-8")
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        # Half of a surrogate pair (damaged data a test put in): written as the \uXXXX
+        # escape a JSON server sends for it, which is still valid JSON.
+        escaped = _ASCII_ENCODER.encode(value)
+        if _DEC_OPEN_TEXT in escaped:
+            escaped = escaped.replace(_DEC_OPEN_TEXT, "").replace(_DEC_CLOSE_TEXT, "")
+        return escaped.encode("ascii")
 
 
 @functools.lru_cache(maxsize=256)
@@ -251,9 +263,6 @@ def _fmt_z(moment: datetime, digits: int = 3) -> str:
 
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 _DAY_TEXT: dict[int, str] = {}
-# (fractional digits, trailing Z): both of Autotask's shapes, 0–7 digits.
-_STYLES = [(0, True), (2, True), (3, True), (7, True), (0, False), (1, False), (2, False),
-           (3, False), (6, False), (7, False)]
 
 
 def _secs(day: date) -> int:
@@ -279,10 +288,14 @@ def _stamp(seconds: int, micro: int, digits: int, zulu: bool) -> str:
     return text + "Z" if zulu else text
 
 
-def _fmt(r: Callable[[], float], seconds: int, micro: int) -> str:
-    """A timestamp in one of Autotask's shapes, picked at random (seeded)."""
-    digits, zulu = _STYLES[int(r() * len(_STYLES))]
-    return _stamp(seconds, micro, digits, zulu)
+def _fmt(r: Callable[[], float], seconds: int, micro: int, digits: int = 3) -> str:
+    """A UTC instant as Autotask writes it: one form per field, with `Z`.
+
+    The seeded draw that once picked a random shape is still made, so every other value
+    of the data set stays what it was for a given seed.
+    """
+    r()
+    return _stamp(seconds, micro, digits, True)
 
 
 def _fmt_date(day: date) -> str:
@@ -293,6 +306,18 @@ def _fmt_date(day: date) -> str:
 def _fmt_date_seconds(seconds: int) -> str:
     return f"{_day_text(seconds // 86400)}T00:00:00"
 
+
+#: The sandbox tenant's currencies (Autotask's Currencies entity): ids as a tenant has them.
+INTERNAL_CURRENCY_ID = 1
+FOREIGN_CURRENCY_ID = 4
+_CURRENCIES: tuple[Record, ...] = (
+    {"id": INTERNAL_CURRENCY_ID, "name": "USD", "description": "US Dollar",
+     "displaySymbol": "$", "exchangeRate": Decimal("1.0000"), "isActive": True,
+     "isInternalCurrency": True},
+    {"id": FOREIGN_CURRENCY_ID, "name": "EUR", "description": "Euro",
+     "displaySymbol": "€", "exchangeRate": Decimal("0.9200"), "isActive": True,
+     "isInternalCurrency": False},
+)
 
 _T = TypeVar("_T")
 
@@ -393,7 +418,13 @@ class Table:
     def generate(self, number: int) -> list[Record]:
         """Generate one chunk without touching the caches (safe without the data lock)."""
         assert self._generate is not None
-        return self._generate(number)
+        records = self._generate(number)
+        for record in records:
+            # Autotask sends the list on every record, empty when there are none (published
+            # clients index into it unconditionally).
+            if "userDefinedFields" not in record:
+                record["userDefinedFields"] = []
+        return records
 
     def store_chunk(self, number: int, records: list[Record]) -> None:
         """Keep a generated chunk (callers hold the data lock)."""
@@ -658,6 +689,7 @@ class Table:
         return last + 1 + (len(self._extra_ids) % 3)
 
     def append(self, record: Record) -> None:
+        record.setdefault("userDefinedFields", [])
         self.extra.append(record)
         self._extra_ids.append(int(record["id"]))
 
@@ -760,13 +792,16 @@ class SandboxData:
     ENTITY_CODES: ClassVar[dict[str, int]] = {
         "companies": 1, "contacts": 2, "contracts": 3, "tickets": 4, "invoices": 5,
         "billingitems": 6,
-        "paymentterms": 7, "companynotes": 8}
+        "paymentterms": 7, "companynotes": 8, "currencies": 9}
 
     def __init__(self, sizes: DataSizes, *, seed: int = 7, anchor: date | None = None,
                  bad_records: int = 0) -> None:
         self.sizes = sizes
         self.seed = seed
         self.anchor = anchor or default_anchor()
+        #: No generated instant is later than this (epoch seconds, fixed when the data set
+        #: is made so that a chunk generated again later is the same).
+        self.ceiling = int(datetime.now(UTC).timestamp())
         self.lock = threading.RLock()
         self.start = _add_months(self.anchor, -12 * sizes.years)
         self._avg_lines = sizes.lines_per_invoice
@@ -810,6 +845,13 @@ class SandboxData:
         for term in self.payment_terms:
             terms.append(term)
         self.payment_terms_table = add(terms)
+        # Autotask's currencies: the internal one, and one a client may be billed in when
+        # multi-currency is on (a company's currencyID names it).
+        currencies = Table("Currencies", count=0, base=0, code=codes["currencies"],
+                           generate=None)
+        for currency in _CURRENCIES:
+            currencies.append(dict(currency))
+        self.currencies = add(currencies)
         self.notes = add(Table("CompanyNotes", count=0, base=29_690_000,
                                code=codes["companynotes"], generate=None))
         self._notes_next = 29_690_011
@@ -897,6 +939,7 @@ class SandboxData:
                 "parentCompanyID": None,
                 "taxRegionID": 1 + index % len(_TAX_REGIONS),
                 "taxID": None if r() < 0.7 else f"{int(r() * 9 * 10**8) + 10**8}",
+                "currencyID": INTERNAL_CURRENCY_ID,
                 "createDate": _fmt(r, created, micro),
                 "lastActivityDate": _fmt(r, modified, micro),
                 "lastTrackedModifiedDateTime": _fmt(r, modified, micro),
@@ -971,6 +1014,7 @@ class SandboxData:
 
     def _gen_tickets(self, chunk: int) -> list[Record]:
         r = self._rng(4, chunk).random
+        ceiling = self.ceiling
         table = self.tickets
         anchor = _secs(self.anchor)
         companies = self.companies.count
@@ -982,6 +1026,11 @@ class SandboxData:
             status = 5 if old and r() < 0.95 else _pick(r, _TICKET_STATUSES)
             completed = created + int(r() * 240 * 3600) + 3600 if status == 5 else None
             modified = completed or created + int(r() * 48 * 3600)
+            # Activity never lies in the future (a client's "changed since" would read it
+            # again on every run).
+            created = min(created, ceiling)
+            completed = min(completed, ceiling) if completed else None
+            modified = min(modified, ceiling)
             title = _pick(r, _TICKET_TITLES).replace("{n}", _pick(r, _FIRST))
             company_index = int(r() * companies)
             out.append({
@@ -1002,7 +1051,7 @@ class SandboxData:
                 "dueDateTime": _fmt(r, created + 3 * 86400, micro),
                 "completedDate": _fmt(r, completed, micro) if completed else None,
                 "lastActivityDate": _fmt(r, modified, micro),
-                "lastTrackedModificationDateTime": _fmt(r, modified, micro),
+                "lastTrackedModificationDateTime": _fmt(r, modified, micro, 7),
             })
         return out
 
@@ -1091,7 +1140,7 @@ class SandboxData:
                 "batchID": 100 + batch.number,
                 "comments": None if r() < 0.8 else "Thank you for your business!",
                 "companyID": self.company_id(company_index),
-                "createDateTime": _fmt(r, created, micro),
+                "createDateTime": _fmt(r, created, micro, 7),
                 "creatorResourceID": resources[int(r() * len(resources))],
                 "dueDate": batch.due_texts[due_days],
                 "fromDate": batch.from_text,

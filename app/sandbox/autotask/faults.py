@@ -91,8 +91,16 @@ class Faults:
     """HTTP status of the thread-threshold refusal (Autotask does not always use 429)."""
     next_page_host: str | None = None
     """When set, `nextPageUrl` points at this host instead of the sandbox's."""
+    zone_url: str | None = None
+    """When set, `zoneInformation` names this address as the user's zone."""
     redirect_to: str | None = None
     """When set, API requests are answered with a 307 to this base URL."""
+    duplicate_ids: list[int] = field(default_factory=list)
+    """Records with these ids appear twice in every query answer that holds them (a paging
+    glitch a client must report, not collapse silently)."""
+    blank_ids: dict[str, list[int]] = field(default_factory=dict)
+    """Entity name -> ids: those records are served with `"id": null` (damaged data a
+    client must quarantine, not choke on)."""
     scripted: list[ScriptedFault] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
@@ -104,6 +112,13 @@ class Faults:
             if key == "scripted":
                 self.scripted = [ScriptedFault.from_json(item) for item in value or []]
                 continue
+            if key == "blank_ids" and (not isinstance(value, dict) or not all(
+                    isinstance(ids, list) and all(type(i) is int for i in ids)
+                    for ids in value.values())):
+                raise ValueError("blank_ids needs {entity: [record ids]}")
+            if key == "duplicate_ids" and (
+                    not isinstance(value, list) or not all(type(v) is int for v in value)):
+                raise ValueError(f"{key} needs a list of record ids")
             setattr(self, key, _knob(Faults, key, value))
         if self.error_body not in BODY_KINDS:
             raise ValueError(f"error_body must be one of {', '.join(BODY_KINDS)}")

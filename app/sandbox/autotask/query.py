@@ -74,6 +74,11 @@ def _stored_datetime(text: str) -> datetime | None:
 
 
 def _as_number(spec: FieldSpec, value: Any, integer: bool) -> Any:
+    if integer and (isinstance(value, bool) or (
+            isinstance(value, str) and value.strip().lower() in ("true", "false"))):
+        # Autotask takes true/false for its integer flags (Contacts.isActive is 0/1);
+        # django-autotask's contact sync sends exactly that.
+        return 1 if value is True or str(value).strip().lower() == "true" else 0
     if isinstance(value, bool):
         raise QueryError(f"Value for field {spec.name} is not a valid {spec.data_type}.")
     try:

@@ -105,6 +105,7 @@ _add(EntitySchema("Companies", (
     _f("parentCompanyID", "integer", **_W),
     _f("taxRegionID", "integer", **_W),
     _f("taxID", "string", length=50, **_W),
+    _f("currencyID", "integer", **_W),
     _f("createDate", "dateTime"),
     _f("lastActivityDate", "dateTime"),
     _f("lastTrackedModifiedDateTime", "dateTime"),
@@ -216,6 +217,16 @@ _add(EntitySchema("PaymentTerms", (
     _f("description", "string", length=500),
     _f("isActive", "boolean"),
     _f("paymentDueInDays", "integer"),
+)))
+
+_add(EntitySchema("Currencies", (
+    _f("id", "long"),
+    _f("name", "string", length=3),
+    _f("description", "string", length=100),
+    _f("displaySymbol", "string", length=10),
+    _f("exchangeRate", "decimal"),
+    _f("isActive", "boolean"),
+    _f("isInternalCurrency", "boolean"),
 )))
 
 _add(EntitySchema("CompanyNotes", (

@@ -12,21 +12,25 @@ What it serves (paths and header names in any letter case, like Autotask):
 * `GET  /atservicesrest/v1.0/zoneInformation?user=` (no authentication, never throttled)
   and `GET /atservicesrest/versioninformation`.
 * Under `/atservicesrest/v1.0/` (= `ATServicesRest/V1.0/`): `{Entity}/query` (POST, or GET
-  with `?search=`), `query/count`, `query/next` (POST; GET is 405), `{Entity}/{id}`,
-  bare `{Entity}` (GET 405, POST create, PATCH/PUT update), `entityInformation`,
+  with `?search=`), `query/count`, `query/next` (GET for a query sent as GET; for a POST
+  query only POST, GET is 405), `{Entity}/{id}` (GET only; PATCH/PUT there are 405),
+  bare `{Entity}` (GET 405, POST create, PATCH/PUT update with the id in the body),
+  `entityInformation`,
   `entityInformation/fields`, `entityInformation/userDefinedFields`, `ThresholdInformation`,
   and `Companies/{id}/Notes` (POST create; `.../Notes/query` and top-level `CompanyNotes/query`).
 * Autotask's authentication answers (wrong secret 401; unknown user or integration code 500),
   its request limits (`limits.py`) and the fault switches of `faults.py`.
 * An admin interface under `/_sandbox/` that is not part of Autotask: read requests, notes
-  and PATCHes received; create or change companies and invoices; void or pay an invoice;
-  switch faults. The same is available on the `AutotaskSandbox` object.
+  and PATCHes received; create or change companies and invoices; set any field of any
+  record to any value (`PATCH records/{Entity}/{id}`, for damaged-data tests); void or pay
+  an invoice; switch faults. The same is available on the `AutotaskSandbox` object.
 
 Published clients work against it unchanged once given the sandbox's zone URL: py-autotask
-2.3.0 (get, query, count — it sends `{}` for "all" —, field metadata, PATCH on
-`{Entity}/{id}`, child creates; its entity-level `query_all` stops after the first page,
-here as against Autotask, because it pages by an `offset` Autotask ignores) and atrest
-1.0.2 (GET queries with a raw JSON `search`, creates with capitalised field names).
+2.3.0 (get, query, count — it sends `{}` for "all" —, field metadata, child creates; its
+`update()` PATCHes `{Entity}/{id}`, which Autotask and the sandbox answer with 405; its
+entity-level `query_all` stops after the first page, here as against Autotask, because it
+pages by an `offset` Autotask does not have) and atrest 1.0.2 (GET queries with a raw JSON
+`search`, creates with capitalised field names).
 
 Threads: one thread per connection (stdlib `ThreadingHTTPServer`); every data access holds
 the data set's lock.
@@ -325,6 +329,19 @@ class AutotaskSandbox:
             changed = self.data.change("Companies", company_id, fields)
         if changed is None:
             raise KeyError(company_id)
+        return dict(changed)
+
+    def change_record(self, entity: str, record_id: int, **fields: Any) -> Record:
+        """Set any fields of any record to any value, as sent: how tests put damaged data
+        (a total of 1E+20, a NUL in a name, NaN, a date in the year 1) in front of a client.
+        Decimal values are written as JSON numbers with their digits, `Decimal("NaN")` and
+        the infinities as the bare words `NaN` / `Infinity`."""
+        with self.data.lock:
+            if self.data.table(entity) is None:
+                raise KeyError(entity)
+            changed = self.data.change(entity, record_id, fields)
+        if changed is None:
+            raise KeyError(record_id)
         return dict(changed)
 
     def create_invoice(self, company_id: int,
@@ -764,7 +781,7 @@ class _Handler(BaseHTTPRequestHandler):
             raise _HTTPError(500, ["Zone information could not be determined"])
         self._send_json(200, {
             "zoneName": "Sandbox (this computer)",
-            "url": self.sandbox.zone_url,
+            "url": self.sandbox.faults.zone_url or self.sandbox.zone_url,
             "webUrl": f"{self.sandbox.origin}/_sandbox/",
             "ci": 400000 + self.sandbox.seed,
         })
@@ -884,19 +901,6 @@ class _Handler(BaseHTTPRequestHandler):
         elif len(tail) == 1 and tail[0].lstrip("-").isdigit():
             if method == "GET":
                 self._get_item(schema, int(tail[0]))
-            elif method in ("PATCH", "PUT"):
-                # `PATCH {Entity}/{id}` — a form some published clients use; the id in the
-                # path wins over (and must agree with) an id in the body.
-                fields = self._json_body(raw)
-                if not isinstance(fields, dict):
-                    raise _HTTPError(500, ["The request body must be an object."])
-                body_id = lower_keys(fields).get("id")
-                if body_id is not None and body_id != int(tail[0]):
-                    raise _HTTPError(500, ["The id in the body does not match the address."])
-                fields = {**{k: v for k, v in fields.items() if k.lower() != "id"},
-                          "id": int(tail[0])}
-                record_id = self._update(schema, fields, replace=method == "PUT")
-                self._send_json(200, {"itemId": record_id})
             elif method == "DELETE":
                 raise _HTTPError(500, [f"{schema.name} cannot be deleted through the API."])
             else:
@@ -936,19 +940,22 @@ class _Handler(BaseHTTPRequestHandler):
     def _query_routes(self, method: str, schema: EntitySchema, tail: list[str], raw: bytes,
                       params: dict[str, str], extra_filter: dict[str, Any] | None = None
                       ) -> None:
-        if tail == ["next"] and method == "GET":
-            raise _method_not_allowed("GET")
         if tail not in ([], ["count"], ["next"]):
             raise _HTTPError(404, ["The requested resource was not found."])
+        after: int | None = None
+        via_get = method == "GET"
+        if tail == ["next"]:
+            # The next page of a query sent as GET is read with GET (published clients
+            # follow it so, and Autotask serves it); that of a POST query only by POST.
+            after, asked_by_get = _decode_paging(params.get("paging"))
+            if via_get and not asked_by_get:
+                raise _method_not_allowed("GET")
         body = self._search_body(method, raw, params)
         if not isinstance(body, dict):
             raise _HTTPError(500, ["A query body with a filter is required."])
         if extra_filter is not None:
             body = lower_keys(body)
             body["filter"] = [extra_filter, *list(body.get("filter") or [])]
-        after: int | None = None
-        if tail == ["next"]:
-            after = _decode_paging(params.get("paging"))
         try:
             compiled = compile_query(schema, body)
         except QueryError as error:
@@ -961,7 +968,7 @@ class _Handler(BaseHTTPRequestHandler):
         every = sandbox.faults.mutate_every
         if every and sandbox.query_requests % every == 0:
             sandbox._mutate()
-        self._query(schema, compiled, body, after, params)
+        self._query(schema, compiled, body, after, params, via_get=via_get)
 
     def _count(self, schema: EntitySchema, compiled: Any) -> None:
         data = self.sandbox.data
@@ -981,7 +988,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._send_json(200, {"queryCount": total})
 
     def _query(self, schema: EntitySchema, compiled: Any, body: dict[str, Any],
-               after: int | None, params: dict[str, str]) -> None:
+               after: int | None, params: dict[str, str], *, via_get: bool = False) -> None:
         sandbox = self.sandbox
         data = sandbox.data
         limit = compiled.max_records
@@ -994,6 +1001,9 @@ class _Handler(BaseHTTPRequestHandler):
         records: list[Record] = []
         more = False
         last_id: int | None = None
+        twice = set(sandbox.faults.duplicate_ids)
+        blank = {i for entity, ids in sandbox.faults.blank_ids.items()
+                 if entity.lower() == schema.name.lower() for i in ids}
         with data.lock:
             table = data.table(schema.name)
             assert table is not None
@@ -1007,7 +1017,11 @@ class _Handler(BaseHTTPRequestHandler):
                     if len(parts) == limit:
                         more = True
                         break
+                    if record_id in blank:
+                        raw = _without_id(raw)
                     parts.append(raw)
+                    if record_id in twice:
+                        parts.append(raw)
                     last_id = record_id
             else:
                 for record in _matching(table, compiled, start):
@@ -1016,10 +1030,14 @@ class _Handler(BaseHTTPRequestHandler):
                     if len(parts) + len(records) == limit:
                         more = True
                         break
-                    if include is None:
-                        parts.append(sandbox._serialize(name, record))
-                    else:
-                        records.append(record)
+                    copies = 2 if record["id"] in twice else 1
+                    for _ in range(copies):
+                        if include is None:
+                            raw = sandbox._serialize(name, record)
+                            parts.append(_without_id(raw) if record["id"] in blank else raw)
+                        else:
+                            records.append(
+                                {**record, "id": None} if record["id"] in blank else record)
                     last_id = record["id"]
         # Records are never changed in place (a change stores a new dict), so a page's
         # projection is encoded after the lock is released.
@@ -1033,15 +1051,17 @@ class _Handler(BaseHTTPRequestHandler):
             sandbox._prefetch(schema.name, last_id, include)
         next_url = None
         if more and last_id is not None:
-            next_url = self._next_url(schema, body, last_id, limit, params)
+            next_url = self._next_url(schema, body, last_id, limit, params, via_get=via_get)
         details = encode_json({"count": len(parts), "requestCount": limit,
                                "prevPageUrl": None, "nextPageUrl": next_url})
         self._send(200, b'{"items":[' + b",".join(parts) + b'],"pageDetails":' + details + b"}")
 
     def _next_url(self, schema: EntitySchema, body: dict[str, Any], last_id: int, limit: int,
-                  params: dict[str, str]) -> str:
-        paging = base64.urlsafe_b64encode(
-            json.dumps({"lastId": last_id, "max": limit}).encode()).decode()
+                  params: dict[str, str], *, via_get: bool = False) -> str:
+        state: dict[str, Any] = {"lastId": last_id, "max": limit}
+        if via_get:
+            state["get"] = True
+        paging = base64.urlsafe_b64encode(json.dumps(state).encode()).decode()
         origin = self.sandbox.origin
         host = self.sandbox.faults.next_page_host
         if host:
@@ -1250,6 +1270,9 @@ class _Handler(BaseHTTPRequestHandler):
             elif len(path) == 2 and path[0] in ("companies", "invoices") and method == "GET":
                 record = sandbox.record(path[0], int(path[1]))
                 self._send_json(200 if record else 404, {"item": record})
+            elif len(path) == 3 and path[0] == "records" and method == "PATCH":
+                self._send_json(200, {"item": sandbox.change_record(
+                    path[1], int(path[2]), **fields)})
             elif len(path) == 2 and path[0] == "companies" and method == "PATCH":
                 self._send_json(200, sandbox.change_company(int(path[1]), **fields))
             elif path == ["invoices"] and method == "POST":
@@ -1326,12 +1349,20 @@ def _retry_after_text(seconds: float) -> str:
     return f"{max(seconds, 0.001):.3f}"
 
 
-def _decode_paging(value: str | None) -> int | None:
+def _decode_paging(value: str | None) -> tuple[int, bool]:
+    """(last id served, whether the query was sent as GET) from a `paging` parameter."""
     if not value:
         raise _HTTPError(500, ["The paging parameter is missing."])
     try:
         padded = value + "=" * (-len(value) % 4)
         state = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        return int(state["lastId"])
-    except (ValueError, KeyError, TypeError):
+        return int(state["lastId"]), state.get("get") is True
+    except (ValueError, KeyError, TypeError, AttributeError):
         raise _HTTPError(500, ["The paging parameter is not valid."]) from None
+
+
+def _without_id(raw: bytes) -> bytes:
+    """A record's JSON with its id replaced by null (the `blank_ids` fault)."""
+    record = json.loads(raw, parse_float=Decimal)
+    record["id"] = None
+    return encode_json(record)

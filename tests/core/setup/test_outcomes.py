@@ -70,3 +70,18 @@ def test_success_shows_zone_web_address_organizations_and_usage() -> None:
         "Organizations": "1,234",
         "API usage": "87 of 10,000 requests in the last 60 minutes",
     }
+
+
+def test_a_typed_zone_is_described_as_typed_and_named_when_not_autotask() -> None:
+    from app.core.autotask.client import ConnectionReport
+    from app.core.setup.outcomes import describe_success
+    from app.core.setup.validation import typed_zone_notice
+
+    report = ConnectionReport("Sandbox", "https://psa.example.com/ATServicesRest/", "", 3, 1,
+                              10_000, 60, typed_zone=True)
+    zone = dict(describe_success(report))["Zone"]
+    assert zone.startswith("https://psa.example.com/") and "you typed" in zone
+    assert typed_zone_notice("https://psa.example.com/ATServicesRest/")
+    assert typed_zone_notice("https://webservices2.autotask.net/ATServicesRest/") is None
+    assert typed_zone_notice("http://127.0.0.1:8080/ATServicesRest/") is None
+    assert typed_zone_notice("") is None

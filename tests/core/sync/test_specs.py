@@ -45,11 +45,58 @@ def test_invoice_amounts_become_minor_units_and_state_is_derived() -> None:
 
 
 def test_amounts_follow_the_internal_currency_exponent() -> None:
-    assert convert_invoice(_invoice(invoiceTotal=Decimal("1500")), JPY)["total_minor"] == 1500
-    # Half-even rounding for values with more digits than the currency has.
-    line = {"id": 1, "totalAmount": Decimal("10.125"), "quantity": Decimal("1.50")}
+    assert convert_invoice(_invoice(invoiceTotal=Decimal("1500"), totalTaxValue=Decimal("0")),
+                           JPY)["total_minor"] == 1500
+    # Trailing zeros beyond the currency's places are exact, so they are fine.
+    line = {"id": 1, "totalAmount": Decimal("10.1200"), "quantity": Decimal("1.50")}
     row = convert_billing_item(line, USD)
     assert row["total_minor"] == 1012 and row["quantity"] == "1.50"
+
+
+@pytest.mark.parametrize("total", [Decimal("12.345678"), Decimal("0.001"), "10.125"])
+def test_amounts_that_do_not_fit_the_currency_are_refused_never_rounded(total: object) -> None:
+    with pytest.raises(InvalidRecord) as caught:
+        convert_invoice(_invoice(invoiceTotal=total), USD)
+    assert "more decimal places than USD has (2)" in caught.value.reason
+    assert "does not round" in caught.value.reason
+    with pytest.raises(InvalidRecord, match="more decimal places than JPY"):
+        convert_invoice(_invoice(invoiceTotal=Decimal("1500.5"), totalTaxValue=0), JPY)
+
+
+@pytest.mark.parametrize(
+    ("changes", "words"),
+    [
+        ({"invoiceTotal": Decimal("1E+20")}, "far too large"),
+        ({"invoiceTotal": float("nan")}, "is not a number"),
+        ({"invoiceTotal": Decimal("NaN")}, "is not a number"),
+        ({"invoiceTotal": Decimal("-Infinity")}, "is not a number"),
+        ({"totalTaxValue": float("inf")}, "is not a number"),
+        ({"companyID": 10**19}, "far too large"),
+        ({"companyID": Decimal("1E+50")}, "far too large"),
+        ({"paymentTerm": "99999999999999999999999"}, "far too large"),
+        ({"invoiceNumber": "INV\x00-1"}, "NUL character"),
+        ({"comments": "broken \ud800 emoji"}, "broken character"),
+        ({"invoiceDateTime": "0001-01-01T00:00:00"}, "not a plausible date"),
+        ({"dueDate": "9999-12-31T00:00:00"}, "not a plausible date"),
+        ({"createDateTime": "0001-01-01T00:00:00+05:00"}, "not a plausible date"),
+        ({"createDateTime": "9999-12-31T23:59:59-05:00"}, "not a plausible date"),
+        ({"createDateTime": "3024-05-01T10:00:00Z"}, "not a plausible date"),
+    ],
+)
+def test_values_a_database_would_refuse_are_refused_with_a_reason(
+        changes: dict[str, object], words: str) -> None:
+    with pytest.raises(InvalidRecord) as caught:
+        convert_invoice(_invoice(**changes), USD)
+    assert words in caught.value.reason
+    assert "\x00" not in caught.value.reason
+    caught.value.reason.encode("utf-8")  # storable as it is
+
+
+def test_a_status_beyond_a_32_bit_column_is_refused() -> None:
+    with pytest.raises(InvalidRecord, match="far too large"):
+        convert_company({"id": 5, "companyName": "Acme", "companyType": 2**31}, USD)
+    assert convert_company({"id": 5, "companyName": "Acme", "companyType": 2**31 - 1},
+                           USD)["company_type"] == 2**31 - 1
 
 
 @pytest.mark.parametrize(

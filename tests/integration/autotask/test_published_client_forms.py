@@ -42,13 +42,76 @@ def test_create_with_capitalised_field_names(sandbox: AutotaskSandbox) -> None:
     assert created["createDate"] and created["ticketNumber"].startswith("T")
 
 
-def test_patch_on_the_record_address_and_count_without_filter(
-        sandbox: AutotaskSandbox) -> None:
+def test_patch_goes_to_the_entity_with_the_id_in_the_body(sandbox: AutotaskSandbox) -> None:
+    """Autotask's update is `PATCH /V1.0/{Entity}` with the id in the body; the record's own
+    address takes GET only (py-autotask 2.3.0's `update()` PATCHes it and fails there)."""
     invoice = sandbox.records("Invoices")[0]["id"]
-    response = requests.patch(f"{_base(sandbox)}/Invoices/{invoice}", headers=_headers(sandbox),
+    wrong = requests.patch(f"{_base(sandbox)}/Invoices/{invoice}", headers=_headers(sandbox),
+                           json={"id": invoice, "paidDate": "2026-02-03"}, timeout=(5, 30))
+    assert wrong.status_code == 405
+    assert sandbox.record("Invoices", invoice)["paidDate"] != "2026-02-03T00:00:00"  # type: ignore[index]
+    response = requests.patch(f"{_base(sandbox)}/Invoices", headers=_headers(sandbox),
                               json={"id": invoice, "paidDate": "2026-02-03"}, timeout=(5, 30))
     assert response.json() == {"itemId": invoice}
     assert sandbox.record("Invoices", invoice)["paidDate"] == "2026-02-03T00:00:00"  # type: ignore[index]
     count = requests.post(_base(sandbox) + "/Invoices/query/count", headers=_headers(sandbox),
                           json={}, timeout=(5, 30))
     assert count.json() == {"queryCount": 1_234}
+
+
+def test_every_record_carries_its_user_defined_fields(sandbox: AutotaskSandbox) -> None:
+    for entity in ("Companies", "Contacts", "Tickets", "Invoices", "BillingItems"):
+        response = requests.post(f"{_base(sandbox)}/{entity}/query", headers=_headers(sandbox),
+                                 json={"MaxRecords": 50, "Filter": [{"op": "exist",
+                                                                     "field": "id"}]},
+                                 timeout=(5, 30))
+        items = response.json()["items"]
+        assert items and all(isinstance(i["userDefinedFields"], list) for i in items), entity
+
+
+def test_a_get_query_pages_by_get_to_the_end(sandbox: AutotaskSandbox) -> None:
+    search = '{"MaxRecords": 500, "filter": [{"op": "exist", "field": "id"}]}'
+    url: str | None = f"{_base(sandbox)}/Invoices/query?search={search}"
+    ids: list[int] = []
+    while url:
+        page = requests.get(url, headers=_headers(sandbox), timeout=(5, 30))
+        assert page.status_code == 200, page.text
+        ids += [item["id"] for item in page.json()["items"]]
+        url = page.json()["pageDetails"]["nextPageUrl"]
+    assert ids == [r["id"] for r in sandbox.records("Invoices")]
+
+
+def test_true_and_false_are_taken_for_integer_flags(sandbox: AutotaskSandbox) -> None:
+    """django-autotask's contact sync filters Contacts.isActive (an integer) with "true"."""
+    for value, flag in (("true", 1), ("false", 0), (True, 1)):
+        response = requests.post(f"{_base(sandbox)}/Contacts/query", headers=_headers(sandbox),
+                                 json={"filter": [{"op": "eq", "field": "isActive",
+                                                   "value": value}]}, timeout=(5, 30))
+        assert response.status_code == 200, response.text
+        items = response.json()["items"]
+        assert items and all(i["isActive"] == flag for i in items)
+
+
+def test_timestamps_have_one_form_per_field_and_none_lies_ahead(
+        sandbox: AutotaskSandbox) -> None:
+    import re
+    from datetime import UTC, datetime
+
+    from app.core.autotask.dates import parse_autotask_datetime
+
+    now = datetime.now(UTC)
+    for entity, fields in (("Tickets", ("createDate", "lastActivityDate",
+                                        "lastTrackedModificationDateTime", "completedDate")),
+                           ("Companies", ("createDate", "lastTrackedModifiedDateTime")),
+                           ("Invoices", ("createDateTime",))):
+        for name in fields:
+            shapes = set()
+            for record in sandbox.records(entity):
+                value = record.get(name)
+                if value is None:
+                    continue
+                shapes.add(re.sub(r"\d", "9", value))
+                if name != "dueDateTime":
+                    moment = parse_autotask_datetime(value)
+                    assert moment is not None and moment <= now, (entity, name, value)
+            assert len(shapes) == 1 and next(iter(shapes)).endswith("Z"), (entity, name, shapes)

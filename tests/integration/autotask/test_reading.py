@@ -92,7 +92,7 @@ def test_client_refuses_page_sizes_autotask_would_reject(client: AutotaskClient)
     assert len(client.query_page("Invoices", max_records=1)) == 1
 
 
-def test_next_page_url_must_be_posted_and_get_is_405(sandbox: AutotaskSandbox,
+def test_next_page_url_of_a_post_query_must_be_posted_and_get_is_405(sandbox: AutotaskSandbox,
                                                      client: AutotaskClient) -> None:
     body = {"MaxRecords": 500, "Filter": [{"op": "exist", "field": "id"}]}
     first = requests.post(f"{sandbox.zone_url}V1.0/Invoices/query", headers=_headers(sandbox),

@@ -508,3 +508,22 @@ def test_a_pending_refund_that_fails_is_undone_and_autotask_is_told(world: PayWo
     assert autotask_invoice(world, first)["paidDate"]
     # Following up again changes nothing.
     assert recover_payments(world.engine, world.gateway, actor="dana@frontdesk").refunds == ()
+
+
+def test_a_payment_finished_by_recovery_says_so_on_its_row(world: PayWorld) -> None:
+    from app.core.payments import recover_payments, transaction_rows
+
+    first = world.invoice_ids[0]
+    payment_id = world.pipeline.create(world.request([first]))  # then PayDesk stopped
+    normal = world.pipeline.pay(world.request([world.invoice_ids[1]]))
+
+    report = recover_payments(world.engine, world.gateway, actor=world.pipeline.actor)
+
+    assert [o.payment_id for o in report.resolved] == [payment_id]
+    rows = {r.payment_id: r for r in transaction_rows(world.engine,
+                                                      [payment_id, normal.payment_id])}
+    recovered = rows[payment_id]
+    assert recovered.state is PaymentState.FAILED
+    assert recovered.recovered_at is not None
+    assert recovered.recovery_why and "Nothing was charged" in recovered.recovery_why
+    assert rows[normal.payment_id].recovered_at is None

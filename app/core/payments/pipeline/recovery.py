@@ -12,6 +12,7 @@ from app.core.gateways import (
     GatewayError,
     PaymentGateway,
 )
+from app.core.payments.audit import RECOVERED_ACTION, audit
 from app.core.payments.pipeline.base import (
     DEFAULT_STALE_AFTER,
     Checkpoint,
@@ -28,6 +29,16 @@ from app.core.storage.models import (
     Payment,
     Refund,
 )
+
+
+def _note_recovered(engine: Engine, actor: str, outcome: PaymentOutcome) -> None:
+    """Record that recovery finished a payment left unfinished (a crash, a lost answer), so
+    the bookkeeper is told when and why on the payment's row."""
+    with session_scope(engine) as session:
+        audit(session, actor=actor, action=RECOVERED_ACTION, subject_type="payment",
+              subject_id=outcome.payment_id,
+              details={"reference": outcome.reference, "state": outcome.state.value,
+                       "why": outcome.message})
 
 
 def recover_payments(
@@ -104,7 +115,11 @@ def recover_payments(
     errors: list[str] = []
     for payment_id in open_ids:
         outcome = pipeline.resolve(payment_id)
-        (unknown.append(outcome.reference) if outcome.pending else resolved.append(outcome))
+        if outcome.pending:
+            unknown.append(outcome.reference)
+        else:
+            resolved.append(outcome)
+            _note_recovered(engine, pipeline.actor, outcome)
     for payment_id in hosted_ids:
         try:
             outcome = pipeline.check_hosted_payment(payment_id)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-05 00:35:49.672547
+Create Date: 2026-12-05 01:05:32.271727
 """
 from alembic import op
 import sqlalchemy as sa
@@ -154,6 +154,7 @@ def upgrade() -> None:
     sa.Column('postal_code', sa.String(length=20), nullable=True),
     sa.Column('country', sa.String(length=100), nullable=True),
     sa.Column('owner_resource_id', sa.BigInteger(), nullable=True),
+    sa.Column('currency_id', sa.BigInteger(), nullable=True),
     sa.Column('last_modified', app.core.storage.types.UTCDateTime(), nullable=True),
     sa.Column('last_activity', app.core.storage.types.UTCDateTime(), nullable=True),
     sa.Column('synced_at', app.core.storage.types.UTCDateTime(), nullable=False),
