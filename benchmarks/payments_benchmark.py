@@ -263,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
                 lambda: bar.setValue(min(bar.maximum(), bar.value() + jump)))
     scroll_seconds = time.perf_counter() - scroll_started
     fetches = view.model.fetch_count - fetches_before
-    assert view.model.row_object(view.model.rowCount() - 1) is not None
+    assert view.model.row_at(view.model.rowCount() - 1) is not None
     # Then Page Down from the top, as reading through the newest payments does.
     bar.setValue(0)
     paint()

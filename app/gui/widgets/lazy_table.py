@@ -36,6 +36,7 @@ from enum import Enum
 from itertools import islice
 from typing import Any, Generic, TypeVar
 
+import shiboken6
 from PySide6.QtCore import (
     QAbstractTableModel,
     QModelIndex,
@@ -249,6 +250,41 @@ class LazyTableModel(QAbstractTableModel, Generic[KeyT, RowT]):
         """
         self._submit(_Request(loader, frozenset(changed), prefetch_row))
 
+    def update_rows(self, keys: Iterable[KeyT]) -> None:
+        """Fetch the rows of ``keys`` again (in a worker) and repaint only them — for a
+        change that cannot alter which rows are listed (a retried posting, a refund)."""
+        wanted = [key for key in dict.fromkeys(keys) if self.row_of(key) is not None]
+        if not wanted:
+            return
+        generation = self._generation
+        fetch = self._fetch_rows
+
+        def work() -> Mapping[KeyT, RowT]:  # runs on a pool thread
+            return fetch(wanted)
+
+        task = run_task(
+            self._task_name,
+            work,
+            on_success=lambda rows: self._on_updated(generation, wanted, rows),
+        )
+        self._page_tasks.add(task)
+        task.done.connect(lambda: self._page_tasks.discard(task))
+
+    def _on_updated(self, generation: int, keys: list[KeyT], rows: Mapping[KeyT, RowT]) -> None:
+        if not shiboken6.isValid(self):
+            return
+        self.fetch_count += 1
+        for key in keys:
+            self._rows.pop(key, None)
+            self._cells.pop(key, None)
+        self._store(rows)
+        if generation != self._generation:
+            return
+        found = sorted(r for r in (self.row_of(key) for key in keys) if r is not None)
+        last_column = len(self._columns) - 1
+        for first, last in contiguous_ranges(found):
+            self.dataChanged.emit(self.index(first, 0), self.index(last, last_column))
+
     def is_loading(self) -> bool:
         """True while an id query or a page of rows is on its way."""
         return self._ids_task is not None or bool(self._page_tasks)
@@ -296,12 +332,16 @@ class LazyTableModel(QAbstractTableModel, Generic[KeyT, RowT]):
         self._ids_task = task
 
     def _on_ids_task_done(self) -> None:
+        if not shiboken6.isValid(self):
+            return
         self._ids_task = None
         request, self._next_request = self._next_request, None
         if request is not None:
             self._start(request)
 
     def _on_loaded(self, request: _Request[KeyT], loaded: _Loaded[KeyT, RowT]) -> None:
+        if not shiboken6.isValid(self):
+            return  # the screen was closed while the query ran
         if self._next_request is not None and self._next_request.changed is None:
             return  # a newer query is waiting; this answer is already out of date
         self.fetch_count += 1
@@ -443,6 +483,8 @@ class LazyTableModel(QAbstractTableModel, Generic[KeyT, RowT]):
         task.done.connect(lambda: self._page_tasks.discard(task))
 
     def _on_page(self, generation: int, page: int, rows: Mapping[KeyT, RowT]) -> None:
+        if not shiboken6.isValid(self):
+            return
         self.fetch_count += 1
         self._store(rows)
         if generation != self._generation:
