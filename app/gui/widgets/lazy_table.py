@@ -203,7 +203,7 @@ class LazyTableModel(QAbstractTableModel, Generic[KeyT, RowT]):
         self._ids: list[KeyT] = []
         self._row_of: dict[KeyT, int] | None = None
         self._rows: dict[KeyT, Any] = {}  # key -> pack(row)
-        self._cells: dict[KeyT, tuple[tuple[Any, ...], ...]] = {}
+        self._cells: dict[KeyT, tuple[tuple[str | None, ...], ...]] = {}
         self._alignments = tuple(int(column.align.value) for column in self._columns)
         self._brushes: dict[str, QBrush] = {}
         self._bold_font = QFont()
@@ -268,7 +268,9 @@ class LazyTableModel(QAbstractTableModel, Generic[KeyT, RowT]):
             on_success=lambda rows: self._on_updated(generation, wanted, rows),
         )
         self._page_tasks.add(task)
-        task.done.connect(lambda: self._page_tasks.discard(task))
+        # A bound method, not a lambda holding the task: that would be a reference cycle
+        # (task → connection → lambda → task) left for the garbage collector.
+        task.done.connect(self._prune_page_tasks)
 
     def _on_updated(self, generation: int, keys: list[KeyT], rows: Mapping[KeyT, RowT]) -> None:
         if not shiboken6.isValid(self):
@@ -480,7 +482,12 @@ class LazyTableModel(QAbstractTableModel, Generic[KeyT, RowT]):
             on_failure=lambda failure: self._on_page_failed(generation, page, failure),
         )
         self._page_tasks.add(task)
-        task.done.connect(lambda: self._page_tasks.discard(task))
+        # A bound method, not a lambda holding the task: that would be a reference cycle
+        # (task → connection → lambda → task) left for the garbage collector.
+        task.done.connect(self._prune_page_tasks)
+
+    def _prune_page_tasks(self) -> None:
+        self._page_tasks = {task for task in self._page_tasks if task.is_running}
 
     def _on_page(self, generation: int, page: int, rows: Mapping[KeyT, RowT]) -> None:
         if not shiboken6.isValid(self):
@@ -546,12 +553,13 @@ class LazyTableModel(QAbstractTableModel, Generic[KeyT, RowT]):
         if role == _DISPLAY:
             return cells[0][column_number]
         if role == _FOREGROUND:
-            return cells[1][column_number]
+            color = cells[1][column_number]
+            return self._brushes[color] if color is not None else None
         if role == PILL_TONE_ROLE:
             return cells[2][column_number]
-        if role == _DECORATION:
-            return cells[3][column_number]
         column = self._columns[column_number]
+        if role == _DECORATION and column.decoration is None:
+            return None
         if role == _FONT:
             return self._bold_font if column.bold else None
         row = self.row_at(row_number)
@@ -559,13 +567,20 @@ class LazyTableModel(QAbstractTableModel, Generic[KeyT, RowT]):
             return None
         if role == _ROW_ROLE:
             return row
+        if role == _DECORATION:
+            return column.decoration(row) if column.decoration else None
         if role == _TOOLTIP:
             return column.tooltip(row) if column.tooltip else None
         if role == _ACCESSIBLE:
             return column.accessible(row) if column.accessible else cells[0][column_number]
         return None
 
-    def _cells_at(self, row_number: int) -> tuple[tuple[Any, ...], ...] | None:
+    def _cells_at(self, row_number: int) -> tuple[tuple[str | None, ...], ...] | None:
+        """The row's texts, foreground colour names and pill tones, formatted once.
+
+        Only strings and None, so the garbage collector stops tracking these tuples:
+        thousands of cached rows must not make each full collection (a frozen frame while
+        scrolling) longer. Brushes are looked up by colour name in ``data()``."""
         key = self._ids[row_number]
         cells = self._cells.get(key)
         if cells is not None:
@@ -576,14 +591,13 @@ class LazyTableModel(QAbstractTableModel, Generic[KeyT, RowT]):
         columns = self._columns
         cells = (
             tuple(column.text(row) for column in columns),
-            tuple(self._brush(column, row) for column in columns),
+            tuple(self._color_name(column, row) for column in columns),
             tuple(column.pill(row).value if column.pill else None for column in columns),
-            tuple(column.decoration(row) if column.decoration else None for column in columns),
         )
         self._cells[key] = cells
         return cells
 
-    def _brush(self, column: Column[RowT], row: RowT) -> QBrush | None:
+    def _color_name(self, column: Column[RowT], row: RowT) -> str | None:
         if column.color is not None:
             color = column.color(row)
         elif column.tone is not None:
@@ -594,10 +608,9 @@ class LazyTableModel(QAbstractTableModel, Generic[KeyT, RowT]):
             return None
         # One brush per colour, shared by every cell (a QBrush per cell adds up).
         name = color.name()
-        brush = self._brushes.get(name)
-        if brush is None:
-            brush = self._brushes[name] = QBrush(color)
-        return brush
+        if name not in self._brushes:
+            self._brushes[name] = QBrush(color)
+        return name
 
 
 def contiguous_ranges(rows: list[int]) -> list[tuple[int, int]]:
