@@ -302,6 +302,7 @@ def test_enter_opens_the_invoice_page_whose_lines_add_up(ledger: AppContext, qtb
     view.table.setCurrentIndex(view.model.index(0, 0))
     with qtbot.waitSignal(view.openInvoiceRequested):  # type: ignore[attr-defined]
         qtbot.keyClick(view.table, Qt.Key.Key_Return)  # type: ignore[attr-defined]
+    settle(qtbot)
     page = area.page
     assert area.stack.currentWidget() is page
     detail = page.detail

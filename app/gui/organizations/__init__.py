@@ -61,6 +61,7 @@ from app.gui.invoices.page import InvoicePage
 from app.gui.invoices.sync_follow import ChangedRows, follow_sync
 from app.gui.widgets import EmptyState, SearchField
 from app.gui.widgets.lazy_table import Align, Column, LazyTableModel, Listing
+from app.gui.workers import Task, run_task
 
 __all__ = [
     "ORGANIZATION_PAGE_EXTENSIONS",
@@ -523,12 +524,22 @@ class OrganizationPage(QWidget):
         self.tabs.addTab(widget, title)
 
     # --- loading -------------------------------------------------------------------------
-    def reload(self) -> bool:
-        with session_scope(self.context.engine) as session:
-            detail = organization_detail(session, self.organization_id, local_today())
+    def reload(self) -> Task:
+        """Load the organization's detail in a worker and show it when it arrives."""
+        return run_task(
+            "open the organization",
+            load_organization_detail,
+            self.context.engine,
+            self.organization_id,
+            local_today(),
+            on_success=self._show_detail,
+            parent=self,
+        )
+
+    def _show_detail(self, detail: OrganizationDetail | None) -> None:
         if detail is None:
             self.title.setText("This organization is no longer in Autotask")
-            return False
+            return
         self.detail = detail
         row = detail.row
         self.title.setText(row.name if row.is_active else f"{row.name} (inactive)")
@@ -557,7 +568,14 @@ class OrganizationPage(QWidget):
             self.contracts.setItem(r, 3, _item(date_text(contract.end_date, self.locale_name)))
         self.tabs.setTabText(1, f"Contacts ({len(detail.contacts)})")
         self.tabs.setTabText(2, f"Contracts ({len(detail.contracts)})")
-        return True
+
+
+def load_organization_detail(
+    engine: Engine, organization_id: int, today: date
+) -> OrganizationDetail | None:
+    """Runs on a pool thread: the organization page's facts, contacts and contracts."""
+    with session_scope(engine) as session:
+        return organization_detail(session, organization_id, today)
 
 
 def _settings(context: AppContext) -> QSettings:
@@ -578,6 +596,7 @@ class OrganizationsArea(QWidget):
         self.page: OrganizationPage | None = None
         self.invoice_page = InvoicePage(context)
         self.invoice_page.backRequested.connect(self._back_from_invoice)
+        self.invoice_page.invoiceShown.connect(self._on_invoice_shown)
         self.invoice_page.openOrganizationRequested.connect(self.show_organization)
         self.stack.addWidget(self.invoice_page)
         self.list.openOrganizationRequested.connect(self.show_organization)
@@ -629,7 +648,15 @@ class OrganizationsArea(QWidget):
 
     @Slot(int)
     def _open_invoice(self, invoice_id: int) -> None:
-        if self.invoice_page.show_invoice(invoice_id):
+        self._opening = invoice_id
+        self.invoice_page.show_invoice(invoice_id)
+
+    _opening: int | None = None
+
+    @Slot(int)
+    def _on_invoice_shown(self, invoice_id: int) -> None:
+        if invoice_id == self._opening:
+            self._opening = None
             self.stack.setCurrentWidget(self.invoice_page)
 
     @Slot()
