@@ -60,9 +60,7 @@ from app.gui.invoices.formatting import money_text
 from app.gui.payments.common import (
     PAYMENT_STATE_TONES,
     TestModeBanner,
-    current_gateway,
     datetime_text,
-    is_test_mode,
 )
 from app.gui.widgets import EmptyState, StatusPillDelegate, Tone
 from app.gui.widgets.lazy_table import Align, Column, LazyTableModel, TextTone
@@ -259,7 +257,7 @@ class PaymentSearchView(QWidget):
             "TEST MODE — the payment gateway is connected with test keys; no real money "
             "moves. Sales and refunds taken in test mode have a grey date and reference."
         )
-        self.test_banner.setVisible(is_test_mode(current_gateway(self.context)))
+        self.test_banner.follow(self.context)
         layout.addWidget(self.test_banner)
         filters = QGridLayout()
         filters.setHorizontalSpacing(10)

@@ -52,9 +52,7 @@ from app.gui.payments.common import (
     PAYMENT_STATE_TONES,
     POSTING_STATE_TONES,
     TestModeBanner,
-    current_gateway,
     datetime_text,
-    is_test_mode,
 )
 from app.gui.payments.upkeep import PaymentUpkeep
 from app.gui.widgets import EmptyState, SearchField, StatusPillDelegate, Tone
@@ -234,7 +232,7 @@ class TransactionsView(QWidget):
             "TEST MODE — the payment gateway is connected with test keys; no real money "
             "moves. Payments taken in test mode have a grey reference."
         )
-        self.test_banner.setVisible(is_test_mode(current_gateway(self.context)))
+        self.test_banner.follow(self.context)
         layout.addWidget(self.test_banner)
         bar = QHBoxLayout()
         bar.setSpacing(6)
