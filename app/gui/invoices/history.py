@@ -36,6 +36,7 @@ from PySide6.QtCore import (
     QSettings,
     QSize,
     Qt,
+    QTimer,
     Signal,
     Slot,
 )
@@ -290,6 +291,9 @@ class InvoiceHistoryView(QWidget):
         # Until the person resizes a column, the Organization column takes the spare width.
         self._fit_organization = True
         header.sectionResized.connect(self._on_section_resized)
+        # Rows arriving from a worker bring the vertical scroll bar, narrowing the viewport:
+        # fit the Organization column again once the table has laid itself out.
+        self.table.verticalScrollBar().rangeChanged.connect(self._on_scroll_range_changed)
         self.table.setIconSize(QSize(160, 20))
         self.table.selectionModel().selectionChanged.connect(self._on_selection_changed)
         self.model.idsReset.connect(self._update_after_reset)
@@ -351,6 +355,10 @@ class InvoiceHistoryView(QWidget):
             self._fit_organization = False  # a person dragged a column edge
 
     _fitting = False
+
+    @Slot(int, int)
+    def _on_scroll_range_changed(self, _minimum: int, _maximum: int) -> None:
+        QTimer.singleShot(0, self._fit_organization_column)
 
     def _fit_organization_column(self) -> None:
         # The Organization column, or Terms when the view shows one organization only.
