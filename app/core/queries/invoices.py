@@ -272,7 +272,8 @@ def _search_condition(term: str) -> ColumnElement[bool]:
     trigram index (FTS5, pg_trgm) would only help terms of three characters or more, while
     the first keystrokes of a search are one or two.
     """
-    pattern = _like_pattern(term)
+    # The key separates the two numbers with a tab; a term never spans them.
+    pattern = _like_pattern(term.replace("\t", " "))
     matching_organizations = select(Organization.id).where(
         func.lower(Organization.name).like(pattern, escape="\\")
     )
