@@ -784,6 +784,7 @@ class InvoiceHistoryView(QWidget):
         (``1234.50``) and dates ISO, so spreadsheets add them up and sort them. The task's
         outcome is the number of invoices written."""
         self.export_button.setEnabled(False)
+        self._export_path = path
         return run_task(
             "export the invoices",
             export_invoices_csv,
@@ -793,8 +794,8 @@ class InvoiceHistoryView(QWidget):
             self.model.currency,
             path,
             today=local_today(),
-            on_success=lambda count: self._on_exported(count, path),
-            on_failure=lambda failure: self._on_export_failed(failure, path),
+            on_success=self._on_exported,
+            on_failure=self._on_export_failed,
             parent=self,
             busy_text="Exporting invoices…",
         )
@@ -809,12 +810,15 @@ class InvoiceHistoryView(QWidget):
             return
         self.export_csv(Path(target))
 
-    def _on_exported(self, count: int, path: Path) -> None:
+    _export_path = Path()
+
+    def _on_exported(self, count: int) -> None:
         self._update_open_actions()
         log.info("exported %d invoices to CSV", count)
 
-    def _on_export_failed(self, failure: WorkerFailure, path: Path) -> None:
+    def _on_export_failed(self, failure: WorkerFailure) -> None:
         self._update_open_actions()
+        path = self._export_path
         exc = failure.exception
         if isinstance(exc, ExportCancelled):
             return
