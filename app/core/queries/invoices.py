@@ -381,16 +381,40 @@ def invoice_listing(
     if not with_totals:
         return invoice_ids(connection, query, today), None
     if query.sort in _SIMPLE_SORT_KEYS:
-        ordered = _ordered_ids(query, today).add_columns(
-            Invoice.total_minor, Invoice.balance_minor
-        )
-        rows = connection.execute(ordered).cursor.fetchall()
+        rows = connection.execute(_ordered_with_amounts(query, today)).cursor.fetchall()
         ids = list(map(itemgetter(0), rows))
         totals = InvoiceTotals(
             len(ids), sum(map(itemgetter(1), rows)), sum(map(itemgetter(2), rows))
         )
         return ids, totals
     return invoice_ids(connection, query, today), invoice_totals(connection, query, today)
+
+
+def _ordered_with_amounts(query: InvoiceQuery, today: date) -> Select[Any]:
+    """Ids in order with each invoice's total and balance (a plain sort column only).
+
+    Without a search the database walks the sort column's index. With one, the matches are
+    collected first in one pass over the table (a materialized CTE) and only they are
+    sorted: walking the sort index would look up every invoice's row, in index order, just
+    to test the search — measured at 200,000 invoices, twice the work for a rare term.
+    """
+    if not query.search.strip():
+        return _ordered_ids(query, today).add_columns(Invoice.total_minor, Invoice.balance_minor)
+    matches = (
+        select(
+            Invoice.id.label("id"),
+            _SIMPLE_SORT_KEYS[query.sort].label("sort_key"),
+            Invoice.total_minor.label("total_minor"),
+            Invoice.balance_minor.label("balance_minor"),
+        )
+        .where(*_conditions(query, today))
+        .cte("matches")
+        .prefix_with("MATERIALIZED")
+    )
+    keys: list[Any] = [matches.c.sort_key, matches.c.id]
+    return select(matches.c.id, matches.c.total_minor, matches.c.balance_minor).order_by(
+        *(key.desc() for key in keys) if query.descending else keys
+    )
 
 
 def invoices_exist(
