@@ -595,6 +595,12 @@ class LazyTableModel(QAbstractTableModel, Generic[KeyT, RowT]):
             tuple(column.pill(row).value if column.pill else None for column in columns),
         )
         self._cells[key] = cells
+        # Ask for the neighbouring page while this one is being read, so scrolling on
+        # rarely meets rows that are still on their way.
+        half = self._page_size // 2
+        for near in (row_number + half, row_number - half):
+            if 0 <= near < len(self._ids) and self._ids[near] not in self._rows:
+                self._request_page(near // self._page_size)
         return cells
 
     def _color_name(self, column: Column[RowT], row: RowT) -> str | None:
