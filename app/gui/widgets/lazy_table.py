@@ -358,7 +358,8 @@ class LazyTableModel(QAbstractTableModel, Generic[KeyT, RowT]):
         for key in changed:
             self._rows.pop(key, None)
             self._cells.pop(key, None)
-        self._store(loaded.rows)
+        # Only the changed rows: the others on screen stay as painted (no silent swap).
+        self._store({key: row for key, row in loaded.rows.items() if key in changed})
         rows = sorted(r for r in (self.row_of(key) for key in changed) if r is not None)
         last_column = len(self._columns) - 1
         for first, last in contiguous_ranges(rows):
