@@ -104,11 +104,15 @@ def paint() -> None:
 
 
 def settle() -> None:
-    """Wait for the views' background queries to deliver, then paint."""
+    """Wait for the views' background queries to deliver, then paint — again while painting
+    asked workers for pages of rows, until the rows shown have arrived and are painted."""
     loop = QEventLoop()
-    while active_tasks():
-        loop.processEvents(QEventLoop.ProcessEventsFlag.WaitForMoreEvents)
-    paint()
+    while True:
+        while active_tasks():
+            loop.processEvents(QEventLoop.ProcessEventsFlag.WaitForMoreEvents)
+        paint()
+        if not active_tasks():
+            return
 
 
 #: CPU milliseconds of the last ``timed`` call (this process, all threads). On a busy
