@@ -104,11 +104,15 @@ def paint() -> None:
 
 
 def settle() -> None:
-    """Wait for the views' background queries to deliver, then paint."""
+    """Wait for the views' background queries to deliver, then paint — again while painting
+    asked workers for pages of rows, until the rows shown have arrived and are painted."""
     loop = QEventLoop()
-    while active_tasks():
-        loop.processEvents(QEventLoop.ProcessEventsFlag.WaitForMoreEvents)
-    paint()
+    while True:
+        while active_tasks():
+            loop.processEvents(QEventLoop.ProcessEventsFlag.WaitForMoreEvents)
+        paint()
+        if not active_tasks():
+            return
 
 
 #: CPU milliseconds of the last ``timed`` call (this process, all threads). On a busy
@@ -263,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
                 lambda: bar.setValue(min(bar.maximum(), bar.value() + jump)))
     scroll_seconds = time.perf_counter() - scroll_started
     fetches = view.model.fetch_count - fetches_before
-    assert view.model.row_object(view.model.rowCount() - 1) is not None
+    assert view.model.row_at(view.model.rowCount() - 1) is not None
     # Then Page Down from the top, as reading through the newest payments does.
     bar.setValue(0)
     paint()

@@ -9,13 +9,18 @@ the person's point of view (each figure ends when the table has painted its new 
 
 * first rows visible after the view opens;
 * sort by each column (with Show paid on, so all 200,000 rows are sorted);
-* a search keystroke to updated rows (the debounce delay itself is not counted);
+* a search keystroke to updated rows (the debounce delay itself is not counted), in the
+  default view (what is owed) and with Show paid on (all 200,000 invoices searched);
 * applying a status filter;
-* scrolling from top to bottom a page at a time (the slowest step is what counts);
+* scrolling from top to bottom a page at a time (the slowest step is what counts: a step
+  that needs a new page of rows waits for it to arrive from the worker and be painted);
 * the organization list: first rows and sort by open balance;
 * peak RSS of the process.
 
-Prints a table, then one JSON line with every figure (milliseconds, MB).
+Id queries and pages of rows run in workers (``app.gui.widgets.lazy_table``), so each figure
+waits until no background task is left and the rows they brought are painted. Wall time
+is printed beside this process's CPU time: on a busy machine the wall figure includes
+waiting for a core. Prints a table, then one JSON line with every figure (ms, MB).
 """
 
 from __future__ import annotations
@@ -48,24 +53,36 @@ from app.core.queries.invoices import InvoiceColumn
 from app.core.queries.organizations import OrganizationColumn
 from app.core.storage.engine import open_database
 from app.gui.context import AppContext
+from app.gui.gc import GuiThreadGarbageCollector, freeze_startup_objects
 
 TARGETS_MS = {
     "first_rows": 1000.0,
     "sort": 300.0,
     "search": 150.0,
+    "search_show_paid": 150.0,
     "status_filter": 200.0,
     "scroll_step": 50.0,
 }
 TARGET_RSS_MB = 400.0
+#: Keystrokes searched with Show paid on: the short ones match tens of thousands of invoices.
+SHOW_PAID_TERMS = ("h", "ha", "4", "41", "410")
 
 
 def paint() -> None:
-    """Let Qt do everything pending: layout, then painting what changed (the rows are
-    fetched while the table paints). Like the real event loop, only dirty regions are
-    painted — a scroll repaints the table's viewport, not the whole window."""
-    for _ in range(3):
-        QCoreApplication.sendPostedEvents()
-        QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents)
+    """Let Qt do everything pending: layout, the id queries and pages of rows running in
+    workers, and painting what they changed. Like the real event loop, only dirty regions
+    are painted — a scroll repaints the table's viewport, not the whole window — and while
+    a worker runs the GUI thread sleeps until its answer arrives."""
+    from app.gui.workers import active_tasks
+
+    while True:
+        for _ in range(3):
+            QCoreApplication.sendPostedEvents()
+            QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents)
+        if not active_tasks():
+            return
+        while active_tasks():
+            QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.WaitForMoreEvents)
 
 
 #: CPU milliseconds of the last ``timed`` call (this process only). On a busy machine the
@@ -145,7 +162,13 @@ def main(argv: list[str] | None = None) -> int:
         area.resize(1400, 900)
         area.show()
 
+    # Garbage collection as the application runs it (``app.gui.app``): automatic collection
+    # off, the collector's timer on the GUI thread, start-up objects frozen once the window
+    # shows. Without this, a full collection walks every PySide and module object.
+    collector = GuiThreadGarbageCollector()
+    collector.start()
     measure("first_rows", open_view)
+    freeze_startup_objects()
     assert area is not None
     view = area.history
     assert view.model.rowCount() > 0, "the table shows no rows"
@@ -170,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     view.set_search("")
     view.show_paid.setChecked(True)
     paint()
-    for text in ("h", "ha", "4", "41", "410"):
+    for text in SHOW_PAID_TERMS:
         measure("search_show_paid", partial(view.set_search, text))
     view.set_search("")
     view.show_paid.setChecked(False)
@@ -222,7 +245,10 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.organizations:,} organizations (built in {build_seconds:.1f} s); "
         f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
     )
-    print(f"{'measure':<26}{'n':>6}{'max ms':>10}{'median':>10}{'max CPU':>10}{'target':>10}  met")
+    print(
+        f"{'measure':<26}{'n':>6}{'max ms':>10}{'median':>10}{'max CPU':>10}{'target':>10}  met"
+        "   (wall ms; CPU ms of this process)"
+    )
     summary: dict[str, object] = {}
     for name, values in wall.items():
         target = TARGETS_MS.get(name)
@@ -240,6 +266,20 @@ def main(argv: list[str] | None = None) -> int:
     )
     print("sort by column (ms):", ", ".join(f"{k} {v:.0f}" for k, v in sorts.items()))
     print(f"rows with Show paid: {all_rows:,}; scrolled {len(wall['scroll_step'])} pages")
+    slowest = max(range(len(wall["scroll_step"])), key=wall["scroll_step"].__getitem__)
+    print(
+        f"slowest scroll step: {wall['scroll_step'][slowest]:.1f} ms wall, "
+        f"{cpu['scroll_step'][slowest]:.1f} ms CPU (step {slowest + 1})"
+    )
+    print(
+        "search with Show paid (ms, wall/CPU): "
+        + ", ".join(
+            f"{text!r} {w:.0f}/{c:.0f}"
+            for text, w, c in zip(
+                SHOW_PAID_TERMS, wall["search_show_paid"], cpu["search_show_paid"], strict=True
+            )
+        )
+    )
     summary["peak_rss_mb"] = round(rss, 1)
     summary["sorts_ms"] = {k: round(v, 1) for k, v in sorts.items()}
     summary["invoices"] = args.invoices

@@ -160,6 +160,7 @@ class Task(QObject):
         self._busy_text = busy_text
         self._busy_dialog: QProgressDialog | None = None
         self._busy_timer: QTimer | None = None
+        self._progress = (0, 0)  # (done, total) from the last countable progress report
         worker.signals.result.connect(self._deliver_result)
         worker.signals.error.connect(self._deliver_error)
         worker.signals.progress.connect(self._deliver_progress)
@@ -185,7 +186,9 @@ class Task(QObject):
         if not self.is_running:
             return
         parent = self._parent_widget if _valid(self._parent_widget) else None
-        dialog = QProgressDialog(self._busy_text or "", "Cancel", 0, 0, parent)
+        done, total = self._progress
+        dialog = QProgressDialog(self._busy_text or "", "Cancel", 0, total, parent)
+        dialog.setValue(done)
         dialog.setWindowTitle("PayDesk")
         dialog.setMinimumDuration(0)
         dialog.canceled.connect(self.cancel)
@@ -218,6 +221,14 @@ class Task(QObject):
 
     @Slot(object)
     def _deliver_progress(self, value: Any) -> None:
+        # Progress with ``done`` and ``total`` (e.g. ``ExportProgress``) fills the busy
+        # dialog's bar instead of leaving it indeterminate.
+        done, total = getattr(value, "done", None), getattr(value, "total", None)
+        if isinstance(done, int) and isinstance(total, int) and total > 0:
+            self._progress = (done, total)
+            if self._busy_dialog is not None:
+                self._busy_dialog.setRange(0, total)
+                self._busy_dialog.setValue(done)
         if _alive(self._on_progress):
             self._on_progress(value)
 

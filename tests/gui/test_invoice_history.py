@@ -30,6 +30,14 @@ from app.gui.invoices.history import InvoiceHistoryView
 from app.gui.invoices.model import COLUMNS, InvoiceHistoryModel
 from app.gui.invoices.page import autotask_organization_url
 from app.gui.organizations import OrganizationListModel, OrganizationsArea
+from tests.gui.conftest import wait_for_background_tasks
+
+
+def settle(qtbot: object) -> None:
+    """Let the id queries and the pages of rows (run in workers) arrive and be painted."""
+    for _ in range(3):
+        QCoreApplication.processEvents()
+        wait_for_background_tasks(qtbot)
 
 
 @pytest.fixture
@@ -52,6 +60,7 @@ def _view(
     qtbot.addWidget(view)  # type: ignore[attr-defined]
     view.resize(1400, 800)
     view.show()
+    settle(qtbot)
     return view
 
 
@@ -75,16 +84,18 @@ def model_owner(qapp: object) -> Iterator[QObject]:
 
 
 def test_models_pass_the_model_tester(
-    ledger: AppContext, model_owner: QObject, qtmodeltester: object
+    ledger: AppContext, model_owner: QObject, qtmodeltester: object, qtbot: object
 ) -> None:
     owner = model_owner
     invoices = InvoiceHistoryModel(ledger.engine, "USD", parent=owner)
     invoices.set_query(InvoiceQuery(show_paid=True))
+    settle(qtbot)
     assert invoices.rowCount() == 1_200
     assert invoices.totals().count == 1_200
     qtmodeltester.check(invoices, force_py=True)  # type: ignore[attr-defined]
     organizations = OrganizationListModel(ledger.engine, "USD", parent=owner)
     organizations.reload()
+    settle(qtbot)
     assert organizations.rowCount() == 30
     qtmodeltester.check(organizations, force_py=True)  # type: ignore[attr-defined]
 
@@ -117,14 +128,17 @@ def test_clicking_headers_sorts_in_sql(ledger: AppContext, qtbot: object) -> Non
     header = view.table.horizontalHeader()
     balance = COLUMNS.index(InvoiceColumn.BALANCE)
     header.sectionClicked.emit(balance)
+    settle(qtbot)
     rows = view.model.rows_for(view.model.ids())
     assert [r.balance_minor for r in rows] == sorted((r.balance_minor for r in rows), reverse=True)
     header.sectionClicked.emit(balance)
+    settle(qtbot)
     rows = view.model.rows_for(view.model.ids())
     assert [r.balance_minor for r in rows] == sorted(r.balance_minor for r in rows)
     assert header.sortIndicatorSection() == balance
     organization = COLUMNS.index(InvoiceColumn.ORGANIZATION)
     header.sectionClicked.emit(organization)
+    settle(qtbot)
     names = [r.organization_name for r in view.model.rows_for(view.model.ids())]
     assert names == sorted(names)
 
@@ -142,15 +156,19 @@ def test_search_as_you_type(ledger: AppContext, qtbot: object) -> None:
 def test_status_filter_and_show_paid(ledger: AppContext, qtbot: object) -> None:
     view = _view(ledger, qtbot)
     view.set_status_filter(InvoiceStatus.OVERDUE)
+    settle(qtbot)
     rows = view.model.rows_for(view.model.ids())
     assert rows and all(r.status is InvoiceStatus.OVERDUE for r in rows)
     view.set_status_filter(InvoiceStatus.PAID)
+    settle(qtbot)
     assert view.show_paid.isChecked()  # asking for Paid shows them
     assert all(r.status is InvoiceStatus.PAID for r in view.model.rows_for(view.model.ids()))
     view.show_paid.setChecked(False)
+    settle(qtbot)
     assert view.status_filter.currentIndex() == 0
     assert view.model.rowCount() == _owed_count(ledger)
     view.show_paid.setChecked(True)
+    settle(qtbot)
     assert view.model.rowCount() == 1_200
 
 
@@ -159,9 +177,11 @@ def test_no_match_shows_an_empty_state_that_clears_filters(
 ) -> None:
     view = _view(ledger, qtbot)
     view.set_search("zzz-no-such-thing")
+    settle(qtbot)
     assert view.stack.currentWidget() is view.empty
     assert view.empty.title() == "No invoices match"
     view.empty.action_button.click()
+    settle(qtbot)
     assert view.stack.currentWidget() is view.table
     assert view.model.rowCount() == _owed_count(ledger)
 
@@ -172,9 +192,11 @@ def test_changed_rows_update_in_place_keeping_selection_and_scroll(
     view = _view(ledger, qtbot)
     view.show_paid.setChecked(True)
     view.sort_by(InvoiceColumn.INVOICE_DATE, True)
+    settle(qtbot)
     ids = view.model.ids()
     chosen = [ids[600], ids[601], ids[605]]
     view.table.scrollTo(view.model.index(600, 0))
+    settle(qtbot)
     for item_id in chosen:
         view.table.selectionModel().select(
             view.model.index(view.model.row_of(item_id) or 0, 0),
@@ -191,6 +213,7 @@ def test_changed_rows_update_in_place_keeping_selection_and_scroll(
         s.execute(update(Invoice).where(Invoice.id == chosen[0]).values(paid_date=Invoice.due_date))
         recompute_invoices(s, [chosen[0]])
     view.refresh_invoices([chosen[0]])
+    settle(qtbot)
     assert not reset_count  # same ids with Show paid on: updated in place
     assert changed == [(600, 600)]
     assert view.model.rows_for([chosen[0]])[0].status is InvoiceStatus.PAID
@@ -198,6 +221,7 @@ def test_changed_rows_update_in_place_keeping_selection_and_scroll(
     assert view.table.verticalScrollBar().value() == scroll
     # With Show paid off the paid invoice leaves the list; the others stay selected.
     view.show_paid.setChecked(False)
+    settle(qtbot)
     remaining = [i for i in chosen[1:] if view.model.row_of(i) is not None]
     view.table.selectionModel().clearSelection()
     for item_id in remaining:
@@ -212,6 +236,7 @@ def test_changed_rows_update_in_place_keeping_selection_and_scroll(
             )
             recompute_invoices(s, [remaining[0]])
         view.refresh_invoices([remaining[0]])
+        settle(qtbot)
         assert view.model.row_of(remaining[0]) is None
         assert view.selected_ids() == remaining[1:]
 
@@ -219,15 +244,19 @@ def test_changed_rows_update_in_place_keeping_selection_and_scroll(
 def test_export_writes_the_current_view(ledger: AppContext, qtbot: object, tmp_path: Path) -> None:
     view = _view(ledger, qtbot)
     view.set_status_filter(InvoiceStatus.OVERDUE)
+    settle(qtbot)
     target = tmp_path / "overdue.csv"
-    count = view.export_csv(target)
+    task = view.export_csv(target)
+    qtbot.waitUntil(lambda: not task.is_running, timeout=5000)  # type: ignore[attr-defined]
+    count = task.outcome
     with target.open(encoding="utf-8-sig", newline="") as f:
         rows = list(csv.reader(f))
     # The columns shown, in their order (QuickBooks # is hidden while no invoice has one).
     assert rows[0] == [c.heading for c in view.visible_columns()]
     assert "QuickBooks #" not in rows[0]
     view.set_column_visible(InvoiceColumn.QB_NUMBER, True)
-    view.export_csv(target)
+    task = view.export_csv(target)
+    qtbot.waitUntil(lambda: not task.is_running, timeout=5000)  # type: ignore[attr-defined]
     with target.open(encoding="utf-8-sig", newline="") as f:
         rows = list(csv.reader(f))
     assert "QuickBooks #" in rows[0]
@@ -249,6 +278,7 @@ def test_layout_sort_and_filters_are_remembered(
     view.table.horizontalHeader().resizeSection(COLUMNS.index(InvoiceColumn.TERMS), 222)
     view.show_paid.setChecked(True)
     view.sort_by(InvoiceColumn.TOTAL, False)
+    settle(qtbot)
     view.save_layout()
     again = _view(ledger, qtbot, settings)
     assert again.show_paid.isChecked()
@@ -267,10 +297,12 @@ def test_enter_opens_the_invoice_page_whose_lines_add_up(ledger: AppContext, qtb
     area.show()
     view = area.history
     view.set_status_filter(InvoiceStatus.PARTIALLY_PAID)
+    settle(qtbot)
     view.table.setFocus()
     view.table.setCurrentIndex(view.model.index(0, 0))
     with qtbot.waitSignal(view.openInvoiceRequested):  # type: ignore[attr-defined]
         qtbot.keyClick(view.table, Qt.Key.Key_Return)  # type: ignore[attr-defined]
+    settle(qtbot)
     page = area.page
     assert area.stack.currentWidget() is page
     detail = page.detail
@@ -305,19 +337,23 @@ def test_organization_list_and_page(ledger: AppContext, qtbot: object) -> None:
     qtbot.addWidget(area)  # type: ignore[attr-defined]
     area.resize(1300, 800)
     area.show()
+    settle(qtbot)
     listing = area.list
     assert listing.findChild(QTableView, "organizationTable") is listing.table
     assert listing.findChild(QLineEdit, "organizationSearch") is listing.search
     assert listing.model.rowCount() == 30
     listing._on_sort_clicked(2)  # open balance, largest first
+    settle(qtbot)
     rows = listing.model.rows_for(listing.model.ids())
     balances = [r.open_balance_minor for r in rows]
     assert balances == sorted(balances, reverse=True)
     name = rows[0].name
     listing.search.setText(name)
     listing.search.returnPressed.emit()
+    settle(qtbot)
     assert rows[0].id in listing.model.ids()
     area.show_organization(rows[0].id)
+    settle(qtbot)
     page = area.page
     assert page is not None and page.title.text().startswith(name)
     assert page.contacts.rowCount() >= 1 and "@" in page.contacts.item(0, 1).text()
@@ -361,12 +397,14 @@ def test_empty_organization_list_before_setup_offers_setup(
 
     area = OrganizationsArea(set_up_context)
     qtbot.addWidget(area)  # type: ignore[attr-defined]
+    settle(qtbot)
     empty = area.list.empty
     assert "Run Setup…" in empty.explanation() and "Open Sync" not in empty.explanation()
     assert empty.action_button.text() == "Run Setup…" and not empty.action_button.isHidden()
     save_autotask_connection(set_up_context.engine, AutotaskConnection(
         username="api@example-msp.com", integration_code="CODE"))
     area.list._after_reset()  # what closing Setup does
+    qtbot.waitUntil(lambda: "Open Sync" in empty.explanation())  # type: ignore[attr-defined]
     assert "Open Sync" in empty.explanation() and empty.action_button.isHidden()
 
 
@@ -380,6 +418,7 @@ def test_a_sync_updates_changed_invoices_in_the_open_areas(
     for widget in (area, organizations):
         qtbot.addWidget(widget)  # type: ignore[attr-defined]
         widget.show()
+    settle(qtbot)
     view = area.history
     first = view.model.id_at(0)
     assert first is not None

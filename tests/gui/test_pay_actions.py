@@ -88,9 +88,11 @@ def test_pay_on_the_invoice_page_only_while_payable(
     page = InvoicePage(set_up_context)
     qtbot.addWidget(page)
     action = _pay_action(page)
-    assert page.show_invoice(ids[0])
+    with qtbot.waitSignal(page.invoiceShown):  # the invoice is there and shown
+        page.show_invoice(ids[0])
     assert action.isEnabled()
-    assert page.show_invoice(ids[2])
+    with qtbot.waitSignal(page.invoiceShown):
+        page.show_invoice(ids[2])
     assert not action.isEnabled()
 
 

@@ -11,9 +11,9 @@ thread for a page of rows, which takes milliseconds).
 
 from __future__ import annotations
 
-import csv
 import enum
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -39,6 +39,7 @@ from app.core.payments.audit import RECOVERED_ACTION
 from app.core.payments.states import PaymentState, RefundState
 from app.core.posting.channels import get_channel, target_label
 from app.core.posting.outbox import PostingState
+from app.core.queries.export import ExportProgress, write_csv
 from app.core.search_text import LIKE_ESCAPE, clean_search, contains_pattern
 from app.core.storage.engine import session_scope
 from app.core.storage.models import (
@@ -663,23 +664,26 @@ def export_payment_search_csv(
     sort: SearchSort = SearchSort.DATE,
     descending: bool = True,
     page_size: int = 2000,
+    on_progress: Callable[[ExportProgress], None] | None = None,
+    cancel: threading.Event | None = None,
 ) -> int:
-    """Write every matching row as CSV (amounts as plain numbers); returns the row count."""
+    """Write every matching row as CSV (amounts as plain numbers); returns the row count.
+    Runs in a worker, through the one CSV path (``app.core.queries.export.write_csv``)."""
     keys = payment_search_ids(engine, criteria, sort=sort, descending=descending)
 
-    def write(handle: TextIO) -> None:
-        writer = csv.writer(handle)
-        writer.writerow(CSV_HEADER)
-        for start in range(0, len(keys), page_size):
-            for row in payment_search_rows(engine, keys[start : start + page_size]):
-                writer.writerow(row.as_csv())
+    def fetch(chunk: Sequence[SearchKey]) -> dict[SearchKey, PaymentSearchRow]:
+        return {row.key: row for row in payment_search_rows(engine, chunk)}
 
-    if isinstance(destination, Path):
-        with destination.open("w", newline="", encoding="utf-8") as handle:
-            write(handle)
-    else:
-        write(destination)
-    return len(keys)
+    return write_csv(
+        destination,
+        CSV_HEADER,
+        keys,
+        fetch,
+        PaymentSearchRow.as_csv,
+        chunk_size=page_size,
+        on_progress=on_progress,
+        cancel=cancel,
+    )
 
 
 # --------------------------------------------------------------------------------------------

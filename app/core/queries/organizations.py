@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import (
     Connection,
+    Engine,
     Select,
     Subquery,
     and_,
@@ -32,7 +33,7 @@ from sqlalchemy.orm import Session
 
 from app.core.invoice_state import PAYABLE_STATUSES
 from app.core.search_text import clean_search, contains_pattern
-from app.core.storage.models import Contact, Contract, Invoice, Organization, Ticket
+from app.core.storage.models import Contact, Contract, Invoice, Organization, Payment, Ticket
 
 __all__ = [
     "ContactRow",
@@ -44,6 +45,7 @@ __all__ = [
     "organization_detail",
     "organization_ids",
     "organization_rows",
+    "organizations_with_payments",
 ]
 
 _IN_CHUNK = 900
@@ -211,6 +213,21 @@ def organization_rows(
                 last_payment_date=last,
             )
     return rows
+
+
+def organizations_with_payments(engine: Engine) -> list[tuple[int, str]]:
+    """The organizations PayDesk took payments for, as (id, name) by name (Payment Search's
+    organization filter)."""
+    with engine.connect() as connection:
+        paying = select(Payment.organization_id).distinct().scalar_subquery()
+        return [
+            (int(i), str(n))
+            for i, n in connection.execute(
+                select(Organization.id, Organization.name)
+                .where(Organization.id.in_(paying))
+                .order_by(Organization.name, Organization.id)
+            )
+        ]
 
 
 def _contact_name(first: str | None, last: str | None, email: str | None) -> str:

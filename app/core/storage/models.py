@@ -24,6 +24,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Computed,
     Date,
     ForeignKey,
     Index,
@@ -225,9 +226,32 @@ class Invoice(Base):
     status: Mapped[str] = mapped_column(String(20), default="open")
     last_payment_date: Mapped[date | None] = mapped_column(Date)
     synced_at: Mapped[datetime]
+    # Invoice History's search text: the invoice and QuickBooks numbers, lower-cased and
+    # tab-separated, computed and stored by the database itself (so every writer — the
+    # sync, payments, fixtures — keeps it right). A substring search scans the narrow
+    # ``ix_invoices_search`` index instead of every invoice row: see
+    # ``app.core.queries.invoices``.
+    search_key: Mapped[str] = mapped_column(
+        Text,
+        Computed(
+            "lower(coalesce(invoice_number, '')) || '\t' || lower(coalesce(qb_doc_number, ''))",
+            persisted=True,
+        ),
+    )
 
     __table_args__ = (
         Index("ix_invoices_organization_id", "organization_id", "id"),
+        # Substring search, answered from the index alone: which invoices match (number,
+        # QuickBooks number, organization) and their totals.
+        Index(
+            "ix_invoices_search",
+            "search_key",
+            "organization_id",
+            "status",
+            "total_minor",
+            "balance_minor",
+            "id",
+        ),
         Index("ix_invoices_invoice_number", "invoice_number", "id"),
         Index("ix_invoices_qb_doc_number", "qb_doc_number", "id"),
         Index("ix_invoices_invoice_date", "invoice_date", "id"),

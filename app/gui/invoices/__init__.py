@@ -31,6 +31,7 @@ class InvoicesArea(QWidget):
         layout.addWidget(self.stack)
         self.history.openInvoiceRequested.connect(self.open_invoice)
         self.page.backRequested.connect(self.show_history)
+        self.page.invoiceShown.connect(self._on_invoice_shown)
         self.page.openOrganizationRequested.connect(self._open_organization)
         self.sync_changes = ChangedRows(
             frozenset({"invoices", "organizations", "payment_terms"}), self._on_synced, self
@@ -39,7 +40,16 @@ class InvoicesArea(QWidget):
 
     @Slot(int)
     def open_invoice(self, invoice_id: int) -> None:
-        if self.page.show_invoice(invoice_id):
+        """Load the invoice (in a worker); its page takes the history's place once shown."""
+        self._opening = invoice_id
+        self.page.show_invoice(invoice_id)
+
+    _opening: int | None = None
+
+    @Slot(int)
+    def _on_invoice_shown(self, invoice_id: int) -> None:
+        if invoice_id == self._opening:
+            self._opening = None
             self.stack.setCurrentWidget(self.page)
 
     @Slot()

@@ -36,6 +36,7 @@ from PySide6.QtCore import (
     QSettings,
     QSize,
     Qt,
+    QTimer,
     Signal,
     Slot,
 )
@@ -68,12 +69,21 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.invoice_state import InvoiceStatus
-from app.core.queries.invoices import InvoiceColumn, InvoiceQuery, InvoiceRow, InvoiceTotals
+from app.core.queries.export import ExportCancelled
+from app.core.queries.invoices import (
+    InvoiceColumn,
+    InvoiceQuery,
+    InvoiceRow,
+    InvoiceTotals,
+    export_invoices_csv,
+    invoice_export_cell,
+)
 from app.gui.changes import RefreshOnChange
 from app.gui.context import AppContext
 from app.gui.invoices.formatting import date_text, local_today, money_text
-from app.gui.invoices.model import COLUMNS, InvoiceHistoryModel, cell_text
+from app.gui.invoices.model import COLUMNS, InvoiceHistoryModel
 from app.gui.widgets import EmptyState, SearchField
+from app.gui.workers import Task, WorkerFailure, run_task
 
 log = logging.getLogger(__name__)
 
@@ -164,6 +174,13 @@ class InvoiceHistoryView(QWidget):
         self._fixed_organization = organization_id
         self._organization_name = ""
         self._restoring = False
+        #: Selection (ids) and current id to put back once the next id list has arrived.
+        self._reselect: tuple[list[int], int | None] | None = None
+        #: Where the view stood before a refresh: (top id, pixel offset, scroll value).
+        self._scroll_anchor: tuple[int | None, int, int] | None = None
+        #: The QuickBooks # column is shown by itself once an invoice has one, unless the
+        #: person's saved layout says otherwise.
+        self._quickbooks_column_auto = True
         currency = context.currency() or "USD"
         self.model = InvoiceHistoryModel(context.engine, currency, context.locale, parent=self)
         self._build()
@@ -274,8 +291,7 @@ class InvoiceHistoryView(QWidget):
         header.customContextMenuRequested.connect(self._show_header_menu)
         # The QuickBooks number stays empty until the QuickBooks link fills it in: hide the
         # column until some invoice has one (the header's menu shows it at any time).
-        if not _any_quickbooks_numbers(self.context):
-            self.table.setColumnHidden(COLUMNS.index(InvoiceColumn.QB_NUMBER), True)
+        self.table.setColumnHidden(COLUMNS.index(InvoiceColumn.QB_NUMBER), True)
         if self._fixed_organization is not None:
             self.table.setColumnHidden(COLUMNS.index(InvoiceColumn.ORGANIZATION), True)
         for section, width in enumerate(self._default_widths()):
@@ -283,9 +299,14 @@ class InvoiceHistoryView(QWidget):
         # Until the person resizes a column, the Organization column takes the spare width.
         self._fit_organization = True
         header.sectionResized.connect(self._on_section_resized)
+        # Rows arriving from a worker bring the vertical scroll bar, narrowing the viewport:
+        # fit the Organization column again once the table has laid itself out.
+        self.table.verticalScrollBar().rangeChanged.connect(self._on_scroll_range_changed)
         self.table.setIconSize(QSize(160, 20))
         self.table.selectionModel().selectionChanged.connect(self._on_selection_changed)
         self.model.idsReset.connect(self._update_after_reset)
+        self.model.loaded.connect(self._after_load)
+        self.model.refreshed.connect(self._after_refresh)
         self.model.totalsChanged.connect(self._show_totals)
 
         self.empty = EmptyState("", "", None)
@@ -342,6 +363,10 @@ class InvoiceHistoryView(QWidget):
             self._fit_organization = False  # a person dragged a column edge
 
     _fitting = False
+
+    @Slot(int, int)
+    def _on_scroll_range_changed(self, _minimum: int, _maximum: int) -> None:
+        QTimer.singleShot(0, self._fit_organization_column)
 
     def _fit_organization_column(self) -> None:
         # The Organization column, or Terms when the view shows one organization only.
@@ -548,10 +573,10 @@ class InvoiceHistoryView(QWidget):
         self.sort_by(column, descending)
 
     def sort_by(self, column: InvoiceColumn, descending: bool) -> None:
-        selected = self.selected_ids()
+        """Sort by ``column`` (a new id query, in a worker); the selection follows."""
+        self._reselect = (self.selected_ids(), None)
         self.model.set_query(replace(self.model.query(), sort=column, descending=descending))
         self._sync_sort_indicator()
-        self._select_ids(selected)
         self._save_settings()
 
     def _sync_sort_indicator(self) -> None:
@@ -563,12 +588,25 @@ class InvoiceHistoryView(QWidget):
     @Slot()
     def _update_after_reset(self) -> None:
         self.totals.setVisible(self.model.rowCount() > 0)
-        if self.model.rowCount() > 0:
+        if self.model.rowCount() > 0 or not self.model.has_loaded():
             self.stack.setCurrentWidget(self.table)
         else:
             self._show_empty_state()
             self.stack.setCurrentWidget(self.empty)
+        if self._reselect is not None:
+            selected, current = self._reselect
+            self._reselect = None
+            self._select_ids(selected, current)
         self._update_open_actions()
+
+    @Slot(object)
+    def _after_load(self, _facts: object) -> None:
+        if self._quickbooks_column_auto and self.model.any_quickbooks_numbers:
+            self._quickbooks_column_auto = False
+            self.table.setColumnHidden(COLUMNS.index(InvoiceColumn.QB_NUMBER), False)
+            self._fit_organization_column()
+        if self.model.rowCount() == 0:
+            self._update_after_reset()  # the empty state's words depend on these facts
 
     def _show_empty_state(self) -> None:
         query = self.model.query()
@@ -585,7 +623,7 @@ class InvoiceHistoryView(QWidget):
                 "Nothing matches the search and filters above. Clear them to see every invoice.",
                 "Clear search and filters",
             )
-        elif _has_invoices(self.context, self._fixed_organization):
+        elif self.model.has_invoices:
             who = "This organization owes" if self._fixed_organization else "Nobody owes"
             self.empty.set_content(
                 "Nothing is owed",
@@ -672,17 +710,28 @@ class InvoiceHistoryView(QWidget):
     def refresh_invoices(self, changed_ids: Iterable[int]) -> None:
         """After a sync or a payment: update these invoices in place, keeping selection and
         scroll. Only when the set of listed invoices changed is the model reset, and then the
-        selection and the top row are put back by id."""
-        selected = self.selected_ids()
+        selection and the top row are put back by id (``_after_refresh``). The queries run
+        in a worker."""
         current_index = self.table.currentIndex()
         current = self.model.id_at(current_index.row()) if current_index.isValid() else None
         top_row = self.table.rowAt(0)
         top_id = self.model.id_at(top_row) if top_row >= 0 else None
         scroll = self.table.verticalScrollBar().value()
         offset = scroll - top_row * ROW_HEIGHT if top_row >= 0 else 0
-        if not self.model.refresh(changed_ids):
+        self._refresh_selection = (self.selected_ids(), current)
+        self._scroll_anchor = (top_id, offset, scroll)
+        self.model.refresh_rows(changed_ids, top_row=max(top_row, 0))
+
+    _refresh_selection: tuple[list[int], int | None] = ([], None)
+
+    @Slot(bool)
+    def _after_refresh(self, reset: bool) -> None:
+        anchor, self._scroll_anchor = self._scroll_anchor, None
+        if not reset or anchor is None:
             return
+        selected, current = self._refresh_selection
         self._select_ids(selected, current)
+        top_id, offset, scroll = anchor
         new_top = self.model.row_of(top_id) if top_id is not None else None
         if new_top is not None:
             self.table.verticalScrollBar().setValue(new_top * ROW_HEIGHT + offset)
@@ -693,7 +742,7 @@ class InvoiceHistoryView(QWidget):
         self.refresh_invoices(())
 
     def _on_changes(self, invoice_ids: list[int]) -> None:
-        self.refresh_invoices(invoice_ids or self.model.cached_ids())
+        self.refresh_invoices(invoice_ids or self.model.cached_keys())
 
     # --- actions -------------------------------------------------------------------------
     @Slot()
@@ -735,7 +784,7 @@ class InvoiceHistoryView(QWidget):
             writer.writerow([c.heading for c in columns])
         for row in rows:
             writer.writerow(
-                [_export_value(row, c, self.model.currency, self.model.locale) for c in columns]
+                [invoice_export_cell(row, c, self.model.currency) for c in columns]
             )
 
     @Slot()
@@ -748,25 +797,27 @@ class InvoiceHistoryView(QWidget):
         self._write_rows(buffer, rows, header=len(rows) > 1, separator="\t")
         QGuiApplication.clipboard().setText(buffer.getvalue().rstrip("\n"))
 
-    def export_csv(self, path: Path) -> int:
-        """Write every invoice of the current view, in its order and columns, to ``path``.
-        Amounts are plain numbers (``1234.50``) so spreadsheets add them up."""
-        ids = self.model.ids()
-        count = 0
-        with path.open("w", newline="", encoding="utf-8-sig") as out:
-            columns = self.visible_columns()
-            writer = csv.writer(out, lineterminator="\n")
-            writer.writerow([c.heading for c in columns])
-            for start in range(0, len(ids), 2000):
-                for row in self.model.rows_for(ids[start : start + 2000]):
-                    writer.writerow(
-                        [
-                            _export_value(row, c, self.model.currency, self.model.locale)
-                            for c in columns
-                        ]
-                    )
-                    count += 1
-        return count
+    def export_csv(self, path: Path) -> Task:
+        """Write every invoice of the current view, in its order and columns, to ``path``
+        (in a worker, with a progress dialog for a long export). Amounts are plain numbers
+        (``1234.50``) and dates ISO, so spreadsheets add them up and sort them. The task's
+        outcome is the number of invoices written."""
+        self.export_button.setEnabled(False)
+        self._export_path = path
+        return run_task(
+            "export the invoices",
+            export_invoices_csv,
+            self.context.engine,
+            self.model.ids(),
+            self.visible_columns(),
+            self.model.currency,
+            path,
+            today=local_today(),
+            on_success=self._on_exported,
+            on_failure=self._on_export_failed,
+            parent=self,
+            busy_text="Exporting invoices…",
+        )
 
     @Slot()
     def _export_clicked(self) -> None:
@@ -776,17 +827,30 @@ class InvoiceHistoryView(QWidget):
         )
         if not target:
             return
-        try:
-            count = self.export_csv(Path(target))
-        except OSError as exc:
-            QMessageBox.warning(
-                self,
-                "Could not export",
-                f"PayDesk could not write {target}: {exc.strerror or exc}. "
-                "Choose another folder or close the file if a spreadsheet has it open.",
-            )
-            return
+        self.export_csv(Path(target))
+
+    _export_path = Path()
+
+    def _on_exported(self, count: int) -> None:
+        self._update_open_actions()
         log.info("exported %d invoices to CSV", count)
+
+    def _on_export_failed(self, failure: WorkerFailure) -> None:
+        self._update_open_actions()
+        path = self._export_path
+        exc = failure.exception
+        if isinstance(exc, ExportCancelled):
+            return
+        if isinstance(exc, OSError):
+            message = (
+                f"PayDesk could not write {path}: {exc.strerror or exc}. "
+                "Choose another folder or close the file if a spreadsheet has it open."
+            )
+        else:
+            from app.gui.errors import describe_exception
+
+            message = describe_exception(exc)
+        QMessageBox.warning(self, "Could not export", message)
 
     @Slot()
     def _filter_to_current_organization(self) -> None:
@@ -837,6 +901,7 @@ class InvoiceHistoryView(QWidget):
             s.beginGroup(self.settings_key)
             state = s.value("header")
             if state is not None and self.table.horizontalHeader().restoreState(state):
+                self._quickbooks_column_auto = False
                 self._fit_organization = str(s.value("fitOrganization", "true")) == "true"
             if self._fixed_organization is not None:
                 self.table.setColumnHidden(COLUMNS.index(InvoiceColumn.ORGANIZATION), True)
@@ -886,49 +951,3 @@ class InvoiceHistoryView(QWidget):
     def hideEvent(self, event: object) -> None:
         self._save_settings()
         super().hideEvent(event)  # type: ignore[arg-type]
-
-
-def _has_invoices(context: AppContext, organization_id: int | None) -> bool:
-    """Whether the database holds any invoice (of this organization), paid or not."""
-    from sqlalchemy import select
-
-    from app.core.storage.models import Invoice
-
-    stmt = select(Invoice.id).limit(1)
-    if organization_id is not None:
-        stmt = stmt.where(Invoice.organization_id == organization_id)
-    with context.engine.connect() as connection:
-        return connection.execute(stmt).first() is not None
-
-
-def _any_quickbooks_numbers(context: AppContext) -> bool:
-    from sqlalchemy import select
-
-    from app.core.storage.models import Invoice
-
-    with context.engine.connect() as connection:
-        found = connection.execute(
-            select(Invoice.id).where(Invoice.qb_doc_number.is_not(None)).limit(1)
-        ).first()
-    return found is not None
-
-
-def _export_value(row: InvoiceRow, column: InvoiceColumn, currency: str, locale: str) -> str:
-    """CSV cells: amounts as plain numbers and dates as ISO so spreadsheets read them."""
-    from app.core.money import Money
-
-    match column:
-        case InvoiceColumn.TOTAL:
-            return Money(row.total_minor, currency).plain()
-        case InvoiceColumn.PAID:
-            return Money(row.amount_paid_minor, currency).plain()
-        case InvoiceColumn.BALANCE:
-            return Money(row.balance_minor, currency).plain()
-        case InvoiceColumn.INVOICE_DATE:
-            return row.invoice_date.isoformat() if row.invoice_date else ""
-        case InvoiceColumn.DUE_DATE:
-            return row.due_date.isoformat() if row.due_date else ""
-        case InvoiceColumn.LAST_PAYMENT:
-            return row.last_payment_date.isoformat() if row.last_payment_date else ""
-        case _:
-            return cell_text(row, column, currency, locale)

@@ -1,17 +1,18 @@
 """``InvoiceHistoryModel``: Invoice History's rows, from ``app.core.queries.invoices``.
 
-Holds the ordered ids of the invoices the current ``InvoiceQuery`` selects and the totals of
-that set; rows come a page at a time as the view paints them. Runs on the GUI thread.
+A ``LazyTableModel`` with one declared column per ``InvoiceColumn``. ``set_query`` runs the
+id query (and, when the filter changed, the totals aggregate) in a worker; rows come a page
+at a time as the view paints them. Runs on the GUI thread; the loaders run on pool threads.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import replace
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
-from PySide6.QtCore import QModelIndex, QObject, QPersistentModelIndex, Qt, Signal
+from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QPixmap
 from sqlalchemy import Engine
 
@@ -21,39 +22,28 @@ from app.core.queries.invoices import (
     InvoiceQuery,
     InvoiceRow,
     InvoiceTotals,
-    invoice_ids,
+    invoice_listing,
     invoice_rows,
-    invoice_totals,
+    invoices_exist,
 )
 from app.gui.invoices.formatting import date_text, local_today, money_text
 from app.gui.invoices.status_delegate import status_pill_pixmap
-from app.gui.invoices.table_model import IdTableModel
-from app.gui.widgets import PILL_TONE_ROLE, invoice_status_tone
+from app.gui.widgets import invoice_status_tone
+from app.gui.widgets.lazy_table import Align, Column, LazyTableModel, Listing
 
 COLUMNS: tuple[InvoiceColumn, ...] = tuple(InvoiceColumn)
 
 #: ``data(…, ROW_ROLE)`` gives the whole ``InvoiceRow``.
-ROW_ROLE = int(Qt.ItemDataRole.UserRole) + 1
+ROW_ROLE = LazyTableModel.RowRole
 
-_RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-_LEFT = int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
-_ALIGNMENTS = tuple(_RIGHT if column.is_money else _LEFT for column in COLUMNS)
-_DISPLAY = int(Qt.ItemDataRole.DisplayRole)
-_DECORATION = int(Qt.ItemDataRole.DecorationRole)
-_ALIGNMENT = int(Qt.ItemDataRole.TextAlignmentRole)
-_TOOLTIP = int(Qt.ItemDataRole.ToolTipRole)
-_ACCESSIBLE = int(Qt.ItemDataRole.AccessibleTextRole)
-_HANDLED_ROLES = frozenset(
-    (_DISPLAY, _ALIGNMENT, _DECORATION, _TOOLTIP, _ACCESSIBLE, PILL_TONE_ROLE, ROW_ROLE)
-)
-_STATUS_COLUMN = COLUMNS.index(InvoiceColumn.STATUS)
-_ROW_FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
-#: Where ``status`` sits in a packed row (``InvoiceHistoryModel.pack_row``).
+#: Where ``status`` sits in a packed row (``_pack``).
 _STATUS_FIELD = InvoiceRow.__slots__.index("status")
+#: Rows per page: a screenful or two, so a scroll step waits for little more than it shows.
+PAGE_SIZE = 120
 
 
 def cell_text(row: InvoiceRow, column: InvoiceColumn, currency: str, locale: str) -> str:
-    """What a person reads in one cell (also what Copy and the CSV export write)."""
+    """What a person reads in one cell (also what Copy writes)."""
     match column:
         case InvoiceColumn.NUMBER:
             return row.invoice_number
@@ -79,8 +69,78 @@ def cell_text(row: InvoiceRow, column: InvoiceColumn, currency: str, locale: str
             return date_text(row.last_payment_date, locale)
 
 
-class InvoiceHistoryModel(IdTableModel[InvoiceRow]):
-    """Invoice History's table. ``set_query`` runs a new id query and totals aggregate."""
+def _pack(row: InvoiceRow) -> tuple[Any, ...]:
+    # A tuple of ints, strings, dates and None (the status by its value), which the garbage
+    # collector stops tracking: see ``LazyTableModel``.
+    values = [getattr(row, name) for name in InvoiceRow.__slots__]
+    values[_STATUS_FIELD] = row.status.value
+    return tuple(values)
+
+
+def _unpack(packed: tuple[Any, ...]) -> InvoiceRow:
+    values = list(packed)
+    values[_STATUS_FIELD] = InvoiceStatus(values[_STATUS_FIELD])
+    return InvoiceRow(*values)
+
+
+def invoice_columns(currency: str, locale: str, pills: Mapping[str, QPixmap]) -> list[
+    Column[InvoiceRow]
+]:
+    """Invoice History's columns, in ``COLUMNS`` order. The status cell is a pill picture
+    (drawn by Qt's own delegate) that carries the words; its text stays empty."""
+
+    def text_of(column: InvoiceColumn) -> Callable[[InvoiceRow], str]:
+        return lambda row: cell_text(row, column, currency, locale)
+
+    def status_tooltip(row: InvoiceRow) -> str:
+        if row.due_date is not None and row.is_payable:
+            return f"{row.status.label} — due {date_text(row.due_date, locale)}"
+        return row.status.label
+
+    columns: list[Column[InvoiceRow]] = []
+    for column in COLUMNS:
+        if column is InvoiceColumn.STATUS:
+            columns.append(
+                Column(
+                    column.heading,
+                    lambda row: "",
+                    sort_key=column.value,
+                    tooltip=status_tooltip,
+                    accessible=lambda row: row.status.label,
+                    decoration=lambda row: pills.get(row.status.value),
+                    pill=lambda row: invoice_status_tone(row.status),
+                )
+            )
+            continue
+        tooltip: Callable[[InvoiceRow], str | None] | None = None
+        if column is InvoiceColumn.ORGANIZATION:
+            tooltip = lambda row: row.organization_name  # noqa: E731
+        elif column is InvoiceColumn.TERMS:
+            tooltip = lambda row: row.payment_terms  # noqa: E731
+        columns.append(
+            Column(
+                column.heading,
+                text_of(column),
+                align=Align.RIGHT if column.is_money else Align.LEFT,
+                sort_key=column.value,
+                tooltip=tooltip,
+                header_tooltip="Payment terms" if column is InvoiceColumn.TERMS else "",
+            )
+        )
+    return columns
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryFacts:
+    """What one load learnt besides the ids (built on a pool thread)."""
+
+    totals: InvoiceTotals | None
+    has_invoices: bool
+    any_quickbooks_numbers: bool
+
+
+class InvoiceHistoryModel(LazyTableModel[int, InvoiceRow]):
+    """Invoice History's table. ``set_query`` runs a new id query (and totals) in a worker."""
 
     totalsChanged = Signal(object)  # InvoiceTotals
 
@@ -92,167 +152,86 @@ class InvoiceHistoryModel(IdTableModel[InvoiceRow]):
         today: Callable[[], date] = local_today,
         parent: QObject | None = None,
     ) -> None:
-        super().__init__(parent)
+        self._pills: dict[str, QPixmap] = {
+            status.value: status_pill_pixmap(status) for status in InvoiceStatus
+        }
+        super().__init__(
+            invoice_columns(currency, locale, self._pills),
+            self._fetch,
+            parent,
+            pack=_pack,
+            unpack=_unpack,
+            page_size=PAGE_SIZE,
+            task_name="load the invoices",
+        )
         self.engine = engine
         self.currency = currency
         self.locale = locale
         self._today = today
         self._query = InvoiceQuery()
         self._totals = InvoiceTotals(0, 0, 0)
-        self._pills: dict[str, QPixmap] = {}
-        self._texts: dict[int, tuple[str, ...]] = {}
         self._totals_stale = True
-        self._refreshing = False
+        #: Facts from the last load (None before it): any invoice at all (of the fixed
+        #: organization), and any with a QuickBooks number.
+        self.has_invoices: bool | None = None
+        self.any_quickbooks_numbers: bool | None = None
+        self.loaded.connect(self._on_loaded_info)
 
-    # --- queries -------------------------------------------------------------------------
+    def _fetch(self, ids: Sequence[int]) -> dict[int, InvoiceRow]:
+        """Runs on a pool thread (or for ``rows_for``)."""
+        with self.engine.connect() as connection:
+            return invoice_rows(connection, ids, self._today())
+
+    # --- queries ---------------------------------------------------------------------------
     def query(self) -> InvoiceQuery:
         return self._query
 
     def set_query(self, query: InvoiceQuery) -> None:
+        """Show what ``query`` selects (the id query runs in a worker)."""
         # A new sort does not change which invoices are listed: keep the totals.
         self._totals_stale = self._totals_stale or replace(
             query, sort=self._query.sort, descending=self._query.descending
         ) != self._query
         self._query = query
-        self.reload()
+        self.load(self._loader(with_totals=self._totals_stale))
+
+    def reload(self) -> None:
+        self.load(self._loader(with_totals=True))
+
+    def refresh_rows(self, changed_ids: Iterable[int], *, top_row: int = 0) -> None:
+        """After a sync or a payment: ids and totals again, the changed rows replaced in
+        place (``refreshed(bool)`` says whether the id list changed)."""
+        self.refresh(self._loader(with_totals=True), changed_ids, prefetch_row=top_row)
+
+    def _loader(self, *, with_totals: bool) -> Callable[[], Listing[int]]:
+        engine, query, today = self.engine, self._query, self._today()
+        organization_id = query.organization_id
+
+        def load() -> Listing[int]:  # runs on a pool thread
+            with engine.connect() as connection:
+                ids, totals = invoice_listing(connection, query, today, with_totals=with_totals)
+                # What the empty state and the QuickBooks # column need to know.
+                has_invoices = bool(ids) or invoices_exist(
+                    connection, organization_id=organization_id
+                )
+                quickbooks = invoices_exist(connection, with_quickbooks_number=True)
+            return Listing(ids, HistoryFacts(totals, has_invoices, quickbooks))
+
+        return load
+
+    def _on_loaded_info(self, facts: object) -> None:
+        if not isinstance(facts, HistoryFacts):
+            return
+        self.has_invoices = facts.has_invoices
+        self.any_quickbooks_numbers = facts.any_quickbooks_numbers
+        if facts.totals is not None:
+            self._totals = facts.totals
+            self._totals_stale = False
+            self.totalsChanged.emit(facts.totals)
 
     def totals(self) -> InvoiceTotals:
         """Count, total and balance of the listed invoices."""
         return self._totals
-
-    def query_ids(self) -> list[int]:
-        today = self._today()
-        with self.engine.connect() as connection:
-            ids = invoice_ids(connection, self._query, today)
-            if self._totals_stale or self._refreshing:
-                # A new sort lists the same invoices: only a new filter or a sync needs them.
-                self._totals = invoice_totals(connection, self._query, today)
-                self._totals_stale = False
-                self.totalsChanged.emit(self._totals)
-        return ids
-
-    def refresh(self, changed_ids: Iterable[int]) -> bool:
-        self._refreshing = True
-        try:
-            return super().refresh(changed_ids)
-        finally:
-            self._refreshing = False
-
-    def fetch_rows(self, ids: list[int]) -> dict[int, InvoiceRow]:
-        with self.engine.connect() as connection:
-            return invoice_rows(connection, ids, self._today())
-
-    # --- Qt ------------------------------------------------------------------------------
-    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(COLUMNS)
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if orientation != Qt.Orientation.Horizontal or not 0 <= section < len(COLUMNS):
-            return None
-        column = COLUMNS[section]
-        if role == Qt.ItemDataRole.DisplayRole:
-            return column.heading
-        if role == Qt.ItemDataRole.TextAlignmentRole:
-            return _RIGHT if column.is_money else _LEFT
-        if role == Qt.ItemDataRole.ToolTipRole and column is InvoiceColumn.TERMS:
-            return "Payment terms"
-        return None
-
-    def pack_row(self, row: InvoiceRow) -> tuple[Any, ...]:
-        # A tuple of ints, strings, dates and None (the status by its value), which the
-        # garbage collector stops tracking: see ``IdTableModel``.
-        values = [getattr(row, name) for name in InvoiceRow.__slots__]
-        values[_STATUS_FIELD] = row.status.value
-        return tuple(values)
-
-    def unpack_row(self, packed: tuple[Any, ...]) -> InvoiceRow:
-        values = list(packed)
-        values[_STATUS_FIELD] = InvoiceStatus(values[_STATUS_FIELD])
-        return InvoiceRow(*values)
-
-    def data(
-        self, index: QModelIndex | QPersistentModelIndex, role: int = _DISPLAY
-    ) -> Any:
-        # Called thousands of times per repaint: plain int comparisons, one dict lookup
-        # for the common case, and each row's texts formatted once.
-        if role not in _HANDLED_ROLES:  # font, colours, check state, size hint …
-            return None
-        column_number = index.column()
-        if role == _DISPLAY:
-            texts = self._texts_at(index.row())
-            return texts[column_number] if texts is not None else None
-        if role == _ALIGNMENT:
-            return _ALIGNMENTS[column_number]
-        if role == _DECORATION:
-            if column_number != _STATUS_COLUMN:
-                return None
-            packed = self.packed_at(index.row())
-            if packed is None:
-                return None
-            value: str = packed[_STATUS_FIELD]
-            pill = self._pills.get(value)
-            if pill is None:
-                pill = self._pills[value] = status_pill_pixmap(InvoiceStatus(value))
-            return pill
-        if not index.isValid():
-            return None
-        row = self.row_at(index.row())
-        if row is None:
-            return None
-        if role == ROW_ROLE:
-            return row
-        column = COLUMNS[column_number]
-        if column is InvoiceColumn.STATUS:
-            if role == _ACCESSIBLE:
-                return row.status.label
-            if role == PILL_TONE_ROLE:
-                return invoice_status_tone(row.status).value
-            if role == _TOOLTIP:
-                if row.due_date is not None and row.is_payable:
-                    return f"{row.status.label} — due {date_text(row.due_date, self.locale)}"
-                return row.status.label
-            return None
-        if role == _TOOLTIP and column is InvoiceColumn.ORGANIZATION:
-            return row.organization_name
-        if role == _TOOLTIP and column is InvoiceColumn.TERMS:
-            return row.payment_terms
-        if role == _ACCESSIBLE:
-            return cell_text(row, column, self.currency, self.locale)
-        return None
-
-    def _texts_at(self, row_number: int) -> tuple[str, ...] | None:
-        item_id = self.id_at(row_number)
-        if item_id is None:
-            return None
-        texts = self._texts.get(item_id)
-        if texts is None:
-            row = self.row_at(row_number)
-            if row is None:
-                return None
-            texts = tuple(
-                "" if column is InvoiceColumn.STATUS  # the pill carries the words
-                else cell_text(row, column, self.currency, self.locale)
-                for column in COLUMNS
-            )
-            if len(self._texts) >= 20_000:
-                self._texts.clear()
-            self._texts[item_id] = texts
-        return texts
-
-    def forget_rows(self, ids: Iterable[int] | None) -> None:
-        super().forget_rows(ids)
-        if ids is None:
-            self._texts.clear()
-        else:
-            for item_id in ids:
-                self._texts.pop(item_id, None)
-
-    def flags(self, index: QModelIndex | QPersistentModelIndex) -> Qt.ItemFlag:
-        if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
-        return _ROW_FLAGS
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
         if not 0 <= column < len(COLUMNS):

@@ -10,6 +10,7 @@ one short read of the local database.
 
 from __future__ import annotations
 
+from datetime import date
 from urllib.parse import urlencode
 
 from PySide6.QtCore import Qt, QUrl, Signal, Slot
@@ -29,6 +30,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from sqlalchemy import Engine
 
 from app.core.connections import load_autotask_connection
 from app.core.queries.invoices import InvoiceDetail, invoice_detail
@@ -37,6 +39,7 @@ from app.gui.changes import RefreshOnChange
 from app.gui.context import AppContext
 from app.gui.invoices.formatting import date_text, local_today, money_text
 from app.gui.widgets import StatusPill, invoice_status_tone
+from app.gui.workers import Task, run_task
 
 _RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
 
@@ -45,6 +48,17 @@ _RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
 INVOICE_PAGE_EXTENSIONS: tuple[str, ...] = (
     "app.gui.payments.actions:install_invoice_page_pay_action",
 )
+
+
+def load_invoice_page(
+    engine: Engine, invoice_id: int, today: date
+) -> tuple[InvoiceDetail | None, str]:
+    """Runs on a pool thread: the invoice's detail and Autotask's web address (for the
+    "Open in Autotask" action; empty before Setup connected Autotask)."""
+    with session_scope(engine) as session:
+        detail = invoice_detail(session, invoice_id, today)
+    connection = load_autotask_connection(engine)
+    return detail, connection.web_url if connection else ""
 
 
 def autotask_organization_url(web_url: str, organization_id: int) -> str:
@@ -277,18 +291,26 @@ class InvoicePage(QWidget):
         self.actions_bar.insertWidget(0, button)
 
     # --- loading -------------------------------------------------------------------------
-    def show_invoice(self, invoice_id: int) -> bool:
-        """Load and show the invoice; False when it is not in the database (any more)."""
-        with session_scope(self.context.engine) as session:
-            detail = invoice_detail(session, invoice_id, local_today())
-        connection = load_autotask_connection(self.context.engine)
-        self._web_url = connection.web_url if connection else ""
+    def show_invoice(self, invoice_id: int) -> Task:
+        """Load the invoice in a worker and show it: ``invoiceShown(id)`` follows, or
+        nothing when it is not in the database (any more)."""
+        return run_task(
+            "open the invoice",
+            load_invoice_page,
+            self.context.engine,
+            invoice_id,
+            local_today(),
+            on_success=self._on_loaded,
+            parent=self,
+        )
+
+    def _on_loaded(self, loaded: tuple[InvoiceDetail | None, str]) -> None:
+        detail, self._web_url = loaded
         if detail is None:
-            return False
+            return
         self.detail = detail
         self._render(detail)
         self.invoiceShown.emit(detail.row.id)
-        return True
 
     def reload(self) -> None:
         if self.detail is not None:

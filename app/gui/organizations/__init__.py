@@ -11,21 +11,20 @@ payment methods plug in that way. Runs on the GUI thread.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import replace
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
 from datetime import date
-from typing import Any
+from functools import partial
 
 from PySide6.QtCore import (
     QItemSelectionModel,
-    QModelIndex,
     QObject,
-    QPersistentModelIndex,
     QSettings,
     Qt,
     Signal,
     Slot,
 )
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFormLayout,
@@ -61,8 +60,9 @@ from app.gui.invoices.formatting import date_text, local_today, money_text
 from app.gui.invoices.history import InvoiceHistoryView
 from app.gui.invoices.page import InvoicePage
 from app.gui.invoices.sync_follow import ChangedRows, follow_sync
-from app.gui.invoices.table_model import IdTableModel
 from app.gui.widgets import EmptyState, SearchField
+from app.gui.widgets.lazy_table import Align, Column, LazyTableModel, Listing
+from app.gui.workers import Task, run_task
 
 __all__ = [
     "ORGANIZATION_PAGE_EXTENSIONS",
@@ -85,7 +85,16 @@ _LEFT = int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
 ROW_HEIGHT = 30
 
 
-class OrganizationListModel(IdTableModel[OrganizationRow]):
+@dataclass(frozen=True, slots=True)
+class OrganizationListFacts:
+    """What a load of the list learnt besides the ids (built on a pool thread)."""
+
+    autotask_connected: bool
+
+
+class OrganizationListModel(LazyTableModel[int, OrganizationRow]):
+    """The organization list: ids from ``organization_ids`` (in a worker), rows on demand."""
+
     def __init__(
         self,
         engine: Engine,
@@ -94,42 +103,65 @@ class OrganizationListModel(IdTableModel[OrganizationRow]):
         today: Callable[[], date] = local_today,
         parent: QObject | None = None,
     ) -> None:
-        super().__init__(parent)
         self.engine = engine
         self.currency = currency
         self.locale = locale
         self._today = today
         self._query = OrganizationQuery()
+        #: From the last load: whether Setup has connected Autotask (None before a load).
+        self.autotask_connected: bool | None = None
+        super().__init__(
+            [
+                Column(
+                    column.heading,
+                    partial(self.cell_text, column=column),
+                    align=Align.LEFT if column is OrganizationColumn.NAME else Align.RIGHT,
+                    sort_key=column.value,
+                    color=partial(self.cell_color, column=column),
+                    tooltip=(lambda row: row.name) if column is OrganizationColumn.NAME else None,
+                )
+                for column in COLUMNS
+            ],
+            self._fetch,
+            parent,
+            task_name="load the organizations",
+        )
+        self.loaded.connect(self._on_loaded_facts)
+
+    def _fetch(self, ids: Sequence[int]) -> dict[int, OrganizationRow]:
+        """Runs on a pool thread (or for ``rows_for``)."""
+        with self.engine.connect() as connection:
+            return organization_rows(connection, ids, self._today())
 
     def query(self) -> OrganizationQuery:
         return self._query
 
     def set_query(self, query: OrganizationQuery) -> None:
+        """Show what ``query`` selects (the id query runs in a worker)."""
         self._query = query
         self.reload()
 
-    def query_ids(self) -> list[int]:
-        with self.engine.connect() as connection:
-            return organization_ids(connection, self._query, self._today())
+    def reload(self) -> None:
+        self.load(self._loader())
 
-    def fetch_rows(self, ids: list[int]) -> dict[int, OrganizationRow]:
-        with self.engine.connect() as connection:
-            return organization_rows(connection, ids, self._today())
+    def refresh_rows(self, changed_ids: Iterable[int], *, top_row: int = 0) -> None:
+        self.refresh(self._loader(), changed_ids, prefetch_row=top_row)
 
-    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(COLUMNS)
+    def _loader(self) -> Callable[[], Listing[int]]:
+        engine, query, today = self.engine, self._query, self._today()
 
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if orientation != Qt.Orientation.Horizontal or not 0 <= section < len(COLUMNS):
-            return None
-        column = COLUMNS[section]
-        if role == Qt.ItemDataRole.DisplayRole:
-            return column.heading
-        if role == Qt.ItemDataRole.TextAlignmentRole:
-            return _LEFT if column is OrganizationColumn.NAME else _RIGHT
-        return None
+        def load() -> Listing[int]:  # runs on a pool thread
+            with engine.connect() as connection:
+                ids = organization_ids(connection, query, today)
+            # Only an empty list needs to know (to offer Setup or Sync).
+            connected = True if ids else load_autotask_connection(engine) is not None
+            return Listing(ids, OrganizationListFacts(connected))
+
+        return load
+
+    def _on_loaded_facts(self, facts: object) -> None:
+        if isinstance(facts, OrganizationListFacts):
+            self.autotask_connected = facts.autotask_connected
 
     def cell_text(self, row: OrganizationRow, column: OrganizationColumn) -> str:
         match column:
@@ -151,44 +183,14 @@ class OrganizationListModel(IdTableModel[OrganizationRow]):
                 return date_text(row.last_payment_date, self.locale) or "Never"
 
     @staticmethod
-    def cell_color(row: OrganizationRow, column: OrganizationColumn) -> Any:
+    def cell_color(row: OrganizationRow, column: OrganizationColumn) -> QColor | None:
         """Inactive organizations are grey throughout (their overdue amount too); an
         active one's overdue amount is red."""
-        from PySide6.QtGui import QColor
-
         if not row.is_active:
             return QColor("#6B7280")
         if column is OrganizationColumn.OVERDUE and row.overdue_minor:
             return QColor("#A02727")
         return None
-
-    def data(
-        self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if not index.isValid() or not 0 <= index.column() < len(COLUMNS):
-            return None
-        column = COLUMNS[index.column()]
-        if role == Qt.ItemDataRole.TextAlignmentRole:
-            return _LEFT if column is OrganizationColumn.NAME else _RIGHT
-        if role not in (
-            Qt.ItemDataRole.DisplayRole,
-            Qt.ItemDataRole.ForegroundRole,
-            Qt.ItemDataRole.ToolTipRole,
-        ):
-            return None
-        row = self.row_at(index.row())
-        if row is None:
-            return None
-        if role == Qt.ItemDataRole.ForegroundRole:
-            return self.cell_color(row, column)
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return row.name if column is OrganizationColumn.NAME else None
-        return self.cell_text(row, column)
-
-    def flags(self, index: QModelIndex | QPersistentModelIndex) -> Qt.ItemFlag:
-        if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
-        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
         if 0 <= column < len(COLUMNS):
@@ -265,7 +267,9 @@ class OrganizationListView(QWidget):
         layout.setSpacing(8)
         layout.addLayout(top)
         layout.addWidget(self.stack, 1)
-        self.model.idsReset.connect(self._after_reset)
+        self.model.idsReset.connect(self._show_listing)
+        self.model.loaded.connect(self._show_listing)
+        self.model.refreshed.connect(self._after_refresh)
         self._restore()
         self.model.reload()
         self._sync_indicator()
@@ -305,6 +309,14 @@ class OrganizationListView(QWidget):
 
     @Slot()
     def _after_reset(self) -> None:
+        """Look again (after Setup closed: Autotask may be connected now)."""
+        self.model.reload()
+
+    @Slot()
+    @Slot(object)
+    def _show_listing(self, _facts: object = None) -> None:
+        if not self.model.has_loaded():
+            return  # the first id query is on its way
         count = self.model.rowCount()
         noun = "organization" if count == 1 else "organizations"
         self.count_label.setText(f"{count:,} {noun}")
@@ -317,7 +329,7 @@ class OrganizationListView(QWidget):
                     "No organization's name contains that text. Check the spelling, or clear "
                     "the search.",
                 )
-            elif load_autotask_connection(self.context.engine) is None:
+            elif self.model.autotask_connected is False:
                 # Nothing can sync before Setup has connected Autotask.
                 self.empty.set_content(
                     "No organizations yet",
@@ -350,19 +362,40 @@ class OrganizationListView(QWidget):
         if item_id is not None:
             self.openOrganizationRequested.emit(item_id)
 
+    def visible_ids(self) -> list[int]:
+        """The organizations whose rows are on screen now."""
+        first = self.table.rowAt(0)
+        if first < 0:
+            return []
+        last = self.table.rowAt(self.table.viewport().height() - 1)
+        last = self.model.rowCount() - 1 if last < 0 else last
+        return [i for i in (self.model.id_at(r) for r in range(first, last + 1)) if i is not None]
+
     def refresh_organizations(self, changed_ids: list[int]) -> None:
+        """After a sync: the id query again (in a worker), changed rows replaced in place;
+        if the list itself changed, the current organization and the scroll are kept."""
         current = self.table.currentIndex()
-        current_id = self.model.id_at(current.row()) if current.isValid() else None
-        scroll = self.table.verticalScrollBar().value()
-        if self.model.refresh(changed_ids) and current_id is not None:
-            row = self.model.row_of(current_id)
-            if row is not None:
-                self.table.selectionModel().setCurrentIndex(
-                    self.model.index(row, 0),
-                    QItemSelectionModel.SelectionFlag.ClearAndSelect
-                    | QItemSelectionModel.SelectionFlag.Rows,
-                )
-            self.table.verticalScrollBar().setValue(scroll)
+        self._keep = (
+            self.model.id_at(current.row()) if current.isValid() else None,
+            self.table.verticalScrollBar().value(),
+        )
+        self.model.refresh_rows(changed_ids, top_row=max(self.table.rowAt(0), 0))
+
+    _keep: tuple[int | None, int] = (None, 0)
+
+    @Slot(bool)
+    def _after_refresh(self, reset: bool) -> None:
+        current_id, scroll = self._keep
+        if not reset or current_id is None:
+            return
+        row = self.model.row_of(current_id)
+        if row is not None:
+            self.table.selectionModel().setCurrentIndex(
+                self.model.index(row, 0),
+                QItemSelectionModel.SelectionFlag.ClearAndSelect
+                | QItemSelectionModel.SelectionFlag.Rows,
+            )
+        self.table.verticalScrollBar().setValue(scroll)
 
 
 def _item(text: str, align: Qt.AlignmentFlag | None = None) -> QTableWidgetItem:
@@ -495,12 +528,22 @@ class OrganizationPage(QWidget):
         self.tabs.addTab(widget, title)
 
     # --- loading -------------------------------------------------------------------------
-    def reload(self) -> bool:
-        with session_scope(self.context.engine) as session:
-            detail = organization_detail(session, self.organization_id, local_today())
+    def reload(self) -> Task:
+        """Load the organization's detail in a worker and show it when it arrives."""
+        return run_task(
+            "open the organization",
+            load_organization_detail,
+            self.context.engine,
+            self.organization_id,
+            local_today(),
+            on_success=self._show_detail,
+            parent=self,
+        )
+
+    def _show_detail(self, detail: OrganizationDetail | None) -> None:
         if detail is None:
             self.title.setText("This organization is no longer in Autotask")
-            return False
+            return
         self.detail = detail
         row = detail.row
         self.title.setText(row.name if row.is_active else f"{row.name} (inactive)")
@@ -529,7 +572,14 @@ class OrganizationPage(QWidget):
             self.contracts.setItem(r, 3, _item(date_text(contract.end_date, self.locale_name)))
         self.tabs.setTabText(1, f"Contacts ({len(detail.contacts)})")
         self.tabs.setTabText(2, f"Contracts ({len(detail.contracts)})")
-        return True
+
+
+def load_organization_detail(
+    engine: Engine, organization_id: int, today: date
+) -> OrganizationDetail | None:
+    """Runs on a pool thread: the organization page's facts, contacts and contracts."""
+    with session_scope(engine) as session:
+        return organization_detail(session, organization_id, today)
 
 
 def _settings(context: AppContext) -> QSettings:
@@ -550,6 +600,7 @@ class OrganizationsArea(QWidget):
         self.page: OrganizationPage | None = None
         self.invoice_page = InvoicePage(context)
         self.invoice_page.backRequested.connect(self._back_from_invoice)
+        self.invoice_page.invoiceShown.connect(self._on_invoice_shown)
         self.invoice_page.openOrganizationRequested.connect(self.show_organization)
         self.stack.addWidget(self.invoice_page)
         self.list.openOrganizationRequested.connect(self.show_organization)
@@ -581,9 +632,12 @@ class OrganizationsArea(QWidget):
         """After a sync: balances may have moved with any invoice, so the list's rows are
         fetched again (the id list is re-queried; selection and scroll are kept), and the
         open organization's page and its invoices are brought up to date."""
-        self.list.model.forget_rows(None)
-        self.list.refresh_organizations(sorted(changed.get("organizations", ())))
-        self.list.table.viewport().update()
+        listing = self.list
+        visible = set(listing.visible_ids())
+        # Rows off screen are fetched again when next painted; those on screen are
+        # replaced in place by the refresh, so nothing the person looks at blanks out.
+        listing.model.forget_rows(set(listing.model.cached_keys()) - visible)
+        listing.refresh_organizations(sorted(set(changed.get("organizations", ())) | visible))
         if self.page is not None:
             self.page.reload()
             self.page.invoices.refresh_invoices(sorted(changed.get("invoices", ())))
@@ -598,7 +652,15 @@ class OrganizationsArea(QWidget):
 
     @Slot(int)
     def _open_invoice(self, invoice_id: int) -> None:
-        if self.invoice_page.show_invoice(invoice_id):
+        self._opening = invoice_id
+        self.invoice_page.show_invoice(invoice_id)
+
+    _opening: int | None = None
+
+    @Slot(int)
+    def _on_invoice_shown(self, invoice_id: int) -> None:
+        if invoice_id == self._opening:
+            self._opening = None
             self.stack.setCurrentWidget(self.invoice_page)
 
     @Slot()

@@ -5,9 +5,10 @@ Everything here runs on the GUI thread.
 
 from __future__ import annotations
 
+import logging
 from datetime import date, datetime
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Slot
 from PySide6.QtWidgets import QLabel, QWidget
 
 from app.core.gateways import GatewayMode, PaymentGateway
@@ -15,6 +16,8 @@ from app.core.gateways.connection import describe_missing_gateway, load_gateway
 from app.core.money import Money
 from app.gui.context import AppContext
 from app.gui.widgets import Tone
+
+log = logging.getLogger(__name__)
 
 
 def current_gateway(context: AppContext) -> PaymentGateway | None:
@@ -110,3 +113,35 @@ class TestModeBanner(QLabel):
             "QLabel#testModeBanner { background: #FCEFD6; color: #85520A; font-weight: 600;"
             " border: 1px solid #E9C98A; border-radius: 6px; padding: 6px 10px; }"
         )
+
+    def follow(self, context: AppContext) -> None:
+        """Show the banner when the gateway in use has test keys. A gateway not opened yet
+        is opened in a worker (settings and keychain), never on the GUI thread."""
+        gateway = context.services.gateway
+        if gateway is not None:
+            self.setVisible(is_test_mode(gateway))
+            return
+        self.setVisible(False)
+        self._context = context
+        from app.gui.workers import run_task
+
+        run_task(
+            "open the payment gateway",
+            load_gateway,
+            context.engine,
+            context.credentials,
+            on_success=self._on_gateway,
+            on_failure=self._on_gateway_failed,
+        )
+
+    @Slot(object)
+    def _on_gateway(self, gateway: object) -> None:
+        if isinstance(gateway, PaymentGateway):
+            if self._context.services.gateway is None:
+                self._context.services.gateway = gateway
+            self.setVisible(is_test_mode(gateway))
+
+    @Slot(object)
+    def _on_gateway_failed(self, failure: object) -> None:
+        # Paying says what is wrong with the gateway; the banner just stays hidden.
+        log.warning("Could not open the payment gateway: %s", getattr(failure, "exception", ""))

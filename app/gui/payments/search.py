@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, timedelta
+from functools import partial
 from operator import itemgetter
 from pathlib import Path
 
@@ -38,7 +39,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from app.core.clock import utcnow
 from app.core.money import Money
@@ -53,20 +54,17 @@ from app.core.payments import (
     payment_search_ids,
     payment_search_rows,
 )
-from app.core.storage.engine import session_scope
-from app.core.storage.models import Organization, Payment
+from app.core.queries.organizations import organizations_with_payments
 from app.gui.changes import RefreshOnChange
 from app.gui.context import AppContext
 from app.gui.invoices.formatting import money_text
 from app.gui.payments.common import (
     PAYMENT_STATE_TONES,
     TestModeBanner,
-    current_gateway,
     datetime_text,
-    is_test_mode,
 )
-from app.gui.payments.lazy_model import Align, Column, LazyRowsModel, TextTone
 from app.gui.widgets import EmptyState, StatusPillDelegate, Tone
+from app.gui.widgets.lazy_table import Align, Column, LazyTableModel, TextTone
 from app.gui.workers import Task, run_task
 
 #: Typing in a filter field waits this long before the search runs.
@@ -213,20 +211,6 @@ def _fetch(engine: Engine, keys: Sequence[SearchKey]) -> dict[SearchKey, Payment
     return {row.key: row for row in payment_search_rows(engine, keys)}
 
 
-def organizations_with_payments(engine: Engine) -> list[tuple[int, str]]:
-    """Runs on a pool thread: the organizations that have payments, by name (for the filter)."""
-    with session_scope(engine) as s:
-        ids = select(Payment.organization_id).distinct().scalar_subquery()
-        return [
-            (int(i), str(n))
-            for i, n in s.execute(
-                select(Organization.id, Organization.name)
-                .where(Organization.id.in_(ids))
-                .order_by(Organization.name)
-            )
-        ]
-
-
 class PaymentSearchView(QWidget):
     """The Payment Search area."""
 
@@ -240,13 +224,15 @@ class PaymentSearchView(QWidget):
         self.money_locale = context.locale
         self.sort = SearchSort.DATE
         self.descending = True
-        self._ids_task: Task | None = None
-        self._reload_again = False
         self.last_criteria = PaymentSearchCriteria()
         engine = context.engine
-        self.model: LazyRowsModel[SearchKey, PaymentSearchRow] = LazyRowsModel(
-            search_columns(self.money_locale), lambda keys: _fetch(engine, keys), self
+        self.model: LazyTableModel[SearchKey, PaymentSearchRow] = LazyTableModel(
+            search_columns(self.money_locale),
+            partial(_fetch, engine),
+            self,
+            task_name="search the payments",
         )
+        self.model.loaded.connect(self._on_keys)
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(FILTER_DELAY_MS)
@@ -275,7 +261,7 @@ class PaymentSearchView(QWidget):
             "TEST MODE — the payment gateway is connected with test keys; no real money "
             "moves. Sales and refunds taken in test mode have a grey date and reference."
         )
-        self.test_banner.setVisible(is_test_mode(current_gateway(self.context)))
+        self.test_banner.follow(self.context)
         layout.addWidget(self.test_banner)
         filters = QGridLayout()
         filters.setHorizontalSpacing(10)
@@ -509,24 +495,20 @@ class PaymentSearchView(QWidget):
     @Slot()
     def reload(self) -> None:
         self._timer.stop()
-        if self._ids_task is not None and self._ids_task.is_running:
-            self._reload_again = True
-            return
         self.last_criteria = self.criteria()
-        self._ids_task = run_task(
-            "search the payments",
-            payment_search_ids,
-            self.context.engine,
-            self.last_criteria,
-            sort=self.sort,
-            descending=self.descending,
-            on_success=self._on_keys,
-            parent=self,
+        self.model.load(
+            partial(
+                payment_search_ids,
+                self.context.engine,
+                self.last_criteria,
+                sort=self.sort,
+                descending=self.descending,
+            )
         )
-        self._ids_task.done.connect(self._after_keys)
 
-    def _on_keys(self, keys: list[SearchKey]) -> None:
-        self.model.set_ids(keys)
+    @Slot(object)
+    def _on_keys(self, _info: object) -> None:
+        keys = self.model.ids()
         # Counted in C: a Python loop over 100,000 keys would hold up every reload.
         sales = list(map(itemgetter(0), keys)).count("sale")
         refunds = len(keys) - sales
@@ -551,12 +533,6 @@ class PaymentSearchView(QWidget):
                     "Invoices and choose Pay… to take the first one.",
                 )
             self.stack.setCurrentWidget(self.empty)
-
-    @Slot()
-    def _after_keys(self) -> None:
-        if self._reload_again:
-            self._reload_again = False
-            self.reload()
 
     @Slot(int)
     def _on_header_clicked(self, section: int) -> None:
@@ -587,7 +563,7 @@ class PaymentSearchView(QWidget):
 
     @Slot(QModelIndex)
     def _open_row(self, index: QModelIndex) -> None:
-        row = self.model.row_object(index.row())
+        row = self.model.row_at(index.row())
         if row is None:
             return
         from app.gui.payments.detail import PaymentDetailDialog

@@ -6,7 +6,7 @@ transaction id and the posting status (Autotask and the books). Filters "Failing
 whose postings failed can be retried (``retryPostingButton``) or dismissed once it was recorded
 by hand where it failed; double-clicking a row (or Enter) opens the payment's detail.
 
-The table follows "ids from SQL, rows on demand" (``LazyRowsModel``): the id query runs in a
+The table follows "ids from SQL, rows on demand" (``LazyTableModel``): the id query runs in a
 worker after every filter, search or sort change; rows are fetched a page at a time.
 
 Everything here runs on the GUI thread except the functions handed to ``run_task``.
@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from datetime import datetime
+from functools import partial
 
 from PySide6.QtCore import QModelIndex, QPoint, Qt, Signal, Slot
 from PySide6.QtGui import QAction, QKeySequence, QShowEvent
@@ -54,14 +55,12 @@ from app.gui.payments.common import (
     PAYMENT_STATE_TONES,
     POSTING_STATE_TONES,
     TestModeBanner,
-    current_gateway,
     datetime_text,
-    is_test_mode,
 )
-from app.gui.payments.lazy_model import Align, Column, LazyRowsModel, TextTone
 from app.gui.payments.upkeep import PaymentUpkeep
 from app.gui.widgets import EmptyState, SearchField, StatusPillDelegate, Tone
-from app.gui.workers import Task, WorkerFailure, run_task
+from app.gui.widgets.lazy_table import Align, Column, LazyTableModel, TextTone
+from app.gui.workers import WorkerFailure, run_task
 
 log = logging.getLogger(__name__)
 
@@ -229,17 +228,19 @@ class TransactionsView(QWidget):
         self.search_text = ""
         self.sort = TransactionSort.DATE
         self.descending = True
-        self._ids_task: Task | None = None
-        self._reload_again = False
         self._total_known: int | None = None
         self._shown_once = False
 
         engine = context.engine
-        self.model: LazyRowsModel[int, TransactionRow] = LazyRowsModel(
+        self.model: LazyTableModel[int, TransactionRow] = LazyTableModel(
             transaction_columns(self.money_locale, with_organization=organization_id is None),
-            lambda ids: _fetch_rows(engine, ids),
+            partial(_fetch_rows, engine),
             self,
+            task_name="list the payments",
         )
+        self.model.loaded.connect(self._on_ids)
+        # Rows come from workers: Retry / Dismiss follow the selected rows as they arrive.
+        self.model.dataChanged.connect(self._on_rows_changed)
         self._build(compact)
         self.reload()
 
@@ -267,7 +268,7 @@ class TransactionsView(QWidget):
             "TEST MODE — the payment gateway is connected with test keys; no real money "
             "moves. Payments taken in test mode have a grey reference."
         )
-        self.test_banner.setVisible(is_test_mode(current_gateway(self.context)))
+        self.test_banner.follow(self.context)
         layout.addWidget(self.test_banner)
         bar = QHBoxLayout()
         bar.setSpacing(6)
@@ -406,26 +407,25 @@ class TransactionsView(QWidget):
     @Slot()
     def reload(self) -> None:
         """Run the id query for the current filter, search and sort (in the background)."""
-        if self._ids_task is not None and self._ids_task.is_running:
-            self._reload_again = True
-            return
-        self._ids_task = run_task(
-            "list the payments",
-            transaction_ids,
-            self.context.engine,
-            organization_id=self.organization_id,
-            filter=self.filter,
-            sort=self.sort,
-            descending=self.descending,
-            text=self.search_text or None,
-            on_success=self._on_ids,
-            parent=self,
+        self._selected_before = set(self.selected_payment_ids())
+        self.model.load(
+            partial(
+                transaction_ids,
+                self.context.engine,
+                organization_id=self.organization_id,
+                filter=self.filter,
+                sort=self.sort,
+                descending=self.descending,
+                text=self.search_text or None,
+            )
         )
-        self._ids_task.done.connect(self._after_ids)
 
-    def _on_ids(self, ids: list[int]) -> None:
-        selected = set(self.selected_payment_ids())
-        self.model.set_ids(ids)
+    _selected_before: set[int] = set()  # noqa: RUF012 - replaced, never mutated
+
+    @Slot(object)
+    def _on_ids(self, _info: object) -> None:
+        selected = self._selected_before
+        ids = self.model.ids()
         if self.filter is TransactionFilter.ALL and not self.search_text:
             self._total_known = len(ids)
         if ids:
@@ -437,12 +437,6 @@ class TransactionsView(QWidget):
             self._show_empty()
             self.stack.setCurrentWidget(self.empty)
         self._update_actions()
-
-    @Slot()
-    def _after_ids(self) -> None:
-        if self._reload_again:
-            self._reload_again = False
-            self.reload()
 
     def _show_empty(self) -> None:
         if self.search_text:
@@ -532,16 +526,19 @@ class TransactionsView(QWidget):
     # --- selection and actions -------------------------------------------------------------------
     def selected_rows(self) -> list[TransactionRow]:
         rows = sorted({index.row() for index in self.table.selectionModel().selectedRows()})
-        found = [self.model.row_object(r) for r in rows]
+        found = [self.model.row_at(r) for r in rows]
         return [row for row in found if row is not None]
 
     def shown_states(self) -> list[str]:
         """The payment states of the listed rows, in order (for tests and diagnostics)."""
-        rows = (self.model.row_object(r) for r in range(self.model.rowCount()))
+        rows = (self.model.row_at(r) for r in range(self.model.rowCount()))
         return [row.state.value for row in rows if row is not None]
 
     def selected_payment_ids(self) -> list[int]:
         return [row.payment_id for row in self.selected_rows()]
+
+    def _on_rows_changed(self, *_changed: object) -> None:
+        self._update_actions()
 
     @Slot()
     def _update_actions(self) -> None:
@@ -571,7 +568,7 @@ class TransactionsView(QWidget):
 
     @Slot(QModelIndex)
     def _on_double_clicked(self, index: QModelIndex) -> None:
-        payment_id = self.model.row_id(index.row())
+        payment_id = self.model.id_at(index.row())
         if payment_id is not None:
             self.open_payment(payment_id)
 
@@ -592,7 +589,7 @@ class TransactionsView(QWidget):
 
     @Slot(int)
     def _on_payment_changed(self, payment_id: int) -> None:
-        self.model.refresh_ids([payment_id])
+        self.model.update_rows([payment_id])
         self.paymentsChanged.emit([payment_id])
         self.context.changes().announce_postings([payment_id])
         if self.filter is not TransactionFilter.ALL:
@@ -648,7 +645,7 @@ class TransactionsView(QWidget):
 
     def _on_posting_action(self, result: PostingActionResult) -> None:
         self.status_label.setText(result.message)
-        self.model.refresh_ids(list(result.payment_ids))
+        self.model.update_rows(list(result.payment_ids))
         self.paymentsChanged.emit(list(result.payment_ids))
         self.context.changes().announce_postings(list(result.payment_ids))
         if self.filter is not TransactionFilter.ALL:

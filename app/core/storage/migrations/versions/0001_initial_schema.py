@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-05 01:05:32.271727
+Create Date: 2026-12-05 01:05:57.321765
 """
 from alembic import op
 import sqlalchemy as sa
@@ -124,6 +124,7 @@ def upgrade() -> None:
     sa.Column('status', sa.String(length=20), nullable=False),
     sa.Column('last_payment_date', sa.Date(), nullable=True),
     sa.Column('synced_at', app.core.storage.types.UTCDateTime(), nullable=False),
+    sa.Column('search_key', sa.Text(), sa.Computed("lower(coalesce(invoice_number, '')) || '\t' || lower(coalesce(qb_doc_number, ''))", persisted=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_invoices'))
     )
     with op.batch_alter_table('invoices', schema=None) as batch_op:
@@ -137,6 +138,7 @@ def upgrade() -> None:
         batch_op.create_index('ix_invoices_organization_summary', ['organization_id', 'status', 'due_date', 'balance_minor', 'last_payment_date'], unique=False)
         batch_op.create_index('ix_invoices_payment_term', ['payment_term_id', 'id'], unique=False)
         batch_op.create_index('ix_invoices_qb_doc_number', ['qb_doc_number', 'id'], unique=False)
+        batch_op.create_index('ix_invoices_search', ['search_key', 'organization_id', 'status', 'total_minor', 'balance_minor', 'id'], unique=False)
         batch_op.create_index('ix_invoices_status', ['status', 'due_date', 'id'], unique=False)
         batch_op.create_index('ix_invoices_status_listing', ['status', 'invoice_date', 'id', 'total_minor', 'balance_minor'], unique=False)
         batch_op.create_index('ix_invoices_total', ['total_minor', 'id'], unique=False)
@@ -530,6 +532,7 @@ def downgrade() -> None:
         batch_op.drop_index('ix_invoices_total')
         batch_op.drop_index('ix_invoices_status_listing')
         batch_op.drop_index('ix_invoices_status')
+        batch_op.drop_index('ix_invoices_search')
         batch_op.drop_index('ix_invoices_qb_doc_number')
         batch_op.drop_index('ix_invoices_payment_term')
         batch_op.drop_index('ix_invoices_organization_summary')

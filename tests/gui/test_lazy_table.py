@@ -1,0 +1,110 @@
+"""The one lazy table model: ids from a loader in a worker, rows fetched by page in a
+worker as they are painted, newer queries superseding older ones, precise refreshes."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+
+import pytest
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, Qt
+from pytestqt.qtbot import QtBot
+
+from app.gui.widgets.lazy_table import Align, Column, LazyTableModel, Listing, TextTone
+from tests.gui.conftest import wait_for_background_tasks
+
+Row = tuple[int, str]
+
+
+class Source:
+    """Rows ``(n, "row n")`` standing in for the database; counts what was fetched."""
+
+    def __init__(self) -> None:
+        self.version = "row"
+        self.fetched: list[int] = []
+        self.threads: set[bool] = set()
+
+    def fetch(self, keys: Sequence[int]) -> dict[int, Row]:
+        self.threads.add(threading.current_thread() is threading.main_thread())
+        self.fetched.extend(keys)
+        return {k: (k, f"{self.version} {k}") for k in keys}
+
+
+COLUMNS = [
+    Column[Row]("Number", lambda r: str(r[0]), align=Align.RIGHT, sort_key="n"),
+    Column[Row]("Name", lambda r: r[1], tone=lambda r: TextTone.ERROR if r[0] % 2 else
+                TextTone.NORMAL),
+]
+
+
+@pytest.fixture
+def owner(qapp: object) -> Iterator[QObject]:
+    parent = QObject()
+    yield parent
+    parent.deleteLater()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+
+
+def test_rows_arrive_from_a_worker_page_by_page(qtbot: QtBot, owner: QObject) -> None:
+    source = Source()
+    model: LazyTableModel[int, Row] = LazyTableModel(COLUMNS, source.fetch, owner, page_size=50)
+    with qtbot.waitSignal(model.idsReset):
+        model.load(lambda: list(range(1_000)))
+    wait_for_background_tasks(qtbot)
+    assert model.rowCount() == 1_000
+    assert model.index(0, 1).data() == "row 0"  # the first page came with the ids
+    assert model.index(1, 1).data(Qt.ItemDataRole.ForegroundRole) is not None
+    assert model.index(0, 0).data(Qt.ItemDataRole.TextAlignmentRole) & Qt.AlignmentFlag.AlignRight
+    assert model.index(700, 1).data() is None  # not fetched yet: asked for, not waited on
+    with qtbot.waitSignal(model.dataChanged) as changed:
+        pass
+    first, last = changed.args[0].row(), changed.args[1].row()
+    assert (first, last) == (700, 749)
+    assert model.index(700, 1).data() == "row 700"
+    wait_for_background_tasks(qtbot)
+    assert len(source.fetched) < 300  # pages near what was read, never all 1,000 rows
+    assert source.threads == {False}  # never on the GUI thread
+
+
+def test_a_newer_query_supersedes_one_still_running(qtbot: QtBot, owner: QObject) -> None:
+    source = Source()
+    model: LazyTableModel[int, Row] = LazyTableModel(COLUMNS, source.fetch, owner)
+    release = threading.Event()
+    shown: list[object] = []
+    model.loaded.connect(shown.append)
+
+    def slow() -> Listing[int]:
+        release.wait(5)
+        return Listing([1, 2, 3], "first")
+
+    model.load(slow)
+    model.load(lambda: Listing([7, 8], "second"))
+    model.load(lambda: Listing([9], "third"))
+    release.set()
+    wait_for_background_tasks(qtbot)
+    assert shown == ["third"]  # typing "a", "ab", "abc": only the last answer is shown
+    assert model.ids() == [9]
+
+
+def test_refresh_updates_rows_in_place_or_resets_when_the_list_changed(
+    qtbot: QtBot, owner: QObject
+) -> None:
+    source = Source()
+    model: LazyTableModel[int, Row] = LazyTableModel(COLUMNS, source.fetch, owner)
+    ids = list(range(10))
+    model.load(lambda: list(ids))
+    wait_for_background_tasks(qtbot)
+    resets: list[int] = []
+    changed: list[tuple[int, int]] = []
+    model.modelReset.connect(lambda: resets.append(1))
+    model.dataChanged.connect(lambda a, b: changed.append((a.row(), b.row())))
+    source.version = "new"
+    with qtbot.waitSignal(model.refreshed) as refreshed:
+        model.refresh(lambda: list(ids), [2, 3, 4, 8])
+    assert refreshed.args == [False] and not resets
+    assert changed == [(2, 4), (8, 8)]
+    assert model.index(3, 1).data() == "new 3" and model.index(5, 1).data() == "row 5"
+    with qtbot.waitSignal(model.refreshed) as refreshed:
+        model.refresh(lambda: ids[1:], [0])
+    assert refreshed.args == [True] and resets == [1]
+    assert model.ids() == ids[1:]
