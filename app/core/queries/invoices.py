@@ -393,7 +393,8 @@ def invoice_listing(
         rows = connection.execute(_ordered_with_amounts(query, today)).cursor.fetchall()
         ids = list(map(itemgetter(0), rows))
         totals = InvoiceTotals(
-            len(ids), sum(map(itemgetter(1), rows)), sum(map(itemgetter(2), rows))
+            len(ids), sum(map(itemgetter(1), rows)), sum(map(itemgetter(2), rows)),
+            held_back_invoices(connection),
         )
         return ids, totals
     return invoice_ids(connection, query, today), invoice_totals(connection, query, today)
@@ -510,10 +511,14 @@ def invoice_totals(
         func.coalesce(func.sum(Invoice.balance_minor), 0),
     ).where(*_conditions(query, today))
     count, total, balance = connection.execute(stmt).one()
-    held_back = connection.execute(
+    return InvoiceTotals(int(count), int(total), int(balance), held_back_invoices(connection))
+
+
+def held_back_invoices(connection: Connection | Session) -> int:
+    """How many invoices from Autotask could not be stored (quarantined by the sync)."""
+    return int(connection.execute(
         select(func.count()).select_from(QuarantinedRecord).where(
-            QuarantinedRecord.entity == "Invoices")).scalar_one()
-    return InvoiceTotals(int(count), int(total), int(balance), int(held_back))
+            QuarantinedRecord.entity == "Invoices")).scalar_one())
 
 
 def _row_select(today: date) -> Select[*tuple[Any, ...]]:
