@@ -272,6 +272,7 @@ class PostingChannel(Protocol):
 #: read. Each module calls :func:`register_channel` at import.
 BUILTIN_CHANNEL_MODULES: tuple[str, ...] = (
     "app.core.posting.autotask_channel",
+    "app.core.quickbooks.online.channel",
 )
 
 _lock = threading.Lock()

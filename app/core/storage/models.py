@@ -436,6 +436,99 @@ class RefundAllocation(Base):
 
 
 # --------------------------------------------------------------------------------------------
+# QuickBooks (Online and Desktop): its customers and invoices, and the match to Autotask's
+# --------------------------------------------------------------------------------------------
+
+
+class QuickBooksCustomer(Base):
+    """A QuickBooks customer as last read (``source``: online | desktop)."""
+
+    __tablename__ = "quickbooks_customers"
+
+    source: Mapped[str] = mapped_column(String(10), primary_key=True)
+    remote_id: Mapped[str] = mapped_column(String(50), primary_key=True)
+    display_name: Mapped[str] = mapped_column(String(500))
+    company_name: Mapped[str | None] = mapped_column(String(500))
+    currency: Mapped[str | None] = mapped_column(String(3))
+    balance_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Online's SyncToken or Desktop's EditSequence.
+    sync_token: Mapped[str | None] = mapped_column(String(50))
+    last_updated: Mapped[datetime | None]
+    read_at: Mapped[datetime]
+
+    __table_args__ = (Index("ix_quickbooks_customers_name", "source", "display_name"),)
+
+
+class QuickBooksInvoice(Base):
+    """A QuickBooks invoice as last read. Amounts in ``currency``'s minor units."""
+
+    __tablename__ = "quickbooks_invoices"
+
+    source: Mapped[str] = mapped_column(String(10), primary_key=True)
+    remote_id: Mapped[str] = mapped_column(String(50), primary_key=True)
+    doc_number: Mapped[str | None] = mapped_column(String(50))
+    customer_id: Mapped[str | None] = mapped_column(String(50))
+    customer_name: Mapped[str | None] = mapped_column(String(500))
+    txn_date: Mapped[date | None] = mapped_column(Date)
+    due_date: Mapped[date | None] = mapped_column(Date)
+    total_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    balance_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    currency: Mapped[str | None] = mapped_column(String(3))
+    sync_token: Mapped[str | None] = mapped_column(String(50))
+    last_updated: Mapped[datetime | None]
+    read_at: Mapped[datetime]
+
+    __table_args__ = (
+        Index("ix_quickbooks_invoices_doc_number", "source", "doc_number"),
+        Index("ix_quickbooks_invoices_customer_date", "source", "customer_name", "txn_date"),
+    )
+
+
+class QuickBooksInvoiceMatch(Base):
+    """Which QuickBooks invoice an Autotask invoice is, and how that was decided.
+
+    ``remote_id`` is None while unmatched, with ``reason`` saying why (none found, several
+    found). ``method``: by_number | by_customer_date_total | by_hand. ``by_hand`` rows — a
+    person's match, or a person's "not this one" (``remote_id`` None) — are never changed by
+    an automatic pass.
+    """
+
+    __tablename__ = "quickbooks_invoice_matches"
+
+    source: Mapped[str] = mapped_column(String(10), primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    remote_id: Mapped[str | None] = mapped_column(String(50))
+    method: Mapped[str | None] = mapped_column(String(30))
+    by_hand: Mapped[bool] = mapped_column(Boolean, default=False)
+    reason: Mapped[str | None] = mapped_column(Text)
+    decided_at: Mapped[datetime]
+    decided_by: Mapped[str] = mapped_column(String(200))
+
+    __table_args__ = (
+        Index("ix_quickbooks_invoice_matches_remote", "source", "remote_id"),
+    )
+
+
+class QuickBooksSyncState(Base):
+    """Checkpoints of the QuickBooks read, per source and entity (Customer, Invoice)."""
+
+    __tablename__ = "quickbooks_sync_state"
+
+    source: Mapped[str] = mapped_column(String(10), primary_key=True)
+    entity: Mapped[str] = mapped_column(String(30), primary_key=True)
+    # full: a full read is under way (``next_position`` is where it resumes); incremental.
+    phase: Mapped[str] = mapped_column(String(20))
+    next_position: Mapped[int] = mapped_column(Integer, default=1)
+    # When the running full read started (its changes are caught by the next CDC).
+    full_started_at: Mapped[datetime | None]
+    full_completed_at: Mapped[datetime | None]
+    # Everything changed before this instant has been read.
+    watermark: Mapped[datetime | None]
+    updated_at: Mapped[datetime]
+
+
+# --------------------------------------------------------------------------------------------
 # The outbox
 # --------------------------------------------------------------------------------------------
 

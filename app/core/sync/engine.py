@@ -48,6 +48,7 @@ from app.core.config import current_actor, get_internal_currency, get_setting
 from app.core.storage.engine import session_scope
 from app.core.storage.models import Invoice, QuarantinedRecord, SyncRun, SyncState
 from app.core.sync import bulk
+from app.core.sync.hooks import run_sync_hooks
 from app.core.sync.lock import SyncError, SyncLock
 from app.core.sync.progress import (
     EntityCounts,
@@ -126,8 +127,10 @@ def run_sync(
     lock = SyncLock(engine)
     lock.acquire()
     try:
-        return _Run(engine, client, full=full, cancel=cancel, on_progress=on_progress,
-                    options=options, ctx=ConvertContext.for_currency(currency)).execute()
+        result = _Run(engine, client, full=full, cancel=cancel, on_progress=on_progress,
+                      options=options, ctx=ConvertContext.for_currency(currency)).execute()
+        run_sync_hooks(engine, cancel)  # QuickBooks and other books, after Autotask
+        return result
     finally:
         lock.release()
 

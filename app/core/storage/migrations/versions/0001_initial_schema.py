@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-05 00:19:35.682380
+Create Date: 2026-12-05 00:23:40.547185
 """
 from alembic import op
 import sqlalchemy as sa
@@ -200,6 +200,67 @@ def upgrade() -> None:
     sa.Column('is_active', sa.Boolean(), nullable=False),
     sa.Column('sort_order', sa.Integer(), nullable=True),
     sa.PrimaryKeyConstraint('entity', 'field', 'value', name=op.f('pk_picklist_values'))
+    )
+    op.create_table('quickbooks_customers',
+    sa.Column('source', sa.String(length=10), nullable=False),
+    sa.Column('remote_id', sa.String(length=50), nullable=False),
+    sa.Column('display_name', sa.String(length=500), nullable=False),
+    sa.Column('company_name', sa.String(length=500), nullable=True),
+    sa.Column('currency', sa.String(length=3), nullable=True),
+    sa.Column('balance_minor', sa.BigInteger(), nullable=False),
+    sa.Column('is_active', sa.Boolean(), nullable=False),
+    sa.Column('sync_token', sa.String(length=50), nullable=True),
+    sa.Column('last_updated', app.core.storage.types.UTCDateTime(), nullable=True),
+    sa.Column('read_at', app.core.storage.types.UTCDateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('source', 'remote_id', name=op.f('pk_quickbooks_customers'))
+    )
+    with op.batch_alter_table('quickbooks_customers', schema=None) as batch_op:
+        batch_op.create_index('ix_quickbooks_customers_name', ['source', 'display_name'], unique=False)
+
+    op.create_table('quickbooks_invoice_matches',
+    sa.Column('source', sa.String(length=10), nullable=False),
+    sa.Column('invoice_id', sa.BigInteger(), nullable=False),
+    sa.Column('remote_id', sa.String(length=50), nullable=True),
+    sa.Column('method', sa.String(length=30), nullable=True),
+    sa.Column('by_hand', sa.Boolean(), nullable=False),
+    sa.Column('reason', sa.Text(), nullable=True),
+    sa.Column('decided_at', app.core.storage.types.UTCDateTime(), nullable=False),
+    sa.Column('decided_by', sa.String(length=200), nullable=False),
+    sa.PrimaryKeyConstraint('source', 'invoice_id', name=op.f('pk_quickbooks_invoice_matches'))
+    )
+    with op.batch_alter_table('quickbooks_invoice_matches', schema=None) as batch_op:
+        batch_op.create_index('ix_quickbooks_invoice_matches_remote', ['source', 'remote_id'], unique=False)
+
+    op.create_table('quickbooks_invoices',
+    sa.Column('source', sa.String(length=10), nullable=False),
+    sa.Column('remote_id', sa.String(length=50), nullable=False),
+    sa.Column('doc_number', sa.String(length=50), nullable=True),
+    sa.Column('customer_id', sa.String(length=50), nullable=True),
+    sa.Column('customer_name', sa.String(length=500), nullable=True),
+    sa.Column('txn_date', sa.Date(), nullable=True),
+    sa.Column('due_date', sa.Date(), nullable=True),
+    sa.Column('total_minor', sa.BigInteger(), nullable=False),
+    sa.Column('balance_minor', sa.BigInteger(), nullable=False),
+    sa.Column('currency', sa.String(length=3), nullable=True),
+    sa.Column('sync_token', sa.String(length=50), nullable=True),
+    sa.Column('last_updated', app.core.storage.types.UTCDateTime(), nullable=True),
+    sa.Column('read_at', app.core.storage.types.UTCDateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('source', 'remote_id', name=op.f('pk_quickbooks_invoices'))
+    )
+    with op.batch_alter_table('quickbooks_invoices', schema=None) as batch_op:
+        batch_op.create_index('ix_quickbooks_invoices_customer_date', ['source', 'customer_name', 'txn_date'], unique=False)
+        batch_op.create_index('ix_quickbooks_invoices_doc_number', ['source', 'doc_number'], unique=False)
+
+    op.create_table('quickbooks_sync_state',
+    sa.Column('source', sa.String(length=10), nullable=False),
+    sa.Column('entity', sa.String(length=30), nullable=False),
+    sa.Column('phase', sa.String(length=20), nullable=False),
+    sa.Column('next_position', sa.Integer(), nullable=False),
+    sa.Column('full_started_at', app.core.storage.types.UTCDateTime(), nullable=True),
+    sa.Column('full_completed_at', app.core.storage.types.UTCDateTime(), nullable=True),
+    sa.Column('watermark', app.core.storage.types.UTCDateTime(), nullable=True),
+    sa.Column('updated_at', app.core.storage.types.UTCDateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('source', 'entity', name=op.f('pk_quickbooks_sync_state'))
     )
     op.create_table('settings',
     sa.Column('key', sa.String(length=100), nullable=False),
@@ -439,6 +500,20 @@ def downgrade() -> None:
 
     op.drop_table('sync_runs')
     op.drop_table('settings')
+    op.drop_table('quickbooks_sync_state')
+    with op.batch_alter_table('quickbooks_invoices', schema=None) as batch_op:
+        batch_op.drop_index('ix_quickbooks_invoices_doc_number')
+        batch_op.drop_index('ix_quickbooks_invoices_customer_date')
+
+    op.drop_table('quickbooks_invoices')
+    with op.batch_alter_table('quickbooks_invoice_matches', schema=None) as batch_op:
+        batch_op.drop_index('ix_quickbooks_invoice_matches_remote')
+
+    op.drop_table('quickbooks_invoice_matches')
+    with op.batch_alter_table('quickbooks_customers', schema=None) as batch_op:
+        batch_op.drop_index('ix_quickbooks_customers_name')
+
+    op.drop_table('quickbooks_customers')
     op.drop_table('picklist_values')
     op.drop_table('payment_terms')
     with op.batch_alter_table('payment_methods', schema=None) as batch_op:

@@ -1,0 +1,532 @@
+"""QuickBooks' customers and invoices in the local database, and the match to Autotask's.
+
+Shared by QuickBooks Online and (later) QuickBooks Desktop: every row carries its ``source``
+(``online`` | ``desktop``); nothing here talks to a network.
+
+**Matching** (:func:`match_invoices`) decides, for every Autotask invoice, which QuickBooks
+invoice it is — the one Autotask's export to QuickBooks created:
+
+1. **By number**: the QuickBooks invoice whose ``DocNumber`` is the Autotask invoice number
+   (what the export writes). Exactly one → matched ``by_number``.
+2. **By customer, date and total**, when no QuickBooks invoice has the number: the customer's
+   name as exported (the Autotask organization's name; compared ignoring case and repeated
+   spaces), the invoice date and the total. Exactly one candidate that no other invoice
+   claims → matched ``by_customer_date_total``.
+3. Otherwise unmatched, with the reason stored ("not exported to QuickBooks yet", "2
+   QuickBooks invoices have number 1045: …"). Nothing ambiguous is ever guessed.
+
+A person's decision (:func:`match_by_hand`, :func:`unmatch_by_hand`) is audited and
+``by_hand``: automatic passes never change it. :func:`forget_hand_decision` hands the
+invoice back to the automatic pass. Matches fill ``Invoice.qb_invoice_id`` and
+``Invoice.qb_doc_number``.
+
+Threads: every function blocks on the database; call them off the GUI thread.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy.orm import Session
+
+from app.core.clock import utcnow
+from app.core.config import current_actor
+from app.core.money import Money
+from app.core.storage.engine import session_scope
+from app.core.storage.models import (
+    AuditEntry,
+    Invoice,
+    Organization,
+    QuickBooksCustomer,
+    QuickBooksInvoice,
+    QuickBooksInvoiceMatch,
+)
+
+__all__ = [
+    "AUTOMATIC_ACTOR",
+    "SOURCE_DESKTOP",
+    "SOURCE_ONLINE",
+    "CustomerRecord",
+    "InvoiceRecord",
+    "MatchInfo",
+    "MatchMethod",
+    "MatchReport",
+    "UnmatchedInvoice",
+    "delete_customers",
+    "delete_invoices",
+    "forget_hand_decision",
+    "match_by_hand",
+    "match_for",
+    "match_invoices",
+    "needs_matching",
+    "normalize_name",
+    "unmatch_by_hand",
+    "upsert_customers",
+    "upsert_invoices",
+]
+
+SOURCE_ONLINE = "online"
+SOURCE_DESKTOP = "desktop"
+AUTOMATIC_ACTOR = "PayDesk (automatic match)"
+
+
+class MatchMethod:
+    BY_NUMBER = "by_number"
+    BY_CUSTOMER_DATE_TOTAL = "by_customer_date_total"
+    BY_HAND = "by_hand"
+
+
+# --- storing what QuickBooks holds ----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerRecord:
+    remote_id: str
+    display_name: str
+    company_name: str | None = None
+    currency: str | None = None
+    balance_minor: int = 0
+    is_active: bool = True
+    sync_token: str | None = None
+    last_updated: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceRecord:
+    remote_id: str
+    doc_number: str | None
+    customer_id: str | None
+    customer_name: str | None
+    txn_date: date | None
+    due_date: date | None
+    total_minor: int
+    balance_minor: int
+    currency: str | None
+    sync_token: str | None = None
+    last_updated: datetime | None = None
+
+
+def _chunks(items: Sequence[str], size: int = 500) -> Iterable[Sequence[str]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def upsert_customers(session: Session, source: str, records: Sequence[CustomerRecord],
+                     now: datetime) -> int:
+    """Insert or update; returns how many rows changed."""
+    ids = [r.remote_id for r in records]
+    existing: dict[str, QuickBooksCustomer] = {}
+    for chunk in _chunks(ids):
+        for row in session.scalars(select(QuickBooksCustomer).where(
+                QuickBooksCustomer.source == source, QuickBooksCustomer.remote_id.in_(chunk))):
+            existing[row.remote_id] = row
+    for r in records:
+        found = existing.get(r.remote_id)
+        if found is None:
+            row = QuickBooksCustomer(source=source, remote_id=r.remote_id)
+            session.add(row)
+        else:
+            row = found
+        row.display_name = r.display_name
+        row.company_name = r.company_name
+        row.currency = r.currency
+        row.balance_minor = r.balance_minor
+        row.is_active = r.is_active
+        row.sync_token = r.sync_token
+        row.last_updated = r.last_updated
+        row.read_at = now
+    return len(records)
+
+
+def upsert_invoices(session: Session, source: str, records: Sequence[InvoiceRecord],
+                    now: datetime) -> int:
+    ids = [r.remote_id for r in records]
+    existing: dict[str, QuickBooksInvoice] = {}
+    for chunk in _chunks(ids):
+        for row in session.scalars(select(QuickBooksInvoice).where(
+                QuickBooksInvoice.source == source, QuickBooksInvoice.remote_id.in_(chunk))):
+            existing[row.remote_id] = row
+    new_rows: list[dict[str, object]] = []
+    for r in records:
+        found = existing.get(r.remote_id)
+        values: dict[str, object] = {
+            "doc_number": r.doc_number, "customer_id": r.customer_id,
+            "customer_name": r.customer_name, "txn_date": r.txn_date, "due_date": r.due_date,
+            "total_minor": r.total_minor, "balance_minor": r.balance_minor,
+            "currency": r.currency, "sync_token": r.sync_token,
+            "last_updated": r.last_updated, "read_at": now,
+        }
+        if found is None:
+            new_rows.append({"source": source, "remote_id": r.remote_id, **values})
+        else:
+            for key, value in values.items():
+                setattr(found, key, value)
+    if new_rows:
+        session.execute(insert(QuickBooksInvoice), new_rows)
+    return len(records)
+
+
+def delete_invoices(session: Session, source: str, remote_ids: Sequence[str]) -> None:
+    for chunk in _chunks(list(remote_ids)):
+        session.execute(delete(QuickBooksInvoice).where(
+            QuickBooksInvoice.source == source, QuickBooksInvoice.remote_id.in_(chunk)))
+
+
+def delete_customers(session: Session, source: str, remote_ids: Sequence[str]) -> None:
+    for chunk in _chunks(list(remote_ids)):
+        session.execute(delete(QuickBooksCustomer).where(
+            QuickBooksCustomer.source == source, QuickBooksCustomer.remote_id.in_(chunk)))
+
+
+# --- matching ---------------------------------------------------------------------------------
+
+_SPACES = re.compile(r"\s+")
+
+
+def normalize_name(name: str | None) -> str:
+    """Names as exported compare equal ignoring case and runs of spaces."""
+    return _SPACES.sub(" ", (name or "").strip()).casefold()
+
+
+@dataclass(frozen=True, slots=True)
+class _Decision:
+    remote_id: str | None
+    method: str | None
+    reason: str | None
+
+
+@dataclass(slots=True)
+class MatchReport:
+    by_number: int = 0
+    by_customer_date_total: int = 0
+    by_hand: int = 0
+    unmatched: int = 0
+    changed: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def matched(self) -> int:
+        return self.by_number + self.by_customer_date_total + self.by_hand
+
+
+def _fmt_money(minor: int, currency: str) -> str:
+    try:
+        return Money(minor, currency).format()
+    except ValueError:
+        return str(minor)
+
+
+def _reason_kind(reason: str) -> str:
+    if reason.startswith("Not exported"):
+        return "not_exported"
+    if "match it by hand" in reason and reason[:1].isdigit():
+        return "ambiguous"
+    if "another currency" in reason:
+        return "currency"
+    return "not_found"
+
+
+def match_invoices(engine: Engine, source: str, *, currency: str,
+                   now: datetime | None = None) -> MatchReport:
+    """The automatic pass over every Autotask invoice (see the module docstring). Writes only
+    what changed; never touches a by-hand decision."""
+    now = now or utcnow()
+    report = MatchReport()
+    with session_scope(engine) as session:
+        by_number: dict[str, list[str]] = defaultdict(list)
+        by_key: dict[tuple[str, date | None, int], list[str]] = defaultdict(list)
+        doc_of: dict[str, str | None] = {}
+        wrong_currency: set[str] = set()
+        for rid, doc, cname, txn, total, cur in session.execute(select(
+                QuickBooksInvoice.remote_id, QuickBooksInvoice.doc_number,
+                QuickBooksInvoice.customer_name, QuickBooksInvoice.txn_date,
+                QuickBooksInvoice.total_minor, QuickBooksInvoice.currency,
+        ).where(QuickBooksInvoice.source == source)):
+            doc_of[rid] = doc
+            if cur and cur != currency:
+                wrong_currency.add(rid)
+            if doc:
+                by_number[doc.strip()].append(rid)
+            by_key[(normalize_name(cname), txn, int(total))].append(rid)
+
+        existing: dict[int, tuple[str | None, str | None, str | None, bool]] = {}
+        for inv_id, m_rid, method, reason, hand in session.execute(select(
+                QuickBooksInvoiceMatch.invoice_id, QuickBooksInvoiceMatch.remote_id,
+                QuickBooksInvoiceMatch.method, QuickBooksInvoiceMatch.reason,
+                QuickBooksInvoiceMatch.by_hand,
+        ).where(QuickBooksInvoiceMatch.source == source)):
+            existing[int(inv_id)] = (m_rid, method, reason, bool(hand))
+        claimed_by_hand = {rid for rid, _m, _r, hand in existing.values() if hand and rid}
+
+        org_names = dict(session.execute(select(Organization.id, Organization.name)).all())
+        invoices = session.execute(select(
+            Invoice.id, Invoice.invoice_number, Invoice.organization_id, Invoice.invoice_date,
+            Invoice.total_minor, Invoice.web_service_date, Invoice.qb_invoice_id,
+            Invoice.qb_doc_number,
+        )).all()
+
+        decisions: dict[int, _Decision] = {}
+        second_pass: list[tuple[int, tuple[str, date | None, int], str, str]] = []
+        number_claims: dict[str, list[int]] = defaultdict(list)
+        for inv_id, number, org_id, inv_date, total, _exported, _qid, _qdoc in invoices:
+            inv_id = int(inv_id)
+            if existing.get(inv_id, (None, None, None, False))[3]:
+                continue  # a person decided
+            num = (number or "").strip()
+            hits = [r for r in by_number.get(num, []) if r not in claimed_by_hand] if num else []
+            if len(hits) == 1 and hits[0] in wrong_currency:
+                decisions[inv_id] = _Decision(None, None, (
+                    f"QuickBooks invoice {num} is in another currency than {currency}."))
+                continue
+            if len(hits) == 1:
+                decisions[inv_id] = _Decision(hits[0], MatchMethod.BY_NUMBER, None)
+                number_claims[hits[0]].append(inv_id)
+                continue
+            if len(hits) > 1:
+                decisions[inv_id] = _Decision(None, None, (
+                    f"{len(hits)} QuickBooks invoices have number {num}; match it by hand."))
+                continue
+            org_name = str(org_names.get(org_id) or "")
+            key = (normalize_name(org_name), inv_date, int(total))
+            second_pass.append((inv_id, key, org_name, num))
+            decisions[inv_id] = _Decision(None, None, None)  # filled below
+        # Two Autotask invoices with the same number on one QuickBooks invoice: neither.
+        for rid, inv_ids in number_claims.items():
+            if len(inv_ids) > 1:
+                for inv_id in inv_ids:
+                    decisions[inv_id] = _Decision(None, None, (
+                        f"{len(inv_ids)} Autotask invoices carry QuickBooks invoice "
+                        f"{doc_of.get(rid) or rid}'s number; match it by hand."))
+        used = claimed_by_hand | {d.remote_id for d in decisions.values() if d.remote_id}
+        candidate_claims: dict[str, list[int]] = defaultdict(list)
+        exported_of = {int(row[0]): row[5] for row in invoices}
+        for inv_id, key, org_name, num in second_pass:
+            candidates = [r for r in by_key.get(key, []) if r not in used
+                          and r not in wrong_currency]
+            total_text = _fmt_money(key[2], currency)
+            when = key[1].isoformat() if key[1] else "no date"
+            if len(candidates) == 1:
+                decisions[inv_id] = _Decision(candidates[0], MatchMethod.BY_CUSTOMER_DATE_TOTAL,
+                                              None)
+                candidate_claims[candidates[0]].append(inv_id)
+            elif len(candidates) > 1:
+                numbers = ", ".join(sorted(doc_of.get(r) or r for r in candidates)[:5])
+                decisions[inv_id] = _Decision(None, None, (
+                    f"{len(candidates)} QuickBooks invoices are for {org_name or 'this customer'} "
+                    f"dated {when} for {total_text} ({numbers}); match it by hand."))
+            elif exported_of.get(inv_id) is None:
+                decisions[inv_id] = _Decision(None, None, (
+                    "Not exported to QuickBooks yet (Autotask has not sent this invoice)."))
+            else:
+                label = f"number {num}" if num else "its number"
+                decisions[inv_id] = _Decision(None, None, (
+                    f"No QuickBooks invoice has {label}, and none is for "
+                    f"{org_name or 'this customer'} dated {when} for {total_text}. It may "
+                    "have been renamed, edited or deleted in QuickBooks; match it by hand."))
+        for rid, inv_ids in candidate_claims.items():
+            if len(inv_ids) > 1:
+                for inv_id in inv_ids:
+                    decisions[inv_id] = _Decision(None, None, (
+                        f"{len(inv_ids)} Autotask invoices fit QuickBooks invoice "
+                        f"{doc_of.get(rid) or rid} by customer, date and total; match it by "
+                        "hand."))
+
+        inserts: list[dict[str, object]] = []
+        for inv_id, decision in decisions.items():
+            if decision.method == MatchMethod.BY_NUMBER:
+                report.by_number += 1
+            elif decision.method == MatchMethod.BY_CUSTOMER_DATE_TOTAL:
+                report.by_customer_date_total += 1
+            else:
+                report.unmatched += 1
+                kind = _reason_kind(decision.reason or "")
+                report.reasons[kind] = report.reasons.get(kind, 0) + 1
+            old = existing.get(inv_id)
+            if old is not None and (old[0], old[1], old[2]) == (
+                    decision.remote_id, decision.method, decision.reason):
+                continue
+            report.changed += 1
+            if old is None:
+                inserts.append({
+                    "source": source, "invoice_id": inv_id, "remote_id": decision.remote_id,
+                    "method": decision.method, "by_hand": False, "reason": decision.reason,
+                    "decided_at": now, "decided_by": AUTOMATIC_ACTOR,
+                })
+            else:
+                session.execute(update(QuickBooksInvoiceMatch).where(
+                    QuickBooksInvoiceMatch.source == source,
+                    QuickBooksInvoiceMatch.invoice_id == inv_id,
+                ).values(remote_id=decision.remote_id, method=decision.method,
+                         reason=decision.reason, decided_at=now, decided_by=AUTOMATIC_ACTOR))
+        if inserts:
+            session.execute(insert(QuickBooksInvoiceMatch), inserts)
+        report.by_hand = sum(1 for v in existing.values() if v[3] and v[0])
+        report.unmatched += sum(1 for v in existing.values() if v[3] and not v[0])
+
+        # Invoice.qb_invoice_id / qb_doc_number follow the matches.
+        wanted: dict[int, tuple[str | None, str | None]] = {}
+        for inv_id, decision in decisions.items():
+            wanted[inv_id] = (decision.remote_id,
+                              doc_of.get(decision.remote_id) if decision.remote_id else None)
+        for inv_id, (hand_rid, _m, _r, hand) in existing.items():
+            if hand:
+                wanted[inv_id] = (hand_rid, doc_of.get(hand_rid) if hand_rid else None)
+        current = {int(row[0]): (row[6], row[7]) for row in invoices}
+        for inv_id, value in wanted.items():
+            if current.get(inv_id) != value:
+                session.execute(update(Invoice).where(Invoice.id == inv_id).values(
+                    qb_invoice_id=value[0], qb_doc_number=value[1]))
+    return report
+
+
+# --- a person's decisions ---------------------------------------------------------------------
+
+
+def _audit(session: Session, actor: str, action: str, invoice_id: int,
+           details: dict[str, object]) -> None:
+    session.add(AuditEntry(at=utcnow(), actor=actor, action=action, subject_type="invoice",
+                           subject_id=str(invoice_id), details=details))
+
+
+def _set_match(session: Session, source: str, invoice_id: int, remote_id: str | None,
+               method: str | None, by_hand: bool, reason: str | None, actor: str) -> None:
+    row = session.get(QuickBooksInvoiceMatch, (source, invoice_id))
+    if row is None:
+        row = QuickBooksInvoiceMatch(source=source, invoice_id=invoice_id)
+        session.add(row)
+    row.remote_id = remote_id
+    row.method = method
+    row.by_hand = by_hand
+    row.reason = reason
+    row.decided_at = utcnow()
+    row.decided_by = actor
+    doc = None
+    if remote_id:
+        qb = session.get(QuickBooksInvoice, (source, remote_id))
+        doc = qb.doc_number if qb is not None else None
+    session.execute(update(Invoice).where(Invoice.id == invoice_id).values(
+        qb_invoice_id=remote_id, qb_doc_number=doc))
+
+
+def match_by_hand(engine: Engine, source: str, invoice_id: int, remote_id: str, *,
+                  actor: str | None = None) -> None:
+    """A person says this Autotask invoice is that QuickBooks invoice (audited; kept)."""
+    actor = actor or current_actor()
+    with session_scope(engine) as session:
+        qb = session.get(QuickBooksInvoice, (source, remote_id))
+        if qb is None:
+            raise ValueError("That QuickBooks invoice is not in PayDesk's copy; sync first.")
+        if session.get(Invoice, invoice_id) is None:
+            raise ValueError(f"Autotask invoice {invoice_id} is not in PayDesk's copy.")
+        other = session.scalar(select(QuickBooksInvoiceMatch.invoice_id).where(
+            QuickBooksInvoiceMatch.source == source,
+            QuickBooksInvoiceMatch.remote_id == remote_id,
+            QuickBooksInvoiceMatch.invoice_id != invoice_id))
+        if other is not None:
+            # The QuickBooks invoice can stand for one Autotask invoice only.
+            _set_match(session, source, int(other), None, None, False,
+                       f"QuickBooks invoice {qb.doc_number or remote_id} was matched by hand "
+                       "to another invoice.", actor)
+        previous = session.get(QuickBooksInvoiceMatch, (source, invoice_id))
+        _audit(session, actor, "quickbooks.match_by_hand", invoice_id, {
+            "source": source, "remote_id": remote_id, "doc_number": qb.doc_number,
+            "previous_remote_id": previous.remote_id if previous else None,
+            "previous_method": previous.method if previous else None,
+        })
+        _set_match(session, source, invoice_id, remote_id, MatchMethod.BY_HAND, True, None,
+                   actor)
+
+
+def unmatch_by_hand(engine: Engine, source: str, invoice_id: int, *,
+                    actor: str | None = None, reason: str = "") -> None:
+    """A person says this Autotask invoice has no QuickBooks invoice (or not the one found);
+    automatic passes leave it unmatched."""
+    actor = actor or current_actor()
+    with session_scope(engine) as session:
+        previous = session.get(QuickBooksInvoiceMatch, (source, invoice_id))
+        _audit(session, actor, "quickbooks.unmatch_by_hand", invoice_id, {
+            "source": source, "reason": reason,
+            "previous_remote_id": previous.remote_id if previous else None,
+            "previous_method": previous.method if previous else None,
+        })
+        _set_match(session, source, invoice_id, None, MatchMethod.BY_HAND, True,
+                   reason or f"Unmatched by hand by {actor}.", actor)
+
+
+def forget_hand_decision(engine: Engine, source: str, invoice_id: int, *,
+                         actor: str | None = None) -> None:
+    """Give the invoice back to the automatic pass (it decides at its next run)."""
+    actor = actor or current_actor()
+    with session_scope(engine) as session:
+        row = session.get(QuickBooksInvoiceMatch, (source, invoice_id))
+        if row is None or not row.by_hand:
+            return
+        _audit(session, actor, "quickbooks.match_automatic", invoice_id,
+               {"source": source, "previous_remote_id": row.remote_id})
+        session.delete(row)
+
+
+# --- reading matches --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class MatchInfo:
+    invoice_id: int
+    remote_id: str | None
+    doc_number: str | None
+    balance_minor: int | None
+    method: str | None
+    by_hand: bool
+    reason: str | None
+    decided_at: datetime
+    decided_by: str
+
+
+def match_for(engine: Engine, source: str, invoice_id: int) -> MatchInfo | None:
+    with session_scope(engine) as session:
+        row = session.get(QuickBooksInvoiceMatch, (source, invoice_id))
+        if row is None:
+            return None
+        qb = session.get(QuickBooksInvoice, (source, row.remote_id)) if row.remote_id else None
+        return MatchInfo(
+            invoice_id=invoice_id, remote_id=row.remote_id,
+            doc_number=qb.doc_number if qb else None,
+            balance_minor=qb.balance_minor if qb else None, method=row.method,
+            by_hand=row.by_hand, reason=row.reason, decided_at=row.decided_at,
+            decided_by=row.decided_by)
+
+
+@dataclass(frozen=True, slots=True)
+class UnmatchedInvoice:
+    invoice_id: int
+    invoice_number: str | None
+    organization_name: str | None
+    invoice_date: date | None
+    total_minor: int
+    reason: str
+    by_hand: bool
+
+
+def needs_matching(engine: Engine, source: str, *, limit: int | None = None
+                   ) -> list[UnmatchedInvoice]:
+    """Autotask invoices without a QuickBooks invoice, with why (the Needs matching view)."""
+    with session_scope(engine) as session:
+        stmt = (
+            select(Invoice.id, Invoice.invoice_number, Organization.name, Invoice.invoice_date,
+                   Invoice.total_minor, QuickBooksInvoiceMatch.reason,
+                   QuickBooksInvoiceMatch.by_hand)
+            .join(QuickBooksInvoiceMatch, (QuickBooksInvoiceMatch.invoice_id == Invoice.id)
+                  & (QuickBooksInvoiceMatch.source == source))
+            .outerjoin(Organization, Organization.id == Invoice.organization_id)
+            .where(QuickBooksInvoiceMatch.remote_id.is_(None))
+            .order_by(Invoice.invoice_date.desc(), Invoice.id.desc())
+        )
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        return [UnmatchedInvoice(int(i), n, o, d, int(t), r or "", bool(h))
+                for i, n, o, d, t, r, h in session.execute(stmt)]
