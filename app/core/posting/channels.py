@@ -273,6 +273,7 @@ class PostingChannel(Protocol):
 BUILTIN_CHANNEL_MODULES: tuple[str, ...] = (
     "app.core.posting.autotask_channel",
     "app.core.quickbooks.online.channel",
+    "app.core.quickbooks.desktop.channel",
 )
 
 _lock = threading.Lock()
