@@ -13,4 +13,5 @@ COMMANDS: tuple[str, ...] = (
     "app.cli.doctor",
     "app.cli.sync",
     "app.cli.payments",
+    "app.cli.reconcile",
 )

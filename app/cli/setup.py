@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import importlib
 import logging
 import os
 import sys
@@ -43,6 +44,11 @@ from app.core.setup.currency import is_selectable_currency
 from app.core.setup.outcomes import describe_success
 from app.core.storage.engine import open_database
 
+#: Modules adding `paydesk setup TARGET` (each with ``register(subparsers)``).
+SETUP_TARGETS: tuple[str, ...] = (
+    "app.cli.setup_quickbooks_online",
+)
+
 SECRET_VARIABLE = "PAYDESK_AUTOTASK_SECRET"  # noqa: S105 - the variable's name, not a secret
 
 EXIT_OK = 0
@@ -67,13 +73,13 @@ def register(subparsers: Any) -> None:
         "be stored in the system keychain.",
     )
     parser.add_argument(
-        "--currency", required=True, metavar="CODE",
+        "--currency", default=None, metavar="CODE",
         help="the internal currency, an ISO 4217 code such as USD, EUR or GBP. It can never "
         "be changed afterwards: use the currency your Autotask invoices are in",
     )
-    parser.add_argument("--autotask-username", required=True, metavar="EMAIL",
+    parser.add_argument("--autotask-username", default=None, metavar="EMAIL",
                         help="the Autotask API user's user name (its email address)")
-    parser.add_argument("--autotask-integration-code", required=True, metavar="CODE",
+    parser.add_argument("--autotask-integration-code", default=None, metavar="CODE",
                         help="the API integration code (tracking identifier) of the API user")
     parser.add_argument(
         "--autotask-zone-url", default="", metavar="URL",
@@ -86,6 +92,11 @@ def register(subparsers: Any) -> None:
         "`paydesk sandbox autotask` to try PayDesk without a real Autotask",
     )
     parser.set_defaults(handler=run)
+    # `paydesk setup TARGET ...`: the other connections (modules in SETUP_TARGETS).
+    targets = parser.add_subparsers(dest="setup_target", metavar="TARGET",
+                                    title="other connections")
+    for module_name in SETUP_TARGETS:
+        importlib.import_module(module_name).register(targets)
 
 
 def open_profile(args: argparse.Namespace) -> tuple[Profile, Engine, CredentialStore]:
@@ -119,6 +130,12 @@ def _read_secret(credentials: CredentialStore, username: str) -> tuple[str | Non
 
 
 def run(args: argparse.Namespace) -> int:
+    missing = [flag for flag, value in (
+        ("--currency", args.currency), ("--autotask-username", args.autotask_username),
+        ("--autotask-integration-code", args.autotask_integration_code)) if not value]
+    if missing:
+        _complain(f"paydesk setup needs {', '.join(missing)} (see paydesk setup --help).")
+        return EXIT_BAD_VALUE
     currency = args.currency.strip().upper()
     form = AutotaskForm(
         username=args.autotask_username,

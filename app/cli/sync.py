@@ -18,8 +18,10 @@ from typing import Any
 from app.core.config import Profile
 from app.core.connections import describe_missing_connection, load_autotask_client
 from app.core.credentials import CredentialStore
+from app.core.quickbooks.online.read import quickbooks_sync_hook
 from app.core.storage.engine import DatabaseError, open_database
 from app.core.sync import RunStatus, SyncError, SyncProgress, SyncResult, run_sync
+from app.core.sync.hooks import register_sync_hook
 
 
 def register(subparsers: Any) -> None:
@@ -44,6 +46,7 @@ def handle(args: argparse.Namespace) -> int:
     except DatabaseError as exc:
         return _fail(args, str(exc))
     credentials = CredentialStore(profile.key)
+    register_sync_hook("quickbooks_online", quickbooks_sync_hook(credentials))
     client = load_autotask_client(engine, credentials)
     if client is None:
         return _fail(args, describe_missing_connection(engine, credentials)

@@ -111,8 +111,9 @@ def quote_value(value: str) -> str:
 
 
 class QuickBooksOnlineClient:
-    """One company's API. ``api_base`` is the origin (``https://quickbooks.api.intuit.com``
-    or the local sandbox's ``http://127.0.0.1:PORT``)."""
+    """One company's API. ``api_base`` is ``https://quickbooks.api.intuit.com/v3`` (or the
+    sandbox host's, or the local sandbox's ``http://127.0.0.1:PORT/v3``); a base without the
+    ``/v3`` gets it added."""
 
     def __init__(
         self,
@@ -127,7 +128,10 @@ class QuickBooksOnlineClient:
         sleep: Callable[[float], None] = time.sleep,
         session: requests.Session | None = None,
     ) -> None:
-        self.api_base = require_safe_url(api_base.rstrip("/"), service="QuickBooks Online")
+        base = api_base.rstrip("/")
+        if not base.endswith("/v3"):
+            base += "/v3"
+        self.api_base = require_safe_url(base, service="QuickBooks Online")
         self.realm_id = realm_id
         self.tokens = tokens
         self.timeout = timeout
@@ -154,7 +158,7 @@ class QuickBooksOnlineClient:
     # ----------------------------------------------------------------- the transport
 
     def url(self, path: str) -> str:
-        return f"{self.api_base}/v3/company/{quote(self.realm_id, safe='')}/{path.lstrip('/')}"
+        return f"{self.api_base}/company/{quote(self.realm_id, safe='')}/{path.lstrip('/')}"
 
     def request(
         self,

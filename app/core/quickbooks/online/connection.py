@@ -6,8 +6,8 @@ tokens live only in the keychain (``app.core.credentials``); this module never h
 
 ``environment`` is what ``intuit-oauth`` takes: ``sandbox``, ``production`` or the address of
 an OpenID discovery document (PayDesk's own QuickBooks Online sandbox serves one).
-``api_base`` is the v3 API's origin: Intuit's production or sandbox host, or the local
-sandbox's loopback address.
+``api_base`` is the v3 API's base (``https://quickbooks.api.intuit.com/v3``; Intuit's sandbox
+host, or the local sandbox's loopback address + ``/v3``); ``/company/<realm>/…`` follows it.
 
 Threads: every function blocks on the database; call them off the GUI thread.
 """
@@ -37,8 +37,8 @@ __all__ = [
 ]
 
 CONNECTION_SETTING = "quickbooks_online.connection"
-PRODUCTION_API_BASE = "https://quickbooks.api.intuit.com"
-SANDBOX_API_BASE = "https://sandbox-quickbooks.api.intuit.com"
+PRODUCTION_API_BASE = "https://quickbooks.api.intuit.com/v3"
+SANDBOX_API_BASE = "https://sandbox-quickbooks.api.intuit.com/v3"
 
 
 def default_api_base(environment: str) -> str:
@@ -87,7 +87,7 @@ class QuickBooksOnlineConnection:
         elif self.api_base == SANDBOX_API_BASE:
             app = "https://app.sandbox.qbo.intuit.com"
         else:
-            app = self.api_base.rstrip("/")
+            app = self.api_base.rstrip("/").removesuffix("/v3")
         return f"{app}/app/{entity.lower()}?txnId={remote_id}"
 
     def to_json(self) -> dict[str, Any]:
