@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-05 00:33:23.123913
+Create Date: 2026-12-05 00:35:19.044243
 """
 from alembic import op
 import sqlalchemy as sa
