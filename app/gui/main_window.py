@@ -67,6 +67,9 @@ log = logging.getLogger(__name__)
 #: ``"module:function"`` building the sync status widget for the status bar, or None.
 SYNC_STATUS_FACTORY: str | None = "app.gui.sync:create_sync_status"
 
+#: ``"module:function"`` building QuickBooks' status bar widget (disconnected → Reconnect…).
+QUICKBOOKS_STATUS_FACTORY: str | None = "app.gui.quickbooks.status:create_quickbooks_status"
+
 #: The setup wizard's class, imported when Setup is first opened.
 WIZARD_CLASS = "app.gui.wizard:SetupWizard"
 
@@ -155,6 +158,12 @@ AREAS: tuple[AreaSpec, ...] = (
         ),
         counted=Payment,
         counted_noun=("payment", "payments"),
+    ),
+    AreaSpec(
+        "quickbooks",
+        "QuickBooks",
+        factory="app.gui.quickbooks:create_quickbooks_area",
+        empty=EmptyText("QuickBooks", "", ""),
     ),
     AreaSpec(
         "sync",
@@ -507,6 +516,20 @@ class MainWindow(QMainWindow):
                 self.broken_areas["sync_status"] = f"{type(exc).__name__}: {exc}"
             else:
                 self.set_sync_status_widget(widget)
+        self.quickbooks_status: QWidget | None = None
+        if QUICKBOOKS_STATUS_FACTORY is not None:
+            try:
+                status = resolve(QUICKBOOKS_STATUS_FACTORY)(self.context)
+                assert isinstance(status, QWidget)
+            except Exception as exc:
+                log.exception("The QuickBooks status could not be built")
+                self.broken_areas["quickbooks_status"] = f"{type(exc).__name__}: {exc}"
+            else:
+                self.quickbooks_status = status
+                bar.addPermanentWidget(status)
+                refresh = getattr(status, "refresh", None)
+                if callable(refresh):
+                    self.setupClosed.connect(refresh)
 
     def set_sync_status_widget(self, widget: QWidget) -> None:
         """Put the sync state in the status bar's right-hand slot (replaces any earlier one)."""
@@ -602,7 +625,8 @@ class MainWindow(QMainWindow):
             self,
             "About PayDesk",
             f"<b>PayDesk {__version__}</b><br><br>Take payments on your Autotask invoices; "
-            "every payment is noted in Autotask.<br><br>"
+            "every payment is noted in Autotask and, when it is connected, in QuickBooks "
+            "Online.<br><br>"
             f"Profile folder: {self.context.profile.folder}<br>"
             f"Database: {self.context.profile.describe_database()}",
         )
