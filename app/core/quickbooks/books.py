@@ -12,7 +12,7 @@ invoice it is — the one Autotask's export to QuickBooks created:
    name as exported (the Autotask organization's name; compared ignoring case and repeated
    spaces), the invoice date and the total. Exactly one candidate that no other invoice
    claims → matched ``by_customer_date_total``.
-3. Otherwise unmatched, with the reason stored ("not exported to QuickBooks yet", "2
+3. Otherwise unmatched, with the reason stored ("Not in QuickBooks: …", "2
    QuickBooks invoices have number 1045: …"). Nothing ambiguous is ever guessed.
 
 A person's decision (:func:`match_by_hand`, :func:`unmatch_by_hand`) is audited and
@@ -198,6 +198,7 @@ class _Decision:
     remote_id: str | None
     method: str | None
     reason: str | None
+    code: str | None = None
 
 
 @dataclass(slots=True)
@@ -219,16 +220,6 @@ def _fmt_money(minor: int, currency: str) -> str:
         return Money(minor, currency).format()
     except ValueError:
         return str(minor)
-
-
-def _reason_kind(reason: str) -> str:
-    if reason.startswith("Not exported"):
-        return "not_exported"
-    if "match it by hand" in reason and reason[:1].isdigit():
-        return "ambiguous"
-    if "another currency" in reason:
-        return "currency"
-    return "not_found"
 
 
 def match_invoices(engine: Engine, source: str, *, currency: str,
@@ -261,6 +252,7 @@ def match_invoices(engine: Engine, source: str, *, currency: str,
                 QuickBooksInvoiceMatch.by_hand,
         ).where(QuickBooksInvoiceMatch.source == source)):
             existing[int(inv_id)] = (m_rid, method, reason, bool(hand))
+        # (the reason text carries the code's meaning; a changed reason rewrites both)
         claimed_by_hand = {rid for rid, _m, _r, hand in existing.values() if hand and rid}
 
         org_names = dict(session.execute(select(Organization.id, Organization.name)).all())
@@ -281,7 +273,8 @@ def match_invoices(engine: Engine, source: str, *, currency: str,
             hits = [r for r in by_number.get(num, []) if r not in claimed_by_hand] if num else []
             if len(hits) == 1 and hits[0] in wrong_currency:
                 decisions[inv_id] = _Decision(None, None, (
-                    f"QuickBooks invoice {num} is in another currency than {currency}."))
+                    f"QuickBooks invoice {num} is in another currency than {currency}."),
+                    "currency")
                 continue
             if len(hits) == 1:
                 decisions[inv_id] = _Decision(hits[0], MatchMethod.BY_NUMBER, None)
@@ -289,7 +282,8 @@ def match_invoices(engine: Engine, source: str, *, currency: str,
                 continue
             if len(hits) > 1:
                 decisions[inv_id] = _Decision(None, None, (
-                    f"{len(hits)} QuickBooks invoices have number {num}; match it by hand."))
+                    f"{len(hits)} QuickBooks invoices have number {num}; match it by hand."),
+                    "ambiguous")
                 continue
             org_name = str(org_names.get(org_id) or "")
             key = (normalize_name(org_name), inv_date, int(total))
@@ -301,10 +295,9 @@ def match_invoices(engine: Engine, source: str, *, currency: str,
                 for inv_id in inv_ids:
                     decisions[inv_id] = _Decision(None, None, (
                         f"{len(inv_ids)} Autotask invoices carry QuickBooks invoice "
-                        f"{doc_of.get(rid) or rid}'s number; match it by hand."))
+                        f"{doc_of.get(rid) or rid}'s number; match it by hand."), "ambiguous")
         used = claimed_by_hand | {d.remote_id for d in decisions.values() if d.remote_id}
         candidate_claims: dict[str, list[int]] = defaultdict(list)
-        exported_of = {int(row[0]): row[5] for row in invoices}
         for inv_id, key, org_name, num in second_pass:
             candidates = [r for r in by_key.get(key, []) if r not in used
                           and r not in wrong_currency]
@@ -318,23 +311,22 @@ def match_invoices(engine: Engine, source: str, *, currency: str,
                 numbers = ", ".join(sorted(doc_of.get(r) or r for r in candidates)[:5])
                 decisions[inv_id] = _Decision(None, None, (
                     f"{len(candidates)} QuickBooks invoices are for {org_name or 'this customer'} "
-                    f"dated {when} for {total_text} ({numbers}); match it by hand."))
-            elif exported_of.get(inv_id) is None:
-                decisions[inv_id] = _Decision(None, None, (
-                    "Not exported to QuickBooks yet (Autotask has not sent this invoice)."))
+                    f"dated {when} for {total_text} ({numbers}); match it by hand."),
+                    "ambiguous")
             else:
                 label = f"number {num}" if num else "its number"
                 decisions[inv_id] = _Decision(None, None, (
-                    f"No QuickBooks invoice has {label}, and none is for "
-                    f"{org_name or 'this customer'} dated {when} for {total_text}. It may "
-                    "have been renamed, edited or deleted in QuickBooks; match it by hand."))
+                    f"Not in QuickBooks: no QuickBooks invoice has {label}, and none is for "
+                    f"{org_name or 'this customer'} dated {when} for {total_text}. Autotask "
+                    "may not have exported it yet; if QuickBooks has it under another "
+                    "number or customer, match it by hand."), "not_in_quickbooks")
         for rid, inv_ids in candidate_claims.items():
             if len(inv_ids) > 1:
                 for inv_id in inv_ids:
                     decisions[inv_id] = _Decision(None, None, (
                         f"{len(inv_ids)} Autotask invoices fit QuickBooks invoice "
                         f"{doc_of.get(rid) or rid} by customer, date and total; match it by "
-                        "hand."))
+                        "hand."), "ambiguous")
 
         inserts: list[dict[str, object]] = []
         for inv_id, decision in decisions.items():
@@ -344,7 +336,7 @@ def match_invoices(engine: Engine, source: str, *, currency: str,
                 report.by_customer_date_total += 1
             else:
                 report.unmatched += 1
-                kind = _reason_kind(decision.reason or "")
+                kind = decision.code or "unmatched"
                 report.reasons[kind] = report.reasons.get(kind, 0) + 1
             old = existing.get(inv_id)
             if old is not None and (old[0], old[1], old[2]) == (
@@ -355,14 +347,16 @@ def match_invoices(engine: Engine, source: str, *, currency: str,
                 inserts.append({
                     "source": source, "invoice_id": inv_id, "remote_id": decision.remote_id,
                     "method": decision.method, "by_hand": False, "reason": decision.reason,
-                    "decided_at": now, "decided_by": AUTOMATIC_ACTOR,
+                    "reason_code": decision.code, "decided_at": now,
+                    "decided_by": AUTOMATIC_ACTOR,
                 })
             else:
                 session.execute(update(QuickBooksInvoiceMatch).where(
                     QuickBooksInvoiceMatch.source == source,
                     QuickBooksInvoiceMatch.invoice_id == inv_id,
                 ).values(remote_id=decision.remote_id, method=decision.method,
-                         reason=decision.reason, decided_at=now, decided_by=AUTOMATIC_ACTOR))
+                         reason=decision.reason, reason_code=decision.code, decided_at=now,
+                         decided_by=AUTOMATIC_ACTOR))
         if inserts:
             session.execute(insert(QuickBooksInvoiceMatch), inserts)
         report.by_hand = sum(1 for v in existing.values() if v[3] and v[0])
@@ -394,7 +388,8 @@ def _audit(session: Session, actor: str, action: str, invoice_id: int,
 
 
 def _set_match(session: Session, source: str, invoice_id: int, remote_id: str | None,
-               method: str | None, by_hand: bool, reason: str | None, actor: str) -> None:
+               method: str | None, by_hand: bool, reason: str | None, actor: str,
+               code: str | None = None) -> None:
     row = session.get(QuickBooksInvoiceMatch, (source, invoice_id))
     if row is None:
         row = QuickBooksInvoiceMatch(source=source, invoice_id=invoice_id)
@@ -403,6 +398,7 @@ def _set_match(session: Session, source: str, invoice_id: int, remote_id: str | 
     row.method = method
     row.by_hand = by_hand
     row.reason = reason
+    row.reason_code = code
     row.decided_at = utcnow()
     row.decided_by = actor
     doc = None
@@ -431,7 +427,7 @@ def match_by_hand(engine: Engine, source: str, invoice_id: int, remote_id: str, 
             # The QuickBooks invoice can stand for one Autotask invoice only.
             _set_match(session, source, int(other), None, None, False,
                        f"QuickBooks invoice {qb.doc_number or remote_id} was matched by hand "
-                       "to another invoice.", actor)
+                       "to another invoice.", actor, "ambiguous")
         previous = session.get(QuickBooksInvoiceMatch, (source, invoice_id))
         _audit(session, actor, "quickbooks.match_by_hand", invoice_id, {
             "source": source, "remote_id": remote_id, "doc_number": qb.doc_number,
@@ -455,7 +451,7 @@ def unmatch_by_hand(engine: Engine, source: str, invoice_id: int, *,
             "previous_method": previous.method if previous else None,
         })
         _set_match(session, source, invoice_id, None, MatchMethod.BY_HAND, True,
-                   reason or f"Unmatched by hand by {actor}.", actor)
+                   reason or f"Unmatched by hand by {actor}.", actor, "by_hand")
 
 
 def forget_hand_decision(engine: Engine, source: str, invoice_id: int, *,

@@ -150,21 +150,22 @@ def reconcile(engine: Engine, source: str, currency: str) -> ReconcileReport:
                        QuickBooksInvoice.total_minor, QuickBooksInvoice.balance_minor)
                 .where(QuickBooksInvoice.source == source))
         }
-        matches = {int(i): (rid, reason) for i, rid, reason in session.execute(
+        matches = {int(i): (rid, reason, code) for i, rid, reason, code in session.execute(
             select(QuickBooksInvoiceMatch.invoice_id, QuickBooksInvoiceMatch.remote_id,
-                   QuickBooksInvoiceMatch.reason).where(QuickBooksInvoiceMatch.source == source))}
+                   QuickBooksInvoiceMatch.reason, QuickBooksInvoiceMatch.reason_code)
+            .where(QuickBooksInvoiceMatch.source == source))}
         report.quickbooks_read = bool(qb) or bool(matches)
         not_posted = _not_posted(session, _CHANNEL_OF_SOURCE.get(source, source))
         org_names = dict(session.execute(select(Organization.id, Organization.name)).all())
         rows = session.execute(select(
             Invoice.id, Invoice.invoice_number, Invoice.organization_id, Invoice.is_voided,
             Invoice.paid_date, Invoice.total_minor, Invoice.balance_minor, Invoice.status,
-            Invoice.invoice_date, Invoice.web_service_date,
+            Invoice.invoice_date,
         ).order_by(Invoice.invoice_date.desc(), Invoice.id.desc()))
-        for (inv_id, number, org_id, voided, paid_date, total, balance, status, _date,
-             exported) in rows:
+        for (inv_id, number, org_id, voided, paid_date, total, balance, status,
+             _date) in rows:
             inv_id = int(inv_id)
-            remote, reason = matches.get(inv_id, (None, None))
+            remote, reason, code = matches.get(inv_id, (None, None, None))
             if voided and not remote:
                 continue
             report.checked += 1
@@ -176,8 +177,8 @@ def reconcile(engine: Engine, source: str, currency: str) -> ReconcileReport:
                     said.append(Disagreement("not_matched", (
                         "The matched QuickBooks invoice is no longer in QuickBooks (deleted?). "
                         "Match it again in Needs matching.")))
-                elif exported is None or (reason or "").startswith("Not exported"):
-                    said.append(Disagreement("not_in_quickbooks", (
+                elif code == "not_in_quickbooks":
+                    said.append(Disagreement("not_in_quickbooks", reason or (
                         "Not in QuickBooks: Autotask has not exported this invoice yet.")))
                 else:
                     said.append(Disagreement("not_matched", reason or (

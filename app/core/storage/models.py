@@ -501,6 +501,8 @@ class QuickBooksInvoiceMatch(Base):
     remote_id: Mapped[str | None] = mapped_column(String(50))
     method: Mapped[str | None] = mapped_column(String(30))
     by_hand: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Why unmatched: not_in_quickbooks | ambiguous | currency | by_hand.
+    reason_code: Mapped[str | None] = mapped_column(String(30))
     reason: Mapped[str | None] = mapped_column(Text)
     decided_at: Mapped[datetime]
     decided_by: Mapped[str] = mapped_column(String(200))

@@ -92,7 +92,7 @@ def test_matching_by_number_then_customer_date_total_never_guesses(engine: Engin
     assert m[101] and m[101].remote_id == "9001" and m[101].method == MatchMethod.BY_NUMBER
     assert m[102] and m[102].remote_id == "9002"
     assert m[102].method == MatchMethod.BY_CUSTOMER_DATE_TOTAL
-    assert m[103] and m[103].remote_id is None and "Not exported" in (m[103].reason or "")
+    assert m[103] and m[103].remote_id is None and "Not in QuickBooks" in (m[103].reason or "")
     assert m[104] and m[104].remote_id is None and "2 QuickBooks invoices have number 1004" in (
         m[104].reason or "")
     assert m[105] and m[105].remote_id is None and "2 QuickBooks invoices are for Initech" in (

@@ -170,7 +170,8 @@ def _store(session: Any, entity: str, rows: list[dict[str, Any]], home: str,
 
 def _full_read(engine: Engine, client: QuickBooksOnlineClient, entity: str, home: str,
                state: QuickBooksSyncState | None, cancel: threading.Event,
-               on_progress: Callable[[str, int], None], result: ReadResult) -> None:
+               on_progress: Callable[[str, int], None], result: ReadResult,
+               page_size: int = MAX_PAGE) -> None:
     now = utcnow()
     if state is None or state.phase != "full" or state.full_started_at is None:
         with session_scope(engine) as session:
@@ -187,7 +188,7 @@ def _full_read(engine: Engine, client: QuickBooksOnlineClient, entity: str, home
         started, position = state.full_started_at, state.next_position
     result.full.append(entity)
     count = 0
-    for start, page in client.query_all(entity, start=position, page_size=MAX_PAGE):
+    for start, page in client.query_all(entity, start=position, page_size=page_size):
         if cancel.is_set():
             raise _Cancelled
         moment = utcnow()
@@ -222,6 +223,7 @@ def read_quickbooks_online(
     cancel: threading.Event | None = None,
     on_progress: Callable[[str, int], None] | None = None,
     match: bool = True,
+    page_size: int = MAX_PAGE,
 ) -> ReadResult:
     """Bring the local copy of QuickBooks in step (see the module docstring), then match."""
     cancel = cancel or threading.Event()
@@ -238,7 +240,8 @@ def read_quickbooks_online(
     ]
     try:
         for entity in needs_full:
-            _full_read(engine, client, entity, home, states[entity], cancel, progress, result)
+            _full_read(engine, client, entity, home, states[entity], cancel, progress, result,
+                       page_size)
         rest = [e for e in ENTITIES if e not in needs_full]
         if rest:
             if cancel.is_set():
@@ -268,7 +271,8 @@ def read_quickbooks_online(
                     row.watermark = asked_at
                     row.updated_at = asked_at
             for entity in overflow:
-                _full_read(engine, client, entity, home, None, cancel, progress, result)
+                _full_read(engine, client, entity, home, None, cancel, progress, result,
+                           page_size)
     except _Cancelled:
         result.requests = client.request_count - requests_before
         return result

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-05 00:35:19.044243
+Create Date: 2026-12-05 00:38:09.474054
 """
 from alembic import op
 import sqlalchemy as sa
@@ -256,6 +256,7 @@ def upgrade() -> None:
     sa.Column('remote_id', sa.String(length=50), nullable=True),
     sa.Column('method', sa.String(length=30), nullable=True),
     sa.Column('by_hand', sa.Boolean(), nullable=False),
+    sa.Column('reason_code', sa.String(length=30), nullable=True),
     sa.Column('reason', sa.Text(), nullable=True),
     sa.Column('decided_at', app.core.storage.types.UTCDateTime(), nullable=False),
     sa.Column('decided_by', sa.String(length=200), nullable=False),
