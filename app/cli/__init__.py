@@ -13,5 +13,6 @@ COMMANDS: tuple[str, ...] = (
     "app.cli.doctor",
     "app.cli.sync",
     "app.cli.payments",
+    "app.cli.qbwc",
     "app.cli.reconcile",
 )

@@ -39,6 +39,7 @@ class SecretName:
     STRIPE_SECRET_KEY = "stripe.secret_key"  # noqa: S105
     QUICKBOOKS_REFRESH_TOKEN = "quickbooks.refresh_token"  # noqa: S105
     QUICKBOOKS_CLIENT_SECRET = "quickbooks.client_secret"  # noqa: S105
+    QUICKBOOKS_DESKTOP_PASSWORD = "quickbooks_desktop.web_connector_password"  # noqa: S105
     # The refresh token before the newest, kept until the newest has worked once.
     QUICKBOOKS_REFRESH_TOKEN_PREVIOUS = "quickbooks.refresh_token.previous"  # noqa: S105
 

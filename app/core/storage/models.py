@@ -566,55 +566,6 @@ class Posting(Base):
 
 
 # --------------------------------------------------------------------------------------------
-# QuickBooks Desktop's side (read through the Web Connector; app.core.quickbooks.desktop)
-# --------------------------------------------------------------------------------------------
-
-
-class QuickBooksDesktopCustomer(Base):
-    """A customer as last read from the QuickBooks Desktop company file."""
-
-    __tablename__ = "qbd_customers"
-
-    list_id: Mapped[str] = mapped_column(String(50), primary_key=True)
-    full_name: Mapped[str] = mapped_column(String(300))
-    company_name: Mapped[str | None] = mapped_column(String(300))
-    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
-    edit_sequence: Mapped[str] = mapped_column(String(30))
-    time_modified: Mapped[datetime | None]
-    balance_minor: Mapped[int | None] = mapped_column(BigInteger)
-    read_at: Mapped[datetime]
-
-
-class QuickBooksDesktopInvoice(Base):
-    """An invoice as last read from the QuickBooks Desktop company file, and the PayDesk
-    (Autotask) invoice it is matched with: by number, by customer + date + total, or by hand
-    (``match_kind``). A match made by hand is never replaced by an automatic one."""
-
-    __tablename__ = "qbd_invoices"
-
-    txn_id: Mapped[str] = mapped_column(String(50), primary_key=True)
-    ref_number: Mapped[str | None] = mapped_column(String(50))
-    customer_list_id: Mapped[str] = mapped_column(String(50))
-    customer_name: Mapped[str] = mapped_column(String(300))
-    txn_date: Mapped[date | None] = mapped_column(Date)
-    due_date: Mapped[date | None] = mapped_column(Date)
-    total_minor: Mapped[int] = mapped_column(BigInteger)
-    balance_minor: Mapped[int] = mapped_column(BigInteger)
-    is_paid: Mapped[bool] = mapped_column(Boolean, default=False)
-    edit_sequence: Mapped[str] = mapped_column(String(30))
-    time_modified: Mapped[datetime | None]
-    invoice_id: Mapped[int | None] = mapped_column(BigInteger)
-    match_kind: Mapped[str | None] = mapped_column(String(30))
-    read_at: Mapped[datetime]
-
-    __table_args__ = (
-        Index("ix_qbd_invoices_ref_number", "ref_number"),
-        Index("ix_qbd_invoices_invoice_id", "invoice_id"),
-        Index("ix_qbd_invoices_customer", "customer_list_id", "txn_date"),
-    )
-
-
-# --------------------------------------------------------------------------------------------
 # Sync bookkeeping
 # --------------------------------------------------------------------------------------------
 

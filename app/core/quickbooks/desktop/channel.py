@@ -65,9 +65,9 @@ def change_token(refund_id: int, *, reversed_: bool) -> str:
 
 
 def _allocations(session: Session, pairs: Sequence[tuple[int, int]]) -> list[dict[str, Any]]:
-    numbers = dict(session.execute(
+    numbers = {row.id: row.invoice_number for row in session.execute(
         select(Invoice.id, Invoice.invoice_number).where(
-            Invoice.id.in_([invoice_id for invoice_id, _ in pairs]))).tuples().all())
+            Invoice.id.in_([invoice_id for invoice_id, _ in pairs])))}
     return [{"invoice_id": invoice_id, "invoice_number": numbers.get(invoice_id),
              "amount_minor": minor} for invoice_id, minor in pairs if minor]
 

@@ -49,6 +49,7 @@ from app.core.posting.channels import (
     PostingErrorKind,
     PostingWaiting,
 )
+from app.core.quickbooks.books import MatchReport
 from app.core.quickbooks.desktop import books, qbxml
 from app.core.quickbooks.desktop.channel import (
     CHANNEL_NAME,
@@ -84,7 +85,7 @@ class SessionOutcome:
     posted: int = 0
     waiting: int = 0
     failed: int = 0
-    matched: books.MatchReport | None = None
+    matched: MatchReport | None = None
     error: str | None = None
 
 
@@ -364,8 +365,8 @@ class CompanyFileSession:
         if read.list_name == "customers":
             self._phase = "invoices"
         else:
-            with session_scope(self.engine) as s:
-                self.outcome.matched = books.match_invoices(s)
+            assert self._currency is not None
+            self.outcome.matched = books.match_invoices(self.engine, currency=self._currency)
             self._phase = "postings"
 
     # --- postings ------------------------------------------------------------------------------

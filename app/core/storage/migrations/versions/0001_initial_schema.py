@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-05 00:38:09.474054
+Create Date: 2026-12-05 00:38:16.096966
 """
 from alembic import op
 import sqlalchemy as sa
@@ -201,39 +201,6 @@ def upgrade() -> None:
     sa.Column('sort_order', sa.Integer(), nullable=True),
     sa.PrimaryKeyConstraint('entity', 'field', 'value', name=op.f('pk_picklist_values'))
     )
-    op.create_table('qbd_customers',
-    sa.Column('list_id', sa.String(length=50), nullable=False),
-    sa.Column('full_name', sa.String(length=300), nullable=False),
-    sa.Column('company_name', sa.String(length=300), nullable=True),
-    sa.Column('is_active', sa.Boolean(), nullable=False),
-    sa.Column('edit_sequence', sa.String(length=30), nullable=False),
-    sa.Column('time_modified', app.core.storage.types.UTCDateTime(), nullable=True),
-    sa.Column('balance_minor', sa.BigInteger(), nullable=True),
-    sa.Column('read_at', app.core.storage.types.UTCDateTime(), nullable=False),
-    sa.PrimaryKeyConstraint('list_id', name=op.f('pk_qbd_customers'))
-    )
-    op.create_table('qbd_invoices',
-    sa.Column('txn_id', sa.String(length=50), nullable=False),
-    sa.Column('ref_number', sa.String(length=50), nullable=True),
-    sa.Column('customer_list_id', sa.String(length=50), nullable=False),
-    sa.Column('customer_name', sa.String(length=300), nullable=False),
-    sa.Column('txn_date', sa.Date(), nullable=True),
-    sa.Column('due_date', sa.Date(), nullable=True),
-    sa.Column('total_minor', sa.BigInteger(), nullable=False),
-    sa.Column('balance_minor', sa.BigInteger(), nullable=False),
-    sa.Column('is_paid', sa.Boolean(), nullable=False),
-    sa.Column('edit_sequence', sa.String(length=30), nullable=False),
-    sa.Column('time_modified', app.core.storage.types.UTCDateTime(), nullable=True),
-    sa.Column('invoice_id', sa.BigInteger(), nullable=True),
-    sa.Column('match_kind', sa.String(length=30), nullable=True),
-    sa.Column('read_at', app.core.storage.types.UTCDateTime(), nullable=False),
-    sa.PrimaryKeyConstraint('txn_id', name=op.f('pk_qbd_invoices'))
-    )
-    with op.batch_alter_table('qbd_invoices', schema=None) as batch_op:
-        batch_op.create_index('ix_qbd_invoices_customer', ['customer_list_id', 'txn_date'], unique=False)
-        batch_op.create_index('ix_qbd_invoices_invoice_id', ['invoice_id'], unique=False)
-        batch_op.create_index('ix_qbd_invoices_ref_number', ['ref_number'], unique=False)
-
     op.create_table('quickbooks_customers',
     sa.Column('source', sa.String(length=10), nullable=False),
     sa.Column('remote_id', sa.String(length=50), nullable=False),
@@ -548,13 +515,6 @@ def downgrade() -> None:
         batch_op.drop_index('ix_quickbooks_customers_name')
 
     op.drop_table('quickbooks_customers')
-    with op.batch_alter_table('qbd_invoices', schema=None) as batch_op:
-        batch_op.drop_index('ix_qbd_invoices_ref_number')
-        batch_op.drop_index('ix_qbd_invoices_invoice_id')
-        batch_op.drop_index('ix_qbd_invoices_customer')
-
-    op.drop_table('qbd_invoices')
-    op.drop_table('qbd_customers')
     op.drop_table('picklist_values')
     op.drop_table('payment_terms')
     with op.batch_alter_table('payment_methods', schema=None) as batch_op:
