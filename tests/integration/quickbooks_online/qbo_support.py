@@ -16,8 +16,8 @@ from sqlalchemy import Engine, func, select
 from app.core.clock import utcnow
 from app.core.config import set_internal_currency
 from app.core.credentials import CredentialStore, SecretName
-from app.core.posting.channels import PaymentRecorded, RefundRecorded, record_fact
 from app.core.invoice_state import recompute_invoices
+from app.core.posting.channels import PaymentRecorded, RefundRecorded, record_fact
 from app.core.quickbooks.online.client import QuickBooksOnlineClient
 from app.core.quickbooks.online.connection import QuickBooksOnlineConnection, save_connection
 from app.core.quickbooks.online.oauth import TokenSet
@@ -153,15 +153,21 @@ def postings(engine: Engine, channel: str = "quickbooks_online") -> list[Posting
 
 
 def open_invoices(engine: Engine, count: int, *, matched: bool = True) -> list[Invoice]:
-    """Open Autotask invoices (matched to QuickBooks, or not)."""
+    """Open Autotask invoices of one client (matched to QuickBooks, or not), a payment's
+    worth."""
     with session_scope(engine) as s:
         stmt = select(Invoice).where(Invoice.status == "open", Invoice.balance_minor > 0)
         stmt = stmt.where(Invoice.qb_invoice_id.is_not(None) if matched
                           else Invoice.qb_invoice_id.is_(None))
-        rows = list(s.scalars(stmt.order_by(Invoice.id).limit(count)))
-        for row in rows:
-            s.expunge(row)
-        return rows
+        by_org: dict[int, list[Invoice]] = {}
+        for row in s.scalars(stmt.order_by(Invoice.id)):
+            group = by_org.setdefault(row.organization_id, [])
+            group.append(row)
+            if len(group) == count:
+                for item in group:
+                    s.expunge(item)
+                return group
+        return []
 
 
 def count_payments(quickbooks: QuickBooksOnlineSandbox) -> int:

@@ -321,7 +321,10 @@ class QuickBooksOnlineClient:
         return row
 
     def company_info(self) -> dict[str, Any]:
-        return self.read("CompanyInfo", self.realm_id)
+        rows = self.query("SELECT * FROM CompanyInfo").get("CompanyInfo") or []
+        if not rows or not isinstance(rows[0], dict):
+            raise QuickBooksServerError("QuickBooks did not describe the company.")
+        return rows[0]
 
     def preferences(self) -> dict[str, Any]:
         rows = self.query("SELECT * FROM Preferences").get("Preferences") or []
@@ -362,9 +365,14 @@ class QuickBooksOnlineClient:
         return self._write_current(entity, remote_id, make, None)
 
     def void(self, entity: str, remote_id: str) -> dict[str, Any]:
+        """Void a transaction (a Payment is voided as QuickBooks wants it: a sparse update
+        with ``include=void``)."""
         def make(current: dict[str, Any]) -> dict[str, Any]:
-            return {"Id": remote_id, "SyncToken": current.get("SyncToken")}
-        return self._write_current(entity, remote_id, make, {"operation": "void"})
+            body = {"Id": remote_id, "SyncToken": current.get("SyncToken")}
+            return {**body, "sparse": True} if entity == "Payment" else body
+        params = ({"operation": "update", "include": "void"} if entity == "Payment"
+                  else {"operation": "void"})
+        return self._write_current(entity, remote_id, make, params)
 
     def delete(self, entity: str, remote_id: str) -> dict[str, Any]:
         def make(current: dict[str, Any]) -> dict[str, Any]:
