@@ -76,7 +76,7 @@ def quickbooks_state(engine: Engine, credentials: CredentialStore) -> QuickBooks
 
     connection = load_connection(engine)
     if connection is None:
-        return QuickBooksState(source=None)
+        return _desktop_state(engine)
     last: Any = get_setting(engine, LAST_READ_SETTING) or {}
     if not isinstance(last, dict):
         last = {}
@@ -94,6 +94,22 @@ def quickbooks_state(engine: Engine, credentials: CredentialStore) -> QuickBooks
     error = str(last.get("message") or "") if last.get("status") == "failed" else None
     return QuickBooksState(SOURCE_ONLINE, connection.company_name, None, False, last_at,
                            error or None)
+
+
+def _desktop_state(engine: Engine) -> QuickBooksState:
+    """QuickBooks Desktop's state: set up once a ``.qwc`` file was written; the Web
+    Connector's last exchange and error come from the service's status."""
+    try:
+        from app.core.quickbooks.desktop.qwc import load_connection as load_desktop
+        from app.core.quickbooks.desktop.service import read_status
+    except ModuleNotFoundError:
+        return QuickBooksState(source=None)
+    if load_desktop(engine) is None:
+        return QuickBooksState(source=None)
+    status = read_status(engine)
+    name = status.company_name or status.company_file or ""
+    error = status.describe() if status.state == "error" else None
+    return QuickBooksState(SOURCE_DESKTOP, name, None, False, status.last_exchange_at, error)
 
 
 # --- Needs matching ---------------------------------------------------------------------------

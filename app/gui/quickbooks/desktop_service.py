@@ -32,9 +32,9 @@ _lock = threading.Lock()
 def ensure_service(context: AppContext) -> str | None:
     """Start the service for the stored connection unless it runs already. Returns None when
     it runs (or QuickBooks Desktop is not set up), else a sentence saying why it does not."""
-    from app.core.quickbooks.desktop.postings import OutboxQueue
     from app.core.quickbooks.desktop.qwc import load_connection
     from app.core.quickbooks.desktop.service import WebConnectorServer, WebConnectorService
+    from app.core.quickbooks.desktop_outbox import OutboxPostingQueue
 
     connection = load_connection(context.engine)
     if connection is None:
@@ -55,7 +55,7 @@ def ensure_service(context: AppContext) -> str | None:
         credentials = context.credentials
         service = WebConnectorService(
             context.engine, username=connection.username,
-            company_file=connection.company_file, queue=OutboxQueue(),
+            company_file=connection.company_file, queue=OutboxPostingQueue(),
             password=lambda: credentials.get(SecretName.QUICKBOOKS_DESKTOP_PASSWORD))
         try:
             server = WebConnectorServer(service, host="127.0.0.1", port=parts.port or 80,

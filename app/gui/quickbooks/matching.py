@@ -156,8 +156,8 @@ class NeedsMatchingView(QWidget):
             self.filter_buttons[value] = button
             bar.addWidget(button)
         self.filter_group.buttonClicked.connect(self._on_filter_clicked)
-        self.search = SearchField("Search invoice #, organization or QuickBooks #")
-        self.search.setMinimumWidth(280)
+        self.search = SearchField("Search invoice # or organization")
+        self.search.setMinimumWidth(220)
         self.search.searchRequested.connect(self._on_search)
         bar.addSpacing(12)
         bar.addWidget(self.search)
@@ -199,10 +199,10 @@ class NeedsMatchingView(QWidget):
         header.sectionClicked.connect(self._on_header_clicked)
         header.setStretchLastSection(True)
         metrics = self.table.fontMetrics()
-        for index, sample in enumerate(("10234567", "Northwind Traders Ltd", "Nov 26, 2026",
-                                        "$100,000.00", "QuickBooks #", "QuickBooks balance",
-                                        "Same customer, date and total")):
-            header.resizeSection(index, metrics.horizontalAdvance(sample) + 28)
+        for index, sample in enumerate(("Invoice #__", "Copper Creek Distributors Inc.",
+                                        "Nov 26, 2026", "$100,000.00", "QuickBooks #",
+                                        "QuickBooks balance", "Same customer, date and total")):
+            header.resizeSection(index, metrics.horizontalAdvance(sample) + 32)
         self.table.selectionModel().selectionChanged.connect(self._update_actions)
 
         self.empty = EmptyState("Everything is matched", "")
@@ -234,7 +234,15 @@ class NeedsMatchingView(QWidget):
             search=self.search_text, on_success=self._on_ids, parent=self)
         self._ids_task.done.connect(self._after_ids)
 
+    def _show_columns(self) -> None:
+        """Unmatched invoices have no QuickBooks side: show why instead of empty columns."""
+        unmatched = self.filter is MatchFilter.NEEDS_MATCHING
+        for index, column in enumerate(self.model.columns()):
+            if column.title in ("QuickBooks #", "QuickBooks balance", "How"):
+                self.table.setColumnHidden(index, unmatched)
+
     def _on_ids(self, ids: list[int]) -> None:
+        self._show_columns()
         selected = self.selected_row()
         self.model.set_ids(ids)
         if ids:

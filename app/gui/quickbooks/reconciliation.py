@@ -61,14 +61,10 @@ def reconcile_columns(currency: str, locale: str) -> list[Column[ReconcileRow]]:
         Column("Organization", lambda r: r.organization or ""),
         Column("Autotask", lambda r: _AUTOTASK_STATES.get(r.autotask_state, r.autotask_state),
                header="Autotask\nstate"),
-        Column("Autotask total", lambda r: money(r.autotask_total_minor), Align.RIGHT,
-               header="Autotask\ntotal"),
         Column("PayDesk balance", lambda r: money(r.paydesk_balance_minor), Align.RIGHT,
                header="PayDesk\nbalance"),
         Column("QuickBooks #", lambda r: r.quickbooks_doc_number or "—",
                header="QuickBooks\n#"),
-        Column("QuickBooks total", lambda r: money(r.quickbooks_total_minor), Align.RIGHT,
-               header="QuickBooks\ntotal"),
         Column("QuickBooks balance", lambda r: money(r.quickbooks_balance_minor), Align.RIGHT,
                header="QuickBooks\nbalance",
                tone=lambda r: TextTone.WARNING if r.quickbooks_balance_minor is not None
@@ -135,16 +131,17 @@ class ReconciliationView(QWidget):
         self.table.setModel(self.model)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setAlternatingRowColors(True)
-        self.table.setWordWrap(False)
+        self.table.setWordWrap(True)  # "why" takes two lines
         self.table.verticalHeader().setVisible(False)
-        self.table.verticalHeader().setDefaultSectionSize(28)
+        self.table.verticalHeader().setDefaultSectionSize(
+            self.table.fontMetrics().lineSpacing() * 2 + 12)
         self.table.doubleClicked.connect(self._on_double_clicked)
         header = self.table.horizontalHeader()
         header.setStretchLastSection(True)
         metrics = self.table.fontMetrics()
-        for index, sample in enumerate(("10234567", "Northwind Traders", "Autotask",
-                                        "$100,000.00", "$100,000.00", "QuickBooks",
-                                        "$100,000.00", "$100,000.00")):
+        for index, sample in enumerate(("Invoice #_", "Copper Creek Distributors",
+                                        "Autotask", "$100,000.00", "QuickBooks",
+                                        "$100,000.00")):
             header.resizeSection(index, metrics.horizontalAdvance(sample) + 24)
         self.empty = EmptyState("The books agree", "")
         self.empty.setObjectName("reconciliationEmpty")

@@ -46,6 +46,7 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QScrollArea,
+    QSizePolicy,
     QStackedWidget,
     QVBoxLayout,
     QWidget,
@@ -126,14 +127,16 @@ def _finish(context: AppContext, flow: ConsentFlow, answer: AuthorizationAnswer,
 
 def _load_stored(context: AppContext) -> tuple[QuickBooksOnlineConnection | None, bool, Any]:
     """Runs on a pool thread: the stored Online connection, whether its secret is here, and
-    the Desktop connection (or None)."""
+    the Desktop connection with its Web Connector password (or None)."""
     online = load_connection(context.engine)
     has_secret = context.credentials.has(SecretName.QUICKBOOKS_CLIENT_SECRET)
     desktop = None
     try:
         from app.core.quickbooks.desktop.qwc import load_connection as load_desktop
 
-        desktop = load_desktop(context.engine)
+        found = load_desktop(context.engine)
+        if found is not None:
+            desktop = (found, context.credentials.get(SecretName.QUICKBOOKS_DESKTOP_PASSWORD))
     except ModuleNotFoundError:
         desktop = None
     return online, has_secret, desktop
@@ -263,6 +266,7 @@ class QuickBooksPage(QWizardPage):
         self._status_timer.setInterval(STATUS_POLL_MS)
         self._status_timer.timeout.connect(self._poll_desktop_status)
         self.kind.currentIndexChanged.connect(self._kind_changed)
+        self._kind_changed()
 
     # -- building ----------------------------------------------------------------------------
 
@@ -446,6 +450,7 @@ class QuickBooksPage(QWizardPage):
         layout.setSpacing(8)
         layout.addWidget(self.desktop_steps)
         layout.addLayout(form)
+        layout.addStretch(1)
         return panel
 
     def _build_later(self) -> QWidget:
@@ -509,7 +514,8 @@ class QuickBooksPage(QWizardPage):
                 self.client_id.setText(self.demo.client_id)
                 self.client_secret.setText(self.demo.client_secret)
             if desktop is not None:
-                self.qwc_url.setText(desktop.app_url)
+                self.qwc_url.setText(desktop[0].app_url)
+                self.qwc_password.setText(desktop[1] or "")
             if not self.redirect.text():
                 self._default_redirect()
             if online is None and desktop is not None:
@@ -567,6 +573,11 @@ class QuickBooksPage(QWizardPage):
         panel = {KIND_ONLINE: self.online_panel, KIND_DESKTOP: self.desktop_panel}.get(
             kind, self.later_panel)
         self.stack.setCurrentWidget(panel)
+        # The stack is as tall as the page shown, not as the tallest page.
+        for each in (self.online_panel, self.desktop_panel, self.later_panel):
+            policy = QSizePolicy.Policy.Preferred if each is panel else QSizePolicy.Policy.Ignored
+            each.setSizePolicy(policy, policy)
+        self.stack.adjustSize()
         message = self._messages.get(kind)
         if message is None:
             self.status.hide()
@@ -837,6 +848,13 @@ class QuickBooksPage(QWizardPage):
             return
         state = getattr(status, "state", "stopped")
         text = html.escape(status.describe())
+        name = status.company_file or status.company_name
+        if state == "waiting" and status.last_exchange_at is not None and name:
+            when = status.last_exchange_at.astimezone()
+            self._say(f"{prefix}<b>The Web Connector is connected to company file "
+                      f"{html.escape(name)}.</b> Last exchange at {when:%Y-%m-%d %H:%M}; "
+                      "PayDesk answers it again at its next update.", Tone.SUCCESS, KIND_DESKTOP)
+            return
         if state == "connected":
             self._say(f"{prefix}<b>{text}</b>", Tone.SUCCESS, KIND_DESKTOP)
         elif state == "error":
