@@ -166,7 +166,9 @@ def _match_select(source: str, which: MatchFilter) -> Select[Any]:
         .outerjoin(Organization, Organization.id == Invoice.organization_id)
     )
     if which is MatchFilter.NEEDS_MATCHING:
-        return stmt.where(QuickBooksInvoiceMatch.remote_id.is_(None))
+        # A voided invoice has nothing to post: it needs no QuickBooks twin.
+        return stmt.where(QuickBooksInvoiceMatch.remote_id.is_(None),
+                          Invoice.is_voided.is_not(True))
     stmt = stmt.where(QuickBooksInvoiceMatch.remote_id.is_not(None))
     if which is MatchFilter.MATCHED_BY_HAND:
         stmt = stmt.where(QuickBooksInvoiceMatch.by_hand.is_(True))

@@ -48,7 +48,7 @@ def ensure_service(context: AppContext) -> str | None:
     with _lock:
         running = context.services.get(SERVICE_KEY)
         if running is not None:
-            if getattr(running, "url", "") == connection.app_url:
+            if getattr(running, "url", "") == connection.app_url or parts.port == 0:
                 return None
             running.stop()
             context.services.pop(SERVICE_KEY, None)

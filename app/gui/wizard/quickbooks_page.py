@@ -46,8 +46,6 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QScrollArea,
-    QSizePolicy,
-    QStackedWidget,
     QVBoxLayout,
     QWidget,
     QWizardPage,
@@ -146,12 +144,16 @@ def _save_qwc(context: AppContext, path: Path, app_url: str) -> tuple[Path, str,
     """Runs on a pool thread: store the Web Connector connection, write the file, make the
     password, and start the service when it is on this computer."""
     from app.core.quickbooks.desktop.qwc import connect, ensure_password, write_qwc
-    from app.gui.quickbooks.desktop_service import ensure_service
+    from app.gui.quickbooks.desktop_service import SERVICE_KEY, ensure_service
 
     connection = connect(context.engine, app_url=app_url)
-    written = write_qwc(path, connection)
     password = ensure_password(context.credentials)
     problem = ensure_service(context)
+    server = context.services.get(SERVICE_KEY)
+    if problem is None and server is not None and server.url != connection.app_url:
+        # Port 0 in the address means "any free port": the file names the one in use.
+        connection = connect(context.engine, app_url=server.url)
+    written = write_qwc(path, connection)
     return written, password, problem
 
 
@@ -230,12 +232,10 @@ class QuickBooksPage(QWizardPage):
         kind_row.addRow("&Your books are in:", self.kind)
         self.kind_label = kind_row.labelForField(self.kind)
 
-        self.stack = QStackedWidget(self)
+        # Only the chosen kind's panel is shown (hidden panels take no room).
         self.online_panel = self._build_online()
         self.desktop_panel = self._build_desktop()
         self.later_panel = self._build_later()
-        for panel in (self.online_panel, self.desktop_panel, self.later_panel):
-            self.stack.addWidget(panel)
 
         self.status = Notice("", Tone.NEUTRAL, self)
         self.status.setObjectName("quickbooksStatus")
@@ -247,7 +247,8 @@ class QuickBooksPage(QWizardPage):
         column.setContentsMargins(0, 0, 8, 0)
         column.addLayout(kind_row)
         column.addSpacing(4)
-        column.addWidget(self.stack)
+        for panel in (self.online_panel, self.desktop_panel, self.later_panel):
+            column.addWidget(panel)
         column.addWidget(self.status)
         column.addStretch(1)
         scroll = QScrollArea(self)
@@ -450,12 +451,11 @@ class QuickBooksPage(QWizardPage):
         layout.setSpacing(8)
         layout.addWidget(self.desktop_steps)
         layout.addLayout(form)
-        layout.addStretch(1)
         return panel
 
     def _build_later(self) -> QWidget:
         panel = QWidget(self)
-        text = QLabel(
+        self.later_text = text = QLabel(
             "Nothing is connected now. PayDesk records every payment in Autotask as usual. "
             "You can connect QuickBooks whenever you like: open <b>Setup…</b> again (in the "
             "PayDesk menu or at the bottom of the sidebar) and come back to this page. "
@@ -466,7 +466,6 @@ class QuickBooksPage(QWizardPage):
         layout = QVBoxLayout(panel)
         layout.setContentsMargins(0, 4, 0, 0)
         layout.addWidget(text)
-        layout.addStretch(1)
         return panel
 
     @staticmethod
@@ -572,12 +571,8 @@ class QuickBooksPage(QWizardPage):
         kind = self.kind_value()
         panel = {KIND_ONLINE: self.online_panel, KIND_DESKTOP: self.desktop_panel}.get(
             kind, self.later_panel)
-        self.stack.setCurrentWidget(panel)
-        # The stack is as tall as the page shown, not as the tallest page.
         for each in (self.online_panel, self.desktop_panel, self.later_panel):
-            policy = QSizePolicy.Policy.Preferred if each is panel else QSizePolicy.Policy.Ignored
-            each.setSizePolicy(policy, policy)
-        self.stack.adjustSize()
+            each.setVisible(each is panel)
         message = self._messages.get(kind)
         if message is None:
             self.status.hide()
@@ -812,6 +807,7 @@ class QuickBooksPage(QWizardPage):
     def _qwc_saved(self, result: tuple[Path, str, str | None]) -> None:
         path, password, problem = result
         self.qwc_button.setEnabled(True)
+        self._desktop_connection = True
         self.qwc_password.setText(password)
         self._desktop_problem = problem
         self._desktop_saved_to = path
@@ -923,6 +919,10 @@ class QuickBooksPage(QWizardPage):
             edit.setEnabled(not busy)
         self.kind.setEnabled(not busy)
         self._show_company()
+        if self.stored is not None or self._desktop_connection is not None:
+            self.later_text.setText(
+                "PayDesk leaves QuickBooks as it is set up now and carries on recording "
+                "payments there. Choose QuickBooks Online or Desktop above to change it.")
         if kind == KIND_LATER:
             self.status.hide()
         self.completeChanged.emit()
