@@ -52,6 +52,7 @@ class QuickBooksArea(QWidget):
         self.matching: QWidget | None = None
         self.reconciliation: QWidget | None = None
         self._watching_setup = False
+        self.service_problem: str | None = None
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(24, 20, 24, 16)
@@ -85,7 +86,8 @@ class QuickBooksArea(QWidget):
             "QuickBooks is not connected",
             "Connect QuickBooks and PayDesk pairs every Autotask invoice with its QuickBooks "
             "invoice, records each payment there too, and shows here where Autotask, PayDesk "
-            "and QuickBooks disagree. Run Setup and choose QuickBooks Online.",
+            "and QuickBooks disagree. Run Setup and choose QuickBooks Online or QuickBooks "
+            "Desktop.",
             "Run Setup…")
         self.empty.setObjectName("quickbooksNotConnected")
         self.empty.actionTriggered.connect(self._open_setup)
@@ -127,12 +129,13 @@ class QuickBooksArea(QWidget):
         company = f" — {state.company_name}" if state.company_name else ""
         self.subtitle.setText(f"Connected to {state.label}{company}.")
         if state.problem:
+            self.reconnect_button.show()
             self.problem_text.setText(
                 f"<b>{html.escape(state.problem)}</b><br>Payments are kept and posted to "
                 "QuickBooks once it is connected again. The lists below show what PayDesk "
                 "last read.")
             self.problem.show()
-        else:
+        elif not self.service_problem:
             self.problem.hide()
         if self.matching is None:
             from app.gui.quickbooks.matching import NeedsMatchingView
@@ -148,6 +151,14 @@ class QuickBooksArea(QWidget):
             self.matching, self.reconciliation = matching, reconciliation
         self.stack.setCurrentWidget(self.tabs)
 
+    def show_service_problem(self, problem: str | None) -> None:
+        """Why the window does not answer the Web Connector (None: it does, or no Desktop)."""
+        self.service_problem = problem
+        if problem:
+            self.problem_text.setText(f"<b>{html.escape(problem)}</b>")
+            self.reconnect_button.hide()
+            self.problem.show()
+
     @Slot(str)
     def show_matching(self, invoice_number: str = "") -> None:
         """Open the Needs matching tab, searching for ``invoice_number``."""
@@ -160,4 +171,10 @@ class QuickBooksArea(QWidget):
 
 
 def create_quickbooks_area(context: AppContext) -> QWidget:
-    return QuickBooksArea(context)
+    from app.gui.quickbooks.desktop_service import ensure_service
+
+    area = QuickBooksArea(context)
+    # QuickBooks Desktop's Web Connector calls PayDesk while the window is open.
+    run_task("start the QuickBooks Web Connector service", ensure_service, context,
+             on_success=area.show_service_problem, parent=area)
+    return area

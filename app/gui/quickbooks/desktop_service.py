@@ -67,6 +67,14 @@ def ensure_service(context: AppContext) -> str | None:
                     "again and add it to the Web Connector again.")
         server.start()
         context.services[SERVICE_KEY] = server
+    if parts.port == 0:
+        # "Any free port": store the address in use, so the .qwc file and the Web Connector
+        # name it.
+        from app.core.quickbooks.desktop.qwc import connect
+
+        connect(context.engine, app_url=server.url,
+                run_every_minutes=connection.run_every_minutes,
+                company_file=connection.company_file)
     return None
 
 
