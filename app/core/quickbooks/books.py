@@ -258,19 +258,25 @@ def match_invoices(engine: Engine, source: str, *, currency: str,
         org_names = dict(session.execute(select(Organization.id, Organization.name)).all())
         invoices = session.execute(select(
             Invoice.id, Invoice.invoice_number, Invoice.organization_id, Invoice.invoice_date,
-            Invoice.total_minor, Invoice.web_service_date, Invoice.qb_invoice_id,
+            Invoice.total_minor, Invoice.is_voided, Invoice.qb_invoice_id,
             Invoice.qb_doc_number,
         )).all()
+        stale: list[int] = []
 
         decisions: dict[int, _Decision] = {}
         second_pass: list[tuple[int, tuple[str, date | None, int], str, str]] = []
         number_claims: dict[str, list[int]] = defaultdict(list)
-        for inv_id, number, org_id, inv_date, total, _exported, _qid, _qdoc in invoices:
+        for inv_id, number, org_id, inv_date, total, voided, _qid, _qdoc in invoices:
             inv_id = int(inv_id)
             if existing.get(inv_id, (None, None, None, False))[3]:
                 continue  # a person decided
             num = (number or "").strip()
             hits = [r for r in by_number.get(num, []) if r not in claimed_by_hand] if num else []
+            if voided and not hits:
+                # Voided before export: nothing to match, nothing to list.
+                if inv_id in existing:
+                    stale.append(inv_id)
+                continue
             if len(hits) == 1 and hits[0] in wrong_currency:
                 decisions[inv_id] = _Decision(None, None, (
                     f"QuickBooks invoice {num} is in another currency than {currency}."),
@@ -359,6 +365,11 @@ def match_invoices(engine: Engine, source: str, *, currency: str,
                          decided_by=AUTOMATIC_ACTOR))
         if inserts:
             session.execute(insert(QuickBooksInvoiceMatch), inserts)
+        for chunk in _chunks([str(i) for i in stale]):
+            session.execute(delete(QuickBooksInvoiceMatch).where(
+                QuickBooksInvoiceMatch.source == source,
+                QuickBooksInvoiceMatch.invoice_id.in_([int(i) for i in chunk])))
+            report.changed += len(chunk)
         report.by_hand = sum(1 for v in existing.values() if v[3] and v[0])
         report.unmatched += sum(1 for v in existing.values() if v[3] and not v[0])
 
@@ -370,6 +381,8 @@ def match_invoices(engine: Engine, source: str, *, currency: str,
         for inv_id, (hand_rid, _m, _r, hand) in existing.items():
             if hand:
                 wanted[inv_id] = (hand_rid, doc_of.get(hand_rid) if hand_rid else None)
+        for inv_id in stale:
+            wanted[inv_id] = (None, None)
         current = {int(row[0]): (row[6], row[7]) for row in invoices}
         for inv_id, value in wanted.items():
             if current.get(inv_id) != value:

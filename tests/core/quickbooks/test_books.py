@@ -32,10 +32,11 @@ def _org(session, org_id: int, name: str) -> None:  # type: ignore[no-untyped-de
 
 
 def _inv(session, inv_id: int, number: str, org_id: int, day: date, total: int,  # type: ignore[no-untyped-def]
-         *, exported: bool = True, balance: int | None = None, paid: bool = False) -> None:
+         *, exported: bool = True, balance: int | None = None, paid: bool = False,
+         voided: bool = False) -> None:
     session.add(Invoice(
         id=inv_id, organization_id=org_id, invoice_number=number, invoice_date=day,
-        total_minor=total, tax_minor=0, is_voided=False, synced_at=NOW,
+        total_minor=total, tax_minor=0, is_voided=voided, synced_at=NOW,
         web_service_date=NOW if exported else None, paid_date=day if paid else None,
         amount_paid_minor=total - (total if balance is None else balance),
         balance_minor=total if balance is None else balance,
@@ -68,6 +69,7 @@ def _seed(engine: Engine) -> None:
         _inv(s, 106, "1006", 1, D1, 4_000)                   # edited in QuickBooks (total differs)
         _inv(s, 107, "1007", 2, D2, 6_000)                   # paid in QuickBooks directly
         _inv(s, 108, "1008", 3, D2, 8_000, balance=0, paid=True)  # paid everywhere
+        _inv(s, 109, "1009", 3, D2, 9_000, voided=True)       # voided before export
     with session_scope(engine) as s:
         upsert_invoices(s, SOURCE_ONLINE, [
             _qb("9001", "1001", "Acme Corp", D1, 10_000),
@@ -88,7 +90,8 @@ def test_matching_by_number_then_customer_date_total_never_guesses(engine: Engin
     assert report.by_number == 4  # 1001, 1006, 1007, 1008
     assert report.by_customer_date_total == 1  # 1002, renamed number; name compared loosely
     assert report.unmatched == 3
-    m = {i: match_for(engine, SOURCE_ONLINE, i) for i in range(101, 109)}
+    m = {i: match_for(engine, SOURCE_ONLINE, i) for i in range(101, 110)}
+    assert m[109] is None  # voided and never exported: nothing to match or list
     assert m[101] and m[101].remote_id == "9001" and m[101].method == MatchMethod.BY_NUMBER
     assert m[102] and m[102].remote_id == "9002"
     assert m[102].method == MatchMethod.BY_CUSTOMER_DATE_TOTAL

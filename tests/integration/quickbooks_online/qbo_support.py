@@ -17,7 +17,12 @@ from app.core.clock import utcnow
 from app.core.config import set_internal_currency
 from app.core.credentials import CredentialStore, SecretName
 from app.core.invoice_state import recompute_invoices
-from app.core.posting.channels import PaymentRecorded, RefundRecorded, record_fact
+from app.core.posting.channels import (
+    PaymentRecorded,
+    RefundRecorded,
+    RefundReversed,
+    record_fact,
+)
 from app.core.quickbooks.online.client import QuickBooksOnlineClient
 from app.core.quickbooks.online.connection import QuickBooksOnlineConnection, save_connection
 from app.core.quickbooks.online.oauth import TokenSet
@@ -190,3 +195,21 @@ def paydesk_balance(engine: Engine, invoice_id: int) -> int:
 def count_rows(engine: Engine, model: Any) -> int:
     with session_scope(engine) as s:
         return int(s.scalar(select(func.count()).select_from(model)) or 0)
+
+
+def record_refund_reversed(engine: Engine, refund_id: int) -> None:
+    """The gateway returned a refund: the money stayed, the invoices count it as paid again."""
+    now = datetime.now(UTC)
+    with session_scope(engine) as s:
+        refund = s.get(Refund, refund_id)
+        assert refund is not None
+        refund.state = "failed"
+        allocations = tuple((int(a.invoice_id), int(a.amount_minor)) for a in s.scalars(
+            select(RefundAllocation).where(RefundAllocation.refund_id == refund_id)))
+        payment = s.get(Payment, refund.payment_id)
+        assert payment is not None
+        payment.refunded_minor -= refund.amount_minor
+        s.flush()
+        recompute_invoices(s, [i for i, _ in allocations])
+        record_fact(s, RefundReversed(payment_id=payment.id, refund_id=refund_id,
+                                      allocations=allocations, invoices=(), at=now), now)

@@ -22,6 +22,7 @@ from app.core.quickbooks.books import SOURCE_ONLINE, match_by_hand, match_for
 from app.core.quickbooks.online.channel import (
     TARGET_PAYMENT,
     TARGET_REFUND,
+    TARGET_SURCHARGE,
     QuickBooksOnlineDeliverer,
 )
 from app.core.quickbooks.online.read import read_quickbooks_online
@@ -37,6 +38,7 @@ from tests.integration.quickbooks_online.qbo_support import (
     postings,
     record_payment,
     record_refund,
+    record_refund_reversed,
     sandboxes,
     store_connection,
     sync_autotask,
@@ -225,6 +227,21 @@ def test_partial_then_full_refund_keep_balances_equal(world: World) -> None:
     assert record["PrivateNote"].count("PayDesk refund R-") == 2  # the money out, in words
 
 
+def test_a_reversed_refund_raises_the_payment_back(world: World) -> None:
+    (invoice,) = open_invoices(world.engine, 1)
+    paid = record_payment(world.engine, [(invoice.id, invoice.balance_minor)])
+    world.run()
+    refund_id = record_refund(world.engine, paid.payment_id, [(invoice.id, 10_00)])
+    world.run()
+    world.balances_agree([invoice.id])
+    assert paydesk_balance(world.engine, invoice.id) == 10_00
+    record_refund_reversed(world.engine, refund_id)
+    assert world.run(rounds=2)  # delivered once; a second round finds nothing to do
+    world.balances_agree([invoice.id])
+    assert paydesk_balance(world.engine, invoice.id) == 0
+    assert {p.state for p in postings(world.engine)} == {"delivered"}
+
+
 def test_a_revoked_connection_says_reconnect_and_keeps_the_posting(world: World) -> None:
     (invoice,) = open_invoices(world.engine, 1)
     record_payment(world.engine, [(invoice.id, invoice.balance_minor)])
@@ -235,3 +252,26 @@ def test_a_revoked_connection_says_reconnect_and_keeps_the_posting(world: World)
     assert outcome[posting.id] == (
         "needs_person: QuickBooks disconnected — Reconnect in Setup.")
     assert posting.state == "failed"  # kept; Retry after reconnecting sends it
+
+
+def test_a_surcharge_is_income_on_its_own_item_not_part_of_the_invoice_payment(
+        world: World) -> None:
+    from app.sandbox.quickbooks_online.store import ENTITIES
+
+    if "SalesReceipt" not in ENTITIES:
+        pytest.skip("the QuickBooks Online sandbox does not serve SalesReceipt yet")
+    (invoice,) = open_invoices(world.engine, 1)
+    paid = record_payment(world.engine, [(invoice.id, invoice.balance_minor)], surcharge=3_00)
+    assert {p.target for p in postings(world.engine)} == {TARGET_PAYMENT, TARGET_SURCHARGE}
+    world.run()
+    assert {p.state for p in postings(world.engine)} == {"delivered"}
+    by_target = {p.target: p.remote_id for p in postings(world.engine)}
+    payment = world.quickbooks.record("Payment", str(by_target[TARGET_PAYMENT]))
+    receipt = world.quickbooks.record("SalesReceipt", str(by_target[TARGET_SURCHARGE]))
+    assert payment is not None and receipt is not None
+    assert Decimal(str(payment["TotalAmt"])) == Decimal(invoice.balance_minor) / 100
+    assert Decimal(str(receipt["TotalAmt"])) == Decimal("3.00")
+    (line,) = [x for x in receipt["Line"] if x.get("DetailType") == "SalesItemLineDetail"]
+    assert line["SalesItemLineDetail"]["ItemRef"]["value"]
+    assert receipt["PrivateNote"] == f"PayDesk {paid.reference} surcharge"
+    world.balances_agree([invoice.id])

@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -176,8 +176,10 @@ class QuickBooksOnlineChannel:
         }
         if isinstance(fact, PaymentRecorded):
             key = f"qbo:payment:{payment.reference}"
+            transaction = payment.gateway_transaction_id or payment.gateway_payment_id
             note = (f"{payment_marker(payment.reference)} — "
                     f"{payment.method_summary or 'payment'} via {payment.gateway}"
+                    + (f", transaction {transaction}" if transaction else "")
                     + (" (test mode)" if payment.test_mode else ""))
             out = [NewPosting(target=TARGET_PAYMENT, key=key, payment_id=payment.id, payload={
                 **base, "kind": "payment", "request_id": request_id_for(key),
@@ -241,10 +243,14 @@ class QuickBooksOnlineChannel:
 class QuickBooksOnlineDeliverer:
     """Delivers ``quickbooks_online_*`` postings with one API client (shared by threads)."""
 
-    def __init__(self, engine: Engine, client: QuickBooksOnlineClient) -> None:
+    def __init__(self, engine: Engine, client: QuickBooksOnlineClient,
+                 checkpoint: Callable[[str], None] | None = None) -> None:
         self.engine = engine
         self.client = client
         self._lock = threading.Lock()
+        #: Named steps for the crash tests (``quickbooks_online.before_create``,
+        #: ``quickbooks_online.after_create``).
+        self._checkpoint = checkpoint or (lambda _step: None)
 
     def close(self) -> None:
         self.client.close()
@@ -421,7 +427,9 @@ class QuickBooksOnlineDeliverer:
         deposit = self._setting("deposit_account_id")
         if deposit:
             body["DepositToAccountRef"] = {"value": deposit}
+        self._checkpoint("quickbooks_online.before_create")
         created = self.client.create("Payment", body, request_id=str(payload["request_id"]))
+        self._checkpoint("quickbooks_online.after_create")
         return str(created["Id"])
 
     def _deliver_surcharge(self, payload: Mapping[str, Any]) -> str:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-05 00:38:16.096966
+Create Date: 2026-12-05 00:49:57.919771
 """
 from alembic import op
 import sqlalchemy as sa
