@@ -2,9 +2,12 @@
 
     paydesk qbwc qwc FILE [--url URL] [--every MINUTES]   write the .qwc file to add to the
                                                           Web Connector; prints the password
-    paydesk qbwc serve [--host H] [--port P] [--cert C --key K]
-                                                          run the Web Connector service until
-                                                          Ctrl+C
+    paydesk qbwc qwc FILE --url https://HOST:PORT/qbwc --cert CERT.pem --key KEY.pem
+                                                          the same, for a Web Connector on
+                                                          another PC (HTTPS)
+    paydesk qbwc serve [--host H] [--port P]              run the Web Connector service until
+                                                          Ctrl+C (the .qwc's address and
+                                                          certificate)
 
 Exit status: 0 done; 2 a value is missing or not acceptable.
 """
@@ -19,11 +22,11 @@ from pathlib import Path
 from typing import Any
 
 from app.core.config import Profile
-from app.core.credentials import CredentialStore, SecretName
+from app.core.credentials import CredentialStore
 from app.core.logs import setup_logging
 from app.core.net import UnsafeURLError
-from app.core.quickbooks.desktop.qwc import connect, ensure_password, load_connection, write_qwc
-from app.core.quickbooks.desktop.service import WebConnectorServer, WebConnectorService
+from app.core.quickbooks.desktop.qwc import connect, ensure_password, write_qwc
+from app.core.quickbooks.desktop.service import start_service
 from app.core.storage.engine import open_database
 
 log = logging.getLogger(__name__)
@@ -38,17 +41,23 @@ def register(subparsers: Any) -> None:
         "Connector.")
     commands = parser.add_subparsers(dest="qbwc_command", required=True, metavar="COMMAND")
     qwc = commands.add_parser("qwc", help="write the .qwc file to add to the Web Connector")
-    qwc.add_argument("file", type=Path)
-    qwc.add_argument("--url", default=f"http://localhost:{DEFAULT_PORT}/qbwc",
-                     help="the address the Web Connector calls (https unless localhost)")
-    qwc.add_argument("--every", type=int, default=15, help="minutes between updates")
+    add_qwc_arguments(qwc)
     qwc.set_defaults(handler=run_qwc)
     serve = commands.add_parser("serve", help="run the Web Connector service until Ctrl+C")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=DEFAULT_PORT)
-    serve.add_argument("--cert", type=Path, help="TLS certificate (PEM) for another PC")
-    serve.add_argument("--key", type=Path, help="the certificate's private key (PEM)")
+    serve.add_argument("--host", help="listen on this address instead of the .qwc's")
+    serve.add_argument("--port", type=int, help="listen on this port instead of the .qwc's")
     serve.set_defaults(handler=run_serve)
+
+
+def add_qwc_arguments(parser: argparse.ArgumentParser) -> None:
+    """The .qwc file's options (shared with ``paydesk setup quickbooks-desktop``)."""
+    parser.add_argument("file", type=Path)
+    parser.add_argument("--url", default=f"http://localhost:{DEFAULT_PORT}/qbwc",
+                        help="the address the Web Connector calls (https unless localhost)")
+    parser.add_argument("--every", type=int, default=15, help="minutes between updates")
+    parser.add_argument("--cert", type=Path,
+                        help="for another PC: the certificate (PEM, with its chain)")
+    parser.add_argument("--key", type=Path, help="the certificate's private key (PEM)")
 
 
 def _open(args: argparse.Namespace) -> tuple[Any, CredentialStore]:
@@ -60,7 +69,10 @@ def _open(args: argparse.Namespace) -> tuple[Any, CredentialStore]:
 def run_qwc(args: argparse.Namespace) -> int:
     engine, credentials = _open(args)
     try:
-        connection = connect(engine, app_url=args.url, run_every_minutes=args.every)
+        connection = connect(
+            engine, app_url=args.url, run_every_minutes=args.every,
+            certfile=str(args.cert.resolve()) if args.cert else None,
+            keyfile=str(args.key.resolve()) if args.key else None)
     except (UnsafeURLError, ValueError) as exc:
         print(exc)
         return 2
@@ -73,21 +85,16 @@ def run_qwc(args: argparse.Namespace) -> int:
 
 def run_serve(args: argparse.Namespace) -> int:
     engine, credentials = _open(args)
-    connection = load_connection(engine)
-    if connection is None:
-        print("Write the .qwc file first: paydesk qbwc qwc FILE")
-        return 2
-    service = WebConnectorService(
-        engine, username=connection.username, company_file=connection.company_file,
-        password=lambda: credentials.get(SecretName.QUICKBOOKS_DESKTOP_PASSWORD))
     try:
-        server = WebConnectorServer(service, host=args.host, port=args.port,
-                                    certfile=args.cert, keyfile=args.key)
-    except (ValueError, OSError) as exc:
+        server = start_service(engine, credentials, host=args.host, port=args.port)
+    except (LookupError, ValueError, OSError) as exc:
         print(exc)
         return 2
-    with server:
-        print(f"The Web Connector service is listening at {server.url}. Press Ctrl+C to stop.")
+    print(f"The Web Connector service is listening at {server.url}. Press Ctrl+C to stop.",
+          flush=True)
+    try:
         with contextlib.suppress(KeyboardInterrupt):
             threading.Event().wait()
+    finally:
+        server.stop()
     return 0

@@ -47,6 +47,7 @@ from app.core.storage.engine import open_database
 #: Modules adding `paydesk setup TARGET` (each with ``register(subparsers)``).
 SETUP_TARGETS: tuple[str, ...] = (
     "app.cli.setup_quickbooks_online",
+    "app.cli.setup_quickbooks_desktop",
 )
 
 SECRET_VARIABLE = "PAYDESK_AUTOTASK_SECRET"  # noqa: S105 - the variable's name, not a secret

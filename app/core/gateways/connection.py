@@ -86,6 +86,11 @@ class GatewayConnection:
     mode: GatewayMode | None = None
     default_currency: str = ""
     verified_at: datetime | None = None
+    #: The provider's fields that are not secret, as typed (Authorize.Net's API login ID).
+    settings: tuple[tuple[str, str], ...] = ()
+
+    def setting(self, name: str, default: str = "") -> str:
+        return dict(self.settings).get(name, default)
 
     @property
     def gateway_name(self) -> str:
@@ -107,6 +112,7 @@ class GatewayConnection:
             "mode": self.mode.value if self.mode else None,
             "default_currency": self.default_currency,
             "verified_at": self.verified_at.isoformat() if self.verified_at else None,
+            "settings": dict(self.settings),
         }
 
     @classmethod
@@ -122,6 +128,8 @@ class GatewayConnection:
             mode=GatewayMode(mode) if mode in ("test", "live") else None,
             default_currency=str(value.get("default_currency") or ""),
             verified_at=datetime.fromisoformat(verified) if verified else None,
+            settings=tuple(sorted((str(k), str(v)) for k, v in
+                                  dict(value.get("settings") or {}).items())),
         )
 
 
@@ -169,7 +177,8 @@ def save_gateway_connection(engine: Engine, connection: GatewayConnection, *,
     previous = load_gateway_connection(engine)
     if (previous is not None and connection.verified_at is None
             and previous.gateway == connection.gateway
-            and previous.api_base == connection.api_base):
+            and previous.api_base == connection.api_base
+            and previous.settings == connection.settings):
         connection = replace(connection, account_id=previous.account_id,
                              account_name=previous.account_name, mode=previous.mode,
                              default_currency=previous.default_currency,

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from app.core.gateways.connection import GatewayConnection
     from app.core.gateways.protocol import PaymentGateway
+    from app.core.gateways.types import GatewayMode
 
 __all__ = [
     "BUILTIN_PROVIDER_MODULES",
@@ -43,6 +44,8 @@ __all__ = [
     "account_key",
     "get_provider",
     "iter_secret_fields",
+    "main_secret",
+    "plain_fields",
     "provider_names",
     "providers",
     "register_provider",
@@ -60,8 +63,10 @@ class CredentialField:
     secret: bool = False
     placeholder: str = ""
     help: str = ""
-    #: Shown only in the sandbox/demo (the sandbox's address).
-    advanced: bool = False
+    #: A fixed list of (value, label) to choose from (a combo box), e.g. the environment.
+    choices: tuple[tuple[str, str], ...] = ()
+    #: Pre-filled value (the first choice when there are choices and no default).
+    default: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +105,11 @@ class GatewayProvider(Protocol):
     @property
     def where_to_find(self) -> str:
         """One line for the setup page: where the person finds the credentials."""
+        ...
+
+    def mode_of(self, values: Mapping[str, str]) -> GatewayMode | None:
+        """Test or live as the typed values already say (a key's prefix, a chosen
+        environment); None when only Test Connection can tell."""
         ...
 
     def validate(self, values: Mapping[str, str], *, stored: frozenset[str]) -> dict[str, str]:
@@ -171,3 +181,13 @@ def get_provider(key: str) -> GatewayProvider | None:
 
 def iter_secret_fields(provider: GatewayProvider) -> Iterator[CredentialField]:
     return (f for f in provider.fields if f.secret)
+
+
+def main_secret(provider: GatewayProvider) -> CredentialField:
+    """The provider's first secret field: the one the setup form's secret box edits."""
+    return next(iter_secret_fields(provider))
+
+
+def plain_fields(provider: GatewayProvider) -> tuple[CredentialField, ...]:
+    """The provider's fields that are not secret (kept in the shared settings)."""
+    return tuple(f for f in provider.fields if not f.secret)

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from app.core.gateways.connection import GatewayConnection, open_gateway
-from app.core.gateways.errors import AuthenticationFailed, GatewayError
-from app.core.gateways.stripe_gateway import stripe_mode_from_key
+from app.core.gateways.errors import GatewayError
+from app.core.gateways.providers import GatewayProvider, get_provider, main_secret
 from app.core.gateways.types import GatewayAccountInfo, GatewayMode
 from app.core.setup.connection_test import ConnectionTestState, TestState
 
@@ -26,35 +26,42 @@ __all__ = [
 ]
 
 
-_PASTE_KEY = "Paste the secret key from the Stripe Dashboard (Developers > API keys)."
-
-
 def _is_loopback(host: str) -> bool:
     return host in ("localhost", "127.0.0.1", "::1") or host.startswith("127.")
 
 
 @dataclass(frozen=True, slots=True)
 class GatewayForm:
-    """The gateway page's fields. ``secret_key`` empty with ``secret_stored`` keeps the
-    stored key. ``api_base`` is set only for the sandbox."""
+    """The gateway page's fields. ``secret_key`` is the provider's main secret (Stripe's
+    secret key, Authorize.Net's transaction key); empty with ``secret_stored`` keeps the
+    stored one. ``fields`` are the provider's other fields, as typed. ``api_base`` is set only
+    for the sandbox."""
 
     gateway: str = "stripe"
     secret_key: str = field(default="", repr=False)
     secret_stored: bool = False
     return_url: str = ""
     api_base: str = ""
+    fields: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def provider(self) -> GatewayProvider:
+        provider = get_provider(self.gateway)
+        if provider is None:
+            raise ValueError(f"PayDesk does not support the gateway {self.gateway!r}")
+        return provider
+
+    def values(self) -> dict[str, str]:
+        """Every field by the provider's names, the main secret included."""
+        return {**dict(self.fields), main_secret(self.provider).name: self.secret_key}
 
     def errors(self) -> dict[str, str]:
-        """Field name → message for every field that is not acceptable yet."""
-        problems: dict[str, str] = {}
-        key = self.secret_key.strip()
-        if not key and not self.secret_stored:
-            problems["secret_key"] = _PASTE_KEY
-        elif key:
-            try:
-                stripe_mode_from_key(key)
-            except AuthenticationFailed as exc:
-                problems["secret_key"] = exc.message
+        """Field name → message for every field that is not acceptable yet (the main
+        secret's under ``"secret_key"``)."""
+        secret = main_secret(self.provider).name
+        stored = frozenset({secret}) if self.secret_stored else frozenset()
+        problems = {("secret_key" if name == secret else name): message for name, message in
+                    self.provider.validate(self.values(), stored=stored).items()}
         url = self.return_url.strip()
         if url:
             parts = urlsplit(url)
@@ -69,21 +76,20 @@ class GatewayForm:
         return not self.errors()
 
     def mode(self) -> GatewayMode | None:
-        """Test or live as the typed key says (None while it is not a key)."""
-        try:
-            return stripe_mode_from_key(self.secret_key) if self.secret_key.strip() else None
-        except AuthenticationFailed:
-            return None
+        """Test or live as the typed values say (None while they do not tell)."""
+        return self.provider.mode_of(self.values())
 
     def fingerprint(self, stored_secret: str | None = None) -> str:
         """Identifies the exact account tested (a hash: the key is never kept in clear)."""
         secret = self.secret_key.strip() or (stored_secret or "")
-        parts = (self.gateway, secret, self.api_base)
+        parts = (self.gateway, secret, self.api_base,
+                 *(f"{k}={v.strip()}" for k, v in self.fields))
         return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 
     def connection(self) -> GatewayConnection:
-        return GatewayConnection(gateway=self.gateway, api_base=self.api_base,
-                                 return_url=self.return_url.strip())
+        return GatewayConnection(
+            gateway=self.gateway, api_base=self.api_base, return_url=self.return_url.strip(),
+            settings=tuple(sorted((k, v.strip()) for k, v in self.fields)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +123,8 @@ def run_gateway_test(form: GatewayForm, stored_secret: str | None = None, *,
     warning = None
     if internal_currency and internal_currency not in info.currencies:
         warning = (f"This account cannot take payments in {internal_currency}, PayDesk's "
-                   "internal currency. Check the account's country and currencies at Stripe.")
+                   "internal currency. Check the account's country and currencies at "
+                   f"{form.provider.name}.")
     return GatewayTestOutcome(info=info, warning=warning)
 
 
@@ -129,7 +136,9 @@ class GatewayStepState(ConnectionTestState[GatewayForm, GatewayTestOutcome]):
     not_ready_message = "the key is not acceptable"
 
     def _ready_to_test(self) -> bool:
-        return "secret_key" not in self.form.errors()
+        errors = self.form.errors()
+        errors.pop("return_url", None)  # the return page does not change the account tested
+        return not errors
 
     def _clears_result(self, old: GatewayForm, new: GatewayForm) -> bool:
         # The return page does not change which account is tested.

@@ -18,6 +18,7 @@ from app.core.gateways.providers import (
     register_provider,
 )
 from app.core.gateways.stripe_gateway import StripeGateway, stripe_mode_from_key
+from app.core.gateways.types import GatewayMode
 
 __all__ = ["STRIPE", "StripeProvider"]
 
@@ -28,12 +29,20 @@ class StripeProvider:
     fields = (
         CredentialField(
             "secret_key", "Secret key", secret=True, placeholder="sk_live_… or sk_test_…",
-            help="Stripe Dashboard > Developers > API keys: the secret key (sk_…).",
+            help="In the Stripe Dashboard: Developers > API keys > Secret key. Use a test key "
+            "(sk_test_…) to try PayDesk without moving real money.",
         ),
     )
     #: Stripe keeps an idempotency key at least 24 hours; PayDesk trusts it for 23.
     idempotency_window: timedelta | None = timedelta(hours=23)
     where_to_find = ("Paste the secret key from the Stripe Dashboard (Developers > API keys).")
+
+    def mode_of(self, values: Mapping[str, str]) -> GatewayMode | None:
+        key = values.get("secret_key", "").strip()
+        try:
+            return stripe_mode_from_key(key) if key else None
+        except AuthenticationFailed:
+            return None
 
     def validate(self, values: Mapping[str, str], *, stored: frozenset[str]) -> dict[str, str]:
         problems: dict[str, str] = {}

@@ -1,4 +1,8 @@
-"""The payment gateway: which gateway, its secret key, and Test Connection as page state.
+"""The payment gateway: which gateway, its credentials, and Test Connection as page state.
+
+The gateways offered, their fields, labels, hints and rules come from the gateway providers
+(:mod:`app.core.gateways.providers`): the page draws the chosen provider's main secret in the
+secret box and its other fields below the gateway choice; nothing here names one gateway.
 
 The fields map onto a `GatewayForm`; `GatewayStepState` (core) decides whether a test may
 start and whether Next is allowed. Test Connection runs `run_gateway_test` in a worker; the
@@ -17,17 +21,19 @@ from __future__ import annotations
 
 import html
 
+from PySide6.QtCore import Slot
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QFormLayout,
     QHBoxLayout,
+    QLabel,
     QLineEdit,
     QVBoxLayout,
     QWidget,
 )
 
-from app.core.credentials import KeychainUnavailableError, SecretName
+from app.core.credentials import KeychainUnavailableError
 from app.core.gateways import GatewayMode
 from app.core.gateways.connection import (
     gateway_names,
@@ -35,6 +41,14 @@ from app.core.gateways.connection import (
     open_gateway,
     record_gateway_test,
     save_gateway_secret,
+    secret_name,
+)
+from app.core.gateways.providers import (
+    CredentialField,
+    GatewayProvider,
+    get_provider,
+    main_secret,
+    plain_fields,
 )
 from app.core.gateways.setup_step import (
     GatewayForm,
@@ -77,12 +91,15 @@ class GatewayPage(ConnectionTestPage[GatewayForm, GatewayTestOutcome]):
         self.kind.setObjectName("gatewayKind")
         for key, name in gateway_names().items():
             self.kind.addItem(name, key)
+        #: The provider's fields that are not secret, drawn when it is chosen.
+        self._extra: dict[str, QLineEdit | QComboBox] = {}
+        self.extra_box = QWidget(self)
+        self.extra_form = QFormLayout(self.extra_box)
+        self.extra_form.setContentsMargins(0, 0, 0, 0)
+        self.extra_form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         self.secret_key = QLineEdit(self)
-        self.secret_key.setObjectName("stripeSecretKey")
         self.secret_key.setEchoMode(QLineEdit.EchoMode.Password)
-        self.secret_key.setPlaceholderText("sk_live_… or sk_test_…")
         self.show_key = QCheckBox("Show", self)
-        self.show_key.setObjectName("stripeSecretKeyShow")
         self.mode_pill = StatusPill("", Tone.NEUTRAL, self)
         self.mode_pill.hide()
         self.key_note = self._hint("")
@@ -104,18 +121,19 @@ class GatewayPage(ConnectionTestPage[GatewayForm, GatewayTestOutcome]):
         pill_box = QWidget(self)
         pill_box.setLayout(pill_row)
 
+        self.secret_label = QLabel(self)
+        self.secret_label.setBuddy(self.secret_key)
+        self.secret_hint = self._hint("")
+        self.return_hint = self._hint("")
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         self._row(form, "&Gateway:", self.kind, self.kind)
-        self._row(form, "Secret &key:", self.secret_key, self._stack(
-            key_box, pill_box, self.key_note, self.key_error, self._hint(
-                "In the Stripe Dashboard: Developers > API keys > Secret key. Use a test key "
-                "(sk_test_…) to try PayDesk without moving real money."),
+        form.addRow(self.extra_box)
+        form.addRow(self.secret_label, self._stack(
+            key_box, pill_box, self.key_note, self.key_error, self.secret_hint,
             self.sandbox_note))
         self._row(form, "After the secure &form:", self.return_url, self._stack(
-            self.return_url, self.return_error, self._hint(
-                "Optional. The web page clients see after entering a card on Stripe's secure "
-                "page, usually your company's website.")))
+            self.return_url, self.return_error, self.return_hint))
 
         buttons = self._make_test_controls("gatewayTestButton", "gatewayTestProgress")
         self._make_status("gatewayStatus")
@@ -124,17 +142,100 @@ class GatewayPage(ConnectionTestPage[GatewayForm, GatewayTestOutcome]):
         self._add_sections(layout, form, buttons)
 
         self._connect_fields()
+        self._show_provider()
+        self.kind.currentIndexChanged.connect(self._provider_chosen)
+
+    # -- the chosen provider -----------------------------------------------------------------
+
+    @property
+    def provider(self) -> GatewayProvider:
+        provider = get_provider(str(self.kind.currentData() or "stripe"))
+        assert provider is not None
+        return provider
+
+    def _show_provider(self, values: dict[str, str] | None = None) -> None:
+        """Draw the chosen provider's fields, labels and hints."""
+        provider = self.provider
+        secret = main_secret(provider)
+        self.secret_key.setObjectName(f"{provider.key}SecretKey")
+        self.show_key.setObjectName(f"{provider.key}SecretKeyShow")
+        self.secret_label.setText(f"&{secret.label}:")
+        self.secret_hint.setText(secret.help or provider.where_to_find)
+        self.return_hint.setText(
+            f"Optional. The web page clients see after entering a card on {provider.name}'s "
+            "secure page, usually your company's website.")
+        while self.extra_form.rowCount():
+            self.extra_form.removeRow(0)
+        self._extra.clear()
+        for spec in plain_fields(provider):
+            widget = self._extra_widget(spec, (values or {}).get(spec.name))
+            self._extra[spec.name] = widget
+            label = QLabel(f"{spec.label}:", self.extra_box)
+            label.setBuddy(widget)
+            help_text = self._hint(spec.help) if spec.help else None
+            self.extra_form.addRow(label, self._stack(widget, help_text) if help_text
+                                   else widget)
+        self.extra_box.setVisible(bool(self._extra))
+
+    def _extra_widget(self, spec: CredentialField, value: str | None) -> QLineEdit | QComboBox:
+        if spec.choices:
+            combo = QComboBox(self.extra_box)
+            for choice, label in spec.choices:
+                combo.addItem(label, choice)
+            index = combo.findData(value or spec.default or spec.choices[0][0])
+            combo.setCurrentIndex(max(index, 0))
+            combo.setObjectName(f"gatewayField_{spec.name}")
+            combo.currentIndexChanged.connect(self._fields_changed)
+            return combo
+        line = QLineEdit(self.extra_box)
+        line.setObjectName(f"gatewayField_{spec.name}")
+        line.setPlaceholderText(spec.placeholder)
+        line.setText(value if value is not None else spec.default)
+        line.textChanged.connect(self._fields_changed)
+        return line
+
+    def _extra_values(self) -> tuple[tuple[str, str], ...]:
+        values = []
+        for name, widget in self._extra.items():
+            text = (str(widget.currentData() or "") if isinstance(widget, QComboBox)
+                    else widget.text())
+            values.append((name, text))
+        return tuple(values)
+
+    @Slot()
+    def _provider_chosen(self) -> None:
+        """Another gateway: its own fields and key (a stored secret of the other gateway
+        does not apply)."""
+        self._loading = True
+        try:
+            self._show_provider()
+            self.secret_key.clear()
+        finally:
+            self._loading = False
+        self._stored_secret = self.context.credentials.get(
+            secret_name(self.provider.key, main_secret(self.provider).name))
+        self.state = GatewayStepState(self._form(), self._stored_secret)
+        self.status.hide()
+        self._refresh()
 
     # -- filling in --------------------------------------------------------------------------
 
     def initializePage(self) -> None:
         """Pre-fill from what is stored, or from the demo's sandbox gateway."""
         stored = load_gateway_connection(self.context.engine)
-        self._stored_secret = self.context.credentials.get(SecretName.STRIPE_SECRET_KEY)
         key, return_url = "", ""
         if stored is not None:
             self._api_base = stored.api_base
             return_url = stored.return_url
+            if self.state.state is TestState.UNTESTED and not self.secret_key.text():
+                self._loading = True
+                try:
+                    self.kind.setCurrentIndex(max(self.kind.findData(stored.gateway), 0))
+                    self._show_provider(dict(stored.settings))
+                finally:
+                    self._loading = False
+        self._stored_secret = self.context.credentials.get(
+            secret_name(self.provider.key, main_secret(self.provider).name))
         demo = self.context.demo.gateway if self.context.demo is not None else None
         if demo is not None and (stored is None or stored.api_base == demo.url):
             self._api_base = demo.url
@@ -150,7 +251,8 @@ class GatewayPage(ConnectionTestPage[GatewayForm, GatewayTestOutcome]):
             self._loading = False
         if self._api_base:
             self.sandbox_note.setText(
-                f"PayDesk's sandbox gateway at {self._api_base} stands in for Stripe here "
+                f"PayDesk's sandbox gateway at {self._api_base} stands in for "
+                f"{self.provider.name} here "
                 "(demo): nothing reaches a real payment service.")
             self.sandbox_note.show()
         self.state = GatewayStepState(self._form(), self._stored_secret)
@@ -163,6 +265,7 @@ class GatewayPage(ConnectionTestPage[GatewayForm, GatewayTestOutcome]):
             secret_stored=bool(self._stored_secret),
             return_url=self.return_url.text(),
             api_base=self._api_base,
+            fields=self._extra_values(),
         )
 
     def _skipping(self) -> bool:
@@ -170,7 +273,8 @@ class GatewayPage(ConnectionTestPage[GatewayForm, GatewayTestOutcome]):
         return not self.secret_key.text().strip() and not self._stored_secret
 
     def _apply_edit(self, form: GatewayForm) -> bool:
-        return self.state.edit(secret_key=form.secret_key, return_url=form.return_url)
+        return self.state.edit(secret_key=form.secret_key, return_url=form.return_url,
+                               fields=form.fields)
 
     # -- Test Connection ---------------------------------------------------------------------
 
@@ -186,7 +290,7 @@ class GatewayPage(ConnectionTestPage[GatewayForm, GatewayTestOutcome]):
         )
 
     def _testing_message(self) -> str:
-        return "Testing the connection to Stripe…"
+        return f"Testing the connection to {self.provider.name}…"
 
     def _crash_outcome(self, failure: WorkerFailure) -> GatewayTestOutcome:
         from app.gui.errors import describe_exception
@@ -207,11 +311,11 @@ class GatewayPage(ConnectionTestPage[GatewayForm, GatewayTestOutcome]):
                        if outcome.warning else "")
             tone = Tone.WARNING if outcome.warning else Tone.SUCCESS
             self.status.set_message(
-                f"<b>Connected to Stripe.</b> Press Next to continue."
+                f"<b>Connected to {html.escape(self.provider.name)}.</b> Press Next to continue."
                 f"<table style='margin-top:6px'>{table}</table>{warning}", tone)
         else:
             self.status.set_message(
-                f"<b>PayDesk could not connect to Stripe.</b><br>"
+                f"<b>PayDesk could not connect to {html.escape(self.provider.name)}.</b><br>"
                 f"{html.escape(outcome.message or '')}", Tone.DANGER)
             self.secret_key.setFocus()
         self.status.show()
@@ -253,12 +357,13 @@ class GatewayPage(ConnectionTestPage[GatewayForm, GatewayTestOutcome]):
             self.mode_pill.set_status(text, tone)
         self.mode_pill.setVisible(mode is not None)
         if self._stored_secret and not self.secret_key.text():
+            what = main_secret(self.provider).label.lower()
             self.secret_key.setPlaceholderText("A key is stored — leave empty to keep it")
-            self.key_note.setText("A secret key is stored in this computer's keychain. Type a "
-                                  "new one only to replace it.")
+            self.key_note.setText(f"A {what} is stored in this computer's keychain. "
+                                  "Type a new one only to replace it.")
             self.key_note.show()
         else:
-            self.secret_key.setPlaceholderText("sk_live_… or sk_test_…")
+            self.secret_key.setPlaceholderText(main_secret(self.provider).placeholder)
             if self._skipping():
                 self.key_note.setText("No key yet? Leave it empty and press Next: PayDesk "
                                       "shows your invoices, and you can connect a gateway "
@@ -283,10 +388,18 @@ class GatewayPage(ConnectionTestPage[GatewayForm, GatewayTestOutcome]):
         return self._store()
 
 
+def _checklist_item() -> str:
+    names = list(gateway_names().values())
+    which = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+    where = " ".join(p.where_to_find for key in gateway_names()
+                     if (p := get_provider(key)) is not None)
+    return (f"Your payment gateway's API credentials ({which}), to take payments\n{where} "
+            "You can also skip this step and connect a gateway later in Setup; PayDesk shows "
+            "your invoices either way.")
+
+
 PAGE = WizardPagePlugin(
     key="gateway",
     factory=GatewayPage,
-    checklist_item="Your Stripe account's secret key, to take payments\n"
-    "In the Stripe Dashboard: Developers > API keys > Secret key. You can also skip this step "
-    "and connect Stripe later in Setup; PayDesk shows your invoices either way.",
+    checklist_item=_checklist_item(),
 )

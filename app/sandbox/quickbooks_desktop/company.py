@@ -75,6 +75,9 @@ class CompanyFile:
         self.iterators: dict[str, tuple[list[str], int]] = {}
         self.requests_seen: list[str] = []
         self.disagreements = Disagreements()
+        #: Someone edits the payment in QuickBooks just before the next ReceivePaymentMod
+        #: arrives (it then fails with 3200, edit sequence out of date).
+        self.edit_before_next_mod = False
         self._seed(seed, not_exported, renamed, edited, paid_directly)
 
     # --- seeding ------------------------------------------------------------------------------
@@ -426,6 +429,9 @@ class CompanyFile:
         payment = self.payments.get(mod.findtext("TxnID") or "")
         if payment is None:
             return self._rs(rq, 3120, "Object specified in the request cannot be found.")
+        if self.edit_before_next_mod:
+            self.edit_before_next_mod = False
+            self._touch(payment)
         if mod.findtext("EditSequence") != payment["EditSequence"]:
             sent = mod.findtext("EditSequence")
             return self._rs(rq, 3200, f"The provided edit sequence \"{sent}\" is out-of-date.")

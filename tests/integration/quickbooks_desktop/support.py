@@ -1,10 +1,7 @@
 """Shared set-up for the QuickBooks Desktop tests: PayDesk's database holding the Autotask
 sandbox's invoices for a seed (as a sync would leave it), the company file for the same seed,
-PayDesk's Web Connector service on loopback, and a posting queue over the postings table.
-
-The queue is the pull-channel contract (``claim_due`` / ``acknowledge`` / ``report_failure``)
-written here over the Posting table with a clock the tests move; the outbox's own functions
-take its place once they are merged.
+and PayDesk's Web Connector service on loopback, settling postings through the outbox's
+pull-channel functions on a clock the tests move.
 """
 
 from __future__ import annotations
@@ -15,21 +12,19 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import Engine, and_, or_, select, update
+from sqlalchemy import Engine, select
 
 from app.core.config import set_internal_currency, set_setting
 from app.core.invoice_state import recompute_invoices
 from app.core.money import Money
 from app.core.posting.channels import (
-    ClaimedPosting,
     PaymentRecorded,
-    PostingError,
-    PostingErrorKind,
-    PostingWaiting,
     RefundRecorded,
+    RefundReversed,
     record_fact,
 )
-from app.core.quickbooks.desktop.channel import CONNECTION_SETTING
+from app.core.quickbooks.desktop.channel import CHANNEL_NAME, CONNECTION_SETTING
+from app.core.quickbooks.desktop.postings import OutboxQueue
 from app.core.quickbooks.desktop.service import WebConnectorServer, WebConnectorService
 from app.core.storage.engine import session_scope
 from app.core.storage.models import (
@@ -63,61 +58,6 @@ class TestClock:
         self.now += timedelta(**kwargs)
 
 
-LEASE = timedelta(minutes=2)
-
-
-@dataclass
-class TableQueue:
-    """claim_due / acknowledge / report_failure over the postings table."""
-
-    clock: TestClock
-    claimed: list[int] = field(default_factory=list)
-
-    def claim_due(self, engine: Engine, channel: str, limit: int) -> list[ClaimedPosting]:
-        now = self.clock()
-        out: list[ClaimedPosting] = []
-        with session_scope(engine) as s:
-            ids = list(s.scalars(select(Posting.id).where(
-                Posting.channel == channel,
-                or_(and_(Posting.state.in_(("pending", "waiting")),
-                         Posting.next_attempt_at <= now),
-                    and_(Posting.state == "delivering", Posting.next_attempt_at <= now)))
-                .order_by(Posting.id).limit(limit)))
-            for posting_id in ids:
-                s.execute(update(Posting).where(Posting.id == posting_id).values(
-                    state="delivering", attempts=Posting.attempts + 1,
-                    next_attempt_at=now + LEASE))
-                p = s.get(Posting, posting_id, populate_existing=True)
-                assert p is not None
-                out.append(ClaimedPosting(p.id, p.channel, p.target, p.key, dict(p.payload),
-                                          p.attempts, p.payment_id, p.refund_id, p.invoice_id))
-                self.claimed.append(p.id)
-        return out
-
-    def acknowledge(self, engine: Engine, posting_id: int, remote_id: str) -> None:
-        with session_scope(engine) as s:
-            p = s.get(Posting, posting_id)
-            assert p is not None
-            p.state, p.remote_id, p.delivered_at = "delivered", remote_id, self.clock()
-            p.next_attempt_at = p.last_error = p.waiting_reason = None
-
-    def report_failure(self, engine: Engine, posting_id: int,
-                       error: PostingError | PostingWaiting) -> None:
-        now = self.clock()
-        with session_scope(engine) as s:
-            p = s.get(Posting, posting_id)
-            assert p is not None
-            if isinstance(error, PostingWaiting):
-                p.state, p.waiting_reason = "waiting", error.reason
-                p.attempts = max(0, p.attempts - 1)
-                p.next_attempt_at = now + error.retry_after
-            elif error.kind == PostingErrorKind.RETRY:
-                p.state, p.last_error = "pending", error.message
-                p.next_attempt_at = now + timedelta(seconds=30)
-            else:
-                p.state, p.last_error, p.next_attempt_at = "failed", error.message, None
-
-
 def mirror_autotask(engine: Engine, company: CompanyFile) -> None:
     """PayDesk's database as a sync of the Autotask sandbox (same seed) leaves it."""
     data = company.data
@@ -146,7 +86,7 @@ class Desk:
     engine: Engine
     company: CompanyFile
     clock: TestClock
-    queue: TableQueue
+    queue: OutboxQueue
     service: WebConnectorService
     server: WebConnectorServer
     _payments: int = 0
@@ -221,9 +161,25 @@ class Desk:
             s.expunge(refund)
             return refund
 
-    def postings(self) -> list[Posting]:
+    def reverse(self, refund: Refund) -> None:
+        """The refund failed at the gateway: the money stayed, the invoices count it again."""
+        now = self.clock()
         with session_scope(self.engine) as s:
-            rows = list(s.scalars(select(Posting).order_by(Posting.id)))
+            row = s.get(Refund, refund.id)
+            assert row is not None
+            row.state = "failed"
+            pairs = [(a.invoice_id, a.amount_minor) for a in s.scalars(
+                select(RefundAllocation).where(RefundAllocation.refund_id == refund.id))]
+            s.flush()
+            recompute_invoices(s, [i for i, _ in pairs])
+            record_fact(s, RefundReversed(refund.payment_id, refund.id, tuple(pairs), (), now),
+                        now)
+
+    def postings(self) -> list[Posting]:
+        """This channel's postings, oldest first."""
+        with session_scope(self.engine) as s:
+            rows = list(s.scalars(select(Posting).where(Posting.channel == CHANNEL_NAME)
+                                  .order_by(Posting.id)))
             for r in rows:
                 s.expunge(r)
             return rows
@@ -252,7 +208,7 @@ def open_desk(engine: Engine, credentials_password: str = PASSWORD, *, seed: int
     company = company or CompanyFile(seed=seed, sizes=sizes)
     mirror_autotask(engine, company)
     clock = TestClock()
-    queue = TableQueue(clock)
+    queue = OutboxQueue(clock)
     service = WebConnectorService(engine, username=USER, password=lambda: credentials_password,
                                   queue=queue, page_size=page_size, clock=clock)
     with WebConnectorServer(service) as server:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import requests
 import trustme
 from lxml import etree
@@ -13,7 +14,11 @@ from sqlalchemy import Engine
 from app.core.credentials import CredentialStore, SecretName
 from app.core.quickbooks.desktop.com import ComTransport
 from app.core.quickbooks.desktop.qwc import connect, ensure_password, write_qwc
-from app.core.quickbooks.desktop.service import WebConnectorServer, WebConnectorService
+from app.core.quickbooks.desktop.service import (
+    WebConnectorServer,
+    WebConnectorService,
+    start_service,
+)
 from app.core.quickbooks.desktop.session import CompanyFileSession
 from app.sandbox.quickbooks_desktop.com import RequestProcessorTwin
 from tests.integration.quickbooks_desktop.support import open_desk
@@ -49,7 +54,8 @@ def test_the_qwc_file_keeps_its_ids_and_the_password_stays_in_the_keychain(
     credentials = CredentialStore("qbd-test")
     first = connect(sqlite_engine, app_url="http://localhost:8765/qbwc")
     again = connect(sqlite_engine, app_url="https://paydesk.msp.example:8765/qbwc",
-                    run_every_minutes=30)
+                    run_every_minutes=30, certfile="/certs/paydesk.pem",
+                    keyfile="/certs/paydesk.key")
     assert (first.owner_id, first.file_id, first.username) == (
         again.owner_id, again.file_id, again.username)
     path = write_qwc(tmp_path / "paydesk", again)
@@ -63,12 +69,10 @@ def test_the_qwc_file_keeps_its_ids_and_the_password_stays_in_the_keychain(
     assert ensure_password(credentials) == password
     assert credentials.get(SecretName.QUICKBOOKS_DESKTOP_PASSWORD) == password
     assert password not in path.read_text()
-    try:
+    with pytest.raises(ValueError, match="https://"):
         connect(sqlite_engine, app_url="http://paydesk.msp.example/qbwc")
-    except ValueError as exc:
-        assert "https://" in str(exc)
-    else:
-        raise AssertionError("plain http to another PC was accepted")
+    with pytest.raises(ValueError, match="certificate and its key"):
+        connect(sqlite_engine, app_url="https://paydesk.msp.example/qbwc")
 
 
 def test_the_service_serves_https_with_a_given_certificate(sqlite_engine: Engine,
@@ -79,15 +83,19 @@ def test_the_service_serves_https_with_a_given_certificate(sqlite_engine: Engine
     cert.cert_chain_pems[0].write_to_path(str(cert_file))
     cert.private_key_pem.write_to_path(str(key_file))
     authority.cert_pem.write_to_path(str(ca_file))
-    service = WebConnectorService(sqlite_engine, username="u", password=lambda: "p")
-    with WebConnectorServer(service, certfile=cert_file, keyfile=key_file) as server:
+    connect(sqlite_engine, app_url="https://localhost:8443/qbwc", certfile=str(cert_file),
+            keyfile=str(key_file))
+    server = start_service(sqlite_engine, CredentialStore("tls-test"), host="127.0.0.1",
+                           port=0)
+    try:
         assert server.url.startswith("https://")
         answer = requests.get(server.url + "?wsdl", verify=str(ca_file), timeout=(5, 5))
         assert b"http://developer.intuit.com/authenticate" in answer.content
         assert server.url in answer.text
-    try:
+        with pytest.raises(requests.exceptions.SSLError):
+            requests.get(server.url + "?wsdl", timeout=(5, 5))  # not trusted without the CA
+    finally:
+        server.stop()
+    service = WebConnectorService(sqlite_engine, username="u", password=lambda: "p")
+    with pytest.raises(ValueError, match="certificate"):
         WebConnectorServer(service, host="0.0.0.0")  # noqa: S104 - the refusal is the test
-    except ValueError as exc:
-        assert "certificate" in str(exc)
-    else:
-        raise AssertionError("plain http on every address was accepted")

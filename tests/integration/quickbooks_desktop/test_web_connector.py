@@ -80,7 +80,7 @@ def test_payments_and_a_refund_end_with_quickbooks_balances_equal_to_paydesks(
     assert len(desk.company.payments_with_ref(full.reference)) == 1
     assert len(desk.company.payments_with_ref(split.reference)) == 1
 
-    desk.refund(split, [(b, 500)])
+    refund = desk.refund(split, [(b, 500)])
     desk.connector().update()  # posts the change
     desk.connector().update()  # reads the invoices it changed
     assert [p.state for p in desk.postings()] == ["delivered"] * 3
@@ -88,7 +88,17 @@ def test_payments_and_a_refund_end_with_quickbooks_balances_equal_to_paydesks(
     assert all(ours == theirs for ours, theirs in balances.values()), balances
     assert balances[a.id] == (0, 0)
     qb_payment = desk.company.payments_with_ref(split.reference)[0]
-    assert "[R" in qb_payment["Memo"]
+    assert f"[R{refund.id}]" in qb_payment["Memo"]
+    assert qb_payment["TotalAmount"] * 100 == b.total_minor // 2 + 1000 - 500
+
+    # The refund failed at the gateway after all: QuickBooks gets the amount back too.
+    desk.reverse(refund)
+    desk.connector().update()
+    desk.connector().update()
+    assert [p.state for p in desk.postings()] == ["delivered"] * 4
+    balances = desk.balances([b.id, c.id])
+    assert all(ours == theirs for ours, theirs in balances.values()), balances
+    assert len(desk.company.payments_with_ref(split.reference)) == 1
 
 
 def test_a_payment_on_an_invoice_not_exported_yet_waits_with_a_reason(desk: Desk) -> None:
@@ -221,3 +231,89 @@ def test_a_closed_period_is_a_message_for_a_person(desk: Desk) -> None:
     (posting,) = desk.postings()
     assert posting.state == "failed"
     assert "closed period" in (posting.last_error or "")
+
+
+def test_a_payment_edited_in_quickbooks_meanwhile_is_read_again_and_changed_once(
+        desk: Desk) -> None:
+    desk.connector().update()
+    (a,) = desk.open_invoices(1)
+    payment = desk.pay([(a, 5000)])
+    desk.connector().update()
+    refund = desk.refund(payment, [(a, 1200)])
+    desk.company.edit_before_next_mod = True
+    desk.connector().update()
+    change = desk.postings()[-1]
+    assert change.state == "pending" and "changed" in (change.last_error or "")
+
+    desk.clock.advance(minutes=1)
+    desk.connector().update()
+    desk.connector().update()
+    assert desk.postings()[-1].state == "delivered"
+    (qb_payment,) = desk.company.payments_with_ref(payment.reference)
+    assert qb_payment["Memo"].count(f"[R{refund.id}]") == 1
+    assert qb_payment["TotalAmount"] * 100 == 5000 - 1200
+    ours, theirs = desk.balances([a.id])[a.id]
+    assert ours == theirs
+
+
+def test_the_reconciliation_works_for_desktop(desk: Desk) -> None:
+    from app.core.quickbooks.reconcile import reconcile
+
+    desk.connector().update()
+    (a,) = desk.open_invoices(1)
+    desk.pay([(a, 900)])
+    unposted = reconcile(desk.engine, "desktop", "USD")
+    by_invoice = {r.invoice_id: r for r in unposted.rows}
+    assert by_invoice[a.id].not_posted_minor == 900
+    assert "payment_not_posted" in {d.code for d in by_invoice[a.id].disagreements}
+
+    desk.connector().update()
+    desk.connector().update()
+    report = reconcile(desk.engine, "desktop", "USD")
+    by_invoice = {r.invoice_id: r for r in report.rows}
+    assert a.id not in by_invoice  # posted: QuickBooks agrees with PayDesk
+    codes = {r.invoice_id: {d.code for d in r.disagreements} for r in report.rows}
+    disagreements = desk.company.disagreements
+    for held_back in disagreements.not_exported:
+        assert "not_in_quickbooks" in codes[held_back]
+    (paid_there,) = disagreements.paid_directly
+    assert "paid_in_quickbooks" in codes[paid_there]
+
+
+def test_paydesk_restarted_while_quickbooks_held_an_unacknowledged_payment_posts_it_once(
+        desk: Desk) -> None:
+    from app.core.quickbooks.desktop.service import WebConnectorServer, WebConnectorService
+    from app.sandbox.quickbooks_desktop.connector import WebConnector
+    from tests.integration.quickbooks_desktop.support import PASSWORD, USER
+
+    desk.connector().update()
+    (a,) = desk.open_invoices(1)
+    payment = desk.pay([(a, 3100)])
+    desk.connector(Faults(kill_after_next_payment=True)).update()
+    desk.server.stop()  # PayDesk went down with the posting claimed and unanswered
+
+    restarted = WebConnectorService(desk.engine, username=USER, password=lambda: PASSWORD,
+                                    queue=desk.queue, clock=desk.clock)
+    with WebConnectorServer(restarted) as server:
+        connector = WebConnector(server.url, USER, PASSWORD, desk.company)
+        connector.update()  # the claim's lease has not run out: nothing is sent again
+        assert desk.postings()[-1].state == "delivering"
+        desk.clock.advance(minutes=3)
+        connector.update()
+    (posting,) = desk.postings()
+    assert posting.state == "delivered"
+    (applied,) = desk.company.payments_with_ref(payment.reference)
+    assert posting.remote_id == applied["TxnID"]
+
+
+def test_when_desktop_is_disconnected_in_paydesk_the_web_connector_is_told_none(
+        desk: Desk) -> None:
+    from app.core.config import set_setting
+    from app.core.quickbooks.desktop.channel import CONNECTION_SETTING
+
+    set_setting(desk.engine, CONNECTION_SETTING, None, actor="test")
+    result = desk.connector().update()
+    assert result.authenticate[1] == "none"
+    assert result.calls[-1] == "closeConnection" and "sendRequestXML" not in result.calls
+    assert "not connected" in (result.closed_with or "")
+    assert "not connected" in (read_status(desk.engine).message or "")

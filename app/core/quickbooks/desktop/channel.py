@@ -6,16 +6,18 @@ with :func:`app.core.posting.outbox.claim_due` — never by the push outbox.
 
 What each ledger fact becomes:
 
-* :class:`PaymentRecorded` → ``qbd_payment``: a ``ReceivePaymentAdd`` whose ``RefNumber`` is
-  the payment's reference (``PD-7K3M9Q2X``), applied to the QuickBooks invoice matched with
-  each PayDesk invoice. Before adding it again after an unknown outcome, the session looks
-  the reference up (``ReceivePaymentQuery``), so QuickBooks never gets it twice.
-* :class:`RefundRecorded` / :class:`RefundReversed` → ``qbd_payment_change``: a
-  ``ReceivePaymentMod`` of that same payment taking the refunded amounts off each invoice
-  (or putting them back), so QuickBooks' invoice balance stays equal to PayDesk's. Each change
-  leaves its token (``R12`` / ``R12-reversed``) in the payment's memo, which is how a change
-  whose answer was lost is recognised and not applied twice. Why this form and not a credit
-  memo with a refund cheque: docs/quickbooks-desktop.md.
+* :class:`PaymentRecorded` → ``quickbooks_desktop_payment``: a ``ReceivePaymentAdd`` whose
+  ``RefNumber`` is the payment's reference (``PD-7K3M9Q2X``), applied to the QuickBooks
+  invoice matched with each PayDesk invoice. Before adding it again after an unknown outcome,
+  the session looks the reference up (``ReceivePaymentQuery``), so QuickBooks never gets it
+  twice.
+* :class:`RefundRecorded` / :class:`RefundReversed` → ``quickbooks_desktop_refund`` /
+  ``quickbooks_desktop_refund_reversed``: a ``ReceivePaymentMod`` of that same payment taking
+  the refunded amounts off each invoice (or putting them back), so QuickBooks' invoice
+  balance stays equal to PayDesk's. Each change leaves its token (``[R12]`` /
+  ``[R12-reversed]``) in the payment's memo, which is how a change whose answer was lost is
+  recognised and not applied twice. Why this form and not a credit memo with a refund
+  cheque: docs/quickbooks-desktop.md.
 
 Everything the delivery sends is decided here and kept in the posting's payload.
 """
@@ -29,7 +31,7 @@ from typing import Any
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from app.core.credentials import CredentialStore
+from app.core.credentials import CredentialStore, SecretName
 from app.core.posting.channels import (
     ChannelDelivery,
     LedgerFact,
@@ -45,8 +47,9 @@ from app.core.storage.models import Invoice, Payment, Setting
 __all__ = [
     "CHANNEL_NAME",
     "CONNECTION_SETTING",
-    "PAYMENT_CHANGE_TARGET",
     "PAYMENT_TARGET",
+    "REFUND_REVERSED_TARGET",
+    "REFUND_TARGET",
     "QuickBooksDesktopChannel",
     "change_token",
 ]
@@ -55,8 +58,11 @@ CHANNEL_NAME = "quickbooks_desktop"
 #: Setting holding the Web Connector connection (a JSON object; see :mod:`.qwc`). The channel
 #: queues postings only while it is set.
 CONNECTION_SETTING = "quickbooks_desktop.connection"
-PAYMENT_TARGET = "qbd_payment"
-PAYMENT_CHANGE_TARGET = "qbd_payment_change"
+PAYMENT_TARGET = "quickbooks_desktop_payment"
+#: A refund and a refund reversed are both a change of the payment (the reconciliation counts
+#: them apart by target).
+REFUND_TARGET = "quickbooks_desktop_refund"
+REFUND_REVERSED_TARGET = "quickbooks_desktop_refund_reversed"
 
 
 def change_token(refund_id: int, *, reversed_: bool) -> str:
@@ -80,7 +86,8 @@ class QuickBooksDesktopChannel:
     delivery: ChannelDelivery = ChannelDelivery.PULL
     targets: Mapping[str, str] = MappingProxyType({
         PAYMENT_TARGET: "QuickBooks Desktop payment",
-        PAYMENT_CHANGE_TARGET: "QuickBooks Desktop payment change",
+        REFUND_TARGET: "QuickBooks Desktop refund",
+        REFUND_REVERSED_TARGET: "QuickBooks Desktop refund reversed",
     })
 
     def is_connected(self, session: Session) -> bool:
@@ -112,7 +119,8 @@ class QuickBooksDesktopChannel:
         token = change_token(fact.refund_id, reversed_=reversed_)
         sign = 1 if reversed_ else -1
         return [NewPosting(
-            target=PAYMENT_CHANGE_TARGET, key=f"qbd:payment-change:{token}",
+            target=REFUND_REVERSED_TARGET if reversed_ else REFUND_TARGET,
+            key=f"qbd:payment-change:{token}",
             payment_id=payment.id, refund_id=fact.refund_id,
             payload={
                 "reference": payment.reference, "currency": payment.currency,
@@ -127,6 +135,19 @@ class QuickBooksDesktopChannel:
     ) -> PostingDeliverer | None:
         """None: QuickBooks Desktop cannot be called; its Web Connector calls PayDesk, and the
         session (:mod:`.session`) delivers while it is connected."""
+        return None
+
+    def describe_missing(self, engine: Engine, credentials: CredentialStore) -> str | None:
+        """What keeps the Web Connector from collecting these postings, if anything."""
+        from app.core.config import get_setting
+
+        if not get_setting(engine, CONNECTION_SETTING, None):
+            return ("QuickBooks Desktop is not connected. In Setup, save PayDesk's .qwc file "
+                    "and add it to the QuickBooks Web Connector.")
+        if not credentials.get(SecretName.QUICKBOOKS_DESKTOP_PASSWORD):
+            return ("The QuickBooks Web Connector's password is not in this computer's "
+                    "keychain. Save the .qwc file again in Setup and enter the new password in "
+                    "the Web Connector.")
         return None
 
 

@@ -1,18 +1,22 @@
-"""How the Web Connector's session takes and settles postings: the three functions a pull
-channel uses (:func:`app.core.posting.outbox.claim_due`, ``acknowledge``,
-``report_failure``), behind one small protocol so a session can be given another queue.
+"""How the Web Connector's session takes and settles postings: the outbox's functions for
+pull channels (:func:`app.core.posting.outbox.claim_due`, :func:`~app.core.posting.outbox.
+acknowledge`, :func:`~app.core.posting.outbox.report_failure`) behind one small protocol, with
+the clock the session runs on.
 
 Threads: the functions block on the database; the session calls them on the web server's
-request thread.
+request thread (or the COM transport's worker).
 """
 
 from __future__ import annotations
 
-import importlib
+from collections.abc import Callable
+from datetime import datetime
 from typing import Protocol
 
 from sqlalchemy import Engine
 
+from app.core.clock import utcnow
+from app.core.posting import outbox
 from app.core.posting.channels import ClaimedPosting, PostingError, PostingWaiting
 
 __all__ = ["OutboxQueue", "PostingQueue"]
@@ -20,8 +24,7 @@ __all__ = ["OutboxQueue", "PostingQueue"]
 
 class PostingQueue(Protocol):
     def claim_due(self, engine: Engine, channel: str, limit: int) -> list[ClaimedPosting]:
-        """Take up to ``limit`` due postings of ``channel`` (leased; ``attempts`` counts this
-        one)."""
+        """Take up to ``limit`` due postings of ``channel`` (leased)."""
         ...
 
     def acknowledge(self, engine: Engine, posting_id: int, remote_id: str) -> None:
@@ -35,18 +38,19 @@ class PostingQueue(Protocol):
 
 
 class OutboxQueue:
-    """The outbox's own functions (``app.core.posting.outbox``)."""
+    """The outbox's pull-channel functions, on ``clock``."""
 
-    def _function(self, name: str):  # type: ignore[no-untyped-def]
-        module = importlib.import_module("app.core.posting.outbox")
-        return getattr(module, name)
+    def __init__(self, clock: Callable[[], datetime] = utcnow, *,
+                 actor: str = "QuickBooks Web Connector") -> None:
+        self.clock = clock
+        self.actor = actor
 
     def claim_due(self, engine: Engine, channel: str, limit: int) -> list[ClaimedPosting]:
-        return list(self._function("claim_due")(engine, channel, limit))
+        return outbox.claim_due(engine, channel, limit=limit, clock=self.clock)
 
     def acknowledge(self, engine: Engine, posting_id: int, remote_id: str) -> None:
-        self._function("acknowledge")(engine, posting_id, remote_id)
+        outbox.acknowledge(engine, posting_id, remote_id, actor=self.actor, clock=self.clock)
 
     def report_failure(self, engine: Engine, posting_id: int,
                        error: PostingError | PostingWaiting) -> None:
-        self._function("report_failure")(engine, posting_id, error)
+        outbox.report_failure(engine, posting_id, error, actor=self.actor, clock=self.clock)

@@ -22,7 +22,7 @@ from sqlalchemy import Engine
 
 from app.core.config import get_setting, set_setting
 from app.core.credentials import CredentialStore, SecretName
-from app.core.net import require_safe_url
+from app.core.net import host_of, is_loopback_host, require_safe_url
 from app.core.quickbooks.desktop.channel import CONNECTION_SETTING
 
 __all__ = ["QwcConnection", "connect", "ensure_password", "load_connection", "qwc_xml",
@@ -40,11 +40,17 @@ class QwcConnection:
     file_id: str
     run_every_minutes: int = 15
     company_file: str = ""
+    #: For a Web Connector on another PC: the certificate (PEM, with its chain) and its key
+    #: file, for the host name in ``app_url``. Paths, not secrets: the files stay where the
+    #: MSP keeps them.
+    certfile: str | None = None
+    keyfile: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {"app_url": self.app_url, "username": self.username, "owner_id": self.owner_id,
                 "file_id": self.file_id, "run_every_minutes": self.run_every_minutes,
-                "company_file": self.company_file}
+                "company_file": self.company_file, "certfile": self.certfile,
+                "keyfile": self.keyfile}
 
 
 def load_connection(engine: Engine) -> QwcConnection | None:
@@ -53,13 +59,20 @@ def load_connection(engine: Engine) -> QwcConnection | None:
         return None
     return QwcConnection(str(data["app_url"]), str(data["username"]), str(data["owner_id"]),
                          str(data["file_id"]), int(data.get("run_every_minutes") or 15),
-                         str(data.get("company_file") or ""))
+                         str(data.get("company_file") or ""),
+                         data.get("certfile") or None, data.get("keyfile") or None)
 
 
 def connect(engine: Engine, *, app_url: str, run_every_minutes: int = 15,
-            company_file: str = "", actor: str | None = None) -> QwcConnection:
-    """Store (or update) the connection; OwnerID, FileID and the user name are kept."""
+            company_file: str = "", certfile: str | None = None, keyfile: str | None = None,
+            actor: str | None = None) -> QwcConnection:
+    """Store (or update) the connection; OwnerID, FileID and the user name are kept. An
+    ``https`` address on another PC needs the certificate and key PayDesk will serve with."""
     require_safe_url(app_url, service="PayDesk's Web Connector service")
+    if not is_loopback_host(host_of(app_url)) and not (certfile and keyfile):
+        raise ValueError(
+            "For a Web Connector on another PC, PayDesk needs the certificate and its key "
+            "for the address " + host_of(app_url) + " (see the QuickBooks Desktop setup notes).")
     if not 1 <= run_every_minutes <= 1440:
         raise ValueError("The Web Connector runs every 1 to 1440 minutes.")
     previous = load_connection(engine)
@@ -68,7 +81,8 @@ def connect(engine: Engine, *, app_url: str, run_every_minutes: int = 15,
         username=previous.username if previous else DEFAULT_USERNAME,
         owner_id=previous.owner_id if previous else "{" + str(uuid.uuid4()).upper() + "}",
         file_id=previous.file_id if previous else "{" + str(uuid.uuid4()).upper() + "}",
-        run_every_minutes=run_every_minutes, company_file=company_file)
+        run_every_minutes=run_every_minutes, company_file=company_file,
+        certfile=certfile, keyfile=keyfile)
     set_setting(engine, CONNECTION_SETTING, connection.to_json(), actor=actor)
     return connection
 

@@ -52,7 +52,9 @@ from sqlalchemy import Engine
 from app import __version__
 from app.core.clock import utcnow
 from app.core.config import get_setting, set_setting
+from app.core.credentials import CredentialStore, SecretName
 from app.core.net import is_loopback_host
+from app.core.quickbooks.desktop.channel import CONNECTION_SETTING
 from app.core.quickbooks.desktop.postings import PostingQueue
 from app.core.quickbooks.desktop.session import CompanyFileSession
 
@@ -64,6 +66,7 @@ __all__ = [
     "WebConnectorServer",
     "WebConnectorService",
     "read_status",
+    "start_service",
 ]
 
 log = logging.getLogger(__name__)
@@ -141,6 +144,8 @@ class _Ticket:
     started: bool = False
     company_file: str | None = None
     closed: bool = False
+    #: Answered "none": nothing to do (QuickBooks Desktop is not connected in PayDesk).
+    idle: bool = False
 
 
 class SoapFault(Exception):
@@ -222,8 +227,23 @@ class WebConnectorService:
             log.warning("Web Connector sign-in refused (wrong user name or password)")
             self.set_status(state="error", force=True, message=(
                 "The Web Connector signed in with a wrong user name or password. In the Web "
-                "Connector, enter the password PayDesk showed when it saved the .qwc file."))
+                "Connector, enter the password PayDesk showed when it saved the .qwc file."
+                if expected else
+                "The Web Connector's password is not in this computer's keychain. Save the "
+                ".qwc file again and enter the new password in the Web Connector."))
             return ["", "nvu"]
+        if not get_setting(self.engine, CONNECTION_SETTING, None):
+            # QuickBooks Desktop was disconnected in PayDesk: "none" = nothing to do, and the
+            # Web Connector says so without an error.
+            ticket = secrets.token_hex(16)
+            with self._lock:
+                self._tickets[ticket] = _Ticket(CompanyFileSession(
+                    self.engine, queue=self.queue, page_size=self.page_size,
+                    clock=self.clock), started=True, closed=True, idle=True)
+            self.set_status(state="waiting", last_exchange_at=self.clock(), force=True, message=(
+                "QuickBooks Desktop is not connected in PayDesk, so the Web Connector was told "
+                "there is nothing to do."))
+            return [ticket, "none"]
         with self._lock:
             for old_ticket, old in list(self._tickets.items()):
                 if not old.closed:
@@ -312,6 +332,8 @@ class WebConnectorService:
             self._last_errors.pop(ticket, None)
             if entry is None:
                 return "OK"
+            if entry.idle:
+                return "Nothing to do: QuickBooks Desktop is not connected in PayDesk."
             if not entry.closed:
                 entry.session.abandon("the Web Connector closed the connection")
                 entry.closed = True
@@ -502,6 +524,7 @@ class WebConnectorServer:
             context.load_cert_chain(str(certfile), str(keyfile) if keyfile else None)
             self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
         self._thread: threading.Thread | None = None
+        self._stopped = False
 
     @property
     def port(self) -> int:
@@ -529,10 +552,14 @@ class WebConnectorServer:
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
+        """Stop serving (a second call does nothing)."""
+        if self._stopped:
+            return
+        self._stopped = True
+        if self._thread is not None:  # shutdown() waits for a serve loop that must exist
+            self._server.shutdown()
             self._thread.join(timeout=5)
+        self._server.server_close()
         self.service.set_status(state="stopped", force=True)
 
     def __enter__(self) -> Self:
@@ -540,3 +567,40 @@ class WebConnectorServer:
 
     def __exit__(self, *_exc: object) -> None:
         self.stop()
+
+
+def start_service(
+    engine: Engine,
+    credentials: CredentialStore,
+    *,
+    on_status: Callable[[ServiceStatus], None] | None = None,
+    host: str | None = None,
+    port: int | None = None,
+) -> WebConnectorServer:
+    """Start the Web Connector service for the stored connection (see :mod:`.qwc`): on the
+    port of its AppURL, on loopback for ``http://localhost``, on every address with its
+    certificate for ``https`` to another PC. Stop it with :meth:`WebConnectorServer.stop`.
+    Raises ``LookupError`` before the .qwc was saved, ``ValueError`` / ``OSError`` when it
+    cannot listen (the message says why)."""
+    from urllib.parse import urlsplit
+
+    from app.core.quickbooks.desktop.qwc import load_connection
+
+    connection = load_connection(engine)
+    if connection is None:
+        raise LookupError("Save PayDesk's .qwc file in Setup first; it sets up the Web "
+                          "Connector service.")
+    parts = urlsplit(connection.app_url)
+    remote = not is_loopback_host(parts.hostname or "")
+    service = WebConnectorService(
+        engine, username=connection.username, company_file=connection.company_file,
+        password=lambda: credentials.get(SecretName.QUICKBOOKS_DESKTOP_PASSWORD),
+        on_status=on_status)
+    server = WebConnectorServer(
+        service,
+        host=host or ("0.0.0.0" if remote else "127.0.0.1"),  # noqa: S104 - TLS, see above
+        port=parts.port or (443 if parts.scheme == "https" else 80) if port is None else port,
+        path=parts.path or "/qbwc",
+        certfile=Path(connection.certfile) if connection.certfile else None,
+        keyfile=Path(connection.keyfile) if connection.keyfile else None)
+    return server.start()

@@ -18,7 +18,7 @@ A session runs, in order:
    from the same watermark at the next session: pages are read again (storing is idempotent),
    never skipped. Then QuickBooks invoices are matched with PayDesk's (:mod:`.books`).
 4. **Postings**: due postings of the ``quickbooks_desktop`` channel are claimed one at a time.
-   A payment whose earlier attempt's outcome is unknown (``attempts > 1``) is first looked up by
+   A payment whose earlier attempt's outcome is unknown (``tried_before``) is first looked up by
    its reference (``ReceivePaymentQuery``); only when QuickBooks has none is it added. Each is
    acknowledged with QuickBooks' ``TxnID``, or reported as waiting/failed with a message.
 
@@ -103,7 +103,6 @@ class _Read:
 class _PostingWork:
     posting: ClaimedPosting
     step: Literal["lookup", "add", "change"] = "lookup"
-    txn_id: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -120,7 +119,7 @@ class CompanyFileSession:
         on_progress: Callable[[str], None] | None = None,
     ) -> None:
         self.engine = engine
-        self.queue: PostingQueue = queue or OutboxQueue()
+        self.queue: PostingQueue = queue or OutboxQueue(clock)
         self.page_size = page_size
         self.clock = clock
         self.outcome = SessionOutcome()
@@ -382,7 +381,7 @@ class CompanyFileSession:
                     return None
                 self._claims += 1
                 posting = claimed[0]
-                first = posting.attempts <= 1 and posting.target == PAYMENT_TARGET
+                first = not posting.tried_before and posting.target == PAYMENT_TARGET
                 self._work = _PostingWork(posting, step="add" if first else "lookup")
             work = self._work
             try:
