@@ -5,12 +5,15 @@ MSP: a few hundred organizations and a few thousand invoices over three years) a
 is available, the sandbox payment gateway, all in this process on 127.0.0.1. The setup
 wizard pre-fills itself from `DemoEnvironment.autotask`; nothing reaches a real service.
 
-QuickBooks (``start_demo(quickbooks=…)``, ``paydesk --demo --demo-quickbooks desktop``):
-``desktop`` runs PayDesk's QuickBooks Desktop stand-in — a company file seeded from the same
-seed and sizes as the Autotask sandbox, as Autotask's export would have made it — and its Web
-Connector, which calls the window's Web Connector service every few seconds, already set up
-(the ``.qwc`` connection and its password are stored in the demo profile). ``none`` leaves
-QuickBooks out.
+QuickBooks (``start_demo(quickbooks=…)``, ``paydesk --demo [--demo-quickbooks desktop]``):
+``online`` (``paydesk --demo``'s choice) runs the QuickBooks Online sandbox, seeded from the
+same seed and sizes as the Autotask sandbox, and connects it as Setup does — the demo opens
+connected, and a payment taken in the demo is posted to the sandbox company. ``desktop``
+runs PayDesk's QuickBooks Desktop stand-in — a company file seeded alike, as Autotask's
+export would have made it — and its Web Connector, which calls the window's Web Connector
+service every few seconds, already set up (the ``.qwc`` connection and its password are
+stored in the demo profile). ``none`` leaves QuickBooks out.
+
 `close()` stops the servers, removes the keychain entries the demo made and deletes the
 folder.
 """
@@ -62,12 +65,19 @@ class DemoGateway:
 
 @dataclass(frozen=True)
 class DemoQuickBooks:
-    """Which QuickBooks the demo runs. ``desktop``: the stand-in company file is
-    ``company_file``, and ``company`` is the running stand-in (tests look inside it)."""
+    """Which QuickBooks the demo runs, and how to reach it.
+
+    ``online``: the QuickBooks Online sandbox's discovery document (``environment``), API
+    address and its Intuit app keys (the wizard pre-fills them); ``company`` is the running
+    sandbox. ``desktop``: the stand-in's ``company_file``; ``company`` is the stand-in."""
 
     kind: str
     company_file: str = ""
     company: Any = field(default=None, repr=False, compare=False)
+    environment: str = ""
+    api_base: str = ""
+    client_id: str = ""
+    client_secret: str = field(default="", repr=False)
 
 
 class _DemoWebConnector:
@@ -139,6 +149,7 @@ class DemoEnvironment:
         )
         self.quickbooks: DemoQuickBooks | None = None
         self._web_connector: _DemoWebConnector | None = None
+        self._quickbooks_server: Any = None
         self._closed = False
 
     def __repr__(self) -> str:
@@ -156,7 +167,7 @@ class DemoEnvironment:
         self._closed = True
         if self._web_connector is not None:
             self._web_connector.stop()
-        for server in (self._gateway_server, self._autotask_server):
+        for server in (self._quickbooks_server, self._gateway_server, self._autotask_server):
             if server is not None:
                 with contextlib.suppress(Exception):
                     server.stop()
@@ -185,6 +196,42 @@ def _start_gateway() -> Any | None:
     except Exception:  # the demo works without a gateway; say why in the log
         log.warning("The sandbox payment gateway could not be started", exc_info=True)
         return None
+
+
+def _start_quickbooks_online(demo: DemoEnvironment, sizes: Any, seed: int) -> None:
+    """The QuickBooks Online sandbox, seeded like the Autotask sandbox, connected the way
+    Setup connects a company (consent, code exchange, Test Connection), so the demo opens
+    connected."""
+    import requests
+
+    from app.core.quickbooks.online.oauth import ConsentFlow
+    from app.core.quickbooks.online.setup import connect_company
+    from app.core.storage.engine import open_database
+    from app.sandbox.quickbooks_online.server import QuickBooksOnlineSandbox
+
+    server = QuickBooksOnlineSandbox(
+        seed=seed, companies=sizes.companies, contacts=sizes.contacts,
+        contracts=sizes.contracts, tickets=sizes.tickets, invoices=sizes.invoices,
+        years=sizes.years).start()
+    demo._quickbooks_server = server
+    engine = open_database(demo.profile.database_url)
+    flow = ConsentFlow(server.client_id, server.client_secret, server.discovery_url)
+    try:
+        # The sandbox consents at once and sends the browser on to PayDesk's listener.
+        requests.get(flow.consent_url, timeout=(5, 30))
+        answer = flow.wait(30)
+        if answer is None:
+            raise RuntimeError("The QuickBooks Online sandbox did not answer the consent")
+        connect_company(engine, CredentialStore(demo.profile.key), flow, answer,
+                        client_id=server.client_id, client_secret=server.client_secret,
+                        environment=server.discovery_url, api_base=server.api_base,
+                        actor="demo")
+    finally:
+        flow.close()
+        engine.dispose()
+    demo.quickbooks = DemoQuickBooks(
+        "online", company=server, environment=server.discovery_url, api_base=server.api_base,
+        client_id=server.client_id, client_secret=server.client_secret)
 
 
 def _start_quickbooks_desktop(demo: DemoEnvironment, sizes: Any, seed: int,
@@ -216,7 +263,7 @@ def start_demo(
     web_connector_every: float = DEMO_WEB_CONNECTOR_EVERY,
 ) -> DemoEnvironment:
     """Start the demo servers and make a throwaway profile (in ``folder`` if given).
-    ``quickbooks``: ``desktop`` or ``none`` (see the module docstring)."""
+    ``quickbooks``: ``online``, ``desktop`` or ``none`` (see the module docstring)."""
     from app.sandbox.autotask.server import AutotaskSandbox
 
     base = folder or Path(tempfile.mkdtemp(prefix="paydesk-demo-"))
@@ -239,18 +286,21 @@ def start_demo(
         raise
     log.info("Demo started: profile %s, Autotask sandbox %s", profile.folder, autotask.url)
     demo = DemoEnvironment(base, profile, autotask, gateway)
-    if quickbooks == "desktop":
+    if quickbooks not in ("online", "desktop", "none"):
+        demo.close()
+        raise ValueError(f"The demo has no QuickBooks called {quickbooks!r}")
+    if quickbooks != "none":
         from app.sandbox.autotask.data import DataSizes
 
         sizes = DataSizes(companies=companies, contacts=companies * 3,
                           contracts=max(1, companies * 4 // 5),
                           tickets=invoices + invoices // 9, invoices=invoices, years=3)
         try:
-            _start_quickbooks_desktop(demo, sizes, AUTOTASK_SEED, web_connector_every)
+            if quickbooks == "online":
+                _start_quickbooks_online(demo, sizes, AUTOTASK_SEED)
+            else:
+                _start_quickbooks_desktop(demo, sizes, AUTOTASK_SEED, web_connector_every)
         except BaseException:
             demo.close()
             raise
-    elif quickbooks != "none":
-        demo.close()
-        raise ValueError(f"The demo has no QuickBooks called {quickbooks!r}")
     return demo

@@ -177,7 +177,8 @@ def test_online_pasted_address_with_a_wrong_state_is_refused_then_connects(
 
     page.pasted.setText(landed)
     page.use_pasted.click()
-    qtbot.waitUntil(lambda: page.connect_state is ConnectState.CONNECTED, timeout=20_000)
+    qtbot.waitUntil(lambda: page.connect_state is not ConnectState.FINISHING, timeout=20_000)
+    assert page.connect_state is ConnectState.CONNECTED, _status(page)
     assert "Connected to QuickBooks Online" in _status(page)
     assert page.isComplete()
     company = page.findChild(QLabel, "quickbooksCompany")

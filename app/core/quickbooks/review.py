@@ -22,6 +22,7 @@ from sqlalchemy import Engine, Select, and_, case, func, or_, select
 
 from app.core.config import get_setting
 from app.core.credentials import CredentialStore
+from app.core.net import host_of, is_loopback_host
 from app.core.quickbooks.books import SOURCE_DESKTOP, SOURCE_ONLINE, MatchMethod
 from app.core.storage.engine import session_scope
 from app.core.storage.models import (
@@ -326,7 +327,8 @@ def quickbooks_link(engine: Engine, invoice_id: int) -> QuickBooksLink | None:
     url = None
     if source == SOURCE_ONLINE:
         connection = load_connection(engine)
-        if connection is not None:
+        if connection is not None and not is_loopback_host(host_of(connection.api_base)):
+            # PayDesk's local sandbox has no QuickBooks web app to open.
             url = connection.company_url("invoice", str(rid))
     how = {MatchMethod.BY_NUMBER: "matched by invoice number",
            MatchMethod.BY_CUSTOMER_DATE_TOTAL: "matched by customer, date and total",

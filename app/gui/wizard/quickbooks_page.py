@@ -220,7 +220,7 @@ class QuickBooksPage(QWizardPage):
         self.open_browser = self._open_in_browser
         #: The local QuickBooks Online sandbox (``--demo``): its discovery document and API.
         demo = getattr(context.demo, "quickbooks", None) if context.demo is not None else None
-        self.demo = demo
+        self.demo = demo if getattr(demo, "kind", "online") == "online" else None
 
         self.kind = QComboBox(self)
         self.kind.setObjectName("quickbooksKind")
@@ -723,7 +723,11 @@ class QuickBooksPage(QWizardPage):
         self._secret_stored = True
         self._say("<b>Connected to QuickBooks Online.</b> PayDesk reads its invoices at the "
                   "next sync. Press Next to continue.", Tone.SUCCESS)
-        self.client_secret.clear()
+        self._loading = True  # the secret is in the keychain now; the field empties
+        try:
+            self.client_secret.clear()
+        finally:
+            self._loading = False
         run_task("read the QuickBooks settings", _load_stored, self.context,
                  on_success=self._stored_again, parent=self)
         self._refresh()
