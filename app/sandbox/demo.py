@@ -32,7 +32,8 @@ from typing import Any
 from app.core.config import Profile
 from app.core.credentials import CredentialStore, SecretName
 
-__all__ = ["DemoAutotask", "DemoEnvironment", "DemoGateway", "DemoQuickBooks", "start_demo"]
+__all__ = ["DemoAutotask", "DemoEnvironment", "DemoGateway", "DemoQuickBooks",
+           "connect_quickbooks_online_sandbox", "start_demo"]
 
 #: Seconds between the demo Web Connector's updates (a real one runs every few minutes).
 DEMO_WEB_CONNECTOR_EVERY = 10.0
@@ -198,14 +199,35 @@ def _start_gateway() -> Any | None:
         return None
 
 
-def _start_quickbooks_online(demo: DemoEnvironment, sizes: Any, seed: int) -> None:
-    """The QuickBooks Online sandbox, seeded like the Autotask sandbox, connected the way
-    Setup connects a company (consent, code exchange, Test Connection), so the demo opens
-    connected."""
+def connect_quickbooks_online_sandbox(engine: Any, credentials: CredentialStore,
+                                      server: Any) -> Any:
+    """Connect a profile to a running QuickBooks Online sandbox the way Setup does — consent
+    (the sandbox gives it at once), code exchange, Test Connection — and return the core's
+    ``CompanyReport``. Blocks on the network."""
     import requests
 
     from app.core.quickbooks.online.oauth import ConsentFlow
     from app.core.quickbooks.online.setup import connect_company
+
+    flow = ConsentFlow(server.client_id, server.client_secret, server.discovery_url)
+    try:
+        # The sandbox consents at once and sends the browser on to PayDesk's listener.
+        requests.get(flow.consent_url, timeout=(5, 30))
+        answer = flow.wait(30)
+        if answer is None:
+            raise RuntimeError("The QuickBooks Online sandbox did not answer the consent")
+        return connect_company(engine, credentials, flow, answer, client_id=server.client_id,
+                               client_secret=server.client_secret,
+                               environment=server.discovery_url, api_base=server.api_base,
+                               actor="demo")
+    finally:
+        flow.close()
+
+
+def _start_quickbooks_online(demo: DemoEnvironment, sizes: Any, seed: int) -> None:
+    """The QuickBooks Online sandbox, seeded like the Autotask sandbox, connected the way
+    Setup connects a company (consent, code exchange, Test Connection), so the demo opens
+    connected."""
     from app.core.storage.engine import open_database
     from app.sandbox.quickbooks_online.server import QuickBooksOnlineSandbox
 
@@ -215,19 +237,9 @@ def _start_quickbooks_online(demo: DemoEnvironment, sizes: Any, seed: int) -> No
         years=sizes.years).start()
     demo._quickbooks_server = server
     engine = open_database(demo.profile.database_url)
-    flow = ConsentFlow(server.client_id, server.client_secret, server.discovery_url)
     try:
-        # The sandbox consents at once and sends the browser on to PayDesk's listener.
-        requests.get(flow.consent_url, timeout=(5, 30))
-        answer = flow.wait(30)
-        if answer is None:
-            raise RuntimeError("The QuickBooks Online sandbox did not answer the consent")
-        connect_company(engine, CredentialStore(demo.profile.key), flow, answer,
-                        client_id=server.client_id, client_secret=server.client_secret,
-                        environment=server.discovery_url, api_base=server.api_base,
-                        actor="demo")
+        connect_quickbooks_online_sandbox(engine, CredentialStore(demo.profile.key), server)
     finally:
-        flow.close()
         engine.dispose()
     demo.quickbooks = DemoQuickBooks(
         "online", company=server, environment=server.discovery_url, api_base=server.api_base,

@@ -234,3 +234,32 @@ def test_status_bar_says_a_lost_online_connection_and_offers_reconnect(
     assert "Reconnect" in area.problem_text.text()
     label = area.findChild(QLabel, "areaSubtitle")
     assert label is not None and "Northwind IT Services" in label.text()
+
+
+def test_invoice_history_fills_quickbooks_numbers_after_the_sync(
+        qtbot: QtBot, set_up_context: AppContext) -> None:
+    from app.core.queries.invoices import InvoiceColumn
+    from app.gui.invoices import InvoicesArea
+    from app.gui.invoices.history import COLUMNS
+
+    with open_desk(set_up_context.engine) as desk:
+        area = InvoicesArea(set_up_context)
+        qtbot.addWidget(area)
+        area.show()
+        wait_for_background_tasks(qtbot)
+        history = area.history
+        column = COLUMNS.index(InvoiceColumn.QB_NUMBER)
+        assert history.table.isColumnHidden(column)  # no QuickBooks numbers yet
+        desk.connector().update()  # QuickBooks is read and matched at the end of a sync
+        area._after_sync(None)
+        assert not history.table.isColumnHidden(column)
+        model = history.model
+        shown = {}
+        for row in range(min(model.rowCount(), 50)):
+            invoice_id = model.id_at(row)
+            shown[invoice_id] = model.index(row, column).data()
+        with session_scope(set_up_context.engine) as s:
+            expected = {int(i): n for i, n in s.execute(
+                select(Invoice.id, Invoice.qb_doc_number).where(Invoice.id.in_(list(shown))))}
+        assert any(expected.values())
+        assert shown == {i: (n or "") for i, n in expected.items()}

@@ -266,7 +266,8 @@ class InvoiceHistoryView(QWidget):
         header.customContextMenuRequested.connect(self._show_header_menu)
         # The QuickBooks number stays empty until the QuickBooks link fills it in: hide the
         # column until some invoice has one (the header's menu shows it at any time).
-        if not _any_quickbooks_numbers(self.context):
+        self._quickbooks_column_waiting = not _any_quickbooks_numbers(self.context)
+        if self._quickbooks_column_waiting:
             self.table.setColumnHidden(COLUMNS.index(InvoiceColumn.QB_NUMBER), True)
         if self._fixed_organization is not None:
             self.table.setColumnHidden(COLUMNS.index(InvoiceColumn.ORGANIZATION), True)
@@ -675,6 +676,13 @@ class InvoiceHistoryView(QWidget):
 
     def reload(self) -> None:
         self.refresh_invoices(())
+
+    def reveal_quickbooks_numbers(self) -> None:
+        """Show the QuickBooks # column hidden at start for want of numbers, once QuickBooks
+        has filled some in (a column the person hid stays hidden)."""
+        if self._quickbooks_column_waiting and _any_quickbooks_numbers(self.context):
+            self._quickbooks_column_waiting = False
+            self.table.setColumnHidden(COLUMNS.index(InvoiceColumn.QB_NUMBER), False)
 
     # --- actions -------------------------------------------------------------------------
     @Slot()

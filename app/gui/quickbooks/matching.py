@@ -157,7 +157,7 @@ class NeedsMatchingView(QWidget):
             bar.addWidget(button)
         self.filter_group.buttonClicked.connect(self._on_filter_clicked)
         self.search = SearchField("Search invoice # or organization")
-        self.search.setMinimumWidth(220)
+        self.search.setMinimumWidth(320)
         self.search.searchRequested.connect(self._on_search)
         bar.addSpacing(12)
         bar.addWidget(self.search)
@@ -177,8 +177,6 @@ class NeedsMatchingView(QWidget):
             "Forget the decision made by hand; PayDesk matches the invoice by number, or by "
             "customer, date and total, as it does for the others")
         self.decide_button.clicked.connect(self.decide_again_selected)
-        for button in (self.match_button, self.unmatch_button, self.decide_button):
-            bar.addWidget(button)
         layout.addLayout(bar)
 
         self.table = QTableView()
@@ -188,9 +186,10 @@ class NeedsMatchingView(QWidget):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setAlternatingRowColors(True)
-        self.table.setWordWrap(False)
+        self.table.setWordWrap(True)  # "why" takes two lines
         self.table.verticalHeader().setVisible(False)
-        self.table.verticalHeader().setDefaultSectionSize(28)
+        self.table.verticalHeader().setDefaultSectionSize(
+            self.table.fontMetrics().lineSpacing() * 2 + 12)
         self.table.doubleClicked.connect(self._on_double_clicked)
         header = self.table.horizontalHeader()
         header.setSectionsClickable(True)
@@ -211,9 +210,20 @@ class NeedsMatchingView(QWidget):
         self.stack.addWidget(self.table)
         self.stack.addWidget(self.empty)
         layout.addWidget(self.stack, 1)
+        self.detail = QLabel()
+        self.detail.setObjectName("matchDetail")
+        self.detail.setWordWrap(True)
+        self.detail.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        layout.addWidget(self.detail)
         self.count_label = QLabel()
         self.count_label.setObjectName("secondaryText")
-        layout.addWidget(self.count_label)
+        actions = QHBoxLayout()
+        actions.setSpacing(6)
+        actions.addWidget(self.count_label)
+        actions.addStretch(1)
+        for button in (self.match_button, self.unmatch_button, self.decide_button):
+            actions.addWidget(button)
+        layout.addLayout(actions)
         self._update_actions()
 
     # --- loading ------------------------------------------------------------------------------
@@ -325,6 +335,10 @@ class NeedsMatchingView(QWidget):
     @Slot()
     def _update_actions(self) -> None:
         row = self.selected_row()
+        self.detail.setText("" if row is None else (
+            f"Invoice {row.invoice_number}: {row.reason}" if row.remote_id is None else
+            f"Invoice {row.invoice_number} is QuickBooks invoice {row.doc_number or '—'} "
+            f"({row.how.lower()})."))
         self.match_button.setEnabled(row is not None)
         self.unmatch_button.setEnabled(row is not None and row.remote_id is not None)
         self.decide_button.setEnabled(row is not None and row.by_hand)

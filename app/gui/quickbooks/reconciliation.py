@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from PySide6.QtCore import QModelIndex, Signal, Slot
-from PySide6.QtGui import QShowEvent
+from PySide6.QtCore import QModelIndex, Qt, Signal, Slot
+from PySide6.QtGui import QFontMetrics, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -139,16 +139,25 @@ class ReconciliationView(QWidget):
         header = self.table.horizontalHeader()
         header.setStretchLastSection(True)
         metrics = self.table.fontMetrics()
-        for index, sample in enumerate(("Invoice #_", "Copper Creek Distributors",
-                                        "Autotask", "$100,000.00", "QuickBooks",
-                                        "$100,000.00")):
-            header.resizeSection(index, metrics.horizontalAdvance(sample) + 24)
+        bold = self.table.font()
+        bold.setBold(True)
+        header_metrics = QFontMetrics(bold)
+        for index, sample in enumerate(("Invoice #", "Copper Creek Distribu", "Autotask",
+                                        "$100,000.00", "QuickBooks", "QuickBooks")):
+            header.resizeSection(index, max(metrics.horizontalAdvance(sample),
+                                            header_metrics.horizontalAdvance(sample)) + 28)
         self.empty = EmptyState("The books agree", "")
         self.empty.setObjectName("reconciliationEmpty")
         self.stack = QStackedWidget()
         self.stack.addWidget(self.table)
         self.stack.addWidget(self.empty)
         layout.addWidget(self.stack, 1)
+        self.detail = QLabel()
+        self.detail.setObjectName("reconcileDetail")
+        self.detail.setWordWrap(True)
+        self.detail.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        layout.addWidget(self.detail)
+        self.table.selectionModel().selectionChanged.connect(self._show_detail)
         self.summary = QLabel()
         self.summary.setObjectName("secondaryText")
         self.summary.setWordWrap(True)
@@ -208,6 +217,17 @@ class ReconciliationView(QWidget):
                     "The books agree",
                     "Autotask, PayDesk and QuickBooks show the same amounts for every invoice.")
             self.stack.setCurrentWidget(self.empty)
+
+    @Slot()
+    def _show_detail(self) -> None:
+        """The selected invoice's reasons in full (the table shows two lines)."""
+        rows = self.table.selectionModel().selectedRows()
+        row = self.model.row_object(rows[0].row()) if rows else None
+        if row is None:
+            self.detail.setText("")
+            return
+        self.detail.setText(f"Invoice {row.invoice_number or row.invoice_id}: "
+                            + " ".join(d.text for d in row.disagreements))
 
     def disagreement_codes(self) -> dict[str, set[str]]:
         """Invoice number → the codes listed for it (tests and the summary)."""

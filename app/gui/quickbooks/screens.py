@@ -1,14 +1,16 @@
 """The QuickBooks screens for ``python -m app.gui.screenshots``.
 
-QuickBooks data comes from PayDesk's QuickBooks Desktop stand-in
-(``app.sandbox.quickbooks_desktop``): a company file seeded from the same seed and sizes as the
-session's Autotask sandbox — so it holds the Autotask export with its realistic disagreements
-(invoices not exported yet, a customer renamed, an invoice edited, one paid in QuickBooks) —
-read through PayDesk's own Web Connector service on loopback by the Web Connector stand-in.
-That is the path a real read takes; nothing is written to the database by hand.
+QuickBooks data comes from PayDesk's sandboxes, seeded from the same seed and sizes as the
+session's Autotask sandbox — so they hold Autotask's export with its realistic disagreements
+(invoices not exported yet, a customer renamed, an invoice edited, one paid in QuickBooks):
 
-The wizard's QuickBooks page is shown for Online (a fresh profile, as at first start), for
-Desktop (Setup opened again once the Web Connector has connected) and for Not now.
+* QuickBooks Online (the QuickBooks area and the invoice page): the QuickBooks Online sandbox,
+  connected as Setup connects it and read by PayDesk's own read;
+* QuickBooks Desktop (the wizard's Desktop page): the company-file stand-in, read through
+  PayDesk's Web Connector service on loopback by the Web Connector stand-in.
+
+Nothing is written to the database by hand. The wizard's QuickBooks page is shown for Online
+(as at first start, and connected), for Desktop and for Not now.
 """
 
 from __future__ import annotations
@@ -50,10 +52,7 @@ def connect_desktop(session: ScreenshotSession) -> Any:
     from app.sandbox.quickbooks_desktop.connector import WebConnector
 
     context = session.context
-    company = CompanyFile(seed=SANDBOX_SEED, sizes=DataSizes(
-        companies=SANDBOX_COMPANIES, contacts=SANDBOX_COMPANIES * 3,
-        contracts=SANDBOX_COMPANIES, tickets=SANDBOX_INVOICES // 2,
-        invoices=SANDBOX_INVOICES))
+    company = CompanyFile(seed=SANDBOX_SEED, sizes=DataSizes(**_sizes()))
     password = ensure_password(context.credentials)
     connection_user = "paydesk"
     service = WebConnectorService(
@@ -65,6 +64,47 @@ def connect_desktop(session: ScreenshotSession) -> Any:
     WebConnector(server.url, connection_user, password, company).update()
     session.__dict__[_DESKTOP_KEY] = company
     return company
+
+
+def _sizes() -> dict[str, int]:
+    return {"companies": SANDBOX_COMPANIES, "contacts": SANDBOX_COMPANIES * 3,
+            "contracts": SANDBOX_COMPANIES, "tickets": SANDBOX_INVOICES // 2,
+            "invoices": SANDBOX_INVOICES}
+
+
+def online_sandbox(session: ScreenshotSession) -> Any:
+    """Once per session: the QuickBooks Online sandbox (stopped with the process)."""
+    existing = session.__dict__.get("_quickbooks_online")
+    if existing is None:
+        from app.sandbox.quickbooks_online.server import QuickBooksOnlineSandbox
+
+        sizes = _sizes()
+        existing = QuickBooksOnlineSandbox(
+            seed=SANDBOX_SEED, companies=sizes["companies"], contacts=sizes["contacts"],
+            contracts=sizes["contracts"], tickets=sizes["tickets"],
+            invoices=sizes["invoices"]).start()
+        session.__dict__["_quickbooks_online"] = existing
+    return existing
+
+
+def connect_online(session: ScreenshotSession) -> Any:
+    """Once per session: the session's profile connected to the QuickBooks Online sandbox and
+    QuickBooks read and matched (PayDesk's own read)."""
+    server = online_sandbox(session)
+    if session.__dict__.get("_quickbooks_online_read"):
+        return server
+    from app.core.quickbooks.online.read import read_quickbooks_online
+    from app.core.quickbooks.online.setup import open_quickbooks_client
+    from app.sandbox.demo import connect_quickbooks_online_sandbox
+
+    context = session.context
+    connect_quickbooks_online_sandbox(context.engine, context.credentials, server)
+    client = open_quickbooks_client(context.engine, context.credentials)
+    assert client is not None
+    with client:
+        read_quickbooks_online(context.engine, client)
+    session.__dict__["_quickbooks_online_read"] = True
+    return server
 
 
 def _wizard(session: ScreenshotSession, context: Any) -> Any:
@@ -92,9 +132,31 @@ def wizard_online(session: ScreenshotSession) -> QWidget:
     return wizard  # type: ignore[no-any-return]
 
 
+def wizard_online_connected(session: ScreenshotSession) -> QWidget:
+    import requests
+
+    from app.gui.wizard.screens import _demo_context
+    from app.sandbox.demo import DemoQuickBooks
+
+    server = online_sandbox(session)
+    context = _demo_context(session)
+    assert context.demo is not None
+    context.demo.quickbooks = DemoQuickBooks(
+        "online", company=server, environment=server.discovery_url, api_base=server.api_base,
+        client_id=server.client_id, client_secret=server.client_secret)
+    wizard = _wizard(session, context)
+    page = wizard.plugin_pages["quickbooks"]
+    page.open_browser = lambda url: requests.get(url, timeout=(5, 30))  # consents at once
+    page.connect_button.click()
+    settle(30)
+    return wizard  # type: ignore[no-any-return]
+
+
 def wizard_desktop(session: ScreenshotSession) -> QWidget:
     connect_desktop(session)
     wizard = _wizard(session, session.context)
+    page = wizard.plugin_pages["quickbooks"]
+    page.kind.setCurrentIndex(page.kind.findData("desktop"))
     settle()
     return wizard  # type: ignore[no-any-return]
 
@@ -110,18 +172,26 @@ def wizard_later(session: ScreenshotSession) -> QWidget:
 
 
 def needs_matching(session: ScreenshotSession) -> QWidget:
-    connect_desktop(session)
+    connect_online(session)
     window = session.main_window(area="quickbooks")
+    settle()
+    area = window.show_area("quickbooks")  # type: ignore[attr-defined]
+    area.matching.table.selectRow(0)
     settle()
     return window
 
 
 def reconciliation(session: ScreenshotSession) -> QWidget:
-    connect_desktop(session)
+    connect_online(session)
     window = session.main_window(area="quickbooks")
     settle()
     area = window.show_area("quickbooks")  # type: ignore[attr-defined]
     area.tabs.setCurrentIndex(1)
+    settle()
+    view = area.reconciliation
+    rows = view.model.rowCount()
+    if rows:
+        view.table.selectRow(rows - 1)  # a payment recorded in QuickBooks outside PayDesk
     settle()
     return window
 
@@ -135,7 +205,7 @@ def not_connected(session: ScreenshotSession) -> QWidget:
 
 
 def invoice_page(session: ScreenshotSession) -> QWidget:
-    connect_desktop(session)
+    connect_online(session)
     window = session.main_window(area="invoices")
     area = window.show_area("invoices")  # type: ignore[attr-defined]
     with session_scope(session.engine) as s:
@@ -153,6 +223,7 @@ def invoice_page(session: ScreenshotSession) -> QWidget:
 
 for _name, _build, _size in (
     ("wizard-5-quickbooks-online", wizard_online, WIZARD_SIZE),
+    ("wizard-5-quickbooks-online-connected", wizard_online_connected, WIZARD_SIZE),
     ("wizard-5-quickbooks-desktop", wizard_desktop, WIZARD_SIZE),
     ("wizard-5-quickbooks-later", wizard_later, WIZARD_SIZE),
     ("quickbooks-needs-matching", needs_matching, None),

@@ -912,10 +912,9 @@ class QuickBooksPage(QWizardPage):
         state = self.connect_state
         waiting = state in (ConnectState.STARTING, ConnectState.WAITING)
         busy = waiting or state is ConnectState.FINISHING
-        connected_before = self.stored is not None and state is not ConnectState.CONNECTED
+        connected = self.stored is not None or state is ConnectState.CONNECTED
         self.connect_button.setText(
-            "Cancel" if waiting else ("&Reconnect" if connected_before else
-                                      "&Connect to QuickBooks"))
+            "Cancel" if waiting else ("&Reconnect" if connected else "&Connect to QuickBooks"))
         self.connect_button.setEnabled(waiting or (not busy and self.can_connect()))
         self.busy.setVisible(busy)
         self.paste_box.setVisible(state is ConnectState.WAITING)
