@@ -266,6 +266,8 @@ class QuickBooksPage(QWizardPage):
         self._status_timer = QTimer(self)
         self._status_timer.setInterval(STATUS_POLL_MS)
         self._status_timer.timeout.connect(self._poll_desktop_status)
+        # Until the stored choice is read: "not now", so Next never waits on a read.
+        self.kind.setCurrentIndex(self.kind.findData(KIND_LATER))
         self.kind.currentIndexChanged.connect(self._kind_changed)
         self._kind_changed()
 
@@ -517,10 +519,12 @@ class QuickBooksPage(QWizardPage):
                 self.qwc_password.setText(desktop[1] or "")
             if not self.redirect.text():
                 self._default_redirect()
-            if online is None and desktop is not None:
-                self._select_kind(KIND_DESKTOP)
-            elif online is None and self.demo is None and desktop is None:
+            # What is connected; the demo's sandbox company; else "not now" (a first Setup
+            # goes on without QuickBooks, and the person may choose one here).
+            if online is not None or self.demo is not None:
                 self._select_kind(KIND_ONLINE)
+            elif desktop is not None:
+                self._select_kind(KIND_DESKTOP)
         finally:
             self._loading = False
         if online is not None:
