@@ -38,6 +38,7 @@ __all__ = [
     "QuickBooksCandidate",
     "QuickBooksLink",
     "QuickBooksState",
+    "has_been_read",
     "match_candidates",
     "match_ids",
     "match_rows",
@@ -122,6 +123,13 @@ class MatchFilter(Enum):
     NEEDS_MATCHING = "needs_matching"
     MATCHED_BY_HAND = "matched_by_hand"
     ALL_MATCHED = "all_matched"
+
+
+def has_been_read(engine: Engine, source: str) -> bool:
+    """Whether QuickBooks (``source``) has been read and matched at least once."""
+    with session_scope(engine) as session:
+        return session.scalar(select(QuickBooksInvoiceMatch.invoice_id).where(
+            QuickBooksInvoiceMatch.source == source).limit(1)) is not None
 
 
 @dataclass(frozen=True, slots=True)

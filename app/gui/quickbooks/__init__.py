@@ -127,7 +127,10 @@ class QuickBooksArea(QWidget):
             self.stack.setCurrentWidget(self.empty)
             return
         company = f" — {state.company_name}" if state.company_name else ""
-        self.subtitle.setText(f"Connected to {state.label}{company}.")
+        if state.problem:
+            self.subtitle.setText(f"{state.label}{company}: not connected right now.")
+        else:
+            self.subtitle.setText(f"Connected to {state.label}{company}.")
         if state.problem:
             self.reconnect_button.show()
             self.problem_text.setText(

@@ -41,6 +41,7 @@ from app.core.quickbooks.review import (
     MatchFilter,
     MatchRow,
     QuickBooksCandidate,
+    has_been_read,
     match_candidates,
     match_ids,
     match_rows,
@@ -83,6 +84,13 @@ def match_columns(currency: str, locale: str) -> list[Column[MatchRow]]:
     ]
 
 
+def _load_ids(engine: Engine, source: str, which: MatchFilter, sort: str, descending: bool,
+              search: str) -> tuple[list[int], bool]:
+    """Runs on a pool thread: the listed ids, and whether QuickBooks was ever read."""
+    return (match_ids(engine, source, which, sort=sort, descending=descending, search=search),
+            has_been_read(engine, source))
+
+
 def _match_and_report(engine: Engine, source: str, invoice_id: int, remote_id: str) -> int:
     """Runs on a pool thread."""
     match_by_hand(engine, source, invoice_id, remote_id)
@@ -121,6 +129,7 @@ class NeedsMatchingView(QWidget):
         self._ids_task: Task | None = None
         self._reload_again = False
         self._shown_once = False
+        self.quickbooks_read = False
         engine = context.engine
         self.model: LazyRowsModel[int, MatchRow] = LazyRowsModel(
             match_columns(self.currency, context.locale),
@@ -239,9 +248,9 @@ class NeedsMatchingView(QWidget):
             self._reload_again = True
             return
         self._ids_task = run_task(
-            "list the invoices that need matching", match_ids, self.context.engine,
-            self.source, self.filter, sort=self.sort, descending=self.descending,
-            search=self.search_text, on_success=self._on_ids, parent=self)
+            "list the invoices that need matching", _load_ids, self.context.engine,
+            self.source, self.filter, self.sort, self.descending, self.search_text,
+            on_success=self._on_loaded, parent=self)
         self._ids_task.done.connect(self._after_ids)
 
     def _show_columns(self) -> None:
@@ -250,6 +259,10 @@ class NeedsMatchingView(QWidget):
         for index, column in enumerate(self.model.columns()):
             if column.title in ("QuickBooks #", "QuickBooks balance", "How"):
                 self.table.setColumnHidden(index, unmatched)
+
+    def _on_loaded(self, loaded: tuple[list[int], bool]) -> None:
+        ids, self.quickbooks_read = loaded
+        self._on_ids(ids)
 
     def _on_ids(self, ids: list[int]) -> None:
         self._show_columns()
@@ -273,7 +286,12 @@ class NeedsMatchingView(QWidget):
             self.reload()
 
     def _show_empty(self) -> None:
-        if self.search_text:
+        if not self.quickbooks_read:
+            self.empty.set_content(
+                "QuickBooks has not been read yet",
+                "PayDesk reads QuickBooks' invoices and matches them with Autotask's during "
+                "the sync. Start a sync (Sync now, in the status bar) and come back.")
+        elif self.search_text:
             self.empty.set_content("Nothing matches the search",
                                    f"No listed invoice has “{self.search_text}” in its number "
                                    "or organization.")

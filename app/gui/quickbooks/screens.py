@@ -204,6 +204,27 @@ def not_connected(session: ScreenshotSession) -> QWidget:
     return session.main_window(area="quickbooks", context=context)
 
 
+def disconnected(session: ScreenshotSession) -> QWidget:
+    """A profile whose QuickBooks Online connection was removed in QuickBooks (the company
+    disconnected the app): the next read says so, and the status bar offers Reconnect."""
+    import threading
+
+    import requests
+
+    from app.core.config import set_internal_currency
+    from app.core.quickbooks.online.read import quickbooks_sync_hook
+    from app.sandbox.demo import connect_quickbooks_online_sandbox
+
+    server = online_sandbox(session)
+    context = session.fresh_context()
+    set_internal_currency(context.engine, "USD", actor="screenshots")
+    connect_quickbooks_online_sandbox(context.engine, context.credentials, server)
+    requests.post(server.admin_url + "tokens/revoke", json={}, timeout=(5, 10),
+                  headers={"Authorization": f"Bearer {server.client_secret}"})
+    quickbooks_sync_hook(context.credentials)(context.engine, threading.Event())
+    return session.main_window(area="quickbooks", context=context)
+
+
 def invoice_page(session: ScreenshotSession) -> QWidget:
     connect_online(session)
     window = session.main_window(area="invoices")
@@ -229,6 +250,7 @@ for _name, _build, _size in (
     ("quickbooks-needs-matching", needs_matching, None),
     ("quickbooks-reconciliation", reconciliation, None),
     ("quickbooks-not-connected", not_connected, None),
+    ("quickbooks-disconnected", disconnected, None),
     ("invoice-page-quickbooks", invoice_page, None),
 ):
     if _size is None:
