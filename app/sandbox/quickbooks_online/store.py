@@ -944,8 +944,8 @@ class CompanyStore:
 
     def payment_counts(self) -> Record:
         with self.lock:
-            created = [self.overlay["Payment"][i] for i in self.created["Payment"]]
-            live = [p for p in created if p["Id"] not in self.deleted["Payment"]]
+            live = [self.overlay["Payment"][i] for i in self.created["Payment"]
+                    if i not in self.deleted["Payment"]]
             return {
                 "created_through_api": self.payments_written,
                 "live_created_through_api": len(live),
