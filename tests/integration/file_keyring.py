@@ -27,7 +27,11 @@ class FileKeyring(KeyringBackend):
         return dict(json.loads(self.path.read_text(encoding="utf-8")))
 
     def _save(self, entries: dict[str, str]) -> None:
-        self.path.write_text(json.dumps(entries), encoding="utf-8")
+        # Write-then-rename, so a process reading at the same moment sees the old or the new
+        # file, never half of one (OS keychains are atomic too).
+        partial = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
+        partial.write_text(json.dumps(entries), encoding="utf-8")
+        os.replace(partial, self.path)
 
     def get_password(self, service: str, username: str) -> str | None:
         return self._load().get(f"{service}|{username}")

@@ -25,6 +25,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--profile", type=Path, required=True)
     parser.add_argument("--crash-at", default="")
+    parser.add_argument("--refreshes", type=int, default=1,
+                        help="refresh this many times (each followed by one API call)")
     args = parser.parse_args(argv)
 
     def checkpoint(step: str) -> None:
@@ -36,7 +38,9 @@ def main(argv: list[str] | None = None) -> int:
     client = open_quickbooks_client(engine, CredentialStore(profile.key), checkpoint=checkpoint)
     assert client is not None
     with client:
-        client.company_info()
+        for _ in range(args.refreshes):
+            client.tokens.forget_access()  # type: ignore[attr-defined]
+            client.company_info()
     return 0
 
 

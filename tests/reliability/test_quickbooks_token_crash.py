@@ -54,11 +54,17 @@ class TokenWorld:
         self.credentials = CredentialStore(self.profile.key)
 
     def child(self, crash_at: str = "") -> int | None:
-        process = _FORK.Process(target=_child_main, args=(
-            self.keyring_file, ["--profile", str(self.folder), "--crash-at", crash_at]))
-        process.start()
+        process = self.start_child(crash_at)
         process.join(60)
         return process.exitcode
+
+    def start_child(self, crash_at: str = "", refreshes: int = 1
+                    ) -> multiprocessing.process.BaseProcess:
+        process = _FORK.Process(target=_child_main, args=(
+            self.keyring_file, ["--profile", str(self.folder), "--crash-at", crash_at,
+                                "--refreshes", str(refreshes)]))
+        process.start()
+        return process
 
     def stored(self) -> tuple[str | None, str | None]:
         return (self.credentials.get(SecretName.QUICKBOOKS_REFRESH_TOKEN),
@@ -116,3 +122,12 @@ def test_a_revoked_connection_says_reconnect(world: TokenWorld) -> None:
     with pytest.raises(QuickBooksDisconnectedError) as caught:
         world.connects()
     assert caught.value.message == "QuickBooks disconnected — Reconnect in Setup."
+
+
+def test_two_processes_refreshing_together_never_lose_the_connection(world: TokenWorld) -> None:
+    """The window and a scheduled sync on one profile: their refreshes take turns."""
+    children = [world.start_child(refreshes=8) for _ in range(3)]
+    for child in children:
+        child.join(120)
+    assert [child.exitcode for child in children] == [0, 0, 0]
+    assert world.connects()

@@ -146,6 +146,7 @@ class CompanyData:
         self._index: _Index | None = None
         self._chunks: OrderedDict[int, list[Record]] = OrderedDict()
         self._lines: OrderedDict[int, dict[int, list[Record]]] = OrderedDict()
+        self._autotask_chunks: OrderedDict[int, list[Record]] = OrderedDict()
         self._customers: list[Record] | None = None
         self.disagreements: list[Disagreement] = []
         self.renamed: dict[int, str] = {}  # company index -> QuickBooks DisplayName
@@ -154,6 +155,19 @@ class CompanyData:
         self.paid_in_qbo: set[int] = set()
         self.not_exported: set[int] = set()
         self._doc_numbers: dict[str, int] | None = None
+
+    def autotask_chunk(self, chunk: int) -> list[Record]:
+        """Autotask's invoices of one chunk (a small cache: pages read them several times)."""
+        with self.lock:
+            cached = self._autotask_chunks.get(chunk)
+            if cached is None:
+                cached = self.autotask.invoices.generate(chunk)
+                self._autotask_chunks[chunk] = cached
+                if len(self._autotask_chunks) > 8:
+                    self._autotask_chunks.popitem(last=False)
+            else:
+                self._autotask_chunks.move_to_end(chunk)
+            return cached
 
     # ------------------------------------------------------------------ ids
     def invoice_id(self, index: int) -> str:
@@ -269,8 +283,7 @@ class CompanyData:
                        f"{self.renamed[company]!r} there.")
 
     def _note(self, kind: str, i: int, qbo_id: str | None, detail: str) -> None:
-        at = self.autotask
-        record = at.invoices.generate(i // CHUNK)[i % CHUNK]
+        record = self.autotask_chunk(i // CHUNK)[i % CHUNK]
         company = self._company_of(record)
         self.disagreements.append(Disagreement(
             kind=kind, autotask_invoice_id=int(record["id"]),
@@ -359,7 +372,7 @@ class CompanyData:
         idx = self.index()
         customers = self.customers()
         out: list[Record] = []
-        for offset, record in enumerate(self.autotask.invoices.generate(chunk)):
+        for offset, record in enumerate(self.autotask_chunk(chunk)):
             i = chunk * CHUNK + offset
             state = idx.state[i]
             if not state:
@@ -417,11 +430,11 @@ class CompanyData:
             by_invoice = self._lines.get(chunk)
             if by_invoice is None:
                 by_invoice = {}
-                base = chunk * CHUNK
-                invoice_ids = {int(r["id"]): base + k for k, r in
-                               enumerate(self.autotask.invoices.generate(chunk))}
+                index_of = self.autotask.invoices.index_of
                 for item in self.autotask.billing_items.generate(chunk):
-                    by_invoice.setdefault(invoice_ids[int(item["invoiceID"])], []).append(item)
+                    position = index_of(int(item["invoiceID"]))
+                    if position is not None:
+                        by_invoice.setdefault(position, []).append(item)
                 self._lines[chunk] = by_invoice
                 if len(self._lines) > 16:
                     self._lines.popitem(last=False)
@@ -472,7 +485,7 @@ class CompanyData:
         idx = self.index()
         if idx.state[i] != 2:
             return None
-        autotask = self.autotask.invoices.generate(i // CHUNK)[i % CHUNK]
+        autotask = self.autotask_chunk(i // CHUNK)[i % CHUNK]
         invoice = self.invoice_chunk(i // CHUNK)[i % CHUNK]
         day = self.payment_day(i, autotask)
         moment = datetime.combine(day, datetime.min.time(), UTC) + timedelta(hours=18)

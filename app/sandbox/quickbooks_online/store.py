@@ -341,7 +341,10 @@ class CompanyStore:
                 return len(ids), []
             first = query.start - 1
             page = ids[first:first + query.max_results]
-            records = [self.require(query.entity, i) for i in page]
+            # Lines are made only when asked for (SELECT * or a field list naming Line).
+            lines = query.fields is None or any(f.lower() == "line" for f in query.fields)
+            records = [r for r in (self.get(query.entity, i, with_lines=lines) for i in page)
+                       if r is not None]
             return len(ids), records
 
     def _matching_ids(self, query: Query) -> list[str]:
@@ -941,8 +944,8 @@ class CompanyStore:
 
     def payment_counts(self) -> Record:
         with self.lock:
-            created = [self.overlay["Payment"][i] for i in self.created["Payment"]]
-            live = [p for p in created if p["Id"] not in self.deleted["Payment"]]
+            live = [self.overlay["Payment"][i] for i in self.created["Payment"]
+                    if i not in self.deleted["Payment"]]
             return {
                 "created_through_api": self.payments_written,
                 "live_created_through_api": len(live),

@@ -12,12 +12,14 @@ from app.core.quickbooks.books import (
     SOURCE_ONLINE,
     InvoiceRecord,
     MatchMethod,
+    find_quickbooks_invoices,
     forget_hand_decision,
     match_by_hand,
     match_for,
     match_invoices,
     needs_matching,
     unmatch_by_hand,
+    unmatched_count,
     upsert_invoices,
 )
 from app.core.quickbooks.reconcile import reconcile
@@ -106,6 +108,7 @@ def test_matching_by_number_then_customer_date_total_never_guesses(engine: Engin
         assert s.get(Invoice, 104).qb_doc_number is None  # type: ignore[union-attr]
     unmatched = {u.invoice_id: u for u in needs_matching(engine, SOURCE_ONLINE)}
     assert set(unmatched) == {103, 104, 105}
+    assert unmatched_count(engine, SOURCE_ONLINE) == 3
     # A second pass changes nothing.
     assert match_invoices(engine, SOURCE_ONLINE, currency="USD", now=NOW).changed == 0
 
@@ -126,6 +129,12 @@ def test_hand_decisions_are_audited_and_survive_automatic_passes(engine: Engine)
         actions = [a for (a,) in s.execute(select(AuditEntry.action).where(
             AuditEntry.actor == "ann@desk"))]
     assert sorted(actions) == ["quickbooks.match_by_hand", "quickbooks.unmatch_by_hand"]
+    # What the Needs matching view offers for 1004: both QuickBooks invoices numbered 1004.
+    offered = find_quickbooks_invoices(engine, SOURCE_ONLINE, text="1004")
+    assert {(o.remote_id, o.matched_invoice_id) for o in offered} == {
+        ("9004a", None), ("9004b", 104)}
+    assert [o.remote_id for o in find_quickbooks_invoices(
+        engine, SOURCE_ONLINE, text="initech", total_minor=3_000)] == ["9005a", "9005b"]
     forget_hand_decision(engine, SOURCE_ONLINE, 101, actor="ann@desk")
     match_invoices(engine, SOURCE_ONLINE, currency="USD", now=NOW)
     again = match_for(engine, SOURCE_ONLINE, 101)

@@ -13,9 +13,8 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select
 
-from app.core.clock import utcnow
 from app.core.config import set_internal_currency
-from app.core.credentials import CredentialStore, SecretName
+from app.core.credentials import CredentialStore
 from app.core.invoice_state import recompute_invoices
 from app.core.posting.channels import (
     PaymentRecorded,
@@ -24,10 +23,7 @@ from app.core.posting.channels import (
     record_fact,
 )
 from app.core.quickbooks.online.client import QuickBooksOnlineClient
-from app.core.quickbooks.online.connection import QuickBooksOnlineConnection, save_connection
-from app.core.quickbooks.online.oauth import TokenSet
-from app.core.quickbooks.online.setup import open_quickbooks_client
-from app.core.quickbooks.online.tokens import store_new_tokens
+from app.core.quickbooks.online.setup import connect_sandbox, open_quickbooks_client
 from app.core.storage.engine import session_scope
 from app.core.storage.models import (
     Invoice,
@@ -64,16 +60,7 @@ def sync_autotask(engine: Engine, autotask: AutotaskSandbox) -> None:
 def store_connection(engine: Engine, credentials: CredentialStore,
                      quickbooks: QuickBooksOnlineSandbox) -> None:
     """What a completed connect stores: keys, refresh token, the company."""
-    tokens = quickbooks.connect()
-    credentials.set(SecretName.QUICKBOOKS_CLIENT_SECRET, quickbooks.client_secret)
-    store_new_tokens(credentials, TokenSet(str(tokens["access_token"]),
-                                           str(tokens["refresh_token"]),
-                                           int(tokens["expires_in"])))
-    save_connection(engine, QuickBooksOnlineConnection(
-        client_id=quickbooks.client_id, realm_id=quickbooks.realm_id,
-        environment=quickbooks.discovery_url, api_base=quickbooks.api_base,
-        company_name="Northwind IT Services", home_currency=USD,
-        verified_at=utcnow()), actor="test")
+    connect_sandbox(engine, credentials, quickbooks, actor="test")
 
 
 def client_for(engine: Engine, credentials: CredentialStore, **options: Any

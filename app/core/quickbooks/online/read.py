@@ -28,7 +28,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Engine, delete, select
+from sqlalchemy import Engine, delete
 
 from app.core.clock import utcnow
 from app.core.config import get_internal_currency, set_setting
@@ -311,13 +311,3 @@ def quickbooks_sync_hook(credentials: CredentialStore) -> Callable[[Engine, thre
 
     return hook
 
-
-def unmatched_count(engine: Engine) -> int:
-    from sqlalchemy import func
-
-    from app.core.storage.models import QuickBooksInvoiceMatch
-
-    with session_scope(engine) as session:
-        return int(session.scalar(select(func.count()).select_from(QuickBooksInvoiceMatch).where(
-            QuickBooksInvoiceMatch.source == SOURCE_ONLINE,
-            QuickBooksInvoiceMatch.remote_id.is_(None))) or 0)

@@ -42,12 +42,13 @@ from app.core.quickbooks.online.errors import (
     QuickBooksDisconnectedError,
     QuickBooksError,
 )
-from app.core.quickbooks.online.oauth import AuthorizationAnswer, ConsentFlow
+from app.core.quickbooks.online.oauth import AuthorizationAnswer, ConsentFlow, TokenSet
 from app.core.quickbooks.online.tokens import TokenManager, store_new_tokens
 
 __all__ = [
     "CompanyReport",
     "connect_company",
+    "connect_sandbox",
     "describe_missing_connection",
     "open_quickbooks_client",
     "test_connection",
@@ -103,14 +104,8 @@ def connect_company(
     if not base:
         raise QuickBooksError("The QuickBooks API address is missing. Enter it in Setup.")
 
-    class _Fixed:
-        def access_token(self) -> str:
-            return tokens.access_token
-
-        def renew_after_rejection(self, rejected: str) -> str:
-            raise QuickBooksDisconnectedError()
-
-    with QuickBooksOnlineClient(_Fixed(), answer.realm_id, base) as client:
+    with QuickBooksOnlineClient(_FixedToken(tokens.access_token), answer.realm_id,
+                                base) as client:
         report = test_connection(client, get_internal_currency(engine))
     previous = load_connection(engine)
     keep = previous.settings if previous is not None and previous.realm_id == answer.realm_id \
@@ -160,3 +155,40 @@ def open_quickbooks_client(
     )
     return QuickBooksOnlineClient(tokens, connection.realm_id, connection.api_base,
                                   **client_options)  # type: ignore[arg-type]
+
+
+def connect_sandbox(engine: Engine, credentials: CredentialStore, sandbox: object, *,
+                    actor: str = "PayDesk demo") -> None:
+    """Store a connection to a running QuickBooks Online sandbox
+    (``app.sandbox.quickbooks_online``), as a completed connect would — for ``--demo``, the
+    screenshots and the tests. Duck-typed so the core does not import the sandbox."""
+    tokens = sandbox.connect()  # type: ignore[attr-defined]
+    credentials.set(SecretName.QUICKBOOKS_CLIENT_SECRET,
+                    sandbox.client_secret)  # type: ignore[attr-defined]
+    store_new_tokens(credentials, TokenSet(str(tokens["access_token"]),
+                                           str(tokens["refresh_token"]),
+                                           int(tokens["expires_in"])))
+    with QuickBooksOnlineClient(_FixedToken(str(tokens["access_token"])),
+                                sandbox.realm_id,  # type: ignore[attr-defined]
+                                sandbox.api_base) as client:  # type: ignore[attr-defined]
+        report = test_connection(client, get_internal_currency(engine))
+    save_connection(engine, QuickBooksOnlineConnection(
+        client_id=sandbox.client_id,  # type: ignore[attr-defined]
+        realm_id=report.realm_id,
+        environment=sandbox.discovery_url,  # type: ignore[attr-defined]
+        api_base=sandbox.api_base,  # type: ignore[attr-defined]
+        company_name=report.company_name, home_currency=report.home_currency,
+        multicurrency=report.multicurrency, verified_at=utcnow()), actor=actor)
+
+
+class _FixedToken:
+    """An access token just received (Test Connection before anything is stored)."""
+
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    def access_token(self) -> str:
+        return self._token
+
+    def renew_after_rejection(self, rejected: str) -> str:
+        raise QuickBooksDisconnectedError()

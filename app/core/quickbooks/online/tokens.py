@@ -19,6 +19,12 @@ working. The rules PayDesk keeps:
 Access tokens (one hour) are renewed five minutes before they expire, and once more when an
 API request is answered 401 (:meth:`TokenManager.renew_after_rejection`).
 
+**One refresh at a time per keychain entry, across processes.** The window and a scheduled
+``paydesk sync`` may run together on one profile. Two refreshes with the same token would each
+get a successor, and the slower keychain write could leave the one Intuit already retired; so
+the refresh and its keychain write run under a lock file named after the keychain service
+(:class:`RefreshLock`), and the token is read from the keychain again inside it.
+
 ``checkpoint`` names the steps (``quickbooks.tokens.after_refresh``,
 ``quickbooks.tokens.after_save``) so the crash tests can kill the process exactly there.
 
@@ -27,9 +33,16 @@ Threads: a manager may be shared by the API client's threads; one refresh runs a
 
 from __future__ import annotations
 
+import hashlib
+import sys
+import tempfile
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
+from pathlib import Path
+from typing import IO
 
 from intuitlib.client import AuthClient
 
@@ -38,13 +51,65 @@ from app.core.credentials import CredentialStore, SecretName
 from app.core.quickbooks.online.errors import QuickBooksDisconnectedError
 from app.core.quickbooks.online.oauth import TokenSet, open_auth_client, refresh_tokens
 
-__all__ = ["TokenManager", "store_new_tokens"]
+__all__ = ["RefreshLock", "TokenManager", "store_new_tokens"]
 
 RENEW_BEFORE = timedelta(minutes=5)
 
 
 def _no_checkpoint(_step: str) -> None:
     return None
+
+
+class RefreshLock:
+    """An exclusive lock file shared by every process refreshing one keychain entry."""
+
+    def __init__(self, service: str, folder: Path | None = None) -> None:
+        digest = hashlib.sha256(service.encode()).hexdigest()[:16]
+        self.path = (folder or Path(tempfile.gettempdir())) / f"paydesk-qbo-{digest}.lock"
+
+    @contextmanager
+    def held(self, timeout: float = 60.0) -> Iterator[None]:
+        with open(self.path, "a+b") as handle:
+            self._acquire(handle, timeout)
+            try:
+                yield
+            finally:
+                self._release(handle)
+
+    @staticmethod
+    def _acquire(handle: IO[bytes], timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                if sys.platform == "win32":
+                    import msvcrt
+
+                    handle.seek(0)
+                    msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
+                else:
+                    import fcntl
+
+                    fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except OSError:
+                if time.monotonic() >= deadline:
+                    return  # a stuck holder must not stop QuickBooks for good
+                time.sleep(0.05)
+
+    @staticmethod
+    def _release(handle: IO[bytes]) -> None:
+        try:
+            if sys.platform == "win32":
+                import msvcrt
+
+                handle.seek(0)
+                msvcrt.locking(handle.fileno(), msvcrt.LK_UNLCK, 1)
+            else:
+                import fcntl
+
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+        except OSError:
+            pass
 
 
 def store_new_tokens(credentials: CredentialStore, tokens: TokenSet) -> None:
@@ -76,6 +141,7 @@ class TokenManager:
         self._access: str | None = None
         self._expires_at: datetime | None = None
         self.refresh_count = 0
+        self._file_lock = RefreshLock(credentials.service)
         if initial is not None:
             self._access = initial.access_token
             self._expires_at = clock() + timedelta(seconds=initial.expires_in)
@@ -109,6 +175,10 @@ class TokenManager:
             return self._access
 
     def _refresh_locked(self) -> None:
+        with self._file_lock.held():
+            self._refresh_with_file_lock()
+
+    def _refresh_with_file_lock(self) -> None:
         current = self._credentials.get(SecretName.QUICKBOOKS_REFRESH_TOKEN)
         previous = self._credentials.get(SecretName.QUICKBOOKS_REFRESH_TOKEN_PREVIOUS)
         if not current and not previous:
