@@ -13,8 +13,8 @@ from typing import Any
 SANDBOXES: dict[str, tuple[str, str]] = {
     "autotask": ("app.sandbox.autotask.cli", "a local Autotask REST API with seeded MSP data"),
     "gateway": ("app.sandbox.gateway.cli", "a local Stripe-compatible payment gateway"),
-    "quickbooks-desktop": ("app.sandbox.quickbooks_desktop.cli", "a QuickBooks Desktop company file and the Web Connector polling PayDesk"),  # noqa: E501
     "quickbooks-online": ("app.sandbox.quickbooks_online.cli", "a local QuickBooks Online company with Intuit's OAuth"),  # noqa: E501
+    "quickbooks-desktop": ("app.sandbox.quickbooks_desktop.cli", "a QuickBooks Desktop company file and the Web Connector polling PayDesk"),  # noqa: E501
 }
 
 

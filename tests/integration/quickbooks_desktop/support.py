@@ -48,7 +48,7 @@ SIZES = DataSizes(companies=12, contacts=12, contracts=4, tickets=4, invoices=12
 
 
 @dataclass
-class TestClock:
+class ManualClock:
     now: datetime = field(default_factory=lambda: datetime(2026, 6, 1, 12, tzinfo=UTC))
 
     def __call__(self) -> datetime:
@@ -82,17 +82,14 @@ def mirror_autotask(engine: Engine, company: CompanyFile) -> None:
 
 
 @dataclass
-class Desk:
+class Ledger:
+    """PayDesk's side: records payments, refunds and reversals as the pipeline does, and
+    reads postings and balances."""
+
     engine: Engine
     company: CompanyFile
-    clock: TestClock
-    queue: OutboxQueue
-    service: WebConnectorService
-    server: WebConnectorServer
-    _payments: int = 0
-
-    def connector(self, faults: Faults | None = None) -> WebConnector:
-        return WebConnector(self.server.url, USER, PASSWORD, self.company, faults=faults)
+    clock: ManualClock
+    _payments: int = field(default=0, init=False)
 
     def open_invoices(self, count: int, *, one_organization: bool = False) -> list[Invoice]:
         """Open PayDesk invoices that QuickBooks has open too (matched by number); with
@@ -199,6 +196,18 @@ class Desk:
         return {i: (ours[i], theirs[i]) for i in invoice_ids}
 
 
+@dataclass(kw_only=True)
+class Desk(Ledger):
+    """The ledger with PayDesk's Web Connector service serving it."""
+
+    queue: OutboxQueue
+    service: WebConnectorService
+    server: WebConnectorServer
+
+    def connector(self, faults: Faults | None = None) -> WebConnector:
+        return WebConnector(self.server.url, USER, PASSWORD, self.company, faults=faults)
+
+
 @contextmanager
 def open_desk(engine: Engine, credentials_password: str = PASSWORD, *, seed: int = 11,
               sizes: DataSizes = SIZES, page_size: int = 25,
@@ -207,9 +216,9 @@ def open_desk(engine: Engine, credentials_password: str = PASSWORD, *, seed: int
     set_setting(engine, CONNECTION_SETTING, {"username": USER}, actor="test")
     company = company or CompanyFile(seed=seed, sizes=sizes)
     mirror_autotask(engine, company)
-    clock = TestClock()
+    clock = ManualClock()
     queue = OutboxQueue(clock)
     service = WebConnectorService(engine, username=USER, password=lambda: credentials_password,
                                   queue=queue, page_size=page_size, clock=clock)
     with WebConnectorServer(service) as server:
-        yield Desk(engine, company, clock, queue, service, server)
+        yield Desk(engine, company, clock, queue=queue, service=service, server=server)

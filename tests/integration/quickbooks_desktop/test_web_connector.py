@@ -20,8 +20,9 @@ from tests.integration.quickbooks_desktop.support import Desk, open_desk
 
 
 @pytest.fixture
-def desk(sqlite_engine: Engine) -> Iterator[Desk]:
-    with open_desk(sqlite_engine) as desk:
+def desk(engine: Engine) -> Iterator[Desk]:
+    """SQLite, and PostgreSQL too when the tests have one."""
+    with open_desk(engine) as desk:
         yield desk
 
 

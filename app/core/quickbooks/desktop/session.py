@@ -32,6 +32,7 @@ Threads: one session is used by one thread at a time (the transport serialises c
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -86,6 +87,8 @@ class SessionOutcome:
     waiting: int = 0
     failed: int = 0
     matched: MatchReport | None = None
+    #: How long the matching pass took (seconds), when it ran.
+    match_seconds: float | None = None
     error: str | None = None
 
 
@@ -353,7 +356,11 @@ class CompanyFileSession:
         read.done += len(rows)
         read.remaining = rs.remaining if rs.remaining is not None else 0
         read.iterator_id = rs.iterator_id or read.iterator_id
-        if read.remaining > 0 and rows:
+        if read.remaining > 0:
+            if not rows:  # never advance the watermark past a page that did not come
+                raise qbxml.QbxmlParseError(
+                    "QuickBooks said more records were waiting but sent none. PayDesk will "
+                    "read again from where its last complete read ended.")
             return
         # The iterator ran to its end: the next read starts from the newest change seen.
         marks = self._watermarks()
@@ -365,7 +372,9 @@ class CompanyFileSession:
             self._phase = "invoices"
         else:
             assert self._currency is not None
+            started = time.perf_counter()
             self.outcome.matched = books.match_invoices(self.engine, currency=self._currency)
+            self.outcome.match_seconds = time.perf_counter() - started
             self._phase = "postings"
 
     # --- postings ------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-05 00:50:01.039418
+Create Date: 2026-12-05 01:00:45.311704
 """
 from alembic import op
 import sqlalchemy as sa
