@@ -58,7 +58,8 @@ def ensure_service(context: AppContext) -> str | None:
             company_file=connection.company_file, queue=OutboxPostingQueue(),
             password=lambda: credentials.get(SecretName.QUICKBOOKS_DESKTOP_PASSWORD))
         try:
-            server = WebConnectorServer(service, host="127.0.0.1", port=parts.port or 80,
+            port = 80 if parts.port is None else parts.port  # 0: any free port
+            server = WebConnectorServer(service, host="127.0.0.1", port=port,
                                         path=parts.path or "/qbwc")
         except OSError as exc:
             log.warning("The Web Connector service could not start: %s", exc)
