@@ -263,3 +263,31 @@ def test_invoice_history_fills_quickbooks_numbers_after_the_sync(
                 select(Invoice.id, Invoice.qb_doc_number).where(Invoice.id.in_(list(shown))))}
         assert any(expected.values())
         assert shown == {i: (n or "") for i, n in expected.items()}
+
+
+def test_reconnect_opens_setup_on_the_quickbooks_page(
+        qtbot: QtBot, set_up_context: AppContext) -> None:
+    from app.gui.main_window import MainWindow
+    from tests.gui.test_shell import _connect_autotask
+
+    _connect_autotask(set_up_context)
+    save_connection(set_up_context.engine, QuickBooksOnlineConnection(
+        client_id="ABx8", realm_id="9130", environment="production",
+        api_base=PRODUCTION_API_BASE, company_name="Northwind IT Services",
+        home_currency="USD", verified_at=datetime(2026, 6, 1, tzinfo=UTC)), actor="test")
+    window = MainWindow(set_up_context)
+    qtbot.addWidget(window)
+    window.show()
+    wait_for_background_tasks(qtbot)
+    status = window.quickbooks_status
+    assert isinstance(status, QuickBooksStatusWidget) and status.isVisible()
+    with qtbot.waitSignal(window.setupClosed, timeout=10_000):
+        status.reconnect_button.click()
+        assert window.wizard is not None
+        assert window.wizard.currentPage().objectName() == "quickbooksPage"  # type: ignore[attr-defined]
+        wait_for_background_tasks(qtbot)
+        page = window.wizard.currentPage()  # type: ignore[attr-defined]
+        assert page.kind_value() == "online"  # the stored connection, to connect again
+        assert page.connect_button.text() == "&Reconnect"
+        window.wizard.reject()
+    wait_for_background_tasks(qtbot)

@@ -35,12 +35,28 @@ from app.gui.workers import run_task
 __all__ = ["QuickBooksArea", "create_quickbooks_area", "open_setup_from"]
 
 
-def open_setup_from(widget: QWidget) -> None:
-    """Open Setup from any widget inside the main window."""
+def open_setup_from(widget: QWidget, page_key: str = "quickbooks") -> None:
+    """Open Setup from any widget inside the main window — on its QuickBooks page when the
+    steps before it are done (Reconnect, Connect QuickBooks), else from the start."""
+    from PySide6.QtWidgets import QWizard
+
+    from app.core.setup.steps import STEP_ORDER, is_setup_complete
+
     window = widget.window()
     opener = getattr(window, "open_setup", None)
-    if callable(opener):
-        opener()
+    if not callable(opener):
+        return
+    was_open = getattr(window, "wizard", None) is not None
+    opener()
+    wizard = getattr(window, "wizard", None)
+    if was_open or not isinstance(wizard, QWizard):
+        return
+    page_id = STEP_ORDER[page_key]
+    context = getattr(window, "context", None)
+    if page_id in wizard.pageIds() and context is not None and is_setup_complete(
+            context.engine, context.credentials):
+        wizard.setStartId(page_id)
+        wizard.restart()
 
 
 class QuickBooksArea(QWidget):
