@@ -115,6 +115,18 @@ class QuickBooksArea(QWidget):
         layout.addWidget(self.stack, 1)
         self._show_state(None)
         self.refresh()
+        # QuickBooks is read (and matched) at the end of every sync.
+        from app.gui.sync.controller import controller_for
+
+        controller_for(context).finished.connect(self._after_sync)
+
+    @Slot(object)
+    def _after_sync(self, _result: object) -> None:
+        self.refresh()
+        for view in (self.matching, self.reconciliation):
+            reload = getattr(view, "reload", None)
+            if callable(reload) and view is not None and view.isVisible():
+                reload()
 
     @Slot()
     def refresh(self) -> None:
