@@ -502,7 +502,7 @@ class MainWindow(QMainWindow):
             demo_pill.setObjectName("demoPill")
             demo_pill.setToolTip(
                 "This window uses PayDesk's local sandbox servers and a throwaway profile. "
-                "Nothing reaches a real Autotask or payment gateway."
+                "Nothing reaches a real Autotask, payment gateway or QuickBooks."
             )
             bar.addPermanentWidget(demo_pill)
         self.sync_status: QWidget | None = None
@@ -625,8 +625,8 @@ class MainWindow(QMainWindow):
             self,
             "About PayDesk",
             f"<b>PayDesk {__version__}</b><br><br>Take payments on your Autotask invoices; "
-            "every payment is noted in Autotask and, when it is connected, in QuickBooks "
-            "Online.<br><br>"
+            "every payment is noted in Autotask and, when it is connected, in QuickBooks."
+            "<br><br>"
             f"Profile folder: {self.context.profile.folder}<br>"
             f"Database: {self.context.profile.describe_database()}",
         )

@@ -224,6 +224,7 @@ class NeedsMatchingView(QWidget):
         self.detail.setWordWrap(True)
         self.detail.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout.addWidget(self.detail)
+        self.detail.hide()
         self.count_label = QLabel()
         self.count_label.setObjectName("secondaryText")
         actions = QHBoxLayout()
@@ -357,6 +358,7 @@ class NeedsMatchingView(QWidget):
             f"Invoice {row.invoice_number}: {row.reason}" if row.remote_id is None else
             f"Invoice {row.invoice_number} is QuickBooks invoice {row.doc_number or '—'} "
             f"({row.how.lower()})."))
+        self.detail.setVisible(row is not None)
         self.match_button.setEnabled(row is not None)
         self.unmatch_button.setEnabled(row is not None and row.remote_id is not None)
         self.decide_button.setEnabled(row is not None and row.by_hand)

@@ -157,6 +157,7 @@ class ReconciliationView(QWidget):
         self.detail.setWordWrap(True)
         self.detail.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout.addWidget(self.detail)
+        self.detail.hide()
         self.table.selectionModel().selectionChanged.connect(self._show_detail)
         self.summary = QLabel()
         self.summary.setObjectName("secondaryText")
@@ -223,6 +224,7 @@ class ReconciliationView(QWidget):
         """The selected invoice's reasons in full (the table shows two lines)."""
         rows = self.table.selectionModel().selectedRows()
         row = self.model.row_object(rows[0].row()) if rows else None
+        self.detail.setVisible(row is not None)
         if row is None:
             self.detail.setText("")
             return
