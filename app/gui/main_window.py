@@ -452,7 +452,7 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.navigation, 1)
         self.setup_button = QPushButton("Setup…")
         self.setup_button.setObjectName("sidebarButton")
-        self.setup_button.setToolTip("Connect Autotask and your payment gateway")
+        self.setup_button.setToolTip("Connect Autotask, your payment gateway and QuickBooks")
         self.setup_button.clicked.connect(self.open_setup)
         self.setup_button.setVisible(wizard_available())
         layout.addWidget(self.setup_button)

@@ -202,3 +202,16 @@ def test_online_company_in_another_currency_is_refused(
         assert "currency is different" in _status(page) and "CAD" in _status(page)
         assert not page.isComplete()
         assert load_connection(context.engine) is None
+
+
+def test_closing_setup_while_waiting_stops_waiting(
+        qtbot: QtBot, set_up_context: AppContext, quickbooks_online: object) -> None:
+    context = _demo(set_up_context, quickbooks_online)
+    wizard, page = _wizard(qtbot, context)
+    page.open_browser = lambda _url: None  # the person never answers in the browser
+    page.connect_button.click()
+    qtbot.waitUntil(lambda: page.connect_state is ConnectState.WAITING, timeout=10_000)
+    assert page.connect_button.text() == "Cancel"
+    wizard.reject()
+    assert page.connect_state is ConnectState.IDLE
+    wait_for_background_tasks(qtbot, timeout_ms=5_000)  # the waiting worker has stopped

@@ -266,6 +266,11 @@ class QuickBooksPage(QWizardPage):
         self._status_timer = QTimer(self)
         self._status_timer.setInterval(STATUS_POLL_MS)
         self._status_timer.timeout.connect(self._poll_desktop_status)
+        # Closing Setup while PayDesk waits for QuickBooks' answer stops the waiting (and
+        # frees the listener's port).
+        closed = getattr(parent, "finished", None)
+        if closed is not None:
+            closed.connect(self._wizard_closed)
         # Until the stored choice is read: "not now", so Next never waits on a read.
         self.kind.setCurrentIndex(self.kind.findData(KIND_LATER))
         self.kind.currentIndexChanged.connect(self._kind_changed)
@@ -784,6 +789,11 @@ class QuickBooksPage(QWizardPage):
         self._say("Connecting was cancelled; nothing was changed. Press Connect to start "
                   "again.", Tone.NEUTRAL)
         self._refresh()
+
+    @Slot(int)
+    def _wizard_closed(self, _result: int) -> None:
+        self.cancel_connect()
+        self._status_timer.stop()
 
     def _say(self, text: str, tone: Tone, kind: str = KIND_ONLINE) -> None:
         self._messages[kind] = (text, tone)
