@@ -18,6 +18,7 @@ from app.core.credentials import CredentialStore
 from app.core.posting.channels import ClaimedPosting, get_channel
 from app.core.quickbooks.books import SOURCE_ONLINE
 from app.core.quickbooks.online.read import LAST_READ_SETTING, quickbooks_sync_hook
+from app.core.quickbooks.online.setup import quickbooks_status
 from app.core.quickbooks.reconcile import reconcile
 from app.core.storage.engine import open_database
 from app.core.sync import run_sync
@@ -53,6 +54,11 @@ def test_the_sync_reads_quickbooks_and_a_payment_not_posted_shows_until_it_is(
         assert result.status.value == "succeeded"
         last = get_setting(engine, LAST_READ_SETTING)
         assert last["status"] == "succeeded" and last["matched"] > 0
+        status = quickbooks_status(engine, credentials)
+        assert status.connected and status.problem is None and status.last_read_ok
+        assert status.company_name == "Northwind IT Services"
+        assert status.unmatched == sum(1 for d in quickbooks.disagreements()
+                                       if d["kind"] == "not_exported")
         seeded = _codes(engine)
         assert seeded  # the sandbox's disagreements
 
