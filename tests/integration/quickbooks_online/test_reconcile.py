@@ -110,6 +110,12 @@ def test_reconcile_command_prints_json(tmp_path: Path) -> None:
             run_sync(engine, autotask_client(autotask), cancel=threading.Event())
         finally:
             unregister_sync_hook("quickbooks_online")
+        doctor = io.StringIO()
+        with contextlib.redirect_stdout(doctor):
+            main(["--profile", str(profile.folder), "doctor"])
+        line = next(x for x in doctor.getvalue().splitlines() if "QuickBooks Online" in x)
+        assert "[OK ]" in line and "Northwind IT Services, home currency USD" in line, line
+        assert "need matching" in " ".join(doctor.getvalue().split())
         expected = len(quickbooks.disagreements()) - sum(
             1 for d in quickbooks.disagreements()
             if d["kind"] in ("customer_renamed", "number_differs"))
