@@ -40,11 +40,11 @@ CDC_MAX_OBJECTS = 1000
 
 _QUERYABLE: dict[str, set[str]] = {
     "Invoice": {"id", "docnumber", "txndate", "duedate", "totalamt", "balance", "customerref",
-                "currencyref", "metadata", "synctoken", "privatenote", "emailstatus",
+                "currencyref", "metadata", "synctoken", "emailstatus",
                 "printstatus", "linkedtxn"},
     "Payment": {"id", "txndate", "totalamt", "unappliedamt", "customerref", "metadata",
                 "paymentrefnum", "paymentmethodref", "deposittoaccountref", "currencyref",
-                "privatenote", "synctoken"},
+                "synctoken"},
     "Customer": {"id", "displayname", "companyname", "fullyqualifiedname", "active",
                  "balance", "metadata", "primaryemailaddr", "synctoken", "currencyref"},
     "Account": {"id", "name", "fullyqualifiedname", "accounttype", "accountsubtype",

@@ -97,3 +97,22 @@ def test_reading_what_is_not_there_is_610(api: Api) -> None:
     assert response.status_code == 400
     assert fault(response)["code"] == "610"
     assert response.json()["Fault"]["type"] == "ValidationFault"
+
+
+def test_query_results_follow_writes(api: Api) -> None:
+    query = "SELECT COUNT(*) FROM Invoice WHERE Balance > '0'"
+    before = api.query(query)["totalCount"]
+    listed = api.query("SELECT * FROM Invoice WHERE Balance > '0' ORDERBY Balance DESC "
+                       "MAXRESULTS 1000")["Invoice"]
+    target = listed[0]
+    body = {"CustomerRef": {"value": target["CustomerRef"]["value"]},
+            "TotalAmt": Decimal(str(target["Balance"])),
+            "Line": [{"Amount": Decimal(str(target["Balance"])),
+                      "LinkedTxn": [{"TxnId": target["Id"], "TxnType": "Invoice"}]}]}
+    assert api.post("payment", body).status_code == 200
+    assert api.query(query)["totalCount"] == before - 1
+    again = api.query("SELECT * FROM Invoice WHERE Balance > '0' ORDERBY Balance DESC "
+                      "MAXRESULTS 1000")["Invoice"]
+    assert [i["Id"] for i in again] == [i["Id"] for i in listed[1:]]
+    paid = api.query(f"SELECT * FROM Invoice WHERE Balance = '0' AND Id = '{target['Id']}'")
+    assert paid["Invoice"][0]["Id"] == target["Id"]
