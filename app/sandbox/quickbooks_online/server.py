@@ -40,11 +40,11 @@ CDC_MAX_OBJECTS = 1000
 
 _QUERYABLE: dict[str, set[str]] = {
     "Invoice": {"id", "docnumber", "txndate", "duedate", "totalamt", "balance", "customerref",
-                "currencyref", "metadata", "synctoken", "privatenote", "emailstatus",
+                "currencyref", "metadata", "synctoken", "emailstatus",
                 "printstatus", "linkedtxn"},
     "Payment": {"id", "txndate", "totalamt", "unappliedamt", "customerref", "metadata",
                 "paymentrefnum", "paymentmethodref", "deposittoaccountref", "currencyref",
-                "privatenote", "synctoken"},
+                "synctoken"},
     "Customer": {"id", "displayname", "companyname", "fullyqualifiedname", "active",
                  "balance", "metadata", "primaryemailaddr", "synctoken", "currencyref"},
     "Account": {"id", "name", "fullyqualifiedname", "accounttype", "accountsubtype",
@@ -539,6 +539,8 @@ class QuickBooksOnlineSandbox:
                            element="changedSince") from None
         if since.tzinfo is None:
             since = since.replace(tzinfo=UTC)
+        # QuickBooks' timestamps have whole seconds: compare at that resolution.
+        since = since.replace(microsecond=0)
         now = datetime.fromtimestamp(self.clock(), UTC)
         if since < now - timedelta(days=CDC_MAX_DAYS):
             raise QboFault("6000", "A business validation error has occurred while processing "
@@ -760,6 +762,8 @@ def _page(status: int, title: str, message: str, *, raw: bool = False) -> _Reply
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
+    # The default backlog of 5 makes bursts of parallel clients wait a second in SYN retries.
+    request_queue_size = 128
     sandbox: QuickBooksOnlineSandbox
 
 
