@@ -7,12 +7,12 @@ wizard pre-fills itself from `DemoEnvironment.autotask`; nothing reaches a real 
 
 QuickBooks (``start_demo(quickbooks=…)``, ``paydesk --demo [--demo-quickbooks desktop]``):
 ``online`` (``paydesk --demo``'s choice) runs the QuickBooks Online sandbox, seeded from the
-same seed and sizes as the Autotask sandbox, and connects it as Setup does — the demo opens
-connected, and a payment taken in the demo is posted to the sandbox company. ``desktop``
-runs PayDesk's QuickBooks Desktop stand-in — a company file seeded alike, as Autotask's
-export would have made it — and its Web Connector, which calls the window's Web Connector
-service every few seconds, already set up (the ``.qwc`` connection and its password are
-stored in the demo profile). ``none`` leaves QuickBooks out.
+same seed and sizes as the Autotask sandbox, and stores its connection as a completed connect
+would — the demo opens connected, and a payment taken in the demo is posted to the sandbox
+company. ``desktop`` runs PayDesk's QuickBooks Desktop stand-in — a company file seeded alike,
+as Autotask's export would have made it — and its Web Connector, which calls the window's Web
+Connector service every few seconds, already set up (the ``.qwc`` connection and its password
+are stored in the demo profile). ``none`` leaves QuickBooks out.
 
 `close()` stops the servers, removes the keychain entries the demo made and deletes the
 folder.
@@ -32,8 +32,7 @@ from typing import Any
 from app.core.config import Profile
 from app.core.credentials import CredentialStore, SecretName
 
-__all__ = ["DemoAutotask", "DemoEnvironment", "DemoGateway", "DemoQuickBooks",
-           "connect_quickbooks_online_sandbox", "start_demo"]
+__all__ = ["DemoAutotask", "DemoEnvironment", "DemoGateway", "DemoQuickBooks", "start_demo"]
 
 #: Seconds between the demo Web Connector's updates (a real one runs every few minutes).
 DEMO_WEB_CONNECTOR_EVERY = 10.0
@@ -199,35 +198,10 @@ def _start_gateway() -> Any | None:
         return None
 
 
-def connect_quickbooks_online_sandbox(engine: Any, credentials: CredentialStore,
-                                      server: Any) -> Any:
-    """Connect a profile to a running QuickBooks Online sandbox the way Setup does — consent
-    (the sandbox gives it at once), code exchange, Test Connection — and return the core's
-    ``CompanyReport``. Blocks on the network."""
-    import requests
-
-    from app.core.quickbooks.online.oauth import ConsentFlow
-    from app.core.quickbooks.online.setup import connect_company
-
-    flow = ConsentFlow(server.client_id, server.client_secret, server.discovery_url)
-    try:
-        # The sandbox consents at once and sends the browser on to PayDesk's listener.
-        requests.get(flow.consent_url, timeout=(5, 30))
-        answer = flow.wait(30)
-        if answer is None:
-            raise RuntimeError("The QuickBooks Online sandbox did not answer the consent")
-        return connect_company(engine, credentials, flow, answer, client_id=server.client_id,
-                               client_secret=server.client_secret,
-                               environment=server.discovery_url, api_base=server.api_base,
-                               actor="demo")
-    finally:
-        flow.close()
-
-
 def _start_quickbooks_online(demo: DemoEnvironment, sizes: Any, seed: int) -> None:
-    """The QuickBooks Online sandbox, seeded like the Autotask sandbox, connected the way
-    Setup connects a company (consent, code exchange, Test Connection), so the demo opens
-    connected."""
+    """The QuickBooks Online sandbox, seeded like the Autotask sandbox, stored as a completed
+    connect would (tokens, Test Connection, the company), so the demo opens connected."""
+    from app.core.quickbooks.online.setup import connect_sandbox
     from app.core.storage.engine import open_database
     from app.sandbox.quickbooks_online.server import QuickBooksOnlineSandbox
 
@@ -238,7 +212,7 @@ def _start_quickbooks_online(demo: DemoEnvironment, sizes: Any, seed: int) -> No
     demo._quickbooks_server = server
     engine = open_database(demo.profile.database_url)
     try:
-        connect_quickbooks_online_sandbox(engine, CredentialStore(demo.profile.key), server)
+        connect_sandbox(engine, CredentialStore(demo.profile.key), server, actor="demo")
     finally:
         engine.dispose()
     demo.quickbooks = DemoQuickBooks(

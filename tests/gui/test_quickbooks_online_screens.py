@@ -12,14 +12,14 @@ from typing import Any
 import pytest
 from pytestqt.qtbot import QtBot
 
+from app.core.quickbooks.online.connection import load_connection
 from app.core.quickbooks.online.read import read_quickbooks_online
-from app.core.quickbooks.online.setup import open_quickbooks_client
+from app.core.quickbooks.online.setup import connect_sandbox, open_quickbooks_client
 from app.core.quickbooks.review import MatchFilter
 from app.gui.context import AppContext
 from app.gui.quickbooks import matching as matching_module
 from app.gui.quickbooks.matching import MatchDialog, NeedsMatchingView
 from app.gui.quickbooks.reconciliation import ReconciliationView
-from app.sandbox.demo import connect_quickbooks_online_sandbox
 from tests.gui.conftest import wait_for_background_tasks
 from tests.integration.quickbooks_online.qbo_support import sandboxes, sync_autotask
 
@@ -30,9 +30,9 @@ SOURCE = "online"
 def books(set_up_context: AppContext) -> Iterator[Any]:
     with sandboxes() as (autotask, quickbooks):
         sync_autotask(set_up_context.engine, autotask)
-        report = connect_quickbooks_online_sandbox(set_up_context.engine,
-                                                   set_up_context.credentials, quickbooks)
-        assert report.home_currency == "USD"
+        connect_sandbox(set_up_context.engine, set_up_context.credentials, quickbooks)
+        connection = load_connection(set_up_context.engine)
+        assert connection is not None and connection.home_currency == "USD"
         client = open_quickbooks_client(set_up_context.engine, set_up_context.credentials,
                                         sleep=lambda _s: None)
         assert client is not None

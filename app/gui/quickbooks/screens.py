@@ -94,11 +94,10 @@ def connect_online(session: ScreenshotSession) -> Any:
     if session.__dict__.get("_quickbooks_online_read"):
         return server
     from app.core.quickbooks.online.read import read_quickbooks_online
-    from app.core.quickbooks.online.setup import open_quickbooks_client
-    from app.sandbox.demo import connect_quickbooks_online_sandbox
+    from app.core.quickbooks.online.setup import connect_sandbox, open_quickbooks_client
 
     context = session.context
-    connect_quickbooks_online_sandbox(context.engine, context.credentials, server)
+    connect_sandbox(context.engine, context.credentials, server, actor="screenshots")
     client = open_quickbooks_client(context.engine, context.credentials)
     assert client is not None
     with client:
@@ -213,12 +212,12 @@ def disconnected(session: ScreenshotSession) -> QWidget:
 
     from app.core.config import set_internal_currency
     from app.core.quickbooks.online.read import quickbooks_sync_hook
-    from app.sandbox.demo import connect_quickbooks_online_sandbox
+    from app.core.quickbooks.online.setup import connect_sandbox
 
     server = online_sandbox(session)
     context = session.fresh_context()
     set_internal_currency(context.engine, "USD", actor="screenshots")
-    connect_quickbooks_online_sandbox(context.engine, context.credentials, server)
+    connect_sandbox(context.engine, context.credentials, server, actor="screenshots")
     requests.post(server.admin_url + "tokens/revoke", json={}, timeout=(5, 10),
                   headers={"Authorization": f"Bearer {server.client_secret}"})
     quickbooks_sync_hook(context.credentials)(context.engine, threading.Event())
