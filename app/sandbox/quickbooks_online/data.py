@@ -40,7 +40,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
-from app.sandbox.autotask.data import CHUNK, DataSizes, SandboxData, _mix
+from app.sandbox.autotask.data import CHUNK, DataSizes, SandboxData, _LineCore, _mix
 
 __all__ = [
     "CURRENCY_COUNTRIES",
@@ -153,7 +153,7 @@ class CompanyData:
         self.lock = threading.RLock()
         self._index: _Index | None = None
         self._chunks: OrderedDict[int, list[Record]] = OrderedDict()
-        self._lines: OrderedDict[int, dict[int, list[Record]]] = OrderedDict()
+        self._lines: OrderedDict[int, dict[int, list[_LineCore]]] = OrderedDict()
         self._autotask_chunks: OrderedDict[int, list[Record]] = OrderedDict()
         self._customers: list[Record] | None = None
         self.disagreements: list[Disagreement] = []
@@ -450,7 +450,7 @@ class CompanyData:
         subtotal = ZERO
         for n, (kind, name, quantity, rate, extended, tax) in enumerate(
                 by_invoice.get(i, []), start=1):
-            item_ref = _ITEM_REFS.get(kind, _ITEM_REFS[1])
+            item_ref = _ITEM_REFS.get(kind) or _ITEM_REFS[1]
             subtotal += extended
             lines.append({
                 "Id": str(n), "LineNum": n, "Description": name,
