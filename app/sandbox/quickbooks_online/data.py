@@ -387,8 +387,10 @@ class CompanyData:
                 out.append({})
                 continue
             invoice_day = _day(record["invoiceDateTime"])
-            exported = datetime.combine(invoice_day + timedelta(days=2),
-                                        datetime.min.time(), UTC) + timedelta(hours=17)
+            # Exported the same day, after Autotask made it (06:00-10:00 UTC): never in the
+            # future, since the newest invoices are dated the anchor (the 1st of this month).
+            exported = datetime.combine(invoice_day, datetime.min.time(), UTC) + timedelta(
+                hours=12)
             total = money(record["invoiceTotal"]) + self.edited.get(i, ZERO)
             customer = customers[idx.company[i]]
             updated = exported
@@ -399,7 +401,7 @@ class CompanyData:
                               + timedelta(hours=18))
                 linked = [{"TxnId": self.historical_payment_id(i), "TxnType": "Payment"}]
             if i in self.edited or i in self.renumbered:
-                updated = max(updated, exported + timedelta(days=1))
+                updated = max(updated, exported + timedelta(hours=3))
             out.append({
                 "Id": self.invoice_id(i),
                 "SyncToken": "1" if (i in self.edited or i in self.renumbered
