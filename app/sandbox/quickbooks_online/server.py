@@ -463,7 +463,10 @@ class QuickBooksOnlineSandbox:
                 return {"Preferences": store.require("Preferences", "1"), "time": now}
             if len(rest) != 2:
                 raise not_found(entity, "")
-            return {entity: store.require(entity, rest[1]), "time": now}
+            id_ = rest[1]
+            if entity == "CompanyInfo" and id_ == self.realm_id:
+                id_ = "1"  # Intuit documents companyinfo/<realmId>; the record's Id is 1
+            return {entity: store.require(entity, id_), "time": now}
         if method != "POST" or len(rest) != 1:
             raise QboFault("500", "Unsupported Operation",
                            f"Operation {method} is not supported.")
@@ -483,7 +486,7 @@ class QuickBooksOnlineSandbox:
             raise QboFault("500", "Unsupported Operation",
                            f"Operation Void is not supported for {entity}. Void a payment "
                            "with operation=update&include=void and a sparse body (Id, "
-                           "SyncToken, sparse=true).")
+                           "SyncToken, sparse=true). (This sandbox does not void invoices.)")
         if operation not in ("create", "update"):
             raise QboFault("500", "Unsupported Operation",
                            f"Operation {operation} is not supported.")

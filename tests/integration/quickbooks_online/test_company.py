@@ -95,7 +95,8 @@ def test_the_admin_api_lists_disagreements_and_exports(qbo: QuickBooksOnlineSand
     assert len(found["Invoice"]) == 1
 
 
-def test_company_info_and_preferences(api: Api) -> None:
+def test_company_info_and_preferences(api: Api, qbo: QuickBooksOnlineSandbox) -> None:
+    assert api.read("CompanyInfo", qbo.realm_id)["Id"] == "1"
     info = api.read("CompanyInfo", "1")
     assert info["CompanyName"] == "Northwind IT Services"
     assert info["Country"] == "US"
@@ -129,3 +130,12 @@ def test_same_seed_same_company() -> None:
     b = QuickBooksOnlineSandbox(**SMALL)
     assert a.realm_id == b.realm_id
     assert a.disagreements() == b.disagreements()
+
+
+def test_invoice_lines_add_up_to_the_total(api: Api) -> None:
+    for invoice in api.query("SELECT * FROM Invoice MAXRESULTS 40")["Invoice"]:
+        sales = [line for line in invoice["Line"] if line["DetailType"] == "SalesItemLineDetail"]
+        assert sales
+        subtotal = sum(Decimal(str(line["Amount"])) for line in sales)
+        assert subtotal + Decimal(str(invoice["TxnTaxDetail"]["TotalTax"])) == Decimal(
+            str(invoice["TotalAmt"]))
