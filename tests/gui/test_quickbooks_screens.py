@@ -291,3 +291,40 @@ def test_reconnect_opens_setup_on_the_quickbooks_page(
         assert page.connect_button.text() == "&Reconnect"
         window.wizard.reject()
     wait_for_background_tasks(qtbot)
+
+
+def test_invoice_page_opens_the_invoice_in_quickbooks_online(
+        qtbot: QtBot, set_up_context: AppContext, desk: Desk,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """With Intuit's QuickBooks Online, the page links to the invoice in QuickBooks' web app."""
+    from app.core.money import Money
+    from app.core.quickbooks.books import InvoiceRecord, match_by_hand, upsert_invoices
+    from app.gui.invoices import page as page_module
+    from app.gui.invoices.page import InvoicePage
+
+    engine = set_up_context.engine
+    save_connection(engine, QuickBooksOnlineConnection(
+        client_id="ABx8", realm_id="9130", environment="production",
+        api_base=PRODUCTION_API_BASE, company_name="Northwind IT Services",
+        home_currency="USD", verified_at=datetime(2026, 6, 1, tzinfo=UTC)), actor="test")
+    invoice = desk.open_invoices(1)[0]
+    with session_scope(engine) as s:
+        upsert_invoices(s, "online", [InvoiceRecord(
+            remote_id="146", doc_number=invoice.invoice_number, customer_id="58",
+            customer_name="Northwind", txn_date=invoice.invoice_date,
+            due_date=invoice.due_date, total_minor=invoice.total_minor,
+            balance_minor=invoice.total_minor - 100, currency="USD")],
+            datetime.now(UTC))
+    match_by_hand(engine, "online", invoice.id, "146", actor="test")
+    opened: list[str] = []
+    monkeypatch.setattr(page_module.QDesktopServices, "openUrl",
+                        staticmethod(lambda url: opened.append(url.toString()) or True))
+    page = InvoicePage(set_up_context)
+    qtbot.addWidget(page)
+    page.show()
+    assert page.show_invoice(invoice.id)
+    qtbot.waitUntil(page.open_quickbooks_action.isVisible, timeout=10_000)
+    assert page.facts["QuickBooks balance"].text() == Money(
+        invoice.total_minor - 100, "USD").format()
+    page.open_quickbooks_action.trigger()
+    assert opened == ["https://app.qbo.intuit.com/app/invoice?txnId=146"]
