@@ -45,6 +45,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="start with a throwaway profile and the local sandbox servers, to try PayDesk",
     )
     parser.add_argument(
+        "--demo-quickbooks", choices=("online", "desktop", "none"), default="online",
+        help="with --demo: the QuickBooks the demo keeps in step — the QuickBooks Online "
+        "sandbox (default), the QuickBooks Desktop stand-in with its Web Connector, or none")
+    parser.add_argument(
         "--smoke",
         action="store_true",
         help="start fully (database, main window) and exit at once with status 0; for checks",

@@ -49,6 +49,7 @@ from app.core.posting.channels import (
     get_channel,
     record_fact,
 )
+from app.core.quickbooks.books import match_invoices
 from app.core.quickbooks.online.channel import QuickBooksOnlineDeliverer
 from app.core.quickbooks.online.connection import QuickBooksOnlineConnection, save_connection
 from app.core.quickbooks.online.oauth import TokenSet
@@ -213,11 +214,14 @@ def main(argv: list[str] | None = None) -> int:
             rss_before = peak_rss_mb()
             cpu_before = cpu_seconds()
             started = time.perf_counter()
-            result = read_quickbooks_online(engine, client)
+            result = read_quickbooks_online(engine, client, match=False)
+            read_wall = time.perf_counter() - started
+            read_rss = peak_rss_mb()
+            match_started = time.perf_counter()
+            match = match_invoices(engine, "online", currency="USD")
+            match_wall = time.perf_counter() - match_started
             wall = time.perf_counter() - started
             cpu = cpu_seconds() - cpu_before
-            match = result.match
-            assert match is not None
             with session_scope(engine) as s:
                 autotask_invoices = int(s.scalar(select(func.count()).select_from(Invoice))
                                         or 0)
@@ -230,6 +234,8 @@ def main(argv: list[str] | None = None) -> int:
                 "seconds_cpu": round(cpu, 2), "requests": api_requests,
                 "requests_minimum": minimum, "peak_rss_mb": round(peak_rss_mb(), 1),
                 "peak_rss_mb_before": round(rss_before, 1),
+                "peak_rss_mb_after_read": round(read_rss, 1),
+                "read_seconds": round(read_wall, 2), "match_seconds": round(match_wall, 2),
                 "matched_by_number": match.by_number,
                 "matched_by_customer_date_total": match.by_customer_date_total,
                 "unmatched": match.unmatched,
@@ -276,7 +282,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'  QuickBooks invoices / customers':<34} {first['quickbooks_invoices']:>8} / "
           f"{first['quickbooks_customers']}")
     print(f"{'  requests (minimum)':<34} {first['requests']:>8} ({first['requests_minimum']})")
-    print(f"{'  peak RSS':<34} {first['peak_rss_mb']:>8} MB")
+    print(f"{'  read / match':<34} {first['read_seconds']:>8} s / {first['match_seconds']} s")
+    print(f"{'  peak RSS (after the read)':<34} {first['peak_rss_mb']:>8} MB "
+          f"({first['peak_rss_mb_after_read']} MB)")
     print(f"{'  matched by number / by c,d,t':<34} {first['matched_by_number']:>8} / "
           f"{first['matched_by_customer_date_total']}; unmatched {first['unmatched']}")
     print(f"{'posting payments':<34} {posting['payments']:>8} in {posting['seconds']} s")

@@ -20,6 +20,11 @@ from app.core.quickbooks.reconcile import reconcile
 
 
 def register(subparsers: Any) -> None:
+    from app.cli.doctor import CHECKS
+    from app.cli.quickbooks_checks import check_quickbooks_online
+
+    if check_quickbooks_online not in CHECKS:  # `paydesk doctor` checks QuickBooks too
+        CHECKS.append(check_quickbooks_online)
     parser = subparsers.add_parser(
         "reconcile",
         help="list invoices where Autotask, PayDesk and QuickBooks disagree",

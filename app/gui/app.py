@@ -297,7 +297,7 @@ def run_gui(args: argparse.Namespace) -> int:
         from app.sandbox.demo import start_demo
 
         try:
-            demo = start_demo()
+            demo = start_demo(quickbooks=getattr(args, "demo_quickbooks", "none"))
         except Exception as exc:
             starter.fail("The demo could not start", describe_exception(exc))
             return EXIT_CANNOT_START

@@ -19,6 +19,7 @@ from app.core.credentials import CredentialStore
 
 if TYPE_CHECKING:
     from app.core.gateways.protocol import PaymentGateway
+    from app.core.quickbooks.desktop.service import WebConnectorServer
     from app.gui.changes import ChangeBus
     from app.gui.payments.upkeep import PaymentUpkeep
     from app.gui.sync.controller import SyncController
@@ -29,12 +30,15 @@ if TYPE_CHECKING:
 class AppServices:
     """The long-lived pieces every screen shares, made once per window on the GUI thread:
     the payment gateway opened at start (or by Setup), the sync controller, the background
-    payment upkeep (recovery and posting), and the change bus."""
+    payment upkeep (recovery and posting), the change bus, and the QuickBooks Web Connector
+    service when the window answers it."""
 
     gateway: PaymentGateway | None = None
     sync: SyncController | None = None
     upkeep: PaymentUpkeep | None = None
     changes: ChangeBus | None = None
+    #: The QuickBooks Web Connector service the window runs (QuickBooks Desktop on this PC).
+    quickbooks_desktop: WebConnectorServer | None = None
 
 
 @dataclass

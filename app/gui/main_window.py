@@ -66,6 +66,9 @@ log = logging.getLogger(__name__)
 #: ``"module:function"`` building the sync status widget for the status bar, or None.
 SYNC_STATUS_FACTORY: str | None = "app.gui.sync:create_sync_status"
 
+#: ``"module:function"`` building QuickBooks' status bar widget (disconnected → Reconnect…).
+QUICKBOOKS_STATUS_FACTORY: str | None = "app.gui.quickbooks.status:create_quickbooks_status"
+
 #: The setup wizard's class, imported when Setup is first opened.
 WIZARD_CLASS = "app.gui.wizard:SetupWizard"
 
@@ -154,6 +157,12 @@ AREAS: tuple[AreaSpec, ...] = (
         ),
         counted=Payment,
         counted_noun=("payment", "payments"),
+    ),
+    AreaSpec(
+        "quickbooks",
+        "QuickBooks",
+        factory="app.gui.quickbooks:create_quickbooks_area",
+        empty=EmptyText("QuickBooks", "", ""),
     ),
     AreaSpec(
         "sync",
@@ -448,7 +457,7 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.navigation, 1)
         self.setup_button = QPushButton("Setup…")
         self.setup_button.setObjectName("sidebarButton")
-        self.setup_button.setToolTip("Connect Autotask and your payment gateway")
+        self.setup_button.setToolTip("Connect Autotask, your payment gateway and QuickBooks")
         self.setup_button.clicked.connect(self.open_setup)
         self.setup_button.setVisible(wizard_available())
         layout.addWidget(self.setup_button)
@@ -503,7 +512,7 @@ class MainWindow(QMainWindow):
             demo_pill.setObjectName("demoPill")
             demo_pill.setToolTip(
                 "This window uses PayDesk's local sandbox servers and a throwaway profile. "
-                "Nothing reaches a real Autotask or payment gateway."
+                "Nothing reaches a real Autotask, payment gateway or QuickBooks."
             )
             bar.addPermanentWidget(demo_pill)
         self.sync_status: QWidget | None = None
@@ -517,6 +526,20 @@ class MainWindow(QMainWindow):
                 self.broken_areas["sync_status"] = f"{type(exc).__name__}: {exc}"
             else:
                 self.set_sync_status_widget(widget)
+        self.quickbooks_status: QWidget | None = None
+        if QUICKBOOKS_STATUS_FACTORY is not None:
+            try:
+                status = resolve(QUICKBOOKS_STATUS_FACTORY)(self.context)
+                assert isinstance(status, QWidget)
+            except Exception as exc:
+                log.exception("The QuickBooks status could not be built")
+                self.broken_areas["quickbooks_status"] = f"{type(exc).__name__}: {exc}"
+            else:
+                self.quickbooks_status = status
+                bar.addPermanentWidget(status)
+                refresh = getattr(status, "refresh", None)
+                if callable(refresh):
+                    self.setupClosed.connect(refresh)
 
     def set_sync_status_widget(self, widget: QWidget) -> None:
         """Put the sync state in the status bar's right-hand slot (replaces any earlier one)."""

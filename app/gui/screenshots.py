@@ -57,6 +57,7 @@ SCREEN_MODULES: tuple[str, ...] = (
     "app.gui.payment_methods.screens",
     "app.gui.sync.screens",
     "app.gui.payments.screens",
+    "app.gui.quickbooks.screens",
 )
 
 #: The Autotask sandbox's seed and size for screenshots: enough for full tables, quick to sync.

@@ -5,6 +5,16 @@ MSP: a few hundred organizations and a few thousand invoices over three years) a
 are available, the sandbox of every payment gateway provider (Stripe's first), all in this
 process on 127.0.0.1. The setup
 wizard pre-fills itself from `DemoEnvironment.autotask`; nothing reaches a real service.
+
+QuickBooks (``start_demo(quickbooks=…)``, ``paydesk --demo [--demo-quickbooks desktop]``):
+``online`` (``paydesk --demo``'s choice) runs the QuickBooks Online sandbox, seeded from the
+same seed and sizes as the Autotask sandbox, and stores its connection as a completed connect
+would — the demo opens connected, and a payment taken in the demo is posted to the sandbox
+company. ``desktop`` runs PayDesk's QuickBooks Desktop stand-in — a company file seeded alike,
+as Autotask's export would have made it — and its Web Connector, which calls the window's Web
+Connector service every few seconds, already set up (the ``.qwc`` connection and its password
+are stored in the demo profile). ``none`` leaves QuickBooks out.
+
 `close()` stops the servers, removes the keychain entries the demo made and deletes the
 folder.
 """
@@ -15,6 +25,7 @@ import contextlib
 import logging
 import shutil
 import tempfile
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,9 +33,15 @@ from typing import Any
 from app.core.config import Profile
 from app.core.credentials import CredentialStore, SecretName
 
-__all__ = ["DemoAutotask", "DemoEnvironment", "DemoGateway", "start_demo"]
+__all__ = ["DemoAutotask", "DemoEnvironment", "DemoGateway", "DemoQuickBooks", "start_demo"]
+
+#: Seconds between the demo Web Connector's updates (a real one runs every few minutes).
+DEMO_WEB_CONNECTOR_EVERY = 10.0
 
 log = logging.getLogger(__name__)
+
+#: The Autotask sandbox's seed in the demo (the QuickBooks stand-in is seeded alike).
+AUTOTASK_SEED = 7
 
 
 @dataclass(frozen=True)
@@ -61,6 +78,70 @@ def demo_gateway(demo: Any, provider: str) -> DemoGateway | None:
     return None
 
 
+@dataclass(frozen=True)
+class DemoQuickBooks:
+    """Which QuickBooks the demo runs, and how to reach it.
+
+    ``online``: the QuickBooks Online sandbox's discovery document (``environment``), API
+    address and its Intuit app keys (the wizard pre-fills them); ``company`` is the running
+    sandbox. ``desktop``: the stand-in's ``company_file``; ``company`` is the stand-in."""
+
+    kind: str
+    company_file: str = ""
+    company: Any = field(default=None, repr=False, compare=False)
+    environment: str = ""
+    api_base: str = ""
+    client_id: str = ""
+    client_secret: str = field(default="", repr=False)
+
+
+class _DemoWebConnector:
+    """The QuickBooks Web Connector's stand-in, polling the window's service on a thread.
+
+    It reads the service's address from the demo profile's stored connection each round (the
+    window picks a free port when it starts the service)."""
+
+    def __init__(self, profile: Profile, company: Any, every: float) -> None:
+        self._profile = profile
+        self._company = company
+        self._every = every
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="demo-web-connector",
+                                        daemon=True)
+
+    def start(self) -> _DemoWebConnector:
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        from urllib.parse import urlsplit
+
+        from app.core.quickbooks.desktop.qwc import load_connection
+        from app.core.storage.engine import open_database
+        from app.sandbox.quickbooks_desktop.connector import WebConnector
+
+        engine = open_database(self._profile.database_url)
+        credentials = CredentialStore(self._profile.key)
+        try:
+            while not self._stop.wait(self._every):
+                try:
+                    connection = load_connection(engine)
+                    password = credentials.get(SecretName.QUICKBOOKS_DESKTOP_PASSWORD)
+                    if connection is None or not password or not urlsplit(
+                            connection.app_url).port:
+                        continue  # the window has not started its service yet
+                    WebConnector(connection.app_url, connection.username, password,
+                                 self._company).update()
+                except Exception:  # the window may be starting or closing; try next round
+                    log.debug("The demo Web Connector's update failed", exc_info=True)
+        finally:
+            engine.dispose()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+
 class DemoEnvironment:
     """A running demo. Use as a context manager or call `close()` when PayDesk exits."""
 
@@ -86,6 +167,9 @@ class DemoEnvironment:
         #: The sandbox accounts of the other gateway providers (Authorize.Net …).
         self.other_gateways = other_gateways
         self._resources = resources or contextlib.ExitStack()
+        self.quickbooks: DemoQuickBooks | None = None
+        self._web_connector: _DemoWebConnector | None = None
+        self._quickbooks_server: Any = None
         self._closed = False
 
     def __repr__(self) -> str:
@@ -101,7 +185,9 @@ class DemoEnvironment:
         if self._closed:
             return
         self._closed = True
-        for server in (self._gateway_server, self._autotask_server):
+        if self._web_connector is not None:
+            self._web_connector.stop()
+        for server in (self._quickbooks_server, self._gateway_server, self._autotask_server):
             if server is not None:
                 with contextlib.suppress(Exception):
                     server.stop()
@@ -133,19 +219,64 @@ def _start_gateway() -> Any | None:
         return None
 
 
+def _start_quickbooks_online(demo: DemoEnvironment, sizes: Any, seed: int) -> None:
+    """The QuickBooks Online sandbox, seeded like the Autotask sandbox, stored as a completed
+    connect would (tokens, Test Connection, the company), so the demo opens connected."""
+    from app.core.quickbooks.online.setup import connect_sandbox
+    from app.core.storage.engine import open_database
+    from app.sandbox.quickbooks_online.server import QuickBooksOnlineSandbox
+
+    server = QuickBooksOnlineSandbox(
+        seed=seed, companies=sizes.companies, contacts=sizes.contacts,
+        contracts=sizes.contracts, tickets=sizes.tickets, invoices=sizes.invoices,
+        years=sizes.years).start()
+    demo._quickbooks_server = server
+    engine = open_database(demo.profile.database_url)
+    try:
+        connect_sandbox(engine, CredentialStore(demo.profile.key), server, actor="demo")
+    finally:
+        engine.dispose()
+    demo.quickbooks = DemoQuickBooks(
+        "online", company=server, environment=server.discovery_url, api_base=server.api_base,
+        client_id=server.client_id, client_secret=server.client_secret)
+
+
+def _start_quickbooks_desktop(demo: DemoEnvironment, sizes: Any, seed: int,
+                              every: float) -> None:
+    """The stand-in company file and its Web Connector, already set up in the profile."""
+    from app.core.quickbooks.desktop.qwc import connect, ensure_password
+    from app.core.storage.engine import open_database
+    from app.sandbox.quickbooks_desktop.company import CompanyFile
+
+    company = CompanyFile(seed=seed, sizes=sizes)
+    engine = open_database(demo.profile.database_url)
+    try:
+        # Port 0: the window's service takes a free port and stores the address it got.
+        connect(engine, app_url="http://127.0.0.1:0/qbwc", actor="demo")
+    finally:
+        engine.dispose()
+    ensure_password(CredentialStore(demo.profile.key))
+    demo.quickbooks = DemoQuickBooks("desktop", company.file_path, company)
+    demo._web_connector = _DemoWebConnector(demo.profile, company, every).start()
+
+
 def start_demo(
     *,
     companies: int = 300,
     invoices: int = 3600,
     latency_ms: float = 40.0,
     folder: Path | None = None,
+    quickbooks: str = "none",
+    web_connector_every: float = DEMO_WEB_CONNECTOR_EVERY,
 ) -> DemoEnvironment:
-    """Start the demo servers and make a throwaway profile (in ``folder`` if given)."""
+    """Start the demo servers and make a throwaway profile (in ``folder`` if given).
+    ``quickbooks``: ``online``, ``desktop`` or ``none`` (see the module docstring)."""
     from app.sandbox.autotask.server import AutotaskSandbox
 
     base = folder or Path(tempfile.mkdtemp(prefix="paydesk-demo-"))
     profile = Profile.open(base / "profile")
     autotask = AutotaskSandbox(
+        seed=AUTOTASK_SEED,
         companies=companies,
         contacts=companies * 3,
         contracts=max(1, companies * 4 // 5),
@@ -164,8 +295,26 @@ def start_demo(
         resources.close()
         raise
     log.info("Demo started: profile %s, Autotask sandbox %s", profile.folder, autotask.url)
-    return DemoEnvironment(base, profile, autotask, gateway, other_gateways=others,
+    demo = DemoEnvironment(base, profile, autotask, gateway, other_gateways=others,
                            resources=resources)
+    if quickbooks not in ("online", "desktop", "none"):
+        demo.close()
+        raise ValueError(f"The demo has no QuickBooks called {quickbooks!r}")
+    if quickbooks != "none":
+        from app.sandbox.autotask.data import DataSizes
+
+        sizes = DataSizes(companies=companies, contacts=companies * 3,
+                          contracts=max(1, companies * 4 // 5),
+                          tickets=invoices + invoices // 9, invoices=invoices, years=3)
+        try:
+            if quickbooks == "online":
+                _start_quickbooks_online(demo, sizes, AUTOTASK_SEED)
+            else:
+                _start_quickbooks_desktop(demo, sizes, AUTOTASK_SEED, web_connector_every)
+        except BaseException:
+            demo.close()
+            raise
+    return demo
 
 
 def _start_other_gateways(resources: contextlib.ExitStack) -> tuple[DemoGateway, ...]:

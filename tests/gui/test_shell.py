@@ -40,7 +40,8 @@ from app.gui.main_window import AREAS, MainWindow, PendingArea, area_spec
 from app.gui.widgets import EmptyState
 from tests.gui.conftest import wait_for_background_tasks
 
-AREA_TITLES = ["Invoices", "Organizations", "Transactions", "Payment Search", "Sync", "Settings"]
+AREA_TITLES = ["Invoices", "Organizations", "Transactions", "Payment Search", "QuickBooks", "Sync",
+               "Settings"]
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ import io
 import multiprocessing
 import os
 import signal
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +20,8 @@ import pytest
 from app.core.config import Profile, set_internal_currency
 from app.core.credentials import CredentialStore, SecretName
 from app.core.quickbooks.online.errors import QuickBooksDisconnectedError
-from app.core.quickbooks.online.setup import open_quickbooks_client
+from app.core.quickbooks.online.read import quickbooks_sync_hook
+from app.core.quickbooks.online.setup import open_quickbooks_client, quickbooks_status
 from app.core.storage.engine import open_database
 from app.sandbox.quickbooks_online.server import QuickBooksOnlineSandbox
 from tests.integration.file_keyring import FileKeyring
@@ -122,6 +124,13 @@ def test_a_revoked_connection_says_reconnect(world: TokenWorld) -> None:
     with pytest.raises(QuickBooksDisconnectedError) as caught:
         world.connects()
     assert caught.value.message == "QuickBooks disconnected — Reconnect in Setup."
+    # The background read keeps the status bar's sentence.
+    engine = open_database(world.profile.database_url)
+    quickbooks_sync_hook(world.credentials)(engine, threading.Event())
+    status = quickbooks_status(engine, world.credentials)
+    assert status.connected and status.last_read_ok is False
+    assert status.problem == "QuickBooks disconnected — Reconnect in Setup."
+    engine.dispose()
 
 
 def test_two_processes_refreshing_together_never_lose_the_connection(world: TokenWorld) -> None:

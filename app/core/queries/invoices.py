@@ -67,6 +67,7 @@ __all__ = [
     "InvoiceQuery",
     "InvoiceRow",
     "InvoiceTotals",
+    "any_quickbooks_numbers",
     "export_invoices_csv",
     "invoice_detail",
     "invoice_export_cell",
@@ -512,6 +513,14 @@ def invoice_totals(
     ).where(*_conditions(query, today))
     count, total, balance = connection.execute(stmt).one()
     return InvoiceTotals(int(count), int(total), int(balance), held_back_invoices(connection))
+
+
+def any_quickbooks_numbers(engine: Engine) -> bool:
+    """Whether any invoice has its QuickBooks number yet (the QuickBooks link filled it in)."""
+    with engine.connect() as connection:
+        found = connection.execute(
+            select(Invoice.id).where(Invoice.qb_doc_number.is_not(None)).limit(1)).first()
+    return found is not None
 
 
 def held_back_invoices(connection: Connection | Session) -> int:

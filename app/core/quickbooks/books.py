@@ -30,8 +30,9 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any, cast
 
-from sqlalchemy import Engine, delete, func, insert, select, update
+from sqlalchemy import Engine, Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from app.core.clock import utcnow
@@ -188,6 +189,26 @@ def delete_customers(session: Session, source: str, remote_ids: Sequence[str]) -
 
 # --- matching ---------------------------------------------------------------------------------
 
+
+class _Batch:
+    """Rows for one statement, sent with executemany every ``size`` rows."""
+
+    def __init__(self, session: Session, statement: Any, size: int = 5000) -> None:
+        self.session = session
+        self.statement = statement
+        self.size = size
+        self.rows: list[dict[str, object]] = []
+
+    def add(self, row: dict[str, object]) -> None:
+        self.rows.append(row)
+        if len(self.rows) >= self.size:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.rows:
+            self.session.execute(self.statement, self.rows)
+            self.rows = []
+
 _SPACES = re.compile(r"\s+")
 
 
@@ -337,7 +358,25 @@ def match_invoices(engine: Engine, source: str, *, currency: str,
                         f"{doc_of.get(rid) or rid} by customer, date and total; match it by "
                         "hand."), "ambiguous")
 
-        inserts: list[dict[str, object]] = []
+        # Written in batches (executemany), so a first pass over 100,000 invoices neither
+        # sends 100,000 statements one by one nor keeps them all in memory.
+        matches = cast(Table, QuickBooksInvoiceMatch.__table__)
+        invoices_table = cast(Table, Invoice.__table__)
+        add_match = insert(matches)
+        change_match = (
+            matches.update()
+            .where(matches.c.source == bindparam("b_source"),
+                   matches.c.invoice_id == bindparam("b_invoice_id"))
+            .values(remote_id=bindparam("b_remote_id"), method=bindparam("b_method"),
+                    reason=bindparam("b_reason"), reason_code=bindparam("b_code"),
+                    decided_at=bindparam("b_at"), decided_by=bindparam("b_by"))
+        )
+        set_invoice = (
+            invoices_table.update().where(invoices_table.c.id == bindparam("b_id"))
+            .values(qb_invoice_id=bindparam("b_remote_id"), qb_doc_number=bindparam("b_doc"))
+        )
+        inserts = _Batch(session, add_match)
+        updates = _Batch(session, change_match)
         for inv_id, decision in decisions.items():
             if decision.method == MatchMethod.BY_NUMBER:
                 report.by_number += 1
@@ -353,21 +392,20 @@ def match_invoices(engine: Engine, source: str, *, currency: str,
                 continue
             report.changed += 1
             if old is None:
-                inserts.append({
+                inserts.add({
                     "source": source, "invoice_id": inv_id, "remote_id": decision.remote_id,
                     "method": decision.method, "by_hand": False, "reason": decision.reason,
                     "reason_code": decision.code, "decided_at": now,
                     "decided_by": AUTOMATIC_ACTOR,
                 })
             else:
-                session.execute(update(QuickBooksInvoiceMatch).where(
-                    QuickBooksInvoiceMatch.source == source,
-                    QuickBooksInvoiceMatch.invoice_id == inv_id,
-                ).values(remote_id=decision.remote_id, method=decision.method,
-                         reason=decision.reason, reason_code=decision.code, decided_at=now,
-                         decided_by=AUTOMATIC_ACTOR))
-        if inserts:
-            session.execute(insert(QuickBooksInvoiceMatch), inserts)
+                updates.add({
+                    "b_source": source, "b_invoice_id": inv_id, "b_remote_id": decision.remote_id,
+                    "b_method": decision.method, "b_reason": decision.reason,
+                    "b_code": decision.code, "b_at": now, "b_by": AUTOMATIC_ACTOR,
+                })
+        inserts.flush()
+        updates.flush()
         for chunk in _chunks([str(i) for i in stale]):
             session.execute(delete(QuickBooksInvoiceMatch).where(
                 QuickBooksInvoiceMatch.source == source,
@@ -377,20 +415,24 @@ def match_invoices(engine: Engine, source: str, *, currency: str,
         report.unmatched += sum(1 for v in existing.values() if v[3] and not v[0])
 
         # Invoice.qb_invoice_id / qb_doc_number follow the matches.
-        wanted: dict[int, tuple[str | None, str | None]] = {}
-        for inv_id, decision in decisions.items():
-            wanted[inv_id] = (decision.remote_id,
-                              doc_of.get(decision.remote_id) if decision.remote_id else None)
+        wanted: dict[int, str | None] = {
+            inv_id: decision.remote_id for inv_id, decision in decisions.items()}
         for inv_id, (hand_rid, _m, _r, hand) in existing.items():
             if hand:
-                wanted[inv_id] = (hand_rid, doc_of.get(hand_rid) if hand_rid else None)
+                wanted[inv_id] = hand_rid
         for inv_id in stale:
-            wanted[inv_id] = (None, None)
-        current = {int(row[0]): (row[6], row[7]) for row in invoices}
-        for inv_id, value in wanted.items():
-            if current.get(inv_id) != value:
-                session.execute(update(Invoice).where(Invoice.id == inv_id).values(
-                    qb_invoice_id=value[0], qb_doc_number=value[1]))
+            wanted[inv_id] = None
+        invoice_updates = _Batch(session, set_invoice)
+        for row in invoices:
+            inv_id = int(row[0])
+            if inv_id not in wanted:
+                continue
+            target = wanted[inv_id]
+            value = (target, doc_of.get(target) if target else None)
+            if (row[6], row[7]) != value:
+                invoice_updates.add({"b_id": inv_id, "b_remote_id": value[0],
+                                     "b_doc": value[1]})
+        invoice_updates.flush()
     return report
 
 

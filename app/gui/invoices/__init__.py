@@ -37,6 +37,11 @@ class InvoicesArea(QWidget):
             frozenset({"invoices", "organizations", "payment_terms"}), self._on_synced, self
         )
         follow_sync(context, self.sync_changes)
+        # The QuickBooks read runs at the end of the sync and fills QuickBooks numbers on rows
+        # the Autotask pass did not change: show them once the sync is done.
+        from app.gui.sync.controller import controller_for
+
+        controller_for(context).finished.connect(self._after_sync)
 
     @Slot(int)
     def open_invoice(self, invoice_id: int) -> None:
@@ -75,6 +80,12 @@ class InvoicesArea(QWidget):
             self.history.model.forget_rows(None)
             self.history.table.viewport().update()
         self.refresh_invoices(sorted(changed.get("invoices", ())))
+
+    @Slot(object)
+    def _after_sync(self, _result: object) -> None:
+        self.history.model.forget_rows(None)
+        self.history.table.viewport().update()
+        self.history.reveal_quickbooks_numbers()
 
     def refresh_invoices(self, changed_ids: list[int]) -> None:
         """After a sync or payment: update those rows, and the open invoice if it changed."""

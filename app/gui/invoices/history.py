@@ -75,6 +75,7 @@ from app.core.queries.invoices import (
     InvoiceQuery,
     InvoiceRow,
     InvoiceTotals,
+    any_quickbooks_numbers,
     export_invoices_csv,
     invoice_export_cell,
 )
@@ -291,7 +292,9 @@ class InvoiceHistoryView(QWidget):
         header.customContextMenuRequested.connect(self._show_header_menu)
         # The QuickBooks number stays empty until the QuickBooks link fills it in: hide the
         # column until some invoice has one (the header's menu shows it at any time).
+        self._quickbooks_column_waiting = True
         self.table.setColumnHidden(COLUMNS.index(InvoiceColumn.QB_NUMBER), True)
+        self.reveal_quickbooks_numbers()
         if self._fixed_organization is not None:
             self.table.setColumnHidden(COLUMNS.index(InvoiceColumn.ORGANIZATION), True)
         for section, width in enumerate(self._default_widths()):
@@ -743,6 +746,18 @@ class InvoiceHistoryView(QWidget):
 
     def _on_changes(self, invoice_ids: list[int]) -> None:
         self.refresh_invoices(invoice_ids or self.model.cached_keys())
+
+    def reveal_quickbooks_numbers(self) -> None:
+        """Show the QuickBooks # column hidden at start for want of numbers, once QuickBooks
+        has filled some in (a column the person hid stays hidden)."""
+        if self._quickbooks_column_waiting:
+            run_task("look for QuickBooks numbers", any_quickbooks_numbers, self.context.engine,
+                     on_success=self._on_quickbooks_numbers, parent=self)
+
+    def _on_quickbooks_numbers(self, found: bool) -> None:
+        if found and self._quickbooks_column_waiting:
+            self._quickbooks_column_waiting = False
+            self.table.setColumnHidden(COLUMNS.index(InvoiceColumn.QB_NUMBER), False)
 
     # --- actions -------------------------------------------------------------------------
     @Slot()

@@ -47,6 +47,7 @@ _RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
 #: (the Pay… action plugs in this way).
 INVOICE_PAGE_EXTENSIONS: tuple[str, ...] = (
     "app.gui.payments.actions:install_invoice_page_pay_action",
+    "app.gui.quickbooks.invoice_link:install_invoice_page_quickbooks",
 )
 
 
@@ -127,9 +128,18 @@ class InvoicePage(QWidget):
         )
         self.open_autotask_action.triggered.connect(self.open_in_autotask)
 
+        self.open_quickbooks_action = QAction("Open in QuickBooks", self)
+        self.open_quickbooks_action.setObjectName("openInQuickBooks")
+        self.open_quickbooks_action.setToolTip(
+            "Open the matched QuickBooks invoice in your browser")
+        self.open_quickbooks_action.setVisible(False)
+        self.open_quickbooks_action.triggered.connect(self.open_in_quickbooks)
+        self._quickbooks_url = ""
+
         self.actions_bar = QHBoxLayout()
         self.actions_bar.setSpacing(8)
-        for action in (self.open_autotask_action, self.copy_number_action):
+        for action in (self.open_autotask_action, self.open_quickbooks_action,
+                       self.copy_number_action):
             self._add_button(action)
 
         header = QHBoxLayout()
@@ -167,6 +177,7 @@ class InvoicePage(QWidget):
             ("Paid", right),
             ("Balance", right),
             ("Last payment", right),
+            ("QuickBooks balance", right),
         ):
             label = QLabel()
             label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -177,6 +188,8 @@ class InvoicePage(QWidget):
             caption = QLabel(key)
             caption.setMinimumWidth(caption.fontMetrics().horizontalAdvance(key) + 12)
             form.addRow(caption, label)
+        self._facts_right = right
+        right.setRowVisible(self.facts["QuickBooks balance"], False)  # shown when matched
         facts = QGridLayout()
         facts.addLayout(left, 0, 0)
         facts.addLayout(right, 0, 1)
@@ -339,6 +352,8 @@ class InvoicePage(QWidget):
             )
         self.facts["Billing period"].setText(period)
         self.facts["QuickBooks #"].setText(row.qb_doc_number or "Not in QuickBooks yet")
+        self.facts["QuickBooks #"].setToolTip("")
+        self.show_quickbooks(None, None)  # the QuickBooks extension fills it in once read
         self.facts["Total"].setText(self._money(row.total_minor))
         self.facts["Tax"].setText(self._money(detail.tax_minor))
         self.facts["Paid"].setText(self._money(row.amount_paid_minor))
@@ -418,6 +433,24 @@ class InvoicePage(QWidget):
     def copy_invoice_number(self) -> None:
         if self.detail is not None:
             QGuiApplication.clipboard().setText(self.detail.row.invoice_number)
+
+    def show_quickbooks(self, balance_minor: int | None, url: str | None,
+                        number: str | None = None, how: str = "") -> None:
+        """The matched QuickBooks invoice: its balance, its number and where it opens (None:
+        not matched, or not read yet)."""
+        self._facts_right.setRowVisible(self.facts["QuickBooks balance"], balance_minor is not None)
+        if balance_minor is not None:
+            self.facts["QuickBooks balance"].setText(self._money(balance_minor))
+        if number:
+            self.facts["QuickBooks #"].setText(number)
+            self.facts["QuickBooks #"].setToolTip(f"The QuickBooks invoice, {how}" if how else "")
+        self._quickbooks_url = url or ""
+        self.open_quickbooks_action.setVisible(bool(url))
+
+    @Slot()
+    def open_in_quickbooks(self) -> None:
+        if self._quickbooks_url:
+            QDesktopServices.openUrl(QUrl(self._quickbooks_url))
 
     @Slot()
     def open_in_autotask(self) -> None:

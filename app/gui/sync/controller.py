@@ -39,6 +39,15 @@ from app.gui.workers import Task, WorkerFailure, run_task
 
 log = logging.getLogger(__name__)
 
+
+def install_quickbooks_sync(credentials: CredentialStore) -> None:
+    """Register the QuickBooks Online read as a sync hook with this window's keychain store
+    (it does nothing while QuickBooks Online is not connected)."""
+    from app.core.quickbooks.online.read import quickbooks_sync_hook
+    from app.core.sync.hooks import register_sync_hook
+
+    register_sync_hook("quickbooks_online", quickbooks_sync_hook(credentials))
+
 #: An overdue sync waits this long after start, so the window is up first.
 STARTUP_DELAY_MS = 5_000
 
@@ -51,6 +60,7 @@ def sync_job(engine: Engine, credentials: CredentialStore, full: bool, *,
     if client is None:
         raise SyncError(describe_missing_connection(engine, credentials, in_window=True)
                         or "PayDesk is not connected to Autotask yet.")
+    install_quickbooks_sync(credentials)  # QuickBooks is read in the same sync, after Autotask
     try:
         return run_sync(engine, client, full=full, cancel=cancel, on_progress=on_progress)
     finally:

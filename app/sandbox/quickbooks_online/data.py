@@ -40,7 +40,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
-from app.sandbox.autotask.data import CHUNK, DataSizes, SandboxData, _mix
+from app.sandbox.autotask.data import CHUNK, DataSizes, SandboxData, _LineCore, _mix
 
 __all__ = [
     "CURRENCY_COUNTRIES",
@@ -83,6 +83,14 @@ ITEM_EXPENSES = "3"
 ITEM_SURCHARGE = "30"
 ITEM_ADJUSTMENT = "31"
 METHOD_CHECK = "2"
+
+
+_ITEM_REFS: dict[int, Record] = {
+    1: {"value": ITEM_SERVICES, "name": "Services"},
+    2: {"value": ITEM_EXPENSES, "name": "Billable expenses"},
+    4: {"value": ITEM_SERVICES, "name": "Services"},
+    6: {"value": ITEM_HARDWARE, "name": "Hardware"},
+}
 
 
 def money(value: Decimal | int | str) -> Decimal:
@@ -145,7 +153,8 @@ class CompanyData:
         self.lock = threading.RLock()
         self._index: _Index | None = None
         self._chunks: OrderedDict[int, list[Record]] = OrderedDict()
-        self._lines: OrderedDict[int, dict[int, list[Record]]] = OrderedDict()
+        self._lines: OrderedDict[int, dict[int, list[_LineCore]]] = OrderedDict()
+        self._autotask_chunks: OrderedDict[int, list[Record]] = OrderedDict()
         self._customers: list[Record] | None = None
         self.disagreements: list[Disagreement] = []
         self.renamed: dict[int, str] = {}  # company index -> QuickBooks DisplayName
@@ -154,6 +163,19 @@ class CompanyData:
         self.paid_in_qbo: set[int] = set()
         self.not_exported: set[int] = set()
         self._doc_numbers: dict[str, int] | None = None
+
+    def autotask_chunk(self, chunk: int) -> list[Record]:
+        """Autotask's invoices of one chunk (a small cache: pages read them several times)."""
+        with self.lock:
+            cached = self._autotask_chunks.get(chunk)
+            if cached is None:
+                cached = self.autotask.invoices.generate(chunk)
+                self._autotask_chunks[chunk] = cached
+                if len(self._autotask_chunks) > 8:
+                    self._autotask_chunks.popitem(last=False)
+            else:
+                self._autotask_chunks.move_to_end(chunk)
+            return cached
 
     # ------------------------------------------------------------------ ids
     def invoice_id(self, index: int) -> str:
@@ -269,8 +291,7 @@ class CompanyData:
                        f"{self.renamed[company]!r} there.")
 
     def _note(self, kind: str, i: int, qbo_id: str | None, detail: str) -> None:
-        at = self.autotask
-        record = at.invoices.generate(i // CHUNK)[i % CHUNK]
+        record = self.autotask_chunk(i // CHUNK)[i % CHUNK]
         company = self._company_of(record)
         self.disagreements.append(Disagreement(
             kind=kind, autotask_invoice_id=int(record["id"]),
@@ -359,15 +380,17 @@ class CompanyData:
         idx = self.index()
         customers = self.customers()
         out: list[Record] = []
-        for offset, record in enumerate(self.autotask.invoices.generate(chunk)):
+        for offset, record in enumerate(self.autotask_chunk(chunk)):
             i = chunk * CHUNK + offset
             state = idx.state[i]
             if not state:
                 out.append({})
                 continue
             invoice_day = _day(record["invoiceDateTime"])
-            exported = datetime.combine(invoice_day + timedelta(days=2),
-                                        datetime.min.time(), UTC) + timedelta(hours=17)
+            # Exported the same day, after Autotask made it (06:00-10:00 UTC): never in the
+            # future, since the newest invoices are dated the anchor (the 1st of this month).
+            exported = datetime.combine(invoice_day, datetime.min.time(), UTC) + timedelta(
+                hours=12)
             total = money(record["invoiceTotal"]) + self.edited.get(i, ZERO)
             customer = customers[idx.company[i]]
             updated = exported
@@ -378,7 +401,7 @@ class CompanyData:
                               + timedelta(hours=18))
                 linked = [{"TxnId": self.historical_payment_id(i), "TxnType": "Payment"}]
             if i in self.edited or i in self.renumbered:
-                updated = max(updated, exported + timedelta(days=1))
+                updated = max(updated, exported + timedelta(hours=3))
             out.append({
                 "Id": self.invoice_id(i),
                 "SyncToken": "1" if (i in self.edited or i in self.renumbered
@@ -411,36 +434,32 @@ class CompanyData:
         return min(day, self.autotask.anchor - timedelta(days=1))
 
     def invoice_lines(self, i: int) -> list[Record]:
-        """The sales lines (and the subtotal line) of generated invoice ``i``."""
+        """The sales lines (and the subtotal line) of generated invoice ``i``: one per
+        Autotask invoice line, from the same seeded draws as Autotask's BillingItems."""
         chunk = i // CHUNK
         with self.lock:
             by_invoice = self._lines.get(chunk)
             if by_invoice is None:
-                by_invoice = {}
-                base = chunk * CHUNK
-                invoice_ids = {int(r["id"]): base + k for k, r in
-                               enumerate(self.autotask.invoices.generate(chunk))}
-                for item in self.autotask.billing_items.generate(chunk):
-                    by_invoice.setdefault(invoice_ids[int(item["invoiceID"])], []).append(item)
+                at = self.autotask
+                draw = at._rng(15, chunk).random  # the stream Autotask draws line money from
+                first = chunk * CHUNK
+                by_invoice = {index: at._line_cores(index, draw)
+                              for index in range(first, min(first + CHUNK, at.invoices.count))}
                 self._lines[chunk] = by_invoice
-                if len(self._lines) > 16:
+                if len(self._lines) > 32:
                     self._lines.popitem(last=False)
         lines: list[Record] = []
         subtotal = ZERO
-        for n, item in enumerate(by_invoice.get(i, []), start=1):
-            kind = int(item["billingItemType"])
-            item_ref = ({"value": ITEM_HARDWARE, "name": "Hardware"} if kind == 6 else
-                        {"value": ITEM_EXPENSES, "name": "Billable expenses"} if kind == 2 else
-                        {"value": ITEM_SERVICES, "name": "Services"})
-            amount = money(item["extendedPrice"])
-            subtotal += amount
+        for n, (kind, name, quantity, rate, extended, tax) in enumerate(
+                by_invoice.get(i, []), start=1):
+            item_ref = _ITEM_REFS.get(kind) or _ITEM_REFS[1]
+            subtotal += extended
             lines.append({
-                "Id": str(n), "LineNum": n, "Description": item["description"],
-                "Amount": amount, "DetailType": "SalesItemLineDetail",
+                "Id": str(n), "LineNum": n, "Description": name,
+                "Amount": extended, "DetailType": "SalesItemLineDetail",
                 "SalesItemLineDetail": {
-                    "ItemRef": item_ref, "UnitPrice": item["rate"], "Qty": item["quantity"],
-                    "ServiceDate": item["itemDate"][:10],
-                    "TaxCodeRef": {"value": "TAX" if item["taxDollars"] else "NON"}},
+                    "ItemRef": item_ref, "UnitPrice": rate, "Qty": quantity,
+                    "TaxCodeRef": {"value": "TAX" if tax else "NON"}},
             })
         added = self.edited.get(i)
         if added is not None:
@@ -472,7 +491,7 @@ class CompanyData:
         idx = self.index()
         if idx.state[i] != 2:
             return None
-        autotask = self.autotask.invoices.generate(i // CHUNK)[i % CHUNK]
+        autotask = self.autotask_chunk(i // CHUNK)[i % CHUNK]
         invoice = self.invoice_chunk(i // CHUNK)[i % CHUNK]
         day = self.payment_day(i, autotask)
         moment = datetime.combine(day, datetime.min.time(), UTC) + timedelta(hours=18)

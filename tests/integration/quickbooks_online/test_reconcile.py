@@ -18,6 +18,7 @@ from app.core.credentials import CredentialStore
 from app.core.posting.channels import ClaimedPosting, get_channel
 from app.core.quickbooks.books import SOURCE_ONLINE
 from app.core.quickbooks.online.read import LAST_READ_SETTING, quickbooks_sync_hook
+from app.core.quickbooks.online.setup import quickbooks_status
 from app.core.quickbooks.reconcile import reconcile
 from app.core.storage.engine import open_database
 from app.core.sync import run_sync
@@ -53,6 +54,11 @@ def test_the_sync_reads_quickbooks_and_a_payment_not_posted_shows_until_it_is(
         assert result.status.value == "succeeded"
         last = get_setting(engine, LAST_READ_SETTING)
         assert last["status"] == "succeeded" and last["matched"] > 0
+        status = quickbooks_status(engine, credentials)
+        assert status.connected and status.problem is None and status.last_read_ok
+        assert status.company_name == "Northwind IT Services"
+        assert status.unmatched == sum(1 for d in quickbooks.disagreements()
+                                       if d["kind"] == "not_exported")
         seeded = _codes(engine)
         assert seeded  # the sandbox's disagreements
 
@@ -104,6 +110,12 @@ def test_reconcile_command_prints_json(tmp_path: Path) -> None:
             run_sync(engine, autotask_client(autotask), cancel=threading.Event())
         finally:
             unregister_sync_hook("quickbooks_online")
+        doctor = io.StringIO()
+        with contextlib.redirect_stdout(doctor):
+            main(["--profile", str(profile.folder), "doctor"])
+        line = next(x for x in doctor.getvalue().splitlines() if "QuickBooks Online" in x)
+        assert "[OK ]" in line and "Northwind IT Services, home currency USD" in line, line
+        assert "need matching" in " ".join(doctor.getvalue().split())
         expected = len(quickbooks.disagreements()) - sum(
             1 for d in quickbooks.disagreements()
             if d["kind"] in ("customer_renamed", "number_differs"))

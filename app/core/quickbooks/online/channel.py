@@ -236,6 +236,11 @@ class QuickBooksOnlineChannel:
             return None
         return QuickBooksOnlineDeliverer(engine, client)
 
+    def describe_missing(self, engine: Engine, credentials: CredentialStore) -> str | None:
+        from app.core.quickbooks.online.setup import describe_missing_connection
+
+        return describe_missing_connection(engine, credentials)
+
 
 # --- the deliverer ----------------------------------------------------------------------------
 

@@ -47,10 +47,12 @@ from app.core.quickbooks.online.tokens import TokenManager, store_new_tokens
 
 __all__ = [
     "CompanyReport",
+    "QuickBooksStatus",
     "connect_company",
     "connect_sandbox",
     "describe_missing_connection",
     "open_quickbooks_client",
+    "quickbooks_status",
     "test_connection",
 ]
 
@@ -192,3 +194,37 @@ class _FixedToken:
 
     def renew_after_rejection(self, rejected: str) -> str:
         raise QuickBooksDisconnectedError()
+
+
+@dataclass(frozen=True, slots=True)
+class QuickBooksStatus:
+    """What the status bar and Setup show about QuickBooks Online (no network)."""
+
+    connected: bool
+    company_name: str
+    #: A plain sentence when a person must act ("QuickBooks disconnected — Reconnect in
+    #: Setup."), else None.
+    problem: str | None
+    last_read_at: datetime | None
+    last_read_ok: bool | None
+    unmatched: int
+
+
+def quickbooks_status(engine: Engine, credentials: CredentialStore) -> QuickBooksStatus:
+    from app.core.config import get_setting
+    from app.core.quickbooks.books import SOURCE_ONLINE, unmatched_count
+    from app.core.quickbooks.online.read import LAST_READ_SETTING
+
+    connection = load_connection(engine)
+    if connection is None:
+        return QuickBooksStatus(False, "", None, None, None, 0)
+    problem = describe_missing_connection(engine, credentials)
+    last = get_setting(engine, LAST_READ_SETTING) or {}
+    at = last.get("at") if isinstance(last, dict) else None
+    ok = None if not isinstance(last, dict) or not last else last.get("status") == "succeeded"
+    if problem is None and isinstance(last, dict) and last.get("status") == "failed":
+        problem = str(last.get("message") or "") or None
+    return QuickBooksStatus(
+        connected=True, company_name=connection.company_name, problem=problem,
+        last_read_at=datetime.fromisoformat(at) if at else None, last_read_ok=ok,
+        unmatched=unmatched_count(engine, SOURCE_ONLINE))
