@@ -40,7 +40,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
-from app.sandbox.autotask.data import CHUNK, DataSizes, SandboxData, _mix
+from app.sandbox.autotask.data import CHUNK, DataSizes, SandboxData, _LineCore, _mix
 
 __all__ = [
     "CURRENCY_COUNTRIES",
@@ -83,6 +83,14 @@ ITEM_EXPENSES = "3"
 ITEM_SURCHARGE = "30"
 ITEM_ADJUSTMENT = "31"
 METHOD_CHECK = "2"
+
+
+_ITEM_REFS: dict[int, Record] = {
+    1: {"value": ITEM_SERVICES, "name": "Services"},
+    2: {"value": ITEM_EXPENSES, "name": "Billable expenses"},
+    4: {"value": ITEM_SERVICES, "name": "Services"},
+    6: {"value": ITEM_HARDWARE, "name": "Hardware"},
+}
 
 
 def money(value: Decimal | int | str) -> Decimal:
@@ -145,7 +153,7 @@ class CompanyData:
         self.lock = threading.RLock()
         self._index: _Index | None = None
         self._chunks: OrderedDict[int, list[Record]] = OrderedDict()
-        self._lines: OrderedDict[int, dict[int, list[Record]]] = OrderedDict()
+        self._lines: OrderedDict[int, dict[int, list[_LineCore]]] = OrderedDict()
         self._autotask_chunks: OrderedDict[int, list[Record]] = OrderedDict()
         self._customers: list[Record] | None = None
         self.disagreements: list[Disagreement] = []
@@ -379,8 +387,10 @@ class CompanyData:
                 out.append({})
                 continue
             invoice_day = _day(record["invoiceDateTime"])
-            exported = datetime.combine(invoice_day + timedelta(days=2),
-                                        datetime.min.time(), UTC) + timedelta(hours=17)
+            # Exported the same day, after Autotask made it (06:00-10:00 UTC): never in the
+            # future, since the newest invoices are dated the anchor (the 1st of this month).
+            exported = datetime.combine(invoice_day, datetime.min.time(), UTC) + timedelta(
+                hours=12)
             total = money(record["invoiceTotal"]) + self.edited.get(i, ZERO)
             customer = customers[idx.company[i]]
             updated = exported
@@ -391,7 +401,7 @@ class CompanyData:
                               + timedelta(hours=18))
                 linked = [{"TxnId": self.historical_payment_id(i), "TxnType": "Payment"}]
             if i in self.edited or i in self.renumbered:
-                updated = max(updated, exported + timedelta(days=1))
+                updated = max(updated, exported + timedelta(hours=3))
             out.append({
                 "Id": self.invoice_id(i),
                 "SyncToken": "1" if (i in self.edited or i in self.renumbered
@@ -424,36 +434,32 @@ class CompanyData:
         return min(day, self.autotask.anchor - timedelta(days=1))
 
     def invoice_lines(self, i: int) -> list[Record]:
-        """The sales lines (and the subtotal line) of generated invoice ``i``."""
+        """The sales lines (and the subtotal line) of generated invoice ``i``: one per
+        Autotask invoice line, from the same seeded draws as Autotask's BillingItems."""
         chunk = i // CHUNK
         with self.lock:
             by_invoice = self._lines.get(chunk)
             if by_invoice is None:
-                by_invoice = {}
-                index_of = self.autotask.invoices.index_of
-                for item in self.autotask.billing_items.generate(chunk):
-                    position = index_of(int(item["invoiceID"]))
-                    if position is not None:
-                        by_invoice.setdefault(position, []).append(item)
+                at = self.autotask
+                draw = at._rng(15, chunk).random  # the stream Autotask draws line money from
+                first = chunk * CHUNK
+                by_invoice = {index: at._line_cores(index, draw)
+                              for index in range(first, min(first + CHUNK, at.invoices.count))}
                 self._lines[chunk] = by_invoice
-                if len(self._lines) > 16:
+                if len(self._lines) > 32:
                     self._lines.popitem(last=False)
         lines: list[Record] = []
         subtotal = ZERO
-        for n, item in enumerate(by_invoice.get(i, []), start=1):
-            kind = int(item["billingItemType"])
-            item_ref = ({"value": ITEM_HARDWARE, "name": "Hardware"} if kind == 6 else
-                        {"value": ITEM_EXPENSES, "name": "Billable expenses"} if kind == 2 else
-                        {"value": ITEM_SERVICES, "name": "Services"})
-            amount = money(item["extendedPrice"])
-            subtotal += amount
+        for n, (kind, name, quantity, rate, extended, tax) in enumerate(
+                by_invoice.get(i, []), start=1):
+            item_ref = _ITEM_REFS.get(kind) or _ITEM_REFS[1]
+            subtotal += extended
             lines.append({
-                "Id": str(n), "LineNum": n, "Description": item["description"],
-                "Amount": amount, "DetailType": "SalesItemLineDetail",
+                "Id": str(n), "LineNum": n, "Description": name,
+                "Amount": extended, "DetailType": "SalesItemLineDetail",
                 "SalesItemLineDetail": {
-                    "ItemRef": item_ref, "UnitPrice": item["rate"], "Qty": item["quantity"],
-                    "ServiceDate": item["itemDate"][:10],
-                    "TaxCodeRef": {"value": "TAX" if item["taxDollars"] else "NON"}},
+                    "ItemRef": item_ref, "UnitPrice": rate, "Qty": quantity,
+                    "TaxCodeRef": {"value": "TAX" if tax else "NON"}},
             })
         added = self.edited.get(i)
         if added is not None:

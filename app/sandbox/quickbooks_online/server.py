@@ -40,11 +40,11 @@ CDC_MAX_OBJECTS = 1000
 
 _QUERYABLE: dict[str, set[str]] = {
     "Invoice": {"id", "docnumber", "txndate", "duedate", "totalamt", "balance", "customerref",
-                "currencyref", "metadata", "synctoken", "privatenote", "emailstatus",
+                "currencyref", "metadata", "synctoken", "emailstatus",
                 "printstatus", "linkedtxn"},
     "Payment": {"id", "txndate", "totalamt", "unappliedamt", "customerref", "metadata",
                 "paymentrefnum", "paymentmethodref", "deposittoaccountref", "currencyref",
-                "privatenote", "synctoken"},
+                "synctoken"},
     "Customer": {"id", "displayname", "companyname", "fullyqualifiedname", "active",
                  "balance", "metadata", "primaryemailaddr", "synctoken", "currencyref"},
     "Account": {"id", "name", "fullyqualifiedname", "accounttype", "accountsubtype",
@@ -463,7 +463,10 @@ class QuickBooksOnlineSandbox:
                 return {"Preferences": store.require("Preferences", "1"), "time": now}
             if len(rest) != 2:
                 raise not_found(entity, "")
-            return {entity: store.require(entity, rest[1]), "time": now}
+            id_ = rest[1]
+            if entity == "CompanyInfo" and id_ == self.realm_id:
+                id_ = "1"  # Intuit documents companyinfo/<realmId>; the record's Id is 1
+            return {entity: store.require(entity, id_), "time": now}
         if method != "POST" or len(rest) != 1:
             raise QboFault("500", "Unsupported Operation",
                            f"Operation {method} is not supported.")
@@ -483,7 +486,7 @@ class QuickBooksOnlineSandbox:
             raise QboFault("500", "Unsupported Operation",
                            f"Operation Void is not supported for {entity}. Void a payment "
                            "with operation=update&include=void and a sparse body (Id, "
-                           "SyncToken, sparse=true).")
+                           "SyncToken, sparse=true). (This sandbox does not void invoices.)")
         if operation not in ("create", "update"):
             raise QboFault("500", "Unsupported Operation",
                            f"Operation {operation} is not supported.")
@@ -539,6 +542,8 @@ class QuickBooksOnlineSandbox:
                            element="changedSince") from None
         if since.tzinfo is None:
             since = since.replace(tzinfo=UTC)
+        # QuickBooks' timestamps have whole seconds: compare at that resolution.
+        since = since.replace(microsecond=0)
         now = datetime.fromtimestamp(self.clock(), UTC)
         if since < now - timedelta(days=CDC_MAX_DAYS):
             raise QboFault("6000", "A business validation error has occurred while processing "
@@ -760,6 +765,8 @@ def _page(status: int, title: str, message: str, *, raw: bool = False) -> _Reply
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
+    # The default backlog of 5 makes bursts of parallel clients wait a second in SYN retries.
+    request_queue_size = 128
     sandbox: QuickBooksOnlineSandbox
 
 

@@ -139,6 +139,7 @@ class CompanyStore:
         self._query_cache: dict[tuple[Any, ...], tuple[int, list[str]]] = {}
         self._updated_index: dict[str, list[tuple[datetime, str]]] = {}
         self._ids_cache: dict[str, tuple[int, list[str]]] = {}
+        self._generated_cache: dict[tuple[Any, ...], list[tuple[tuple[Any, ...], str]]] = {}
         created = format_qbo_time(datetime.combine(data.autotask.start, datetime.min.time(),
                                                    UTC) - timedelta(days=400))
         for entity, records in data.lists(created).items():
@@ -356,18 +357,41 @@ class CompanyStore:
         if cached is not None and cached[0] == self.version[entity]:
             return cached[1]
         candidates = self._candidates(query)
+        rows: list[tuple[tuple[Any, ...], str]] = []
         if candidates is not None:
-            records = [r for r in (self.get(entity, i) for i in candidates) if r is not None]
+            for id_ in candidates:
+                record = self.get(entity, id_)
+                if record is not None and query.matches(record):
+                    rows.append((_order_values(query, record), id_))
         else:
-            records = list(self.iter_records(entity, with_lines=False))
-        matched = [r for r in records if query.matches(r)]
-        for name, descending in reversed(query.order):
-            matched.sort(key=_sorter(name), reverse=descending)
-        ids = [r["Id"] for r in matched]
+            # Generated records never change (a change is an overlay record), so what they
+            # match is kept for good; only changed and new records are looked at again.
+            overlay = self.overlay[entity]
+            deleted = self.deleted[entity]
+            rows = [row for row in self._generated_matches(query)
+                    if row[1] not in overlay and row[1] not in deleted]
+            rows.extend((_order_values(query, record), id_) for id_, record in overlay.items()
+                        if id_ not in deleted and query.matches(record))
+        rows.sort(key=lambda row: _id_key(row[1]))
+        for position, (_name, descending) in reversed(list(enumerate(query.order))):
+            rows.sort(key=_row_sorter(position), reverse=descending)
+        ids = [row[1] for row in rows]
         self._query_cache[key] = (self.version[entity], ids)
         if len(self._query_cache) > 64:
             self._query_cache.pop(next(iter(self._query_cache)))
         return ids
+
+    def _generated_matches(self, query: Query) -> list[tuple[tuple[Any, ...], str]]:
+        key = query.shape_key()
+        found = self._generated_cache.get(key)
+        if found is None:
+            found = [(_order_values(query, record), record["Id"])
+                     for record in self._generated_records(query.entity)
+                     if query.matches(record)]
+            self._generated_cache[key] = found
+            if len(self._generated_cache) > 32:
+                self._generated_cache.pop(next(iter(self._generated_cache)))
+        return found
 
     def _candidates(self, query: Query) -> list[str] | None:
         """Ids a query can only match, from an index (Id, DocNumber); None: scan."""
@@ -940,6 +964,7 @@ class CompanyStore:
             self._adjust_customer(record["CustomerRef"]["value"],
                                   Decimal(str(record["TotalAmt"])))
             self._updated_index.pop("Invoice", None)
+            self._generated_cache.clear()
             return record
 
     def payment_counts(self) -> Record:
@@ -975,9 +1000,13 @@ def _sort_key(value: Any) -> tuple[int, Any]:
     return (2, text.lower())
 
 
-def _sorter(name: str) -> Any:
-    def key(record: Record) -> tuple[int, Any]:
-        return _sort_key(lookup(record, name))
+def _order_values(query: Query, record: Record) -> tuple[Any, ...]:
+    return tuple(_sort_key(lookup(record, name)) for name, _descending in query.order)
+
+
+def _row_sorter(position: int) -> Any:
+    def key(row: tuple[tuple[Any, ...], str]) -> Any:
+        return row[0][position]
 
     return key
 

@@ -197,3 +197,21 @@ def test_a_foreign_currency_is_refused_without_multicurrency(api: Api) -> None:
     invoice = open_invoice(api)
     body = payment_body(invoice, "5.00", CurrencyRef={"value": "EUR"})
     assert fault(api.post("payment", body))["code"] == "6000"
+
+
+def test_duplicate_document_numbers_and_names(api: Api) -> None:
+    invoice = open_invoice(api)
+    body = {"CustomerRef": {"value": invoice["CustomerRef"]["value"]},
+            "DocNumber": invoice["DocNumber"],
+            "Line": [{"Amount": Decimal("10.00"), "DetailType": "SalesItemLineDetail",
+                      "SalesItemLineDetail": {"ItemRef": {"value": "1"}}}]}
+    duplicate = api.post("invoice", body)
+    assert fault(duplicate)["code"] == "6140"
+    assert invoice["DocNumber"] in fault(duplicate)["Detail"]
+    made = api.post("invoice", {**body, "DocNumber": "NEW-1"})
+    assert made.status_code == 200, made.text
+    assert made.json()["Invoice"]["Balance"] == 10.0
+    customer = api.read("Customer", invoice["CustomerRef"]["value"])
+    taken = api.post("customer", {"DisplayName": customer["DisplayName"].upper()})
+    assert fault(taken)["code"] == "6240"
+    assert api.post("customer", {"DisplayName": "Brand New Client LLC"}).status_code == 200
