@@ -72,8 +72,7 @@ def _seed(engine: Engine) -> None:
         _inv(s, 107, "1007", 2, D2, 6_000)                   # paid in QuickBooks directly
         _inv(s, 108, "1008", 3, D2, 8_000, balance=0, paid=True)  # paid everywhere
         _inv(s, 109, "1009", 3, D2, 9_000, voided=True)       # voided before export
-        _inv(s, 110, "1010", 2, D2, 2_000, balance=0)         # PayDesk took it, QuickBooks
-                                                              # never heard
+        _inv(s, 110, "1010", 2, D2, 2_000, balance=0)         # paid in PayDesk only
     with session_scope(engine) as s:
         upsert_invoices(s, SOURCE_ONLINE, [
             _qb("9001", "1001", "Acme Corp", D1, 10_000),
