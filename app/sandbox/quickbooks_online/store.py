@@ -351,7 +351,8 @@ class CompanyStore:
 
     def _matching_ids(self, query: Query) -> list[str]:
         entity = query.entity
-        if not query.conditions and (not query.order or query.order == [("Id", False)]):
+        by_id = [(name.lower(), descending) for name, descending in query.order]
+        if not query.conditions and by_id in ([], [("id", False)]):
             return self.ids(entity)
         key = query.shape_key()
         cached = self._query_cache.get(key)
