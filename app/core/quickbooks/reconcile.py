@@ -13,8 +13,8 @@ only the invoices where they disagree, each with why:
   (its posting is queued, waiting or failing);
 * ``paid_in_quickbooks`` — QuickBooks shows more paid than PayDesk knows (a payment entered in
   QuickBooks directly);
-* ``quickbooks_shows_less_paid`` — QuickBooks shows less paid than PayDesk (a payment deleted
-  or changed in QuickBooks).
+* ``quickbooks_shows_less_paid`` — QuickBooks shows less paid than PayDesk (a payment taken
+  before QuickBooks was connected, or deleted or changed in QuickBooks).
 
 Source-neutral (``source``: online | desktop). Reads only the local database: run the sync
 first for QuickBooks' latest. Threads: blocks on the database; call off the GUI thread.
@@ -206,8 +206,9 @@ def reconcile(engine: Engine, source: str, currency: str) -> ReconcileReport:
                         "a payment was recorded in QuickBooks outside PayDesk.")))
                 elif qb_balance > expected:
                     said.append(Disagreement("quickbooks_shows_less_paid", (
-                        f"QuickBooks shows {fmt(qb_balance - expected)} less paid than PayDesk "
-                        "(a payment was deleted or changed in QuickBooks).")))
+                        f"QuickBooks shows {fmt(qb_balance - expected)} less paid than PayDesk: "
+                        "a payment PayDesk took before QuickBooks was connected, or one deleted "
+                        "or changed in QuickBooks.")))
             if not said:
                 continue
             autotask_state = "void" if voided else ("paid" if paid_date else "open")

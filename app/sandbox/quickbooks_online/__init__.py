@@ -106,11 +106,16 @@ Admin interface (not part of QuickBooks; ``Authorization: Bearer <client secret>
     "max_concurrent": n, "refresh_grace_seconds": s, "multicurrency": true,
     "book_close_date": "2026-01-31"|null}``;
   * ``POST /_sandbox/export {"autotask_invoice_number": "4599"}`` — export one of the
-    not-yet-exported invoices now.
+    not-yet-exported invoices now;
+  * ``POST /_sandbox/pay {"invoice_id": "101203", "amount": 50.00}`` — a person records a
+    payment in QuickBooks, outside PayDesk (amount defaults to the whole balance; not counted
+    in ``/_sandbox/payments``);
+  * ``POST /_sandbox/touch {"entity": "Payment", "Id": "..."}`` — a colleague saves the
+    record: its ``SyncToken`` moves on, so a write based on an earlier read gets 5010.
   The same operations are methods of `QuickBooksOnlineSandbox` (``fast_forward``,
   ``expire_access_tokens``, ``add_fault``, ``clear_faults``, ``disagreements``,
-  ``payment_counts``, ``record``, ``export_invoice``, ``snapshot``, ``connect`` — tokens
-  without the browser dance).
+  ``payment_counts``, ``record``, ``export_invoice``, ``pay_in_quickbooks``, ``touch``,
+  ``snapshot``, ``connect`` — tokens without the browser dance).
 
 Threads: one thread per connection (stdlib ``ThreadingHTTPServer``); the company's state
 sits behind one lock.

@@ -279,6 +279,29 @@ class QuickBooksOnlineSandbox:
                                     parse_float=Decimal)
         return exported
 
+    def touch(self, entity: str, id_: str) -> Record:
+        """Someone saved the record in QuickBooks: its SyncToken moves on (a stale write
+        from a client that read it before is then refused with 5010)."""
+        if entity not in ENTITIES:
+            raise ValueError(f"unknown entity {entity!r}")
+        touched: Record = json.loads(encode_json(self.store.touch(entity, id_)),
+                                     parse_float=Decimal)
+        return touched
+
+    def pay_in_quickbooks(self, invoice_id: str, amount: Decimal | None = None) -> Record:
+        """A person records a payment on an invoice in QuickBooks, outside PayDesk (not
+        counted by `payment_counts`)."""
+        invoice = self.store.require("Invoice", invoice_id)
+        paid = amount if amount is not None else Decimal(str(invoice["Balance"]))
+        payment = self.store.create_payment({
+            "CustomerRef": {"value": invoice["CustomerRef"]["value"]}, "TotalAmt": paid,
+            "PaymentMethodRef": {"value": "2"}, "PrivateNote": "Entered in QuickBooks",
+            "Line": [{"Amount": paid, "LinkedTxn": [{"TxnId": invoice_id,
+                                                     "TxnType": "Invoice"}]}]},
+            through_api=False)
+        paid_record: Record = json.loads(encode_json(payment), parse_float=Decimal)
+        return paid_record
+
     def snapshot(self) -> Record:
         counts = {e: len(self.store.ids(e)) for e in ("Customer", "Invoice", "Payment",
                                                       "CreditMemo", "RefundReceipt",
@@ -726,6 +749,12 @@ class QuickBooksOnlineSandbox:
                 self.store.set_book_close_date(None if value is None
                                                else date.fromisoformat(str(value)))
             return self.snapshot()
+        if method == "POST" and name == "touch":
+            return {str(data["entity"]): self.touch(str(data["entity"]), str(data["Id"]))}
+        if method == "POST" and name == "pay":
+            return {"Payment": self.pay_in_quickbooks(str(data["invoice_id"]),
+                                                      Decimal(str(data["amount"]))
+                                                      if "amount" in data else None)}
         if method == "POST" and name == "export":
             return {"Invoice": self.export_invoice(str(data["autotask_invoice_number"]))}
         raise ValueError(f"unknown admin operation {method} /_sandbox/{name}")

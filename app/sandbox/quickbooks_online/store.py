@@ -135,6 +135,7 @@ class CompanyStore:
         self._next_name = 10_000
         self._next_list = 200
         self.payments_written = 0
+        self.entered_in_quickbooks: set[str] = set()
         self.writes: list[Record] = []
         self._query_cache: dict[tuple[Any, ...], tuple[int, list[str]]] = {}
         self._updated_index: dict[str, list[tuple[datetime, str]]] = {}
@@ -350,7 +351,8 @@ class CompanyStore:
 
     def _matching_ids(self, query: Query) -> list[str]:
         entity = query.entity
-        if not query.conditions and (not query.order or query.order == [("Id", False)]):
+        by_id = [(name.lower(), descending) for name, descending in query.order]
+        if not query.conditions and by_id in ([], [("id", False)]):
             return self.ids(entity)
         key = query.shape_key()
         cached = self._query_cache.get(key)
@@ -639,7 +641,9 @@ class CompanyStore:
         # The customer's open balance falls by everything the payment brings in.
         self._adjust_customer(customer_id, -sign * Decimal(str(payment["TotalAmt"])))
 
-    def create_payment(self, body: Record) -> Record:
+    def create_payment(self, body: Record, *, through_api: bool = True) -> Record:
+        """A Payment; ``through_api=False`` is one a person entered in QuickBooks (the admin
+        interface's), which `payment_counts` leaves out of what the API wrote."""
         with self.lock:
             if body.get("Id"):
                 return self.update_payment(body)
@@ -675,9 +679,20 @@ class CompanyStore:
                     payment[name] = str(body[name])[: 21 if name == "PaymentRefNum" else 4000]
             self._apply(payment, +1)
             self._put("Payment", payment, new=True)
-            self.payments_written += 1
-            self._record_write("create", "Payment", payment["Id"])
+            if through_api:
+                self.payments_written += 1
+                self._record_write("create", "Payment", payment["Id"])
+            else:
+                self.entered_in_quickbooks.add(payment["Id"])
             return payment
+
+    def touch(self, entity: str, id_: str) -> Record:
+        """A colleague saved the record in QuickBooks: its SyncToken moves on."""
+        with self.lock:
+            record = self._editable(entity, id_)
+            self._touch(record)
+            self._put(entity, record)
+            return record
 
     def update_payment(self, body: Record) -> Record:
         """Full or sparse (``"sparse": true``) update; lines may change."""
@@ -970,7 +985,7 @@ class CompanyStore:
     def payment_counts(self) -> Record:
         with self.lock:
             live = [self.overlay["Payment"][i] for i in self.created["Payment"]
-                    if i not in self.deleted["Payment"]]
+                    if i not in self.deleted["Payment"] and i not in self.entered_in_quickbooks]
             return {
                 "created_through_api": self.payments_written,
                 "live_created_through_api": len(live),

@@ -72,6 +72,7 @@ def _seed(engine: Engine) -> None:
         _inv(s, 107, "1007", 2, D2, 6_000)                   # paid in QuickBooks directly
         _inv(s, 108, "1008", 3, D2, 8_000, balance=0, paid=True)  # paid everywhere
         _inv(s, 109, "1009", 3, D2, 9_000, voided=True)       # voided before export
+        _inv(s, 110, "1010", 2, D2, 2_000, balance=0)         # paid in PayDesk only
     with session_scope(engine) as s:
         upsert_invoices(s, SOURCE_ONLINE, [
             _qb("9001", "1001", "Acme Corp", D1, 10_000),
@@ -83,13 +84,14 @@ def _seed(engine: Engine) -> None:
             _qb("9006", "1006", "Acme Corp", D1, 4_500, balance=4_500),
             _qb("9007", "1007", "Globex Inc", D2, 6_000, balance=0),
             _qb("9008", "1008", "Initech", D2, 8_000, balance=0),
+            _qb("9010", "1010", "Globex Inc", D2, 2_000),
         ], NOW)
 
 
 def test_matching_by_number_then_customer_date_total_never_guesses(engine: Engine) -> None:
     _seed(engine)
     report = match_invoices(engine, SOURCE_ONLINE, currency="USD", now=NOW)
-    assert report.by_number == 4  # 1001, 1006, 1007, 1008
+    assert report.by_number == 5  # 1001, 1006, 1007, 1008, 1010
     assert report.by_customer_date_total == 1  # 1002, renamed number; name compared loosely
     assert report.unmatched == 3
     m = {i: match_for(engine, SOURCE_ONLINE, i) for i in range(101, 110)}
@@ -152,6 +154,7 @@ def test_reconcile_lists_only_disagreements_with_why(engine: Engine) -> None:
         105: {"not_matched"},
         106: {"amounts_differ"},
         107: {"paid_in_quickbooks"},
+        110: {"quickbooks_shows_less_paid"},
     }
     row106 = next(r for r in report.rows if r.invoice_id == 106)
     assert row106.quickbooks_total_minor == 4_500 and row106.autotask_total_minor == 4_000

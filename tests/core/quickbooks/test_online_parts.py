@@ -80,3 +80,46 @@ def test_the_channel_is_registered_and_classifies_errors() -> None:
     assert deliverer.classify(fault_error(400, {"Fault": {"Error": [{"code": "2020"}]}})
                               ).kind is PostingErrorKind.PERMANENT
     assert len(request_id_for("qbo:payment:" + "P" * 200)) <= 50
+
+
+def test_the_bearer_token_never_follows_a_redirect_to_another_server() -> None:
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from app.core.quickbooks.online.client import QuickBooksOnlineClient
+    from app.core.quickbooks.online.errors import QuickBooksConnectionError
+
+    seen: list[tuple[str, str]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            seen.append((self.headers.get("Host", ""), self.headers.get("Authorization", "")))
+            self.send_response(302)
+            self.send_header("Location", "http://127.0.0.2:9/v3/company/1/query")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+
+    class Token:
+        def access_token(self) -> str:
+            return "secret-token"
+
+        def renew_after_rejection(self, rejected: str) -> str:
+            raise AssertionError("no 401 here")
+
+    try:
+        client = QuickBooksOnlineClient(Token(), "1", f"http://127.0.0.1:{server.server_address[1]}")
+        with pytest.raises(QuickBooksConnectionError) as caught:
+            client.query("SELECT * FROM CompanyInfo")
+        assert "does not follow" in caught.value.message
+        assert len(seen) == 1  # asked once, redirect not followed with the token
+        with pytest.raises(ValueError):
+            QuickBooksOnlineClient(Token(), "1", "http://quickbooks.example.com")  # no TLS
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -139,3 +139,22 @@ def test_invoice_lines_add_up_to_the_total(api: Api) -> None:
         subtotal = sum(Decimal(str(line["Amount"])) for line in sales)
         assert subtotal + Decimal(str(invoice["TxnTaxDetail"]["TotalTax"])) == Decimal(
             str(invoice["TotalAmt"]))
+
+
+def test_admin_payments_entered_in_quickbooks_and_colleague_edits(
+        api: Api, qbo: QuickBooksOnlineSandbox) -> None:
+    headers = {"Authorization": f"Bearer {qbo.client_secret}"}
+    invoice = api.query("SELECT * FROM Invoice WHERE Balance > '50' MAXRESULTS 1")["Invoice"][0]
+    paid = requests.post(f"{qbo.admin_url}pay", headers=headers, timeout=10,
+                         json={"invoice_id": invoice["Id"]})
+    assert paid.status_code == 200, paid.text
+    assert Decimal(str(api.read("Invoice", invoice["Id"])["Balance"])) == 0
+    assert qbo.payment_counts()["created_through_api"] == 0
+    assert qbo.payment_counts()["payments"] == []
+    payment = paid.json()["Payment"]
+    touched = requests.post(f"{qbo.admin_url}touch", headers=headers, timeout=10,
+                            json={"entity": "Payment", "Id": payment["Id"]})
+    assert touched.json()["Payment"]["SyncToken"] == "1"
+    stale = api.post("payment", {"Id": payment["Id"], "SyncToken": "0", "sparse": True,
+                                 "PrivateNote": "late edit"})
+    assert stale.json()["Fault"]["Error"][0]["code"] == "5010"
