@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-05 01:09:48.555784
+Create Date: 2026-12-05 01:14:01.117006
 """
 from alembic import op
 import sqlalchemy as sa
