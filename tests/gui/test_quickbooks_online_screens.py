@@ -26,6 +26,12 @@ from tests.integration.quickbooks_online.qbo_support import sandboxes, sync_auto
 SOURCE = "online"
 
 
+def _row(qtbot: QtBot, model: Any, row: int) -> Any:
+    """The row once its page has arrived from the worker (rows come on demand)."""
+    qtbot.waitUntil(lambda: model.row_at(row) is not None, timeout=10_000)
+    return model.row_at(row)
+
+
 @pytest.fixture
 def books(set_up_context: AppContext) -> Iterator[Any]:
     with sandboxes() as (autotask, quickbooks):
@@ -62,6 +68,7 @@ def test_reconciliation_lists_exactly_the_seeded_disagreements(
     view.kind.setCurrentIndex(view.kind.findData("paid_in_quickbooks"))
     assert view.model.ids() == [d["autotask_invoice_id"] for d in paid]
     view.table.selectRow(0)
+    qtbot.waitUntil(lambda: bool(view.detail.text()), timeout=10_000)  # the row has arrived
     assert "outside PayDesk" in view.detail.text()
 
 
@@ -98,6 +105,7 @@ def test_needs_matching_then_a_match_by_hand(
 
     monkeypatch.setattr(matching_module, "MatchDialog", PickingDialog)
     view.table.selectRow(view.model.ids().index(target))
+    qtbot.waitUntil(view.match_button.isEnabled, timeout=10_000)  # the row has arrived
     with qtbot.waitSignal(view.matchChanged, timeout=10_000):
         view.match_button.click()
     wait_for_background_tasks(qtbot)

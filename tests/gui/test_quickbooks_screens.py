@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from PySide6.QtWidgets import QDialog, QLabel, QMessageBox, QPushButton
@@ -36,6 +37,12 @@ from tests.gui.conftest import wait_for_background_tasks
 from tests.integration.quickbooks_desktop.support import Desk, open_desk
 
 SOURCE = "desktop"
+
+
+def _row(qtbot: QtBot, model: Any, row: int) -> Any:
+    """The row once its page has arrived from the worker (rows come on demand)."""
+    qtbot.waitUntil(lambda: model.row_at(row) is not None, timeout=10_000)
+    return model.row_at(row)
 
 
 @pytest.fixture
@@ -77,7 +84,7 @@ def test_needs_matching_lists_the_unexported_invoices_with_why(
     assert set(ids) == _unmatchable(set_up_context, desk)
     assert len(ids) > len(desk.company.disagreements.not_exported)  # the edited one too
     for row_number in range(len(ids)):
-        row = view.model.row_object(row_number)
+        row = _row(qtbot, view.model, row_number)
         assert row is not None and f"number {row.invoice_number}" in row.reason
     # Unmatched invoices show why, not empty QuickBooks columns.
     titles = [c.title for c in view.model.columns()]
@@ -117,19 +124,20 @@ def test_match_by_hand_then_unmatch(qtbot: QtBot, set_up_context: AppContext, de
 
     monkeypatch.setattr(matching_module, "MatchDialog", PickingDialog)
     view.table.selectRow(view.model.ids().index(target))
+    qtbot.waitUntil(view.match_button.isEnabled, timeout=10_000)  # the row has arrived
     assert view.match_button.isEnabled() and not view.unmatch_button.isEnabled()
     with qtbot.waitSignal(view.matchChanged, timeout=10_000):
         view.match_button.click()
     ids = _listed(qtbot, view)
     assert target not in ids
     assert other in ids  # the QuickBooks invoice stands for one Autotask invoice only
-    row = view.model.row_object(ids.index(other))
+    row = _row(qtbot, view.model, ids.index(other))
     assert row is not None and "matched by hand to another invoice" in row.reason
 
     view.set_filter(MatchFilter.MATCHED_BY_HAND)
     ids = _listed(qtbot, view)
     assert ids == [target]
-    row = view.model.row_object(0)
+    row = _row(qtbot, view.model, 0)
     assert row is not None and row.remote_id == remote and row.how.startswith("By hand")
 
     monkeypatch.setattr(QMessageBox, "question",
@@ -252,12 +260,12 @@ def test_invoice_history_fills_quickbooks_numbers_after_the_sync(
         assert history.table.isColumnHidden(column)  # no QuickBooks numbers yet
         desk.connector().update()  # QuickBooks is read and matched at the end of a sync
         area._after_sync(None)
-        assert not history.table.isColumnHidden(column)
+        qtbot.waitUntil(lambda: not history.table.isColumnHidden(column), timeout=10_000)
         model = history.model
-        shown = {}
-        for row in range(min(model.rowCount(), 50)):
-            invoice_id = model.id_at(row)
-            shown[invoice_id] = model.index(row, column).data()
+        rows = range(min(model.rowCount(), 50))
+        for row in rows:
+            _row(qtbot, model, row)
+        shown = {model.id_at(row): model.index(row, column).data() for row in rows}
         with session_scope(set_up_context.engine) as s:
             expected = {int(i): n for i, n in s.execute(
                 select(Invoice.id, Invoice.qb_doc_number).where(Invoice.id.in_(list(shown))))}

@@ -211,6 +211,8 @@ class NeedsMatchingView(QWidget):
                                         "QuickBooks balance", "Same customer, date and total")):
             header.resizeSection(index, metrics.horizontalAdvance(sample) + 32)
         self.table.selectionModel().selectionChanged.connect(self._update_actions)
+        # Rows come from workers: the actions follow the selected row as it arrives.
+        self.model.dataChanged.connect(self._update_actions)
 
         self.empty = EmptyState("Everything is matched", "")
         self.empty.setObjectName("needsMatchingEmpty")

@@ -159,6 +159,8 @@ class ReconciliationView(QWidget):
         layout.addWidget(self.detail)
         self.detail.hide()
         self.table.selectionModel().selectionChanged.connect(self._show_detail)
+        # Rows come from workers: the detail follows the selected row as it arrives.
+        self.model.dataChanged.connect(self._show_detail)
         self.summary = QLabel()
         self.summary.setObjectName("secondaryText")
         self.summary.setWordWrap(True)
