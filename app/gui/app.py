@@ -7,7 +7,8 @@ PayDesk on the same profile asks the open one, through a local socket (`Instance
 bring its window to the front, or says that PayDesk is open when it cannot reach it, and
 exits); the crash handler (``sys.excepthook``); the database, migrated to the newest schema;
 garbage collection moved to the GUI thread (``app.gui.gc``); the main window; then the Qt
-event loop, driven by qasync so asyncio code can run on it.
+event loop. (Background work runs on the worker pool, ``app.gui.workers``; listeners such as
+QuickBooks' sign-in answer and the Web Connector service run on their own threads.)
 
 ``--smoke`` does all of that, shows the main window, lets the event loop turn, and exits 0;
 problems are printed instead of shown in dialogs, so it works offscreen and in CI.
@@ -19,7 +20,6 @@ open for this profile. Everything here runs on the GUI (main) thread.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import getpass
 import hashlib
 import logging
@@ -27,9 +27,8 @@ import socket
 import sys
 import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-import qasync
 from PySide6.QtCore import QLockFile, QObject, QThreadPool, QTimer, Signal, Slot
 from PySide6.QtGui import QFont
 from PySide6.QtNetwork import QLocalServer, QLocalSocket
@@ -264,20 +263,6 @@ class _SmokeCheck(QObject):
             self.app.exit(EXIT_CANNOT_START)
 
 
-class _AsyncioErrors:
-    """Errors nobody awaited in asyncio code on the Qt loop go the way of any crash."""
-
-    def __init__(self, crashes: CrashHandler) -> None:
-        self.crashes = crashes
-
-    def handle(self, _loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
-        exc = context.get("exception")
-        if isinstance(exc, BaseException):
-            self.crashes(type(exc), exc, exc.__traceback__)
-        else:
-            log.error("asyncio: %s", context.get("message", context))
-
-
 def _log_thread_exception(hook_args: threading.ExceptHookArgs) -> None:
     log.critical(
         "Unexpected error in thread %s",
@@ -410,11 +395,8 @@ def _run_event_loop(
         check = _SmokeCheck(app, window, crashes)
         QTimer.singleShot(0, check.finish)
 
-    loop = qasync.QEventLoop(app)
-    asyncio.set_event_loop(loop)
-    loop.set_exception_handler(_AsyncioErrors(crashes).handle)
     try:
-        code = loop.run_forever()
+        code = app.exec()
     finally:
         window.save_layout()
         window.close()
@@ -422,6 +404,4 @@ def _run_event_loop(
         QThreadPool.globalInstance().waitForDone(BACKGROUND_SHUTDOWN_MS)
         window.deleteLater()
         QApplication.sendPostedEvents(None, 0)
-        loop.close()
-        asyncio.set_event_loop(None)
     return int(code or 0)

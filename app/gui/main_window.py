@@ -48,18 +48,14 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
 from app.core.setup.steps import is_setup_complete, setup_status
-from app.core.storage.engine import session_scope
-from app.core.storage.models import Base, Invoice, Organization, Payment, SyncRun
 from app.gui.about import AboutDialog, UpdateCheckRunner
 from app.gui.context import AppContext
 from app.gui.widgets import EmptyState, StatusPill, Tone
 from app.gui.widgets.pill import TONE_COLOURS
 from app.gui.widgets.remembered import gui_settings as gui_settings  # used by the areas
-from app.gui.workers import WorkerFailure, run_task
 
 log = logging.getLogger(__name__)
 
@@ -74,27 +70,12 @@ WIZARD_CLASS = "app.gui.wizard:SetupWizard"
 
 
 @dataclass(frozen=True)
-class EmptyText:
-    """What an area without its screen says, before and after Setup has run."""
-
-    title: str
-    before_setup: str
-    after_setup: str
-    #: Button shown after Setup: (label, key of the area it opens), e.g. ("Open Sync", "sync").
-    after_setup_action: tuple[str, str] | None = None
-
-
-@dataclass(frozen=True)
 class AreaSpec:
     key: str
     title: str
-    #: ``"module:function"``; the function takes the AppContext and returns the area's widget.
-    factory: str | None
-    empty: EmptyText
-    #: Table counted for the empty state (its rows exist but their screen does not).
-    counted: type[Base] | None = None
-    #: How the count reads: ("invoice", "invoices").
-    counted_noun: tuple[str, str] = ("record", "records")
+    #: ``"module:function"``; the function takes the AppContext and returns the area's widget
+    #: (imported when the window is built, so a broken screen cannot stop the window).
+    factory: str
 
 
 AREAS: tuple[AreaSpec, ...] = (
@@ -102,88 +83,36 @@ AREAS: tuple[AreaSpec, ...] = (
         "invoices",
         "Invoices",
         factory="app.gui.invoices:create_invoices_area",
-        empty=EmptyText(
-            "No invoices yet",
-            "PayDesk lists the invoices your company bills in Autotask, with what each client "
-            "has paid and still owes. Run Setup to connect Autotask; the first sync brings in "
-            "your whole invoice history.",
-            "No invoices have been copied from Autotask yet. Open Sync to bring in your "
-            "invoice history.",
-            ("Open Sync", "sync"),
-        ),
-        counted=Invoice,
-        counted_noun=("invoice", "invoices"),
     ),
     AreaSpec(
         "organizations",
         "Organizations",
         factory="app.gui.organizations:create_organizations_area",
-        empty=EmptyText(
-            "No organizations yet",
-            "Your clients appear here with their contacts, contracts and open balance. Run "
-            "Setup to connect Autotask, and PayDesk copies them in.",
-            "No organizations have been copied from Autotask yet. Open Sync to bring them in.",
-            ("Open Sync", "sync"),
-        ),
-        counted=Organization,
-        counted_noun=("organization", "organizations"),
     ),
     AreaSpec(
         "transactions",
         "Transactions",
         factory="app.gui.payments.transactions:create_transactions_area",
-        empty=EmptyText(
-            "No payments yet",
-            "Every payment and refund you take in PayDesk is listed here. Run Setup to connect "
-            "Autotask and your payment gateway first.",
-            "Every payment and refund you take in PayDesk is listed here. Open an invoice in "
-            "Invoices to take the first payment.",
-            ("Open Invoices", "invoices"),
-        ),
-        counted=Payment,
-        counted_noun=("payment", "payments"),
     ),
     AreaSpec(
         "payment_search",
         "Payment Search",
         factory="app.gui.payments.search:create_payment_search_area",
-        empty=EmptyText(
-            "No payments to search yet",
-            "Find any payment by client, invoice number, amount or gateway reference. Run "
-            "Setup to connect Autotask and your payment gateway first.",
-            "Find any payment by client, invoice number, amount or gateway reference once you "
-            "have taken payments. Open an invoice in Invoices to take the first one.",
-            ("Open Invoices", "invoices"),
-        ),
-        counted=Payment,
-        counted_noun=("payment", "payments"),
     ),
     AreaSpec(
         "quickbooks",
         "QuickBooks",
         factory="app.gui.quickbooks:create_quickbooks_area",
-        empty=EmptyText("QuickBooks", "", ""),
     ),
     AreaSpec(
         "sync",
         "Sync",
         factory="app.gui.sync:create_sync_area",
-        empty=EmptyText(
-            "Not connected to Autotask yet",
-            "PayDesk keeps a copy of your Autotask organizations, contracts, tickets and "
-            "invoices so every screen opens instantly, even offline. Run Setup to connect "
-            "Autotask.",
-            "No sync has run yet. PayDesk copies your Autotask data here once the sync is "
-            "started.",
-        ),
-        counted=SyncRun,
-        counted_noun=("sync run", "sync runs"),
     ),
     AreaSpec(
         "settings",
         "Settings",
         factory="app.gui.settings:create_settings_area",
-        empty=EmptyText("Settings", "", ""),
     ),
 )
 
@@ -205,18 +134,6 @@ def resolve(path: str) -> Callable[..., object]:
     return target  # type: ignore[no-any-return]
 
 
-def wizard_available() -> bool:
-    """Whether this build of PayDesk has the setup wizard (imports it on first call)."""
-    module_name, _, attribute = WIZARD_CLASS.partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name is not None and module_name.startswith(exc.name):
-            return False
-        raise  # the wizard is there but something it needs is missing: a real error
-    return callable(getattr(module, attribute, None))
-
-
 def database_status_text(database_url: str) -> str:
     """The status bar's short words for the database: where it is, not how it is reached.
 
@@ -231,88 +148,6 @@ def database_status_text(database_url: str) -> str:
     if url.host:
         words.append(f"on {url.host}")
     return " ".join(words)
-
-
-def count_rows(context: AppContext, model: type[Base]) -> int:
-    """Runs on a pool thread: how many rows ``model``'s table holds."""
-    with session_scope(context.engine) as session:
-        return int(session.scalar(select(func.count()).select_from(model)) or 0)
-
-
-class PendingArea(EmptyState):
-    """The honest stand-in for an area whose screen is not part of this build.
-
-    It counts the area's rows in the background: with none, it says what to do next (run
-    Setup, or open the area that brings the data in); with some, it says how many there are.
-    """
-
-    requestSetup = Signal()
-    requestArea = Signal(str)
-
-    def __init__(self, spec: AreaSpec, context: AppContext, parent: QWidget | None = None):
-        super().__init__(spec.empty.title, "", None, parent)
-        self.setObjectName("pendingArea")
-        self.spec = spec
-        self.context = context
-        self.row_count: int | None = None
-        self._action: Callable[[], None] | None = None
-        self.actionTriggered.connect(self._run_action)
-        self.refresh()
-
-    @Slot()
-    def refresh(self) -> None:
-        """Re-read the count (after Setup or a sync) and update the message."""
-        self._show_message()
-        if self.spec.counted is not None:
-            run_task(
-                f"count the {self.spec.counted_noun[1]}",
-                count_rows,
-                self.context,
-                self.spec.counted,
-                on_success=self._on_count,
-                on_failure=self._on_count_failed,
-                parent=self,
-            )
-
-    def _on_count(self, count: int) -> None:
-        self.row_count = count
-        self._show_message()
-
-    def _on_count_failed(self, failure: WorkerFailure) -> None:
-        from app.gui.errors import describe_exception
-
-        self.row_count = None
-        self.set_content(
-            "PayDesk could not read its database",
-            describe_exception(failure.exception),
-        )
-
-    def _show_message(self) -> None:
-        spec, empty = self.spec, self.spec.empty
-        if self.row_count:
-            noun = spec.counted_noun[0 if self.row_count == 1 else 1]
-            self.set_content(
-                f"{self.row_count:,} {noun} in PayDesk's database",
-                f"This version of PayDesk has no {spec.title} screen; the records are kept "
-                "safe in the database.",
-            )
-            self._action = None
-            return
-        if self.context.currency() is None:
-            has_setup = wizard_available()
-            self.set_content(
-                empty.title, empty.before_setup, "Run Setup" if has_setup else None
-            )
-            self._action = self.requestSetup.emit if has_setup else None
-            return
-        action = empty.after_setup_action
-        self.set_content(empty.title, empty.after_setup, action[0] if action else None)
-        self._action = (lambda key=action[1]: self.requestArea.emit(key)) if action else None
-
-    @Slot()
-    def _run_action(self) -> None:
-        if self._action is not None:
-            self._action()
 
 
 class MainWindow(QMainWindow):
@@ -380,12 +215,6 @@ class MainWindow(QMainWindow):
     # --- building -----------------------------------------------------------------------------
 
     def _build_area(self, spec: AreaSpec) -> QWidget:
-        if spec.factory is None:
-            pending = PendingArea(spec, self.context)
-            pending.requestSetup.connect(self.open_setup)
-            pending.requestArea.connect(self.show_area)
-            self.setupClosed.connect(pending.refresh)
-            return pending
         try:
             widget = resolve(spec.factory)(self.context)
             if not isinstance(widget, QWidget):
@@ -428,7 +257,7 @@ class MainWindow(QMainWindow):
     def refresh_setup_banner(self) -> None:
         """Show the banner, with the first thing missing, while setup is unfinished."""
         missing = setup_status(self.context.engine, self.context.credentials).missing
-        if not missing or not wizard_available():
+        if not missing:
             self.setup_banner.hide()
             return
         requirement, problem = missing[0]
@@ -459,7 +288,6 @@ class MainWindow(QMainWindow):
         self.setup_button.setObjectName("sidebarButton")
         self.setup_button.setToolTip("Connect Autotask, your payment gateway and QuickBooks")
         self.setup_button.clicked.connect(self.open_setup)
-        self.setup_button.setVisible(wizard_available())
         layout.addWidget(self.setup_button)
         return sidebar
 
@@ -467,7 +295,6 @@ class MainWindow(QMainWindow):
         menu = self.menuBar().addMenu("&PayDesk")
         self.setup_action = QAction("&Setup…", self)
         self.setup_action.triggered.connect(self.open_setup)
-        self.setup_action.setVisible(wizard_available())
         menu.addAction(self.setup_action)
         logs_action = QAction("Open &Log Folder", self)
         logs_action.triggered.connect(self.open_log_folder)
@@ -604,7 +431,7 @@ class MainWindow(QMainWindow):
 
     def open_setup_if_needed(self) -> bool:
         """At first start, open Setup on its own. Returns whether it opened."""
-        if self.needs_setup() and wizard_available():
+        if self.needs_setup():
             self.open_setup()
             return True
         return False

@@ -29,7 +29,6 @@ from app.core.gateways.types import GatewayMode
 from app.core.logs import LOG_FILENAME
 from app.core.setup.steps import setup_status
 from app.gui.context import AppContext
-from app.gui.main_window import wizard_available
 from app.gui.workers import WorkerFailure, run_task
 
 
@@ -110,7 +109,6 @@ class SettingsArea(QWidget):
         self.setup_button = QPushButton("Run Setup…")
         self.setup_button.setObjectName("primaryButton")
         self.setup_button.clicked.connect(self._open_setup)
-        self.setup_button.setVisible(wizard_available())
         logs_button = QPushButton("Open Log Folder")
         logs_button.clicked.connect(self._open_logs)
         buttons = QHBoxLayout()
