@@ -80,3 +80,41 @@ def test_setup_without_a_step_still_names_what_it_needs(
     err = capsys.readouterr().err
     assert code == 2
     assert "--autotask-username, --autotask-integration-code" in err
+
+
+def test_authorize_net_is_connected_with_its_own_fields(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+        tmp_path: Path) -> None:
+    from app.sandbox.authorizenet import AuthorizeNetSandbox
+
+    with AuthorizeNetSandbox(merchant_name="Northwind IT Services") as sandbox:
+        monkeypatch.setenv("PAYDESK_AUTHORIZENET_TRANSACTION_KEY", sandbox.transaction_key)
+        profile = tmp_path / "p"
+        code = main(["--profile", str(profile), "setup", "gateway", "authorize-net",
+                     "--api-login-id", sandbox.api_login_id, "--environment", "sandbox",
+                     "--gateway-api-base", sandbox.url])
+        out = capsys.readouterr()
+        assert code == 0, out.err
+        assert "Connected to Authorize.Net" in out.out and "test mode" in out.out
+        assert sandbox.transaction_key not in out.out + out.err
+        opened = Profile.open(profile)
+        engine = open_database(opened.database_url)
+        try:
+            connection = load_gateway_connection(engine)
+            assert connection is not None and connection.gateway == "authorizenet"
+            assert connection.setting("api_login_id") == sandbox.api_login_id
+        finally:
+            engine.dispose()
+        stored = CredentialStore(opened.key).get("authorizenet.transaction_key")
+        assert stored == sandbox.transaction_key
+
+
+def test_authorize_net_refuses_a_login_id_with_spaces_and_saves_nothing(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+        tmp_path: Path) -> None:
+    monkeypatch.setenv("PAYDESK_AUTHORIZENET_TRANSACTION_KEY", "A1b2C3d4E5f6G7h8")
+    code = main(["--profile", str(tmp_path / "p"), "setup", "gateway", "authorize-net",
+                 "--api-login-id", "not an id"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "--api-login-id" in err and "25 letters and digits" in err
