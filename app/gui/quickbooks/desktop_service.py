@@ -33,7 +33,6 @@ def ensure_service(context: AppContext) -> str | None:
     it runs (or QuickBooks Desktop is not set up), else a sentence saying why it does not."""
     from app.core.quickbooks.desktop.qwc import load_connection
     from app.core.quickbooks.desktop.service import WebConnectorServer, WebConnectorService
-    from app.core.quickbooks.desktop_outbox import OutboxPostingQueue
 
     connection = load_connection(context.engine)
     if connection is None:
@@ -54,7 +53,7 @@ def ensure_service(context: AppContext) -> str | None:
         credentials = context.credentials
         service = WebConnectorService(
             context.engine, username=connection.username,
-            company_file=connection.company_file, queue=OutboxPostingQueue(),
+            company_file=connection.company_file,
             password=lambda: credentials.get(SecretName.QUICKBOOKS_DESKTOP_PASSWORD))
         try:
             port = 80 if parts.port is None else parts.port  # 0: any free port

@@ -45,7 +45,6 @@ def connect_desktop(session: ScreenshotSession) -> Any:
         return existing
     from app.core.quickbooks.desktop.qwc import connect, ensure_password
     from app.core.quickbooks.desktop.service import WebConnectorServer, WebConnectorService
-    from app.core.quickbooks.desktop_outbox import OutboxPostingQueue
     from app.sandbox.autotask.data import DataSizes
     from app.sandbox.quickbooks_desktop.company import CompanyFile
     from app.sandbox.quickbooks_desktop.connector import WebConnector
@@ -55,7 +54,7 @@ def connect_desktop(session: ScreenshotSession) -> Any:
     password = ensure_password(context.credentials)
     connection_user = "paydesk"
     service = WebConnectorService(
-        context.engine, username=connection_user, queue=OutboxPostingQueue(),
+        context.engine, username=connection_user,
         password=lambda: context.credentials.get(SecretName.QUICKBOOKS_DESKTOP_PASSWORD))
     server = WebConnectorServer(service).start()  # 127.0.0.1, port 0
     connect(context.engine, app_url=server.url)
