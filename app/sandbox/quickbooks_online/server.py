@@ -503,18 +503,22 @@ class QuickBooksOnlineSandbox:
             return {entity: store.delete(entity, data), "time": now}
         if entity == "Payment" and operation == "update" and include == "void":
             return {"Payment": store.void_payment(data), "time": now}
+        if operation == "void" and entity == "Invoice":
+            return {"Invoice": store.void_invoice(data), "time": now}
         if operation == "void":
             # Intuit voids a Payment with ?operation=update&include=void; ?operation=void is
             # for invoices only.
             raise QboFault("500", "Unsupported Operation",
                            f"Operation Void is not supported for {entity}. Void a payment "
                            "with operation=update&include=void and a sparse body (Id, "
-                           "SyncToken, sparse=true). (This sandbox does not void invoices.)")
+                           "SyncToken, sparse=true).")
         if operation not in ("create", "update"):
             raise QboFault("500", "Unsupported Operation",
                            f"Operation {operation} is not supported.")
         if entity == "Payment":
             record = store.update_payment(data) if data.get("Id") else store.create_payment(data)
+        elif entity == "Invoice" and data.get("Id"):
+            record = store.update_invoice(data)
         elif data.get("Id"):
             raise QboFault("500", "Unsupported Operation",
                            f"Updating a {entity} is not supported by this sandbox.")

@@ -843,6 +843,73 @@ class CompanyStore:
                            f"assigned to TxnType={entity} with TxnId={clash}",
                            element="DocNumber")
 
+    def update_invoice(self, body: Record) -> Record:
+        """Sparse or full update of an invoice's number, dates, memo or lines (as a person
+        edits it in QuickBooks); the balance keeps what payments applied."""
+        with self.lock:
+            id_ = str(body.get("Id") or "")
+            current = self._invoice_with_lines(id_)
+            self._check_sync_token("Invoice", current, body)
+            self._check_open_period(current["TxnDate"])
+            updated = copy.deepcopy(current)
+            applied = money(Decimal(str(current["TotalAmt"])) - Decimal(str(
+                current["Balance"])))
+            if _ref_value(body, "CustomerRef") not in (None, current["CustomerRef"]["value"]):
+                if applied:
+                    raise business("This invoice has payments; it cannot move to another "
+                                   "customer.", "CustomerRef")
+                updated["CustomerRef"] = self._customer_ref(body)
+            if "Line" in body or not body.get("sparse"):
+                lines, subtotal = self._sales_lines(body)
+                tax = Decimal(str(current.get("TxnTaxDetail", {}).get("TotalTax", 0)))
+                total = money(subtotal + tax)
+                if total < applied:
+                    raise business(f"The new total {total} is less than the {applied} already "
+                                   "paid on this invoice.", "Line")
+                updated["Line"] = lines
+                updated["TotalAmt"] = total
+                updated["Balance"] = money(total - applied)
+            for name in ("DocNumber", "DueDate", "PrivateNote", "CustomerMemo"):
+                if name in body:
+                    updated[name] = body[name]
+            if "TxnDate" in body:
+                updated["TxnDate"] = self._txn_date(body)
+                self._check_open_period(updated["TxnDate"])
+            if updated.get("DocNumber") != current.get("DocNumber"):
+                self._check_doc_number("Invoice", str(updated["DocNumber"]))
+            self._adjust_customer(current["CustomerRef"]["value"],
+                                  -Decimal(str(current["Balance"])))
+            self._adjust_customer(updated["CustomerRef"]["value"],
+                                  Decimal(str(updated["Balance"])))
+            self._touch(updated)
+            self._put("Invoice", updated)
+            self._record_write("update", "Invoice", id_)
+            return updated
+
+    def void_invoice(self, body: Record) -> Record:
+        """``?operation=void``: amounts zeroed, "Voided" in the memo; not with payments."""
+        with self.lock:
+            id_ = str(body.get("Id") or "")
+            current = self._invoice_with_lines(id_)
+            self._check_sync_token("Invoice", current, body)
+            self._check_open_period(current["TxnDate"])
+            if any(link.get("TxnType") == "Payment" for link in current.get("LinkedTxn", [])):
+                raise business("This invoice has payments linked to it; delete or change "
+                               "them first.")
+            voided = copy.deepcopy(current)
+            for line in voided.get("Line", []):
+                line["Amount"] = ZERO
+            note = voided.get("PrivateNote")
+            voided.update({"TotalAmt": ZERO, "Balance": ZERO,
+                           "TxnTaxDetail": {"TotalTax": ZERO},
+                           "PrivateNote": f"Voided - {note}" if note else "Voided"})
+            self._adjust_customer(current["CustomerRef"]["value"],
+                                  -Decimal(str(current["Balance"])))
+            self._touch(voided)
+            self._put("Invoice", voided)
+            self._record_write("void", "Invoice", id_)
+            return voided
+
     def create_sales_txn(self, entity: str, body: Record) -> Record:
         """Invoice, CreditMemo or RefundReceipt."""
         with self.lock:

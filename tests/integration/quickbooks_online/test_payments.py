@@ -215,3 +215,38 @@ def test_duplicate_document_numbers_and_names(api: Api) -> None:
     taken = api.post("customer", {"DisplayName": customer["DisplayName"].upper()})
     assert fault(taken)["code"] == "6240"
     assert api.post("customer", {"DisplayName": "Brand New Client LLC"}).status_code == 200
+
+
+def test_editing_and_voiding_an_invoice(api: Api) -> None:
+    invoice = open_invoice(api)
+    lines = [line for line in invoice["Line"] if line["DetailType"] != "SubTotalLineDetail"]
+    extra = {"Amount": Decimal("10.00"), "DetailType": "SalesItemLineDetail",
+             "SalesItemLineDetail": {"ItemRef": {"value": "31"}}}
+    edited = api.post("invoice", {"Id": invoice["Id"], "SyncToken": invoice["SyncToken"],
+                                  "sparse": True, "Line": [*lines, extra]})
+    assert edited.status_code == 200, edited.text
+    record = edited.json(parse_float=Decimal)["Invoice"]
+    assert record["TotalAmt"] == invoice["TotalAmt"] + 10
+    assert record["Balance"] == invoice["Balance"] + 10
+    renumber = {"Id": invoice["Id"], "SyncToken": record["SyncToken"], "sparse": True,
+                "DocNumber": "1001"}
+    if invoice["DocNumber"] != "1001":
+        assert fault(api.post("invoice", renumber))["code"] == "6140"
+    paid = api.post("payment", payment_body(record, record["Balance"] - 1)).json(
+        parse_float=Decimal)
+    record = api.read("Invoice", invoice["Id"])
+    too_small = [{"Amount": Decimal("1.00"), "DetailType": "SalesItemLineDetail",
+                  "SalesItemLineDetail": {"ItemRef": {"value": "1"}}}]
+    shrink = {"Id": invoice["Id"], "SyncToken": record["SyncToken"], "sparse": True,
+              "Line": too_small}
+    assert fault(api.post("invoice", shrink))["code"] == "6000"
+    void = {"Id": invoice["Id"], "SyncToken": record["SyncToken"]}
+    assert fault(api.post("invoice", void, operation="void"))["code"] == "6000"
+    payment = paid["Payment"]
+    api.post("payment", {"Id": payment["Id"], "SyncToken": payment["SyncToken"]},
+             operation="delete")
+    record = api.read("Invoice", invoice["Id"])
+    voided = api.post("invoice", {"Id": invoice["Id"], "SyncToken": record["SyncToken"]},
+                      operation="void").json(parse_float=Decimal)["Invoice"]
+    assert voided["TotalAmt"] == voided["Balance"] == Decimal("0.00")
+    assert voided["PrivateNote"].startswith("Voided")
