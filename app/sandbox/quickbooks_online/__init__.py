@@ -59,7 +59,10 @@ The v3 API under ``/v3/company/<realmId>/`` (``minorversion`` accepted and ignor
   * ``POST creditmemo`` / ``refundreceipt`` / ``invoice`` (sales lines with ``ItemRef``),
     ``POST customer``, ``POST paymentmethod`` (``Name``, ``Type`` CREDIT_CARD or
     NON_CREDIT_CARD), ``POST item``; delete for payments, credit memos, refund receipts and
-    invoices without payments.
+    invoices without payments. An invoice can be updated (sparse or full: number, dates,
+    memo, lines — its ``Balance`` keeps what payments applied; a total below that is 6000)
+    and voided with ``?operation=void`` (refused while payments are linked).
+  * Answers are JSON whatever ``Accept`` says (QuickBooks would send XML to an XML client).
   * ``requestid`` (at most 50 characters): a repeat of a request that succeeded returns the
     first answer byte for byte and writes nothing, whatever the repeat's body. Failed
     requests are not remembered (a retry after a 5010 with the same ``requestid`` runs again).
