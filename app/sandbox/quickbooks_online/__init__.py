@@ -24,6 +24,9 @@ OAuth 2.0 (`oauth.py`)
     at once (``consent="auto"``, the default) with a 302 to ``redirect_uri?code&state&realmId``;
     with ``consent="click"`` it shows a page whose *Connect* button (``id="connect"``) does
     that and *Cancel* redirects with ``error=access_denied``; ``consent="deny"`` refuses at once.
+    The keys are development keys (``http://localhost`` redirects allowed) unless
+    ``production_keys=True``: then only https addresses with a host name are accepted, as
+    Intuit requires of production apps; ``redirect_uris`` restricts them to a registered list.
   * ``POST /oauth2/v1/tokens/bearer`` (Basic client id/secret, form-encoded):
     ``authorization_code`` and ``refresh_token`` grants. Access tokens last 3,600 s, refresh
     tokens 100 days rolling; **every refresh returns a new refresh token**, and the old one

@@ -128,6 +128,7 @@ class QuickBooksOnlineSandbox:
         realm_id: str | None = None,
         consent: str = "auto",
         redirect_uris: tuple[str, ...] | None = None,
+        production_keys: bool = False,
         refresh_grace_seconds: float = 86400.0,
         requests_per_minute: int = 500,
         max_concurrent: int = 10,
@@ -153,7 +154,8 @@ class QuickBooksOnlineSandbox:
                                   multicurrency=multicurrency)
         self.oauth = OAuthServer(self.client_id, self.client_secret, self.realm_id,
                                  clock=self.clock, refresh_grace_seconds=refresh_grace_seconds,
-                                 redirect_uris=redirect_uris)
+                                 redirect_uris=redirect_uris,
+                                 production_keys=production_keys)
         self.consent = consent
         self._host = host
         self._port = port
