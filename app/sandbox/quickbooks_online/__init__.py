@@ -60,7 +60,8 @@ The v3 API under ``/v3/company/<realmId>/`` (``minorversion`` accepted and ignor
     accepts it for invoices. Invoice balances, ``LinkedTxn``, customer balances and
     ``UnappliedAmt`` follow every create, update, void and delete.
   * ``POST creditmemo`` / ``refundreceipt`` / ``invoice`` (sales lines with ``ItemRef``),
-    ``POST customer``, ``POST paymentmethod`` (``Name``, ``Type`` CREDIT_CARD or
+    ``POST customer`` (create; with ``Id``/``SyncToken`` a rename or other update — references
+    to the customer then carry the new name, as QuickBooks shows them), ``POST paymentmethod`` (``Name``, ``Type`` CREDIT_CARD or
     NON_CREDIT_CARD), ``POST item``; delete for payments, credit memos, refund receipts and
     invoices without payments. An invoice can be updated (sparse or full: number, dates,
     memo, lines — its ``Balance`` keeps what payments applied; a total below that is 6000)

@@ -521,6 +521,8 @@ class QuickBooksOnlineSandbox:
             record = store.update_payment(data) if data.get("Id") else store.create_payment(data)
         elif entity == "Invoice" and data.get("Id"):
             record = store.update_invoice(data)
+        elif entity == "Customer" and data.get("Id"):
+            record = store.update_customer(data)
         elif data.get("Id"):
             raise QboFault("500", "Unsupported Operation",
                            f"Updating a {entity} is not supported by this sandbox.")

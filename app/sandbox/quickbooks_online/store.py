@@ -136,6 +136,7 @@ class CompanyStore:
         self._next_list = 200
         self.payments_written = 0
         self.entered_in_quickbooks: set[str] = set()
+        self.renamed: dict[str, str] = {}  # customer Id -> its new name (renamed through the API)
         self.writes: list[Record] = []
         self._query_cache: dict[tuple[Any, ...], tuple[int, list[str]]] = {}
         self._updated_index: dict[str, list[tuple[datetime, str]]] = {}
@@ -234,9 +235,18 @@ class CompanyStore:
             if id_ in self.deleted[entity]:
                 return None
             record = self.overlay[entity].get(id_)
-            if record is not None:
-                return record
-            return self._generated(entity, id_, with_lines=with_lines)
+            if record is None:
+                record = self._generated(entity, id_, with_lines=with_lines)
+            return self._current_names(record) if self.renamed and record else record
+
+    def _current_names(self, record: Record) -> Record:
+        """QuickBooks shows a customer's current name in references to it."""
+        ref = record.get("CustomerRef")
+        if isinstance(ref, dict):
+            name = self.renamed.get(str(ref.get("value")))
+            if name is not None and ref.get("name") != name:
+                return {**record, "CustomerRef": {**ref, "name": name}}
+        return record
 
     def _generated(self, entity: str, id_: str, *, with_lines: bool = True) -> Record | None:
         d = self.data
@@ -433,7 +443,7 @@ class CompanyStore:
             for id_, record in self.overlay[entity].items():
                 if _parse_time(record["MetaData"]["LastUpdatedTime"]) >= since and \
                         id_ not in self.deleted[entity]:
-                    out[id_] = record
+                    out[id_] = self._current_names(record)
             for id_, gone in self.deleted[entity].items():
                 if gone.at >= since:
                     out[id_] = {"Id": id_, "domain": "QBO", "status": "Deleted",
@@ -976,6 +986,34 @@ class CompanyStore:
             self._put("Customer", record, new=True)
             self._record_write("create", "Customer", record["Id"])
             return record
+
+    def update_customer(self, body: Record) -> Record:
+        """Sparse or full update: name (unique), company name, active, email."""
+        with self.lock:
+            id_ = str(body.get("Id") or "")
+            current = self.require("Customer", id_)
+            self._check_sync_token("Customer", current, body)
+            updated = copy.deepcopy(current)
+            if "DisplayName" in body:
+                name = str(body.get("DisplayName") or "").strip()
+                if not name:
+                    raise required("DisplayName")
+                if name.casefold() != str(current["DisplayName"]).casefold():
+                    self._check_name("Customer", name, (
+                        r.get("DisplayName", "") for r in self.iter_records("Customer")
+                        if r["Id"] != id_))
+                updated.update({"DisplayName": name, "FullyQualifiedName": name,
+                                "PrintOnCheckName": name})
+                self.renamed[id_] = name
+            for field_name in ("CompanyName", "Active", "PrimaryEmailAddr", "BillAddr"):
+                if field_name in body:
+                    updated[field_name] = body[field_name]
+            self._touch(updated)
+            self._put("Customer", updated)
+            for entity in ("Invoice", "Payment", "CreditMemo", "RefundReceipt"):
+                self.version[entity] += 1  # their CustomerRef names changed
+            self._record_write("update", "Customer", id_)
+            return updated
 
     def create_list_entry(self, entity: str, body: Record) -> Record:
         """PaymentMethod or Item (name unique within its list)."""

@@ -250,3 +250,18 @@ def test_editing_and_voiding_an_invoice(api: Api) -> None:
                       operation="void").json(parse_float=Decimal)["Invoice"]
     assert voided["TotalAmt"] == voided["Balance"] == Decimal("0.00")
     assert voided["PrivateNote"].startswith("Voided")
+
+
+def test_renaming_a_customer_shows_in_references(api: Api) -> None:
+    invoice = open_invoice(api)
+    customer = api.read("Customer", invoice["CustomerRef"]["value"])
+    other = api.read("Customer", "1" if customer["Id"] != "1" else "2")
+    rename = {"Id": customer["Id"], "SyncToken": customer["SyncToken"], "sparse": True,
+              "DisplayName": other["DisplayName"]}
+    assert fault(api.post("customer", rename))["code"] == "6240"
+    renamed = api.post("customer", {**rename, "DisplayName": "Renamed Client Ltd"})
+    assert renamed.status_code == 200, renamed.text
+    assert api.read("Invoice", invoice["Id"])["CustomerRef"]["name"] == "Renamed Client Ltd"
+    found = api.query("SELECT * FROM Customer WHERE DisplayName = 'Renamed Client Ltd'")
+    assert found["Customer"][0]["Id"] == customer["Id"]
+    assert fault(api.post("customer", {**rename, "DisplayName": "Again"}))["code"] == "5010"
