@@ -61,15 +61,20 @@ The v3 API under ``/v3/company/<realmId>/`` (``minorversion`` accepted and ignor
     ``UnappliedAmt`` follow every create, update, void and delete.
   * ``POST creditmemo`` / ``refundreceipt`` / ``invoice`` (sales lines with ``ItemRef``),
     ``POST customer`` (create; with ``Id``/``SyncToken`` a rename or other update — references
-    to the customer then carry the new name, as QuickBooks shows them), ``POST paymentmethod`` (``Name``, ``Type`` CREDIT_CARD or
-    NON_CREDIT_CARD), ``POST item``; delete for payments, credit memos, refund receipts and
-    invoices without payments. An invoice can be updated (sparse or full: number, dates,
-    memo, lines — its ``Balance`` keeps what payments applied; a total below that is 6000)
-    and voided with ``?operation=void`` (refused while payments are linked).
+    to the customer then carry the new name, as QuickBooks shows them),
+    ``POST paymentmethod`` (``Name``, ``Type`` CREDIT_CARD or NON_CREDIT_CARD), ``POST item``;
+    delete for payments, credit memos, refund receipts and invoices without payments. An
+    invoice can be updated (sparse or full: number, dates, memo, lines — its ``Balance`` keeps
+    what payments applied; a total below that is 6000) and voided with ``?operation=void``
+    (refused while payments are linked).
   * Answers are JSON whatever ``Accept`` says (QuickBooks would send XML to an XML client).
   * ``requestid`` (at most 50 characters): a repeat of a request that succeeded returns the
     first answer byte for byte and writes nothing, whatever the repeat's body. Failed
     requests are not remembered (a retry after a 5010 with the same ``requestid`` runs again).
+    Intuit documents this; some integrators report duplicates anyway (Intuit's .NET SDK
+    tracker, 2025). ``honour_requestid=False`` (``--ignore-requestid``, admin ``config``)
+    makes every repeat write again, so a client's look-up-before-create recovery can be
+    tested on its own.
   * ``GET cdc?entities=Invoice,Payment&changedSince=<ISO>`` — changes since then (deleted
     records as ``{"Id", "status": "Deleted"}``), at most 1,000 objects in all; more than 30
     days back is a 400 fault (6000).
@@ -110,8 +115,8 @@ Admin interface (not part of QuickBooks; ``Authorization: Bearer <client secret>
     ``throttle``, ``drop``, ``expired_token``, ``lose_response`` (write applied, then the
     connection drops), ``slow``; ``count`` -1 until cleared; ``DELETE /_sandbox/faults``;
   * ``POST /_sandbox/config {"consent": "auto"|"click"|"deny", "requests_per_minute": n,
-    "max_concurrent": n, "refresh_grace_seconds": s, "multicurrency": true,
-    "book_close_date": "2026-01-31"|null}``;
+    "max_concurrent": n, "honour_requestid": false, "refresh_grace_seconds": s,
+    "multicurrency": true, "book_close_date": "2026-01-31"|null}``;
   * ``POST /_sandbox/export {"autotask_invoice_number": "4599"}`` — export one of the
     not-yet-exported invoices now;
   * ``POST /_sandbox/pay {"invoice_id": "101203", "amount": 50.00}`` — a person records a

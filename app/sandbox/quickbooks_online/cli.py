@@ -56,6 +56,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="QuickBooks' per-company limit (default 500)")
     parser.add_argument("--max-concurrent", type=int, default=10,
                         help="requests at once per company (default 10)")
+    parser.add_argument("--ignore-requestid", dest="honour_requestid", action="store_false",
+                        help="write again on a repeated requestid (as some integrators report "
+                        "QuickBooks doing), to test look-up-before-create recovery")
     parser.add_argument("--refresh-grace-seconds", type=float, default=86400.0,
                         help="how long a replaced refresh token still works (until its "
                         "successor is used)")
@@ -72,6 +75,7 @@ def build_sandbox(args: argparse.Namespace) -> QuickBooksOnlineSandbox:
         realm_id=args.realm_id, consent=args.consent, production_keys=args.production_keys,
         requests_per_minute=args.requests_per_minute, max_concurrent=args.max_concurrent,
         refresh_grace_seconds=args.refresh_grace_seconds,
+        honour_requestid=args.honour_requestid,
     )
 
 

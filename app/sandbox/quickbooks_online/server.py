@@ -132,6 +132,7 @@ class QuickBooksOnlineSandbox:
         refresh_grace_seconds: float = 86400.0,
         requests_per_minute: int = 500,
         max_concurrent: int = 10,
+        honour_requestid: bool = True,
     ) -> None:
         if not is_loopback_host(host):
             raise ValueError(f"the sandbox only listens on this computer (not on {host!r})")
@@ -161,6 +162,7 @@ class QuickBooksOnlineSandbox:
         self._port = port
         self.requests_per_minute = requests_per_minute
         self.max_concurrent = max_concurrent
+        self.honour_requestid = honour_requestid
         self.faults: list[Fault] = []
         self._faults_lock = threading.Lock()
         self._limit_lock = threading.Lock()
@@ -312,7 +314,8 @@ class QuickBooksOnlineSandbox:
             "realm_id": self.realm_id, "currency": self.data.currency,
             "clock_offset": self.clock_offset, "consent": self.consent,
             "requests_per_minute": self.requests_per_minute,
-            "max_concurrent": self.max_concurrent, "requests_served": self.requests_served,
+            "max_concurrent": self.max_concurrent, "honour_requestid": self.honour_requestid,
+            "requests_served": self.requests_served,
             "api_requests": self.api_requests, "throttled": self.throttled,
             "max_in_flight_seen": self.max_in_flight_seen, "counts": counts,
             "oauth": self.oauth.state(),
@@ -433,7 +436,7 @@ class QuickBooksOnlineSandbox:
             params = dict(parse_qsl(query, keep_blank_values=True))
             lowered = {k.lower(): v for k, v in params.items()}
             request_id = lowered.get("requestid")
-            if method == "POST" and request_id is not None:
+            if method == "POST" and request_id is not None and self.honour_requestid:
                 if not request_id or len(request_id) > REQUEST_ID_MAX:
                     return self._fault(QboFault(
                         "2010", "Request has invalid or unsupported property",
@@ -748,6 +751,8 @@ class QuickBooksOnlineSandbox:
                 self.requests_per_minute = int(data["requests_per_minute"])
             if "max_concurrent" in data:
                 self.max_concurrent = int(data["max_concurrent"])
+            if "honour_requestid" in data:
+                self.honour_requestid = bool(data["honour_requestid"])
             if "refresh_grace_seconds" in data:
                 self.oauth.refresh_grace_seconds = float(data["refresh_grace_seconds"])
             if "multicurrency" in data:

@@ -265,3 +265,11 @@ def test_renaming_a_customer_shows_in_references(api: Api) -> None:
     found = api.query("SELECT * FROM Customer WHERE DisplayName = 'Renamed Client Ltd'")
     assert found["Customer"][0]["Id"] == customer["Id"]
     assert fault(api.post("customer", {**rename, "DisplayName": "Again"}))["code"] == "5010"
+
+
+def test_requestid_can_be_ignored_to_test_lookup_before_create(api: Api) -> None:
+    api.sandbox.honour_requestid = False
+    invoice = open_invoice(api)
+    api.post("payment", payment_body(invoice, "5.00"), requestid="same")
+    api.post("payment", payment_body(invoice, "5.00"), requestid="same")
+    assert api.sandbox.payment_counts()["created_through_api"] == 2
