@@ -548,6 +548,11 @@ class CompanyStore:
         account = self.get("Account", value)
         if account is None:
             raise invalid_reference("Account", value)
+        if name == "DepositToAccountRef" and account.get("AccountType") not in (
+                "Bank", "Other Current Asset"):
+            raise business(f"Money can only be deposited to a bank or other current asset "
+                           f"account, not {account['Name']} ({account.get('AccountType')}).",
+                           name)
         return {"value": account["Id"], "name": account["Name"]}
 
     def _method_ref(self, body: Record) -> Record | None:

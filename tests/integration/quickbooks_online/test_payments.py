@@ -273,3 +273,12 @@ def test_requestid_can_be_ignored_to_test_lookup_before_create(api: Api) -> None
     api.post("payment", payment_body(invoice, "5.00"), requestid="same")
     api.post("payment", payment_body(invoice, "5.00"), requestid="same")
     assert api.sandbox.payment_counts()["created_through_api"] == 2
+
+
+def test_deposits_go_to_bank_or_undeposited_funds_only(api: Api) -> None:
+    invoice = open_invoice(api)
+    to_income = payment_body(invoice, "5.00", DepositToAccountRef={"value": "1"})
+    assert fault(api.post("payment", to_income))["code"] == "6000"
+    to_checking = payment_body(invoice, "5.00", DepositToAccountRef={"value": "35"})
+    answer = api.post("payment", to_checking).json()["Payment"]
+    assert answer["DepositToAccountRef"] == {"value": "35", "name": "Checking"}
