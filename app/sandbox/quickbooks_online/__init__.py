@@ -47,7 +47,7 @@ The v3 API under ``/v3/company/<realmId>/`` (``minorversion`` accepted and ignor
     entity key (and paging keys) are absent when nothing matches; ``COUNT(*)`` answers
     ``{"totalCount": n}``. Default order is by ``Id``.
   * ``GET <entity>/<id>`` for CompanyInfo (``1``), Customer, Invoice, Item, Account,
-    PaymentMethod, Term, Payment, CreditMemo, RefundReceipt; ``GET preferences``.
+    PaymentMethod, Term, Payment, SalesReceipt, CreditMemo, RefundReceipt; ``GET preferences``.
     CompanyInfo carries ``CompanyName`` and ``Country``; the **home currency** and the
     multicurrency switch are in Preferences (``CurrencyPrefs.HomeCurrency.value``,
     ``CurrencyPrefs.MultiCurrencyEnabled``), as in QuickBooks Online — CompanyInfo has no
@@ -59,14 +59,17 @@ The v3 API under ``/v3/company/<realmId>/`` (``minorversion`` accepted and ignor
     refused for a payment (fault 500, "Operation Void is not supported"), as Intuit only
     accepts it for invoices. Invoice balances, ``LinkedTxn``, customer balances and
     ``UnappliedAmt`` follow every create, update, void and delete.
-  * ``POST creditmemo`` / ``refundreceipt`` / ``invoice`` (sales lines with ``ItemRef``),
+  * ``POST salesreceipt`` (sales lines with ``ItemRef``, money into ``DepositToAccountRef`` —
+    Undeposited Funds by default; what a surcharge on the "Card surcharge" item becomes;
+    voided like a payment with ``?operation=update&include=void``),
+    ``POST creditmemo`` / ``refundreceipt`` / ``invoice`` (sales lines with ``ItemRef``),
     ``POST customer`` (create; with ``Id``/``SyncToken`` a rename or other update — references
     to the customer then carry the new name, as QuickBooks shows them),
     ``POST paymentmethod`` (``Name``, ``Type`` CREDIT_CARD or NON_CREDIT_CARD), ``POST item``;
-    delete for payments, credit memos, refund receipts and invoices without payments. An
-    invoice can be updated (sparse or full: number, dates, memo, lines — its ``Balance`` keeps
-    what payments applied; a total below that is 6000) and voided with ``?operation=void``
-    (refused while payments are linked).
+    delete for payments, sales receipts, credit memos, refund receipts and invoices without
+    payments. An invoice can be updated (sparse or full: number, dates, memo, lines — its
+    ``Balance`` keeps what payments applied; a total below that is 6000) and voided with
+    ``?operation=void`` (refused while payments are linked).
   * Answers are JSON whatever ``Accept`` says (QuickBooks would send XML to an XML client).
   * ``requestid`` (at most 50 characters): a repeat of a request that succeeded returns the
     first answer byte for byte and writes nothing, whatever the repeat's body. Failed

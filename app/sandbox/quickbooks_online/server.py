@@ -56,6 +56,8 @@ _QUERYABLE: dict[str, set[str]] = {
                    "customerref", "metadata"},
     "RefundReceipt": {"id", "docnumber", "txndate", "totalamt", "customerref", "metadata",
                       "deposittoaccountref"},
+    "SalesReceipt": {"id", "docnumber", "txndate", "totalamt", "customerref", "metadata",
+                     "deposittoaccountref"},
     "CompanyInfo": {"id", "companyname", "country", "metadata"},
     "Preferences": {"id", "metadata"},
 }
@@ -309,6 +311,7 @@ class QuickBooksOnlineSandbox:
     def snapshot(self) -> Record:
         counts = {e: len(self.store.ids(e)) for e in ("Customer", "Invoice", "Payment",
                                                       "CreditMemo", "RefundReceipt",
+                                                      "SalesReceipt",
                                                       "PaymentMethod", "Item", "Account")}
         return {
             "realm_id": self.realm_id, "currency": self.data.currency,
@@ -502,12 +505,15 @@ class QuickBooksOnlineSandbox:
         operation = params.get("operation", "create").lower()
         include = params.get("include", "").lower()
         if operation == "delete":
-            if entity not in ("Payment", "CreditMemo", "RefundReceipt", "Invoice"):
+            if entity not in ("Payment", "CreditMemo", "RefundReceipt", "SalesReceipt",
+                              "Invoice"):
                 raise QboFault("500", "Unsupported Operation",
                                f"Operation Delete is not supported for {entity}.")
             return {entity: store.delete(entity, data), "time": now}
         if entity == "Payment" and operation == "update" and include == "void":
             return {"Payment": store.void_payment(data), "time": now}
+        if entity == "SalesReceipt" and operation == "update" and include == "void":
+            return {"SalesReceipt": store.void_sales_receipt(data), "time": now}
         if operation == "void" and entity == "Invoice":
             return {"Invoice": store.void_invoice(data), "time": now}
         if operation == "void":
@@ -529,7 +535,7 @@ class QuickBooksOnlineSandbox:
         elif data.get("Id"):
             raise QboFault("500", "Unsupported Operation",
                            f"Updating a {entity} is not supported by this sandbox.")
-        elif entity in ("Invoice", "CreditMemo", "RefundReceipt"):
+        elif entity in ("Invoice", "CreditMemo", "RefundReceipt", "SalesReceipt"):
             record = store.create_sales_txn(entity, data)
         elif entity == "Customer":
             record = store.create_customer(data)

@@ -37,9 +37,9 @@ from app.sandbox.quickbooks_online.query import Query, lookup
 __all__ = ["ENTITIES", "CompanyStore", "QboFault"]
 
 ENTITIES = ("Account", "CompanyInfo", "CreditMemo", "Customer", "Invoice", "Item", "Payment",
-            "PaymentMethod", "Preferences", "RefundReceipt", "Term")
+            "PaymentMethod", "Preferences", "RefundReceipt", "SalesReceipt", "Term")
 _LISTS = ("Account", "Item", "PaymentMethod", "Term")
-_TXNS = ("Invoice", "Payment", "CreditMemo", "RefundReceipt")
+_TXNS = ("Invoice", "Payment", "CreditMemo", "RefundReceipt", "SalesReceipt")
 
 
 class QboFault(Exception):
@@ -925,8 +925,26 @@ class CompanyStore:
             self._record_write("void", "Invoice", id_)
             return voided
 
+    def void_sales_receipt(self, body: Record) -> Record:
+        """``?operation=update&include=void``: amounts zeroed, "Voided" in the memo."""
+        with self.lock:
+            id_ = str(body.get("Id") or "")
+            current = self.require("SalesReceipt", id_)
+            self._check_sync_token("SalesReceipt", current, body)
+            self._check_open_period(current["TxnDate"])
+            voided = copy.deepcopy(current)
+            for line in voided.get("Line", []):
+                line["Amount"] = ZERO
+            note = voided.get("PrivateNote")
+            voided.update({"TotalAmt": ZERO, "Balance": ZERO,
+                           "PrivateNote": f"Voided - {note}" if note else "Voided"})
+            self._touch(voided)
+            self._put("SalesReceipt", voided)
+            self._record_write("void", "SalesReceipt", id_)
+            return voided
+
     def create_sales_txn(self, entity: str, body: Record) -> Record:
-        """Invoice, CreditMemo or RefundReceipt."""
+        """Invoice, CreditMemo, RefundReceipt or SalesReceipt."""
         with self.lock:
             customer = self._customer_ref(body)
             lines, total = self._sales_lines(body)
@@ -958,6 +976,13 @@ class CompanyStore:
                 record["RemainingCredit"] = total
                 record["Balance"] = total
                 self._adjust_customer(customer["value"], -total)
+            elif entity == "SalesReceipt":  # paid at once: money into a deposit account
+                record["DepositToAccountRef"] = self._account_ref(body, "DepositToAccountRef",
+                                                                  UNDEPOSITED_FUNDS)
+                record["Balance"] = ZERO
+                method = self._method_ref(body)
+                if method is not None:
+                    record["PaymentMethodRef"] = method
             else:  # RefundReceipt: money paid back out of an account
                 if _ref_value(body, "DepositToAccountRef") is None:
                     raise required("DepositToAccountRef")

@@ -1,5 +1,8 @@
 """Payments over HTTP: balances, requestid replay, SyncToken rules, void, delete, refunds."""
 
+# QuickBooks' query language is text: these tests build queries from values they chose.
+# ruff: noqa: S608
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -282,3 +285,28 @@ def test_deposits_go_to_bank_or_undeposited_funds_only(api: Api) -> None:
     to_checking = payment_body(invoice, "5.00", DepositToAccountRef={"value": "35"})
     answer = api.post("payment", to_checking).json()["Payment"]
     assert answer["DepositToAccountRef"] == {"value": "35", "name": "Checking"}
+
+
+def test_a_surcharge_as_a_sales_receipt(api: Api) -> None:
+    invoice = open_invoice(api)
+    body = {"CustomerRef": {"value": invoice["CustomerRef"]["value"]},
+            "PaymentMethodRef": {"value": "3"}, "PaymentRefNum": "pi_9",
+            "PrivateNote": "PayDesk P-9 surcharge",
+            "Line": [{"Amount": Decimal("3.00"), "DetailType": "SalesItemLineDetail",
+                      "SalesItemLineDetail": {"ItemRef": {"value": "30"}, "Qty": 1,
+                                              "UnitPrice": Decimal("3.00")}}]}
+    first = api.post("salesreceipt", body, requestid="s-9")
+    again = api.post("salesreceipt", body, requestid="s-9")
+    assert first.status_code == 200, first.text
+    assert first.content == again.content
+    receipt = first.json(parse_float=Decimal)["SalesReceipt"]
+    assert receipt["TotalAmt"] == Decimal("3.00")
+    assert receipt["DepositToAccountRef"]["value"] == "4"
+    assert receipt["Line"][0]["SalesItemLineDetail"]["ItemRef"]["name"] == "Card surcharge"
+    # The invoice is untouched: a surcharge is income, not a payment on it.
+    assert api.read("Invoice", invoice["Id"])["Balance"] == invoice["Balance"]
+    found = api.query(f"SELECT * FROM SalesReceipt WHERE TxnDate = '{receipt['TxnDate']}'")
+    assert [r["Id"] for r in found["SalesReceipt"]] == [receipt["Id"]]
+    voided = api.post("salesreceipt", {"Id": receipt["Id"], "SyncToken": "0",
+                                       "sparse": True}, operation="update", include="void")
+    assert voided.json(parse_float=Decimal)["SalesReceipt"]["TotalAmt"] == Decimal("0.00")
