@@ -141,6 +141,7 @@ class CompanyStore:
         self._query_cache: dict[tuple[Any, ...], tuple[int, list[str]]] = {}
         self._updated_index: dict[str, list[tuple[datetime, str]]] = {}
         self._ids_cache: dict[str, tuple[int, list[str]]] = {}
+        self._customer_index: dict[str, dict[str, list[str]]] = {}
         self._generated_cache: dict[tuple[Any, ...], list[tuple[tuple[Any, ...], str]]] = {}
         created = format_qbo_time(datetime.combine(data.autotask.start, datetime.min.time(),
                                                    UTC) - timedelta(days=400))
@@ -415,12 +416,30 @@ class CompanyStore:
             texts = [str(v) for v in values]
             if name == "id":
                 return sorted(set(texts), key=_id_key)
+            if name == "customerref" and query.entity in ("Invoice", "Payment"):
+                by_customer = self._by_customer(query.entity)
+                found = {i for t in texts for i in by_customer.get(t, ())}
+                return sorted(found | set(self.overlay[query.entity]), key=_id_key)
             if name == "docnumber" and query.entity == "Invoice":
                 index = self.data.doc_number_index()
                 found = {self.data.invoice_id(index[t]) for t in texts if t in index}
                 changed = {i for i in self.created["Invoice"]} | set(self.overlay["Invoice"])
                 return sorted(found | changed, key=_id_key)
         return None
+
+    def _by_customer(self, entity: str) -> dict[str, list[str]]:
+        """Generated invoice or payment ids by customer id (from the compact index)."""
+        found = self._customer_index.get(entity)
+        if found is None:
+            d = self.data
+            idx = d.index()
+            found = {}
+            positions = idx.in_qbo if entity == "Invoice" else idx.paid
+            make_id = d.invoice_id if entity == "Invoice" else d.historical_payment_id
+            for i in positions:
+                found.setdefault(d.customer_id(idx.company[i]), []).append(make_id(i))
+            self._customer_index[entity] = found
+        return found
 
     # ------------------------------------------------------------------ change data capture
     def changed_since(self, entity: str, since: datetime) -> list[Record]:
@@ -1115,6 +1134,7 @@ class CompanyStore:
                                   Decimal(str(record["TotalAmt"])))
             self._updated_index.pop("Invoice", None)
             self._generated_cache.clear()
+            self._customer_index.clear()
             return record
 
     def payment_counts(self) -> Record:
