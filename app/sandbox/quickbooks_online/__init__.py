@@ -70,6 +70,8 @@ The v3 API under ``/v3/company/<realmId>/`` (``minorversion`` accepted and ignor
     payments. An invoice can be updated (sparse or full: number, dates, memo, lines — its
     ``Balance`` keeps what payments applied; a total below that is 6000) and voided with
     ``?operation=void`` (refused while payments are linked).
+  * A body naming a property the entity does not have is refused (2010, "Unrecognized
+    field"), as QuickBooks does — a misspelt ``TotalAmount`` never passes silently.
   * Answers are JSON whatever ``Accept`` says (QuickBooks would send XML to an XML client).
   * ``requestid`` (at most 50 characters): a repeat of a request that succeeded returns the
     first answer byte for byte and writes nothing, whatever the repeat's body. Failed

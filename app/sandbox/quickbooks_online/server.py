@@ -513,6 +513,7 @@ class QuickBooksOnlineSandbox:
             raise QboFault("500", "Unsupported Operation",
                            f"Operation {method} is not supported.")
         data = _json_body(body)
+        _check_properties(entity, data)
         operation = params.get("operation", "create").lower()
         include = params.get("include", "").lower()
         if operation == "delete":
@@ -788,6 +789,57 @@ class QuickBooksOnlineSandbox:
         if method == "POST" and name == "export":
             return {"Invoice": self.export_invoice(str(data["autotask_invoice_number"]))}
         raise ValueError(f"unknown admin operation {method} /_sandbox/{name}")
+
+
+_COMMON = {"Id", "SyncToken", "sparse", "domain", "MetaData", "status"}
+_TXN = _COMMON | {"TxnDate", "DocNumber", "PrivateNote", "CurrencyRef", "ExchangeRate",
+                  "CustomerRef", "Line", "TotalAmt", "TxnSource", "CustomField", "LinkedTxn",
+                  "TxnTaxDetail", "DepartmentRef", "ClassRef", "CustomerMemo", "BillEmail",
+                  "BillAddr", "ShipAddr", "ApplyTaxAfterDiscount", "PrintStatus",
+                  "EmailStatus", "GlobalTaxCalculation", "TransactionLocationType",
+                  "HomeTotalAmt", "Balance", "HomeBalance", "ProjectRef", "RecurDataRef"}
+_PROPERTIES: dict[str, set[str]] = {
+    "Payment": _TXN | {"DepositToAccountRef", "PaymentMethodRef", "PaymentRefNum",
+                       "UnappliedAmt", "ProcessPayment", "ARAccountRef", "CreditCardPayment",
+                       "TaxExemptionRef"},
+    "SalesReceipt": _TXN | {"DepositToAccountRef", "PaymentMethodRef", "PaymentRefNum",
+                            "CreditCardPayment", "DeliveryInfo", "ShipDate", "TrackingNum",
+                            "ShipMethodRef", "ShipFromAddr"},
+    "RefundReceipt": _TXN | {"DepositToAccountRef", "PaymentMethodRef", "PaymentRefNum",
+                             "CheckPayment", "CreditCardPayment", "PaymentType"},
+    "CreditMemo": _TXN | {"RemainingCredit", "SalesTermRef", "InvoiceRef"},
+    "Invoice": _TXN | {"DueDate", "SalesTermRef", "Deposit", "DepositToAccountRef",
+                       "AllowOnlineCreditCardPayment", "AllowOnlineACHPayment",
+                       "AllowIPNPayment", "AllowOnlinePayment", "ShipDate", "TrackingNum",
+                       "ShipMethodRef", "DeliveryInfo", "InvoiceLink"},
+    "Customer": _COMMON | {"DisplayName", "Title", "GivenName", "MiddleName", "FamilyName",
+                           "Suffix", "FullyQualifiedName", "CompanyName", "PrintOnCheckName",
+                           "Active", "PrimaryPhone", "AlternatePhone", "Mobile", "Fax",
+                           "PrimaryEmailAddr", "WebAddr", "BillAddr", "ShipAddr", "Notes",
+                           "Job", "BillWithParent", "ParentRef", "Level", "Taxable",
+                           "Balance", "BalanceWithJobs", "CurrencyRef",
+                           "PreferredDeliveryMethod", "ResaleNum", "SalesTermRef",
+                           "PaymentMethodRef", "DefaultTaxCodeRef", "TaxExemptionReasonId"},
+    "PaymentMethod": _COMMON | {"Name", "Active", "Type"},
+    "Item": _COMMON | {"Name", "Description", "Active", "FullyQualifiedName", "Taxable",
+                       "UnitPrice", "Type", "IncomeAccountRef", "ExpenseAccountRef",
+                       "PurchaseDesc", "PurchaseCost", "TrackQtyOnHand", "Sku",
+                       "SalesTaxIncluded", "SubItem", "ParentRef", "Level"},
+}
+
+
+def _check_properties(entity: str, data: Record) -> None:
+    """QuickBooks refuses a body naming a property the entity does not have."""
+    known = _PROPERTIES.get(entity)
+    if known is None:
+        return
+    for name in data:
+        if name not in known:
+            raise QboFault(
+                "2010", "Request has invalid or unsupported property",
+                f'Property Name:Unrecognized field "{name}" (class '
+                f"com.intuit.schema.finance.v3.{entity}), not marked as ignorable specified "
+                "is unsupported or invalid", element=name)
 
 
 def _json_body(body: bytes) -> Record:

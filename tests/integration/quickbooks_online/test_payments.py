@@ -169,11 +169,14 @@ def test_refund_documents_are_created_once_by_requestid(api: Api) -> None:
     no_account = {k: v for k, v in refund.items() if k != "DepositToAccountRef"}
     assert fault(api.post("refundreceipt", no_account))["code"] == "2020"
 
-    memo = api.post("creditmemo", {**refund, "DocNumber": "CM-1"}, requestid="memo-1")
+    credit_body = {k: v for k, v in refund.items()
+                   if k not in ("DepositToAccountRef", "PaymentMethodRef")}
+    assert fault(api.post("creditmemo", refund))["code"] == "2010"  # no deposit on a credit
+    memo = api.post("creditmemo", {**credit_body, "DocNumber": "CM-1"}, requestid="memo-1")
     assert memo.status_code == 200, memo.text
     credit = memo.json(parse_float=Decimal)["CreditMemo"]
     assert credit["RemainingCredit"] == Decimal("12.34")
-    assert fault(api.post("creditmemo", {**refund, "DocNumber": "CM-1"}))["code"] == "6140"
+    assert fault(api.post("creditmemo", {**credit_body, "DocNumber": "CM-1"}))["code"] == "6140"
 
 
 def test_payment_methods_are_created_once_per_name(api: Api) -> None:
@@ -310,3 +313,12 @@ def test_a_surcharge_as_a_sales_receipt(api: Api) -> None:
     voided = api.post("salesreceipt", {"Id": receipt["Id"], "SyncToken": "0",
                                        "sparse": True}, operation="update", include="void")
     assert voided.json(parse_float=Decimal)["SalesReceipt"]["TotalAmt"] == Decimal("0.00")
+
+
+def test_an_unknown_property_is_refused(api: Api) -> None:
+    invoice = open_invoice(api)
+    body = payment_body(invoice, "5.00", TotalAmount=Decimal("5.00"))
+    refused = api.post("payment", body, requestid="typo")
+    assert fault(refused)["code"] == "2010"
+    assert fault(refused)["element"] == "TotalAmount"
+    assert api.sandbox.payment_counts()["created_through_api"] == 0
