@@ -105,6 +105,38 @@ def _amount(value: Any, element: str) -> Decimal:
     return money(number)
 
 
+_MAX_LENGTH = {"PaymentRefNum": 21, "DocNumber": 21, "PrivateNote": 4000,
+               "DisplayName": 500, "Name": 31, "Description": 4000}
+
+
+def _text(value: Any, name: str) -> str:
+    """A string field within QuickBooks' length limit (else fault 2050, never cut short)."""
+    text = str(value)
+    limit = _MAX_LENGTH.get(name)
+    if limit is not None and len(text) > limit:
+        raise QboFault("2050", "String length is either shorter or longer than supported by "
+                       "specification", f"String length specified does not match the "
+                       f"supported length. Min:0 Max:{limit} supported. Supplied length:"
+                       f"{len(text)}", element=name)
+    return text
+
+
+def _check_line_amount(line: Record, detail: Record, amount: Decimal) -> None:
+    """QuickBooks refuses a sales line whose Amount is not UnitPrice x Qty (when both given)."""
+    if "UnitPrice" in detail and "Qty" in detail:
+        try:
+            expected = money(Decimal(str(detail["UnitPrice"])) * Decimal(str(detail["Qty"])))
+        except InvalidOperation:
+            raise QboFault("2010", "Request has invalid or unsupported property",
+                           "Property Name:Can not parse UnitPrice or Qty",
+                           element="Line.SalesItemLineDetail") from None
+        if expected != amount:
+            raise QboFault("6070", "Amount is not equal to UnitPrice * Qty",
+                           f"Business Validation Error: Amount {amount} is not equal to "
+                           f"UnitPrice * Qty ({expected}). Supply the right amount, or leave "
+                           "out UnitPrice or Qty.", element="Line.Amount")
+
+
 def _ref_value(body: Record, name: str) -> str | None:
     ref = body.get(name)
     if isinstance(ref, dict) and ref.get("value") not in (None, ""):
@@ -710,7 +742,7 @@ class CompanyStore:
                 payment["PaymentMethodRef"] = method
             for name in ("PaymentRefNum", "PrivateNote"):
                 if body.get(name) not in (None, ""):
-                    payment[name] = str(body[name])[: 21 if name == "PaymentRefNum" else 4000]
+                    payment[name] = _text(body[name], name)
             self._apply(payment, +1)
             self._put("Payment", payment, new=True)
             if through_api:
@@ -832,6 +864,7 @@ class CompanyStore:
                 continue
             amount = _amount(line.get("Amount"), "Line.Amount")
             detail = line.get("SalesItemLineDetail") or {}
+            _check_line_amount(line, detail, amount)
             item_id = _ref_value(detail, "ItemRef") or "1"
             item = self.get("Item", item_id)
             if item is None:
@@ -842,7 +875,7 @@ class CompanyStore:
                                  **{k: v for k, v in detail.items() if k != "ItemRef"},
                                  "ItemRef": {"value": item["Id"], "name": item["Name"]}}}
             if line.get("Description"):
-                entry["Description"] = str(line["Description"])
+                entry["Description"] = _text(line["Description"], "Description")
             out.append(entry)
             total += amount
         out.append({"Amount": total, "DetailType": "SubTotalLineDetail",
@@ -852,10 +885,7 @@ class CompanyStore:
     def _check_doc_number(self, entity: str, doc: str | None) -> None:
         if not doc:
             return
-        if len(doc) > 21:
-            raise QboFault("6000", "A business validation error has occurred while "
-                           "processing your request", "Business Validation Error: DocNumber "
-                           "is longer than 21 characters.", element="DocNumber")
+        _text(doc, "DocNumber")
         if entity == "Invoice":
             index = self.data.doc_number_index()
             existing = index.get(doc)
@@ -985,7 +1015,7 @@ class CompanyStore:
             record["DocNumber"] = doc
             for name in ("PrivateNote", "PaymentRefNum"):
                 if body.get(name):
-                    record[name] = str(body[name])
+                    record[name] = _text(body[name], name)
             if entity == "Invoice":
                 record["Balance"] = total
                 record["LinkedTxn"] = []
@@ -1017,7 +1047,7 @@ class CompanyStore:
 
     def create_customer(self, body: Record) -> Record:
         with self.lock:
-            name = str(body.get("DisplayName") or "").strip()
+            name = _text(str(body.get("DisplayName") or "").strip(), "DisplayName")
             if not name:
                 raise required("DisplayName")
             self._check_name("Customer", name, (r.get("DisplayName", "") for r in
@@ -1044,7 +1074,7 @@ class CompanyStore:
             self._check_sync_token("Customer", current, body)
             updated = copy.deepcopy(current)
             if "DisplayName" in body:
-                name = str(body.get("DisplayName") or "").strip()
+                name = _text(str(body.get("DisplayName") or "").strip(), "DisplayName")
                 if not name:
                     raise required("DisplayName")
                 if name.casefold() != str(current["DisplayName"]).casefold():
@@ -1067,7 +1097,7 @@ class CompanyStore:
     def create_list_entry(self, entity: str, body: Record) -> Record:
         """PaymentMethod or Item (name unique within its list)."""
         with self.lock:
-            name = str(body.get("Name") or "").strip()
+            name = _text(str(body.get("Name") or "").strip(), "Name")
             if not name:
                 raise required("Name")
             self._check_name(entity, name, (r.get("Name", "") for r in

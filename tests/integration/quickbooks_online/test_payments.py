@@ -322,3 +322,18 @@ def test_an_unknown_property_is_refused(api: Api) -> None:
     assert fault(refused)["code"] == "2010"
     assert fault(refused)["element"] == "TotalAmount"
     assert api.sandbox.payment_counts()["created_through_api"] == 0
+
+
+def test_text_limits_and_line_arithmetic(api: Api) -> None:
+    invoice = open_invoice(api)
+    long_ref = payment_body(invoice, "5.00", PaymentRefNum="x" * 22)
+    refused = api.post("payment", long_ref)
+    assert fault(refused)["code"] == "2050"
+    assert fault(refused)["element"] == "PaymentRefNum"
+    assert api.post("payment", payment_body(invoice, "5.00",
+                                            PaymentRefNum="x" * 21)).status_code == 200
+    receipt = {"CustomerRef": {"value": invoice["CustomerRef"]["value"]},
+               "Line": [{"Amount": Decimal("3.00"), "DetailType": "SalesItemLineDetail",
+                         "SalesItemLineDetail": {"ItemRef": {"value": "30"}, "Qty": 2,
+                                                 "UnitPrice": Decimal("3.00")}}]}
+    assert fault(api.post("salesreceipt", receipt))["code"] == "6070"
