@@ -88,7 +88,9 @@ The v3 API under ``/v3/company/<realmId>/`` (``minorversion`` accepted and ignor
     property, 2020 required parameter missing, 2500 invalid reference, 4000/4001 query
     errors, 5010 stale ``SyncToken``, 6000 business validation (over-applying an invoice,
     another customer's invoice, a foreign currency with multicurrency off), 6140 duplicate
-    ``DocNumber``, 6210 closed books period, 6240 duplicate name, 500 unsupported operation.
+    ``DocNumber``, 6210 closed books period, 6240 duplicate name, 500 unsupported
+    operation, 2050 text too long (``PaymentRefNum`` and ``DocNumber`` hold 21 characters,
+    ``PrivateNote`` 4,000), 6070 a sales line whose ``Amount`` is not ``UnitPrice`` x ``Qty``.
   * Limits per company: ``requests_per_minute`` (default 500, a sliding minute) and
     ``max_concurrent`` (default 10) — over either, 429 with QuickBooks' ThrottleExceeded fault
     (code 3001, ``message=ThrottleExceeded; errorCode=003001; statusCode=429``) **in XML**, as
