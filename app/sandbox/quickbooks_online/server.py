@@ -475,7 +475,9 @@ class QuickBooksOnlineSandbox:
     def _route(self, method: str, rest: list[str], params: dict[str, str], body: bytes,
                headers: dict[str, str]) -> _Reply:
         try:
-            return self._json(200, self._answer(method, rest, params, body, headers))
+            # Every QuickBooks answer names its transaction id (what Intuit support asks for).
+            return self._json(200, self._answer(method, rest, params, body, headers),
+                              {"intuit_tid": secrets.token_hex(16)})
         except QboFault as fault:
             return self._fault(fault)
         except QueryError as error:
