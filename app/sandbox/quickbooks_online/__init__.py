@@ -24,6 +24,9 @@ OAuth 2.0 (`oauth.py`)
     at once (``consent="auto"``, the default) with a 302 to ``redirect_uri?code&state&realmId``;
     with ``consent="click"`` it shows a page whose *Connect* button (``id="connect"``) does
     that and *Cancel* redirects with ``error=access_denied``; ``consent="deny"`` refuses at once.
+    The keys are development keys (``http://localhost`` redirects allowed) unless
+    ``production_keys=True``: then only https addresses with a host name are accepted, as
+    Intuit requires of production apps; ``redirect_uris`` restricts them to a registered list.
   * ``POST /oauth2/v1/tokens/bearer`` (Basic client id/secret, form-encoded):
     ``authorization_code`` and ``refresh_token`` grants. Access tokens last 3,600 s, refresh
     tokens 100 days rolling; **every refresh returns a new refresh token**, and the old one
@@ -44,7 +47,7 @@ The v3 API under ``/v3/company/<realmId>/`` (``minorversion`` accepted and ignor
     entity key (and paging keys) are absent when nothing matches; ``COUNT(*)`` answers
     ``{"totalCount": n}``. Default order is by ``Id``.
   * ``GET <entity>/<id>`` for CompanyInfo (``1``), Customer, Invoice, Item, Account,
-    PaymentMethod, Term, Payment, CreditMemo, RefundReceipt; ``GET preferences``.
+    PaymentMethod, Term, Payment, SalesReceipt, CreditMemo, RefundReceipt; ``GET preferences``.
     CompanyInfo carries ``CompanyName`` and ``Country``; the **home currency** and the
     multicurrency switch are in Preferences (``CurrencyPrefs.HomeCurrency.value``,
     ``CurrencyPrefs.MultiCurrencyEnabled``), as in QuickBooks Online — CompanyInfo has no
@@ -56,13 +59,27 @@ The v3 API under ``/v3/company/<realmId>/`` (``minorversion`` accepted and ignor
     refused for a payment (fault 500, "Operation Void is not supported"), as Intuit only
     accepts it for invoices. Invoice balances, ``LinkedTxn``, customer balances and
     ``UnappliedAmt`` follow every create, update, void and delete.
-  * ``POST creditmemo`` / ``refundreceipt`` / ``invoice`` (sales lines with ``ItemRef``),
-    ``POST customer``, ``POST paymentmethod`` (``Name``, ``Type`` CREDIT_CARD or
-    NON_CREDIT_CARD), ``POST item``; delete for payments, credit memos, refund receipts and
-    invoices without payments.
+  * ``POST salesreceipt`` (sales lines with ``ItemRef``, money into ``DepositToAccountRef`` —
+    Undeposited Funds by default; what a surcharge on the "Card surcharge" item becomes;
+    voided like a payment with ``?operation=update&include=void``),
+    ``POST creditmemo`` / ``refundreceipt`` / ``invoice`` (sales lines with ``ItemRef``),
+    ``POST customer`` (create; with ``Id``/``SyncToken`` a rename or other update — references
+    to the customer then carry the new name, as QuickBooks shows them),
+    ``POST paymentmethod`` (``Name``, ``Type`` CREDIT_CARD or NON_CREDIT_CARD), ``POST item``;
+    delete for payments, sales receipts, credit memos, refund receipts and invoices without
+    payments. An invoice can be updated (sparse or full: number, dates, memo, lines — its
+    ``Balance`` keeps what payments applied; a total below that is 6000) and voided with
+    ``?operation=void`` (refused while payments are linked).
+  * A body naming a property the entity does not have is refused (2010, "Unrecognized
+    field"), as QuickBooks does — a misspelt ``TotalAmount`` never passes silently.
+  * Answers are JSON whatever ``Accept`` says (QuickBooks would send XML to an XML client).
   * ``requestid`` (at most 50 characters): a repeat of a request that succeeded returns the
     first answer byte for byte and writes nothing, whatever the repeat's body. Failed
     requests are not remembered (a retry after a 5010 with the same ``requestid`` runs again).
+    Intuit documents this; some integrators report duplicates anyway (Intuit's .NET SDK
+    tracker, 2025). ``honour_requestid=False`` (``--ignore-requestid``, admin ``config``)
+    makes every repeat write again, so a client's look-up-before-create recovery can be
+    tested on its own.
   * ``GET cdc?entities=Invoice,Payment&changedSince=<ISO>`` — changes since then (deleted
     records as ``{"Id", "status": "Deleted"}``), at most 1,000 objects in all; more than 30
     days back is a 400 fault (6000).
@@ -71,7 +88,9 @@ The v3 API under ``/v3/company/<realmId>/`` (``minorversion`` accepted and ignor
     property, 2020 required parameter missing, 2500 invalid reference, 4000/4001 query
     errors, 5010 stale ``SyncToken``, 6000 business validation (over-applying an invoice,
     another customer's invoice, a foreign currency with multicurrency off), 6140 duplicate
-    ``DocNumber``, 6210 closed books period, 6240 duplicate name, 500 unsupported operation.
+    ``DocNumber``, 6210 closed books period, 6240 duplicate name, 500 unsupported
+    operation, 2050 text too long (``PaymentRefNum`` and ``DocNumber`` hold 21 characters,
+    ``PrivateNote`` 4,000), 6070 a sales line whose ``Amount`` is not ``UnitPrice`` x ``Qty``.
   * Limits per company: ``requests_per_minute`` (default 500, a sliding minute) and
     ``max_concurrent`` (default 10) — over either, 429 with QuickBooks' ThrottleExceeded fault
     (code 3001, ``message=ThrottleExceeded; errorCode=003001; statusCode=429``) **in XML**, as
@@ -103,8 +122,8 @@ Admin interface (not part of QuickBooks; ``Authorization: Bearer <client secret>
     ``throttle``, ``drop``, ``expired_token``, ``lose_response`` (write applied, then the
     connection drops), ``slow``; ``count`` -1 until cleared; ``DELETE /_sandbox/faults``;
   * ``POST /_sandbox/config {"consent": "auto"|"click"|"deny", "requests_per_minute": n,
-    "max_concurrent": n, "refresh_grace_seconds": s, "multicurrency": true,
-    "book_close_date": "2026-01-31"|null}``;
+    "max_concurrent": n, "honour_requestid": false, "refresh_grace_seconds": s,
+    "multicurrency": true, "book_close_date": "2026-01-31"|null}``;
   * ``POST /_sandbox/export {"autotask_invoice_number": "4599"}`` — export one of the
     not-yet-exported invoices now;
   * ``POST /_sandbox/pay {"invoice_id": "101203", "amount": 50.00}`` — a person records a

@@ -49,10 +49,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--realm-id", default=None, help="default: derived from the seed")
     parser.add_argument("--consent", default="auto", choices=("auto", "click", "deny"),
                         help="the authorize page consents at once, on a click, or refuses")
+    parser.add_argument("--production-keys", action="store_true",
+                        help="behave like production keys: redirect addresses must be https "
+                        "with a host name (development keys also accept http://localhost)")
     parser.add_argument("--requests-per-minute", type=int, default=500,
                         help="QuickBooks' per-company limit (default 500)")
     parser.add_argument("--max-concurrent", type=int, default=10,
                         help="requests at once per company (default 10)")
+    parser.add_argument("--ignore-requestid", dest="honour_requestid", action="store_false",
+                        help="write again on a repeated requestid (as some integrators report "
+                        "QuickBooks doing), to test look-up-before-create recovery")
     parser.add_argument("--refresh-grace-seconds", type=float, default=86400.0,
                         help="how long a replaced refresh token still works (until its "
                         "successor is used)")
@@ -66,9 +72,10 @@ def build_sandbox(args: argparse.Namespace) -> QuickBooksOnlineSandbox:
         currency=args.currency, multicurrency=args.multicurrency,
         company_name=args.company_name, disagreements=args.disagreements, host=args.host,
         port=args.port, client_id=args.client_id, client_secret=args.client_secret,
-        realm_id=args.realm_id, consent=args.consent,
+        realm_id=args.realm_id, consent=args.consent, production_keys=args.production_keys,
         requests_per_minute=args.requests_per_minute, max_concurrent=args.max_concurrent,
         refresh_grace_seconds=args.refresh_grace_seconds,
+        honour_requestid=args.honour_requestid,
     )
 
 

@@ -20,10 +20,12 @@ Thread-safety: all methods take the server's lock.
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 __all__ = ["AccessToken", "OAuthError", "OAuthServer", "RefreshToken"]
 
@@ -101,6 +103,9 @@ class OAuthServer:
     refresh_grace_seconds: float = 86400.0
     access_seconds: float = ACCESS_SECONDS
     redirect_uris: tuple[str, ...] | None = None
+    production_keys: bool = False
+    """Production keys: redirect addresses must be https with a host name (Intuit's rule);
+    development (sandbox) keys also accept http://localhost."""
     lock: threading.RLock = field(default_factory=threading.RLock)
     access_tokens: dict[str, AccessToken] = field(default_factory=dict)
     refresh_tokens: dict[str, RefreshToken] = field(default_factory=dict)
@@ -120,6 +125,9 @@ class OAuthServer:
         redirect = params.get("redirect_uri") or ""
         if not redirect:
             return "redirect_uri is missing."
+        if self.production_keys and not _production_redirect(redirect):
+            return ("The redirect_uri query parameter value is invalid. Production apps must "
+                    "use an https address with a host name (not localhost or an IP address).")
         if self.redirect_uris is not None and redirect not in self.redirect_uris:
             return ("The redirect_uri query parameter value is invalid. Make sure it is "
                     "listed in the Redirect URIs section on your app's keys tab and matches "
@@ -225,3 +233,15 @@ class OAuthServer:
                 "token_requests": self.token_requests,
                 "refresh_grace_seconds": self.refresh_grace_seconds,
             }
+
+
+def _production_redirect(address: str) -> bool:
+    parts = urlsplit(address)
+    host = (parts.hostname or "").lower()
+    if parts.scheme != "https" or not host or host == "localhost":
+        return False
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return True
+    return False

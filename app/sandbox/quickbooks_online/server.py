@@ -56,6 +56,8 @@ _QUERYABLE: dict[str, set[str]] = {
                    "customerref", "metadata"},
     "RefundReceipt": {"id", "docnumber", "txndate", "totalamt", "customerref", "metadata",
                       "deposittoaccountref"},
+    "SalesReceipt": {"id", "docnumber", "txndate", "totalamt", "customerref", "metadata",
+                     "deposittoaccountref"},
     "CompanyInfo": {"id", "companyname", "country", "metadata"},
     "Preferences": {"id", "metadata"},
 }
@@ -128,9 +130,11 @@ class QuickBooksOnlineSandbox:
         realm_id: str | None = None,
         consent: str = "auto",
         redirect_uris: tuple[str, ...] | None = None,
+        production_keys: bool = False,
         refresh_grace_seconds: float = 86400.0,
         requests_per_minute: int = 500,
         max_concurrent: int = 10,
+        honour_requestid: bool = True,
     ) -> None:
         if not is_loopback_host(host):
             raise ValueError(f"the sandbox only listens on this computer (not on {host!r})")
@@ -153,12 +157,14 @@ class QuickBooksOnlineSandbox:
                                   multicurrency=multicurrency)
         self.oauth = OAuthServer(self.client_id, self.client_secret, self.realm_id,
                                  clock=self.clock, refresh_grace_seconds=refresh_grace_seconds,
-                                 redirect_uris=redirect_uris)
+                                 redirect_uris=redirect_uris,
+                                 production_keys=production_keys)
         self.consent = consent
         self._host = host
         self._port = port
         self.requests_per_minute = requests_per_minute
         self.max_concurrent = max_concurrent
+        self.honour_requestid = honour_requestid
         self.faults: list[Fault] = []
         self._faults_lock = threading.Lock()
         self._limit_lock = threading.Lock()
@@ -187,7 +193,18 @@ class QuickBooksOnlineSandbox:
         self._thread = threading.Thread(target=server.serve_forever, kwargs={
             "poll_interval": 0.1}, name="quickbooks-online-sandbox", daemon=True)
         self._thread.start()
+        # Prepare the invoice index and the customers now, not on the first request (about
+        # a second per 100,000 invoices); a request that comes first simply waits for it.
+        threading.Thread(target=self._prepare, name="quickbooks-online-sandbox-prepare",
+                         daemon=True).start()
         return self
+
+    def _prepare(self) -> None:
+        try:
+            self.data.index()
+            self.data.customers()
+        except Exception:  # pragma: no cover - a request will report it
+            log.exception("preparing the QuickBooks Online sandbox's data failed")
 
     def stop(self) -> None:
         if self._server is None:
@@ -305,12 +322,14 @@ class QuickBooksOnlineSandbox:
     def snapshot(self) -> Record:
         counts = {e: len(self.store.ids(e)) for e in ("Customer", "Invoice", "Payment",
                                                       "CreditMemo", "RefundReceipt",
+                                                      "SalesReceipt",
                                                       "PaymentMethod", "Item", "Account")}
         return {
             "realm_id": self.realm_id, "currency": self.data.currency,
             "clock_offset": self.clock_offset, "consent": self.consent,
             "requests_per_minute": self.requests_per_minute,
-            "max_concurrent": self.max_concurrent, "requests_served": self.requests_served,
+            "max_concurrent": self.max_concurrent, "honour_requestid": self.honour_requestid,
+            "requests_served": self.requests_served,
             "api_requests": self.api_requests, "throttled": self.throttled,
             "max_in_flight_seen": self.max_in_flight_seen, "counts": counts,
             "oauth": self.oauth.state(),
@@ -431,7 +450,7 @@ class QuickBooksOnlineSandbox:
             params = dict(parse_qsl(query, keep_blank_values=True))
             lowered = {k.lower(): v for k, v in params.items()}
             request_id = lowered.get("requestid")
-            if method == "POST" and request_id is not None:
+            if method == "POST" and request_id is not None and self.honour_requestid:
                 if not request_id or len(request_id) > REQUEST_ID_MAX:
                     return self._fault(QboFault(
                         "2010", "Request has invalid or unsupported property",
@@ -456,7 +475,9 @@ class QuickBooksOnlineSandbox:
     def _route(self, method: str, rest: list[str], params: dict[str, str], body: bytes,
                headers: dict[str, str]) -> _Reply:
         try:
-            return self._json(200, self._answer(method, rest, params, body, headers))
+            # Every QuickBooks answer names its transaction id (what Intuit support asks for).
+            return self._json(200, self._answer(method, rest, params, body, headers),
+                              {"intuit_tid": secrets.token_hex(16)})
         except QboFault as fault:
             return self._fault(fault)
         except QueryError as error:
@@ -494,31 +515,41 @@ class QuickBooksOnlineSandbox:
             raise QboFault("500", "Unsupported Operation",
                            f"Operation {method} is not supported.")
         data = _json_body(body)
+        _check_properties(entity, data)
         operation = params.get("operation", "create").lower()
         include = params.get("include", "").lower()
         if operation == "delete":
-            if entity not in ("Payment", "CreditMemo", "RefundReceipt", "Invoice"):
+            if entity not in ("Payment", "CreditMemo", "RefundReceipt", "SalesReceipt",
+                              "Invoice"):
                 raise QboFault("500", "Unsupported Operation",
                                f"Operation Delete is not supported for {entity}.")
             return {entity: store.delete(entity, data), "time": now}
         if entity == "Payment" and operation == "update" and include == "void":
             return {"Payment": store.void_payment(data), "time": now}
+        if entity == "SalesReceipt" and operation == "update" and include == "void":
+            return {"SalesReceipt": store.void_sales_receipt(data), "time": now}
+        if operation == "void" and entity == "Invoice":
+            return {"Invoice": store.void_invoice(data), "time": now}
         if operation == "void":
             # Intuit voids a Payment with ?operation=update&include=void; ?operation=void is
             # for invoices only.
             raise QboFault("500", "Unsupported Operation",
                            f"Operation Void is not supported for {entity}. Void a payment "
                            "with operation=update&include=void and a sparse body (Id, "
-                           "SyncToken, sparse=true). (This sandbox does not void invoices.)")
+                           "SyncToken, sparse=true).")
         if operation not in ("create", "update"):
             raise QboFault("500", "Unsupported Operation",
                            f"Operation {operation} is not supported.")
         if entity == "Payment":
             record = store.update_payment(data) if data.get("Id") else store.create_payment(data)
+        elif entity == "Invoice" and data.get("Id"):
+            record = store.update_invoice(data)
+        elif entity == "Customer" and data.get("Id"):
+            record = store.update_customer(data)
         elif data.get("Id"):
             raise QboFault("500", "Unsupported Operation",
                            f"Updating a {entity} is not supported by this sandbox.")
-        elif entity in ("Invoice", "CreditMemo", "RefundReceipt"):
+        elif entity in ("Invoice", "CreditMemo", "RefundReceipt", "SalesReceipt"):
             record = store.create_sales_txn(entity, data)
         elif entity == "Customer":
             record = store.create_customer(data)
@@ -740,6 +771,8 @@ class QuickBooksOnlineSandbox:
                 self.requests_per_minute = int(data["requests_per_minute"])
             if "max_concurrent" in data:
                 self.max_concurrent = int(data["max_concurrent"])
+            if "honour_requestid" in data:
+                self.honour_requestid = bool(data["honour_requestid"])
             if "refresh_grace_seconds" in data:
                 self.oauth.refresh_grace_seconds = float(data["refresh_grace_seconds"])
             if "multicurrency" in data:
@@ -758,6 +791,57 @@ class QuickBooksOnlineSandbox:
         if method == "POST" and name == "export":
             return {"Invoice": self.export_invoice(str(data["autotask_invoice_number"]))}
         raise ValueError(f"unknown admin operation {method} /_sandbox/{name}")
+
+
+_COMMON = {"Id", "SyncToken", "sparse", "domain", "MetaData", "status"}
+_TXN = _COMMON | {"TxnDate", "DocNumber", "PrivateNote", "CurrencyRef", "ExchangeRate",
+                  "CustomerRef", "Line", "TotalAmt", "TxnSource", "CustomField", "LinkedTxn",
+                  "TxnTaxDetail", "DepartmentRef", "ClassRef", "CustomerMemo", "BillEmail",
+                  "BillAddr", "ShipAddr", "ApplyTaxAfterDiscount", "PrintStatus",
+                  "EmailStatus", "GlobalTaxCalculation", "TransactionLocationType",
+                  "HomeTotalAmt", "Balance", "HomeBalance", "ProjectRef", "RecurDataRef"}
+_PROPERTIES: dict[str, set[str]] = {
+    "Payment": _TXN | {"DepositToAccountRef", "PaymentMethodRef", "PaymentRefNum",
+                       "UnappliedAmt", "ProcessPayment", "ARAccountRef", "CreditCardPayment",
+                       "TaxExemptionRef"},
+    "SalesReceipt": _TXN | {"DepositToAccountRef", "PaymentMethodRef", "PaymentRefNum",
+                            "CreditCardPayment", "DeliveryInfo", "ShipDate", "TrackingNum",
+                            "ShipMethodRef", "ShipFromAddr"},
+    "RefundReceipt": _TXN | {"DepositToAccountRef", "PaymentMethodRef", "PaymentRefNum",
+                             "CheckPayment", "CreditCardPayment", "PaymentType"},
+    "CreditMemo": _TXN | {"RemainingCredit", "SalesTermRef", "InvoiceRef"},
+    "Invoice": _TXN | {"DueDate", "SalesTermRef", "Deposit", "DepositToAccountRef",
+                       "AllowOnlineCreditCardPayment", "AllowOnlineACHPayment",
+                       "AllowIPNPayment", "AllowOnlinePayment", "ShipDate", "TrackingNum",
+                       "ShipMethodRef", "DeliveryInfo", "InvoiceLink"},
+    "Customer": _COMMON | {"DisplayName", "Title", "GivenName", "MiddleName", "FamilyName",
+                           "Suffix", "FullyQualifiedName", "CompanyName", "PrintOnCheckName",
+                           "Active", "PrimaryPhone", "AlternatePhone", "Mobile", "Fax",
+                           "PrimaryEmailAddr", "WebAddr", "BillAddr", "ShipAddr", "Notes",
+                           "Job", "BillWithParent", "ParentRef", "Level", "Taxable",
+                           "Balance", "BalanceWithJobs", "CurrencyRef",
+                           "PreferredDeliveryMethod", "ResaleNum", "SalesTermRef",
+                           "PaymentMethodRef", "DefaultTaxCodeRef", "TaxExemptionReasonId"},
+    "PaymentMethod": _COMMON | {"Name", "Active", "Type"},
+    "Item": _COMMON | {"Name", "Description", "Active", "FullyQualifiedName", "Taxable",
+                       "UnitPrice", "Type", "IncomeAccountRef", "ExpenseAccountRef",
+                       "PurchaseDesc", "PurchaseCost", "TrackQtyOnHand", "Sku",
+                       "SalesTaxIncluded", "SubItem", "ParentRef", "Level"},
+}
+
+
+def _check_properties(entity: str, data: Record) -> None:
+    """QuickBooks refuses a body naming a property the entity does not have."""
+    known = _PROPERTIES.get(entity)
+    if known is None:
+        return
+    for name in data:
+        if name not in known:
+            raise QboFault(
+                "2010", "Request has invalid or unsupported property",
+                f'Property Name:Unrecognized field "{name}" (class '
+                f"com.intuit.schema.finance.v3.{entity}), not marked as ignorable specified "
+                "is unsupported or invalid", element=name)
 
 
 def _json_body(body: bytes) -> Record:

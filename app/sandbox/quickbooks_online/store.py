@@ -37,9 +37,9 @@ from app.sandbox.quickbooks_online.query import Query, lookup
 __all__ = ["ENTITIES", "CompanyStore", "QboFault"]
 
 ENTITIES = ("Account", "CompanyInfo", "CreditMemo", "Customer", "Invoice", "Item", "Payment",
-            "PaymentMethod", "Preferences", "RefundReceipt", "Term")
+            "PaymentMethod", "Preferences", "RefundReceipt", "SalesReceipt", "Term")
 _LISTS = ("Account", "Item", "PaymentMethod", "Term")
-_TXNS = ("Invoice", "Payment", "CreditMemo", "RefundReceipt")
+_TXNS = ("Invoice", "Payment", "CreditMemo", "RefundReceipt", "SalesReceipt")
 
 
 class QboFault(Exception):
@@ -105,6 +105,38 @@ def _amount(value: Any, element: str) -> Decimal:
     return money(number)
 
 
+_MAX_LENGTH = {"PaymentRefNum": 21, "DocNumber": 21, "PrivateNote": 4000,
+               "DisplayName": 500, "Name": 31, "Description": 4000}
+
+
+def _text(value: Any, name: str) -> str:
+    """A string field within QuickBooks' length limit (else fault 2050, never cut short)."""
+    text = str(value)
+    limit = _MAX_LENGTH.get(name)
+    if limit is not None and len(text) > limit:
+        raise QboFault("2050", "String length is either shorter or longer than supported by "
+                       "specification", f"String length specified does not match the "
+                       f"supported length. Min:0 Max:{limit} supported. Supplied length:"
+                       f"{len(text)}", element=name)
+    return text
+
+
+def _check_line_amount(line: Record, detail: Record, amount: Decimal) -> None:
+    """QuickBooks refuses a sales line whose Amount is not UnitPrice x Qty (when both given)."""
+    if "UnitPrice" in detail and "Qty" in detail:
+        try:
+            expected = money(Decimal(str(detail["UnitPrice"])) * Decimal(str(detail["Qty"])))
+        except InvalidOperation:
+            raise QboFault("2010", "Request has invalid or unsupported property",
+                           "Property Name:Can not parse UnitPrice or Qty",
+                           element="Line.SalesItemLineDetail") from None
+        if expected != amount:
+            raise QboFault("6070", "Amount is not equal to UnitPrice * Qty",
+                           f"Business Validation Error: Amount {amount} is not equal to "
+                           f"UnitPrice * Qty ({expected}). Supply the right amount, or leave "
+                           "out UnitPrice or Qty.", element="Line.Amount")
+
+
 def _ref_value(body: Record, name: str) -> str | None:
     ref = body.get(name)
     if isinstance(ref, dict) and ref.get("value") not in (None, ""):
@@ -136,10 +168,12 @@ class CompanyStore:
         self._next_list = 200
         self.payments_written = 0
         self.entered_in_quickbooks: set[str] = set()
+        self.renamed: dict[str, str] = {}  # customer Id -> its new name (renamed through the API)
         self.writes: list[Record] = []
         self._query_cache: dict[tuple[Any, ...], tuple[int, list[str]]] = {}
         self._updated_index: dict[str, list[tuple[datetime, str]]] = {}
         self._ids_cache: dict[str, tuple[int, list[str]]] = {}
+        self._customer_index: dict[str, dict[str, list[str]]] = {}
         self._generated_cache: dict[tuple[Any, ...], list[tuple[tuple[Any, ...], str]]] = {}
         created = format_qbo_time(datetime.combine(data.autotask.start, datetime.min.time(),
                                                    UTC) - timedelta(days=400))
@@ -234,9 +268,18 @@ class CompanyStore:
             if id_ in self.deleted[entity]:
                 return None
             record = self.overlay[entity].get(id_)
-            if record is not None:
-                return record
-            return self._generated(entity, id_, with_lines=with_lines)
+            if record is None:
+                record = self._generated(entity, id_, with_lines=with_lines)
+            return self._current_names(record) if self.renamed and record else record
+
+    def _current_names(self, record: Record) -> Record:
+        """QuickBooks shows a customer's current name in references to it."""
+        ref = record.get("CustomerRef")
+        if isinstance(ref, dict):
+            name = self.renamed.get(str(ref.get("value")))
+            if name is not None and ref.get("name") != name:
+                return {**record, "CustomerRef": {**ref, "name": name}}
+        return record
 
     def _generated(self, entity: str, id_: str, *, with_lines: bool = True) -> Record | None:
         d = self.data
@@ -405,12 +448,30 @@ class CompanyStore:
             texts = [str(v) for v in values]
             if name == "id":
                 return sorted(set(texts), key=_id_key)
+            if name == "customerref" and query.entity in ("Invoice", "Payment"):
+                by_customer = self._by_customer(query.entity)
+                found = {i for t in texts for i in by_customer.get(t, ())}
+                return sorted(found | set(self.overlay[query.entity]), key=_id_key)
             if name == "docnumber" and query.entity == "Invoice":
                 index = self.data.doc_number_index()
                 found = {self.data.invoice_id(index[t]) for t in texts if t in index}
                 changed = {i for i in self.created["Invoice"]} | set(self.overlay["Invoice"])
                 return sorted(found | changed, key=_id_key)
         return None
+
+    def _by_customer(self, entity: str) -> dict[str, list[str]]:
+        """Generated invoice or payment ids by customer id (from the compact index)."""
+        found = self._customer_index.get(entity)
+        if found is None:
+            d = self.data
+            idx = d.index()
+            found = {}
+            positions = idx.in_qbo if entity == "Invoice" else idx.paid
+            make_id = d.invoice_id if entity == "Invoice" else d.historical_payment_id
+            for i in positions:
+                found.setdefault(d.customer_id(idx.company[i]), []).append(make_id(i))
+            self._customer_index[entity] = found
+        return found
 
     # ------------------------------------------------------------------ change data capture
     def changed_since(self, entity: str, since: datetime) -> list[Record]:
@@ -433,7 +494,7 @@ class CompanyStore:
             for id_, record in self.overlay[entity].items():
                 if _parse_time(record["MetaData"]["LastUpdatedTime"]) >= since and \
                         id_ not in self.deleted[entity]:
-                    out[id_] = record
+                    out[id_] = self._current_names(record)
             for id_, gone in self.deleted[entity].items():
                 if gone.at >= since:
                     out[id_] = {"Id": id_, "domain": "QBO", "status": "Deleted",
@@ -538,6 +599,11 @@ class CompanyStore:
         account = self.get("Account", value)
         if account is None:
             raise invalid_reference("Account", value)
+        if name == "DepositToAccountRef" and account.get("AccountType") not in (
+                "Bank", "Other Current Asset"):
+            raise business(f"Money can only be deposited to a bank or other current asset "
+                           f"account, not {account['Name']} ({account.get('AccountType')}).",
+                           name)
         return {"value": account["Id"], "name": account["Name"]}
 
     def _method_ref(self, body: Record) -> Record | None:
@@ -676,7 +742,7 @@ class CompanyStore:
                 payment["PaymentMethodRef"] = method
             for name in ("PaymentRefNum", "PrivateNote"):
                 if body.get(name) not in (None, ""):
-                    payment[name] = str(body[name])[: 21 if name == "PaymentRefNum" else 4000]
+                    payment[name] = _text(body[name], name)
             self._apply(payment, +1)
             self._put("Payment", payment, new=True)
             if through_api:
@@ -798,6 +864,7 @@ class CompanyStore:
                 continue
             amount = _amount(line.get("Amount"), "Line.Amount")
             detail = line.get("SalesItemLineDetail") or {}
+            _check_line_amount(line, detail, amount)
             item_id = _ref_value(detail, "ItemRef") or "1"
             item = self.get("Item", item_id)
             if item is None:
@@ -808,7 +875,7 @@ class CompanyStore:
                                  **{k: v for k, v in detail.items() if k != "ItemRef"},
                                  "ItemRef": {"value": item["Id"], "name": item["Name"]}}}
             if line.get("Description"):
-                entry["Description"] = str(line["Description"])
+                entry["Description"] = _text(line["Description"], "Description")
             out.append(entry)
             total += amount
         out.append({"Amount": total, "DetailType": "SubTotalLineDetail",
@@ -818,10 +885,7 @@ class CompanyStore:
     def _check_doc_number(self, entity: str, doc: str | None) -> None:
         if not doc:
             return
-        if len(doc) > 21:
-            raise QboFault("6000", "A business validation error has occurred while "
-                           "processing your request", "Business Validation Error: DocNumber "
-                           "is longer than 21 characters.", element="DocNumber")
+        _text(doc, "DocNumber")
         if entity == "Invoice":
             index = self.data.doc_number_index()
             existing = index.get(doc)
@@ -843,8 +907,93 @@ class CompanyStore:
                            f"assigned to TxnType={entity} with TxnId={clash}",
                            element="DocNumber")
 
+    def update_invoice(self, body: Record) -> Record:
+        """Sparse or full update of an invoice's number, dates, memo or lines (as a person
+        edits it in QuickBooks); the balance keeps what payments applied."""
+        with self.lock:
+            id_ = str(body.get("Id") or "")
+            current = self._invoice_with_lines(id_)
+            self._check_sync_token("Invoice", current, body)
+            self._check_open_period(current["TxnDate"])
+            updated = copy.deepcopy(current)
+            applied = money(Decimal(str(current["TotalAmt"])) - Decimal(str(
+                current["Balance"])))
+            if _ref_value(body, "CustomerRef") not in (None, current["CustomerRef"]["value"]):
+                if applied:
+                    raise business("This invoice has payments; it cannot move to another "
+                                   "customer.", "CustomerRef")
+                updated["CustomerRef"] = self._customer_ref(body)
+            if "Line" in body or not body.get("sparse"):
+                lines, subtotal = self._sales_lines(body)
+                tax = Decimal(str(current.get("TxnTaxDetail", {}).get("TotalTax", 0)))
+                total = money(subtotal + tax)
+                if total < applied:
+                    raise business(f"The new total {total} is less than the {applied} already "
+                                   "paid on this invoice.", "Line")
+                updated["Line"] = lines
+                updated["TotalAmt"] = total
+                updated["Balance"] = money(total - applied)
+            for name in ("DocNumber", "DueDate", "PrivateNote", "CustomerMemo"):
+                if name in body:
+                    updated[name] = body[name]
+            if "TxnDate" in body:
+                updated["TxnDate"] = self._txn_date(body)
+                self._check_open_period(updated["TxnDate"])
+            if updated.get("DocNumber") != current.get("DocNumber"):
+                self._check_doc_number("Invoice", str(updated["DocNumber"]))
+            self._adjust_customer(current["CustomerRef"]["value"],
+                                  -Decimal(str(current["Balance"])))
+            self._adjust_customer(updated["CustomerRef"]["value"],
+                                  Decimal(str(updated["Balance"])))
+            self._touch(updated)
+            self._put("Invoice", updated)
+            self._record_write("update", "Invoice", id_)
+            return updated
+
+    def void_invoice(self, body: Record) -> Record:
+        """``?operation=void``: amounts zeroed, "Voided" in the memo; not with payments."""
+        with self.lock:
+            id_ = str(body.get("Id") or "")
+            current = self._invoice_with_lines(id_)
+            self._check_sync_token("Invoice", current, body)
+            self._check_open_period(current["TxnDate"])
+            if any(link.get("TxnType") == "Payment" for link in current.get("LinkedTxn", [])):
+                raise business("This invoice has payments linked to it; delete or change "
+                               "them first.")
+            voided = copy.deepcopy(current)
+            for line in voided.get("Line", []):
+                line["Amount"] = ZERO
+            note = voided.get("PrivateNote")
+            voided.update({"TotalAmt": ZERO, "Balance": ZERO,
+                           "TxnTaxDetail": {"TotalTax": ZERO},
+                           "PrivateNote": f"Voided - {note}" if note else "Voided"})
+            self._adjust_customer(current["CustomerRef"]["value"],
+                                  -Decimal(str(current["Balance"])))
+            self._touch(voided)
+            self._put("Invoice", voided)
+            self._record_write("void", "Invoice", id_)
+            return voided
+
+    def void_sales_receipt(self, body: Record) -> Record:
+        """``?operation=update&include=void``: amounts zeroed, "Voided" in the memo."""
+        with self.lock:
+            id_ = str(body.get("Id") or "")
+            current = self.require("SalesReceipt", id_)
+            self._check_sync_token("SalesReceipt", current, body)
+            self._check_open_period(current["TxnDate"])
+            voided = copy.deepcopy(current)
+            for line in voided.get("Line", []):
+                line["Amount"] = ZERO
+            note = voided.get("PrivateNote")
+            voided.update({"TotalAmt": ZERO, "Balance": ZERO,
+                           "PrivateNote": f"Voided - {note}" if note else "Voided"})
+            self._touch(voided)
+            self._put("SalesReceipt", voided)
+            self._record_write("void", "SalesReceipt", id_)
+            return voided
+
     def create_sales_txn(self, entity: str, body: Record) -> Record:
-        """Invoice, CreditMemo or RefundReceipt."""
+        """Invoice, CreditMemo, RefundReceipt or SalesReceipt."""
         with self.lock:
             customer = self._customer_ref(body)
             lines, total = self._sales_lines(body)
@@ -866,7 +1015,7 @@ class CompanyStore:
             record["DocNumber"] = doc
             for name in ("PrivateNote", "PaymentRefNum"):
                 if body.get(name):
-                    record[name] = str(body[name])
+                    record[name] = _text(body[name], name)
             if entity == "Invoice":
                 record["Balance"] = total
                 record["LinkedTxn"] = []
@@ -876,6 +1025,13 @@ class CompanyStore:
                 record["RemainingCredit"] = total
                 record["Balance"] = total
                 self._adjust_customer(customer["value"], -total)
+            elif entity == "SalesReceipt":  # paid at once: money into a deposit account
+                record["DepositToAccountRef"] = self._account_ref(body, "DepositToAccountRef",
+                                                                  UNDEPOSITED_FUNDS)
+                record["Balance"] = ZERO
+                method = self._method_ref(body)
+                if method is not None:
+                    record["PaymentMethodRef"] = method
             else:  # RefundReceipt: money paid back out of an account
                 if _ref_value(body, "DepositToAccountRef") is None:
                     raise required("DepositToAccountRef")
@@ -891,7 +1047,7 @@ class CompanyStore:
 
     def create_customer(self, body: Record) -> Record:
         with self.lock:
-            name = str(body.get("DisplayName") or "").strip()
+            name = _text(str(body.get("DisplayName") or "").strip(), "DisplayName")
             if not name:
                 raise required("DisplayName")
             self._check_name("Customer", name, (r.get("DisplayName", "") for r in
@@ -910,10 +1066,38 @@ class CompanyStore:
             self._record_write("create", "Customer", record["Id"])
             return record
 
+    def update_customer(self, body: Record) -> Record:
+        """Sparse or full update: name (unique), company name, active, email."""
+        with self.lock:
+            id_ = str(body.get("Id") or "")
+            current = self.require("Customer", id_)
+            self._check_sync_token("Customer", current, body)
+            updated = copy.deepcopy(current)
+            if "DisplayName" in body:
+                name = _text(str(body.get("DisplayName") or "").strip(), "DisplayName")
+                if not name:
+                    raise required("DisplayName")
+                if name.casefold() != str(current["DisplayName"]).casefold():
+                    self._check_name("Customer", name, (
+                        r.get("DisplayName", "") for r in self.iter_records("Customer")
+                        if r["Id"] != id_))
+                updated.update({"DisplayName": name, "FullyQualifiedName": name,
+                                "PrintOnCheckName": name})
+                self.renamed[id_] = name
+            for field_name in ("CompanyName", "Active", "PrimaryEmailAddr", "BillAddr"):
+                if field_name in body:
+                    updated[field_name] = body[field_name]
+            self._touch(updated)
+            self._put("Customer", updated)
+            for entity in ("Invoice", "Payment", "CreditMemo", "RefundReceipt"):
+                self.version[entity] += 1  # their CustomerRef names changed
+            self._record_write("update", "Customer", id_)
+            return updated
+
     def create_list_entry(self, entity: str, body: Record) -> Record:
         """PaymentMethod or Item (name unique within its list)."""
         with self.lock:
-            name = str(body.get("Name") or "").strip()
+            name = _text(str(body.get("Name") or "").strip(), "Name")
             if not name:
                 raise required("Name")
             self._check_name(entity, name, (r.get("Name", "") for r in
@@ -980,6 +1164,7 @@ class CompanyStore:
                                   Decimal(str(record["TotalAmt"])))
             self._updated_index.pop("Invoice", None)
             self._generated_cache.clear()
+            self._customer_index.clear()
             return record
 
     def payment_counts(self) -> Record:

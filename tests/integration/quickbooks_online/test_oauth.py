@@ -189,3 +189,27 @@ def test_another_company_is_forbidden(qbo: QuickBooksOnlineSandbox) -> None:
     response = requests.get(f"{qbo.api_base}/company/123/companyinfo/1", timeout=10,
                             headers={"Authorization": f"Bearer {client.access_token}"})
     assert response.status_code == 403
+
+
+def test_production_keys_need_an_https_redirect_with_a_host_name() -> None:
+    with QuickBooksOnlineSandbox(invoices=10, companies=3, production_keys=True) as qbo:
+        for refused in ("http://localhost:8765/callback", "https://127.0.0.1/cb",
+                        "https://localhost/cb"):
+            client = AuthClient(qbo.client_id, qbo.client_secret, refused,
+                                environment=qbo.discovery_url)
+            page = requests.get(client.get_authorization_url([Scopes.ACCOUNTING]),
+                                allow_redirects=False, timeout=10)
+            assert page.status_code == 400, refused
+        relay = "https://relay.example.com/paydesk/qbo"
+        client = AuthClient(qbo.client_id, qbo.client_secret, relay,
+                            environment=qbo.discovery_url)
+        answer = requests.get(client.get_authorization_url([Scopes.ACCOUNTING], "s-9"),
+                              allow_redirects=False, timeout=10)
+        assert answer.status_code == 302
+        landed = answer.headers["Location"]
+        assert landed.startswith(relay + "?")
+        # The address the browser landed on is all a person needs to paste back.
+        query = {k: v[0] for k, v in parse_qs(urlsplit(landed).query).items()}
+        assert query["state"] == "s-9"
+        client.get_bearer_token(query["code"], realm_id=query["realmId"])
+        assert client.access_token

@@ -1,5 +1,8 @@
 """Payments over HTTP: balances, requestid replay, SyncToken rules, void, delete, refunds."""
 
+# QuickBooks' query language is text: these tests build queries from values they chose.
+# ruff: noqa: S608
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -166,11 +169,14 @@ def test_refund_documents_are_created_once_by_requestid(api: Api) -> None:
     no_account = {k: v for k, v in refund.items() if k != "DepositToAccountRef"}
     assert fault(api.post("refundreceipt", no_account))["code"] == "2020"
 
-    memo = api.post("creditmemo", {**refund, "DocNumber": "CM-1"}, requestid="memo-1")
+    credit_body = {k: v for k, v in refund.items()
+                   if k not in ("DepositToAccountRef", "PaymentMethodRef")}
+    assert fault(api.post("creditmemo", refund))["code"] == "2010"  # no deposit on a credit
+    memo = api.post("creditmemo", {**credit_body, "DocNumber": "CM-1"}, requestid="memo-1")
     assert memo.status_code == 200, memo.text
     credit = memo.json(parse_float=Decimal)["CreditMemo"]
     assert credit["RemainingCredit"] == Decimal("12.34")
-    assert fault(api.post("creditmemo", {**refund, "DocNumber": "CM-1"}))["code"] == "6140"
+    assert fault(api.post("creditmemo", {**credit_body, "DocNumber": "CM-1"}))["code"] == "6140"
 
 
 def test_payment_methods_are_created_once_per_name(api: Api) -> None:
@@ -215,3 +221,119 @@ def test_duplicate_document_numbers_and_names(api: Api) -> None:
     taken = api.post("customer", {"DisplayName": customer["DisplayName"].upper()})
     assert fault(taken)["code"] == "6240"
     assert api.post("customer", {"DisplayName": "Brand New Client LLC"}).status_code == 200
+
+
+def test_editing_and_voiding_an_invoice(api: Api) -> None:
+    invoice = open_invoice(api)
+    lines = [line for line in invoice["Line"] if line["DetailType"] != "SubTotalLineDetail"]
+    extra = {"Amount": Decimal("10.00"), "DetailType": "SalesItemLineDetail",
+             "SalesItemLineDetail": {"ItemRef": {"value": "31"}}}
+    edited = api.post("invoice", {"Id": invoice["Id"], "SyncToken": invoice["SyncToken"],
+                                  "sparse": True, "Line": [*lines, extra]})
+    assert edited.status_code == 200, edited.text
+    record = edited.json(parse_float=Decimal)["Invoice"]
+    assert record["TotalAmt"] == invoice["TotalAmt"] + 10
+    assert record["Balance"] == invoice["Balance"] + 10
+    renumber = {"Id": invoice["Id"], "SyncToken": record["SyncToken"], "sparse": True,
+                "DocNumber": "1001"}
+    if invoice["DocNumber"] != "1001":
+        assert fault(api.post("invoice", renumber))["code"] == "6140"
+    paid = api.post("payment", payment_body(record, record["Balance"] - 1)).json(
+        parse_float=Decimal)
+    record = api.read("Invoice", invoice["Id"])
+    too_small = [{"Amount": Decimal("1.00"), "DetailType": "SalesItemLineDetail",
+                  "SalesItemLineDetail": {"ItemRef": {"value": "1"}}}]
+    shrink = {"Id": invoice["Id"], "SyncToken": record["SyncToken"], "sparse": True,
+              "Line": too_small}
+    assert fault(api.post("invoice", shrink))["code"] == "6000"
+    void = {"Id": invoice["Id"], "SyncToken": record["SyncToken"]}
+    assert fault(api.post("invoice", void, operation="void"))["code"] == "6000"
+    payment = paid["Payment"]
+    api.post("payment", {"Id": payment["Id"], "SyncToken": payment["SyncToken"]},
+             operation="delete")
+    record = api.read("Invoice", invoice["Id"])
+    voided = api.post("invoice", {"Id": invoice["Id"], "SyncToken": record["SyncToken"]},
+                      operation="void").json(parse_float=Decimal)["Invoice"]
+    assert voided["TotalAmt"] == voided["Balance"] == Decimal("0.00")
+    assert voided["PrivateNote"].startswith("Voided")
+
+
+def test_renaming_a_customer_shows_in_references(api: Api) -> None:
+    invoice = open_invoice(api)
+    customer = api.read("Customer", invoice["CustomerRef"]["value"])
+    other = api.read("Customer", "1" if customer["Id"] != "1" else "2")
+    rename = {"Id": customer["Id"], "SyncToken": customer["SyncToken"], "sparse": True,
+              "DisplayName": other["DisplayName"]}
+    assert fault(api.post("customer", rename))["code"] == "6240"
+    renamed = api.post("customer", {**rename, "DisplayName": "Renamed Client Ltd"})
+    assert renamed.status_code == 200, renamed.text
+    assert api.read("Invoice", invoice["Id"])["CustomerRef"]["name"] == "Renamed Client Ltd"
+    found = api.query("SELECT * FROM Customer WHERE DisplayName = 'Renamed Client Ltd'")
+    assert found["Customer"][0]["Id"] == customer["Id"]
+    assert fault(api.post("customer", {**rename, "DisplayName": "Again"}))["code"] == "5010"
+
+
+def test_requestid_can_be_ignored_to_test_lookup_before_create(api: Api) -> None:
+    api.sandbox.honour_requestid = False
+    invoice = open_invoice(api)
+    api.post("payment", payment_body(invoice, "5.00"), requestid="same")
+    api.post("payment", payment_body(invoice, "5.00"), requestid="same")
+    assert api.sandbox.payment_counts()["created_through_api"] == 2
+
+
+def test_deposits_go_to_bank_or_undeposited_funds_only(api: Api) -> None:
+    invoice = open_invoice(api)
+    to_income = payment_body(invoice, "5.00", DepositToAccountRef={"value": "1"})
+    assert fault(api.post("payment", to_income))["code"] == "6000"
+    to_checking = payment_body(invoice, "5.00", DepositToAccountRef={"value": "35"})
+    answer = api.post("payment", to_checking).json()["Payment"]
+    assert answer["DepositToAccountRef"] == {"value": "35", "name": "Checking"}
+
+
+def test_a_surcharge_as_a_sales_receipt(api: Api) -> None:
+    invoice = open_invoice(api)
+    body = {"CustomerRef": {"value": invoice["CustomerRef"]["value"]},
+            "PaymentMethodRef": {"value": "3"}, "PaymentRefNum": "pi_9",
+            "PrivateNote": "PayDesk P-9 surcharge",
+            "Line": [{"Amount": Decimal("3.00"), "DetailType": "SalesItemLineDetail",
+                      "SalesItemLineDetail": {"ItemRef": {"value": "30"}, "Qty": 1,
+                                              "UnitPrice": Decimal("3.00")}}]}
+    first = api.post("salesreceipt", body, requestid="s-9")
+    again = api.post("salesreceipt", body, requestid="s-9")
+    assert first.status_code == 200, first.text
+    assert first.content == again.content
+    receipt = first.json(parse_float=Decimal)["SalesReceipt"]
+    assert receipt["TotalAmt"] == Decimal("3.00")
+    assert receipt["DepositToAccountRef"]["value"] == "4"
+    assert receipt["Line"][0]["SalesItemLineDetail"]["ItemRef"]["name"] == "Card surcharge"
+    # The invoice is untouched: a surcharge is income, not a payment on it.
+    assert api.read("Invoice", invoice["Id"])["Balance"] == invoice["Balance"]
+    found = api.query(f"SELECT * FROM SalesReceipt WHERE TxnDate = '{receipt['TxnDate']}'")
+    assert [r["Id"] for r in found["SalesReceipt"]] == [receipt["Id"]]
+    voided = api.post("salesreceipt", {"Id": receipt["Id"], "SyncToken": "0",
+                                       "sparse": True}, operation="update", include="void")
+    assert voided.json(parse_float=Decimal)["SalesReceipt"]["TotalAmt"] == Decimal("0.00")
+
+
+def test_an_unknown_property_is_refused(api: Api) -> None:
+    invoice = open_invoice(api)
+    body = payment_body(invoice, "5.00", TotalAmount=Decimal("5.00"))
+    refused = api.post("payment", body, requestid="typo")
+    assert fault(refused)["code"] == "2010"
+    assert fault(refused)["element"] == "TotalAmount"
+    assert api.sandbox.payment_counts()["created_through_api"] == 0
+
+
+def test_text_limits_and_line_arithmetic(api: Api) -> None:
+    invoice = open_invoice(api)
+    long_ref = payment_body(invoice, "5.00", PaymentRefNum="x" * 22)
+    refused = api.post("payment", long_ref)
+    assert fault(refused)["code"] == "2050"
+    assert fault(refused)["element"] == "PaymentRefNum"
+    assert api.post("payment", payment_body(invoice, "5.00",
+                                            PaymentRefNum="x" * 21)).status_code == 200
+    receipt = {"CustomerRef": {"value": invoice["CustomerRef"]["value"]},
+               "Line": [{"Amount": Decimal("3.00"), "DetailType": "SalesItemLineDetail",
+                         "SalesItemLineDetail": {"ItemRef": {"value": "30"}, "Qty": 2,
+                                                 "UnitPrice": Decimal("3.00")}}]}
+    assert fault(api.post("salesreceipt", receipt))["code"] == "6070"

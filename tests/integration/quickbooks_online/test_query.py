@@ -116,3 +116,21 @@ def test_query_results_follow_writes(api: Api) -> None:
     assert [i["Id"] for i in again] == [i["Id"] for i in listed[1:]]
     paid = api.query(f"SELECT * FROM Invoice WHERE Balance = '0' AND Id = '{target['Id']}'")
     assert paid["Invoice"][0]["Id"] == target["Id"]
+
+
+def test_lookups_by_customer_agree_with_reading_everything(api: Api) -> None:
+    for entity in ("Invoice", "Payment"):
+        everything: list[dict] = []  # type: ignore[type-arg]
+        position = 1
+        while True:
+            page = api.query(f"SELECT * FROM {entity} STARTPOSITION {position} MAXRESULTS 1000")
+            everything.extend(page.get(entity, []))
+            if len(page.get(entity, [])) < 1000:
+                break
+            position += 1000
+        for customer in ("3", "17"):
+            expected = [r["Id"] for r in everything if r["CustomerRef"]["value"] == customer]
+            found = api.query(f"SELECT * FROM {entity} WHERE CustomerRef = '{customer}' "
+                              "MAXRESULTS 1000").get(entity, [])
+            assert [r["Id"] for r in found] == expected
+            assert expected
