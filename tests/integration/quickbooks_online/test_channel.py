@@ -256,10 +256,6 @@ def test_a_revoked_connection_says_reconnect_and_keeps_the_posting(world: World)
 
 def test_a_surcharge_is_income_on_its_own_item_not_part_of_the_invoice_payment(
         world: World) -> None:
-    from app.sandbox.quickbooks_online.store import ENTITIES
-
-    if "SalesReceipt" not in ENTITIES:
-        pytest.skip("the QuickBooks Online sandbox does not serve SalesReceipt yet")
     (invoice,) = open_invoices(world.engine, 1)
     paid = record_payment(world.engine, [(invoice.id, invoice.balance_minor)], surcharge=3_00)
     assert {p.target for p in postings(world.engine)} == {TARGET_PAYMENT, TARGET_SURCHARGE}
