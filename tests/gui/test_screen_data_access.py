@@ -34,11 +34,9 @@ EXEMPT = {
     # The composition root: opens the database and builds what the screens are given.
     "app.py": "composition root",
     "main_window.py": "composition root",
-    # Screenshot fixtures: they seed a demo database to render the screens from.
-    "screenshots.py": "screenshot fixtures",
 }
-#: Screenshot fixture modules (``<package>/screens.py``) seed data the same way.
-FIXTURE_MODULE = "screens.py"
+#: Screenshot fixtures (the ``screenshots`` package) seed a demo database to render from.
+FIXTURE_PACKAGE = "screenshots/"
 #: Still read the ORM directly; each must leave this list once it reads through
 #: ``app.core`` (the test fails while a listed file no longer needs to be here).
 STILL_TO_MOVE = {
@@ -67,7 +65,7 @@ def test_screens_do_not_import_the_orm_models() -> None:
         if _imports_orm(path)
     }
     allowed = {
-        name for name in importing if name in EXEMPT or name.endswith(FIXTURE_MODULE)
+        name for name in importing if name in EXEMPT or name.startswith(FIXTURE_PACKAGE)
     }
     assert importing - allowed - STILL_TO_MOVE == set(), (
         "Screens read through app.core.queries (frozen rows), not the ORM models"
@@ -190,3 +188,19 @@ def test_invoices_and_organizations_never_query_on_the_gui_thread(
     page.invoices.table.sortByColumn(0, Qt.SortOrder.AscendingOrder)
     settle(qtbot)
     assert gui_thread_queries.found == []
+
+
+def test_screens_reach_the_sandboxes_only_through_the_demo() -> None:
+    """Only the screenshot scenes seed sandbox data; a screen knows the sandboxes only as the
+    running demo (``app.sandbox.demo``)."""
+    offending = set()
+    for path in GUI.rglob("*.py"):
+        name = path.relative_to(GUI).as_posix()
+        if name.startswith(FIXTURE_PACKAGE):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+            modules = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                       else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            offending.update(f"{name}: {m}" for m in modules
+                             if m.startswith("app.sandbox") and m != "app.sandbox.demo")
+    assert offending == set()

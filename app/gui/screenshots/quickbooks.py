@@ -105,7 +105,7 @@ def connect_online(session: ScreenshotSession) -> Any:
 
 
 def _wizard(session: ScreenshotSession, context: Any) -> Any:
-    from app.gui.wizard.screens import _tested, _to_autotask, _wizard
+    from app.gui.screenshots.wizard import _tested, _to_autotask, _wizard
 
     wizard = _wizard(context, session)
     _to_autotask(wizard)
@@ -120,7 +120,7 @@ def _wizard(session: ScreenshotSession, context: Any) -> Any:
 
 
 def wizard_online(session: ScreenshotSession) -> QWidget:
-    from app.gui.wizard.screens import _demo_context
+    from app.gui.screenshots.wizard import _demo_context
 
     wizard = _wizard(session, _demo_context(session))
     page = wizard.plugin_pages["quickbooks"]
@@ -132,7 +132,7 @@ def wizard_online(session: ScreenshotSession) -> QWidget:
 def wizard_online_connected(session: ScreenshotSession) -> QWidget:
     import requests
 
-    from app.gui.wizard.screens import _demo_context
+    from app.gui.screenshots.wizard import _demo_context
     from app.sandbox.demo import DemoQuickBooks
 
     server = online_sandbox(session)
@@ -159,7 +159,7 @@ def wizard_desktop(session: ScreenshotSession) -> QWidget:
 
 
 def wizard_later(session: ScreenshotSession) -> QWidget:
-    from app.gui.wizard.screens import _demo_context
+    from app.gui.screenshots.wizard import _demo_context
 
     wizard = _wizard(session, _demo_context(session))
     page = wizard.plugin_pages["quickbooks"]

@@ -4,7 +4,9 @@ Used to look at screens without a desktop, and to keep the README's pictures cur
 
 Adding a screen: in your screen's module (or a small ``screens.py`` beside it), call
 ``register_screen`` at import time, and add the module's name to ``SCREEN_MODULES`` below —
-one line::
+one line. The scene modules live in this package, beside this engine (``shell``, ``wizard``,
+``invoices`` …): they seed sandbox data, which the screens themselves never import (they
+reach the sandboxes only through the demo)::
 
     from app.gui.screenshots import ScreenshotSession, register_screen
 
@@ -51,13 +53,13 @@ from app.gui.widgets.remembered import GUI_SETTINGS_FILENAME
 
 #: Modules that register screens when imported. Add yours here (one line).
 SCREEN_MODULES: tuple[str, ...] = (
-    "app.gui.shell_screens",
-    "app.gui.wizard.screens",
-    "app.gui.invoices.screens",
-    "app.gui.payment_methods.screens",
-    "app.gui.sync.screens",
-    "app.gui.payments.screens",
-    "app.gui.quickbooks.screens",
+    "app.gui.screenshots.shell",
+    "app.gui.screenshots.wizard",
+    "app.gui.screenshots.invoices",
+    "app.gui.screenshots.payment_methods",
+    "app.gui.screenshots.sync",
+    "app.gui.screenshots.payments",
+    "app.gui.screenshots.quickbooks",
 )
 
 #: The Autotask sandbox's seed and size for screenshots: enough for full tables, quick to sync.
@@ -317,11 +319,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write("No screen matches.\n")
         return 1
     return 1 if report.failed else 0
-
-
-if __name__ == "__main__":
-    # Run the imported module's main, so screens registered by other modules (which import
-    # ``app.gui.screenshots``) land in the same registry.
-    from app.gui.screenshots import main as _main
-
-    sys.exit(_main())
