@@ -39,6 +39,7 @@ from app.gui.changes import RefreshOnChange
 from app.gui.context import AppContext
 from app.gui.invoices.formatting import date_text, local_today, money_text
 from app.gui.widgets import StatusPill, invoice_status_tone
+from app.gui.widgets.headers import PageHeader
 from app.gui.workers import Task, run_task
 
 _RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
@@ -108,17 +109,9 @@ class InvoicePage(QWidget):
         self.currency = currency
         self.locale_name = context.locale
 
-        self.back_button = QToolButton()
-        self.back_button.setText("‹ Back")
-        self.back_button.setObjectName("backButton")
-        self.back_button.clicked.connect(self.backRequested)
-        self.title = QLabel()
-        self.title.setObjectName("pageTitle")
-        font = self.title.font()
-        font.setPointSizeF(font.pointSizeF() * 1.5)
-        font.setBold(True)
-        self.title.setFont(font)
-        self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.header = PageHeader()
+        self.header.backRequested.connect(self.backRequested)
+        self.back_button, self.title = self.header.back_button, self.header.title
         self.status = StatusPill()
         self.copy_number_action = QAction("Copy invoice number", self)
         self.copy_number_action.triggered.connect(self.copy_invoice_number)
@@ -142,10 +135,7 @@ class InvoicePage(QWidget):
                        self.copy_number_action):
             self._add_button(action)
 
-        header = QHBoxLayout()
-        header.addWidget(self.back_button)
-        header.addSpacing(8)
-        header.addWidget(self.title)
+        header = self.header.row
         header.addSpacing(8)
         header.addWidget(self.status)
         header.addStretch(1)
@@ -271,7 +261,7 @@ class InvoicePage(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(12)
-        layout.addLayout(header)
+        layout.addWidget(self.header)
         layout.addWidget(scroll, 1)
         for path in INVOICE_PAGE_EXTENSIONS:
             from app.gui.main_window import resolve

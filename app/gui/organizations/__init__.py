@@ -37,7 +37,6 @@ from PySide6.QtWidgets import (
     QTableWidget,
     QTableWidgetItem,
     QTabWidget,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -61,6 +60,7 @@ from app.gui.invoices.history import InvoiceHistoryView
 from app.gui.invoices.page import InvoicePage
 from app.gui.invoices.sync_follow import ChangedRows, follow_sync
 from app.gui.widgets import EmptyState, SearchField
+from app.gui.widgets.headers import PageHeader
 from app.gui.widgets.lazy_table import Align, Column, LazyTableModel, Listing
 from app.gui.workers import Task, run_task
 
@@ -447,22 +447,10 @@ class OrganizationPage(QWidget):
         self.locale_name = context.locale
         self.detail: OrganizationDetail | None = None
 
-        self.back_button = QToolButton()
-        self.back_button.setText("‹ Back")
-        self.back_button.setObjectName("backButton")
-        self.back_button.clicked.connect(self.backRequested)
-        self.title = QLabel()
-        self.title.setObjectName("pageTitle")
-        font = self.title.font()
-        font.setPointSizeF(font.pointSizeF() * 1.5)
-        font.setBold(True)
-        self.title.setFont(font)
-        self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        header = QHBoxLayout()
-        header.addWidget(self.back_button)
-        header.addSpacing(8)
-        header.addWidget(self.title)
-        header.addStretch(1)
+        self.header = PageHeader()
+        self.header.backRequested.connect(self.backRequested)
+        self.back_button, self.title = self.header.back_button, self.header.title
+        self.header.row.addStretch(1)
 
         self.facts: dict[str, QLabel] = {}
         left = QFormLayout()
@@ -513,7 +501,7 @@ class OrganizationPage(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(12)
-        layout.addLayout(header)
+        layout.addWidget(self.header)
         layout.addLayout(facts)
         layout.addWidget(self.tabs, 1)
         self.reload()

@@ -64,6 +64,7 @@ from app.gui.payments.common import (
     datetime_text,
 )
 from app.gui.widgets import EmptyState, StatusPillDelegate, Tone
+from app.gui.widgets.headers import add_area_header
 from app.gui.widgets.lazy_table import Align, Column, LazyTableModel, TextTone
 from app.gui.workers import Task, run_task
 
@@ -246,15 +247,9 @@ class PaymentSearchView(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(24, 20, 24, 16)
         layout.setSpacing(10)
-        title = QLabel("Payment Search")
-        title.setObjectName("areaTitle")
-        subtitle = QLabel(
-            "Every sale and refund, with the columns of Autotask's Payment Search. Export "
-            "what you find to CSV."
-        )
-        subtitle.setObjectName("areaSubtitle")
-        layout.addWidget(title)
-        layout.addWidget(subtitle)
+        add_area_header(layout, "Payment Search",
+                        "Every sale and refund, with the columns of Autotask's Payment Search. "
+                        "Export what you find to CSV.")
 
         self.test_banner = TestModeBanner()
         self.test_banner.setText(

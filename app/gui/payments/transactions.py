@@ -23,7 +23,6 @@ from PySide6.QtCore import QModelIndex, QPoint, Qt, Signal, Slot
 from PySide6.QtGui import QAction, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QButtonGroup,
     QHBoxLayout,
     QLabel,
     QMainWindow,
@@ -59,14 +58,11 @@ from app.gui.payments.common import (
 )
 from app.gui.payments.upkeep import PaymentUpkeep
 from app.gui.widgets import EmptyState, SearchField, StatusPillDelegate, Tone
+from app.gui.widgets.headers import FilterButtons, add_area_header
 from app.gui.widgets.lazy_table import Align, Column, LazyTableModel, TextTone
 from app.gui.workers import WorkerFailure, run_task
 
 log = logging.getLogger(__name__)
-
-_FILTER_STYLE = (
-    "QPushButton:checked { background: #DCE6F9; color: #17428F; border: 1px solid #2457C5; }"
-)
 
 _POSTING_TONES = {
     PostingStatus.NONE: Tone.NEUTRAL,
@@ -253,15 +249,9 @@ class TransactionsView(QWidget):
             layout.setContentsMargins(24, 20, 24, 16)
         layout.setSpacing(10)
         if not compact:
-            title = QLabel("Transactions")
-            title.setObjectName("areaTitle")
-            subtitle = QLabel(
-                "Every payment taken in PayDesk, newest first, with whether it has been "
-                "posted to Autotask and your books."
-            )
-            subtitle.setObjectName("areaSubtitle")
-            layout.addWidget(title)
-            layout.addWidget(subtitle)
+            add_area_header(layout, "Transactions",
+                            "Every payment taken in PayDesk, newest first, with whether it has "
+                            "been posted to Autotask and your books.")
 
         self.test_banner = TestModeBanner()
         self.test_banner.setText(
@@ -272,20 +262,11 @@ class TransactionsView(QWidget):
         layout.addWidget(self.test_banner)
         bar = QHBoxLayout()
         bar.setSpacing(6)
-        self.filter_group = QButtonGroup(self)
-        self.filter_group.setExclusive(True)
-        self.filter_buttons: dict[TransactionFilter, QPushButton] = {}
-        for value in TransactionFilter:
-            button = QPushButton(value.label)
-            button.setObjectName(f"filter_{value.value}")
-            button.setCheckable(True)
-            button.setChecked(value is TransactionFilter.ALL)
-            button.setProperty("filterValue", value.value)
-            button.setStyleSheet(_FILTER_STYLE)
-            self.filter_group.addButton(button)
-            self.filter_buttons[value] = button
-            bar.addWidget(button)
-        self.filter_group.buttonClicked.connect(self._on_filter_clicked)
+        self.filters = FilterButtons(((v, v.label) for v in TransactionFilter),
+                                     selected=TransactionFilter.ALL, object_prefix="filter_")
+        self.filter_buttons = self.filters.buttons
+        self.filters.chosen.connect(self.set_filter)
+        bar.addWidget(self.filters)
         self.search = SearchField("Search reference or transaction ID")
         self.search.setMinimumWidth(260)
         self.search.searchRequested.connect(self._on_search)
@@ -482,13 +463,9 @@ class TransactionsView(QWidget):
         self.reload()
 
     # --- filters, search and sorting -------------------------------------------------------------
-    @Slot(QPushButton)
-    def _on_filter_clicked(self, button: QPushButton) -> None:
-        self.set_filter(TransactionFilter(str(button.property("filterValue"))))
-
     def set_filter(self, value: TransactionFilter) -> None:
         self.filter = value
-        self.filter_buttons[value].setChecked(True)
+        self.filters.select(value)
         self.reload()
 
     @Slot(str)

@@ -18,7 +18,6 @@ from PySide6.QtCore import QModelIndex, Qt, Signal, Slot
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QButtonGroup,
     QDialog,
     QDialogButtonBox,
     QHBoxLayout,
@@ -49,14 +48,12 @@ from app.core.quickbooks.review import (
 from app.gui.context import AppContext
 from app.gui.invoices.formatting import date_text, money_text
 from app.gui.widgets import EmptyState, SearchField
+from app.gui.widgets.headers import FilterButtons
 from app.gui.widgets.lazy_table import Align, Column, LazyTableModel, TextTone
 from app.gui.workers import Task, run_task
 
 __all__ = ["MatchDialog", "NeedsMatchingView"]
 
-_FILTER_STYLE = (
-    "QPushButton:checked { background: #DCE6F9; color: #17428F; border: 1px solid #2457C5; }"
-)
 _FILTER_LABELS = {
     MatchFilter.NEEDS_MATCHING: "Needs matching",
     MatchFilter.MATCHED_BY_HAND: "Matched by hand",
@@ -150,20 +147,11 @@ class NeedsMatchingView(QWidget):
 
         bar = QHBoxLayout()
         bar.setSpacing(6)
-        self.filter_group = QButtonGroup(self)
-        self.filter_group.setExclusive(True)
-        self.filter_buttons: dict[MatchFilter, QPushButton] = {}
-        for value, label in _FILTER_LABELS.items():
-            button = QPushButton(label)
-            button.setObjectName(f"matchFilter_{value.value}")
-            button.setCheckable(True)
-            button.setChecked(value is self.filter)
-            button.setStyleSheet(_FILTER_STYLE)
-            button.setProperty("filterValue", value.value)
-            self.filter_group.addButton(button)
-            self.filter_buttons[value] = button
-            bar.addWidget(button)
-        self.filter_group.buttonClicked.connect(self._on_filter_clicked)
+        self.filters = FilterButtons(_FILTER_LABELS.items(), selected=self.filter,
+                                     object_prefix="matchFilter_")
+        self.filter_buttons = self.filters.buttons
+        self.filters.chosen.connect(self.set_filter)
+        bar.addWidget(self.filters)
         self.search = SearchField("Search invoice # or organization")
         self.search.setMinimumWidth(320)
         self.search.searchRequested.connect(self._on_search)
@@ -311,13 +299,9 @@ class NeedsMatchingView(QWidget):
                                    "Start a sync to read it.")
 
     # --- filters, search and sorting ------------------------------------------------------------
-    @Slot(QPushButton)
-    def _on_filter_clicked(self, button: QPushButton) -> None:
-        self.set_filter(MatchFilter(str(button.property("filterValue"))))
-
     def set_filter(self, value: MatchFilter) -> None:
         self.filter = value
-        self.filter_buttons[value].setChecked(True)
+        self.filters.select(value)
         self.reload()
 
     @Slot(str)
