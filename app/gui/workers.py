@@ -32,6 +32,7 @@ sessions inside the function: it runs on a pool thread.
 from __future__ import annotations
 
 import contextlib
+import functools
 import inspect
 import logging
 import threading
@@ -255,6 +256,8 @@ def _alive(callback: Callable[..., Any] | None) -> TypeGuard[Callable[..., Any]]
     screen that started the task was closed while it ran)."""
     if callback is None:
         return False
+    while isinstance(callback, functools.partial):  # partial(self._show, ticket) too
+        callback = callback.func
     owner = getattr(callback, "__self__", None)
     return not isinstance(owner, QObject) or shiboken6.isValid(owner)
 

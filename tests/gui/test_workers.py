@@ -143,3 +143,28 @@ def test_callbacks_are_dropped_when_their_widget_is_gone(qtbot: QtBot) -> None:
 def _no_tasks_left(qtbot: QtBot) -> Any:
     yield
     qtbot.waitUntil(lambda: not active_tasks(), timeout=10_000)
+
+
+def test_a_partial_of_a_closed_screens_method_is_not_called(qtbot: QtBot) -> None:
+    """A task started with ``partial(self._show, ticket)`` by a screen that was closed before
+    it finished does not call into the deleted screen."""
+    import functools
+
+    from PySide6.QtWidgets import QWidget
+
+    from app.gui.workers import run_task
+
+    calls: list[object] = []
+
+    class Screen(QWidget):
+        def show_result(self, ticket: int, value: object) -> None:
+            calls.append((ticket, value))
+
+    screen = Screen()
+    gate = threading.Event()
+    task = run_task("wait", gate.wait, 5, on_success=functools.partial(screen.show_result, 1))
+    screen.deleteLater()
+    qtbot.waitUntil(lambda: not shiboken6.isValid(screen), timeout=2000)
+    gate.set()
+    qtbot.waitUntil(lambda: not task.is_running, timeout=5000)
+    assert calls == []
