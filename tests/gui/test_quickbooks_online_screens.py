@@ -136,3 +136,26 @@ def test_invoice_page_shows_quickbooks_number_and_balance(
     assert page.facts["Balance"].text() != "$0.00"  # not in PayDesk
     # The local sandbox has no QuickBooks web app to open.
     assert not page.open_quickbooks_action.isVisible()
+
+
+def test_the_deposits_tab_offers_the_bank_accounts_and_saves_the_choice(
+        qtbot: QtBot, set_up_context: AppContext, books: Any) -> None:
+    from app.core.quickbooks.online.deposits import deposit_account_id
+    from app.gui.quickbooks.deposits import DepositsView
+
+    view = DepositsView(set_up_context)
+    qtbot.addWidget(view)
+    view.show()
+    qtbot.waitUntil(view.account.isEnabled, timeout=10_000)
+    items = [view.account.itemText(i) for i in range(view.account.count())]
+    assert items[0].startswith("Undeposited Funds")
+    assert any(text.startswith("Checking") for text in items)
+    assert not view.save_button.isEnabled()  # nothing changed yet
+
+    view.account.setCurrentIndex(next(i for i, t in enumerate(items) if t.startswith("Checking")))
+    assert view.save_button.isEnabled()
+    view.save_button.click()
+    qtbot.waitUntil(lambda: view.status.text().startswith("Saved"), timeout=10_000)
+    assert "Checking" in view.status.text()
+    assert deposit_account_id(set_up_context.engine) == view.account.currentData()
+    assert not view.save_button.isEnabled()

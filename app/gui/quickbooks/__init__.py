@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.core.quickbooks.books import SOURCE_ONLINE
 from app.core.quickbooks.review import QuickBooksState, quickbooks_state
 from app.gui.context import AppContext
 from app.gui.widgets import EmptyState, Tone
@@ -67,6 +68,7 @@ class QuickBooksArea(QWidget):
         self.state: QuickBooksState | None = None
         self.matching: QWidget | None = None
         self.reconciliation: QWidget | None = None
+        self.deposits: QWidget | None = None
         self._watching_setup = False
         self.service_problem: str | None = None
 
@@ -180,6 +182,11 @@ class QuickBooksArea(QWidget):
             self.tabs.addTab(matching, "Needs matching")
             self.tabs.addTab(reconciliation, "Reconciliation")
             self.matching, self.reconciliation = matching, reconciliation
+            if source == SOURCE_ONLINE:
+                from app.gui.quickbooks.deposits import DepositsView
+
+                self.deposits = DepositsView(self.context)
+                self.tabs.addTab(self.deposits, "Deposits")
         self.stack.setCurrentWidget(self.tabs)
 
     def show_service_problem(self, problem: str | None) -> None:

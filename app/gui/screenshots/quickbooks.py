@@ -193,6 +193,16 @@ def reconciliation(session: ScreenshotSession) -> QWidget:
     return window
 
 
+def deposits(session: ScreenshotSession) -> QWidget:
+    connect_online(session)
+    window = session.main_window(area="quickbooks")
+    settle()
+    area = window.show_area("quickbooks")  # type: ignore[attr-defined]
+    area.tabs.setCurrentIndex(2)
+    settle(60)
+    return window
+
+
 def not_connected(session: ScreenshotSession) -> QWidget:
     from app.core.config import set_internal_currency
 
@@ -246,6 +256,7 @@ for _name, _build, _size in (
     ("wizard-5-quickbooks-later", wizard_later, WIZARD_SIZE),
     ("quickbooks-needs-matching", needs_matching, None),
     ("quickbooks-reconciliation", reconciliation, None),
+    ("quickbooks-deposits", deposits, None),
     ("quickbooks-not-connected", not_connected, None),
     ("quickbooks-disconnected", disconnected, None),
     ("invoice-page-quickbooks", invoice_page, None),

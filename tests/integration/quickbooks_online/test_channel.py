@@ -271,3 +271,39 @@ def test_a_surcharge_is_income_on_its_own_item_not_part_of_the_invoice_payment(
     assert line["SalesItemLineDetail"]["ItemRef"]["value"]
     assert receipt["PrivateNote"] == f"PayDesk {paid.reference} surcharge"
     world.balances_agree([invoice.id])
+
+
+def test_payments_go_to_the_deposit_account_the_bookkeeper_chose(world: World) -> None:
+    from app.core.quickbooks.online.deposits import (
+        UNDEPOSITED_FUNDS,
+        choose_deposit_account,
+        deposit_account_id,
+        deposit_accounts,
+    )
+
+    credentials = CredentialStore("channel")
+    accounts = deposit_accounts(world.engine, credentials)
+    assert accounts[0] == UNDEPOSITED_FUNDS  # QuickBooks' own default comes first
+    names = [a.name for a in accounts]
+    assert "Checking" in names
+    assert "Undeposited Funds" not in names  # offered once, as the default
+    assert "Services" not in names  # an income account is no place for a deposit
+
+    first, second = open_invoices(world.engine, 2)
+    record_payment(world.engine, [(first.id, first.balance_minor)])
+    world.run()
+    (default,) = postings(world.engine)
+    booked = world.quickbooks.record("Payment", str(default.remote_id))
+    from app.sandbox.quickbooks_online.data import UNDEPOSITED_FUNDS as UNDEPOSITED_ID
+
+    assert booked is not None  # QuickBooks put it in Undeposited Funds by itself
+    assert booked.get("DepositToAccountRef", {}).get("value", UNDEPOSITED_ID) == UNDEPOSITED_ID
+
+    checking = next(a for a in accounts if a.name == "Checking")
+    choose_deposit_account(world.engine, checking.id, actor="dana@frontdesk")
+    assert deposit_account_id(world.engine) == checking.id
+    record_payment(world.engine, [(second.id, second.balance_minor)])
+    world.run()
+    chosen = next(p for p in postings(world.engine) if p.id != default.id)
+    booked = world.quickbooks.record("Payment", str(chosen.remote_id))
+    assert booked is not None and booked["DepositToAccountRef"]["value"] == checking.id
