@@ -27,7 +27,6 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QLineEdit,
-    QMessageBox,
     QPlainTextEdit,
     QPushButton,
     QRadioButton,
@@ -49,6 +48,7 @@ from app.core.payments import (
     RefundState,
     payment_detail,
 )
+from app.core.posting.actions import PostingActionResult
 from app.gui.context import AppContext
 from app.gui.payments.common import (
     PAYMENT_STATE_TONES,
@@ -58,7 +58,8 @@ from app.gui.payments.common import (
     datetime_text,
     missing_gateway_text,
 )
-from app.gui.payments.receipt import Receipt, ReceiptLine, ask_save_receipt_pdf, print_receipt
+from app.gui.payments.posting_actions import PostingActions
+from app.gui.payments.receipt import Receipt, ReceiptButtons, ReceiptLine
 from app.gui.widgets import StatusPill, StatusPillDelegate, Tone
 from app.gui.widgets.pill import PILL_TONE_ROLE
 from app.gui.workers import Task, WorkerFailure, run_task
@@ -230,12 +231,12 @@ class PaymentDetailDialog(QDialog):
         self.posting_status.setObjectName("secondaryText")
         self.posting_status.setWordWrap(True)
         posting_buttons.addWidget(self.posting_status, 1)
-        self.retry_button = QPushButton("Retry posting")
-        self.retry_button.setObjectName("retryPostingButton")
-        self.retry_button.clicked.connect(self.retry_postings)
-        self.dismiss_button = QPushButton("Dismiss…")
-        self.dismiss_button.setObjectName("dismissPostingButton")
-        self.dismiss_button.clicked.connect(self.dismiss_postings)
+        self.posting_actions = PostingActions(self, self.context)
+        self.posting_actions.started.connect(lambda: self.posting_status.setText("Posting…"))
+        self.posting_actions.finished.connect(self._on_posting_action)
+        self.posting_actions.failed.connect(self._on_posting_failed)
+        self.retry_button = self.posting_actions.retry_button
+        self.dismiss_button = self.posting_actions.dismiss_button
         posting_buttons.addWidget(self.retry_button)
         posting_buttons.addWidget(self.dismiss_button)
         postings_layout.addLayout(posting_buttons)
@@ -250,12 +251,9 @@ class PaymentDetailDialog(QDialog):
         self.void_button = QPushButton("Void…")
         self.void_button.setObjectName("voidButton")
         self.void_button.clicked.connect(self.open_void)
-        self.print_button = QPushButton("Print receipt…")
-        self.print_button.setObjectName("printReceiptButton")
-        self.print_button.clicked.connect(self.print_receipt)
-        self.pdf_button = QPushButton("Save receipt as PDF…")
-        self.pdf_button.setObjectName("saveReceiptButton")
-        self.pdf_button.clicked.connect(self.save_receipt)
+        self.receipt_buttons = ReceiptButtons(self, self.receipt, self.money_locale)
+        self.print_button = self.receipt_buttons.print_button
+        self.pdf_button = self.receipt_buttons.pdf_button
         close = QPushButton("Close")
         close.setObjectName("closeButton")
         close.clicked.connect(self.accept)
@@ -436,11 +434,11 @@ class PaymentDetailDialog(QDialog):
         else:
             self.refund_button.setToolTip("Give back all or part of this payment")
         receipt_ok = detail is not None and detail.state.money_received
-        self.print_button.setEnabled(receipt_ok)
-        self.pdf_button.setEnabled(receipt_ok)
+        self.receipt_buttons.set_enabled(receipt_ok)
         failing = detail is not None and any(p.can_retry for p in detail.postings)
-        self.retry_button.setEnabled(failing)
-        self.dismiss_button.setEnabled(failing)
+        where = " and ".join(dict.fromkeys(
+            p.channel_label for p in (detail.postings if detail else ()) if p.can_dismiss))
+        self.posting_actions.set_payments([self.payment_id] if failing else [], where=where)
 
     def _fmt(self, value: Money) -> str:
         return value.format(self.money_locale)
@@ -475,61 +473,13 @@ class PaymentDetailDialog(QDialog):
         self.reload()
 
     # --- postings -----------------------------------------------------------------------------
-    @Slot()
-    def retry_postings(self) -> None:
-        from app.gui.payments.transactions import retry_postings
-
-        self.retry_button.setEnabled(False)
-        self.posting_status.setText("Posting…")
-        run_task(
-            "retry posting",
-            retry_postings,
-            self.context.engine,
-            self.context.credentials,
-            [self.payment_id],
-            on_success=self._on_posting_action,
-            on_failure=self._on_posting_failed,
-            parent=self,
-        )
-
-    @Slot()
-    def dismiss_postings(self) -> None:
-        from app.gui.payments.transactions import dismiss_postings
-
-        detail = self.detail
-        failing = [p.channel_label for p in (detail.postings if detail else ()) if p.can_dismiss]
-        where = " and ".join(dict.fromkeys(failing)) or "the system it failed to reach"
-        answer = QMessageBox.question(
-            self,
-            "Dismiss posting",
-            f"Stop trying to post this payment to {where}?\n\nDo this only after you recorded "
-            f"the payment in {where} by hand. The payment itself is not changed.",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
-            QMessageBox.StandardButton.Cancel,
-        )
-        if answer != QMessageBox.StandardButton.Yes:
-            return
-        run_task(
-            "dismiss the posting",
-            dismiss_postings,
-            self.context.engine,
-            self.context.credentials,
-            [self.payment_id],
-            on_success=self._on_posting_action,
-            on_failure=self._on_posting_failed,
-            parent=self,
-        )
-
-    def _on_posting_action(self, result: object) -> None:
-        self.posting_status.setText(str(getattr(result, "message", "")))
+    def _on_posting_action(self, result: PostingActionResult) -> None:
+        self.posting_status.setText(result.message)
         self.paymentChanged.emit(self.payment_id)
-        self.context.changes().announce_postings([self.payment_id])
         self.reload()
 
-    def _on_posting_failed(self, failure: WorkerFailure) -> None:
-        from app.gui.errors import describe_exception
-
-        self.posting_status.setText(describe_exception(failure.exception))
+    def _on_posting_failed(self, message: str) -> None:
+        self.posting_status.setText(message)
         self._update_actions()
 
     # --- receipt -----------------------------------------------------------------------------
@@ -552,18 +502,6 @@ class PaymentDetailDialog(QDialog):
             memo=detail.memo,
             test_mode=detail.test_mode,
         )
-
-    @Slot()
-    def print_receipt(self) -> None:
-        receipt = self.receipt()
-        if receipt is not None:
-            print_receipt(self, receipt, self.money_locale)
-
-    @Slot()
-    def save_receipt(self) -> None:
-        receipt = self.receipt()
-        if receipt is not None:
-            ask_save_receipt_pdf(self, receipt, self.money_locale)
 
 
 def _invoice_tone(status: InvoiceStatus) -> Tone:

@@ -83,12 +83,7 @@ from app.gui.payments.common import (
     is_test_mode,
     missing_gateway_text,
 )
-from app.gui.payments.receipt import (
-    Receipt,
-    ReceiptLine,
-    ask_save_receipt_pdf,
-    print_receipt,
-)
+from app.gui.payments.receipt import Receipt, ReceiptButtons, ReceiptLine
 from app.gui.widgets import StatusPill, Tone
 from app.gui.workers import Task, WorkerFailure, run_task
 
@@ -441,12 +436,9 @@ class OrderSummaryDialog(QDialog):
         self.email_link_button = QPushButton("Email link…")
         self.email_link_button.setObjectName("emailLinkButton")
         self.email_link_button.clicked.connect(self.email_link)
-        self.print_button = QPushButton("Print receipt…")
-        self.print_button.setObjectName("printReceiptButton")
-        self.print_button.clicked.connect(self.print_receipt)
-        self.pdf_button = QPushButton("Save receipt as PDF…")
-        self.pdf_button.setObjectName("saveReceiptButton")
-        self.pdf_button.clicked.connect(self.save_receipt)
+        self.receipt_buttons = ReceiptButtons(self, self.receipt, self.money_locale)
+        self.print_button = self.receipt_buttons.print_button
+        self.pdf_button = self.receipt_buttons.pdf_button
         self.try_again_button = QPushButton("Try another method")
         self.try_again_button.setObjectName("tryAnotherMethodButton")
         self.try_again_button.clicked.connect(self.try_another_method)
@@ -1004,7 +996,8 @@ class OrderSummaryDialog(QDialog):
             self.result_pill.set_status("Approved", Tone.SUCCESS)
             self.result_message.setText(
                 "The payment is recorded and the invoices' balances are updated. PayDesk "
-                "adds a note to the organization in Autotask in the background."
+                "posts it to Autotask (and to QuickBooks, when it is connected) in the "
+                "background; Transactions shows when it has."
             )
         elif state is PaymentState.PROCESSING:
             self.result_title.setText(f"Bank debit submitted — {total}{mode}")
@@ -1157,18 +1150,6 @@ class OrderSummaryDialog(QDialog):
             test_mode=outcome.test_mode,
             surcharge_disclosure=self.summary.surcharge_disclosure,
         )
-
-    @Slot()
-    def print_receipt(self) -> None:
-        receipt = self.receipt()
-        if receipt is not None:
-            print_receipt(self, receipt, self.money_locale)
-
-    @Slot()
-    def save_receipt(self) -> None:
-        receipt = self.receipt()
-        if receipt is not None:
-            ask_save_receipt_pdf(self, receipt, self.money_locale)
 
     # --- closing ----------------------------------------------------------------------------------
     @Slot()

@@ -11,15 +11,15 @@ Everything here runs on the GUI thread.
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from PySide6.QtCore import QMarginsF, QSizeF
+from PySide6.QtCore import QMarginsF, QObject, QSizeF, Slot
 from PySide6.QtGui import QPageLayout, QPageSize, QPdfWriter, QTextDocument
 from PySide6.QtPrintSupport import QPrintDialog, QPrinter
-from PySide6.QtWidgets import QDialog, QFileDialog, QWidget
+from PySide6.QtWidgets import QDialog, QFileDialog, QPushButton, QWidget
 
 from app.core.money import Money
 
@@ -162,3 +162,38 @@ def print_receipt(parent: QWidget, receipt: Receipt, locale: str = "en_US") -> b
         return False
     receipt_document(receipt, locale).print_(printer)
     return True
+
+
+class ReceiptButtons(QObject):
+    """"Print receipt…" and "Save receipt as PDF…" for a dialog that shows one payment: built
+    once here for the Order Summary's result and the payment's detail. ``receipt`` gives the
+    receipt to print now (None: nothing to print yet). GUI thread."""
+
+    def __init__(self, parent: QWidget, receipt: Callable[[], Receipt | None],
+                 locale: str = "en_US") -> None:
+        super().__init__(parent)
+        self._parent = parent
+        self._receipt = receipt
+        self._locale = locale
+        self.print_button = QPushButton("Print receipt…", parent)
+        self.print_button.setObjectName("printReceiptButton")
+        self.print_button.clicked.connect(self.print)
+        self.pdf_button = QPushButton("Save receipt as PDF…", parent)
+        self.pdf_button.setObjectName("saveReceiptButton")
+        self.pdf_button.clicked.connect(self.save_pdf)
+
+    def set_enabled(self, enabled: bool) -> None:
+        self.print_button.setEnabled(enabled)
+        self.pdf_button.setEnabled(enabled)
+
+    @Slot()
+    def print(self) -> None:
+        receipt = self._receipt()
+        if receipt is not None:
+            print_receipt(self._parent, receipt, self._locale)
+
+    @Slot()
+    def save_pdf(self) -> None:
+        receipt = self._receipt()
+        if receipt is not None:
+            ask_save_receipt_pdf(self._parent, receipt, self._locale)

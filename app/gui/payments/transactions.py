@@ -27,7 +27,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QMenu,
-    QMessageBox,
     QPushButton,
     QStackedWidget,
     QTableView,
@@ -36,7 +35,6 @@ from PySide6.QtWidgets import (
 )
 from sqlalchemy import Engine
 
-from app.core.credentials import CredentialStore
 from app.core.payments import (
     PostingStatus,
     TransactionFilter,
@@ -46,7 +44,7 @@ from app.core.payments import (
     transaction_rows,
 )
 from app.core.payments.maintenance import MaintenanceReport
-from app.core.posting.actions import PostingActionResult, dismiss_payments, retry_payments
+from app.core.posting.actions import PostingActionResult
 from app.gui.changes import RefreshOnChange
 from app.gui.context import AppContext
 from app.gui.invoices.formatting import money_text
@@ -56,11 +54,11 @@ from app.gui.payments.common import (
     TestModeBanner,
     datetime_text,
 )
+from app.gui.payments.posting_actions import PostingActions
 from app.gui.payments.upkeep import PaymentUpkeep
 from app.gui.widgets import EmptyState, SearchField, StatusPillDelegate, Tone
 from app.gui.widgets.headers import FilterButtons, add_area_header
 from app.gui.widgets.lazy_table import Align, Column, LazyTableModel, TextTone
-from app.gui.workers import WorkerFailure, run_task
 
 log = logging.getLogger(__name__)
 
@@ -175,23 +173,6 @@ def _fetch_rows(engine: Engine, ids: Sequence[int]) -> dict[int, TransactionRow]
     return {row.payment_id: row for row in transaction_rows(engine, ids)}
 
 
-def retry_postings(
-    engine: Engine, credentials: CredentialStore, payment_ids: Sequence[int]
-) -> PostingActionResult:
-    """Runs on a pool thread: re-queue the failing postings of these payments and try to
-    deliver them now, so the bookkeeper sees at once whether it worked."""
-    return retry_payments(engine, credentials, payment_ids)
-
-
-def dismiss_postings(
-    engine: Engine, credentials: CredentialStore, payment_ids: Sequence[int]
-) -> PostingActionResult:
-    """Runs on a pool thread: stop trying to post these payments (recorded by hand). Only
-    the local database changes, so this works without any connection."""
-    del credentials  # the same signature as retry_postings; no connection is needed
-    return dismiss_payments(engine, payment_ids)
-
-
 class TransactionsView(QWidget):
     """The Transactions table with its filters and posting actions.
 
@@ -277,16 +258,12 @@ class TransactionsView(QWidget):
         self.open_button.setObjectName("openPaymentButton")
         self.open_button.setToolTip("Show the payment's detail and history (Enter)")
         self.open_button.clicked.connect(self.open_selected)
-        self.retry_button = QPushButton("Retry posting")
-        self.retry_button.setObjectName("retryPostingButton")
-        self.retry_button.setToolTip("Send the failed postings of this payment again")
-        self.retry_button.clicked.connect(self.retry_selected)
-        self.dismiss_button = QPushButton("Dismiss…")
-        self.dismiss_button.setObjectName("dismissPostingButton")
-        self.dismiss_button.setToolTip(
-            "Stop trying to post this payment (after recording it by hand where it failed)"
-        )
-        self.dismiss_button.clicked.connect(self.dismiss_selected)
+        self.posting_actions = PostingActions(self, self.context)
+        self.posting_actions.started.connect(self._posting_started)
+        self.posting_actions.finished.connect(self._on_posting_action)
+        self.posting_actions.failed.connect(self._on_posting_action_failed)
+        self.retry_button = self.posting_actions.retry_button
+        self.dismiss_button = self.posting_actions.dismiss_button
         for button in (self.open_button, self.retry_button, self.dismiss_button):
             bar.addWidget(button)
         layout.addLayout(bar)
@@ -522,8 +499,8 @@ class TransactionsView(QWidget):
         rows = self.selected_rows()
         failing = [r for r in rows if r.posting_status is PostingStatus.FAILING]
         self.open_button.setEnabled(len(rows) == 1)
-        self.retry_button.setEnabled(bool(failing))
-        self.dismiss_button.setEnabled(bool(failing))
+        self.posting_actions.set_payments([r.payment_id for r in failing],
+                                          [r.reference for r in failing])
 
     @Slot(QPoint)
     def _show_menu(self, point: QPoint) -> None:
@@ -575,64 +552,26 @@ class TransactionsView(QWidget):
 
     @Slot()
     def retry_selected(self) -> None:
-        failing = PostingStatus.FAILING
-        ids = [r.payment_id for r in self.selected_rows() if r.posting_status is failing]
-        if not ids:
-            return
-        self.retry_button.setEnabled(False)
-        self.status_label.setText("Posting…")
-        run_task(
-            "retry posting",
-            retry_postings,
-            self.context.engine,
-            self.context.credentials,
-            ids,
-            on_success=self._on_posting_action,
-            on_failure=self._on_posting_action_failed,
-            parent=self,
-        )
+        self.posting_actions.retry()
 
     @Slot()
     def dismiss_selected(self) -> None:
-        rows = [r for r in self.selected_rows() if r.posting_status is PostingStatus.FAILING]
-        if not rows:
-            return
-        references = ", ".join(r.reference for r in rows[:5]) + ("…" if len(rows) > 5 else "")
-        answer = QMessageBox.question(
-            self,
-            "Dismiss posting",
-            f"Stop trying to post {references}?\n\nDo this only after you recorded the "
-            "payment by hand where it failed to post (Open… shows where). The payment itself "
-            "is not changed, and it stays listed here as “Dismissed”.",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
-            QMessageBox.StandardButton.Cancel,
-        )
-        if answer != QMessageBox.StandardButton.Yes:
-            return
-        run_task(
-            "dismiss the posting",
-            dismiss_postings,
-            self.context.engine,
-            self.context.credentials,
-            [r.payment_id for r in rows],
-            on_success=self._on_posting_action,
-            on_failure=self._on_posting_action_failed,
-            parent=self,
-        )
+        self.posting_actions.dismiss()
 
     def _on_posting_action(self, result: PostingActionResult) -> None:
         self.status_label.setText(result.message)
         self.model.update_rows(list(result.payment_ids))
         self.paymentsChanged.emit(list(result.payment_ids))
-        self.context.changes().announce_postings(list(result.payment_ids))
         if self.filter is not TransactionFilter.ALL:
             self.reload()
         self._update_actions()
 
-    def _on_posting_action_failed(self, failure: WorkerFailure) -> None:
-        from app.gui.errors import describe_exception
+    @Slot()
+    def _posting_started(self) -> None:
+        self.status_label.setText("Posting…")
 
-        self.status_label.setText(describe_exception(failure.exception))
+    def _on_posting_action_failed(self, message: str) -> None:
+        self.status_label.setText(message)
         self._update_actions()
 
 
