@@ -36,7 +36,6 @@ Admin endpoints (``Authorization: Bearer <transaction key>``), all JSON:
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import json
 import logging
 import re
@@ -47,9 +46,8 @@ import time
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from typing import Any, Self
+from http.server import BaseHTTPRequestHandler
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from app.sandbox.authorizenet.cards import (
@@ -67,6 +65,7 @@ from app.sandbox.authorizenet.state import (
     Obj,
     Transaction,
 )
+from app.sandbox.loopback import LoopbackHTTPServer, LoopbackServer
 
 __all__ = ["API_PATH", "AuthorizeNetSandbox", "Fault"]
 
@@ -92,8 +91,13 @@ class Fault:
         return self.count != 0 and self.request in ("", name)
 
 
-class AuthorizeNetSandbox:
+class AuthorizeNetSandbox(LoopbackServer):
     """The stand-in server. ``start()`` binds ``host:port`` (0 = any free port)."""
+
+    service_name = "the Authorize.Net stand-in"
+
+    def server_classes(self) -> tuple[type[LoopbackHTTPServer], type[BaseHTTPRequestHandler]]:
+        return _Server, _Handler
 
     def __init__(
         self,
@@ -104,10 +108,7 @@ class AuthorizeNetSandbox:
         transaction_key: str | None = None,
         merchant_name: str = "PayDesk Sandbox Merchant",
     ) -> None:
-        if not ipaddress.ip_address(socket.gethostbyname(host)).is_loopback:
-            raise ValueError("the Authorize.Net stand-in listens on loopback addresses only")
-        self.host = host
-        self.port = port
+        super().__init__(host, port)
         self.api_login_id = api_login_id or "sandbox" + secrets.token_hex(4)
         self.transaction_key = transaction_key or secrets.token_hex(8)
         if not re.fullmatch(r"[A-Za-z0-9]{1,25}", self.api_login_id):
@@ -118,46 +119,7 @@ class AuthorizeNetSandbox:
                                    gateway_id=str(100_000 + secrets.randbelow(800_000)))
         self.faults: list[Fault] = []
         self._faults_lock = threading.Lock()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
         self.api_requests: list[str] = []
-
-    # --- lifecycle --------------------------------------------------------------------------
-    @property
-    def url(self) -> str:
-        """The base address, e.g. ``http://127.0.0.1:54321`` (the API is at ``/xml/v1/…``)."""
-        if self._server is None:
-            raise RuntimeError("the Authorize.Net stand-in is not running")
-        return f"http://{self.host}:{self._server.server_address[1]}"
-
-    def start(self) -> Self:
-        server = _Server((self.host, self.port), _Handler)
-        server.sandbox = self
-        self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, name="authorizenet-sandbox",
-                                        kwargs={"poll_interval": 0.05}, daemon=True)
-        self._thread.start()
-        log.info("Authorize.Net stand-in listening on %s", self.url)
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.stop()
-
-    def __repr__(self) -> str:
-        return f"AuthorizeNetSandbox({self.url if self._server else 'stopped'})"
 
     # --- switches -------------------------------------------------------------------------------
     def add_fault(self, kind: str, *, count: int = 1, request: str = "", status: int = 500,
@@ -499,9 +461,7 @@ def _encode(payload: Obj) -> bytes:
     return BOM + json.dumps(payload).encode()
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
+class _Server(LoopbackHTTPServer):
     sandbox: AuthorizeNetSandbox
 
 

@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import ipaddress
 import json
 import logging
 import re
@@ -47,9 +46,8 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from typing import Any, Self
+from http.server import BaseHTTPRequestHandler
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from app.sandbox.gateway.checkout import (
@@ -61,6 +59,7 @@ from app.sandbox.gateway.checkout import (
 )
 from app.sandbox.gateway.forms import FormError, decode_form
 from app.sandbox.gateway.state import GatewayState, Obj, StripeError, ValidationFailed
+from app.sandbox.loopback import LoopbackHTTPServer, LoopbackServer
 
 __all__ = ["Fault", "GatewaySandbox"]
 
@@ -98,8 +97,13 @@ class _IdempotentResult:
 Handler = Callable[[Obj, "re.Match[str]"], Obj]
 
 
-class GatewaySandbox:
+class GatewaySandbox(LoopbackServer):
     """The sandbox gateway server. ``start()`` binds ``host:port`` (0 = any free port)."""
+
+    service_name = "the sandbox gateway"
+
+    def server_classes(self) -> tuple[type[LoopbackHTTPServer], type[BaseHTTPRequestHandler]]:
+        return _Server, _RequestHandler
 
     def __init__(
         self,
@@ -111,10 +115,7 @@ class GatewaySandbox:
         ach_settle_seconds: float | None = None,
         default_currency: str = "usd",
     ) -> None:
-        if not ipaddress.ip_address(socket.gethostbyname(host)).is_loopback:
-            raise ValueError("the sandbox gateway listens on loopback addresses only")
-        self.host = host
-        self.port = port
+        super().__init__(host, port)
         self.secret_key = secret_key or "sk_test_" + secrets.token_hex(12)
         if not re.fullmatch(r"sk_(test|live)_[A-Za-z0-9]+", self.secret_key):
             raise ValueError("a sandbox secret key looks like sk_test_ followed by letters")
@@ -128,49 +129,8 @@ class GatewaySandbox:
         self._faults_lock = threading.Lock()
         self._idempotency: dict[str, _IdempotentResult] = {}
         self._idempotency_lock = threading.Lock()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
         self.requests_served = 0
         self._route_table = self._routes()
-
-    # --- lifecycle --------------------------------------------------------------------
-    @property
-    def url(self) -> str:
-        """The API base, e.g. ``http://127.0.0.1:54321`` (give it to the Stripe client)."""
-        if self._server is None:
-            raise RuntimeError("the sandbox gateway is not running")
-        port = self._server.server_address[1]
-        return f"http://{self.host}:{port}"
-
-    def start(self) -> Self:
-        server = _Server((self.host, self.port), _RequestHandler)
-        server.sandbox = self
-        self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, name="gateway-sandbox",
-                                        kwargs={"poll_interval": 0.05}, daemon=True)
-        self._thread.start()
-        log.info("sandbox gateway listening on %s", self.url)
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.stop()
-
-    def __repr__(self) -> str:
-        where = self.url if self._server is not None else "stopped"
-        return f"GatewaySandbox({where})"
 
     # --- switches for tests and the demo ----------------------------------------------
     def add_fault(self, kind: str, *, count: int = 1, path: str = "/v1/",
@@ -592,9 +552,7 @@ def _search_page(state: GatewayState, items: list[Obj], params: Obj, url: str) -
             "data": [state.public(i) for i in chunk]}
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
+class _Server(LoopbackHTTPServer):
     sandbox: GatewaySandbox
 
 
