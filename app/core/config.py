@@ -14,6 +14,7 @@ import hashlib
 import os
 import socket
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -110,6 +111,23 @@ class CurrencyLockedError(Exception):
 def get_internal_currency(engine: Engine) -> str | None:
     with session_scope(engine) as session:
         return session.scalar(select(InternalCurrency.code).where(InternalCurrency.id == 1))
+
+
+@dataclass(frozen=True, slots=True)
+class CurrencyLock:
+    """The internal currency as it was locked: which, when, by whom."""
+
+    code: str
+    locked_at: datetime
+    locked_by: str
+
+
+def internal_currency_lock(engine: Engine) -> CurrencyLock | None:
+    """When and by whom the internal currency was chosen (None before Setup chose it)."""
+    with session_scope(engine) as session:
+        row = session.scalars(select(InternalCurrency).where(InternalCurrency.id == 1)).first()
+        return (CurrencyLock(row.code, row.locked_at, row.locked_by)
+                if row is not None else None)
 
 
 def set_internal_currency(engine: Engine, code: str, actor: str | None = None) -> None:

@@ -19,12 +19,14 @@ from PySide6.QtWidgets import (
     QWidget,
     QWizardPage,
 )
-from sqlalchemy import select
 
-from app.core.config import CurrencyLockedError, get_internal_currency, set_internal_currency
+from app.core.config import (
+    CurrencyLockedError,
+    get_internal_currency,
+    internal_currency_lock,
+    set_internal_currency,
+)
 from app.core.setup.currency import currency_list, default_currency, label
-from app.core.storage.engine import session_scope
-from app.core.storage.models import InternalCurrency
 from app.gui.context import AppContext
 from app.gui.widgets.pill import Tone
 from app.gui.wizard.notice import Notice
@@ -118,12 +120,11 @@ class CurrencyPage(QWizardPage):
         self.select(code)
         self.combo.setEnabled(False)
         self.confirm.hide()
-        with session_scope(self.context.engine) as session:
-            row = session.scalars(select(InternalCurrency)).first()
-            since = (
-                f" It was chosen on {row.locked_at:%d %b %Y} by {html.escape(row.locked_by)}."
-                if row is not None else ""
-            )
+        lock = internal_currency_lock(self.context.engine)
+        since = (
+            f" It was chosen on {lock.locked_at:%d %b %Y} by {html.escape(lock.locked_by)}."
+            if lock is not None else ""
+        )
         name = html.escape(self.combo.currentText())
         self.warning.set_message(
             f"<b>PayDesk's internal currency is {name}.</b>{since} "

@@ -24,11 +24,10 @@ from PySide6.QtWidgets import (
     QWizard,
     QWizardPage,
 )
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
-from app.core.storage.engine import session_scope
-from app.core.storage.models import SyncRun
 from app.core.sync import current_holder
+from app.core.sync.history import last_success
 from app.gui.context import AppContext
 from app.gui.sync.controller import SyncController, controller_for
 from app.gui.widgets.pill import Tone
@@ -254,9 +253,7 @@ class FirstSyncPage(QWizardPage):
 
 
 def _has_synced_before(engine: Engine) -> bool:
-    with session_scope(engine) as session:
-        return session.scalar(
-            select(SyncRun.id).where(SyncRun.status == "succeeded").limit(1)) is not None
+    return last_success(engine) is not None
 
 
 def _duration(seconds: float) -> str:
