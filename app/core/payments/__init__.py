@@ -29,6 +29,8 @@ Posting to Autotask lives in :mod:`app.core.posting` (``PostingOutbox``).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from app.core.payments.ledger import load_payable_invoices
 from app.core.payments.maintenance import MaintenanceReport, run_payment_maintenance
 from app.core.payments.order import ContactChoice, OrderContext, load_order_context
@@ -43,28 +45,6 @@ from app.core.payments.pipeline import (
     RecoveryReport,
     RefundOutcome,
     recover_payments,
-)
-from app.core.payments.queries import (
-    AllocationView,
-    HistoryEntry,
-    PaymentDetail,
-    PaymentSearchCriteria,
-    PaymentSearchRow,
-    PostingStatus,
-    PostingView,
-    RefundView,
-    SearchKey,
-    SearchSort,
-    SearchType,
-    TransactionFilter,
-    TransactionRow,
-    TransactionSort,
-    export_payment_search_csv,
-    payment_detail,
-    payment_search_ids,
-    payment_search_rows,
-    transaction_ids,
-    transaction_rows,
 )
 from app.core.payments.states import (
     IN_FLIGHT_STATES,
@@ -85,6 +65,64 @@ from app.core.payments.summary import (
     save_surcharge_settings,
     surcharge_applies,
 )
+
+# The payment views live with the other read-side queries (``app.core.queries.payments``),
+# which use this package's states: they are re-exported here on first use, so importing
+# either package first works.
+if TYPE_CHECKING:
+    from app.core.queries.payments import (
+        AllocationView,
+        HistoryEntry,
+        PaymentDetail,
+        PaymentSearchCriteria,
+        PaymentSearchRow,
+        PostingStatus,
+        PostingView,
+        RefundView,
+        SearchKey,
+        SearchSort,
+        SearchType,
+        TransactionFilter,
+        TransactionRow,
+        TransactionSort,
+        export_payment_search_csv,
+        payment_detail,
+        payment_search_ids,
+        payment_search_rows,
+        transaction_ids,
+        transaction_rows,
+    )
+
+_QUERY_NAMES = frozenset({
+    "AllocationView",
+    "HistoryEntry",
+    "PaymentDetail",
+    "PaymentSearchCriteria",
+    "PaymentSearchRow",
+    "PostingStatus",
+    "PostingView",
+    "RefundView",
+    "SearchKey",
+    "SearchSort",
+    "SearchType",
+    "TransactionFilter",
+    "TransactionRow",
+    "TransactionSort",
+    "export_payment_search_csv",
+    "payment_detail",
+    "payment_search_ids",
+    "payment_search_rows",
+    "transaction_ids",
+    "transaction_rows",
+})
+
+
+def __getattr__(name: str) -> Any:
+    if name in _QUERY_NAMES:
+        from app.core.queries import payments as queries
+
+        return getattr(queries, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
     "IN_FLIGHT_STATES",

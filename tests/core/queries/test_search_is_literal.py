@@ -11,9 +11,9 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from app.core.payments.fixtures import build_payment_history, reference, transaction_id
-from app.core.payments.queries import PaymentSearchCriteria, payment_search_ids, transaction_ids
 from app.core.queries.invoices import InvoiceQuery, invoice_ids
 from app.core.queries.organizations import OrganizationQuery, organization_ids
+from app.core.queries.payments import PaymentSearchCriteria, payment_search_ids, transaction_ids
 from app.core.search_text import contains_pattern
 
 TODAY = date(2026, 6, 1)
