@@ -55,7 +55,6 @@ from app.core.payments import (
     payment_search_rows,
 )
 from app.core.queries.organizations import organizations_with_payments
-from app.gui.changes import RefreshOnChange
 from app.gui.context import AppContext
 from app.gui.invoices.formatting import money_text
 from app.gui.payments.common import (
@@ -63,6 +62,7 @@ from app.gui.payments.common import (
     TestModeBanner,
     datetime_text,
 )
+from app.gui.payments.payment_list import PaymentListView
 from app.gui.widgets import EmptyState, StatusPillDelegate, Tone
 from app.gui.widgets.headers import add_area_header
 from app.gui.widgets.lazy_table import Align, Column, LazyTableModel, TextTone
@@ -212,17 +212,15 @@ def _fetch(engine: Engine, keys: Sequence[SearchKey]) -> dict[SearchKey, Payment
     return {row.key: row for row in payment_search_rows(engine, keys)}
 
 
-class PaymentSearchView(QWidget):
+class PaymentSearchView(PaymentListView):
     """The Payment Search area."""
 
+    fallback_sort_column = 1
+    sort: SearchSort
+
     def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
+        super().__init__(context, parent)
         self.setObjectName("paymentSearchView")
-        self.context = context
-        bus = context.changes()
-        RefreshOnChange(self, lambda _ids: self.reload(), bus.paymentsChanged,
-                        bus.postingsChanged)
-        self.money_locale = context.locale
         self.sort = SearchSort.DATE
         self.descending = True
         self.last_criteria = PaymentSearchCriteria()
@@ -529,49 +527,12 @@ class PaymentSearchView(QWidget):
                 )
             self.stack.setCurrentWidget(self.empty)
 
-    @Slot(int)
-    def _on_header_clicked(self, section: int) -> None:
-        key = self.model.sort_key(section)
-        header = self.table.horizontalHeader()
-        if key is None:
-            current = next(
-                (i for i, c in enumerate(self.model.columns()) if c.sort_key == self.sort.value),
-                1,
-            )
-            header.setSortIndicator(
-                current,
-                Qt.SortOrder.DescendingOrder if self.descending else Qt.SortOrder.AscendingOrder,
-            )
-            return
-        new_sort = SearchSort(key)
-        self.descending = (
-            not self.descending
-            if new_sort is self.sort
-            else new_sort in (SearchSort.DATE, SearchSort.AMOUNT)
-        )
-        self.sort = new_sort
-        header.setSortIndicator(
-            section,
-            Qt.SortOrder.DescendingOrder if self.descending else Qt.SortOrder.AscendingOrder,
-        )
-        self.reload()
-
     @Slot(QModelIndex)
     def _open_row(self, index: QModelIndex) -> None:
         row = self.model.row_at(index.row())
         if row is None:
             return
-        from app.gui.payments.detail import PaymentDetailDialog
-
-        dialog = PaymentDetailDialog(self.context, row.payment_id, self)
-        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
-        dialog.paymentChanged.connect(self._on_payment_changed)
-        dialog.open()
-        self.detail_dialog = dialog
-
-    @Slot(int)
-    def _on_payment_changed(self, _payment_id: int) -> None:
-        self.reload()  # a refund adds a row
+        self.open_payment(row.payment_id)
 
     # --- export ----------------------------------------------------------------------------------
     @Slot()

@@ -45,7 +45,6 @@ from app.core.payments import (
 )
 from app.core.payments.maintenance import MaintenanceReport
 from app.core.posting.actions import PostingActionResult
-from app.gui.changes import RefreshOnChange
 from app.gui.context import AppContext
 from app.gui.invoices.formatting import money_text
 from app.gui.payments.common import (
@@ -54,6 +53,7 @@ from app.gui.payments.common import (
     TestModeBanner,
     datetime_text,
 )
+from app.gui.payments.payment_list import PaymentListView
 from app.gui.payments.posting_actions import PostingActions
 from app.gui.payments.upkeep import PaymentUpkeep
 from app.gui.widgets import EmptyState, SearchField, StatusPillDelegate, Tone
@@ -173,7 +173,7 @@ def _fetch_rows(engine: Engine, ids: Sequence[int]) -> dict[int, TransactionRow]
     return {row.payment_id: row for row in transaction_rows(engine, ids)}
 
 
-class TransactionsView(QWidget):
+class TransactionsView(PaymentListView):
     """The Transactions table with its filters and posting actions.
 
     ``organization_id`` limits it to one organization (the organization page's history);
@@ -182,6 +182,7 @@ class TransactionsView(QWidget):
 
     #: The payment ids whose rows changed (a retry, a refund) — other screens may refresh.
     paymentsChanged = Signal(list)
+    sort: TransactionSort
 
     def __init__(
         self,
@@ -191,16 +192,11 @@ class TransactionsView(QWidget):
         *,
         compact: bool = False,
     ) -> None:
-        super().__init__(parent)
+        super().__init__(context, parent)
         self.setObjectName(
             "transactionsView" if organization_id is None else "organizationPayments"
         )
-        self.context = context
-        bus = context.changes()
-        RefreshOnChange(self, lambda _ids: self.reload(), bus.paymentsChanged,
-                        bus.postingsChanged)
         self.organization_id = organization_id
-        self.money_locale = context.locale
         self.filter = TransactionFilter.ALL
         self.search_text = ""
         self.sort = TransactionSort.DATE
@@ -450,33 +446,6 @@ class TransactionsView(QWidget):
         self.search_text = text
         self.reload()
 
-    @Slot(int)
-    def _on_header_clicked(self, section: int) -> None:
-        key = self.model.sort_key(section)
-        header = self.table.horizontalHeader()
-        if key is None:
-            # Keep the indicator on the column the rows are really sorted by.
-            current = next(
-                (i for i, c in enumerate(self.model.columns()) if c.sort_key == self.sort.value),
-                0,
-            )
-            header.setSortIndicator(
-                current,
-                Qt.SortOrder.DescendingOrder if self.descending else Qt.SortOrder.AscendingOrder,
-            )
-            return
-        new_sort = TransactionSort(key)
-        self.descending = not self.descending if new_sort is self.sort else new_sort in (
-            TransactionSort.DATE,
-            TransactionSort.AMOUNT,
-        )
-        self.sort = new_sort
-        header.setSortIndicator(
-            section,
-            Qt.SortOrder.DescendingOrder if self.descending else Qt.SortOrder.AscendingOrder,
-        )
-        self.reload()
-
     # --- selection and actions -------------------------------------------------------------------
     def selected_rows(self) -> list[TransactionRow]:
         rows = sorted({index.row() for index in self.table.selectionModel().selectedRows()})
@@ -531,15 +500,6 @@ class TransactionsView(QWidget):
         ids = self.selected_payment_ids()
         if len(ids) == 1:
             self.open_payment(ids[0])
-
-    def open_payment(self, payment_id: int) -> None:
-        from app.gui.payments.detail import PaymentDetailDialog
-
-        dialog = PaymentDetailDialog(self.context, payment_id, self)
-        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
-        dialog.paymentChanged.connect(self._on_payment_changed)
-        dialog.open()
-        self.detail_dialog = dialog
 
     @Slot(int)
     def _on_payment_changed(self, payment_id: int) -> None:
