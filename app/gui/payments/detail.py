@@ -221,7 +221,17 @@ class PaymentDetailDialog(QDialog):
         self.refunds_table.setItemDelegateForColumn(4, pill)
         self.postings_table.setItemDelegateForColumn(1, pill)
         self.tabs.addTab(self.invoices_table, "Invoices")
-        self.tabs.addTab(self.refunds_table, "Refunds")
+        refunds_page = QWidget()
+        refunds_layout = QVBoxLayout(refunds_page)
+        refunds_layout.setContentsMargins(0, 6, 0, 0)
+        refunds_layout.addWidget(self.refunds_table)
+        #: Why the latest refund that failed did not go through (the gateway's rule, in words).
+        self.refund_failure = QLabel()
+        self.refund_failure.setObjectName("refundFailure")
+        self.refund_failure.setWordWrap(True)
+        self.refund_failure.hide()
+        refunds_layout.addWidget(self.refund_failure)
+        self.tabs.addTab(refunds_page, "Refunds")
         postings_page = QWidget()
         postings_layout = QVBoxLayout(postings_page)
         postings_layout.setContentsMargins(0, 6, 0, 0)
@@ -389,6 +399,11 @@ class PaymentDetailDialog(QDialog):
             table.setItem(row, 5, _item(r.reason or "", tooltip=r.failure_message or r.reason))
             table.setItem(row, 6, _item(r.gateway_refund_id or ""))
         self.tabs.setTabText(1, f"Refunds ({len(detail.refunds)})" if detail.refunds else "Refunds")
+        failed = [r for r in detail.refunds if r.failure_message]
+        if failed:
+            self.refund_failure.setText(
+                f"Refund {failed[-1].reference} did not go through: {failed[-1].failure_message}")
+        self.refund_failure.setVisible(bool(failed))
 
     def _fill_postings(self, detail: PaymentDetail) -> None:
         table = self.postings_table

@@ -60,6 +60,7 @@ SCREEN_MODULES: tuple[str, ...] = (
     "app.gui.screenshots.sync",
     "app.gui.screenshots.payments",
     "app.gui.screenshots.quickbooks",
+    "app.gui.screenshots.authorizenet",
 )
 
 #: The Autotask sandbox's seed and size for screenshots: enough for full tables, quick to sync.
