@@ -25,11 +25,14 @@ class ChangeBus(QObject):
     #: Payment ids whose postings were delivered, failed, retried or dismissed.
     postingsChanged = Signal(list)
     #: A sync finished (its result object); organizations, invoices and tickets may differ.
+    #: Screens that list synced rows follow the sync controller's precise ``rows_changed``;
+    #: the others refresh on this.
     syncFinished = Signal(object)
 
     def announce_payments(self, payment_ids: Iterable[int],
                           invoice_ids: Iterable[int] = ()) -> None:
-        """Money moved: these payments, and the invoices they touched."""
+        """Money moved: these payments, and the invoices they touched (none named: any may
+        have changed). Screens of invoices follow ``invoicesChanged`` alone."""
         self.paymentsChanged.emit(list(payment_ids))
         self.invoicesChanged.emit(list(invoice_ids))
 
@@ -38,7 +41,6 @@ class ChangeBus(QObject):
 
     def announce_sync(self, result: object) -> None:
         self.syncFinished.emit(result)
-        self.invoicesChanged.emit([])
 
 
 class RefreshOnChange(QObject):

@@ -169,7 +169,7 @@ class InvoiceHistoryView(QWidget):
         self.context = context
         bus = context.changes()
         # Money moved or the sync ran: the balances shown are refreshed in place.
-        RefreshOnChange(self, self._on_changes, bus.invoicesChanged, bus.paymentsChanged)
+        RefreshOnChange(self, self._on_changes, bus.invoicesChanged)
         self.settings = settings
         self.settings_key = settings_key
         self._fixed_organization = organization_id

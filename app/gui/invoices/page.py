@@ -101,8 +101,7 @@ class InvoicePage(QWidget):
         self.setObjectName("invoicePage")
         self.context = context
         bus = context.changes()
-        RefreshOnChange(self, lambda _ids: self.reload(), bus.invoicesChanged,
-                        bus.paymentsChanged)
+        RefreshOnChange(self, lambda _ids: self.reload(), bus.invoicesChanged)
         self.detail: InvoiceDetail | None = None
         self._web_url = ""
         currency = context.currency() or "USD"

@@ -441,7 +441,7 @@ class OrganizationPage(QWidget):
         self.context = context
         bus = context.changes()
         RefreshOnChange(self, lambda _ids: self.reload(), bus.invoicesChanged,
-                        bus.paymentsChanged)
+                        bus.syncFinished)
         self.organization_id = organization_id
         self.currency = context.currency() or "USD"
         self.locale_name = context.locale

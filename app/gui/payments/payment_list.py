@@ -39,11 +39,16 @@ class PaymentListView(QWidget):
         self.detail_dialog: QDialog | None = None
         bus = context.changes()
         # A payment, refund or posting anywhere: the list shows it within a moment.
-        RefreshOnChange(self, lambda _ids: self.reload(), bus.paymentsChanged,
-                        bus.postingsChanged)
+        RefreshOnChange(self, self.refresh_payments, bus.paymentsChanged, bus.postingsChanged)
 
     def reload(self) -> None:
+        """Run the id query for the current filters (in a worker)."""
         raise NotImplementedError
+
+    def refresh_payments(self, payment_ids: list[int]) -> None:
+        """These payments changed (empty: some did). The list shows them again; a subclass
+        whose rows are keyed by payment updates them in place."""
+        self.reload()
 
     # --- sorting ---------------------------------------------------------------------------
     def _order(self) -> Qt.SortOrder:
@@ -80,4 +85,5 @@ class PaymentListView(QWidget):
 
     @Slot(int)
     def _on_payment_changed(self, _payment_id: int) -> None:
-        self.reload()
+        """A refund or a retry in the detail dialog: it announced the change on the bus, which
+        refreshes this list; a subclass updates what else it shows."""

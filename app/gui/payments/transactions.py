@@ -15,11 +15,11 @@ Everything here runs on the GUI thread except the functions handed to ``run_task
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from functools import partial
 
-from PySide6.QtCore import QModelIndex, QPoint, Qt, Signal, Slot
+from PySide6.QtCore import QModelIndex, QPoint, Qt, Slot
 from PySide6.QtGui import QAction, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -180,8 +180,6 @@ class TransactionsView(PaymentListView):
     ``compact`` drops the title row for embedding.
     """
 
-    #: The payment ids whose rows changed (a retry, a refund) — other screens may refresh.
-    paymentsChanged = Signal(list)
     sort: TransactionSort
 
     def __init__(
@@ -362,16 +360,26 @@ class TransactionsView(PaymentListView):
     def reload(self) -> None:
         """Run the id query for the current filter, search and sort (in the background)."""
         self._selected_before = set(self.selected_payment_ids())
-        self.model.load(
-            partial(
-                transaction_ids,
-                self.context.engine,
-                organization_id=self.organization_id,
-                filter=self.filter,
-                sort=self.sort,
-                descending=self.descending,
-                text=self.search_text or None,
-            )
+        self.model.load(self._loader())
+
+    def refresh_payments(self, payment_ids: list[int]) -> None:
+        """Show these payments as they are now: their rows in place, keeping selection and
+        scroll, unless a filter no longer lists them (or some unnamed ones changed)."""
+        if not payment_ids:
+            self.reload()
+            return
+        self._selected_before = set(self.selected_payment_ids())
+        self.model.refresh(self._loader(), payment_ids)
+
+    def _loader(self) -> Callable[[], Sequence[int]]:
+        return partial(
+            transaction_ids,
+            self.context.engine,
+            organization_id=self.organization_id,
+            filter=self.filter,
+            sort=self.sort,
+            descending=self.descending,
+            text=self.search_text or None,
         )
 
     _selected_before: set[int] = set()  # noqa: RUF012 - replaced, never mutated
@@ -503,11 +511,8 @@ class TransactionsView(PaymentListView):
 
     @Slot(int)
     def _on_payment_changed(self, payment_id: int) -> None:
-        self.model.update_rows([payment_id])
-        self.paymentsChanged.emit([payment_id])
-        self.context.changes().announce_postings([payment_id])
-        if self.filter is not TransactionFilter.ALL:
-            self.reload()
+        # At once here, where the person acted; the other screens follow the change bus.
+        self.refresh_payments([payment_id])
         self._update_actions()
 
     @Slot()
@@ -520,10 +525,8 @@ class TransactionsView(PaymentListView):
 
     def _on_posting_action(self, result: PostingActionResult) -> None:
         self.status_label.setText(result.message)
-        self.model.update_rows(list(result.payment_ids))
-        self.paymentsChanged.emit(list(result.payment_ids))
-        if self.filter is not TransactionFilter.ALL:
-            self.reload()
+        # At once here, where the person acted; the other screens follow the change bus.
+        self.refresh_payments(list(result.payment_ids))
         self._update_actions()
 
     @Slot()
