@@ -49,10 +49,6 @@ class LoopbackServer:
         raise NotImplementedError
 
     @property
-    def running(self) -> bool:
-        return self._server is not None
-
-    @property
     def url(self) -> str:
         """The base address, e.g. ``http://127.0.0.1:54321``."""
         if self._server is None:

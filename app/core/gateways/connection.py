@@ -30,7 +30,6 @@ from app.core.credentials import CredentialStore
 from app.core.gateways.protocol import PaymentGateway
 from app.core.gateways.providers import (
     GatewayProvider,
-    account_key,
     get_provider,
     provider_names,
 )
@@ -43,7 +42,6 @@ __all__ = [
     "GatewayConnection",
     "clear_gateway_connection",
     "describe_missing_gateway",
-    "gateway_for_account",
     "gateway_names",
     "has_gateway_secret",
     "load_gateway",
@@ -95,12 +93,6 @@ class GatewayConnection:
     @property
     def gateway_name(self) -> str:
         return gateway_names().get(self.gateway, self.gateway.title())
-
-    @property
-    def account_key(self) -> str:
-        """The account as recorded on payments (``providers.account_key``)."""
-        return account_key(self.gateway, self.mode.value if self.mode else None,
-                           self.account_id)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -241,16 +233,6 @@ def load_gateway(engine: Engine, credentials: CredentialStore,
     if secrets is None:
         return None
     return open_gateway(connection, secrets, **options)
-
-
-def gateway_for_account(engine: Engine, credentials: CredentialStore, account: str,
-                        **options: Any) -> PaymentGateway | None:
-    """The gateway of the account a payment was taken with, when this computer can still
-    open it (its connection and secrets are the stored ones); None otherwise."""
-    gateway = load_gateway(engine, credentials, **options)
-    if gateway is not None and same_account(gateway.account_key, account):
-        return gateway
-    return None
 
 
 def same_account(current: str, recorded: str | None) -> bool:

@@ -14,9 +14,9 @@ module and registering it (:func:`register_provider`, or listing it in
 :data:`BUILTIN_PROVIDER_MODULES`).
 
 **Per-payment resolution.** A payment records the gateway *account* it was taken with
-(:func:`account_key`: provider, mode and account id). Refunds and follow-ups open that
+(:func:`account_key`: provider, mode and account id). Refunds and follow-ups go to that
 account's adapter, never "the one connected now" (see
-:func:`app.core.gateways.connection.gateway_for_account`).
+``app.core.payments.pipeline.base.PipelineLedger._gateway_for``).
 
 Threads: nothing here touches the network; opening an adapter is cheap.
 """
