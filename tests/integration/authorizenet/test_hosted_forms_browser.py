@@ -7,63 +7,19 @@ Set ``PAYDESK_SCREENSHOT_DIR`` to keep screenshots of the forms.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
+from typing import TYPE_CHECKING
 
 from app.core.gateways import ChargeStatus, HostedMode, HostedSessionState
 from app.core.gateways.authorizenet import AuthorizeNetGateway
 from app.core.money import Money
 from app.sandbox.authorizenet import AuthorizeNetSandbox
 from tests.integration.authorizenet.support import charges_for
+from tests.integration.browser import needs_chromium, screenshot
 
-CHROMIUM = Path(os.environ.get("PAYDESK_CHROMIUM", "/usr/bin/chromium"))
+pytestmark = needs_chromium
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(),
-                       reason=f"Chromium is not installed at {CHROMIUM} "
-                       "(Debian: apt-get install chromium)"),
-]
-
-if CHROMIUM.exists():
-    from playwright.sync_api import Browser, Page, sync_playwright
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=["--headless", "--no-sandbox", "--disable-gpu",
-                  "--disable-background-networking", "--disable-component-update",
-                  "--no-first-run", "--disable-dev-shm-usage"],
-        )
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 900, "height": 1000})
-    tab = context.new_page()
-    tab.set_default_timeout(10_000)
-    try:
-        yield tab
-    finally:
-        context.close()
-
-
-def _screenshot(page: Page, name: str) -> None:
-    folder = os.environ.get("PAYDESK_SCREENSHOT_DIR")
-    if folder:
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(folder) / name), full_page=True)
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 
 def _open(page: Page, url: str) -> None:
@@ -89,7 +45,7 @@ def test_save_a_card_in_the_browser(page: Page, gateway: AuthorizeNetGateway, cu
     assert page.title() == "Northwind IT Services — secure payment form"
     assert page.locator("#test_mode_badge").inner_text().lower() == "test mode"
     _fill_card(page, "4111 1111 1111 1111")
-    _screenshot(page, "authorizenet-save-card.png")
+    screenshot(page, "authorizenet-save-card.png")
     page.click("#submit")
     page.wait_for_selector("#message_title")
     assert page.locator("#message_title").inner_text() == "Saved"
@@ -122,14 +78,14 @@ def test_pay_in_the_browser_after_a_decline(page: Page, gateway: AuthorizeNetGat
     assert page.input_value("#cardNumber") == ""
     assert page.input_value("#cardCode") == ""
     assert page.input_value("#zip") == "46282"
-    _screenshot(page, "authorizenet-pay-declined.png")
+    screenshot(page, "authorizenet-pay-declined.png")
     assert gateway.poll_hosted_session(session.session_id).state is HostedSessionState.OPEN
 
     _fill_card(page, "5424 0000 0000 0015")
     page.click("#submit")
     page.wait_for_selector("#message_title")
     assert page.locator("#message_title").inner_text() == "Thank you"
-    _screenshot(page, "authorizenet-pay-approved.png")
+    screenshot(page, "authorizenet-pay-approved.png")
     status = gateway.poll_hosted_session(session.session_id)
     assert status.state is HostedSessionState.COMPLETE
     assert status.charge is not None and status.charge.status is ChargeStatus.SUCCEEDED
@@ -151,7 +107,7 @@ def test_bank_account_on_the_payment_form(page: Page, gateway: AuthorizeNetGatew
     page.fill("#firstName", "Acme")
     page.fill("#lastName", "Dental")
     page.fill("#zip", "10001")
-    _screenshot(page, "authorizenet-pay-bank.png")
+    screenshot(page, "authorizenet-pay-bank.png")
     page.click("#submit")
     page.wait_for_selector("#message_title")
     status = gateway.poll_hosted_session(session.session_id)

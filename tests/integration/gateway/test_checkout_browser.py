@@ -7,11 +7,7 @@ Set ``PAYDESK_SCREENSHOT_DIR`` to keep screenshots of the page.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
+from typing import TYPE_CHECKING
 
 from app.core.gateways import (
     ChargeStatus,
@@ -22,53 +18,13 @@ from app.core.gateways import (
 from app.core.gateways.stripe_gateway import StripeGateway
 from app.core.money import Money
 from app.sandbox.gateway import GatewaySandbox
+from tests.integration.browser import needs_chromium, screenshot
 from tests.integration.gateway.support import admin
 
-CHROMIUM = Path(os.environ.get("PAYDESK_CHROMIUM", "/usr/bin/chromium"))
+pytestmark = needs_chromium
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(),
-                       reason=f"Chromium is not installed at {CHROMIUM} "
-                       "(Debian: apt-get install chromium)"),
-]
-
-if CHROMIUM.exists():
-    from playwright.sync_api import Browser, Page, sync_playwright
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=["--headless", "--no-sandbox", "--disable-gpu",
-                  "--disable-background-networking", "--disable-component-update",
-                  "--no-first-run", "--disable-dev-shm-usage"],
-        )
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 900, "height": 1000})
-    tab = context.new_page()
-    tab.set_default_timeout(10_000)
-    try:
-        yield tab
-    finally:
-        context.close()
-
-
-def _screenshot(page: Page, name: str) -> None:
-    folder = os.environ.get("PAYDESK_SCREENSHOT_DIR")
-    if folder:
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(folder) / name), full_page=True)
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 
 def _fill_card(page: Page, number: str) -> None:
@@ -87,7 +43,7 @@ def test_card_that_succeeds(page: Page, gateway: StripeGateway, customer: str,
     assert page.title() == "Northwind IT Services — secure payment form"
     assert page.locator("#test_mode_badge").inner_text().lower() == "test mode"
     _fill_card(page, "4242 4242 4242 4242")
-    _screenshot(page, "gateway-checkout-card.png")
+    screenshot(page, "gateway-checkout-card.png")
     page.click("#submit")
     page.wait_for_selector("#message_title")
     assert page.locator("#message_title").inner_text() == "All done"
@@ -120,7 +76,7 @@ def test_card_that_is_declined(page: Page, gateway: StripeGateway, customer: str
     assert page.input_value("#card_number") == ""
     assert page.input_value("#card_cvc") == ""
     assert page.input_value("#postal_code") == "02139"
-    _screenshot(page, "gateway-checkout-declined.png")
+    screenshot(page, "gateway-checkout-declined.png")
     assert gateway.poll_hosted_session(session.session_id).state is HostedSessionState.OPEN
     assert gateway.list_methods(customer) == []
 
@@ -141,7 +97,7 @@ def test_bank_account_payment(page: Page, gateway: StripeGateway, customer: str,
     page.fill("#account_number", "000123456789")
     page.fill("#account_number_confirm", "000123456789")
     page.check("#mandate")
-    _screenshot(page, "gateway-checkout-bank.png")
+    screenshot(page, "gateway-checkout-bank.png")
     page.click("#submit")
     page.wait_for_selector("#message_title")
 

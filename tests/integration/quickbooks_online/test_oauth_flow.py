@@ -12,6 +12,7 @@ import threading
 from collections.abc import Iterator
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import requests
@@ -28,6 +29,10 @@ from app.core.quickbooks.online.oauth import ConsentFlow
 from app.core.quickbooks.online.setup import connect_company, open_quickbooks_client
 from app.core.storage.engine import open_database
 from app.sandbox.quickbooks_online.server import QuickBooksOnlineSandbox
+from tests.integration.browser import needs_chromium
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 ROOT = Path(__file__).resolve().parents[3]
 RELAY = ROOT / "resources" / "quickbooks" / "relay.html"
@@ -159,15 +164,10 @@ def test_setup_command_connects_with_a_pasted_address(tmp_path: Path,
     assert quickbooks.client_secret not in out + err
 
 
-CHROMIUM = Path(os.environ.get("PAYDESK_CHROMIUM", "/usr/bin/chromium"))
-
-
-@pytest.mark.browser
-@pytest.mark.skipif(not CHROMIUM.exists(), reason=f"Chromium is not installed at {CHROMIUM}")
-def test_relay_page_forwards_the_answer_to_the_listener(quickbooks: QuickBooksOnlineSandbox
-                                                        ) -> None:
-    from playwright.sync_api import sync_playwright
-
+@needs_chromium[0]
+@needs_chromium[1]
+def test_relay_page_forwards_the_answer_to_the_listener(quickbooks: QuickBooksOnlineSandbox,
+                                                        page: Page) -> None:
     handler = functools.partial(SimpleHTTPRequestHandler, directory=str(RELAY.parent))
     web = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=web.serve_forever, daemon=True).start()
@@ -176,18 +176,9 @@ def test_relay_page_forwards_the_answer_to_the_listener(quickbooks: QuickBooksOn
     try:
         landed = requests.get(flow.consent_url, timeout=10,
                               allow_redirects=False).headers["Location"]
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(
-                executable_path=str(CHROMIUM), headless=True,
-                args=["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                      "--disable-dev-shm-usage", "--disable-background-networking"])
-            try:
-                page = browser.new_page()
-                page.goto(landed)
-                page.wait_for_url("http://127.0.0.1:*/callback?*", timeout=10_000)
-                assert "PayDesk received the answer" in page.content()
-            finally:
-                browser.close()
+        page.goto(landed)
+        page.wait_for_url("http://127.0.0.1:*/callback?*", timeout=10_000)
+        assert "PayDesk received the answer" in page.content()
         answer = flow.wait(5)
         assert answer is not None and answer.realm_id == quickbooks.realm_id
     finally:
