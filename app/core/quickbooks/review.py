@@ -20,7 +20,6 @@ from typing import Any
 
 from sqlalchemy import Engine, Select, and_, case, func, or_, select
 
-from app.core.config import get_setting
 from app.core.credentials import CredentialStore
 from app.core.net import host_of, is_loopback_host
 from app.core.quickbooks.books import SOURCE_DESKTOP, SOURCE_ONLINE, MatchMethod
@@ -73,29 +72,21 @@ class QuickBooksState:
 def quickbooks_state(engine: Engine, credentials: CredentialStore) -> QuickBooksState:
     """The connected QuickBooks, and what (if anything) a person must do about it."""
     from app.core.quickbooks.online.connection import load_connection
-    from app.core.quickbooks.online.read import LAST_READ_SETTING
+    from app.core.quickbooks.online.read import last_read
     from app.core.quickbooks.online.setup import describe_missing_connection
 
     connection = load_connection(engine)
     if connection is None:
         return _desktop_state(engine)
-    last: Any = get_setting(engine, LAST_READ_SETTING) or {}
-    if not isinstance(last, dict):
-        last = {}
-    at_text = last.get("at")
-    try:
-        last_at = datetime.fromisoformat(at_text) if isinstance(at_text, str) else None
-    except ValueError:
-        last_at = None
+    last = last_read(engine)
     missing = describe_missing_connection(engine, credentials)
     if missing is not None:
-        return QuickBooksState(SOURCE_ONLINE, connection.company_name, missing, True, last_at)
-    if last.get("status") == "failed" and last.get("disconnected"):
-        message = str(last.get("message") or "QuickBooks disconnected — Reconnect in Setup.")
-        return QuickBooksState(SOURCE_ONLINE, connection.company_name, message, True, last_at)
-    error = str(last.get("message") or "") if last.get("status") == "failed" else None
-    return QuickBooksState(SOURCE_ONLINE, connection.company_name, None, False, last_at,
-                           error or None)
+        return QuickBooksState(SOURCE_ONLINE, connection.company_name, missing, True, last.at)
+    if last.status == "failed" and last.disconnected:
+        message = last.message or "QuickBooks disconnected — Reconnect in Setup."
+        return QuickBooksState(SOURCE_ONLINE, connection.company_name, message, True, last.at)
+    error = last.message if last.status == "failed" else None
+    return QuickBooksState(SOURCE_ONLINE, connection.company_name, None, False, last.at, error)
 
 
 def _desktop_state(engine: Engine) -> QuickBooksState:

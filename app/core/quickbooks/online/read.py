@@ -31,7 +31,7 @@ from typing import Any
 from sqlalchemy import Engine, delete
 
 from app.core.clock import utcnow
-from app.core.config import get_internal_currency, set_setting
+from app.core.config import get_internal_currency, get_setting, set_setting
 from app.core.credentials import CredentialStore
 from app.core.money import Money
 from app.core.quickbooks.books import (
@@ -53,9 +53,11 @@ from app.core.storage.models import QuickBooksCustomer, QuickBooksInvoice, Quick
 __all__ = [
     "CDC_REACH",
     "LAST_READ_SETTING",
+    "LastRead",
     "ReadResult",
     "customer_record",
     "invoice_record",
+    "last_read",
     "quickbooks_sync_hook",
     "read_quickbooks_online",
 ]
@@ -67,6 +69,33 @@ CDC_REACH = timedelta(days=29)
 OVERLAP = timedelta(minutes=5)
 ENTITIES = ("Customer", "Invoice")
 LAST_READ_SETTING = "quickbooks_online.last_read"
+
+
+@dataclass(frozen=True, slots=True)
+class LastRead:
+    """How the last read of QuickBooks Online ended (kept in ``LAST_READ_SETTING``)."""
+
+    at: datetime | None = None
+    #: "succeeded" or "failed"; None before the first read.
+    status: str | None = None
+    message: str | None = None
+    #: It failed because QuickBooks refused the connection (revoked, expired): reconnect.
+    disconnected: bool = False
+
+
+def last_read(engine: Engine) -> LastRead:
+    """The last read's outcome as the sync hook recorded it (an unreadable value: none)."""
+    value = get_setting(engine, LAST_READ_SETTING)
+    if not isinstance(value, dict):
+        return LastRead()
+    try:
+        at = datetime.fromisoformat(value["at"]) if isinstance(value.get("at"), str) else None
+    except ValueError:
+        at = None
+    status = value.get("status")
+    message = value.get("message")
+    return LastRead(at, str(status) if status else None,
+                    str(message) if message else None, bool(value.get("disconnected")))
 
 
 def _money(value: Any, currency: str) -> int:

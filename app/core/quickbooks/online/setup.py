@@ -211,20 +211,18 @@ class QuickBooksStatus:
 
 
 def quickbooks_status(engine: Engine, credentials: CredentialStore) -> QuickBooksStatus:
-    from app.core.config import get_setting
     from app.core.quickbooks.books import SOURCE_ONLINE, unmatched_count
-    from app.core.quickbooks.online.read import LAST_READ_SETTING
+    from app.core.quickbooks.online.read import last_read
 
     connection = load_connection(engine)
     if connection is None:
         return QuickBooksStatus(False, "", None, None, None, 0)
     problem = describe_missing_connection(engine, credentials)
-    last = get_setting(engine, LAST_READ_SETTING) or {}
-    at = last.get("at") if isinstance(last, dict) else None
-    ok = None if not isinstance(last, dict) or not last else last.get("status") == "succeeded"
-    if problem is None and isinstance(last, dict) and last.get("status") == "failed":
-        problem = str(last.get("message") or "") or None
+    last = last_read(engine)
+    if problem is None and last.status == "failed":
+        problem = last.message
     return QuickBooksStatus(
         connected=True, company_name=connection.company_name, problem=problem,
-        last_read_at=datetime.fromisoformat(at) if at else None, last_read_ok=ok,
+        last_read_at=last.at,
+        last_read_ok=None if last.status is None else last.status == "succeeded",
         unmatched=unmatched_count(engine, SOURCE_ONLINE))
