@@ -110,6 +110,13 @@ class GatewayProvider(Protocol):
         ...
 
     @property
+    def shareable_pay_links(self) -> bool:
+        """Whether the gateway gives a payment page address that works from any browser, so it
+        can be e-mailed to a client. False when its page must be opened by PayDesk itself (a
+        form POSTed from this computer)."""
+        ...
+
+    @property
     def where_to_find(self) -> str:
         """One line for the setup page: where the person finds the credentials."""
         ...

@@ -36,6 +36,7 @@ class StripeProvider:
     #: Stripe keeps an idempotency key at least 24 hours; PayDesk trusts it for 23.
     idempotency_window: timedelta | None = timedelta(hours=23)
     lookup_grace = timedelta(0)
+    shareable_pay_links = True
     where_to_find = ("Paste the secret key from the Stripe Dashboard (Developers > API keys).")
 
     def mode_of(self, values: Mapping[str, str]) -> GatewayMode | None:

@@ -43,6 +43,7 @@ class AcmePayProvider:
     name = "Acme Pay"
     fields = (CredentialField("api_token", "API token", secret=True),)
     idempotency_window: timedelta | None = None
+    shareable_pay_links = True
     where_to_find = "Acme Pay's portal > Settings > API."
 
     def validate(self, values: Mapping[str, str], *, stored: frozenset[str]) -> dict[str, str]:

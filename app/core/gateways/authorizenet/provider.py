@@ -77,6 +77,8 @@ class AuthorizeNetProvider:
     #: Without keys, a lookup that finds nothing proves "not charged" only this long after
     #: the charge was sent (see :meth:`AuthorizeNetGateway.charge_absent`).
     lookup_grace: timedelta = LOOKUP_GRACE
+    #: Accept Hosted needs a token POSTed from a page PayDesk serves on this computer.
+    shareable_pay_links: bool = False
     where_to_find = (
         "Sign in to the Authorize.Net Merchant Interface and open Account > Settings > "
         "Security Settings > API Credentials & Keys: the API login ID is shown there, and "
