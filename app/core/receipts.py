@@ -28,6 +28,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine, select
 
+from app.core.email.templates import long_date
 from app.core.money import Money
 from app.core.receipt_identity import ReceiptIdentity, load_receipt_identity
 from app.core.storage.engine import session_scope
@@ -94,7 +95,8 @@ def receipt_lines(receipt: Receipt, locale: str = "en_US") -> _Rows:
     """What the receipt says, in the order it says it (shared by the PDF and the HTML)."""
     details = [
         ("Reference", receipt.reference),
-        ("Date", receipt.paid_at.astimezone().strftime("%B %d, %Y %H:%M")),
+        ("Date", f"{long_date(receipt.paid_at, locale)} "
+                 f"{receipt.paid_at.astimezone():%H:%M}"),
         ("Received from", receipt.organization),
     ]
     if receipt.contact:
@@ -113,7 +115,7 @@ def receipt_lines(receipt: Receipt, locale: str = "en_US") -> _Rows:
     totals.append(("Total charged", receipt.total.format(locale), True))
     for refund in receipt.refunds:
         word = "Voided" if refund.kind == "void" else "Refunded"
-        totals.append((f"{word} {refund.at.astimezone().strftime('%B %d, %Y')} "
+        totals.append((f"{word} {long_date(refund.at, locale)} "
                        f"({refund.reference})", "−" + refund.amount.format(locale), False))
     notes = []
     if receipt.surcharge and receipt.surcharge_disclosure:

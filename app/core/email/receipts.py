@@ -12,6 +12,7 @@ The PDF itself is made when the email is sent (:func:`app.core.receipts.render_r
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Engine, select
@@ -19,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from app.core.email.outbox import ReceiptAttachment, queue_email
 from app.core.email.settings import RECEIPTS_KEY, ReceiptEmailSettings, is_valid_address
+from app.core.email.templates import long_date
 from app.core.money import Money
 from app.core.storage.models import (
     Contact,
@@ -30,7 +32,7 @@ from app.core.storage.models import (
     Setting,
 )
 
-__all__ = ["queue_receipt_email"]
+__all__ = ["invoice_words", "queue_receipt_email", "receipt_context"]
 
 
 def _receipt_settings(session: Session) -> ReceiptEmailSettings:
@@ -50,6 +52,49 @@ def _company_name(session: Session) -> str:
     return str(name) if name else "PayDesk"
 
 
+def receipt_context(session: Session, payment: Payment, contact: Contact | None, *,
+                    locale: str = "en_US") -> dict[str, Any]:
+    """What the receipt templates' names stand for, for this payment (also the preview's)."""
+    organization = session.get(Organization, payment.organization_id)
+    currency = payment.currency
+    numbers = session.scalars(
+        select(Invoice.invoice_number).join(
+            PaymentAllocation, PaymentAllocation.invoice_id == Invoice.id)
+        .where(PaymentAllocation.payment_id == payment.id).order_by(PaymentAllocation.id)).all()
+    context: dict[str, Any] = {
+        "company_name": _company_name(session),
+        "organization": organization.name if organization else "",
+        "contact_name": (" ".join(x for x in (contact.first_name, contact.last_name) if x)
+                         if contact is not None else "") or "there",
+        "reference": payment.reference,
+        "total": Money(payment.total_minor, currency).format(locale),
+        "amount": Money(payment.amount_minor, currency).format(locale),
+        "surcharge": (Money(payment.surcharge_minor, currency).format(locale)
+                      if payment.surcharge_minor else ""),
+        "surcharge_disclosure": "",
+        "paid_on": long_date(payment.completed_at or payment.created_at, locale),
+        "invoices": invoice_words(numbers),
+        "method": payment.method_summary or "",
+    }
+    if payment.surcharge_minor:
+        from app.core.payments.summary import load_surcharge_settings
+
+        bind = session.get_bind()
+        if isinstance(bind, Engine):
+            context["surcharge_disclosure"] = load_surcharge_settings(bind).disclosure_text()
+    return context
+
+
+def invoice_words(numbers: Sequence[str | None]) -> str:
+    """"invoice 1045", "invoices 1045 and 1046", "invoices 1045, 1046 and 1047"."""
+    shown = [n for n in numbers if n]
+    if not shown:
+        return "your invoices"
+    if len(shown) == 1:
+        return f"invoice {shown[0]}"
+    return "invoices " + ", ".join(shown[:-1]) + " and " + shown[-1]
+
+
 def queue_receipt_email(session: Session, payment_id: int, refund_id: int | None = None,
                         *, locale: str = "en_US") -> bool:
     """Queue the receipt of a payment (or of a refund of it) in the caller's transaction.
@@ -61,34 +106,8 @@ def queue_receipt_email(session: Session, payment_id: int, refund_id: int | None
     contact = session.get(Contact, payment.contact_id) if payment.contact_id else None
     if contact is None or not contact.email or not is_valid_address(contact.email):
         return False
-    organization = session.get(Organization, payment.organization_id)
+    context = receipt_context(session, payment, contact, locale=locale)
     currency = payment.currency
-    numbers = session.scalars(
-        select(Invoice.invoice_number).join(
-            PaymentAllocation, PaymentAllocation.invoice_id == Invoice.id)
-        .where(PaymentAllocation.payment_id == payment_id).order_by(PaymentAllocation.id)).all()
-    context: dict[str, Any] = {
-        "company_name": _company_name(session),
-        "organization": organization.name if organization else "",
-        "contact_name": " ".join(x for x in (contact.first_name, contact.last_name) if x)
-        or "there",
-        "reference": payment.reference,
-        "total": Money(payment.total_minor, currency).format(locale),
-        "amount": Money(payment.amount_minor, currency).format(locale),
-        "surcharge": (Money(payment.surcharge_minor, currency).format(locale)
-                      if payment.surcharge_minor else ""),
-        "surcharge_disclosure": "",
-        "paid_on": (payment.completed_at or payment.created_at).astimezone()
-        .strftime("%B %d, %Y"),
-        "invoices": ", ".join(n or "" for n in numbers),
-        "method": payment.method_summary or "",
-    }
-    if payment.surcharge_minor:
-        from app.core.payments.summary import load_surcharge_settings
-
-        bind = session.get_bind()
-        if isinstance(bind, Engine):
-            context["surcharge_disclosure"] = load_surcharge_settings(bind).disclosure_text()
     if refund_id is None:
         reason, key, template = "receipt", f"receipt:payment:{payment_id}", "receipt"
     else:

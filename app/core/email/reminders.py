@@ -27,6 +27,7 @@ from app.core.clock import today_utc
 from app.core.config import get_internal_currency
 from app.core.email.outbox import queue_email
 from app.core.email.settings import ReminderSchedule, is_valid_address, load_reminder_schedule
+from app.core.email.templates import long_date
 from app.core.money import Money
 from app.core.storage.engine import session_scope
 from app.core.storage.models import Contact, Invoice, Organization, OutboxEmail, Payment, Setting
@@ -91,7 +92,7 @@ def queue_overdue_reminders(engine: Engine, *, today: date | None = None,
             return ReminderReport()
         by_id = {row.id: row for row in invoices}
         organizations = {by_id[i].organization_id for i, _ in todo.values()}
-        recipients = _recipients(session, organizations)
+        recipients = reminder_recipients(session, organizations)
         names = dict(session.execute(select(Organization.id, Organization.name)
                                      .where(Organization.id.in_(organizations))).all())
         for key, (invoice_id, step) in todo.items():
@@ -104,8 +105,8 @@ def queue_overdue_reminders(engine: Engine, *, today: date | None = None,
             context = {
                 "company_name": company, "organization": names.get(row.organization_id, ""),
                 "contact_name": contact_name, "invoice_number": row.invoice_number or str(row.id),
-                "invoice_date": row.invoice_date.strftime("%B %d, %Y") if row.invoice_date
-                else "", "due_date": row.due_date.strftime("%B %d, %Y"),
+                "invoice_date": long_date(row.invoice_date, locale) if row.invoice_date
+                else "", "due_date": long_date(row.due_date, locale),
                 "balance": Money(row.balance_minor, currency).format(locale),
                 "days_overdue": str((today - row.due_date).days), "step": str(step),
             }
@@ -116,7 +117,7 @@ def queue_overdue_reminders(engine: Engine, *, today: date | None = None,
     return ReminderReport(queued=queued, without_contact=without)
 
 
-def _recipients(session: Session, organizations: set[int]) -> dict[int, tuple[str, str]]:
+def reminder_recipients(session: Session, organizations: set[int]) -> dict[int, tuple[str, str]]:
     """Organization id → (address, name): the last payer with an address, else the first
     active contact with one."""
     contacts: dict[int, list[Contact]] = defaultdict(list)

@@ -15,8 +15,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
 
+from babel.dates import format_date
 from jinja2 import StrictUndefined, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 from sqlalchemy import Engine
@@ -30,6 +32,7 @@ __all__ = [
     "RenderedEmail",
     "TemplateProblem",
     "load_template",
+    "long_date",
     "render",
     "render_template",
     "reset_template",
@@ -37,6 +40,12 @@ __all__ = [
 ]
 
 TEMPLATES_KEY = "email.templates"
+
+
+def long_date(value: date | datetime, locale: str = "en_US") -> str:
+    """"March 4, 2026" (in ``locale``): how the emails write a date."""
+    day = value.astimezone().date() if isinstance(value, datetime) else value
+    return str(format_date(day, format="long", locale=locale))
 
 
 class TemplateProblem(ValueError):
@@ -78,7 +87,7 @@ _DEFAULTS: tuple[EmailTemplate, ...] = (
         body=(
             "Hello {{ contact_name }},\n\n"
             "Thank you for your payment of {{ total }} to {{ company_name }} on {{ paid_on }}.\n\n"
-            "Applied to: {{ invoices }}\n"
+            "It was applied to {{ invoices }}.\n"
             "{% if surcharge %}Credit card surcharge: {{ surcharge }}\n"
             "{{ surcharge_disclosure }}\n{% endif %}"
             "Paid with: {{ method }}\n\n"
@@ -86,7 +95,7 @@ _DEFAULTS: tuple[EmailTemplate, ...] = (
             "{{ company_name }}\n"
         ),
         example={**_COMMON, "reference": "PD-1042", "total": "$1,236.00",
-                 "paid_on": "March 4, 2026", "invoices": "INV-2051, INV-2052",
+                 "paid_on": "March 4, 2026", "invoices": "invoices INV-2051 and INV-2052",
                  "surcharge": "$36.00",
                  "surcharge_disclosure": "A 3% surcharge applies to credit card payments.",
                  "method": "Visa •••• 4242"},
