@@ -135,3 +135,23 @@ def test_a_failed_email_is_listed_and_retried(qtbot: QtBot, set_up_context: AppC
     assert section.log_table.item(0, 4).text() == "Sent"
     assert [r.state for r in email_log(engine)] == ["sent"]
     assert len(mailbox.received) == 1
+
+
+def test_the_background_upkeep_sends_due_emails(qtbot: QtBot, set_up_context: AppContext,
+                                                mailbox: DemoMailbox) -> None:
+    from app.core.email.settings import SmtpSettings, save_smtp_settings
+    from app.gui.email_upkeep import EmailUpkeep
+
+    engine = set_up_context.engine
+    save_smtp_settings(engine, SmtpSettings(host="127.0.0.1", port=mailbox.port,
+                                            security="none",
+                                            from_address="billing@northwind.example"))
+    with session_scope(engine) as session:
+        queue_email(session, reason="test", dedupe_key="upkeep:1", to="maria@contoso.example",
+                    template="test", context={"company_name": "Northwind", "server": "x"})
+    upkeep = EmailUpkeep(set_up_context)
+    with qtbot.waitSignal(upkeep.roundFinished, timeout=10_000) as round_:
+        upkeep.run_now()
+    assert round_.args is not None and round_.args[0].sending.sent == 1
+    assert len(mailbox.received) == 1
+    upkeep.stop()
