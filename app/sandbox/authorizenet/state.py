@@ -864,17 +864,29 @@ class MerchantState:
                       "zip": zip_code}
         else:
             assert bank is not None
+        already_saved = False
         if save and token.customer_profile_id is not None:
-            saved = self.add_payment_profile(
-                token.customer_profile_id, card_number=card_number, expiry=expiry, bank=bank,
-                first_name=first_name, last_name=last_name, zip_code=zip_code)
+            try:
+                saved = self.add_payment_profile(
+                    token.customer_profile_id, card_number=card_number, expiry=expiry,
+                    bank=bank, first_name=first_name, last_name=last_name, zip_code=zip_code)
+            except ApiFailure as failure:
+                if failure.code != "E00039":
+                    raise
+                # The card is already saved on the profile: Authorize.Net charges it and
+                # answers E00039 for the profile part only; the payment goes through on the
+                # payment profile that exists.
+                saved = next(p for p in self._customer(token.customer_profile_id)
+                             .payment_profiles.values()
+                             if p.card is not None and p._number == card_number)
+                already_saved = True
             hosted = None
         elif bank is not None:
             body["payment"] = {"bankAccount": {"accountNumber": "hosted" + bank.last4,
                                                "routingNumber": bank.routing_last4,
                                                "nameOnAccount": bank.name_on_account}}
         t = self._auth_capture(body, "", hosted_card=hosted, saved=saved)
-        if saved is not None and t.response_code != 1:
+        if saved is not None and t.response_code != 1 and not already_saved:
             # A declined card is not kept.
             self.customers[saved.customer_profile_id].payment_profiles.pop(saved.profile_id)
             t.payment_profile_id = None
