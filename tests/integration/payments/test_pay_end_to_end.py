@@ -236,6 +236,29 @@ def test_cancelled_pay_link_frees_the_invoice(stripe_world: PayWorld) -> None:
     assert world.pipeline.pay(world.request([first])).state is PaymentState.SUCCEEDED
 
 
+def test_a_cancelled_authorizenet_pay_link_holds_the_invoice_until_the_form_expires(
+    sqlite_engine: Engine,
+) -> None:
+    """Authorize.Net only — its counterpart of ``test_cancelled_pay_link_frees_the_invoice``:
+    a hosted form token cannot be withdrawn (it works for 15 minutes), so stopping the wait
+    does not free the invoice; the client can still pay, and is charged once."""
+    with pay_world(sqlite_engine, AMOUNTS, "authorizenet") as world:
+        first = world.invoice_ids[0]
+        card_request = world.request([first])
+        hosted = world.pipeline.start_hosted_payment(world.request([first], method=None))
+
+        waiting = world.pipeline.cancel_hosted_payment(hosted.payment_id)
+
+        assert waiting.state is PaymentState.AWAITING_CLIENT
+        with pytest.raises(PaymentRefused, match="pay link"):
+            world.pipeline.pay(card_request)
+        assert world.kit.submit_card(hosted.url)
+        paid = world.pipeline.cancel_hosted_payment(hosted.payment_id)
+        assert paid.state is PaymentState.SUCCEEDED
+        assert len(world.charges(hosted.reference)) == 1
+        assert world.balances()[first] == 0
+
+
 def test_dropped_connection_is_resolved_without_a_second_charge(world: PayWorld) -> None:
     first = world.invoice_ids[0]
     world.kit.lose_charge_answers()
