@@ -684,14 +684,17 @@ class MerchantState:
         """Settle every transaction waiting for settlement into one batch, as Authorize.Net
         does at the daily cut-off. ``at`` back-dates the batch (to test the 120-day rule)."""
         moment = at or _now()
+        # Like Authorize.Net, the batch takes every transaction of the day — declined and
+        # voided ones too (its statistics count them) — except those held for review.
         waiting = [t for t in self.transactions.values()
-                   if t.status in ("capturedPendingSettlement", "refundPendingSettlement")]
-        if not waiting:
+                   if t.batch_id is None and t.status not in _HELD]
+        if not any(t.status in _SETTLING for t in waiting):
             return None
         batch = Batch(next(self._batch_ids), moment, [t.trans_id for t in waiting])
         for t in waiting:
-            t.status = ("settledSuccessfully" if t.kind == "authCaptureTransaction"
-                        else "refundSettledSuccessfully")
+            if t.status in _SETTLING:
+                t.status = ("settledSuccessfully" if t.kind == "authCaptureTransaction"
+                            else "refundSettledSuccessfully")
             t.batch_id, t.settled = batch.batch_id, moment
             if at is not None and t.submitted > moment:
                 t.submitted = moment - timedelta(minutes=5)
@@ -752,9 +755,8 @@ class MerchantState:
         return items[start:start + limit], len(items)
 
     def do_getUnsettledTransactionListRequest(self, request: Obj) -> Obj:
-        items = [self.summary(t) for t in self._visible()
-                 if t.status in ("capturedPendingSettlement", "refundPendingSettlement",
-                                 "FDSPendingReview", "authorizedPendingCapture")]
+        # Every transaction not yet in a batch, declined and voided ones included.
+        items = [self.summary(t) for t in self._visible() if t.batch_id is None]
         page, total = self._page(items, request)
         return {"transactions": page, "totalNumInResultSet": total}
 
@@ -896,6 +898,11 @@ class MerchantState:
             token.used = True
         return t
 
+
+#: Waiting for the batch, and what it turns into once settled.
+_SETTLING = ("capturedPendingSettlement", "refundPendingSettlement")
+#: Held for review: not settled until someone approves them in the Merchant Interface.
+_HELD = ("FDSPendingReview", "FDSAuthorizedPendingReview", "authorizedPendingCapture")
 
 _RETURN_TEXTS = {
     "R01": "Insufficient Funds",

@@ -209,3 +209,29 @@ def test_unreachable_gateway_sent_nothing(tmp_path: Path) -> None:
         gateway.charge("1", "1/2", AMOUNT, idempotency_key="k", reference="PD-NET",
                        description="x")
     assert not failed.value.outcome_unknown
+
+
+def test_a_declined_charge_is_listed_unsettled_then_in_the_batch(
+        sandbox: AuthorizeNetSandbox, gateway: AuthorizeNetGateway, customer: str) -> None:
+    """As at Authorize.Net, a declined transaction is in the unsettled list until the day's
+    batch, then in that batch (still declined): a lookup without the customer finds the
+    decline, which proves the card was not charged."""
+    token = save_card(sandbox, customer, zip_code="46282")  # declines
+    declined = gateway.charge(customer, token, AMOUNT, idempotency_key="paydesk-pay-d",
+                              reference="PD-DECL", description="Invoice 1046")
+    assert declined.status is ChargeStatus.DECLINED
+    unsettled = raw_call(sandbox, "getUnsettledTransactionListRequest", {})
+    assert [t["transactionStatus"] for t in unsettled["transactions"]] == ["declined"]
+    found = gateway.find_charge(reference="PD-DECL", idempotency_key="paydesk-pay-d")
+    assert found is not None and found.status is ChargeStatus.DECLINED
+    approved = _pay(gateway, customer, save_card(sandbox, customer, "5424000000000015"))
+    assert getattr(approved, "status") is ChargeStatus.SUCCEEDED  # noqa: B009
+
+    batch = sandbox.settle()
+
+    assert batch is not None and len(batch["transactions"]) == 2
+    assert raw_call(sandbox, "getUnsettledTransactionListRequest", {}).get(
+        "transactions", []) == []
+    found = gateway.find_charge(reference="PD-DECL", idempotency_key="paydesk-pay-d")
+    assert found is not None and found.status is ChargeStatus.DECLINED
+    assert [t["status"] for t in sandbox.transactions()] == ["declined", "settledSuccessfully"]
