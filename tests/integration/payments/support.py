@@ -13,15 +13,12 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-import requests
-import stripe
 from sqlalchemy import Engine, func, select
 
 from app.core.autotask import AutotaskClient, RetryPolicy
 from app.core.config import set_internal_currency
 from app.core.gateways import PaymentGateway
 from app.core.gateways.repository import SavedMethods
-from app.core.gateways.stripe_gateway import StripeGateway
 from app.core.money import Money
 from app.core.payments import (
     PaymentPipeline,
@@ -35,7 +32,6 @@ from app.core.storage.engine import session_scope
 from app.core.storage.models import Invoice, Payment, PaymentAllocation, Posting
 from app.core.sync import run_sync
 from app.sandbox.autotask.server import AutotaskSandbox
-from app.sandbox.gateway import GatewaySandbox
 from tests.integration.payments.gateways import GatewayKit, start_kit
 
 TIMEOUT = (2.0, 10.0)
@@ -52,11 +48,6 @@ def autotask_client(sandbox: AutotaskSandbox) -> AutotaskClient:
         retry=RetryPolicy(attempts=3, backoff_base=0.01, backoff_max=0.05,
                           retry_after_max=0.05),
     )
-
-
-def stripe_gateway(sandbox: GatewaySandbox) -> StripeGateway:
-    return StripeGateway(sandbox.secret_key, api_base=sandbox.url, max_network_retries=0,
-                         timeout=(2.0, 10.0))
 
 
 def small_autotask() -> AutotaskSandbox:
@@ -82,32 +73,6 @@ def sync_into(engine: Engine, sandbox: AutotaskSandbox) -> None:
     set_internal_currency(engine, USD)
     result = run_sync(engine, autotask_client(sandbox), cancel=threading.Event())
     assert result.status.value == "succeeded", result.error
-
-
-def attach_test_method(gateway_sandbox: GatewaySandbox, customer_id: str, alias: str) -> str:
-    """Attach one of Stripe's ``pm_*`` test methods to a customer (as a developer would with
-    the Stripe SDK); returns its token."""
-    client = stripe.StripeClient(gateway_sandbox.secret_key,
-                                 base_addresses={"api": gateway_sandbox.url},
-                                 http_client=stripe.RequestsClient(timeout=TIMEOUT))
-    method = client.v1.payment_methods.attach(alias, params={"customer": customer_id})
-    return str(method.id)
-
-
-def submit_card(url: str, number: str) -> int:
-    """Fill the hosted page's card form the way the browser posts it; the HTTP status."""
-    data = {"method": "card", "card_number": number, "card_expiry": "12 / 34",
-            "card_cvc": "123", "postal_code": "10001", "cardholder_name": "Dana Client"}
-    return requests.post(url, data=data, timeout=TIMEOUT, allow_redirects=False).status_code
-
-
-def gateway_intents(gateway_sandbox: GatewaySandbox, reference: str) -> list[dict[str, Any]]:
-    """The payment intents the gateway holds for a PayDesk reference (its admin API)."""
-    response = requests.get(f"{gateway_sandbox.url}/_sandbox/state", timeout=TIMEOUT,
-                            headers={"Authorization": f"Bearer {gateway_sandbox.secret_key}"})
-    response.raise_for_status()
-    return [i for i in response.json()["payment_intents"]
-            if i["metadata"].get("paydesk_reference") == reference]
 
 
 @dataclass
@@ -205,15 +170,6 @@ def pay_world(engine: Engine, amounts: list[str], gateway: str = "stripe") -> It
         company_id, ids = seed_invoices(autotask, amounts)
         sync_into(engine, autotask)
         yield PayWorld(engine, autotask, kit, kit.gateway(), company_id, ids)
-
-
-def submit_bank(url: str, account: str = "000123456789") -> int:
-    """Fill the Stripe stand-in's hosted bank form (with the debit authorization ticked)."""
-    data = {"method": "us_bank_account", "account_holder_name": "Acme Dental LLC",
-            "routing_number": "110000000", "account_number": account,
-            "account_number_confirm": account, "account_holder_type": "company",
-            "account_type": "checking", "mandate": "accepted"}
-    return requests.post(url, data=data, timeout=TIMEOUT, allow_redirects=False).status_code
 
 
 def add_bank_account(world: PayWorld) -> int:
