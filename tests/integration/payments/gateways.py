@@ -13,12 +13,14 @@ integration and reliability conftests) and build their world with :func:`start_k
 Where the gateways differ on purpose, the kit says so as data, not as a skip:
 ``repeats_unsent_charge`` (Stripe settles a lost request by repeating it with the same
 idempotency key; Authorize.Net has no keys and waits for its lookup grace instead) and
-``lookup_grace`` (how long "not found" is not yet proof; short for the stand-in, so kill tests
-need not wait two minutes).
+``lookup_grace`` (how long "not found" is not yet proof; short for the adapters tests open
+in-process, and :meth:`GatewayKit.let_lookup_grace_pass` for processes opening the stored
+connection, so kill tests need not wait two minutes).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
@@ -37,6 +39,7 @@ from app.core.gateways import PaymentGateway
 from app.core.gateways.authorizenet import AuthorizeNetGateway
 from app.core.gateways.connection import (
     GatewayConnection,
+    load_gateway_connection,
     save_gateway_connection,
     save_gateway_secret,
 )
@@ -128,6 +131,13 @@ class GatewayKit(ABC):
     @abstractmethod
     def connect(self, engine: Engine, credentials: CredentialStore) -> None:
         """Store the connection to the stand-in as Setup does (settings and keychain)."""
+
+    def let_lookup_grace_pass(self, engine: Engine, passed: bool = True) -> None:
+        """From now on, processes opening the stored connection treat the lookup grace as
+        over (as if its two minutes had passed), without waiting for it; ``passed=False``
+        puts the gateway's own grace back. Nothing to do for a gateway with idempotency
+        keys."""
+        return None
 
 
 class StripeKit(GatewayKit):
@@ -280,13 +290,22 @@ class AuthorizeNetKit(GatewayKit):
         return anet.submit_bank(url, save=True).status == 200
 
     def connect(self, engine: Engine, credentials: CredentialStore) -> None:
+        # Stored with Authorize.Net's own lookup grace (two minutes): a recovery right after a
+        # crash must keep an unlisted payment unknown, however slow the machine.
         save_gateway_connection(engine, GatewayConnection(
             gateway="authorizenet", api_base=self._server.url,
             settings=(("api_login_id", self._server.api_login_id),
-                      ("environment", "sandbox"),
-                      ("lookup_grace_seconds", str(self.lookup_grace.total_seconds())))))
+                      ("environment", "sandbox"))))
         save_gateway_secret(credentials, "authorizenet", self._server.transaction_key,
                             field="transaction_key")
+
+    def let_lookup_grace_pass(self, engine: Engine, passed: bool = True) -> None:
+        connection = load_gateway_connection(engine)
+        assert connection is not None and connection.gateway == "authorizenet"
+        settings = tuple((k, v) for k, v in connection.settings if k != "lookup_grace_seconds")
+        if passed:
+            settings = (*settings, ("lookup_grace_seconds", "0"))
+        save_gateway_connection(engine, dataclasses.replace(connection, settings=settings))
 
 
 @contextmanager
