@@ -227,6 +227,8 @@ def test_pay_link_completed_by_the_client(world: PayWorld) -> None:
 
 
 def test_cancelled_pay_link_frees_the_invoice(stripe_world: PayWorld) -> None:
+    """Stripe only: its hosted page can be expired. Authorize.Net's form cannot be withdrawn
+    (see ``test_a_cancelled_authorizenet_pay_link_holds_the_invoice_until_the_form_expires``)."""
     world = stripe_world
     first = world.invoice_ids[0]
     hosted = world.pipeline.start_hosted_payment(world.request([first], method=None))
@@ -478,8 +480,12 @@ def _gateway_refund_id(world: PayWorld, refund_id: int) -> str:
 
 
 def test_a_pending_refund_is_followed_up_until_it_succeeds(stripe_world: PayWorld) -> None:
-    world = stripe_world
+    """Stripe only: a Stripe refund can stay pending at the gateway. Authorize.Net accepts or
+    refuses a refund at once; PayDesk records an accepted one (``refundPendingSettlement``)
+    as done, so there is no pending refund to follow up."""
     from app.core.payments import RefundState, recover_payments
+
+    world = stripe_world
 
     first = world.invoice_ids[0]
     paid = world.pipeline.pay(world.request([first]))
@@ -502,9 +508,13 @@ def test_a_pending_refund_is_followed_up_until_it_succeeds(stripe_world: PayWorl
     assert "refund.succeeded" in [h.action for h in detail.history]
 
 
-def test_a_pending_refund_that_fails_is_undone_and_autotask_is_told(stripe_world: PayWorld) -> None:
-    world = stripe_world
+def test_a_pending_refund_that_fails_is_undone_and_autotask_is_told(
+    stripe_world: PayWorld,
+) -> None:
+    """Stripe only, as above: PayDesk has no pending Authorize.Net refund that could fail."""
     from app.core.payments import RefundState, recover_payments
+
+    world = stripe_world
 
     first = world.invoice_ids[0]
     paid = world.pipeline.pay(world.request([first]))
