@@ -36,6 +36,10 @@ with three layers:
    within :attr:`AuthorizeNetGateway.lookup_grace` is not sent at all (it raises
    ``GatewayUnavailable(outcome_unknown=True)``), because the first request may still be
    running and not yet visible in the transaction lists.
+4. **On the wire is known.** While this adapter is sending a charge, a second ``charge`` with
+   the same key (another thread) is not sent (``RequestInProgress``, as Stripe answers 409),
+   and :meth:`~AuthorizeNetGateway.find_charge` for that key raises it instead of answering
+   "not found" — however long ago the payment was marked sent.
 
 :meth:`~AuthorizeNetGateway.find_charge` searches the customer's transactions, the
 unsettled list and the settled batches since ``created_after``. A ``None`` is proof that
@@ -73,6 +77,7 @@ from app.core.gateways.errors import (
     GatewayError,
     GatewayUnavailable,
     InvalidRequest,
+    RequestInProgress,
 )
 from app.core.gateways.types import (
     METADATA_IDEMPOTENCY_KEY,
@@ -215,7 +220,7 @@ class AuthorizeNetGateway:
         #: Charges this adapter is sending right now, by idempotency key: while one is on the
         #: wire, a lookup that finds nothing proves nothing, however long ago the payment
         #: was marked sent (a computer that slept between marking and sending).
-        self._in_flight: dict[str, int] = {}
+        self._in_flight: dict[str, datetime] = {}
         self._doubt_lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -573,7 +578,13 @@ class AuthorizeNetGateway:
             metadata=metadata)
         sent_at = datetime.now(UTC)
         with self._doubt_lock:
-            self._in_flight[idempotency_key] = self._in_flight.get(idempotency_key, 0) + 1
+            if idempotency_key in self._in_flight:
+                # The same payment from another thread (a double click, a second window):
+                # like Stripe's 409, never a second request relying on the duplicate window.
+                raise RequestInProgress(
+                    "This payment is being sent to Authorize.Net right now. Nothing new was "
+                    "sent; PayDesk will check again in a moment.", outcome_unknown=True)
+            self._in_flight[idempotency_key] = sent_at
         try:
             answer = self._client.call("createTransactionRequest",
                                        {"transactionRequest": request}, ref_id=ref_id,
@@ -587,9 +598,7 @@ class AuthorizeNetGateway:
             raise self._api_failure(exc) from None
         finally:
             with self._doubt_lock:
-                left = self._in_flight.pop(idempotency_key) - 1
-                if left:
-                    self._in_flight[idempotency_key] = left
+                self._in_flight.pop(idempotency_key, None)
         response = answer.get("transactionResponse") or {}
         response_code = int(response.get("responseCode") or 3)
         reason = self._reason(response)
@@ -779,9 +788,9 @@ class AuthorizeNetGateway:
                            created_after=created_after)
         if not found:
             with self._doubt_lock:
-                sending = bool(idempotency_key and self._in_flight.get(idempotency_key))
+                sending = bool(idempotency_key and idempotency_key in self._in_flight)
             if sending:
-                raise GatewayUnavailable(
+                raise RequestInProgress(
                     "This payment is still on its way to Authorize.Net, so it is not listed "
                     "yet. Nothing new was sent; PayDesk will check again in a moment.",
                     outcome_unknown=True)
