@@ -10,13 +10,16 @@ stored, and a typed password replaces it. GUI thread.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from PySide6.QtCore import Qt, Slot
-from PySide6.QtGui import QFont, QShowEvent
+from PySide6.QtCore import Qt, QUrl, Slot
+from PySide6.QtGui import QDesktopServices, QFont, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
     QComboBox,
+    QDialog,
+    QDialogButtonBox,
     QFormLayout,
     QFrame,
     QHBoxLayout,
@@ -183,6 +186,8 @@ class EmailSection(QWidget):
         self._state: EmailSettingsState | None = None
         self._log_rows: list[EmailLogRow] = []
         self._action_message = ""
+        #: ``paydesk --demo``'s mailbox (app.sandbox.mailbox), when this is the demo.
+        self.mailbox = getattr(context.demo, "mailbox", None)
 
         content = QWidget()
         column = QVBoxLayout(content)
@@ -391,6 +396,18 @@ class EmailSection(QWidget):
         buttons.addWidget(self.retry_button)
         buttons.addWidget(self.dismiss_button)
         buttons.addWidget(refresh)
+        self.show_received_button = QPushButton("Show received message…")
+        self.show_received_button.setObjectName("showReceivedEmailButton")
+        self.show_received_button.clicked.connect(self._show_received)
+        self.show_received_button.setVisible(self.mailbox is not None)
+        buttons.addWidget(self.show_received_button)
+        if self.mailbox is not None:
+            demo_note = QLabel("Demo: PayDesk sends to a mailbox inside this program on this "
+                               "computer, not to the real addresses. Select a sent email and "
+                               "choose Show received message… to read what arrived.")
+            demo_note.setObjectName("demoMailboxNote")
+            demo_note.setWordWrap(True)
+            layout.addWidget(demo_note)
         self.log_status = QLabel()
         self.log_status.setObjectName("emailLogStatus")
         self.log_status.setWordWrap(True)
@@ -576,6 +593,8 @@ class EmailSection(QWidget):
             status = row.state_label
             if row.state == EmailState.PENDING and row.attempts:
                 status = f"Will retry ({row.attempts} tries)"
+            elif row.state == EmailState.SENT and self.mailbox is not None:
+                status = "Delivered to the demo mailbox"
             values = (when, row.reason_label, row.to_address, row.subject, status)
             for c, value in enumerate(values):
                 item = QTableWidgetItem(value)
@@ -604,11 +623,29 @@ class EmailSection(QWidget):
         return [self._log_rows[r].id for r in sorted(rows)
                 if r < len(self._log_rows) and self._log_rows[r].state == EmailState.FAILED]
 
+    def _selected_rows(self) -> list[EmailLogRow]:
+        rows = {index.row() for index in self.log_table.selectionModel().selectedRows()}
+        return [self._log_rows[r] for r in sorted(rows) if r < len(self._log_rows)]
+
     @Slot()
     def _update_log_buttons(self) -> None:
         failed = bool(self._selected_failed())
         self.retry_button.setEnabled(failed)
         self.dismiss_button.setEnabled(failed)
+        sent = [r for r in self._selected_rows() if r.state == EmailState.SENT]
+        self.show_received_button.setEnabled(len(sent) == 1)
+
+    @Slot()
+    def _show_received(self) -> None:
+        sent = [r for r in self._selected_rows() if r.state == EmailState.SENT]
+        if self.mailbox is None or len(sent) != 1:
+            return
+        received = self.mailbox.message_for_email(sent[0].id)
+        if received is None:
+            self.log_status.setText("The demo mailbox has no copy of this email (it was sent "
+                                    "before this demo started).")
+            return
+        ReceivedEmailDialog(received, self).exec()
 
     @Slot()
     def _retry(self) -> None:
@@ -633,6 +670,34 @@ class EmailSection(QWidget):
         """Show what Retry or Dismiss did once the log is read again."""
         self._action_message = message
         self.reload_log()
+
+
+class ReceivedEmailDialog(QDialog):
+    """What the demo mailbox received: the headers, the attachments and the text."""
+
+    def __init__(self, received: Any, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("receivedEmailDialog")
+        self.setWindowTitle("Received by the demo mailbox")
+        self.resize(640, 560)
+        message = received.message
+        lines = [f"{name}: {message[name]}" for name in ("From", "To", "Date", "Subject")
+                 if message[name]]
+        for filename, content_type, data in received.attachments():
+            lines.append(f"Attached: {filename} ({content_type}, {len(data):,} bytes)")
+        text = QPlainTextEdit("\n".join(lines) + "\n\n" + received.body())
+        text.setObjectName("receivedEmailText")
+        text.setReadOnly(True)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.reject)
+        if received.path is not None:
+            open_button = buttons.addButton("Open in my mail program",
+                                            QDialogButtonBox.ButtonRole.ActionRole)
+            open_button.clicked.connect(lambda: QDesktopServices.openUrl(
+                QUrl.fromLocalFile(str(received.path))))
+        layout = QVBoxLayout(self)
+        layout.addWidget(text)
+        layout.addWidget(buttons)
 
 
 class EmailPreviewView(QFrame):
