@@ -185,3 +185,26 @@ def test_the_demo_log_shows_what_its_mailbox_received(
     section.show_received_button.click()
     assert shown and "Subject: PayDesk test email from Northwind" in shown[0]
     assert "To: maria@contoso.example" in shown[0]
+
+
+def test_receipts_are_switched_off_and_on_for_one_organization(
+        qtbot: QtBot, set_up_context: AppContext) -> None:
+    from app.core.clock import utcnow
+    from app.core.email.settings import load_receipt_settings
+    from app.core.storage.models import Organization
+
+    engine = set_up_context.engine
+    with session_scope(engine) as s:
+        s.add_all([Organization(id=7, name="Contoso Dental", synced_at=utcnow()),
+                   Organization(id=8, name="Fabrikam Law", synced_at=utcnow())])
+    section = _section(qtbot, set_up_context)
+    assert not section.receipts_on_button.isEnabled()
+    section.organization_edit.setText("fabrikam law")
+    section.receipts_off_button.click()
+    qtbot.waitUntil(lambda: section.receipts_off_combo.currentText() == "Fabrikam Law",
+                    timeout=5_000)
+    assert load_receipt_settings(engine).off_for == frozenset({8})
+    assert load_receipt_settings(engine).sends_to(7)
+    section.receipts_on_button.click()
+    qtbot.waitUntil(lambda: not section.receipts_on_button.isEnabled(), timeout=5_000)
+    assert load_receipt_settings(engine).off_for == frozenset()

@@ -172,9 +172,13 @@ class SmtpConnection:
             code, answer = smtp.rcpt(recipient)
             if code not in (250, 251):
                 smtp.rset()
+                temporary = 400 <= code < 500
+                advice = ("" if temporary else " Check the address (in Autotask for a "
+                          "contact); Retry sends to the same address, so if it is wrong, "
+                          "Dismiss this email and send it another way.")
                 raise SendFailure(
-                    f"The mail server refused the address {recipient}: {code} {_text(answer)}",
-                    temporary=400 <= code < 500)
+                    f"The mail server refused the address {recipient}: {code} "
+                    f"{_text(answer)}.{advice}", temporary=temporary)
             code, answer = smtp.data(message.as_bytes(policy=SMTP_POLICY))
             if code != 250:
                 smtp.rset()

@@ -35,9 +35,11 @@ __all__ = [
     "load_receipt_settings",
     "load_reminder_schedule",
     "load_smtp_settings",
+    "organization_names",
     "save_receipt_settings",
     "save_reminder_schedule",
     "save_smtp_settings",
+    "set_receipts_for_organization",
 ]
 
 SMTP_KEY = "email.smtp"
@@ -213,3 +215,24 @@ def save_reminder_schedule(engine: Engine, schedule: ReminderSchedule,
         raise ValueError(" ".join(problems))
     set_setting(engine, REMINDERS_KEY,
                 {"enabled": schedule.enabled, "days_overdue": list(schedule.days_overdue)}, actor)
+
+
+def organization_names(engine: Engine) -> list[tuple[int, str]]:
+    """(id, name) of every organization, by name: the choices for "no receipts for"."""
+    from sqlalchemy import select
+
+    from app.core.storage.engine import session_scope
+    from app.core.storage.models import Organization
+
+    with session_scope(engine) as session:
+        return [(int(i), str(n)) for i, n in session.execute(
+            select(Organization.id, Organization.name).order_by(Organization.name,
+                                                                Organization.id))]
+
+
+def set_receipts_for_organization(engine: Engine, organization_id: int, on: bool,
+                                  actor: str | None = None) -> ReceiptEmailSettings:
+    """Switch receipts by email on or off for one organization (audited like any setting)."""
+    settings = load_receipt_settings(engine).with_organization(organization_id, on)
+    save_receipt_settings(engine, settings, actor)
+    return settings

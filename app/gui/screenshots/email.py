@@ -19,7 +19,7 @@ from app.gui.screenshots.payments import payment_scene
 from app.gui.settings.email_section import EmailSection
 from app.sandbox.mailbox import DemoMailbox
 
-SIZE = (1180, 1500)
+SIZE = (1180, 1760)
 _ready: set[int] = set()
 
 

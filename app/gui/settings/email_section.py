@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
     QComboBox,
+    QCompleter,
     QDialog,
     QDialogButtonBox,
     QFormLayout,
@@ -52,10 +53,12 @@ from app.core.email.settings import (
     load_receipt_settings,
     load_reminder_schedule,
     load_smtp_settings,
+    organization_names,
     parse_days,
     save_receipt_settings,
     save_reminder_schedule,
     save_smtp_settings,
+    set_receipts_for_organization,
 )
 from app.core.email.templates import (
     TEMPLATES,
@@ -86,13 +89,15 @@ class EmailSettingsState:
     receipts: ReceiptEmailSettings
     reminders: ReminderSchedule
     company_name: str
+    organizations: tuple[tuple[int, str], ...] = ()
 
 
 def load_state(engine: Engine, credentials: CredentialStore) -> EmailSettingsState:
     return EmailSettingsState(
         smtp=load_smtp_settings(engine), has_password=credentials.has(SMTP_PASSWORD_SECRET),
         receipts=load_receipt_settings(engine), reminders=load_reminder_schedule(engine),
-        company_name=load_receipt_identity(engine).name)
+        company_name=load_receipt_identity(engine).name,
+        organizations=tuple(organization_names(engine)))
 
 
 def save_state(engine: Engine, credentials: CredentialStore, smtp: SmtpSettings,
@@ -277,6 +282,29 @@ class EmailSection(QWidget):
         self.receipts_note.setObjectName("areaSubtitle")
         self.receipts_note.setWordWrap(True)
         layout.addWidget(self.receipts_note)
+        off_row = QHBoxLayout()
+        off_row.addSpacing(24)
+        off_row.addWidget(QLabel("No receipts for:"))
+        self.receipts_off_combo = QComboBox()
+        self.receipts_off_combo.setObjectName("receiptsOffOrganizations")
+        self.receipts_off_combo.setMinimumWidth(240)
+        off_row.addWidget(self.receipts_off_combo)
+        self.receipts_on_button = QPushButton("Send them again")
+        self.receipts_on_button.setObjectName("receiptsOnForOrganization")
+        self.receipts_on_button.clicked.connect(self._receipts_on)
+        off_row.addWidget(self.receipts_on_button)
+        off_row.addSpacing(16)
+        self.organization_edit = QLineEdit()
+        self.organization_edit.setObjectName("receiptsOffFind")
+        self.organization_edit.setPlaceholderText("Organization name…")
+        self.organization_edit.setMinimumWidth(200)
+        off_row.addWidget(self.organization_edit)
+        self.receipts_off_button = QPushButton("Stop receipts")
+        self.receipts_off_button.setObjectName("receiptsOffForOrganization")
+        self.receipts_off_button.clicked.connect(self._receipts_off)
+        off_row.addWidget(self.receipts_off_button)
+        off_row.addStretch(1)
+        layout.addLayout(off_row)
         self.reminders_check = QCheckBox("Remind clients of overdue invoices")
         self.reminders_check.setObjectName("remindersEnabled")
         layout.addWidget(self.reminders_check)
@@ -445,17 +473,60 @@ class EmailSection(QWidget):
         self.from_edit.setText(smtp.from_address)
         self.from_name_edit.setText(smtp.from_name or state.company_name)
         self.receipts_check.setChecked(state.receipts.enabled)
-        off = len(state.receipts.off_for)
         self.receipts_note.setText(
-            f"Off for {off} organization{'s' if off != 1 else ''}." if off else
             "Receipts go only to a contact with an email address; the receipt can always be "
             "printed or saved from the payment.")
+        self._show_receipts_off(state.receipts)
+        completer = QCompleter([name for _id, name in state.organizations], self)
+        completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        completer.setFilterMode(Qt.MatchFlag.MatchContains)
+        self.organization_edit.setCompleter(completer)
         self.reminders_check.setChecked(state.reminders.enabled)
         self.days_edit.setText(", ".join(str(d) for d in state.reminders.days_overdue))
         self.days_edit.setEnabled(state.reminders.enabled)
         if not smtp.configured:
             self.server_status.setText("Email is not set up yet: nothing is sent until the "
                                        "server and From address are saved.")
+
+    def _show_receipts_off(self, receipts: ReceiptEmailSettings) -> None:
+        names = dict(self._state.organizations) if self._state is not None else {}
+        self.receipts_off_combo.clear()
+        for organization_id in sorted(receipts.off_for,
+                                      key=lambda i: names.get(i, "").lower()):
+            self.receipts_off_combo.addItem(names.get(organization_id,
+                                                      f"Organization {organization_id}"),
+                                            organization_id)
+        if not receipts.off_for:
+            self.receipts_off_combo.addItem("(none)")
+        self.receipts_off_combo.setEnabled(bool(receipts.off_for))
+        self.receipts_on_button.setEnabled(bool(receipts.off_for))
+
+    @Slot()
+    def _receipts_off(self) -> None:
+        text = self.organization_edit.text().strip().lower()
+        organizations = self._state.organizations if self._state is not None else ()
+        matches = [i for i, name in organizations if name.lower() == text]
+        if len(matches) != 1:
+            self.save_status.setText("Choose the organization from the list as you type its "
+                                     "name.")
+            return
+        self._set_receipts(matches[0], False)
+        self.organization_edit.clear()
+
+    @Slot()
+    def _receipts_on(self) -> None:
+        organization_id = self.receipts_off_combo.currentData()
+        if organization_id is not None:
+            self._set_receipts(int(organization_id), True)
+
+    def _set_receipts(self, organization_id: int, on: bool) -> None:
+        run_task("change who gets receipts", set_receipts_for_organization,
+                 self.context.engine, organization_id, on, parent=self,
+                 on_success=self._receipts_changed)
+
+    def _receipts_changed(self, receipts: ReceiptEmailSettings) -> None:
+        self._show_receipts_off(receipts)
+        self.save_status.setText("Saved who gets receipts.")
 
     @Slot()
     def _security_chosen(self) -> None:
@@ -613,7 +684,7 @@ class EmailSection(QWidget):
             self.log_status.setText("No emails yet.")
         elif failed:
             first = next(r for r in rows if r.state == EmailState.FAILED)
-            self.log_status.setText(f"{failed} failed. {first.to_address}: {first.last_error}")
+            self.log_status.setText(f"{failed} failed. The newest: {first.last_error}")
         else:
             self.log_status.setText("")
         self._update_log_buttons()
