@@ -16,6 +16,7 @@ import argparse
 import getpass
 import os
 import sys
+from dataclasses import replace
 from typing import Any
 
 from app.core.credentials import KeychainUnavailableError
@@ -24,7 +25,6 @@ from app.core.email.settings import (
     DEFAULT_PORTS,
     SECURITY_LABELS,
     SMTP_PASSWORD_SECRET,
-    ReceiptEmailSettings,
     ReminderSchedule,
     SmtpSettings,
     is_valid_address,
@@ -140,8 +140,7 @@ def run_email_setup(args: argparse.Namespace) -> int:
         save_smtp_settings(engine, settings)
         if args.receipts is not None:
             current = load_receipt_settings(engine)
-            save_receipt_settings(engine, ReceiptEmailSettings(args.receipts == "on",
-                                                               current.off_for))
+            save_receipt_settings(engine, replace(current, enabled=args.receipts == "on"))
         if schedule is not None:
             save_reminder_schedule(engine, schedule)
         print(f"PayDesk sends email through {settings.host}:{settings.port} "

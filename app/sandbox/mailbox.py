@@ -205,9 +205,16 @@ class DemoMailbox:
 def start_demo_mailbox(profile: Any, resources: Any) -> DemoMailbox:
     """``paydesk --demo``'s mailbox: started on loopback, stopped with the demo (``resources``,
     an ExitStack), and set as the demo profile's mail server (no encryption is needed, or
-    allowed, for anything but this computer). Messages are kept as ``.eml`` files in the demo
+    allowed, for anything but this computer), with receipts for test payments on (they can reach
+    no one else). Messages are kept as ``.eml`` files in the demo
     folder too."""
-    from app.core.email.settings import SmtpSettings, load_smtp_settings, save_smtp_settings
+    from app.core.email.settings import (
+        ReceiptEmailSettings,
+        SmtpSettings,
+        load_smtp_settings,
+        save_receipt_settings,
+        save_smtp_settings,
+    )
     from app.core.storage.engine import open_database
 
     mailbox = DemoMailbox(folder=Path(profile.folder) / "demo-mailbox").start()
@@ -219,6 +226,8 @@ def start_demo_mailbox(profile: Any, resources: Any) -> DemoMailbox:
                 host=mailbox.host, port=mailbox.port, security="none",
                 from_address="billing@northwind-it.example", from_name="Northwind IT Services"),
                 actor="demo")
+            # The demo's payments are test payments; their receipts go to this mailbox.
+            save_receipt_settings(engine, ReceiptEmailSettings(test_payments=True), actor="demo")
     finally:
         engine.dispose()
     return mailbox

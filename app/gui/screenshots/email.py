@@ -8,8 +8,10 @@ from PySide6.QtWidgets import QWidget
 
 from app.core.email.sender import send_due_emails
 from app.core.email.settings import (
+    ReceiptEmailSettings,
     ReminderSchedule,
     SmtpSettings,
+    save_receipt_settings,
     save_reminder_schedule,
     save_smtp_settings,
 )
@@ -31,6 +33,7 @@ def _email_scene(session: ScreenshotSession) -> None:
     _ready.add(id(session))
     save_receipt_identity(session.engine, ReceiptIdentity(
         "Northwind IT Services", "200 Harbor Way, Suite 4\nSpringfield, IL 62701"))
+    save_receipt_settings(session.engine, ReceiptEmailSettings(test_payments=True))
     payment_scene(session)
     mailbox = DemoMailbox().start()
     holder = session.keep(QWidget())

@@ -9,7 +9,7 @@ stored, and a typed password replaces it. GUI thread.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from PySide6.QtCore import Qt, QUrl, Slot
@@ -101,7 +101,8 @@ def load_state(engine: Engine, credentials: CredentialStore) -> EmailSettingsSta
 
 
 def save_state(engine: Engine, credentials: CredentialStore, smtp: SmtpSettings,
-               password: str, receipts_on: bool, reminders: ReminderSchedule) -> str:
+               password: str, receipts_on: bool, reminders: ReminderSchedule,
+               test_receipts: bool = False) -> str:
     """Validate everything first, then store; returns the sentence to show."""
     problems = smtp.problems() + reminders.problems()
     if problems:
@@ -110,8 +111,9 @@ def save_state(engine: Engine, credentials: CredentialStore, smtp: SmtpSettings,
         credentials.set(SMTP_PASSWORD_SECRET, password)
     save_smtp_settings(engine, smtp)
     receipts = load_receipt_settings(engine)
-    if receipts.enabled != receipts_on:
-        save_receipt_settings(engine, ReceiptEmailSettings(receipts_on, receipts.off_for))
+    if (receipts.enabled, receipts.test_payments) != (receipts_on, test_receipts):
+        save_receipt_settings(engine, replace(receipts, enabled=receipts_on,
+                                              test_payments=test_receipts))
     if load_reminder_schedule(engine) != reminders:
         save_reminder_schedule(engine, reminders)
     return "Saved. Every PayDesk sharing this database sends with these settings."
@@ -278,6 +280,15 @@ class EmailSection(QWidget):
         self.receipts_check.setObjectName("receiptEmailsEnabled")
         self.receipts_check.setChecked(True)
         layout.addWidget(self.receipts_check)
+        self.test_receipts_check = QCheckBox(
+            "Also for payments taken with test credentials (the receipt says TEST MODE)")
+        self.test_receipts_check.setObjectName("testReceiptEmails")
+        test_row = QHBoxLayout()
+        test_row.addSpacing(24)
+        test_row.addWidget(self.test_receipts_check)
+        test_row.addStretch(1)
+        layout.addLayout(test_row)
+        self.receipts_check.toggled.connect(self.test_receipts_check.setEnabled)
         self.receipts_note = QLabel()
         self.receipts_note.setObjectName("areaSubtitle")
         self.receipts_note.setWordWrap(True)
@@ -473,6 +484,8 @@ class EmailSection(QWidget):
         self.from_edit.setText(smtp.from_address)
         self.from_name_edit.setText(smtp.from_name or state.company_name)
         self.receipts_check.setChecked(state.receipts.enabled)
+        self.test_receipts_check.setChecked(state.receipts.test_payments)
+        self.test_receipts_check.setEnabled(state.receipts.enabled)
         self.receipts_note.setText(
             "Receipts go only to a contact with an email address; the receipt can always be "
             "printed or saved from the payment.")
@@ -555,7 +568,8 @@ class EmailSection(QWidget):
         self.save_status.setText("Saving…")
         run_task("save the email settings", save_state, self.context.engine,
                  self.context.credentials, self._form_settings(), self.password_edit.text(),
-                 self.receipts_check.isChecked(), reminders, parent=self,
+                 self.receipts_check.isChecked(), reminders,
+                 self.test_receipts_check.isChecked(), parent=self,
                  on_success=self._saved, on_failure=self._save_failed)
 
     def _saved(self, message: str) -> None:
