@@ -70,3 +70,46 @@ def test_email_a_pay_link_from_the_invoice_page(qtbot: QtBot, world: PaymentWorl
     qtbot.waitUntil(lambda: states.isVisible(), timeout=5_000)
     assert "emailed to ap@client.example" in states.text() and "not paid yet" in states.text()
     wait_for_background_tasks(qtbot)
+
+
+def test_email_an_existing_pay_link(qtbot: QtBot, world: PaymentWorld,
+                                    mailbox: DemoMailbox) -> None:
+    """What the Order Summary's "Email link…" opens, for the link it just made."""
+    from app.core.payments import (
+        PaymentPipeline,
+        PaymentRequest,
+        compute_order_summary,
+        load_payable_invoices,
+    )
+
+    context = world.context
+    engine = context.engine
+    invoices = load_payable_invoices(engine, world.invoice_ids[:1], "USD")
+    summary = compute_order_summary(invoices, currency="USD")
+    hosted = PaymentPipeline(engine, world.gateway).start_hosted_payment(
+        PaymentRequest.from_summary(summary, organization_id=ORG_ID, payment_method_id=None),
+        purpose="pay_link")
+
+    dialog = PayLinkEmailDialog(context, payment_id=hosted.payment_id)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitUntil(lambda: dialog.draft is not None, timeout=5_000)
+    # Email is not set up yet: the dialog says so and offers the mail program instead.
+    assert "not set up" in dialog.status.text()
+    assert not dialog.send_button.isEnabled() and dialog.mail_program_button.isVisible()
+    dialog.close()
+
+    save_smtp_settings(engine, SmtpSettings(host="127.0.0.1", port=mailbox.port,
+                                            security="none",
+                                            from_address="billing@northwind.example"))
+    dialog = PayLinkEmailDialog(context, payment_id=hosted.payment_id)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitUntil(lambda: dialog.send_button.isEnabled(), timeout=5_000)
+    assert dialog.to_combo.count() == 2 and dialog._address() in ("dana@acme.test",
+                                                                  "ap@acme.test")
+    dialog.send_button.click()
+    qtbot.waitUntil(lambda: "was emailed to" in dialog.status.text(), timeout=10_000)
+    [mail] = mailbox.received
+    assert hosted.url in mail.body() and mail.recipients == (dialog._address(),)
+    wait_for_background_tasks(qtbot)
