@@ -15,17 +15,19 @@ from decimal import Decimal, InvalidOperation
 from functools import partial
 from urllib.parse import quote
 
-from PySide6.QtCore import QObject, QUrl, Slot
+from PySide6.QtCore import QObject, Qt, QUrl, Slot
 from PySide6.QtGui import QAction, QDesktopServices
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
     QDialogButtonBox,
     QFormLayout,
+    QHBoxLayout,
     QLabel,
     QLineEdit,
     QPlainTextEdit,
     QPushButton,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -293,9 +295,14 @@ class _InvoicePagePayLinks(QObject):
         self.action.setObjectName("emailPayLinkAction")
         self.action.setIconText("Email pay link…")
         self.action.triggered.connect(self.open_dialog)
-        add_action = getattr(page, "add_action", None)
-        if callable(add_action):
-            add_action(self.action)
+        bar = getattr(page, "actions_bar", None)
+        if isinstance(bar, QHBoxLayout):
+            # Right after Pay… (the first action), before the page's own ones.
+            button = QToolButton()
+            button.setObjectName("emailPayLinkButton")
+            button.setDefaultAction(self.action)
+            button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+            bar.insertWidget(min(1, bar.count()), button)
         self.label = QLabel(page)
         self.label.setObjectName("payLinkStates")
         self.label.setWordWrap(True)
@@ -309,7 +316,21 @@ class _InvoicePagePayLinks(QObject):
     def invoice_shown(self, invoice_id: int) -> None:
         detail = getattr(self.page, "detail", None)
         row = getattr(detail, "row", None)
-        self.action.setEnabled(bool(getattr(row, "is_payable", False)))
+        gateway = self.context.services.gateway
+        provider = (get_provider(str(gateway.account_key).split(":", 1)[0])
+                    if gateway is not None else None)
+        if not getattr(row, "is_payable", False):
+            self.action.setEnabled(False)
+            self.action.setToolTip("This invoice has nothing left to pay.")
+        elif gateway is None:
+            self.action.setEnabled(False)
+            self.action.setToolTip("Connect a payment gateway (Setup…) to email pay links.")
+        elif provider is not None and not provider.shareable_pay_links:
+            self.action.setEnabled(False)
+            self.action.setToolTip(NOT_SHAREABLE(provider.name))
+        else:
+            self.action.setEnabled(True)
+            self.action.setToolTip("Email the client a link to pay this invoice online")
         self._ticket += 1
         run_task("read the invoice's pay links", pay_link_states, self.context.engine,
                  invoice_id, self.context.locale, on_success=partial(self._show, self._ticket),

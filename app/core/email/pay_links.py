@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from app.core.email.outbox import EmailState, queue_email
 from app.core.email.receipts import invoice_words
 from app.core.email.settings import is_valid_address, load_smtp_settings
+from app.core.email.templates import long_date
 from app.core.gateways.providers import get_provider
 from app.core.money import Money
 from app.core.storage.engine import session_scope
@@ -188,7 +189,7 @@ class PayLinkState:
             self.payment_state, self.payment_state.replace("_", " "))
         if self.emails:
             sent = "; ".join(
-                f"emailed to {to}" + (f" on {at.astimezone():%b %d}" if at else "") +
+                f"emailed to {to}" + (f" on {long_date(at)}" if at else "") +
                 ("" if state == EmailState.SENT else f" ({EmailState.LABELS.get(state, state)})")
                 for to, state, at in self.emails)
         else:

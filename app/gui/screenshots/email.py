@@ -70,3 +70,45 @@ def email_preview(session: ScreenshotSession) -> QWidget:
 
 register_screen("settings-email", email_settings, size=SIZE)
 register_screen("settings-email-preview", email_preview, size=(560, 520))
+
+
+def invoice_page_pay_link(session: ScreenshotSession) -> QWidget:
+    """An invoice whose pay link was emailed: the line under its title says so."""
+    from sqlalchemy import select
+
+    from app.core.email.pay_links import queue_pay_link_email
+    from app.core.payments import (
+        PaymentPipeline,
+        PaymentRequest,
+        compute_order_summary,
+        load_payable_invoices,
+    )
+    from app.core.storage.engine import session_scope
+    from app.core.storage.models import Contact
+
+    _email_scene(session)
+    scene = payment_scene(session)
+    organization_id = scene.organizations[0]
+    invoice_id = scene.invoices[organization_id][0]
+    currency = session.context.currency() or "USD"
+    summary = compute_order_summary(load_payable_invoices(session.engine, [invoice_id],
+                                                          currency), currency=currency)
+    with session_scope(session.engine) as s:
+        contact_id, address = s.execute(
+            select(Contact.id, Contact.email).where(Contact.organization_id == organization_id,
+                                                    Contact.email.is_not(None))
+            .order_by(Contact.id).limit(1)).one()
+    hosted = PaymentPipeline(session.engine, scene.gateway).start_hosted_payment(
+        PaymentRequest.from_summary(summary, organization_id=organization_id,
+                                    payment_method_id=None, contact_id=contact_id),
+        purpose="pay_link")
+    queue_pay_link_email(session.engine, hosted.payment_id, str(address),
+                         "As discussed on the phone, here is the link for the March invoice.")
+    send_due_emails(session.engine, session.credentials)
+    window = session.main_window(area="invoices")
+    area = window.show_area("invoices")  # type: ignore[attr-defined]
+    area.open_invoice(invoice_id)
+    return window
+
+
+register_screen("invoice-page-pay-link", invoice_page_pay_link)
