@@ -113,3 +113,22 @@ def test_email_an_existing_pay_link(qtbot: QtBot, world: PaymentWorld,
     [mail] = mailbox.received
     assert hosted.url in mail.body() and mail.recipients == (dialog._address(),)
     wait_for_background_tasks(qtbot)
+
+
+def test_no_emailed_pay_links_with_authorize_net(qtbot: QtBot, world: PaymentWorld) -> None:
+    from types import SimpleNamespace
+
+    from PySide6.QtGui import QAction
+
+    context = world.context
+    # The connected gateway is an Authorize.Net account (only its account key is read here).
+    context.services.gateway = SimpleNamespace(  # type: ignore[assignment]
+        account_key="authorizenet:test:123456")
+    page = InvoicePage(context)
+    qtbot.addWidget(page)
+    page.show_invoice(world.invoice_ids[0])
+    qtbot.waitUntil(lambda: page.detail is not None, timeout=5_000)
+    action = page.findChild(QAction, "emailPayLinkAction")
+    assert action is not None and not action.isEnabled()
+    assert "cannot be emailed" in action.toolTip() and "Authorize.Net" in action.toolTip()
+    wait_for_background_tasks(qtbot)
