@@ -699,6 +699,8 @@ class EmailSection(QWidget):
         elif failed:
             first = next(r for r in rows if r.state == EmailState.FAILED)
             self.log_status.setText(f"{failed} failed. The newest: {first.last_error}")
+        elif waiting := [r for r in rows if r.state == EmailState.PENDING and r.last_error]:
+            self.log_status.setText(f"{len(waiting)} waiting to send: {waiting[0].last_error}")
         else:
             self.log_status.setText("")
         self._update_log_buttons()

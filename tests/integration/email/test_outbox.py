@@ -152,6 +152,8 @@ def test_an_unreachable_server_keeps_the_emails_queued(engine: Engine,
     assert report.sent == 0 and report.problem is not None
     assert "could not reach the mail server" in report.problem
     assert states(engine) == ["pending"]
+    [row] = email_log(engine)
+    assert row.attempts == 0 and "could not reach" in (row.last_error or "")
 
 
 def test_a_template_mistake_fails_the_email_with_a_sentence(
