@@ -56,7 +56,7 @@ def test_save_and_print_use_the_core_receipt(qtbot: QtBot, set_up_context: AppCo
         def __init__(self, printer: QPrinter, _parent: Any) -> None:
             self.printer = printer
 
-        def setWindowTitle(self, _title: str) -> None:  # noqa: N802 - Qt's name
+        def setWindowTitle(self, _title: str) -> None:
             pass
 
         def exec(self) -> QDialog.DialogCode:
