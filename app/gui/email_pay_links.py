@@ -92,7 +92,8 @@ class PayLinkEmailDialog(QDialog):
 
     def __init__(self, context: AppContext, parent: QWidget | None = None, *,
                  payment_id: int | None = None,
-                 invoice: tuple[int, int, Money] | None = None) -> None:
+                 invoice: tuple[int, int, Money] | None = None,
+                 invoice_label: str = "") -> None:
         super().__init__(parent)
         self.setObjectName("payLinkEmailDialog")
         self.setWindowTitle("Email a pay link")
@@ -100,6 +101,7 @@ class PayLinkEmailDialog(QDialog):
         self.context = context
         self.invoice = invoice
         self.draft: PayLinkDraft | None = None
+        self._invoice_words = ""
 
         self.intro = QLabel()
         self.intro.setWordWrap(True)
@@ -113,7 +115,8 @@ class PayLinkEmailDialog(QDialog):
         self.message_edit.setPlaceholderText("A line for the client (optional)")
         self.message_edit.setMaximumHeight(90)
         form = QFormLayout()
-        form.addRow("Amount", self.amount_edit)
+        self.amount_label = QLabel("Amount")
+        form.addRow(self.amount_label, self.amount_edit)
         form.addRow("To", self.to_combo)
         form.addRow("Message", self.message_edit)
         self.status = QLabel()
@@ -125,9 +128,9 @@ class PayLinkEmailDialog(QDialog):
         self.send_button.setDefault(True)
         self.mail_program_button = QPushButton("Open in my mail program")
         self.mail_program_button.setObjectName("mailProgramButton")
-        self.mail_program_button.setVisible(False)
         self.buttons.addButton(self.send_button, QDialogButtonBox.ButtonRole.AcceptRole)
         self.buttons.addButton(self.mail_program_button, QDialogButtonBox.ButtonRole.ActionRole)
+        self.mail_program_button.setVisible(False)  # after addButton, which shows it
         self.buttons.addButton(QDialogButtonBox.StandardButton.Close)
         self.buttons.rejected.connect(self.reject)
         self.send_button.clicked.connect(self._send)
@@ -147,6 +150,9 @@ class PayLinkEmailDialog(QDialog):
         elif invoice is not None:
             _org, _invoice_id, balance = invoice
             self.amount_edit.setText(str(balance.to_decimal()))
+            self.amount_label.setText(f"Amount ({balance.currency})")
+            self._invoice_words = (f"{invoice_label or 'This invoice'} has "
+                                   f"{balance.format(context.locale)} to pay. ")
             self._check_gateway()
             run_task("read the contacts", organization_email_contacts, context.engine, _org,
                      parent=self, on_success=self._show_contacts)
@@ -164,9 +170,9 @@ class PayLinkEmailDialog(QDialog):
         if provider is not None and not provider.shareable_pay_links:
             self._refuse(NOT_SHAREABLE(provider.name))
             return
-        self.intro.setText("PayDesk makes a secure payment page for this amount on the "
-                           "gateway and emails its link. The invoice is updated when the "
-                           "client pays. " + OPENED_UNKNOWN)
+        self.intro.setText(self._invoice_words + "PayDesk makes a secure payment page for the "
+                           "amount below on the gateway and emails its link. The invoice is "
+                           "updated when the client pays. " + OPENED_UNKNOWN)
 
     def _refuse(self, text: str) -> None:
         self.intro.setText(text)
@@ -351,7 +357,8 @@ class _InvoicePagePayLinks(QObject):
         currency = self.context.currency() or "USD"
         balance = Money(int(row.balance_minor), currency)
         self.dialog = PayLinkEmailDialog(self.context, self.page.window(),
-                                         invoice=(row.organization_id, row.id, balance))
+                                         invoice=(row.organization_id, row.id, balance),
+                                         invoice_label=f"Invoice {row.invoice_number}")
         self.dialog.finished.connect(self._closed)
         self.dialog.show()
 

@@ -112,3 +112,32 @@ def invoice_page_pay_link(session: ScreenshotSession) -> QWidget:
 
 
 register_screen("invoice-page-pay-link", invoice_page_pay_link)
+
+
+def pay_link_email_dialog(session: ScreenshotSession) -> QWidget:
+    """Email pay link… from the invoice page, filled in, before Send."""
+    from app.core.money import Money
+    from app.gui.email_pay_links import PayLinkEmailDialog
+
+    _email_scene(session)
+    scene = payment_scene(session)
+    organization_id = scene.organizations[0]
+    invoice_id = scene.invoices[organization_id][-1]
+    from app.core.storage.engine import session_scope
+    from app.core.storage.models import Invoice
+
+    with session_scope(session.engine) as s:
+        invoice = s.get(Invoice, invoice_id)
+        assert invoice is not None
+        balance = Money(invoice.balance_minor, session.context.currency() or "USD")
+        number = invoice.invoice_number
+    dialog = PayLinkEmailDialog(session.context, invoice=(organization_id, invoice_id, balance),
+                                invoice_label=f"Invoice {number}")
+    session.keep(dialog)
+    dialog.message_edit.setPlainText("As discussed, here is the link for the March invoice.")
+    dialog.show()
+    settle()
+    return dialog
+
+
+register_screen("pay-link-email-dialog", pay_link_email_dialog, size=(560, 360))
