@@ -45,6 +45,7 @@ from app.core.email.pay_links import (
     queue_pay_link_email,
 )
 from app.core.email.sender import send_due_emails
+from app.core.email.settings import load_smtp_settings
 from app.core.gateways.protocol import PaymentGateway
 from app.core.gateways.providers import get_provider
 from app.core.money import Money
@@ -84,6 +85,13 @@ def _make_link(engine: Engine, gateway: PaymentGateway, organization_id: int,
                                           payment_method_id=None)
     hosted = PaymentPipeline(engine, gateway).start_hosted_payment(request, purpose="pay_link")
     return pay_link_draft(engine, hosted.payment_id, locale)
+
+
+def _contacts_and_readiness(engine: Engine, organization_id: int
+                            ) -> tuple[tuple[tuple[str, str], ...], bool]:
+    """The organization's email contacts, and whether a mail server is set up (worker)."""
+    return (organization_email_contacts(engine, organization_id),
+            load_smtp_settings(engine).configured)
 
 
 class PayLinkEmailDialog(QDialog):
@@ -154,8 +162,8 @@ class PayLinkEmailDialog(QDialog):
             self._invoice_words = (f"{invoice_label or 'This invoice'} has "
                                    f"{balance.format(context.locale)} to pay. ")
             self._check_gateway()
-            run_task("read the contacts", organization_email_contacts, context.engine, _org,
-                     parent=self, on_success=self._show_contacts)
+            run_task("read the contacts", _contacts_and_readiness, context.engine, _org,
+                     parent=self, on_success=self._show_invoice_contacts)
         else:
             raise ValueError("a payment or an invoice is needed")
 
@@ -178,6 +186,14 @@ class PayLinkEmailDialog(QDialog):
         self.intro.setText(text)
         self.send_button.setEnabled(False)
         self.amount_edit.setEnabled(False)
+
+    def _show_invoice_contacts(self, found: tuple[tuple[tuple[str, str], ...], bool]) -> None:
+        contacts, email_ready = found
+        self._show_contacts(contacts)
+        if not email_ready:
+            self._refuse(self._invoice_words + "Email is not set up yet: set up the mail "
+                         "server under Settings › Email first. (Pay… can also make a pay link "
+                         "to copy into your own email.)")
 
     def _show_contacts(self, contacts: tuple[tuple[str, str], ...],
                        default_to: str = "") -> None:

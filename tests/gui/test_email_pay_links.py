@@ -132,3 +132,14 @@ def test_no_emailed_pay_links_with_authorize_net(qtbot: QtBot, world: PaymentWor
     assert action is not None and not action.isEnabled()
     assert "cannot be emailed" in action.toolTip() and "Authorize.Net" in action.toolTip()
     wait_for_background_tasks(qtbot)
+
+
+def test_no_link_is_made_when_email_is_not_set_up(qtbot: QtBot, world: PaymentWorld) -> None:
+    dialog = PayLinkEmailDialog(world.context, invoice=(ORG_ID, world.invoice_ids[0],
+                                                        Money(10_000, "USD")),
+                                invoice_label="Invoice 1045")
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitUntil(lambda: "not set up" in dialog.intro.text(), timeout=5_000)
+    assert not dialog.send_button.isEnabled()
+    wait_for_background_tasks(qtbot)
