@@ -156,6 +156,17 @@ def test_an_unreachable_server_keeps_the_emails_queued(engine: Engine,
     assert row.attempts == 0 and "could not reach" in (row.last_error or "")
 
 
+def test_one_seat_claims_an_email(engine: Engine) -> None:
+    from app.core.email.outbox import claim
+
+    queue(engine, "t:claim")
+    [row] = email_log(engine)
+    now = utcnow()
+    assert claim(engine, row.id, now) is True
+    assert claim(engine, row.id, now) is False  # the other seat loses; its lease holds
+    assert claim(engine, row.id, now + timedelta(minutes=6)) is True  # a crashed sender's
+
+
 def test_a_template_mistake_fails_the_email_with_a_sentence(
         engine: Engine, mailbox: DemoMailbox, credentials: CredentialStore) -> None:
     save_smtp_settings(engine, plain(mailbox))
@@ -217,8 +228,9 @@ def test_plain_smtp_only_to_this_computer() -> None:
 
 
 @pytest.fixture
-def world(sqlite_engine: Engine) -> Iterator[PayWorld]:
-    with pay_world(sqlite_engine, ["500.00", "250.00"]) as w:
+def world(engine: Engine) -> Iterator[PayWorld]:
+    """On SQLite and PostgreSQL: the receipt is queued inside the payment's transaction."""
+    with pay_world(engine, ["500.00", "250.00"]) as w:
         yield w
 
 
