@@ -81,6 +81,8 @@ def test_setup_email_tests_then_saves_and_send_delivers(
     assert len(tls_mailbox.received) == 2
     code, out, _ = _run(capsys, "--profile", str(profile), "email", "log")
     assert "maria@contoso.example" in out and "Sent" in out
+    _code, out, _ = _run(capsys, "--profile", str(profile), "doctor")
+    assert "Email" in out and "sends through 127.0.0.1" in out
 
 
 def test_plain_smtp_to_another_computer_is_refused(capsys: pytest.CaptureFixture[str],
