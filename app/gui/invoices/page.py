@@ -49,6 +49,7 @@ _RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
 INVOICE_PAGE_EXTENSIONS: tuple[str, ...] = (
     "app.gui.payments.actions:install_invoice_page_pay_action",
     "app.gui.quickbooks.invoice_link:install_invoice_page_quickbooks",
+    "app.gui.email_pay_links:install_invoice_page_pay_link_email",
 )
 
 

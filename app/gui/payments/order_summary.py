@@ -30,7 +30,6 @@ import logging
 from collections.abc import Sequence
 from datetime import date
 from typing import Any
-from urllib.parse import quote
 
 from PySide6.QtCore import QSignalBlocker, Qt, QTimer, QUrl, Signal, Slot
 from PySide6.QtGui import QCloseEvent, QDesktopServices, QGuiApplication, QKeyEvent
@@ -1104,24 +1103,11 @@ class OrderSummaryDialog(QDialog):
 
     @Slot()
     def email_link(self) -> None:
-        """Open the mail program with the link, addressed to the contact making the payment."""
-        if self.hosted is None and not self.link_edit.text():
-            return
-        contact_email = None
-        if self.order is not None:
-            contact_id = self.selected_contact_id()
-            contact_email = next(
-                (c.email for c in self.order.contacts if c.contact_id == contact_id), None
-            )
-        total = self._fmt(self.hosted.total) if self.hosted is not None else ""
-        organization = self.order.organization_name if self.order else ""
-        subject = f"Payment link for {organization} — {total}"
-        body = (
-            f"Hello,\n\nYou can pay {total} securely at this link:\n\n{self.link_edit.text()}"
-            "\n\nThank you."
-        )
-        url = f"mailto:{quote(contact_email or '')}?subject={quote(subject)}&body={quote(body)}"
-        QDesktopServices.openUrl(QUrl(url))
+        """Email the link through PayDesk's outbox (app.gui.email_pay_links)."""
+        if self.hosted is not None:
+            from app.gui.email_pay_links import open_pay_link_email
+
+            open_pay_link_email(self, self.context, self.hosted.payment_id)
 
     def receipt(self) -> Receipt | None:
         """The receipt of the approved payment shown now, or None."""

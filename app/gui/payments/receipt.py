@@ -11,6 +11,7 @@ Everything here runs on the GUI thread except the workers it starts.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Slot
@@ -26,17 +27,31 @@ from app.gui.workers import run_task
 __all__ = ["Receipt", "ReceiptButtons", "ReceiptLine", "write_receipt_pdf"]
 
 
+def _complete(receipt: Receipt, engine: Engine | None) -> Receipt:
+    """A surcharge always goes with its disclosure (from the shared rules when the screen
+    did not give it). Worker thread."""
+    if receipt.surcharge and not receipt.surcharge_disclosure and engine is not None:
+        from app.core.payments.summary import load_surcharge_settings
+
+        return replace(receipt,
+                       surcharge_disclosure=load_surcharge_settings(engine).disclosure_text())
+    return receipt
+
+
 def write_receipt_pdf(receipt: Receipt, path: Path, engine: Engine | None,
                       locale: str = "en_US") -> Path:
     """Render the core's PDF and write it whole, or not at all (worker thread)."""
     partial = path.with_name(path.name + ".part")
-    partial.write_bytes(render_receipt_pdf(receipt, engine=engine, locale=locale))
+    partial.write_bytes(render_receipt_pdf(_complete(receipt, engine), engine=engine,
+                                           locale=locale))
     partial.replace(path)
     return path
 
 
-def _identity(engine: Engine | None) -> ReceiptIdentity | None:
-    return load_receipt_identity(engine) if engine is not None else None
+def _prepare(receipt: Receipt, engine: Engine | None
+             ) -> tuple[Receipt, ReceiptIdentity | None]:
+    identity = load_receipt_identity(engine) if engine is not None else None
+    return _complete(receipt, engine), identity
 
 
 class ReceiptButtons(QObject):
@@ -74,10 +89,11 @@ class ReceiptButtons(QObject):
         receipt = self._receipt()
         if receipt is None:
             return
-        run_task("prepare the receipt", _identity, self._engine(), parent=self._parent,
-                 on_success=lambda identity: self._print(receipt, identity))
+        run_task("prepare the receipt", _prepare, receipt, self._engine(), parent=self._parent,
+                 on_success=self._print)
 
-    def _print(self, receipt: Receipt, identity: ReceiptIdentity | None) -> None:
+    def _print(self, prepared: tuple[Receipt, ReceiptIdentity | None]) -> None:
+        receipt, identity = prepared
         printer = QPrinter(QPrinter.PrinterMode.HighResolution)
         printer.setDocName(f"Payment receipt {receipt.reference}")
         dialog = QPrintDialog(printer, self._parent)
