@@ -22,7 +22,7 @@ from operator import itemgetter
 from pathlib import Path
 
 from PySide6.QtCore import QDate, QModelIndex, Qt, QTimer, Slot
-from PySide6.QtGui import QFontMetrics
+from PySide6.QtGui import QAction, QFontMetrics, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -403,6 +403,12 @@ class PaymentSearchView(PaymentListView):
             )
             header.resizeSection(index, width)
         self.table.doubleClicked.connect(self._open_row)
+        # Enter (Return) opens the current row, as a double click does.
+        open_action = QAction("Open", self.table)
+        open_action.setShortcuts([QKeySequence(Qt.Key.Key_Return), QKeySequence(Qt.Key.Key_Enter)])
+        open_action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+        open_action.triggered.connect(self.open_current)
+        self.table.addAction(open_action)
 
         self.empty = EmptyState("No payments yet", "")
         self.stack = QStackedWidget()
@@ -526,6 +532,13 @@ class PaymentSearchView(PaymentListView):
                     "Invoices and choose Pay… to take the first one.",
                 )
             self.stack.setCurrentWidget(self.empty)
+
+    @Slot()
+    def open_current(self) -> None:
+        """Open the current row's payment (Enter)."""
+        index = self.table.currentIndex()
+        if index.isValid():
+            self._open_row(index)
 
     @Slot(QModelIndex)
     def _open_row(self, index: QModelIndex) -> None:
