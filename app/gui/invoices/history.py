@@ -84,6 +84,7 @@ from app.gui.context import AppContext
 from app.gui.invoices.formatting import date_text, local_today, money_text
 from app.gui.invoices.model import COLUMNS, InvoiceHistoryModel
 from app.gui.widgets import EmptyState, SearchField
+from app.gui.widgets.keys import add_open_shortcut
 from app.gui.workers import Task, WorkerFailure, run_task
 
 log = logging.getLogger(__name__)
@@ -262,6 +263,7 @@ class InvoiceHistoryView(QWidget):
         filters.addWidget(self.show_paid)
 
         self.table = QTableView()
+        self.table.setTabKeyNavigation(False)  # Tab leaves the table (Tab order)
         self.table.setObjectName("invoiceTable")
         self.table.setModel(self.model)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -275,6 +277,8 @@ class InvoiceHistoryView(QWidget):
         # ``activated`` is Enter and double-click (or single click where the platform
         # opens items that way), so the table opens invoices the way the desktop does.
         self.table.activated.connect(self._on_activated)
+        add_open_shortcut(self.table, self.open_current)
+        self.search.set_results(self.table, self)
         self.table.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         vertical = self.table.verticalHeader()
         vertical.setVisible(False)

@@ -187,6 +187,7 @@ class InvoicePage(QWidget):
 
         # Lines
         self.lines = QTableWidget(0, 6)
+        self.lines.setTabKeyNavigation(False)  # Tab leaves the table (Tab order)
         self.lines.setObjectName("invoiceLines")
         self.lines.setHorizontalHeaderLabels(
             ["Date", "Description", "Quantity", "Rate", "Amount", "Tax"]
@@ -198,6 +199,7 @@ class InvoicePage(QWidget):
 
         # Payments applied
         self.payments = QTableWidget(0, 6)
+        self.payments.setTabKeyNavigation(False)  # Tab leaves the table (Tab order)
         self.payments.setObjectName("invoicePayments")
         self.payments.setHorizontalHeaderLabels(
             ["Date", "Amount", "Method", "Reference", "Status", "Posted to Autotask/QuickBooks"]

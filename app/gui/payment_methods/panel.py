@@ -105,6 +105,7 @@ class SavedMethodsPanel(QWidget):
         header.addStretch(1)
 
         self.table = QTableWidget(0, len(_COLUMNS), self)
+        self.table.setTabKeyNavigation(False)  # Tab leaves the table (Tab order)
         self.table.setObjectName("savedMethodsTable")
         self.table.setHorizontalHeaderLabels(list(_COLUMNS))
         self.table.verticalHeader().hide()

@@ -97,6 +97,7 @@ def _pill_item(text: str, tone: Tone) -> QTableWidgetItem:
 
 def _table(name: str, headers: Sequence[str], right: Sequence[int] = ()) -> QTableWidget:
     table = QTableWidget(0, len(headers))
+    table.setTabKeyNavigation(False)  # Tab leaves the table (Tab order)
     table.setObjectName(name)
     table.setHorizontalHeaderLabels(list(headers))
     for column in right:
@@ -612,6 +613,7 @@ class RefundDialog(QDialog):
         self.amount_error.setVisible(False)
         form.addRow("", self.amount_error)
         self.reason_edit = QPlainTextEdit()
+        self.reason_edit.setTabChangesFocus(True)  # Tab moves on, as in every field
         self.reason_edit.setObjectName("refundReason")
         self.reason_edit.setPlaceholderText(
             "Why — kept in PayDesk's history and in the Autotask note"

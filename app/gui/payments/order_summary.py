@@ -177,6 +177,9 @@ class OrderSummaryDialog(QDialog):
         self._poll_timer.timeout.connect(self._poll_hosted)
 
         self._build()
+        # The keyboard starts where the person types first: the amount (Tab goes on to the
+        # method, the contact, the memo and Pay).
+        self.amount_edit.setFocus(Qt.FocusReason.OtherFocusReason)
         self._set_loading(True)
         self._load()
 
@@ -210,6 +213,7 @@ class OrderSummaryDialog(QDialog):
         layout.addWidget(self.invoices_error)
 
         self.allocation_table = QTableWidget(0, 5)
+        self.allocation_table.setTabKeyNavigation(False)  # Tab leaves the table (Tab order)
         self.allocation_table.setObjectName("allocationTable")
         self.allocation_table.setAccessibleName("Invoices being paid")
         self.allocation_table.setHorizontalHeaderLabels(
@@ -514,6 +518,8 @@ class OrderSummaryDialog(QDialog):
         self._fill_methods(order.methods)
         self._fill_contacts(order.contacts)
         self.recompute()
+        if self.amount_edit.hasFocus():
+            self.amount_edit.selectAll()  # typing replaces the amount owed
 
     def _on_load_failed(self, failure: WorkerFailure) -> None:
         from app.gui.errors import describe_exception

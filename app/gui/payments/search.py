@@ -22,7 +22,7 @@ from operator import itemgetter
 from pathlib import Path
 
 from PySide6.QtCore import QDate, QModelIndex, Qt, QTimer, Slot
-from PySide6.QtGui import QAction, QFontMetrics, QKeySequence
+from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -65,6 +65,7 @@ from app.gui.payments.common import (
 from app.gui.payments.payment_list import PaymentListView
 from app.gui.widgets import EmptyState, StatusPillDelegate, Tone
 from app.gui.widgets.headers import add_area_header
+from app.gui.widgets.keys import add_open_shortcut
 from app.gui.widgets.lazy_table import Align, Column, LazyTableModel, TextTone
 from app.gui.workers import Task, run_task
 
@@ -359,6 +360,7 @@ class PaymentSearchView(PaymentListView):
         layout.addLayout(bar)
 
         self.table = QTableView()
+        self.table.setTabKeyNavigation(False)  # Tab leaves the table (Tab order)
         self.table.setObjectName("paymentSearchTable")
         self.table.setAccessibleName("Payments and refunds")
         self.table.setModel(self.model)
@@ -403,12 +405,7 @@ class PaymentSearchView(PaymentListView):
             )
             header.resizeSection(index, width)
         self.table.doubleClicked.connect(self._open_row)
-        # Enter (Return) opens the current row, as a double click does.
-        open_action = QAction("Open", self.table)
-        open_action.setShortcuts([QKeySequence(Qt.Key.Key_Return), QKeySequence(Qt.Key.Key_Enter)])
-        open_action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
-        open_action.triggered.connect(self.open_current)
-        self.table.addAction(open_action)
+        add_open_shortcut(self.table, self.open_current)  # Enter, as a double click
 
         self.empty = EmptyState("No payments yet", "")
         self.stack = QStackedWidget()

@@ -20,7 +20,7 @@ from datetime import datetime
 from functools import partial
 
 from PySide6.QtCore import QModelIndex, QPoint, Qt, Slot
-from PySide6.QtGui import QAction, QKeySequence, QShowEvent
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -58,6 +58,7 @@ from app.gui.payments.posting_actions import PostingActions
 from app.gui.payments.upkeep import PaymentUpkeep
 from app.gui.widgets import EmptyState, SearchField, StatusPillDelegate, Tone
 from app.gui.widgets.headers import FilterButtons, add_area_header
+from app.gui.widgets.keys import add_open_shortcut
 from app.gui.widgets.lazy_table import Align, Column, LazyTableModel, TextTone
 
 log = logging.getLogger(__name__)
@@ -263,6 +264,7 @@ class TransactionsView(PaymentListView):
         layout.addLayout(bar)
 
         self.table = QTableView()
+        self.table.setTabKeyNavigation(False)  # Tab leaves the table (Tab order)
         self.table.setObjectName("transactionsTable")
         self.table.setAccessibleName("Transactions")
         self.table.setModel(self.model)
@@ -288,11 +290,8 @@ class TransactionsView(PaymentListView):
             if column.pill is not None:
                 self.table.setItemDelegateForColumn(index, pill)
         self.table.selectionModel().selectionChanged.connect(self._update_actions)
-        open_action = QAction("Open", self.table)
-        open_action.setShortcuts([QKeySequence(Qt.Key.Key_Return), QKeySequence(Qt.Key.Key_Enter)])
-        open_action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
-        open_action.triggered.connect(self.open_selected)
-        self.table.addAction(open_action)
+        add_open_shortcut(self.table, self.open_selected)
+        self.search.set_results(self.table, self)
 
         self.empty = EmptyState("No payments yet", "")
         self.stack = QStackedWidget()

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractButton,
     QBoxLayout,
@@ -55,6 +56,16 @@ class PageHeader(QWidget):
         self.back_button.setText("‹ Back")
         self.back_button.setObjectName("backButton")
         self.back_button.clicked.connect(self.backRequested)
+        # The platform's Back keys (Alt+Left; ⌘[ on macOS) while this page is on show.
+        back = QAction("Back", self)
+        back.setObjectName("backAction")
+        back.setShortcuts(QKeySequence.keyBindings(QKeySequence.StandardKey.Back))
+        back.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        back.triggered.connect(self.backRequested)
+        self.addAction(back)
+        keys = back.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
+        self.back_button.setToolTip(f"Back ({keys})" if keys else "Back")
+        self.back_button.setAccessibleName("Back")
         self.title = QLabel()
         self.title.setObjectName("pageTitle")
         font = self.title.font()
