@@ -84,6 +84,7 @@ from app.gui.context import AppContext
 from app.gui.invoices.formatting import date_text, local_today, money_text
 from app.gui.invoices.model import COLUMNS, InvoiceHistoryModel
 from app.gui.widgets import EmptyState, SearchField
+from app.gui.widgets.accessible import describe
 from app.gui.widgets.keys import add_open_shortcut
 from app.gui.workers import Task, WorkerFailure, run_task
 
@@ -353,6 +354,15 @@ class InvoiceHistoryView(QWidget):
         self.export_button.setObjectName("invoiceExport")
         self.export_button.clicked.connect(self._export_clicked)
         self.toolbar.addWidget(self.export_button)
+        describe(self.export_button, "Save the invoices in this view, as shown, to a CSV file")
+        describe(self.status_filter, "Only invoices in this status")
+        describe(self.date_filter, "Only invoices dated in this period")
+        describe(self.date_from, "First invoice date to list", "Invoices dated from")
+        describe(self.date_to, "Last invoice date to list", "Invoices dated to")
+        describe(self.organization_chip, "Show every organization again",
+                 "Organization filter")
+        describe(self.table, "Enter opens the selected invoice; Ctrl+P pays the selected "
+                 "invoices.", "Invoices")
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)

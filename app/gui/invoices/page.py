@@ -39,6 +39,7 @@ from app.gui.changes import RefreshOnChange
 from app.gui.context import AppContext
 from app.gui.invoices.formatting import date_text, local_today, money_text
 from app.gui.widgets import StatusPill, invoice_status_tone
+from app.gui.widgets.accessible import describe
 from app.gui.widgets.headers import PageHeader
 from app.gui.workers import Task, run_task
 
@@ -204,6 +205,9 @@ class InvoicePage(QWidget):
         self.payments.setHorizontalHeaderLabels(
             ["Date", "Amount", "Method", "Reference", "Status", "Posted to Autotask/QuickBooks"]
         )
+        describe(self.lines, "What the invoice bills, line by line", "Invoice lines")
+        describe(self.payments, "Payments and refunds PayDesk took on this invoice",
+                 "Payments on this invoice")
         self.no_payments = QLabel("No payments have been taken in PayDesk for this invoice.")
         self.no_payments.setObjectName("mutedText")
         for table in (self.lines, self.payments):

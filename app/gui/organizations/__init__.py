@@ -60,6 +60,7 @@ from app.gui.invoices.history import InvoiceHistoryView
 from app.gui.invoices.page import InvoicePage
 from app.gui.invoices.sync_follow import ChangedRows, follow_sync
 from app.gui.widgets import EmptyState, SearchField
+from app.gui.widgets.accessible import describe
 from app.gui.widgets.headers import PageHeader
 from app.gui.widgets.keys import add_open_shortcut
 from app.gui.widgets.lazy_table import Align, Column, LazyTableModel, Listing
@@ -249,6 +250,7 @@ class OrganizationListView(QWidget):
             header.resizeSection(section, 140)
         self.table.activated.connect(self._open_current)
         add_open_shortcut(self.table, self._open_current)
+        describe(self.table, "Enter opens the selected organization's page", "Organizations")
         self.search.set_results(self.table, self)
         self.context = context
         self.empty = EmptyState(
@@ -497,6 +499,8 @@ class OrganizationPage(QWidget):
         self.contacts.setObjectName("organizationContacts")
         self.contracts = _small_table(["Contract", "Status", "Starts", "Ends"], 0)
         self.contracts.setObjectName("organizationContracts")
+        describe(self.contacts, "The organization's contacts in Autotask", "Contacts")
+        describe(self.contracts, "The organization's contracts in Autotask", "Contracts")
         self.tabs = QTabWidget()
         self.tabs.setObjectName("organizationTabs")
         self.tabs.addTab(self.invoices, "Invoices")

@@ -49,6 +49,7 @@ from app.core.gateways.repository import SavedMethods, StoredMethod
 from app.gui.context import AppContext
 from app.gui.errors import describe_exception
 from app.gui.widgets import PILL_TONE_ROLE, EmptyState, StatusPill, StatusPillDelegate, Tone
+from app.gui.widgets.accessible import describe
 from app.gui.widgets.pill import TONE_COLOURS
 from app.gui.workers import Task, WorkerFailure, run_task
 
@@ -146,6 +147,11 @@ class SavedMethodsPanel(QWidget):
         self.default_button.setObjectName("makeDefaultButton")
         self.remove_button = QPushButton("Remove…", self)
         self.remove_button.setObjectName("removeMethodButton")
+        describe(self.default_button, "Use the selected method first when this organization "
+                 "pays")
+        describe(self.remove_button, "Remove the selected method from the gateway and PayDesk")
+        describe(self.table, "The organization's saved cards and bank accounts",
+                 "Saved payment methods")
         buttons = QHBoxLayout()
         buttons.addWidget(self.add_button)
         buttons.addStretch(1)
@@ -171,6 +177,9 @@ class SavedMethodsPanel(QWidget):
                                          "client")
         self.cancel_wait_button = QPushButton("Stop waiting", self.waiting)
         self.cancel_wait_button.setObjectName("cancelWaitButton")
+        describe(self.reopen_button, "Open the gateway's secure page in your browser again")
+        describe(self.cancel_wait_button, "Stop waiting for the client to finish the secure "
+                 "page")
         wait_buttons = QHBoxLayout()
         wait_buttons.addStretch(1)
         wait_buttons.addWidget(self.copy_link_button)

@@ -61,6 +61,7 @@ from app.gui.payments.common import (
 from app.gui.payments.posting_actions import PostingActions
 from app.gui.payments.receipt import Receipt, ReceiptButtons, ReceiptLine
 from app.gui.widgets import StatusPill, StatusPillDelegate, Tone
+from app.gui.widgets.accessible import describe
 from app.gui.widgets.pill import PILL_TONE_ROLE
 from app.gui.workers import Task, WorkerFailure, run_task
 
@@ -274,6 +275,14 @@ class PaymentDetailDialog(QDialog):
         buttons.addStretch(1)
         buttons.addWidget(close)
         layout.addLayout(buttons)
+        describe(self.refund_button, "Give back all or part of this payment")
+        describe(self.void_button, "Cancel this bank debit before it settles")
+        describe(close, "Close the payment (Esc)")
+        describe(self.invoices_table, "The invoices this payment paid", "Invoices paid")
+        describe(self.refunds_table, "Refunds of this payment", "Refunds")
+        describe(self.postings_table, "What PayDesk told Autotask and your books",
+                 "Postings")
+        describe(self.history_table, "Everything that happened to this payment", "History")
 
     # --- loading ---------------------------------------------------------------------------------
     @Slot()
@@ -642,6 +651,13 @@ class RefundDialog(QDialog):
         buttons.addWidget(self.cancel_button)
         buttons.addWidget(self.confirm_button)
         layout.addLayout(buttons)
+        describe(self.full_radio, "Refund everything not refunded yet")
+        describe(self.partial_radio, "Refund the amount typed next")
+        describe(self.amount_edit, "How much to refund", "Amount to refund")
+        describe(self.reason_edit, "Why — kept in PayDesk's history and in the Autotask note",
+                 "Reason")
+        describe(self.cancel_button, "Close without refunding (Esc)")
+        describe(self.confirm_button, "Ask the gateway to give the money back")
         self._validate()
 
     def _fmt(self, value: Money) -> str:

@@ -85,6 +85,7 @@ from app.gui.payments.common import (
 )
 from app.gui.payments.receipt import Receipt, ReceiptButtons, ReceiptLine
 from app.gui.widgets import StatusPill, Tone
+from app.gui.widgets.accessible import describe
 from app.gui.workers import Task, WorkerFailure, run_task
 
 log = logging.getLogger(__name__)
@@ -177,6 +178,7 @@ class OrderSummaryDialog(QDialog):
         self._poll_timer.timeout.connect(self._poll_hosted)
 
         self._build()
+        self._describe_controls()
         # The keyboard starts where the person types first: the amount (Tab goes on to the
         # method, the contact, the memo and Pay).
         self.amount_edit.setFocus(Qt.FocusReason.OtherFocusReason)
@@ -502,6 +504,25 @@ class OrderSummaryDialog(QDialog):
             on_failure=self._on_load_failed,
             parent=self,
         )
+
+    def _describe_controls(self) -> None:
+        """What a screen reader says after each control's name."""
+        describe(self.allocation_table, "How the payment is spread over the invoices; "
+                 "type in “To pay” to change an invoice's share")
+        describe(self.amount_edit, "How much the client pays now")
+        describe(self.full_balance_button, "Pay everything the invoices owe")
+        describe(self.method_combo, "The saved card or bank account to charge, or the "
+                 "gateway's secure page")
+        describe(self.contact_combo, "Who is paying, for the receipt and the Autotask note")
+        describe(self.memo_edit, "Shown on the receipt and in the Autotask note")
+        describe(self.cancel_button, "Close without paying (Esc)")
+        describe(self.pay_button, "Take the payment now")
+        describe(self.link_edit, "The address of the secure page to send the client",
+                 "Pay link")
+        describe(self.copy_link_button, "Copy the secure page's address")
+        describe(self.email_link_button, "Send the secure page's address by e-mail")
+        describe(self.try_again_button, "Back to the form, to choose another method")
+        describe(self.done_button, "Close the dialog")
 
     def _set_loading(self, loading: bool) -> None:
         self.pay_button.setEnabled(False)

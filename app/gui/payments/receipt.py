@@ -22,6 +22,7 @@ from PySide6.QtPrintSupport import QPrintDialog, QPrinter
 from PySide6.QtWidgets import QDialog, QFileDialog, QPushButton, QWidget
 
 from app.core.money import Money
+from app.gui.widgets.accessible import describe
 
 
 @dataclass(frozen=True)
@@ -181,6 +182,8 @@ class ReceiptButtons(QObject):
         self.pdf_button = QPushButton("Save receipt as PDF…", parent)
         self.pdf_button.setObjectName("saveReceiptButton")
         self.pdf_button.clicked.connect(self.save_pdf)
+        describe(self.print_button, "Print the client's receipt for this payment")
+        describe(self.pdf_button, "Save the client's receipt for this payment as a PDF file")
 
     def set_enabled(self, enabled: bool) -> None:
         self.print_button.setEnabled(enabled)

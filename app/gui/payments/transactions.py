@@ -57,6 +57,7 @@ from app.gui.payments.payment_list import PaymentListView
 from app.gui.payments.posting_actions import PostingActions
 from app.gui.payments.upkeep import PaymentUpkeep
 from app.gui.widgets import EmptyState, SearchField, StatusPillDelegate, Tone
+from app.gui.widgets.accessible import describe
 from app.gui.widgets.headers import FilterButtons, add_area_header
 from app.gui.widgets.keys import add_open_shortcut
 from app.gui.widgets.lazy_table import Align, Column, LazyTableModel, TextTone
@@ -292,6 +293,16 @@ class TransactionsView(PaymentListView):
         self.table.selectionModel().selectionChanged.connect(self._update_actions)
         add_open_shortcut(self.table, self.open_selected)
         self.search.set_results(self.table, self)
+        describe(self.table, "Enter opens the selected payment's detail, where it can be "
+                 "refunded.")
+        filter_descriptions = {
+            TransactionFilter.ALL: "List every payment",
+            TransactionFilter.FAILING_TO_POST: "List the payments that could not be posted "
+            "to Autotask or your books",
+            TransactionFilter.PENDING: "List the payments still waiting for an outcome",
+        }
+        for value, button in self.filter_buttons.items():
+            describe(button, filter_descriptions[value])
 
         self.empty = EmptyState("No payments yet", "")
         self.stack = QStackedWidget()

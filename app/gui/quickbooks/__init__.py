@@ -30,6 +30,7 @@ from app.core.quickbooks.books import SOURCE_ONLINE
 from app.core.quickbooks.review import QuickBooksState, quickbooks_state
 from app.gui.context import AppContext
 from app.gui.widgets import EmptyState, Tone
+from app.gui.widgets.accessible import describe
 from app.gui.widgets.pill import TONE_COLOURS
 from app.gui.workers import run_task
 
@@ -93,6 +94,7 @@ class QuickBooksArea(QWidget):
         self.reconnect_button = QPushButton("Reconnect…")
         self.reconnect_button.setObjectName("quickbooksReconnectButton")
         self.reconnect_button.clicked.connect(self._open_setup)
+        describe(self.reconnect_button, "Sign in to QuickBooks again in Setup")
         row = QHBoxLayout(self.problem)
         row.setContentsMargins(12, 8, 12, 8)
         row.addWidget(self.problem_text, 1)

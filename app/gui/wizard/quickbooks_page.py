@@ -325,6 +325,7 @@ class QuickBooksPage(QWizardPage):
         self.client_secret.setObjectName("quickbooksClientSecret")
         self.client_secret.setEchoMode(QLineEdit.EchoMode.Password)
         self.show_secret = QCheckBox("Show", panel)
+        self.show_secret.setObjectName("quickbooksSecretShow")
         self.show_secret.toggled.connect(self._reveal_secret)
         self.secret_note = self._hint("")
         self.secret_note.hide()
@@ -359,6 +360,9 @@ class QuickBooksPage(QWizardPage):
         form.addRow("Client &secret:", secret_stack)
         form.addRow("&Redirect address:", redirect_stack)
         self.redirect_label = form.labelForField(redirect_stack)
+        # Their labels name the boxes around them: screen readers need the field's own name.
+        self.client_secret.setAccessibleName("Client secret")
+        self.redirect.setAccessibleName("Redirect address")
 
         self.connect_button = QPushButton("&Connect to QuickBooks", panel)
         self.connect_button.setObjectName("quickbooksConnectButton")
@@ -378,6 +382,7 @@ class QuickBooksPage(QWizardPage):
         self.paste_box.setObjectName("quickbooksPasteBox")
         self.pasted = QLineEdit(self.paste_box)
         self.pasted.setObjectName("quickbooksPastedAddress")
+        self.pasted.setAccessibleName("Address the browser showed after signing in")
         self.pasted.setPlaceholderText("https://…?code=…&state=…&realmId=…")
         self.use_pasted = QPushButton("Use this address", self.paste_box)
         self.use_pasted.setObjectName("quickbooksUsePastedButton")
@@ -434,6 +439,7 @@ class QuickBooksPage(QWizardPage):
         ])
         self.qwc_url = QLineEdit(DEFAULT_QWC_URL, panel)
         self.qwc_url.setObjectName("quickbooksQwcUrl")
+        self.qwc_url.setAccessibleName("Web Connector address")
         self.qwc_button = QPushButton("Save .qwc…", panel)
         self.qwc_button.setObjectName("quickbooksQwcButton")
         self.qwc_button.setAutoDefault(False)
