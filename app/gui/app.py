@@ -44,6 +44,7 @@ from app.gui.errors import CrashHandler, describe_exception
 from app.gui.gc import GuiThreadGarbageCollector, freeze_startup_objects
 from app.gui.resources import ResourceNotFoundError, app_icon, style_sheet
 from app.gui.stopping import StopOnSignals
+from app.gui.theme import apply_theme
 
 if TYPE_CHECKING:
     from app.gui.main_window import MainWindow
@@ -214,7 +215,10 @@ def create_application() -> QApplication:
     app.setFont(font)
     try:
         app.setWindowIcon(app_icon())
-        app.setStyleSheet(style_sheet())
+        sheet = style_sheet()
+        apply_theme(app, sheet)
+        # The system switched between light and dark while PayDesk is open.
+        app.styleHints().colorSchemeChanged.connect(lambda _scheme: apply_theme(app, sheet))
     except ResourceNotFoundError as exc:
         # PayDesk still works without its looks; say so in the log.
         log.warning("%s", exc)

@@ -53,6 +53,7 @@ from sqlalchemy.engine import make_url
 from app.core.setup.steps import is_setup_complete, setup_status
 from app.gui.about import AboutDialog, UpdateCheckRunner
 from app.gui.context import AppContext
+from app.gui.theme import set_themed_style
 from app.gui.widgets import EmptyState, StatusPill, Tone
 from app.gui.widgets.accessible import describe
 from app.gui.widgets.pill import TONE_COLOURS
@@ -239,7 +240,7 @@ class MainWindow(QMainWindow):
         self.setup_banner = QFrame()
         self.setup_banner.setObjectName("setupBanner")
         background, foreground = TONE_COLOURS[Tone.WARNING]
-        self.setup_banner.setStyleSheet(
+        set_themed_style(self.setup_banner,
             f"QFrame#setupBanner {{ background: {background}; border-bottom: 1px solid "
             f"#E5B45A; }} QFrame#setupBanner QLabel {{ color: {foreground}; }}"
         )

@@ -38,6 +38,7 @@ from app.core.storage.engine import session_scope
 from app.gui.changes import RefreshOnChange
 from app.gui.context import AppContext
 from app.gui.invoices.formatting import date_text, local_today, money_text
+from app.gui.theme import set_themed_style
 from app.gui.widgets import StatusPill, invoice_status_tone
 from app.gui.widgets.accessible import describe
 from app.gui.widgets.headers import PageHeader
@@ -257,7 +258,7 @@ class InvoicePage(QWidget):
         scroll.setObjectName("invoicePageScroll")
         body.setObjectName("invoicePageBody")
         # The page reads as one sheet: no panel colour behind the scrolled body.
-        scroll.setStyleSheet(
+        set_themed_style(scroll,
             "QScrollArea#invoicePageScroll, QWidget#invoicePageBody { background: transparent; }"
         )
         scroll.viewport().setAutoFillBackground(False)

@@ -48,6 +48,7 @@ from app.core.gateways.connection import load_gateway
 from app.core.gateways.repository import SavedMethods, StoredMethod
 from app.gui.context import AppContext
 from app.gui.errors import describe_exception
+from app.gui.theme import readable_text, set_themed_style
 from app.gui.widgets import PILL_TONE_ROLE, EmptyState, StatusPill, StatusPillDelegate, Tone
 from app.gui.widgets.accessible import describe
 from app.gui.widgets.pill import TONE_COLOURS
@@ -164,7 +165,7 @@ class SavedMethodsPanel(QWidget):
         self.waiting_label = QLabel(self.waiting)
         self.waiting_label.setObjectName("waitingText")
         self.waiting_label.setWordWrap(True)
-        self.waiting_label.setStyleSheet(_message_style(Tone.INFO))
+        set_themed_style(self.waiting_label, _message_style(Tone.INFO))
         self.waiting_bar = QProgressBar(self.waiting)
         self.waiting_bar.setRange(0, 0)
         self.waiting_bar.setTextVisible(False)
@@ -318,7 +319,7 @@ class SavedMethodsPanel(QWidget):
             expiry = QTableWidgetItem(method.expiry or "—")
             if method.is_expired(today.year, today.month):
                 expiry.setText(f"Expired {method.expiry}")
-                expiry.setForeground(QColor(TONE_COLOURS[Tone.DANGER][1]))
+                expiry.setForeground(readable_text(QColor(TONE_COLOURS[Tone.DANGER][1])))
                 expiry.setToolTip("This card has expired; ask the client for a new one.")
             holder = QTableWidgetItem(method.holder_name or "")
             default = QTableWidgetItem("Default" if method.is_default else "")
@@ -353,7 +354,7 @@ class SavedMethodsPanel(QWidget):
 
     def _say(self, text: str, tone: Tone) -> None:
         self.message.setText(text)
-        self.message.setStyleSheet(_message_style(tone))
+        set_themed_style(self.message, _message_style(tone))
         self.message.setVisible(bool(text))
 
     # --- default and remove -------------------------------------------------------------

@@ -60,6 +60,7 @@ from app.gui.payments.common import (
 )
 from app.gui.payments.posting_actions import PostingActions
 from app.gui.payments.receipt import Receipt, ReceiptButtons, ReceiptLine
+from app.gui.theme import set_themed_style
 from app.gui.widgets import StatusPill, StatusPillDelegate, Tone
 from app.gui.widgets.accessible import describe
 from app.gui.widgets.pill import PILL_TONE_ROLE
@@ -167,7 +168,7 @@ class PaymentDetailDialog(QDialog):
         self.notice = QLabel()
         self.notice.setObjectName("paymentNotice")
         self.notice.setWordWrap(True)
-        self.notice.setStyleSheet(
+        set_themed_style(self.notice,
             "QLabel#paymentNotice { background: #DFF2E6; color: #1D6B3B; border-radius: 6px;"
             " padding: 6px 10px; }"
         )
@@ -176,7 +177,7 @@ class PaymentDetailDialog(QDialog):
         self.failure_label = QLabel()
         self.failure_label.setObjectName("paymentFailure")
         self.failure_label.setWordWrap(True)
-        self.failure_label.setStyleSheet("color: #A02727;")
+        set_themed_style(self.failure_label, "color: #A02727;")
         self.failure_label.setVisible(False)
         layout.addWidget(self.failure_label)
 
@@ -188,7 +189,7 @@ class PaymentDetailDialog(QDialog):
         self.facts.setColumnStretch(1, 1)
         money = QFrame()
         money.setObjectName("paymentMoney")
-        money.setStyleSheet(
+        set_themed_style(money,
             "QFrame#paymentMoney { background: #F7F8FA; border: 1px solid #DDE1E7;"
             " border-radius: 6px; }"
         )
@@ -354,7 +355,7 @@ class PaymentDetailDialog(QDialog):
             pair = 0
             key = QLabel(name)
             key.setObjectName("fieldLabel")
-            key.setStyleSheet("color: #4A5465;")
+            set_themed_style(key, "color: #4A5465;")
             shown = QLabel(value)
             shown.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             shown.setWordWrap(name in ("Memo", "Pay link", "How"))
@@ -617,7 +618,7 @@ class RefundDialog(QDialog):
             form.addRow("Amount", amount_box)
         self.amount_error = QLabel()
         self.amount_error.setObjectName("refundAmountError")
-        self.amount_error.setStyleSheet("color: #A02727;")
+        set_themed_style(self.amount_error, "color: #A02727;")
         self.amount_error.setWordWrap(True)
         self.amount_error.setVisible(False)
         form.addRow("", self.amount_error)
@@ -642,7 +643,7 @@ class RefundDialog(QDialog):
         self.cancel_button.clicked.connect(self.reject)
         self.confirm_button = QPushButton(noun)
         self.confirm_button.setObjectName("confirmRefundButton")
-        self.confirm_button.setStyleSheet(
+        set_themed_style(self.confirm_button,
             "QPushButton { background: #A02727; color: white; border: 1px solid #A02727;"
             " border-radius: 6px; padding: 6px 16px; font-weight: 600; }"
             "QPushButton:disabled { background: #E3B3B3; border-color: #E3B3B3; }"
@@ -744,7 +745,7 @@ class RefundDialog(QDialog):
             self.accept()
             return
         self.message.setText(outcome.message)
-        self.message.setStyleSheet(
+        set_themed_style(self.message,
             "color: #A02727;" if outcome.state is RefundState.FAILED else ""
         )
         self.cancel_button.setText("Close")
@@ -757,7 +758,7 @@ class RefundDialog(QDialog):
         exc = failure.exception
         self.message.setText(exc.message if isinstance(exc, PaymentRefused) else
                              describe_exception(exc))
-        self.message.setStyleSheet("color: #A02727;")
+        set_themed_style(self.message, "color: #A02727;")
         for widget in (self.full_radio, self.partial_radio, self.reason_edit, self.cancel_button):
             widget.setEnabled(True)
         self.amount_edit.setEnabled(self.partial_radio.isChecked())

@@ -33,7 +33,7 @@ from typing import Any
 from urllib.parse import quote
 
 from PySide6.QtCore import QSignalBlocker, Qt, QTimer, QUrl, Signal, Slot
-from PySide6.QtGui import QCloseEvent, QDesktopServices, QGuiApplication, QKeyEvent
+from PySide6.QtGui import QCloseEvent, QColor, QDesktopServices, QGuiApplication, QKeyEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -84,6 +84,7 @@ from app.gui.payments.common import (
     missing_gateway_text,
 )
 from app.gui.payments.receipt import Receipt, ReceiptButtons, ReceiptLine
+from app.gui.theme import readable_text, set_themed_style
 from app.gui.widgets import StatusPill, Tone
 from app.gui.widgets.accessible import describe
 from app.gui.workers import Task, WorkerFailure, run_task
@@ -340,7 +341,7 @@ class OrderSummaryDialog(QDialog):
         self.pay_button = QPushButton("Pay")
         self.pay_button.setObjectName("payButton")
         self.pay_button.setProperty("primary", True)
-        self.pay_button.setStyleSheet(_PRIMARY_STYLE)
+        set_themed_style(self.pay_button, _PRIMARY_STYLE)
         self.pay_button.setDefault(True)
         self.pay_button.setMinimumWidth(180)
         self.pay_button.clicked.connect(self.pay)
@@ -352,7 +353,7 @@ class OrderSummaryDialog(QDialog):
     def _build_totals(self) -> QWidget:
         box = QFrame()
         box.setObjectName("orderTotals")
-        box.setStyleSheet(
+        set_themed_style(box,
             "QFrame#orderTotals { background: #F7F8FA; border: 1px solid #DDE1E7;"
             " border-radius: 6px; }"
         )
@@ -380,7 +381,7 @@ class OrderSummaryDialog(QDialog):
         self.surcharge_disclosure = QLabel()
         self.surcharge_disclosure.setObjectName("surchargeDisclosure")
         self.surcharge_disclosure.setWordWrap(True)
-        self.surcharge_disclosure.setStyleSheet("color: #4A5465; font-size: 9pt;")
+        set_themed_style(self.surcharge_disclosure, "color: #4A5465; font-size: 9pt;")
         surcharge_layout.addWidget(self.surcharge_title, 0, 0, right)
         surcharge_layout.addWidget(self.surcharge_value, 0, 1, right)
         surcharge_layout.addWidget(self.surcharge_disclosure, 1, 0, 1, 2)
@@ -450,7 +451,7 @@ class OrderSummaryDialog(QDialog):
         self.try_again_button.clicked.connect(self.try_another_method)
         self.done_button = QPushButton("Done")
         self.done_button.setObjectName("doneButton")
-        self.done_button.setStyleSheet(_PRIMARY_STYLE)
+        set_themed_style(self.done_button, _PRIMARY_STYLE)
         self.done_button.clicked.connect(self.accept)
         for button in (
             self.copy_link_button,
@@ -485,7 +486,7 @@ class OrderSummaryDialog(QDialog):
         label = QLabel()
         label.setObjectName(name)
         label.setWordWrap(True)
-        label.setStyleSheet("color: #A02727;")
+        set_themed_style(label, "color: #A02727;")
         label.setVisible(False)
         return label
 
@@ -697,7 +698,7 @@ class OrderSummaryDialog(QDialog):
         )
         self._set_error(self.amount_error, summary.amount_error)
         self.amount_edit.setProperty("invalid", summary.amount_error is not None)
-        self.amount_edit.setStyleSheet(
+        set_themed_style(self.amount_edit,
             "QLineEdit#paymentAmount { border: 1px solid #C0392B; }"
             if summary.amount_error
             else ""
@@ -731,18 +732,18 @@ class OrderSummaryDialog(QDialog):
             note = _plain_item("")
             if line.error:
                 note.setText(line.error)
-                note.setForeground(Qt.GlobalColor.darkRed)
+                note.setForeground(readable_text(QColor(Qt.GlobalColor.darkRed)))
             elif line.remaining_after is not None and line.remaining_after.minor > 0 and (
                 line.amount is not None and line.amount.minor > 0
             ):
                 note.setText(f"Leaves {fmt(line.remaining_after)} owing")
-                note.setForeground(Qt.GlobalColor.darkGray)
+                note.setForeground(readable_text(QColor(Qt.GlobalColor.darkGray)))
             elif line.amount is not None and line.amount.minor == 0 and not blocked:
                 note.setText("Not paid by this payment")
-                note.setForeground(Qt.GlobalColor.darkGray)
+                note.setForeground(readable_text(QColor(Qt.GlobalColor.darkGray)))
             elif line.remaining_after is not None and line.remaining_after.minor == 0:
                 note.setText("Paid in full")
-                note.setForeground(Qt.GlobalColor.darkGreen)
+                note.setForeground(readable_text(QColor(Qt.GlobalColor.darkGreen)))
             note.setToolTip(note.text())
             table.setItem(row, self.COL_NOTE, note)
         del blocker
@@ -1013,8 +1014,8 @@ class OrderSummaryDialog(QDialog):
         self.done_button.setText("Done" if outcome.approved else "Close")
         retry = self.try_again_button.isVisibleTo(self.result_page)
         # The next step a bookkeeper takes is the highlighted one.
-        self.try_again_button.setStyleSheet(_PRIMARY_STYLE if retry else "")
-        self.done_button.setStyleSheet("" if retry else _PRIMARY_STYLE)
+        set_themed_style(self.try_again_button, _PRIMARY_STYLE if retry else "")
+        set_themed_style(self.done_button, "" if retry else _PRIMARY_STYLE)
         self._set_done_role(not retry)
         total = self._fmt(outcome.total)
         mode = " (test mode)" if outcome.test_mode else ""

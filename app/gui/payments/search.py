@@ -422,10 +422,6 @@ class PaymentSearchView(PaymentListView):
         add_open_shortcut(self.table, self.open_current)  # Enter, as a double click
         describe(self.table, "Payments and refunds matching the filters. Enter opens one.",
                  "Payments found")
-        # Reading order: the date, then each row of filters from left to right.
-        tab_order(self.period, self.date_from, self.date_to, self.organization,
-                  self.invoice_number, self.type_combo, self.transaction_id,
-                  self.status_combo, self.clear_button, self.export_button, self.table)
 
         self.empty = EmptyState("No payments yet", "")
         self.stack = QStackedWidget()
@@ -435,6 +431,10 @@ class PaymentSearchView(PaymentListView):
         self.status_label = QLabel()
         self.status_label.setObjectName("secondaryText")
         layout.addWidget(self.status_label)
+        # Reading order: the date, then each row of filters from left to right.
+        tab_order(self.period, self.date_from, self.date_to, self.organization,
+                  self.invoice_number, self.type_combo, self.transaction_id,
+                  self.status_combo, self.clear_button, self.export_button, self.table)
 
     # --- filters ------------------------------------------------------------------------------
     def _load_organizations(self) -> None:

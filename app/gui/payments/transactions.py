@@ -56,6 +56,7 @@ from app.gui.payments.common import (
 from app.gui.payments.payment_list import PaymentListView
 from app.gui.payments.posting_actions import PostingActions
 from app.gui.payments.upkeep import PaymentUpkeep
+from app.gui.theme import set_themed_style
 from app.gui.widgets import EmptyState, SearchField, StatusPillDelegate, Tone
 from app.gui.widgets.accessible import describe
 from app.gui.widgets.headers import FilterButtons, add_area_header
@@ -317,7 +318,7 @@ class TransactionsView(PaymentListView):
         self.upkeep_label = QLabel()
         self.upkeep_label.setObjectName("upkeepProblem")
         self.upkeep_label.setWordWrap(True)
-        self.upkeep_label.setStyleSheet("color: #85520A;")
+        set_themed_style(self.upkeep_label, "color: #85520A;")
         self.upkeep_label.setVisible(False)
         layout.addWidget(self.upkeep_label)
         self._update_actions()

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 from app.core.quickbooks.books import SOURCE_ONLINE
 from app.core.quickbooks.review import QuickBooksState, quickbooks_state
 from app.gui.context import AppContext
+from app.gui.theme import set_themed_style
 from app.gui.widgets import EmptyState, Tone
 from app.gui.widgets.accessible import describe
 from app.gui.widgets.pill import TONE_COLOURS
@@ -86,7 +87,7 @@ class QuickBooksArea(QWidget):
         self.problem = QFrame()
         self.problem.setObjectName("quickbooksProblem")
         background, foreground = TONE_COLOURS[Tone.DANGER]
-        self.problem.setStyleSheet(
+        set_themed_style(self.problem,
             f"QFrame#quickbooksProblem {{ background: {background}; border-radius: 6px; }} "
             f"QFrame#quickbooksProblem QLabel {{ color: {foreground}; }}")
         self.problem_text = QLabel()

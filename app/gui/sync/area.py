@@ -30,6 +30,7 @@ from app.core.sync.history import (
 from app.core.sync.specs import SPECS
 from app.gui.context import AppContext
 from app.gui.sync.controller import SyncController, controller_for
+from app.gui.theme import set_themed_style
 from app.gui.widgets.accessible import describe
 from app.gui.workers import run_task
 
@@ -146,7 +147,7 @@ class SyncArea(QWidget):
         self.quarantine_table.setWordWrap(True)
         layout.addWidget(self.quarantine_table, 2)
         self.quarantine_empty = QLabel("None — every record Autotask sent could be stored.")
-        self.quarantine_empty.setStyleSheet("color: #5B6472;")
+        set_themed_style(self.quarantine_empty, "color: #5B6472;")
         layout.addWidget(self.quarantine_empty)
 
         describe(self.interval, "How often PayDesk copies what changed in Autotask",

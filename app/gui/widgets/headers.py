@@ -26,6 +26,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.gui.theme import set_themed_style
+
 __all__ = ["FilterButtons", "PageHeader", "add_area_header"]
 
 _FILTER_STYLE = (
@@ -103,7 +105,7 @@ class FilterButtons(QWidget):
             button.setCheckable(True)
             button.setChecked(value == selected)
             button.setProperty("filterValue", key)
-            button.setStyleSheet(_FILTER_STYLE)
+            set_themed_style(button, _FILTER_STYLE)
             self.group.addButton(button)
             self.buttons[value] = button
             self._values[button] = value

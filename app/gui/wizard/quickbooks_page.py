@@ -57,6 +57,7 @@ from app.core.quickbooks.online.errors import QuickBooksCurrencyError, QuickBook
 from app.core.quickbooks.online.oauth import AuthorizationAnswer, ConsentFlow
 from app.core.quickbooks.online.setup import CompanyReport, connect_company
 from app.gui.context import AppContext
+from app.gui.theme import set_themed_style
 from app.gui.widgets.pill import Tone
 from app.gui.wizard.notice import Notice
 from app.gui.wizard.plugins import WizardPagePlugin
@@ -255,7 +256,7 @@ class QuickBooksPage(QWizardPage):
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
         scroll.setObjectName("quickbooksPageScroll")
-        scroll.setStyleSheet("QScrollArea#quickbooksPageScroll, QWidget#quickbooksPageBody "
+        set_themed_style(scroll, "QScrollArea#quickbooksPageScroll, QWidget#quickbooksPageBody "
                              "{ background: transparent; }")
         scroll.viewport().setAutoFillBackground(False)
         scroll.setWidget(body)
@@ -282,7 +283,7 @@ class QuickBooksPage(QWizardPage):
     def _hint(text: str) -> QLabel:
         label = QLabel(text)
         label.setWordWrap(True)
-        label.setStyleSheet("color: #4A5465;")
+        set_themed_style(label, "color: #4A5465;")
         label.setTextFormat(Qt.TextFormat.RichText)
         label.setOpenExternalLinks(True)
         return label
@@ -334,7 +335,7 @@ class QuickBooksPage(QWizardPage):
         self.redirect_hint = self._hint("")
         self.redirect_error = QLabel(panel)
         self.redirect_error.setObjectName("quickbooksRedirectError")
-        self.redirect_error.setStyleSheet("color: #A02727;")
+        set_themed_style(self.redirect_error, "color: #A02727;")
         self.redirect_error.setWordWrap(True)
         self.redirect_error.hide()
         self.sandbox_note = self._hint("")
