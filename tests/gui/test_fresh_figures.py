@@ -317,6 +317,19 @@ def test_a_dismissed_posting_shows_on_every_screen_that_lists_the_payment(
     qtbot.waitUntil(lambda: page.payments_view.model.rowCount() == 1, timeout=5000)
     assert cell(page.payments_view.model, "Amount", "$1,200.00", "Posting") == "Failing to post"
 
+    invoice_page = screens.invoice.page
+
+    def posted_on_page() -> str:
+        item = invoice_page.payments.item(0, 5) if invoice_page.payments.rowCount() else None
+        return item.text() if item is not None else ""
+
+    detail = PaymentDetailDialog(world.context, paid)  # left open on the payment
+    qtbot.addWidget(detail)
+    detail.show()
+    qtbot.waitUntil(lambda: detail.detail is not None, timeout=5000)
+    assert detail.detail is not None and any(p.can_retry for p in detail.detail.postings)
+    failing_on_page = posted_on_page()
+    assert failing_on_page == "Failed — needs attention" or "fail" in failing_on_page.lower()
     monkeypatch.setattr(QMessageBox, "question",
                         staticmethod(lambda *a, **k: QMessageBox.StandardButton.Yes))
     screens.transactions.table.selectRow(0)
@@ -328,6 +341,10 @@ def test_a_dismissed_posting_shows_on_every_screen_that_lists_the_payment(
 
     qtbot.waitUntil(lambda: cell(page.payments_view.model, "Amount", "$1,200.00", "Posting")
                     == "Dismissed", timeout=FRESH_MS)
+    qtbot.waitUntil(lambda: detail.detail is not None and not any(
+        p.can_retry for p in detail.detail.postings), timeout=FRESH_MS)
+    # The invoice's page lists the payment with its posting status: failing no longer.
+    qtbot.waitUntil(lambda: posted_on_page() not in ("", failing_on_page), timeout=FRESH_MS)
     qtbot.waitUntil(lambda: screens.search.model.rowCount() == 1, timeout=FRESH_MS)
 
 

@@ -103,7 +103,10 @@ class InvoicePage(QWidget):
         self.setObjectName("invoicePage")
         self.context = context
         bus = context.changes()
-        RefreshOnChange(self, lambda _ids: self.reload(), bus.invoicesChanged)
+        # Its payments' posting status shows too: a posting delivered, failed, retried or
+        # dismissed anywhere reloads the open invoice.
+        RefreshOnChange(self, lambda _ids: self.reload(), bus.invoicesChanged,
+                        bus.postingsChanged)
         self.detail: InvoiceDetail | None = None
         self._web_url = ""
         currency = context.currency() or "USD"

@@ -49,6 +49,7 @@ from app.core.payments import (
     payment_detail,
 )
 from app.core.posting.actions import PostingActionResult
+from app.gui.changes import RefreshOnChange
 from app.gui.context import AppContext
 from app.gui.payments.common import (
     PAYMENT_STATE_TONES,
@@ -139,6 +140,14 @@ class PaymentDetailDialog(QDialog):
         self.refund_dialog: RefundDialog | None = None
         self._build()
         self.reload()
+        bus = context.changes()
+        # Refunded, settled or posted from another screen while open: shown at once.
+        RefreshOnChange(self, self._on_changes, bus.paymentsChanged, bus.postingsChanged)
+
+    @Slot(object)
+    def _on_changes(self, payment_ids: list[int]) -> None:
+        if not payment_ids or self.payment_id in payment_ids:
+            self.reload()
 
     # --- building ------------------------------------------------------------------------------
     def _build(self) -> None:
