@@ -16,7 +16,7 @@ from datetime import date
 
 import pytest
 from PySide6.QtCore import QAbstractItemModel, QItemSelectionModel, Qt
-from PySide6.QtWidgets import QLineEdit, QMessageBox, QPushButton, QWidget
+from PySide6.QtWidgets import QAbstractItemView, QLineEdit, QMessageBox, QPushButton, QWidget
 from pytestqt.qtbot import QtBot
 from sqlalchemy import update
 
@@ -212,15 +212,34 @@ def test_a_payment_reaches_every_other_open_screen_within_a_second(
     assert kept(screens) == before
 
 
-def refund_from(qtbot: QtBot, view: TransactionsView | PaymentSearchView, amount: str) -> None:
-    """Open the first payment's detail from ``view`` (Enter on its row) and refund ``amount``."""
-    view.window().activateWindow()
-    qtbot.waitUntil(view.window().isActiveWindow, timeout=2000)
-    view.table.setFocus()
-    view.table.selectRow(0)
-    qtbot.keyClick(view.table, Qt.Key.Key_Return)
+def open_with_enter(qtbot: QtBot, table: QAbstractItemView) -> None:
+    """Select the first row of ``table`` and press Enter, as a person does."""
+    table.window().activateWindow()
+    qtbot.waitUntil(table.window().isActiveWindow, timeout=2000)
+    table.setFocus()
+    table.selectRow(0)
+    qtbot.keyClick(table, Qt.Key.Key_Return)
+
+
+def detail_from_list(qtbot: QtBot, view: TransactionsView | PaymentSearchView
+                     ) -> PaymentDetailDialog:
+    open_with_enter(qtbot, view.table)
     detail = view.detail_dialog
     assert isinstance(detail, PaymentDetailDialog)
+    return detail
+
+
+def detail_from_invoice_page(qtbot: QtBot, screens: Screens) -> PaymentDetailDialog:
+    page = screens.invoice.page
+    qtbot.waitUntil(lambda: page.payments.rowCount() > 0, timeout=3000)
+    open_with_enter(qtbot, page.payments)
+    detail = page.payment_opener.dialog
+    assert isinstance(detail, PaymentDetailDialog)
+    return detail
+
+
+def refund_from(qtbot: QtBot, detail: PaymentDetailDialog, amount: str) -> None:
+    """Refund ``amount`` in the payment's detail."""
     qtbot.waitUntil(lambda: detail.detail is not None and detail.refund_button.isEnabled(),
                     timeout=5000)
     qtbot.mouseClick(detail.refund_button, Qt.MouseButton.LeftButton)
@@ -236,7 +255,8 @@ def refund_from(qtbot: QtBot, view: TransactionsView | PaymentSearchView, amount
     detail.close()
 
 
-@pytest.mark.parametrize("place", ["transactions", "payment-search", "organization-payments"])
+@pytest.mark.parametrize("place", ["transactions", "payment-search", "organization-payments",
+                                   "invoice-page"])
 def test_a_refund_reaches_every_other_open_screen_within_a_second(
     qtbot: QtBot, world: PaymentWorld, place: str
 ) -> None:
@@ -246,12 +266,16 @@ def test_a_refund_reaches_every_other_open_screen_within_a_second(
     before = kept(screens)
     page = screens.organization.page
     assert page is not None
-    view = {"transactions": screens.transactions, "payment-search": screens.search,
-            "organization-payments": page.payments_view}[place]
-    if view is page.payments_view:
-        page.tabs.setCurrentWidget(view)
+    if place == "invoice-page":
+        detail = detail_from_invoice_page(qtbot, screens)
+    else:
+        view = {"transactions": screens.transactions, "payment-search": screens.search,
+                "organization-payments": page.payments_view}[place]
+        if view is page.payments_view:
+            page.tabs.setCurrentWidget(view)
+        detail = detail_from_list(qtbot, view)
 
-    refund_from(qtbot, view, "50.00")
+    refund_from(qtbot, detail, "50.00")
 
     # The known stale figure: Invoice History kept the old balance after a refund.
     balance_everywhere(qtbot, screens, "$1,050.00", "$1,600.49")
@@ -359,7 +383,7 @@ def test_a_refund_brings_a_paid_invoice_back_to_invoice_history(
     assert cell(history.model, "Invoice #", "1045", "Balance") is None
     before = kept(screens)
 
-    refund_from(qtbot, screens.transactions, "300.00")
+    refund_from(qtbot, detail_from_list(qtbot, screens.transactions), "300.00")
 
     balance_everywhere(qtbot, screens, "$300.00", "$850.49")
     assert kept(screens).selected == before.selected

@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import date
 from urllib.parse import urlencode
 
-from PySide6.QtCore import Qt, QUrl, Signal, Slot
+from PySide6.QtCore import QModelIndex, Qt, QUrl, Signal, Slot
 from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -42,6 +42,7 @@ from app.gui.theme import set_themed_style
 from app.gui.widgets import StatusPill, invoice_status_tone
 from app.gui.widgets.accessible import describe
 from app.gui.widgets.headers import PageHeader
+from app.gui.widgets.keys import add_open_shortcut
 from app.gui.workers import Task, run_task
 
 _RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
@@ -97,6 +98,8 @@ class InvoicePage(QWidget):
     openOrganizationRequested = Signal(int)
     #: An invoice was loaded or reloaded (its id) — actions update what they offer.
     invoiceShown = Signal(int)
+    #: Open a payment listed on the page (its id): Enter or a double click on its row.
+    openPaymentRequested = Signal(int)
 
     def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -210,8 +213,11 @@ class InvoicePage(QWidget):
             ["Date", "Amount", "Method", "Reference", "Status", "Posted to Autotask/QuickBooks"]
         )
         describe(self.lines, "What the invoice bills, line by line", "Invoice lines")
-        describe(self.payments, "Payments and refunds PayDesk took on this invoice",
-                 "Payments on this invoice")
+        describe(self.payments, "Payments and refunds PayDesk took on this invoice; Enter "
+                 "opens the selected one", "Payments on this invoice")
+        self.payments.activated.connect(self._open_payment_at)
+        add_open_shortcut(self.payments, lambda: self._open_payment_at(
+            self.payments.currentIndex()))
         self.no_payments = QLabel("No payments have been taken in PayDesk for this invoice.")
         self.no_payments.setObjectName("mutedText")
         for table in (self.lines, self.payments):
@@ -402,7 +408,9 @@ class InvoicePage(QWidget):
         self.payments.setRowCount(len(detail.payments))
         for r, payment in enumerate(detail.payments):
             local = payment.at.astimezone()
-            self.payments.setItem(r, 0, _item(date_text(local.date(), self.locale_name)))
+            first = _item(date_text(local.date(), self.locale_name))
+            first.setData(Qt.ItemDataRole.UserRole, payment.payment_id)
+            self.payments.setItem(r, 0, first)
             self.payments.setItem(
                 r,
                 1,
@@ -417,6 +425,13 @@ class InvoicePage(QWidget):
         self.payments.setVisible(has_payments)
         self.no_payments.setVisible(not has_payments)
         self._fit_height(self.payments)
+
+    @Slot(QModelIndex)
+    def _open_payment_at(self, index: QModelIndex) -> None:
+        item = self.payments.item(index.row(), 0) if index.isValid() else None
+        payment_id = item.data(Qt.ItemDataRole.UserRole) if item is not None else None
+        if payment_id is not None:
+            self.openPaymentRequested.emit(int(payment_id))
 
     @staticmethod
     def _fit_height(table: QTableWidget) -> None:
