@@ -14,7 +14,7 @@ from datetime import date
 from urllib.parse import urlencode
 
 from PySide6.QtCore import QModelIndex, Qt, QUrl, Signal, Slot
-from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication
+from PySide6.QtGui import QAction, QColor, QDesktopServices, QGuiApplication
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFormLayout,
@@ -38,7 +38,7 @@ from app.core.storage.engine import session_scope
 from app.gui.changes import RefreshOnChange
 from app.gui.context import AppContext
 from app.gui.invoices.formatting import date_text, local_today, money_text
-from app.gui.theme import set_themed_style
+from app.gui.theme import readable_text, set_themed_style
 from app.gui.widgets import StatusPill, invoice_status_tone
 from app.gui.widgets.accessible import describe
 from app.gui.widgets.headers import PageHeader
@@ -344,7 +344,8 @@ class InvoicePage(QWidget):
         from html import escape
 
         self.organization_link.setText(
-            f'<a href="organization" style="color:#1D4F91">{escape(row.organization_name)}</a>'
+            f'<a href="organization" style="color:{_text_colour("#1D4F91")}">'
+            f'{escape(row.organization_name)}</a>'
         )
         self.facts["Invoice date"].setText(date_text(row.invoice_date, self.locale_name) or "—")
         self.facts["Due date"].setText(date_text(row.due_date, self.locale_name) or "—")
@@ -399,7 +400,7 @@ class InvoicePage(QWidget):
             footer = "Autotask has no lines for this invoice."
         elif not detail.lines_add_up:
             footer += (
-                f"<br><span style='color:#85520A'>The lines add up to "
+                f"<br><span style='color:{_text_colour('#85520A')}'>The lines add up to "
                 f"{self._money(detail.lines_total_minor)}, but the invoice total is "
                 f"{self._money(row.total_minor)}. Check the invoice in Autotask.</span>"
             )
@@ -493,3 +494,9 @@ def _rate_fits(rate: object, currency: str) -> bool:
         return False
     scaled = rate.scaleb(_exponent(currency))
     return scaled == scaled.to_integral_value()
+
+
+def _text_colour(light: str) -> str:
+    """A colour for rich text, readable in the scheme in use (``app.gui.theme``)."""
+    return readable_text(QColor(light)).name()
+
