@@ -424,3 +424,30 @@ def test_a_sync_reaches_every_open_screen_within_a_second(
         qtbot.waitUntil(lambda: organizations.list.model.rowCount() == 12, timeout=FRESH_MS)
         qtbot.waitUntil(lambda: sync.history_table.rowCount() == 1, timeout=FRESH_MS)
         wait_for_background_tasks(qtbot)
+
+
+def test_invoice_history_shows_a_refund_taken_in_transactions_when_shown_again(
+    qtbot: QtBot, world: PaymentWorld
+) -> None:
+    """The known stale balance, as it happened: in one window, Invoice History looked at,
+    then a refund in Transactions, then back to Invoice History (Show paid off)."""
+    pay(world, [world.invoice_ids[0]])  # 1045 paid in full: not listed while Show paid is off
+    window = MainWindow(world.context)
+    qtbot.addWidget(window)
+    window.resize(1280, 800)
+    window.show()
+    invoices = window.show_area("invoices")
+    assert isinstance(invoices, InvoicesArea)
+    wait_for_background_tasks(qtbot)
+    assert cell(invoices.history.model, "Invoice #", "1045", "Balance") is None
+    transactions = window.show_area("transactions")
+    assert isinstance(transactions, TransactionsView)
+    qtbot.waitUntil(lambda: transactions.model.rowCount() == 1,  # type: ignore[attr-defined]
+                    timeout=3000)
+    refund_from(qtbot, detail_from_list(qtbot, transactions), "300.00")  # type: ignore[arg-type]
+
+    window.show_area("invoices")
+    qtbot.waitUntil(lambda: cell(invoices.history.model, "Invoice #", "1045", "Balance")
+                    == "$300.00", timeout=FRESH_MS)
+    window.close()
+    wait_for_background_tasks(qtbot)
