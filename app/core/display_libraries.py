@@ -56,11 +56,18 @@ DISPLAY_LIBRARIES: tuple[SystemLibrary, ...] = (
 
 def xcb_plugin_path() -> Path | None:
     """Qt's xcb platform plugin inside the installed PySide6 (None when it is not there)."""
+    roots = []
+    frozen = getattr(sys, "_MEIPASS", None)
+    if frozen:  # the installed program: PySide6 is unpacked beside it
+        roots.append(Path(frozen) / "PySide6")
     spec = importlib.util.find_spec("PySide6")
-    if spec is None or spec.origin is None:
-        return None
-    plugin = Path(spec.origin).parent / "Qt" / "plugins" / "platforms" / "libqxcb.so"
-    return plugin if plugin.is_file() else None
+    if spec is not None and spec.origin is not None:
+        roots.append(Path(spec.origin).parent)
+    for root in roots:
+        plugin = root / "Qt" / "plugins" / "platforms" / "libqxcb.so"
+        if plugin.is_file():
+            return plugin
+    return None
 
 
 def xcb_binaries() -> list[Path]:
