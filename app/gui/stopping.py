@@ -1,7 +1,8 @@
 """Ending PayDesk from the terminal or the system: Ctrl+C (SIGINT), SIGTERM and, where the
-system has it, SIGHUP (the terminal was closed) close the window as the PayDesk menu's Quit
-does, so everything after the event loop runs — the window's layout is saved, background
-tasks finish, the database closes and a ``--demo`` profile is deleted.
+system has them, SIGHUP (the terminal was closed) and SIGBREAK (Ctrl+Break) close the
+window as the PayDesk menu's Quit does, so everything after the event loop runs — the
+window's layout is saved, background tasks finish, the database closes and a ``--demo``
+profile is deleted.
 
 Why a wakeup socket: Python runs its signal handlers only when the main thread runs Python
 code, and while Qt's event loop waits in C++ it runs none, so Ctrl+C did nothing until the
@@ -31,7 +32,7 @@ log = logging.getLogger(__name__)
 
 def stop_signals() -> list[signal.Signals]:
     """The signals that end PayDesk cleanly on this system."""
-    names = ("SIGINT", "SIGTERM", "SIGHUP")
+    names = ("SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK")  # SIGBREAK: Ctrl+Break on Windows
     return [getattr(signal, name) for name in names if hasattr(signal, name)]
 
 
