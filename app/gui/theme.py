@@ -174,6 +174,7 @@ def apply_theme(app: QApplication, style_sheet: str, dark: bool | None = None) -
     if dark is None:
         dark = app.styleHints().colorScheme() == Qt.ColorScheme.Dark
     app.setProperty("paydeskDark", dark)
-    app.setPalette(dark_palette() if dark else app.style().standardPalette())
+    # Light: the platform's own palette again (what PayDesk always used).
+    app.setPalette(dark_palette() if dark else QPalette())
     app.setStyleSheet(themed(style_sheet, dark))
     return dark
