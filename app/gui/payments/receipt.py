@@ -22,6 +22,7 @@ from sqlalchemy import Engine
 
 from app.core.receipt_identity import ReceiptIdentity, load_receipt_identity
 from app.core.receipts import Receipt, ReceiptLine, receipt_html, render_receipt_pdf
+from app.gui.widgets.accessible import describe
 from app.gui.workers import run_task
 
 __all__ = ["Receipt", "ReceiptButtons", "ReceiptLine", "write_receipt_pdf"]
@@ -72,6 +73,8 @@ class ReceiptButtons(QObject):
         self.pdf_button = QPushButton("Save receipt as PDF…", parent)
         self.pdf_button.setObjectName("saveReceiptButton")
         self.pdf_button.clicked.connect(self.save_pdf)
+        describe(self.print_button, "Print the client's receipt for this payment")
+        describe(self.pdf_button, "Save the client's receipt for this payment as a PDF file")
         #: The last PDF saved (for the tests and the status line).
         self.saved_path: Path | None = None
 
