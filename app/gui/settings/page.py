@@ -249,6 +249,8 @@ class SettingsPage(QWidget):
 
     def _stored_ok(self, value: Any) -> None:
         self._busy = False
+        self._stored = value  # what is stored now, even before the reload shows it
+        self.fields_edited()
         self.after_save(value)
         self.show_message("Saved. Every computer using this PayDesk database uses it now.",
                           ok=True)

@@ -23,6 +23,8 @@ from PySide6.QtWidgets import QWidget
 
 from app.gui.context import AppContext
 from app.gui.settings.general_section import create_general_section
+from app.gui.settings.payments_section import create_payments_section
+from app.gui.settings.receipts_section import create_receipts_section
 from app.gui.settings.sync_section import create_sync_section
 
 __all__ = ["SECTIONS", "SettingsSection", "UnsavedChanges", "section"]
@@ -51,6 +53,8 @@ class UnsavedChanges(Protocol):
 SECTIONS: tuple[SettingsSection, ...] = (
     SettingsSection("general", "General", create_general_section),
     SettingsSection("sync", "Sync", create_sync_section),
+    SettingsSection("payments", "Payments", create_payments_section),
+    SettingsSection("receipts", "Receipts", create_receipts_section),
 )
 
 
