@@ -44,7 +44,7 @@ def test_name_address_and_a_logo_from_a_file_are_saved_and_previewed(
     big = QImage(1800, 400, QImage.Format.Format_RGB32)
     big.fill(QColor("#2457C5"))
     picture = tmp_path / "logo.jpg"
-    assert big.save(str(picture), "JPG")
+    assert big.save(str(picture))
 
     page.name.setText("Northwind IT Services")
     page.address.setPlainText("12 Harbor Way\nPortland, OR 97205")
