@@ -22,8 +22,10 @@ from typing import Protocol, runtime_checkable
 from PySide6.QtWidgets import QWidget
 
 from app.gui.context import AppContext
+from app.gui.settings.connections_section import create_connections_section
 from app.gui.settings.general_section import create_general_section
 from app.gui.settings.payments_section import create_payments_section
+from app.gui.settings.posting_section import create_posting_section
 from app.gui.settings.receipts_section import create_receipts_section
 from app.gui.settings.sync_section import create_sync_section
 
@@ -55,6 +57,8 @@ SECTIONS: tuple[SettingsSection, ...] = (
     SettingsSection("sync", "Sync", create_sync_section),
     SettingsSection("payments", "Payments", create_payments_section),
     SettingsSection("receipts", "Receipts", create_receipts_section),
+    SettingsSection("posting", "Posting", create_posting_section),
+    SettingsSection("connections", "Connections", create_connections_section),
 )
 
 
