@@ -62,9 +62,9 @@ def _connect(context: AppContext, autotask: AutotaskSandbox, gateway: GatewaySan
                                     discovery_url=autotask.url)
     save_autotask_connection(context.engine, connection)
     save_autotask_secret(context.credentials, c.secret)
+    signin = AutotaskCredentials(c.username, c.secret, c.integration_code)
     record_successful_test(context.engine, connection,
-                           test_connection(AutotaskCredentials(c.username, c.secret, c.integration_code),
-                                           discovery_url=autotask.url))
+                           test_connection(signin, discovery_url=autotask.url))
     save_gateway_secret(context.credentials, "stripe", gateway.secret_key)
     record_gateway_test(context.engine, GatewayConnection(api_base=gateway.url),
                         make_gateway(gateway).test_connection())
