@@ -47,7 +47,7 @@ class QuickBooksOnlineChoices:
 
 
 def posting_overview(engine: Engine, credentials: CredentialStore) -> tuple[ChannelOverview, ...]:
-    """Every registered channel, Autotask first, then the rest by label."""
+    """Every registered channel: Autotask first, then the connected ones, then the rest."""
     rows: list[ChannelOverview] = []
     with session_scope(engine) as session:
         found = [(channel, channel.is_connected(session)) for channel in channels()]
@@ -59,7 +59,7 @@ def posting_overview(engine: Engine, credentials: CredentialStore) -> tuple[Chan
             channel.name, channel.label, connected,
             tuple(dict.fromkeys(channel.targets.values())), delivery,
             channel.describe_missing(engine, credentials) if connected else None))
-    rows.sort(key=lambda row: (row.name != "autotask", row.label))
+    rows.sort(key=lambda row: (row.name != "autotask", not row.connected, row.label))
     return tuple(rows)
 
 

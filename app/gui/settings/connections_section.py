@@ -45,7 +45,7 @@ class ConnectionRow(QFrame):
         self.name = QLabel(title)
         self.name.setStyleSheet("font-weight: 600; font-size: 11pt;")
         self.pill = StatusPill("Reading…", Tone.NEUTRAL)
-        self.pill.setObjectName(f"connectionState_{key}")
+        self.pill.setProperty("connection", key)  # its object name styles it as a pill
         self.summary = QLabel("")
         self.summary.setObjectName(f"connectionSummary_{key}")
         self.summary.setWordWrap(True)
@@ -68,7 +68,7 @@ class ConnectionRow(QFrame):
 
         head = QHBoxLayout()
         head.addWidget(self.name)
-        head.addWidget(self.pill)
+        head.addWidget(self.pill, 0, Qt.AlignmentFlag.AlignVCenter)
         head.addStretch(1)
         head.addWidget(self.test_button)
         head.addWidget(self.reconnect_button)

@@ -188,6 +188,8 @@ class SettingsPage(QWidget):
         self._stored = loaded.value
         self._has_stored = True
         self.change_label.setText(describe_change(loaded.change, self.context.locale))
+        if self.message.property("kind") == "error":
+            self.show_message("")  # it was about fields that now show what is stored
         self.show_value(loaded.value)
         self.fields_edited()
         self.loaded.emit()

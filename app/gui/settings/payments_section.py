@@ -97,12 +97,14 @@ class PaymentsSection(SettingsPage):
         form.addRow("", self.enabled)
         form.addRow(self._label("&Percentage:", self.percent), percent_row)
         form.addRow("", self.example)
-        self.body.addLayout(form)
-        self.body.addWidget(self.note(
+        only_credit = self.note(
             "<b>Credit cards only.</b> PayDesk never adds a surcharge to debit or prepaid "
             "cards, to bank payments, or to a card whose type the gateway does not report — "
             "it checks each card itself. No surcharge is added on pay links, where the client "
-            "picks the method on the gateway's page."))
+            "picks the method on the gateway's page.")
+        only_credit.setObjectName("surchargeCreditOnly")
+        form.addRow("", only_credit)
+        self.body.addLayout(form)
 
         self.disclosure = QPlainTextEdit()
         self.disclosure.setObjectName("surchargeDisclosure")
@@ -125,7 +127,7 @@ class PaymentsSection(SettingsPage):
         self.regions = QListWidget()
         self.regions.setObjectName("surchargeNotAllowedIn")
         self.regions.setAccessibleName("States and provinces where no surcharge is added")
-        self.regions.setFixedHeight(170)
+        self.regions.setFixedHeight(150)
         for country, title in (("US", "United States"), ("CA", "Canada")):
             for code, name in sorted(
                     ((c, n) for c, n in REGION_NAMES.items() if c.startswith(f"{country}-")),
@@ -255,20 +257,24 @@ class PaymentsSection(SettingsPage):
         self.regions_summary.setText(
             f"No surcharge for clients in: {', '.join(names)}." if names
             else "A surcharge may be added in every state and province.")
-        self.example.setText(self._example_text())
+        text, problem = self._example_text()
+        self.example.setText(text)
+        self.example.setStyleSheet("color: #B3261E;" if problem else "")
         self.fields_edited()
 
-    def _example_text(self) -> str:
+    def _example_text(self) -> tuple[str, bool]:
+        """The example line, and whether it is a problem to correct instead."""
         if not self.enabled.isChecked():
-            return "Off: card payments are charged exactly the amount paid."
+            return "Off: card payments are charged exactly the amount paid.", False
         try:
             rules = self.edited_value().rules
         except InvalidSetting as exc:
-            return str(exc)
+            return str(exc), True
         if self._currency is None:
-            return ""
+            return "", False
         amount = Money.parse(str(EXAMPLE_MAJOR), self._currency)
         fee = amount.percent(rules.effective_percent())
         locale = self.context.locale
         return (f"Example: a {amount.format(locale)} credit card payment is charged "
-                f"{(amount + fee).format(locale)} — a surcharge of {fee.format(locale)}.")
+                f"{(amount + fee).format(locale)} — a surcharge of {fee.format(locale)}.",
+                False)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from html import escape
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 from sqlalchemy import Engine
 
@@ -40,10 +41,8 @@ def create_posting_section(context: AppContext) -> QWidget:
 
 
 def _targets_text(targets: tuple[str, ...]) -> str:
-    items = [t[0].lower() + t[1:] if t else t for t in targets]
-    if len(items) <= 1:
-        return "".join(items)
-    return ", ".join(items[:-1]) + " and " + items[-1]
+    """"Autotask note, Autotask invoice paid date" (the channels' own labels)."""
+    return ", ".join(targets)
 
 
 class PostingSection(SettingsPage):
@@ -100,7 +99,7 @@ class PostingSection(SettingsPage):
                           else Tone.WARNING if channel.connected else Tone.NEUTRAL)
         head = QHBoxLayout()
         head.addWidget(name)
-        head.addWidget(pill)
+        head.addWidget(pill, 0, Qt.AlignmentFlag.AlignVCenter)
         head.addStretch(1)
         if channel.connected:
             text = (f"Each payment or refund becomes: {escape(_targets_text(channel.targets))}."

@@ -50,6 +50,8 @@ class SyncSection(SettingsPage):
         form.setVerticalSpacing(12)
         self.interval = QComboBox()
         self.interval.setObjectName("syncIntervalSetting")
+        self.interval.setMinimumWidth(280)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.FieldsStayAtSizeHint)
         for minutes in INTERVAL_CHOICES:
             self.interval.addItem(interval_text(minutes), minutes)
         self.run_at_start = QCheckBox("Sync a few seconds after PayDesk opens")

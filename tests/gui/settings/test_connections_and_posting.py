@@ -159,7 +159,7 @@ def test_posting_says_what_goes_where(qtbot: QtBot, set_up_context: AppContext,
     page = _page(qtbot, set_up_context, "posting")
     assert isinstance(page, PostingSection)
     autotask_text = page.channel_rows["autotask"].text()
-    assert "autotask note and autotask invoice paid date" in autotask_text.lower()
+    assert "becomes: Autotask note, Autotask invoice paid date." in autotask_text
     assert "Not connected: nothing is posted here" in (
         page.channel_rows["quickbooks_online"].text())
     assert not page.quickbooks_box.isVisible()
