@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from unittest.mock import patch
 
+import pytest
 from PySide6.QtWidgets import QMessageBox
 from pytestqt.qtbot import QtBot
 
@@ -109,3 +110,44 @@ def test_leaving_a_section_with_unsaved_changes_asks_first(
     qtbot.waitUntil(lambda: load_sync_schedule(app_context.engine).interval_minutes == 30,
                     timeout=10_000)
     wait_for_background_tasks(qtbot)
+
+
+@pytest.mark.parametrize(("run_at_start", "synced_minutes_ago", "starts"), [
+    (True, 120, True),
+    (False, 120, False),
+    (True, 2, False),  # fresh enough: the last sync is more recent than the interval
+])
+def test_the_controller_honours_run_at_start(
+    qtbot: QtBot, set_up_context: AppContext, monkeypatch: pytest.MonkeyPatch,
+    run_at_start: bool, synced_minutes_ago: int, starts: bool,
+) -> None:
+    from datetime import timedelta
+
+    from app.core.clock import utcnow
+    from app.core.connections import AutotaskConnection, save_autotask_connection
+    from app.core.storage.engine import session_scope
+    from app.core.storage.models import SyncRun
+    from app.core.sync.history import save_sync_schedule
+    from app.gui.sync import controller as controller_module
+
+    engine = set_up_context.engine
+    save_autotask_connection(engine, AutotaskConnection(username="api@msp.example",
+                                                        integration_code="CODE1"))
+    finished = utcnow() - timedelta(minutes=synced_minutes_ago)
+    with session_scope(engine) as s:
+        s.add(SyncRun(kind="incremental", started_at=finished, finished_at=finished,
+                      status="succeeded", counts={}, requests=0, host="seat-1"))
+    save_sync_schedule(engine, SyncSchedule(15, run_at_start), actor="jane@office")
+    monkeypatch.setattr(controller_module, "STARTUP_DELAY_MS", 10)
+    calls: list[bool] = []
+
+    def job(*_args: object, **_kwargs: object) -> object:
+        calls.append(True)
+        raise RuntimeError("no Autotask here")
+
+    controller = controller_module.SyncController(set_up_context, job=job)
+    controller.load_schedule()
+    assert controller.run_at_start is run_at_start and controller.interval == 15
+    qtbot.wait(300)
+    wait_for_background_tasks(qtbot)
+    assert bool(calls) is starts
