@@ -29,8 +29,10 @@ from typing import Any
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (
     QFrame,
+    QGridLayout,
     QHBoxLayout,
     QLabel,
+    QLayout,
     QPushButton,
     QScrollArea,
     QVBoxLayout,
@@ -43,7 +45,7 @@ from app.core.credentials import CredentialStore
 from app.gui.context import AppContext
 from app.gui.workers import WorkerFailure, run_task
 
-__all__ = ["InvalidSetting", "SettingsPage", "describe_change"]
+__all__ = ["FieldRows", "InvalidSetting", "SettingsPage", "describe_change"]
 
 _ERROR_STYLE = "color: #B3261E;"
 _OK_STYLE = "color: #1E7B34;"
@@ -67,6 +69,29 @@ def describe_change(change: SettingChange | None, locale: str = "en_US") -> str:
 
     when = format_datetime(change.changed_at.astimezone(), "d MMM y 'at' HH:mm", locale=locale)
     return f"Last changed on {when} by {change.changed_by}."
+
+
+class FieldRows(QGridLayout):
+    """Label on the left (right-aligned, at the top), field on the right. A grid rather than
+    a QFormLayout, which leaves gaps around word-wrapped notes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setHorizontalSpacing(24)
+        self.setVerticalSpacing(10)
+        self.setColumnStretch(1, 1)
+
+    def addRow(self, label: QLabel | str, field: QWidget | QLayout) -> None:
+        row = self.rowCount()
+        if isinstance(label, str):
+            label = QLabel(label)
+            label.setObjectName("fieldLabel")
+        top_right = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop
+        self.addWidget(label, row, 0, top_right)
+        if isinstance(field, QLayout):
+            self.addLayout(field, row, 1)
+        else:
+            self.addWidget(field, row, 1)
 
 
 class SettingsPage(QWidget):

@@ -16,7 +16,6 @@ from decimal import Decimal, InvalidOperation
 from PySide6.QtCore import Qt, Slot
 from PySide6.QtWidgets import (
     QCheckBox,
-    QFormLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -42,7 +41,7 @@ from app.core.payments.summary import (
 )
 from app.core.payments.surcharge_regions import DEFAULT_NOT_ALLOWED_IN, REGION_NAMES
 from app.gui.context import AppContext
-from app.gui.settings.page import InvalidSetting, SettingsPage
+from app.gui.settings.page import FieldRows, InvalidSetting, SettingsPage
 
 __all__ = ["PaymentsSection", "create_payments_section"]
 
@@ -90,10 +89,7 @@ class PaymentsSection(SettingsPage):
         self.example.setObjectName("surchargeExample")
         self.example.setWordWrap(True)
 
-        form = QFormLayout()
-        form.setHorizontalSpacing(24)
-        form.setVerticalSpacing(10)
-        form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop)
+        form = FieldRows()
         form.addRow("", self.enabled)
         form.addRow(self._label("&Percentage:", self.percent), percent_row)
         form.addRow("", self.example)
