@@ -95,7 +95,8 @@ SETTING_CHANGED = "setting.changed"
 #: Values longer than this (as JSON) are summarised in the audit entry, not copied (a logo).
 _AUDIT_VALUE_LIMIT = 2000
 #: Words that mark a value as secret-like: never copied into the audit log, even by mistake.
-_SECRET_WORDS = ("password", "secret", "token", "api_key", "apikey", "private")
+_SECRET_WORDS = ("password", "secret", "token", "api_key", "apikey", "private",
+                 "integration_code")
 
 
 def set_setting(

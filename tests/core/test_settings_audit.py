@@ -65,12 +65,13 @@ def test_secret_looking_fields_and_big_values_are_not_copied_into_the_audit(
 ) -> None:
     logo = "A" * 50_000
     set_setting(engine, "demo.connection",
-                {"user": "api@msp.example", "password": "hunter2", "logo": logo},
+                {"user": "api@msp.example", "password": "hunter2", "logo": logo,
+                 "integration_code": "VENDOR-CODE-1"},
                 actor="jane@office")
     after = setting_history(engine, "demo.connection")[0].after
     assert after["user"] == "api@msp.example"
     assert after["password"] == "(hidden)"
-    assert "hunter2" not in repr(after)
+    assert "hunter2" not in repr(after) and "VENDOR-CODE-1" not in repr(after)
     assert after["logo"]["summary"] == "50,002 characters"
     assert logo not in repr(after)
 

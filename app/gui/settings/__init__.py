@@ -11,7 +11,8 @@ Threads: GUI thread only; sections run their database work in workers.
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Slot
+from PySide6.QtCore import QEvent, QObject, Qt, Slot
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -81,6 +82,7 @@ class SettingsArea(QWidget):
 
         self.section_list.currentRowChanged.connect(self._row_chosen)
         self._current = -1
+        self._watched_window: QWidget | None = None
         if sections:
             self.section_list.setCurrentRow(0)
 
@@ -142,6 +144,28 @@ class SettingsArea(QWidget):
             widget.discard_changes()
             return True
         return False
+
+    # --- closing the window with unsaved changes --------------------------------------------
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        window = self.window()
+        if window is not self and window is not self._watched_window:
+            if self._watched_window is not None:
+                self._watched_window.removeEventFilter(self)
+            window.installEventFilter(self)
+            self._watched_window = window
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """Closing the window with unsaved settings asks first (Cancel keeps it open)."""
+        if (watched is self._watched_window and event.type() == QEvent.Type.Close
+                and self.has_unsaved_changes()):
+            key = next((k for k, w in self._widgets.items()
+                        if (u := _unsaved_changes(w)) is not None and u.has_unsaved_changes()),
+                       None)
+            if key is not None and not self._may_leave(key):
+                event.ignore()
+                return True
+        return super().eventFilter(watched, event)
 
     def has_unsaved_changes(self) -> bool:
         return any((u := _unsaved_changes(w)) is not None and u.has_unsaved_changes()

@@ -151,3 +151,30 @@ def test_the_controller_honours_run_at_start(
     qtbot.wait(300)
     wait_for_background_tasks(qtbot)
     assert bool(calls) is starts
+
+
+def test_closing_the_window_with_unsaved_settings_asks_first(
+    qtbot: QtBot, app_context: AppContext
+) -> None:
+    from app.gui.main_window import MainWindow
+
+    window = MainWindow(app_context)
+    qtbot.addWidget(window)
+    window.show()
+    area = window.show_area("settings")
+    assert isinstance(area, SettingsArea)
+    page = area.show_section("sync")
+    assert isinstance(page, SyncSection)
+    _loaded(qtbot, page)
+    page.interval.setCurrentIndex(page.interval.findData(240))
+
+    with patch.object(QMessageBox, "question",
+                      return_value=QMessageBox.StandardButton.Cancel) as asked:
+        assert not window.close()
+    assert asked.called and window.isVisible()
+
+    with patch.object(QMessageBox, "question",
+                      return_value=QMessageBox.StandardButton.Discard):
+        assert window.close()
+    assert load_sync_schedule(app_context.engine).interval_minutes == 15
+    wait_for_background_tasks(qtbot)
