@@ -83,6 +83,8 @@ def _section(session: ScreenshotSession, key: str) -> tuple[QWidget, QWidget]:
     window.show()  # the section reads its settings when first shown
     areas = window.findChildren(SettingsArea)
     assert areas, "the Settings area did not open"
+    # The session closes each screen after taking its picture: no question about edits.
+    areas[0].ask_before_closing = False
     page = areas[0].show_section(key)
     settle()
     return window, page

@@ -83,6 +83,8 @@ class SettingsArea(QWidget):
         self.section_list.currentRowChanged.connect(self._row_chosen)
         self._current = -1
         self._watched_window: QWidget | None = None
+        #: Whether closing the window with unsaved settings asks first.
+        self.ask_before_closing = True
         if sections:
             self.section_list.setCurrentRow(0)
 
@@ -158,7 +160,7 @@ class SettingsArea(QWidget):
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         """Closing the window with unsaved settings asks first (Cancel keeps it open)."""
         if (watched is self._watched_window and event.type() == QEvent.Type.Close
-                and self.has_unsaved_changes()):
+                and self.ask_before_closing and self.has_unsaved_changes()):
             key = next((k for k, w in self._widgets.items()
                         if (u := _unsaved_changes(w)) is not None and u.has_unsaved_changes()),
                        None)
