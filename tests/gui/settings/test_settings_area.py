@@ -56,7 +56,11 @@ def test_the_sections_are_listed_and_general_shows_the_installation(
 def test_sync_settings_are_saved_audited_and_followed_by_the_controller(
     qtbot: QtBot, app_context: AppContext
 ) -> None:
+    from app.gui.sync.area import SyncArea
+
     controller = controller_for(app_context)
+    sync_area = SyncArea(controller)  # the Sync area's own interval choice follows
+    qtbot.addWidget(sync_area)
     area = _area(qtbot, app_context)
     page = area.show_section("sync")
     assert isinstance(page, SyncSection)
@@ -72,6 +76,7 @@ def test_sync_settings_are_saved_audited_and_followed_by_the_controller(
     _loaded(qtbot, page)
     assert load_sync_schedule(app_context.engine) == SyncSchedule(60, False)
     assert controller.interval == 60 and controller.run_at_start is False
+    assert sync_area.interval.currentData() == 60
     assert not page.has_unsaved_changes()
     assert "Last changed on" in page.change_label.text()
     history = setting_history(app_context.engine, "sync.interval_minutes")
