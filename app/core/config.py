@@ -11,8 +11,10 @@ from __future__ import annotations
 import contextlib
 import getpass
 import hashlib
+import json
 import os
 import socket
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -88,17 +90,116 @@ def get_setting(engine: Engine, key: str, default: Any = None) -> Any:
         return default if row is None else row.value.get("v", default)
 
 
-def set_setting(engine: Engine, key: str, value: Any, actor: str | None = None) -> None:
-    """Store a JSON-serialisable value (never a secret; those go to app.core.credentials)."""
+#: The audit action of a changed shared setting.
+SETTING_CHANGED = "setting.changed"
+#: Values longer than this (as JSON) are summarised in the audit entry, not copied (a logo).
+_AUDIT_VALUE_LIMIT = 2000
+#: Words that mark a value as secret-like: never copied into the audit log, even by mistake.
+_SECRET_WORDS = ("password", "secret", "token", "api_key", "apikey", "private",
+                 "integration_code")
+
+
+def set_setting(
+    engine: Engine, key: str, value: Any, actor: str | None = None, *, audit: bool = True
+) -> None:
+    """Store a JSON-serialisable value (never a secret; those go to app.core.credentials).
+
+    A change is audited in the same transaction: who, when, which key, from what to what
+    (``AuditEntry`` with action ``setting.changed``). Storing the value already stored
+    changes nothing and is not audited. ``audit=False`` is for PayDesk's own bookkeeping
+    state kept in this table (read watermarks, a service's status), which no person sets.
+    """
     actor = actor or current_actor()
+    stored = {"v": value}
     with session_scope(engine) as session:
         row = session.get(Setting, key)
+        before = None if row is None else row.value.get("v")
+        if row is not None and row.value == stored:
+            return
+        now = utcnow()
         if row is None:
-            session.add(Setting(key=key, value={"v": value}, updated_at=utcnow(), updated_by=actor))
+            session.add(Setting(key=key, value=stored, updated_at=now, updated_by=actor))
         else:
-            row.value = {"v": value}
-            row.updated_at = utcnow()
+            row.value = stored
+            row.updated_at = now
             row.updated_by = actor
+        if audit:
+            session.add(
+                AuditEntry(
+                    at=now,
+                    actor=actor,
+                    action=SETTING_CHANGED,
+                    subject_type="settings",
+                    subject_id=key[:100],
+                    details={"key": key, "from": _audit_value(before),
+                             "to": _audit_value(value)},
+                )
+            )
+
+
+def _audit_value(value: Any) -> Any:
+    """The value as the audit log keeps it: secret-looking fields masked, long values
+    summarised (their size and a fingerprint, so a change can still be told apart)."""
+    if isinstance(value, dict):
+        value = {
+            k: ("(hidden)" if any(word in str(k).lower() for word in _SECRET_WORDS)
+                and v not in (None, "") else _audit_value(v))
+            for k, v in value.items()
+        }
+    elif isinstance(value, list):
+        value = [_audit_value(v) for v in value]
+    text = json.dumps(value, sort_keys=True, default=str)
+    if len(text) <= _AUDIT_VALUE_LIMIT:
+        return value
+    digest = hashlib.sha256(text.encode()).hexdigest()[:12]
+    return {"summary": f"{len(text):,} characters", "sha256": digest}
+
+
+@dataclass(frozen=True, slots=True)
+class SettingChange:
+    """When a shared setting was last changed, and by whom."""
+
+    key: str
+    changed_at: datetime
+    changed_by: str
+
+
+def last_setting_change(engine: Engine, keys: Sequence[str]) -> SettingChange | None:
+    """The latest change among ``keys`` (a settings section shows it), or None if never set."""
+    with session_scope(engine) as session:
+        row = session.execute(
+            select(Setting.key, Setting.updated_at, Setting.updated_by)
+            .where(Setting.key.in_(list(keys)))
+            .order_by(Setting.updated_at.desc())
+            .limit(1)
+        ).first()
+        return None if row is None else SettingChange(row[0], row[1], row[2])
+
+
+def setting_history(engine: Engine, key: str, limit: int = 20) -> list[AuditRecord]:
+    """The audited changes of one setting, newest first."""
+    with session_scope(engine) as session:
+        rows = session.scalars(
+            select(AuditEntry)
+            .where(AuditEntry.subject_type == "settings", AuditEntry.subject_id == key[:100],
+                   AuditEntry.action == SETTING_CHANGED)
+            .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
+            .limit(limit)
+        ).all()
+        return [
+            AuditRecord(r.at, r.actor, (r.details or {}).get("from"), (r.details or {}).get("to"))
+            for r in rows
+        ]
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRecord:
+    """One audited change of a setting: when, who, from what to what."""
+
+    at: datetime
+    actor: str
+    before: Any
+    after: Any
 
 
 # --- the internal currency ----------------------------------------------------------------------

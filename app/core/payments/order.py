@@ -17,6 +17,7 @@ from app.core.gateways import PaymentGateway
 from app.core.gateways.repository import SavedMethods, StoredMethod
 from app.core.payments.ledger import payable_invoices
 from app.core.payments.summary import PayableInvoice, SurchargeSettings, load_surcharge_settings
+from app.core.payments.surcharge_regions import organization_region
 from app.core.storage.engine import session_scope
 from app.core.storage.models import Contact, Organization
 
@@ -45,6 +46,9 @@ class OrderContext:
     methods: tuple[StoredMethod, ...]
     surcharge: SurchargeSettings
     problems: tuple[str, ...] = field(default_factory=tuple)
+    #: The organization's state or province ("US-CT") for the surcharge rules; None when
+    #: its Autotask address does not say.
+    region: str | None = None
 
 
 def load_order_context(
@@ -64,6 +68,7 @@ def load_order_context(
     with session_scope(engine) as s:
         org = s.get(Organization, organization_id)
         name = org.name if org is not None else f"Organization {organization_id}"
+        region = organization_region(s, org) if org is not None else None
         invoices = payable_invoices(s, invoice_ids, currency)
         active = s.scalars(
             select(Contact)
@@ -97,4 +102,6 @@ def load_order_context(
         methods=methods,
         surcharge=load_surcharge_settings(engine),
         problems=tuple(problems),
+        region=region,
     )
+

@@ -18,6 +18,9 @@ Rules, in the words a bookkeeper would use:
 * A surcharge, when switched on, is a percentage of the amount on **credit cards only** —
   never on bank debits, debit or prepaid cards, or a method whose funding is unknown —
   capped at 3 %, shown as its own line with its disclosure text. It is off by default.
+  It is never added for an organization in a state or province where the MSP's list says
+  surcharges are not allowed (``SurchargeSettings.not_allowed_in``; the organization's
+  region comes from its Autotask address, :mod:`app.core.payments.surcharge_regions`).
 """
 
 from __future__ import annotations
@@ -32,6 +35,11 @@ from sqlalchemy import Engine
 
 from app.core.config import current_actor, get_setting, set_setting
 from app.core.money import InvalidAmountError, Money, currency_exponent
+from app.core.payments.surcharge_regions import (
+    DEFAULT_NOT_ALLOWED_IN,
+    normalise_regions,
+    region_name,
+)
 
 __all__ = [
     "AUTOTASK_MAX_EXCLUSIVE_MAJOR",
@@ -106,6 +114,13 @@ class SurchargeSettings:
     enabled: bool = False
     percent: Decimal = Decimal(0)
     disclosure: str = DEFAULT_DISCLOSURE
+    #: Regions ("US-CT") where no surcharge is added, whatever the card.
+    not_allowed_in: tuple[str, ...] = DEFAULT_NOT_ALLOWED_IN
+
+    def allowed_in(self, region: str | None) -> bool:
+        """Whether a surcharge may be added for an organization in ``region`` (None: the
+        address does not say; then the list cannot forbid it)."""
+        return region is None or region not in self.not_allowed_in
 
     def effective_percent(self) -> Decimal:
         """The percentage actually applied: 0 when off, never above 3 %."""
@@ -222,12 +237,14 @@ def compute_order_summary(
     method: MethodInfo | None = None,
     surcharge: SurchargeSettings | None = None,
     locale: str = "en_US",
+    region: str | None = None,
 ) -> OrderSummary:
     """The Order Summary for these invoices.
 
     ``amount`` is what the bookkeeper typed (text is parsed in ``locale``), ``None`` for the
     default (everything owed). ``allocation_edits`` maps an invoice id to the share typed for
-    it. Pure and fast: call it after every edit.
+    it. ``region`` is the organization's ("US-CT", from ``OrderContext.region``): no
+    surcharge where the rules do not allow one. Pure and fast: call it after every edit.
     """
     rules = surcharge or SurchargeSettings()
     zero = Money.zero(currency)
@@ -351,7 +368,9 @@ def compute_order_summary(
             warnings.append(f"Leaves {fmt(left)} owing on {inv.label.lower()}.")
 
     # --- surcharge and total ------------------------------------------------------------------
-    percent = rules.effective_percent() if surcharge_applies(method) else Decimal(0)
+    allowed_here = rules.allowed_in(region)
+    percent = (rules.effective_percent() if surcharge_applies(method) and allowed_here
+               else Decimal(0))
     payable_amount = value if amount_error is None and not line_errors else None
     if payable_amount is not None and percent > 0:
         fee = payable_amount.percent(percent)
@@ -359,8 +378,12 @@ def compute_order_summary(
     else:
         fee = zero
         disclosure = None
-    if rules.enabled and percent == 0 and method is not None and rules.effective_percent() > 0:
-        warnings.append("No surcharge: surcharges apply to credit cards only.")
+    if method is not None and rules.effective_percent() > 0 and percent == 0:
+        if not allowed_here and surcharge_applies(method):
+            warnings.append(f"No surcharge: surcharges are not allowed for clients in "
+                            f"{region_name(region or '')}.")
+        else:
+            warnings.append("No surcharge: surcharges apply to credit cards only.")
     total = payable_amount + fee if payable_amount is not None else None
 
     return OrderSummary(
@@ -411,17 +434,24 @@ def _percent_text(value: Decimal) -> str:
 
 def load_surcharge_settings(engine: Engine) -> SurchargeSettings:
     """The surcharge rule from the shared settings; off when never set."""
-    raw = get_setting(engine, SURCHARGE_SETTING_KEY)
+    return surcharge_settings_from(get_setting(engine, SURCHARGE_SETTING_KEY))
+
+
+def surcharge_settings_from(raw: Any) -> SurchargeSettings:
+    """The surcharge rule from its stored JSON (defaults for what is missing or unreadable)."""
     if not isinstance(raw, dict):
         return SurchargeSettings()
     try:
         percent = Decimal(str(raw.get("percent", "0")))
     except InvalidOperation:
         percent = Decimal(0)
+    regions = raw.get("not_allowed_in")
     return SurchargeSettings(
         enabled=bool(raw.get("enabled", False)),
         percent=min(max(percent, Decimal(0)), MAX_SURCHARGE_PERCENT),
         disclosure=str(raw.get("disclosure") or DEFAULT_DISCLOSURE),
+        not_allowed_in=(normalise_regions(str(r) for r in regions)
+                        if isinstance(regions, list) else DEFAULT_NOT_ALLOWED_IN),
     )
 
 
@@ -435,6 +465,9 @@ def save_surcharge_settings(
         )
     if settings.enabled and not settings.disclosure.strip():
         raise ValueError("A surcharge needs its disclosure text.")
+    unknown = set(settings.not_allowed_in) - set(normalise_regions(settings.not_allowed_in))
+    if unknown:
+        raise ValueError(f"Unknown state or province: {', '.join(sorted(unknown))}.")
     set_setting(
         engine,
         SURCHARGE_SETTING_KEY,
@@ -442,6 +475,7 @@ def save_surcharge_settings(
             "enabled": settings.enabled,
             "percent": str(settings.percent),
             "disclosure": settings.disclosure,
+            "not_allowed_in": list(normalise_regions(settings.not_allowed_in)),
         },
         actor=actor or current_actor(),
     )

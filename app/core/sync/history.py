@@ -19,6 +19,9 @@ INTERVAL_SETTING = "sync.interval_minutes"
 DEFAULT_INTERVAL_MINUTES = 15
 #: Choices a bookkeeper gets; 0 means "only when I press Sync now".
 INTERVAL_CHOICES = (0, 5, 15, 30, 60, 120, 240)
+#: Whether PayDesk syncs shortly after it starts (True) or waits for the first interval.
+RUN_AT_START_SETTING = "sync.run_at_start"
+DEFAULT_RUN_AT_START = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,7 +187,33 @@ def interval_minutes(engine: Engine) -> int:
         return DEFAULT_INTERVAL_MINUTES
 
 
-def set_interval_minutes(engine: Engine, minutes: int) -> None:
+def set_interval_minutes(engine: Engine, minutes: int, actor: str | None = None) -> None:
     if minutes < 0:
         raise ValueError("the sync interval cannot be negative")
-    set_setting(engine, INTERVAL_SETTING, int(minutes))
+    set_setting(engine, INTERVAL_SETTING, int(minutes), actor=actor)
+
+
+@dataclass(frozen=True, slots=True)
+class SyncSchedule:
+    """When the window syncs on its own: every ``interval_minutes`` (0 = only on demand),
+    and shortly after PayDesk starts when ``run_at_start``. Shared by every seat."""
+
+    interval_minutes: int = DEFAULT_INTERVAL_MINUTES
+    run_at_start: bool = DEFAULT_RUN_AT_START
+
+
+def load_sync_schedule(engine: Engine) -> SyncSchedule:
+    """Runs on a worker thread (a settings read)."""
+    raw = get_setting(engine, RUN_AT_START_SETTING, DEFAULT_RUN_AT_START)
+    return SyncSchedule(interval_minutes(engine),
+                        raw if isinstance(raw, bool) else DEFAULT_RUN_AT_START)
+
+
+def save_sync_schedule(engine: Engine, schedule: SyncSchedule, actor: str | None = None) -> None:
+    """Store the schedule for every seat (each setting audited when it changes)."""
+    if schedule.interval_minutes < 0:
+        raise ValueError("The sync interval cannot be negative.")
+    if schedule.interval_minutes > 24 * 60:
+        raise ValueError("Sync at least once a day (every 1,440 minutes or less).")
+    set_interval_minutes(engine, schedule.interval_minutes, actor=actor)
+    set_setting(engine, RUN_AT_START_SETTING, bool(schedule.run_at_start), actor=actor)

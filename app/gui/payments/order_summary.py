@@ -685,6 +685,7 @@ class OrderSummaryDialog(QDialog):
             method=self._method_info(),
             surcharge=self.order.surcharge,
             locale=self.money_locale,
+            region=self.order.region,
         )
         self._render(self.summary)
 

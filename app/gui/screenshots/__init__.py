@@ -64,6 +64,7 @@ SCREEN_MODULES: tuple[str, ...] = (
     "app.gui.screenshots.quickbooks",
     "app.gui.screenshots.authorizenet",
     "app.gui.screenshots.email",
+    "app.gui.screenshots.settings",
 )
 
 #: The Autotask sandbox's seed and size for screenshots: enough for full tables, quick to sync.

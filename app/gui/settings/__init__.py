@@ -1,188 +1,179 @@
-"""The Settings area: how this PayDesk is set up, in words a bookkeeper can check.
+"""The Settings area: the settings a bookkeeper or IT changes, one section at a time.
 
-It shows the facts that matter when something needs checking or support asks: the internal
-currency (fixed once chosen), where the database is, where the logs are, how secrets are
-kept, whether Autotask and the payment gateway are connected, and the version. Setup opens
-from here too. Connection settings for Autotask and the gateway are changed in
-Setup. The connection states are read in the background (database and keychain).
+A list of sections on the left (:data:`app.gui.settings.sections.SECTIONS`), the chosen
+section on the right, as in a desktop program's preferences. Each section's widget is made
+the first time it is chosen and reads and writes its settings in the background. Settings
+shared by every seat live in the database, and every change is audited
+(:func:`app.core.config.set_setting`). Leaving a section with unsaved changes asks first.
+
+Threads: GUI thread only; sections run their database work in workers.
 """
 
 from __future__ import annotations
 
-from babel.numbers import get_currency_name
-from PySide6.QtCore import Qt, QUrl, Slot
-from PySide6.QtGui import QDesktopServices, QShowEvent
+from PySide6.QtCore import QEvent, QObject, Qt, Slot
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
-    QFormLayout,
-    QFrame,
     QHBoxLayout,
     QLabel,
-    QPushButton,
+    QListWidget,
+    QListWidgetItem,
+    QMessageBox,
+    QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
 
-from app import __version__
-from app.core.connections import load_autotask_connection
-from app.core.gateways.connection import describe_missing_gateway, load_gateway_connection
-from app.core.gateways.types import GatewayMode
-from app.core.logs import LOG_FILENAME
-from app.core.setup.steps import setup_status
 from app.gui.context import AppContext
-from app.gui.widgets.accessible import describe
-from app.gui.workers import WorkerFailure, run_task
+from app.gui.settings.sections import SECTIONS, SettingsSection, UnsavedChanges
+
+__all__ = ["SettingsArea", "create_settings_area"]
 
 
 def create_settings_area(context: AppContext) -> QWidget:
     return SettingsArea(context)
 
 
-def describe_connections(context: AppContext) -> tuple[str, str]:
-    """Runs on a pool thread: (Autotask, payment gateway), each connected or what to do."""
-    missing = dict(
-        (requirement.key, problem)
-        for requirement, problem in setup_status(context.engine, context.credentials).missing
-    )
-    connection = load_autotask_connection(context.engine)
-    if "autotask" in missing or connection is None:
-        autotask = f"{missing.get('autotask', '')} Run Setup… to connect Autotask.".strip()
-    else:
-        zone = f"; Autotask zone: {connection.zone_name}" if connection.zone_name else ""
-        autotask = f"Connected as the API user {connection.username}{zone}."
-    gateway = describe_missing_gateway(context.engine, context.credentials)
-    if gateway is None:
-        stored = load_gateway_connection(context.engine)
-        assert stored is not None
-        account = f", account {stored.account_name}" if stored.account_name else ""
-        mode = (
-            " With a test key: no real money moves."
-            if stored.mode is GatewayMode.TEST
-            else " With a live key: payments take real money."
-            if stored.mode is GatewayMode.LIVE
-            else ""
-        )
-        gateway = f"Connected to {stored.gateway_name}{account}.{mode}"
-    return autotask, gateway
-
-
 class SettingsArea(QWidget):
-    """Read-only facts about this installation, with buttons for Setup and the log folder."""
+    """Sections on the left, the chosen one on the right. GUI thread."""
 
-    def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
+    def __init__(self, context: AppContext, parent: QWidget | None = None,
+                 sections: tuple[SettingsSection, ...] = SECTIONS) -> None:
         super().__init__(parent)
         self.setObjectName("areaPage")
         self.context = context
+        self.sections = sections
+        self._widgets: dict[str, QWidget] = {}
 
         title = QLabel("Settings")
         title.setObjectName("areaTitle")
-        subtitle = QLabel("How this copy of PayDesk is set up.")
+        subtitle = QLabel("Shared by every computer that uses this PayDesk database.")
         subtitle.setObjectName("areaSubtitle")
+        subtitle.setWordWrap(True)
 
-        card = QFrame()
-        card.setObjectName("card")
-        self.form = QFormLayout(card)
-        self.form.setContentsMargins(20, 16, 20, 16)
-        self.form.setHorizontalSpacing(24)
-        self.form.setVerticalSpacing(12)
-        self.form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop)
-        self.values: dict[str, QLabel] = {}
-        for key, label in (
-            ("currency", "Internal currency"),
-            ("autotask", "Autotask"),
-            ("gateway", "Payment gateway"),
-            ("database", "Database"),
-            ("profile", "Profile folder"),
-            ("logs", "Log file"),
-            ("secrets", "Passwords and keys"),
-            ("version", "PayDesk version"),
-        ):
-            value = QLabel()
-            value.setWordWrap(True)
-            value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-            value.setObjectName(f"setting_{key}")
-            value.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
-            name = QLabel(label)
-            name.setObjectName("fieldLabel")
-            name.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop)
-            self.form.addRow(name, value)
-            self.values[key] = value
+        self.section_list = QListWidget()
+        self.section_list.setObjectName("settingsSections")
+        self.section_list.setAccessibleName("Settings sections")
+        for spec in sections:
+            item = QListWidgetItem(spec.title)
+            item.setData(Qt.ItemDataRole.UserRole, spec.key)
+            self.section_list.addItem(item)
+        self.section_list.setFixedWidth(210)
 
-        self.setup_button = QPushButton("Run Setup…")
-        self.setup_button.setObjectName("primaryButton")
-        self.setup_button.clicked.connect(self._open_setup)
-        logs_button = QPushButton("Open Log Folder")
-        logs_button.clicked.connect(self._open_logs)
-        describe(self.setup_button, "Open Setup: the currency, Autotask, the payment gateway "
-                 "and QuickBooks")
-        describe(logs_button, "Show the folder with PayDesk's logs, for your IT support")
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.setup_button)
-        buttons.addWidget(logs_button)
-        buttons.addStretch(1)
+        left = QWidget()
+        left.setObjectName("settingsSidebar")
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(20, 24, 12, 20)
+        left_layout.setSpacing(6)
+        left_layout.addWidget(title)
+        left_layout.addWidget(subtitle)
+        left_layout.addSpacing(10)
+        left_layout.addWidget(self.section_list, 1)
+        left.setFixedWidth(236)
 
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(32, 28, 32, 28)
-        layout.setSpacing(8)
-        layout.addWidget(title)
-        layout.addWidget(subtitle)
-        layout.addSpacing(12)
-        layout.addWidget(card)
-        layout.addSpacing(12)
-        layout.addLayout(buttons)
-        layout.addStretch(1)
-        self.refresh()
+        self.stack = QStackedWidget()
+        self.stack.setObjectName("settingsStack")
 
-    @Slot()
-    def refresh(self) -> None:
-        context = self.context
-        code = context.currency()
-        if code is None:
-            currency = "Not chosen yet. Setup asks for it; once chosen it never changes."
-        else:
-            name = get_currency_name(code, locale=context.locale)
-            currency = f"{name} ({code}). Chosen at setup; it cannot be changed."
-        self.values["currency"].setText(currency)
-        self.values["database"].setText(context.profile.describe_database())
-        self.values["profile"].setText(str(context.profile.folder))
-        self.values["logs"].setText(str(context.profile.logs_folder / LOG_FILENAME))
-        self.values["secrets"].setText(context.credentials.describe_backend())
-        self.values["version"].setText(__version__)
-        run_task(
-            "read the connections",
-            describe_connections,
-            context,
-            on_success=self._show_connections,
-            on_failure=self._connections_failed,
-            parent=self,
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(left)
+        layout.addWidget(self.stack, 1)
+
+        self.section_list.currentRowChanged.connect(self._row_chosen)
+        self._current = -1
+        self._watched_window: QWidget | None = None
+        #: Whether closing the window with unsaved settings asks first.
+        self.ask_before_closing = True
+        if sections:
+            self.section_list.setCurrentRow(0)
+
+    # --- choosing a section ------------------------------------------------------------------
+    def show_section(self, key: str) -> QWidget:
+        """Show the section ``key`` (asking about unsaved changes first) and return its widget."""
+        for row, spec in enumerate(self.sections):
+            if spec.key == key:
+                self.section_list.setCurrentRow(row)
+                return self.section_widget(key)
+        raise KeyError(key)
+
+    def section_widget(self, key: str) -> QWidget:
+        """The section's widget, made on first use."""
+        widget = self._widgets.get(key)
+        if widget is None:
+            spec = next(s for s in self.sections if s.key == key)
+            widget = spec.create(self.context)
+            widget.setAccessibleName(f"{spec.title} settings")
+            self._widgets[key] = widget
+            self.stack.addWidget(widget)
+        return widget
+
+    def current_key(self) -> str | None:
+        row = self.section_list.currentRow()
+        return self.sections[row].key if 0 <= row < len(self.sections) else None
+
+    @Slot(int)
+    def _row_chosen(self, row: int) -> None:
+        if row == self._current or not 0 <= row < len(self.sections):
+            return
+        if 0 <= self._current < len(self.sections) and not self._may_leave(
+                self.sections[self._current].key):
+            self.section_list.blockSignals(True)
+            self.section_list.setCurrentRow(self._current)
+            self.section_list.blockSignals(False)
+            return
+        self._current = row
+        self.stack.setCurrentWidget(self.section_widget(self.sections[row].key))
+
+    def _may_leave(self, key: str) -> bool:
+        """Ask about unsaved changes of section ``key``; False keeps the bookkeeper there."""
+        widget = _unsaved_changes(self._widgets.get(key))
+        if widget is None or not widget.has_unsaved_changes():
+            return True
+        title = next(s.title for s in self.sections if s.key == key)
+        answer = QMessageBox.question(
+            self, "Unsaved changes",
+            f"The {title} settings have changes that are not saved yet.\n\n"
+            "Save them now, or discard them?",
+            QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
+            | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Save,
         )
+        if answer == QMessageBox.StandardButton.Save:
+            # The save runs in the background; a refused one (a field to correct) stays here.
+            return widget.save() is not False
+        if answer == QMessageBox.StandardButton.Discard:
+            widget.discard_changes()
+            return True
+        return False
 
-    def _show_connections(self, texts: tuple[str, str]) -> None:
-        self.values["autotask"].setText(texts[0])
-        self.values["gateway"].setText(texts[1])
-
-    def _connections_failed(self, failure: WorkerFailure) -> None:
-        from app.gui.errors import describe_exception
-
-        text = describe_exception(failure.exception)
-        self.values["autotask"].setText(text)
-        self.values["gateway"].setText(text)
-
+    # --- closing the window with unsaved changes --------------------------------------------
     def showEvent(self, event: QShowEvent) -> None:
-        self.refresh()
         super().showEvent(event)
-
-    @Slot()
-    def _open_setup(self) -> None:
         window = self.window()
-        open_setup = getattr(window, "open_setup", None)
-        if callable(open_setup):
-            open_setup()
-            closed = getattr(window, "setupClosed", None)
-            if closed is not None:  # show what Setup changed once it closes
-                closed.connect(self.refresh, Qt.ConnectionType.UniqueConnection)
+        if window is not self and window is not self._watched_window:
+            if self._watched_window is not None:
+                self._watched_window.removeEventFilter(self)
+            window.installEventFilter(self)
+            self._watched_window = window
 
-    @Slot()
-    def _open_logs(self) -> None:
-        folder = self.context.profile.logs_folder
-        folder.mkdir(parents=True, exist_ok=True)
-        QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """Closing the window with unsaved settings asks first (Cancel keeps it open)."""
+        if (watched is self._watched_window and event.type() == QEvent.Type.Close
+                and self.ask_before_closing and self.has_unsaved_changes()):
+            key = next((k for k, w in self._widgets.items()
+                        if (u := _unsaved_changes(w)) is not None and u.has_unsaved_changes()),
+                       None)
+            if key is not None and not self._may_leave(key):
+                event.ignore()
+                return True
+        return super().eventFilter(watched, event)
+
+    def has_unsaved_changes(self) -> bool:
+        return any((u := _unsaved_changes(w)) is not None and u.has_unsaved_changes()
+                   for w in self._widgets.values())
+
+
+def _unsaved_changes(widget: object) -> UnsavedChanges | None:
+    """The widget as a section that can hold unsaved changes, or None."""
+    return widget if isinstance(widget, UnsavedChanges) else None

@@ -168,6 +168,7 @@ class SyncArea(QWidget):
         controller.progress.connect(self._on_progress)
         controller.finished.connect(self._on_finished)
         controller.failed.connect(self._on_failed)
+        controller.schedule_changed.connect(self._select_interval)  # set in Settings
         self._select_interval(controller.interval)
         self._update_buttons()
         self._show_summary()

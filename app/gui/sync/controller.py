@@ -33,7 +33,12 @@ from app.core.sync import (
     SyncResult,
     run_sync,
 )
-from app.core.sync.history import interval_minutes, last_success, set_interval_minutes
+from app.core.sync.history import (
+    SyncSchedule,
+    last_success,
+    load_sync_schedule,
+    set_interval_minutes,
+)
 from app.gui.context import AppContext
 from app.gui.workers import Task, WorkerFailure, run_task
 
@@ -50,6 +55,8 @@ def install_quickbooks_sync(credentials: CredentialStore) -> None:
 
 #: An overdue sync waits this long after start, so the window is up first.
 STARTUP_DELAY_MS = 5_000
+#: With syncs on demand only, data this old is refreshed at start (when run at start is on).
+FRESH_AT_START_MINUTES = 10
 
 
 def sync_job(engine: Engine, credentials: CredentialStore, full: bool, *,
@@ -90,19 +97,37 @@ class SyncController(QObject):
         self._timer = QTimer(self)
         self._timer.timeout.connect(self._scheduled)
         self._interval = 0
+        self._run_at_start = True
 
     # ----------------------------------------------------------------- schedule
 
     def load_schedule(self) -> None:
-        """Read the interval and the last successful sync from the database; when a sync
-        is already overdue (PayDesk was closed for a while), start one shortly."""
-        self._interval = interval_minutes(self.context.engine)
+        """Read the schedule and the last successful sync from the database. When PayDesk
+        syncs at start (``sync.run_at_start``) and the data is not fresh (older than the
+        interval; with syncs on demand only, older than ``FRESH_AT_START_MINUTES``), start a
+        sync shortly, so the window is up first. The first sync of all is Setup's."""
+        schedule = load_sync_schedule(self.context.engine)
         self.last_synced_at = last_success(self.context.engine)
+        self._interval = schedule.interval_minutes
+        self._run_at_start = schedule.run_at_start
         self._apply_interval()
-        if self._interval > 0 and self.last_synced_at is not None and (
+        fresh_minutes = self._interval or FRESH_AT_START_MINUTES
+        if schedule.run_at_start and self.last_synced_at is not None and (
             utcnow() - self.last_synced_at
-        ).total_seconds() >= self._interval * 60:
+        ).total_seconds() >= fresh_minutes * 60:
             QTimer.singleShot(STARTUP_DELAY_MS, self._scheduled)
+
+    def apply_schedule(self, schedule: SyncSchedule) -> None:
+        """Follow a schedule just saved (by the Settings area): no database access."""
+        self._run_at_start = schedule.run_at_start
+        if schedule.interval_minutes != self._interval:
+            self._interval = schedule.interval_minutes
+            self._apply_interval()
+            self.schedule_changed.emit(self._interval)
+
+    @property
+    def run_at_start(self) -> bool:
+        return self._run_at_start
 
     @property
     def interval(self) -> int:

@@ -46,7 +46,10 @@ from app.core.payments.states import (
 )
 from app.core.payments.summary import (
     MAX_SURCHARGE_PERCENT,
+    SURCHARGE_SETTING_KEY,
+    surcharge_settings_from,
 )
+from app.core.payments.surcharge_regions import organization_region, region_name
 from app.core.posting.channels import (
     PaymentRecorded,
     record_fact,
@@ -54,9 +57,11 @@ from app.core.posting.channels import (
 from app.core.storage.engine import session_scope
 from app.core.storage.models import (
     Invoice,
+    Organization,
     Payment,
     PaymentAllocation,
     PaymentMethod,
+    Setting,
 )
 
 log = logging.getLogger(__name__)
@@ -79,6 +84,7 @@ class ChargeSteps(PipelineLedger):
             if request.payment_method_id is not None:
                 method = session.get(PaymentMethod, request.payment_method_id)
                 self._check_method(method, request)
+            self._check_surcharge_region(session, request)
             invoices = lock_invoices(session, (i for i, _ in request.allocations))
             self._check_invoices(session, invoices, request, exclude_payment_id=None)
             now = utcnow()
@@ -176,6 +182,20 @@ class ChargeSteps(PipelineLedger):
             raise PaymentRefused(
                 "A surcharge can only be added to credit cards.", field="method"
             )
+
+    @staticmethod
+    def _check_surcharge_region(session: Session, request: PaymentRequest) -> None:
+        """No surcharge for an organization where the surcharge rules do not allow one."""
+        if not request.surcharge.minor:
+            return
+        org = session.get(Organization, request.organization_id)
+        region = organization_region(session, org) if org is not None else None
+        row = session.get(Setting, SURCHARGE_SETTING_KEY)
+        rules = surcharge_settings_from(row.value.get("v") if row is not None else None)
+        if not rules.allowed_in(region):
+            raise PaymentRefused(
+                f"No surcharge may be added for clients in {region_name(region or '')}. "
+                "Take the payment without the surcharge.", field="method")
 
     def _check_invoices(
         self,

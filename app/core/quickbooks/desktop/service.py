@@ -205,7 +205,7 @@ class WebConnectorService:
             if force or state_changed or now - self._status_saved_at > 2.0:
                 self._status_saved_at = now
                 set_setting(self.engine, STATUS_SETTING, self._status.to_json(),
-                            actor="QuickBooks Web Connector")
+                            actor="QuickBooks Web Connector", audit=False)
             status = self._status
         if self._on_status is not None:
             self._on_status(status)

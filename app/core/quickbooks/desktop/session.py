@@ -366,7 +366,8 @@ class CompanyFileSession:
         marks = self._watermarks()
         if read.newest is not None:
             marks[read.list_name] = read.newest.isoformat()
-        set_setting(self.engine, READ_WATERMARK_SETTING, marks, actor="QuickBooks Web Connector")
+        set_setting(self.engine, READ_WATERMARK_SETTING, marks, actor="QuickBooks Web Connector",
+                    audit=False)
         self._read = None
         if read.list_name == "customers":
             self._phase = "invoices"

@@ -331,12 +331,13 @@ def quickbooks_sync_hook(credentials: CredentialStore) -> Callable[[Engine, thre
             log.warning("QuickBooks Online read failed: %s", exc.message)
             set_setting(engine, LAST_READ_SETTING, {
                 "status": "failed", "at": started.isoformat(), "message": exc.message,
-                "disconnected": exc.code == "auth"}, actor="PayDesk")
+                "disconnected": exc.code == "auth"}, actor="PayDesk", audit=False)
             return
         set_setting(engine, LAST_READ_SETTING, {
             "status": "succeeded", "at": started.isoformat(), "requests": result.requests,
             "read": result.read, "matched": result.match.matched if result.match else None,
-            "unmatched": result.match.unmatched if result.match else None}, actor="PayDesk")
+            "unmatched": result.match.unmatched if result.match else None}, actor="PayDesk",
+            audit=False)
 
     return hook
 
