@@ -94,6 +94,7 @@ class ChargeLine:
     message: str
     reference: str | None = None
     kind: str = "autopay"
+    payment_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -428,12 +429,12 @@ class _Runner:
                 self.out.charged.append(ChargeLine(
                     line.organization_name, line.invoice_numbers, money,
                     f"Charged {money.format()} ({payment.reference}).", payment.reference,
-                    line.kind))
+                    line.kind, payment.id))
             elif state == "declined":
                 final = self._settle_decline(s, row, payment)
                 (self.out.needs_person if final else self.out.declined).append(
                     ChargeLine(line.organization_name, line.invoice_numbers, money,
-                               row.reason or "", payment.reference, line.kind))
+                               row.reason or "", payment.reference, line.kind, payment.id))
             elif payment.failure_code == "not_sent":
                 # A crash stopped it before it was sent: nothing was charged, charge it now.
                 self._settle_row(s, row, payment, "not_charged",
