@@ -13,6 +13,7 @@ Threads: every function reads or writes the database; run on a worker thread.
 
 from __future__ import annotations
 
+import contextlib
 import html
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,19 +21,24 @@ from datetime import date, datetime
 
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
+from app.core.autopay.defaults import AutoPayDefaults, load_autopay_defaults
 from app.core.clock import utcnow
 from app.core.config import current_actor, get_internal_currency
 from app.core.money import Money
 from app.core.payments.audit import audit
 from app.core.payments.pipeline.base import method_summary
+from app.core.receipt_identity import load_receipt_identity
 from app.core.storage.engine import session_scope
 from app.core.storage.models import (
     AutoPayAuthorization,
     AutoPayRule,
+    Contact,
     Contract,
     Organization,
     PaymentMethod,
+    PicklistValue,
 )
 
 __all__ = [
@@ -41,12 +47,14 @@ __all__ = [
     "AutoPayRefused",
     "RuleTerms",
     "RuleView",
+    "SetupChoices",
     "active_rule",
     "authorization_html",
     "authorization_text",
     "contract_type_choices",
     "create_rule",
     "load_authorization",
+    "load_setup_choices",
     "retain_until",
     "revoke_rule",
     "rules_for_organization",
@@ -413,3 +421,60 @@ def authorization_html(record: AuthorizationRecord) -> str:
         f"<h3>How to revoke</h3><p>{esc(record.revoke_instructions)}</p>"
         "</body></html>"
     )
+
+
+@dataclass(frozen=True, slots=True)
+class SetupChoices:
+    """What the set-up dialog offers: the organization's saved methods, its contacts (who
+    may have agreed), the contract and billing item types to filter by (with Autotask's
+    labels), the MSP's defaults and the company name the authorization names."""
+
+    organization_name: str
+    currency: str
+    methods: tuple[tuple[int, str], ...]
+    contacts: tuple[tuple[int, str, str | None], ...]
+    contract_types: tuple[tuple[int, str], ...]
+    item_types: tuple[tuple[int, str], ...]
+    defaults: AutoPayDefaults
+    company: str
+
+
+def _labels(session: Session, entity: str, field_name: str) -> dict[int, str]:
+    out: dict[int, str] = {}
+    for value, label in session.execute(
+            select(PicklistValue.value, PicklistValue.label)
+            .where(PicklistValue.entity == entity, PicklistValue.field == field_name)):
+        with contextlib.suppress(ValueError):
+            out[int(value)] = label
+    return out
+
+
+def load_setup_choices(engine: Engine, organization_id: int) -> SetupChoices:
+    """Read everything the set-up dialog needs (a worker thread)."""
+    defaults = load_autopay_defaults(engine)
+    company = load_receipt_identity(engine).name
+    currency = get_internal_currency(engine) or "USD"
+    with session_scope(engine) as s:
+        org = s.get(Organization, organization_id)
+        methods = tuple(
+            (m.id, method_summary(m)) for m in s.scalars(
+                select(PaymentMethod).where(PaymentMethod.organization_id == organization_id,
+                                            PaymentMethod.removed_at.is_(None))
+                .order_by(PaymentMethod.is_default.desc(), PaymentMethod.id)))
+        contacts = tuple(
+            (c.id, " ".join(p for p in (c.first_name, c.last_name) if p) or (c.email or ""),
+             c.email)
+            for c in s.scalars(select(Contact).where(
+                Contact.organization_id == organization_id, Contact.is_active.is_(True))
+                .order_by(Contact.last_name, Contact.first_name, Contact.id)))
+        contract_labels = _labels(s, "Contracts", "contractType")
+        item_labels = _labels(s, "BillingItems", "billingItemType")
+        types = sorted(t for t in s.scalars(
+            select(Contract.contract_type).where(Contract.organization_id == organization_id)
+            .distinct()) if t is not None)
+    return SetupChoices(
+        organization_name=org.name if org else f"Organization {organization_id}",
+        currency=currency, methods=methods, contacts=contacts,
+        contract_types=tuple((t, contract_labels.get(t, f"Type {t}")) for t in types),
+        item_types=tuple(sorted(item_labels.items(), key=lambda kv: kv[1].casefold())),
+        defaults=defaults, company=company)

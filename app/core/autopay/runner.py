@@ -221,7 +221,7 @@ Table = type[AutoPayAttempt] | type[ScheduledPayment]
 
 def _row(s: Session, table: Table, row_id: int) -> Row:
     row = s.get(table, row_id)
-    assert row is not None
+    assert isinstance(row, AutoPayAttempt | ScheduledPayment)
     return row
 
 
