@@ -94,8 +94,8 @@ def load_autopay_overview(engine: Engine, today: date | None = None,
         attention += [
             AttentionRow(p.charge_on, p.organization_name, p.invoice_numbers, p.amount,
                          "More than the AutoPay limit.",
-                         "Take the payment from the invoice page, or raise the limit with "
-                         "the client's agreement.", True)
+                         "Take it from the invoice page, or raise the limit with the "
+                         "client's agreement.", True)
             for p in planned if p.blocked]
         rows = s.execute(
             select(AutoPayAttempt, Invoice.invoice_number, Organization.name)
@@ -122,7 +122,7 @@ def load_autopay_overview(engine: Engine, today: date | None = None,
             if key in newer:
                 continue
             number, org = names[attempt.id]
-            on = (attempt.settled_at or attempt.claimed_at).date()
+            on = attempt.charged_on
             amount = Money(attempt.amount_minor, currency)
             if attempt.state == "declined" and attempt.rule_id not in revoked:
                 attention.append(AttentionRow(
@@ -137,8 +137,8 @@ def load_autopay_overview(engine: Engine, today: date | None = None,
             else:
                 attention.append(AttentionRow(
                     on, org, number, amount, attempt.reason or "AutoPay stopped.",
-                    "Ask the client for another card or bank account, then take the payment "
-                    "from the invoice page.", True))
+                    "Ask the client for another card or bank account, then take it from "
+                    "the invoice page.", True))
         for scheduled, org in s.execute(
             select(ScheduledPayment, Organization.name)
             .outerjoin(Organization, Organization.id == ScheduledPayment.organization_id)

@@ -478,9 +478,7 @@ class _Runner:
                              retry_on=retry_on)
             return False
         self._settle_row(s, row, payment, "gave_up",
-                         f"{reason} AutoPay tried {count} times and stopped. Ask the client "
-                         "for another card or bank account, then take the payment from the "
-                         "invoice page.")
+                         f"{reason} AutoPay tried {count} times and stopped.")
         return True
 
     def _settle_row(self, s: Session, row: AutoPayAttempt | ScheduledPayment,

@@ -83,6 +83,8 @@ class AutoPayRuleDialog(QDialog):
         timing.addButton(self.on_due)
         timing.addButton(self.after_invoice)
         self.on_due.setChecked(True)
+        self.days.setEnabled(False)
+        self.after_invoice.toggled.connect(self.days.setEnabled)
         when = QHBoxLayout()
         when.addWidget(self.on_due)
         when.addSpacing(12)
@@ -115,6 +117,7 @@ class AutoPayRuleDialog(QDialog):
         form.addRow("At most, per invoice", self.limit)
         self.covers_from = QDateEdit(QDate.currentDate())
         self.covers_from.setCalendarPopup(True)
+        self.covers_from.setDisplayFormat("MMM d, yyyy")
         self.covers_from.setObjectName("autopayCoversFrom")
         form.addRow("Invoices dated from", self.covers_from)
 
@@ -128,6 +131,7 @@ class AutoPayRuleDialog(QDialog):
         self.signer.currentIndexChanged.connect(self._signer_chosen)
         self.agreed_at = QDateTimeEdit(QDateTime.currentDateTime())
         self.agreed_at.setCalendarPopup(True)
+        self.agreed_at.setDisplayFormat("MMM d, yyyy HH:mm")
         self.agreed_at.setObjectName("autopayAgreedAt")
         form.addRow("Agreed on", self.agreed_at)
         self.how = QComboBox()
@@ -175,10 +179,12 @@ class AutoPayRuleDialog(QDialog):
         self.heading.setText(f"AutoPay for {choices.organization_name}")
         for method_id, summary in choices.methods:
             self.method.addItem(summary, method_id)
+        self.signer.blockSignals(True)
         for contact_id, name, email in choices.contacts:
             self.signer.addItem(name, (contact_id, email))
         self.signer.setCurrentIndex(-1)
         self.signer.setEditText("")
+        self.signer.blockSignals(False)
         for type_id, label in choices.contract_types:
             item = QListWidgetItem(label)
             item.setData(Qt.ItemDataRole.UserRole, type_id)

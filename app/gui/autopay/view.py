@@ -266,8 +266,8 @@ class AutoPayView(QWidget):
         self.stack.setCurrentWidget(self.empty if nothing else self.content)
         self.upcoming_model.set_rows(overview.upcoming)
         self.attention_model.set_rows(overview.attention)
-        for view, widths in ((self.table, (110, 220, 130, 150, 170)),
-                             (self.attention, (110, 200, 90, 110, 360))):
+        for view, widths in ((self.table, (110, 240, 120, 170, 210)),
+                             (self.attention, (110, 190, 80, 100, 300))):
             for column, width in enumerate(widths):
                 view.setColumnWidth(column, width)
         self.attention.resizeRowsToContents()
@@ -276,8 +276,8 @@ class AutoPayView(QWidget):
         due_now = overview.due_now
         parts = [f"<b>{len(charges):,} charge{'s' if len(charges) != 1 else ''}</b> in the "
                  f"next {overview.days} days, <b>{overview.total.format(locale)}</b> in all"]
-        if due_now.minor:
-            parts.append(f"{due_now.format(locale)} due today")
+        parts.append(f"{due_now.format(locale)} due today" if due_now.minor
+                     else "nothing due today")
         parts.append(f"{overview.active_rules:,} organization"
                      f"{'s' if overview.active_rules != 1 else ''} on AutoPay")
         if overview.pending_schedules:
@@ -293,7 +293,8 @@ class AutoPayView(QWidget):
             text = (f"Last run {datetime_text(run.finished_at or run.started_at)} by "
                     f"{run.actor}: {run.charged:,} charged "
                     f"({run.charged_amount.format(locale)}), {run.declined:,} declined, "
-                    f"{run.needs_person:,} need a person.")
+                    f"{run.needs_person:,} need{'s' if run.needs_person == 1 else ''} a "
+                    "person.")
             if run.problems:
                 text += " " + run.problems.splitlines()[0]
             self.last_run.setText(text)
