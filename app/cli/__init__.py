@@ -16,4 +16,5 @@ COMMANDS: tuple[str, ...] = (
     "app.cli.screenshots",
     "app.cli.qbwc",
     "app.cli.reconcile",
+    "app.cli.emails",
 )

@@ -53,6 +53,7 @@ SETUP_TARGETS: tuple[str, ...] = (
     "app.cli.setup_gateway",
     "app.cli.setup_quickbooks_online",
     "app.cli.setup_quickbooks_desktop",
+    "app.cli.setup_email",
 )
 
 SECRET_VARIABLE = "PAYDESK_AUTOTASK_SECRET"  # noqa: S105 - the variable's name, not a secret

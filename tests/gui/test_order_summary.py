@@ -213,6 +213,7 @@ def test_pay_is_disabled_while_the_charge_runs_then_the_approved_result_shows(
     monkeypatch.setattr(QFileDialog, "getSaveFileName",
                         staticmethod(lambda *a, **k: (str(target), "PDF documents (*.pdf)")))
     child(dialog, QPushButton, "saveReceiptButton").click()
+    qtbot.waitUntil(target.is_file, timeout=10_000)  # written whole by a worker
     assert target.read_bytes().startswith(b"%PDF")
     wait_for_background_tasks(qtbot)
 

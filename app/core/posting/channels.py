@@ -358,4 +358,8 @@ def record_fact(session: Session, fact: LedgerFact, now: datetime) -> list[Any]:
             )
             session.add(posting)
             added.append(posting)
+    if isinstance(fact, PaymentRecorded | RefundRecorded):  # the receipt by email, same commit
+        from app.core.email.receipts import queue_receipt_email
+
+        queue_receipt_email(session, fact.payment_id, getattr(fact, "refund_id", None))
     return added

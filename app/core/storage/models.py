@@ -736,6 +736,45 @@ class Posting(Base):
     __table_args__ = (Index("ix_postings_due", "state", "next_attempt_at"),)
 
 
+class OutboxEmail(Base):
+    """One email PayDesk sends (a receipt, a pay link, a reminder …), recorded before it is
+    sent and kept as the email log (app.core.email.outbox). ``dedupe_key`` is unique: the same
+    reason never sends twice. The subject and body are rendered from the template when the
+    email is sent, so ``subject`` is empty until then."""
+
+    __tablename__ = "outbox_emails"
+
+    id: Mapped[int] = mapped_column(AutoId, primary_key=True)
+    dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
+    # Why it is sent: receipt | refund_receipt | pay_link | reminder | test | autopay_… .
+    reason: Mapped[str] = mapped_column(String(40))
+    to_address: Mapped[str] = mapped_column(String(320))
+    template: Mapped[str] = mapped_column(String(60))
+    context: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # What to attach, resolved when sending: [{"kind": "payment_receipt", "payment_id": 5}].
+    attachments: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    organization_id: Mapped[int | None] = mapped_column(BigInteger)
+    payment_id: Mapped[int | None] = mapped_column(BigInteger)
+    invoice_id: Mapped[int | None] = mapped_column(BigInteger)
+    subject: Mapped[str | None] = mapped_column(Text)
+    # pending | sending | sent | failed | dismissed
+    state: Mapped[str] = mapped_column(String(20), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    # The mail server's answer when it accepted the message (its queue id, when it says one).
+    delivery_result: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        Index("ix_outbox_emails_due", "state", "next_attempt_at"),
+        Index("ix_outbox_emails_created_at", "created_at", "id"),
+        Index("ix_outbox_emails_invoice_id", "invoice_id"),
+        Index("ix_outbox_emails_payment_id", "payment_id"),
+    )
+
+
 # --------------------------------------------------------------------------------------------
 # Sync bookkeeping
 # --------------------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from shiboken6 import isValid
 
 from app.core.payments.maintenance import MaintenanceReport, run_payment_maintenance
 from app.gui.context import AppContext
+from app.gui.email_upkeep import start_email_upkeep
 from app.gui.workers import Task, WorkerFailure, run_task
 
 log = logging.getLogger(__name__)
@@ -111,4 +112,5 @@ def payment_upkeep(context: AppContext, parent: QObject | None = None) -> Paymen
     upkeep = PaymentUpkeep(context, parent)
     context.services.upkeep = upkeep
     upkeep.start()
+    start_email_upkeep(context, upkeep)  # receipts, pay links, reminders: app.gui.email_upkeep
     return upkeep

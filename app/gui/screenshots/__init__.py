@@ -62,6 +62,7 @@ SCREEN_MODULES: tuple[str, ...] = (
     "app.gui.screenshots.quickbooks",
     "app.gui.screenshots.authorizenet",
     "app.gui.screenshots.autopay",
+    "app.gui.screenshots.email",
 )
 
 #: The Autotask sandbox's seed and size for screenshots: enough for full tables, quick to sync.

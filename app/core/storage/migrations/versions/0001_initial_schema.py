@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-05 02:27:39.889331
+Create Date: 2026-12-05 02:47:54.142362
 """
 from alembic import op
 import sqlalchemy as sa
@@ -180,6 +180,34 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('organizations', schema=None) as batch_op:
         batch_op.create_index('ix_organizations_name', ['name', 'id'], unique=False)
+
+    op.create_table('outbox_emails',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('dedupe_key', sa.String(length=200), nullable=False),
+    sa.Column('reason', sa.String(length=40), nullable=False),
+    sa.Column('to_address', sa.String(length=320), nullable=False),
+    sa.Column('template', sa.String(length=60), nullable=False),
+    sa.Column('context', sa.JSON(), nullable=False),
+    sa.Column('attachments', sa.JSON(), nullable=False),
+    sa.Column('organization_id', sa.BigInteger(), nullable=True),
+    sa.Column('payment_id', sa.BigInteger(), nullable=True),
+    sa.Column('invoice_id', sa.BigInteger(), nullable=True),
+    sa.Column('subject', sa.Text(), nullable=True),
+    sa.Column('state', sa.String(length=20), nullable=False),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('next_attempt_at', app.core.storage.types.UTCDateTime(), nullable=True),
+    sa.Column('last_error', sa.Text(), nullable=True),
+    sa.Column('delivery_result', sa.Text(), nullable=True),
+    sa.Column('created_at', app.core.storage.types.UTCDateTime(), nullable=False),
+    sa.Column('sent_at', app.core.storage.types.UTCDateTime(), nullable=True),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_outbox_emails')),
+    sa.UniqueConstraint('dedupe_key', name=op.f('uq_outbox_emails_dedupe_key'))
+    )
+    with op.batch_alter_table('outbox_emails', schema=None) as batch_op:
+        batch_op.create_index('ix_outbox_emails_created_at', ['created_at', 'id'], unique=False)
+        batch_op.create_index('ix_outbox_emails_due', ['state', 'next_attempt_at'], unique=False)
+        batch_op.create_index('ix_outbox_emails_invoice_id', ['invoice_id'], unique=False)
+        batch_op.create_index('ix_outbox_emails_payment_id', ['payment_id'], unique=False)
 
     op.create_table('payment_methods',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -655,6 +683,13 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_payment_methods_organization_id'))
 
     op.drop_table('payment_methods')
+    with op.batch_alter_table('outbox_emails', schema=None) as batch_op:
+        batch_op.drop_index('ix_outbox_emails_payment_id')
+        batch_op.drop_index('ix_outbox_emails_invoice_id')
+        batch_op.drop_index('ix_outbox_emails_due')
+        batch_op.drop_index('ix_outbox_emails_created_at')
+
+    op.drop_table('outbox_emails')
     with op.batch_alter_table('organizations', schema=None) as batch_op:
         batch_op.drop_index('ix_organizations_name')
 
