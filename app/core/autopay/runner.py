@@ -51,6 +51,7 @@ from sqlalchemy.orm import Session
 
 from app.core import clock
 from app.core.autopay.defaults import AutoPayDefaults, load_autopay_defaults
+from app.core.autopay.emails import company_name, queue_failed_email, queue_upcoming_reminders
 from app.core.autopay.plan import PlannedCharge, RuleProblem, plan_charges
 from app.core.autopay.rules import retain_until
 from app.core.config import current_actor
@@ -109,6 +110,9 @@ class AutoPayReport:
     waiting: tuple[ChargeLine, ...] = ()  # outcome not known yet; recovery settles it
     would_charge: tuple[ChargeLine, ...] = ()  # dry run only
     problems: tuple[str, ...] = field(default_factory=tuple)
+    #: Emails queued to clients: reminders of coming charges, notices of declined ones.
+    reminders_queued: int = 0
+    failure_notices_queued: int = 0
 
     @property
     def ok(self) -> bool:
@@ -135,6 +139,7 @@ class _Collector:
         self.needs_person: list[ChargeLine] = []
         self.waiting: list[ChargeLine] = []
         self.problems: list[str] = []
+        self.failure_notices = 0
 
 
 def run_autopay(
@@ -163,7 +168,7 @@ def run_autopay(
     pipeline = PaymentPipeline(engine, gateway, actor=actor, checkpoint=checkpoint,
                                other_accounts=other_accounts)
     runner = _Runner(engine, pipeline, today, actor, defaults, stale_after, mine_immediately,
-                     checkpoint)
+                     checkpoint, company_name(engine))
     with session_scope(engine) as s:
         run = AutoPayRun(run_on=today, started_at=clock.utcnow(), actor=actor)
         s.add(run)
@@ -185,6 +190,8 @@ def run_autopay(
         except PaymentRefused as exc:
             runner.out.problems.append(exc.message)
     out = runner.out
+    reminders = queue_upcoming_reminders(engine, today, defaults.reminder_days,
+                                         company=runner.company)
     with session_scope(engine) as s:
         finished = s.get(AutoPayRun, run_id)
         assert finished is not None
@@ -197,7 +204,9 @@ def run_autopay(
         run.problems = "\n".join(out.problems) or None
     return AutoPayReport(run_on=today, dry_run=False, charged=tuple(out.charged),
                          declined=tuple(out.declined), needs_person=tuple(out.needs_person),
-                         waiting=tuple(out.waiting), problems=tuple(out.problems))
+                         waiting=tuple(out.waiting), problems=tuple(out.problems),
+                         reminders_queued=reminders,
+                         failure_notices_queued=out.failure_notices)
 
 
 def _line(item: PlannedCharge, message: str, reference: str | None = None) -> ChargeLine:
@@ -228,8 +237,10 @@ def _row(s: Session, table: Table, row_id: int) -> Row:
 class _Runner:
     def __init__(self, engine: Engine, pipeline: PaymentPipeline, today: date, actor: str,
                  defaults: AutoPayDefaults, stale_after: timedelta,
-                 mine_immediately: bool, checkpoint: Checkpoint | None) -> None:
+                 mine_immediately: bool, checkpoint: Checkpoint | None,
+                 company: str) -> None:
         self.engine = engine
+        self.company = company
         self._checkpoint = checkpoint
         self.pipeline = pipeline
         self.today = today
@@ -459,6 +470,7 @@ class _Runner:
             self._settle_row(s, row, payment, "declined",
                              f"{reason} Ask the client for another card or bank account and "
                              "take the payment again.")
+            self._notify_client(s, row, payment, self.today, None)
             return True
         declines = s.execute(
             select(AutoPayAttempt.charged_on)
@@ -476,10 +488,18 @@ class _Runner:
             self._settle_row(s, row, payment, "declined",
                              f"{reason} AutoPay tries again on {retry_on.isoformat()}.",
                              retry_on=retry_on)
+            self._notify_client(s, row, payment, row.charged_on, retry_on)
             return False
         self._settle_row(s, row, payment, "gave_up",
                          f"{reason} AutoPay tried {count} times and stopped.")
+        self._notify_client(s, row, payment, row.charged_on, None)
         return True
+
+    def _notify_client(self, s: Session, row: Row, payment: Payment, charged_on: date,
+                       next_try: date | None) -> None:
+        """The client's notice of the decline, queued in the same transaction."""
+        if queue_failed_email(s, row, payment, charged_on, next_try, company=self.company):
+            self.out.failure_notices += 1
 
     def _settle_row(self, s: Session, row: AutoPayAttempt | ScheduledPayment,
                     payment: Payment | None, state: str, reason: str | None,
