@@ -89,6 +89,8 @@ def _print(args: argparse.Namespace, report: AutoPayReport) -> None:
             "waiting": _lines(report.waiting),
             "would_charge": _lines(report.would_charge),
             "problems": list(report.problems),
+            "reminders_queued": report.reminders_queued,
+            "failure_notices_queued": report.failure_notices_queued,
         }))
         return
     print(report.summary)

@@ -27,6 +27,10 @@ after the first decline); after the last one the attempt is ``gave_up`` and list
 person. A failure where nothing was charged (the gateway could not be reached) is tried
 again the next day without counting as a decline.
 
+After the charges, a run queues the clients' emails (:mod:`app.core.autopay.emails`): the
+reminder of each charge due within ``reminder_days``, and — in the transaction that records
+a decline — the notice of that decline; both through the email outbox, once each.
+
 Surcharges: AutoPay and scheduled charges never carry one. The surcharge rules
 (:mod:`app.core.payments.summary`) require the surcharge to be disclosed for the payment
 being made and the method's funding to be known as credit at that moment; an unattended
