@@ -161,3 +161,35 @@ def test_dry_run_command_charges_nothing(crash_world: AutoPayCrashWorld) -> None
     assert charges_per_invoice(crash_world.world) == {}
     code, report = crash_world.autopay_command()
     assert code == 0 and len(report["charged"]) == 3
+
+
+@pytest.mark.parametrize("step", ["autopay.claimed", "payment.created",
+                                  "payment.after_gateway"])
+def test_sigkill_while_charging_a_scheduled_payment_then_a_rerun_charges_it_once(
+        crash_world: AutoPayCrashWorld, step: str) -> None:
+    from datetime import date
+
+    from app.core.autopay import revoke_rule
+    from app.core.clock import utcnow
+    from app.core.storage.models import AutoPayRule, ScheduledPayment
+
+    cw = crash_world
+    with session_scope(cw.engine) as s:
+        rule = s.scalars(select(AutoPayRule)).one()
+        rule_id, method_id = rule.id, rule.payment_method_id
+    revoke_rule(cw.engine, rule_id, "Only the scheduled payment this time", actor="tests")
+    target = cw.world.invoice_ids[1]
+    with session_scope(cw.engine) as s:  # due today (the dialog only offers later days)
+        s.add(ScheduledPayment(
+            organization_id=cw.world.company_id, payment_method_id=method_id,
+            charge_on=date.today(), currency="USD", allocations={str(target): 15_000},
+            state="scheduled", created_at=utcnow(), created_by="tests"))
+    assert cw.doomed(step) == -signal.SIGKILL
+    code, report = cw.autopay_command()
+    assert code == 0, report
+    code, again = cw.autopay_command()
+    assert code == 0 and again["charged"] == []
+    assert charges_per_invoice(cw.world) == {target: 1}
+    assert cw.world.balances()[target] == 20_000 - 15_000
+    with session_scope(cw.engine) as s:
+        assert s.scalars(select(ScheduledPayment.state)).one() == "succeeded"

@@ -261,11 +261,12 @@ class _Runner:
     def note_rule_problems(self, problems: list[RuleProblem]) -> None:
         self.out.problems.extend(p.message for p in problems)
 
-    def _may_take_over(self, claimed_by: str, claimed_at: object) -> bool:
+    def _may_take_over(self, claimed_by: str, claimed_at: datetime | None) -> bool:
+        """Whether a charge left ``charging`` may be settled now: this actor's own (a new
+        process: nothing of it still runs), or anyone's once older than the stale limit."""
         if self.mine_immediately and claimed_by == self.actor:
             return True
-        assert isinstance(claimed_at, datetime)
-        return clock.utcnow() - claimed_at >= self.stale_after
+        return claimed_at is None or clock.utcnow() - claimed_at >= self.stale_after
 
     # --- what a crash or another seat left ---------------------------------------------------
     def settle_pending(self) -> None:
@@ -278,19 +279,18 @@ class _Runner:
                 .where(AutoPayAttempt.state == "charging")).all()
             scheduled = s.execute(
                 select(ScheduledPayment.id, ScheduledPayment.payment_id,
-                       ScheduledPayment.created_by, ScheduledPayment.created_at)
+                       ScheduledPayment.claimed_by, ScheduledPayment.claimed_at)
                 .where(ScheduledPayment.state == "charging")).all()
         for attempt_id, payment_id, claimed_by, claimed_at in attempts:
             payment_id = payment_id or self._adopt(f"AutoPay charge A{attempt_id}",
                                                    AutoPayAttempt, attempt_id)
             self._settle_one(AutoPayAttempt, attempt_id, payment_id,
                              self._may_take_over(claimed_by, claimed_at))
-        for scheduled_id, payment_id, _, _ in scheduled:
-            payment_id = payment_id or self._adopt(f"Scheduled payment S{scheduled_id}",
-                                                   ScheduledPayment, scheduled_id)
-            # A scheduled payment is claimed by whichever seat charges it; the payment's own
-            # age tells whether that seat may still be running.
-            self._settle_one(ScheduledPayment, scheduled_id, payment_id, None)
+        for scheduled_id, scheduled_payment, by, since in scheduled:
+            scheduled_payment = scheduled_payment or self._adopt(
+                f"Scheduled payment S{scheduled_id}", ScheduledPayment, scheduled_id)
+            self._settle_one(ScheduledPayment, scheduled_id, scheduled_payment,
+                             self._may_take_over(by or "", since))
 
     def _adopt(self, memo: str, table: Table,
                row_id: int) -> int | None:
@@ -303,16 +303,10 @@ class _Runner:
             return payment_id
 
     def _settle_one(self, table: Table, row_id: int,
-                    payment_id: int | None, take_over: bool | None) -> None:
+                    payment_id: int | None, take_over: bool) -> None:
         with session_scope(self.engine) as s:
             row = _row(s, table, row_id)
             payment = s.get(Payment, payment_id) if payment_id is not None else None
-            if take_over is None:
-                assert isinstance(row, ScheduledPayment)
-                stamp = payment.created_at if payment is not None else row.created_at
-                take_over = (self.mine_immediately and (payment is None or payment.created_by
-                                                        == self.actor)) or (
-                    clock.utcnow() - stamp >= self.stale_after)
             if not take_over:
                 return
             if payment is None:
@@ -362,7 +356,8 @@ class _Runner:
                 update(ScheduledPayment)
                 .where(ScheduledPayment.id == item.scheduled_id,
                        ScheduledPayment.state == "scheduled")
-                .values(state="charging")).rowcount  # type: ignore[attr-defined]
+                .values(state="charging", claimed_at=clock.utcnow(),
+                        claimed_by=self.actor)).rowcount  # type: ignore[attr-defined]
             if claimed != 1:
                 return
             owed = dict(s.execute(

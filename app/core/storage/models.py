@@ -581,6 +581,9 @@ class ScheduledPayment(Base):
     memo: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     created_by: Mapped[str] = mapped_column(String(200))
+    # Who is charging it and since when (a crash leaves it ``charging``: see the runner).
+    claimed_at: Mapped[datetime | None]
+    claimed_by: Mapped[str | None] = mapped_column(String(200))
     settled_at: Mapped[datetime | None]
 
     __table_args__ = (Index("ix_scheduled_payments_due", "state", "charge_on"),)

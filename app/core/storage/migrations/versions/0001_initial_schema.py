@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-05 02:47:54.142362
+Create Date: 2026-12-05 02:52:34.479108
 """
 from alembic import op
 import sqlalchemy as sa
@@ -522,6 +522,8 @@ def upgrade() -> None:
     sa.Column('memo', sa.Text(), nullable=True),
     sa.Column('created_at', app.core.storage.types.UTCDateTime(), nullable=False),
     sa.Column('created_by', sa.String(length=200), nullable=False),
+    sa.Column('claimed_at', app.core.storage.types.UTCDateTime(), nullable=True),
+    sa.Column('claimed_by', sa.String(length=200), nullable=True),
     sa.Column('settled_at', app.core.storage.types.UTCDateTime(), nullable=True),
     sa.ForeignKeyConstraint(['payment_id'], ['payments.id'], name=op.f('fk_scheduled_payments_payment_id_payments')),
     sa.ForeignKeyConstraint(['payment_method_id'], ['payment_methods.id'], name=op.f('fk_scheduled_payments_payment_method_id_payment_methods')),
