@@ -176,3 +176,42 @@ def test_defaults_section_saves_the_retry_schedule(world: PaymentWorld, qtbot: Q
     retry.setText("9, 2")
     section.save()
     assert "must increase" in section.status.text()
+
+
+def test_schedule_from_the_order_summary_records_a_future_charge(
+        world: PaymentWorld, qtbot: QtBot, monkeypatch: pytest.MonkeyPatch) -> None:
+    from PySide6.QtCore import QDate
+    from PySide6.QtWidgets import QDialog
+
+    from app.core.autopay import load_autopay_overview
+    from app.gui.autopay.schedule_dialog import ScheduleDialog
+    from app.gui.payments.order_summary import OrderSummaryDialog
+
+    order = OrderSummaryDialog(world.context, world.organization_id, world.invoice_ids[:2])
+    qtbot.addWidget(order)
+    order.show()
+    qtbot.waitUntil(lambda: order.summary is not None, timeout=5000)
+    button = order.findChild(QPushButton, "scheduleButton")
+    assert button is not None
+    opened: list[ScheduleDialog] = []
+    told: list[str] = []
+
+    def run_dialog(dialog: ScheduleDialog) -> int:
+        opened.append(dialog)
+        dialog.day.setDate(QDate.currentDate().addDays(10))
+        dialog.save()
+        qtbot.waitUntil(lambda: dialog.scheduled_id is not None, timeout=5000)
+        return int(QDialog.DialogCode.Accepted)
+
+    monkeypatch.setattr(ScheduleDialog, "exec", run_dialog)
+    monkeypatch.setattr(QMessageBox, "information",
+                        lambda *args: told.append(str(args[2])))
+    button.click()
+    assert opened and "Nothing was charged now" in told[0]
+    assert not order.isVisible()
+    overview = load_autopay_overview(world.context.engine,
+                                     today=date.today() + timedelta(days=1))
+    [scheduled] = overview.upcoming
+    assert scheduled.kind == "scheduled"
+    assert scheduled.amount == Money(165_050, "USD")  # 1,200.00 + 450.50
+    assert scheduled.charge_on == date.today() + timedelta(days=10)

@@ -72,6 +72,7 @@ class ScheduleDialog(QDialog):
         self.day = QDateEdit(QDate.currentDate().addDays(7))
         self.day.setObjectName("scheduleDate")
         self.day.setCalendarPopup(True)
+        self.day.setDisplayFormat("MMM d, yyyy")
         self.day.setMinimumDate(QDate.currentDate().addDays(1))
         self.day.setMaximumDate(QDate.currentDate().addDays(365))
         form.addRow("Charge on", self.day)

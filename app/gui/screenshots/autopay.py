@@ -135,7 +135,26 @@ def autopay_rule_dialog(session: ScreenshotSession) -> QWidget:
     return dialog
 
 
+def autopay_schedule_dialog(session: ScreenshotSession) -> QWidget:
+    """"Schedule…" from the Order Summary, on the first organization's oldest invoices."""
+    from app.core.payments import compute_order_summary, load_payable_invoices
+    from app.gui.autopay.schedule_dialog import ScheduleDialog
+
+    scene = payment_scene(session)
+    org = scene.organizations[0] if scene.organizations else 0
+    ids = scene.invoices.get(org, [])[:2]
+    currency = session.context.currency() or "USD"
+    summary = compute_order_summary(load_payable_invoices(session.engine, ids, currency),
+                                    currency=currency)
+    method = SavedMethods(session.engine, scene.gateway).local(org)[0]
+    dialog = ScheduleDialog(session.context, org, method, summary.allocations,
+                            {line.invoice_id: line.label for line in summary.lines})
+    session.keep(dialog)
+    return dialog
+
+
 register_screen("autopay", autopay_area)
+register_screen("autopay-schedule-dialog", autopay_schedule_dialog, size=(560, 300))
 register_screen("autopay-empty", autopay_empty)
 register_screen("autopay-organization-tab", autopay_organization_tab)
 register_screen("autopay-rule-dialog", autopay_rule_dialog, size=DIALOG_SIZE)
