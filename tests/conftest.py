@@ -161,3 +161,10 @@ def postgres_url() -> str:
     if not POSTGRES_URL:
         pytest.skip("PAYDESK_TEST_POSTGRES_URL is not set")
     return POSTGRES_URL
+
+
+@pytest.fixture(scope="module", params=["stripe", "authorizenet"])
+def gateway_key(request: pytest.FixtureRequest) -> str:
+    """The gateway a payment test runs for; every payment test runs for each
+    (``tests/integration/payments/gateways.py`` has the gateways' test kits)."""
+    return str(request.param)

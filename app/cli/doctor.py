@@ -1,6 +1,7 @@
 """``paydesk doctor``: check this PayDesk installation and explain what needs fixing.
 
-It checks, in order: the profile folder, the database (where, schema version), the system
+It checks, in order: the profile folder, on Linux the system libraries the window needs, the
+database (where, schema version), the system
 keychain, the internal currency, the setup steps, Autotask (reachable and accepting the
 stored API user) and the last sync. Each line says what was found and, when something is
 wrong, what to do. Exit status 0 only when everything is in order, 1 otherwise.
@@ -12,7 +13,9 @@ from __future__ import annotations
 
 import argparse
 import enum
+import os
 import shutil
+import sys
 import tempfile
 import textwrap
 from collections.abc import Callable
@@ -30,6 +33,7 @@ from app.core.connections import (
     load_autotask_connection,
 )
 from app.core.credentials import CredentialStore, SecretName
+from app.core.display_libraries import describe_missing_display_libraries
 from app.core.logs import setup_logging
 from app.core.setup.autotask_step import AutotaskForm, run_connection_test
 from app.core.setup.outcomes import describe_success
@@ -201,9 +205,24 @@ def check_last_sync(ctx: DoctorContext) -> list[Finding]:
     return _problem(title, f"the last {kind} sync failed {when}: {reason}")
 
 
+def check_display(_ctx: DoctorContext) -> list[Finding]:
+    """On Linux: the system libraries the window needs (``app.core.display_libraries``)."""
+    if not sys.platform.startswith("linux"):
+        return []
+    problem = describe_missing_display_libraries()
+    if problem is None:
+        return _ok("Window", "the system libraries the PayDesk window needs are installed.")
+    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        # A server or a remote shell: the command line works; the window is for a desktop.
+        return _ok("Window", "no desktop here (the commands work). Before opening the "
+                   "window on this computer: " + problem)
+    return _problem("Window", problem)
+
+
 #: The checks, in the order they are printed. Other parts append theirs.
 CHECKS: list[Check] = [
     check_profile,
+    check_display,
     check_database,
     check_keychain,
     check_currency,

@@ -29,7 +29,36 @@ from app.core.storage.engine import DatabaseError, open_database
 PASSWORD_VARIABLE = "PAYDESK_SMTP_PASSWORD"  # noqa: S105 - the variable's name, not a secret
 
 
+def check_email(ctx: Any) -> list[Any]:
+    """``paydesk doctor``: the mail server, and emails failing for a person to look at."""
+    from app.cli.doctor import Finding, Status
+    from app.core.email.settings import SECURITY_LABELS, load_smtp_settings
+
+    if ctx.engine is None:
+        return []
+    settings = load_smtp_settings(ctx.engine)
+    if not settings.configured:
+        return [Finding("Email", Status.OK, "not set up: PayDesk emails nothing (receipts, pay "
+                        "links and reminders need a mail server: `paydesk setup email`).")]
+    failed = email_log(ctx.engine, limit=1000, states=[EmailState.FAILED])
+    where = (f"sends through {settings.host}:{settings.port} "
+             f"({SECURITY_LABELS[settings.security].split(' (')[0]}) from "
+             f"{settings.from_address}")
+    if settings.username and not ctx.credentials.has(SMTP_PASSWORD_SECRET):
+        return [Finding("Email", Status.PROBLEM, f"{where}, but its password is not in the "
+                        "keychain. Run `paydesk setup email` again.")]
+    if failed:
+        return [Finding("Email", Status.PROBLEM, f"{where}; {len(failed)} email(s) failed, the "
+                        f"newest: {failed[0].last_error} See `paydesk email log --failed`, "
+                        "then Retry or Dismiss them under Settings › Email.")]
+    return [Finding("Email", Status.OK, f"{where}.")]
+
+
 def register(subparsers: Any) -> None:
+    from app.cli.doctor import CHECKS
+
+    if check_email not in CHECKS:  # `paydesk doctor` checks email too
+        CHECKS.append(check_email)
     parser = subparsers.add_parser(
         "email", help="send due emails (receipts, pay links, reminders); show the email log",
         description="The email outbox without the window.")

@@ -24,6 +24,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--only", metavar="PATTERN",
                         help="render matching screens only, e.g. 'main-window*'")
     parser.add_argument("--list", action="store_true", help="list the screens and exit")
+    parser.add_argument("--dark", action="store_true", help="in the dark colour scheme")
+    parser.add_argument("--scale", type=float, default=1.0, metavar="FACTOR",
+                        help="at this scale, e.g. 2 for 200%%")
     parser.set_defaults(handler=run)
 
 
@@ -35,4 +38,8 @@ def run(args: argparse.Namespace) -> int:
         argv += ["--only", args.only]
     if args.list:
         argv.append("--list")
+    if args.dark:
+        argv.append("--dark")
+    if args.scale != 1:
+        argv += ["--scale", f"{args.scale:g}"]
     return main(argv)

@@ -16,6 +16,7 @@ import argparse
 import getpass
 import os
 import sys
+from dataclasses import replace
 from typing import Any
 
 from app.core.credentials import KeychainUnavailableError
@@ -24,8 +25,14 @@ from app.core.email.settings import (
     DEFAULT_PORTS,
     SECURITY_LABELS,
     SMTP_PASSWORD_SECRET,
+    ReminderSchedule,
     SmtpSettings,
     is_valid_address,
+    load_receipt_settings,
+    load_reminder_schedule,
+    parse_days,
+    save_receipt_settings,
+    save_reminder_schedule,
     save_smtp_settings,
 )
 from app.core.receipt_identity import load_receipt_identity
@@ -53,6 +60,12 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--from-name", default="", help="the name shown as the sender")
     parser.add_argument("--test-to", default="", metavar="ADDRESS",
                         help="send a test email to this address before saving")
+    parser.add_argument("--receipts", choices=("on", "off"), default=None,
+                        help="email the PDF receipt after each payment and refund (on by "
+                        "default)")
+    parser.add_argument("--reminders", default=None, metavar="DAYS|off",
+                        help="overdue reminders on these days after the due date, e.g. "
+                        "'1,7,14', or 'off' (off by default)")
     parser.set_defaults(handler=run_email_setup)
 
 
@@ -86,6 +99,17 @@ def run_email_setup(args: argparse.Namespace) -> int:
         if settings.username and not password:
             problems.append(f"No password was given for {settings.username}. Set "
                             f"{PASSWORD_VARIABLE}, or run this in a terminal to be asked.")
+        schedule: ReminderSchedule | None = None
+        if args.reminders is not None:
+            if args.reminders.strip().lower() == "off":
+                schedule = ReminderSchedule(False, load_reminder_schedule(engine).days_overdue)
+            else:
+                try:
+                    schedule = ReminderSchedule(True, parse_days(args.reminders))
+                except ValueError as exc:
+                    problems.append(f"--reminders: {exc}")
+                else:
+                    problems.extend(f"--reminders: {p}" for p in schedule.problems())
         if problems:
             for problem in problems:
                 print(problem, file=sys.stderr)
@@ -114,11 +138,22 @@ def run_email_setup(args: argparse.Namespace) -> int:
                       file=sys.stderr)
                 return 4
         save_smtp_settings(engine, settings)
+        if args.receipts is not None:
+            current = load_receipt_settings(engine)
+            save_receipt_settings(engine, replace(current, enabled=args.receipts == "on"))
+        if schedule is not None:
+            save_reminder_schedule(engine, schedule)
         print(f"PayDesk sends email through {settings.host}:{settings.port} "
               f"({SECURITY_LABELS[settings.security].split(' (')[0]}) from "
               f"{settings.from_address}.")
         if settings.username:
             print("The password is stored in the system keychain.")
+        receipts = load_receipt_settings(engine)
+        reminders = load_reminder_schedule(engine)
+        print("Receipts by email: " + ("on" if receipts.enabled else "off") + ".")
+        print("Overdue reminders: " + (
+            "on, " + ", ".join(str(d) for d in reminders.days_overdue) + " days after the due "
+            "date." if reminders.enabled else "off."))
         return 0
     finally:
         engine.dispose()

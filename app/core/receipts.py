@@ -117,6 +117,11 @@ def receipt_lines(receipt: Receipt, locale: str = "en_US") -> _Rows:
         word = "Voided" if refund.kind == "void" else "Refunded"
         totals.append((f"{word} {long_date(refund.at, locale)} "
                        f"({refund.reference})", "−" + refund.amount.format(locale), False))
+    if receipt.refunds:
+        net = receipt.total
+        for refund in receipt.refunds:
+            net = net - refund.amount
+        totals.append(("Paid after refunds", net.format(locale), True))
     notes = []
     if receipt.surcharge and receipt.surcharge_disclosure:
         notes.append(receipt.surcharge_disclosure)

@@ -111,6 +111,7 @@ class AboutDialog(QDialog):
         self.library_list.setObjectName("licenceList")
         self.library_list.setAccessibleName("Libraries")
         self.licence_text = QPlainTextEdit()
+        self.licence_text.setTabChangesFocus(True)  # Tab moves on, as in every field
         self.licence_text.setObjectName("licenceText")
         self.licence_text.setReadOnly(True)
         self.licence_text.setAccessibleName("Licence text")

@@ -43,6 +43,8 @@ from app.gui.context import AppContext
 from app.gui.errors import CrashHandler, describe_exception
 from app.gui.gc import GuiThreadGarbageCollector, freeze_startup_objects
 from app.gui.resources import ResourceNotFoundError, app_icon, style_sheet
+from app.gui.stopping import StopOnSignals
+from app.gui.theme import apply_theme
 
 if TYPE_CHECKING:
     from app.gui.main_window import MainWindow
@@ -213,7 +215,10 @@ def create_application() -> QApplication:
     app.setFont(font)
     try:
         app.setWindowIcon(app_icon())
-        app.setStyleSheet(style_sheet())
+        sheet = style_sheet()
+        apply_theme(app, sheet)
+        # The system switched between light and dark while PayDesk is open.
+        app.styleHints().colorSchemeChanged.connect(lambda _scheme: apply_theme(app, sheet))
     except ResourceNotFoundError as exc:
         # PayDesk still works without its looks; say so in the log.
         log.warning("%s", exc)
@@ -223,8 +228,14 @@ def create_application() -> QApplication:
 class _Starter:
     """Reports start-up problems: printed always, and in a dialog unless ``--smoke``."""
 
-    def __init__(self, smoke: bool) -> None:
+    def __init__(self, smoke: bool, stopper: StopOnSignals | None = None) -> None:
         self.smoke = smoke
+        #: Ctrl+C / SIGTERM from the terminal or the system (see ``app.gui.stopping``).
+        self.stopper = stopper
+
+    @property
+    def stop_requested(self) -> bool:
+        return self.stopper is not None and self.stopper.stop_requested is not None
 
     def fail(self, title: str, message: str) -> None:
         sys.stderr.write(f"PayDesk: {title}. {message}\n")
@@ -275,7 +286,16 @@ def run_gui(args: argparse.Namespace) -> int:
     """Start the PayDesk window; returns the process exit code."""
     smoke = bool(getattr(args, "smoke", False))
     app = create_application()
-    starter = _Starter(smoke)
+    # Ctrl+C and SIGTERM close PayDesk as Quit does, so a demo profile is always deleted.
+    stopper = StopOnSignals()
+    try:
+        return _run_gui(args, app, _Starter(smoke, stopper))
+    finally:
+        stopper.uninstall()
+        stopper.deleteLater()
+
+
+def _run_gui(args: argparse.Namespace, app: QApplication, starter: _Starter) -> int:
 
     demo: DemoEnvironment | None = None
     if getattr(args, "demo", False):
@@ -301,6 +321,8 @@ def run_gui(args: argparse.Namespace) -> int:
             )
             return EXIT_CANNOT_START
     try:
+        if starter.stop_requested:  # stopped while the demo was being prepared
+            return EXIT_OK
         return _run_with_profile(app, profile, demo, starter)
     finally:
         if demo is not None:
@@ -348,7 +370,7 @@ def _run_with_profile(
                 credentials=CredentialStore(profile.key),
                 demo=demo,
             )
-            return _run_window(app, context, starter.smoke, crash_handler, instance_server)
+            return _run_window(app, context, starter, crash_handler, instance_server)
         finally:
             engine.dispose()
     finally:
@@ -362,7 +384,7 @@ def _run_with_profile(
 def _run_window(
     app: QApplication,
     context: AppContext,
-    smoke: bool,
+    starter: _Starter,
     crashes: CrashHandler,
     instance_server: InstanceServer,
 ) -> int:
@@ -370,19 +392,25 @@ def _run_window(
     collector = GuiThreadGarbageCollector()
     collector.start()
     try:
-        return _run_event_loop(app, context, smoke, crashes, instance_server)
+        return _run_event_loop(app, context, starter, crashes, instance_server)
     finally:
         collector.stop()
+
+
+def _log_window_open() -> None:
+    log.info("PayDesk window open")
 
 
 def _run_event_loop(
     app: QApplication,
     context: AppContext,
-    smoke: bool,
+    starter: _Starter,
     crashes: CrashHandler,
     instance_server: InstanceServer,
 ) -> int:
     from app.gui.main_window import MainWindow
+
+    smoke = starter.smoke
 
     window = MainWindow(context)
     window.show()
@@ -391,12 +419,14 @@ def _run_event_loop(
     # Queued, so a failure while opening Setup reaches the crash handler inside the event loop
     # and the main window stays usable.
     QTimer.singleShot(0, window.open_setup_if_needed)
+    QTimer.singleShot(0, _log_window_open)
     if smoke:
         check = _SmokeCheck(app, window, crashes)
         QTimer.singleShot(0, check.finish)
 
     try:
-        code = app.exec()
+        # A stop signal that came while the window was being built ends PayDesk here.
+        code = EXIT_OK if starter.stop_requested else app.exec()
     finally:
         window.save_layout()
         window.close()

@@ -53,7 +53,9 @@ from sqlalchemy.engine import make_url
 from app.core.setup.steps import is_setup_complete, setup_status
 from app.gui.about import AboutDialog, UpdateCheckRunner
 from app.gui.context import AppContext
+from app.gui.theme import set_themed_style
 from app.gui.widgets import EmptyState, StatusPill, Tone
+from app.gui.widgets.accessible import describe
 from app.gui.widgets.pill import TONE_COLOURS
 from app.gui.widgets.remembered import gui_settings as gui_settings  # used by the areas
 
@@ -178,6 +180,8 @@ class MainWindow(QMainWindow):
         self.navigation = QListWidget()
         self.navigation.setObjectName("navigation")
         self.navigation.setAccessibleName("Areas")
+        describe(self.navigation, "Choose the area to show; Ctrl+1 to "
+                 f"Ctrl+{len(AREAS)} go straight to one")
         self.navigation.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.stack = QStackedWidget()
         self.stack.setObjectName("areaStack")
@@ -237,7 +241,7 @@ class MainWindow(QMainWindow):
         self.setup_banner = QFrame()
         self.setup_banner.setObjectName("setupBanner")
         background, foreground = TONE_COLOURS[Tone.WARNING]
-        self.setup_banner.setStyleSheet(
+        set_themed_style(self.setup_banner,
             f"QFrame#setupBanner {{ background: {background}; border-bottom: 1px solid "
             f"#E5B45A; }} QFrame#setupBanner QLabel {{ color: {foreground}; }}"
         )
@@ -247,6 +251,7 @@ class MainWindow(QMainWindow):
         self.setup_banner_button = QPushButton("Run Setup…")
         self.setup_banner_button.setObjectName("setupBannerButton")
         self.setup_banner_button.clicked.connect(self.open_setup)
+        describe(self.setup_banner_button, "Open Setup to finish connecting PayDesk")
         row = QHBoxLayout(self.setup_banner)
         row.setContentsMargins(16, 8, 16, 8)
         row.addWidget(self.setup_banner_text, 1)

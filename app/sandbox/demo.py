@@ -170,6 +170,8 @@ class DemoEnvironment:
         self.quickbooks: DemoQuickBooks | None = None
         self._web_connector: _DemoWebConnector | None = None
         self._quickbooks_server: Any = None
+        #: The demo's SMTP server (app.sandbox.mailbox): what PayDesk emailed, kept here.
+        self.mailbox: Any = None
         self._closed = False
 
     def __repr__(self) -> str:
@@ -297,6 +299,7 @@ def start_demo(
     log.info("Demo started: profile %s, Autotask sandbox %s", profile.folder, autotask.url)
     demo = DemoEnvironment(base, profile, autotask, gateway, other_gateways=others,
                            resources=resources)
+    demo.mailbox = _start_mailbox(profile, resources)
     if quickbooks not in ("online", "desktop", "none"):
         demo.close()
         raise ValueError(f"The demo has no QuickBooks called {quickbooks!r}")
@@ -315,6 +318,16 @@ def start_demo(
             demo.close()
             raise
     return demo
+
+
+def _start_mailbox(profile: Profile, resources: contextlib.ExitStack) -> Any:
+    try:
+        from app.sandbox.mailbox import start_demo_mailbox
+
+        return start_demo_mailbox(profile, resources)
+    except Exception:  # the demo works without email; say why in the log
+        log.warning("The demo mailbox could not be started", exc_info=True)
+        return None
 
 
 def _start_other_gateways(resources: contextlib.ExitStack) -> tuple[DemoGateway, ...]:

@@ -107,6 +107,15 @@ class DemoMailbox:
         with self._lock:
             return list(self._received)
 
+    def message_for_email(self, email_id: int) -> ReceivedEmail | None:
+        """The message PayDesk's outbox sent as email ``email_id`` (found by the stable
+        Message-ID ``<paydesk.<id>.…>`` the sender gives it), newest if sent twice."""
+        prefix = f"<paydesk.{email_id}."
+        for received in reversed(self.received):
+            if str(received.message["Message-ID"] or "").startswith(prefix):
+                return received
+        return None
+
     def _store(self, sender: str, recipients: tuple[str, ...], raw: bytes) -> int:
         with self._lock:
             number = len(self._received) + 1
@@ -191,3 +200,34 @@ class DemoMailbox:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def start_demo_mailbox(profile: Any, resources: Any) -> DemoMailbox:
+    """``paydesk --demo``'s mailbox: started on loopback, stopped with the demo (``resources``,
+    an ExitStack), and set as the demo profile's mail server (no encryption is needed, or
+    allowed, for anything but this computer), with receipts for test payments on (they can reach
+    no one else). Messages are kept as ``.eml`` files in the demo
+    folder too."""
+    from app.core.email.settings import (
+        ReceiptEmailSettings,
+        SmtpSettings,
+        load_smtp_settings,
+        save_receipt_settings,
+        save_smtp_settings,
+    )
+    from app.core.storage.engine import open_database
+
+    mailbox = DemoMailbox(folder=Path(profile.folder) / "demo-mailbox").start()
+    resources.callback(mailbox.stop)
+    engine = open_database(profile.database_url)
+    try:
+        if not load_smtp_settings(engine).configured:
+            save_smtp_settings(engine, SmtpSettings(
+                host=mailbox.host, port=mailbox.port, security="none",
+                from_address="billing@northwind-it.example", from_name="Northwind IT Services"),
+                actor="demo")
+            # The demo's payments are test payments; their receipts go to this mailbox.
+            save_receipt_settings(engine, ReceiptEmailSettings(test_payments=True), actor="demo")
+    finally:
+        engine.dispose()
+    return mailbox

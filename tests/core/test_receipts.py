@@ -57,7 +57,8 @@ def test_the_surcharge_is_its_own_line_with_its_disclosure() -> None:
 def test_refunds_are_listed_under_the_total() -> None:
     refund = ReceiptRefund("RF-7", datetime(2026, 3, 9, tzinfo=UTC), usd(20_000))
     rows = receipt_lines(_receipt(refunds=[refund]))
-    assert rows.totals[-1][1] == "−$200.00" and "RF-7" in rows.totals[-1][0]
+    assert rows.totals[-2][1] == "−$200.00" and "RF-7" in rows.totals[-2][0]
+    assert rows.totals[-1] == ("Paid after refunds", "$1,036.00", True)
 
 
 def test_the_pdf_is_headed_with_the_company_and_prints_unicode() -> None:

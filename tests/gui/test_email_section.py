@@ -155,3 +155,56 @@ def test_the_background_upkeep_sends_due_emails(qtbot: QtBot, set_up_context: Ap
     assert round_.args is not None and round_.args[0].sending.sent == 1
     assert len(mailbox.received) == 1
     upkeep.stop()
+
+
+def test_the_demo_log_shows_what_its_mailbox_received(
+        qtbot: QtBot, set_up_context: AppContext, mailbox: DemoMailbox,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from types import SimpleNamespace
+
+    from app.core.email import send_due_emails
+    from app.core.email.settings import SmtpSettings, save_smtp_settings
+    from app.gui.settings import email_section
+
+    engine = set_up_context.engine
+    save_smtp_settings(engine, SmtpSettings(host="127.0.0.1", port=mailbox.port,
+                                            security="none",
+                                            from_address="billing@northwind.example"))
+    with session_scope(engine) as session:
+        queue_email(session, reason="test", dedupe_key="demo:gui", to="maria@contoso.example",
+                    template="test", context={"company_name": "Northwind", "server": "x"})
+    send_due_emails(engine, set_up_context.credentials)
+    set_up_context.demo = SimpleNamespace(mailbox=mailbox)  # type: ignore[assignment]
+
+    section = _section(qtbot, set_up_context)
+    assert section.log_table.item(0, 4).text() == "Delivered to the demo mailbox"
+    shown: list[str] = []
+    monkeypatch.setattr(email_section.ReceivedEmailDialog, "exec", lambda self: shown.append(
+        self.findChild(email_section.QPlainTextEdit, "receivedEmailText").toPlainText()))
+    section.log_table.selectRow(0)
+    section.show_received_button.click()
+    assert shown and "Subject: PayDesk test email from Northwind" in shown[0]
+    assert "To: maria@contoso.example" in shown[0]
+
+
+def test_receipts_are_switched_off_and_on_for_one_organization(
+        qtbot: QtBot, set_up_context: AppContext) -> None:
+    from app.core.clock import utcnow
+    from app.core.email.settings import load_receipt_settings
+    from app.core.storage.models import Organization
+
+    engine = set_up_context.engine
+    with session_scope(engine) as s:
+        s.add_all([Organization(id=7, name="Contoso Dental", synced_at=utcnow()),
+                   Organization(id=8, name="Fabrikam Law", synced_at=utcnow())])
+    section = _section(qtbot, set_up_context)
+    assert not section.receipts_on_button.isEnabled()
+    section.organization_edit.setText("fabrikam law")
+    section.receipts_off_button.click()
+    qtbot.waitUntil(lambda: section.receipts_off_combo.currentText() == "Fabrikam Law",
+                    timeout=5_000)
+    assert load_receipt_settings(engine).off_for == frozenset({8})
+    assert load_receipt_settings(engine).sends_to(7)
+    section.receipts_on_button.click()
+    qtbot.waitUntil(lambda: not section.receipts_on_button.isEnabled(), timeout=5_000)
+    assert load_receipt_settings(engine).off_for == frozenset()

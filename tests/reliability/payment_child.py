@@ -1,5 +1,6 @@
-"""A PayDesk process for the crash tests: it pays, refunds or posts with the real pipeline and
-outbox, opened from a profile exactly like ``paydesk`` opens it, and kills itself with
+"""A PayDesk process for the crash tests: it pays, makes a pay link, refunds or posts with the
+real pipeline and outbox, opened from a profile exactly like ``paydesk`` opens it, and kills
+itself with
 SIGKILL at the step named by ``--crash-at`` (no clean-up, no ``finally``, like a power cut).
 
     python -m tests.reliability.payment_child --profile DIR --crash-at payment.after_gateway \
@@ -34,6 +35,8 @@ def main(argv: list[str] | None = None) -> int:
     pay = sub.add_parser("pay")
     pay.add_argument("--invoice", type=int, required=True)
     pay.add_argument("--method", type=int, required=True)
+    paylink = sub.add_parser("paylink")
+    paylink.add_argument("--invoice", type=int, required=True)
     refund = sub.add_parser("refund")
     refund.add_argument("--payment", type=int, required=True)
     refund.add_argument("--amount", type=int, required=True)
@@ -58,6 +61,14 @@ def main(argv: list[str] | None = None) -> int:
     assert gateway is not None
     pipeline = PaymentPipeline(engine, gateway, checkpoint=checkpoint)
     currency = get_internal_currency(engine) or "USD"
+    if args.action == "paylink":
+        invoice = load_payable_invoices(engine, [args.invoice], currency)[0]
+        hosted = pipeline.start_hosted_payment(PaymentRequest(
+            organization_id=invoice.organization_id,
+            allocations=((invoice.invoice_id, invoice.balance),),
+            surcharge=Money.zero(currency)))
+        print(json.dumps({"reference": hosted.reference, "url": hosted.url}))
+        return 0
     if args.action == "pay":
         invoice = load_payable_invoices(engine, [args.invoice], currency)[0]
         request = PaymentRequest(

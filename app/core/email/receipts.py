@@ -19,7 +19,12 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from app.core.email.outbox import ReceiptAttachment, queue_email
-from app.core.email.settings import RECEIPTS_KEY, ReceiptEmailSettings, is_valid_address
+from app.core.email.settings import (
+    RECEIPTS_KEY,
+    ReceiptEmailSettings,
+    is_valid_address,
+    receipt_settings_from_json,
+)
 from app.core.email.templates import long_date
 from app.core.money import Money
 from app.core.storage.models import (
@@ -37,12 +42,7 @@ __all__ = ["invoice_words", "queue_receipt_email", "receipt_context"]
 
 def _receipt_settings(session: Session) -> ReceiptEmailSettings:
     row = session.get(Setting, RECEIPTS_KEY)
-    raw = row.value.get("v") if row is not None else None
-    if not isinstance(raw, dict):
-        return ReceiptEmailSettings()
-    return ReceiptEmailSettings(
-        enabled=bool(raw.get("enabled", True)),
-        off_for=frozenset(int(x) for x in raw.get("off_for") or [] if isinstance(x, int)))
+    return receipt_settings_from_json(row.value.get("v") if row is not None else None)
 
 
 def _company_name(session: Session) -> str:
@@ -101,7 +101,11 @@ def queue_receipt_email(session: Session, payment_id: int, refund_id: int | None
     Returns True when an email was queued. Never raises for missing data: a payment must be
     recorded whether or not its receipt can be mailed."""
     payment = session.get(Payment, payment_id)
-    if payment is None or not _receipt_settings(session).sends_to(payment.organization_id):
+    if payment is None:
+        return False
+    settings = _receipt_settings(session)
+    if not settings.sends_to(payment.organization_id) or (
+            payment.test_mode and not settings.test_payments):
         return False
     contact = session.get(Contact, payment.contact_id) if payment.contact_id else None
     if contact is None or not contact.email or not is_valid_address(contact.email):

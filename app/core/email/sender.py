@@ -27,7 +27,7 @@ from email.policy import SMTP as SMTP_POLICY
 from email.utils import formatdate, make_msgid
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, update
 
 from app.core.clock import utcnow
 from app.core.credentials import CredentialStore
@@ -172,9 +172,13 @@ class SmtpConnection:
             code, answer = smtp.rcpt(recipient)
             if code not in (250, 251):
                 smtp.rset()
+                temporary = 400 <= code < 500
+                advice = ("" if temporary else " Check the address (in Autotask for a "
+                          "contact); Retry sends to the same address, so if it is wrong, "
+                          "Dismiss this email and send it another way.")
                 raise SendFailure(
-                    f"The mail server refused the address {recipient}: {code} {_text(answer)}",
-                    temporary=400 <= code < 500)
+                    f"The mail server refused the address {recipient}: {code} "
+                    f"{_text(answer)}.{advice}", temporary=temporary)
             code, answer = smtp.data(message.as_bytes(policy=SMTP_POLICY))
             if code != 250:
                 smtp.rset()
@@ -286,6 +290,13 @@ def _finish(engine: Engine, email_id: int, *, state: str, now: datetime,
             row.next_attempt_at = retry_at
 
 
+def _note_waiting(engine: Engine, ids: Sequence[int], reason: str) -> None:
+    with session_scope(engine) as session:
+        session.execute(update(OutboxEmail).where(
+            OutboxEmail.id.in_(list(ids)), OutboxEmail.state == EmailState.PENDING)
+            .values(last_error=reason).execution_options(synchronize_session=False))
+
+
 def send_due_emails(engine: Engine, credentials: CredentialStore, *, limit: int = 200,
                     now: datetime | None = None,
                     ssl_context: ssl.SSLContext | None = None) -> EmailSendReport:
@@ -304,7 +315,11 @@ def send_due_emails(engine: Engine, credentials: CredentialStore, *, limit: int 
     problem: str | None = None
     try:
         connection = SmtpConnection(settings, credentials.get(SMTP_PASSWORD_SECRET), ssl_context)
+        # Connect before taking any email: a server that cannot be used costs no email an
+        # attempt; the waiting emails carry the reason for the log.
+        connection.open()
     except SendFailure as exc:
+        _note_waiting(engine, ids, exc.message)
         return EmailSendReport(problem=exc.message)
     with connection:
         for email_id in ids:

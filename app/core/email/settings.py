@@ -35,9 +35,11 @@ __all__ = [
     "load_receipt_settings",
     "load_reminder_schedule",
     "load_smtp_settings",
+    "organization_names",
     "save_receipt_settings",
     "save_reminder_schedule",
     "save_smtp_settings",
+    "set_receipts_for_organization",
 ]
 
 SMTP_KEY = "email.smtp"
@@ -132,10 +134,16 @@ def save_smtp_settings(engine: Engine, settings: SmtpSettings, actor: str | None
 
 @dataclass(frozen=True, slots=True)
 class ReceiptEmailSettings:
-    """Receipts by email: on by default; organizations listed in ``off_for`` get none."""
+    """Receipts by email: on by default; organizations listed in ``off_for`` get none.
+
+    Payments taken with a gateway's *test* credentials get no emailed receipt unless
+    ``test_payments`` is set: a bookkeeper trying PayDesk out against the real Autotask must
+    not mail real clients a receipt for money that never moved (the demo sets it; its mail
+    goes to the demo mailbox)."""
 
     enabled: bool = True
     off_for: frozenset[int] = field(default_factory=frozenset)
+    test_payments: bool = False
 
     def sends_to(self, organization_id: int) -> bool:
         return self.enabled and organization_id not in self.off_for
@@ -153,17 +161,25 @@ def load_receipt_settings(engine: Engine) -> ReceiptEmailSettings:
     raw = get_setting(engine, RECEIPTS_KEY)
     if not isinstance(raw, dict):
         return ReceiptEmailSettings()
+    return receipt_settings_from_json(raw)
+
+
+def receipt_settings_from_json(raw: Any) -> ReceiptEmailSettings:
+    if not isinstance(raw, dict):
+        return ReceiptEmailSettings()
     off = raw.get("off_for") or []
     return ReceiptEmailSettings(
         enabled=bool(raw.get("enabled", True)),
         off_for=frozenset(int(x) for x in off if isinstance(x, int)),
+        test_payments=bool(raw.get("test_payments", False)),
     )
 
 
 def save_receipt_settings(engine: Engine, settings: ReceiptEmailSettings,
                           actor: str | None = None) -> None:
     set_setting(engine, RECEIPTS_KEY,
-                {"enabled": settings.enabled, "off_for": sorted(settings.off_for)}, actor)
+                {"enabled": settings.enabled, "off_for": sorted(settings.off_for),
+                 "test_payments": settings.test_payments}, actor)
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,3 +229,24 @@ def save_reminder_schedule(engine: Engine, schedule: ReminderSchedule,
         raise ValueError(" ".join(problems))
     set_setting(engine, REMINDERS_KEY,
                 {"enabled": schedule.enabled, "days_overdue": list(schedule.days_overdue)}, actor)
+
+
+def organization_names(engine: Engine) -> list[tuple[int, str]]:
+    """(id, name) of every organization, by name: the choices for "no receipts for"."""
+    from sqlalchemy import select
+
+    from app.core.storage.engine import session_scope
+    from app.core.storage.models import Organization
+
+    with session_scope(engine) as session:
+        return [(int(i), str(n)) for i, n in session.execute(
+            select(Organization.id, Organization.name).order_by(Organization.name,
+                                                                Organization.id))]
+
+
+def set_receipts_for_organization(engine: Engine, organization_id: int, on: bool,
+                                  actor: str | None = None) -> ReceiptEmailSettings:
+    """Switch receipts by email on or off for one organization (audited like any setting)."""
+    settings = load_receipt_settings(engine).with_organization(organization_id, on)
+    save_receipt_settings(engine, settings, actor)
+    return settings

@@ -84,6 +84,8 @@ from app.gui.context import AppContext
 from app.gui.invoices.formatting import date_text, local_today, money_text
 from app.gui.invoices.model import COLUMNS, InvoiceHistoryModel
 from app.gui.widgets import EmptyState, SearchField
+from app.gui.widgets.accessible import describe
+from app.gui.widgets.keys import add_open_shortcut
 from app.gui.workers import Task, WorkerFailure, run_task
 
 log = logging.getLogger(__name__)
@@ -262,6 +264,7 @@ class InvoiceHistoryView(QWidget):
         filters.addWidget(self.show_paid)
 
         self.table = QTableView()
+        self.table.setTabKeyNavigation(False)  # Tab leaves the table (Tab order)
         self.table.setObjectName("invoiceTable")
         self.table.setModel(self.model)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -275,6 +278,8 @@ class InvoiceHistoryView(QWidget):
         # ``activated`` is Enter and double-click (or single click where the platform
         # opens items that way), so the table opens invoices the way the desktop does.
         self.table.activated.connect(self._on_activated)
+        add_open_shortcut(self.table, self.open_current)
+        self.search.set_results(self.table, self)
         self.table.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         vertical = self.table.verticalHeader()
         vertical.setVisible(False)
@@ -349,6 +354,15 @@ class InvoiceHistoryView(QWidget):
         self.export_button.setObjectName("invoiceExport")
         self.export_button.clicked.connect(self._export_clicked)
         self.toolbar.addWidget(self.export_button)
+        describe(self.export_button, "Save the invoices in this view, as shown, to a CSV file")
+        describe(self.status_filter, "Only invoices in this status")
+        describe(self.date_filter, "Only invoices dated in this period")
+        describe(self.date_from, "First invoice date to list", "Invoices dated from")
+        describe(self.date_to, "Last invoice date to list", "Invoices dated to")
+        describe(self.organization_chip, "Show every organization again",
+                 "Organization filter")
+        describe(self.table, "Enter opens the selected invoice; Ctrl+P pays the selected "
+                 "invoices.", "Invoices")
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)

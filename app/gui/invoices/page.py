@@ -13,8 +13,8 @@ from __future__ import annotations
 from datetime import date
 from urllib.parse import urlencode
 
-from PySide6.QtCore import Qt, QUrl, Signal, Slot
-from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication
+from PySide6.QtCore import QModelIndex, Qt, QUrl, Signal, Slot
+from PySide6.QtGui import QAction, QColor, QDesktopServices, QGuiApplication
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFormLayout,
@@ -38,8 +38,11 @@ from app.core.storage.engine import session_scope
 from app.gui.changes import RefreshOnChange
 from app.gui.context import AppContext
 from app.gui.invoices.formatting import date_text, local_today, money_text
+from app.gui.theme import readable_text, set_themed_style
 from app.gui.widgets import StatusPill, invoice_status_tone
+from app.gui.widgets.accessible import describe
 from app.gui.widgets.headers import PageHeader
+from app.gui.widgets.keys import add_open_shortcut
 from app.gui.workers import Task, run_task
 
 _RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
@@ -49,6 +52,7 @@ _RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
 INVOICE_PAGE_EXTENSIONS: tuple[str, ...] = (
     "app.gui.payments.actions:install_invoice_page_pay_action",
     "app.gui.quickbooks.invoice_link:install_invoice_page_quickbooks",
+    "app.gui.email_pay_links:install_invoice_page_pay_link_email",
 )
 
 
@@ -95,13 +99,18 @@ class InvoicePage(QWidget):
     openOrganizationRequested = Signal(int)
     #: An invoice was loaded or reloaded (its id) — actions update what they offer.
     invoiceShown = Signal(int)
+    #: Open a payment listed on the page (its id): Enter or a double click on its row.
+    openPaymentRequested = Signal(int)
 
     def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("invoicePage")
         self.context = context
         bus = context.changes()
-        RefreshOnChange(self, lambda _ids: self.reload(), bus.invoicesChanged)
+        # Its payments' posting status shows too: a posting delivered, failed, retried or
+        # dismissed anywhere reloads the open invoice.
+        RefreshOnChange(self, lambda _ids: self.reload(), bus.invoicesChanged,
+                        bus.postingsChanged)
         self.detail: InvoiceDetail | None = None
         self._web_url = ""
         currency = context.currency() or "USD"
@@ -187,6 +196,7 @@ class InvoicePage(QWidget):
 
         # Lines
         self.lines = QTableWidget(0, 6)
+        self.lines.setTabKeyNavigation(False)  # Tab leaves the table (Tab order)
         self.lines.setObjectName("invoiceLines")
         self.lines.setHorizontalHeaderLabels(
             ["Date", "Description", "Quantity", "Rate", "Amount", "Tax"]
@@ -198,10 +208,17 @@ class InvoicePage(QWidget):
 
         # Payments applied
         self.payments = QTableWidget(0, 6)
+        self.payments.setTabKeyNavigation(False)  # Tab leaves the table (Tab order)
         self.payments.setObjectName("invoicePayments")
         self.payments.setHorizontalHeaderLabels(
             ["Date", "Amount", "Method", "Reference", "Status", "Posted to Autotask/QuickBooks"]
         )
+        describe(self.lines, "What the invoice bills, line by line", "Invoice lines")
+        describe(self.payments, "Payments and refunds PayDesk took on this invoice; Enter "
+                 "opens the selected one", "Payments on this invoice")
+        self.payments.activated.connect(self._open_payment_at)
+        add_open_shortcut(self.payments, lambda: self._open_payment_at(
+            self.payments.currentIndex()))
         self.no_payments = QLabel("No payments have been taken in PayDesk for this invoice.")
         self.no_payments.setObjectName("mutedText")
         for table in (self.lines, self.payments):
@@ -251,7 +268,7 @@ class InvoicePage(QWidget):
         scroll.setObjectName("invoicePageScroll")
         body.setObjectName("invoicePageBody")
         # The page reads as one sheet: no panel colour behind the scrolled body.
-        scroll.setStyleSheet(
+        set_themed_style(scroll,
             "QScrollArea#invoicePageScroll, QWidget#invoicePageBody { background: transparent; }"
         )
         scroll.viewport().setAutoFillBackground(False)
@@ -328,7 +345,8 @@ class InvoicePage(QWidget):
         from html import escape
 
         self.organization_link.setText(
-            f'<a href="organization" style="color:#1D4F91">{escape(row.organization_name)}</a>'
+            f'<a href="organization" style="color:{_text_colour("#1D4F91")}">'
+            f'{escape(row.organization_name)}</a>'
         )
         self.facts["Invoice date"].setText(date_text(row.invoice_date, self.locale_name) or "—")
         self.facts["Due date"].setText(date_text(row.due_date, self.locale_name) or "—")
@@ -383,7 +401,7 @@ class InvoicePage(QWidget):
             footer = "Autotask has no lines for this invoice."
         elif not detail.lines_add_up:
             footer += (
-                f"<br><span style='color:#85520A'>The lines add up to "
+                f"<br><span style='color:{_text_colour('#85520A')}'>The lines add up to "
                 f"{self._money(detail.lines_total_minor)}, but the invoice total is "
                 f"{self._money(row.total_minor)}. Check the invoice in Autotask.</span>"
             )
@@ -392,7 +410,9 @@ class InvoicePage(QWidget):
         self.payments.setRowCount(len(detail.payments))
         for r, payment in enumerate(detail.payments):
             local = payment.at.astimezone()
-            self.payments.setItem(r, 0, _item(date_text(local.date(), self.locale_name)))
+            first = _item(date_text(local.date(), self.locale_name))
+            first.setData(Qt.ItemDataRole.UserRole, payment.payment_id)
+            self.payments.setItem(r, 0, first)
             self.payments.setItem(
                 r,
                 1,
@@ -407,6 +427,13 @@ class InvoicePage(QWidget):
         self.payments.setVisible(has_payments)
         self.no_payments.setVisible(not has_payments)
         self._fit_height(self.payments)
+
+    @Slot(QModelIndex)
+    def _open_payment_at(self, index: QModelIndex) -> None:
+        item = self.payments.item(index.row(), 0) if index.isValid() else None
+        payment_id = item.data(Qt.ItemDataRole.UserRole) if item is not None else None
+        if payment_id is not None:
+            self.openPaymentRequested.emit(int(payment_id))
 
     @staticmethod
     def _fit_height(table: QTableWidget) -> None:
@@ -468,3 +495,9 @@ def _rate_fits(rate: object, currency: str) -> bool:
         return False
     scaled = rate.scaleb(_exponent(currency))
     return scaled == scaled.to_integral_value()
+
+
+def _text_colour(light: str) -> str:
+    """A colour for rich text, readable in the scheme in use (``app.gui.theme``)."""
+    return readable_text(QColor(light)).name()
+

@@ -60,7 +60,9 @@ from app.gui.invoices.history import InvoiceHistoryView
 from app.gui.invoices.page import InvoicePage
 from app.gui.invoices.sync_follow import ChangedRows, follow_sync
 from app.gui.widgets import EmptyState, SearchField
+from app.gui.widgets.accessible import describe
 from app.gui.widgets.headers import PageHeader
+from app.gui.widgets.keys import add_open_shortcut
 from app.gui.widgets.lazy_table import Align, Column, LazyTableModel, Listing
 from app.gui.workers import Task, run_task
 
@@ -225,6 +227,7 @@ class OrganizationListView(QWidget):
         self.search.setMaximumWidth(420)
         self.search.searchRequested.connect(self._on_search)
         self.table = QTableView()
+        self.table.setTabKeyNavigation(False)  # Tab leaves the table (Tab order)
         self.table.setObjectName("organizationTable")
         self.table.setModel(self.model)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -247,6 +250,9 @@ class OrganizationListView(QWidget):
         for section in range(1, len(COLUMNS)):
             header.resizeSection(section, 140)
         self.table.activated.connect(self._open_current)
+        add_open_shortcut(self.table, self._open_current)
+        describe(self.table, "Enter opens the selected organization's page", "Organizations")
+        self.search.set_results(self.table, self)
         self.context = context
         self.empty = EmptyState(
             "No organizations yet",
@@ -409,6 +415,7 @@ def _item(text: str, align: Qt.AlignmentFlag | None = None) -> QTableWidgetItem:
 
 def _small_table(headers: list[str], stretch: int) -> QTableWidget:
     table = QTableWidget(0, len(headers))
+    table.setTabKeyNavigation(False)  # Tab leaves the table (Tab order)
     table.setHorizontalHeaderLabels(headers)
     table.verticalHeader().setVisible(False)
     table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -493,6 +500,8 @@ class OrganizationPage(QWidget):
         self.contacts.setObjectName("organizationContacts")
         self.contracts = _small_table(["Contract", "Status", "Starts", "Ends"], 0)
         self.contracts.setObjectName("organizationContracts")
+        describe(self.contacts, "The organization's contacts in Autotask", "Contacts")
+        describe(self.contracts, "The organization's contracts in Autotask", "Contracts")
         self.tabs = QTabWidget()
         self.tabs.setObjectName("organizationTabs")
         self.tabs.addTab(self.invoices, "Invoices")

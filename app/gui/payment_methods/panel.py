@@ -48,7 +48,9 @@ from app.core.gateways.connection import load_gateway
 from app.core.gateways.repository import SavedMethods, StoredMethod
 from app.gui.context import AppContext
 from app.gui.errors import describe_exception
+from app.gui.theme import readable_text, set_themed_style
 from app.gui.widgets import PILL_TONE_ROLE, EmptyState, StatusPill, StatusPillDelegate, Tone
+from app.gui.widgets.accessible import describe
 from app.gui.widgets.pill import TONE_COLOURS
 from app.gui.workers import Task, WorkerFailure, run_task
 
@@ -105,6 +107,7 @@ class SavedMethodsPanel(QWidget):
         header.addStretch(1)
 
         self.table = QTableWidget(0, len(_COLUMNS), self)
+        self.table.setTabKeyNavigation(False)  # Tab leaves the table (Tab order)
         self.table.setObjectName("savedMethodsTable")
         self.table.setHorizontalHeaderLabels(list(_COLUMNS))
         self.table.verticalHeader().hide()
@@ -145,6 +148,11 @@ class SavedMethodsPanel(QWidget):
         self.default_button.setObjectName("makeDefaultButton")
         self.remove_button = QPushButton("Remove…", self)
         self.remove_button.setObjectName("removeMethodButton")
+        describe(self.default_button, "Use the selected method first when this organization "
+                 "pays")
+        describe(self.remove_button, "Remove the selected method from the gateway and PayDesk")
+        describe(self.table, "The organization's saved cards and bank accounts",
+                 "Saved payment methods")
         buttons = QHBoxLayout()
         buttons.addWidget(self.add_button)
         buttons.addStretch(1)
@@ -157,7 +165,7 @@ class SavedMethodsPanel(QWidget):
         self.waiting_label = QLabel(self.waiting)
         self.waiting_label.setObjectName("waitingText")
         self.waiting_label.setWordWrap(True)
-        self.waiting_label.setStyleSheet(_message_style(Tone.INFO))
+        set_themed_style(self.waiting_label, _message_style(Tone.INFO))
         self.waiting_bar = QProgressBar(self.waiting)
         self.waiting_bar.setRange(0, 0)
         self.waiting_bar.setTextVisible(False)
@@ -170,6 +178,9 @@ class SavedMethodsPanel(QWidget):
                                          "client")
         self.cancel_wait_button = QPushButton("Stop waiting", self.waiting)
         self.cancel_wait_button.setObjectName("cancelWaitButton")
+        describe(self.reopen_button, "Open the gateway's secure page in your browser again")
+        describe(self.cancel_wait_button, "Stop waiting for the client to finish the secure "
+                 "page")
         wait_buttons = QHBoxLayout()
         wait_buttons.addStretch(1)
         wait_buttons.addWidget(self.copy_link_button)
@@ -308,7 +319,7 @@ class SavedMethodsPanel(QWidget):
             expiry = QTableWidgetItem(method.expiry or "—")
             if method.is_expired(today.year, today.month):
                 expiry.setText(f"Expired {method.expiry}")
-                expiry.setForeground(QColor(TONE_COLOURS[Tone.DANGER][1]))
+                expiry.setForeground(readable_text(QColor(TONE_COLOURS[Tone.DANGER][1])))
                 expiry.setToolTip("This card has expired; ask the client for a new one.")
             holder = QTableWidgetItem(method.holder_name or "")
             default = QTableWidgetItem("Default" if method.is_default else "")
@@ -343,7 +354,7 @@ class SavedMethodsPanel(QWidget):
 
     def _say(self, text: str, tone: Tone) -> None:
         self.message.setText(text)
-        self.message.setStyleSheet(_message_style(tone))
+        set_themed_style(self.message, _message_style(tone))
         self.message.setVisible(bool(text))
 
     # --- default and remove -------------------------------------------------------------

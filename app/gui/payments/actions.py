@@ -8,7 +8,7 @@ screens:
   organization's invoices): Pay… on the bar under the table, in the context menu and on
   Ctrl+P, enabled when the selection is payable invoices of one organization;
 * ``install_invoice_page_pay_action(page, context)`` — the Invoice page: Pay… for that
-  invoice while it is payable;
+  invoice while it is payable, and a listed payment opens its detail;
 * ``install_organization_payments(page, context)`` — the organization page's Payments tab:
   its transaction history, newest first.
 
@@ -161,8 +161,30 @@ class _PagePayAction(QObject):
 
 
 def install_invoice_page_pay_action(page: Any, context: AppContext) -> None:
-    """Extension for ``InvoicePage`` (``INVOICE_PAGE_EXTENSIONS``)."""
+    """Extension for ``InvoicePage`` (``INVOICE_PAGE_EXTENSIONS``): Pay…, and a payment
+    listed on the page opens its detail (where it can be refunded)."""
     page.pay_action = _PagePayAction(page, context)
+    page.payment_opener = _PagePaymentOpener(page, context)
+
+
+class _PagePaymentOpener(QObject):
+    """Opens the detail of a payment the Invoice page lists (Enter or a double click)."""
+
+    def __init__(self, page: Any, context: AppContext) -> None:
+        super().__init__(page)
+        self.page = page
+        self.context = context
+        self.dialog: QWidget | None = None
+        page.openPaymentRequested.connect(self.open_payment)
+
+    @Slot(int)
+    def open_payment(self, payment_id: int) -> None:
+        from app.gui.payments.detail import PaymentDetailDialog
+
+        dialog = PaymentDetailDialog(self.context, payment_id, self.page.window())
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
+        dialog.open()
+        self.dialog = dialog
 
 
 def install_organization_payments(page: Any, context: AppContext) -> None:

@@ -15,6 +15,7 @@ from app.core.gateways import GatewayMode, PaymentGateway
 from app.core.gateways.connection import describe_missing_gateway, load_gateway
 from app.core.money import Money
 from app.gui.context import AppContext
+from app.gui.theme import set_themed_style
 from app.gui.widgets import Tone
 
 log = logging.getLogger(__name__)
@@ -109,7 +110,7 @@ class TestModeBanner(QLabel):
         self.setObjectName("testModeBanner")
         self.setWordWrap(True)
         self.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.setStyleSheet(
+        set_themed_style(self,
             "QLabel#testModeBanner { background: #FCEFD6; color: #85520A; font-weight: 600;"
             " border: 1px solid #E9C98A; border-radius: 6px; padding: 6px 10px; }"
         )

@@ -49,6 +49,7 @@ from app.core.payments import (
     payment_detail,
 )
 from app.core.posting.actions import PostingActionResult
+from app.gui.changes import RefreshOnChange
 from app.gui.context import AppContext
 from app.gui.payments.common import (
     PAYMENT_STATE_TONES,
@@ -60,7 +61,9 @@ from app.gui.payments.common import (
 )
 from app.gui.payments.posting_actions import PostingActions
 from app.gui.payments.receipt import Receipt, ReceiptButtons, ReceiptLine
+from app.gui.theme import set_themed_style
 from app.gui.widgets import StatusPill, StatusPillDelegate, Tone
+from app.gui.widgets.accessible import describe
 from app.gui.widgets.pill import PILL_TONE_ROLE
 from app.gui.workers import Task, WorkerFailure, run_task
 
@@ -97,6 +100,7 @@ def _pill_item(text: str, tone: Tone) -> QTableWidgetItem:
 
 def _table(name: str, headers: Sequence[str], right: Sequence[int] = ()) -> QTableWidget:
     table = QTableWidget(0, len(headers))
+    table.setTabKeyNavigation(False)  # Tab leaves the table (Tab order)
     table.setObjectName(name)
     table.setHorizontalHeaderLabels(list(headers))
     for column in right:
@@ -136,6 +140,14 @@ class PaymentDetailDialog(QDialog):
         self.refund_dialog: RefundDialog | None = None
         self._build()
         self.reload()
+        bus = context.changes()
+        # Refunded, settled or posted from another screen while open: shown at once.
+        RefreshOnChange(self, self._on_changes, bus.paymentsChanged, bus.postingsChanged)
+
+    @Slot(object)
+    def _on_changes(self, payment_ids: list[int]) -> None:
+        if not payment_ids or self.payment_id in payment_ids:
+            self.reload()
 
     # --- building ------------------------------------------------------------------------------
     def _build(self) -> None:
@@ -165,7 +177,7 @@ class PaymentDetailDialog(QDialog):
         self.notice = QLabel()
         self.notice.setObjectName("paymentNotice")
         self.notice.setWordWrap(True)
-        self.notice.setStyleSheet(
+        set_themed_style(self.notice,
             "QLabel#paymentNotice { background: #DFF2E6; color: #1D6B3B; border-radius: 6px;"
             " padding: 6px 10px; }"
         )
@@ -174,7 +186,7 @@ class PaymentDetailDialog(QDialog):
         self.failure_label = QLabel()
         self.failure_label.setObjectName("paymentFailure")
         self.failure_label.setWordWrap(True)
-        self.failure_label.setStyleSheet("color: #A02727;")
+        set_themed_style(self.failure_label, "color: #A02727;")
         self.failure_label.setVisible(False)
         layout.addWidget(self.failure_label)
 
@@ -186,7 +198,7 @@ class PaymentDetailDialog(QDialog):
         self.facts.setColumnStretch(1, 1)
         money = QFrame()
         money.setObjectName("paymentMoney")
-        money.setStyleSheet(
+        set_themed_style(money,
             "QFrame#paymentMoney { background: #F7F8FA; border: 1px solid #DDE1E7;"
             " border-radius: 6px; }"
         )
@@ -273,6 +285,14 @@ class PaymentDetailDialog(QDialog):
         buttons.addStretch(1)
         buttons.addWidget(close)
         layout.addLayout(buttons)
+        describe(self.refund_button, "Give back all or part of this payment")
+        describe(self.void_button, "Cancel this bank debit before it settles")
+        describe(close, "Close the payment (Esc)")
+        describe(self.invoices_table, "The invoices this payment paid", "Invoices paid")
+        describe(self.refunds_table, "Refunds of this payment", "Refunds")
+        describe(self.postings_table, "What PayDesk told Autotask and your books",
+                 "Postings")
+        describe(self.history_table, "Everything that happened to this payment", "History")
 
     # --- loading ---------------------------------------------------------------------------------
     @Slot()
@@ -344,7 +364,7 @@ class PaymentDetailDialog(QDialog):
             pair = 0
             key = QLabel(name)
             key.setObjectName("fieldLabel")
-            key.setStyleSheet("color: #4A5465;")
+            set_themed_style(key, "color: #4A5465;")
             shown = QLabel(value)
             shown.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             shown.setWordWrap(name in ("Memo", "Pay link", "How"))
@@ -607,11 +627,12 @@ class RefundDialog(QDialog):
             form.addRow("Amount", amount_box)
         self.amount_error = QLabel()
         self.amount_error.setObjectName("refundAmountError")
-        self.amount_error.setStyleSheet("color: #A02727;")
+        set_themed_style(self.amount_error, "color: #A02727;")
         self.amount_error.setWordWrap(True)
         self.amount_error.setVisible(False)
         form.addRow("", self.amount_error)
         self.reason_edit = QPlainTextEdit()
+        self.reason_edit.setTabChangesFocus(True)  # Tab moves on, as in every field
         self.reason_edit.setObjectName("refundReason")
         self.reason_edit.setPlaceholderText(
             "Why — kept in PayDesk's history and in the Autotask note"
@@ -631,7 +652,7 @@ class RefundDialog(QDialog):
         self.cancel_button.clicked.connect(self.reject)
         self.confirm_button = QPushButton(noun)
         self.confirm_button.setObjectName("confirmRefundButton")
-        self.confirm_button.setStyleSheet(
+        set_themed_style(self.confirm_button,
             "QPushButton { background: #A02727; color: white; border: 1px solid #A02727;"
             " border-radius: 6px; padding: 6px 16px; font-weight: 600; }"
             "QPushButton:disabled { background: #E3B3B3; border-color: #E3B3B3; }"
@@ -640,6 +661,13 @@ class RefundDialog(QDialog):
         buttons.addWidget(self.cancel_button)
         buttons.addWidget(self.confirm_button)
         layout.addLayout(buttons)
+        describe(self.full_radio, "Refund everything not refunded yet")
+        describe(self.partial_radio, "Refund the amount typed next")
+        describe(self.amount_edit, "How much to refund", "Amount to refund")
+        describe(self.reason_edit, "Why — kept in PayDesk's history and in the Autotask note",
+                 "Reason")
+        describe(self.cancel_button, "Close without refunding (Esc)")
+        describe(self.confirm_button, "Ask the gateway to give the money back")
         self._validate()
 
     def _fmt(self, value: Money) -> str:
@@ -726,7 +754,7 @@ class RefundDialog(QDialog):
             self.accept()
             return
         self.message.setText(outcome.message)
-        self.message.setStyleSheet(
+        set_themed_style(self.message,
             "color: #A02727;" if outcome.state is RefundState.FAILED else ""
         )
         self.cancel_button.setText("Close")
@@ -739,7 +767,7 @@ class RefundDialog(QDialog):
         exc = failure.exception
         self.message.setText(exc.message if isinstance(exc, PaymentRefused) else
                              describe_exception(exc))
-        self.message.setStyleSheet("color: #A02727;")
+        set_themed_style(self.message, "color: #A02727;")
         for widget in (self.full_radio, self.partial_radio, self.reason_edit, self.cancel_button):
             widget.setEnabled(True)
         self.amount_edit.setEnabled(self.partial_radio.isChecked())

@@ -30,10 +30,9 @@ import logging
 from collections.abc import Sequence
 from datetime import date
 from typing import Any
-from urllib.parse import quote
 
 from PySide6.QtCore import QSignalBlocker, Qt, QTimer, QUrl, Signal, Slot
-from PySide6.QtGui import QCloseEvent, QDesktopServices, QGuiApplication, QKeyEvent
+from PySide6.QtGui import QCloseEvent, QColor, QDesktopServices, QGuiApplication, QKeyEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -85,7 +84,9 @@ from app.gui.payments.common import (
     missing_gateway_text,
 )
 from app.gui.payments.receipt import Receipt, ReceiptButtons, ReceiptLine
+from app.gui.theme import readable_text, set_themed_style
 from app.gui.widgets import StatusPill, Tone
+from app.gui.widgets.accessible import describe
 from app.gui.workers import Task, WorkerFailure, run_task
 
 log = logging.getLogger(__name__)
@@ -178,6 +179,10 @@ class OrderSummaryDialog(QDialog):
         self._poll_timer.timeout.connect(self._poll_hosted)
 
         self._build()
+        self._describe_controls()
+        # The keyboard starts where the person types first: the amount (Tab goes on to the
+        # method, the contact, the memo and Pay).
+        self.amount_edit.setFocus(Qt.FocusReason.OtherFocusReason)
         self._set_loading(True)
         self._load()
 
@@ -211,6 +216,7 @@ class OrderSummaryDialog(QDialog):
         layout.addWidget(self.invoices_error)
 
         self.allocation_table = QTableWidget(0, 5)
+        self.allocation_table.setTabKeyNavigation(False)  # Tab leaves the table (Tab order)
         self.allocation_table.setObjectName("allocationTable")
         self.allocation_table.setAccessibleName("Invoices being paid")
         self.allocation_table.setHorizontalHeaderLabels(
@@ -336,7 +342,7 @@ class OrderSummaryDialog(QDialog):
         self.pay_button = QPushButton("Pay")
         self.pay_button.setObjectName("payButton")
         self.pay_button.setProperty("primary", True)
-        self.pay_button.setStyleSheet(_PRIMARY_STYLE)
+        set_themed_style(self.pay_button, _PRIMARY_STYLE)
         self.pay_button.setDefault(True)
         self.pay_button.setMinimumWidth(180)
         self.pay_button.clicked.connect(self.pay)
@@ -348,7 +354,7 @@ class OrderSummaryDialog(QDialog):
     def _build_totals(self) -> QWidget:
         box = QFrame()
         box.setObjectName("orderTotals")
-        box.setStyleSheet(
+        set_themed_style(box,
             "QFrame#orderTotals { background: #F7F8FA; border: 1px solid #DDE1E7;"
             " border-radius: 6px; }"
         )
@@ -376,7 +382,7 @@ class OrderSummaryDialog(QDialog):
         self.surcharge_disclosure = QLabel()
         self.surcharge_disclosure.setObjectName("surchargeDisclosure")
         self.surcharge_disclosure.setWordWrap(True)
-        self.surcharge_disclosure.setStyleSheet("color: #4A5465; font-size: 9pt;")
+        set_themed_style(self.surcharge_disclosure, "color: #4A5465; font-size: 9pt;")
         surcharge_layout.addWidget(self.surcharge_title, 0, 0, right)
         surcharge_layout.addWidget(self.surcharge_value, 0, 1, right)
         surcharge_layout.addWidget(self.surcharge_disclosure, 1, 0, 1, 2)
@@ -446,7 +452,7 @@ class OrderSummaryDialog(QDialog):
         self.try_again_button.clicked.connect(self.try_another_method)
         self.done_button = QPushButton("Done")
         self.done_button.setObjectName("doneButton")
-        self.done_button.setStyleSheet(_PRIMARY_STYLE)
+        set_themed_style(self.done_button, _PRIMARY_STYLE)
         self.done_button.clicked.connect(self.accept)
         for button in (
             self.copy_link_button,
@@ -481,7 +487,7 @@ class OrderSummaryDialog(QDialog):
         label = QLabel()
         label.setObjectName(name)
         label.setWordWrap(True)
-        label.setStyleSheet("color: #A02727;")
+        set_themed_style(label, "color: #A02727;")
         label.setVisible(False)
         return label
 
@@ -501,6 +507,25 @@ class OrderSummaryDialog(QDialog):
             parent=self,
         )
 
+    def _describe_controls(self) -> None:
+        """What a screen reader says after each control's name."""
+        describe(self.allocation_table, "How the payment is spread over the invoices; "
+                 "type in “To pay” to change an invoice's share")
+        describe(self.amount_edit, "How much the client pays now")
+        describe(self.full_balance_button, "Pay everything the invoices owe")
+        describe(self.method_combo, "The saved card or bank account to charge, or the "
+                 "gateway's secure page")
+        describe(self.contact_combo, "Who is paying, for the receipt and the Autotask note")
+        describe(self.memo_edit, "Shown on the receipt and in the Autotask note")
+        describe(self.cancel_button, "Close without paying (Esc)")
+        describe(self.pay_button, "Take the payment now")
+        describe(self.link_edit, "The address of the secure page to send the client",
+                 "Pay link")
+        describe(self.copy_link_button, "Copy the secure page's address")
+        describe(self.email_link_button, "Send the secure page's address by e-mail")
+        describe(self.try_again_button, "Back to the form, to choose another method")
+        describe(self.done_button, "Close the dialog")
+
     def _set_loading(self, loading: bool) -> None:
         self.pay_button.setEnabled(False)
         if loading:
@@ -516,6 +541,8 @@ class OrderSummaryDialog(QDialog):
         self._fill_methods(order.methods)
         self._fill_contacts(order.contacts)
         self.recompute()
+        if self.amount_edit.hasFocus():
+            self.amount_edit.selectAll()  # typing replaces the amount owed
 
     def _on_load_failed(self, failure: WorkerFailure) -> None:
         from app.gui.errors import describe_exception
@@ -672,7 +699,7 @@ class OrderSummaryDialog(QDialog):
         )
         self._set_error(self.amount_error, summary.amount_error)
         self.amount_edit.setProperty("invalid", summary.amount_error is not None)
-        self.amount_edit.setStyleSheet(
+        set_themed_style(self.amount_edit,
             "QLineEdit#paymentAmount { border: 1px solid #C0392B; }"
             if summary.amount_error
             else ""
@@ -706,18 +733,18 @@ class OrderSummaryDialog(QDialog):
             note = _plain_item("")
             if line.error:
                 note.setText(line.error)
-                note.setForeground(Qt.GlobalColor.darkRed)
+                note.setForeground(readable_text(QColor(Qt.GlobalColor.darkRed)))
             elif line.remaining_after is not None and line.remaining_after.minor > 0 and (
                 line.amount is not None and line.amount.minor > 0
             ):
                 note.setText(f"Leaves {fmt(line.remaining_after)} owing")
-                note.setForeground(Qt.GlobalColor.darkGray)
+                note.setForeground(readable_text(QColor(Qt.GlobalColor.darkGray)))
             elif line.amount is not None and line.amount.minor == 0 and not blocked:
                 note.setText("Not paid by this payment")
-                note.setForeground(Qt.GlobalColor.darkGray)
+                note.setForeground(readable_text(QColor(Qt.GlobalColor.darkGray)))
             elif line.remaining_after is not None and line.remaining_after.minor == 0:
                 note.setText("Paid in full")
-                note.setForeground(Qt.GlobalColor.darkGreen)
+                note.setForeground(readable_text(QColor(Qt.GlobalColor.darkGreen)))
             note.setToolTip(note.text())
             table.setItem(row, self.COL_NOTE, note)
         del blocker
@@ -988,8 +1015,8 @@ class OrderSummaryDialog(QDialog):
         self.done_button.setText("Done" if outcome.approved else "Close")
         retry = self.try_again_button.isVisibleTo(self.result_page)
         # The next step a bookkeeper takes is the highlighted one.
-        self.try_again_button.setStyleSheet(_PRIMARY_STYLE if retry else "")
-        self.done_button.setStyleSheet("" if retry else _PRIMARY_STYLE)
+        set_themed_style(self.try_again_button, _PRIMARY_STYLE if retry else "")
+        set_themed_style(self.done_button, "" if retry else _PRIMARY_STYLE)
         self._set_done_role(not retry)
         total = self._fmt(outcome.total)
         mode = " (test mode)" if outcome.test_mode else ""
@@ -1106,24 +1133,11 @@ class OrderSummaryDialog(QDialog):
 
     @Slot()
     def email_link(self) -> None:
-        """Open the mail program with the link, addressed to the contact making the payment."""
-        if self.hosted is None and not self.link_edit.text():
-            return
-        contact_email = None
-        if self.order is not None:
-            contact_id = self.selected_contact_id()
-            contact_email = next(
-                (c.email for c in self.order.contacts if c.contact_id == contact_id), None
-            )
-        total = self._fmt(self.hosted.total) if self.hosted is not None else ""
-        organization = self.order.organization_name if self.order else ""
-        subject = f"Payment link for {organization} — {total}"
-        body = (
-            f"Hello,\n\nYou can pay {total} securely at this link:\n\n{self.link_edit.text()}"
-            "\n\nThank you."
-        )
-        url = f"mailto:{quote(contact_email or '')}?subject={quote(subject)}&body={quote(body)}"
-        QDesktopServices.openUrl(QUrl(url))
+        """Email the link through PayDesk's outbox (app.gui.email_pay_links)."""
+        if self.hosted is not None:
+            from app.gui.email_pay_links import open_pay_link_email
+
+            open_pay_link_email(self, self.context, self.hosted.payment_id)
 
     def receipt(self) -> Receipt | None:
         """The receipt of the approved payment shown now, or None."""

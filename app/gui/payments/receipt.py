@@ -11,6 +11,7 @@ Everything here runs on the GUI thread except the workers it starts.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Slot
@@ -21,22 +22,37 @@ from sqlalchemy import Engine
 
 from app.core.receipt_identity import ReceiptIdentity, load_receipt_identity
 from app.core.receipts import Receipt, ReceiptLine, receipt_html, render_receipt_pdf
+from app.gui.widgets.accessible import describe
 from app.gui.workers import run_task
 
 __all__ = ["Receipt", "ReceiptButtons", "ReceiptLine", "write_receipt_pdf"]
+
+
+def _complete(receipt: Receipt, engine: Engine | None) -> Receipt:
+    """A surcharge always goes with its disclosure (from the shared rules when the screen
+    did not give it). Worker thread."""
+    if receipt.surcharge and not receipt.surcharge_disclosure and engine is not None:
+        from app.core.payments.summary import load_surcharge_settings
+
+        return replace(receipt,
+                       surcharge_disclosure=load_surcharge_settings(engine).disclosure_text())
+    return receipt
 
 
 def write_receipt_pdf(receipt: Receipt, path: Path, engine: Engine | None,
                       locale: str = "en_US") -> Path:
     """Render the core's PDF and write it whole, or not at all (worker thread)."""
     partial = path.with_name(path.name + ".part")
-    partial.write_bytes(render_receipt_pdf(receipt, engine=engine, locale=locale))
+    partial.write_bytes(render_receipt_pdf(_complete(receipt, engine), engine=engine,
+                                           locale=locale))
     partial.replace(path)
     return path
 
 
-def _identity(engine: Engine | None) -> ReceiptIdentity | None:
-    return load_receipt_identity(engine) if engine is not None else None
+def _prepare(receipt: Receipt, engine: Engine | None
+             ) -> tuple[Receipt, ReceiptIdentity | None]:
+    identity = load_receipt_identity(engine) if engine is not None else None
+    return _complete(receipt, engine), identity
 
 
 class ReceiptButtons(QObject):
@@ -57,6 +73,8 @@ class ReceiptButtons(QObject):
         self.pdf_button = QPushButton("Save receipt as PDF…", parent)
         self.pdf_button.setObjectName("saveReceiptButton")
         self.pdf_button.clicked.connect(self.save_pdf)
+        describe(self.print_button, "Print the client's receipt for this payment")
+        describe(self.pdf_button, "Save the client's receipt for this payment as a PDF file")
         #: The last PDF saved (for the tests and the status line).
         self.saved_path: Path | None = None
 
@@ -74,10 +92,11 @@ class ReceiptButtons(QObject):
         receipt = self._receipt()
         if receipt is None:
             return
-        run_task("prepare the receipt", _identity, self._engine(), parent=self._parent,
-                 on_success=lambda identity: self._print(receipt, identity))
+        run_task("prepare the receipt", _prepare, receipt, self._engine(), parent=self._parent,
+                 on_success=self._print)
 
-    def _print(self, receipt: Receipt, identity: ReceiptIdentity | None) -> None:
+    def _print(self, prepared: tuple[Receipt, ReceiptIdentity | None]) -> None:
+        receipt, identity = prepared
         printer = QPrinter(QPrinter.PrinterMode.HighResolution)
         printer.setDocName(f"Payment receipt {receipt.reference}")
         dialog = QPrintDialog(printer, self._parent)

@@ -64,7 +64,9 @@ from app.gui.payments.common import (
 )
 from app.gui.payments.payment_list import PaymentListView
 from app.gui.widgets import EmptyState, StatusPillDelegate, Tone
+from app.gui.widgets.accessible import describe, tab_order
 from app.gui.widgets.headers import add_area_header
+from app.gui.widgets.keys import add_open_shortcut
 from app.gui.widgets.lazy_table import Align, Column, LazyTableModel, TextTone
 from app.gui.workers import Task, run_task
 
@@ -357,8 +359,22 @@ class PaymentSearchView(PaymentListView):
         bar.addWidget(self.clear_button)
         bar.addWidget(self.export_button)
         layout.addLayout(bar)
+        describe(self.period, "The dates of the payments to list", "Date")
+        describe(self.date_from, "First day of the payments to list", "From")
+        describe(self.date_to, "Last day of the payments to list", "To")
+        describe(self.organization, "Only this organization's payments (type to find it)",
+                 "Organization")
+        describe(self.invoice_number, "Only payments of the invoice with this number",
+                 "Invoice number")
+        describe(self.transaction_id, "Only the payment with this gateway transaction ID or "
+                 "PayDesk reference", "Transaction ID or reference")
+        describe(self.type_combo, "Sales, refunds, or both", "Type")
+        describe(self.status_combo, "Only payments in this status", "Status")
+        describe(self.clear_button, "Show every payment again")
+        describe(self.export_button, "Save the payments listed here as a CSV file")
 
         self.table = QTableView()
+        self.table.setTabKeyNavigation(False)  # Tab leaves the table (Tab order)
         self.table.setObjectName("paymentSearchTable")
         self.table.setAccessibleName("Payments and refunds")
         self.table.setModel(self.model)
@@ -403,6 +419,9 @@ class PaymentSearchView(PaymentListView):
             )
             header.resizeSection(index, width)
         self.table.doubleClicked.connect(self._open_row)
+        add_open_shortcut(self.table, self.open_current)  # Enter, as a double click
+        describe(self.table, "Payments and refunds matching the filters. Enter opens one.",
+                 "Payments found")
 
         self.empty = EmptyState("No payments yet", "")
         self.stack = QStackedWidget()
@@ -412,6 +431,10 @@ class PaymentSearchView(PaymentListView):
         self.status_label = QLabel()
         self.status_label.setObjectName("secondaryText")
         layout.addWidget(self.status_label)
+        # Reading order: the date, then each row of filters from left to right.
+        tab_order(self.period, self.date_from, self.date_to, self.organization,
+                  self.invoice_number, self.type_combo, self.transaction_id,
+                  self.status_combo, self.clear_button, self.export_button, self.table)
 
     # --- filters ------------------------------------------------------------------------------
     def _load_organizations(self) -> None:
@@ -526,6 +549,13 @@ class PaymentSearchView(PaymentListView):
                     "Invoices and choose Pay… to take the first one.",
                 )
             self.stack.setCurrentWidget(self.empty)
+
+    @Slot()
+    def open_current(self) -> None:
+        """Open the current row's payment (Enter)."""
+        index = self.table.currentIndex()
+        if index.isValid():
+            self._open_row(index)
 
     @Slot(QModelIndex)
     def _open_row(self, index: QModelIndex) -> None:

@@ -20,7 +20,7 @@ from datetime import datetime
 from functools import partial
 
 from PySide6.QtCore import QModelIndex, QPoint, Qt, Slot
-from PySide6.QtGui import QAction, QKeySequence, QShowEvent
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -56,8 +56,11 @@ from app.gui.payments.common import (
 from app.gui.payments.payment_list import PaymentListView
 from app.gui.payments.posting_actions import PostingActions
 from app.gui.payments.upkeep import PaymentUpkeep
+from app.gui.theme import set_themed_style
 from app.gui.widgets import EmptyState, SearchField, StatusPillDelegate, Tone
+from app.gui.widgets.accessible import describe
 from app.gui.widgets.headers import FilterButtons, add_area_header
+from app.gui.widgets.keys import add_open_shortcut
 from app.gui.widgets.lazy_table import Align, Column, LazyTableModel, TextTone
 
 log = logging.getLogger(__name__)
@@ -263,6 +266,7 @@ class TransactionsView(PaymentListView):
         layout.addLayout(bar)
 
         self.table = QTableView()
+        self.table.setTabKeyNavigation(False)  # Tab leaves the table (Tab order)
         self.table.setObjectName("transactionsTable")
         self.table.setAccessibleName("Transactions")
         self.table.setModel(self.model)
@@ -288,11 +292,18 @@ class TransactionsView(PaymentListView):
             if column.pill is not None:
                 self.table.setItemDelegateForColumn(index, pill)
         self.table.selectionModel().selectionChanged.connect(self._update_actions)
-        open_action = QAction("Open", self.table)
-        open_action.setShortcuts([QKeySequence(Qt.Key.Key_Return), QKeySequence(Qt.Key.Key_Enter)])
-        open_action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
-        open_action.triggered.connect(self.open_selected)
-        self.table.addAction(open_action)
+        add_open_shortcut(self.table, self.open_selected)
+        self.search.set_results(self.table, self)
+        describe(self.table, "Enter opens the selected payment's detail, where it can be "
+                 "refunded.")
+        filter_descriptions = {
+            TransactionFilter.ALL: "List every payment",
+            TransactionFilter.FAILING_TO_POST: "List the payments that could not be posted "
+            "to Autotask or your books",
+            TransactionFilter.PENDING: "List the payments still waiting for an outcome",
+        }
+        for value, button in self.filter_buttons.items():
+            describe(button, filter_descriptions[value])
 
         self.empty = EmptyState("No payments yet", "")
         self.stack = QStackedWidget()
@@ -307,7 +318,7 @@ class TransactionsView(PaymentListView):
         self.upkeep_label = QLabel()
         self.upkeep_label.setObjectName("upkeepProblem")
         self.upkeep_label.setWordWrap(True)
-        self.upkeep_label.setStyleSheet("color: #85520A;")
+        set_themed_style(self.upkeep_label, "color: #85520A;")
         self.upkeep_label.setVisible(False)
         layout.addWidget(self.upkeep_label)
         self._update_actions()

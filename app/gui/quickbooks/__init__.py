@@ -29,7 +29,9 @@ from PySide6.QtWidgets import (
 from app.core.quickbooks.books import SOURCE_ONLINE
 from app.core.quickbooks.review import QuickBooksState, quickbooks_state
 from app.gui.context import AppContext
+from app.gui.theme import set_themed_style
 from app.gui.widgets import EmptyState, Tone
+from app.gui.widgets.accessible import describe
 from app.gui.widgets.pill import TONE_COLOURS
 from app.gui.workers import run_task
 
@@ -85,7 +87,7 @@ class QuickBooksArea(QWidget):
         self.problem = QFrame()
         self.problem.setObjectName("quickbooksProblem")
         background, foreground = TONE_COLOURS[Tone.DANGER]
-        self.problem.setStyleSheet(
+        set_themed_style(self.problem,
             f"QFrame#quickbooksProblem {{ background: {background}; border-radius: 6px; }} "
             f"QFrame#quickbooksProblem QLabel {{ color: {foreground}; }}")
         self.problem_text = QLabel()
@@ -93,6 +95,7 @@ class QuickBooksArea(QWidget):
         self.reconnect_button = QPushButton("Reconnect…")
         self.reconnect_button.setObjectName("quickbooksReconnectButton")
         self.reconnect_button.clicked.connect(self._open_setup)
+        describe(self.reconnect_button, "Sign in to QuickBooks again in Setup")
         row = QHBoxLayout(self.problem)
         row.setContentsMargins(12, 8, 12, 8)
         row.addWidget(self.problem_text, 1)

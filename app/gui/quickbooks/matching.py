@@ -176,6 +176,7 @@ class NeedsMatchingView(QWidget):
         layout.addLayout(bar)
 
         self.table = QTableView()
+        self.table.setTabKeyNavigation(False)  # Tab leaves the table (Tab order)
         self.table.setObjectName("needsMatchingTable")
         self.table.setAccessibleName("Needs matching")
         self.table.setModel(self.model)
@@ -423,6 +424,7 @@ class MatchDialog(QDialog):
         self.search.setObjectName("matchSearch")
         self.search.searchRequested.connect(self.load)
         self.table = QTableWidget(0, 7)
+        self.table.setTabKeyNavigation(False)  # Tab leaves the table (Tab order)
         self.table.setObjectName("matchCandidates")
         self.table.setHorizontalHeaderLabels(
             ["QuickBooks #", "Customer", "Date", "Total", "Balance", "Looks like", "Matched to"])

@@ -126,6 +126,7 @@ class ReconciliationView(QWidget):
         layout.addLayout(bar)
 
         self.table = QTableView()
+        self.table.setTabKeyNavigation(False)  # Tab leaves the table (Tab order)
         self.table.setObjectName("reconciliationTable")
         self.table.setAccessibleName("Reconciliation")
         self.table.setModel(self.model)

@@ -22,7 +22,9 @@ returns the widget to render (a window, a dialog or a single widget); the sessio
 at the screen's size, waits for background tasks to finish, and saves the PNG.
 
 Options: ``--only PATTERN`` (shell-style, e.g. ``'main-window*'``) renders some screens only;
-``--list`` prints the registered names.
+``--list`` prints the registered names; ``--dark`` renders them in the dark colour scheme
+(``<name>-dark.png``, see ``app.gui.theme``); ``--scale 2`` at 200 % (``QT_SCALE_FACTOR``,
+``<name>@2x.png``: twice the pixels, as on a high-density screen).
 """
 
 from __future__ import annotations
@@ -200,6 +202,9 @@ class ScreenshotSession:
         self._widgets.append(widget)
         return widget
 
+    #: Added to each file name (``-dark``, ``@2x``) when the screens are rendered so.
+    suffix = ""
+
     def render(self, screen: Screen, folder: Path) -> Path:
         # Each screen starts from the default layout: no window size, columns or filters
         # remembered from the screen rendered before it.
@@ -209,7 +214,7 @@ class ScreenshotSession:
         widget.resize(*screen.size)
         widget.show()
         settle()
-        path = folder / f"{screen.name}.png"
+        path = folder / f"{screen.name}{self.suffix}.png"
         if not widget.grab().save(str(path)):
             raise OSError(f"Could not write {path}")
         widget.close()
@@ -276,16 +281,28 @@ class RenderReport:
     failed: dict[str, str]
 
 
-def render_screens(folder: Path, only: str | None = None) -> RenderReport:
-    """Render the registered screens (those matching ``only``) into ``folder``."""
-    from app.gui.app import create_application
+def render_screens(folder: Path, only: str | None = None, *, dark: bool = False,
+                   scale: float = 1.0) -> RenderReport:
+    """Render the registered screens (those matching ``only``) into ``folder``, in the dark
+    colour scheme when ``dark``. ``scale`` only names the files: the scale factor itself
+    must be in ``QT_SCALE_FACTOR`` before the application starts (``main`` sets it)."""
+    from PySide6.QtCore import Qt
 
-    create_application()
+    from app.gui.app import create_application
+    from app.gui.resources import style_sheet
+    from app.gui.theme import apply_theme
+
+    app = create_application()
+    if dark:
+        app.styleHints().setColorScheme(Qt.ColorScheme.Dark)
+        apply_theme(app, style_sheet(), dark=True)
+    suffix = ("-dark" if dark else "") + (f"@{scale:g}x" if scale != 1 else "")
     load_screen_modules()
     screens = [s for s in registered_screens() if only is None or fnmatch.fnmatch(s.name, only)]
     folder.mkdir(parents=True, exist_ok=True)
     report = RenderReport([], {})
     with ScreenshotSession() as session:
+        session.suffix = suffix
         for screen in screens:
             try:
                 report.written.append(session.render(screen, folder))
@@ -303,8 +320,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("outdir", type=Path, nargs="?", help="folder for the PNG files")
     parser.add_argument("--only", metavar="PATTERN", help="render matching screens only")
     parser.add_argument("--list", action="store_true", help="list the screens and exit")
+    parser.add_argument("--dark", action="store_true",
+                        help="render in the dark colour scheme (files named <screen>-dark.png)")
+    parser.add_argument("--scale", type=float, default=1.0, metavar="FACTOR",
+                        help="render at this scale, e.g. 2 for 200%% (files named "
+                        "<screen>@2x.png)")
     args = parser.parse_args(argv)
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before the QApplication exists
+    if args.scale != 1:
+        if not 0.5 <= args.scale <= 4:
+            parser.error("--scale takes a factor from 0.5 to 4, e.g. 2 for 200%")
+        from PySide6.QtWidgets import QApplication
+
+        if QApplication.instance() is not None:
+            parser.error("--scale must be chosen before PayDesk's window system starts")
+        os.environ["QT_SCALE_FACTOR"] = f"{args.scale:g}"
     if args.list:
         load_screen_modules()
         for screen in registered_screens():
@@ -313,7 +343,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.outdir is None:
         parser.error("OUTDIR is required")
     logging.basicConfig(level=logging.WARNING)
-    report = render_screens(args.outdir, args.only)
+    report = render_screens(args.outdir, args.only, dark=args.dark, scale=args.scale)
     for path in report.written:
         sys.stdout.write(f"{path}\n")
     for name in report.failed:

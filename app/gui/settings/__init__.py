@@ -29,6 +29,7 @@ from app.core.gateways.types import GatewayMode
 from app.core.logs import LOG_FILENAME
 from app.core.setup.steps import setup_status
 from app.gui.context import AppContext
+from app.gui.widgets.accessible import describe
 from app.gui.workers import WorkerFailure, run_task
 
 
@@ -111,6 +112,9 @@ class SettingsArea(QWidget):
         self.setup_button.clicked.connect(self._open_setup)
         logs_button = QPushButton("Open Log Folder")
         logs_button.clicked.connect(self._open_logs)
+        describe(self.setup_button, "Open Setup: the currency, Autotask, the payment gateway "
+                 "and QuickBooks")
+        describe(logs_button, "Show the folder with PayDesk's logs, for your IT support")
         buttons = QHBoxLayout()
         buttons.addWidget(self.setup_button)
         buttons.addWidget(logs_button)

@@ -9,14 +9,18 @@ stored, and a typed password replaces it. GUI thread.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
-from PySide6.QtCore import Qt, Slot
-from PySide6.QtGui import QFont, QShowEvent
+from PySide6.QtCore import Qt, QUrl, Slot
+from PySide6.QtGui import QDesktopServices, QFont, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
     QComboBox,
+    QCompleter,
+    QDialog,
+    QDialogButtonBox,
     QFormLayout,
     QFrame,
     QHBoxLayout,
@@ -49,10 +53,12 @@ from app.core.email.settings import (
     load_receipt_settings,
     load_reminder_schedule,
     load_smtp_settings,
+    organization_names,
     parse_days,
     save_receipt_settings,
     save_reminder_schedule,
     save_smtp_settings,
+    set_receipts_for_organization,
 )
 from app.core.email.templates import (
     TEMPLATES,
@@ -83,17 +89,20 @@ class EmailSettingsState:
     receipts: ReceiptEmailSettings
     reminders: ReminderSchedule
     company_name: str
+    organizations: tuple[tuple[int, str], ...] = ()
 
 
 def load_state(engine: Engine, credentials: CredentialStore) -> EmailSettingsState:
     return EmailSettingsState(
         smtp=load_smtp_settings(engine), has_password=credentials.has(SMTP_PASSWORD_SECRET),
         receipts=load_receipt_settings(engine), reminders=load_reminder_schedule(engine),
-        company_name=load_receipt_identity(engine).name)
+        company_name=load_receipt_identity(engine).name,
+        organizations=tuple(organization_names(engine)))
 
 
 def save_state(engine: Engine, credentials: CredentialStore, smtp: SmtpSettings,
-               password: str, receipts_on: bool, reminders: ReminderSchedule) -> str:
+               password: str, receipts_on: bool, reminders: ReminderSchedule,
+               test_receipts: bool = False) -> str:
     """Validate everything first, then store; returns the sentence to show."""
     problems = smtp.problems() + reminders.problems()
     if problems:
@@ -102,8 +111,9 @@ def save_state(engine: Engine, credentials: CredentialStore, smtp: SmtpSettings,
         credentials.set(SMTP_PASSWORD_SECRET, password)
     save_smtp_settings(engine, smtp)
     receipts = load_receipt_settings(engine)
-    if receipts.enabled != receipts_on:
-        save_receipt_settings(engine, ReceiptEmailSettings(receipts_on, receipts.off_for))
+    if (receipts.enabled, receipts.test_payments) != (receipts_on, test_receipts):
+        save_receipt_settings(engine, replace(receipts, enabled=receipts_on,
+                                              test_payments=test_receipts))
     if load_reminder_schedule(engine) != reminders:
         save_reminder_schedule(engine, reminders)
     return "Saved. Every PayDesk sharing this database sends with these settings."
@@ -183,6 +193,8 @@ class EmailSection(QWidget):
         self._state: EmailSettingsState | None = None
         self._log_rows: list[EmailLogRow] = []
         self._action_message = ""
+        #: ``paydesk --demo``'s mailbox (app.sandbox.mailbox), when this is the demo.
+        self.mailbox = getattr(context.demo, "mailbox", None)
 
         content = QWidget()
         column = QVBoxLayout(content)
@@ -268,10 +280,42 @@ class EmailSection(QWidget):
         self.receipts_check.setObjectName("receiptEmailsEnabled")
         self.receipts_check.setChecked(True)
         layout.addWidget(self.receipts_check)
+        self.test_receipts_check = QCheckBox(
+            "Also for payments taken with test credentials (the receipt says TEST MODE)")
+        self.test_receipts_check.setObjectName("testReceiptEmails")
+        test_row = QHBoxLayout()
+        test_row.addSpacing(24)
+        test_row.addWidget(self.test_receipts_check)
+        test_row.addStretch(1)
+        layout.addLayout(test_row)
+        self.receipts_check.toggled.connect(self.test_receipts_check.setEnabled)
         self.receipts_note = QLabel()
         self.receipts_note.setObjectName("areaSubtitle")
         self.receipts_note.setWordWrap(True)
         layout.addWidget(self.receipts_note)
+        off_row = QHBoxLayout()
+        off_row.addSpacing(24)
+        off_row.addWidget(QLabel("No receipts for:"))
+        self.receipts_off_combo = QComboBox()
+        self.receipts_off_combo.setObjectName("receiptsOffOrganizations")
+        self.receipts_off_combo.setMinimumWidth(240)
+        off_row.addWidget(self.receipts_off_combo)
+        self.receipts_on_button = QPushButton("Send them again")
+        self.receipts_on_button.setObjectName("receiptsOnForOrganization")
+        self.receipts_on_button.clicked.connect(self._receipts_on)
+        off_row.addWidget(self.receipts_on_button)
+        off_row.addSpacing(16)
+        self.organization_edit = QLineEdit()
+        self.organization_edit.setObjectName("receiptsOffFind")
+        self.organization_edit.setPlaceholderText("Organization name…")
+        self.organization_edit.setMinimumWidth(200)
+        off_row.addWidget(self.organization_edit)
+        self.receipts_off_button = QPushButton("Stop receipts")
+        self.receipts_off_button.setObjectName("receiptsOffForOrganization")
+        self.receipts_off_button.clicked.connect(self._receipts_off)
+        off_row.addWidget(self.receipts_off_button)
+        off_row.addStretch(1)
+        layout.addLayout(off_row)
         self.reminders_check = QCheckBox("Remind clients of overdue invoices")
         self.reminders_check.setObjectName("remindersEnabled")
         layout.addWidget(self.reminders_check)
@@ -391,6 +435,18 @@ class EmailSection(QWidget):
         buttons.addWidget(self.retry_button)
         buttons.addWidget(self.dismiss_button)
         buttons.addWidget(refresh)
+        self.show_received_button = QPushButton("Show received message…")
+        self.show_received_button.setObjectName("showReceivedEmailButton")
+        self.show_received_button.clicked.connect(self._show_received)
+        self.show_received_button.setVisible(self.mailbox is not None)
+        buttons.addWidget(self.show_received_button)
+        if self.mailbox is not None:
+            demo_note = QLabel("Demo: PayDesk sends to a mailbox inside this program on this "
+                               "computer, not to the real addresses. Select a sent email and "
+                               "choose Show received message… to read what arrived.")
+            demo_note.setObjectName("demoMailboxNote")
+            demo_note.setWordWrap(True)
+            layout.addWidget(demo_note)
         self.log_status = QLabel()
         self.log_status.setObjectName("emailLogStatus")
         self.log_status.setWordWrap(True)
@@ -428,17 +484,62 @@ class EmailSection(QWidget):
         self.from_edit.setText(smtp.from_address)
         self.from_name_edit.setText(smtp.from_name or state.company_name)
         self.receipts_check.setChecked(state.receipts.enabled)
-        off = len(state.receipts.off_for)
+        self.test_receipts_check.setChecked(state.receipts.test_payments)
+        self.test_receipts_check.setEnabled(state.receipts.enabled)
         self.receipts_note.setText(
-            f"Off for {off} organization{'s' if off != 1 else ''}." if off else
             "Receipts go only to a contact with an email address; the receipt can always be "
             "printed or saved from the payment.")
+        self._show_receipts_off(state.receipts)
+        completer = QCompleter([name for _id, name in state.organizations], self)
+        completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        completer.setFilterMode(Qt.MatchFlag.MatchContains)
+        self.organization_edit.setCompleter(completer)
         self.reminders_check.setChecked(state.reminders.enabled)
         self.days_edit.setText(", ".join(str(d) for d in state.reminders.days_overdue))
         self.days_edit.setEnabled(state.reminders.enabled)
         if not smtp.configured:
             self.server_status.setText("Email is not set up yet: nothing is sent until the "
                                        "server and From address are saved.")
+
+    def _show_receipts_off(self, receipts: ReceiptEmailSettings) -> None:
+        names = dict(self._state.organizations) if self._state is not None else {}
+        self.receipts_off_combo.clear()
+        for organization_id in sorted(receipts.off_for,
+                                      key=lambda i: names.get(i, "").lower()):
+            self.receipts_off_combo.addItem(names.get(organization_id,
+                                                      f"Organization {organization_id}"),
+                                            organization_id)
+        if not receipts.off_for:
+            self.receipts_off_combo.addItem("(none)")
+        self.receipts_off_combo.setEnabled(bool(receipts.off_for))
+        self.receipts_on_button.setEnabled(bool(receipts.off_for))
+
+    @Slot()
+    def _receipts_off(self) -> None:
+        text = self.organization_edit.text().strip().lower()
+        organizations = self._state.organizations if self._state is not None else ()
+        matches = [i for i, name in organizations if name.lower() == text]
+        if len(matches) != 1:
+            self.save_status.setText("Choose the organization from the list as you type its "
+                                     "name.")
+            return
+        self._set_receipts(matches[0], False)
+        self.organization_edit.clear()
+
+    @Slot()
+    def _receipts_on(self) -> None:
+        organization_id = self.receipts_off_combo.currentData()
+        if organization_id is not None:
+            self._set_receipts(int(organization_id), True)
+
+    def _set_receipts(self, organization_id: int, on: bool) -> None:
+        run_task("change who gets receipts", set_receipts_for_organization,
+                 self.context.engine, organization_id, on, parent=self,
+                 on_success=self._receipts_changed)
+
+    def _receipts_changed(self, receipts: ReceiptEmailSettings) -> None:
+        self._show_receipts_off(receipts)
+        self.save_status.setText("Saved who gets receipts.")
 
     @Slot()
     def _security_chosen(self) -> None:
@@ -467,7 +568,8 @@ class EmailSection(QWidget):
         self.save_status.setText("Saving…")
         run_task("save the email settings", save_state, self.context.engine,
                  self.context.credentials, self._form_settings(), self.password_edit.text(),
-                 self.receipts_check.isChecked(), reminders, parent=self,
+                 self.receipts_check.isChecked(), reminders,
+                 self.test_receipts_check.isChecked(), parent=self,
                  on_success=self._saved, on_failure=self._save_failed)
 
     def _saved(self, message: str) -> None:
@@ -576,6 +678,8 @@ class EmailSection(QWidget):
             status = row.state_label
             if row.state == EmailState.PENDING and row.attempts:
                 status = f"Will retry ({row.attempts} tries)"
+            elif row.state == EmailState.SENT and self.mailbox is not None:
+                status = "Delivered to the demo mailbox"
             values = (when, row.reason_label, row.to_address, row.subject, status)
             for c, value in enumerate(values):
                 item = QTableWidgetItem(value)
@@ -594,7 +698,9 @@ class EmailSection(QWidget):
             self.log_status.setText("No emails yet.")
         elif failed:
             first = next(r for r in rows if r.state == EmailState.FAILED)
-            self.log_status.setText(f"{failed} failed. {first.to_address}: {first.last_error}")
+            self.log_status.setText(f"{failed} failed. The newest: {first.last_error}")
+        elif waiting := [r for r in rows if r.state == EmailState.PENDING and r.last_error]:
+            self.log_status.setText(f"{len(waiting)} waiting to send: {waiting[0].last_error}")
         else:
             self.log_status.setText("")
         self._update_log_buttons()
@@ -604,11 +710,29 @@ class EmailSection(QWidget):
         return [self._log_rows[r].id for r in sorted(rows)
                 if r < len(self._log_rows) and self._log_rows[r].state == EmailState.FAILED]
 
+    def _selected_rows(self) -> list[EmailLogRow]:
+        rows = {index.row() for index in self.log_table.selectionModel().selectedRows()}
+        return [self._log_rows[r] for r in sorted(rows) if r < len(self._log_rows)]
+
     @Slot()
     def _update_log_buttons(self) -> None:
         failed = bool(self._selected_failed())
         self.retry_button.setEnabled(failed)
         self.dismiss_button.setEnabled(failed)
+        sent = [r for r in self._selected_rows() if r.state == EmailState.SENT]
+        self.show_received_button.setEnabled(len(sent) == 1)
+
+    @Slot()
+    def _show_received(self) -> None:
+        sent = [r for r in self._selected_rows() if r.state == EmailState.SENT]
+        if self.mailbox is None or len(sent) != 1:
+            return
+        received = self.mailbox.message_for_email(sent[0].id)
+        if received is None:
+            self.log_status.setText("The demo mailbox has no copy of this email (it was sent "
+                                    "before this demo started).")
+            return
+        ReceivedEmailDialog(received, self).exec()
 
     @Slot()
     def _retry(self) -> None:
@@ -633,6 +757,34 @@ class EmailSection(QWidget):
         """Show what Retry or Dismiss did once the log is read again."""
         self._action_message = message
         self.reload_log()
+
+
+class ReceivedEmailDialog(QDialog):
+    """What the demo mailbox received: the headers, the attachments and the text."""
+
+    def __init__(self, received: Any, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("receivedEmailDialog")
+        self.setWindowTitle("Received by the demo mailbox")
+        self.resize(640, 560)
+        message = received.message
+        lines = [f"{name}: {message[name]}" for name in ("From", "To", "Date", "Subject")
+                 if message[name]]
+        for filename, content_type, data in received.attachments():
+            lines.append(f"Attached: {filename} ({content_type}, {len(data):,} bytes)")
+        text = QPlainTextEdit("\n".join(lines) + "\n\n" + received.body())
+        text.setObjectName("receivedEmailText")
+        text.setReadOnly(True)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.reject)
+        if received.path is not None:
+            open_button = buttons.addButton("Open in my mail program",
+                                            QDialogButtonBox.ButtonRole.ActionRole)
+            open_button.clicked.connect(lambda: QDesktopServices.openUrl(
+                QUrl.fromLocalFile(str(received.path))))
+        layout = QVBoxLayout(self)
+        layout.addWidget(text)
+        layout.addWidget(buttons)
 
 
 class EmailPreviewView(QFrame):

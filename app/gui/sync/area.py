@@ -30,6 +30,8 @@ from app.core.sync.history import (
 from app.core.sync.specs import SPECS
 from app.gui.context import AppContext
 from app.gui.sync.controller import SyncController, controller_for
+from app.gui.theme import set_themed_style
+from app.gui.widgets.accessible import describe
 from app.gui.workers import run_task
 
 _PHASES = {
@@ -72,6 +74,7 @@ def _item(text: str, right: bool = False) -> QTableWidgetItem:
 
 def _table(headers: list[str], stretch: int) -> QTableWidget:
     table = QTableWidget(0, len(headers))
+    table.setTabKeyNavigation(False)  # Tab leaves the table (Tab order)
     table.setHorizontalHeaderLabels(headers)
     table.verticalHeader().setVisible(False)
     table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -144,9 +147,18 @@ class SyncArea(QWidget):
         self.quarantine_table.setWordWrap(True)
         layout.addWidget(self.quarantine_table, 2)
         self.quarantine_empty = QLabel("None — every record Autotask sent could be stored.")
-        self.quarantine_empty.setStyleSheet("color: #5B6472;")
+        set_themed_style(self.quarantine_empty, "color: #5B6472;")
         layout.addWidget(self.quarantine_empty)
 
+        describe(self.interval, "How often PayDesk copies what changed in Autotask",
+                 "Sync automatically")
+        describe(self.sync_button, "Copy what changed in Autotask now")
+        describe(self.cancel_button, "Stop the sync that is running", "Cancel the sync")
+        describe(self.progress_table, "What the last sync copied, by kind of record",
+                 "Last sync")
+        describe(self.history_table, "Earlier syncs and how they ended", "Past syncs")
+        describe(self.quarantine_table, "Records from Autotask PayDesk could not store, with "
+                 "why and what to do", "Records PayDesk could not store")
         self.sync_button.clicked.connect(self._sync_now)
         self.full_button.clicked.connect(self._full_sync)
         self.cancel_button.clicked.connect(self._cancel)

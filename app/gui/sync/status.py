@@ -21,6 +21,7 @@ from app.core.connections import load_autotask_connection
 from app.core.sync import RunStatus, SyncProgress, SyncResult
 from app.gui.context import AppContext
 from app.gui.sync.controller import SyncController, controller_for, describe_when
+from app.gui.widgets.accessible import describe
 
 
 class SyncStatusWidget(QWidget):
@@ -44,6 +45,8 @@ class SyncStatusWidget(QWidget):
         layout.addWidget(self.sync_button)
         layout.addWidget(self.cancel_button)
         self.sync_button.clicked.connect(self._sync_now)
+        describe(self.sync_button, "Copy what changed in Autotask now", "Sync now")
+        describe(self.cancel_button, "Stop the sync that is running", "Cancel the sync")
         self.cancel_button.clicked.connect(self._cancel)
         controller.started.connect(self._refresh)
         controller.progress.connect(self._on_progress)

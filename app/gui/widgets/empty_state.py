@@ -71,6 +71,8 @@ class EmptyState(QWidget):
         self.explanation_label.setText(explanation)
         self.action_button.setVisible(bool(action_text))
         self.action_button.setText(action_text or "")
+        # Read after the button's words: what the screen says, so the step makes sense.
+        self.action_button.setAccessibleDescription(f"{title}. {explanation}".strip(". "))
 
     def title(self) -> str:
         return self.title_label.text()

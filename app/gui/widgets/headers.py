@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractButton,
     QBoxLayout,
@@ -24,6 +25,8 @@ from PySide6.QtWidgets import (
     QToolButton,
     QWidget,
 )
+
+from app.gui.theme import set_themed_style
 
 __all__ = ["FilterButtons", "PageHeader", "add_area_header"]
 
@@ -55,6 +58,16 @@ class PageHeader(QWidget):
         self.back_button.setText("‹ Back")
         self.back_button.setObjectName("backButton")
         self.back_button.clicked.connect(self.backRequested)
+        # The platform's Back keys (Alt+Left; ⌘[ on macOS) while this page is on show.
+        back = QAction("Back", self)
+        back.setObjectName("backAction")
+        back.setShortcuts(QKeySequence.keyBindings(QKeySequence.StandardKey.Back))
+        back.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        back.triggered.connect(self.backRequested)
+        self.addAction(back)
+        keys = back.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
+        self.back_button.setToolTip(f"Back ({keys})" if keys else "Back")
+        self.back_button.setAccessibleName("Back")
         self.title = QLabel()
         self.title.setObjectName("pageTitle")
         font = self.title.font()
@@ -92,7 +105,7 @@ class FilterButtons(QWidget):
             button.setCheckable(True)
             button.setChecked(value == selected)
             button.setProperty("filterValue", key)
-            button.setStyleSheet(_FILTER_STYLE)
+            set_themed_style(button, _FILTER_STYLE)
             self.group.addButton(button)
             self.buttons[value] = button
             self._values[button] = value

@@ -47,6 +47,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QBrush, QColor, QFont
 
+from app.gui.theme import readable_text
 from app.gui.widgets.pill import PILL_TONE_ROLE
 from app.gui.widgets.pill import Tone as PillTone
 from app.gui.workers import Task, WorkerFailure, run_task
@@ -616,7 +617,7 @@ class LazyTableModel(QAbstractTableModel, Generic[KeyT, RowT]):
         # One brush per colour, shared by every cell (a QBrush per cell adds up).
         name = color.name()
         if name not in self._brushes:
-            self._brushes[name] = QBrush(color)
+            self._brushes[name] = QBrush(readable_text(color))
         return name
 
 

@@ -46,6 +46,7 @@ from app.core.setup.autotask_step import (
 from app.core.setup.outcomes import ConnectionFailure, FailureKind, describe_success
 from app.core.setup.validation import typed_zone_notice
 from app.gui.context import AppContext
+from app.gui.theme import set_themed_style
 from app.gui.widgets.pill import Tone
 from app.gui.wizard.connection_test_page import ConnectionTestPage
 from app.gui.wizard.notice import Notice
@@ -90,14 +91,14 @@ class AutotaskPage(ConnectionTestPage[AutotaskForm, TestOutcome]):
         self.advanced.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self.advanced.setArrowType(Qt.ArrowType.RightArrow)
         self.advanced.setAutoRaise(True)
-        self.advanced.setStyleSheet("QToolButton#autotaskAdvanced { border: none; "
+        set_themed_style(self.advanced, "QToolButton#autotaskAdvanced { border: none; "
                                     "background: transparent; padding: 2px 0px; }")
 
         self.errors = {name: self._error_label(f"{name}Error") for name in _FIELDS}
 
         self.secret_note = QLabel(self)
         self.secret_note.setObjectName("autotaskSecretStored")
-        self.secret_note.setStyleSheet("color: #4A5465;")
+        set_themed_style(self.secret_note, "color: #4A5465;")
         self.secret_note.setWordWrap(True)
         self.secret_note.hide()
 
@@ -114,7 +115,7 @@ class AutotaskPage(ConnectionTestPage[AutotaskForm, TestOutcome]):
         self.zone_notice = QLabel(self)
         self.zone_notice.setObjectName("zoneNotice")
         self.zone_notice.setWordWrap(True)
-        self.zone_notice.setStyleSheet("color: #85520A;")
+        set_themed_style(self.zone_notice, "color: #85520A;")
         self.zone_notice.hide()
         self.zone_label = QLabel("&Zone address:", self)
         self.zone_label.setBuddy(self.zone_url)

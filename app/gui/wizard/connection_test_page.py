@@ -35,6 +35,7 @@ from app.core.setup.connection_test import (
     TestState,
 )
 from app.gui.context import AppContext
+from app.gui.theme import set_themed_style
 from app.gui.widgets.pill import Tone
 from app.gui.wizard.notice import Notice
 from app.gui.workers import Task, WorkerFailure
@@ -120,14 +121,14 @@ class ConnectionTestPage(QWizardPage, Generic[FormT, OutcomeT]):
     def _hint(self, text: str) -> QLabel:
         hint = QLabel(text, self)
         hint.setWordWrap(True)
-        hint.setStyleSheet("color: #4A5465;")
+        set_themed_style(hint, "color: #4A5465;")
         return hint
 
     def _error_label(self, name: str) -> QLabel:
         label = QLabel(self)
         label.setObjectName(name)
         label.setWordWrap(True)
-        label.setStyleSheet("color: #A02727;")
+        set_themed_style(label, "color: #A02727;")
         label.hide()
         return label
 

@@ -74,6 +74,7 @@ class CurrencyPage(QWizardPage):
         self.warning.setObjectName("currencyWarning")
         self.confirm = QCheckBox(self)
         self.confirm.setObjectName("currencyConfirmCheck")
+        self.confirm.setText("Choose a currency from the list first.")
 
         layout = QVBoxLayout(self)
         layout.addWidget(self.search_label)

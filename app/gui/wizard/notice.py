@@ -5,6 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFrame, QLabel, QVBoxLayout, QWidget
 
+from app.gui.theme import set_themed_style
 from app.gui.widgets.pill import TONE_COLOURS, Tone
 
 _BORDERS = {
@@ -46,7 +47,7 @@ class Notice(QFrame):
     def _apply_style(self) -> None:
         background, foreground = TONE_COLOURS[self.tone]
         name = self.objectName() or "notice"
-        self.setStyleSheet(
+        set_themed_style(self,
             f"QFrame#{name} {{ background: {background}; border: 1px solid "
             f"{_BORDERS[self.tone]}; border-radius: 6px; }}"
             f"QFrame#{name} QLabel {{ color: {foreground}; background: transparent; }}"

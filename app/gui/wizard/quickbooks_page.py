@@ -57,6 +57,7 @@ from app.core.quickbooks.online.errors import QuickBooksCurrencyError, QuickBook
 from app.core.quickbooks.online.oauth import AuthorizationAnswer, ConsentFlow
 from app.core.quickbooks.online.setup import CompanyReport, connect_company
 from app.gui.context import AppContext
+from app.gui.theme import set_themed_style
 from app.gui.widgets.pill import Tone
 from app.gui.wizard.notice import Notice
 from app.gui.wizard.plugins import WizardPagePlugin
@@ -255,7 +256,7 @@ class QuickBooksPage(QWizardPage):
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
         scroll.setObjectName("quickbooksPageScroll")
-        scroll.setStyleSheet("QScrollArea#quickbooksPageScroll, QWidget#quickbooksPageBody "
+        set_themed_style(scroll, "QScrollArea#quickbooksPageScroll, QWidget#quickbooksPageBody "
                              "{ background: transparent; }")
         scroll.viewport().setAutoFillBackground(False)
         scroll.setWidget(body)
@@ -282,7 +283,7 @@ class QuickBooksPage(QWizardPage):
     def _hint(text: str) -> QLabel:
         label = QLabel(text)
         label.setWordWrap(True)
-        label.setStyleSheet("color: #4A5465;")
+        set_themed_style(label, "color: #4A5465;")
         label.setTextFormat(Qt.TextFormat.RichText)
         label.setOpenExternalLinks(True)
         return label
@@ -325,6 +326,7 @@ class QuickBooksPage(QWizardPage):
         self.client_secret.setObjectName("quickbooksClientSecret")
         self.client_secret.setEchoMode(QLineEdit.EchoMode.Password)
         self.show_secret = QCheckBox("Show", panel)
+        self.show_secret.setObjectName("quickbooksSecretShow")
         self.show_secret.toggled.connect(self._reveal_secret)
         self.secret_note = self._hint("")
         self.secret_note.hide()
@@ -333,7 +335,7 @@ class QuickBooksPage(QWizardPage):
         self.redirect_hint = self._hint("")
         self.redirect_error = QLabel(panel)
         self.redirect_error.setObjectName("quickbooksRedirectError")
-        self.redirect_error.setStyleSheet("color: #A02727;")
+        set_themed_style(self.redirect_error, "color: #A02727;")
         self.redirect_error.setWordWrap(True)
         self.redirect_error.hide()
         self.sandbox_note = self._hint("")
@@ -359,6 +361,9 @@ class QuickBooksPage(QWizardPage):
         form.addRow("Client &secret:", secret_stack)
         form.addRow("&Redirect address:", redirect_stack)
         self.redirect_label = form.labelForField(redirect_stack)
+        # Their labels name the boxes around them: screen readers need the field's own name.
+        self.client_secret.setAccessibleName("Client secret")
+        self.redirect.setAccessibleName("Redirect address")
 
         self.connect_button = QPushButton("&Connect to QuickBooks", panel)
         self.connect_button.setObjectName("quickbooksConnectButton")
@@ -378,6 +383,7 @@ class QuickBooksPage(QWizardPage):
         self.paste_box.setObjectName("quickbooksPasteBox")
         self.pasted = QLineEdit(self.paste_box)
         self.pasted.setObjectName("quickbooksPastedAddress")
+        self.pasted.setAccessibleName("Address the browser showed after signing in")
         self.pasted.setPlaceholderText("https://…?code=…&state=…&realmId=…")
         self.use_pasted = QPushButton("Use this address", self.paste_box)
         self.use_pasted.setObjectName("quickbooksUsePastedButton")
@@ -434,6 +440,7 @@ class QuickBooksPage(QWizardPage):
         ])
         self.qwc_url = QLineEdit(DEFAULT_QWC_URL, panel)
         self.qwc_url.setObjectName("quickbooksQwcUrl")
+        self.qwc_url.setAccessibleName("Web Connector address")
         self.qwc_button = QPushButton("Save .qwc…", panel)
         self.qwc_button.setObjectName("quickbooksQwcButton")
         self.qwc_button.setAutoDefault(False)

@@ -684,14 +684,17 @@ class MerchantState:
         """Settle every transaction waiting for settlement into one batch, as Authorize.Net
         does at the daily cut-off. ``at`` back-dates the batch (to test the 120-day rule)."""
         moment = at or _now()
+        # Like Authorize.Net, the batch takes every transaction of the day — declined and
+        # voided ones too (its statistics count them) — except those held for review.
         waiting = [t for t in self.transactions.values()
-                   if t.status in ("capturedPendingSettlement", "refundPendingSettlement")]
-        if not waiting:
+                   if t.batch_id is None and t.status not in _HELD]
+        if not any(t.status in _SETTLING for t in waiting):
             return None
         batch = Batch(next(self._batch_ids), moment, [t.trans_id for t in waiting])
         for t in waiting:
-            t.status = ("settledSuccessfully" if t.kind == "authCaptureTransaction"
-                        else "refundSettledSuccessfully")
+            if t.status in _SETTLING:
+                t.status = ("settledSuccessfully" if t.kind == "authCaptureTransaction"
+                            else "refundSettledSuccessfully")
             t.batch_id, t.settled = batch.batch_id, moment
             if at is not None and t.submitted > moment:
                 t.submitted = moment - timedelta(minutes=5)
@@ -752,9 +755,8 @@ class MerchantState:
         return items[start:start + limit], len(items)
 
     def do_getUnsettledTransactionListRequest(self, request: Obj) -> Obj:
-        items = [self.summary(t) for t in self._visible()
-                 if t.status in ("capturedPendingSettlement", "refundPendingSettlement",
-                                 "FDSPendingReview", "authorizedPendingCapture")]
+        # Every transaction not yet in a batch, declined and voided ones included.
+        items = [self.summary(t) for t in self._visible() if t.batch_id is None]
         page, total = self._page(items, request)
         return {"transactions": page, "totalNumInResultSet": total}
 
@@ -864,17 +866,29 @@ class MerchantState:
                       "zip": zip_code}
         else:
             assert bank is not None
+        already_saved = False
         if save and token.customer_profile_id is not None:
-            saved = self.add_payment_profile(
-                token.customer_profile_id, card_number=card_number, expiry=expiry, bank=bank,
-                first_name=first_name, last_name=last_name, zip_code=zip_code)
+            try:
+                saved = self.add_payment_profile(
+                    token.customer_profile_id, card_number=card_number, expiry=expiry,
+                    bank=bank, first_name=first_name, last_name=last_name, zip_code=zip_code)
+            except ApiFailure as failure:
+                if failure.code != "E00039":
+                    raise
+                # The card is already saved on the profile: Authorize.Net charges it and
+                # answers E00039 for the profile part only; the payment goes through on the
+                # payment profile that exists.
+                saved = next(p for p in self._customer(token.customer_profile_id)
+                             .payment_profiles.values()
+                             if p.card is not None and p._number == card_number)
+                already_saved = True
             hosted = None
         elif bank is not None:
             body["payment"] = {"bankAccount": {"accountNumber": "hosted" + bank.last4,
                                                "routingNumber": bank.routing_last4,
                                                "nameOnAccount": bank.name_on_account}}
         t = self._auth_capture(body, "", hosted_card=hosted, saved=saved)
-        if saved is not None and t.response_code != 1:
+        if saved is not None and t.response_code != 1 and not already_saved:
             # A declined card is not kept.
             self.customers[saved.customer_profile_id].payment_profiles.pop(saved.profile_id)
             t.payment_profile_id = None
@@ -884,6 +898,11 @@ class MerchantState:
             token.used = True
         return t
 
+
+#: Waiting for the batch, and what it turns into once settled.
+_SETTLING = ("capturedPendingSettlement", "refundPendingSettlement")
+#: Held for review: not settled until someone approves them in the Merchant Interface.
+_HELD = ("FDSPendingReview", "FDSAuthorizedPendingReview", "authorizedPendingCapture")
 
 _RETURN_TEXTS = {
     "R01": "Insufficient Funds",

@@ -114,12 +114,14 @@ def submit_card(url: str, number: str, *, expiry: str = "08/31", code: str = "12
     return FormAnswer(response.status_code, response.text)
 
 
-def submit_bank(url: str, account: str = "000123456789") -> FormAnswer:
+def submit_bank(url: str, account: str = "000123456789", *, save: bool = False) -> FormAnswer:
     launch = read_launch(url)
     data = {"token": launch.token, "method": "bank", "submitted": "yes",
             "nameOnAccount": "Acme Dental LLC", "accountType": "checking",
             "routingNumber": "121042882", "accountNumber": account, "authorize": "yes",
             "firstName": "Acme", "lastName": "Dental", "zip": "10001"}
+    if save:
+        data["saveProfile"] = "yes"
     response = requests.post(launch.action, data=data, timeout=TIMEOUT)
     return FormAnswer(response.status_code, response.text)
 

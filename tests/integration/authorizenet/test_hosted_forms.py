@@ -111,3 +111,38 @@ def test_payment_form_needs_amount_and_reference(gateway: AuthorizeNetGateway,
     with pytest.raises(InvalidRequest, match="Enter an amount"):
         gateway.start_hosted_session(customer, mode=HostedMode.PAYMENT, idempotency_key="x",
                                      reference="PD-X")
+
+
+def test_paid_without_saving_the_method_still_says_with_what(
+        gateway: AuthorizeNetGateway, customer: str, sandbox: AuthorizeNetSandbox) -> None:
+    """The client unticks "save": the payment still names the bank account used (brand, last
+    4), with no token, so nothing is offered for charging again."""
+    session = gateway.start_hosted_session(
+        customer, mode=HostedMode.PAYMENT, amount=Money(9_000, "USD"),
+        description="Payment for invoice 1046", reference="PD-HOST3",
+        idempotency_key="pay-link-3")
+    assert submit_bank(session.url, "000123454321").status == 200
+    status = gateway.poll_hosted_session(session.session_id)
+    assert status.state is HostedSessionState.COMPLETE and status.charge is not None
+    assert status.method is not None and status.method.token == ""
+    assert status.method.method_type is MethodType.US_BANK_ACCOUNT
+    assert status.method.last4 == "4321"
+    assert gateway.list_methods(customer) == []
+
+
+def test_paying_with_a_card_already_saved_charges_it(
+        gateway: AuthorizeNetGateway, customer: str, sandbox: AuthorizeNetSandbox) -> None:
+    """Accept Hosted with "save" ticked and the card already on the profile: Authorize.Net
+    answers E00039 for the profile part only and charges the saved payment profile."""
+    from tests.integration.authorizenet.support import save_card
+
+    token = save_card(sandbox, customer, "4111111111111111")
+    session = gateway.start_hosted_session(
+        customer, mode=HostedMode.PAYMENT, amount=Money(2_500, "USD"),
+        description="Payment for invoice 1047", reference="PD-HOST4",
+        idempotency_key="pay-link-4")
+    assert submit_card(session.url, "4111111111111111").status == 200
+    status = gateway.poll_hosted_session(session.session_id)
+    assert status.charge is not None and status.charge.status is ChargeStatus.SUCCEEDED
+    assert status.method is not None and status.method.token == token
+    assert [m.token for m in gateway.list_methods(customer)] == [token]

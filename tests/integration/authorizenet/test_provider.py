@@ -89,3 +89,32 @@ def test_command_prints_url_and_credentials_and_serves() -> None:
             process.stdout.close()
         if process.stderr is not None:
             process.stderr.close()
+
+
+def test_a_shorter_lookup_grace_is_for_the_local_stand_in_only() -> None:
+    """Crash tests ask the stand-in's connection for a one-second grace; the same setting on
+    a connection to Authorize.Net itself is ignored, and the pipeline follows the adapter."""
+    from datetime import timedelta
+
+    from app.core.gateways.authorizenet.gateway import LOOKUP_GRACE
+    from app.core.payments import PaymentPipeline
+
+    settings = (("api_login_id", "5KP3u95bQpv"), ("environment", "sandbox"),
+                ("lookup_grace_seconds", "1"))
+    secrets = {"transaction_key": "346HZ32z3fP4hTG2"}
+    local = PROVIDER.open(GatewayConnection(gateway="authorizenet",
+                                            api_base="http://127.0.0.1:8123",
+                                            settings=settings), secrets)
+    real = PROVIDER.open(GatewayConnection(gateway="authorizenet", api_base=SANDBOX_API_BASE,
+                                           settings=settings), secrets)
+    assert local.lookup_grace == timedelta(seconds=1)
+    assert real.lookup_grace == LOOKUP_GRACE
+    unset = PROVIDER.open(GatewayConnection(gateway="authorizenet",
+                                            api_base="http://127.0.0.1:8123",
+                                            settings=settings[:2]), secrets)
+    assert unset.lookup_grace == LOOKUP_GRACE
+    from sqlalchemy import create_engine
+
+    engine = create_engine("sqlite://")
+    assert PaymentPipeline(engine, local).lookup_grace == timedelta(seconds=1)
+    assert PaymentPipeline(engine, real).lookup_grace == LOOKUP_GRACE

@@ -209,3 +209,63 @@ def test_unreachable_gateway_sent_nothing(tmp_path: Path) -> None:
         gateway.charge("1", "1/2", AMOUNT, idempotency_key="k", reference="PD-NET",
                        description="x")
     assert not failed.value.outcome_unknown
+
+
+def test_a_declined_charge_is_listed_unsettled_then_in_the_batch(
+        sandbox: AuthorizeNetSandbox, gateway: AuthorizeNetGateway, customer: str) -> None:
+    """As at Authorize.Net, a declined transaction is in the unsettled list until the day's
+    batch, then in that batch (still declined): a lookup without the customer finds the
+    decline, which proves the card was not charged."""
+    token = save_card(sandbox, customer, zip_code="46282")  # declines
+    declined = gateway.charge(customer, token, AMOUNT, idempotency_key="paydesk-pay-d",
+                              reference="PD-DECL", description="Invoice 1046")
+    assert declined.status is ChargeStatus.DECLINED
+    unsettled = raw_call(sandbox, "getUnsettledTransactionListRequest", {})
+    assert [t["transactionStatus"] for t in unsettled["transactions"]] == ["declined"]
+    found = gateway.find_charge(reference="PD-DECL", idempotency_key="paydesk-pay-d")
+    assert found is not None and found.status is ChargeStatus.DECLINED
+    approved = _pay(gateway, customer, save_card(sandbox, customer, "5424000000000015"))
+    assert getattr(approved, "status") is ChargeStatus.SUCCEEDED  # noqa: B009
+
+    batch = sandbox.settle()
+
+    assert batch is not None and len(batch["transactions"]) == 2
+    assert raw_call(sandbox, "getUnsettledTransactionListRequest", {}).get(
+        "transactions", []) == []
+    found = gateway.find_charge(reference="PD-DECL", idempotency_key="paydesk-pay-d")
+    assert found is not None and found.status is ChargeStatus.DECLINED
+    assert [t["status"] for t in sandbox.transactions()] == ["declined", "settledSuccessfully"]
+
+
+def test_the_same_charge_from_two_threads_is_sent_once(sandbox: AuthorizeNetSandbox,
+                                                       gateway: AuthorizeNetGateway,
+                                                       customer: str) -> None:
+    """A double click: the second call does not lean on the duplicate window; it is not sent
+    while the first is on the wire, and a lookup meanwhile says "still running", not "none"."""
+    import threading
+
+    from app.core.gateways.errors import RequestInProgress
+
+    token = save_card(sandbox, customer)
+    sandbox.add_fault("slow", request="createTransactionRequest", seconds=1.0)
+    first: list[object] = []
+    sender = threading.Thread(target=lambda: first.append(_pay(gateway, customer, token)))
+    sender.start()
+    try:
+        deadline = time.monotonic() + 5
+        while "createTransactionRequest" not in sandbox.api_requests:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        with pytest.raises(RequestInProgress):
+            _pay(gateway, customer, token)
+        with pytest.raises(RequestInProgress):
+            gateway.find_charge(reference="PD-ONCE", idempotency_key="paydesk-pay-1",
+                                customer_id=customer)
+    finally:
+        sender.join(10)
+    assert getattr(first[0], "status") is ChargeStatus.SUCCEEDED  # noqa: B009
+    assert sandbox.api_requests.count("createTransactionRequest") == 1
+    assert len(charges_for(sandbox, "PD-ONCE")) == 1
+    found = gateway.find_charge(reference="PD-ONCE", idempotency_key="paydesk-pay-1",
+                                customer_id=customer)
+    assert found is not None and found.status is ChargeStatus.SUCCEEDED

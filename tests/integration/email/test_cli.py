@@ -55,8 +55,10 @@ def test_setup_email_tests_then_saves_and_send_delivers(
 
     monkeypatch.setenv("PAYDESK_SMTP_PASSWORD", PASSWORD)
     code, out, err = _run(capsys, "--profile", str(profile), "setup", "email", *common,
-                          "--test-to", "it@northwind.example")
+                          "--test-to", "it@northwind.example", "--reminders", "2, 9")
     assert code == 0, err
+    assert "Overdue reminders: on, 2, 9 days after the due date." in out
+    assert "Receipts by email: on." in out
     assert "accepted the test email" in out and PASSWORD not in out + err
     assert [m.subject for m in tls_mailbox.received] == ["PayDesk test email from PayDesk"]
 
@@ -79,6 +81,8 @@ def test_setup_email_tests_then_saves_and_send_delivers(
     assert len(tls_mailbox.received) == 2
     code, out, _ = _run(capsys, "--profile", str(profile), "email", "log")
     assert "maria@contoso.example" in out and "Sent" in out
+    _code, out, _ = _run(capsys, "--profile", str(profile), "doctor")
+    assert "Email" in out and "sends through 127.0.0.1" in out
 
 
 def test_plain_smtp_to_another_computer_is_refused(capsys: pytest.CaptureFixture[str],

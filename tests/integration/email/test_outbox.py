@@ -152,6 +152,19 @@ def test_an_unreachable_server_keeps_the_emails_queued(engine: Engine,
     assert report.sent == 0 and report.problem is not None
     assert "could not reach the mail server" in report.problem
     assert states(engine) == ["pending"]
+    [row] = email_log(engine)
+    assert row.attempts == 0 and "could not reach" in (row.last_error or "")
+
+
+def test_one_seat_claims_an_email(engine: Engine) -> None:
+    from app.core.email.outbox import claim
+
+    queue(engine, "t:claim")
+    [row] = email_log(engine)
+    now = utcnow()
+    assert claim(engine, row.id, now) is True
+    assert claim(engine, row.id, now) is False  # the other seat loses; its lease holds
+    assert claim(engine, row.id, now + timedelta(minutes=6)) is True  # a crashed sender's
 
 
 def test_a_template_mistake_fails_the_email_with_a_sentence(
@@ -215,8 +228,9 @@ def test_plain_smtp_only_to_this_computer() -> None:
 
 
 @pytest.fixture
-def world(sqlite_engine: Engine) -> Iterator[PayWorld]:
-    with pay_world(sqlite_engine, ["500.00", "250.00"]) as w:
+def world(engine: Engine) -> Iterator[PayWorld]:
+    """On SQLite and PostgreSQL: the receipt is queued inside the payment's transaction."""
+    with pay_world(engine, ["500.00", "250.00"]) as w:
         yield w
 
 
@@ -232,6 +246,8 @@ def _contact_with_email(world: PayWorld) -> tuple[int, str]:
 def test_a_payment_and_its_refund_mail_the_pdf_receipt_once(
         world: PayWorld, mailbox: DemoMailbox, credentials: CredentialStore) -> None:
     save_smtp_settings(world.engine, plain(mailbox))
+    # The sandbox gateway takes test payments: receipts for those are off unless asked for.
+    save_receipt_settings(world.engine, ReceiptEmailSettings(test_payments=True))
     save_template(world.engine, "receipt", "Your receipt {{ reference }}",
                   "Thank you, {{ contact_name }}: {{ total }} for {{ invoices }}.")
     contact_id, address = _contact_with_email(world)
@@ -256,13 +272,17 @@ def test_a_payment_and_its_refund_mail_the_pdf_receipt_once(
     assert len(mailbox.received) == 2
 
 
-def test_receipts_can_be_switched_off_for_an_organization(
+def test_no_receipt_for_test_payments_or_a_switched_off_organization(
         world: PayWorld, mailbox: DemoMailbox, credentials: CredentialStore) -> None:
     save_smtp_settings(world.engine, plain(mailbox))
-    save_receipt_settings(world.engine,
-                          ReceiptEmailSettings().with_organization(world.company_id, False))
     contact_id, _ = _contact_with_email(world)
+    # By default a test-mode payment mails no receipt (no real client gets a TEST receipt).
     world.pipeline.pay(dataclasses.replace(world.request([world.invoice_ids[0]]),
+                                           contact_id=contact_id))
+    save_receipt_settings(world.engine, ReceiptEmailSettings(test_payments=True)
+                          .with_organization(world.company_id, False))
+    world.pipeline.pay(dataclasses.replace(world.request([world.invoice_ids[1]]),
                                            contact_id=contact_id))
     assert send_due_emails(world.engine, credentials).sent == 0
     assert mailbox.received == []
+    assert email_log(world.engine) == []

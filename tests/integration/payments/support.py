@@ -1,6 +1,7 @@
 """A small world for payment tests: the Autotask sandbox with one client's invoices synced
-into a real database, the sandbox gateway with the Stripe adapter, the pipeline and the
-outbox — all over real HTTP on loopback."""
+into a real database, a gateway's stand-in with PayDesk's adapter (Stripe or Authorize.Net,
+through :mod:`tests.integration.payments.gateways`), the pipeline and the outbox — all over
+real HTTP on loopback."""
 
 from __future__ import annotations
 
@@ -12,14 +13,12 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-import requests
-import stripe
 from sqlalchemy import Engine, func, select
 
 from app.core.autotask import AutotaskClient, RetryPolicy
 from app.core.config import set_internal_currency
+from app.core.gateways import PaymentGateway
 from app.core.gateways.repository import SavedMethods
-from app.core.gateways.stripe_gateway import StripeGateway
 from app.core.money import Money
 from app.core.payments import (
     PaymentPipeline,
@@ -33,7 +32,7 @@ from app.core.storage.engine import session_scope
 from app.core.storage.models import Invoice, Payment, PaymentAllocation, Posting
 from app.core.sync import run_sync
 from app.sandbox.autotask.server import AutotaskSandbox
-from app.sandbox.gateway import GatewaySandbox
+from tests.integration.payments.gateways import GatewayKit, start_kit
 
 TIMEOUT = (2.0, 10.0)
 USD = "USD"
@@ -49,11 +48,6 @@ def autotask_client(sandbox: AutotaskSandbox) -> AutotaskClient:
         retry=RetryPolicy(attempts=3, backoff_base=0.01, backoff_max=0.05,
                           retry_after_max=0.05),
     )
-
-
-def stripe_gateway(sandbox: GatewaySandbox) -> StripeGateway:
-    return StripeGateway(sandbox.secret_key, api_base=sandbox.url, max_network_retries=0,
-                         timeout=(2.0, 10.0))
 
 
 def small_autotask() -> AutotaskSandbox:
@@ -81,41 +75,24 @@ def sync_into(engine: Engine, sandbox: AutotaskSandbox) -> None:
     assert result.status.value == "succeeded", result.error
 
 
-def attach_test_method(gateway_sandbox: GatewaySandbox, customer_id: str, alias: str) -> str:
-    """Attach one of Stripe's ``pm_*`` test methods to a customer (as a developer would with
-    the Stripe SDK); returns its token."""
-    client = stripe.StripeClient(gateway_sandbox.secret_key,
-                                 base_addresses={"api": gateway_sandbox.url},
-                                 http_client=stripe.RequestsClient(timeout=TIMEOUT))
-    method = client.v1.payment_methods.attach(alias, params={"customer": customer_id})
-    return str(method.id)
-
-
-def submit_card(url: str, number: str) -> int:
-    """Fill the hosted page's card form the way the browser posts it; the HTTP status."""
-    data = {"method": "card", "card_number": number, "card_expiry": "12 / 34",
-            "card_cvc": "123", "postal_code": "10001", "cardholder_name": "Dana Client"}
-    return requests.post(url, data=data, timeout=TIMEOUT, allow_redirects=False).status_code
-
-
-def gateway_intents(gateway_sandbox: GatewaySandbox, reference: str) -> list[dict[str, Any]]:
-    """The payment intents the gateway holds for a PayDesk reference (its admin API)."""
-    response = requests.get(f"{gateway_sandbox.url}/_sandbox/state", timeout=TIMEOUT,
-                            headers={"Authorization": f"Bearer {gateway_sandbox.secret_key}"})
-    response.raise_for_status()
-    return [i for i in response.json()["payment_intents"]
-            if i["metadata"].get("paydesk_reference") == reference]
-
-
 @dataclass
 class PayWorld:
     engine: Engine
     autotask: AutotaskSandbox
-    gateway_sandbox: GatewaySandbox
-    gateway: StripeGateway
+    kit: GatewayKit
+    gateway: PaymentGateway
     company_id: int
     invoice_ids: list[int]
     methods: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def gateway_sandbox(self) -> Any:
+        """The stand-in server itself (for what only one gateway's tests use)."""
+        return self.kit.sandbox
+
+    def charges(self, reference: str) -> list[str]:
+        """The charges the gateway really made for a PayDesk reference."""
+        return self.kit.charges(reference)
 
     @property
     def pipeline(self) -> PaymentPipeline:
@@ -126,18 +103,18 @@ class PayWorld:
         deliverer = AutotaskDeliverer(self.engine, autotask_client(self.autotask))
         return PostingOutbox(self.engine, {"autotask": deliverer}, actor="dana@frontdesk")
 
-    def method(self, alias: str) -> int:
-        """The saved-method row id for a Stripe test method attached to the client."""
-        if alias not in self.methods:
-            saved = SavedMethods(self.engine, self.gateway)
-            customer = saved.customer_for(self.company_id)
-            token = attach_test_method(self.gateway_sandbox, customer, alias)
-            stored = saved.refresh(self.company_id)
-            self.methods[alias] = next(m.id for m in stored if m.token == token)
-        return self.methods[alias]
+    def method(self, outcome: str) -> int:
+        """The saved-method row id of a test method whose charges end as ``outcome``
+        (:data:`~tests.integration.payments.gateways.OUTCOMES`; for Stripe also one of its
+        ``pm_*`` names), saved on the client at the gateway and refreshed into PayDesk."""
+        if outcome not in self.methods:
+            token = self.kit.save_method(self.engine, self.gateway, self.company_id, outcome)
+            stored = SavedMethods(self.engine, self.gateway).refresh(self.company_id)
+            self.methods[outcome] = next(m.id for m in stored if m.token == token)
+        return self.methods[outcome]
 
     def request(self, invoice_ids: list[int], amount: str | None = None,
-                edits: dict[int, str] | None = None, method: str | None = "pm_card_visa",
+                edits: dict[int, str] | None = None, method: str | None = "approve",
                 method_id: int | None = None) -> PaymentRequest:
         """What the dialog would send for this amount (via the real order summary)."""
         invoices = load_payable_invoices(self.engine, invoice_ids, USD)
@@ -187,30 +164,19 @@ class PayWorld:
 
 
 @contextmanager
-def pay_world(engine: Engine, amounts: list[str]) -> Iterator[PayWorld]:
-    with small_autotask() as autotask, GatewaySandbox(
-        account_name="Northwind IT Services"
-    ) as gateway_sandbox:
+def pay_world(engine: Engine, amounts: list[str], gateway: str = "stripe") -> Iterator[PayWorld]:
+    """The world for ``amounts`` (one invoice each), paying through ``gateway``'s stand-in."""
+    with small_autotask() as autotask, start_kit(gateway) as kit:
         company_id, ids = seed_invoices(autotask, amounts)
         sync_into(engine, autotask)
-        yield PayWorld(engine, autotask, gateway_sandbox, stripe_gateway(gateway_sandbox),
-                       company_id, ids)
+        yield PayWorld(engine, autotask, kit, kit.gateway(), company_id, ids)
 
 
-def submit_bank(url: str, account: str = "000123456789") -> int:
-    """Fill the hosted page's bank form (with the debit authorization ticked)."""
-    data = {"method": "us_bank_account", "account_holder_name": "Acme Dental LLC",
-            "routing_number": "110000000", "account_number": account,
-            "account_number_confirm": account, "account_holder_type": "company",
-            "account_type": "checking", "mandate": "accepted"}
-    return requests.post(url, data=data, timeout=TIMEOUT, allow_redirects=False).status_code
-
-
-def add_bank_account(world: PayWorld, account: str = "000123456789") -> int:
+def add_bank_account(world: PayWorld) -> int:
     """Save a bank account through the gateway's hosted setup page; its method row id."""
     pipeline = world.pipeline
     hosted = pipeline.start_method_setup(world.company_id)
-    assert submit_bank(hosted.url, account) == 303
+    assert world.kit.submit_bank(hosted.url)
     method_id = pipeline.finish_method_setup(world.company_id, hosted.session_id)
     assert method_id is not None
     return method_id

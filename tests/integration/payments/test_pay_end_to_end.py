@@ -1,5 +1,6 @@
-"""End to end over HTTP: the sandbox Autotask synced into a real database, the Stripe adapter
-against the sandbox gateway, the pipeline, and the outbox posting back to Autotask."""
+"""End to end over HTTP: the sandbox Autotask synced into a real database, the gateway's
+adapter against its stand-in — every test for Stripe and for Authorize.Net, unless it is about
+something only one of them has — the pipeline, and the outbox posting back to Autotask."""
 
 from __future__ import annotations
 
@@ -18,7 +19,6 @@ from tests.integration.payments.support import (
     PayWorld,
     add_bank_account,
     autotask_invoice,
-    gateway_intents,
     pay_world,
     usd,
 )
@@ -27,15 +27,23 @@ AMOUNTS = ["500.00", "250.00", "120.50"]
 
 
 @pytest.fixture
-def world(sqlite_engine: Engine) -> Iterator[PayWorld]:
-    with pay_world(sqlite_engine, AMOUNTS) as w:
+def world(sqlite_engine: Engine, gateway_key: str) -> Iterator[PayWorld]:
+    with pay_world(sqlite_engine, AMOUNTS, gateway_key) as w:
         yield w
 
 
 @pytest.fixture
-def any_world(engine: Engine) -> Iterator[PayWorld]:
+def any_world(engine: Engine, gateway_key: str) -> Iterator[PayWorld]:
     """The same world on SQLite and on PostgreSQL."""
-    with pay_world(engine, AMOUNTS) as w:
+    with pay_world(engine, AMOUNTS, gateway_key) as w:
+        yield w
+
+
+@pytest.fixture
+def stripe_world(sqlite_engine: Engine) -> Iterator[PayWorld]:
+    """For what only Stripe has (idempotency keys replayed, refunds pending at the gateway,
+    a hosted page that can be withdrawn)."""
+    with pay_world(sqlite_engine, AMOUNTS, "stripe") as w:
         yield w
 
 
@@ -46,18 +54,18 @@ def test_pay_one_invoice_in_full(any_world: PayWorld) -> None:
 
     assert outcome.state is PaymentState.SUCCEEDED
     assert outcome.total == usd("500.00")
-    assert outcome.method_summary == "Visa •••• 4242"
+    assert outcome.method_summary == world.kit.summaries["approve"]
     assert outcome.gateway_transaction_id
     assert world.balances()[first] == 0
     assert world.statuses()[first] == "paid"
-    assert len(gateway_intents(world.gateway_sandbox, outcome.reference)) == 1
+    assert len(world.charges(outcome.reference)) == 1
 
     report = world.outbox.deliver_due()
     assert report.delivered == 2  # the note and the paidDate
     notes = world.notes_for(f"Payment {outcome.reference}")
     assert len(notes) == 1
     text = notes[0]["description"]
-    assert "$500.00" in text and "Visa •••• 4242" in text
+    assert "$500.00" in text and world.kit.summaries["approve"] in text
     assert str(outcome.gateway_transaction_id) in text
     assert world.paid_date_patches(first) == [autotask_invoice(world, first)["paidDate"]]
     assert autotask_invoice(world, first)["paidDate"]
@@ -105,16 +113,16 @@ def test_pay_several_invoices_with_an_edited_allocation(world: PayWorld) -> None
 
 def test_declined_then_another_method(world: PayWorld) -> None:
     first = world.invoice_ids[0]
-    declined = world.pipeline.pay(world.request([first], method="pm_card_chargeDeclined"))
+    declined = world.pipeline.pay(world.request([first], method="decline"))
 
     assert declined.state is PaymentState.DECLINED
     assert declined.decline_reason and "declined" in declined.decline_reason.lower()
     assert world.balances()[first] == 50000
     assert world.postings() == []
 
-    approved = world.pipeline.pay(world.request([first], method="pm_card_mastercard"))
+    approved = world.pipeline.pay(world.request([first], method="approve_mastercard"))
     assert approved.state is PaymentState.SUCCEEDED
-    assert approved.method_summary == "Mastercard •••• 4444"
+    assert approved.method_summary == world.kit.summaries["approve_mastercard"]
     assert world.balances()[first] == 0
 
 
@@ -127,8 +135,7 @@ def test_bank_debit_processing_then_settled(world: PayWorld) -> None:
     assert world.balances()[first] == 0  # money on its way is not owed twice
     assert world.postings() == []  # Autotask hears of it once it settles
 
-    intent = gateway_intents(world.gateway_sandbox, outcome.reference)[0]
-    world.gateway_sandbox.settle(intent["id"], succeed=True)
+    world.kit.settle_bank_debit(world.charges(outcome.reference)[0], succeed=True)
     settled = world.pipeline.follow_up(outcome.payment_id)
 
     assert settled.state is PaymentState.SUCCEEDED
@@ -139,8 +146,7 @@ def test_bank_debit_returned_reopens_the_invoice(world: PayWorld) -> None:
     first = world.invoice_ids[0]
     bank = add_bank_account(world)
     outcome = world.pipeline.pay(world.request([first], method_id=bank))
-    intent = gateway_intents(world.gateway_sandbox, outcome.reference)[0]
-    world.gateway_sandbox.settle(intent["id"], succeed=False, failure_code="insufficient_funds")
+    world.kit.settle_bank_debit(world.charges(outcome.reference)[0], succeed=False)
 
     returned = world.pipeline.follow_up(outcome.payment_id)
 
@@ -166,6 +172,7 @@ def test_unsettled_bank_debit_is_voided_not_refunded(world: PayWorld) -> None:
 def test_refund_partial_then_full(world: PayWorld) -> None:
     first = world.invoice_ids[0]
     paid = world.pipeline.pay(world.request([first]))
+    world.kit.settle_batch()  # the card payment settles (Authorize.Net refunds only then)
     world.outbox.deliver_due()
     assert autotask_invoice(world, first)["paidDate"]
 
@@ -195,8 +202,6 @@ def test_refund_partial_then_full(world: PayWorld) -> None:
 
 
 def test_pay_link_completed_by_the_client(world: PayWorld) -> None:
-    from tests.integration.payments.support import submit_card
-
     first, second = world.invoice_ids[:2]
     card_request = world.request([first])  # prepared in another window a moment earlier
     hosted = world.pipeline.start_hosted_payment(world.request([first, second], method=None))
@@ -210,18 +215,21 @@ def test_pay_link_completed_by_the_client(world: PayWorld) -> None:
     assert world.pipeline.check_hosted_payment(hosted.payment_id).state is (
         PaymentState.AWAITING_CLIENT)
 
-    assert submit_card(hosted.url, "4242424242424242") == 303
+    assert world.kit.submit_card(hosted.url)
     outcome = world.pipeline.check_hosted_payment(hosted.payment_id)
 
     assert outcome.state is PaymentState.SUCCEEDED
-    assert outcome.method_summary == "Visa •••• 4242"
+    assert outcome.method_summary == world.kit.summaries["approve"]
     assert world.balances()[first] == 0 and world.balances()[second] == 0
-    assert len(gateway_intents(world.gateway_sandbox, hosted.reference)) == 1
+    assert len(world.charges(hosted.reference)) == 1
     world.outbox.deliver_due()
     assert len(world.notes_for(f"Payment {hosted.reference}")) == 1
 
 
-def test_cancelled_pay_link_frees_the_invoice(world: PayWorld) -> None:
+def test_cancelled_pay_link_frees_the_invoice(stripe_world: PayWorld) -> None:
+    """Stripe only: its hosted page can be expired. Authorize.Net's form cannot be withdrawn
+    (see ``test_a_cancelled_authorizenet_pay_link_holds_the_invoice_until_the_form_expires``)."""
+    world = stripe_world
     first = world.invoice_ids[0]
     hosted = world.pipeline.start_hosted_payment(world.request([first], method=None))
     expired = world.pipeline.cancel_hosted_payment(hosted.payment_id)
@@ -230,14 +238,36 @@ def test_cancelled_pay_link_frees_the_invoice(world: PayWorld) -> None:
     assert world.pipeline.pay(world.request([first])).state is PaymentState.SUCCEEDED
 
 
+def test_a_cancelled_authorizenet_pay_link_holds_the_invoice_until_the_form_expires(
+    sqlite_engine: Engine,
+) -> None:
+    """Authorize.Net only — its counterpart of ``test_cancelled_pay_link_frees_the_invoice``:
+    a hosted form token cannot be withdrawn (it works for 15 minutes), so stopping the wait
+    does not free the invoice; the client can still pay, and is charged once."""
+    with pay_world(sqlite_engine, AMOUNTS, "authorizenet") as world:
+        first = world.invoice_ids[0]
+        card_request = world.request([first])
+        hosted = world.pipeline.start_hosted_payment(world.request([first], method=None))
+
+        waiting = world.pipeline.cancel_hosted_payment(hosted.payment_id)
+
+        assert waiting.state is PaymentState.AWAITING_CLIENT
+        with pytest.raises(PaymentRefused, match="pay link"):
+            world.pipeline.pay(card_request)
+        assert world.kit.submit_card(hosted.url)
+        paid = world.pipeline.cancel_hosted_payment(hosted.payment_id)
+        assert paid.state is PaymentState.SUCCEEDED
+        assert len(world.charges(hosted.reference)) == 1
+        assert world.balances()[first] == 0
+
+
 def test_dropped_connection_is_resolved_without_a_second_charge(world: PayWorld) -> None:
     first = world.invoice_ids[0]
-    world.gateway_sandbox.add_fault("drop_after_commit", path="/v1/payment_intents",
-                                    method="POST")
+    world.kit.lose_charge_answers()
     outcome = world.pipeline.pay(world.request([first]))
 
     assert outcome.state is PaymentState.SUCCEEDED
-    assert len(gateway_intents(world.gateway_sandbox, outcome.reference)) == 1
+    assert len(world.charges(outcome.reference)) == 1
     detail = payment_detail(world.engine, outcome.payment_id)
     assert detail is not None
     assert "payment.unknown" in [h.action for h in detail.history]
@@ -264,16 +294,13 @@ def test_a_timeout_while_the_gateway_is_still_charging_is_settled_by_key(
     """The answer times out while the gateway is still working on the charge: PayDesk does
     not fail it (nothing found yet is no proof) and does not charge again; it settles once
     the gateway has finished."""
-    from app.core.gateways.stripe_gateway import StripeGateway
     from app.core.payments import PaymentPipeline
 
-    impatient = StripeGateway(world.gateway_sandbox.secret_key, api_base=world.gateway_sandbox.url,
-                              max_network_retries=0, timeout=(2.0, 0.5))
+    impatient = world.kit.gateway(read_timeout=0.5)
     pipeline = PaymentPipeline(world.engine, impatient, actor="dana@frontdesk")
     first = world.invoice_ids[0]
     request = world.request([first])
-    world.gateway_sandbox.add_fault("slow", seconds=1.5, path="/v1/payment_intents",
-                                    method="POST")
+    world.kit.slow_charges(1.5)
 
     outcome = pipeline.pay(request)
 
@@ -283,7 +310,7 @@ def test_a_timeout_while_the_gateway_is_still_charging_is_settled_by_key(
         time.sleep(1.6)
         outcome = pipeline.resolve(outcome.payment_id)
     assert outcome.state is PaymentState.SUCCEEDED
-    assert len(gateway_intents(world.gateway_sandbox, outcome.reference)) == 1
+    assert len(world.charges(outcome.reference)) == 1
     assert world.balances()[first] == 0
 
 
@@ -298,10 +325,13 @@ def _as_left_by_a_crash(world: PayWorld, payment_id: int, sent: timedelta) -> st
 
 
 def test_nothing_found_while_the_key_lives_is_settled_by_the_same_request(
-    world: PayWorld,
+    stripe_world: PayWorld,
 ) -> None:
     """Ten minutes after "sent", the lookup finds nothing. That is no proof (the request may
-    still land), so PayDesk repeats it with the same key: the gateway charges exactly once."""
+    still land), so PayDesk repeats it with the same key: the gateway charges exactly once.
+    Stripe only: Authorize.Net has no keys; its "not listed yet" is
+    ``test_nothing_found_within_the_grace_stays_unknown_then_fails_without_a_charge``."""
+    world = stripe_world
     first = world.invoice_ids[0]
     payment_id = world.pipeline.create(world.request([first]))
     reference = _as_left_by_a_crash(world, payment_id, timedelta(minutes=10))
@@ -309,9 +339,9 @@ def test_nothing_found_while_the_key_lives_is_settled_by_the_same_request(
     outcome = world.pipeline.resolve(payment_id)
 
     assert outcome.state is PaymentState.SUCCEEDED
-    assert len(gateway_intents(world.gateway_sandbox, reference)) == 1
+    assert len(world.charges(reference)) == 1
     assert world.pipeline.resolve(payment_id).state is PaymentState.SUCCEEDED
-    assert len(gateway_intents(world.gateway_sandbox, reference)) == 1
+    assert len(world.charges(reference)) == 1
     assert world.balances()[first] == 0
 
 
@@ -326,7 +356,7 @@ def test_nothing_found_after_the_key_expired_proves_nothing_was_charged(
 
     assert outcome.state is PaymentState.FAILED
     assert "Nothing was charged" in outcome.message
-    assert gateway_intents(world.gateway_sandbox, reference) == []
+    assert world.charges(reference) == []
     assert world.balances()[first] == 50000
     assert world.pipeline.pay(world.request([first])).state is PaymentState.SUCCEEDED
 
@@ -340,8 +370,7 @@ def test_a_charge_still_landing_is_never_marked_failed(world: PayWorld) -> None:
 
     first = world.invoice_ids[0]
     payment_id = world.pipeline.create(world.request([first]))
-    world.gateway_sandbox.add_fault("slow", seconds=2.0, path="/v1/payment_intents",
-                                    method="POST")
+    world.kit.slow_charges(2.0)
     late: dict[str, PaymentState] = {}
     sender = threading.Thread(
         target=lambda: late.update(state=world.pipeline.submit(payment_id).state))
@@ -370,7 +399,7 @@ def test_a_charge_still_landing_is_never_marked_failed(world: PayWorld) -> None:
         sender.join(timeout=10)
     assert late["state"] is PaymentState.SUCCEEDED
     assert world.pipeline.resolve(payment_id).state is PaymentState.SUCCEEDED
-    assert len(gateway_intents(world.gateway_sandbox, reference)) == 1
+    assert len(world.charges(reference)) == 1
     assert world.balances()[first] == 0
     world.ledger_is_consistent()
 
@@ -379,11 +408,10 @@ def test_a_pay_link_paid_while_paydesk_was_closed_is_recorded_at_start(
     world: PayWorld,
 ) -> None:
     from app.core.payments import recover_payments
-    from tests.integration.payments.support import submit_card
 
     first = world.invoice_ids[0]
     hosted = world.pipeline.start_hosted_payment(world.request([first], method=None))
-    assert submit_card(hosted.url, "5555555555554444") == 303
+    assert world.kit.submit_card(hosted.url, "approve_mastercard")
 
     report = recover_payments(world.engine, world.gateway, actor="lee@other-seat")
 
@@ -426,23 +454,20 @@ def test_the_periodic_round_leaves_a_payment_in_progress_alone(world: PayWorld) 
 
 
 def test_a_pay_link_paid_by_bank_debit_processes_then_settles(world: PayWorld) -> None:
-    from tests.integration.payments.support import submit_bank
-
     first = world.invoice_ids[0]
     hosted = world.pipeline.start_hosted_payment(world.request([first], method=None),
                                                  purpose="new_method")
-    assert submit_bank(hosted.url) == 303
+    assert world.kit.submit_bank(hosted.url)
 
     outcome = world.pipeline.check_hosted_payment(hosted.payment_id)
 
     assert outcome.state is PaymentState.PROCESSING
     assert world.balances()[first] == 0
-    intent = gateway_intents(world.gateway_sandbox, hosted.reference)[0]
-    world.gateway_sandbox.settle(intent["id"], succeed=True)
+    world.kit.settle_bank_debit(world.charges(hosted.reference)[0], succeed=True)
     assert world.pipeline.follow_up(hosted.payment_id).state is PaymentState.SUCCEEDED
     detail = payment_detail(world.engine, hosted.payment_id)
     assert detail is not None and detail.channel == "new_method"
-    assert detail.method_summary and "6789" in detail.method_summary
+    assert detail.method_summary and world.kit.bank_last4 in detail.method_summary
 
 
 def _gateway_refund_id(world: PayWorld, refund_id: int) -> str:
@@ -454,8 +479,13 @@ def _gateway_refund_id(world: PayWorld, refund_id: int) -> str:
         return refund.gateway_refund_id
 
 
-def test_a_pending_refund_is_followed_up_until_it_succeeds(world: PayWorld) -> None:
+def test_a_pending_refund_is_followed_up_until_it_succeeds(stripe_world: PayWorld) -> None:
+    """Stripe only: a Stripe refund can stay pending at the gateway. Authorize.Net accepts or
+    refuses a refund at once; PayDesk records an accepted one (``refundPendingSettlement``)
+    as done, so there is no pending refund to follow up."""
     from app.core.payments import RefundState, recover_payments
+
+    world = stripe_world
 
     first = world.invoice_ids[0]
     paid = world.pipeline.pay(world.request([first]))
@@ -478,8 +508,13 @@ def test_a_pending_refund_is_followed_up_until_it_succeeds(world: PayWorld) -> N
     assert "refund.succeeded" in [h.action for h in detail.history]
 
 
-def test_a_pending_refund_that_fails_is_undone_and_autotask_is_told(world: PayWorld) -> None:
+def test_a_pending_refund_that_fails_is_undone_and_autotask_is_told(
+    stripe_world: PayWorld,
+) -> None:
+    """Stripe only, as above: PayDesk has no pending Authorize.Net refund that could fail."""
     from app.core.payments import RefundState, recover_payments
+
+    world = stripe_world
 
     first = world.invoice_ids[0]
     paid = world.pipeline.pay(world.request([first]))

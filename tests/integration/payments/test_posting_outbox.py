@@ -24,8 +24,8 @@ from tests.integration.payments.support import PayWorld, pay_world
 
 
 @pytest.fixture
-def world(sqlite_engine: Engine) -> Iterator[PayWorld]:
-    with pay_world(sqlite_engine, ["500.00", "250.00"]) as w:
+def world(sqlite_engine: Engine, gateway_key: str) -> Iterator[PayWorld]:
+    with pay_world(sqlite_engine, ["500.00", "250.00"], gateway_key) as w:
         yield w
 
 

@@ -36,6 +36,10 @@ with three layers:
    within :attr:`AuthorizeNetGateway.lookup_grace` is not sent at all (it raises
    ``GatewayUnavailable(outcome_unknown=True)``), because the first request may still be
    running and not yet visible in the transaction lists.
+4. **On the wire is known.** While this adapter is sending a charge, a second ``charge`` with
+   the same key (another thread) is not sent (``RequestInProgress``, as Stripe answers 409),
+   and :meth:`~AuthorizeNetGateway.find_charge` for that key raises it instead of answering
+   "not found" — however long ago the payment was marked sent.
 
 :meth:`~AuthorizeNetGateway.find_charge` searches the customer's transactions, the
 unsettled list and the settled batches since ``created_after``. A ``None`` is proof that
@@ -73,6 +77,7 @@ from app.core.gateways.errors import (
     GatewayError,
     GatewayUnavailable,
     InvalidRequest,
+    RequestInProgress,
 )
 from app.core.gateways.types import (
     METADATA_IDEMPOTENCY_KEY,
@@ -212,6 +217,10 @@ class AuthorizeNetGateway:
         #: A lookup that finds nothing proves no charge only this long after the send.
         self.lookup_grace = lookup_grace
         self._doubt: dict[str, datetime] = {}
+        #: Charges this adapter is sending right now, by idempotency key: while one is on the
+        #: wire, a lookup that finds nothing proves nothing, however long ago the payment
+        #: was marked sent (a computer that slept between marking and sending).
+        self._in_flight: dict[str, datetime] = {}
         self._doubt_lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -465,7 +474,10 @@ class AuthorizeNetGateway:
             if found is not None and found.status in (ChargeStatus.SUCCEEDED,
                                                       ChargeStatus.PROCESSING):
                 charge = found
-                method = found.method or method
+                # The saved profile the charge used; else the method just saved; else the
+                # charge's own (not saved: no token).
+                if found.method is not None and (found.method.token or method is None):
+                    method = found.method
             done = charge is not None
         else:
             done = method is not None
@@ -565,6 +577,14 @@ class AuthorizeNetGateway:
             reference=reference, description=description, idempotency_key=idempotency_key,
             metadata=metadata)
         sent_at = datetime.now(UTC)
+        with self._doubt_lock:
+            if idempotency_key in self._in_flight:
+                # The same payment from another thread (a double click, a second window):
+                # like Stripe's 409, never a second request relying on the duplicate window.
+                raise RequestInProgress(
+                    "This payment is being sent to Authorize.Net right now. Nothing new was "
+                    "sent; PayDesk will check again in a moment.", outcome_unknown=True)
+            self._in_flight[idempotency_key] = sent_at
         try:
             answer = self._client.call("createTransactionRequest",
                                        {"transactionRequest": request}, ref_id=ref_id,
@@ -576,6 +596,9 @@ class AuthorizeNetGateway:
             raise
         except ApiError as exc:
             raise self._api_failure(exc) from None
+        finally:
+            with self._doubt_lock:
+                self._in_flight.pop(idempotency_key, None)
         response = answer.get("transactionResponse") or {}
         response_code = int(response.get("responseCode") or 3)
         reason = self._reason(response)
@@ -754,6 +777,8 @@ class AuthorizeNetGateway:
         then the batches settled since ``created_after`` (31 days back without it). Matching
         transactions are read in detail. ``None`` is proof that nothing was charged only once
         :attr:`lookup_grace` has passed since the request was sent (:meth:`charge_absent`).
+        While this adapter is still sending the charge with ``idempotency_key`` (another
+        thread), nothing found raises ``GatewayUnavailable(outcome_unknown=True)`` instead.
         """
         if not reference:
             raise ValueError("Authorize.Net lookups need the payment reference "
@@ -762,6 +787,13 @@ class AuthorizeNetGateway:
                            idempotency_key=idempotency_key, customer_id=customer_id,
                            created_after=created_after)
         if not found:
+            with self._doubt_lock:
+                sending = bool(idempotency_key and idempotency_key in self._in_flight)
+            if sending:
+                raise RequestInProgress(
+                    "This payment is still on its way to Authorize.Net, so it is not listed "
+                    "yet. Nothing new was sent; PayDesk will check again in a moment.",
+                    outcome_unknown=True)
             return None
         return self._best(self._charge_result(d) for d in found)
 
@@ -794,17 +826,20 @@ class AuthorizeNetGateway:
         customer = str(profile.get("customerProfileId") or "") or None
         method: SavedMethod | None = None
         pp = str(profile.get("customerPaymentProfileId") or "")
-        if customer and pp:
+        # Paid on the hosted form without saving the method: described, but with no token
+        # (there is nothing to charge again).
+        token = f"{customer}/{pp}" if customer and pp else ""
+        if payment.get("creditCard") or bank:
             if payment.get("creditCard"):
                 card = payment["creditCard"]
                 method = SavedMethod(
-                    token=f"{customer}/{pp}", method_type=MethodType.CARD,
+                    token=token, method_type=MethodType.CARD,
                     brand=_BRANDS.get(str(card.get("cardType") or "").lower()),
                     last4=_last4(card.get("cardNumber")))
             elif bank:
                 account = payment["bankAccount"]
                 method = SavedMethod(
-                    token=f"{customer}/{pp}", method_type=MethodType.US_BANK_ACCOUNT,
+                    token=token, method_type=MethodType.US_BANK_ACCOUNT,
                     brand=str(account.get("bankName") or "") or None,
                     last4=_last4(account.get("accountNumber")),
                     holder_name=str(account.get("nameOnAccount") or "") or None)

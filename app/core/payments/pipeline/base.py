@@ -355,8 +355,12 @@ class PipelineLedger:
         #: are settled by looking the charge up only).
         self.key_lifetime = key_lifetime if key_lifetime is not None else key_window(gateway)
         provider = get_provider(gateway.account_key.split(":")[0])
-        #: Without keys: how long "not found" is not yet proof that nothing was charged.
+        #: Without keys: how long "not found" is not yet proof that nothing was charged. The
+        #: adapter's own grace when it has one (it uses the same one for its repeats), else
+        #: the provider's.
+        adapter_grace = getattr(gateway, "lookup_grace", None)
         self.lookup_grace = (lookup_grace if lookup_grace is not None
+                             else adapter_grace if isinstance(adapter_grace, timedelta)
                              else provider.lookup_grace if provider is not None
                              else timedelta(0))
         self.gateway = gateway
