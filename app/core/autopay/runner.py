@@ -85,7 +85,7 @@ __all__ = ["AutoPayReport", "ChargeLine", "run_autopay"]
 log = logging.getLogger(__name__)
 
 #: Payment failures that prove nothing was charged and are worth trying again tomorrow.
-NOT_CHARGED_CODES = frozenset({"not_charged", "gateway_unreachable",
+NOT_CHARGED_CODES = frozenset({"gateway_unreachable",
                                "RateLimited", "rate_limited", "GatewayUnavailable"})
 
 
@@ -445,8 +445,9 @@ class _Runner:
                 (self.out.needs_person if final else self.out.declined).append(
                     ChargeLine(line.organization_name, line.invoice_numbers, money,
                                row.reason or "", payment.reference, line.kind, payment.id))
-            elif payment.failure_code == "not_sent":
-                # A crash stopped it before it was sent: nothing was charged, charge it now.
+            elif payment.failure_code in ("not_sent", "not_charged"):
+                # A crash stopped it before it was sent, or the gateway proved it never got
+                # it (looked up by its key or reference): nothing was charged, charge it now.
                 self._settle_row(s, row, payment, "not_charged",
                                  "PayDesk stopped before sending this charge; nothing was "
                                  "charged. It is charged again now.", retry_on=self.today)

@@ -14,12 +14,12 @@ from app.core import clock
 from app.core.autopay import RuleTerms, create_rule
 from app.core.storage.engine import session_scope
 from app.core.storage.models import Payment, PaymentAllocation
-from tests.integration.payments.support import PayWorld, gateway_intents, usd
+from tests.integration.payments.support import PayWorld, usd
 
 START = date(2000, 1, 1)
 
 
-def make_rule(world: PayWorld, method: str = "pm_card_visa", limit: str = "10000.00",
+def make_rule(world: PayWorld, method: str = "approve", limit: str = "10000.00",
               timing: str = "after_invoice_date", days: int = 0) -> int:
     return create_rule(world.engine, RuleTerms(
         organization_id=world.company_id, payment_method_id=world.method(method),
@@ -31,16 +31,14 @@ def make_rule(world: PayWorld, method: str = "pm_card_visa", limit: str = "10000
 
 
 def charges_per_invoice(world: PayWorld) -> Counter[int]:
-    """How many payment intents the gateway holds for each invoice (through PayDesk's
+    """How many charges the gateway really made for each invoice (through PayDesk's
     payments and their references, so a second charge would show as 2)."""
     counts: Counter[int] = Counter()
     with session_scope(world.engine) as s:
         rows = s.execute(select(Payment.reference, PaymentAllocation.invoice_id)
                          .join(PaymentAllocation)).tuples().all()
     for reference, invoice_id in rows:
-        intents = [i for i in gateway_intents(world.gateway_sandbox, reference)
-                   if i["status"] in ("succeeded", "processing")]
-        counts[invoice_id] += len(intents)
+        counts[invoice_id] += len(world.charges(reference))
     return counts
 
 

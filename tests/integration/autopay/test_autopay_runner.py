@@ -22,20 +22,21 @@ from app.core.autopay.defaults import AutoPayDefaults, save_autopay_defaults
 from app.core.storage.engine import create_database_engine, session_scope
 from app.core.storage.models import AutoPayAttempt, AutoPayAuthorization, Payment
 from tests.integration.autopay.support import charges_per_invoice, make_rule, set_today
-from tests.integration.payments.support import PayWorld, pay_world, stripe_gateway, usd
+from tests.integration.payments.support import PayWorld, pay_world, usd
 
 AMOUNTS = ["500.00", "250.00", "120.50"]
 
 
 @pytest.fixture
-def world(sqlite_engine: Engine) -> Iterator[PayWorld]:
-    with pay_world(sqlite_engine, AMOUNTS) as w:
+def world(sqlite_engine: Engine, gateway_key: str) -> Iterator[PayWorld]:
+    with pay_world(sqlite_engine, AMOUNTS, gateway_key) as w:
         yield w
 
 
 @pytest.fixture
-def any_world(engine: Engine) -> Iterator[PayWorld]:
-    with pay_world(engine, AMOUNTS) as w:
+def any_world(engine: Engine, gateway_key: str) -> Iterator[PayWorld]:
+    """The same world on SQLite and on PostgreSQL, for every gateway."""
+    with pay_world(engine, AMOUNTS, gateway_key) as w:
         yield w
 
 
@@ -74,7 +75,7 @@ def test_dry_run_charges_nothing_and_writes_nothing(world: PayWorld) -> None:
 
 def test_declines_are_retried_on_the_msps_schedule_then_a_person_is_told(
         world: PayWorld, monkeypatch: pytest.MonkeyPatch) -> None:
-    make_rule(world, method="pm_card_chargeDeclined")
+    make_rule(world, method="decline")
     day0 = date.today()
     tries_on: list[int] = []
     for offset in range(0, 15):
@@ -100,7 +101,7 @@ def test_declines_are_retried_on_the_msps_schedule_then_a_person_is_told(
 def test_retry_schedule_is_the_one_the_msp_set(world: PayWorld,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     save_autopay_defaults(world.engine, AutoPayDefaults(retry_after_days=(2,)))
-    make_rule(world, method="pm_card_chargeDeclined")
+    make_rule(world, method="decline")
     day0 = date.today()
     tries_on = []
     for offset in range(0, 6):
@@ -113,7 +114,7 @@ def test_retry_schedule_is_the_one_the_msp_set(world: PayWorld,
 
 def test_a_revoked_authorization_stops_charges_and_is_kept(
         world: PayWorld, monkeypatch: pytest.MonkeyPatch) -> None:
-    rule_id = make_rule(world, method="pm_card_chargeDeclined")
+    rule_id = make_rule(world, method="decline")
     day0 = date.today()
     set_today(monkeypatch, day0)
     assert len(run_autopay(world.engine, world.gateway).declined) == 3
@@ -131,7 +132,7 @@ def test_a_revoked_authorization_stops_charges_and_is_kept(
     record = load_authorization(world.engine, auth.id)
     assert record is not None and record.revoked_at is not None
     # A new rule with a working card charges again (new authorization, new attempts).
-    make_rule(world)
+    make_rule(world, method="approve_mastercard")
     assert len(run_autopay(world.engine, world.gateway).charged) == 3
 
 
@@ -155,7 +156,7 @@ def test_a_scheduled_payment_is_charged_once_on_its_day(
     day0 = date.today()
     target = world.invoice_ids[1]
     schedule_payment(world.engine, organization_id=world.company_id,
-                     payment_method_id=world.method("pm_card_visa"),
+                     payment_method_id=world.method("approve"),
                      charge_on=day0 + timedelta(days=5), allocations=[(target, usd("100.00"))],
                      today=day0)
     set_today(monkeypatch, day0 + timedelta(days=4))
@@ -175,8 +176,8 @@ def _second_engine(engine: Engine) -> Engine:
 
 
 def test_two_seats_running_at_once_charge_each_invoice_once(
-        engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
-    with pay_world(engine, ["100.00"] * 12) as world:
+        engine: Engine, gateway_key: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    with pay_world(engine, ["100.00"] * 12, gateway_key) as world:
         set_today(monkeypatch, date.today() + timedelta(days=200))  # every invoice is due
         make_rule(world)
         other = _second_engine(engine)
@@ -185,7 +186,7 @@ def test_two_seats_running_at_once_charge_each_invoice_once(
 
         def seat(name: str, eng: Engine) -> None:
             start.wait()
-            reports[name] = run_autopay(eng, stripe_gateway(world.gateway_sandbox), actor=name)
+            reports[name] = run_autopay(eng, world.kit.gateway(), actor=name)
 
         threads = [threading.Thread(target=seat, args=("seat-a", engine)),
                    threading.Thread(target=seat, args=("seat-b", other))]
