@@ -68,6 +68,8 @@ class AutoPayDefaultsSection(QWidget):
         self.days.setRange(0, 120)
         self.days.setObjectName("autopayDefaultDays")
         form.addRow("Days after the invoice date", self.days)
+        self.timing.currentIndexChanged.connect(self._timing_changed)
+        self._timing_changed()
         self.reminder = QSpinBox()
         self.reminder.setRange(0, 30)
         self.reminder.setObjectName("autopayReminderDays")
@@ -88,6 +90,10 @@ class AutoPayDefaultsSection(QWidget):
         layout.addStretch(1)
         run_task("read the AutoPay settings", load_autopay_defaults, context.engine,
                  on_success=self._show, on_failure=self._failed, parent=self)
+
+    @Slot()
+    def _timing_changed(self) -> None:
+        self.days.setEnabled(self.timing.currentData() == "after_invoice_date")
 
     def _show(self, defaults: AutoPayDefaults) -> None:
         self.retry_days.setText(", ".join(str(d) for d in defaults.retry_after_days))

@@ -153,7 +153,15 @@ def autopay_schedule_dialog(session: ScreenshotSession) -> QWidget:
     return dialog
 
 
+def autopay_settings_section(session: ScreenshotSession) -> QWidget:
+    """The Settings area's AutoPay section on its own (the Settings area lists it)."""
+    from app.gui.autopay.defaults_section import create_autopay_defaults_section
+
+    return session.keep(create_autopay_defaults_section(session.context))
+
+
 register_screen("autopay", autopay_area)
+register_screen("autopay-settings-section", autopay_settings_section, size=(640, 360))
 register_screen("autopay-schedule-dialog", autopay_schedule_dialog, size=(560, 300))
 register_screen("autopay-empty", autopay_empty)
 register_screen("autopay-organization-tab", autopay_organization_tab)
