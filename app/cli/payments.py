@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from app.cli import autopay
 from app.cli.run_secrets import add_option as add_secrets_option
 from app.cli.run_secrets import credential_store
 from app.core.config import Profile
@@ -44,6 +45,7 @@ def register(subparsers: Any) -> None:
                          help="only resolve payments; leave Autotask postings for later")
     add_secrets_option(recover)
     recover.set_defaults(handler=handle_recover)
+    autopay.register(commands)
 
 
 def handle_recover(args: argparse.Namespace) -> int:

@@ -101,6 +101,7 @@ AREAS: tuple[AreaSpec, ...] = (
         "Payment Search",
         factory="app.gui.payments.search:create_payment_search_area",
     ),
+    AreaSpec("autopay", "AutoPay", factory="app.gui.autopay:create_autopay_area"),
     AreaSpec(
         "quickbooks",
         "QuickBooks",

@@ -37,8 +37,8 @@ from app.gui.main_window import AREAS, MainWindow, area_spec
 from app.gui.widgets import EmptyState
 from tests.gui.conftest import wait_for_background_tasks
 
-AREA_TITLES = ["Invoices", "Organizations", "Transactions", "Payment Search", "QuickBooks", "Sync",
-               "Settings"]
+AREA_TITLES = ["Invoices", "Organizations", "Transactions", "Payment Search", "AutoPay",
+               "QuickBooks", "Sync", "Settings"]
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ Threads: blocks on the network and the database; never call it on the GUI thread
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
@@ -20,6 +21,9 @@ from app.core.gateways import GatewayError
 from app.core.gateways.connection import describe_missing_gateway, load_gateway
 from app.core.payments.pipeline import RecoveryReport, recover_payments
 from app.core.posting import DeliveryReport, open_outbox
+
+if TYPE_CHECKING:
+    from app.core.autopay.runner import AutoPayReport
 
 __all__ = ["MaintenanceReport", "run_payment_maintenance"]
 
@@ -32,6 +36,8 @@ class MaintenanceReport:
     recovery: RecoveryReport | None
     delivery: DeliveryReport | None
     problems: tuple[str, ...] = ()
+    #: The AutoPay run of this round (rounds with ``autopay=True`` only).
+    autopay: AutoPayReport | None = None
 
     @property
     def ok(self) -> bool:
@@ -63,6 +69,7 @@ def run_payment_maintenance(
     reclaim: bool = False,
     at_start: bool = True,
     actor: str | None = None,
+    autopay: bool = False,
 ) -> MaintenanceReport:
     """One round: recover payments, then deliver due postings.
 
@@ -74,6 +81,10 @@ def run_payment_maintenance(
     ``reclaim`` also takes postings a crash left half delivered before their lease ran out
     (``paydesk payments recover`` does; it is safe because a posting that may have landed
     is looked up before it is created again).
+
+    ``autopay`` also charges the AutoPay invoices and scheduled payments that are due
+    (:func:`app.core.autopay.run_autopay`), after recovery and before delivery, so their
+    postings go out in the same round.
     """
     problems: list[str] = []
     recovery: RecoveryReport | None = None
@@ -88,6 +99,15 @@ def run_payment_maintenance(
                                         mine_immediately=at_start)
         except GatewayError as exc:
             problems.append(exc.message)
+    autopay_report: AutoPayReport | None = None
+    if autopay and gateway is not None:
+        from app.core.autopay.runner import run_autopay
+
+        try:
+            autopay_report = run_autopay(engine, gateway, actor=actor,
+                                         mine_immediately=at_start)
+        except GatewayError as exc:
+            problems.append(f"AutoPay could not run: {exc.message}")
     delivery: DeliveryReport | None = None
     if deliver_postings:
         outbox, missing = open_outbox(engine, credentials, actor=actor)
@@ -95,4 +115,5 @@ def run_payment_maintenance(
         with outbox:
             if outbox.deliverers:
                 delivery = outbox.deliver_due(reclaim=reclaim, limit=10_000)
-    return MaintenanceReport(recovery=recovery, delivery=delivery, problems=tuple(problems))
+    return MaintenanceReport(recovery=recovery, delivery=delivery, problems=tuple(problems),
+                             autopay=autopay_report)

@@ -33,6 +33,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -459,6 +460,153 @@ class RefundAllocation(Base):
         UniqueConstraint("refund_id", "invoice_id"),
         CheckConstraint("amount_minor > 0", name="amount_positive"),
     )
+
+
+# --------------------------------------------------------------------------------------------
+# AutoPay: the customer's authorizations, the rules, each charge attempt, scheduled payments
+# (app.core.autopay)
+# --------------------------------------------------------------------------------------------
+
+
+class AutoPayAuthorization(Base):
+    """The customer's standing authorization to charge a saved method: who agreed, when, how,
+    for which method and how they revoke it. Never deleted by PayDesk: NACHA asks that it be
+    kept two years after the last debit (``retain_until``); revoking only stamps it."""
+
+    __tablename__ = "autopay_authorizations"
+
+    id: Mapped[int] = mapped_column(AutoId, primary_key=True)
+    organization_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    payment_method_id: Mapped[int] = mapped_column(ForeignKey("payment_methods.id"))
+    method_summary: Mapped[str] = mapped_column(String(100))  # as it read when agreed
+    signer_name: Mapped[str] = mapped_column(String(255))
+    signer_email: Mapped[str | None] = mapped_column(String(255))
+    contact_id: Mapped[int | None] = mapped_column(BigInteger)
+    agreed_at: Mapped[datetime]
+    how: Mapped[str] = mapped_column(String(20))  # hosted_page | signed_form
+    # The gateway's session/mandate id, or where the signed form is filed.
+    evidence: Mapped[str] = mapped_column(Text)
+    terms: Mapped[str] = mapped_column(Text)  # the text they agreed to, word for word
+    revoke_instructions: Mapped[str] = mapped_column(Text)
+    recorded_at: Mapped[datetime]
+    recorded_by: Mapped[str] = mapped_column(String(200))
+    revoked_at: Mapped[datetime | None]
+    revoked_by: Mapped[str | None] = mapped_column(String(200))
+    revoke_reason: Mapped[str | None] = mapped_column(Text)
+    last_debit_at: Mapped[datetime | None]
+    retain_until: Mapped[date] = mapped_column(Date)
+
+
+class AutoPayRule(Base):
+    """Per organization: charge which invoices, when, up to what, with which method. At most
+    one rule of an organization is active (not revoked); the terms never change after the
+    customer agreed to them — a change is a new rule with a new authorization."""
+
+    __tablename__ = "autopay_rules"
+
+    id: Mapped[int] = mapped_column(AutoId, primary_key=True)
+    organization_id: Mapped[int] = mapped_column(BigInteger)
+    authorization_id: Mapped[int] = mapped_column(
+        ForeignKey("autopay_authorizations.id"), unique=True)
+    payment_method_id: Mapped[int] = mapped_column(ForeignKey("payment_methods.id"))
+    timing: Mapped[str] = mapped_column(String(30))  # due_date | after_invoice_date
+    days_after_invoice: Mapped[int] = mapped_column(Integer, default=0)
+    # Empty lists: every invoice. Otherwise an invoice qualifies when every line is for a
+    # contract of one of these types / of one of these billing item types.
+    contract_types: Mapped[list[int]] = mapped_column(JSON)
+    item_types: Mapped[list[int]] = mapped_column(JSON)
+    limit_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    covers_from: Mapped[date] = mapped_column(Date)  # invoices dated on or after
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(200))
+    revoked_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        CheckConstraint("limit_minor > 0", name="limit_positive"),
+        CheckConstraint("days_after_invoice >= 0", name="days_not_negative"),
+        Index("ix_autopay_rules_active", "organization_id", unique=True,
+              sqlite_where=text("revoked_at IS NULL"),
+              postgresql_where=text("revoked_at IS NULL")),
+    )
+
+
+class AutoPayAttempt(Base):
+    """One AutoPay charge of one invoice under one rule, written (claimed) before the charge.
+    ``(rule_id, invoice_id, attempt_no)`` is unique, so two seats or a rerun after a crash
+    never claim the same charge twice; a claimed attempt with a payment is settled only
+    through that payment (the pipeline's recovery), never charged again."""
+
+    __tablename__ = "autopay_attempts"
+
+    id: Mapped[int] = mapped_column(AutoId, primary_key=True)
+    rule_id: Mapped[int] = mapped_column(ForeignKey("autopay_rules.id"))
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"), index=True)
+    attempt_no: Mapped[int] = mapped_column(Integer)
+    charged_on: Mapped[date] = mapped_column(Date)  # the run's day (retries count from it)
+    # charging | succeeded | processing | declined | not_charged | gave_up | stopped
+    state: Mapped[str] = mapped_column(String(20))
+    payment_id: Mapped[int | None] = mapped_column(ForeignKey("payments.id"))
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    reason: Mapped[str | None] = mapped_column(Text)
+    next_retry_on: Mapped[date | None] = mapped_column(Date)
+    claimed_at: Mapped[datetime]
+    claimed_by: Mapped[str] = mapped_column(String(200))
+    settled_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        UniqueConstraint("rule_id", "invoice_id", "attempt_no"),
+        Index("ix_autopay_attempts_state", "state", "next_retry_on"),
+    )
+
+
+class ScheduledPayment(Base):
+    """One future charge of given invoices on a given date, set from the Order Summary.
+    Claimed (``scheduled`` → ``charging``) in one conditional update before the charge, so it
+    is charged once, ever."""
+
+    __tablename__ = "scheduled_payments"
+
+    id: Mapped[int] = mapped_column(AutoId, primary_key=True)
+    organization_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    payment_method_id: Mapped[int] = mapped_column(ForeignKey("payment_methods.id"))
+    charge_on: Mapped[date] = mapped_column(Date)
+    currency: Mapped[str] = mapped_column(String(3))
+    # invoice id (text) -> amount in minor units, as chosen in the Order Summary
+    allocations: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # scheduled | charging | succeeded | processing | declined | failed | cancelled
+    state: Mapped[str] = mapped_column(String(20), default="scheduled")
+    payment_id: Mapped[int | None] = mapped_column(ForeignKey("payments.id"))
+    reason: Mapped[str | None] = mapped_column(Text)
+    memo: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(200))
+    # Who is charging it and since when (a crash leaves it ``charging``: see the runner).
+    claimed_at: Mapped[datetime | None]
+    claimed_by: Mapped[str | None] = mapped_column(String(200))
+    settled_at: Mapped[datetime | None]
+
+    __table_args__ = (Index("ix_scheduled_payments_due", "state", "charge_on"),)
+
+
+class AutoPayRun(Base):
+    """One AutoPay run (the upkeep's or ``paydesk payments autopay``'s): when, by whom, what
+    it did — for the AutoPay view's "last run"."""
+
+    __tablename__ = "autopay_runs"
+
+    id: Mapped[int] = mapped_column(AutoId, primary_key=True)
+    run_on: Mapped[date] = mapped_column(Date)
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    actor: Mapped[str] = mapped_column(String(200))
+    charged: Mapped[int] = mapped_column(Integer, default=0)
+    charged_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    declined: Mapped[int] = mapped_column(Integer, default=0)
+    needs_person: Mapped[int] = mapped_column(Integer, default=0)
+    problems: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_autopay_runs_started_at", "started_at"),)
 
 
 # --------------------------------------------------------------------------------------------

@@ -79,6 +79,7 @@ __all__ = [
 ORGANIZATION_PAGE_EXTENSIONS: tuple[str, ...] = (
     "app.gui.payments.actions:install_organization_payments",
     "app.gui.payment_methods:add_to_organization_page",
+    "app.gui.autopay:add_to_organization_page",
 )
 
 COLUMNS: tuple[OrganizationColumn, ...] = tuple(OrganizationColumn)

@@ -73,6 +73,7 @@ from app.core.payments.summary import (
     OrderSummary,
     compute_order_summary,
 )
+from app.gui.autopay.schedule_dialog import schedule_button
 from app.gui.context import AppContext
 from app.gui.payments.common import (
     TestModeBanner,
@@ -333,6 +334,7 @@ class OrderSummaryDialog(QDialog):
         self.form_error = self._error_label("formError")
         layout.addWidget(self.form_error)
         buttons = QHBoxLayout()
+        buttons.addWidget(schedule_button(self))  # pay later: app.gui.autopay
         buttons.addStretch(1)
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setObjectName("cancelButton")

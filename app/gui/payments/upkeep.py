@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 #: The first round waits for the window to settle; later rounds follow every minute.
 FIRST_ROUND_MS = 3_000
 ROUND_INTERVAL_MS = 60_000
+#: AutoPay (app.core.autopay) runs in the first round and then every this many rounds.
+AUTOPAY_EVERY_ROUNDS = 15
 
 
 class PaymentUpkeep(QObject):
@@ -41,6 +43,7 @@ class PaymentUpkeep(QObject):
         self.context = context
         self.last_report: MaintenanceReport | None = None
         self._task: Task | None = None
+        self._rounds = 0
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.timeout.connect(self.run_now)
@@ -60,11 +63,14 @@ class PaymentUpkeep(QObject):
         """Start a round now (unless one is running)."""
         if self.running:
             return
+        autopay = self._rounds % AUTOPAY_EVERY_ROUNDS == 0
+        self._rounds += 1
         self._task = run_task(
             "check unfinished payments and post them",
             run_payment_maintenance,
             self.context.engine,
             self.context.credentials,
+            autopay=autopay,
             on_success=self._on_done,
             on_failure=self._on_failed,
         )
@@ -77,6 +83,10 @@ class PaymentUpkeep(QObject):
         if report.recovery is not None and report.recovery.resolved:
             self.context.changes().announce_payments(
                 [o.payment_id for o in report.recovery.resolved])
+        if report.autopay is not None and (report.autopay.charged or report.autopay.declined):
+            self.context.changes().announce_payments(
+                [line.payment_id for line in (*report.autopay.charged, *report.autopay.declined)
+                 if line.payment_id is not None])
         if report.delivery is not None and (report.delivery.delivered
                                              or report.delivery.failed):
             self.context.changes().announce_postings([])

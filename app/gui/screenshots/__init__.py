@@ -63,6 +63,7 @@ SCREEN_MODULES: tuple[str, ...] = (
     "app.gui.screenshots.payments",
     "app.gui.screenshots.quickbooks",
     "app.gui.screenshots.authorizenet",
+    "app.gui.screenshots.autopay",
     "app.gui.screenshots.email",
     "app.gui.screenshots.settings",
 )

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-05 02:28:50.879069
+Create Date: 2026-12-05 02:52:34.479108
 """
 from alembic import op
 import sqlalchemy as sa
@@ -30,6 +30,22 @@ def upgrade() -> None:
     with op.batch_alter_table('audit_log', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_audit_log_at'), ['at'], unique=False)
         batch_op.create_index('ix_audit_log_subject', ['subject_type', 'subject_id'], unique=False)
+
+    op.create_table('autopay_runs',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('run_on', sa.Date(), nullable=False),
+    sa.Column('started_at', app.core.storage.types.UTCDateTime(), nullable=False),
+    sa.Column('finished_at', app.core.storage.types.UTCDateTime(), nullable=True),
+    sa.Column('actor', sa.String(length=200), nullable=False),
+    sa.Column('charged', sa.Integer(), nullable=False),
+    sa.Column('charged_minor', sa.BigInteger(), nullable=False),
+    sa.Column('declined', sa.Integer(), nullable=False),
+    sa.Column('needs_person', sa.Integer(), nullable=False),
+    sa.Column('problems', sa.Text(), nullable=True),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_autopay_runs'))
+    )
+    with op.batch_alter_table('autopay_runs', schema=None) as batch_op:
+        batch_op.create_index('ix_autopay_runs_started_at', ['started_at'], unique=False)
 
     op.create_table('contacts',
     sa.Column('id', sa.BigInteger(), autoincrement=False, nullable=False),
@@ -344,6 +360,32 @@ def upgrade() -> None:
     with op.batch_alter_table('tickets', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_tickets_organization_id'), ['organization_id'], unique=False)
 
+    op.create_table('autopay_authorizations',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('organization_id', sa.BigInteger(), nullable=False),
+    sa.Column('payment_method_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('method_summary', sa.String(length=100), nullable=False),
+    sa.Column('signer_name', sa.String(length=255), nullable=False),
+    sa.Column('signer_email', sa.String(length=255), nullable=True),
+    sa.Column('contact_id', sa.BigInteger(), nullable=True),
+    sa.Column('agreed_at', app.core.storage.types.UTCDateTime(), nullable=False),
+    sa.Column('how', sa.String(length=20), nullable=False),
+    sa.Column('evidence', sa.Text(), nullable=False),
+    sa.Column('terms', sa.Text(), nullable=False),
+    sa.Column('revoke_instructions', sa.Text(), nullable=False),
+    sa.Column('recorded_at', app.core.storage.types.UTCDateTime(), nullable=False),
+    sa.Column('recorded_by', sa.String(length=200), nullable=False),
+    sa.Column('revoked_at', app.core.storage.types.UTCDateTime(), nullable=True),
+    sa.Column('revoked_by', sa.String(length=200), nullable=True),
+    sa.Column('revoke_reason', sa.Text(), nullable=True),
+    sa.Column('last_debit_at', app.core.storage.types.UTCDateTime(), nullable=True),
+    sa.Column('retain_until', sa.Date(), nullable=False),
+    sa.ForeignKeyConstraint(['payment_method_id'], ['payment_methods.id'], name=op.f('fk_autopay_authorizations_payment_method_id_payment_methods')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_autopay_authorizations'))
+    )
+    with op.batch_alter_table('autopay_authorizations', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_autopay_authorizations_organization_id'), ['organization_id'], unique=False)
+
     op.create_table('payments',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('reference', sa.String(length=40), nullable=False),
@@ -404,6 +446,31 @@ def upgrade() -> None:
     with op.batch_alter_table('quarantined_records', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_quarantined_records_run_id'), ['run_id'], unique=False)
 
+    op.create_table('autopay_rules',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('organization_id', sa.BigInteger(), nullable=False),
+    sa.Column('authorization_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('payment_method_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('timing', sa.String(length=30), nullable=False),
+    sa.Column('days_after_invoice', sa.Integer(), nullable=False),
+    sa.Column('contract_types', sa.JSON(), nullable=False),
+    sa.Column('item_types', sa.JSON(), nullable=False),
+    sa.Column('limit_minor', sa.BigInteger(), nullable=False),
+    sa.Column('currency', sa.String(length=3), nullable=False),
+    sa.Column('covers_from', sa.Date(), nullable=False),
+    sa.Column('created_at', app.core.storage.types.UTCDateTime(), nullable=False),
+    sa.Column('created_by', sa.String(length=200), nullable=False),
+    sa.Column('revoked_at', app.core.storage.types.UTCDateTime(), nullable=True),
+    sa.CheckConstraint('days_after_invoice >= 0', name=op.f('ck_autopay_rules_days_not_negative')),
+    sa.CheckConstraint('limit_minor > 0', name=op.f('ck_autopay_rules_limit_positive')),
+    sa.ForeignKeyConstraint(['authorization_id'], ['autopay_authorizations.id'], name=op.f('fk_autopay_rules_authorization_id_autopay_authorizations')),
+    sa.ForeignKeyConstraint(['payment_method_id'], ['payment_methods.id'], name=op.f('fk_autopay_rules_payment_method_id_payment_methods')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_autopay_rules')),
+    sa.UniqueConstraint('authorization_id', name=op.f('uq_autopay_rules_authorization_id'))
+    )
+    with op.batch_alter_table('autopay_rules', schema=None) as batch_op:
+        batch_op.create_index('ix_autopay_rules_active', ['organization_id'], unique=True, sqlite_where=sa.text('revoked_at IS NULL'), postgresql_where=sa.text('revoked_at IS NULL'))
+
     op.create_table('payment_allocations',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('payment_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -441,6 +508,54 @@ def upgrade() -> None:
     with op.batch_alter_table('refunds', schema=None) as batch_op:
         batch_op.create_index('ix_refunds_created_at', ['created_at', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_refunds_payment_id'), ['payment_id'], unique=False)
+
+    op.create_table('scheduled_payments',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('organization_id', sa.BigInteger(), nullable=False),
+    sa.Column('payment_method_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('charge_on', sa.Date(), nullable=False),
+    sa.Column('currency', sa.String(length=3), nullable=False),
+    sa.Column('allocations', sa.JSON(), nullable=False),
+    sa.Column('state', sa.String(length=20), nullable=False),
+    sa.Column('payment_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('reason', sa.Text(), nullable=True),
+    sa.Column('memo', sa.Text(), nullable=True),
+    sa.Column('created_at', app.core.storage.types.UTCDateTime(), nullable=False),
+    sa.Column('created_by', sa.String(length=200), nullable=False),
+    sa.Column('claimed_at', app.core.storage.types.UTCDateTime(), nullable=True),
+    sa.Column('claimed_by', sa.String(length=200), nullable=True),
+    sa.Column('settled_at', app.core.storage.types.UTCDateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['payment_id'], ['payments.id'], name=op.f('fk_scheduled_payments_payment_id_payments')),
+    sa.ForeignKeyConstraint(['payment_method_id'], ['payment_methods.id'], name=op.f('fk_scheduled_payments_payment_method_id_payment_methods')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_scheduled_payments'))
+    )
+    with op.batch_alter_table('scheduled_payments', schema=None) as batch_op:
+        batch_op.create_index('ix_scheduled_payments_due', ['state', 'charge_on'], unique=False)
+        batch_op.create_index(batch_op.f('ix_scheduled_payments_organization_id'), ['organization_id'], unique=False)
+
+    op.create_table('autopay_attempts',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('rule_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('invoice_id', sa.BigInteger(), nullable=False),
+    sa.Column('attempt_no', sa.Integer(), nullable=False),
+    sa.Column('charged_on', sa.Date(), nullable=False),
+    sa.Column('state', sa.String(length=20), nullable=False),
+    sa.Column('payment_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('amount_minor', sa.BigInteger(), nullable=False),
+    sa.Column('reason', sa.Text(), nullable=True),
+    sa.Column('next_retry_on', sa.Date(), nullable=True),
+    sa.Column('claimed_at', app.core.storage.types.UTCDateTime(), nullable=False),
+    sa.Column('claimed_by', sa.String(length=200), nullable=False),
+    sa.Column('settled_at', app.core.storage.types.UTCDateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['invoice_id'], ['invoices.id'], name=op.f('fk_autopay_attempts_invoice_id_invoices')),
+    sa.ForeignKeyConstraint(['payment_id'], ['payments.id'], name=op.f('fk_autopay_attempts_payment_id_payments')),
+    sa.ForeignKeyConstraint(['rule_id'], ['autopay_rules.id'], name=op.f('fk_autopay_attempts_rule_id_autopay_rules')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_autopay_attempts')),
+    sa.UniqueConstraint('rule_id', 'invoice_id', 'attempt_no', name=op.f('uq_autopay_attempts_rule_id'))
+    )
+    with op.batch_alter_table('autopay_attempts', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_autopay_attempts_invoice_id'), ['invoice_id'], unique=False)
+        batch_op.create_index('ix_autopay_attempts_state', ['state', 'next_retry_on'], unique=False)
 
     op.create_table('postings',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -501,6 +616,16 @@ def downgrade() -> None:
         batch_op.drop_index('ix_postings_due')
 
     op.drop_table('postings')
+    with op.batch_alter_table('autopay_attempts', schema=None) as batch_op:
+        batch_op.drop_index('ix_autopay_attempts_state')
+        batch_op.drop_index(batch_op.f('ix_autopay_attempts_invoice_id'))
+
+    op.drop_table('autopay_attempts')
+    with op.batch_alter_table('scheduled_payments', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_scheduled_payments_organization_id'))
+        batch_op.drop_index('ix_scheduled_payments_due')
+
+    op.drop_table('scheduled_payments')
     with op.batch_alter_table('refunds', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_refunds_payment_id'))
         batch_op.drop_index('ix_refunds_created_at')
@@ -510,6 +635,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_payment_allocations_invoice_id'))
 
     op.drop_table('payment_allocations')
+    with op.batch_alter_table('autopay_rules', schema=None) as batch_op:
+        batch_op.drop_index('ix_autopay_rules_active', sqlite_where=sa.text('revoked_at IS NULL'), postgresql_where=sa.text('revoked_at IS NULL'))
+
+    op.drop_table('autopay_rules')
     with op.batch_alter_table('quarantined_records', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_quarantined_records_run_id'))
 
@@ -522,6 +651,10 @@ def downgrade() -> None:
         batch_op.drop_index('ix_payments_contact_id')
 
     op.drop_table('payments')
+    with op.batch_alter_table('autopay_authorizations', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_autopay_authorizations_organization_id'))
+
+    op.drop_table('autopay_authorizations')
     with op.batch_alter_table('tickets', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_tickets_organization_id'))
 
@@ -594,6 +727,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_contacts_organization_id'))
 
     op.drop_table('contacts')
+    with op.batch_alter_table('autopay_runs', schema=None) as batch_op:
+        batch_op.drop_index('ix_autopay_runs_started_at')
+
+    op.drop_table('autopay_runs')
     with op.batch_alter_table('audit_log', schema=None) as batch_op:
         batch_op.drop_index('ix_audit_log_subject')
         batch_op.drop_index(batch_op.f('ix_audit_log_at'))
