@@ -21,6 +21,7 @@ from typing import Protocol, runtime_checkable
 
 from PySide6.QtWidgets import QWidget
 
+from app.gui.autopay.defaults_section import create_autopay_defaults_section
 from app.gui.context import AppContext
 from app.gui.settings.connections_section import create_connections_section
 from app.gui.settings.email_section import create_email_section
@@ -57,6 +58,7 @@ SECTIONS: tuple[SettingsSection, ...] = (
     SettingsSection("general", "General", create_general_section),
     SettingsSection("sync", "Sync", create_sync_section),
     SettingsSection("payments", "Payments", create_payments_section),
+    SettingsSection("autopay", "AutoPay", create_autopay_defaults_section),
     SettingsSection("email", "Email", create_email_section),
     SettingsSection("receipts", "Receipts", create_receipts_section),
     SettingsSection("posting", "Posting", create_posting_section),
