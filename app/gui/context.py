@@ -29,11 +29,15 @@ if TYPE_CHECKING:
 @dataclass
 class AppServices:
     """The long-lived pieces every screen shares, made once per window on the GUI thread:
-    the payment gateway opened at start (or by Setup), the sync controller, the background
+    the payment gateway opened at start (or by Setup) in a worker — or why there is none —,
+    the sync controller, the background
     payment upkeep (recovery and posting), the change bus, and the QuickBooks Web Connector
     service when the window answers it."""
 
     gateway: PaymentGateway | None = None
+    #: Why payments cannot be taken when ``gateway`` is None (the core's sentence); None while
+    #: the stored connection has not been opened yet (``app.gui.payments.common``).
+    gateway_missing: str | None = None
     sync: SyncController | None = None
     upkeep: PaymentUpkeep | None = None
     changes: ChangeBus | None = None
@@ -66,3 +70,8 @@ class AppContext:
         if self._currency is None:
             self._currency = get_internal_currency(self.engine)
         return self._currency
+
+    def remember_currency(self, code: str) -> None:
+        """The internal currency as just locked or read in a worker (so ``currency()`` reads
+        nothing on the GUI thread)."""
+        self._currency = code

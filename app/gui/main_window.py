@@ -173,6 +173,11 @@ class MainWindow(QMainWindow):
         from app.gui.payments.upkeep import payment_upkeep
 
         self.upkeep = payment_upkeep(context, self)
+        # The connected payment gateway is opened once, in a worker, and again after Setup;
+        # screens use what ``context.services`` keeps (``app.gui.payments.common``).
+        from app.gui.payments.common import open_connected_gateway
+
+        open_connected_gateway(context)
 
         self.navigation = QListWidget()
         self.navigation.setObjectName("navigation")
@@ -206,6 +211,7 @@ class MainWindow(QMainWindow):
         layout.addWidget(content, 1)
         self.setCentralWidget(central)
         self.setupClosed.connect(self.refresh_setup_banner)
+        self.setupClosed.connect(self._reopen_gateway)
 
         self._build_menus()
         self._build_status_bar()
@@ -423,6 +429,13 @@ class MainWindow(QMainWindow):
         wizard.finished.connect(self._on_setup_finished)
         self.wizard = wizard
         wizard.open()
+
+    @Slot()
+    def _reopen_gateway(self) -> None:
+        """Setup may have connected another gateway or account: open it again (a worker)."""
+        from app.gui.payments.common import open_connected_gateway
+
+        open_connected_gateway(self.context)
 
     @Slot(int)
     def _on_setup_finished(self, _result: int) -> None:
