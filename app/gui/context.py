@@ -56,6 +56,7 @@ class AppContext:
     demo: DemoEnvironment | None = None
     services: AppServices = field(default_factory=AppServices)
     _currency: str | None = None
+    _currency_read: bool = False
 
     def changes(self) -> ChangeBus:
         """The change bus (made on first use; call on the GUI thread)."""
@@ -66,12 +67,17 @@ class AppContext:
         return self.services.changes
 
     def currency(self) -> str | None:
-        """The internal currency, or None before setup chose it (cached once set)."""
-        if self._currency is None:
+        """The internal currency, or None before setup chose it. Read once, by the
+        composition root before the window is built (``app.gui.app``); Setup's currency page
+        tells it the currency it locked or read (``remember_currency``), so this reads nothing
+        on the GUI thread afterwards."""
+        if not self._currency_read:
             self._currency = get_internal_currency(self.engine)
+            self._currency_read = True
         return self._currency
 
     def remember_currency(self, code: str) -> None:
         """The internal currency as just locked or read in a worker (so ``currency()`` reads
         nothing on the GUI thread)."""
         self._currency = code
+        self._currency_read = True

@@ -455,7 +455,8 @@ def test_demo_newcomer_reaches_invoice_history(qtbot: QtBot) -> None:
             # which must happen before the demo deletes that folder, not after.
             window = MainWindow(context)
             window.show()
-            assert window.open_setup_if_needed()
+            window.open_setup_when_needed()
+            qtbot.waitUntil(lambda: window.wizard is not None, timeout=TEST_TIMEOUT_MS)
             wizard = window.wizard
             assert isinstance(wizard, SetupWizard)
             assert wizard.findChild(Notice, "demoNotice") is not None
