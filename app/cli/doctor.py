@@ -233,8 +233,8 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "doctor",
         help="check this PayDesk installation and explain anything that needs fixing",
-        description="Check the profile, log file, database, keychain, internal currency, the Autotask "
-        "connection and the last sync, and say what to do about anything that is wrong. "
+        description="Check the profile, log file, database, keychain, internal currency, the "
+        "Autotask connection and the last sync, and say what to do about anything that is wrong. "
         "Exit status 0 only when everything is in order.",
     )
     add_secrets_option(parser)
