@@ -254,6 +254,33 @@ def test_invoices_billed_in_another_currency_are_held_back_with_that_reason(
         assert held <= set(s.scalars(select(Invoice.id)))
 
 
+def test_the_currency_check_compares_with_paydesks_internal_currency(
+        engine: Engine, sandbox: AutotaskSandbox) -> None:
+    """PayDesk was set up in EUR while Autotask's own internal currency is USD: invoices of
+    organizations without a currency of their own are billed in USD and held back; those of
+    an organization billed in EUR are PayDesk's to take payments on."""
+    from app.core.config import set_internal_currency
+    from app.sandbox.autotask.data import FOREIGN_CURRENCY_ID
+
+    set_internal_currency(engine, "EUR")
+    companies = [r["id"] for r in sandbox.records("Companies")]
+    euro = next(c for c in companies if _invoices_of(sandbox, c))
+    sandbox.change_record("Companies", euro, currencyID=FOREIGN_CURRENCY_ID)
+    in_euro = set(_invoices_of(sandbox, euro))
+    every = {r["id"] for r in sandbox.records("Invoices")}
+
+    result = sync(engine, client_for(sandbox))
+
+    assert result.status is RunStatus.SUCCEEDED, result.error
+    reasons = _reasons(engine)
+    held = {key[1] for key in reasons if key[0] == "Invoices"}
+    assert held == every - in_euro
+    reason = reasons[("Invoices", min(held))]
+    assert "The invoice is in USD" in reason and "takes payments in EUR only" in reason
+    with session_scope(engine) as s:
+        assert set(s.scalars(select(Invoice.id))) == in_euro
+
+
 def test_a_record_without_an_id_is_quarantined_and_paging_goes_on(
         engine: Engine, sandbox: AutotaskSandbox) -> None:
     prepare(engine)
