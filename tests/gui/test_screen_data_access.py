@@ -399,3 +399,37 @@ def test_every_other_screen_never_reads_the_database_or_keychain_on_the_gui_thre
         event.remove(context.engine, "before_cursor_execute", queries.check)
         monkeypatch.undo()
     assert {"SQL": queries.found, "keychain": keychain.found} == {"SQL": [], "keychain": []}
+
+
+def test_the_window_and_every_area_never_read_on_the_gui_thread(
+    payment_world: tuple[AppContext, Any, list[int]], qtbot: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The main window as it starts — setup banner, sync schedule, payment upkeep, the
+    gateway opened, Setup's first-start check — and every area of the sidebar shown in turn
+    (Settings included), with a stored gateway and data to show."""
+    from app.gui.main_window import MainWindow
+
+    context, _sandbox, _invoices = payment_world
+    queries = GuiThreadQueries()
+    keychain = GuiThreadKeychain()
+    event.listen(context.engine, "before_cursor_execute", queries.check)
+    keychain.install(monkeypatch)
+    try:
+        window = MainWindow(context)
+        qtbot.addWidget(window)
+        window.show()
+        window.open_setup_when_needed()  # what the start does, once the loop runs
+        settle(qtbot)
+        assert context.services.gateway is not None
+        assert window.setup_missing  # Autotask is not connected in this world
+        if window.wizard is not None:
+            window.wizard.reject()
+        for key in window.areas:
+            window.show_area(key)
+            settle(qtbot)
+        assert window.broken_areas == {}
+    finally:
+        event.remove(context.engine, "before_cursor_execute", queries.check)
+        monkeypatch.undo()
+    assert {"SQL": queries.found, "keychain": keychain.found} == {"SQL": [], "keychain": []}
