@@ -433,3 +433,67 @@ def test_the_window_and_every_area_never_read_on_the_gui_thread(
         event.remove(context.engine, "before_cursor_execute", queries.check)
         monkeypatch.undo()
     assert {"SQL": queries.found, "keychain": keychain.found} == {"SQL": [], "keychain": []}
+
+
+def test_the_quickbooks_area_with_books_read_never_reads_on_the_gui_thread(
+    set_up_context: AppContext, qtbot: Any, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """QuickBooks Desktop's books read over HTTP (the Web Connector stand-in): the area's
+    tabs, Needs matching searched and sorted, the match dialog's candidates and search, and
+    Reconciliation — no SQL and no keychain access on the GUI thread."""
+    from PySide6.QtWidgets import QDialog
+
+    from app.core.quickbooks.desktop.qwc import connect
+    from app.gui.quickbooks import QuickBooksArea
+    from app.gui.quickbooks import matching as matching_module
+    from app.gui.quickbooks.matching import MatchDialog
+    from tests.integration.quickbooks_desktop.support import open_desk
+
+    context = set_up_context
+    context.currency()
+    searched: list[int] = []
+
+    class LookingDialog(MatchDialog):
+        def exec(self) -> int:
+            qtbot.waitUntil(lambda: bool(self.candidates), timeout=10_000)
+            self.search.setText("1")
+            self.load("1")
+            settle(qtbot)
+            searched.append(len(self.candidates))
+            return int(QDialog.DialogCode.Rejected)
+
+    monkeypatch.setattr(matching_module, "MatchDialog", LookingDialog)
+    with open_desk(context.engine) as desk:
+        desk.connector().update()
+        connect(context.engine, app_url=desk.server.url)
+        queries = GuiThreadQueries()
+        keychain = GuiThreadKeychain()
+        event.listen(context.engine, "before_cursor_execute", queries.check)
+        keychain.install(monkeypatch)
+        try:
+            area = QuickBooksArea(context)
+            qtbot.addWidget(area)
+            area.resize(1300, 800)
+            area.show()
+            settle(qtbot)
+            assert area.stack.currentWidget() is area.tabs
+            for index in range(area.tabs.count()):
+                area.tabs.setCurrentIndex(index)
+                settle(qtbot)
+            view = area.matching
+            assert view is not None
+            view.search.setText("10")  # type: ignore[attr-defined]
+            settle(qtbot)
+            view.search.setText("")  # type: ignore[attr-defined]
+            settle(qtbot)
+            ids = view.model.ids()  # type: ignore[attr-defined]
+            assert ids
+            view.table.selectRow(0)  # type: ignore[attr-defined]
+            qtbot.waitUntil(view.match_button.isEnabled, timeout=10_000)  # type: ignore[attr-defined]
+            view.match_button.click()  # type: ignore[attr-defined]
+            settle(qtbot)
+            assert searched
+        finally:
+            event.remove(context.engine, "before_cursor_execute", queries.check)
+            monkeypatch.undo()
+    assert {"SQL": queries.found, "keychain": keychain.found} == {"SQL": [], "keychain": []}
