@@ -429,6 +429,17 @@ def test_the_window_and_every_area_never_read_on_the_gui_thread(
             window.show_area(key)
             settle(qtbot)
         assert window.broken_areas == {}
+        # An organization's page (its saved cards, from the gateway opened at start) and an
+        # invoice's page, as a bookkeeper opens them.
+        from tests.gui.payments_support import ORG_ID
+
+        organizations = window.show_area("organizations")
+        organizations.show_organization(ORG_ID)  # type: ignore[attr-defined]
+        settle(qtbot)
+        invoices = window.show_area("invoices")
+        invoices.open_invoice(_invoices[0])  # type: ignore[attr-defined]
+        settle(qtbot)
+        assert invoices.page.detail is not None  # type: ignore[attr-defined]
     finally:
         event.remove(context.engine, "before_cursor_execute", queries.check)
         monkeypatch.undo()
