@@ -537,3 +537,38 @@ def test_a_typed_zone_off_autotask_is_shown_for_what_it_is(qtbot: QtBot,
     assert notice.isVisible()
     assert "psa.example.com is not one of Autotask's own servers" in notice.text()
     assert "send the API user's secret there" in notice.text()
+
+
+def test_a_slow_database_shows_checking_and_never_freezes_the_page(
+    qtbot: QtBot, context: AppContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While the currency lock is read (a slow, shared database server), the page stays
+    responsive and says "Checking…" with Next off; then it shows what was read."""
+    import threading
+
+    from app.gui.wizard import currency_page as module
+
+    release = threading.Event()
+    read = module.internal_currency_lock
+
+    def slow_read(engine: Engine) -> object:
+        release.wait(10)
+        return read(engine)
+
+    monkeypatch.setattr(module, "internal_currency_lock", slow_read)
+    set_internal_currency(context.engine, "GBP")
+    w = SetupWizard(context)
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.mouseClick(next_button(w), Qt.MouseButton.LeftButton)
+    assert w.currentPage() is w.currency_page
+    warning = child(w, Notice, "currencyWarning")
+    qtbot.wait(200)  # the GUI thread keeps running while the read waits
+    assert warning.text() == "Checking…"
+    assert not next_button(w).isEnabled()
+    assert not child(w, QComboBox, "currencyCombo").isEnabled()
+    release.set()
+    qtbot.waitUntil(lambda: w.currency_page.checked, timeout=TEST_TIMEOUT_MS)
+    assert "cannot be changed" in warning.text()
+    assert child(w, QComboBox, "currencyCombo").currentData() == "GBP"
+    assert next_button(w).isEnabled()
