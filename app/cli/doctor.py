@@ -86,6 +86,21 @@ def check_profile(ctx: DoctorContext) -> list[Finding]:
     return _ok("Profile", f"{folder}")
 
 
+def check_logs(ctx: DoctorContext) -> list[Finding]:
+    """The log file is where PayDesk writes what went wrong; without it nobody can look."""
+    folder = ctx.profile.logs_folder
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".doctor-", delete=True):
+            pass
+    except OSError:
+        return _problem("Log file", f"{folder} — PayDesk cannot write its log file in this "
+                        "folder, so problems cannot be looked into afterwards. PayDesk still "
+                        "works. Make the folder writable for this user (or remove it: PayDesk "
+                        "creates it).")
+    return _ok("Log file", f"{folder / 'paydesk.log'}")
+
+
 def check_database(ctx: DoctorContext) -> list[Finding]:
     title = "Database"
     where = ctx.profile.describe_database()
@@ -222,6 +237,7 @@ def check_display(_ctx: DoctorContext) -> list[Finding]:
 #: The checks, in the order they are printed. Other parts append theirs.
 CHECKS: list[Check] = [
     check_profile,
+    check_logs,
     check_display,
     check_database,
     check_keychain,
@@ -236,8 +252,8 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "doctor",
         help="check this PayDesk installation and explain anything that needs fixing",
-        description="Check the profile, database, keychain, internal currency, the Autotask "
-        "connection and the last sync, and say what to do about anything that is wrong. "
+        description="Check the profile, log file, database, keychain, internal currency, the "
+        "Autotask connection and the last sync, and say what to do about anything that is wrong. "
         "Exit status 0 only when everything is in order.",
     )
     add_secrets_option(parser)

@@ -135,10 +135,6 @@ def describe_failure(exc: BaseException) -> str | None:
         reason = exc.strerror or type(exc).__name__
         return (f"PayDesk could not use {exc.filename}: {reason}. Check the folder exists "
                 "and that you may write to it, or choose another one with --profile.")
-    from sqlalchemy.exc import SQLAlchemyError
+    from app.core.storage.engine import describe_database_failure
 
-    if isinstance(exc, SQLAlchemyError):
-        return ("PayDesk could not work with its database "
-                f"({type(getattr(exc, 'orig', None) or exc).__name__}). Check that the "
-                "database server is running and reachable, then try again.")
-    return None
+    return describe_database_failure(exc)

@@ -223,3 +223,26 @@ class Money:
         for i in order[:remainder]:
             shares[i] += 1
         return [Money(s, self.currency) for s in shares]
+
+
+#: Invoice lines keep Autotask's amounts exactly to this many decimal places (a four-decimal
+#: unit price times a quantity), as integer ten-thousandths of the currency's major unit.
+#: Totals, balances and payments are always whole minor units (:class:`Money`).
+LINE_AMOUNT_PLACES = 4
+
+
+def line_amount(ten_thousandths: int) -> Decimal:
+    """A stored line amount in major units, exactly: ``370368`` → ``Decimal("37.0368")``."""
+    return Decimal(ten_thousandths).scaleb(-LINE_AMOUNT_PLACES)
+
+
+def minor_as_line_amount(minor: int, currency: str) -> int:
+    """Whole minor units as line ten-thousandths (to compare lines with a total)."""
+    factor: int = 10 ** (LINE_AMOUNT_PLACES - currency_exponent(currency))
+    return minor * factor
+
+
+def format_exact(amount: Decimal, currency: str, locale: str = "en_US") -> str:
+    """An amount as it is, never rounded: the currency's usual decimals at least, and any
+    further ones it has — ``$12.3456``, ``$12.50``, ``12,3456 €``."""
+    return str(format_currency(amount, currency, locale=locale, decimal_quantization=False))

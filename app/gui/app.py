@@ -370,6 +370,9 @@ def _run_with_profile(
                 credentials=CredentialStore(profile.key),
                 demo=demo,
             )
+            # The composition root reads the one fact every screen formats with before the
+            # window exists; from here on the GUI thread reads nothing (workers do).
+            context.currency()
             return _run_window(app, context, starter, crash_handler, instance_server)
         finally:
             engine.dispose()
@@ -418,7 +421,7 @@ def _run_event_loop(
     instance_server.activateRequested.connect(window.bring_to_front)
     # Queued, so a failure while opening Setup reaches the crash handler inside the event loop
     # and the main window stays usable.
-    QTimer.singleShot(0, window.open_setup_if_needed)
+    QTimer.singleShot(0, window.open_setup_when_needed)
     QTimer.singleShot(0, _log_window_open)
     if smoke:
         check = _SmokeCheck(app, window, crashes)

@@ -28,6 +28,9 @@ class ChangeBus(QObject):
     #: Screens that list synced rows follow the sync controller's precise ``rows_changed``;
     #: the others refresh on this.
     syncFinished = Signal(object)
+    #: The connected payment gateway was opened again (at start, after Setup): read
+    #: ``context.services.gateway`` / ``gateway_missing``.
+    gatewayChanged = Signal()
 
     def announce_payments(self, payment_ids: Iterable[int],
                           invoice_ids: Iterable[int] = ()) -> None:

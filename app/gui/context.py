@@ -29,11 +29,15 @@ if TYPE_CHECKING:
 @dataclass
 class AppServices:
     """The long-lived pieces every screen shares, made once per window on the GUI thread:
-    the payment gateway opened at start (or by Setup), the sync controller, the background
+    the payment gateway opened at start (or by Setup) in a worker — or why there is none —,
+    the sync controller, the background
     payment upkeep (recovery and posting), the change bus, and the QuickBooks Web Connector
     service when the window answers it."""
 
     gateway: PaymentGateway | None = None
+    #: Why payments cannot be taken when ``gateway`` is None (the core's sentence); None while
+    #: the stored connection has not been opened yet (``app.gui.payments.common``).
+    gateway_missing: str | None = None
     sync: SyncController | None = None
     upkeep: PaymentUpkeep | None = None
     changes: ChangeBus | None = None
@@ -52,6 +56,7 @@ class AppContext:
     demo: DemoEnvironment | None = None
     services: AppServices = field(default_factory=AppServices)
     _currency: str | None = None
+    _currency_read: bool = False
 
     def changes(self) -> ChangeBus:
         """The change bus (made on first use; call on the GUI thread)."""
@@ -62,7 +67,17 @@ class AppContext:
         return self.services.changes
 
     def currency(self) -> str | None:
-        """The internal currency, or None before setup chose it (cached once set)."""
-        if self._currency is None:
+        """The internal currency, or None before setup chose it. Read once, by the
+        composition root before the window is built (``app.gui.app``); Setup's currency page
+        tells it the currency it locked or read (``remember_currency``), so this reads nothing
+        on the GUI thread afterwards."""
+        if not self._currency_read:
             self._currency = get_internal_currency(self.engine)
+            self._currency_read = True
         return self._currency
+
+    def remember_currency(self, code: str) -> None:
+        """The internal currency as just locked or read in a worker (so ``currency()`` reads
+        nothing on the GUI thread)."""
+        self._currency = code
+        self._currency_read = True

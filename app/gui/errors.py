@@ -56,6 +56,11 @@ def describe_exception(exc: BaseException) -> str:
     own = type(exc).__module__.startswith("app.")
     if text and (own or isinstance(exc, _PLAIN_BUILTINS)):
         return redact(text)
+    from app.core.storage.engine import describe_database_failure
+
+    database = describe_database_failure(exc)
+    if database is not None:
+        return database
     if isinstance(exc, ConnectionError):
         return (
             "PayDesk could not reach the server. Check this computer's internet connection "

@@ -22,7 +22,7 @@ the registry); tables keep their column layouts there with
 
 Setup (``app.gui.wizard.SetupWizard``) opens from the sidebar and the PayDesk menu, and on
 its own at start while setup is incomplete (no internal currency yet, or Autotask never
-connected — see ``MainWindow.needs_setup``). Everything here runs on the GUI thread.
+connected — see ``MainWindow.open_setup_when_needed``). Everything here runs on the GUI thread.
 """
 
 from __future__ import annotations
@@ -32,7 +32,9 @@ import importlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
+import shiboken6
 from PySide6.QtCore import QByteArray, Qt, QUrl, Signal, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QKeySequence
 from PySide6.QtWidgets import (
@@ -50,7 +52,7 @@ from PySide6.QtWidgets import (
 )
 from sqlalchemy.engine import make_url
 
-from app.core.setup.steps import is_setup_complete, setup_status
+from app.core.setup.steps import SetupRequirement, SetupStatus, setup_status
 from app.gui.about import AboutDialog, UpdateCheckRunner
 from app.gui.context import AppContext
 from app.gui.theme import set_themed_style
@@ -58,6 +60,7 @@ from app.gui.widgets import EmptyState, StatusPill, Tone
 from app.gui.widgets.accessible import describe
 from app.gui.widgets.pill import TONE_COLOURS
 from app.gui.widgets.remembered import gui_settings as gui_settings  # used by the areas
+from app.gui.workers import run_task
 
 log = logging.getLogger(__name__)
 
@@ -158,6 +161,8 @@ class MainWindow(QMainWindow):
 
     #: Emitted after the setup wizard closed (whether or not it finished).
     setupClosed = Signal()
+    #: What Setup is missing was read (``setup_missing``), in a worker.
+    setupChecked = Signal()
 
     def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -170,12 +175,19 @@ class MainWindow(QMainWindow):
         self.broken_areas: dict[str, str] = {}
         self._area_rows: dict[str, int] = {}
         self.wizard: QDialog | None = None
+        #: What Setup is missing, as last read in a worker (None: not read yet).
+        self.setup_missing: list[tuple[SetupRequirement, str]] | None = None
 
         # Background upkeep (payment recovery, posting delivery) runs as long as the window,
         # whichever screens are open; screens follow it and the change bus.
         from app.gui.payments.upkeep import payment_upkeep
 
         self.upkeep = payment_upkeep(context, self)
+        # The connected payment gateway is opened once, in a worker, and again after Setup;
+        # screens use what ``context.services`` keeps (``app.gui.payments.common``).
+        from app.gui.payments.common import open_connected_gateway
+
+        open_connected_gateway(context)
 
         self.navigation = QListWidget()
         self.navigation.setObjectName("navigation")
@@ -211,6 +223,7 @@ class MainWindow(QMainWindow):
         layout.addWidget(content, 1)
         self.setCentralWidget(central)
         self.setupClosed.connect(self.refresh_setup_banner)
+        self.setupClosed.connect(self._reopen_gateway)
 
         self._build_menus()
         self._build_status_bar()
@@ -256,13 +269,42 @@ class MainWindow(QMainWindow):
         row.setContentsMargins(16, 8, 16, 8)
         row.addWidget(self.setup_banner_text, 1)
         row.addWidget(self.setup_banner_button)
+        self.setup_banner.hide()  # until what is missing has been read (a worker)
         self.refresh_setup_banner()
         return self.setup_banner
 
     @Slot()
     def refresh_setup_banner(self) -> None:
+        """Read again what Setup is missing (a worker); the banner follows."""
+        self.check_setup(open_if_needed=False)
+
+    def check_setup(self, *, open_if_needed: bool) -> None:
+        """Read what Setup is missing in a worker; show the banner while anything is, and
+        (at first start) open Setup on its own."""
+        run_task("read what Setup is missing", setup_status, self.context.engine,
+                 self.context.credentials,
+                 on_success=partial(self._setup_read, open_if_needed))
+
+    def open_setup_when_needed(self) -> None:
+        """At start: open Setup on its own while something PayDesk needs is missing — the
+        internal currency, or an Autotask API user that passed Test Connection with its
+        secret on this computer (``app.core.setup.steps``). A payment gateway is not needed
+        to look at invoices, so a bookkeeper who skipped it is not sent back to Setup; the
+        payment screens say how to connect one."""
+        self.check_setup(open_if_needed=True)
+
+    def _setup_read(self, open_if_needed: bool, status: SetupStatus) -> None:
+        if not shiboken6.isValid(self):
+            return
+        self.setup_missing = list(status.missing)
+        if open_if_needed and status.missing:
+            self.open_setup()
+        self._show_setup_banner()
+        self.setupChecked.emit()
+
+    def _show_setup_banner(self) -> None:
         """Show the banner, with the first thing missing, while setup is unfinished."""
-        missing = setup_status(self.context.engine, self.context.credentials).missing
+        missing = self.setup_missing
         if not missing:
             self.setup_banner.hide()
             return
@@ -406,14 +448,6 @@ class MainWindow(QMainWindow):
 
     # --- setup --------------------------------------------------------------------------------
 
-    def needs_setup(self) -> bool:
-        """True while something PayDesk needs is missing: the internal currency, or an
-        Autotask API user that passed Test Connection with its secret on this computer
-        (``app.core.setup.steps``). A payment gateway is not needed to look at invoices, so
-        a bookkeeper who skipped it is not sent back to Setup; the payment screens say how
-        to connect one."""
-        return not is_setup_complete(self.context.engine, self.context.credentials)
-
     @Slot()
     def open_setup(self) -> None:
         """Open the setup wizard (or bring it to the front if it is open)."""
@@ -430,17 +464,17 @@ class MainWindow(QMainWindow):
         self.wizard = wizard
         wizard.open()
 
+    @Slot()
+    def _reopen_gateway(self) -> None:
+        """Setup may have connected another gateway or account: open it again (a worker)."""
+        from app.gui.payments.common import open_connected_gateway
+
+        open_connected_gateway(self.context)
+
     @Slot(int)
     def _on_setup_finished(self, _result: int) -> None:
         self.wizard = None
         self.setupClosed.emit()
-
-    def open_setup_if_needed(self) -> bool:
-        """At first start, open Setup on its own. Returns whether it opened."""
-        if self.needs_setup():
-            self.open_setup()
-            return True
-        return False
 
     # --- other actions ------------------------------------------------------------------------
 

@@ -264,3 +264,21 @@ def test_profile_and_logs_are_private(capsys: pytest.CaptureFixture[str],
     assert profile.stat().st_mode & 0o777 == 0o700
     assert (profile / "logs").stat().st_mode & 0o777 == 0o700
     assert (profile / "logs" / "paydesk.log").stat().st_mode & 0o777 == 0o600
+
+
+def test_the_window_leaves_every_profile_file_private(tmp_path: Path) -> None:
+    """After the window ran (its layout saved in window.ini, the database, the log), every
+    folder of the profile is 0700 and every file 0600."""
+    import subprocess
+    import sys
+
+    profile = tmp_path / "p"
+    done = subprocess.run([sys.executable, "-m", "app", "--smoke", "--profile", str(profile)],
+                          capture_output=True, text=True, timeout=120,
+                          env=dict(os.environ, QT_QPA_PLATFORM="offscreen"))
+    assert done.returncode == 0, done.stderr
+    found = {path.relative_to(profile).as_posix(): path.stat().st_mode & 0o777
+             for path in [profile, *profile.rglob("*")]}
+    assert {"window.ini", "paydesk.sqlite3", "logs/paydesk.log"} <= set(found)
+    assert {name: mode for name, mode in found.items()
+            if mode != (0o700 if (profile / name).is_dir() else 0o600)} == {}

@@ -33,6 +33,7 @@ def test_authorizenet_is_chosen_tested_and_stored(qtbot: QtBot,
         wizard.restart()
         page = wizard.findChild(GatewayPage, "gatewayPage")
         assert page is not None
+        qtbot.waitUntil(lambda: page.loaded, timeout=10_000)  # read in a worker
         kind = page.findChild(QComboBox, "gatewayKind")
         assert kind is not None
         kind.setCurrentIndex(kind.findData("authorizenet"))
@@ -53,7 +54,8 @@ def test_authorizenet_is_chosen_tested_and_stored(qtbot: QtBot,
         page.test_button.click()
         qtbot.waitUntil(lambda: page.state.outcome is not None, timeout=10_000)
         assert "Connected to Authorize.Net" in page.status.text()
-        assert page.validatePage()
+        assert not page.validatePage()  # stored in a worker; the page moves on after
+        qtbot.waitUntil(lambda: not page.saving.running, timeout=10_000)
         wait_for_background_tasks(qtbot)
 
         stored = load_gateway_connection(set_up_context.engine)

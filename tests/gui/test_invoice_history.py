@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterator
 from dataclasses import replace
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -465,3 +466,35 @@ def test_the_totals_line_says_when_invoices_are_held_back(
     qtbot.waitUntil(lambda: "held back" in totals.text())  # type: ignore[attr-defined]
     assert "2 invoices held back — see Sync" in totals.text()
     assert "not listed here" in totals.toolTip()
+
+
+def test_the_invoice_page_shows_four_decimal_line_prices_exactly(
+        ledger: AppContext, qtbot: object) -> None:
+    """A unit price of 12.3456 and the line amount it makes (3 × 12.3456 = 37.0368) are
+    shown as Autotask holds them; the invoice's total and balance stay in cents."""
+    from sqlalchemy import select, update
+
+    from app.core.storage.engine import session_scope
+    from app.core.storage.models import InvoiceLine
+    from app.gui.invoices.page import InvoicePage
+
+    with session_scope(ledger.engine) as s:
+        line = s.scalars(select(InvoiceLine).order_by(InvoiceLine.id)).first()
+        assert line is not None and line.invoice_id is not None
+        invoice_id, line_id = line.invoice_id, line.id
+        s.execute(update(InvoiceLine).where(InvoiceLine.id == line_id).values(
+            quantity=Decimal("3"), rate=Decimal("12.3456"), extended_price_e4=370368,
+            tax_e4=12, total_e4=370380))
+    page = InvoicePage(ledger)
+    qtbot.addWidget(page)  # type: ignore[attr-defined]
+    page.show()
+    page.show_invoice(invoice_id)
+    settle(qtbot)
+    assert page.detail is not None
+    row = next(r for r, shown in enumerate(page.detail.lines) if shown.id == line_id)
+    assert page.lines.item(row, 3).text() == "$12.3456"
+    assert page.lines.item(row, 4).text() == "$37.0368"
+    assert page.lines.item(row, 5).text() == "$0.0012"
+    total = page.facts["Total"].text()
+    assert total.startswith("$") and len(total.split(".")[-1]) == 2  # cents, as billed
+    assert "The lines add up to" in page.lines_footer.text()  # 37.0380 is not a cent amount

@@ -318,7 +318,8 @@ def test_setup_opens_by_itself_at_first_start_only(
     win = MainWindow(app_context)
     qtbot.addWidget(win)
     win.show()
-    assert win.open_setup_if_needed() is True
+    win.open_setup_when_needed()
+    wait_for_background_tasks(qtbot)  # read in a worker
     wizard = win.wizard
     assert wizard is not None and wizard.isVisible()
     win.open_setup()  # a second request brings the same wizard forward
@@ -336,8 +337,9 @@ def test_setup_reopens_while_autotask_was_never_connected(
     is nothing to sync, so Setup opens again at the next start."""
     win = MainWindow(set_up_context)
     qtbot.addWidget(win)
-    assert win.needs_setup() is True
-    assert win.open_setup_if_needed() is True
+    win.open_setup_when_needed()
+    wait_for_background_tasks(qtbot)  # read in a worker
+    assert win.setup_missing
     wizard = win.wizard
     assert wizard is not None
     with qtbot.waitSignal(win.setupClosed, timeout=5000):
@@ -355,8 +357,9 @@ def test_setup_stays_closed_once_autotask_is_connected_even_without_a_gateway(
     _connect_autotask(set_up_context)
     win = MainWindow(set_up_context)
     qtbot.addWidget(win)
-    assert win.needs_setup() is False
-    assert win.open_setup_if_needed() is False
+    win.open_setup_when_needed()
+    wait_for_background_tasks(qtbot)  # read in a worker
+    assert win.setup_missing == []
     assert win.wizard is None
     missing = describe_missing_gateway(set_up_context.engine, set_up_context.credentials)
     assert missing is not None and "Setup" in missing
@@ -388,6 +391,7 @@ def test_a_banner_says_setup_is_unfinished_until_autotask_is_connected(
     win = MainWindow(set_up_context)
     qtbot.addWidget(win)
     win.show()
+    qtbot.waitUntil(lambda: win.setup_missing is not None, timeout=5000)  # read in a worker
     banner_text = win.setup_banner_text.text()
     assert win.setup_banner.isVisible()
     assert "Setup is not finished" in banner_text and "Autotask" in banner_text
@@ -398,6 +402,8 @@ def test_a_banner_says_setup_is_unfinished_until_autotask_is_connected(
         assert win.wizard is not None
         _connect_autotask(set_up_context)
         win.wizard.reject()
-    assert not win.setup_banner.isVisible()  # no gateway needed for the banner to go
-    assert win.sync_status.text() == "Not synced yet"  # type: ignore[attr-defined]
+    qtbot.waitUntil(lambda: not win.setup_banner.isVisible(),  # no gateway needed for it to go
+                    timeout=5000)
+    qtbot.waitUntil(lambda: win.sync_status.text() == "Not synced yet",  # type: ignore[union-attr]
+                    timeout=5000)  # read again in a worker
     wait_for_background_tasks(qtbot)

@@ -54,6 +54,7 @@ def test_sync_now_fills_the_area_and_the_status_bar(qtbot: QtBot, connected: App
     status = SyncStatusWidget(controller)
     qtbot.addWidget(area)
     qtbot.addWidget(status)
+    qtbot.waitUntil(lambda: controller.facts_loaded, timeout=5000)  # read in a worker
     assert status.text() == "Not synced yet"
     changed: list[tuple[str, tuple[int, ...]]] = []
     controller.rows_changed.connect(lambda table, ids: changed.append((table, ids)))
@@ -128,6 +129,7 @@ def test_before_setup_the_area_offers_setup_and_the_schedule_waits(
     controller = controller_for(set_up_context)
     area = SyncArea(controller)
     qtbot.addWidget(area)
+    qtbot.waitUntil(lambda: controller.facts_loaded, timeout=5000)  # read in a worker
     assert "Run Setup…" in area.summary.text() and "Click Sync now" not in area.summary.text()
     assert area.setup_button.isVisibleTo(area)
     assert not area.sync_button.isEnabled() and not area.full_button.isEnabled()
@@ -138,8 +140,8 @@ def test_before_setup_the_area_offers_setup_and_the_schedule_waits(
     save_autotask_connection(set_up_context.engine, AutotaskConnection(
         username=c.username, integration_code=c.integration_code, discovery_url=sandbox.url))
     save_autotask_secret(set_up_context.credentials, c.secret)
-    area.refresh_connection()  # what closing Setup does
-    assert not area.setup_button.isVisibleTo(area)
+    area.refresh_connection()  # what closing Setup does (read in a worker)
+    qtbot.waitUntil(lambda: not area.setup_button.isVisibleTo(area), timeout=5000)
     assert area.sync_button.isEnabled() and area.full_button.isEnabled()
     assert "Click Sync now" in area.summary.text()
     with qtbot.waitSignal(controller.finished, timeout=30_000):
@@ -151,8 +153,10 @@ def test_schedule_is_kept_in_the_database(qtbot: QtBot, set_up_context: AppConte
     controller = controller_for(set_up_context)
     area = SyncArea(controller)
     qtbot.addWidget(area)
+    qtbot.waitUntil(lambda: controller.facts_loaded, timeout=5000)  # read in a worker
     assert area.interval.currentData() == 15
     area.interval.setCurrentIndex(area.interval.findData(60))
+    wait_for_background_tasks(qtbot)  # written in a worker
     assert interval_minutes(set_up_context.engine) == 60
     assert controller._timer.interval() == 60 * 60_000
     area.interval.setCurrentIndex(area.interval.findData(0))

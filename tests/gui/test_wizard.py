@@ -83,16 +83,29 @@ def next_button(wizard: SetupWizard) -> QAbstractButton:
     return button
 
 
+def press_next(qtbot: QtBot, wizard: SetupWizard) -> None:
+    """Click Next; when it was enabled, wait until the next page is shown and has read what
+    it needs (pages store and read in workers)."""
+    before = wizard.currentPage()
+    enabled = next_button(wizard).isEnabled()
+    qtbot.mouseClick(next_button(wizard), Qt.MouseButton.LeftButton)
+    if enabled:
+        qtbot.waitUntil(lambda: wizard.currentPage() is not before, timeout=TEST_TIMEOUT_MS)
+        page = wizard.currentPage()
+        qtbot.waitUntil(lambda: getattr(page, "loaded", getattr(page, "checked", True)),
+                        timeout=TEST_TIMEOUT_MS)
+
+
 def go_to_autotask_page(qtbot: QtBot, wizard: SetupWizard, currency: str = "USD") -> None:
     assert wizard.currentPage().objectName() == "welcomePage"
-    qtbot.mouseClick(next_button(wizard), Qt.MouseButton.LeftButton)
+    press_next(qtbot, wizard)
     assert wizard.currentPage().objectName() == "currencyPage"
     combo: QComboBox = child(wizard, QComboBox, "currencyCombo")
     if wizard.currency_page.locked_code is None:
         combo.setCurrentIndex(combo.findData(currency))
         check: QCheckBox = child(wizard, QCheckBox, "currencyConfirmCheck")
         check.setChecked(True)
-    qtbot.mouseClick(next_button(wizard), Qt.MouseButton.LeftButton)
+    press_next(qtbot, wizard)
     assert wizard.currentPage().objectName() == "autotaskPage"
 
 
@@ -105,7 +118,7 @@ def set_field(qtbot: QtBot, wizard: SetupWizard, name: str, text: str) -> None:
 
 def next_to_first_sync(qtbot: QtBot, wizard: SetupWizard) -> None:
     """Next from the Autotask page, through any plug-in pages (gateway, QuickBooks)."""
-    qtbot.mouseClick(next_button(wizard), Qt.MouseButton.LeftButton)
+    press_next(qtbot, wizard)
     for _ in range(5):
         page = wizard.currentPage()
         if page.objectName() == "firstSyncPage":
@@ -117,7 +130,7 @@ def next_to_first_sync(qtbot: QtBot, wizard: SetupWizard) -> None:
             assert tests, f"{page.objectName()} keeps Next disabled"
             qtbot.mouseClick(tests[0], Qt.MouseButton.LeftButton)
             qtbot.waitUntil(next_button(wizard).isEnabled, timeout=TEST_TIMEOUT_MS)
-        qtbot.mouseClick(next_button(wizard), Qt.MouseButton.LeftButton)
+        press_next(qtbot, wizard)
     raise AssertionError("the first sync page never came")
 
 
@@ -300,7 +313,7 @@ def test_invalid_fields_are_explained_before_testing(qtbot: QtBot, wizard: Setup
 
 def test_currency_needs_the_confirmation_tick(qtbot: QtBot, wizard: SetupWizard,
                                               context: AppContext) -> None:
-    qtbot.mouseClick(next_button(wizard), Qt.MouseButton.LeftButton)
+    press_next(qtbot, wizard)
     combo: QComboBox = child(wizard, QComboBox, "currencyCombo")
     check: QCheckBox = child(wizard, QCheckBox, "currencyConfirmCheck")
     assert combo.currentData() == "USD"  # from the locale (en_US in tests)
@@ -316,7 +329,7 @@ def test_currency_needs_the_confirmation_tick(qtbot: QtBot, wizard: SetupWizard,
     assert not check.isEnabled()
     combo.setCurrentIndex(combo.findData("EUR"))
     check.setChecked(True)
-    qtbot.mouseClick(next_button(wizard), Qt.MouseButton.LeftButton)
+    press_next(qtbot, wizard)
     assert get_internal_currency(context.engine) == "EUR"
 
 
@@ -327,13 +340,13 @@ def test_locked_currency_is_shown_read_only(
     w = SetupWizard(context)
     qtbot.addWidget(w)
     w.show()
-    qtbot.mouseClick(next_button(w), Qt.MouseButton.LeftButton)
+    press_next(qtbot, w)
     combo: QComboBox = child(w, QComboBox, "currencyCombo")
     assert combo.currentData() == "GBP" and not combo.isEnabled()
     assert not child(w, QCheckBox, "currencyConfirmCheck").isVisible()
     assert "cannot be changed" in child(w, Notice, "currencyWarning").text()
     assert next_button(w).isEnabled()
-    qtbot.mouseClick(next_button(w), Qt.MouseButton.LeftButton)
+    press_next(qtbot, w)
     assert get_internal_currency(context.engine) == "GBP"
 
 
@@ -371,7 +384,7 @@ def test_save_keeps_untested_details_and_setup_stays_incomplete(
     go_to_autotask_page(qtbot, wizard)
     set_field(qtbot, wizard, "autotaskSecret", "typed-but-not-tested")
     qtbot.mouseClick(child(wizard, QPushButton, "saveButton"), Qt.MouseButton.LeftButton)
-    assert "Saved" in status_text(wizard)
+    qtbot.waitUntil(lambda: "Saved" in status_text(wizard), timeout=TEST_TIMEOUT_MS)
     assert not next_button(wizard).isEnabled()
     stored = load_autotask_connection(context.engine)
     assert stored is not None and stored.verified_at is None
@@ -442,7 +455,8 @@ def test_demo_newcomer_reaches_invoice_history(qtbot: QtBot) -> None:
             # which must happen before the demo deletes that folder, not after.
             window = MainWindow(context)
             window.show()
-            assert window.open_setup_if_needed()
+            window.open_setup_when_needed()
+            qtbot.waitUntil(lambda: window.wizard is not None, timeout=TEST_TIMEOUT_MS)
             wizard = window.wizard
             assert isinstance(wizard, SetupWizard)
             assert wizard.findChild(Notice, "demoNotice") is not None
@@ -523,3 +537,38 @@ def test_a_typed_zone_off_autotask_is_shown_for_what_it_is(qtbot: QtBot,
     assert notice.isVisible()
     assert "psa.example.com is not one of Autotask's own servers" in notice.text()
     assert "send the API user's secret there" in notice.text()
+
+
+def test_a_slow_database_shows_checking_and_never_freezes_the_page(
+    qtbot: QtBot, context: AppContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While the currency lock is read (a slow, shared database server), the page stays
+    responsive and says "Checking…" with Next off; then it shows what was read."""
+    import threading
+
+    from app.gui.wizard import currency_page as module
+
+    release = threading.Event()
+    read = module.internal_currency_lock
+
+    def slow_read(engine: Engine) -> object:
+        release.wait(10)
+        return read(engine)
+
+    monkeypatch.setattr(module, "internal_currency_lock", slow_read)
+    set_internal_currency(context.engine, "GBP")
+    w = SetupWizard(context)
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.mouseClick(next_button(w), Qt.MouseButton.LeftButton)
+    assert w.currentPage() is w.currency_page
+    warning = child(w, Notice, "currencyWarning")
+    qtbot.wait(200)  # the GUI thread keeps running while the read waits
+    assert warning.text() == "Checking…"
+    assert not next_button(w).isEnabled()
+    assert not child(w, QComboBox, "currencyCombo").isEnabled()
+    release.set()
+    qtbot.waitUntil(lambda: w.currency_page.checked, timeout=TEST_TIMEOUT_MS)
+    assert "cannot be changed" in warning.text()
+    assert child(w, QComboBox, "currencyCombo").currentData() == "GBP"
+    assert next_button(w).isEnabled()

@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import Engine, Table, insert, select
 
 from app.core.invoice_state import InvoiceStatus, derive
+from app.core.money import minor_as_line_amount
 from app.core.storage.models import (
     Contact,
     Contract,
@@ -360,9 +361,9 @@ def build_ledger(
                     "description": description,
                     "quantity": quantity,
                     "rate": rate,
-                    "extended_price_minor": amount,
-                    "tax_minor": line_tax,
-                    "total_minor": amount + line_tax,
+                    "extended_price_e4": minor_as_line_amount(amount, currency),
+                    "tax_e4": minor_as_line_amount(line_tax, currency),
+                    "total_e4": minor_as_line_amount(amount + line_tax, currency),
                     "synced_at": synced,
                 }
             )

@@ -43,10 +43,11 @@ from app.core.invoice_state import (
     display_status,
     display_status_sql,
 )
-from app.core.money import Money
+from app.core.money import Money, currency_exponent, line_amount
 from app.core.queries.export import ExportProgress, write_csv
 from app.core.search_text import clean_search, contains_pattern
 from app.core.storage.models import (
+    InternalCurrency,
     Invoice,
     InvoiceLine,
     Organization,
@@ -181,14 +182,17 @@ class InvoiceTotals:
 
 @dataclass(frozen=True, slots=True)
 class InvoiceLineRow:
+    """One line as Autotask billed it: the unit price (``rate``) and the amounts exactly,
+    in major units (12.3456 stays 12.3456; ``app.core.money.format_exact`` shows them)."""
+
     id: int
     item_date: date | None
     description: str
     quantity: Decimal | None
     rate: Decimal | None
-    amount_minor: int
-    tax_minor: int
-    total_minor: int
+    amount: Decimal
+    tax: Decimal
+    total: Decimal
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,23 +222,31 @@ class InvoiceDetail:
     tax_region: str | None
     lines: tuple[InvoiceLineRow, ...]
     payments: tuple[AppliedPayment, ...]
+    #: The internal currency's decimal places (the invoice's totals are in its minor units).
+    currency_exponent: int = 2
 
     @property
-    def lines_amount_minor(self) -> int:
-        return sum(line.amount_minor for line in self.lines)
+    def lines_amount(self) -> Decimal:
+        return sum((line.amount for line in self.lines), Decimal(0))
 
     @property
-    def lines_tax_minor(self) -> int:
-        return sum(line.tax_minor for line in self.lines)
+    def lines_tax(self) -> Decimal:
+        return sum((line.tax for line in self.lines), Decimal(0))
 
     @property
-    def lines_total_minor(self) -> int:
-        return sum(line.total_minor for line in self.lines)
+    def lines_total(self) -> Decimal:
+        """The lines' totals added up, exactly (may hold more places than the currency)."""
+        return sum((line.total for line in self.lines), Decimal(0))
+
+    @property
+    def total(self) -> Decimal:
+        """The invoice total in major units."""
+        return Decimal(self.row.total_minor).scaleb(-self.currency_exponent)
 
     @property
     def lines_add_up(self) -> bool:
         """True when the lines' amounts and tax make the invoice total (as Autotask billed)."""
-        return self.lines_total_minor == self.row.total_minor
+        return self.lines_total == self.total
 
 
 # --------------------------------------------------------------------------------------------
@@ -735,9 +747,9 @@ def invoice_detail(session: Session, invoice_id: int, today: date) -> InvoiceDet
             description=line.description or "",
             quantity=line.quantity,
             rate=line.rate,
-            amount_minor=line.extended_price_minor,
-            tax_minor=line.tax_minor,
-            total_minor=line.total_minor,
+            amount=line_amount(line.extended_price_e4),
+            tax=line_amount(line.tax_e4),
+            total=line_amount(line.total_e4),
         )
         for line in session.scalars(
             select(InvoiceLine)
@@ -756,7 +768,13 @@ def invoice_detail(session: Session, invoice_id: int, today: date) -> InvoiceDet
         tax_region=invoice.tax_region_name,
         lines=lines,
         payments=_applied_payments(session, invoice_id),
+        currency_exponent=_internal_exponent(session),
     )
+
+
+def _internal_exponent(session: Session) -> int:
+    code = session.scalar(select(InternalCurrency.code).where(InternalCurrency.id == 1))
+    return currency_exponent(code) if code else 2
 
 
 def _posting_states(session: Session, payment_ids: list[int]) -> dict[int, list[str]]:

@@ -38,6 +38,7 @@ from sqlalchemy.orm import Session
 from app.core.clock import utcnow
 from app.core.config import current_actor
 from app.core.money import Money
+from app.core.search_text import LIKE_ESCAPE, clean_search, contains_pattern
 from app.core.storage.engine import session_scope
 from app.core.storage.models import (
     AuditEntry,
@@ -616,11 +617,12 @@ def find_quickbooks_invoices(engine: Engine, source: str, *, text: str = "",
                        & (QuickBooksInvoiceMatch.remote_id == QuickBooksInvoice.remote_id))
             .where(QuickBooksInvoice.source == source)
         )
-        needle = text.strip()
-        if needle:
-            pattern = f"%{needle}%"
-            stmt = stmt.where(QuickBooksInvoice.doc_number.ilike(pattern)
-                              | QuickBooksInvoice.customer_name.ilike(pattern))
+        if clean_search(text):  # literal: % and _ match themselves, a NUL is dropped
+            pattern = contains_pattern(text)
+            stmt = stmt.where(
+                func.lower(QuickBooksInvoice.doc_number).like(pattern, escape=LIKE_ESCAPE)
+                | func.lower(QuickBooksInvoice.customer_name).like(pattern,
+                                                                   escape=LIKE_ESCAPE))
         if total_minor is not None:
             stmt = stmt.where(QuickBooksInvoice.total_minor == total_minor)
         stmt = stmt.order_by(QuickBooksInvoice.txn_date.desc(),

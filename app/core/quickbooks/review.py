@@ -23,6 +23,7 @@ from sqlalchemy import Engine, Select, and_, case, func, or_, select
 from app.core.credentials import CredentialStore
 from app.core.net import host_of, is_loopback_host
 from app.core.quickbooks.books import SOURCE_DESKTOP, SOURCE_ONLINE, MatchMethod
+from app.core.search_text import LIKE_ESCAPE, clean_search, contains_pattern
 from app.core.storage.engine import session_scope
 from app.core.storage.models import (
     Invoice,
@@ -187,12 +188,12 @@ def match_ids(engine: Engine, source: str, which: MatchFilter = MatchFilter.NEED
     }
     key = columns.get(sort, Invoice.invoice_date)
     stmt = _match_select(source, which)
-    text = search.strip()
-    if text:
-        pattern = f"%{text.lower()}%"
-        stmt = stmt.where(or_(func.lower(Invoice.invoice_number).like(pattern),
-                              func.lower(Organization.name).like(pattern),
-                              func.lower(Invoice.qb_doc_number).like(pattern)))
+    if clean_search(search):  # literal: % and _ match themselves, a NUL is dropped
+        pattern = contains_pattern(search)
+        stmt = stmt.where(or_(
+            func.lower(Invoice.invoice_number).like(pattern, escape=LIKE_ESCAPE),
+            func.lower(Organization.name).like(pattern, escape=LIKE_ESCAPE),
+            func.lower(Invoice.qb_doc_number).like(pattern, escape=LIKE_ESCAPE)))
     order = [key.desc(), Invoice.id.desc()] if descending else [key.asc(), Invoice.id.asc()]
     with session_scope(engine) as session:
         return [int(i) for i in session.scalars(stmt.order_by(*order))]
@@ -273,11 +274,12 @@ def match_candidates(engine: Engine, source: str, invoice_id: int, search: str =
             .outerjoin(Invoice, Invoice.id == QuickBooksInvoiceMatch.invoice_id)
             .where(QuickBooksInvoice.source == source)
         )
-        text = search.strip().lower()
-        if text:
-            pattern = f"%{text}%"
-            stmt = stmt.where(or_(func.lower(QuickBooksInvoice.doc_number).like(pattern),
-                                  func.lower(QuickBooksInvoice.customer_name).like(pattern)))
+        if clean_search(search):  # literal, as every search box
+            pattern = contains_pattern(search)
+            stmt = stmt.where(or_(
+                func.lower(QuickBooksInvoice.doc_number).like(pattern, escape=LIKE_ESCAPE),
+                func.lower(QuickBooksInvoice.customer_name).like(pattern,
+                                                                 escape=LIKE_ESCAPE)))
         stmt = stmt.order_by(rank.desc(), QuickBooksInvoice.txn_date.desc(),
                              QuickBooksInvoice.remote_id).limit(limit)
         out = []

@@ -109,6 +109,31 @@ def open_database(url: str, *, migrate: bool = True, **kwargs: Any) -> Engine:
     return engine
 
 
+def describe_database_failure(exc: BaseException) -> str | None:
+    """A sentence for a database request that failed while PayDesk was working (the server
+    timed a statement out, went away, or refused); None when ``exc`` is not a database error.
+    Never the driver's text, which can quote values."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    if not isinstance(exc, SQLAlchemyError):
+        return None
+    cause = getattr(exc, "orig", None) or exc
+    text = str(cause).lower()
+    if type(cause).__name__ == "QueryCanceled" or "statement timeout" in text:
+        return ("The database server did not finish a request in time (PayDesk waits at most "
+                f"{_statement_timeout_text()} for one): it may be overloaded, or another "
+                "program may be holding a lock. Try again; if it happens again, ask whoever "
+                "runs the database server to look at it.")
+    return ("PayDesk could not work with its database "
+            f"({type(cause).__name__}). Check that the database server is running and "
+            "reachable, then try again.")
+
+
+def _statement_timeout_text() -> str:
+    seconds = POSTGRES_STATEMENT_TIMEOUT_MS / 1000
+    return f"{seconds:g} seconds" if seconds != 1 else "1 second"
+
+
 def _why(exc: BaseException) -> str:
     """The cause of a failed open in words, with what to do (never the driver's text,
     which can quote the address and its password)."""

@@ -300,10 +300,14 @@ class InvoiceLine(Base):
     item_type: Mapped[int | None] = mapped_column(Integer)
     description: Mapped[str | None] = mapped_column(Text)
     quantity: Mapped[Decimal | None]
+    #: The unit price exactly as Autotask holds it (text: 12.3456 stays 12.3456).
     rate: Mapped[Decimal | None]
-    extended_price_minor: Mapped[int] = mapped_column(BigInteger, default=0)
-    tax_minor: Mapped[int] = mapped_column(BigInteger, default=0)
-    total_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    #: A line's amounts are kept exactly, in integer ten-thousandths of the currency's major
+    #: unit (``app.core.money.LINE_AMOUNT_PLACES``): four-decimal unit prices make line
+    #: amounts such as 37.0368. Invoice totals, balances and payments stay in minor units.
+    extended_price_e4: Mapped[int] = mapped_column(BigInteger, default=0)
+    tax_e4: Mapped[int] = mapped_column(BigInteger, default=0)
+    total_e4: Mapped[int] = mapped_column(BigInteger, default=0)
     synced_at: Mapped[datetime]
 
 

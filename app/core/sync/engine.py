@@ -68,7 +68,7 @@ from app.core.sync.specs import (
     InvalidRecord,
     record_id,
 )
-from app.core.sync.writer import Batch, PartitionPlan, Writer
+from app.core.sync.writer import Batch, CurrencyCheck, PartitionPlan, Writer
 
 log = logging.getLogger(__name__)
 
@@ -153,8 +153,8 @@ class _Run:
         #: Autotask entity (or "Picklists") → what went wrong, in plain words.
         self.errors: dict[str, str] = {}
         self.writer: Writer
-        #: Autotask's internal currency id and every currency's code (None: not known).
-        self.currencies: tuple[int, dict[int, str]] | None = None
+        #: Autotask's currencies and PayDesk's internal one (None: Autotask's not known).
+        self.currencies: CurrencyCheck | None = None
 
     # ----------------------------------------------------------------- the run
 
@@ -218,12 +218,14 @@ class _Run:
             return False
         return True
 
-    def _read_currencies(self) -> tuple[int, dict[int, str]] | None:
-        """Autotask's currencies (a handful): which is internal, and each one's code.
+    def _read_currencies(self) -> CurrencyCheck | None:
+        """Autotask's currencies (a handful): which is Autotask's internal one, and each
+        one's code — to compare with PayDesk's internal currency (the one locked in Setup).
 
         Invoices carry no currency in Autotask; an organization's ``currencyID`` says what
-        its invoices are billed in. Without this list (an API user not allowed to read it)
-        the currency check is skipped, and the log says so.
+        its invoices are billed in, and an organization without one is billed in Autotask's
+        internal currency. Without this list (an API user not allowed to read it) the
+        currency check is skipped, and the log says so.
         """
         try:
             rows = self.client.query_page(
@@ -243,7 +245,9 @@ class _Run:
             names[currency_id] = str(row.get("name") or currency_id)[:20]
             if row.get("isInternalCurrency") is True:
                 internal = currency_id
-        return (internal, names) if internal is not None else None
+        if internal is None:
+            return None
+        return CurrencyCheck(internal, names, self.ctx.currency)
 
     def _watch_cancel(self) -> None:
         while not self.stop.is_set():

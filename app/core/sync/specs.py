@@ -21,7 +21,7 @@ from sqlalchemy import Table
 
 from app.core.autotask.dates import AutotaskDateError, parse_autotask_datetime
 from app.core.invoice_state import derive
-from app.core.money import currency_exponent
+from app.core.money import LINE_AMOUNT_PLACES, currency_exponent
 from app.core.storage.models import (
     Contact,
     Contract,
@@ -312,6 +312,28 @@ def _money(record: Record, name: str, ctx: ConvertContext, *, required: bool) ->
     return int(whole)
 
 
+def _line_money(record: Record, name: str, *, required: bool) -> int:
+    """An invoice line's amount exactly, as integer ten-thousandths of the major unit
+    (`LINE_AMOUNT_PLACES`): a four-decimal unit price times a quantity (37.0368) is kept as
+    Autotask holds it. More places than that, or an amount beyond `MAX_AMOUNT`, is refused,
+    never rounded."""
+    value = record.get(name)
+    number = Decimal(value) if type(value) is int else _number(value, name)
+    if number is None:
+        if required:
+            raise InvalidRecord(f"{_word(name)} is missing")
+        return 0
+    if abs(number) >= MAX_AMOUNT:
+        raise InvalidRecord(f"{_word(name)} is far too large ({_shown(value)})")
+    scaled = number.scaleb(LINE_AMOUNT_PLACES)
+    whole = scaled.to_integral_value(ROUND_HALF_EVEN)
+    if scaled != whole:
+        raise InvalidRecord(
+            f"{_word(name)} is {number}, which has more than {LINE_AMOUNT_PLACES} decimal "
+            "places; PayDesk does not round amounts")
+    return int(whole)
+
+
 def _shown(value: Any) -> str:
     """A value as a reason shows it: short, and without characters that cannot be stored."""
     text = repr(value) if not isinstance(value, Decimal) else str(value)
@@ -449,9 +471,9 @@ def convert_billing_item(r: Record, ctx: ConvertContext) -> Row:
         "description": description,
         "quantity": _decimal_text(r, "quantity"),
         "rate": _decimal_text(r, "rate"),
-        "extended_price_minor": _money(r, "extendedPrice", ctx, required=False),
-        "tax_minor": _money(r, "taxDollars", ctx, required=False),
-        "total_minor": _money(r, "totalAmount", ctx, required=True),
+        "extended_price_e4": _line_money(r, "extendedPrice", required=False),
+        "tax_e4": _line_money(r, "taxDollars", required=False),
+        "total_e4": _line_money(r, "totalAmount", required=True),
     }
 
 

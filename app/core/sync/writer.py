@@ -31,6 +31,7 @@ from sqlalchemy import (
     func,
     insert,
     select,
+    true,
     union,
     update,
 )
@@ -98,9 +99,25 @@ class Batch:
     upsert_params: list[Any] = field(default_factory=list)
     #: Quarantine invoices whose organization Autotask did not return (end of a run).
     orphans: bool = False
-    #: With ``orphans``: Autotask's internal currency id and the currencies' codes; invoices
-    #: of organizations billed in another currency are held back too.
-    currencies: tuple[int, dict[int, str]] | None = None
+    #: With ``orphans``: Autotask's currencies and PayDesk's internal one; invoices of
+    #: organizations billed in another currency than PayDesk's are held back too.
+    currencies: CurrencyCheck | None = None
+
+
+@dataclass(frozen=True)
+class CurrencyCheck:
+    """What the currency check compares: Autotask's currencies (id → code), which of them is
+    Autotask's internal one (what an organization without ``currencyID`` is billed in), and
+    PayDesk's internal currency — the one locked in Setup, which every amount is stored in."""
+
+    autotask_internal: int
+    names: dict[int, str]
+    paydesk: str
+
+    def home_ids(self) -> list[int]:
+        """Autotask's ids of PayDesk's internal currency (normally one)."""
+        return [i for i, code in self.names.items()
+                if code.strip().upper() == self.paydesk.upper()]
 
 
 class _Tracker:
@@ -403,14 +420,14 @@ class Writer:
 
     def _quarantine_orphans(
         self, connection: Connection, now: datetime,
-        currencies: tuple[int, dict[int, str]] | None = None,
+        currencies: CurrencyCheck | None = None,
     ) -> list[tuple[int | None, str, dict[str, Any]]]:
         """Invoices that name an organization Autotask does not have cannot be shown or paid,
         nor can invoices billed in another currency than the internal one: they move to
         quarantine (PayDesk's own payments keep theirs)."""
         found = self._orphans(connection)
         if currencies is not None:
-            found += self._foreign_currency(connection, *currencies)
+            found += self._foreign_currency(connection, currencies)
         if not found:
             return []
         ids = [f[0] for f in found if f[0] is not None]
@@ -423,26 +440,29 @@ class Writer:
         return found
 
     def _foreign_currency(
-        self, connection: Connection, internal: int, names: dict[int, str]
+        self, connection: Connection, currencies: CurrencyCheck
     ) -> list[tuple[int | None, str, dict[str, Any]]]:
+        """Invoices billed in another currency than PayDesk's internal one: an
+        organization's own ``currencyID``, or Autotask's internal currency for one without."""
         invoices = bulk.plain_table(Invoice.__table__)
         organizations = bulk.plain_table(Organization.__table__)
+        billed_in = func.coalesce(organizations.c.currency_id, currencies.autotask_internal)
+        home = currencies.home_ids()
         rows = connection.execute(
             select(invoices.c.id, invoices.c.organization_id, invoices.c.invoice_number,
-                   invoices.c.is_voided, invoices.c.paid_date, organizations.c.currency_id,
+                   invoices.c.is_voided, invoices.c.paid_date, billed_in,
                    organizations.c.name)
             .join(organizations, organizations.c.id == invoices.c.organization_id)
-            .where(organizations.c.currency_id.is_not(None),
-                   organizations.c.currency_id != internal)
+            .where(billed_in.not_in(home) if home else true())
         ).all()
         if not rows:
             return []
         keep = set(self._deletable_invoices(connection, [r[0] for r in rows]))
-        home = names.get(internal, "the internal currency")
+        names = currencies.names
         return [
             (r[0], f"The invoice is in {names.get(r[5], f'currency {r[5]}')}, the currency "
-                   f"{r[6]} is billed in, but PayDesk takes payments in {home} only. Take "
-                   "this payment outside PayDesk.",
+                   f"{r[6]} is billed in, but PayDesk takes payments in "
+                   f"{currencies.paydesk} only. Take this payment outside PayDesk.",
              {"id": r[0], "companyID": r[1], "invoiceNumber": r[2], "isVoided": bool(r[3]),
               "paidDate": r[4].isoformat() if r[4] else None, "currencyID": r[5]})
             for r in rows if r[0] in keep

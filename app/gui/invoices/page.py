@@ -11,6 +11,7 @@ one short read of the local database.
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 from urllib.parse import urlencode
 
 from PySide6.QtCore import QModelIndex, Qt, QUrl, Signal, Slot
@@ -33,6 +34,7 @@ from PySide6.QtWidgets import (
 from sqlalchemy import Engine
 
 from app.core.connections import load_autotask_connection
+from app.core.money import format_exact
 from app.core.queries.invoices import InvoiceDetail, invoice_detail
 from app.core.storage.engine import session_scope
 from app.gui.changes import RefreshOnChange
@@ -338,6 +340,10 @@ class InvoicePage(QWidget):
     def _money(self, minor: int) -> str:
         return money_text(minor, self.currency, self.locale_name)
 
+    def _exact(self, amount: Decimal) -> str:
+        """A line's amount or unit price, never rounded (``$12.3456``)."""
+        return format_exact(amount, self.currency, self.locale_name)
+
     def _render(self, detail: InvoiceDetail) -> None:
         row = detail.row
         self.title.setText(f"Invoice {row.invoice_number}")
@@ -379,30 +385,23 @@ class InvoicePage(QWidget):
             self.lines.setItem(r, 0, _item(date_text(line.item_date, self.locale_name)))
             self.lines.setItem(r, 1, _item(line.description))
             self.lines.setItem(r, 2, _item(_quantity_text(line.quantity), _RIGHT))
-            self.lines.setItem(
-                r,
-                3,
-                _item(
-                    self._money(int((line.rate or 0) * 10 ** _exponent(self.currency)))
-                    if line.rate is not None and _rate_fits(line.rate, self.currency)
-                    else (f"{line.rate:f}" if line.rate is not None else ""),
-                    _RIGHT,
-                ),
-            )
-            self.lines.setItem(r, 4, _item(self._money(line.amount_minor), _RIGHT))
-            self.lines.setItem(r, 5, _item(self._money(line.tax_minor), _RIGHT))
+            # Unit prices and line amounts exactly as Autotask holds them ($12.3456).
+            rate = "" if line.rate is None else self._exact(line.rate)
+            self.lines.setItem(r, 3, _item(rate, _RIGHT))
+            self.lines.setItem(r, 4, _item(self._exact(line.amount), _RIGHT))
+            self.lines.setItem(r, 5, _item(self._exact(line.tax), _RIGHT))
         self._fit_height(self.lines)
         footer = (
-            f"Subtotal {self._money(detail.lines_amount_minor)}&nbsp;&nbsp;&nbsp;&nbsp;"
-            f"Tax {self._money(detail.lines_tax_minor)}&nbsp;&nbsp;&nbsp;&nbsp;"
-            f"<b>Total {self._money(detail.lines_total_minor)}</b>"
+            f"Subtotal {self._exact(detail.lines_amount)}&nbsp;&nbsp;&nbsp;&nbsp;"
+            f"Tax {self._exact(detail.lines_tax)}&nbsp;&nbsp;&nbsp;&nbsp;"
+            f"<b>Total {self._exact(detail.lines_total)}</b>"
         )
         if not detail.lines:
             footer = "Autotask has no lines for this invoice."
         elif not detail.lines_add_up:
             footer += (
                 f"<br><span style='color:{_text_colour('#85520A')}'>The lines add up to "
-                f"{self._money(detail.lines_total_minor)}, but the invoice total is "
+                f"{self._exact(detail.lines_total)}, but the invoice total is "
                 f"{self._money(row.total_minor)}. Check the invoice in Autotask.</span>"
             )
         self.lines_footer.setText(footer)
@@ -479,22 +478,6 @@ class InvoicePage(QWidget):
     def _open_organization(self, _link: str = "") -> None:
         if self.detail is not None:
             self.openOrganizationRequested.emit(self.detail.row.organization_id)
-
-
-def _exponent(currency: str) -> int:
-    from app.core.money import currency_exponent
-
-    return currency_exponent(currency)
-
-
-def _rate_fits(rate: object, currency: str) -> bool:
-    """A rate with no more digits than the currency has can be shown as money."""
-    from decimal import Decimal
-
-    if not isinstance(rate, Decimal):
-        return False
-    scaled = rate.scaleb(_exponent(currency))
-    return scaled == scaled.to_integral_value()
 
 
 def _text_colour(light: str) -> str:

@@ -58,6 +58,7 @@ from app.gui.payments.common import (
     current_gateway,
     datetime_text,
     missing_gateway_text,
+    use_gateway,
 )
 from app.gui.payments.posting_actions import PostingActions
 from app.gui.payments.receipt import Receipt, ReceiptButtons, ReceiptLine
@@ -139,6 +140,9 @@ class PaymentDetailDialog(QDialog):
         self._task: Task | None = None
         self.refund_dialog: RefundDialog | None = None
         self._build()
+        # Refund and Void need the gateway opened at start (in a worker): follow it.
+        context.changes().gatewayChanged.connect(self._update_actions)
+        use_gateway(context)
         self.reload()
         bus = context.changes()
         # Refunded, settled or posted from another screen while open: shown at once.
@@ -451,6 +455,7 @@ class PaymentDetailDialog(QDialog):
             table.setItem(row, 1, _item(entry.actor))
             table.setItem(row, 2, _item(entry.text, tooltip=entry.text))
 
+    @Slot()
     def _update_actions(self) -> None:
         detail = self.detail
         gateway = current_gateway(self.context)
@@ -570,6 +575,8 @@ class RefundDialog(QDialog):
         self.running = False
         self.outcome: RefundOutcome | None = None
         self.gateway = current_gateway(context)
+        context.changes().gatewayChanged.connect(self._on_gateway_changed)
+        use_gateway(context)
         noun = "Void" if void else "Refund"
         self.setWindowTitle(f"{noun} payment {detail.reference}")
         self.setMinimumWidth(480)
@@ -704,6 +711,13 @@ class RefundDialog(QDialog):
         if value > self.maximum:
             return None, f"At most {self._fmt(self.maximum)} is left to refund on this payment."
         return value, None
+
+    @Slot()
+    def _on_gateway_changed(self) -> None:
+        if not self.running:
+            self.gateway = current_gateway(self.context)
+            self.message.setText("")
+            self._validate()
 
     @Slot()
     def _validate(self) -> bool:

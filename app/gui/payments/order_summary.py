@@ -80,8 +80,10 @@ from app.gui.payments.common import (
     current_gateway,
     date_text,
     datetime_text,
+    gateway_known,
     is_test_mode,
     missing_gateway_text,
+    use_gateway,
 )
 from app.gui.payments.receipt import Receipt, ReceiptButtons, ReceiptLine
 from app.gui.theme import readable_text, set_themed_style
@@ -154,6 +156,9 @@ class OrderSummaryDialog(QDialog):
         self.currency = context.currency() or "USD"
         self.organization_id = organization_id
         self.invoice_ids = tuple(invoice_ids)
+        # The gateway opened at start (in a worker); until it is known the dialog waits for it
+        # on the change bus, showing "Opening the invoices…".
+        self._own_gateway = gateway is not None
         self.gateway = gateway if gateway is not None else current_gateway(context)
         self.test_mode = is_test_mode(self.gateway)
         self._missing_gateway = "" if self.gateway is not None else missing_gateway_text(context)
@@ -184,6 +189,22 @@ class OrderSummaryDialog(QDialog):
         # method, the contact, the memo and Pay).
         self.amount_edit.setFocus(Qt.FocusReason.OtherFocusReason)
         self._set_loading(True)
+        if self._own_gateway or gateway_known(context):
+            self._load()
+        else:
+            context.changes().gatewayChanged.connect(self._on_gateway_opened)
+            use_gateway(context)
+
+    @Slot()
+    def _on_gateway_opened(self) -> None:
+        """The gateway opened at start is known now (or why there is none): load. GUI
+        thread."""
+        self.context.changes().gatewayChanged.disconnect(self._on_gateway_opened)
+        self.gateway = current_gateway(self.context)
+        self.test_mode = is_test_mode(self.gateway)
+        self._missing_gateway = "" if self.gateway is not None else missing_gateway_text(
+            self.context)
+        self.test_banner.setVisible(self.test_mode)
         self._load()
 
     # --- building -----------------------------------------------------------------------

@@ -43,7 +43,7 @@ def open_setup_from(widget: QWidget, page_key: str = "quickbooks") -> None:
     steps before it are done (Reconnect, Connect QuickBooks), else from the start."""
     from PySide6.QtWidgets import QWizard
 
-    from app.core.setup.steps import STEP_ORDER, is_setup_complete
+    from app.core.setup.steps import STEP_ORDER
 
     window = widget.window()
     opener = getattr(window, "open_setup", None)
@@ -55,9 +55,8 @@ def open_setup_from(widget: QWidget, page_key: str = "quickbooks") -> None:
     if was_open or not isinstance(wizard, QWizard):
         return
     page_id = STEP_ORDER[page_key]
-    context = getattr(window, "context", None)
-    if page_id in wizard.pageIds() and context is not None and is_setup_complete(
-            context.engine, context.credentials):
+    # What Setup still misses, as the window last read it in a worker (never read here).
+    if page_id in wizard.pageIds() and getattr(window, "setup_missing", None) == []:
         wizard.setStartId(page_id)
         wizard.restart()
 

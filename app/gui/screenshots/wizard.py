@@ -38,13 +38,19 @@ def _wizard(context: AppContext, session: ScreenshotSession) -> SetupWizard:
     return wizard
 
 
+def _next(wizard: SetupWizard) -> None:
+    """Next, and let the pages' reads and writes (workers) land: a page that stores in a
+    worker moves on by itself once it has."""
+    wizard.next()
+    settle()
+
+
 def _to_autotask(wizard: SetupWizard) -> None:
-    wizard.next()  # welcome → currency
+    _next(wizard)  # welcome → currency (the lock is read in a worker)
     page = wizard.currency_page
     if page.locked_code is None:
         page.confirm.setChecked(True)
-    wizard.next()  # currency → Autotask
-    settle()
+    _next(wizard)  # currency → Autotask (locked in a worker, then the page moves on)
 
 
 def _tested(wizard: SetupWizard) -> None:
@@ -58,13 +64,13 @@ def welcome(session: ScreenshotSession) -> QWidget:
 
 def currency(session: ScreenshotSession) -> QWidget:
     wizard = _wizard(session.fresh_context(), session)
-    wizard.next()
+    _next(wizard)
     return wizard
 
 
 def currency_locked(session: ScreenshotSession) -> QWidget:
     wizard = _wizard(session.context, session)  # the session's currency is already locked
-    wizard.next()
+    _next(wizard)
     return wizard
 
 
@@ -98,8 +104,7 @@ def first_sync(session: ScreenshotSession) -> QWidget:
     for _ in range(5):  # plug-in pages (payment gateway…) are left empty: connected later
         if wizard.currentPage() is wizard.first_sync_page:
             break
-        wizard.next()
-        settle()
+        _next(wizard)
     settle(60)
     return wizard
 

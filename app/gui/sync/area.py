@@ -169,6 +169,7 @@ class SyncArea(QWidget):
         controller.finished.connect(self._on_finished)
         controller.failed.connect(self._on_failed)
         controller.schedule_changed.connect(self._select_interval)  # set in Settings
+        controller.facts_changed.connect(self._on_facts_changed)
         self._select_interval(controller.interval)
         self._update_buttons()
         self._show_summary()
@@ -188,8 +189,14 @@ class SyncArea(QWidget):
 
     @Slot()
     def refresh_connection(self) -> None:
-        """Read again whether Autotask is connected (on show, and when Setup closes)."""
+        """Read again whether Autotask is connected (on show, and when Setup closes), in a
+        worker; the area follows the controller's ``facts_changed``."""
+        self.controller.refresh_connection()
+
+    @Slot()
+    def _on_facts_changed(self) -> None:
         self._connected = self.controller.connected()
+        self._select_interval(self.controller.interval)
         self._update_buttons()
         self._show_summary()
 

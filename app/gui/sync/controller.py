@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
@@ -83,6 +84,8 @@ class SyncController(QObject):
     failed = Signal(str)  # a message for people
     rows_changed = Signal(str, object)  # table name, tuple of ids
     schedule_changed = Signal(int)
+    #: The schedule, the last sync or whether Autotask is connected were read (again).
+    facts_changed = Signal()
 
     def __init__(self, context: AppContext, parent: QObject | None = None,
                  job: Callable[..., SyncResult] = sync_job) -> None:
@@ -94,6 +97,10 @@ class SyncController(QObject):
         self.last_result: SyncResult | None = None
         self.last_error: str | None = None
         self.last_synced_at: datetime | None = None
+        #: Whether an Autotask API user is stored (read in a worker by ``load_schedule``).
+        self.is_connected = False
+        #: The schedule, the last sync and the connection have been read.
+        self.facts_loaded = False
         self._timer = QTimer(self)
         self._timer.timeout.connect(self._scheduled)
         self._interval = 0
@@ -102,20 +109,46 @@ class SyncController(QObject):
     # ----------------------------------------------------------------- schedule
 
     def load_schedule(self) -> None:
-        """Read the schedule and the last successful sync from the database. When PayDesk
-        syncs at start (``sync.run_at_start``) and the data is not fresh (older than the
-        interval; with syncs on demand only, older than ``FRESH_AT_START_MINUTES``), start a
-        sync shortly, so the window is up first. The first sync of all is Setup's."""
-        schedule = load_sync_schedule(self.context.engine)
-        self.last_synced_at = last_success(self.context.engine)
+        """Read the schedule (``sync.interval_minutes``, ``sync.run_at_start``), the last
+        successful sync and whether Autotask is connected, in a worker. When PayDesk syncs at
+        start and the data is not fresh (older than the interval; with syncs on demand only,
+        older than ``FRESH_AT_START_MINUTES``), start a sync shortly, so the window is up
+        first. The first sync of all is Setup's. ``facts_changed`` fires when they are known."""
+        run_task("read the sync schedule", _read_facts, self.context.engine,
+                 on_success=self._facts_read, on_failure=self._facts_failed)
+
+    def refresh_connection(self) -> None:
+        """Read again, in a worker, whether Autotask is connected (after Setup closed)."""
+        run_task("read the Autotask connection", _read_connected, self.context.engine,
+                 on_success=self._connected_read, on_failure=self._facts_failed)
+
+    @Slot(object)
+    def _facts_read(self, facts: object) -> None:
+        assert isinstance(facts, _SyncFacts)
+        schedule = facts.schedule
         self._interval = schedule.interval_minutes
         self._run_at_start = schedule.run_at_start
+        self.last_synced_at = self.last_synced_at or facts.last_success
+        self.is_connected = facts.connected
+        self.facts_loaded = True
         self._apply_interval()
         fresh_minutes = self._interval or FRESH_AT_START_MINUTES
         if schedule.run_at_start and self.last_synced_at is not None and (
             utcnow() - self.last_synced_at
         ).total_seconds() >= fresh_minutes * 60:
             QTimer.singleShot(STARTUP_DELAY_MS, self._scheduled)
+        self.schedule_changed.emit(self._interval)
+        self.facts_changed.emit()
+
+    @Slot(object)
+    def _connected_read(self, connected: object) -> None:
+        self.is_connected = bool(connected)
+        self.facts_changed.emit()
+
+    @Slot(object)
+    def _facts_failed(self, failure: object) -> None:
+        # An unreadable setting must not keep the window from working; the log says why.
+        log.warning("Could not read the sync settings: %s", getattr(failure, "details", ""))
 
     def apply_schedule(self, schedule: SyncSchedule) -> None:
         """Follow a schedule just saved (by the Settings area): no database access."""
@@ -134,10 +167,11 @@ class SyncController(QObject):
         return self._interval
 
     def set_interval(self, minutes: int) -> None:
-        set_interval_minutes(self.context.engine, minutes)
+        """Sync every ``minutes`` (0: only on demand); the setting is written in a worker."""
         self._interval = minutes
         self._apply_interval()
         self.schedule_changed.emit(minutes)
+        run_task("save the sync schedule", set_interval_minutes, self.context.engine, minutes)
 
     def _apply_interval(self) -> None:
         self._timer.stop()
@@ -151,8 +185,9 @@ class SyncController(QObject):
             self.sync_now()
 
     def connected(self) -> bool:
-        """Whether an Autotask API user is stored (a short settings read)."""
-        return load_autotask_connection(self.context.engine) is not None
+        """Whether an Autotask API user is stored, as last read (at start and after Setup;
+        reads nothing itself)."""
+        return self.is_connected
 
     # ----------------------------------------------------------------- runs
 
@@ -192,6 +227,7 @@ class SyncController(QObject):
         if not isinstance(result, SyncResult):
             return
         self.last_result = result
+        self.is_connected = True  # a sync ran, so an API user is stored
         if result.status is RunStatus.SUCCEEDED:
             self.last_synced_at = result.finished_at
         elif result.status is RunStatus.FAILED:
@@ -215,11 +251,25 @@ def controller_for(context: AppContext) -> SyncController:
     if controller is None:
         controller = SyncController(context)
         context.services.sync = controller
-        try:
-            controller.load_schedule()
-        except Exception:  # an unreadable setting must not keep the window from opening
-            log.exception("Could not read the sync schedule")
+        controller.load_schedule()
     return controller
+
+
+@dataclass(frozen=True, slots=True)
+class _SyncFacts:
+    schedule: SyncSchedule
+    last_success: datetime | None
+    connected: bool
+
+
+def _read_facts(engine: Engine) -> _SyncFacts:
+    """Worker thread."""
+    return _SyncFacts(load_sync_schedule(engine), last_success(engine), _read_connected(engine))
+
+
+def _read_connected(engine: Engine) -> bool:
+    """Worker thread: whether an Autotask API user is stored."""
+    return load_autotask_connection(engine) is not None
 
 
 def describe_when(moment: datetime | None) -> str:

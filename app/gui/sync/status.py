@@ -17,7 +17,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.connections import load_autotask_connection
 from app.core.sync import RunStatus, SyncProgress, SyncResult
 from app.gui.context import AppContext
 from app.gui.sync.controller import SyncController, controller_for, describe_when
@@ -52,6 +51,7 @@ class SyncStatusWidget(QWidget):
         controller.progress.connect(self._on_progress)
         controller.finished.connect(self._on_finished)
         controller.failed.connect(self._on_failed)
+        controller.facts_changed.connect(self._refresh)
         # "3 minutes ago" must keep being true.
         self._clock = QTimer(self)
         self._clock.timeout.connect(self._refresh)
@@ -63,12 +63,14 @@ class SyncStatusWidget(QWidget):
 
     @Slot()
     def refresh(self) -> None:
-        """Show the current state again (the main window calls it after Setup closed)."""
+        """Show the current state again (the main window calls it after Setup closed): the
+        connection is read again in a worker, and the widget follows ``facts_changed``."""
+        self.controller.refresh_connection()
         self._refresh()
 
     def _connected(self) -> bool:
-        """Whether an Autotask API user is stored (a short settings read)."""
-        return load_autotask_connection(self.controller.context.engine) is not None
+        """Whether an Autotask API user is stored, as the controller last read it."""
+        return self.controller.connected()
 
     @Slot()
     def _sync_now(self) -> None:

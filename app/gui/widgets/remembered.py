@@ -13,6 +13,9 @@ Runs on the GUI thread.
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 from PySide6.QtCore import QByteArray, QObject, QSettings, QTimer, Slot
 from PySide6.QtWidgets import QHeaderView, QTableView, QTreeView
 
@@ -22,10 +25,23 @@ GUI_SETTINGS_FILENAME = "window.ini"
 
 
 def gui_settings(context: AppContext) -> QSettings:
-    """This seat's GUI settings for the profile, as an INI file in the profile folder."""
-    return QSettings(
-        str(context.profile.folder / GUI_SETTINGS_FILENAME), QSettings.Format.IniFormat
-    )
+    """This seat's GUI settings for the profile, as an INI file in the profile folder —
+    private to this user like every file of the profile (0600; Qt's safe writes keep the
+    permissions of the file they replace)."""
+    path = context.profile.folder / GUI_SETTINGS_FILENAME
+    _private_file(path)
+    return QSettings(str(path), QSettings.Format.IniFormat)
+
+
+def _private_file(path: Path) -> None:
+    if os.name != "posix":
+        return
+    try:
+        descriptor = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
+        os.close(descriptor)
+        path.chmod(0o600)
+    except OSError:
+        pass  # a profile folder that cannot be written: Qt keeps the settings in memory
 
 
 class ColumnMemory(QObject):

@@ -26,8 +26,10 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from sqlalchemy import Engine
 
 from app.core.autotask import DEFAULT_DISCOVERY_URL
+from app.core.autotask.client import ConnectionReport
 from app.core.connections import (
     AutotaskConnection,
     load_autotask_connection,
@@ -35,7 +37,7 @@ from app.core.connections import (
     save_autotask_connection,
     save_autotask_secret,
 )
-from app.core.credentials import KeychainUnavailableError, SecretName
+from app.core.credentials import CredentialStore, KeychainUnavailableError, SecretName
 from app.core.setup.autotask_step import (
     AutotaskForm,
     AutotaskStepState,
@@ -48,6 +50,7 @@ from app.core.setup.validation import typed_zone_notice
 from app.gui.context import AppContext
 from app.gui.theme import set_themed_style
 from app.gui.widgets.pill import Tone
+from app.gui.wizard.background import CHECKING_TEXT, SaveOnNext
 from app.gui.wizard.connection_test_page import ConnectionTestPage
 from app.gui.wizard.notice import Notice
 from app.gui.workers import Task, WorkerFailure, run_task
@@ -69,6 +72,10 @@ class AutotaskPage(ConnectionTestPage[AutotaskForm, TestOutcome]):
                          "checks it before you go on.")
         self._discovery_url = DEFAULT_DISCOVERY_URL
         self.state = AutotaskStepState(AutotaskForm())
+        #: What is stored has been read (in a worker) since the page opened.
+        self.loaded = False
+        self.saving = SaveOnNext(self, "save the Autotask connection",
+                                 on_saved=self._after_store, on_failed=self._store_failed)
 
         self.username = QLineEdit(self)
         self.username.setObjectName("autotaskUsername")
@@ -160,9 +167,23 @@ class AutotaskPage(ConnectionTestPage[AutotaskForm, TestOutcome]):
     # -- filling in --------------------------------------------------------------------------
 
     def initializePage(self) -> None:
-        """Pre-fill from what is stored, or from the demo's sandbox user."""
-        stored = load_autotask_connection(self.context.engine)
-        self._stored_secret = self.context.credentials.get(SecretName.AUTOTASK_SECRET)
+        """Read what is stored in a worker ("Checking…" until then), then pre-fill from it
+        or from the demo's sandbox user."""
+        self.loaded = False
+        self.status.set_message(CHECKING_TEXT, Tone.NEUTRAL)
+        self.status.show()
+        self.completeChanged.emit()
+        run_task("read the Autotask connection", _read_stored, self.context.engine,
+                 self.context.credentials, on_success=self._fill, parent=self)
+
+    @Slot(object)
+    def _fill(self, loaded: object) -> None:
+        assert isinstance(loaded, tuple)
+        stored: AutotaskConnection | None = loaded[0]
+        self._stored_secret = loaded[1]
+        self.loaded = True
+        if self.status.text() == CHECKING_TEXT:
+            self.status.hide()
         values = {name: "" for name in _FIELDS}
         if stored is not None:
             values.update(username=stored.username, integration_code=stored.integration_code,
@@ -176,6 +197,7 @@ class AutotaskPage(ConnectionTestPage[AutotaskForm, TestOutcome]):
         if self.state.state is not TestState.UNTESTED or any(
             getattr(self, name).text() for name in _FIELDS
         ):
+            self._refresh()
             return  # coming back with Back: keep what is on the page
         self._loading = True
         try:
@@ -271,30 +293,41 @@ class AutotaskPage(ConnectionTestPage[AutotaskForm, TestOutcome]):
         if errors:
             self._refresh()
             return
-        if self._store(form) and self.state.state is not TestState.PASSED:
+        self.save_button.setEnabled(False)
+        outcome = self.state.outcome
+        report = (outcome.report if self.state.can_advance() and outcome is not None
+                  else None)
+        run_task("save the Autotask connection", _store_connection, self.context.engine,
+                 self.context.credentials, form, report, on_success=self._saved_only,
+                 on_failure=self._store_failed, parent=self)
+
+    @Slot(object)
+    def _saved_only(self, warning: object) -> None:
+        self._after_store(warning)
+        if self.state.state is not TestState.PASSED:
             self.status.set_message(
                 "Saved. The secret is kept in this computer's keychain. Press Test "
                 "Connection to check the details before you go on.", Tone.INFO)
             self.status.show()
 
-    def _store(self, form: AutotaskForm) -> bool:
-        """Save the connection, and the secret to the keychain (and only there)."""
-        connection: AutotaskConnection = form.connection()
+    def _after_store(self, warning: object) -> None:
+        """The connection was stored (a worker): the secret is the stored one now."""
+        form = self.state.form
         if form.secret:
-            try:
-                save_autotask_secret(self.context.credentials, form.secret)
-            except KeychainUnavailableError as exc:
-                self.status.set_message(html.escape(str(exc)), Tone.WARNING)
-                self.status.show()
             self._stored_secret = form.secret
             self.state.secret_saved(form.secret)
-        outcome = self.state.outcome
-        if self.state.can_advance() and outcome is not None and outcome.report is not None:
-            record_successful_test(self.context.engine, connection, outcome.report)
-        else:
-            save_autotask_connection(self.context.engine, connection)
+        if isinstance(warning, str) and warning:
+            self.status.set_message(html.escape(warning), Tone.WARNING)
+            self.status.show()
         self._refresh()
-        return True
+
+    def _store_failed(self, failure: WorkerFailure) -> None:
+        from app.gui.errors import describe_exception
+
+        self.status.set_message(html.escape(describe_exception(failure.exception)),
+                                Tone.DANGER)
+        self.status.show()
+        self._refresh()
 
     # -- gating ------------------------------------------------------------------------------
 
@@ -320,10 +353,40 @@ class AutotaskPage(ConnectionTestPage[AutotaskForm, TestOutcome]):
         self.completeChanged.emit()
 
     def isComplete(self) -> bool:
-        return self.state.can_advance()
+        return self.loaded and not self.saving.running and self.state.can_advance()
 
     def validatePage(self) -> bool:
-        """Store the tested details (database and keychain; no network)."""
+        """Store the tested details (database and keychain, in a worker; no network). Next
+        moves on by itself once they are stored."""
         if not self.state.can_advance():
             return False
-        return self._store(self.state.form)
+        outcome = self.state.outcome
+        report = outcome.report if outcome is not None else None
+        moving_on = self.saving.validate(_store_connection, self.context.engine,
+                                         self.context.credentials, self.state.form, report)
+        self.completeChanged.emit()
+        return moving_on
+
+
+def _read_stored(engine: Engine, credentials: CredentialStore) -> tuple[
+        AutotaskConnection | None, str | None]:
+    """Worker thread: the stored connection and secret."""
+    return load_autotask_connection(engine), credentials.get(SecretName.AUTOTASK_SECRET)
+
+
+def _store_connection(engine: Engine, credentials: CredentialStore, form: AutotaskForm,
+                      report: ConnectionReport | None) -> str:
+    """Worker thread: save the connection (with the test's report when it passed), and the
+    secret to the keychain (and only there). Returns a warning to show, or ""."""
+    warning = ""
+    if form.secret:
+        try:
+            save_autotask_secret(credentials, form.secret)
+        except KeychainUnavailableError as exc:
+            warning = str(exc)
+    connection: AutotaskConnection = form.connection()
+    if report is not None:
+        record_successful_test(engine, connection, report)
+    else:
+        save_autotask_connection(engine, connection)
+    return warning

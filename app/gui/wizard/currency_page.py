@@ -2,7 +2,8 @@
 
 The list is searchable (type part of a name or code), preselected from the system locale's
 country, and guarded by an explicit confirmation. Once the currency is locked the page only
-shows it. The choice is written when the bookkeeper presses Next (a local database write).
+shows it. Whether a currency is locked is read in a worker when the page opens ("Checking…"
+until then); the choice is written in a worker when the bookkeeper presses Next.
 """
 
 from __future__ import annotations
@@ -19,17 +20,20 @@ from PySide6.QtWidgets import (
     QWidget,
     QWizardPage,
 )
+from sqlalchemy import Engine
 
 from app.core.config import (
+    CurrencyLock,
     CurrencyLockedError,
-    get_internal_currency,
     internal_currency_lock,
     set_internal_currency,
 )
 from app.core.setup.currency import currency_list, default_currency, label
 from app.gui.context import AppContext
 from app.gui.widgets.pill import Tone
+from app.gui.wizard.background import CHECKING_TEXT, SaveOnNext
 from app.gui.wizard.notice import Notice
+from app.gui.workers import WorkerFailure, run_task
 
 
 def locale_for_defaults(context: AppContext) -> str:
@@ -48,7 +52,13 @@ class CurrencyPage(QWizardPage):
                          "in it.")
         self._choices = currency_list("en")
         self.locked_code: str | None = None
+        self.lock: CurrencyLock | None = None
+        #: The lock has been read (in a worker) since the page opened.
+        self.checked = False
+        self._conflict = ""
         self._preselected = False
+        self.saving = SaveOnNext(self, "lock the internal currency",
+                                 on_saved=self._locked, on_failed=self._lock_failed)
 
         self.combo = QComboBox(self)
         self.combo.setObjectName("currencyCombo")
@@ -107,10 +117,28 @@ class CurrencyPage(QWizardPage):
         return True
 
     def initializePage(self) -> None:
-        self.locked_code = get_internal_currency(self.context.engine)
+        """Read whether a currency is locked already (a worker); "Checking…" until then."""
+        self.checked = False
+        self.combo.setEnabled(False)
+        self.confirm.setEnabled(False)
+        self.warning.set_message(CHECKING_TEXT, Tone.NEUTRAL)
+        self.completeChanged.emit()
+        run_task("read the internal currency", internal_currency_lock, self.context.engine,
+                 on_success=self._on_checked, parent=self)
+
+    @Slot(object)
+    def _on_checked(self, lock: CurrencyLock | None) -> None:
+        self.checked = True
+        self.lock = lock
+        self.locked_code = lock.code if lock is not None else None
         if self.locked_code:
+            self.context.remember_currency(self.locked_code)
             self._show_locked()
+            if self._conflict:
+                self.warning.set_message(html.escape(self._conflict), Tone.DANGER)
+                self._conflict = ""
             return
+        self.combo.setEnabled(True)
         if not self._preselected:  # the first visit: the locale's currency, not the list's top
             self._preselected = True
             self.select(default_currency(locale_for_defaults(self.context)))
@@ -121,7 +149,7 @@ class CurrencyPage(QWizardPage):
         self.select(code)
         self.combo.setEnabled(False)
         self.confirm.hide()
-        lock = internal_currency_lock(self.context.engine)
+        lock = self.lock
         since = (
             f" It was chosen on {lock.locked_at:%d %b %Y} by {html.escape(lock.locked_by)}."
             if lock is not None else ""
@@ -159,25 +187,48 @@ class CurrencyPage(QWizardPage):
         self.completeChanged.emit()
 
     def isComplete(self) -> bool:
+        if not self.checked or self.saving.running:
+            return False
         if self.locked_code:
             return True
         return self.selected_code() is not None and self.confirm.isChecked()
 
     def validatePage(self) -> bool:
-        """Lock the chosen currency (one local database write; no network)."""
-        if self.locked_code:
+        """Lock the chosen currency: one database write, in a worker (no network). Next
+        moves on by itself when it is written."""
+        if self.locked_code and not self.saving.running:
             return True
         code = self.selected_code()
         if code is None or not self.confirm.isChecked():
             return False
-        try:
-            set_internal_currency(self.context.engine, code)
-        except CurrencyLockedError as exc:
+        moving_on = self.saving.validate(_lock_currency, self.context.engine, code)
+        self.completeChanged.emit()
+        return moving_on
+
+    def _locked(self, lock: object) -> None:
+        assert isinstance(lock, CurrencyLock)
+        self.lock = lock
+        self.locked_code = lock.code
+        self.context.remember_currency(lock.code)
+        self.completeChanged.emit()
+
+    def _lock_failed(self, failure: WorkerFailure) -> None:
+        exc = failure.exception
+        if isinstance(exc, CurrencyLockedError):
             # Another seat sharing the database chose first: show theirs and stay here.
-            self.warning.set_message(html.escape(str(exc)), Tone.DANGER)
-            self.locked_code = get_internal_currency(self.context.engine)
-            self._show_locked()
-            self.warning.set_message(html.escape(str(exc)), Tone.DANGER)
-            return False
-        self.locked_code = code
-        return True
+            self._conflict = str(exc)
+            self.initializePage()
+            return
+        from app.gui.errors import describe_exception
+
+        self.warning.set_message(html.escape(describe_exception(exc)), Tone.DANGER)
+        self.completeChanged.emit()
+
+
+def _lock_currency(engine: Engine, code: str) -> CurrencyLock:
+    """Worker thread: lock the currency; what was locked (``CurrencyLockedError`` when
+    another seat chose a different one first)."""
+    set_internal_currency(engine, code)
+    lock = internal_currency_lock(engine)
+    assert lock is not None
+    return lock

@@ -10,6 +10,8 @@ wizard: the sync goes on in the background and the status bar keeps showing it.
 from __future__ import annotations
 
 import html
+import logging
+from functools import partial
 from typing import Any
 
 import shiboken6
@@ -28,10 +30,15 @@ from sqlalchemy import Engine
 
 from app.core.sync import current_holder
 from app.core.sync.history import last_success
+from app.core.sync.lock import LockHolder
 from app.gui.context import AppContext
 from app.gui.sync.controller import SyncController, controller_for
 from app.gui.widgets.pill import Tone
+from app.gui.wizard.background import CHECKING_TEXT
 from app.gui.wizard.notice import Notice
+from app.gui.workers import run_task
+
+log = logging.getLogger(__name__)
 
 
 def describe_eta(seconds: float | None) -> str:
@@ -78,6 +85,9 @@ class FirstSyncPage(QWizardPage):
         self.failure: str | None = None
         self._rows: dict[str, _EntityRow] = {}
         self._detached = False
+        self._checking = False
+        #: Whether PayDesk synced before has been read (or nothing is being read).
+        self.checked = True
 
         self.summary = QLabel("Starting…", self)
         self.summary.setObjectName("syncSummary")
@@ -108,13 +118,31 @@ class FirstSyncPage(QWizardPage):
         layout.addStretch(1)
 
     def initializePage(self) -> None:
-        if self.controller is None and self.result is None:
-            if _has_synced_before(self.context.engine):  # Setup run again from Settings
-                self.setTitle("Sync")
-                self.setSubTitle("PayDesk is fetching what changed in Autotask since the last "
-                                 "sync. You can press Finish at any time: it carries on in the "
-                                 "background.")
+        """Whether PayDesk synced before is read in a worker ("Checking…" meanwhile); then
+        the sync starts."""
+        if self.controller is None and self.result is None and not self._checking:
+            self._checking = True
+            self.checked = False
+            self.summary.setText(CHECKING_TEXT)
+            run_task("read the last sync", _has_synced_before, self.context.engine,
+                     on_success=self._checked, on_failure=self._check_failed, parent=self)
+
+    @Slot(object)
+    def _checked(self, synced_before: object) -> None:
+        self._checking = False
+        self.checked = True
+        if synced_before:  # Setup run again from Settings
+            self.setTitle("Sync")
+            self.setSubTitle("PayDesk is fetching what changed in Autotask since the last "
+                             "sync. You can press Finish at any time: it carries on in the "
+                             "background.")
+        if not self._detached and self.controller is None:
             self.start()
+
+    @Slot(object)
+    def _check_failed(self, failure: object) -> None:
+        log.warning("Could not read the last sync: %s", getattr(failure, "details", ""))
+        self._checked(False)
 
     def detach(self) -> None:
         """Stop drawing the sync (the page is going away; the sync itself carries on)."""
@@ -225,7 +253,14 @@ class FirstSyncPage(QWizardPage):
         self.failure = message
         self.overall.setRange(0, 1)
         self.overall.setValue(0)
-        holder = current_holder(self.context.engine)
+        run_task("see who is syncing", current_holder, self.context.engine,
+                 on_success=partial(self._show_failure, message),
+                 on_failure=lambda _f: self._show_failure(message, None), parent=self)
+
+    def _show_failure(self, message: str, holder: LockHolder | None) -> None:
+        """Worker result: another seat syncing is no failure; anything else is."""
+        if self._detached or not shiboken6.isValid(self) or self.failure != message:
+            return
         if holder is not None:
             # Not a failure: another seat (or another PayDesk window) is syncing right now.
             self.summary.setText("Another sync is already running.")
@@ -253,6 +288,7 @@ class FirstSyncPage(QWizardPage):
 
 
 def _has_synced_before(engine: Engine) -> bool:
+    """Worker thread."""
     return last_success(engine) is not None
 
 

@@ -32,10 +32,12 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from sqlalchemy import Engine
 
-from app.core.credentials import KeychainUnavailableError
-from app.core.gateways import GatewayMode
+from app.core.credentials import CredentialStore, KeychainUnavailableError
+from app.core.gateways import GatewayMode, PaymentGateway
 from app.core.gateways.connection import (
+    GatewayConnection,
     gateway_names,
     load_gateway_connection,
     open_gateway,
@@ -57,8 +59,10 @@ from app.core.gateways.setup_step import (
     TestState,
     run_gateway_test,
 )
+from app.core.gateways.types import GatewayAccountInfo
 from app.gui.context import AppContext
 from app.gui.widgets import StatusPill, Tone
+from app.gui.wizard.background import CHECKING_TEXT, SaveOnNext
 from app.gui.wizard.connection_test_page import ConnectionTestPage
 from app.gui.wizard.plugins import WizardPagePlugin
 from app.gui.workers import Task, WorkerFailure, run_task
@@ -86,6 +90,12 @@ class GatewayPage(ConnectionTestPage[GatewayForm, GatewayTestOutcome]):
                          "Test Connection checks the key before you go on.")
         self._api_base = ""
         self.state = GatewayStepState(GatewayForm())
+        #: What is stored has been read (in a worker) since the page opened.
+        self.loaded = False
+        self._stored: GatewayConnection | None = None
+        self._stored_secrets: dict[str, str | None] = {}
+        self.saving = SaveOnNext(self, "store the payment gateway account",
+                                 on_saved=self._stored_now, on_failed=self._store_failed)
 
         self.kind = QComboBox(self)
         self.kind.setObjectName("gatewayKind")
@@ -211,9 +221,8 @@ class GatewayPage(ConnectionTestPage[GatewayForm, GatewayTestOutcome]):
         if self._loading:
             return
         demo = demo_gateway(self.context.demo, self.provider.key)
-        stored = load_gateway_connection(self.context.engine)
-        self._stored_secret = self.context.credentials.get(
-            secret_name(self.provider.key, main_secret(self.provider).name))
+        stored = self._stored
+        self._stored_secret = self._stored_secrets.get(self.provider.key)
         mine = stored if stored is not None and stored.gateway == self.provider.key else None
         self._loading = True
         try:
@@ -233,8 +242,23 @@ class GatewayPage(ConnectionTestPage[GatewayForm, GatewayTestOutcome]):
     # -- filling in --------------------------------------------------------------------------
 
     def initializePage(self) -> None:
-        """Pre-fill from what is stored, or from the demo's sandbox gateway."""
-        stored = load_gateway_connection(self.context.engine)
+        """Read what is stored in a worker ("Checking…" until then), then pre-fill from it
+        or from the demo's sandbox gateway."""
+        self.loaded = False
+        self.status.set_message(CHECKING_TEXT, Tone.NEUTRAL)
+        self.status.show()
+        self.completeChanged.emit()
+        run_task("read the payment gateway connection", _read_stored, self.context.engine,
+                 self.context.credentials, on_success=self._fill, parent=self)
+
+    @Slot(object)
+    def _fill(self, loaded: object) -> None:
+        assert isinstance(loaded, tuple)
+        self._stored, self._stored_secrets = loaded[0], loaded[1]
+        self.loaded = True
+        if self.status.text() == CHECKING_TEXT:
+            self.status.hide()
+        stored = self._stored
         key, return_url = "", ""
         if stored is not None:
             self._api_base = stored.api_base
@@ -246,14 +270,14 @@ class GatewayPage(ConnectionTestPage[GatewayForm, GatewayTestOutcome]):
                     self._show_provider(dict(stored.settings))
                 finally:
                     self._loading = False
-        self._stored_secret = self.context.credentials.get(
-            secret_name(self.provider.key, main_secret(self.provider).name))
+        self._stored_secret = self._stored_secrets.get(self.provider.key)
         demo = demo_gateway(self.context.demo, self.provider.key)
         if demo is not None and (stored is None or stored.api_base == demo.url):
             self._api_base = demo.url
             if not self._stored_secret:
                 key = demo.key
         if self.state.state is not TestState.UNTESTED or self.secret_key.text():
+            self._refresh()
             return  # coming back with Back: keep what is on the page
         self._loading = True
         try:
@@ -337,24 +361,31 @@ class GatewayPage(ConnectionTestPage[GatewayForm, GatewayTestOutcome]):
 
     # -- storing -----------------------------------------------------------------------------
 
-    def _store(self) -> bool:
-        """Keep the tested account: the key in the keychain only, the rest in the database."""
+    def _stored_now(self, opened: object) -> None:
+        """The tested account is stored (a worker): it is the gateway PayDesk uses now."""
         form = self.state.form
-        outcome = self.state.outcome
-        if outcome is None or outcome.info is None:
-            return False
-        secret = form.secret_key.strip() or (self._stored_secret or "")
+        assert isinstance(opened, tuple)
+        gateway: PaymentGateway = opened[0]
+        warning: str = opened[1]
         if form.secret_key.strip():
-            try:
-                save_gateway_secret(self.context.credentials, form.gateway, secret)
-            except KeychainUnavailableError as exc:
-                self.status.set_message(html.escape(str(exc)), Tone.WARNING)
-                self.status.show()
+            secret = form.secret_key.strip()
             self._stored_secret = secret
+            self._stored_secrets[form.gateway] = secret
             self.state.secret_saved(secret)
-        connection = record_gateway_test(self.context.engine, form.connection(), outcome.info)
-        self.context.services.gateway = open_gateway(connection, secret)
-        return True
+        if warning:
+            self.status.set_message(html.escape(warning), Tone.WARNING)
+            self.status.show()
+        self.context.services.gateway = gateway
+        self.context.services.gateway_missing = None
+        self.context.changes().gatewayChanged.emit()
+
+    def _store_failed(self, failure: WorkerFailure) -> None:
+        from app.gui.errors import describe_exception
+
+        self.status.set_message(html.escape(describe_exception(failure.exception)),
+                                Tone.DANGER)
+        self.status.show()
+        self._refresh()
 
     # -- gating ------------------------------------------------------------------------------
 
@@ -400,17 +431,23 @@ class GatewayPage(ConnectionTestPage[GatewayForm, GatewayTestOutcome]):
         self.completeChanged.emit()
 
     def isComplete(self) -> bool:
-        if self.state.state is TestState.TESTING:
+        if self.state.state is TestState.TESTING or not self.loaded or self.saving.running:
             return False
         return self._skipping() or self.state.can_advance()
 
     def validatePage(self) -> bool:
-        """Store the tested account (database and keychain; no network)."""
+        """Store the tested account (database and keychain, in a worker; no network). Next
+        moves on by itself once it is stored."""
         if self._skipping():
             return True
-        if not self.state.can_advance():
+        outcome = self.state.outcome
+        if not self.state.can_advance() or outcome is None or outcome.info is None:
             return False
-        return self._store()
+        moving_on = self.saving.validate(
+            _store_account, self.context.engine, self.context.credentials, self.state.form,
+            self._stored_secret or "", outcome.info)
+        self.completeChanged.emit()
+        return moving_on
 
 
 def _checklist_item() -> str:
@@ -428,3 +465,29 @@ PAGE = WizardPagePlugin(
     factory=GatewayPage,
     checklist_item=_checklist_item(),
 )
+
+
+def _read_stored(engine: Engine, credentials: CredentialStore) -> tuple[
+        GatewayConnection | None, dict[str, str | None]]:
+    """Worker thread: the stored connection, and each gateway's main secret (or None)."""
+    secrets = {}
+    for key in gateway_names():
+        provider = get_provider(key)
+        if provider is not None:
+            secrets[key] = credentials.get(secret_name(key, main_secret(provider).name))
+    return load_gateway_connection(engine), secrets
+
+
+def _store_account(engine: Engine, credentials: CredentialStore, form: GatewayForm,
+                   stored_secret: str, info: GatewayAccountInfo) -> tuple[PaymentGateway, str]:
+    """Worker thread: keep the tested account — the key in the keychain only, the rest in the
+    database — and open it. Returns the gateway and a warning to show (or "")."""
+    warning = ""
+    secret = form.secret_key.strip() or stored_secret
+    if form.secret_key.strip():
+        try:
+            save_gateway_secret(credentials, form.gateway, secret)
+        except KeychainUnavailableError as exc:
+            warning = str(exc)
+    connection = record_gateway_test(engine, form.connection(), info)
+    return open_gateway(connection, secret), warning

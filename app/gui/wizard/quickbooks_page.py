@@ -51,7 +51,7 @@ from PySide6.QtWidgets import (
     QWizardPage,
 )
 
-from app.core.credentials import SecretName
+from app.core.credentials import CredentialStore, SecretName
 from app.core.quickbooks.online.connection import QuickBooksOnlineConnection, load_connection
 from app.core.quickbooks.online.errors import QuickBooksCurrencyError, QuickBooksError
 from app.core.quickbooks.online.oauth import AuthorizationAnswer, ConsentFlow
@@ -99,12 +99,22 @@ class _FlowRequest:
     api_base: str
     redirect_uri: str
     port: int
+    #: Nothing typed: use the client secret kept in the keychain (read in the worker).
+    stored_secret: bool = False
 
 
-def _open_flow(request: _FlowRequest) -> ConsentFlow:
+def _secret_of(request: _FlowRequest, credentials: CredentialStore) -> str:
+    """Runs on a pool thread: the secret typed, or the one kept in the keychain."""
+    if request.client_secret or not request.stored_secret:
+        return request.client_secret
+    return credentials.get(SecretName.QUICKBOOKS_CLIENT_SECRET) or ""
+
+
+def _open_flow(request: _FlowRequest, credentials: CredentialStore) -> ConsentFlow:
     """Runs on a pool thread: the loopback listener and the library's client."""
-    return ConsentFlow(request.client_id, request.client_secret, request.environment,
-                       redirect_uri=request.redirect_uri, port=request.port)
+    return ConsentFlow(request.client_id, _secret_of(request, credentials),
+                       request.environment, redirect_uri=request.redirect_uri,
+                       port=request.port)
 
 
 def _wait_for_answer(flow: ConsentFlow, *, cancel: threading.Event) -> AuthorizationAnswer | None:
@@ -118,7 +128,7 @@ def _finish(context: AppContext, flow: ConsentFlow, answer: AuthorizationAnswer,
     try:
         return connect_company(context.engine, context.credentials, flow, answer,
                                client_id=request.client_id,
-                               client_secret=request.client_secret,
+                               client_secret=_secret_of(request, context.credentials),
                                environment=request.environment, api_base=request.api_base)
     finally:
         flow.close()
@@ -624,8 +634,7 @@ class QuickBooksPage(QWizardPage):
     def _flow_request(self) -> _FlowRequest:
         env = self._environment()
         secret = self.client_secret.text().strip()
-        if not secret and self.stored is not None and self._secret_stored:
-            secret = self.context.credentials.get(SecretName.QUICKBOOKS_CLIENT_SECRET) or ""
+        stored_secret = not secret and self.stored is not None and self._secret_stored
         api_base = str(self.demo.api_base) if self._local_sandbox() and self.demo else ""
         redirect = "" if self._local_sandbox() else self.redirect.text().strip()
         port = 0
@@ -633,7 +642,7 @@ class QuickBooksPage(QWizardPage):
             port = loopback_port(redirect) or DEVELOPMENT_PORT
             redirect = ""  # the listener's own http://localhost:PORT/callback
         return _FlowRequest(self.client_id.text().strip(), secret, env, api_base, redirect,
-                            port)
+                            port, stored_secret=bool(stored_secret))
 
     def can_connect(self) -> bool:
         have_secret = bool(self.client_secret.text().strip()) or (
@@ -668,6 +677,7 @@ class QuickBooksPage(QWizardPage):
         self.report = None
         self._say("Preparing the connection to QuickBooks…", Tone.NEUTRAL)
         run_task("open the QuickBooks sign-in", _open_flow, self._request,
+                 self.context.credentials,
                  on_success=partial(self._flow_opened, self._ticket),
                  on_failure=partial(self._failed, self._ticket), parent=self)
         self._refresh()

@@ -151,7 +151,7 @@ def test_invoice_detail_lines_add_up_and_ledger_payments_are_listed(ledger: Engi
     assert with_payment
     detail = with_payment[0]
     assert detail.lines_add_up and detail.lines
-    assert detail.lines_amount_minor + detail.lines_tax_minor == detail.row.total_minor
+    assert detail.lines_amount + detail.lines_tax == detail.total
     assert sum(p.amount_minor for p in detail.payments) == detail.row.amount_paid_minor
     assert detail.payments[0].reference.startswith("PD-")
     assert detail.payments[0].posting_status in ("Posted", "Waiting to post")

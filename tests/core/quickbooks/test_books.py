@@ -137,6 +137,11 @@ def test_hand_decisions_are_audited_and_survive_automatic_passes(engine: Engine)
         ("9004a", None), ("9004b", 104)}
     assert [o.remote_id for o in find_quickbooks_invoices(
         engine, SOURCE_ONLINE, text="initech", total_minor=3_000)] == ["9005a", "9005b"]
+    # Literal: % and _ find nothing here; a NUL is dropped, never sent to the database.
+    assert find_quickbooks_invoices(engine, SOURCE_ONLINE, text="%") == []
+    assert find_quickbooks_invoices(engine, SOURCE_ONLINE, text="1_04") == []
+    assert {o.remote_id for o in find_quickbooks_invoices(
+        engine, SOURCE_ONLINE, text="10\x0004")} == {"9004a", "9004b"}
     forget_hand_decision(engine, SOURCE_ONLINE, 101, actor="ann@desk")
     match_invoices(engine, SOURCE_ONLINE, currency="USD", now=NOW)
     again = match_for(engine, SOURCE_ONLINE, 101)

@@ -47,6 +47,14 @@ def test_needs_matching_reads(engine: Engine) -> None:
         assert all(rows[i].remote_id is None and rows[i].reason for i in unmatched)
         number = rows[unmatched[0]].invoice_number
         assert match_ids(engine, SOURCE, search=number) == [unmatched[0]]
+        # Search text is literal: % and _ match only themselves; a NUL is dropped (PostgreSQL
+        # would refuse it), never an error.
+        assert match_ids(engine, SOURCE, search="%") == []
+        assert match_ids(engine, SOURCE, search="_") == []
+        assert match_ids(engine, SOURCE, search=number[:1] + "\x00" + number[1:]) == [
+            unmatched[0]]
+        assert match_candidates(engine, SOURCE, unmatched[0], "%") == []
+        assert match_candidates(engine, SOURCE, unmatched[0], "\x00") != []
         assert match_ids(engine, SOURCE, sort="invoice_number", descending=False) == sorted(
             unmatched, key=lambda i: (rows[i].invoice_number, i))
 

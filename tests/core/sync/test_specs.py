@@ -47,10 +47,28 @@ def test_invoice_amounts_become_minor_units_and_state_is_derived() -> None:
 def test_amounts_follow_the_internal_currency_exponent() -> None:
     assert convert_invoice(_invoice(invoiceTotal=Decimal("1500"), totalTaxValue=Decimal("0")),
                            JPY)["total_minor"] == 1500
-    # Trailing zeros beyond the currency's places are exact, so they are fine.
+    # A line keeps four decimal places whatever the currency (ten-thousandths).
     line = {"id": 1, "totalAmount": Decimal("10.1200"), "quantity": Decimal("1.50")}
     row = convert_billing_item(line, USD)
-    assert row["total_minor"] == 1012 and row["quantity"] == "1.50"
+    assert row["total_e4"] == 101200 and row["quantity"] == "1.50"
+
+
+@pytest.mark.parametrize("currency", ["USD", "JPY"])
+def test_line_amounts_are_kept_exactly_to_four_places(currency: str) -> None:
+    """Four-decimal unit prices make line amounts with sub-cent (or sub-yen) parts: kept
+    exactly, never rounded, never held back; a fifth place is refused."""
+    ctx = ConvertContext.for_currency(currency)
+    line = {"id": 1, "quantity": Decimal("3"), "rate": Decimal("12.3456"),
+            "extendedPrice": Decimal("37.0368"), "taxDollars": Decimal("0.0012"),
+            "totalAmount": Decimal("37.0380")}
+    row = convert_billing_item(line, ctx)
+    assert (row["extended_price_e4"], row["tax_e4"], row["total_e4"]) == (370368, 12, 370380)
+    assert row["rate"] == "12.3456"
+    with pytest.raises(InvalidRecord, match="more than 4 decimal places"):
+        convert_billing_item({**line, "totalAmount": Decimal("37.03801")}, ctx)
+    # An invoice total still has to fit the currency.
+    with pytest.raises(InvalidRecord, match="does not round"):
+        convert_invoice(_invoice(invoiceTotal=Decimal("37.0380")), ctx)
 
 
 @pytest.mark.parametrize("total", [Decimal("12.345678"), Decimal("0.001"), "10.125"])

@@ -72,7 +72,8 @@ def test_bad_records_are_quarantined_and_everything_else_is_stored(
         sandbox.change_record("Invoices", invoice_id, **fields)
     sandbox.change_record("Tickets", tickets[7],
                           lastActivityDate="9999-12-31T23:59:59.9999999-05:00")
-    sandbox.change_record("BillingItems", lines[4], totalAmount=Decimal("10.125"))
+    # Five decimal places: more than a line keeps (four), so refused — never rounded.
+    sandbox.change_record("BillingItems", lines[4], totalAmount=Decimal("10.12345"))
     sandbox.faults.duplicate_ids = [tickets[20]]
 
     result = sync(engine, client_for(sandbox))
@@ -97,7 +98,7 @@ def test_bad_records_are_quarantined_and_everything_else_is_stored(
     assert "not true or false" in reasons[("Companies", flawed)]
     assert "not a plausible date" in reasons[("Tickets", tickets[7])]
     assert "2 times in one answer" in reasons[("Tickets", tickets[20])]
-    assert "does not round" in reasons[("BillingItems", lines[4])]
+    assert "more than 4 decimal places" in reasons[("BillingItems", lines[4])]
     # Everything else is stored exactly as Autotask has it (the duplicate is not stored
     # from this answer: it was never stored before).
     assert set(differences(engine, sandbox)) <= {"Tickets"}
@@ -177,6 +178,43 @@ def test_a_value_only_the_database_refuses_is_quarantined_not_fatal(
     assert stored == set(invoices) - {invoices[8]}
 
 
+def test_four_decimal_line_prices_are_stored_and_shown_exactly(
+        engine: Engine, sandbox: AutotaskSandbox) -> None:
+    """A unit price of 12.3456 (common with four-decimal prices) makes a line of 37.0368:
+    the line is kept exactly, not held back; the invoice's total stays whole cents."""
+    from datetime import date
+
+    from sqlalchemy.orm import Session
+
+    from app.core.queries.invoices import invoice_detail
+    from app.core.storage.models import InvoiceLine
+
+    prepare(engine)
+    line = next(r for r in sandbox.records("BillingItems") if r.get("invoiceID"))
+    sandbox.change_record("BillingItems", line["id"], quantity=Decimal("3"),
+                          rate=Decimal("12.3456"), extendedPrice=Decimal("37.0368"),
+                          taxDollars=Decimal("0.0012"), totalAmount=Decimal("37.0380"))
+    invoice_total = sandbox.record("Invoices", line["invoiceID"])["invoiceTotal"]  # type: ignore[index]
+
+    assert sync(engine, client_for(sandbox)).status is RunStatus.SUCCEEDED
+
+    assert ("BillingItems", line["id"]) not in _reasons(engine)
+    assert set(differences(engine, sandbox)) == set()
+    with Session(engine) as s:
+        stored = s.get(InvoiceLine, line["id"])
+        assert stored is not None
+        assert (stored.extended_price_e4, stored.tax_e4, stored.total_e4) == (
+            370368, 12, 370380)
+        assert stored.rate == Decimal("12.3456")
+        detail = invoice_detail(s, line["invoiceID"], date.today())
+        assert detail is not None
+        shown = next(x for x in detail.lines if x.id == line["id"])
+        assert (shown.rate, shown.amount, shown.tax, shown.total) == (
+            Decimal("12.3456"), Decimal("37.0368"), Decimal("0.0012"), Decimal("37.0380"))
+        assert detail.total == invoice_total  # totals stay in whole minor units
+        assert detail.row.total_minor == int(invoice_total * 100)
+
+
 def test_a_credit_shows_as_credit_and_a_total_off_its_lines_is_flagged(
         engine: Engine, sandbox: AutotaskSandbox) -> None:
     from datetime import date
@@ -215,7 +253,7 @@ def test_a_credit_shows_as_credit_and_a_total_off_its_lines_is_flagged(
         assert credit in by_status
         detail = invoice_detail(s, off, today)
         assert detail is not None and detail.lines and not detail.lines_add_up
-        assert detail.row.total_minor - detail.lines_total_minor == 500
+        assert detail.total - detail.lines_total == Decimal("5.00")
 
 
 def test_invoices_billed_in_another_currency_are_held_back_with_that_reason(
@@ -252,6 +290,33 @@ def test_invoices_billed_in_another_currency_are_held_back_with_that_reason(
     assert _reasons(engine) == {}
     with session_scope(engine) as s:
         assert held <= set(s.scalars(select(Invoice.id)))
+
+
+def test_the_currency_check_compares_with_paydesks_internal_currency(
+        engine: Engine, sandbox: AutotaskSandbox) -> None:
+    """PayDesk was set up in EUR while Autotask's own internal currency is USD: invoices of
+    organizations without a currency of their own are billed in USD and held back; those of
+    an organization billed in EUR are PayDesk's to take payments on."""
+    from app.core.config import set_internal_currency
+    from app.sandbox.autotask.data import FOREIGN_CURRENCY_ID
+
+    set_internal_currency(engine, "EUR")
+    companies = [r["id"] for r in sandbox.records("Companies")]
+    euro = next(c for c in companies if _invoices_of(sandbox, c))
+    sandbox.change_record("Companies", euro, currencyID=FOREIGN_CURRENCY_ID)
+    in_euro = set(_invoices_of(sandbox, euro))
+    every = {r["id"] for r in sandbox.records("Invoices")}
+
+    result = sync(engine, client_for(sandbox))
+
+    assert result.status is RunStatus.SUCCEEDED, result.error
+    reasons = _reasons(engine)
+    held = {key[1] for key in reasons if key[0] == "Invoices"}
+    assert held == every - in_euro
+    reason = reasons[("Invoices", min(held))]
+    assert "The invoice is in USD" in reason and "takes payments in EUR only" in reason
+    with session_scope(engine) as s:
+        assert set(s.scalars(select(Invoice.id))) == in_euro
 
 
 def test_a_record_without_an_id_is_quarantined_and_paging_goes_on(

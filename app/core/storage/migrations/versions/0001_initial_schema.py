@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-05 02:52:34.479108
+Create Date: 2026-12-05 03:15:57.582631
 """
 from alembic import op
 import sqlalchemy as sa
@@ -104,9 +104,9 @@ def upgrade() -> None:
     sa.Column('description', sa.Text(), nullable=True),
     sa.Column('quantity', app.core.storage.types.DecimalText(length=40), nullable=True),
     sa.Column('rate', app.core.storage.types.DecimalText(length=40), nullable=True),
-    sa.Column('extended_price_minor', sa.BigInteger(), nullable=False),
-    sa.Column('tax_minor', sa.BigInteger(), nullable=False),
-    sa.Column('total_minor', sa.BigInteger(), nullable=False),
+    sa.Column('extended_price_e4', sa.BigInteger(), nullable=False),
+    sa.Column('tax_e4', sa.BigInteger(), nullable=False),
+    sa.Column('total_e4', sa.BigInteger(), nullable=False),
     sa.Column('synced_at', app.core.storage.types.UTCDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_invoice_lines'))
     )
