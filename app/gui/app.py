@@ -42,6 +42,7 @@ from app.core.storage.engine import DatabaseError, open_database
 from app.gui.context import AppContext
 from app.gui.errors import CrashHandler, describe_exception
 from app.gui.gc import GuiThreadGarbageCollector, freeze_startup_objects
+from app.gui.invoices.formatting import set_display_locale
 from app.gui.resources import ResourceNotFoundError, app_icon, style_sheet
 
 if TYPE_CHECKING:
@@ -348,6 +349,7 @@ def _run_with_profile(
                 credentials=CredentialStore(profile.key),
                 demo=demo,
             )
+            set_display_locale(context.locale)
             return _run_window(app, context, starter.smoke, crash_handler, instance_server)
         finally:
             engine.dispose()

@@ -22,6 +22,7 @@ from PySide6.QtPrintSupport import QPrintDialog, QPrinter
 from PySide6.QtWidgets import QDialog, QFileDialog, QPushButton, QWidget
 
 from app.core.money import Money
+from app.gui.invoices.formatting import datetime_text
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,7 @@ def receipt_html(receipt: Receipt, locale: str = "en_US") -> str:
     )
     details = [
         ("Reference", receipt.reference),
-        ("Date", receipt.paid_at.astimezone().strftime("%B %d, %Y %H:%M")),
+        ("Date", datetime_text(receipt.paid_at, locale)),
         ("Received from", receipt.organization),
     ]
     if receipt.contact:

@@ -55,8 +55,9 @@ from app.core.payments import (
     payment_search_rows,
 )
 from app.core.queries.organizations import organizations_with_payments
+from app.core.queries.payments import PaymentSearchTotals, payment_search_totals
 from app.gui.context import AppContext
-from app.gui.invoices.formatting import money_text
+from app.gui.invoices.formatting import date_edit_format, money_text
 from app.gui.payments.common import (
     PAYMENT_STATE_TONES,
     TestModeBanner,
@@ -65,7 +66,7 @@ from app.gui.payments.common import (
 from app.gui.payments.payment_list import PaymentListView
 from app.gui.widgets import EmptyState, StatusPillDelegate, Tone
 from app.gui.widgets.headers import add_area_header
-from app.gui.widgets.lazy_table import Align, Column, LazyTableModel, TextTone
+from app.gui.widgets.lazy_table import Align, Column, LazyTableModel, Listing, TextTone
 from app.gui.workers import Task, run_task
 
 #: Typing in a filter field waits this long before the search runs.
@@ -162,7 +163,8 @@ def search_columns(locale: str) -> list[Column[PaymentSearchRow]]:
             sort_key=SearchSort.AMOUNT.value,
             tooltip=lambda r: (
                 f"{r.status_label}: nothing was charged."
-                if r.type is SearchType.SALE and r.sale_amount is None
+                if r.type is SearchType.SALE
+                and (r.sale_amount is None or r.sale_amount.minor == 0)
                 else None
             ),
         ),
@@ -191,7 +193,7 @@ def search_columns(locale: str) -> list[Column[PaymentSearchRow]]:
         ),
         Column(
             "Refund Amount",
-            lambda r: money(r.refund_amount) if r.refund_amount and r.refund_amount.minor else "",
+            lambda r: money(r.refund_amount),
             header="Refund\nAmount",
             align=Align.RIGHT,
             tone=refund_tone,
@@ -206,6 +208,13 @@ def search_columns(locale: str) -> list[Column[PaymentSearchRow]]:
         Column("Contact", lambda r: r.contact or ""),
         Column("Method", lambda r: r.method or ""),
     ]
+
+
+def _search_listing(engine: Engine, criteria: PaymentSearchCriteria, sort: SearchSort,
+                    descending: bool) -> Listing[SearchKey]:
+    """The rows' keys and what they add up to, both from the database. Runs in a worker."""
+    keys = payment_search_ids(engine, criteria, sort=sort, descending=descending)
+    return Listing(keys, payment_search_totals(engine, criteria))
 
 
 def _fetch(engine: Engine, keys: Sequence[SearchKey]) -> dict[SearchKey, PaymentSearchRow]:
@@ -271,7 +280,7 @@ class PaymentSearchView(PaymentListView):
         today = utcnow().astimezone().date()
         for edit, initial in ((self.date_from, today.replace(day=1)), (self.date_to, today)):
             edit.setCalendarPopup(True)
-            edit.setDisplayFormat("MMM d, yyyy")
+            edit.setDisplayFormat(date_edit_format(self.money_locale))
             edit.setDate(QDate(initial.year, initial.month, initial.day))
             edit.setVisible(False)
             edit.dateChanged.connect(self._schedule)
@@ -491,24 +500,31 @@ class PaymentSearchView(PaymentListView):
         self.last_criteria = self.criteria()
         self.model.load(
             partial(
-                payment_search_ids,
+                _search_listing,
                 self.context.engine,
                 self.last_criteria,
-                sort=self.sort,
-                descending=self.descending,
+                self.sort,
+                self.descending,
             )
         )
 
     @Slot(object)
-    def _on_keys(self, _info: object) -> None:
+    def _on_keys(self, info: object) -> None:
         keys = self.model.ids()
-        # Counted in C: a Python loop over 100,000 keys would hold up every reload.
-        sales = list(map(itemgetter(0), keys)).count("sale")
-        refunds = len(keys) - sales
-        self.count_label.setText(
-            f"{sales:,} {'sale' if sales == 1 else 'sales'}, "
-            f"{refunds:,} {'refund' if refunds == 1 else 'refunds'}"
-        )
+        if isinstance(info, PaymentSearchTotals):
+            sales, refunds = info.sales, info.refunds
+        else:
+            # Counted in C: a Python loop over 100,000 keys would hold up every reload.
+            sales = list(map(itemgetter(0), keys)).count("sale")
+            refunds = len(keys) - sales
+        text = (f"{sales:,} {'sale' if sales == 1 else 'sales'}, "
+                f"{refunds:,} {'refund' if refunds == 1 else 'refunds'}")
+        if isinstance(info, PaymentSearchTotals):
+            currency, locale = self.context.currency() or "USD", self.money_locale
+            text += (f"    Taken {money_text(info.sale_minor, currency, locale)}"
+                     f"    Refunded {money_text(info.refund_minor, currency, locale)}"
+                     f"    Net {money_text(info.net_minor, currency, locale)}")
+        self.count_label.setText(text)
         self.export_button.setEnabled(bool(keys))
         if keys:
             self.stack.setCurrentWidget(self.table)

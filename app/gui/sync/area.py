@@ -29,6 +29,7 @@ from app.core.sync.history import (
 )
 from app.core.sync.specs import SPECS
 from app.gui.context import AppContext
+from app.gui.invoices.formatting import datetime_text
 from app.gui.sync.controller import SyncController, controller_for
 from app.gui.workers import run_task
 
@@ -245,8 +246,7 @@ class SyncArea(QWidget):
         elif c.last_error:
             self.summary.setText(f"The last sync failed: {c.last_error}")
         elif c.last_synced_at is not None:
-            local = c.last_synced_at.astimezone()
-            self.summary.setText(f"Last synced {local:%d %b %Y at %H:%M}.")
+            self.summary.setText(f"Last synced {datetime_text(c.last_synced_at)}.")
         else:
             self.summary.setText("No sync has finished yet. Click Sync now to copy your "
                                  "Autotask data into PayDesk.")
@@ -312,9 +312,8 @@ class SyncArea(QWidget):
         table = self.history_table
         table.setRowCount(len(runs))
         for row, r in enumerate(runs):
-            local = r.started_at.astimezone()
             values = [
-                (f"{local:%d %b %Y %H:%M}", False), (_KINDS.get(r.kind, r.kind), False),
+                (datetime_text(r.started_at), False), (_KINDS.get(r.kind, r.kind), False),
                 (_STATUSES.get(r.status, r.status), False), (_duration(r.seconds), True),
                 (f"{r.fetched:,}", True), (f"{r.inserted:,}", True), (f"{r.updated:,}", True),
                 (f"{r.quarantined:,}", True), (f"{r.requests:,}", True), (r.error or "", False),
@@ -327,9 +326,9 @@ class SyncArea(QWidget):
 
     def _show_last_run(self, run: RunRow) -> None:
         """Between syncs the table shows what the last one did, per kind of record."""
-        local = run.started_at.astimezone()
         self.progress_heading.setText(
-            f"Last sync — {_KINDS.get(run.kind, run.kind).lower()} on {local:%d %b at %H:%M}")
+            f"Last sync — {_KINDS.get(run.kind, run.kind).lower()} on "
+            f"{datetime_text(run.started_at)}")
         self._show_live_columns(False)
         table = self.progress_table
         table.setRowCount(len(run.entities))
@@ -354,7 +353,7 @@ class SyncArea(QWidget):
             why = f"{q.reason}\n{q.fix}" if q.fix else q.reason
             values = [(labels.get(q.entity, q.entity), False),
                       (q.record or str(q.record_id or "—"), False),
-                      (f"{q.created_at.astimezone():%d %b %Y %H:%M}", False), (why, False)]
+                      (datetime_text(q.created_at), False), (why, False)]
             for column, (text, right) in enumerate(values):
                 item = _item(text, right)
                 if column == 3:
