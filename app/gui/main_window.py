@@ -254,7 +254,8 @@ class MainWindow(QMainWindow):
         return self.setup_banner
 
     @Slot()
-    def refresh_setup_banner(self) -> None:
+    @Slot(int)
+    def refresh_setup_banner(self, _page: int = -1) -> None:
         """Show the banner, with the first thing missing, while setup is unfinished."""
         missing = setup_status(self.context.engine, self.context.credentials).missing
         if not missing:
@@ -421,6 +422,11 @@ class MainWindow(QMainWindow):
             raise TypeError(f"{WIZARD_CLASS} is not a dialog")
         wizard.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
         wizard.finished.connect(self._on_setup_finished)
+        # The banner behind the wizard follows it: once the currency is chosen (or Autotask
+        # connected) and the person moves on, it stops asking for it.
+        page_changed = getattr(wizard, "currentIdChanged", None)
+        if page_changed is not None:
+            page_changed.connect(self.refresh_setup_banner)
         self.wizard = wizard
         wizard.open()
 

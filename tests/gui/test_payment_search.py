@@ -81,7 +81,8 @@ def test_sales_and_refunds_with_autotask_columns_filters_and_csv(
             assert cell.data(Qt.ItemDataRole.ToolTipRole) == (
                 "Taken in test mode: no real money moved.")
             assert cell.data(Qt.ItemDataRole.ForegroundRole) is not None
-    assert "grey date and reference" in view.test_banner.text()
+    assert "say “test” after their reference" in view.test_banner.text()
+    assert all(ref.endswith(" (test)") for ref in column(view, "Reference"))
 
     type_combo = view.findChild(QComboBox, "searchType")
     assert type_combo is not None
@@ -140,12 +141,12 @@ def test_a_long_history_is_listed_newest_first_and_rows_come_on_demand(
     assert view.count_label.text().startswith(f"{total:,} sales, {history.refunds} refunds    ")
     # Only the pages the view painted were read, not every row.
     assert view.model.fetch_count <= 3
-    assert column_at(view, 0, "Reference") == reference(total)  # newest first
+    assert column_at(view, 0, "Reference") == f"{reference(total)} (test)"  # newest first
     view.table.scrollToBottom()
     qtbot.wait(50)
     wait_for_background_tasks(qtbot)  # the last page comes from a worker
     last = view.model.rowCount() - 1
-    assert column_at(view, last, "Reference") == reference(1)
+    assert column_at(view, last, "Reference") == f"{reference(1)} (test)"
     assert column_at(view, last - 1, "Type") == "Refund"  # 30 seconds after payment 1
     assert view.model.fetch_count <= 6
 

@@ -617,8 +617,8 @@ class InvoiceHistoryView(QWidget):
         if totals.held_back:
             held = "invoice" if totals.held_back == 1 else "invoices"
             text += f"    {totals.held_back:,} {held} held back — see Sync"
-            tip = (f"{totals.held_back:,} {held} from Autotask could not be stored and "
-                   "are not listed here. The Sync area says why and what to fix in Autotask.")
+            tip = (f"{totals.held_back:,} {held} from Autotask were held back and are not "
+                   "listed here. The Sync area says why and what to fix in Autotask.")
         self.totals.setText(text)
         self.totals.setToolTip(tip)
         self.totals.setAccessibleName(text)

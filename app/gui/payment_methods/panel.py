@@ -298,7 +298,7 @@ class SavedMethodsPanel(QWidget):
             method = stored.method
             kind = "Card" if method.method_type is MethodType.CARD else "Bank account"
             summary = QTableWidgetItem(method.summary)
-            summary.setToolTip(f"{kind}, saved at the gateway as {method.token}")
+            summary.setToolTip(f"{kind}, saved at the payment gateway")
             expiry = QTableWidgetItem(method.expiry or "—")
             if method.is_expired(today.year, today.month):
                 expiry.setText(f"Expired {method.expiry}")

@@ -22,7 +22,6 @@ from operator import itemgetter
 from pathlib import Path
 
 from PySide6.QtCore import QDate, QModelIndex, Qt, QTimer, Slot
-from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -67,6 +66,7 @@ from app.gui.payments.payment_list import PaymentListView
 from app.gui.widgets import EmptyState, StatusPillDelegate, Tone
 from app.gui.widgets.headers import add_area_header
 from app.gui.widgets.lazy_table import Align, Column, LazyTableModel, Listing, TextTone
+from app.gui.widgets.table_columns import ColumnFitter
 from app.gui.workers import Task, run_task
 
 #: Typing in a filter field waits this long before the search runs.
@@ -153,7 +153,8 @@ def search_columns(locale: str) -> list[Column[PaymentSearchRow]]:
             tone=test_mode_tone,
         ),
         Column(
-            "Organization", lambda r: r.organization_name, tooltip=lambda r: r.organization_name
+            "Organization", lambda r: r.organization_name, tooltip=lambda r: r.organization_name,
+            stretch=True,
         ),
         Column(
             "Sale Amount",
@@ -204,7 +205,8 @@ def search_columns(locale: str) -> list[Column[PaymentSearchRow]]:
             lambda r: r.transaction_id or "",
             sort_key=SearchSort.TRANSACTION_ID.value,
         ),
-        Column("Reference", lambda r: r.reference, tooltip=test_mode_tip, tone=test_mode_tone),
+        Column("Reference", lambda r: f"{r.reference} (test)" if r.test_mode else r.reference,
+               tooltip=test_mode_tip, tone=test_mode_tone),
         Column("Contact", lambda r: r.contact or ""),
         Column("Method", lambda r: r.method or ""),
     ]
@@ -261,7 +263,7 @@ class PaymentSearchView(PaymentListView):
         self.test_banner = TestModeBanner()
         self.test_banner.setText(
             "TEST MODE — the payment gateway is connected with test keys; no real money "
-            "moves. Sales and refunds taken in test mode have a grey date and reference."
+            "moves. Sales and refunds taken in test mode say “test” after their reference."
         )
         self.test_banner.follow(self.context)
         layout.addWidget(self.test_banner)
@@ -383,34 +385,13 @@ class PaymentSearchView(PaymentListView):
         header.setSortIndicator(1, Qt.SortOrder.DescendingOrder)
         header.sectionClicked.connect(self._on_header_clicked)
         pill = StatusPillDelegate(self.table)
-        metrics = self.table.fontMetrics()
-        samples = {
-            "Type": "Refund",
-            "Date": "Nov 26, 2026 14:05",
-            "Reference": "PD-XXXXXXXX",
-            "Organization": "Northwind Traders",
-            "Transaction ID": "ch_XXXXXXXXXXXXXXXXXXXXXX",
-            "Contact": "Dana Client-Smith",
-            "Method": "Mastercard •••• 4444",
-            "Status": "Partially refunded",
-        }
-        header_font = header.font()
-        header_font.setBold(True)
-        header_metrics = QFontMetrics(header_font)
         for index, column in enumerate(self.model.columns()):
             if column.pill is not None:
                 self.table.setItemDelegateForColumn(index, pill)
-            sample = samples.get(column.title, "$10,000.00")
-            width = max(
-                (header_metrics if column.pill else metrics).horizontalAdvance(sample)
-                + (40 if column.pill else 16),
-                max(
-                    header_metrics.horizontalAdvance(line)
-                    for line in (column.header or column.title).split("\n")
-                )
-                + 28,
-            )
-            header.resizeSection(index, width)
+        # Columns as wide as what they show; the organization takes the rest. The header's
+        # menu chooses the columns; the layout is kept per seat.
+        self.columns_fit = ColumnFitter(self.table, menu=True,
+                                        remember=(self.context, "payment_search"))
         self.table.doubleClicked.connect(self._open_row)
 
         self.empty = EmptyState("No payments yet", "")

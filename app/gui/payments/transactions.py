@@ -59,6 +59,7 @@ from app.gui.payments.upkeep import PaymentUpkeep
 from app.gui.widgets import EmptyState, SearchField, StatusPillDelegate, Tone
 from app.gui.widgets.headers import FilterButtons, add_area_header
 from app.gui.widgets.lazy_table import Align, Column, LazyTableModel, TextTone
+from app.gui.widgets.table_columns import ColumnFitter
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +94,8 @@ def transaction_columns(
         Column("Date", lambda r: datetime_text(r.date), sort_key=TransactionSort.DATE.value),
         Column(
             "Reference",
-            lambda r: r.reference,
+            # Test-mode payments say so in words, not only in grey.
+            lambda r: f"{r.reference} (test)" if r.test_mode else r.reference,
             sort_key=TransactionSort.REFERENCE.value,
             tooltip=lambda r: (
                 "Taken in test mode: no real money moved." if r.test_mode else None
@@ -108,6 +110,7 @@ def transaction_columns(
                 lambda r: r.organization_name,
                 sort_key=TransactionSort.ORGANIZATION.value,
                 tooltip=lambda r: r.organization_name,
+                stretch=True,
             )
         )
     columns += [
@@ -134,15 +137,12 @@ def transaction_columns(
         Column("Method", lambda r: r.method_summary or "", tooltip=lambda r: r.method_summary),
         Column(
             "Surcharge",
-            lambda r: (
-                money_text(r.surcharge.minor, r.surcharge.currency, locale)
-                if r.surcharge.minor
-                else "—"
-            ),
+            lambda r: money_text(r.surcharge.minor, r.surcharge.currency, locale),
             align=Align.RIGHT,
             tone=lambda r: TextTone.NORMAL if r.surcharge.minor else TextTone.MUTED,
         ),
-        Column("Gateway transaction ID", lambda r: r.gateway_transaction_id or ""),
+        # In the payment's detail; a column to choose in the header's menu.
+        Column("Gateway transaction ID", lambda r: r.gateway_transaction_id or "", shown=False),
     ]
     return columns
 
@@ -224,14 +224,15 @@ class TransactionsView(PaymentListView):
             layout.setContentsMargins(24, 20, 24, 16)
         layout.setSpacing(10)
         if not compact:
+            # The order is the header's to show (its arrow), so the words never contradict it.
             add_area_header(layout, "Transactions",
-                            "Every payment taken in PayDesk, newest first, with whether it has "
-                            "been posted to Autotask and your books.")
+                            "Every payment taken in PayDesk, with whether it has been posted "
+                            "to Autotask and your books. Click a column title to sort by it.")
 
         self.test_banner = TestModeBanner()
         self.test_banner.setText(
             "TEST MODE — the payment gateway is connected with test keys; no real money "
-            "moves. Payments taken in test mode have a grey reference."
+            "moves. Payments taken in test mode say “test” after their reference."
         )
         self.test_banner.follow(self.context)
         layout.addWidget(self.test_banner)
@@ -283,10 +284,15 @@ class TransactionsView(PaymentListView):
         header.sectionClicked.connect(self._on_header_clicked)
         header.setStretchLastSection(False)
         pill = StatusPillDelegate(self.table)
-        self._widths()
         for index, column in enumerate(self.model.columns()):
             if column.pill is not None:
                 self.table.setItemDelegateForColumn(index, pill)
+        # Columns as wide as what they show (pills included); the organization takes the
+        # rest. The header's menu chooses the columns; the layout is kept per seat.
+        self.columns_fit = ColumnFitter(
+            self.table, menu=True,
+            remember=(self.context, "transactions" if self.organization_id is None
+                      else "organization_transactions"))
         self.table.selectionModel().selectionChanged.connect(self._update_actions)
         open_action = QAction("Open", self.table)
         open_action.setShortcuts([QKeySequence(Qt.Key.Key_Return), QKeySequence(Qt.Key.Key_Enter)])
@@ -311,42 +317,6 @@ class TransactionsView(PaymentListView):
         self.upkeep_label.setVisible(False)
         layout.addWidget(self.upkeep_label)
         self._update_actions()
-
-    def _widths(self) -> None:
-        """Widths from sample text in the table's and the header's fonts, so the columns a
-        bookkeeper acts on (amount, status, posting) fit without scrolling."""
-        metrics = self.table.fontMetrics()
-        header = self.table.horizontalHeader()
-        header_font = header.font()
-        header_font.setBold(True)
-        from PySide6.QtGui import QFontMetrics
-
-        header_metrics = QFontMetrics(header_font)
-        samples = {
-            "Date": "Nov 26, 2026 14:05",
-            "Reference": "PD-XXXXXXXX",
-            "Organization": "Northwind Traders",
-            "Invoices": "1045, 1046",
-            "Method": "Visa •••• 4242",
-            "Amount": "$100,000.00",
-            "Surcharge": "$1,000.00",
-            "Status": "Partially refunded",
-            "Gateway transaction ID": "ch_XXXXXXXXXXXXXXXXXXXXXX",
-            "Posting": "Failing to post",
-        }
-        for index, column in enumerate(self.model.columns()):
-            sample = samples.get(column.title, column.title)
-            # Pills are drawn in bold with padding (StatusPillDelegate).
-            sample_width = (
-                header_metrics.horizontalAdvance(sample) + 40
-                if column.pill is not None
-                else metrics.horizontalAdvance(sample) + 16
-            )
-            width = max(
-                sample_width,
-                header_metrics.horizontalAdvance(column.title) + 28,
-            )
-            header.resizeSection(index, width)
 
     # --- loading -------------------------------------------------------------------------------
     def showEvent(self, event: QShowEvent) -> None:
