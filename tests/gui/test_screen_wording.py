@@ -139,3 +139,43 @@ def test_the_setup_banner_stops_asking_for_the_currency_once_it_is_chosen(
     assert win.setup_banner.isVisible() and "Autotask" in win.setup_banner_text.text()
     win.wizard.reject()
     wait_for_background_tasks(qtbot)
+
+
+def test_the_crash_dialog_says_what_happened_and_keeps_the_details_for_support(
+    qtbot: QtBot, tmp_path: object
+) -> None:
+    from pathlib import Path
+
+    from PySide6.QtGui import QGuiApplication
+    from PySide6.QtWidgets import QPlainTextEdit, QPushButton
+
+    from app.gui.errors import CrashDialog, format_details
+
+    try:
+        raise ZeroDivisionError("card 4242 4242 4242 4242 could not be divided")
+    except ZeroDivisionError as exc:
+        details = format_details(exc)
+    dialog = CrashDialog(details, Path(str(tmp_path)) / "logs" / "paydesk.log")
+    qtbot.addWidget(dialog)
+    dialog.show()
+    happened = dialog.findChild(QLabel, "crashWhatHappened")
+    todo = dialog.findChild(QLabel, "crashWhatToDo")
+    assert happened is not None and happened.isVisible() and "What happened" in happened.text()
+    assert todo is not None and todo.isVisible() and "What to do" in todo.text()
+    shown = " ".join(label.text() for label in dialog.findChildren(QLabel) if label.isVisible())
+    assert "Traceback" not in shown and "ZeroDivisionError" not in shown
+    view = dialog.findChild(QPlainTextEdit, "crashDetails")
+    assert view is not None and not view.isVisible()  # the traceback is not the first thing
+
+    button = dialog.findChild(QPushButton, "crashDetailsButton")
+    assert button is not None and button.text() == "Details"
+    button.click()
+    assert view.isVisible() and "ZeroDivisionError" in view.toPlainText()
+
+    copy = dialog.findChild(QPushButton, "crashCopyButton")
+    assert copy is not None and copy.text() == "Copy for support"
+    copy.click()
+    copied = QGuiApplication.clipboard().text()
+    assert copied.startswith("PayDesk ran into an unexpected error.")
+    assert "Version: " in copied and "paydesk.log" in copied and "ZeroDivisionError" in copied
+    assert "4242 4242 4242 4242" not in copied  # redacted like the log
