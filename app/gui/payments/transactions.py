@@ -59,7 +59,7 @@ from app.gui.payments.upkeep import PaymentUpkeep
 from app.gui.widgets import EmptyState, SearchField, StatusPillDelegate, Tone
 from app.gui.widgets.headers import FilterButtons, add_area_header
 from app.gui.widgets.lazy_table import Align, Column, LazyTableModel, TextTone
-from app.gui.widgets.table_columns import ColumnFitter
+from app.gui.widgets.table_columns import ColumnFitter, payment_pill_widths
 
 log = logging.getLogger(__name__)
 
@@ -292,7 +292,8 @@ class TransactionsView(PaymentListView):
         self.columns_fit = ColumnFitter(
             self.table, menu=True,
             remember=(self.context, "transactions" if self.organization_id is None
-                      else "organization_transactions"))
+                      else "organization_transactions"),
+            min_widths=payment_pill_widths(self.table, self.model.columns()))
         self.table.selectionModel().selectionChanged.connect(self._update_actions)
         open_action = QAction("Open", self.table)
         open_action.setShortcuts([QKeySequence(Qt.Key.Key_Return), QKeySequence(Qt.Key.Key_Enter)])

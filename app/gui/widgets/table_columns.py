@@ -22,7 +22,7 @@ Runs on the GUI thread.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from PySide6.QtCore import QEvent, QObject, QPoint, Qt, QTimer, Slot
 from PySide6.QtGui import QAction, QFont, QFontMetrics
@@ -31,12 +31,33 @@ from PySide6.QtWidgets import QHeaderView, QMenu, QStyle, QStyleOptionViewItem, 
 from app.gui.context import AppContext
 from app.gui.widgets.remembered import ColumnMemory
 
-__all__ = ["ColumnFitter"]
+__all__ = ["ColumnFitter", "payment_pill_widths", "pill_width"]
 
 #: Padding on both sides of a cell's text, beyond what the delegate asks for.
 CELL_PADDING = 14
 #: The narrowest a column that carries meaning becomes before the table scrolls sideways.
 MIN_STRETCH = 180
+
+
+def pill_width(view: QTableView, texts: Iterable[str]) -> int:
+    """The width a status column needs for the widest of ``texts`` drawn as a pill (bold, with
+    its padding — as ``StatusPillDelegate`` and the invoice status pills draw them)."""
+    font = QFont(view.font())
+    font.setBold(True)
+    metrics = QFontMetrics(font)
+    return max((metrics.horizontalAdvance(text) for text in texts), default=0) + 20 + 16
+
+
+def payment_pill_widths(view: QTableView, columns: Sequence[object]) -> dict[int, int]:
+    """For the payment lists: each pill column as wide as the longest payment, refund or
+    posting status it can show."""
+    from app.core.payments.states import PaymentState, RefundState
+    from app.core.queries.payments import PostingStatus
+
+    texts = [state.label for state in PaymentState] + [state.label for state in RefundState]
+    texts += [status.label for status in PostingStatus]
+    widest = pill_width(view, texts)
+    return {i: widest for i, column in enumerate(columns) if getattr(column, "pill", None)}
 
 
 class ColumnFitter(QObject):
@@ -51,12 +72,16 @@ class ColumnFitter(QObject):
         remember: tuple[AppContext, str] | None = None,
         always_shown: Sequence[int] = (0,),
         min_stretch: int = MIN_STRETCH,
+        min_widths: Mapping[int, int] | None = None,
     ) -> None:
         super().__init__(view)
         self.view = view
         self.header = view.horizontalHeader()
         self.min_stretch = min_stretch
         self.always_shown = tuple(always_shown)
+        #: Widths a column never goes below, for what it can hold that may not be on screen
+        #: (the widest status pill, e.g. "Partially paid"): see ``pill_width``.
+        self.min_widths = dict(min_widths or {})
         self._stretch = list(stretch) if stretch is not None else None
         #: Fit by itself (on new rows, on resize) until a person drags a column edge.
         self.auto = True
@@ -137,7 +162,8 @@ class ColumnFitter(QObject):
         title_width = max((metrics.horizontalAdvance(line) for line in title.split("\n")),
                           default=0) + arrow + 4 * margin + CELL_PADDING
         cells = self._cells_width(section)
-        return max(title_width, cells + CELL_PADDING if cells > 0 else 0, 40)
+        return max(title_width, cells + CELL_PADDING if cells > 0 else 0,
+                   self.min_widths.get(section, 0), 40)
 
     #: Rows measured at most (those on screen; a screenful is rarely more).
     MAX_MEASURED_ROWS = 80
