@@ -298,10 +298,10 @@ class InvoiceHistoryView(QWidget):
         self.table.setIconSize(QSize(160, 20))
         # Columns as wide as what they show; the Organization column (Terms on an
         # organization's page) takes the spare width, until the person drags a column edge.
-        status = COLUMNS.index(InvoiceColumn.STATUS)
+        status_section = COLUMNS.index(InvoiceColumn.STATUS)
         widest_pill = max(int(p.width() / p.devicePixelRatio()) for p in self.model._pills.values())
         self.columns_fit = ColumnFitter(self.table, stretch=self._stretch_sections(),
-                                        min_widths={status: widest_pill + 16})
+                                        min_widths={status_section: widest_pill + 16})
         # Rows arriving from a worker bring the vertical scroll bar, narrowing the viewport:
         # fit again once the table has laid itself out.
         self.table.verticalScrollBar().rangeChanged.connect(self._on_scroll_range_changed)

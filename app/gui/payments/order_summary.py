@@ -800,8 +800,11 @@ class OrderSummaryDialog(QDialog):
         buttons_width = (
             self.pay_button.sizeHint().width() + self.cancel_button.sizeHint().width() + 60
         )
-        margins = self.layout().contentsMargins() if self.layout() is not None else None
-        extra = margins.left() + margins.right() if margins is not None else 0
+        layout = self.layout()
+        extra = 0
+        if layout is not None:
+            margins = layout.contentsMargins()
+            extra = margins.left() + margins.right()
         self.setMinimumWidth(max(self.MIN_WIDTH, buttons_width + extra))
 
     def can_pay(self) -> bool:
