@@ -53,14 +53,14 @@ def test_test_mode_is_marked_on_the_payment_lists(
 
 
 def _arrow_shape(view: TransactionsView, section: int) -> str:
-    """Which way the sort arrow drawn in ``section`` of the header points ("down"/"up")."""
+    """Which way the sort arrow drawn above the title of ``section`` points ("down"/"up")."""
     header = view.table.horizontalHeader()
     image = header.grab().toImage()
-    right = header.sectionViewportPosition(section) + header.sectionSize(section)
+    left = header.sectionViewportPosition(section)
     spans: list[int] = []
-    for y in range(image.height()):
-        dark = [x for x in range(right - 24, right)
-                if image.pixelColor(x, y).lightness() < 150]
+    for y in range(10):  # the arrow sits above the title
+        dark = [x for x in range(left, left + header.sectionSize(section))
+                if image.pixelColor(x, y).lightness() < 235]
         if dark:
             spans.append(max(dark) - min(dark))
     assert len(spans) >= 3, "no arrow drawn"

@@ -1,7 +1,7 @@
 """Columns that fit what they show, and that a person chooses — for every large table.
 
 ``ColumnFitter(view)`` sizes a table's columns from their content: each visible column
-gets the width its title (bold, with room for the sort arrow) and the rows on screen need
+gets the width its title (bold; the sort arrow sits above it) and the rows on screen need
 (pills included, through the column's delegate), and the width left over goes to the
 columns that carry meaning — those declared ``Column(stretch=True)`` in a
 ``LazyTableModel`` (an organization's name), or the ``stretch`` sections given. When the
@@ -26,7 +26,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from PySide6.QtCore import QEvent, QObject, QPoint, Qt, QTimer, Slot
 from PySide6.QtGui import QAction, QFont, QFontMetrics
-from PySide6.QtWidgets import QHeaderView, QMenu, QStyle, QStyleOptionViewItem, QTableView
+from PySide6.QtWidgets import QHeaderView, QMenu, QStyleOptionViewItem, QTableView
 
 from app.gui.context import AppContext
 from app.gui.widgets.remembered import ColumnMemory
@@ -34,7 +34,9 @@ from app.gui.widgets.remembered import ColumnMemory
 __all__ = ["ColumnFitter", "payment_pill_widths", "pill_width"]
 
 #: Padding on both sides of a cell's text, beyond what the delegate asks for.
-CELL_PADDING = 14
+CELL_PADDING = 10
+#: A title's padding in the style sheet (8 px each side) and a little air.
+HEADER_PADDING = 26
 #: The narrowest a column that carries meaning becomes before the table scrolls sideways.
 MIN_STRETCH = 180
 
@@ -150,17 +152,15 @@ class ColumnFitter(QObject):
             self.memory.save()
 
     def content_width(self, section: int) -> int:
-        """What the title (bold, with the sort arrow) and the rows on screen need."""
+        """What the title (bold, in the style sheet's padding; the sort arrow sits above
+        it) and the rows on screen need."""
         title_font = QFont(self.header.font())
         title_font.setBold(True)
         metrics = QFontMetrics(title_font)
         model = self.view.model()
         title = str(model.headerData(section, Qt.Orientation.Horizontal) or "")
-        style = self.header.style()
-        arrow = style.pixelMetric(QStyle.PixelMetric.PM_HeaderMarkSize, None, self.header)
-        margin = style.pixelMetric(QStyle.PixelMetric.PM_HeaderMargin, None, self.header)
         title_width = max((metrics.horizontalAdvance(line) for line in title.split("\n")),
-                          default=0) + arrow + 4 * margin + CELL_PADDING
+                          default=0) + HEADER_PADDING
         cells = self._cells_width(section)
         return max(title_width, cells + CELL_PADDING if cells > 0 else 0,
                    self.min_widths.get(section, 0), 40)
