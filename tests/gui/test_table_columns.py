@@ -71,7 +71,7 @@ def test_invoice_history_at_the_default_window_cuts_nothing_and_names_get_the_ro
     # The spare width goes to the organization's name: the table fills its width exactly,
     # without sideways scrolling, and names are not cut short needlessly.
     assert sum(header.sectionSize(s) for s in shown) <= view.table.viewport().width()
-    assert header.sectionSize(organization) >= 180
+    assert header.sectionSize(organization) >= 160
     assert not view.table.horizontalScrollBar().isVisible()
 
 

@@ -866,6 +866,8 @@ class OrderSummaryDialog(QDialog):
         self.progress_box.setVisible(running)
         if not running:
             self.page_link.setVisible(False)
+        # While waiting, the progress line and the page's address say what is happening.
+        self.method_note.setVisible(not running and bool(self.method_note.text()))
         self.cancel_button.setEnabled(not running or self._hosted_session_id is not None)
         self.cancel_button.setText(
             "Stop waiting" if running and self._hosted_session_id is not None else "Cancel"

@@ -66,7 +66,7 @@ from app.gui.payments.payment_list import PaymentListView
 from app.gui.widgets import EmptyState, StatusPillDelegate, Tone
 from app.gui.widgets.headers import add_area_header
 from app.gui.widgets.lazy_table import Align, Column, LazyTableModel, Listing, TextTone
-from app.gui.widgets.table_columns import ColumnFitter, payment_pill_widths
+from app.gui.widgets.table_columns import ColumnFitter
 from app.gui.workers import Task, run_task
 
 #: Typing in a filter field waits this long before the search runs.
@@ -391,8 +391,7 @@ class PaymentSearchView(PaymentListView):
         # Columns as wide as what they show; the organization takes the rest. The header's
         # menu chooses the columns; the layout is kept per seat.
         self.columns_fit = ColumnFitter(
-            self.table, menu=True, remember=(self.context, "payment_search"),
-            min_widths=payment_pill_widths(self.table, self.model.columns()))
+            self.table, menu=True, remember=(self.context, "payment_search"))
         self.table.doubleClicked.connect(self._open_row)
 
         self.empty = EmptyState("No payments yet", "")

@@ -59,7 +59,7 @@ from app.gui.payments.upkeep import PaymentUpkeep
 from app.gui.widgets import EmptyState, SearchField, StatusPillDelegate, Tone
 from app.gui.widgets.headers import FilterButtons, add_area_header
 from app.gui.widgets.lazy_table import Align, Column, LazyTableModel, TextTone
-from app.gui.widgets.table_columns import ColumnFitter, payment_pill_widths
+from app.gui.widgets.table_columns import ColumnFitter
 
 log = logging.getLogger(__name__)
 
@@ -140,6 +140,8 @@ def transaction_columns(
             lambda r: money_text(r.surcharge.minor, r.surcharge.currency, locale),
             align=Align.RIGHT,
             tone=lambda r: TextTone.NORMAL if r.surcharge.minor else TextTone.MUTED,
+            # Only where a card surcharge is charged: in the header's menu, and the detail.
+            shown=False,
         ),
         # In the payment's detail; a column to choose in the header's menu.
         Column("Gateway transaction ID", lambda r: r.gateway_transaction_id or "", shown=False),
@@ -292,8 +294,7 @@ class TransactionsView(PaymentListView):
         self.columns_fit = ColumnFitter(
             self.table, menu=True,
             remember=(self.context, "transactions" if self.organization_id is None
-                      else "organization_transactions"),
-            min_widths=payment_pill_widths(self.table, self.model.columns()))
+                      else "organization_transactions"))
         self.table.selectionModel().selectionChanged.connect(self._update_actions)
         open_action = QAction("Open", self.table)
         open_action.setShortcuts([QKeySequence(Qt.Key.Key_Return), QKeySequence(Qt.Key.Key_Enter)])

@@ -61,6 +61,7 @@ SCREEN_MODULES: tuple[str, ...] = (
     "app.gui.screenshots.payments",
     "app.gui.screenshots.quickbooks",
     "app.gui.screenshots.authorizenet",
+    "app.gui.screenshots.reading",
 )
 
 #: The Autotask sandbox's seed and size for screenshots: enough for full tables, quick to sync.

@@ -31,14 +31,14 @@ from PySide6.QtWidgets import QHeaderView, QMenu, QStyleOptionViewItem, QTableVi
 from app.gui.context import AppContext
 from app.gui.widgets.remembered import ColumnMemory
 
-__all__ = ["ColumnFitter", "payment_pill_widths", "pill_width"]
+__all__ = ["ColumnFitter", "pill_width"]
 
 #: Padding on both sides of a cell's text, beyond what the delegate asks for.
 CELL_PADDING = 10
 #: A title's padding in the style sheet (8 px each side) and a little air.
 HEADER_PADDING = 26
 #: The narrowest a column that carries meaning becomes before the table scrolls sideways.
-MIN_STRETCH = 180
+MIN_STRETCH = 160
 
 
 def pill_width(view: QTableView, texts: Iterable[str]) -> int:
@@ -48,18 +48,6 @@ def pill_width(view: QTableView, texts: Iterable[str]) -> int:
     font.setBold(True)
     metrics = QFontMetrics(font)
     return max((metrics.horizontalAdvance(text) for text in texts), default=0) + 20 + 16
-
-
-def payment_pill_widths(view: QTableView, columns: Sequence[object]) -> dict[int, int]:
-    """For the payment lists: each pill column as wide as the longest payment, refund or
-    posting status it can show."""
-    from app.core.payments.states import PaymentState, RefundState
-    from app.core.queries.payments import PostingStatus
-
-    texts = [state.label for state in PaymentState] + [state.label for state in RefundState]
-    texts += [status.label for status in PostingStatus]
-    widest = pill_width(view, texts)
-    return {i: widest for i, column in enumerate(columns) if getattr(column, "pill", None)}
 
 
 class ColumnFitter(QObject):
@@ -94,7 +82,6 @@ class ColumnFitter(QObject):
         self._timer.timeout.connect(self.fit)
         self.header.setStretchLastSection(False)
         self.header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        self.header.setTextElideMode(Qt.TextElideMode.ElideRight)
         self._hide_declared()
         self.memory: ColumnMemory | None = None
         if remember is not None:
