@@ -25,7 +25,7 @@ from pathlib import Path
 from types import TracebackType
 
 from PySide6.QtCore import QCoreApplication, Qt, QThread, QUrl, Slot
-from PySide6.QtGui import QDesktopServices, QGuiApplication
+from PySide6.QtGui import QDesktopServices, QGuiApplication, QShowEvent
 from PySide6.QtWidgets import (
     QApplication,
     QDialog,
@@ -188,8 +188,13 @@ class CrashDialog(QDialog):
         layout.addWidget(heading)
         layout.addWidget(happened)
         layout.addWidget(todo)
-        layout.addWidget(self.details_view, 1)
+        layout.addWidget(self.details_view, 100)
+        layout.addStretch(1)  # folded, the words stay together at the top
         layout.addLayout(row)
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        self.close_button.setFocus()  # Enter closes; Tab reaches Details and Copy for support
 
     def support_text(self) -> str:
         """The report "Copy for support" copies: what, when, where — redacted."""

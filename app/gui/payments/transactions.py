@@ -134,7 +134,9 @@ def transaction_columns(
             pill=lambda r: _POSTING_TONES[r.posting_status],
             tooltip=lambda r: r.posting_error,
         ),
-        Column("Method", lambda r: r.method_summary or "", tooltip=lambda r: r.method_summary),
+        # In the payment's detail; the header's menu shows it as a column.
+        Column("Method", lambda r: r.method_summary or "", tooltip=lambda r: r.method_summary,
+               shown=False),
         Column(
             "Surcharge",
             lambda r: money_text(r.surcharge.minor, r.surcharge.currency, locale),

@@ -6,7 +6,10 @@ from __future__ import annotations
 
 from PySide6.QtCore import QCoreApplication
 from PySide6.QtWidgets import QComboBox, QWidget
+from sqlalchemy import select
 
+from app.core.storage.engine import session_scope
+from app.core.storage.models import Invoice
 from app.gui.payments.order_summary import OrderSummaryDialog
 from app.gui.screenshots import ScreenshotSession, register_screen, settle
 from app.gui.screenshots.payments import DIALOG_SIZE, payment_scene
@@ -39,8 +42,29 @@ def _dialog(session: ScreenshotSession, organization: int, invoices: slice
     return dialog
 
 
+def _open_pair(session: ScreenshotSession) -> tuple[int, list[int]]:
+    """An organization with a saved card (the scene saves one for its first six) and two
+    invoices still wholly open, after what the scene and the approved screen paid."""
+    scene = payment_scene(session)
+    for organization_id in scene.organizations[1:6]:
+        with session_scope(session.engine) as s:
+            ids = list(s.scalars(
+                select(Invoice.id).where(
+                    Invoice.organization_id == organization_id,
+                    Invoice.status == "open", Invoice.balance_minor > 0,
+                    Invoice.balance_minor == Invoice.total_minor,
+                ).order_by(Invoice.due_date, Invoice.id).limit(2)))
+        if len(ids) == 2:
+            return organization_id, ids
+    return 0, []
+
+
 def order_summary_partial(session: ScreenshotSession) -> QWidget:
-    dialog = _dialog(session, 5, slice(2, 4))
+    scene = payment_scene(session)
+    organization_id, ids = _open_pair(session)
+    dialog = OrderSummaryDialog(session.context, organization_id, ids, gateway=scene.gateway)
+    session.keep(dialog)
+    _wait_until(lambda: dialog.summary is not None)
     if dialog.summary is not None and dialog.summary.amount is not None:
         half = dialog.summary.amount.minor // 2
         text = dialog._fmt(type(dialog.summary.amount)(half, dialog.summary.amount.currency))

@@ -161,7 +161,9 @@ class SyncArea(QWidget):
         self.nothing_yet.setWordWrap(True)
         self.nothing_yet.setStyleSheet("color: #5B6472;")
         layout.addWidget(self.nothing_yet)
+        # Spare height under the sentence before the first sync; the tables take it after.
         layout.addStretch(1)
+        self._spare = layout.count() - 1
         self._has_runs = False
         self._show_sections()
 
@@ -254,6 +256,9 @@ class SyncArea(QWidget):
             self.quarantine_table.setVisible(False)
             self.quarantine_empty.setVisible(False)
         self.nothing_yet.setVisible(not shown)
+        layout = self.layout()
+        if isinstance(layout, QVBoxLayout):
+            layout.setStretch(self._spare, 0 if self._has_runs else 1)
 
     def _update_buttons(self) -> None:
         running = self.controller.running
