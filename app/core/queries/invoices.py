@@ -901,7 +901,13 @@ _PAYMENT_STATE_LABELS = {
 
 
 def _payment_state_label(state: str) -> str:
-    return _PAYMENT_STATE_LABELS.get(state, state.replace("_", " ").capitalize())
+    """The words every payment screen uses for this state ("Approved", not "Succeeded")."""
+    from app.core.payments.states import PaymentState
+
+    try:
+        return PaymentState(state).label
+    except ValueError:
+        return _PAYMENT_STATE_LABELS.get(state, state.replace("_", " ").capitalize())
 
 
 def _refund_state_label(state: str) -> str:

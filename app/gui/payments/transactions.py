@@ -114,7 +114,9 @@ def transaction_columns(
             )
         )
     columns += [
-        Column("Invoices", lambda r: r.invoices_text, tooltip=lambda r: r.invoices_text),
+        # On an organization's page (no Organization column) the invoices take the room.
+        Column("Invoices", lambda r: r.invoices_text, tooltip=lambda r: r.invoices_text,
+               stretch=not with_organization),
         Column(
             "Amount",
             lambda r: money_text(r.amount.minor, r.amount.currency, locale),
@@ -134,9 +136,10 @@ def transaction_columns(
             pill=lambda r: _POSTING_TONES[r.posting_status],
             tooltip=lambda r: r.posting_error,
         ),
-        # In the payment's detail; the header's menu shows it as a column.
+        # Beside every organization's name there is no room for it: it is in the payment's
+        # detail and in the header's menu. An organization's page has the room.
         Column("Method", lambda r: r.method_summary or "", tooltip=lambda r: r.method_summary,
-               shown=False),
+               shown=not with_organization),
         Column(
             "Surcharge",
             lambda r: money_text(r.surcharge.minor, r.surcharge.currency, locale),

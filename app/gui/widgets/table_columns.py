@@ -118,7 +118,14 @@ class ColumnFitter(QObject):
             wanted = self._stretch
         else:
             wanted = [i for i, c in enumerate(self._declared()) if getattr(c, "stretch", False)]
-        return [s for s in wanted if not self.header.isSectionHidden(s)]
+        shown = [s for s in wanted if not self.header.isSectionHidden(s)]
+        if not shown:
+            # Nothing declared to take the spare width: the last column shown takes it, so
+            # the table never ends in an empty band.
+            visible = [self.header.logicalIndex(v) for v in range(self.header.count())]
+            visible = [s for s in visible if not self.header.isSectionHidden(s)]
+            shown = visible[-1:]
+        return shown
 
     def set_stretch(self, sections: Sequence[int]) -> None:
         self._stretch = list(sections)
