@@ -149,3 +149,30 @@ def test_the_organization_list_adds_up_what_it_shows_and_writes_zero_out(
     assert text.startswith("30 organizations    Open balance ")
     assert f"Open balance {money_text(int(owed or 0), 'USD', 'en_US')}" in text
     assert "Overdue $" in text
+
+
+def test_fitted_widths_are_fitted_again_and_a_person_s_widths_are_kept(
+    ledger: AppContext, qtbot: QtBot
+) -> None:
+    def open_list(width: int) -> OrganizationListView:
+        view = OrganizationListView(ledger)
+        qtbot.addWidget(view)
+        view.resize(width, 600)
+        view.show()
+        settle(qtbot)
+        return view
+
+    narrow = open_list(700)
+    narrow.columns_fit.memory.save()  # type: ignore[union-attr]
+    wide = open_list(1200)
+    # PayDesk's own fitting is redone for the wider window: the name takes the new room.
+    assert wide.columns_fit.auto
+    header = wide.table.horizontalHeader()
+    assert sum(header.sectionSize(s) for s in range(5)) == wide.table.viewport().width()
+    # A width the person set stays, from one start to the next.
+    header.resizeSection(1, 250)
+    assert not wide.columns_fit.auto
+    wide.columns_fit.memory.save()  # type: ignore[union-attr]
+    again = open_list(1200)
+    assert not again.columns_fit.auto
+    assert again.table.horizontalHeader().sectionSize(1) == 250

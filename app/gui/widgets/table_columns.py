@@ -29,7 +29,7 @@ from PySide6.QtGui import QAction, QFont, QFontMetrics
 from PySide6.QtWidgets import QHeaderView, QMenu, QStyleOptionViewItem, QTableView
 
 from app.gui.context import AppContext
-from app.gui.widgets.remembered import ColumnMemory
+from app.gui.widgets.remembered import ColumnMemory, gui_settings
 
 __all__ = ["ColumnFitter", "pill_width"]
 
@@ -73,8 +73,7 @@ class ColumnFitter(QObject):
         #: (the widest status pill, e.g. "Partially paid"): see ``pill_width``.
         self.min_widths = dict(min_widths or {})
         self._stretch = list(stretch) if stretch is not None else None
-        #: Fit by itself (on new rows, on resize) until a person drags a column edge.
-        self.auto = True
+        self._auto = True
         self._fitting = False
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
@@ -84,11 +83,19 @@ class ColumnFitter(QObject):
         self.header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         self._hide_declared()
         self.memory: ColumnMemory | None = None
+        self._auto_setting: tuple[AppContext, str] | None = None
         if remember is not None:
             context, key = remember
             self.memory = ColumnMemory(self.header, context, key)
+            self._auto_setting = (context, f"{self.memory.settings_key}_fitted")
+            # The widths a person set are kept; widths PayDesk fitted are fitted again (the
+            # window, the data and the columns shown may differ from last time).
+            settings = gui_settings(context)
             if self.memory.restored:
-                self.auto = False
+                fitted = settings.value(self._auto_setting[1], "false")
+                self._auto = str(fitted).lower() == "true"
+            settings.setValue(self._auto_setting[1], "true" if self._auto else "false")
+            settings.sync()
         self.header.sectionResized.connect(self._on_section_resized)
         model = view.model()
         loaded = getattr(model, "loaded", None)
@@ -101,6 +108,22 @@ class ColumnFitter(QObject):
         if menu:
             self.header.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
             self.header.customContextMenuRequested.connect(self.show_menu)
+
+    @property
+    def auto(self) -> bool:
+        """Fit by itself (on new rows, on resize) until a person drags a column edge."""
+        return self._auto
+
+    @auto.setter
+    def auto(self, value: bool) -> None:
+        if value == self._auto:
+            return
+        self._auto = value
+        if self._auto_setting is not None:
+            context, key = self._auto_setting
+            settings = gui_settings(context)
+            settings.setValue(key, "true" if value else "false")
+            settings.sync()
 
     # --- which columns ----------------------------------------------------------------------
     def _declared(self) -> list[object]:
