@@ -179,3 +179,28 @@ def test_the_crash_dialog_says_what_happened_and_keeps_the_details_for_support(
     assert copied.startswith("PayDesk ran into an unexpected error.")
     assert "Version: " in copied and "paydesk.log" in copied and "ZeroDivisionError" in copied
     assert "4242 4242 4242 4242" not in copied  # redacted like the log
+
+
+def test_dates_are_written_one_way_everywhere_from_the_locale() -> None:
+    import re
+    from datetime import UTC, datetime
+    from pathlib import Path
+
+    from app.gui.invoices.formatting import date_edit_format, date_text, datetime_text, time_text
+
+    moment = datetime(2026, 12, 4, 23, 25, tzinfo=UTC)
+    local = moment.astimezone()
+    assert date_text(local.date()) == f"{local:%b} {local.day}, {local.year}"
+    assert datetime_text(moment) == f"{date_text(moment)}, {time_text(moment)}"
+    assert re.fullmatch(r"\d{2}\.\d{2}\.\d{4}, \d{2}:\d{2}", datetime_text(moment, "de_DE"))
+    assert date_edit_format() == "MMM d, yyyy" and date_edit_format("de_DE") == "dd.MM.yyyy"
+    # No screen formats a date by hand: every date goes through the functions above.
+    gui = Path(__file__).resolve().parents[2] / "app" / "gui"
+    by_hand = re.compile(r"strftime\(|\{[^{}]*:%[a-zA-Z]")
+    found = [
+        f"{path.relative_to(gui)}:{number}"
+        for path in gui.rglob("*.py")
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if by_hand.search(line) and "UTC" not in line  # the support report's timestamp
+    ]
+    assert not found, found
