@@ -160,3 +160,4 @@ def test_when_the_browser_does_not_open_the_address_is_shown_with_copy_and_open_
     qtbot.waitUntil(lambda: not dialog.running, timeout=10_000)
     assert not address.isVisible()
     wait_for_background_tasks(qtbot)
+

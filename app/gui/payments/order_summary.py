@@ -541,6 +541,9 @@ class OrderSummaryDialog(QDialog):
         self._fill_methods(order.methods)
         self._fill_contacts(order.contacts)
         self.recompute()
+        # Now that the table has its rows, the dialog hugs them: no empty band for one or
+        # two invoices.
+        self.adjustSize()
 
     def _on_load_failed(self, failure: WorkerFailure) -> None:
         from app.gui.errors import describe_exception
