@@ -82,6 +82,11 @@ def test_the_invoice_table_is_as_tall_as_its_rows(
     # No empty band under the last row, and no scrolling to see the rows.
     assert table.height() - header - rows <= 2 * table.frameWidth() + 4
     assert not table.verticalScrollBar().isVisible()
+    # A taller window does not stretch the table into empty rows.
+    before = table.height()
+    dialog.resize(dialog.width(), dialog.height() + 300)
+    QGuiApplication.processEvents()
+    assert table.height() == before
 
 
 def test_a_partial_payment_says_what_is_still_owed(
