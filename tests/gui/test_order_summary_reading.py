@@ -50,6 +50,11 @@ def test_at_its_narrowest_the_pay_button_shows_its_whole_text(
     qtbot: QtBot, world_without_methods: PaymentWorld
 ) -> None:
     dialog = open_dialog(qtbot, world_without_methods)
+    # Large text (a desktop set to a bigger font, or 200 % scaling) makes the text longer.
+    font = dialog.font()
+    font.setPointSizeF(font.pointSizeF() * 1.8)
+    dialog.setFont(font)
+    dialog.recompute()
     pay = child(dialog, QPushButton, "payButton")
     assert "on the secure page" in pay.text()
 
