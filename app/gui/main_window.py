@@ -50,12 +50,13 @@ from PySide6.QtWidgets import (
 )
 from sqlalchemy.engine import make_url
 
-from app.core.setup.steps import is_setup_complete, setup_status
+from app.core.setup.steps import SetupStatus, is_setup_complete, setup_status
 from app.gui.about import AboutDialog, UpdateCheckRunner
 from app.gui.context import AppContext
 from app.gui.widgets import EmptyState, StatusPill, Tone
 from app.gui.widgets.pill import TONE_COLOURS
 from app.gui.widgets.remembered import gui_settings as gui_settings  # used by the areas
+from app.gui.workers import WorkerFailure, run_task
 
 log = logging.getLogger(__name__)
 
@@ -250,14 +251,27 @@ class MainWindow(QMainWindow):
         row.setContentsMargins(16, 8, 16, 8)
         row.addWidget(self.setup_banner_text, 1)
         row.addWidget(self.setup_banner_button)
+        self.setup_banner.hide()  # until the worker has said what is missing
         self.refresh_setup_banner()
         return self.setup_banner
 
     @Slot()
     @Slot(int)
     def refresh_setup_banner(self, _page: int = -1) -> None:
-        """Show the banner, with the first thing missing, while setup is unfinished."""
-        missing = setup_status(self.context.engine, self.context.credentials).missing
+        """Look again (in a worker: the database and the keychain) at what setup still
+        needs, then show the banner with the first thing missing, or hide it."""
+        run_task(
+            "check what setup still needs",
+            setup_status,
+            self.context.engine,
+            self.context.credentials,
+            on_success=self._show_setup_banner,
+            on_failure=self._setup_banner_failed,
+            parent=self,
+        )
+
+    def _show_setup_banner(self, status: SetupStatus) -> None:
+        missing = status.missing
         if not missing:
             self.setup_banner.hide()
             return
@@ -267,6 +281,10 @@ class MainWindow(QMainWindow):
             text += " PayDesk brings in your invoices and organizations once Autotask is connected."
         self.setup_banner_text.setText(text)
         self.setup_banner.show()
+
+    def _setup_banner_failed(self, failure: WorkerFailure) -> None:
+        # The banner is a reminder: it keeps what it said; the log has why it could not look.
+        log.warning("Could not check what setup still needs: %s", failure.exception)
 
     def _build_sidebar(self) -> QWidget:
         sidebar = QWidget()

@@ -129,7 +129,7 @@ def test_the_setup_banner_stops_asking_for_the_currency_once_it_is_chosen(
     win = MainWindow(app_context)
     qtbot.addWidget(win)
     win.show()
-    assert "currency" in win.setup_banner_text.text()
+    qtbot.waitUntil(lambda: "currency" in win.setup_banner_text.text(), timeout=5000)
     win.open_setup()
     assert win.wizard is not None
     # What the wizard's currency page does when the person confirms, then moves on.
