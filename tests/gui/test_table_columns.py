@@ -176,3 +176,21 @@ def test_fitted_widths_are_fitted_again_and_a_person_s_widths_are_kept(
     again = open_list(1200)
     assert not again.columns_fit.auto
     assert again.table.horizontalHeader().sectionSize(1) == 250
+
+
+def test_with_quickbooks_numbers_invoice_history_still_fits_the_default_window(
+    ledger: AppContext, qtbot: QtBot
+) -> None:
+    from sqlalchemy import update
+
+    from app.core.storage.engine import session_scope
+    from app.core.storage.models import Invoice
+
+    with session_scope(ledger.engine) as s:
+        s.execute(update(Invoice).values(qb_doc_number=Invoice.invoice_number))
+    view = _history(ledger, qtbot)
+    header = view.table.horizontalHeader()
+    assert not header.isSectionHidden(COLUMNS.index(InvoiceColumn.QB_NUMBER))
+    shown = [s for s in range(header.count()) if not header.isSectionHidden(s)]
+    assert sum(header.sectionSize(s) for s in shown) <= view.table.viewport().width()
+    assert header.sectionSize(COLUMNS.index(InvoiceColumn.ORGANIZATION)) >= 160

@@ -35,8 +35,8 @@ __all__ = ["ColumnFitter", "pill_width"]
 
 #: Padding on both sides of a cell's text, beyond what the delegate asks for.
 CELL_PADDING = 10
-#: A title's padding in the style sheet (8 px each side) and a little air.
-HEADER_PADDING = 26
+#: A title's padding in the style sheet (8 px each side) and 4 px of air.
+HEADER_PADDING = 20
 #: The narrowest a column that carries meaning becomes before the table scrolls sideways.
 MIN_STRETCH = 160
 
