@@ -116,6 +116,12 @@ class Money:
         Group separators and the currency symbol are accepted; anything else is refused with a
         message that can be shown next to the field.
         """
+        return cls.from_decimal(cls.parse_decimal(text, currency, locale), currency)
+
+    @staticmethod
+    def parse_decimal(text: str, currency: str, locale: str = "en_US") -> Decimal:
+        """The number a person typed, exactly as typed (``"25,000.005"`` →
+        ``Decimal("25000.005")``), before the currency's decimals are checked."""
         from babel.numbers import get_currency_symbol, get_decimal_symbol, get_group_symbol
 
         raw = text.strip()
@@ -135,7 +141,7 @@ class Money:
         cleaned = cleaned.replace(decimal_sep, ".")
         if not _AMOUNT_RE.match(cleaned):
             raise InvalidAmountError(f"“{raw}” is not an amount")
-        return cls.from_decimal(Decimal(cleaned), currency)
+        return Decimal(cleaned)
 
     # --- views --------------------------------------------------------------------------
     @property

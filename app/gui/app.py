@@ -42,6 +42,7 @@ from app.core.storage.engine import DatabaseError, open_database
 from app.gui.context import AppContext
 from app.gui.errors import CrashHandler, describe_exception
 from app.gui.gc import GuiThreadGarbageCollector, freeze_startup_objects
+from app.gui.invoices.formatting import set_display_locale
 from app.gui.resources import ResourceNotFoundError, app_icon, style_sheet
 from app.gui.stopping import StopOnSignals
 from app.gui.theme import apply_theme
@@ -373,6 +374,7 @@ def _run_with_profile(
             # The composition root reads the one fact every screen formats with before the
             # window exists; from here on the GUI thread reads nothing (workers do).
             context.currency()
+            set_display_locale(context.locale)
             return _run_window(app, context, starter, crash_handler, instance_server)
         finally:
             engine.dispose()

@@ -4,7 +4,8 @@
   (a background task failed, a database could not be opened). The message says what happened
   and what to do; technical details sit behind "Show Details".
 * ``CrashDialog`` — an exception nobody expected reached ``sys.excepthook``. The traceback is
-  logged (redacted) and the dialog says where the log is, so the person can send it to support.
+  logged (redacted); the dialog says what happened and what to do, keeps the details behind
+  "Details", and "Copy for support" copies a redacted report for IT support.
 * ``describe_exception(exc)`` — the sentence a bookkeeper sees for an exception.
 
 Every function here runs on the GUI thread. Dialogs are opened window-modal with ``open()``
@@ -16,13 +17,15 @@ from __future__ import annotations
 
 import html
 import logging
+import platform
 import sys
 import traceback
+from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 
 from PySide6.QtCore import QCoreApplication, Qt, QThread, QUrl, Slot
-from PySide6.QtGui import QDesktopServices, QGuiApplication
+from PySide6.QtGui import QDesktopServices, QGuiApplication, QShowEvent
 from PySide6.QtWidgets import (
     QApplication,
     QDialog,
@@ -36,6 +39,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app import __version__
 from app.core.logs import redact
 
 log = logging.getLogger(__name__)
@@ -104,7 +108,12 @@ def show_exception(parent: QWidget | None, title: str, exc: BaseException) -> QM
 
 
 class CrashDialog(QDialog):
-    """Shown when an exception reached ``sys.excepthook``: says what to do, offers details."""
+    """Shown when an exception reached ``sys.excepthook``.
+
+    It says what happened and what to do, in a bookkeeper's words; the technical details
+    stay folded behind **Details**, and **Copy for support** puts a redacted report (version,
+    system, time, log file, details) on the clipboard to paste into a message to IT support.
+    """
 
     def __init__(
         self,
@@ -115,75 +124,107 @@ class CrashDialog(QDialog):
         super().__init__(parent)
         self.setObjectName("crashDialog")
         self.setWindowTitle("PayDesk — Something went wrong")
-        self.setMinimumWidth(520)
+        self.setMinimumWidth(560)
         self._log_file = log_file
         self.details = details
+        self.happened_at = datetime.now(UTC)
 
-        heading = QLabel("PayDesk ran into a problem it did not expect.")
+        heading = QLabel("Something went wrong in PayDesk")
         heading.setObjectName("dialogHeading")
-        where = (
-            f"The details were written to the log file:<br><code>{_escape(str(log_file))}</code>"
-            if log_file is not None
-            else "The details are below."
+        happened = QLabel(
+            "<b>What happened</b><br>PayDesk stopped what it was doing because of an error "
+            "it did not expect. That step may not have finished. Payments PayDesk had already "
+            "recorded are kept, and none is ever charged twice."
         )
-        body = QLabel(
-            "What you were doing may not have finished. Payments PayDesk already recorded are "
-            "kept in its database.<br><br>"
-            f"{where}<br><br>"
-            "You can keep working. If this happens again, close and reopen PayDesk, and send "
-            "the log file to your IT support."
+        happened.setObjectName("crashWhatHappened")
+        todo = QLabel(
+            "<b>What to do</b><br>Check that what you were doing is done — for a payment, "
+            "look it up in Transactions before trying again. You can keep working. If this "
+            "happens again, click <b>Copy for support</b> and send what it copies to your IT "
+            "support"
+            + (", with the log file (Open Log Folder)." if log_file is not None else ".")
         )
-        body.setWordWrap(True)
-        body.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        todo.setObjectName("crashWhatToDo")
+        for label in (happened, todo):
+            label.setWordWrap(True)
+            label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
         self.details_view = QPlainTextEdit(details)
         self.details_view.setReadOnly(True)
         self.details_view.setObjectName("crashDetails")
+        self.details_view.setAccessibleName("Technical details for support")
         self.details_view.setVisible(False)
         self.details_view.setMinimumHeight(180)
 
-        self.details_button = QPushButton("Show Details")
+        self.details_button = QPushButton("Details")
+        self.details_button.setObjectName("crashDetailsButton")
         self.details_button.setCheckable(True)
+        self.details_button.setToolTip("Show the technical details (for IT support)")
         self.details_button.toggled.connect(self._toggle_details)
-        copy_button = QPushButton("Copy Details")
-        copy_button.clicked.connect(self._copy_details)
+        self.copy_button = QPushButton("Copy for support")
+        self.copy_button.setObjectName("crashCopyButton")
+        self.copy_button.setToolTip("Copy a report for IT support; card and account numbers "
+                                    "and passwords are left out")
+        self.copy_button.clicked.connect(self._copy_details)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
         buttons.accepted.connect(self.accept)
         # Enter closes the dialog (it must not unfold the traceback), and Close has the focus.
         self.close_button = buttons.button(QDialogButtonBox.StandardButton.Close)
-        for button in (self.details_button, copy_button):
+        for button in (self.details_button, self.copy_button):
             button.setAutoDefault(False)
         self.close_button.setDefault(True)
         self.close_button.setFocus()
         if log_file is not None:
             open_logs = QPushButton("Open Log Folder")
             open_logs.setAutoDefault(False)
+            open_logs.setToolTip(str(log_file))
             open_logs.clicked.connect(self._open_log_folder)
             buttons.addButton(open_logs, QDialogButtonBox.ButtonRole.ActionRole)
 
         row = QHBoxLayout()
         row.addWidget(self.details_button)
-        row.addWidget(copy_button)
+        row.addWidget(self.copy_button)
         row.addStretch(1)
         row.addWidget(buttons)
 
         layout = QVBoxLayout(self)
         layout.setSpacing(12)
         layout.addWidget(heading)
-        layout.addWidget(body)
-        layout.addWidget(self.details_view, 1)
+        layout.addWidget(happened)
+        layout.addWidget(todo)
+        layout.addWidget(self.details_view, 100)
+        layout.addStretch(1)  # folded, the words stay together at the top
         layout.addLayout(row)
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        self.close_button.setFocus()  # Enter closes; Tab reaches Details and Copy for support
+
+    def support_text(self) -> str:
+        """The report "Copy for support" copies: what, when, where — redacted."""
+        lines = [
+            "PayDesk ran into an unexpected error.",
+            f"Version: {__version__}",
+            f"System: {platform.system()} {platform.release()} ({platform.machine()}), "
+            f"Python {platform.python_version()}",
+            f"When: {self.happened_at:%Y-%m-%d %H:%M:%S} UTC",
+        ]
+        if self._log_file is not None:
+            lines.append(f"Log file: {self._log_file}")
+        lines += ["", "Details:", self.details.rstrip()]
+        return redact("\n".join(lines))
 
     @Slot(bool)
     def _toggle_details(self, shown: bool) -> None:
         self.details_view.setVisible(shown)
-        self.details_button.setText("Hide Details" if shown else "Show Details")
+        self.details_button.setText("Hide Details" if shown else "Details")
         self.adjustSize()
 
     @Slot()
     def _copy_details(self) -> None:
-        QGuiApplication.clipboard().setText(self.details)
+        QGuiApplication.clipboard().setText(self.support_text())
+        self.copy_button.setText("Copied")
 
     @Slot()
     def _open_log_folder(self) -> None:

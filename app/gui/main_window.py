@@ -60,7 +60,7 @@ from app.gui.widgets import EmptyState, StatusPill, Tone
 from app.gui.widgets.accessible import describe
 from app.gui.widgets.pill import TONE_COLOURS
 from app.gui.widgets.remembered import gui_settings as gui_settings  # used by the areas
-from app.gui.workers import run_task
+from app.gui.workers import WorkerFailure, run_task
 
 log = logging.getLogger(__name__)
 
@@ -273,9 +273,9 @@ class MainWindow(QMainWindow):
         self.refresh_setup_banner()
         return self.setup_banner
 
-    @Slot()
-    def refresh_setup_banner(self) -> None:
-        """Read again what Setup is missing (a worker); the banner follows."""
+    def refresh_setup_banner(self, _page: int = -1) -> None:
+        """Read again what Setup is missing (a worker); the banner follows. Also connected
+        to the wizard's page changes, so the banner stops asking for what was just given."""
         self.check_setup(open_if_needed=False)
 
     def check_setup(self, *, open_if_needed: bool) -> None:
@@ -283,7 +283,8 @@ class MainWindow(QMainWindow):
         (at first start) open Setup on its own."""
         run_task("read what Setup is missing", setup_status, self.context.engine,
                  self.context.credentials,
-                 on_success=partial(self._setup_read, open_if_needed))
+                 on_success=partial(self._setup_read, open_if_needed),
+                 on_failure=self._setup_banner_failed)
 
     def open_setup_when_needed(self) -> None:
         """At start: open Setup on its own while something PayDesk needs is missing — the
@@ -314,6 +315,10 @@ class MainWindow(QMainWindow):
             text += " PayDesk brings in your invoices and organizations once Autotask is connected."
         self.setup_banner_text.setText(text)
         self.setup_banner.show()
+
+    def _setup_banner_failed(self, failure: WorkerFailure) -> None:
+        # The banner is a reminder: it keeps what it said; the log has why it could not look.
+        log.warning("Could not check what setup still needs: %s", failure.exception)
 
     def _build_sidebar(self) -> QWidget:
         sidebar = QWidget()
@@ -461,6 +466,11 @@ class MainWindow(QMainWindow):
             raise TypeError(f"{WIZARD_CLASS} is not a dialog")
         wizard.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
         wizard.finished.connect(self._on_setup_finished)
+        # The banner behind the wizard follows it: once the currency is chosen (or Autotask
+        # connected) and the person moves on, it stops asking for it.
+        page_changed = getattr(wizard, "currentIdChanged", None)
+        if page_changed is not None:
+            page_changed.connect(self.refresh_setup_banner)
         self.wizard = wizard
         wizard.open()
 

@@ -381,7 +381,9 @@ def test_organization_list_shows_nothing_owed_one_way_and_greys_inactive_rows(
                               last_payment_date=None)
     money = (OrganizationColumn.OPEN_INVOICES, OrganizationColumn.OPEN_BALANCE,
              OrganizationColumn.OVERDUE)
-    assert [model.cell_text(settled, c) for c in money] == ["", "", ""]
+    # Zero is written out as everywhere ($0.00), greyed so what is owed stands out.
+    assert [model.cell_text(settled, c) for c in money] == ["0", "$0.00", "$0.00"]
+    assert {model.cell_color(settled, c).name() for c in money} == {"#6b7280"}
     owing = replace(settled, open_invoices=2, open_balance_minor=150_000, overdue_minor=50_000)
     assert [model.cell_text(owing, c) for c in money] == ["2", "$1,500.00", "$500.00"]
     assert model.cell_color(owing, OrganizationColumn.OVERDUE).name() == "#a02727"

@@ -52,7 +52,10 @@ def test_sales_and_refunds_with_autotask_columns_filters_and_csv(
     view = make_view(qtbot, world.context)
 
     assert view.table.objectName() == "paymentSearchTable"
-    assert view.count_label.text() == "2 sales, 1 refund"
+    # Counts and money totals of what is listed: $1,650.50 taken (the declined attempt took
+    # nothing), $25.00 refunded.
+    assert view.count_label.text() == (
+        "2 sales, 1 refund    Taken $1,650.50    Refunded $25.00    Net $1,625.50")
     titles = [c.title for c in view.model.columns()]
     for title in ("Type", "Sale Amount", "Payment Amount", "Applied Amount", "Unapplied Amount",
                   "Refund Amount", "Transaction ID", "Date", "Contact", "Method"):
@@ -60,8 +63,9 @@ def test_sales_and_refunds_with_autotask_columns_filters_and_csv(
     assert column(view, "Type") == ["Refund", "Sale", "Sale"]
     assert column(view, "Refund Amount")[0] == "$25.00"
     assert column(view, "Sale Amount")[2] == "$1,650.50"
-    # The declined attempt took nothing: no Sale Amount a bookkeeper could add up.
-    assert column(view, "Sale Amount")[1] == ""
+    # The declined attempt took nothing: its Sale Amount is $0.00 (zero reads the same
+    # everywhere), beside the Payment Amount that was attempted.
+    assert column(view, "Sale Amount")[1] == "$0.00"
     assert column(view, "Payment Amount")[1] == "$99.99"
     sale_column = [c.title for c in view.model.columns()].index("Sale Amount")
     assert view.model.index(1, sale_column).data(Qt.ItemDataRole.ToolTipRole) == (
@@ -77,7 +81,8 @@ def test_sales_and_refunds_with_autotask_columns_filters_and_csv(
             assert cell.data(Qt.ItemDataRole.ToolTipRole) == (
                 "Taken in test mode: no real money moved.")
             assert cell.data(Qt.ItemDataRole.ForegroundRole) is not None
-    assert "grey date and reference" in view.test_banner.text()
+    assert "say “test” after their reference" in view.test_banner.text()
+    assert all(ref.endswith(" (test)") for ref in column(view, "Reference"))
 
     type_combo = view.findChild(QComboBox, "searchType")
     assert type_combo is not None
@@ -133,15 +138,15 @@ def test_a_long_history_is_listed_newest_first_and_rows_come_on_demand(
     history = build_payment_history(set_up_context.engine, payments=total)
     view = make_view(qtbot, set_up_context)
     assert view.model.rowCount() == total + history.refunds
-    assert view.count_label.text() == f"{total:,} sales, {history.refunds} refunds"
+    assert view.count_label.text().startswith(f"{total:,} sales, {history.refunds} refunds    ")
     # Only the pages the view painted were read, not every row.
     assert view.model.fetch_count <= 3
-    assert column_at(view, 0, "Reference") == reference(total)  # newest first
+    assert column_at(view, 0, "Reference") == f"{reference(total)} (test)"  # newest first
     view.table.scrollToBottom()
     qtbot.wait(50)
     wait_for_background_tasks(qtbot)  # the last page comes from a worker
     last = view.model.rowCount() - 1
-    assert column_at(view, last, "Reference") == reference(1)
+    assert column_at(view, last, "Reference") == f"{reference(1)} (test)"
     assert column_at(view, last - 1, "Type") == "Refund"  # 30 seconds after payment 1
     assert view.model.fetch_count <= 6
 

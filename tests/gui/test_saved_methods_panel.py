@@ -54,6 +54,27 @@ def _rows(panel: SavedMethodsPanel) -> list[tuple[str, ...]]:
             for r in range(table.rowCount())]
 
 
+def test_when_the_browser_does_not_open_the_address_is_offered(
+        qtbot: object, context: AppContext, sandbox: GatewaySandbox) -> None:
+    panel = _panel(qtbot, context, make_gateway(sandbox))
+    opened: list[str] = []
+    browser_works = [False]
+    panel.open_url = lambda url: opened.append(url) or browser_works[0]
+    panel.add_button.click()
+    qtbot.waitUntil(lambda: panel.is_waiting, timeout=5000)  # type: ignore[attr-defined]
+    assert "open in your browser" not in panel.waiting_label.text()
+    assert "could not open your browser" in panel.page_link.status.text()
+    assert panel.page_link.address.text() == opened[0]
+    assert panel.page_link.isVisibleTo(panel)
+    browser_works[0] = True
+    panel.page_link.open_button.click()
+    assert opened == [opened[0], opened[0]]
+    assert panel.page_link.status.text() == "The secure page is open in your browser."
+    panel.stop_waiting()
+    qtbot.waitUntil(lambda: not panel.is_waiting, timeout=5000)  # type: ignore[attr-defined]
+    wait_for_background_tasks(qtbot)
+
+
 def test_adding_a_card_on_the_hosted_page(qtbot: object, context: AppContext,
                                           sandbox: GatewaySandbox) -> None:
     panel = _panel(qtbot, context, make_gateway(sandbox))
@@ -67,7 +88,8 @@ def test_adding_a_card_on_the_hosted_page(qtbot: object, context: AppContext,
     assert "Waiting for the form to be completed" in panel.waiting_label.text()
     assert not panel.add_button.isEnabled()
     assert opened and opened[0].startswith(sandbox.url + "/checkout/")
-    panel.copy_link_button.click()  # to send the page to the client instead
+    assert panel.page_link.status.text() == "The secure page is open in your browser."
+    panel.page_link.copy_button.click()  # to send the page to the client instead
     assert QGuiApplication.clipboard().text() == opened[0]
     assert "Send it to the client" in panel.message.text()
 

@@ -58,13 +58,14 @@ def test_transactions_list_payments_newest_first_with_their_status(
     assert [r["Status"] for r in rows] == ["Declined", "Approved"]
     with session_scope(world.context.engine) as s:
         references = dict(s.execute(select(Payment.id, Payment.reference)).all())
-    assert rows[1]["Reference"] == references[first]
-    assert rows[0]["Reference"] == references[declined]
+    # Taken with the sandbox's test keys: the reference says so in words.
+    assert rows[1]["Reference"] == f"{references[first]} (test)"
+    assert rows[0]["Reference"] == f"{references[declined]} (test)"
     assert rows[1]["Organization"] == "Acme Dental Group"
     assert rows[1]["Invoices"] == "1045"
     assert rows[1]["Method"] == "Visa •••• 4242"
     assert rows[1]["Amount"] == "$1,200.00"
-    assert rows[1]["Surcharge"] == "—"
+    assert rows[1]["Surcharge"] == "$0.00"  # zero reads the same everywhere
     assert rows[1]["Gateway transaction ID"].startswith("ch_")
     assert rows[1]["Posting"] == "Waiting to post"
     assert rows[0]["Posting"] == ""

@@ -309,6 +309,13 @@ def compute_order_summary(
         except InvalidAmountError as exc:
             value = None
             amount_error = str(exc)
+            if payable and _typed_more_than(amount, owed, locale):
+                # "25,000.005": both things are wrong, and fixing only the decimals would
+                # still leave an amount that cannot be paid.
+                amount_error = (
+                    f"{amount_error.rstrip('.')}. It is also more than the {fmt(owed)} owed "
+                    "on these invoices; it cannot be overpaid."
+                )
     if value is not None and amount_error is None and payable:
         amount_error = _amount_problem(value, owed, fmt)
 
@@ -407,6 +414,17 @@ def _read_amount(raw: str | Money, currency: str, locale: str) -> Money:
             raise InvalidAmountError(f"Enter the amount in {currency}.")
         return raw
     return Money.parse(raw, currency, locale)
+
+
+def _typed_more_than(raw: str | Money, owed: Money, locale: str) -> bool:
+    """Whether the number typed (even one that is not a valid amount) exceeds ``owed``."""
+    if isinstance(raw, Money):
+        return False
+    try:
+        typed = Money.parse_decimal(raw, owed.currency, locale)
+    except InvalidAmountError:
+        return False
+    return typed.is_finite() and typed > owed.to_decimal()
 
 
 def _amount_problem(value: Money, owed: Money, fmt: Any) -> str | None:

@@ -92,6 +92,7 @@ class InvoiceColumn(enum.StrEnum):
     ORGANIZATION = "organization"
     INVOICE_DATE = "invoice_date"
     DUE_DATE = "due_date"
+    DAYS_OVERDUE = "days_overdue"
     TOTAL = "total"
     PAID = "paid"
     BALANCE = "balance"
@@ -114,6 +115,7 @@ _COLUMN_TITLES = {
     InvoiceColumn.ORGANIZATION: "Organization",
     InvoiceColumn.INVOICE_DATE: "Invoice date",
     InvoiceColumn.DUE_DATE: "Due date",
+    InvoiceColumn.DAYS_OVERDUE: "Days overdue",
     InvoiceColumn.TOTAL: "Total",
     InvoiceColumn.PAID: "Paid",
     InvoiceColumn.BALANCE: "Balance",
@@ -160,6 +162,8 @@ class InvoiceRow:
     status: InvoiceStatus
     payment_terms: str | None
     last_payment_date: date | None
+    #: Days past the due date of an invoice that still owes money (None when not overdue).
+    days_overdue: int | None = None
 
     @property
     def is_payable(self) -> bool:
@@ -263,6 +267,22 @@ _STATUS_RANK = {
 }
 
 
+def _overdue_condition(today: date) -> ColumnElement[bool]:
+    """Still owes money and is past its due date (what ``days_overdue`` counts)."""
+    return and_(Invoice.status.in_(PAYABLE_STATUSES), Invoice.balance_minor > 0,
+                Invoice.due_date < today)
+
+
+def days_overdue(status: InvoiceStatus, due_date: date | None, balance_minor: int,
+                 today: date) -> int | None:
+    """Days past ``due_date`` of an invoice that still owes money; None when not overdue."""
+    if due_date is None or balance_minor <= 0 or due_date >= today:
+        return None
+    if status not in (InvoiceStatus.OPEN, InvoiceStatus.PARTIALLY_PAID, InvoiceStatus.OVERDUE):
+        return None
+    return (today - due_date).days
+
+
 def _not_overdue(today: date) -> ColumnElement[bool]:
     return or_(Invoice.due_date.is_(None), Invoice.due_date >= today)
 
@@ -335,6 +355,13 @@ def _ordered_ids(query: InvoiceQuery, today: date) -> Select[Any]:
         keys = [PaymentTerm.name]
     elif column is InvoiceColumn.STATUS:
         keys = [case(_STATUS_RANK, value=display_status_sql(today), else_=literal(9))]
+    elif column is InvoiceColumn.DAYS_OVERDUE:
+        # Fewest days first: invoices not overdue, then the latest due date first.
+        overdue = case((_overdue_condition(today), literal(1)), else_=literal(0))
+        keys = [overdue, Invoice.due_date.desc()]
+        if query.descending:
+            return stmt.order_by(overdue.desc(), Invoice.due_date, Invoice.id.desc())
+        return stmt.order_by(*keys, Invoice.id)
     else:
         keys = [_SIMPLE_SORT_KEYS[column]]
     keys.append(Invoice.id)
@@ -584,6 +611,7 @@ def _to_row(values: Sequence[object], today: date) -> InvoiceRow:
     assert isinstance(total, int) and isinstance(paid, int) and isinstance(balance, int)
     assert isinstance(status, str)
     due = due_date if isinstance(due_date, date) else None
+    shown_status = display_status(status, due, today, total)
     return InvoiceRow(
         id=invoice_id,
         invoice_number=str(number) if number is not None else str(invoice_id),
@@ -597,9 +625,10 @@ def _to_row(values: Sequence[object], today: date) -> InvoiceRow:
         total_minor=total,
         amount_paid_minor=paid,
         balance_minor=balance,
-        status=display_status(status, due, today, total),
+        status=shown_status,
         payment_terms=str(terms) if terms is not None else None,
         last_payment_date=last_payment if isinstance(last_payment, date) else None,
+        days_overdue=days_overdue(shown_status, due, balance, today),
     )
 
 
@@ -661,6 +690,8 @@ def invoice_export_cell(row: InvoiceRow, column: InvoiceColumn, currency: str) -
             return row.invoice_date.isoformat() if row.invoice_date else ""
         case InvoiceColumn.DUE_DATE:
             return row.due_date.isoformat() if row.due_date else ""
+        case InvoiceColumn.DAYS_OVERDUE:
+            return str(row.days_overdue) if row.days_overdue is not None else ""
         case InvoiceColumn.TOTAL:
             return Money(row.total_minor, currency).plain()
         case InvoiceColumn.PAID:
@@ -888,7 +919,13 @@ _PAYMENT_STATE_LABELS = {
 
 
 def _payment_state_label(state: str) -> str:
-    return _PAYMENT_STATE_LABELS.get(state, state.replace("_", " ").capitalize())
+    """The words every payment screen uses for this state ("Approved", not "Succeeded")."""
+    from app.core.payments.states import PaymentState
+
+    try:
+        return PaymentState(state).label
+    except ValueError:
+        return _PAYMENT_STATE_LABELS.get(state, state.replace("_", " ").capitalize())
 
 
 def _refund_state_label(state: str) -> str:

@@ -179,6 +179,39 @@ def organization_ids(
     return list(connection.execute(stmt).scalars())
 
 
+@dataclass(frozen=True, slots=True)
+class OrganizationTotals:
+    """What the listed organizations owe together (the list's totals line)."""
+
+    count: int
+    open_balance_minor: int
+    overdue_minor: int
+
+
+def organization_totals(
+    connection: Connection | Session, query: OrganizationQuery, today: date
+) -> OrganizationTotals:
+    """Count, open balance and overdue amount of the organizations ``query`` lists, added up
+    in the database (one aggregate over their invoices). Runs in a worker."""
+    term = clean_search(query.search)
+    count_stmt: Select[Any] = select(func.count(Organization.id))
+    if term:
+        count_stmt = count_stmt.where(
+            func.lower(Organization.name).like(_like_pattern(term), escape="\\"))
+    payable = Invoice.status.in_(PAYABLE_STATUSES)
+    overdue = and_(payable, Invoice.due_date < today)
+    money_stmt: Select[Any] = select(
+        func.coalesce(func.sum(case((payable, Invoice.balance_minor), else_=literal(0))), 0),
+        func.coalesce(func.sum(case((overdue, Invoice.balance_minor), else_=literal(0))), 0),
+    ).join(Organization, Organization.id == Invoice.organization_id)
+    if term:
+        money_stmt = money_stmt.where(
+            func.lower(Organization.name).like(_like_pattern(term), escape="\\"))
+    count = int(connection.execute(count_stmt).scalar_one() or 0)
+    balance, overdue_sum = connection.execute(money_stmt).one()
+    return OrganizationTotals(count, int(balance or 0), int(overdue_sum or 0))
+
+
 def organization_rows(
     connection: Connection | Session, ids: Iterable[int], today: date
 ) -> dict[int, OrganizationRow]:

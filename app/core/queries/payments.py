@@ -61,6 +61,7 @@ __all__ = [
     "PaymentDetail",
     "PaymentSearchCriteria",
     "PaymentSearchRow",
+    "PaymentSearchTotals",
     "PostingStatus",
     "PostingView",
     "RefundView",
@@ -74,6 +75,7 @@ __all__ = [
     "payment_detail",
     "payment_search_ids",
     "payment_search_rows",
+    "payment_search_totals",
     "posting_status_of",
     "transaction_ids",
     "transaction_rows",
@@ -371,11 +373,11 @@ class PaymentSearchRow:
 
     Only money the gateway took is a sale amount (:data:`SALE_TAKEN_STATES`). An attempt that
     took nothing — declined, failed, expired, returned by the bank, or not finished yet — has
-    a blank Sale Amount (``None``), so the column adds up to money actually received and a
-    declined row cannot be read as money in the bank; its Payment Amount still says what was
-    attempted, and Applied and Unapplied are zero. A voided bank debit keeps its Sale Amount
-    because its void appears as a Refund row that offsets it. Sorting by amount sorts such
-    attempts as zero, as shown.
+    a Sale Amount of zero, so the column adds up to money actually received and a declined
+    row cannot be read as money in the bank; its Payment Amount still says what was
+    attempted, and Applied and Unapplied are zero. (Refund rows have no Sale Amount: None.)
+    A voided bank debit keeps its Sale Amount because its void appears as a Refund row that
+    offsets it. Sorting by amount sorts such attempts as zero, as shown.
     """
 
     key: SearchKey
@@ -490,6 +492,47 @@ def _dates(query: Select[Any], column: Any, criteria: PaymentSearchCriteria) -> 
         end = datetime.combine(criteria.date_to + timedelta(days=1), time.min, UTC)
         query = query.where(column < end)
     return query
+
+
+#: Refunds whose money went back to the client (they count in the refunds total).
+REFUND_GIVEN_STATES: tuple[str, ...] = (RefundState.PENDING.value, RefundState.SUCCEEDED.value)
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentSearchTotals:
+    """What the rows Payment Search lists add up to (minor units, internal currency)."""
+
+    sales: int
+    refunds: int
+    #: Money the gateway took (the Sale Amount column's sum).
+    sale_minor: int
+    #: Money given back (refunds pending or done).
+    refund_minor: int
+
+    @property
+    def net_minor(self) -> int:
+        return self.sale_minor - self.refund_minor
+
+
+def payment_search_totals(engine: Engine, criteria: PaymentSearchCriteria) -> PaymentSearchTotals:
+    """Counts and money totals of every row matching ``criteria``, added up in the database
+    with the same filters as ``payment_search_ids``. Runs in a worker."""
+    sales = refunds = sale_minor = refund_minor = 0
+    with engine.connect() as connection:
+        if criteria.type in (None, SearchType.SALE):
+            part = _sale_query(criteria).subquery()
+            count, total = connection.execute(
+                select(func.count(), func.coalesce(func.sum(part.c.amount), 0))
+            ).one()
+            sales, sale_minor = int(count or 0), int(total or 0)
+        if criteria.type in (None, SearchType.REFUND):
+            part = _refund_query(criteria).add_columns(Refund.state.label("state")).subquery()
+            given = case((part.c.state.in_(REFUND_GIVEN_STATES), part.c.amount), else_=0)
+            count, total = connection.execute(
+                select(func.count(), func.coalesce(func.sum(given), 0))
+            ).one()
+            refunds, refund_minor = int(count or 0), int(total or 0)
+    return PaymentSearchTotals(sales, refunds, sale_minor, refund_minor)
 
 
 def payment_search_ids(
@@ -609,8 +652,7 @@ def payment_search_rows(engine: Engine, keys: Sequence[SearchKey]) -> list[Payme
                     date=p.created_at,
                     organization_name=names.get(p.organization_id)
                     or f"Organization {p.organization_id}",
-                    sale_amount=Money(p.total_minor, c) if p.state in SALE_TAKEN_STATES
-                    else None,
+                    sale_amount=Money(p.total_minor if p.state in SALE_TAKEN_STATES else 0, c),
                     payment_amount=Money(p.amount_minor, c),
                     applied_amount=Money(applied_minor, c),
                     unapplied_amount=Money(p.amount_minor - applied_minor, c)

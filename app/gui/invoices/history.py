@@ -36,14 +36,11 @@ from PySide6.QtCore import (
     QSettings,
     QSize,
     Qt,
-    QTimer,
     Signal,
     Slot,
 )
 from PySide6.QtGui import (
     QAction,
-    QFont,
-    QFontMetrics,
     QGuiApplication,
     QKeySequence,
     QResizeEvent,
@@ -81,11 +78,12 @@ from app.core.queries.invoices import (
 )
 from app.gui.changes import RefreshOnChange
 from app.gui.context import AppContext
-from app.gui.invoices.formatting import date_text, local_today, money_text
+from app.gui.invoices.formatting import date_edit_format, local_today, money_text
 from app.gui.invoices.model import COLUMNS, InvoiceHistoryModel
 from app.gui.widgets import EmptyState, SearchField
 from app.gui.widgets.accessible import describe
 from app.gui.widgets.keys import add_open_shortcut
+from app.gui.widgets.table_columns import ColumnFitter
 from app.gui.workers import Task, WorkerFailure, run_task
 
 log = logging.getLogger(__name__)
@@ -232,7 +230,7 @@ class InvoiceHistoryView(QWidget):
         self.date_to.setObjectName("invoiceDateTo")
         for edit in (self.date_from, self.date_to):
             edit.setCalendarPopup(True)
-            edit.setDisplayFormat("yyyy-MM-dd")
+            edit.setDisplayFormat(date_edit_format(self.model.locale))
             edit.dateChanged.connect(self._on_filters_changed)
             edit.setVisible(False)
         self.date_and = QLabel("and")
@@ -302,15 +300,16 @@ class InvoiceHistoryView(QWidget):
         self.reveal_quickbooks_numbers()
         if self._fixed_organization is not None:
             self.table.setColumnHidden(COLUMNS.index(InvoiceColumn.ORGANIZATION), True)
-        for section, width in enumerate(self._default_widths()):
-            header.resizeSection(section, width)
-        # Until the person resizes a column, the Organization column takes the spare width.
-        self._fit_organization = True
-        header.sectionResized.connect(self._on_section_resized)
-        # Rows arriving from a worker bring the vertical scroll bar, narrowing the viewport:
-        # fit the Organization column again once the table has laid itself out.
-        self.table.verticalScrollBar().rangeChanged.connect(self._on_scroll_range_changed)
         self.table.setIconSize(QSize(160, 20))
+        # Columns as wide as what they show; the Organization column (Terms on an
+        # organization's page) takes the spare width, until the person drags a column edge.
+        status_section = COLUMNS.index(InvoiceColumn.STATUS)
+        widest_pill = max(int(p.width() / p.devicePixelRatio()) for p in self.model._pills.values())
+        self.columns_fit = ColumnFitter(self.table, stretch=self._stretch_sections(),
+                                        min_widths={status_section: widest_pill + 16})
+        # Rows arriving from a worker bring the vertical scroll bar, narrowing the viewport:
+        # fit again once the table has laid itself out.
+        self.table.verticalScrollBar().rangeChanged.connect(self._on_scroll_range_changed)
         self.table.selectionModel().selectionChanged.connect(self._on_selection_changed)
         self.model.idsReset.connect(self._update_after_reset)
         self.model.loaded.connect(self._after_load)
@@ -372,39 +371,26 @@ class InvoiceHistoryView(QWidget):
         layout.addLayout(self.toolbar)
         self._update_open_actions()
 
-    @Slot(int, int, int)
-    def _on_section_resized(self, section: int, _old: int, _new: int) -> None:
-        if self._fitting:
-            return
-        if QGuiApplication.mouseButtons() != Qt.MouseButton.NoButton:
-            self._fit_organization = False  # a person dragged a column edge
+    @property
+    def _fit_organization(self) -> bool:
+        """Whether the columns still fit themselves (no column edge dragged by a person)."""
+        return self.columns_fit.auto
 
-    _fitting = False
+    @_fit_organization.setter
+    def _fit_organization(self, value: bool) -> None:
+        self.columns_fit.auto = value
+
+    def _stretch_sections(self) -> list[int]:
+        if self._fixed_organization is not None:
+            return [COLUMNS.index(InvoiceColumn.TERMS)]
+        return [COLUMNS.index(InvoiceColumn.ORGANIZATION)]
 
     @Slot(int, int)
     def _on_scroll_range_changed(self, _minimum: int, _maximum: int) -> None:
-        QTimer.singleShot(0, self._fit_organization_column)
+        self.columns_fit.schedule()
 
     def _fit_organization_column(self) -> None:
-        # The Organization column, or Terms when the view shows one organization only.
-        organization = COLUMNS.index(InvoiceColumn.ORGANIZATION)
-        if self.table.isColumnHidden(organization):
-            organization = COLUMNS.index(InvoiceColumn.TERMS)
-        if not self._fit_organization or self.table.isColumnHidden(organization):
-            return
-        header = self.table.horizontalHeader()
-        others = sum(
-            header.sectionSize(section)
-            for section in range(len(COLUMNS))
-            if section != organization and not header.isSectionHidden(section)
-        )
-        available = self.table.viewport().width() - others
-        minimum = self._default_widths()[organization]
-        self._fitting = True
-        try:
-            header.resizeSection(organization, max(minimum, available))
-        finally:
-            self._fitting = False
+        self.columns_fit.schedule()
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
@@ -413,41 +399,6 @@ class InvoiceHistoryView(QWidget):
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
         self._fit_organization_column()
-
-    def _default_widths(self) -> list[int]:
-        """Widths that fit the longest usual value and the bold title with its sort arrow;
-        the Organization column takes what is left of a 1,024-pixel table."""
-        cell = QFontMetrics(self.table.font())
-        bold = QFont(self.table.horizontalHeader().font())
-        bold.setBold(True)
-        title = QFontMetrics(bold)
-        sample_date = date_text(date(2026, 12, 30), self.model.locale)
-        sample_money = money_text(9_999_999, self.model.currency, self.model.locale)
-        samples = {
-            InvoiceColumn.NUMBER: "2026-1234",
-            InvoiceColumn.QB_NUMBER: "10234",
-            InvoiceColumn.INVOICE_DATE: sample_date,
-            InvoiceColumn.DUE_DATE: sample_date,
-            InvoiceColumn.LAST_PAYMENT: sample_date,
-            InvoiceColumn.TOTAL: sample_money,
-            InvoiceColumn.PAID: sample_money,
-            InvoiceColumn.BALANCE: sample_money,
-            InvoiceColumn.STATUS: InvoiceStatus.PARTIALLY_PAID.label + "M",
-            InvoiceColumn.TERMS: "Net 30",
-        }
-        widths = {
-            column: max(
-                cell.horizontalAdvance(samples.get(column, "")) + 16,
-                title.horizontalAdvance(column.heading) + 18,
-            )
-            for column in COLUMNS
-        }
-        shown = [c for c in COLUMNS if not self.table.isColumnHidden(COLUMNS.index(c))]
-        rest = 1_024 - sum(
-            w for c, w in widths.items() if c is not InvoiceColumn.ORGANIZATION and c in shown
-        )
-        widths[InvoiceColumn.ORGANIZATION] = max(150, rest)
-        return [widths[column] for column in COLUMNS]
 
     # --- extension points ----------------------------------------------------------------
     def add_action(
@@ -683,8 +634,8 @@ class InvoiceHistoryView(QWidget):
         if totals.held_back:
             held = "invoice" if totals.held_back == 1 else "invoices"
             text += f"    {totals.held_back:,} {held} held back — see Sync"
-            tip = (f"{totals.held_back:,} {held} from Autotask could not be stored and "
-                   "are not listed here. The Sync area says why and what to fix in Autotask.")
+            tip = (f"{totals.held_back:,} {held} from Autotask were held back and are not "
+                   "listed here. The Sync area says why and what to fix in Autotask.")
         self.totals.setText(text)
         self.totals.setToolTip(tip)
         self.totals.setAccessibleName(text)
@@ -899,12 +850,14 @@ class InvoiceHistoryView(QWidget):
             action.setCheckable(True)
             action.setChecked(not header.isSectionHidden(section))
             action.setData(section)
+        menu.addSeparator()
+        menu.addAction(self.columns_fit.fit_action)
         chosen = menu.exec(header.viewport().mapToGlobal(position))
-        if chosen is not None:
+        if chosen is not None and chosen.data() is not None:
             self.set_column_visible(COLUMNS[int(chosen.data())], chosen.isChecked())
 
     def set_column_visible(self, column: InvoiceColumn, visible: bool) -> None:
-        self.table.setColumnHidden(COLUMNS.index(column), not visible)
+        self.columns_fit.set_shown(COLUMNS.index(column), visible)
         self._save_settings()
 
     @Slot(QPoint)

@@ -55,6 +55,8 @@ def cell_text(row: InvoiceRow, column: InvoiceColumn, currency: str, locale: str
             return date_text(row.invoice_date, locale)
         case InvoiceColumn.DUE_DATE:
             return date_text(row.due_date, locale)
+        case InvoiceColumn.DAYS_OVERDUE:
+            return str(row.days_overdue) if row.days_overdue is not None else ""
         case InvoiceColumn.TOTAL:
             return money_text(row.total_minor, currency, locale)
         case InvoiceColumn.PAID:
@@ -121,10 +123,16 @@ def invoice_columns(currency: str, locale: str, pills: Mapping[str, QPixmap]) ->
             Column(
                 column.heading,
                 text_of(column),
-                align=Align.RIGHT if column.is_money else Align.LEFT,
+                align=Align.RIGHT
+                if column.is_money or column is InvoiceColumn.DAYS_OVERDUE
+                else Align.LEFT,
                 sort_key=column.value,
                 tooltip=tooltip,
                 header_tooltip="Payment terms" if column is InvoiceColumn.TERMS else "",
+                stretch=column is InvoiceColumn.ORGANIZATION,
+                # Paid is Total less Balance, and Last payment is empty for most open
+                # invoices: both wait in the header's menu, leaving the width to names.
+                shown=column not in (InvoiceColumn.PAID, InvoiceColumn.LAST_PAYMENT),
             )
         )
     return columns

@@ -48,9 +48,11 @@ from app.core.queries.organizations import (
     OrganizationDetail,
     OrganizationQuery,
     OrganizationRow,
+    OrganizationTotals,
     organization_detail,
     organization_ids,
     organization_rows,
+    organization_totals,
 )
 from app.core.storage.engine import session_scope
 from app.gui.changes import RefreshOnChange
@@ -64,6 +66,7 @@ from app.gui.widgets.accessible import describe
 from app.gui.widgets.headers import PageHeader
 from app.gui.widgets.keys import add_open_shortcut
 from app.gui.widgets.lazy_table import Align, Column, LazyTableModel, Listing
+from app.gui.widgets.table_columns import ColumnFitter
 from app.gui.workers import Task, run_task
 
 __all__ = [
@@ -93,6 +96,8 @@ class OrganizationListFacts:
     """What a load of the list learnt besides the ids (built on a pool thread)."""
 
     autotask_connected: bool
+    #: What the listed organizations owe together.
+    totals: OrganizationTotals | None = None
 
 
 class OrganizationListModel(LazyTableModel[int, OrganizationRow]):
@@ -113,6 +118,8 @@ class OrganizationListModel(LazyTableModel[int, OrganizationRow]):
         self._query = OrganizationQuery()
         #: From the last load: whether Setup has connected Autotask (None before a load).
         self.autotask_connected: bool | None = None
+        #: From the last load: what the listed organizations owe together.
+        self.totals: OrganizationTotals | None = None
         super().__init__(
             [
                 Column(
@@ -122,6 +129,7 @@ class OrganizationListModel(LazyTableModel[int, OrganizationRow]):
                     sort_key=column.value,
                     color=partial(self.cell_color, column=column),
                     tooltip=(lambda row: row.name) if column is OrganizationColumn.NAME else None,
+                    stretch=column is OrganizationColumn.NAME,
                 )
                 for column in COLUMNS
             ],
@@ -156,31 +164,29 @@ class OrganizationListModel(LazyTableModel[int, OrganizationRow]):
         def load() -> Listing[int]:  # runs on a pool thread
             with engine.connect() as connection:
                 ids = organization_ids(connection, query, today)
+                totals = organization_totals(connection, query, today)
             # Only an empty list needs to know (to offer Setup or Sync).
             connected = True if ids else load_autotask_connection(engine) is not None
-            return Listing(ids, OrganizationListFacts(connected))
+            return Listing(ids, OrganizationListFacts(connected, totals))
 
         return load
 
     def _on_loaded_facts(self, facts: object) -> None:
         if isinstance(facts, OrganizationListFacts):
             self.autotask_connected = facts.autotask_connected
+            self.totals = facts.totals
 
     def cell_text(self, row: OrganizationRow, column: OrganizationColumn) -> str:
         match column:
             case OrganizationColumn.NAME:
                 return row.name if row.is_active else f"{row.name} (inactive)"
-            # Nothing open or overdue reads as an empty cell in all three columns, so the
-            # organizations that do owe something stand out.
+            # Zero reads as 0 and $0.00, as everywhere in PayDesk (greyed, so the
+            # organizations that do owe something stand out).
             case OrganizationColumn.OPEN_INVOICES:
-                return f"{row.open_invoices:,}" if row.open_invoices else ""
+                return f"{row.open_invoices:,}"
             case OrganizationColumn.OPEN_BALANCE:
-                if not row.open_balance_minor:
-                    return ""
                 return money_text(row.open_balance_minor, self.currency, self.locale)
             case OrganizationColumn.OVERDUE:
-                if not row.overdue_minor:
-                    return ""
                 return money_text(row.overdue_minor, self.currency, self.locale)
             case OrganizationColumn.LAST_PAYMENT:
                 return date_text(row.last_payment_date, self.locale) or "Never"
@@ -193,7 +199,12 @@ class OrganizationListModel(LazyTableModel[int, OrganizationRow]):
             return QColor("#6B7280")
         if column is OrganizationColumn.OVERDUE and row.overdue_minor:
             return QColor("#A02727")
-        return None
+        zero = {
+            OrganizationColumn.OPEN_INVOICES: row.open_invoices == 0,
+            OrganizationColumn.OPEN_BALANCE: row.open_balance_minor == 0,
+            OrganizationColumn.OVERDUE: row.overdue_minor == 0,
+        }.get(column, False)
+        return QColor("#6B7280") if zero else None
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
         if 0 <= column < len(COLUMNS):
@@ -246,9 +257,10 @@ class OrganizationListView(QWidget):
         header.setHighlightSections(False)
         header.setSectionsMovable(True)
         header.sectionClicked.connect(self._on_sort_clicked)
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        for section in range(1, len(COLUMNS)):
-            header.resizeSection(section, 140)
+        # Columns as wide as their content; the name takes the rest. The header's menu
+        # chooses the columns, and the layout is remembered per seat.
+        self.columns_fit = ColumnFitter(
+            self.table, menu=True, remember=(context, "organization_list"))
         self.table.activated.connect(self._open_current)
         add_open_shortcut(self.table, self._open_current)
         describe(self.table, "Enter opens the selected organization's page", "Organizations")
@@ -326,7 +338,13 @@ class OrganizationListView(QWidget):
             return  # the first id query is on its way
         count = self.model.rowCount()
         noun = "organization" if count == 1 else "organizations"
-        self.count_label.setText(f"{count:,} {noun}")
+        totals = self.model.totals
+        text = f"{count:,} {noun}"
+        if totals is not None:
+            currency, locale = self.model.currency, self.model.locale
+            text += (f"    Open balance {money_text(totals.open_balance_minor, currency, locale)}"
+                     f"    Overdue {money_text(totals.overdue_minor, currency, locale)}")
+        self.count_label.setText(text)
         if count:
             self.stack.setCurrentWidget(self.table)
         else:

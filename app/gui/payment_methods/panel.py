@@ -13,13 +13,12 @@ Everything that touches the network or the database runs in workers (``run_task`
 
 from __future__ import annotations
 
-import html
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from functools import partial
 
-from PySide6.QtCore import Qt, QTimer, QUrl, Signal, Slot
-from PySide6.QtGui import QColor, QDesktopServices, QGuiApplication
+from PySide6.QtCore import Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -52,6 +51,7 @@ from app.gui.theme import readable_text, set_themed_style
 from app.gui.widgets import PILL_TONE_ROLE, EmptyState, StatusPill, StatusPillDelegate, Tone
 from app.gui.widgets.accessible import describe
 from app.gui.widgets.pill import TONE_COLOURS
+from app.gui.widgets.secure_page import SecurePageLink, open_in_browser
 from app.gui.workers import Task, WorkerFailure, run_task
 
 __all__ = ["SavedMethodsPanel"]
@@ -95,7 +95,7 @@ class SavedMethodsPanel(QWidget):
         self._loaded_for: int | None = None
         #: How often the hosted page is polled while waiting (milliseconds).
         self.poll_interval_ms = 2_000
-        self.open_url: Callable[[str], bool] = lambda url: QDesktopServices.openUrl(QUrl(url))
+        self.open_url: Callable[[str], bool] = open_in_browser
 
         title = QLabel("Payment methods", self)
         title.setObjectName("dialogHeading")
@@ -170,26 +170,20 @@ class SavedMethodsPanel(QWidget):
         self.waiting_bar.setRange(0, 0)
         self.waiting_bar.setTextVisible(False)
         self.waiting_bar.setMaximumHeight(6)
-        self.reopen_button = QPushButton("Open the form again", self.waiting)
-        self.reopen_button.setObjectName("reopenFormButton")
-        self.copy_link_button = QPushButton("Copy link", self.waiting)
-        self.copy_link_button.setObjectName("copyFormLinkButton")
-        self.copy_link_button.setToolTip("Copy the secure page's address, to send it to the "
-                                         "client")
+        # The address with Copy and Open again, shared with the Order Summary.
+        self.page_link = SecurePageLink(self.waiting, open_url=lambda url: self.open_url(url))
         self.cancel_wait_button = QPushButton("Stop waiting", self.waiting)
         self.cancel_wait_button.setObjectName("cancelWaitButton")
-        describe(self.reopen_button, "Open the gateway's secure page in your browser again")
         describe(self.cancel_wait_button, "Stop waiting for the client to finish the secure "
                  "page")
         wait_buttons = QHBoxLayout()
         wait_buttons.addStretch(1)
-        wait_buttons.addWidget(self.copy_link_button)
-        wait_buttons.addWidget(self.reopen_button)
         wait_buttons.addWidget(self.cancel_wait_button)
         wait_layout = QVBoxLayout(self.waiting)
         wait_layout.setContentsMargins(0, 0, 0, 0)
         wait_layout.addWidget(self.waiting_label)
         wait_layout.addWidget(self.waiting_bar)
+        wait_layout.addWidget(self.page_link)
         wait_layout.addLayout(wait_buttons)
         self.waiting.hide()
 
@@ -212,8 +206,7 @@ class SavedMethodsPanel(QWidget):
         self.add_button.clicked.connect(self.add_method)
         self.default_button.clicked.connect(self.make_selected_default)
         self.remove_button.clicked.connect(self.remove_selected)
-        self.reopen_button.clicked.connect(self._reopen)
-        self.copy_link_button.clicked.connect(self._copy_link)
+        self.page_link.copied.connect(self._copied)
         self.cancel_wait_button.clicked.connect(self.stop_waiting)
         self._update_buttons()
         if organization_id is not None:
@@ -315,7 +308,7 @@ class SavedMethodsPanel(QWidget):
             method = stored.method
             kind = "Card" if method.method_type is MethodType.CARD else "Bank account"
             summary = QTableWidgetItem(method.summary)
-            summary.setToolTip(f"{kind}, saved at the gateway as {method.token}")
+            summary.setToolTip(f"{kind}, saved at the payment gateway")
             expiry = QTableWidgetItem(method.expiry or "—")
             if method.is_expired(today.year, today.month):
                 expiry.setText(f"Expired {method.expiry}")
@@ -412,29 +405,18 @@ class SavedMethodsPanel(QWidget):
         if organization_id != self.organization_id:
             return
         self._session = session
-        self.waiting_label.setText(
-            "<b>Waiting for the form to be completed…</b><br>The gateway's secure page has "
-            "opened in your browser. Enter the card or bank account there, or copy the link "
-            "and send it to the client; this list updates by itself when it is done.")
         self.waiting.show()
         self._update_buttons()
-        if not self.open_url(session.url):
-            self.waiting_label.setText(
-                "<b>Waiting for the form to be completed…</b><br>PayDesk could not open your "
-                f"browser. Open this address yourself: {html.escape(session.url)}")
+        self.waiting_label.setText(
+            "<b>Waiting for the form to be completed…</b><br>The card or bank account is "
+            "entered on the gateway's secure page; this list updates by itself when it is done.")
+        self.page_link.open(session.url)
         self._poll_timer.start(self.poll_interval_ms)
 
     @Slot()
-    def _reopen(self) -> None:
-        if self._session is not None:
-            self.open_url(self._session.url)
-
-    @Slot()
-    def _copy_link(self) -> None:
-        if self._session is not None:
-            QGuiApplication.clipboard().setText(self._session.url)
-            self._say("The link to the secure page is copied. Send it to the client; this "
-                      "list updates by itself when they have finished.", Tone.INFO)
+    def _copied(self) -> None:
+        self._say("The link to the secure page is copied. Send it to the client; this "
+                  "list updates by itself when they have finished.", Tone.INFO)
 
     @Slot()
     def _poll(self) -> None:

@@ -19,6 +19,7 @@ from app.core.gateways import GatewayMode, PaymentGateway
 from app.core.gateways.connection import describe_missing_gateway, load_gateway
 from app.core.money import Money
 from app.gui.context import AppContext
+from app.gui.invoices import formatting
 from app.gui.theme import set_themed_style
 from app.gui.widgets import Tone
 
@@ -149,19 +150,13 @@ def minor_text(minor: int | None, currency: str, locale: str) -> str:
 
 
 def date_text(value: date | datetime | None) -> str:
-    """``Nov 26, 2026`` — dates read the same in every table of the payment screens."""
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        value = value.astimezone()
-    return f"{value:%b} {value.day}, {value.year}"
+    """A date as every screen writes it (``app.gui.invoices.formatting.date_text``)."""
+    return formatting.date_text(value)
 
 
 def datetime_text(value: datetime | None) -> str:
-    if value is None:
-        return ""
-    local = value.astimezone()
-    return f"{date_text(local)} {local:%H:%M}"
+    """A moment as every screen writes it (``app.gui.invoices.formatting.datetime_text``)."""
+    return formatting.datetime_text(value)
 
 
 #: Payment states → the tone of their pill (colour always comes with words).

@@ -406,7 +406,7 @@ class PaymentDetailDialog(QDialog):
                 status_text, tone = a.invoice_status, Tone.NEUTRAL
             table.setItem(row, 0, _item(a.invoice_number))
             table.setItem(row, 1, _item(self._fmt(a.amount), right=True))
-            table.setItem(row, 2, _item(self._fmt(a.refunded) if a.refunded else "—", right=True))
+            table.setItem(row, 2, _item(self._fmt(a.refunded), right=True))  # $0.00 when none
             table.setItem(row, 3, _item(self._fmt(a.invoice_balance), right=True))
             table.setItem(row, 4, _pill_item(status_text, tone))
 

@@ -31,8 +31,8 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from PySide6.QtCore import QSignalBlocker, Qt, QTimer, QUrl, Signal, Slot
-from PySide6.QtGui import QCloseEvent, QColor, QDesktopServices, QGuiApplication, QKeyEvent
+from PySide6.QtCore import QSignalBlocker, Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QCloseEvent, QColor, QGuiApplication, QKeyEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -89,6 +89,7 @@ from app.gui.payments.receipt import Receipt, ReceiptButtons, ReceiptLine
 from app.gui.theme import readable_text, set_themed_style
 from app.gui.widgets import StatusPill, Tone
 from app.gui.widgets.accessible import describe
+from app.gui.widgets.secure_page import SecurePageLink
 from app.gui.workers import Task, WorkerFailure, run_task
 
 log = logging.getLogger(__name__)
@@ -101,6 +102,19 @@ HOSTED_POLL_MS = 2000
 METHOD_SAVED = "saved"
 METHOD_NEW = "new"
 METHOD_LINK = "link"
+
+
+def _method_key(kind: str, method_id: int | None = None) -> str:
+    """The combo's item data: a plain string (``"saved:12"``, ``"new"``), because PySide6's
+    ``findData`` compares a freshly built tuple by identity and would find nothing."""
+    return f"{kind}:{method_id}" if method_id is not None else kind
+
+
+def _parse_method_key(data: object) -> tuple[str, int | None]:
+    if not isinstance(data, str) or not data:
+        return METHOD_NEW, None
+    kind, _, method_id = data.partition(":")
+    return kind, int(method_id) if method_id else None
 
 
 # --------------------------------------------------------------------------------------------
@@ -137,6 +151,7 @@ class OrderSummaryDialog(QDialog):
     paymentFinished = Signal(int)
 
     COL_INVOICE, COL_DUE, COL_BALANCE, COL_PAY, COL_NOTE = range(5)
+    MIN_WIDTH = 720
 
     def __init__(
         self,
@@ -149,8 +164,8 @@ class OrderSummaryDialog(QDialog):
     ) -> None:
         super().__init__(parent)
         self.setObjectName("orderSummaryDialog")
-        self.setWindowTitle("Pay invoices")
-        self.setMinimumWidth(720)
+        self.setWindowTitle(pay_title(None, len(invoice_ids)))
+        self.setMinimumWidth(self.MIN_WIDTH)
         self.context = context
         self.money_locale = context.locale
         self.currency = context.currency() or "USD"
@@ -213,7 +228,7 @@ class OrderSummaryDialog(QDialog):
         outer.setContentsMargins(18, 16, 18, 16)
         outer.setSpacing(10)
 
-        self.heading = QLabel("Pay invoices")
+        self.heading = QLabel(pay_title(None, len(self.invoice_ids)))
         self.heading.setObjectName("dialogHeading")
         outer.addWidget(self.heading)
         self.test_banner = TestModeBanner()
@@ -269,11 +284,11 @@ class OrderSummaryDialog(QDialog):
             "choose how much goes to that invoice."
         )
         self.allocation_table.itemChanged.connect(self._on_allocation_edited)
-        # The table takes the height the form does not need (its rows, at least).
+        # The table is as tall as its rows (up to eight); spare height goes below the form.
         self.allocation_table.setSizePolicy(
-            QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding
+            QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed
         )
-        layout.addWidget(self.allocation_table, 1)
+        layout.addWidget(self.allocation_table)
 
         form = QFormLayout()
         form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
@@ -352,8 +367,13 @@ class OrderSummaryDialog(QDialog):
         self.progress_box.setVisible(False)
         layout.addWidget(self.progress_box)
 
+        self.page_link = SecurePageLink(page)
+        self.page_link.setVisible(False)
+        layout.addWidget(self.page_link)
+
         self.form_error = self._error_label("formError")
         layout.addWidget(self.form_error)
+        layout.addStretch(1)
         buttons = QHBoxLayout()
         buttons.addWidget(schedule_button(self))  # pay later: app.gui.autopay
         buttons.addStretch(1)
@@ -444,6 +464,12 @@ class OrderSummaryDialog(QDialog):
             Qt.TextInteractionFlag.TextSelectableByMouse
         )
         layout.addWidget(self.result_message)
+        self.still_owed = QLabel()
+        self.still_owed.setObjectName("stillOwed")
+        self.still_owed.setWordWrap(True)
+        self.still_owed.setStyleSheet("font-weight: 600;")
+        self.still_owed.setVisible(False)
+        layout.addWidget(self.still_owed)
         self.result_details = QLabel()
         self.result_details.setObjectName("resultDetails")
         self.result_details.setTextFormat(Qt.TextFormat.RichText)
@@ -557,13 +583,17 @@ class OrderSummaryDialog(QDialog):
     def _on_loaded(self, order: OrderContext) -> None:
         self.order = order
         self._set_loading(False)
-        self.heading.setText(f"Pay invoices — {order.organization_name}")
-        self.setWindowTitle(f"Pay invoices — {order.organization_name}")
+        title = f"{pay_title(order)} — {order.organization_name}"
+        self.heading.setText(title)
+        self.setWindowTitle(title)
         self._fill_methods(order.methods)
         self._fill_contacts(order.contacts)
         self.recompute()
         if self.amount_edit.hasFocus():
             self.amount_edit.selectAll()  # typing replaces the amount owed
+        # Now that the table has its rows, the dialog hugs them: no empty band for one or
+        # two invoices.
+        self.adjustSize()
 
     def _on_load_failed(self, failure: WorkerFailure) -> None:
         from app.gui.errors import describe_exception
@@ -590,7 +620,7 @@ class OrderSummaryDialog(QDialog):
                 label = f"{method.summary}  (expired {method.expiry})"
             elif stored.is_default:
                 label += "  — default"
-            self.method_combo.addItem(label, (METHOD_SAVED, stored.id))
+            self.method_combo.addItem(label, _method_key(METHOD_SAVED, stored.id))
             index = self.method_combo.count() - 1
             if expired:
                 self._disable_combo_item(index)
@@ -598,10 +628,10 @@ class OrderSummaryDialog(QDialog):
                 selected = index
         if methods:
             self.method_combo.insertSeparator(self.method_combo.count())
-        self.method_combo.addItem("New card or bank account…", (METHOD_NEW, None))
-        self.method_combo.addItem("Send a pay link…", (METHOD_LINK, None))
+        self.method_combo.addItem("New card or bank account…", _method_key(METHOD_NEW))
+        self.method_combo.addItem("Send a pay link…", _method_key(METHOD_LINK))
         if selected < 0:
-            selected = self.method_combo.findData((METHOD_NEW, None))
+            selected = self.method_combo.findData(_method_key(METHOD_NEW))
         self.method_combo.setCurrentIndex(selected)
         del blocker
         self._update_method_note()
@@ -627,14 +657,13 @@ class OrderSummaryDialog(QDialog):
 
     # --- what the person chose -------------------------------------------------------------
     def method_kind(self) -> str:
-        data = self.method_combo.currentData()
-        return str(data[0]) if isinstance(data, tuple) else METHOD_NEW
+        return _parse_method_key(self.method_combo.currentData())[0]
 
     def selected_method(self) -> StoredMethod | None:
-        data = self.method_combo.currentData()
-        if not isinstance(data, tuple) or data[0] != METHOD_SAVED or self.order is None:
+        kind, method_id = _parse_method_key(self.method_combo.currentData())
+        if kind != METHOD_SAVED or self.order is None:
             return None
-        return next((m for m in self.order.methods if m.id == data[1]), None)
+        return next((m for m in self.order.methods if m.id == method_id), None)
 
     def selected_contact_id(self) -> int | None:
         value = self.contact_combo.currentData()
@@ -793,13 +822,14 @@ class OrderSummaryDialog(QDialog):
         self._update_pay_button()
 
     def _fit_table_height(self) -> None:
-        """Room for up to eight invoices without scrolling; any spare height comes on top."""
+        """Exactly as tall as its rows, up to eight; more than eight scroll."""
         table = self.allocation_table
         rows = min(table.rowCount(), 8)
-        height = table.horizontalHeader().height() + 2 * table.frameWidth() + 4
+        header = table.horizontalHeader()
+        height = max(header.height(), header.sizeHint().height()) + 2 * table.frameWidth() + 2
         for row in range(rows):
             height += table.rowHeight(row)
-        table.setMinimumHeight(max(height, 80))
+        table.setFixedHeight(height)
 
     def _update_pay_button(self) -> None:
         summary = self.summary
@@ -816,6 +846,20 @@ class OrderSummaryDialog(QDialog):
             text += " (test mode)"
         self.pay_button.setText(text)
         self.pay_button.setEnabled(self.can_pay())
+        self._keep_pay_button_whole()
+
+    def _keep_pay_button_whole(self) -> None:
+        """The dialog never gets narrower than the Pay button's whole text needs: the amount
+        on it is what the person checks before clicking."""
+        buttons_width = (
+            self.pay_button.sizeHint().width() + self.cancel_button.sizeHint().width() + 60
+        )
+        layout = self.layout()
+        extra = 0
+        if layout is not None:
+            margins = layout.contentsMargins()
+            extra = margins.left() + margins.right()
+        self.setMinimumWidth(max(self.MIN_WIDTH, buttons_width + extra))
 
     def can_pay(self) -> bool:
         """Pay is possible with a summary without errors, a gateway, and nothing running."""
@@ -874,6 +918,10 @@ class OrderSummaryDialog(QDialog):
         )
         self.progress_label.setText(message)
         self.progress_box.setVisible(running)
+        if not running:
+            self.page_link.setVisible(False)
+        # While waiting, the progress line and the page's address say what is happening.
+        self.method_note.setVisible(not running and bool(self.method_note.text()))
         self.cancel_button.setEnabled(not running or self._hosted_session_id is not None)
         self.cancel_button.setText(
             "Stop waiting" if running and self._hosted_session_id is not None else "Cancel"
@@ -985,16 +1033,12 @@ class OrderSummaryDialog(QDialog):
             self._set_running(False)
             self._show_pay_link(hosted)
         else:
-            opened = QDesktopServices.openUrl(QUrl(hosted.url))
-            where = (
-                "The secure page is open in your browser."
-                if opened
-                else f"Open this address in a browser: {hosted.url}"
-            )
+            self.page_link.setVisible(True)
+            self.page_link.open(hosted.url)
             self._set_running(
                 True,
-                f"{where} Enter the card or bank account there; the payment is recorded here "
-                "when the page is done.",
+                "Waiting for the secure page… Enter the card or bank account there; the "
+                "payment is recorded here when the page is done.",
             )
         self._poll_timer.start()
 
@@ -1042,6 +1086,11 @@ class OrderSummaryDialog(QDialog):
         self._set_done_role(not retry)
         total = self._fmt(outcome.total)
         mode = " (test mode)" if outcome.test_mode else ""
+        owed = still_owed_text(self.summary, self._fmt)
+        self.still_owed.setText(owed)
+        self.still_owed.setVisible(
+            bool(owed) and state in (PaymentState.SUCCEEDED, PaymentState.PROCESSING)
+        )
         if state is PaymentState.SUCCEEDED:
             self.result_title.setText(f"Payment approved — {total}{mode}")
             self.result_pill.set_status("Approved", Tone.SUCCESS)
@@ -1116,6 +1165,7 @@ class OrderSummaryDialog(QDialog):
         )
 
     def _show_pay_link(self, hosted: HostedPayment) -> None:
+        self.still_owed.setVisible(False)
         self.result_title.setText(f"Pay link ready — {self._fmt(hosted.total)}")
         self.result_pill.set_status("Waiting for the client", Tone.INFO)
         expires = (
@@ -1253,6 +1303,34 @@ class OrderSummaryDialog(QDialog):
 # --------------------------------------------------------------------------------------------
 # Pool-thread helpers for the hosted page
 # --------------------------------------------------------------------------------------------
+
+
+def pay_title(order: OrderContext | None, count: int = 0) -> str:
+    """"Pay invoice 1045" for one invoice, "Pay 3 invoices" for several."""
+    if order is not None:
+        count = len(order.invoices)
+        if count == 1:
+            only = order.invoices[0]
+            return f"Pay invoice {only.invoice_number or only.invoice_id}"
+    return "Pay invoice" if count == 1 else f"Pay {count} invoices"
+
+
+def still_owed_text(summary: OrderSummary | None, fmt: Any) -> str:
+    """After a partial payment: what is still owed, and on which invoices ("" when nothing)."""
+    if summary is None:
+        return ""
+    owing = [line for line in summary.lines
+             if line.remaining_after is not None and line.remaining_after.minor > 0]
+    if not owing:
+        return ""
+    total = owing[0].remaining_after
+    assert total is not None
+    for line in owing[1:]:
+        assert line.remaining_after is not None
+        total = total + line.remaining_after
+    numbers = ", ".join(line.invoice_number or str(line.invoice_id) for line in owing)
+    which = f"invoice {numbers}" if len(owing) == 1 else f"invoices {numbers}"
+    return f"{fmt(total)} is still owed on {which}."
 
 
 def _percent(value: Any) -> str:

@@ -13,10 +13,12 @@ from enum import Enum
 from typing import Any, ClassVar
 
 from PySide6.QtCore import Qt, Slot
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QDialog, QTableView, QWidget
 
 from app.gui.changes import RefreshOnChange
 from app.gui.context import AppContext
+from app.gui.payments.common import TestModeBanner
 
 __all__ = ["PaymentListView"]
 
@@ -44,6 +46,14 @@ class PaymentListView(QWidget):
     def reload(self) -> None:
         """Run the id query for the current filters (in a worker)."""
         raise NotImplementedError
+
+    def showEvent(self, event: QShowEvent) -> None:
+        """The gateway may have been connected (or switched to live keys) since this list
+        was built: the TEST MODE banner looks again each time the list is shown."""
+        super().showEvent(event)
+        banner = getattr(self, "test_banner", None)
+        if isinstance(banner, TestModeBanner):
+            banner.follow(self.context)
 
     def refresh_payments(self, payment_ids: list[int]) -> None:
         """These payments changed (empty: some did). The list shows them again; a subclass

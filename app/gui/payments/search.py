@@ -22,7 +22,6 @@ from operator import itemgetter
 from pathlib import Path
 
 from PySide6.QtCore import QDate, QModelIndex, Qt, QTimer, Slot
-from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -55,8 +54,9 @@ from app.core.payments import (
     payment_search_rows,
 )
 from app.core.queries.organizations import organizations_with_payments
+from app.core.queries.payments import PaymentSearchTotals, payment_search_totals
 from app.gui.context import AppContext
-from app.gui.invoices.formatting import money_text
+from app.gui.invoices.formatting import date_edit_format, money_text
 from app.gui.payments.common import (
     PAYMENT_STATE_TONES,
     TestModeBanner,
@@ -67,7 +67,8 @@ from app.gui.widgets import EmptyState, StatusPillDelegate, Tone
 from app.gui.widgets.accessible import describe, tab_order
 from app.gui.widgets.headers import add_area_header
 from app.gui.widgets.keys import add_open_shortcut
-from app.gui.widgets.lazy_table import Align, Column, LazyTableModel, TextTone
+from app.gui.widgets.lazy_table import Align, Column, LazyTableModel, Listing, TextTone
+from app.gui.widgets.table_columns import ColumnFitter
 from app.gui.workers import Task, run_task
 
 #: Typing in a filter field waits this long before the search runs.
@@ -154,7 +155,8 @@ def search_columns(locale: str) -> list[Column[PaymentSearchRow]]:
             tone=test_mode_tone,
         ),
         Column(
-            "Organization", lambda r: r.organization_name, tooltip=lambda r: r.organization_name
+            "Organization", lambda r: r.organization_name, tooltip=lambda r: r.organization_name,
+            stretch=True,
         ),
         Column(
             "Sale Amount",
@@ -164,7 +166,8 @@ def search_columns(locale: str) -> list[Column[PaymentSearchRow]]:
             sort_key=SearchSort.AMOUNT.value,
             tooltip=lambda r: (
                 f"{r.status_label}: nothing was charged."
-                if r.type is SearchType.SALE and r.sale_amount is None
+                if r.type is SearchType.SALE
+                and (r.sale_amount is None or r.sale_amount.minor == 0)
                 else None
             ),
         ),
@@ -193,7 +196,7 @@ def search_columns(locale: str) -> list[Column[PaymentSearchRow]]:
         ),
         Column(
             "Refund Amount",
-            lambda r: money(r.refund_amount) if r.refund_amount and r.refund_amount.minor else "",
+            lambda r: money(r.refund_amount),
             header="Refund\nAmount",
             align=Align.RIGHT,
             tone=refund_tone,
@@ -204,10 +207,18 @@ def search_columns(locale: str) -> list[Column[PaymentSearchRow]]:
             lambda r: r.transaction_id or "",
             sort_key=SearchSort.TRANSACTION_ID.value,
         ),
-        Column("Reference", lambda r: r.reference, tooltip=test_mode_tip, tone=test_mode_tone),
+        Column("Reference", lambda r: f"{r.reference} (test)" if r.test_mode else r.reference,
+               tooltip=test_mode_tip, tone=test_mode_tone),
         Column("Contact", lambda r: r.contact or ""),
         Column("Method", lambda r: r.method or ""),
     ]
+
+
+def _search_listing(engine: Engine, criteria: PaymentSearchCriteria, sort: SearchSort,
+                    descending: bool) -> Listing[SearchKey]:
+    """The rows' keys and what they add up to, both from the database. Runs in a worker."""
+    keys = payment_search_ids(engine, criteria, sort=sort, descending=descending)
+    return Listing(keys, payment_search_totals(engine, criteria))
 
 
 def _fetch(engine: Engine, keys: Sequence[SearchKey]) -> dict[SearchKey, PaymentSearchRow]:
@@ -254,7 +265,7 @@ class PaymentSearchView(PaymentListView):
         self.test_banner = TestModeBanner()
         self.test_banner.setText(
             "TEST MODE — the payment gateway is connected with test keys; no real money "
-            "moves. Sales and refunds taken in test mode have a grey date and reference."
+            "moves. Sales and refunds taken in test mode say “test” after their reference."
         )
         self.test_banner.follow(self.context)
         layout.addWidget(self.test_banner)
@@ -273,7 +284,7 @@ class PaymentSearchView(PaymentListView):
         today = utcnow().astimezone().date()
         for edit, initial in ((self.date_from, today.replace(day=1)), (self.date_to, today)):
             edit.setCalendarPopup(True)
-            edit.setDisplayFormat("MMM d, yyyy")
+            edit.setDisplayFormat(date_edit_format(self.money_locale))
             edit.setDate(QDate(initial.year, initial.month, initial.day))
             edit.setVisible(False)
             edit.dateChanged.connect(self._schedule)
@@ -390,34 +401,13 @@ class PaymentSearchView(PaymentListView):
         header.setSortIndicator(1, Qt.SortOrder.DescendingOrder)
         header.sectionClicked.connect(self._on_header_clicked)
         pill = StatusPillDelegate(self.table)
-        metrics = self.table.fontMetrics()
-        samples = {
-            "Type": "Refund",
-            "Date": "Nov 26, 2026 14:05",
-            "Reference": "PD-XXXXXXXX",
-            "Organization": "Northwind Traders",
-            "Transaction ID": "ch_XXXXXXXXXXXXXXXXXXXXXX",
-            "Contact": "Dana Client-Smith",
-            "Method": "Mastercard •••• 4444",
-            "Status": "Partially refunded",
-        }
-        header_font = header.font()
-        header_font.setBold(True)
-        header_metrics = QFontMetrics(header_font)
         for index, column in enumerate(self.model.columns()):
             if column.pill is not None:
                 self.table.setItemDelegateForColumn(index, pill)
-            sample = samples.get(column.title, "$10,000.00")
-            width = max(
-                (header_metrics if column.pill else metrics).horizontalAdvance(sample)
-                + (40 if column.pill else 16),
-                max(
-                    header_metrics.horizontalAdvance(line)
-                    for line in (column.header or column.title).split("\n")
-                )
-                + 28,
-            )
-            header.resizeSection(index, width)
+        # Columns as wide as what they show; the organization takes the rest. The header's
+        # menu chooses the columns; the layout is kept per seat.
+        self.columns_fit = ColumnFitter(
+            self.table, menu=True, remember=(self.context, "payment_search"))
         self.table.doubleClicked.connect(self._open_row)
         add_open_shortcut(self.table, self.open_current)  # Enter, as a double click
         describe(self.table, "Payments and refunds matching the filters. Enter opens one.",
@@ -514,24 +504,31 @@ class PaymentSearchView(PaymentListView):
         self.last_criteria = self.criteria()
         self.model.load(
             partial(
-                payment_search_ids,
+                _search_listing,
                 self.context.engine,
                 self.last_criteria,
-                sort=self.sort,
-                descending=self.descending,
+                self.sort,
+                self.descending,
             )
         )
 
     @Slot(object)
-    def _on_keys(self, _info: object) -> None:
+    def _on_keys(self, info: object) -> None:
         keys = self.model.ids()
-        # Counted in C: a Python loop over 100,000 keys would hold up every reload.
-        sales = list(map(itemgetter(0), keys)).count("sale")
-        refunds = len(keys) - sales
-        self.count_label.setText(
-            f"{sales:,} {'sale' if sales == 1 else 'sales'}, "
-            f"{refunds:,} {'refund' if refunds == 1 else 'refunds'}"
-        )
+        if isinstance(info, PaymentSearchTotals):
+            sales, refunds = info.sales, info.refunds
+        else:
+            # Counted in C: a Python loop over 100,000 keys would hold up every reload.
+            sales = list(map(itemgetter(0), keys)).count("sale")
+            refunds = len(keys) - sales
+        text = (f"{sales:,} {'sale' if sales == 1 else 'sales'}, "
+                f"{refunds:,} {'refund' if refunds == 1 else 'refunds'}")
+        if isinstance(info, PaymentSearchTotals):
+            currency, locale = self.context.currency() or "USD", self.money_locale
+            text += (f"    Taken {money_text(info.sale_minor, currency, locale)}"
+                     f"    Refunded {money_text(info.refund_minor, currency, locale)}"
+                     f"    Net {money_text(info.net_minor, currency, locale)}")
+        self.count_label.setText(text)
         self.export_button.setEnabled(bool(keys))
         if keys:
             self.stack.setCurrentWidget(self.table)

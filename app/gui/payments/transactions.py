@@ -62,6 +62,7 @@ from app.gui.widgets.accessible import describe
 from app.gui.widgets.headers import FilterButtons, add_area_header
 from app.gui.widgets.keys import add_open_shortcut
 from app.gui.widgets.lazy_table import Align, Column, LazyTableModel, TextTone
+from app.gui.widgets.table_columns import ColumnFitter
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +97,8 @@ def transaction_columns(
         Column("Date", lambda r: datetime_text(r.date), sort_key=TransactionSort.DATE.value),
         Column(
             "Reference",
-            lambda r: r.reference,
+            # Test-mode payments say so in words, not only in grey.
+            lambda r: f"{r.reference} (test)" if r.test_mode else r.reference,
             sort_key=TransactionSort.REFERENCE.value,
             tooltip=lambda r: (
                 "Taken in test mode: no real money moved." if r.test_mode else None
@@ -111,10 +113,13 @@ def transaction_columns(
                 lambda r: r.organization_name,
                 sort_key=TransactionSort.ORGANIZATION.value,
                 tooltip=lambda r: r.organization_name,
+                stretch=True,
             )
         )
     columns += [
-        Column("Invoices", lambda r: r.invoices_text, tooltip=lambda r: r.invoices_text),
+        # On an organization's page (no Organization column) the invoices take the room.
+        Column("Invoices", lambda r: r.invoices_text, tooltip=lambda r: r.invoices_text,
+               stretch=not with_organization),
         Column(
             "Amount",
             lambda r: money_text(r.amount.minor, r.amount.currency, locale),
@@ -134,18 +139,20 @@ def transaction_columns(
             pill=lambda r: _POSTING_TONES[r.posting_status],
             tooltip=lambda r: r.posting_error,
         ),
-        Column("Method", lambda r: r.method_summary or "", tooltip=lambda r: r.method_summary),
+        # Beside every organization's name there is no room for it: it is in the payment's
+        # detail and in the header's menu. An organization's page has the room.
+        Column("Method", lambda r: r.method_summary or "", tooltip=lambda r: r.method_summary,
+               shown=not with_organization),
         Column(
             "Surcharge",
-            lambda r: (
-                money_text(r.surcharge.minor, r.surcharge.currency, locale)
-                if r.surcharge.minor
-                else "—"
-            ),
+            lambda r: money_text(r.surcharge.minor, r.surcharge.currency, locale),
             align=Align.RIGHT,
             tone=lambda r: TextTone.NORMAL if r.surcharge.minor else TextTone.MUTED,
+            # Only where a card surcharge is charged: in the header's menu, and the detail.
+            shown=False,
         ),
-        Column("Gateway transaction ID", lambda r: r.gateway_transaction_id or ""),
+        # In the payment's detail; a column to choose in the header's menu.
+        Column("Gateway transaction ID", lambda r: r.gateway_transaction_id or "", shown=False),
     ]
     return columns
 
@@ -227,14 +234,15 @@ class TransactionsView(PaymentListView):
             layout.setContentsMargins(24, 20, 24, 16)
         layout.setSpacing(10)
         if not compact:
+            # The order is the header's to show (its arrow), so the words never contradict it.
             add_area_header(layout, "Transactions",
-                            "Every payment taken in PayDesk, newest first, with whether it has "
-                            "been posted to Autotask and your books.")
+                            "Every payment taken in PayDesk, with whether it has been posted "
+                            "to Autotask and your books. Click a column title to sort by it.")
 
         self.test_banner = TestModeBanner()
         self.test_banner.setText(
             "TEST MODE — the payment gateway is connected with test keys; no real money "
-            "moves. Payments taken in test mode have a grey reference."
+            "moves. Payments taken in test mode say “test” after their reference."
         )
         self.test_banner.follow(self.context)
         layout.addWidget(self.test_banner)
@@ -287,10 +295,15 @@ class TransactionsView(PaymentListView):
         header.sectionClicked.connect(self._on_header_clicked)
         header.setStretchLastSection(False)
         pill = StatusPillDelegate(self.table)
-        self._widths()
         for index, column in enumerate(self.model.columns()):
             if column.pill is not None:
                 self.table.setItemDelegateForColumn(index, pill)
+        # Columns as wide as what they show (pills included); the organization takes the
+        # rest. The header's menu chooses the columns; the layout is kept per seat.
+        self.columns_fit = ColumnFitter(
+            self.table, menu=True,
+            remember=(self.context, "transactions" if self.organization_id is None
+                      else "organization_transactions"))
         self.table.selectionModel().selectionChanged.connect(self._update_actions)
         add_open_shortcut(self.table, self.open_selected)
         self.search.set_results(self.table, self)
@@ -322,42 +335,6 @@ class TransactionsView(PaymentListView):
         self.upkeep_label.setVisible(False)
         layout.addWidget(self.upkeep_label)
         self._update_actions()
-
-    def _widths(self) -> None:
-        """Widths from sample text in the table's and the header's fonts, so the columns a
-        bookkeeper acts on (amount, status, posting) fit without scrolling."""
-        metrics = self.table.fontMetrics()
-        header = self.table.horizontalHeader()
-        header_font = header.font()
-        header_font.setBold(True)
-        from PySide6.QtGui import QFontMetrics
-
-        header_metrics = QFontMetrics(header_font)
-        samples = {
-            "Date": "Nov 26, 2026 14:05",
-            "Reference": "PD-XXXXXXXX",
-            "Organization": "Northwind Traders",
-            "Invoices": "1045, 1046",
-            "Method": "Visa •••• 4242",
-            "Amount": "$100,000.00",
-            "Surcharge": "$1,000.00",
-            "Status": "Partially refunded",
-            "Gateway transaction ID": "ch_XXXXXXXXXXXXXXXXXXXXXX",
-            "Posting": "Failing to post",
-        }
-        for index, column in enumerate(self.model.columns()):
-            sample = samples.get(column.title, column.title)
-            # Pills are drawn in bold with padding (StatusPillDelegate).
-            sample_width = (
-                header_metrics.horizontalAdvance(sample) + 40
-                if column.pill is not None
-                else metrics.horizontalAdvance(sample) + 16
-            )
-            width = max(
-                sample_width,
-                header_metrics.horizontalAdvance(column.title) + 28,
-            )
-            header.resizeSection(index, width)
 
     # --- loading -------------------------------------------------------------------------------
     def showEvent(self, event: QShowEvent) -> None:

@@ -50,6 +50,7 @@ from app.gui.invoices.formatting import date_text, money_text
 from app.gui.widgets import EmptyState, SearchField
 from app.gui.widgets.headers import FilterButtons
 from app.gui.widgets.lazy_table import Align, Column, LazyTableModel, TextTone
+from app.gui.widgets.table_columns import ColumnFitter
 from app.gui.workers import Task, run_task
 
 __all__ = ["MatchDialog", "NeedsMatchingView"]
@@ -76,7 +77,7 @@ def match_columns(currency: str, locale: str) -> list[Column[MatchRow]]:
         Column("How", lambda r: r.how,
                tone=lambda r: TextTone.WARNING if r.remote_id is None else TextTone.NORMAL),
         Column("Why", lambda r: r.reason, sort_key="reason", tooltip=lambda r: r.reason or None,
-               tone=lambda r: TextTone.MUTED),
+               tone=lambda r: TextTone.MUTED, stretch=True),
     ]
 
 
@@ -193,12 +194,10 @@ class NeedsMatchingView(QWidget):
         header.setSortIndicatorShown(True)
         header.setSortIndicator(2, Qt.SortOrder.DescendingOrder)
         header.sectionClicked.connect(self._on_header_clicked)
-        header.setStretchLastSection(True)
-        metrics = self.table.fontMetrics()
-        for index, sample in enumerate(("Invoice #__", "Copper Creek Distributors Inc.",
-                                        "Nov 26, 2026", "$100,000.00", "QuickBooks #",
-                                        "QuickBooks balance", "Same customer, date and total")):
-            header.resizeSection(index, metrics.horizontalAdvance(sample) + 32)
+        # Columns as wide as what they show; "Why" (two lines) takes the rest. The header's
+        # menu chooses the columns; the layout is kept per seat.
+        self.columns_fit = ColumnFitter(self.table, menu=True,
+                                        remember=(self.context, "quickbooks_matching"))
         self.table.selectionModel().selectionChanged.connect(self._update_actions)
         # Rows come from workers: the actions follow the selected row as it arrives.
         self.model.dataChanged.connect(self._update_actions)

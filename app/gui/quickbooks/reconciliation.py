@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from PySide6.QtCore import QModelIndex, Qt, Signal, Slot
-from PySide6.QtGui import QFontMetrics, QShowEvent
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -32,6 +32,7 @@ from app.gui.context import AppContext
 from app.gui.invoices.formatting import money_text
 from app.gui.widgets import EmptyState
 from app.gui.widgets.lazy_table import Align, Column, LazyTableModel, TextTone
+from app.gui.widgets.table_columns import ColumnFitter
 from app.gui.workers import Task, run_task
 
 __all__ = ["ReconciliationView"]
@@ -69,7 +70,7 @@ def reconcile_columns(currency: str, locale: str) -> list[Column[ReconcileRow]]:
                header="QuickBooks\nbalance",
                tone=lambda r: TextTone.WARNING if r.quickbooks_balance_minor is not None
                and r.quickbooks_balance_minor != r.paydesk_balance_minor else TextTone.NORMAL),
-        Column("Why they disagree", why, tooltip=why),
+        Column("Why they disagree", why, tooltip=why, stretch=True),
     ]
 
 
@@ -137,16 +138,10 @@ class ReconciliationView(QWidget):
         self.table.verticalHeader().setDefaultSectionSize(
             self.table.fontMetrics().lineSpacing() * 2 + 12)
         self.table.doubleClicked.connect(self._on_double_clicked)
-        header = self.table.horizontalHeader()
-        header.setStretchLastSection(True)
-        metrics = self.table.fontMetrics()
-        bold = self.table.font()
-        bold.setBold(True)
-        header_metrics = QFontMetrics(bold)
-        for index, sample in enumerate(("Invoice #", "Copper Creek Distribu", "Autotask",
-                                        "$100,000.00", "QuickBooks", "QuickBooks")):
-            header.resizeSection(index, max(metrics.horizontalAdvance(sample),
-                                            header_metrics.horizontalAdvance(sample)) + 28)
+        # Columns as wide as what they show; "Why they disagree" (two lines) takes the rest.
+        # The header's menu chooses the columns; the layout is kept per seat.
+        self.columns_fit = ColumnFitter(self.table, menu=True,
+                                        remember=(self.context, "quickbooks_reconciliation"))
         self.empty = EmptyState("The books agree", "")
         self.empty.setObjectName("reconciliationEmpty")
         self.stack = QStackedWidget()

@@ -67,6 +67,7 @@ SCREEN_MODULES: tuple[str, ...] = (
     "app.gui.screenshots.email",
     "app.gui.screenshots.settings",
     "app.gui.screenshots.exact_lines",
+    "app.gui.screenshots.reading",
 )
 
 #: The Autotask sandbox's seed and size for screenshots: enough for full tables, quick to sync.

@@ -38,11 +38,10 @@ def _register_main_window_screens() -> None:
             '  File "app/gui/example.py", line 12, in on_click\n'
             "ZeroDivisionError: division by zero\n"
         )
-        dialog = CrashDialog(details, session.profile.logs_folder / "paydesk.log")
-        dialog.details_button.setChecked(True)
-        return dialog
+        # As a person first sees it: what happened and what to do; the details folded away.
+        return CrashDialog(details, session.profile.logs_folder / "paydesk.log")
 
-    register_screen("crash-dialog", crash_dialog, size=(640, 460))
+    register_screen("crash-dialog", crash_dialog, size=(640, 330))
 
     def about_dialog(session: ScreenshotSession) -> QWidget:
         from app.gui.about import AboutDialog

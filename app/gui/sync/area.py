@@ -1,5 +1,6 @@
-"""The Sync area: live per-entity progress with counts and ETA, the history of runs, and the
-records Autotask sent that could not be stored (with why). GUI thread only; reads happen in
+"""The Sync area: live progress per kind of item with counts and time left, the past syncs,
+and the items Autotask sent that PayDesk held back (with why, and what to do). Before the
+first sync it says only that: nothing has been copied yet. GUI thread only; reads happen in
 workers."""
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from app.core.sync.history import (
 )
 from app.core.sync.specs import SPECS
 from app.gui.context import AppContext
+from app.gui.invoices.formatting import datetime_text
 from app.gui.sync.controller import SyncController, controller_for
 from app.gui.theme import set_themed_style
 from app.gui.widgets.accessible import describe
@@ -101,7 +103,7 @@ class SyncArea(QWidget):
         self.summary = QLabel()
         self.sync_button = QPushButton("Sync now")
         self.full_button = QPushButton("Full sync")
-        self.full_button.setToolTip("Read everything again and remove records Autotask no "
+        self.full_button.setToolTip("Read everything again and remove what Autotask no "
                                     "longer has. Takes longer than a normal sync.")
         self.cancel_button = QPushButton("Cancel")
         self.setup_button = QPushButton("Run Setup…")
@@ -116,7 +118,10 @@ class SyncArea(QWidget):
                                   minutes)
         top.addWidget(title)
         top.addStretch(1)
-        top.addWidget(QLabel("Sync automatically:"))
+        # Before Autotask is connected the schedule waits, and says so.
+        self.interval_label = QLabel("Sync automatically:")
+        self.interval_label.setObjectName("syncIntervalLabel")
+        top.addWidget(self.interval_label)
         top.addWidget(self.interval)
         top.addWidget(self.setup_button)
         top.addWidget(self.sync_button)
@@ -128,7 +133,7 @@ class SyncArea(QWidget):
         self.progress_heading = self._heading("Last sync")
         layout.addWidget(self.progress_heading)
         self.progress_table = _table(["What", "Status", "Copied", "Of about", "New",
-                                      "Updated", "Removed", "Not stored", "Time left"], 0)
+                                      "Updated", "Removed", "Held back", "Time left"], 0)
         # Tall enough for every kind of record without scrolling.
         self.progress_table.setFixedHeight(
             self.progress_table.horizontalHeader().sizeHint().height()
@@ -136,19 +141,34 @@ class SyncArea(QWidget):
         layout.addWidget(self.progress_table)
         self._show_live_columns(False)
 
-        layout.addWidget(self._heading("Past syncs"))
-        self.history_table = _table(["Started", "Kind", "Result", "Took", "Records read",
-                                     "New", "Updated", "Not stored", "Autotask requests",
-                                     "Problem"], 9)
+        self.history_heading = self._heading("Past syncs")
+        layout.addWidget(self.history_heading)
+        self.history_table = _table(["Started", "Kind", "Result", "Took", "Copied",
+                                     "New", "Updated", "Held back", "Problem"], 8)
         layout.addWidget(self.history_table, 3)
 
-        layout.addWidget(self._heading("Records PayDesk could not store"))
-        self.quarantine_table = _table(["Kind", "Record", "Seen", "Why, and what to do"], 3)
+        self.quarantine_heading = self._heading("Held back for you to check")
+        layout.addWidget(self.quarantine_heading)
+        self.quarantine_table = _table(["What", "Item", "Seen", "Why, and what to do"], 3)
         self.quarantine_table.setWordWrap(True)
         layout.addWidget(self.quarantine_table, 2)
-        self.quarantine_empty = QLabel("None — every record Autotask sent could be stored.")
+        self.quarantine_empty = QLabel("Nothing — everything Autotask sent was copied.")
+        self.quarantine_empty.setObjectName("quarantineEmpty")
         set_themed_style(self.quarantine_empty, "color: #5B6472;")
         layout.addWidget(self.quarantine_empty)
+        # Before the first sync: one plain sentence instead of empty tables.
+        self.nothing_yet = QLabel("Nothing has been copied from Autotask yet. Past syncs, and "
+                                  "anything PayDesk holds back for you to check, appear here "
+                                  "after the first sync.")
+        self.nothing_yet.setObjectName("syncNothingYet")
+        self.nothing_yet.setWordWrap(True)
+        set_themed_style(self.nothing_yet, "color: #5B6472;")
+        layout.addWidget(self.nothing_yet)
+        # Spare height under the sentence before the first sync; the tables take it after.
+        layout.addStretch(1)
+        self._spare = layout.count() - 1
+        self._has_runs = False
+        self._show_sections()
 
         describe(self.interval, "How often PayDesk copies what changed in Autotask",
                  "Sync automatically")
@@ -244,9 +264,27 @@ class SyncArea(QWidget):
         self.interval.setCurrentIndex(index)
         self.interval.blockSignals(False)
 
+    def _show_sections(self) -> None:
+        """Tables once there is something to show; before the first sync, one sentence."""
+        running = self.controller.running
+        shown = self._has_runs or running
+        self.progress_heading.setVisible(shown)
+        self.progress_table.setVisible(shown)
+        for widget in (self.history_heading, self.history_table, self.quarantine_heading):
+            widget.setVisible(self._has_runs)
+        if not self._has_runs:
+            self.quarantine_table.setVisible(False)
+            self.quarantine_empty.setVisible(False)
+        self.nothing_yet.setVisible(not shown)
+        layout = self.layout()
+        if isinstance(layout, QVBoxLayout):
+            layout.setStretch(self._spare, 0 if self._has_runs else 1)
+
     def _update_buttons(self) -> None:
         running = self.controller.running
         ready = self._connected or running
+        self.interval_label.setText("Sync automatically:" if self._connected
+                                    else "Once connected, sync automatically:")
         self.sync_button.setEnabled(ready and not running)
         self.full_button.setEnabled(ready and not running)
         self.cancel_button.setEnabled(running)
@@ -259,14 +297,14 @@ class SyncArea(QWidget):
             eta = progress.eta_seconds if progress else None
             self.summary.setText("Syncing…" + (f" About {_duration(eta)} left." if eta else ""))
         elif not self._connected:
-            self.summary.setText("PayDesk is not connected to Autotask yet. Click Run Setup… "
-                                 "to connect it; PayDesk then copies your invoices and "
+            self.summary.setText("PayDesk is not connected to Autotask yet, so nothing is "
+                                 "synced, automatically or otherwise. Click Run Setup… to "
+                                 "connect it; PayDesk then copies your invoices and "
                                  "organizations.")
         elif c.last_error:
             self.summary.setText(f"The last sync failed: {c.last_error}")
         elif c.last_synced_at is not None:
-            local = c.last_synced_at.astimezone()
-            self.summary.setText(f"Last synced {local:%d %b %Y at %H:%M}.")
+            self.summary.setText(f"Last synced {datetime_text(c.last_synced_at)}.")
         else:
             self.summary.setText("No sync has finished yet. Click Sync now to copy your "
                                  "Autotask data into PayDesk.")
@@ -277,6 +315,7 @@ class SyncArea(QWidget):
     def _on_started(self) -> None:
         self._update_buttons()
         self._show_summary()
+        self._show_sections()
 
     @Slot(object)
     def _on_progress(self, progress: SyncProgress) -> None:
@@ -327,29 +366,30 @@ class SyncArea(QWidget):
             self._fill_quarantine(loaded[1])
 
     def _fill_runs(self, runs: list[RunRow]) -> None:
+        self._has_runs = bool(runs)
+        self._show_sections()
         if not self.controller.running and runs and runs[0].entities:
             self._show_last_run(runs[0])
         table = self.history_table
         table.setRowCount(len(runs))
         for row, r in enumerate(runs):
-            local = r.started_at.astimezone()
             values = [
-                (f"{local:%d %b %Y %H:%M}", False), (_KINDS.get(r.kind, r.kind), False),
+                (datetime_text(r.started_at), False), (_KINDS.get(r.kind, r.kind), False),
                 (_STATUSES.get(r.status, r.status), False), (_duration(r.seconds), True),
                 (f"{r.fetched:,}", True), (f"{r.inserted:,}", True), (f"{r.updated:,}", True),
-                (f"{r.quarantined:,}", True), (f"{r.requests:,}", True), (r.error or "", False),
+                (f"{r.quarantined:,}", True), (r.error or "", False),
             ]
             for column, (text, right) in enumerate(values):
                 item = _item(text, right)
-                if column == 9 and text:
+                if column == 8 and text:
                     item.setToolTip(text)
                 table.setItem(row, column, item)
 
     def _show_last_run(self, run: RunRow) -> None:
         """Between syncs the table shows what the last one did, per kind of record."""
-        local = run.started_at.astimezone()
         self.progress_heading.setText(
-            f"Last sync — {_KINDS.get(run.kind, run.kind).lower()} on {local:%d %b at %H:%M}")
+            f"Last sync — {_KINDS.get(run.kind, run.kind).lower()} on "
+            f"{datetime_text(run.started_at)}")
         self._show_live_columns(False)
         table = self.progress_table
         table.setRowCount(len(run.entities))
@@ -366,15 +406,18 @@ class SyncArea(QWidget):
 
     def _fill_quarantine(self, rows: list[QuarantineRow]) -> None:
         table = self.quarantine_table
+        if rows:
+            self.quarantine_heading.setVisible(True)
+            self.nothing_yet.setVisible(False)
         table.setVisible(bool(rows))
-        self.quarantine_empty.setVisible(not rows)
+        self.quarantine_empty.setVisible(not rows and self._has_runs)
         table.setRowCount(len(rows))
         labels = {s.entity: s.label for s in SPECS}
         for row, q in enumerate(rows):
             why = f"{q.reason}\n{q.fix}" if q.fix else q.reason
             values = [(labels.get(q.entity, q.entity), False),
                       (q.record or str(q.record_id or "—"), False),
-                      (f"{q.created_at.astimezone():%d %b %Y %H:%M}", False), (why, False)]
+                      (datetime_text(q.created_at), False), (why, False)]
             for column, (text, right) in enumerate(values):
                 item = _item(text, right)
                 if column == 3:

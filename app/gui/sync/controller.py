@@ -41,6 +41,7 @@ from app.core.sync.history import (
     set_interval_minutes,
 )
 from app.gui.context import AppContext
+from app.gui.invoices.formatting import datetime_text, time_text
 from app.gui.workers import Task, WorkerFailure, run_task
 
 log = logging.getLogger(__name__)
@@ -273,7 +274,8 @@ def _read_connected(engine: Engine) -> bool:
 
 
 def describe_when(moment: datetime | None) -> str:
-    """"3 minutes ago", "at 09:41", "on 2 Mar" — how the status bar speaks of a time."""
+    """"3 minutes ago", "at 9:41 AM", "on Mar 2, 2026, 9:41 AM" — how the status bar speaks
+    of a time (dates and times as every screen writes them)."""
     if moment is None:
         return "never"
     delta = (utcnow() - moment).total_seconds()
@@ -284,5 +286,5 @@ def describe_when(moment: datetime | None) -> str:
         return f"{minutes} minute{'s' if minutes != 1 else ''} ago"
     local = moment.astimezone()
     if delta < 86_400:
-        return f"at {local:%H:%M}"
-    return f"on {local:%d %b} at {local:%H:%M}"
+        return f"at {time_text(local)}"
+    return f"on {datetime_text(local)}"

@@ -142,6 +142,11 @@ class Column(Generic[RowT]):
     header: str = ""
     #: The header's tooltip (``title`` unless given).
     header_tooltip: str = ""
+    #: Takes the width left over when the columns are fitted (``ColumnFitter``): the column
+    #: that carries the meaning of a row, e.g. an organization's name.
+    stretch: bool = False
+    #: False: hidden until the person chooses it in the header's menu.
+    shown: bool = True
 
 
 @dataclass(frozen=True)

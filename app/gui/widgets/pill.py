@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QFontMetrics, QPainter
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter
 from PySide6.QtWidgets import (
     QLabel,
     QStyle,
@@ -134,4 +134,10 @@ class StatusPillDelegate(QStyledItemDelegate):
         self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
     ) -> QSize:
         hint = super().sizeHint(option, index)
-        return QSize(hint.width() + 28, max(hint.height(), 26))
+        # The pill is drawn in bold, 6 px in, with 10 px of padding each side: measure it so,
+        # so a column fitted to its cells never cuts a pill ("Partially refunded").
+        font = QFont(option.font)
+        font.setBold(True)
+        text = str(index.data(Qt.ItemDataRole.DisplayRole) or "")
+        pill = QFontMetrics(font).horizontalAdvance(text) + 20 + 6 + 6 if text else 0
+        return QSize(max(hint.width() + 28, pill), max(hint.height(), 26))

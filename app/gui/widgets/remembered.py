@@ -58,7 +58,8 @@ class ColumnMemory(QObject):
         self._timer.setSingleShot(True)
         self._timer.setInterval(self.SAVE_DELAY_MS)
         self._timer.timeout.connect(self.save)
-        self.restore()
+        #: Whether a layout the person left was put back (then nothing is fitted over it).
+        self.restored = self.restore()
         header.sectionResized.connect(self._changed)
         header.sectionMoved.connect(self._changed)
         header.sortIndicatorChanged.connect(self._changed)

@@ -30,6 +30,7 @@ from app.core.config import (
 )
 from app.core.setup.currency import currency_list, default_currency, label
 from app.gui.context import AppContext
+from app.gui.invoices.formatting import date_text
 from app.gui.widgets.pill import Tone
 from app.gui.wizard.background import CHECKING_TEXT, SaveOnNext
 from app.gui.wizard.notice import Notice
@@ -151,7 +152,7 @@ class CurrencyPage(QWizardPage):
         self.confirm.hide()
         lock = self.lock
         since = (
-            f" It was chosen on {lock.locked_at:%d %b %Y} by {html.escape(lock.locked_by)}."
+            f" It was chosen on {date_text(lock.locked_at)} by {html.escape(lock.locked_by)}."
             if lock is not None else ""
         )
         name = html.escape(self.combo.currentText())

@@ -219,7 +219,7 @@ class FirstSyncPage(QWizardPage):
             self.overall.setValue(int(fraction * 1000))
         fetched_all = sum(e.counts.fetched for e in progress.entities)
         self.summary.setText(
-            f"Downloaded {fetched_all:,} records — {describe_eta(progress.eta_seconds)}")
+            f"Copied {fetched_all:,} items — {describe_eta(progress.eta_seconds)}")
 
     def _finished(self, result: Any) -> None:
         self.result = result
@@ -234,8 +234,8 @@ class FirstSyncPage(QWizardPage):
                              "fetches only what changed, in the background.")
             self.summary.setText("Your Autotask data is on this computer.")
             quarantined = (
-                f"<br>{result.quarantined:,} records could not be stored and are listed "
-                "under Sync for you to check." if result.quarantined else ""
+                f"<br>{result.quarantined:,} items were held back and are listed under "
+                "Sync for you to check." if result.quarantined else ""
             )
             self.outcome.set_message(
                 f"<b>Done.</b> {organizations:,} organizations and {invoices:,} invoices "

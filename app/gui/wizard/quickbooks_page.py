@@ -57,6 +57,7 @@ from app.core.quickbooks.online.errors import QuickBooksCurrencyError, QuickBook
 from app.core.quickbooks.online.oauth import AuthorizationAnswer, ConsentFlow
 from app.core.quickbooks.online.setup import CompanyReport, connect_company
 from app.gui.context import AppContext
+from app.gui.invoices.formatting import datetime_text
 from app.gui.theme import set_themed_style
 from app.gui.widgets.pill import Tone
 from app.gui.wizard.notice import Notice
@@ -881,9 +882,9 @@ class QuickBooksPage(QWizardPage):
         text = html.escape(status.describe())
         name = status.company_file or status.company_name
         if state == "waiting" and status.last_exchange_at is not None and name:
-            when = status.last_exchange_at.astimezone()
+            when = datetime_text(status.last_exchange_at)
             self._say(f"{prefix}<b>The Web Connector is connected to company file "
-                      f"{html.escape(name)}.</b> Last exchange at {when:%Y-%m-%d %H:%M}; "
+                      f"{html.escape(name)}.</b> Last exchange on {when}; "
                       "PayDesk answers it again at its next update.", Tone.SUCCESS, KIND_DESKTOP)
             return
         if state == "connected":

@@ -25,6 +25,7 @@ from app.core.payments import (
 )
 from app.core.payments import fixtures as history_fixture
 from app.core.payments.fixtures import build_payment_history
+from app.core.queries.payments import PaymentSearchTotals, payment_search_totals
 from app.core.storage.engine import session_scope
 from app.core.storage.models import (
     Contact,
@@ -111,9 +112,22 @@ def test_payment_search_columns_mirror_autotask(engine: Engine) -> None:
     assert sale.test_mode and refund.test_mode and not rows[("sale", 2)].test_mode
     declined = rows[("sale", 3)]
     assert declined.applied_amount == usd(0) and declined.status_label == "Declined"
-    # A declined attempt took no money: no Sale Amount to add up, but what was attempted.
-    assert declined.sale_amount is None and declined.payment_amount == usd(7_000)
+    # A declined attempt took no money: a Sale Amount of zero, beside what was attempted.
+    assert declined.sale_amount == usd(0) and declined.payment_amount == usd(7_000)
     assert rows[("sale", 2)].sale_amount == usd(5_000)  # a processing debit was taken
+
+
+def test_payment_search_totals_add_up_what_is_listed(engine: Engine) -> None:
+    _small_ledger(engine)
+    everything = payment_search_totals(engine, PaymentSearchCriteria())
+    # Taken: 30,000 + 5,000 (the declined 7,000 took nothing); given back: 5,000.
+    assert everything == PaymentSearchTotals(sales=3, refunds=1, sale_minor=35_000,
+                                             refund_minor=5_000)
+    assert everything.net_minor == 30_000
+    birch = payment_search_totals(engine, PaymentSearchCriteria(organization_id=2))
+    assert birch == PaymentSearchTotals(sales=1, refunds=0, sale_minor=5_000, refund_minor=0)
+    refunds_only = payment_search_totals(engine, PaymentSearchCriteria(type=SearchType.REFUND))
+    assert (refunds_only.sales, refunds_only.refunds, refunds_only.refund_minor) == (0, 1, 5_000)
 
 
 def test_payment_search_filters(engine: Engine) -> None:
@@ -140,7 +154,7 @@ def test_csv_export(engine: Engine) -> None:
     count = export_payment_search_csv(engine, PaymentSearchCriteria(organization_id=1), out)
     lines = out.getvalue().splitlines()
     assert count == 3 and len(lines) == 4
-    assert lines[2].startswith("Sale,PD-00000003,2026-03-03 12:00,Acme Dental,,70.00,0.00,")
+    assert lines[2].startswith("Sale,PD-00000003,2026-03-03 12:00,Acme Dental,0.00,70.00,0.00,")
     assert lines[0].startswith("Type,Reference,Date,Organization,Sale Amount,Payment Amount")
     assert "Sale,PD-00000001,2026-03-01 12:00,Acme Dental,300.00,300.00,100.00,200.00,50.00,ch_A1" \
         in lines[3]

@@ -43,6 +43,26 @@ def _all(engine: Engine) -> list[Invoice]:
         return list(s.scalars(select(Invoice)))
 
 
+def test_days_overdue_counts_from_the_due_date_for_what_is_still_owed(ledger: Engine) -> None:
+    with ledger.connect() as c:
+        ids = invoice_ids(c, InvoiceQuery(show_paid=True, sort=InvoiceColumn.DAYS_OVERDUE,
+                                          descending=True), TODAY)
+        rows = invoice_rows(c, ids, TODAY)
+    listed = [rows[i] for i in ids]
+    overdue = [r for r in listed if r.status is InvoiceStatus.OVERDUE]
+    assert overdue, "the ledger has overdue invoices"
+    for row in listed:
+        if row.status is InvoiceStatus.OVERDUE:
+            assert row.due_date is not None
+            assert row.days_overdue == (TODAY - row.due_date).days > 0
+        else:
+            assert row.days_overdue is None
+    # Most days overdue first, then everything that is not overdue.
+    days = [r.days_overdue or 0 for r in listed]
+    assert days == sorted(days, reverse=True)
+    assert listed[0].days_overdue == max(r.days_overdue or 0 for r in listed)
+
+
 def test_default_view_lists_only_what_is_owed_newest_first(ledger: Engine) -> None:
     with ledger.connect() as c:
         ids = invoice_ids(c, InvoiceQuery(), TODAY)
@@ -76,6 +96,7 @@ def test_every_column_sorts_stably_with_id_tie_break(ledger: Engine, column: Inv
             InvoiceStatus.VOID,
         ].index(r.status),
         InvoiceColumn.TERMS: lambda r: r.payment_terms or "",
+        InvoiceColumn.DAYS_OVERDUE: lambda r: r.days_overdue or 0,
     }.get(column)
     if key is not None:
         values = [key(rows[i]) for i in asc]
