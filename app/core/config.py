@@ -111,6 +111,19 @@ def set_setting(
     """
     actor = actor or current_actor()
     stored = {"v": value}
+    # Two seats (or two workers) may store a key nobody stored before at the same moment: the
+    # second insert meets the first one's row, and is made again as an update.
+    for attempt in (1, 2):
+        try:
+            _store_setting(engine, key, value, stored, actor, audit)
+            return
+        except IntegrityError:
+            if attempt == 2:
+                raise
+
+
+def _store_setting(engine: Engine, key: str, value: Any, stored: dict[str, Any], actor: str,
+                   audit: bool) -> None:
     with session_scope(engine) as session:
         row = session.get(Setting, key)
         before = None if row is None else row.value.get("v")

@@ -184,10 +184,11 @@ class MainWindow(QMainWindow):
 
         self.upkeep = payment_upkeep(context, self)
         # The connected payment gateway is opened once, in a worker, and again after Setup;
-        # screens use what ``context.services`` keeps (``app.gui.payments.common``).
-        from app.gui.payments.common import open_connected_gateway
+        # screens use what ``context.services`` keeps (``app.gui.payments.common``). A gateway
+        # the composition root already opened is kept.
+        from app.gui.payments.common import use_gateway
 
-        open_connected_gateway(context)
+        use_gateway(context)
 
         self.navigation = QListWidget()
         self.navigation.setObjectName("navigation")

@@ -48,6 +48,7 @@ DARK_TEXT: dict[str, str] = {
     "#1D6B3B": "#86D6A2",  # success
     "#85520A": "#EBC070",  # warnings
     "#4A5568": "#A7B0BD",
+    "#5D6778": "#A7B0BD",  # the Settings area's "last changed" line
 }
 
 #: Backgrounds, borders and lines of the light scheme -> the dark scheme.
@@ -55,6 +56,7 @@ DARK_SURFACES: dict[str, str] = {
     "#FFFFFF": "#1F2329",  # page, inputs, tables
     "#F2F4F7": "#181B20",  # sidebar, status bar
     "#F7F8FA": "#23272E",
+    "#FAFBFC": "#1B1E23",  # the Settings area's section list
     "#F8F9FB": "#23272E",  # alternate rows
     "#F4F6F9": "#262B32",  # table headings
     "#F4F5F7": "#262A30",  # disabled

@@ -93,3 +93,29 @@ def test_the_sync_schedule_is_shared_and_validated(engine: Engine) -> None:
     assert change is not None and change.changed_by == "jane@office"
     with pytest.raises(ValueError, match="once a day"):
         save_sync_schedule(engine, SyncSchedule(5000, True))
+
+
+def test_two_first_writes_of_one_key_at_once_both_land(engine: Engine) -> None:
+    """Two workers storing a key nobody stored before: the second insert becomes an update."""
+    import threading
+
+    from app.core.config import get_setting, set_setting
+
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def store(value: str) -> None:
+        barrier.wait()
+        try:
+            set_setting(engine, "race.key", value, actor="seat")
+        except BaseException as error:
+            errors.append(error)
+
+    for _ in range(5):
+        threads = [threading.Thread(target=store, args=(v,)) for v in ("a", "b")]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert not errors
+    assert get_setting(engine, "race.key") in ("a", "b")

@@ -24,6 +24,7 @@ from sqlalchemy import Engine
 from app.core.autopay import RuleView, revoke_rule, rules_for_organization
 from app.gui.context import AppContext
 from app.gui.payments.common import date_text
+from app.gui.widgets.accessible import describe
 from app.gui.workers import Task, WorkerFailure, run_task
 
 __all__ = ["AutoPayOrganizationPanel", "add_to_organization_page"]
@@ -83,6 +84,11 @@ class AutoPayOrganizationPanel(QWidget):
         self.print_button = QPushButton("Print authorization…")
         self.print_button.setObjectName("autopayPrintButton")
         self.print_button.clicked.connect(self.print_authorization)
+        describe(self.setup_button, "Set up AutoPay for this organization, with the client's "
+                 "authorization")
+        describe(self.revoke_button, "Stop AutoPay for this organization; its authorization "
+                 "record is kept")
+        describe(self.print_button, "Print the client's AutoPay authorization")
         for button in (self.setup_button, self.revoke_button, self.print_button):
             button.setEnabled(False)
             buttons.addWidget(button)

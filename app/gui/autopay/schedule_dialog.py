@@ -31,6 +31,7 @@ from app.core.gateways.repository import StoredMethod
 from app.core.money import Money
 from app.core.payments.summary import OrderSummary
 from app.gui.context import AppContext
+from app.gui.invoices.formatting import date_text
 from app.gui.workers import WorkerFailure, run_task
 
 __all__ = ["ScheduleDialog", "schedule_button"]
@@ -150,7 +151,7 @@ def schedule_button(order: _OrderDialog) -> QPushButton:
         if dialog.exec() == QDialog.DialogCode.Accepted:
             day = dialog.chosen_day()
             QMessageBox.information(parent, "Payment scheduled",
-                                    f"Scheduled for {day:%b} {day.day}, {day.year}. Nothing "
+                                    f"Scheduled for {date_text(day)}. Nothing "
                                     "was charged now.")
             order.reject()
 

@@ -38,6 +38,7 @@ from app.core.gateways.connection import describe_missing_gateway, load_gateway
 from app.gui.context import AppContext
 from app.gui.payments.common import date_text, datetime_text
 from app.gui.widgets import EmptyState, MoneyDelegate
+from app.gui.widgets.accessible import describe
 from app.gui.workers import Task, WorkerFailure, run_task
 
 __all__ = ["AutoPayView", "create_autopay_area"]
@@ -90,9 +91,11 @@ class _RowsModel(QAbstractTableModel):
         return None
 
 
-def _table(name: str, model: _RowsModel, locale: str) -> QTableView:
+def _table(name: str, model: _RowsModel, locale: str, *, title: str,
+           description: str) -> QTableView:
     view = QTableView()
     view.setObjectName(name)
+    describe(view, description, name=title)
     view.setModel(model)
     view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
     view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -214,13 +217,18 @@ class AutoPayView(QWidget):
         upcoming_title.setObjectName("sectionTitle")
         body.addWidget(upcoming_title)
         self.upcoming_model = _RowsModel(UPCOMING_COLUMNS, {5}, self)
-        self.table = _table("autopayTable", self.upcoming_model, context.locale)
+        self.table = _table(
+            "autopayTable", self.upcoming_model, context.locale, title="Upcoming AutoPay charges",
+            description="The charges AutoPay will make in the next 30 days")
         body.addWidget(self.table, 3)
         self.attention_title = QLabel("Needs attention")
         self.attention_title.setObjectName("sectionTitle")
         body.addWidget(self.attention_title)
         self.attention_model = _RowsModel(ATTENTION_COLUMNS, {3}, self)
-        self.attention = _table("autopayAttentionTable", self.attention_model, context.locale)
+        self.attention = _table(
+            "autopayAttentionTable", self.attention_model, context.locale,
+            title="AutoPay charges that need a person",
+            description="Charges AutoPay stopped trying, with the reason and what to do")
         self.attention.setWordWrap(True)
         body.addWidget(self.attention, 2)
         self.stack.addWidget(content)

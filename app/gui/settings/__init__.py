@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 
 from app.gui.context import AppContext
 from app.gui.settings.sections import SECTIONS, SettingsSection, UnsavedChanges
+from app.gui.widgets.accessible import describe
 
 __all__ = ["SettingsArea", "create_settings_area"]
 
@@ -53,7 +54,8 @@ class SettingsArea(QWidget):
 
         self.section_list = QListWidget()
         self.section_list.setObjectName("settingsSections")
-        self.section_list.setAccessibleName("Settings sections")
+        describe(self.section_list, "Choose which settings to see and change",
+                 name="Settings sections")
         for spec in sections:
             item = QListWidgetItem(spec.title)
             item.setData(Qt.ItemDataRole.UserRole, spec.key)

@@ -70,6 +70,7 @@ from app.core.email.templates import (
 )
 from app.core.receipt_identity import load_receipt_identity
 from app.gui.context import AppContext
+from app.gui.invoices.formatting import datetime_text
 from app.gui.workers import WorkerFailure, run_task
 
 __all__ = ["EmailSection", "create_email_section"]
@@ -674,7 +675,7 @@ class EmailSection(QWidget):
         bold = QFont(table.font())
         bold.setBold(True)
         for r, row in enumerate(rows):
-            when = (row.sent_at or row.created_at).astimezone().strftime("%b %d, %Y %H:%M")
+            when = datetime_text(row.sent_at or row.created_at)
             status = row.state_label
             if row.state == EmailState.PENDING and row.attempts:
                 status = f"Will retry ({row.attempts} tries)"

@@ -19,6 +19,7 @@ from app.core.credentials import CredentialStore
 from app.core.logs import LOG_FILENAME
 from app.gui.context import AppContext
 from app.gui.settings.page import SettingsPage
+from app.gui.widgets.accessible import describe
 
 __all__ = ["GeneralSection", "create_general_section"]
 
@@ -70,7 +71,10 @@ class GeneralSection(SettingsPage):
         self.setup_button.setToolTip("Change the Autotask user, the payment gateway or "
                                      "QuickBooks step by step.")
         self.setup_button.clicked.connect(self._open_setup)
+        describe(self.setup_button, self.setup_button.toolTip())
         logs_button = QPushButton("Open Log Folder")
+        logs_button.setObjectName("openLogsButton")
+        describe(logs_button, "Open the folder with PayDesk's log file, for support")
         logs_button.clicked.connect(self._open_logs)
         row = QHBoxLayout()
         row.addWidget(self.setup_button)

@@ -152,6 +152,7 @@ def test_the_controller_honours_run_at_start(
 
     controller = controller_module.SyncController(set_up_context, job=job)
     controller.load_schedule()
+    qtbot.waitUntil(lambda: controller.facts_loaded, timeout=5000)  # read in a worker
     assert controller.run_at_start is run_at_start and controller.interval == 15
     qtbot.wait(300)
     wait_for_background_tasks(qtbot)
