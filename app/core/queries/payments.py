@@ -53,6 +53,7 @@ from app.core.storage.models import (
     Refund,
     RefundAllocation,
 )
+from app.core.storage.search import sorted_by_name
 
 __all__ = [
     "SALE_TAKEN_STATES",
@@ -233,9 +234,11 @@ def transaction_ids(
     if sort is TransactionSort.ORGANIZATION:
         query = query.outerjoin(Organization, Organization.id == Payment.organization_id)
         column = func.coalesce(Organization.name, "")
-    order = column.desc() if descending else column.asc()
-    tie = Payment.id.desc() if descending else Payment.id.asc()
     with engine.connect() as connection:
+        if sort is TransactionSort.ORGANIZATION:
+            column = sorted_by_name(connection, column)
+        order = column.desc() if descending else column.asc()
+        tie = Payment.id.desc() if descending else Payment.id.asc()
         return [row[0] for row in _fetch_all(connection, query.order_by(order, tie))]
 
 

@@ -39,6 +39,9 @@ def is_sqlite(engine_or_url: Engine | str) -> bool:
 
 
 def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    from app.core.storage.search import register_sqlite_functions
+
+    register_sqlite_functions(dbapi_connection)
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute("PRAGMA journal_mode=WAL")

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-05 01:14:01.117006
+Create Date: 2026-12-05 02:28:38.238701
 """
 from alembic import op
 import sqlalchemy as sa
@@ -457,9 +457,11 @@ def upgrade() -> None:
     # ### end Alembic commands ###
 
     # Hand-written: the internal currency can never change once set.
-    from app.core.storage.migrate import install_currency_lock
+    from app.core.storage.migrate import install_currency_lock, install_search_indexes
 
     install_currency_lock(op)
+    # Hand-written: substring-search indexes and the name sort order (engine-specific).
+    install_search_indexes(op)
 
 
 def downgrade() -> None:
