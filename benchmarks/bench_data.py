@@ -1,0 +1,119 @@
+"""What the table benchmarks share: a cached database of generated history, the PostgreSQL
+latency proxy and round-trip counting, and the machine's load.
+
+Generated SQLite databases are kept between runs in the user's cache folder
+(``…/PayDesk/benchmarks``; ``PAYDESK_BENCH_CACHE`` overrides it), named by their size and a
+fingerprint of the schema and the generator, so a changed schema or generator builds anew
+and an unchanged one opens in a moment. ``--no-cache`` builds a fresh one each run.
+A PostgreSQL database given with ``--database`` is filled when it is empty and used as it
+is otherwise.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from platformdirs import user_cache_dir
+from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
+
+from app.core.storage.engine import open_database
+
+ROOT = Path(__file__).resolve().parents[1]
+#: Files whose content decides whether a cached database still fits.
+_FINGERPRINTED = (
+    "app/core/storage/models.py",
+    "app/core/storage/search.py",
+    "app/core/storage/migrations/versions",
+    "app/core/queries/fixtures.py",
+    "app/core/payments/fixtures.py",
+)
+
+
+def fingerprint(*parts: object) -> str:
+    digest = hashlib.sha256(repr(parts).encode())
+    for name in _FINGERPRINTED:
+        path = ROOT / name
+        files = sorted(path.glob("*.py")) if path.is_dir() else [path]
+        for file in files:
+            if file.exists():
+                digest.update(file.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def cache_folder() -> Path:
+    given = os.environ.get("PAYDESK_BENCH_CACHE")
+    folder = Path(given) if given else Path(user_cache_dir("PayDesk")) / "benchmarks"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def row_count(url: str, table: object) -> int:
+    engine = open_database(url)
+    try:
+        with engine.connect() as connection:
+            stmt = select(func.count()).select_from(table)  # type: ignore[arg-type]
+            return int(connection.execute(stmt).scalar_one())
+    finally:
+        engine.dispose()
+
+
+def prepared_database(
+    kind: str,
+    sizes: dict[str, int],
+    build_command: Sequence[str],
+    *,
+    database: str | None,
+    table: object,
+    no_cache: bool,
+) -> tuple[str, float, str]:
+    """The URL of a database holding the generated history, the seconds spent building it
+    (0 when it came from the cache or was already filled) and how it was obtained.
+
+    ``build_command`` is run in a child process with ``--build-into URL`` appended, so the
+    generator's memory is not counted in the benchmark's peak RSS.
+    """
+    if database is not None:
+        if row_count(database, table) > 0:
+            return database, 0.0, "given, already filled"
+        return database, _build(build_command, database), "given, filled now"
+    name = "-".join(f"{k}{v}" for k, v in sizes.items())
+    path = cache_folder() / f"{kind}-{name}-{fingerprint(kind, sizes)}.sqlite"
+    if path.exists() and not no_cache:
+        return f"sqlite:///{path}", 0.0, f"cached ({path})"
+    partial_path = path.with_suffix(".building")
+    for leftover in (partial_path, Path(f"{partial_path}-wal"), Path(f"{partial_path}-shm")):
+        leftover.unlink(missing_ok=True)
+    seconds = _build(build_command, f"sqlite:///{partial_path}")
+    partial_path.rename(path)
+    return f"sqlite:///{path}", seconds, "built now"
+
+
+def _build(command: Sequence[str], url: str) -> float:
+    start = time.perf_counter()
+    subprocess.run([sys.executable, *command, "--build-into", url], check=True)
+    return time.perf_counter() - start
+
+
+def through_proxy(url: str, round_trip_ms: float) -> tuple[str, object | None]:
+    """For a PostgreSQL URL: the same database reached through a ``LatencyProxy`` (which
+    also counts round trips), and the proxy. Other URLs are returned as they are."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "postgresql":
+        return url, None
+    from benchmarks.latency_proxy import LatencyProxy
+
+    proxy = LatencyProxy(parsed.host or "127.0.0.1", parsed.port or 5432, round_trip_ms)
+    proxied = parsed.set(host="127.0.0.1", port=proxy.port)
+    return proxied.render_as_string(hide_password=False), proxy
+
+
+def load_line() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.2f} / {five:.2f} / {fifteen:.2f} on {os.cpu_count()} cores"
