@@ -72,6 +72,7 @@ __all__ = [
     "AppliedPayment",
     "InvoiceColumn",
     "InvoiceDetail",
+    "InvoiceFacts",
     "InvoiceLineRow",
     "InvoiceQuery",
     "InvoiceRow",
@@ -80,6 +81,7 @@ __all__ = [
     "export_invoices_csv",
     "invoice_detail",
     "invoice_export_cell",
+    "invoice_facts",
     "invoice_ids",
     "invoice_listing",
     "invoice_rows",
@@ -421,7 +423,12 @@ def invoice_ids(connection: Connection, query: InvoiceQuery, today: date) -> lis
 
 
 def invoice_listing(
-    connection: Connection, query: InvoiceQuery, today: date, *, with_totals: bool = True
+    connection: Connection,
+    query: InvoiceQuery,
+    today: date,
+    *,
+    with_totals: bool = True,
+    held_back: int | None = None,
 ) -> tuple[list[int], InvoiceTotals | None]:
     """``invoice_ids`` and, when asked, ``invoice_totals`` — in one pass where the sort
     allows it: sorted by a plain column, the id query also returns each invoice's total and
@@ -437,10 +444,12 @@ def invoice_listing(
         ids = list(map(itemgetter(0), rows))
         totals = InvoiceTotals(
             len(ids), sum(map(itemgetter(1), rows)), sum(map(itemgetter(2), rows)),
-            held_back_invoices(connection),
+            held_back_invoices(connection) if held_back is None else held_back,
         )
         return ids, totals
-    return invoice_ids(connection, query, today), invoice_totals(connection, query, today)
+    return invoice_ids(connection, query, today), invoice_totals(
+        connection, query, today, held_back=held_back
+    )
 
 
 def _ordered_with_amounts(
@@ -472,6 +481,34 @@ def _ordered_with_amounts(
     return select(matches.c.id, matches.c.total_minor, matches.c.balance_minor).order_by(
         *(key.desc() for key in keys) if query.descending else keys
     )
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceFacts:
+    """What Invoice History needs besides its rows, read in one statement (one round trip
+    on a shared server): whether there are invoices at all (of the organization shown),
+    whether any has a QuickBooks number, and how many invoices are held back."""
+
+    has_invoices: bool
+    any_quickbooks_numbers: bool
+    held_back: int
+
+
+def invoice_facts(connection: Connection, *, organization_id: int | None = None) -> InvoiceFacts:
+    some = select(Invoice.id)
+    if organization_id is not None:
+        some = some.where(Invoice.organization_id == organization_id)
+    has_invoices, quickbooks, held_back = connection.execute(
+        select(
+            some.exists(),
+            select(Invoice.id).where(Invoice.qb_doc_number.is_not(None)).exists(),
+            select(func.count())
+            .select_from(QuarantinedRecord)
+            .where(QuarantinedRecord.entity == "Invoices")
+            .scalar_subquery(),
+        )
+    ).one()
+    return InvoiceFacts(bool(has_invoices), bool(quickbooks), int(held_back))
 
 
 def invoices_exist(
@@ -549,7 +586,11 @@ def _ids_by_terms(connection: Connection, query: InvoiceQuery, today: date) -> l
 
 
 def invoice_totals(
-    connection: Connection | Session, query: InvoiceQuery, today: date
+    connection: Connection | Session,
+    query: InvoiceQuery,
+    today: date,
+    *,
+    held_back: int | None = None,
 ) -> InvoiceTotals:
     """Count, total and balance of the whole filtered set, in one aggregate."""
     stmt = select(
@@ -558,7 +599,9 @@ def invoice_totals(
         func.coalesce(func.sum(Invoice.balance_minor), 0),
     ).where(*_conditions(query, today, _capabilities_of(connection)))
     count, total, balance = connection.execute(stmt).one()
-    return InvoiceTotals(int(count), int(total), int(balance), held_back_invoices(connection))
+    if held_back is None:
+        held_back = held_back_invoices(connection)
+    return InvoiceTotals(int(count), int(total), int(balance), held_back)
 
 
 def _capabilities_of(connection: Connection | Session) -> SearchCapabilities:

@@ -22,10 +22,11 @@ from app.core.queries.invoices import (
     InvoiceQuery,
     InvoiceRow,
     InvoiceTotals,
+    invoice_facts,
     invoice_listing,
     invoice_rows,
-    invoices_exist,
 )
+from app.core.storage.engine import read_connection
 from app.gui.invoices.formatting import date_text, local_today, money_text
 from app.gui.invoices.status_delegate import status_pill_pixmap
 from app.gui.widgets import invoice_status_tone
@@ -179,7 +180,7 @@ class InvoiceHistoryModel(LazyTableModel[int, InvoiceRow]):
 
     def _fetch(self, ids: Sequence[int]) -> dict[int, InvoiceRow]:
         """Runs on a pool thread (or for ``rows_for``)."""
-        with self.engine.connect() as connection:
+        with read_connection(self.engine) as connection:
             return invoice_rows(connection, ids, self._today())
 
     # --- queries ---------------------------------------------------------------------------
@@ -208,14 +209,17 @@ class InvoiceHistoryModel(LazyTableModel[int, InvoiceRow]):
         organization_id = query.organization_id
 
         def load() -> Listing[int]:  # runs on a pool thread
-            with engine.connect() as connection:
-                ids, totals = invoice_listing(connection, query, today, with_totals=with_totals)
+            # Two statements, and on PostgreSQL no BEGIN/ROLLBACK around them: what a
+            # keystroke waits for on a shared server is counted in round trips.
+            with read_connection(engine) as connection:
                 # What the empty state and the QuickBooks # column need to know.
-                has_invoices = bool(ids) or invoices_exist(
-                    connection, organization_id=organization_id
+                facts = invoice_facts(connection, organization_id=organization_id)
+                ids, totals = invoice_listing(
+                    connection, query, today, with_totals=with_totals, held_back=facts.held_back
                 )
-                quickbooks = invoices_exist(connection, with_quickbooks_number=True)
-            return Listing(ids, HistoryFacts(totals, has_invoices, quickbooks))
+            return Listing(
+                ids, HistoryFacts(totals, facts.has_invoices, facts.any_quickbooks_numbers)
+            )
 
         return load
 
