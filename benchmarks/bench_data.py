@@ -20,8 +20,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from platformdirs import user_cache_dir
-from sqlalchemy import func, select
+from sqlalchemy import Engine, create_engine, func, select
 from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
 
 from app.core.storage.engine import open_database
 
@@ -117,3 +118,49 @@ def through_proxy(url: str, round_trip_ms: float) -> tuple[str, object | None]:
 def load_line() -> str:
     one, five, fifteen = os.getloadavg()
     return f"load average {one:.2f} / {five:.2f} / {fifteen:.2f} on {os.cpu_count()} cores"
+
+
+class ServerCpu:
+    """CPU seconds the PostgreSQL server spent for this benchmark: the backends connected to
+    its database, read from /proc (the server runs on this machine). On PostgreSQL the
+    queries' work is done there, not in the benchmark's process, so both are printed.
+    Unavailable (None) for SQLite or when /proc cannot be read."""
+
+    def __init__(self, url: str) -> None:
+        parsed = make_url(url)
+        self._engine: Engine | None = None
+        if parsed.get_backend_name() == "postgresql" and Path("/proc/self/stat").exists():
+            self._engine = create_engine(url, poolclass=NullPool)
+            self._connection = self._engine.connect().execution_options(
+                isolation_level="AUTOCOMMIT")
+            self._database = parsed.database
+            self._own = self._connection.exec_driver_sql("select pg_backend_pid()").scalar()
+
+    @property
+    def available(self) -> bool:
+        return self._engine is not None
+
+    def seconds(self) -> float | None:
+        if self._engine is None:
+            return None
+        pids = [
+            row[0]
+            for row in self._connection.exec_driver_sql(
+                "select pid from pg_stat_activity where datname = %(db)s and pid <> %(own)s",
+                {"db": self._database, "own": self._own},
+            )
+        ]
+        total = 0.0
+        tick = os.sysconf("SC_CLK_TCK")
+        for pid in pids:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += (int(fields[11]) + int(fields[12])) / tick
+        return total
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._connection.close()
+            self._engine.dispose()

@@ -89,7 +89,7 @@ class LatencyProxy:
 
     def __init__(self, host: str, port: int, round_trip_ms: float) -> None:
         context = multiprocessing.get_context("spawn")
-        self._counter: Synchronized[int] = context.Value("q", 0)  # type: ignore[assignment]
+        self._counter: Synchronized[int] = context.Value("q", 0)
         receive, send = context.Pipe(duplex=False)
         self._process = context.Process(
             target=_run,

@@ -74,7 +74,7 @@ from app.core.storage.models import Payment
 from app.gui.context import AppContext
 from app.gui.gc import GuiThreadGarbageCollector
 from app.gui.workers import active_tasks
-from benchmarks.bench_data import load_line, prepared_database, through_proxy
+from benchmarks.bench_data import ServerCpu, load_line, prepared_database, through_proxy
 
 TARGETS_MS = {
     "search_open": 1000.0,
@@ -168,6 +168,7 @@ def main(argv: list[str] | None = None) -> int:
         table=Payment.__table__,
         no_cache=args.no_cache,
     )
+    server = ServerCpu(database_url)
     database_url, proxy = through_proxy(database_url, args.latency_ms)
     profile = Profile.open(folder / "profile", database_url)
     app = QApplication.instance() or QApplication([])
@@ -186,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     wall: dict[str, list[float]] = {}
     cpu: dict[str, list[float]] = {}
     trips: dict[str, list[int]] = {}
+    server_cpu: dict[str, list[float]] = {}
 
     def record(name: str, milliseconds: float, cpu_milliseconds: float) -> None:
         wall.setdefault(name, []).append(milliseconds)
@@ -193,9 +195,13 @@ def main(argv: list[str] | None = None) -> int:
 
     def measure(name: str, action: Callable[[], object]) -> None:
         before = proxy.round_trips if proxy is not None else 0
+        server_before = server.seconds()
         record(name, timed(action), LAST_CPU_MS[0])
         if proxy is not None:
             trips.setdefault(name, []).append(proxy.round_trips - before)
+        server_after = server.seconds()
+        if server_before is not None and server_after is not None:
+            server_cpu.setdefault(name, []).append((server_after - server_before) * 1000)
 
     def measure_query(name: str, query: Callable[[], object]) -> object:
         result: object = None
@@ -316,6 +322,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{'measure':<26}{'n':>6}{'max ms':>10}{'median':>10}{'max CPU':>10}{'med CPU':>10}"
         f"{'target':>10}  {'met wall/CPU':<13}{'trips':>5}"
         "   (wall ms; CPU ms of this process; max round trips per step)"
+        + ("; server CPU ms: max / median" if server.available else "")
     )
     summary: dict[str, object] = {}
     for name, values in wall.items():
@@ -323,11 +330,19 @@ def main(argv: list[str] | None = None) -> int:
         met = "" if target is None else ("yes" if max(values) <= target else "NO")
         cpu_met = "" if target is None else ("yes" if max(cpu[name]) <= target else "NO")
         trip = str(max(trips[name])) if name in trips else "-"
+        on_server = (
+            f"   {max(server_cpu[name]):8.1f} / {median(server_cpu[name]):.1f}"
+            if name in server_cpu else ""
+        )
         print(
             f"{name:<26}{len(values):>6}{max(values):>10.1f}{median(values):>10.1f}"
             f"{max(cpu[name]):>10.1f}{median(cpu[name]):>10.1f}"
             f"{'' if target is None else f'{target:.0f}':>10}  {met:>4} / {cpu_met:<6}{trip:>5}"
+            + on_server
         )
+        if name in server_cpu:
+            summary[f"{name}_max_server_cpu_ms"] = round(max(server_cpu[name]), 1)
+            summary[f"{name}_median_server_cpu_ms"] = round(median(server_cpu[name]), 1)
         summary[f"{name}_max_ms"] = round(max(values), 1)
         summary[f"{name}_median_ms"] = round(median(values), 1)
         summary[f"{name}_max_cpu_ms"] = round(max(cpu[name]), 1)
@@ -362,6 +377,7 @@ def main(argv: list[str] | None = None) -> int:
     engine.dispose()
     if proxy is not None:
         proxy.close()
+    server.close()
     shutil.rmtree(folder, ignore_errors=True)
     print(json.dumps(summary), flush=True)
     sys.stderr.flush()
