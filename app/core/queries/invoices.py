@@ -430,14 +430,17 @@ def invoice_listing(
     with_totals: bool = True,
     held_back: int | None = None,
 ) -> tuple[list[int], InvoiceTotals | None]:
-    """``invoice_ids`` and, when asked, ``invoice_totals`` — in one pass where the sort
-    allows it: sorted by a plain column, the id query also returns each invoice's total and
-    balance and they are added up here, instead of the database filtering every invoice a
-    second time for the aggregate (which, on a substring search over all 200,000 invoices,
-    cost as much as the id query itself)."""
+    """``invoice_ids`` and, when asked, ``invoice_totals``.
+
+    Without a search the totals are one aggregate the database answers from an index: at a
+    million invoices, reading each invoice's total and balance along with its id costs four
+    times the ids themselves (measured: 1.0 s against 0.2 s of CPU), the aggregate 0.1 s.
+    With a search, where the sort allows it (a plain column), the id query also returns each
+    match's total and balance and they are added up here, instead of the database finding
+    the matches a second time for the aggregate."""
     if not with_totals:
         return invoice_ids(connection, query, today), None
-    if query.sort in _SIMPLE_SORT_KEYS:
+    if query.sort in _SIMPLE_SORT_KEYS and clean_search(query.search):
         rows = connection.execute(
             _ordered_with_amounts(query, today, capabilities(connection))
         ).cursor.fetchall()

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-05 02:28:38.238701
+Create Date: 2026-12-05 02:59:21.260848
 """
 from alembic import op
 import sqlalchemy as sa
@@ -139,7 +139,7 @@ def upgrade() -> None:
         batch_op.create_index('ix_invoices_payment_term', ['payment_term_id', 'id'], unique=False)
         batch_op.create_index('ix_invoices_qb_doc_number', ['qb_doc_number', 'id'], unique=False)
         batch_op.create_index('ix_invoices_search', ['search_key', 'organization_id', 'status', 'total_minor', 'balance_minor', 'id'], unique=False)
-        batch_op.create_index('ix_invoices_status', ['status', 'due_date', 'id'], unique=False)
+        batch_op.create_index('ix_invoices_status', ['status', 'due_date', 'id', 'total_minor'], unique=False)
         batch_op.create_index('ix_invoices_status_listing', ['status', 'invoice_date', 'id', 'total_minor', 'balance_minor'], unique=False)
         batch_op.create_index('ix_invoices_total', ['total_minor', 'id'], unique=False)
 
