@@ -58,6 +58,8 @@ NAME_COLLATION_SQLITE = "paydesk_name"
 NAME_COLLATION_POSTGRES = "und-x-icu"
 #: Trigram indexes answer terms at least this long (shorter ones are scanned).
 TRIGRAM_MIN = 3
+#: PostgreSQL's trigram extension (a contrib module: some servers do not ship it).
+TRIGRAM_EXTENSION = "pg_trgm"
 
 _HAND_WRITTEN_PREFIXES = ("invoices_fts", "organizations_fts")
 _HAND_WRITTEN_INDEXES = frozenset(
@@ -185,13 +187,13 @@ def _sqlite_has_trigram(connection: Connection) -> bool:
 def _postgres_trigram(connection: Connection) -> bool:
     """Whether ``pg_trgm`` is (or could now be) installed in this database."""
     installed = connection.exec_driver_sql(
-        "SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm'"
+        "SELECT 1 FROM pg_extension WHERE extname = %(name)s", {"name": TRIGRAM_EXTENSION}
     ).first()
     if installed:
         return True
     nested = connection.begin_nested()
     try:
-        connection.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+        connection.exec_driver_sql(f'CREATE EXTENSION IF NOT EXISTS "{TRIGRAM_EXTENSION}"')
     except Exception as exc:
         nested.rollback()
         log.warning(
