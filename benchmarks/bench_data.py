@@ -93,6 +93,10 @@ def prepared_database(
         leftover.unlink(missing_ok=True)
     seconds = _build(build_command, f"sqlite:///{partial_path}")
     partial_path.rename(path)
+    # Databases of the same size built for an older schema or generator are of no more use.
+    for stale in cache_folder().glob(f"{kind}-{name}-*.sqlite*"):
+        if not stale.name.startswith(path.name):
+            stale.unlink(missing_ok=True)
     return f"sqlite:///{path}", seconds, "built now"
 
 
