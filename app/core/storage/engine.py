@@ -26,10 +26,6 @@ log = logging.getLogger(__name__)
 
 #: How long a SQLite connection waits for another writer before giving up (milliseconds).
 SQLITE_BUSY_TIMEOUT_MS = 15_000
-#: Page cache per SQLite connection, in KiB as a negative number (SQLite's own default is
-#: 2 MiB). The sync's writer keeps the invoices' many indexes in it while it upserts pages
-#: of records; with 2 MiB it re-reads index pages from the operating system all the time.
-SQLITE_CACHE_KIB = -32_768
 
 
 class DatabaseError(Exception):
@@ -55,7 +51,6 @@ def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute(f"PRAGMA cache_size={SQLITE_CACHE_KIB}")
     finally:
         cursor.close()
 
