@@ -1,12 +1,17 @@
-"""Payment Search and Transactions at scale: 100,000 payments, real widgets.
+"""Payment Search and Transactions at scale: 1,000,000 payments, real widgets.
 
-    QT_QPA_PLATFORM=offscreen python benchmarks/payments_benchmark.py [--payments N]
-        [--organizations N] [--database URL]
+    python benchmarks/payments_benchmark.py                       # 1,000,000 payments, SQLite
+    python benchmarks/payments_benchmark.py --payments 100000
+    python benchmarks/payments_benchmark.py --database postgresql+psycopg://…/db [--latency-ms 2]
 
-Builds a profile with ``app.core.payments.fixtures.build_payment_history`` (100,000 payments
-across 200 organizations, each on its own invoice, a partial refund on every 40th) in a child
-process, or uses ``--database``, which must already hold such data. Then it opens the real
-Payment Search and Transactions views offscreen and measures:
+Builds the history with ``app.core.payments.fixtures.build_payment_history`` (payments across
+200 organizations, each on its own invoice, a partial refund on every 40th) in a child
+process and keeps the SQLite file in the cache folder for the next run
+(``benchmarks/bench_data.py``; ``--no-cache`` builds anew); ``--database`` uses that
+database, filling it first when it is empty. With PostgreSQL every connection goes through
+a proxy process that adds ``--latency-ms`` per round trip and counts round trips, printed
+per step. Then it opens the real Payment Search and Transactions views offscreen and
+measures:
 
 * the queries themselves, on this thread: Payment Search's id query (every sale and refund,
   newest first), reading the first page of 200 rows, and Transactions' id query;
@@ -35,7 +40,6 @@ import json
 import os
 import resource
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -66,9 +70,11 @@ from app.core.payments.fixtures import (
     transaction_id,
 )
 from app.core.storage.engine import open_database
+from app.core.storage.models import Payment
 from app.gui.context import AppContext
 from app.gui.gc import GuiThreadGarbageCollector
 from app.gui.workers import active_tasks
+from benchmarks.bench_data import ServerCpu, load_line, prepared_database, through_proxy
 
 TARGETS_MS = {
     "search_open": 1000.0,
@@ -137,9 +143,12 @@ def peak_rss_mb() -> float:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--payments", type=int, default=100_000)
+    parser.add_argument("--payments", type=int, default=1_000_000)
     parser.add_argument("--organizations", type=int, default=200)
-    parser.add_argument("--database", help="an existing database URL with the data already in")
+    parser.add_argument("--database", help="a database URL (filled first when empty)")
+    parser.add_argument("--latency-ms", type=float, default=0.0,
+                        help="PostgreSQL: milliseconds added per round trip by a proxy")
+    parser.add_argument("--no-cache", action="store_true", help="build the history anew")
     parser.add_argument("--build-into", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.build_into:
@@ -151,24 +160,17 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     folder = Path(tempfile.mkdtemp(prefix="paydesk-bench-"))
-    profile = Profile.open(folder / "profile", args.database)
-    build_seconds = 0.0
-    if args.database is None:
-        start = time.perf_counter()
-        subprocess.run(
-            [
-                sys.executable,
-                __file__,
-                "--build-into",
-                profile.database_url,
-                "--payments",
-                str(args.payments),
-                "--organizations",
-                str(args.organizations),
-            ],
-            check=True,
-        )
-        build_seconds = time.perf_counter() - start
+    database_url, build_seconds, origin = prepared_database(
+        "payments",
+        {"payments": args.payments, "organizations": args.organizations},
+        [__file__, "--payments", str(args.payments), "--organizations", str(args.organizations)],
+        database=args.database,
+        table=Payment.__table__,
+        no_cache=args.no_cache,
+    )
+    server = ServerCpu(database_url)
+    database_url, proxy = through_proxy(database_url, args.latency_ms)
+    profile = Profile.open(folder / "profile", database_url)
     app = QApplication.instance() or QApplication([])
     assert app is not None
     # As in the running program: cyclic garbage is collected on this thread only.
@@ -184,13 +186,22 @@ def main(argv: list[str] | None = None) -> int:
 
     wall: dict[str, list[float]] = {}
     cpu: dict[str, list[float]] = {}
+    trips: dict[str, list[int]] = {}
+    server_cpu: dict[str, list[float]] = {}
 
     def record(name: str, milliseconds: float, cpu_milliseconds: float) -> None:
         wall.setdefault(name, []).append(milliseconds)
         cpu.setdefault(name, []).append(cpu_milliseconds)
 
     def measure(name: str, action: Callable[[], object]) -> None:
+        before = proxy.round_trips if proxy is not None else 0
+        server_before = server.seconds()
         record(name, timed(action), LAST_CPU_MS[0])
+        if proxy is not None:
+            trips.setdefault(name, []).append(proxy.round_trips - before)
+        server_after = server.seconds()
+        if server_before is not None and server_after is not None:
+            server_cpu.setdefault(name, []).append((server_after - server_before) * 1000)
 
     def measure_query(name: str, query: Callable[[], object]) -> object:
         result: object = None
@@ -254,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
     settle()
 
     # Scroll from top to bottom as dragging the scroll bar does: even jumps, each landing on
-    # rows not read yet (at 100,000 rows a page at a time would be over 5,000 steps).
+    # rows not read yet (at a million rows a page at a time would be over 50,000 steps).
     bar = view.table.verticalScrollBar()
     bar.setValue(0)
     paint()
@@ -297,24 +308,47 @@ def main(argv: list[str] | None = None) -> int:
     def median(values: list[float]) -> float:
         return sorted(values)[len(values) // 2]
 
+    engine_name = engine.dialect.name
     print(
         f"PayDesk payments benchmark — {args.payments:,} payments and "
         f"{len(keys) - args.payments:,} refunds across {args.organizations:,} organizations "
-        f"(built in {build_seconds:.1f} s); load average {os.getloadavg()[0]:.1f} on "
-        f"{os.cpu_count()} cores"
+        f"on {engine_name}"
+        + (f" (+{args.latency_ms:g} ms per round trip)" if proxy is not None else "")
+        + f"; database {origin}"
+        + (f", built in {build_seconds:.1f} s" if build_seconds else "")
     )
-    print(f"{'measure':<26}{'n':>6}{'max ms':>10}{'median':>10}{'max CPU':>10}{'target':>10}  met")
+    print(load_line())
+    print(
+        f"{'measure':<26}{'n':>6}{'max ms':>10}{'median':>10}{'max CPU':>10}{'med CPU':>10}"
+        f"{'target':>10}  {'met wall/CPU':<13}{'trips':>5}"
+        "   (wall ms; CPU ms of this process; max round trips per step)"
+        + ("; server CPU ms: max / median" if server.available else "")
+    )
     summary: dict[str, object] = {}
     for name, values in wall.items():
         target = TARGETS_MS.get(name)
         met = "" if target is None else ("yes" if max(values) <= target else "NO")
+        cpu_met = "" if target is None else ("yes" if max(cpu[name]) <= target else "NO")
+        trip = str(max(trips[name])) if name in trips else "-"
+        on_server = (
+            f"   {max(server_cpu[name]):8.1f} / {median(server_cpu[name]):.1f}"
+            if name in server_cpu else ""
+        )
         print(
             f"{name:<26}{len(values):>6}{max(values):>10.1f}{median(values):>10.1f}"
-            f"{max(cpu[name]):>10.1f}{'' if target is None else f'{target:.0f}':>10}  {met}"
+            f"{max(cpu[name]):>10.1f}{median(cpu[name]):>10.1f}"
+            f"{'' if target is None else f'{target:.0f}':>10}  {met:>4} / {cpu_met:<6}{trip:>5}"
+            + on_server
         )
+        if name in server_cpu:
+            summary[f"{name}_max_server_cpu_ms"] = round(max(server_cpu[name]), 1)
+            summary[f"{name}_median_server_cpu_ms"] = round(median(server_cpu[name]), 1)
         summary[f"{name}_max_ms"] = round(max(values), 1)
         summary[f"{name}_median_ms"] = round(median(values), 1)
         summary[f"{name}_max_cpu_ms"] = round(max(cpu[name]), 1)
+        summary[f"{name}_median_cpu_ms"] = round(median(cpu[name]), 1)
+        if name in trips:
+            summary[f"{name}_max_round_trips"] = max(trips[name])
     print(
         f"{'peak_rss':<26}{'':>6}{rss:>8.1f}MB{'':>20}{TARGET_RSS_MB:>8.0f}MB  "
         f"{'yes' if rss <= TARGET_RSS_MB else 'NO'}"
@@ -334,11 +368,17 @@ def main(argv: list[str] | None = None) -> int:
     summary["search_rows"] = len(keys)
     summary["organizations"] = args.organizations
     summary["build_seconds"] = round(build_seconds, 1)
-    summary["load_average"] = round(os.getloadavg()[0], 2)
+    summary["load_average"] = [round(x, 2) for x in os.getloadavg()]
+    summary["engine"] = engine_name
+    summary["latency_ms"] = args.latency_ms if proxy is not None else None
+    summary["targets_ms"] = TARGETS_MS
+    summary["target_rss_mb"] = TARGET_RSS_MB
     collector.stop()
     engine.dispose()
-    if args.database is None:
-        shutil.rmtree(folder, ignore_errors=True)
+    if proxy is not None:
+        proxy.close()
+    server.close()
+    shutil.rmtree(folder, ignore_errors=True)
     print(json.dumps(summary), flush=True)
     sys.stderr.flush()
     # Leave without the interpreter's final garbage collection, as table_benchmark.py does:

@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 from app.core.invoice_state import PAYABLE_STATUSES
 from app.core.search_text import clean_search, contains_pattern
 from app.core.storage.models import Contact, Contract, Invoice, Organization, Payment, Ticket
+from app.core.storage.search import sorted_by_name
 
 __all__ = [
     "ContactRow",
@@ -143,6 +144,10 @@ def _summary(today: date, organization_ids: list[int] | None = None) -> Subquery
     return stmt.subquery("summary")
 
 
+def _connection_of(connection: Connection | Session) -> Connection:
+    return connection.connection() if isinstance(connection, Session) else connection
+
+
 def _like_pattern(term: str) -> str:
     return contains_pattern(term)
 
@@ -157,7 +162,9 @@ def organization_ids(
         stmt = stmt.where(func.lower(Organization.name).like(_like_pattern(term), escape="\\"))
     keys: list[Any]
     if query.sort is OrganizationColumn.NAME:
-        keys = [Organization.name]
+        # As people expect in their language ("Bäckerei" before "Bright Path"), walking
+        # the name-order index (``app.core.storage.search``).
+        keys = [sorted_by_name(_connection_of(connection), Organization.name)]
     else:
         summary = _summary(today)
         stmt = stmt.join(summary, summary.c.organization_id == Organization.id, isouter=True)
@@ -258,7 +265,7 @@ def organizations_with_payments(engine: Engine) -> list[tuple[int, str]]:
             for i, n in connection.execute(
                 select(Organization.id, Organization.name)
                 .where(Organization.id.in_(paying))
-                .order_by(Organization.name, Organization.id)
+                .order_by(sorted_by_name(connection, Organization.name), Organization.id)
             )
         ]
 

@@ -41,7 +41,7 @@ from app.core.posting.channels import get_channel, target_label
 from app.core.posting.outbox import PostingState
 from app.core.queries.export import ExportProgress, write_csv
 from app.core.search_text import LIKE_ESCAPE, clean_search, contains_pattern
-from app.core.storage.engine import session_scope
+from app.core.storage.engine import read_connection, session_scope
 from app.core.storage.models import (
     AuditEntry,
     Contact,
@@ -53,6 +53,7 @@ from app.core.storage.models import (
     Refund,
     RefundAllocation,
 )
+from app.core.storage.search import sorted_by_name
 
 __all__ = [
     "SALE_TAKEN_STATES",
@@ -235,9 +236,11 @@ def transaction_ids(
     if sort is TransactionSort.ORGANIZATION:
         query = query.outerjoin(Organization, Organization.id == Payment.organization_id)
         column = func.coalesce(Organization.name, "")
-    order = column.desc() if descending else column.asc()
-    tie = Payment.id.desc() if descending else Payment.id.asc()
-    with engine.connect() as connection:
+    with read_connection(engine) as connection:
+        if sort is TransactionSort.ORGANIZATION:
+            column = sorted_by_name(connection, column)
+        order = column.desc() if descending else column.asc()
+        tie = Payment.id.desc() if descending else Payment.id.asc()
         return [row[0] for row in _fetch_all(connection, query.order_by(order, tie))]
 
 
@@ -557,7 +560,7 @@ def payment_search_ids(
     }[sort]
     order = [column.desc() if descending else column.asc(),
              combined.c.id.desc() if descending else combined.c.id.asc()]
-    with engine.connect() as connection:
+    with read_connection(engine) as connection:
         rows = _fetch_all(connection, select(combined.c.kind, combined.c.id).order_by(*order))
     # The DBAPI already gives (str, int) tuples: at 100,000 rows, converting each again
     # would cost more than the query.
@@ -598,7 +601,7 @@ def payment_search_rows(engine: Engine, keys: Sequence[SearchKey]) -> list[Payme
     refund_ids = [i for k, i in keys if k == "refund"]
     # Only the columns a row shows, as plain rows rather than ORM objects: a page of 200
     # rows is read on the GUI thread while the table scrolls.
-    with engine.connect() as connection:
+    with read_connection(engine) as connection:
         refunds = {
             r.id: r
             for r in connection.execute(select(*_REFUND_COLUMNS).where(Refund.id.in_(refund_ids)))

@@ -108,9 +108,26 @@ def install_currency_lock(op: Operations) -> None:
 def _hand_written_upgrade() -> str:
     return (
         "\n    # Hand-written: the internal currency can never change once set.\n"
-        "    from app.core.storage.migrate import install_currency_lock\n\n"
+        "    from app.core.storage.migrate import install_currency_lock, install_search_indexes\n\n"
         "    install_currency_lock(op)\n"
+        "    # Hand-written: substring-search indexes and the name sort order (engine-specific).\n"
+        "    install_search_indexes(op)\n"
     )
+
+
+def install_search_indexes(op: Operations) -> None:
+    """Called from the initial revision: the engine-specific objects behind substring search
+    and the language-aware name order (``app.core.storage.search``)."""
+    from app.core.storage.search import install
+
+    install(op.get_bind())
+
+
+def include_name(name: str | None, type_: str, _parent: object) -> bool:
+    """Leaves the hand-written search objects out of model/database comparisons."""
+    from app.core.storage.search import is_hand_written
+
+    return not (name and type_ in ("table", "index") and is_hand_written(name))
 
 
 def regenerate_initial() -> Path:

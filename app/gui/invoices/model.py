@@ -19,13 +19,15 @@ from sqlalchemy import Engine
 from app.core.invoice_state import InvoiceStatus
 from app.core.queries.invoices import (
     InvoiceColumn,
+    InvoiceFacts,
     InvoiceQuery,
     InvoiceRow,
     InvoiceTotals,
+    invoice_facts,
     invoice_listing,
     invoice_rows,
-    invoices_exist,
 )
+from app.core.storage.engine import read_connection
 from app.gui.invoices.formatting import date_text, local_today, money_text
 from app.gui.invoices.status_delegate import status_pill_pixmap
 from app.gui.widgets import invoice_status_tone
@@ -145,6 +147,8 @@ class HistoryFacts:
     totals: InvoiceTotals | None
     has_invoices: bool
     any_quickbooks_numbers: bool
+    #: What the database said, kept for the next change of filter or sort.
+    facts: InvoiceFacts | None = None
 
 
 class InvoiceHistoryModel(LazyTableModel[int, InvoiceRow]):
@@ -182,12 +186,13 @@ class InvoiceHistoryModel(LazyTableModel[int, InvoiceRow]):
         #: Facts from the last load (None before it): any invoice at all (of the fixed
         #: organization), and any with a QuickBooks number.
         self.has_invoices: bool | None = None
+        self._facts: InvoiceFacts | None = None
         self.any_quickbooks_numbers: bool | None = None
         self.loaded.connect(self._on_loaded_info)
 
     def _fetch(self, ids: Sequence[int]) -> dict[int, InvoiceRow]:
         """Runs on a pool thread (or for ``rows_for``)."""
-        with self.engine.connect() as connection:
+        with read_connection(self.engine) as connection:
             return invoice_rows(connection, ids, self._today())
 
     # --- queries ---------------------------------------------------------------------------
@@ -201,7 +206,10 @@ class InvoiceHistoryModel(LazyTableModel[int, InvoiceRow]):
             query, sort=self._query.sort, descending=self._query.descending
         ) != self._query
         self._query = query
-        self.load(self._loader(with_totals=self._totals_stale))
+        # Another filter or sort lists other invoices, but the facts about the database
+        # (any invoices at all, any QuickBooks numbers, held back) stay as last read: one
+        # statement less per keystroke. A reload or refresh reads them again.
+        self.load(self._loader(with_totals=self._totals_stale, facts=self._facts))
 
     def reload(self) -> None:
         self.load(self._loader(with_totals=True))
@@ -211,19 +219,31 @@ class InvoiceHistoryModel(LazyTableModel[int, InvoiceRow]):
         place (``refreshed(bool)`` says whether the id list changed)."""
         self.refresh(self._loader(with_totals=True), changed_ids, prefetch_row=top_row)
 
-    def _loader(self, *, with_totals: bool) -> Callable[[], Listing[int]]:
+    def _loader(
+        self, *, with_totals: bool, facts: InvoiceFacts | None = None
+    ) -> Callable[[], Listing[int]]:
         engine, query, today = self.engine, self._query, self._today()
         organization_id = query.organization_id
+        known = facts
 
         def load() -> Listing[int]:  # runs on a pool thread
-            with engine.connect() as connection:
-                ids, totals = invoice_listing(connection, query, today, with_totals=with_totals)
+            # Two statements, and on PostgreSQL no BEGIN/ROLLBACK around them: what a
+            # keystroke waits for on a shared server is counted in round trips.
+            with read_connection(engine) as connection:
                 # What the empty state and the QuickBooks # column need to know.
-                has_invoices = bool(ids) or invoices_exist(
-                    connection, organization_id=organization_id
+                facts = known or invoice_facts(connection, organization_id=organization_id)
+                ids, totals = invoice_listing(
+                    connection, query, today, with_totals=with_totals, held_back=facts.held_back
                 )
-                quickbooks = invoices_exist(connection, with_quickbooks_number=True)
-            return Listing(ids, HistoryFacts(totals, has_invoices, quickbooks))
+            return Listing(
+                ids,
+                HistoryFacts(
+                    totals,
+                    bool(ids) or facts.has_invoices,
+                    facts.any_quickbooks_numbers,
+                    facts,
+                ),
+            )
 
         return load
 
@@ -232,6 +252,8 @@ class InvoiceHistoryModel(LazyTableModel[int, InvoiceRow]):
             return
         self.has_invoices = facts.has_invoices
         self.any_quickbooks_numbers = facts.any_quickbooks_numbers
+        if facts.facts is not None:
+            self._facts = facts.facts
         if facts.totals is not None:
             self._totals = facts.totals
             self._totals_stale = False

@@ -6,7 +6,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine, inspect
 
-from app.core.storage.migrate import current_revision, head_revision, upgrade_to_head
+from app.core.storage.migrate import current_revision, head_revision, include_name, upgrade_to_head
 from app.core.storage.models import Base
 
 
@@ -18,7 +18,9 @@ def test_migrations_build_every_table(engine: Engine) -> None:
 
 def test_models_and_migrations_agree(engine: Engine) -> None:
     with engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        context = MigrationContext.configure(
+            connection, opts={"compare_type": True, "include_name": include_name}
+        )
         differences = compare_metadata(context, Base.metadata)
     assert differences == []
 

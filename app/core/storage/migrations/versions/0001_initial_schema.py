@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-05 03:15:57.582631
+Create Date: 2026-12-05 03:26:57.162704
 """
 from alembic import op
 import sqlalchemy as sa
@@ -155,7 +155,7 @@ def upgrade() -> None:
         batch_op.create_index('ix_invoices_payment_term', ['payment_term_id', 'id'], unique=False)
         batch_op.create_index('ix_invoices_qb_doc_number', ['qb_doc_number', 'id'], unique=False)
         batch_op.create_index('ix_invoices_search', ['search_key', 'organization_id', 'status', 'total_minor', 'balance_minor', 'id'], unique=False)
-        batch_op.create_index('ix_invoices_status', ['status', 'due_date', 'id'], unique=False)
+        batch_op.create_index('ix_invoices_status', ['status', 'due_date', 'id', 'total_minor'], unique=False)
         batch_op.create_index('ix_invoices_status_listing', ['status', 'invoice_date', 'id', 'total_minor', 'balance_minor'], unique=False)
         batch_op.create_index('ix_invoices_total', ['total_minor', 'id'], unique=False)
 
@@ -600,9 +600,11 @@ def upgrade() -> None:
     # ### end Alembic commands ###
 
     # Hand-written: the internal currency can never change once set.
-    from app.core.storage.migrate import install_currency_lock
+    from app.core.storage.migrate import install_currency_lock, install_search_indexes
 
     install_currency_lock(op)
+    # Hand-written: substring-search indexes and the name sort order (engine-specific).
+    install_search_indexes(op)
 
 
 def downgrade() -> None:
