@@ -37,6 +37,9 @@ def _history(ledger: AppContext, qtbot: QtBot) -> InvoiceHistoryView:
     view.resize(TABLE_WIDTH, 700)
     view.show()
     settle(qtbot)
+    # The columns are fitted on the event loop's next turn after the last rows arrived.
+    qtbot.waitUntil(lambda: not view.columns_fit._timer.isActive(), timeout=5000)
+    qtbot.wait(50)
     return view
 
 
