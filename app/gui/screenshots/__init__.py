@@ -86,6 +86,9 @@ class Screen:
     name: str
     build: Callable[[ScreenshotSession], QWidget]
     size: tuple[int, int]
+    #: Renders after every other screen: it changes the shared sandbox data (charges, pay
+    #: links) that screens rendered in name order expect to find as the payment scene left it.
+    late: bool = False
 
 
 _screens: dict[str, Screen] = {}
@@ -96,15 +99,17 @@ def register_screen(
     build: Callable[[ScreenshotSession], QWidget],
     *,
     size: tuple[int, int] = DEFAULT_SIZE,
+    late: bool = False,
 ) -> None:
-    """Register a screen to render as ``OUTDIR/<name>.png``. Names are unique."""
+    """Register a screen to render as ``OUTDIR/<name>.png``. Names are unique. Screens render
+    in name order; ``late`` ones after all the others (see :attr:`Screen.late`)."""
     if name in _screens and _screens[name].build is not build:
         raise ValueError(f"A screen named {name!r} is already registered")
-    _screens[name] = Screen(name, build, size)
+    _screens[name] = Screen(name, build, size, late)
 
 
 def registered_screens() -> list[Screen]:
-    return [_screens[name] for name in sorted(_screens)]
+    return sorted(_screens.values(), key=lambda screen: (screen.late, screen.name))
 
 
 def load_screen_modules() -> None:

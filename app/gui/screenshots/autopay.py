@@ -160,9 +160,11 @@ def autopay_settings_section(session: ScreenshotSession) -> QWidget:
     return session.keep(create_autopay_defaults_section(session.context))
 
 
-register_screen("autopay", autopay_area)
-register_screen("autopay-settings-section", autopay_settings_section, size=(640, 360))
-register_screen("autopay-schedule-dialog", autopay_schedule_dialog, size=(560, 300))
-register_screen("autopay-empty", autopay_empty)
-register_screen("autopay-organization-tab", autopay_organization_tab)
-register_screen("autopay-rule-dialog", autopay_rule_dialog, size=DIALOG_SIZE)
+register_screen("autopay", autopay_area, late=True)
+register_screen("autopay-settings-section", autopay_settings_section, size=(640, 360),
+                late=True)
+register_screen("autopay-schedule-dialog", autopay_schedule_dialog, size=(560, 300),
+                late=True)
+register_screen("autopay-empty", autopay_empty, late=True)
+register_screen("autopay-organization-tab", autopay_organization_tab, late=True)
+register_screen("autopay-rule-dialog", autopay_rule_dialog, size=DIALOG_SIZE, late=True)

@@ -111,7 +111,7 @@ def invoice_page_pay_link(session: ScreenshotSession) -> QWidget:
     return window
 
 
-register_screen("invoice-page-pay-link", invoice_page_pay_link)
+register_screen("invoice-page-pay-link", invoice_page_pay_link, late=True)
 
 
 def pay_link_email_dialog(session: ScreenshotSession) -> QWidget:
@@ -140,4 +140,5 @@ def pay_link_email_dialog(session: ScreenshotSession) -> QWidget:
     return dialog
 
 
-register_screen("pay-link-email-dialog", pay_link_email_dialog, size=(560, 360))
+register_screen("pay-link-email-dialog", pay_link_email_dialog, size=(560, 360),
+                late=True)
