@@ -47,10 +47,6 @@ class CheckResult:
     message: str
 
 
-def _when(moment: datetime | None) -> str:
-    return f" Last tested {moment.astimezone():%Y-%m-%d %H:%M}." if moment else ""
-
-
 def _autotask_state(engine: Engine, credentials: CredentialStore) -> ServiceState:
     from app.core.connections import describe_missing_connection, load_autotask_connection
 
@@ -63,8 +59,7 @@ def _autotask_state(engine: Engine, credentials: CredentialStore) -> ServiceStat
     zone = f" in the {connection.zone_name} zone" if connection.zone_name else ""
     return ServiceState(
         "autotask", "Autotask", True,
-        f"Signed in as the API user {connection.username}{zone}."
-        f"{_when(connection.verified_at)}",
+        f"Signed in as the API user {connection.username}{zone}.",
         testable=True, verified_at=connection.verified_at)
 
 
@@ -87,8 +82,7 @@ def _gateway_state(engine: Engine, credentials: CredentialStore) -> ServiceState
     mode = (" Test mode: no real money moves." if stored.mode is GatewayMode.TEST
             else " Live: payments take real money." if stored.mode is GatewayMode.LIVE else "")
     return ServiceState("gateway", stored.gateway_name, True,
-                        f"Connected to the {stored.gateway_name}{account}.{mode}"
-                        f"{_when(stored.verified_at)}",
+                        f"Connected to the {stored.gateway_name}{account}.{mode}",
                         testable=True, verified_at=stored.verified_at)
 
 
@@ -106,7 +100,7 @@ def _quickbooks_state(engine: Engine, credentials: CredentialStore) -> ServiceSt
             return ServiceState("quickbooks", "QuickBooks Online", False,
                                 f"{company}: {missing}", testable=False)
         return ServiceState("quickbooks", "QuickBooks Online", True,
-                            f"Connected to {company}.{_when(online.verified_at)}",
+                            f"Connected to {company}.",
                             testable=True, verified_at=online.verified_at)
     desktop = load_desktop(engine)
     if desktop is not None:

@@ -20,7 +20,9 @@ from app.core.setup.connection_checks import (
     run_check,
 )
 from app.gui.context import AppContext
+from app.gui.invoices.formatting import datetime_text
 from app.gui.settings.page import SettingsPage
+from app.gui.theme import set_themed_style
 from app.gui.widgets.pill import StatusPill, Tone
 from app.gui.workers import WorkerFailure, run_task
 
@@ -41,6 +43,8 @@ class ConnectionRow(QFrame):
         super().__init__()
         self.section = section
         self.key = key
+        #: The last Test run here: None before one ran.
+        self._last_test_ok: bool | None = None
         self.setObjectName(f"connection_{key}")
         self.name = QLabel(title)
         self.name.setStyleSheet("font-weight: 600; font-size: 11pt;")
@@ -82,9 +86,15 @@ class ConnectionRow(QFrame):
     def show_state(self, state: ServiceState) -> None:
         named = self.key == "gateway" and state.name != "Payment gateway"
         self.name.setText(f"Payment gateway — {state.name}" if named else state.name)
-        self.pill.set_status("Connected" if state.connected else "Not connected",
-                             Tone.SUCCESS if state.connected else Tone.WARNING)
-        self.summary.setText(state.summary)
+        if state.connected and self._last_test_ok is False:
+            # Stored, but the last Test here failed: say so rather than "Connected".
+            self.pill.set_status("Not working", Tone.DANGER)
+        else:
+            self.pill.set_status("Connected" if state.connected else "Not connected",
+                                 Tone.SUCCESS if state.connected else Tone.WARNING)
+        tested = (f" Last tested {datetime_text(state.verified_at)}."
+                  if state.verified_at is not None else "")
+        self.summary.setText(state.summary + tested)
         self.test_button.setEnabled(state.testable)
         self.reconnect_button.setText("Reconnect…" if state.connected else "Connect…")
 
@@ -98,6 +108,7 @@ class ConnectionRow(QFrame):
 
     def _tested(self, result: CheckResult) -> None:
         self.test_button.setEnabled(True)
+        self._last_test_ok = result.ok
         self._show_result(("✓ " if result.ok else "✗ ") + result.message, result.ok)
         self.section.reload()  # a test may have found the zone, the account name …
 
@@ -105,12 +116,14 @@ class ConnectionRow(QFrame):
         from app.gui.errors import describe_exception
 
         self.test_button.setEnabled(True)
+        self._last_test_ok = False
         self._show_result(f"✗ {describe_exception(failure.exception)}", False)
+        self.section.reload()
 
     def _show_result(self, text: str, ok: bool | None) -> None:
         self.result.setText(text)
-        self.result.setStyleSheet("" if ok is None else
-                                  "color: #1E7B34;" if ok else "color: #B3261E;")
+        set_themed_style(self.result, "" if ok is None else
+                         "color: #1D6B3B;" if ok else "color: #A02727;")
         self.result.setVisible(True)
 
     @Slot()

@@ -126,6 +126,8 @@ def test_test_runs_setups_connection_test_with_what_is_stored(
     assert row.result.text().startswith("✗ ")
     assert "secret" in row.result.text().lower()
     wait_for_background_tasks(qtbot)
+    # The pill no longer says "Connected" once a Test here failed.
+    qtbot.waitUntil(lambda: row.pill.text() == "Not working", timeout=5000)
 
 
 def test_reconnect_opens_setup_at_that_step(
