@@ -13,11 +13,12 @@ from __future__ import annotations
 import logging
 import time
 
-from PySide6.QtCore import QObject, QTimer, Signal, Slot
+from PySide6.QtCore import QObject
 
 from app.core.email.upkeep import EmailUpkeepReport, run_email_upkeep
 from app.gui.context import AppContext
-from app.gui.workers import Task, WorkerFailure, run_task
+from app.gui.rounds import WorkerRounds
+from app.gui.workers import Task, run_task
 
 log = logging.getLogger(__name__)
 
@@ -26,48 +27,29 @@ ROUND_INTERVAL_MS = 60_000
 REMINDERS_EVERY_S = 3_600.0
 
 
-class EmailUpkeep(QObject):
-    """See the module docstring."""
+class EmailUpkeep(WorkerRounds):
+    """See the module docstring. ``roundFinished(EmailUpkeepReport)`` after each round."""
 
-    roundFinished = Signal(object)
+    title = "Email upkeep"
+    first_round_ms = FIRST_ROUND_MS
+    round_interval_ms = ROUND_INTERVAL_MS
 
     def __init__(self, context: AppContext, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self.context = context
-        self.last_report: EmailUpkeepReport | None = None
-        self._task: Task | None = None
+        super().__init__(context, parent)
         self._reminders_at = 0.0
-        self._timer = QTimer(self)
-        self._timer.setSingleShot(True)
-        self._timer.timeout.connect(self.run_now)
 
-    def start(self, first_round_ms: int = FIRST_ROUND_MS) -> None:
-        self._timer.start(first_round_ms)
-
-    def stop(self) -> None:
-        self._timer.stop()
-
-    @Slot()
-    def run_now(self) -> None:
-        if self._task is not None and self._task.is_running:
-            return
+    def start_round(self) -> Task:
         reminders = time.monotonic() - self._reminders_at >= REMINDERS_EVERY_S
         if reminders:
             self._reminders_at = time.monotonic()
-        self._task = run_task("send the due emails", run_email_upkeep, self.context.engine,
-                              self.context.credentials, reminders=reminders,
-                              on_success=self._on_done, on_failure=self._on_failed)
+        return run_task("send the due emails", run_email_upkeep, self.context.engine,
+                        self.context.credentials, reminders=reminders,
+                        on_success=self.round_done, on_failure=self.round_failed)
 
-    def _on_done(self, report: EmailUpkeepReport) -> None:
-        self.last_report = report
+    def after_round(self, report: object) -> None:
+        assert isinstance(report, EmailUpkeepReport)
         if report.sending.sent or report.sending.failed or report.sending.problem:
             log.info("%s", report.summary)
-        self.roundFinished.emit(report)
-        self._timer.start(ROUND_INTERVAL_MS)
-
-    def _on_failed(self, failure: WorkerFailure) -> None:
-        log.warning("Email upkeep failed: %s", failure.details)
-        self._timer.start(ROUND_INTERVAL_MS)
 
 
 def start_email_upkeep(context: AppContext, parent: QObject) -> EmailUpkeep:

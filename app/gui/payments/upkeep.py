@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import logging
 
-from PySide6.QtCore import QObject, QTimer, Signal, Slot
+from PySide6.QtCore import QObject
 from shiboken6 import isValid
 
 from app.core.payments.maintenance import MaintenanceReport, run_payment_maintenance
 from app.gui.context import AppContext
 from app.gui.email_upkeep import start_email_upkeep
-from app.gui.workers import Task, WorkerFailure, run_task
+from app.gui.rounds import WorkerRounds
+from app.gui.workers import Task, run_task
 
 log = logging.getLogger(__name__)
 
@@ -33,69 +34,44 @@ ROUND_INTERVAL_MS = 60_000
 AUTOPAY_EVERY_ROUNDS = 15
 
 
-class PaymentUpkeep(QObject):
+class PaymentUpkeep(WorkerRounds):
     """See the module docstring. ``roundFinished(MaintenanceReport)`` after each round."""
 
-    roundFinished = Signal(object)
+    title = "Payment upkeep"
+    first_round_ms = FIRST_ROUND_MS
+    round_interval_ms = ROUND_INTERVAL_MS
 
     def __init__(self, context: AppContext, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self.context = context
-        self.last_report: MaintenanceReport | None = None
-        self._task: Task | None = None
+        super().__init__(context, parent)
         self._rounds = 0
-        self._timer = QTimer(self)
-        self._timer.setSingleShot(True)
-        self._timer.timeout.connect(self.run_now)
 
-    def start(self, first_round_ms: int = FIRST_ROUND_MS) -> None:
-        self._timer.start(first_round_ms)
-
-    def stop(self) -> None:
-        self._timer.stop()
-
-    @property
-    def running(self) -> bool:
-        return self._task is not None and self._task.is_running
-
-    @Slot()
-    def run_now(self) -> None:
-        """Start a round now (unless one is running)."""
-        if self.running:
-            return
+    def start_round(self) -> Task:
         autopay = self._rounds % AUTOPAY_EVERY_ROUNDS == 0
         self._rounds += 1
-        self._task = run_task(
+        return run_task(
             "check unfinished payments and post them",
             run_payment_maintenance,
             self.context.engine,
             self.context.credentials,
             autopay=autopay,
-            on_success=self._on_done,
-            on_failure=self._on_failed,
+            on_success=self.round_done,
+            on_failure=self.round_failed,
         )
 
-    def _on_done(self, report: MaintenanceReport) -> None:
-        self.last_report = report
+    def after_round(self, report: object) -> None:
+        assert isinstance(report, MaintenanceReport)
         if report.problems:
             log.info("Payment upkeep: %s", " ".join(report.problems))
-        self.roundFinished.emit(report)
+        changes = self.context.changes()
         if report.recovery is not None and report.recovery.resolved:
-            self.context.changes().announce_payments(
-                [o.payment_id for o in report.recovery.resolved])
+            changes.announce_payments([o.payment_id for o in report.recovery.resolved])
         if report.autopay is not None and (report.autopay.charged or report.autopay.declined):
-            self.context.changes().announce_payments(
+            changes.announce_payments(
                 [line.payment_id for line in (*report.autopay.charged, *report.autopay.declined)
                  if line.payment_id is not None])
         if report.delivery is not None and (report.delivery.delivered
                                              or report.delivery.failed):
-            self.context.changes().announce_postings([])
-        self._timer.start(ROUND_INTERVAL_MS)
-
-    def _on_failed(self, failure: WorkerFailure) -> None:
-        # The next round tries again; the details are in the log.
-        log.warning("Payment upkeep failed: %s", failure.details)
-        self._timer.start(ROUND_INTERVAL_MS)
+            changes.announce_postings([])
 
 
 def existing_upkeep(context: AppContext) -> PaymentUpkeep | None:
