@@ -61,6 +61,7 @@ from app.gui.invoices.formatting import date_text, local_today, money_text
 from app.gui.invoices.history import InvoiceHistoryView
 from app.gui.invoices.page import InvoicePage
 from app.gui.invoices.sync_follow import ChangedRows, follow_sync
+from app.gui.setup_opener import open_setup_then
 from app.gui.widgets import EmptyState, SearchField
 from app.gui.widgets.accessible import describe
 from app.gui.widgets.headers import PageHeader
@@ -372,13 +373,8 @@ class OrganizationListView(QWidget):
 
     @Slot()
     def _open_setup(self) -> None:
-        window = self.window()
-        open_setup = getattr(window, "open_setup", None)
-        if callable(open_setup):
-            open_setup()
-            closed = getattr(window, "setupClosed", None)
-            if closed is not None:  # say "Open Sync" once Setup connected Autotask
-                closed.connect(self._after_reset, Qt.ConnectionType.UniqueConnection)
+        # Say "Open Sync" once Setup connected Autotask.
+        open_setup_then(self, self._after_reset)
 
     @Slot()
     def _open_current(self) -> None:

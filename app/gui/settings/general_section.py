@@ -19,6 +19,7 @@ from app.core.credentials import CredentialStore
 from app.core.logs import LOG_FILENAME
 from app.gui.context import AppContext
 from app.gui.settings.page import SettingsPage
+from app.gui.setup_opener import open_setup_then
 from app.gui.widgets.accessible import describe
 
 __all__ = ["GeneralSection", "create_general_section"]
@@ -107,13 +108,8 @@ class GeneralSection(SettingsPage):
 
     @Slot()
     def _open_setup(self) -> None:
-        window = self.window()
-        open_setup = getattr(window, "open_setup", None)
-        if callable(open_setup):
-            open_setup()
-            closed = getattr(window, "setupClosed", None)
-            if closed is not None:  # show what Setup changed once it closes
-                closed.connect(self.reload, Qt.ConnectionType.UniqueConnection)
+        # Show what Setup changed once it closes.
+        open_setup_then(self, self.reload)
 
     @Slot()
     def _open_logs(self) -> None:

@@ -31,6 +31,7 @@ from app.core.sync.history import (
 from app.core.sync.specs import SPECS
 from app.gui.context import AppContext
 from app.gui.invoices.formatting import datetime_text
+from app.gui.setup_opener import open_setup_then
 from app.gui.sync.controller import SyncController, controller_for
 from app.gui.theme import set_themed_style
 from app.gui.widgets.accessible import describe
@@ -228,13 +229,8 @@ class SyncArea(QWidget):
 
     @Slot()
     def _open_setup(self) -> None:
-        window = self.window()
-        open_setup = getattr(window, "open_setup", None)
-        if callable(open_setup):
-            open_setup()
-            closed = getattr(window, "setupClosed", None)
-            if closed is not None:  # offer Sync now once Setup connected Autotask
-                closed.connect(self.refresh_connection, Qt.ConnectionType.UniqueConnection)
+        # Offer Sync now once Setup connected Autotask.
+        open_setup_then(self, self.refresh_connection)
 
     @Slot()
     def _sync_now(self) -> None:
