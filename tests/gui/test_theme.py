@@ -95,3 +95,49 @@ def test_the_screenshot_command_renders_at_200_percent(tmp_path: Path) -> None:
     image = QImage(str(tmp_path / "main-window-invoices@2x.png"))
     width, height = screenshots.DEFAULT_SIZE
     assert (image.width(), image.height()) == (2 * width, 2 * height)
+
+
+def _relative_luminance(colour: QColor) -> float:
+    def channel(value: float) -> float:
+        return value / 12.92 if value <= 0.03928 else ((value + 0.055) / 1.055) ** 2.4
+
+    return (0.2126 * channel(colour.redF()) + 0.7152 * channel(colour.greenF())
+            + 0.0722 * channel(colour.blueF()))
+
+
+def _contrast(first: str, second: str) -> float:
+    a, b = sorted((_relative_luminance(QColor(first)), _relative_luminance(QColor(second))),
+                  reverse=True)
+    return (a + 0.05) / (b + 0.05)
+
+
+def test_status_pills_take_dark_colours_that_read_in_the_dark_scheme(
+    qtbot: QtBot, light_again: None
+) -> None:
+    from app.core.invoice_state import InvoiceStatus
+    from app.gui.invoices.status_delegate import status_pill_pixmap
+    from app.gui.widgets.pill import DARK_TONE_COLOURS, TONE_COLOURS, StatusPill, Tone
+
+    for tone in Tone:
+        background, text = DARK_TONE_COLOURS[tone]
+        # Words readable on the pill (WCAG AA for normal text) in both schemes; a dark pill
+        # on the dark page, a light one on the light page.
+        assert _contrast(background, text) >= 4.5, tone
+        assert _contrast(*TONE_COLOURS[tone]) >= 4.5, tone
+        assert QColor(background).lightness() < 80, tone
+    app = QApplication.instance()
+    assert isinstance(app, QApplication)
+    apply_theme(app, style_sheet(), dark=True)
+    pill = StatusPill("Partially paid", Tone.WARNING)
+    qtbot.addWidget(pill)
+    pill.show()
+    image = pill.grab().toImage()
+    middle = QColor(image.pixel(4, image.height() // 2))
+    assert middle.lightness() < 80  # the pill's own background, dark
+    drawn = status_pill_pixmap(InvoiceStatus.OVERDUE).toImage()
+    assert QColor(drawn.pixel(drawn.width() // 2, 2)).name().upper() == (
+        DARK_TONE_COLOURS[Tone.DANGER][0])
+    apply_theme(app, style_sheet(), dark=False)
+    light = status_pill_pixmap(InvoiceStatus.OVERDUE).toImage()
+    assert QColor(light.pixel(light.width() // 2, 2)).name().upper() == (
+        TONE_COLOURS[Tone.DANGER][0])
