@@ -9,6 +9,13 @@ same light value can be a text colour in one rule and a surface in another (whit
 the blue button; white page). A colour neither table knows stays as it is;
 ``tests/gui/test_theme.py`` fails when the style sheet uses one.
 
+When the system switches scheme while PayDesk is open, ``apply_theme`` runs again: it swaps
+the palette and the application's style sheet, gives every widget styled through
+``set_themed_style`` its style in the new scheme (the light style is kept on the widget as
+the ``paydeskLightStyle`` property), and calls ``on_theme_changed(dark)`` on the model of
+every table or list on screen that has one, for what keeps colours of its own (text brushes,
+pictures of pills). Only live widgets are visited, so nothing already closed is touched.
+
 Everything here runs on the GUI thread.
 """
 
@@ -18,7 +25,7 @@ import re
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QGuiApplication, QPalette
-from PySide6.QtWidgets import QApplication, QWidget
+from PySide6.QtWidgets import QAbstractItemView, QApplication, QWidget
 
 __all__ = [
     "DARK_SURFACES",
@@ -30,6 +37,9 @@ __all__ = [
     "set_themed_style",
     "themed",
 ]
+
+#: The property that keeps a widget's own style sheet as written for the light scheme.
+LIGHT_STYLE_PROPERTY = "paydeskLightStyle"
 
 #: Text colours of the light scheme -> the dark scheme.
 DARK_TEXT: dict[str, str] = {
@@ -143,7 +153,9 @@ def readable_text(colour: QColor) -> QColor:
 
 
 def set_themed_style(widget: QWidget, css: str) -> None:
-    """``widget.setStyleSheet(css)`` in the scheme the application uses now."""
+    """``widget.setStyleSheet(css)`` in the scheme the application uses now — and again in
+    the other scheme when the system switches (``apply_theme``)."""
+    widget.setProperty(LIGHT_STYLE_PROPERTY, css)
     widget.setStyleSheet(themed(css, is_dark()))
 
 
@@ -179,4 +191,18 @@ def apply_theme(app: QApplication, style_sheet: str, dark: bool | None = None) -
     # Light: the platform's own palette again (what PayDesk always used).
     app.setPalette(dark_palette() if dark else QPalette())
     app.setStyleSheet(themed(style_sheet, dark))
+    # Widgets with colours of their own (a banner, a pill, a notice) take the new scheme's.
+    for widget in app.allWidgets():
+        light = widget.property(LIGHT_STYLE_PROPERTY)
+        if isinstance(light, str):
+            widget.setStyleSheet(themed(light, dark))
+    # Models that keep colours of their own draw them again (each model once).
+    models: dict[int, object] = {}
+    for widget in app.allWidgets():
+        if isinstance(widget, QAbstractItemView) and widget.model() is not None:
+            models.setdefault(id(widget.model()), widget.model())
+    for model in models.values():
+        hook = getattr(model, "on_theme_changed", None)
+        if callable(hook):
+            hook(dark)
     return dark

@@ -141,3 +141,54 @@ def test_status_pills_take_dark_colours_that_read_in_the_dark_scheme(
     light = status_pill_pixmap(InvoiceStatus.OVERDUE).toImage()
     assert QColor(light.pixel(light.width() // 2, 2)).name().upper() == (
         TONE_COLOURS[Tone.DANGER][0])
+
+
+def test_switching_the_system_scheme_recolours_what_is_already_open(
+    qtbot: QtBot, set_up_context: object, light_again: None
+) -> None:
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QLabel
+
+    from app.core.invoice_state import InvoiceStatus
+    from app.core.queries.fixtures import build_ledger
+    from app.gui.app import create_application
+    from app.gui.context import AppContext
+    from app.gui.invoices.history import InvoiceHistoryView
+    from app.gui.theme import set_themed_style
+    from app.gui.widgets.pill import DARK_TONE_COLOURS, TONE_COLOURS, StatusPill, Tone
+    from tests.gui.test_invoice_history import settle
+
+    assert isinstance(set_up_context, AppContext)
+    build_ledger(set_up_context.engine, organizations=3, invoices=30)
+    app = create_application()  # listens to the system's colour scheme
+    apply_theme(app, style_sheet(), dark=False)
+    banner = QLabel("Setup is not finished.")
+    set_themed_style(banner, "background: #FCEFD6; color: #85520A;")
+    pill = StatusPill("Declined", Tone.DANGER)
+    history = InvoiceHistoryView(set_up_context)
+    for widget in (banner, pill, history):
+        qtbot.addWidget(widget)
+        widget.show()
+    settle(qtbot)
+    model = history.model
+    overdue = model._pills[InvoiceStatus.OVERDUE.value]
+
+    def pill_background() -> str:
+        image = model._pills[InvoiceStatus.OVERDUE.value].toImage()
+        return QColor(image.pixel(image.width() // 2, 2)).name().upper()
+
+    assert pill_background() == TONE_COLOURS[Tone.DANGER][0]
+    repainted: list[int] = []
+    model.dataChanged.connect(lambda first, _last: repainted.append(first.row()))
+
+    app.styleHints().colorSchemeChanged.emit(Qt.ColorScheme.Dark)  # what the system does
+    assert banner.styleSheet() == "background: #443419; color: #EBC070;"
+    assert DARK_TONE_COLOURS[Tone.DANGER][0] in pill.styleSheet()
+    assert pill_background() == DARK_TONE_COLOURS[Tone.DANGER][0]
+    assert model._pills[InvoiceStatus.OVERDUE.value] is not overdue
+    assert repainted == [0]  # every row painted again, from the first
+
+    app.styleHints().colorSchemeChanged.emit(Qt.ColorScheme.Light)
+    assert banner.styleSheet() == "background: #FCEFD6; color: #85520A;"
+    assert TONE_COLOURS[Tone.DANGER][0] in pill.styleSheet()
+    assert pill_background() == TONE_COLOURS[Tone.DANGER][0]
