@@ -247,6 +247,10 @@ class SettingsPage(QWidget):
     def has_unsaved_changes(self) -> bool:
         return self._dirty
 
+    def is_saving(self) -> bool:
+        """True while a save (or a read) runs in the background."""
+        return self._busy
+
     @Slot()
     def revert(self) -> None:
         if self._has_stored:
