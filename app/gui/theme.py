@@ -59,6 +59,9 @@ DARK_TEXT: dict[str, str] = {
     "#85520A": "#EBC070",  # warnings
     "#4A5568": "#A7B0BD",
     "#5D6778": "#A7B0BD",  # the Settings area's "last changed" line
+    "#B3261E": "#F29A9A",  # the Settings area's "not saved" messages
+    "#1E7B34": "#86D6A2",  # the Settings area's "saved" messages
+    "#E7EAEF": "#333941",  # a separator line (a frame's line takes ``color``)
 }
 
 #: Backgrounds, borders and lines of the light scheme -> the dark scheme.

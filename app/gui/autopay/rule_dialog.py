@@ -47,6 +47,7 @@ from app.core.autopay.rules import (
 )
 from app.core.money import InvalidAmountError, Money
 from app.gui.context import AppContext
+from app.gui.theme import set_themed_style
 from app.gui.widgets.accessible import describe
 from app.gui.workers import WorkerFailure, run_task
 
@@ -179,7 +180,7 @@ class AutoPayRuleDialog(QDialog):
         self.error = QLabel()
         self.error.setObjectName("autopayRuleError")
         self.error.setWordWrap(True)
-        self.error.setStyleSheet("color: #A02727;")
+        set_themed_style(self.error, "color: #A02727;")
         layout.addWidget(self.error)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
         self.save_button = self.buttons.addButton("Set up AutoPay",

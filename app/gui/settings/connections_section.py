@@ -21,6 +21,7 @@ from app.core.setup.connection_checks import (
 )
 from app.gui.context import AppContext
 from app.gui.settings.page import SettingsPage
+from app.gui.theme import set_themed_style
 from app.gui.widgets.pill import StatusPill, Tone
 from app.gui.workers import WorkerFailure, run_task
 
@@ -109,8 +110,8 @@ class ConnectionRow(QFrame):
 
     def _show_result(self, text: str, ok: bool | None) -> None:
         self.result.setText(text)
-        self.result.setStyleSheet("" if ok is None else
-                                  "color: #1E7B34;" if ok else "color: #B3261E;")
+        set_themed_style(self.result, "" if ok is None else
+                         "color: #1E7B34;" if ok else "color: #B3261E;")
         self.result.setVisible(True)
 
     @Slot()
@@ -136,7 +137,7 @@ class ConnectionsSection(SettingsPage):
             if index:
                 line = QFrame()
                 line.setFrameShape(QFrame.Shape.HLine)
-                line.setStyleSheet("color: #E7EAEF;")
+                set_themed_style(line, "color: #E7EAEF;")
                 self.body.addWidget(line)
             row = ConnectionRow(self, key, title)
             self.rows[key] = row
