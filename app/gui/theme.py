@@ -12,9 +12,10 @@ the blue button; white page). A colour neither table knows stays as it is;
 When the system switches scheme while PayDesk is open, ``apply_theme`` runs again: it swaps
 the palette and the application's style sheet, gives every widget styled through
 ``set_themed_style`` its style in the new scheme (the light style is kept on the widget as
-the ``paydeskLightStyle`` property), and calls ``on_theme_changed(dark)`` on the model of
-every table or list on screen that has one, for what keeps colours of its own (text brushes,
-pictures of pills). Only live widgets are visited, so nothing already closed is touched.
+the ``paydeskLightStyle`` property), and calls ``on_theme_changed(dark)`` on every widget,
+and every table's or list's model, that has one, for what keeps colours of its own (text
+brushes, pictures of pills, rich text with colours). Only live widgets are visited, so
+nothing already closed is touched.
 
 Everything here runs on the GUI thread.
 """
@@ -199,13 +200,14 @@ def apply_theme(app: QApplication, style_sheet: str, dark: bool | None = None) -
         light = widget.property(LIGHT_STYLE_PROPERTY)
         if isinstance(light, str):
             widget.setStyleSheet(themed(light, dark))
-    # Models that keep colours of their own draw them again (each model once).
-    models: dict[int, object] = {}
+    # Widgets and models that keep colours of their own draw them again (each once).
+    keepers: dict[int, object] = {}
     for widget in app.allWidgets():
+        keepers.setdefault(id(widget), widget)
         if isinstance(widget, QAbstractItemView) and widget.model() is not None:
-            models.setdefault(id(widget.model()), widget.model())
-    for model in models.values():
-        hook = getattr(model, "on_theme_changed", None)
+            keepers.setdefault(id(widget.model()), widget.model())
+    for keeper in keepers.values():
+        hook = getattr(keeper, "on_theme_changed", None)
         if callable(hook):
             hook(dark)
     return dark

@@ -166,10 +166,16 @@ def test_switching_the_system_scheme_recolours_what_is_already_open(
     set_themed_style(banner, "background: #FCEFD6; color: #85520A;")
     pill = StatusPill("Declined", Tone.DANGER)
     history = InvoiceHistoryView(set_up_context)
-    for widget in (banner, pill, history):
+    from app.gui.invoices.page import InvoicePage
+
+    page = InvoicePage(set_up_context)
+    for widget in (banner, pill, history, page):
         qtbot.addWidget(widget)
         widget.show()
     settle(qtbot)
+    with qtbot.waitSignal(page.invoiceShown, timeout=10_000):
+        page.show_invoice(int(history.model.id_at(0)))
+    assert "#1D4F91" in page.organization_link.text().upper()  # the link, light scheme
     model = history.model
     overdue = model._pills[InvoiceStatus.OVERDUE.value]
 
@@ -187,6 +193,7 @@ def test_switching_the_system_scheme_recolours_what_is_already_open(
     assert pill_background() == DARK_TONE_COLOURS[Tone.DANGER][0]
     assert model._pills[InvoiceStatus.OVERDUE.value] is not overdue
     assert repainted == [0]  # every row painted again, from the first
+    assert "#A9C4F7" in page.organization_link.text().upper()  # rich text, drawn again
 
     app.styleHints().colorSchemeChanged.emit(Qt.ColorScheme.Light)
     assert banner.styleSheet() == "background: #FCEFD6; color: #85520A;"
