@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QComboBox, QLineEdit, QPushButton
+from PySide6.QtWidgets import QComboBox, QLabel, QLineEdit, QPushButton
 from pytestqt.qtbot import QtBot
 
 from app.core.money import Money
@@ -203,7 +203,10 @@ def test_at_the_default_window_payment_search_fits_and_the_rest_waits_in_the_hea
     for section in sections:
         if section != organization:
             assert header.sectionSize(section) >= view.columns_fit.content_width(section)
-    # The other Autotask columns are one click away in the header's menu.
+    # The other Autotask columns are one click away in the header's menu, as the area's
+    # subtitle says.
+    assert "right-click a column title" in " ".join(
+        label.text() for label in view.findChildren(QLabel))
     menu = view.columns_fit.menu()
     unchecked = [a.text() for a in menu.actions() if a.isCheckable() and not a.isChecked()]
     assert unchecked == ["Payment Amount", "Applied Amount", "Unapplied Amount",

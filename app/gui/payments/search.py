@@ -266,8 +266,9 @@ class PaymentSearchView(PaymentListView):
         layout.setContentsMargins(24, 20, 24, 16)
         layout.setSpacing(10)
         add_area_header(layout, "Payment Search",
-                        "Every sale and refund, with the columns of Autotask's Payment Search. "
-                        "Export what you find to CSV.")
+                        "Every sale and refund, with the columns of Autotask's Payment Search "
+                        "(right-click a column title to show more). Export what you find "
+                        "to CSV.")
 
         self.test_banner = TestModeBanner()
         self.test_banner.setText(
