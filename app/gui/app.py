@@ -29,7 +29,7 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QLockFile, QObject, QThreadPool, QTimer, Signal, Slot
+from PySide6.QtCore import QLockFile, QObject, Qt, QThreadPool, QTimer, Signal, Slot
 from PySide6.QtGui import QFont
 from PySide6.QtNetwork import QLocalServer, QLocalSocket
 from PySide6.QtWidgets import QApplication, QMessageBox
@@ -218,8 +218,10 @@ def create_application() -> QApplication:
         app.setWindowIcon(app_icon())
         sheet = style_sheet()
         apply_theme(app, sheet)
-        # The system switched between light and dark while PayDesk is open.
-        app.styleHints().colorSchemeChanged.connect(lambda _scheme: apply_theme(app, sheet))
+        # The system switched between light and dark while PayDesk is open: the palette,
+        # the style sheet and every widget's own colours follow (``apply_theme``).
+        app.styleHints().colorSchemeChanged.connect(
+            lambda scheme: apply_theme(app, sheet, dark=scheme == Qt.ColorScheme.Dark))
     except ResourceNotFoundError as exc:
         # PayDesk still works without its looks; say so in the log.
         log.warning("%s", exc)

@@ -207,7 +207,7 @@ class MainWindow(QMainWindow):
             item = QListWidgetItem(spec.title)
             item.setData(Qt.ItemDataRole.UserRole, spec.key)
             self.navigation.addItem(item)
-        self.navigation.currentRowChanged.connect(self.stack.setCurrentIndex)
+        self.navigation.currentRowChanged.connect(self._area_row_chosen)
 
         content = QWidget()
         content_layout = QVBoxLayout(content)
@@ -438,9 +438,27 @@ class MainWindow(QMainWindow):
 
     @Slot(str)
     def show_area(self, key: str) -> QWidget:
-        """Switch to the area ``key`` and return its widget."""
+        """Switch to the area ``key`` and return its widget. The area shown may keep the
+        bookkeeper (Settings with unsaved changes, answered Cancel): see ``_area_row_chosen``."""
         self.navigation.setCurrentRow(self._area_rows[key])
         return self.areas[key]
+
+    @Slot(int)
+    def _area_row_chosen(self, row: int) -> None:
+        """Show the area of navigation row ``row`` — once the area shown agrees to be left
+        (an area offering ``may_leave_area()``, such as Settings with unsaved changes, asks
+        Save / Discard / Cancel); Cancel, or a save that failed, stays."""
+        current = self.stack.currentWidget()
+        if row == self.stack.currentIndex() or current is None:
+            self.stack.setCurrentIndex(row)
+            return
+        may_leave = getattr(current, "may_leave_area", None)
+        if callable(may_leave) and not may_leave():
+            self.navigation.blockSignals(True)
+            self.navigation.setCurrentRow(self.stack.currentIndex())
+            self.navigation.blockSignals(False)
+            return
+        self.stack.setCurrentIndex(row)
 
     def current_area_key(self) -> str:
         current = self.stack.currentWidget()

@@ -9,6 +9,14 @@ same light value can be a text colour in one rule and a surface in another (whit
 the blue button; white page). A colour neither table knows stays as it is;
 ``tests/gui/test_theme.py`` fails when the style sheet uses one.
 
+When the system switches scheme while PayDesk is open, ``apply_theme`` runs again: it swaps
+the palette and the application's style sheet, gives every widget styled through
+``set_themed_style`` its style in the new scheme (the light style is kept on the widget as
+the ``paydeskLightStyle`` property), and calls ``on_theme_changed(dark)`` on every widget,
+and every table's or list's model, that has one, for what keeps colours of its own (text
+brushes, pictures of pills, rich text with colours). Only live widgets are visited, so
+nothing already closed is touched.
+
 Everything here runs on the GUI thread.
 """
 
@@ -18,7 +26,7 @@ import re
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QGuiApplication, QPalette
-from PySide6.QtWidgets import QApplication, QWidget
+from PySide6.QtWidgets import QAbstractItemView, QApplication, QWidget
 
 __all__ = [
     "DARK_SURFACES",
@@ -30,6 +38,9 @@ __all__ = [
     "set_themed_style",
     "themed",
 ]
+
+#: The property that keeps a widget's own style sheet as written for the light scheme.
+LIGHT_STYLE_PROPERTY = "paydeskLightStyle"
 
 #: Text colours of the light scheme -> the dark scheme.
 DARK_TEXT: dict[str, str] = {
@@ -49,6 +60,9 @@ DARK_TEXT: dict[str, str] = {
     "#85520A": "#EBC070",  # warnings
     "#4A5568": "#A7B0BD",
     "#5D6778": "#A7B0BD",  # the Settings area's "last changed" line
+    "#B3261E": "#F29A9A",  # the Settings area's "not saved" messages
+    "#1E7B34": "#86D6A2",  # the Settings area's "saved" messages
+    "#E7EAEF": "#333941",  # a separator line (a frame's line takes ``color``)
 }
 
 #: Backgrounds, borders and lines of the light scheme -> the dark scheme.
@@ -143,7 +157,9 @@ def readable_text(colour: QColor) -> QColor:
 
 
 def set_themed_style(widget: QWidget, css: str) -> None:
-    """``widget.setStyleSheet(css)`` in the scheme the application uses now."""
+    """``widget.setStyleSheet(css)`` in the scheme the application uses now — and again in
+    the other scheme when the system switches (``apply_theme``)."""
+    widget.setProperty(LIGHT_STYLE_PROPERTY, css)
     widget.setStyleSheet(themed(css, is_dark()))
 
 
@@ -179,4 +195,19 @@ def apply_theme(app: QApplication, style_sheet: str, dark: bool | None = None) -
     # Light: the platform's own palette again (what PayDesk always used).
     app.setPalette(dark_palette() if dark else QPalette())
     app.setStyleSheet(themed(style_sheet, dark))
+    # Widgets with colours of their own (a banner, a pill, a notice) take the new scheme's.
+    for widget in app.allWidgets():
+        light = widget.property(LIGHT_STYLE_PROPERTY)
+        if isinstance(light, str):
+            widget.setStyleSheet(themed(light, dark))
+    # Widgets and models that keep colours of their own draw them again (each once).
+    keepers: dict[int, object] = {}
+    for widget in app.allWidgets():
+        keepers.setdefault(id(widget), widget)
+        if isinstance(widget, QAbstractItemView) and widget.model() is not None:
+            keepers.setdefault(id(widget.model()), widget.model())
+    for keeper in keepers.values():
+        hook = getattr(keeper, "on_theme_changed", None)
+        if callable(hook):
+            hook(dark)
     return dark

@@ -254,3 +254,41 @@ def test_tab_reaches_every_control_of_every_area_in_reading_order(
     assert not problems, "\n".join(problems)
     window.close()
     wait_for_background_tasks(qtbot)
+
+
+@pytest.mark.parametrize("provider", ["stripe", "authorizenet"])
+def test_the_gateway_page_describes_the_fields_of_the_gateway_chosen(
+    qtbot: QtBot, set_up_context: AppContext, provider: str
+) -> None:
+    """The gateway's own fields are drawn when it is chosen, after Setup named and described
+    its controls: each still has a name and a description (the gateway's help for it)."""
+    from app.core.gateways.providers import get_provider
+    from app.core.setup.steps import STEP_ORDER
+    from app.gui.wizard.gateway_page import GatewayPage
+    from app.gui.wizard.wizard import SetupWizard
+
+    wizard = SetupWizard(set_up_context)
+    qtbot.addWidget(wizard)
+    wizard.setStartId(STEP_ORDER["gateway"])
+    wizard.show()
+    wizard.restart()
+    page = wizard.findChild(GatewayPage, "gatewayPage")
+    assert page is not None
+    qtbot.waitUntil(lambda: page.loaded, timeout=10_000)  # read in a worker
+    # Chosen after the page was drawn (Authorize.Net), or chosen again (Stripe, from
+    # Authorize.Net): either way its fields are made anew.
+    other = "stripe" if provider == "authorizenet" else "authorizenet"
+    for key in (other, provider):
+        page.kind.setCurrentIndex(page.kind.findData(key))
+    gateway = get_provider(provider)
+    assert gateway is not None
+    for spec in gateway.fields:
+        name = f"{provider}SecretKey" if spec.secret else f"gatewayField_{spec.name}"
+        field = page.findChild(QWidget, name)
+        assert field is not None, name
+        assert field.accessibleName() == spec.label
+        assert accessible(field, QAccessible.Text.Name)
+        assert accessible(field, QAccessible.Text.Description) == (spec.help or ""), name
+    assert check(page) == ([], [])
+    wizard.reject()
+    wait_for_background_tasks(qtbot)

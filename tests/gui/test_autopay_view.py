@@ -215,3 +215,54 @@ def test_schedule_from_the_order_summary_records_a_future_charge(
     assert scheduled.kind == "scheduled"
     assert scheduled.amount == Money(165_050, "USD")  # 1,200.00 + 450.50
     assert scheduled.charge_on == date.today() + timedelta(days=10)
+
+
+def test_the_set_up_dialog_limits_autopay_to_billing_item_types(
+    world: PaymentWorld, qtbot: QtBot
+) -> None:
+    from PySide6.QtCore import Qt
+
+    from app.core.autopay.plan import _lines_ok
+    from app.core.storage.models import AutoPayRule, InvoiceLine, PicklistValue
+    from app.gui.autopay.rule_dialog import AutoPayRuleDialog
+
+    engine = world.context.engine
+    labels = {1: "Labor", 4: "Recurring Contract", 6: "Product"}
+    with session_scope(engine) as s:  # what a sync brings from Autotask's picklists
+        for value, label in labels.items():
+            s.add(PicklistValue(entity="BillingItems", field="billingItemType",
+                                value=str(value), label=label))
+        # One line per invoice, as synced: a recurring contract item, and a product.
+        for number, (invoice_id, item_type) in enumerate(
+                zip(world.invoice_ids[:2], (4, 6), strict=True), start=1):
+            s.add(InvoiceLine(id=990_000 + number, invoice_id=invoice_id,
+                              organization_id=world.organization_id, item_type=item_type,
+                              description="Managed services", synced_at=datetime.now(UTC)))
+    watch = _watch(world)
+    dialog = AutoPayRuleDialog(world.context, world.organization_id)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    wait_for_background_tasks(qtbot)
+    assert watch.found == []  # the choices were read in a worker
+    items = dialog.item_types
+    offered = [items.item(i).text() for i in range(items.count())]
+    assert offered == ["Labor", "Product", "Recurring Contract"]
+    assert not items.isEnabled()  # "Every invoice" is chosen
+    assert items.accessibleName() == "Billing item types" and items.accessibleDescription()
+    dialog.some_invoices.setChecked(True)
+    assert items.isEnabled()
+    dialog.limit.setText("2,000.00")
+    dialog.signer.setCurrentIndex(0)
+    dialog.evidence.setText("Signed form, Clients/Acme/AutoPay.pdf")
+    dialog.save()
+    assert "Tick at least one contract type or billing item type" in dialog.error.text()
+    items.item(offered.index("Recurring Contract")).setCheckState(Qt.CheckState.Checked)
+    with qtbot.waitSignal(dialog.ruleCreated, timeout=10_000) as created:
+        dialog.save()
+    wait_for_background_tasks(qtbot)
+    with session_scope(engine) as s:
+        rule = s.get(AutoPayRule, created.args[0])
+        assert rule is not None
+        assert rule.item_types == [4] and not rule.contract_types
+        # Only the invoice whose every line is a recurring contract item is AutoPay's.
+        assert _lines_ok(s, rule, world.invoice_ids[:2]) == {world.invoice_ids[0]}

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QComboBox, QLineEdit, QPushButton
+from PySide6.QtWidgets import QComboBox, QLabel, QLineEdit, QPushButton
 from pytestqt.qtbot import QtBot
 
 from app.core.money import Money
@@ -167,3 +167,50 @@ def test_a_long_history_is_listed_newest_first_and_rows_come_on_demand(
 def column_at(view: PaymentSearchView, row: int, title: str) -> str:
     index = [c.title for c in view.model.columns()].index(title)
     return str(view.model.index(row, index).data(Qt.ItemDataRole.DisplayRole))
+
+
+def test_at_the_default_window_payment_search_fits_and_the_rest_waits_in_the_header_menu(
+    qtbot: QtBot, world: PaymentWorld
+) -> None:
+    from app.gui.main_window import MainWindow
+    from app.gui.resources import style_sheet
+
+    sale = pay(world, world.invoice_ids[:2])
+    pay(world, world.invoice_ids[2:3], last4="9995")
+    PaymentPipeline(world.context.engine, world.gateway).refund(
+        sale, Money(2_500, "USD"), "Credit for a duplicate line")
+    window = MainWindow(world.context)
+    window.setStyleSheet(style_sheet())
+    qtbot.addWidget(window)
+    window.resize(1280, 800)
+    window.show()
+    view = window.show_area("payment_search")
+    assert isinstance(view, PaymentSearchView)
+    wait_for_background_tasks(qtbot)
+    qtbot.wait(50)  # the fitter runs once the rows have arrived
+    header = view.table.horizontalHeader()
+    titles = [c.title for c in view.model.columns()]
+    shown = [titles[s] for s in range(header.count()) if not header.isSectionHidden(s)]
+    assert shown == ["Type", "Date", "Organization", "Sale Amount", "Refund Amount", "Status",
+                     "Reference"]
+    # Everything shown fits without sideways scrolling; every column holds its widest cell
+    # and the organization's name keeps room to be read.
+    sections = [s for s in range(header.count()) if not header.isSectionHidden(s)]
+    assert sum(header.sectionSize(s) for s in sections) <= view.table.viewport().width()
+    assert not view.table.horizontalScrollBar().isVisible()
+    organization = titles.index("Organization")
+    assert header.sectionSize(organization) >= 160
+    for section in sections:
+        if section != organization:
+            assert header.sectionSize(section) >= view.columns_fit.content_width(section)
+    # The other Autotask columns are one click away in the header's menu, as the area's
+    # subtitle says.
+    assert "right-click a column title" in " ".join(
+        label.text() for label in view.findChildren(QLabel))
+    menu = view.columns_fit.menu()
+    unchecked = [a.text() for a in menu.actions() if a.isCheckable() and not a.isChecked()]
+    assert unchecked == ["Payment Amount", "Applied Amount", "Unapplied Amount",
+                         "Transaction ID", "Contact", "Method"]
+    method = next(a for a in menu.actions() if a.text() == "Method")
+    method.setChecked(True)
+    assert not header.isSectionHidden(titles.index("Method"))

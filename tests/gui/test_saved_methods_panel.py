@@ -154,9 +154,58 @@ def test_gateway_loaded_from_setup_and_none_without_it(qtbot: object, context: A
     connection = GatewayConnection(api_base=sandbox.url)
     save_gateway_secret(context.credentials, "stripe", sandbox.secret_key)
     record_gateway_test(context.engine, connection, make_gateway(sandbox).test_connection())
+    # What closing Setup does: the stored gateway is opened again, once, for every screen.
+    from app.gui.payments.common import open_connected_gateway
+
+    with qtbot.waitSignal(context.changes().gatewayChanged,  # type: ignore[attr-defined]
+                          timeout=10_000):
+        open_connected_gateway(context)
+    wait_for_background_tasks(qtbot)
+    shared = context.services.gateway
+    assert shared is not None
+    # The panel already open follows it; a new one uses it. Neither opens its own copy.
+    assert nothing._gateway is shared
+    assert nothing.stack.currentWidget() is nothing.empty
+    assert nothing.add_button.isEnabled()
     loaded = _panel(qtbot, context, None)
+    assert loaded._gateway is shared
     assert loaded.stack.currentWidget() is loaded.empty
     assert loaded.add_button.isEnabled()
+
+
+def test_the_panel_waits_for_the_shared_gateway_instead_of_opening_its_own(
+    qtbot: object, context: AppContext, sandbox: GatewaySandbox
+) -> None:
+    from app.core.gateways import connection as gateway_connection
+    from app.gui.payments import common
+
+    connection = GatewayConnection(api_base=sandbox.url)
+    save_gateway_secret(context.credentials, "stripe", sandbox.secret_key)
+    record_gateway_test(context.engine, connection, make_gateway(sandbox).test_connection())
+    opened: list[object] = []
+    real_load = gateway_connection.load_gateway
+
+    def counting_load(*args: object, **kwargs: object) -> object:
+        gateway = real_load(*args, **kwargs)  # type: ignore[arg-type]
+        opened.append(gateway)
+        return gateway
+
+    common.load_gateway = counting_load  # type: ignore[assignment]
+    try:
+        first = SavedMethodsPanel(context, ORG)
+        second = SavedMethodsPanel(context, ORG)
+        for panel in (first, second):
+            qtbot.addWidget(panel)  # type: ignore[attr-defined]
+        assert not first.add_button.isEnabled()  # the gateway is being opened
+        qtbot.waitUntil(lambda: first._gateway is not None  # type: ignore[attr-defined]
+                        and second._gateway is not None, timeout=10_000)
+        wait_for_background_tasks(qtbot)
+    finally:
+        common.load_gateway = real_load
+    # Opened once, in a worker, for both — and kept for every other screen.
+    assert len(opened) == 1
+    assert first._gateway is second._gateway is context.services.gateway
+    assert first.add_button.isEnabled() and first.stack.currentWidget() is first.empty
 
 
 def test_gateway_down_keeps_the_local_list(qtbot: object, context: AppContext,

@@ -24,6 +24,7 @@ from sqlalchemy import Engine
 from app.core.autopay import RuleView, revoke_rule, rules_for_organization
 from app.gui.context import AppContext
 from app.gui.payments.common import date_text
+from app.gui.theme import set_themed_style
 from app.gui.widgets.accessible import describe
 from app.gui.workers import Task, WorkerFailure, run_task
 
@@ -71,7 +72,7 @@ class AutoPayOrganizationPanel(QWidget):
         self.warning = QLabel()
         self.warning.setObjectName("autopayRuleWarning")
         self.warning.setWordWrap(True)
-        self.warning.setStyleSheet("color: #A02727;")
+        set_themed_style(self.warning, "color: #A02727;")
         self.warning.hide()
         layout.addWidget(self.warning)
         buttons = QHBoxLayout()

@@ -2,9 +2,12 @@
 
 ``AutoPayRuleDialog`` records the rule and the client's authorization together
 (:func:`app.core.autopay.create_rule`): the saved method, when to charge, which invoices,
-the most one invoice may be charged, and who agreed, when, how and where the proof is. The
-choices are read in a worker; the rule is saved in a worker. ``print_authorization`` reads
-the record in a worker and opens the print dialog with its printable text. GUI thread.
+the most one invoice may be charged, and who agreed, when, how and where the proof is.
+"Which invoices" filters by the contract types of the organization's contracts and by the
+billing item types synced from Autotask (every line must match the ticked types of each
+list; an empty list does not filter). The choices are read in a worker; the rule is saved
+in a worker. ``print_authorization`` reads the record in a worker and opens the print
+dialog with its printable text. GUI thread.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QRadioButton,
+    QSizePolicy,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -43,6 +47,8 @@ from app.core.autopay.rules import (
 )
 from app.core.money import InvalidAmountError, Money
 from app.gui.context import AppContext
+from app.gui.theme import set_themed_style
+from app.gui.widgets.accessible import describe
 from app.gui.workers import WorkerFailure, run_task
 
 __all__ = ["AutoPayRuleDialog", "print_authorization"]
@@ -94,21 +100,40 @@ class AutoPayRuleDialog(QDialog):
         form.addRow("When", when)
 
         self.all_invoices = QRadioButton("Every invoice")
-        self.some_invoices = QRadioButton("Only invoices whose every line is for a contract "
-                                          "of these types:")
+        self.some_invoices = QRadioButton("Only invoices whose every line matches what is "
+                                          "ticked below:")
         which = QButtonGroup(self)
         which.addButton(self.all_invoices)
         which.addButton(self.some_invoices)
         self.all_invoices.setChecked(True)
-        self.contract_types = QListWidget()
-        self.contract_types.setObjectName("autopayContractTypes")
-        self.contract_types.setMaximumHeight(90)
-        self.contract_types.setEnabled(False)
-        self.some_invoices.toggled.connect(self.contract_types.setEnabled)
+        # Two filters the core applies together (app.core.autopay.plan): a line's contract
+        # must be of a ticked type (when any is ticked), and its billing item of a ticked
+        # type (when any is ticked).
+        self.contract_types = self._type_list(
+            "autopayContractTypes", "Contract types",
+            "Tick the contract types AutoPay may charge for; none ticked: any contract")
+        self.item_types = self._type_list(
+            "autopayItemTypes", "Billing item types",
+            "Tick the kinds of billing item AutoPay may charge for (labor, products, "
+            "recurring services…); none ticked: any kind")
+        self.contract_types_label = QLabel("&Contract types")
+        self.contract_types_label.setBuddy(self.contract_types)
+        self.item_types_label = QLabel("&Billing item types")
+        self.item_types_label.setBuddy(self.item_types)
+        self.some_invoices.toggled.connect(self._filters_toggled)
+        lists = QHBoxLayout()
+        for caption, box in ((self.contract_types_label, self.contract_types),
+                             (self.item_types_label, self.item_types)):
+            column = QVBoxLayout()
+            column.setSpacing(2)
+            caption.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
+            column.addWidget(caption)
+            column.addWidget(box)
+            lists.addLayout(column)
         which_box = QVBoxLayout()
         which_box.addWidget(self.all_invoices)
         which_box.addWidget(self.some_invoices)
-        which_box.addWidget(self.contract_types)
+        which_box.addLayout(lists)
         form.addRow("Which invoices", which_box)
 
         self.limit = QLineEdit()
@@ -155,7 +180,7 @@ class AutoPayRuleDialog(QDialog):
         self.error = QLabel()
         self.error.setObjectName("autopayRuleError")
         self.error.setWordWrap(True)
-        self.error.setStyleSheet("color: #A02727;")
+        set_themed_style(self.error, "color: #A02727;")
         layout.addWidget(self.error)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
         self.save_button = self.buttons.addButton("Set up AutoPay",
@@ -168,6 +193,35 @@ class AutoPayRuleDialog(QDialog):
         run_task("read the organization's saved methods", load_setup_choices,
                  context.engine, organization_id, on_success=self._loaded,
                  on_failure=self._failed, parent=self)
+
+    @staticmethod
+    def _type_list(name: str, title: str, description: str) -> QListWidget:
+        box = QListWidget()
+        box.setObjectName(name)
+        box.setFixedHeight(104)
+        box.setEnabled(False)
+        describe(box, description, title)
+        return box
+
+    @Slot(bool)
+    def _filters_toggled(self, on: bool) -> None:
+        for box in (self.contract_types, self.item_types):
+            box.setEnabled(on and box.count() > 0)
+
+    @staticmethod
+    def _fill(box: QListWidget, choices: tuple[tuple[int, str], ...]) -> None:
+        for type_id, label in choices:
+            item = QListWidgetItem(label)
+            item.setData(Qt.ItemDataRole.UserRole, type_id)
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            item.setCheckState(Qt.CheckState.Unchecked)
+            box.addItem(item)
+
+    @staticmethod
+    def _ticked(box: QListWidget) -> tuple[int, ...]:
+        return tuple(int(box.item(i).data(Qt.ItemDataRole.UserRole))
+                     for i in range(box.count())
+                     if box.item(i).checkState() == Qt.CheckState.Checked)
 
     def _failed(self, failure: WorkerFailure) -> None:
         from app.gui.errors import describe_exception
@@ -185,16 +239,15 @@ class AutoPayRuleDialog(QDialog):
         self.signer.setCurrentIndex(-1)
         self.signer.setEditText("")
         self.signer.blockSignals(False)
-        for type_id, label in choices.contract_types:
-            item = QListWidgetItem(label)
-            item.setData(Qt.ItemDataRole.UserRole, type_id)
-            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
-            item.setCheckState(Qt.CheckState.Unchecked)
-            self.contract_types.addItem(item)
+        self._fill(self.contract_types, choices.contract_types)
+        self._fill(self.item_types, choices.item_types)
         if not choices.contract_types:
+            self.contract_types_label.setText("Contract types (this organization has none)")
+        if not choices.item_types:
+            self.item_types_label.setText("Billing item types (none synced from Autotask yet)")
+        if not choices.contract_types and not choices.item_types:
             self.some_invoices.setEnabled(False)
-            self.some_invoices.setText("Only invoices of certain contract types (this "
-                                       "organization has no contracts)")
+        self._filters_toggled(self.some_invoices.isChecked())
         defaults = choices.defaults
         self.after_invoice.setChecked(defaults.timing == "after_invoice_date")
         self.days.setValue(defaults.days_after_invoice)
@@ -219,15 +272,14 @@ class AutoPayRuleDialog(QDialog):
         except InvalidAmountError as exc:
             raise AutoPayRefused("Enter the most AutoPay may charge for one invoice, for "
                                  "example 5,000.00.") from exc
-        types: tuple[int, ...] = ()
+        contract_types: tuple[int, ...] = ()
+        item_types: tuple[int, ...] = ()
         if self.some_invoices.isChecked():
-            types = tuple(
-                int(self.contract_types.item(i).data(Qt.ItemDataRole.UserRole))
-                for i in range(self.contract_types.count())
-                if self.contract_types.item(i).checkState() == Qt.CheckState.Checked)
-            if not types:
-                raise AutoPayRefused("Tick at least one contract type, or choose Every "
-                                     "invoice.")
+            contract_types = self._ticked(self.contract_types)
+            item_types = self._ticked(self.item_types)
+            if not contract_types and not item_types:
+                raise AutoPayRefused("Tick at least one contract type or billing item type, "
+                                     "or choose Every invoice.")
         data = self.signer.currentData()
         contact_id = data[0] if isinstance(data, tuple) and self.signer.currentText() == \
             self.signer.itemText(self.signer.currentIndex()) else None
@@ -242,7 +294,7 @@ class AutoPayRuleDialog(QDialog):
             signer_name=self.signer.currentText(), signer_email=self.signer_email.text(),
             contact_id=contact_id, how=str(self.how.currentData()),
             evidence=self.evidence.text(), agreed_at=agreed.astimezone(UTC),
-            contract_types=types)
+            contract_types=contract_types, item_types=item_types)
 
     @Slot()
     def save(self) -> None:

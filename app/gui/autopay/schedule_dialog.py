@@ -32,6 +32,7 @@ from app.core.money import Money
 from app.core.payments.summary import OrderSummary
 from app.gui.context import AppContext
 from app.gui.invoices.formatting import date_text
+from app.gui.theme import set_themed_style
 from app.gui.workers import WorkerFailure, run_task
 
 __all__ = ["ScheduleDialog", "schedule_button"]
@@ -89,7 +90,7 @@ class ScheduleDialog(QDialog):
         self.error = QLabel()
         self.error.setObjectName("scheduleError")
         self.error.setWordWrap(True)
-        self.error.setStyleSheet("color: #A02727;")
+        set_themed_style(self.error, "color: #A02727;")
         layout.addWidget(self.error)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
         self.ok_button = buttons.addButton("Schedule", QDialogButtonBox.ButtonRole.AcceptRole)

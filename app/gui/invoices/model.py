@@ -190,6 +190,13 @@ class InvoiceHistoryModel(LazyTableModel[int, InvoiceRow]):
         self.any_quickbooks_numbers: bool | None = None
         self.loaded.connect(self._on_loaded_info)
 
+    def on_theme_changed(self, dark: bool = False) -> None:
+        """The pills drawn again in the new scheme's colours (the columns hold this very
+        dict), then every row painted again."""
+        for status in InvoiceStatus:
+            self._pills[status.value] = status_pill_pixmap(status)
+        super().on_theme_changed(dark)
+
     def _fetch(self, ids: Sequence[int]) -> dict[int, InvoiceRow]:
         """Runs on a pool thread (or for ``rows_for``)."""
         with read_connection(self.engine) as connection:

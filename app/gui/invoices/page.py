@@ -333,6 +333,12 @@ class InvoicePage(QWidget):
         self._render(detail)
         self.invoiceShown.emit(detail.row.id)
 
+    def on_theme_changed(self, _dark: bool = False) -> None:
+        """The system switched between light and dark (``app.gui.theme.apply_theme``): the
+        invoice drawn again from what was read, its coloured words in the new scheme."""
+        if self.detail is not None:
+            self._render(self.detail)
+
     def reload(self) -> None:
         if self.detail is not None:
             self.show_invoice(self.detail.row.id)

@@ -14,7 +14,7 @@ from PySide6.QtGui import QColor, QFont, QFontMetrics, QGuiApplication, QPainter
 
 from app.core.invoice_state import InvoiceStatus
 from app.gui.widgets import invoice_status_tone
-from app.gui.widgets.pill import TONE_COLOURS
+from app.gui.widgets.pill import tone_colours
 
 PILL_HEIGHT = 20
 
@@ -33,7 +33,7 @@ def status_pill_pixmap(status: InvoiceStatus) -> QPixmap:
     pixmap = QPixmap(int(width * ratio), int(PILL_HEIGHT * ratio))
     pixmap.setDevicePixelRatio(ratio)
     pixmap.fill(Qt.GlobalColor.transparent)
-    background, foreground = TONE_COLOURS[invoice_status_tone(status)]
+    background, foreground = tone_colours(invoice_status_tone(status))
     painter = QPainter(pixmap)
     painter.setRenderHint(QPainter.RenderHint.Antialiasing)
     painter.setPen(Qt.PenStyle.NoPen)

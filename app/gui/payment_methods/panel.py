@@ -9,6 +9,11 @@ card or account number.
 Everything that touches the network or the database runs in workers (``run_task``) through
 :class:`app.core.gateways.repository.SavedMethods`; results come back as frozen
 ``StoredMethod``s on the GUI thread.
+
+The gateway is the one PayDesk keeps for every screen (``app.gui.payments.common``:
+``current_gateway``, opened once in a worker by ``use_gateway``); the panel follows
+``changes().gatewayChanged``, so a gateway connected in Setup while it is open is used at
+once. A gateway handed to the panel (``gateway=``, for tests and tools) is used instead.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from functools import partial
 
+import shiboken6
 from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
@@ -43,10 +49,10 @@ from app.core.gateways import (
     MethodType,
     PaymentGateway,
 )
-from app.core.gateways.connection import load_gateway
 from app.core.gateways.repository import SavedMethods, StoredMethod
 from app.gui.context import AppContext
 from app.gui.errors import describe_exception
+from app.gui.payments.common import current_gateway, gateway_known, use_gateway
 from app.gui.theme import readable_text, set_themed_style
 from app.gui.widgets import PILL_TONE_ROLE, EmptyState, StatusPill, StatusPillDelegate, Tone
 from app.gui.widgets.accessible import describe
@@ -86,7 +92,11 @@ class SavedMethodsPanel(QWidget):
         self.setObjectName("savedMethodsPanel")
         self.context = context
         self.organization_id = organization_id
+        #: A gateway handed in by the caller; None: the one PayDesk keeps for every screen.
+        self._own_gateway = gateway
         self._gateway = gateway
+        #: Waiting for the shared gateway to be opened (``gatewayChanged``).
+        self._awaiting_gateway = False
         self._saved: SavedMethods | None = None
         self._methods: list[StoredMethod] = []
         self._session: HostedSession | None = None
@@ -235,27 +245,48 @@ class SavedMethodsPanel(QWidget):
         if self.organization_id is None:
             return
         organization_id = self.organization_id
-        gateway = self._gateway or self.context.services.gateway
+        if self._own_gateway is not None:
+            self._use_gateway(self._own_gateway, organization_id)
+            return
+        if not self._following_gateway:
+            # Follow the shared gateway from now on: opened at start, or after Setup.
+            self._following_gateway = True
+            self.context.changes().gatewayChanged.connect(self._on_gateway_changed)
+        gateway = current_gateway(self.context)
         if gateway is not None:
             self._use_gateway(gateway, organization_id)
-            return
-        self._busy(True)
-        run_task("open the payment gateway", load_gateway, self.context.engine,
-                 self.context.credentials,
-                 on_success=partial(self._gateway_loaded, organization_id),
-                 on_failure=self._failed, parent=self)
+        elif gateway_known(self.context):
+            self._show_no_gateway()
+        elif not self._awaiting_gateway:
+            self._awaiting_gateway = True
+            self._busy(True)
+            use_gateway(self.context)  # opened in a worker; gatewayChanged follows
 
-    def _gateway_loaded(self, organization_id: int, gateway: PaymentGateway | None) -> None:
-        self._busy(False)
-        if gateway is None:
-            self._saved = None
-            self.mode_pill.hide()
-            self.stack.setCurrentWidget(self.no_gateway)
-            self._update_buttons()
+    _following_gateway = False
+
+    @Slot()
+    def _on_gateway_changed(self) -> None:
+        """The shared gateway was opened (at start, after Setup), or found missing. GUI
+        thread."""
+        if not shiboken6.isValid(self):
             return
-        if self.context.services.gateway is None:
-            self.context.services.gateway = gateway
-        self._use_gateway(gateway, organization_id)
+        if self._awaiting_gateway:
+            self._awaiting_gateway = False
+            self._busy(False)
+        gateway = current_gateway(self.context)
+        if gateway is None:
+            if gateway_known(self.context):
+                self._show_no_gateway()
+            return
+        if gateway is not self._gateway and self.organization_id is not None:
+            self._use_gateway(gateway, self.organization_id)
+
+    def _show_no_gateway(self) -> None:
+        self._gateway = None
+        self._saved = None
+        self.mode_pill.hide()
+        self.stack.setCurrentWidget(self.no_gateway)
+        self._update_buttons()
 
     def _use_gateway(self, gateway: PaymentGateway, organization_id: int) -> None:
         self._gateway = gateway

@@ -132,8 +132,12 @@ def open_connected_gateway(context: AppContext) -> None:
 def use_gateway(context: AppContext) -> None:
     """Make sure the stored gateway is (being) opened; a screen calls this when it is built
     and follows ``gatewayChanged``. GUI thread."""
-    if not gateway_known(context):
-        open_connected_gateway(context)
+    if gateway_known(context):
+        return
+    opener = context.changes().findChild(_GatewayOpener)
+    if opener is not None and opener.running:
+        return  # being opened already: one opening serves every screen waiting for it
+    open_connected_gateway(context)
 
 
 def is_test_mode(gateway: PaymentGateway | None) -> bool:

@@ -3,8 +3,11 @@
 Filters: date range, organization, invoice number, transaction id, type (Sale, Refund) and
 status. Columns mirror Autotask's Payment Search: Type, Sale Amount, Payment Amount,
 Applied Amount, Unapplied Amount, Refund Amount, Transaction ID, Date, Contact, Method —
-plus PayDesk's reference, the organization and the status. Export writes every matching row
-to CSV, amounts as plain numbers.
+plus PayDesk's reference, the organization and the status. So that the table fits the
+default 1,280-pixel window without sideways scrolling, Type, Date, Organization, Sale Amount,
+Refund Amount, Status and Reference show at first; the others are in the header's menu (the
+choice is kept per seat). Export writes every matching row, every column, to CSV, amounts as
+plain numbers.
 
 Fast at 100,000 payments: the model holds only the ordered keys from one SQL query
 (``payment_search_ids``, run in a worker after the filters settle) and fetches rows a page
@@ -176,12 +179,14 @@ def search_columns(locale: str) -> list[Column[PaymentSearchRow]]:
             lambda r: money(r.payment_amount),
             align=Align.RIGHT,
             header="Payment\nAmount",
+            shown=False,
         ),
         Column(
             "Applied Amount",
             lambda r: money(r.applied_amount),
             align=Align.RIGHT,
             header="Applied\nAmount",
+            shown=False,
         ),
         Column(
             "Unapplied Amount",
@@ -193,6 +198,7 @@ def search_columns(locale: str) -> list[Column[PaymentSearchRow]]:
                 if r.unapplied_amount is not None and r.unapplied_amount.minor
                 else None
             ),
+            shown=False,
         ),
         Column(
             "Refund Amount",
@@ -206,11 +212,12 @@ def search_columns(locale: str) -> list[Column[PaymentSearchRow]]:
             "Transaction ID",
             lambda r: r.transaction_id or "",
             sort_key=SearchSort.TRANSACTION_ID.value,
+            shown=False,
         ),
         Column("Reference", lambda r: f"{r.reference} (test)" if r.test_mode else r.reference,
                tooltip=test_mode_tip, tone=test_mode_tone),
-        Column("Contact", lambda r: r.contact or ""),
-        Column("Method", lambda r: r.method or ""),
+        Column("Contact", lambda r: r.contact or "", shown=False),
+        Column("Method", lambda r: r.method or "", shown=False),
     ]
 
 
@@ -259,8 +266,9 @@ class PaymentSearchView(PaymentListView):
         layout.setContentsMargins(24, 20, 24, 16)
         layout.setSpacing(10)
         add_area_header(layout, "Payment Search",
-                        "Every sale and refund, with the columns of Autotask's Payment Search. "
-                        "Export what you find to CSV.")
+                        "Every sale and refund, with the columns of Autotask's Payment Search "
+                        "(right-click a column title to show more). Export what you find "
+                        "to CSV.")
 
         self.test_banner = TestModeBanner()
         self.test_banner.setText(

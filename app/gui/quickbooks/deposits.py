@@ -63,6 +63,7 @@ class DepositsView(QWidget):
         self.save_button.setObjectName("quickbooksDepositSave")
         self.save_button.setEnabled(False)
         self.save_button.clicked.connect(self.save)
+        self.saving = False
         self.account.currentIndexChanged.connect(self._changed)
         row.addWidget(label)
         row.addWidget(self.account)
@@ -121,11 +122,21 @@ class DepositsView(QWidget):
         account_id = str(self.account.currentData() or "")
         name = self.account.currentText()
         self.save_button.setEnabled(False)
+        #: True from Save until the choice is stored or refused (Settings waits on it).
+        self.saving = True
         run_task("save where payments are deposited", choose_deposit_account,
                  self.context.engine, account_id, on_success=lambda _r: self._saved(
-                     account_id, name), on_failure=self._failed, parent=self)
+                     account_id, name), on_failure=self._save_failed, parent=self)
+
+    def _save_failed(self, failure: WorkerFailure) -> None:
+        from app.gui.errors import describe_exception
+
+        self.saving = False
+        self.status.setText(f"Not saved. {describe_exception(failure.exception)}")
+        self._changed()
 
     def _saved(self, account_id: str, name: str) -> None:
+        self.saving = False
         self._saved_id = account_id
         self.status.setText(f"Saved. Payments recorded from now on go to {name}.")
         self._changed()

@@ -149,7 +149,7 @@ class ConnectionsSection(SettingsPage):
             if index:
                 line = QFrame()
                 line.setFrameShape(QFrame.Shape.HLine)
-                line.setStyleSheet("color: #E7EAEF;")
+                set_themed_style(line, "color: #E7EAEF;")
                 self.body.addWidget(line)
             row = ConnectionRow(self, key, title)
             self.rows[key] = row

@@ -43,6 +43,7 @@ from sqlalchemy import Engine
 from app.core.config import SettingChange, current_actor, last_setting_change
 from app.core.credentials import CredentialStore
 from app.gui.context import AppContext
+from app.gui.theme import set_themed_style
 from app.gui.workers import WorkerFailure, run_task
 
 __all__ = ["FieldRows", "InvalidSetting", "SettingsPage", "describe_change"]
@@ -247,6 +248,10 @@ class SettingsPage(QWidget):
     def has_unsaved_changes(self) -> bool:
         return self._dirty
 
+    def is_saving(self) -> bool:
+        """True while a save (or a read) runs in the background."""
+        return self._busy
+
     @Slot()
     def revert(self) -> None:
         if self._has_stored:
@@ -299,7 +304,7 @@ class SettingsPage(QWidget):
     def show_message(self, text: str, *, error: bool = False, ok: bool = False) -> None:
         self.message.setText(text)
         self.message.setProperty("kind", "error" if error else "ok" if ok else "")
-        self.message.setStyleSheet(_ERROR_STYLE if error else _OK_STYLE if ok else "")
+        set_themed_style(self.message, _ERROR_STYLE if error else _OK_STYLE if ok else "")
         self.message.setVisible(bool(text))
 
     def _update_buttons(self) -> None:

@@ -42,6 +42,7 @@ from app.core.payments.summary import (
 from app.core.payments.surcharge_regions import DEFAULT_NOT_ALLOWED_IN, REGION_NAMES
 from app.gui.context import AppContext
 from app.gui.settings.page import FieldRows, InvalidSetting, SettingsPage
+from app.gui.theme import set_themed_style
 
 __all__ = ["PaymentsSection", "create_payments_section"]
 
@@ -255,7 +256,7 @@ class PaymentsSection(SettingsPage):
             else "A surcharge may be added in every state and province.")
         text, problem = self._example_text()
         self.example.setText(text)
-        self.example.setStyleSheet("color: #B3261E;" if problem else "")
+        set_themed_style(self.example, "color: #B3261E;" if problem else "")
         self.fields_edited()
 
     def _example_text(self) -> tuple[str, bool]:

@@ -149,7 +149,13 @@ class PostingSection(SettingsPage):
     def has_unsaved_changes(self) -> bool:
         from app.gui.quickbooks.deposits import DepositsView
 
-        return isinstance(self.deposits, DepositsView) and self.deposits.save_button.isEnabled()
+        return isinstance(self.deposits, DepositsView) and (
+            self.deposits.save_button.isEnabled() or self.deposits.saving)
+
+    def is_saving(self) -> bool:
+        from app.gui.quickbooks.deposits import DepositsView
+
+        return isinstance(self.deposits, DepositsView) and self.deposits.saving
 
     def save(self) -> bool:
         from app.gui.quickbooks.deposits import DepositsView

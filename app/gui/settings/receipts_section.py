@@ -142,9 +142,10 @@ class ReceiptsSection(SettingsPage):
         # The heading as the receipt shows it.
         self.preview = QFrame()
         self.preview.setObjectName("receiptHeadingPreview")
+        # Paper in both colour schemes (not themed): dark words on white, as printed.
         self.preview.setStyleSheet(
             "QFrame#receiptHeadingPreview { background: #FFFFFF; border: 1px solid #DDE1E7; "
-            "border-radius: 4px; }")
+            "border-radius: 4px; } QFrame#receiptHeadingPreview QLabel { color: #1B2430; }")
         self.preview_logo = QLabel()
         self.preview_logo.setObjectName("receiptPreviewLogo")
         self.preview_text = QLabel()

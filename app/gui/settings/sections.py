@@ -8,7 +8,10 @@ last change, Save / Revert); any ``QWidget`` will do.
 
 A widget with unsaved changes says so through ``has_unsaved_changes() -> bool`` (and may
 offer ``save()`` and ``discard_changes()``): the Settings area then asks before the
-bookkeeper leaves the section (see :class:`UnsavedChanges`).
+bookkeeper leaves the section, the Settings area, or closes the window (see
+:class:`UnsavedChanges`). When the window closes or another area is chosen, a Save is
+waited for; a widget that also offers ``is_saving() -> bool`` lets a failed save be told
+apart from a slow one.
 
 Adding a section: one line in ``SECTIONS``.
 """

@@ -223,6 +223,15 @@ class LazyTableModel(QAbstractTableModel, Generic[KeyT, RowT]):
         #: Row fetches so far (pages and refreshed rows); benchmarks and tests read it.
         self.fetch_count = 0
 
+    def on_theme_changed(self, _dark: bool = False) -> None:
+        """The system switched between light and dark (``app.gui.theme.apply_theme`` calls
+        it for the model of a view on screen): text colours for the new scheme, and every
+        row painted again (GUI thread)."""
+        self._brushes = {name: QBrush(readable_text(QColor(name))) for name in self._brushes}
+        if self._ids:
+            self.dataChanged.emit(self.index(0, 0),
+                                  self.index(len(self._ids) - 1, len(self._columns) - 1))
+
     # --- columns ---------------------------------------------------------------------------
     def columns(self) -> list[Column[RowT]]:
         return list(self._columns)

@@ -4,6 +4,11 @@
 inside a table cell (the cell's display text, in the tone the model gives for
 ``PILL_TONE_ROLE``). Colour is never the only signal: the words are always there, so the
 pill reads the same to someone who does not see colour and on a black-and-white printout.
+
+In the dark colour scheme a pill takes the dark counterparts of its colours
+(``DARK_TONE_COLOURS``: the dark scheme's notice backgrounds and text colours, every pair
+at least 4.5:1), through ``tone_colours``; they are looked up each time a pill is drawn or
+styled, so a pill follows a change of scheme.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.invoice_state import InvoiceStatus
+from app.gui.theme import DARK_SURFACES, DARK_TEXT, is_dark, set_themed_style
 
 #: Model role whose value is a ``Tone`` (or its string value) for ``StatusPillDelegate``.
 PILL_TONE_ROLE = int(Qt.ItemDataRole.UserRole) + 0x50
@@ -42,6 +48,21 @@ TONE_COLOURS: dict[Tone, tuple[str, str]] = {
     Tone.WARNING: ("#FCEFD6", "#85520A"),
     Tone.DANGER: ("#FBE3E3", "#A02727"),
 }
+
+#: (background, text) per tone in the dark scheme: the counterparts ``app.gui.theme`` gives
+#: the same colours everywhere else (a notice and a pill of one tone look alike).
+DARK_TONE_COLOURS: dict[Tone, tuple[str, str]] = {
+    tone: (DARK_SURFACES[background], DARK_TEXT[text])
+    for tone, (background, text) in TONE_COLOURS.items()
+}
+
+
+def tone_colours(tone: Tone, dark: bool | None = None) -> tuple[str, str]:
+    """(background, text) of a pill of ``tone`` in the scheme in use (or in ``dark``)."""
+    if dark is None:
+        dark = is_dark()
+    return (DARK_TONE_COLOURS if dark else TONE_COLOURS)[Tone(tone)]
+
 
 _INVOICE_TONES = {
     InvoiceStatus.OPEN: Tone.INFO,
@@ -79,8 +100,9 @@ class StatusPill(QLabel):
         self.setText(text)
         self.setAccessibleName(text)
         background, foreground = TONE_COLOURS[self._tone]
-        # Inline style so the pill looks right with or without the application style sheet.
-        self.setStyleSheet(
+        # Inline style so the pill looks right with or without the application style sheet;
+        # themed, so it has its dark colours in the dark scheme.
+        set_themed_style(self,
             f"QLabel#statusPill {{ background: {background}; color: {foreground};"
             " border-radius: 9px; padding: 2px 10px; font-weight: 600; }"
         )
@@ -111,7 +133,7 @@ class StatusPillDelegate(QStyledItemDelegate):
             tone = Tone(raw_tone) if raw_tone is not None else Tone.NEUTRAL
         except ValueError:
             tone = Tone.NEUTRAL
-        background, foreground = TONE_COLOURS[tone]
+        background, foreground = tone_colours(tone)
         font = opt.font
         font.setBold(True)
         metrics = QFontMetrics(font)

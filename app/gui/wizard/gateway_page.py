@@ -62,6 +62,7 @@ from app.core.gateways.setup_step import (
 from app.core.gateways.types import GatewayAccountInfo
 from app.gui.context import AppContext
 from app.gui.widgets import StatusPill, Tone
+from app.gui.widgets.accessible import describe
 from app.gui.wizard.background import CHECKING_TEXT, SaveOnNext
 from app.gui.wizard.connection_test_page import ConnectionTestPage
 from app.gui.wizard.plugins import WizardPagePlugin
@@ -169,6 +170,9 @@ class GatewayPage(ConnectionTestPage[GatewayForm, GatewayTestOutcome]):
         self.show_key.setObjectName(f"{provider.key}SecretKeyShow")
         self.secret_label.setText(f"&{secret.label}:")
         self.secret_hint.setText(secret.help or provider.where_to_find)
+        # Fields drawn for the chosen gateway, after Setup named and described the page's
+        # controls: each gets its name and description here (the provider's help).
+        describe(self.secret_key, _field_description(provider, secret), secret.label)
         self.return_hint.setText(
             f"Optional. The web page clients see after entering a card on {provider.name}'s "
             "secure page, usually your company's website.")
@@ -179,6 +183,7 @@ class GatewayPage(ConnectionTestPage[GatewayForm, GatewayTestOutcome]):
         self._extra_errors.clear()
         for position, spec in enumerate(plain_fields(provider), start=1):
             widget = self._extra_widget(spec, (values or {}).get(spec.name))
+            describe(widget, _field_description(provider, spec), spec.label)
             self._extra[spec.name] = widget
             label = QLabel(f"{spec.label}:", self)
             label.setBuddy(widget)
@@ -491,3 +496,11 @@ def _store_account(engine: Engine, credentials: CredentialStore, form: GatewayFo
             warning = str(exc)
     connection = record_gateway_test(engine, form.connection(), info)
     return open_gateway(connection, secret), warning
+
+
+def _field_description(provider: GatewayProvider, spec: CredentialField) -> str:
+    """What a screen reader says after a gateway field's name: the provider's help for it."""
+    if spec.help:
+        return spec.help
+    kept = " It is kept in this computer's keychain." if spec.secret else ""
+    return f"The {spec.label.lower()} of your {provider.name} account.{kept}"

@@ -184,3 +184,99 @@ def test_closing_the_window_with_unsaved_settings_asks_first(
         assert window.close()
     assert load_sync_schedule(app_context.engine).interval_minutes == 15
     wait_for_background_tasks(qtbot)
+
+
+def _window_on_sync_settings(qtbot: QtBot, context: AppContext) -> tuple[object, SyncSection]:
+    from app.gui.main_window import MainWindow
+
+    window = MainWindow(context)
+    qtbot.addWidget(window)
+    window.show()
+    area = window.show_area("settings")
+    assert isinstance(area, SettingsArea)
+    page = area.show_section("sync")
+    assert isinstance(page, SyncSection)
+    _loaded(qtbot, page)
+    return window, page
+
+
+def test_choosing_another_area_with_unsaved_settings_asks_first(
+    qtbot: QtBot, app_context: AppContext
+) -> None:
+    from app.gui.main_window import MainWindow
+
+    window, page = _window_on_sync_settings(qtbot, app_context)
+    assert isinstance(window, MainWindow)
+    page.interval.setCurrentIndex(page.interval.findData(120))
+
+    with patch.object(QMessageBox, "question",
+                      return_value=QMessageBox.StandardButton.Cancel) as asked:
+        window.show_area("invoices")
+    assert asked.called
+    assert window.current_area_key() == "settings"
+    assert window.navigation.currentItem().text() == "Settings"  # the list agrees
+    assert page.interval.currentData() == 120
+
+    with patch.object(QMessageBox, "question",
+                      return_value=QMessageBox.StandardButton.Discard):
+        window.show_area("invoices")
+    assert window.current_area_key() == "invoices" and not page.has_unsaved_changes()
+    assert load_sync_schedule(app_context.engine).interval_minutes == 15
+
+    window.show_area("settings")
+    page.interval.setCurrentIndex(page.interval.findData(30))
+    with patch.object(QMessageBox, "question", return_value=QMessageBox.StandardButton.Save):
+        window.show_area("transactions")
+    # The area changes once the save is stored.
+    assert window.current_area_key() == "transactions"
+    assert load_sync_schedule(app_context.engine).interval_minutes == 30
+    with patch.object(QMessageBox, "question") as asked_again:
+        window.show_area("settings")
+        window.show_area("invoices")  # nothing unsaved: no question
+    assert not asked_again.called and window.current_area_key() == "invoices"
+    wait_for_background_tasks(qtbot)
+
+
+def test_closing_with_save_stores_the_settings_before_the_window_goes(
+    qtbot: QtBot, app_context: AppContext
+) -> None:
+    from app.gui.main_window import MainWindow
+
+    window, page = _window_on_sync_settings(qtbot, app_context)
+    assert isinstance(window, MainWindow)
+    page.interval.setCurrentIndex(page.interval.findData(60))
+    with patch.object(QMessageBox, "question", return_value=QMessageBox.StandardButton.Save):
+        assert window.close()
+    # Stored by the time the window is gone: PayDesk may quit right after.
+    assert load_sync_schedule(app_context.engine).interval_minutes == 60
+    wait_for_background_tasks(qtbot)
+
+
+def test_a_save_that_fails_on_closing_keeps_the_window_open_and_says_so(
+    qtbot: QtBot, app_context: AppContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.gui.main_window import MainWindow
+
+    window, page = _window_on_sync_settings(qtbot, app_context)
+    assert isinstance(window, MainWindow)
+    window.show_area("settings")
+    page.interval.setCurrentIndex(page.interval.findData(240))
+
+    def database_gone(*_args: object) -> None:
+        raise OSError("the database server closed the connection")
+
+    monkeypatch.setattr(page, "store", database_gone)
+    with patch.object(QMessageBox, "question",
+                      return_value=QMessageBox.StandardButton.Save), \
+            patch.object(QMessageBox, "warning") as told:
+        assert not window.close()
+    assert window.isVisible()
+    [call] = told.call_args_list
+    assert "could not be saved" in call.args[2] and "Try Save again" in call.args[2]
+    assert page.has_unsaved_changes() and page.interval.currentData() == 240
+    assert page.message.text().startswith("Not saved.")
+    assert load_sync_schedule(app_context.engine).interval_minutes == 15
+    wait_for_background_tasks(qtbot)
+    with patch.object(QMessageBox, "question",
+                      return_value=QMessageBox.StandardButton.Discard):
+        assert window.close()
