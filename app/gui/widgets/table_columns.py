@@ -78,7 +78,7 @@ class ColumnFitter(QObject):
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(0)
-        self._timer.timeout.connect(self.fit)
+        self._timer.timeout.connect(self._scheduled_fit)
         self.header.setStretchLastSection(False)
         self.header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         self._hide_declared()
@@ -119,6 +119,8 @@ class ColumnFitter(QObject):
         if value == self._auto:
             return
         self._auto = value
+        if not value:
+            self._timer.stop()  # a fit asked for before a person set a width must not undo it
         if self._auto_setting is not None:
             context, key = self._auto_setting
             settings = gui_settings(context)
@@ -159,6 +161,11 @@ class ColumnFitter(QObject):
     def schedule(self) -> None:
         if self.auto:
             self._timer.start()
+
+    @Slot()
+    def _scheduled_fit(self) -> None:
+        if self.auto:
+            self.fit()
 
     @Slot()
     def fit_now(self) -> None:
