@@ -14,16 +14,16 @@ from app.core.money import Money
 from app.gui.context import AppContext
 from app.gui.email_pay_links import PayLinkEmailDialog
 from app.gui.invoices.page import InvoicePage
-from app.sandbox.gateway import GatewaySandbox
 from app.sandbox.mailbox import DemoMailbox
 from tests.gui.conftest import wait_for_background_tasks
 from tests.gui.payments_support import ORG_ID, PaymentWorld, build_world
+from tests.integration.payments.gateways import start_kit
 
 
 @pytest.fixture
 def world(set_up_context: AppContext) -> Iterator[PaymentWorld]:
-    with GatewaySandbox(account_name="Northwind IT Services") as sandbox:
-        yield build_world(set_up_context, sandbox)
+    with start_kit("stripe") as kit:
+        yield build_world(set_up_context, kit)
 
 
 @pytest.fixture

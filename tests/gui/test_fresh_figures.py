@@ -31,9 +31,9 @@ from app.gui.payments.order_summary import OrderSummaryDialog
 from app.gui.payments.search import PaymentSearchView
 from app.gui.payments.transactions import TransactionsView
 from app.gui.sync import SyncArea, controller_for
-from app.sandbox.gateway import GatewaySandbox
 from tests.gui.conftest import wait_for_background_tasks
 from tests.gui.payments_support import ORG_ID, PaymentWorld, build_world, pay, seed_organization
+from tests.integration.payments.gateways import start_kit
 
 #: A second organization with enough invoices that Invoice History scrolls.
 OTHER_ORG = 2002
@@ -41,13 +41,13 @@ FRESH_MS = 1000
 
 
 @pytest.fixture
-def world(set_up_context: AppContext) -> Iterator[PaymentWorld]:
+def world(set_up_context: AppContext, gateway_key: str) -> Iterator[PaymentWorld]:
     seed_organization(
         set_up_context.engine, organization_id=OTHER_ORG, name="Zephyr Logistics",
         invoices=tuple((f"7{n:03d}", 10_000 + n, date(2026, 8, 1 + n % 28)) for n in range(80)),
     )
-    with GatewaySandbox(account_name="Northwind IT Services") as sandbox:
-        yield build_world(set_up_context, sandbox)
+    with start_kit(gateway_key) as kit:
+        yield build_world(set_up_context, kit)
 
 
 def cell(model: QAbstractItemModel, key_column: str, key: str, column: str) -> str | None:

@@ -23,15 +23,15 @@ from app.gui.context import AppContext
 from app.gui.main_window import MainWindow
 from app.gui.payments.detail import PaymentDetailDialog, RefundDialog
 from app.gui.payments.order_summary import OrderSummaryDialog
-from app.sandbox.gateway import GatewaySandbox
 from tests.gui.conftest import wait_for_background_tasks
 from tests.gui.payments_support import PaymentWorld, build_world
+from tests.integration.payments.gateways import start_kit
 
 
 @pytest.fixture
-def world(set_up_context: AppContext) -> Iterator[PaymentWorld]:
-    with GatewaySandbox(account_name="Northwind IT Services") as sandbox:
-        yield build_world(set_up_context, sandbox)
+def world(set_up_context: AppContext, gateway_key: str) -> Iterator[PaymentWorld]:
+    with start_kit(gateway_key) as kit:
+        yield build_world(set_up_context, kit)
 
 
 def focused() -> QWidget:

@@ -16,22 +16,22 @@ from pytestqt.qtbot import QtBot
 
 from app.core.payments import PaymentState
 from app.gui.context import AppContext
-from app.sandbox.gateway import GatewaySandbox
 from tests.gui.conftest import wait_for_background_tasks
 from tests.gui.payments_support import PaymentWorld, build_world
 from tests.gui.test_order_summary import child, open_dialog, type_amount
+from tests.integration.payments.gateways import start_kit
 
 
 @pytest.fixture
 def world(set_up_context: AppContext) -> Iterator[PaymentWorld]:
-    with GatewaySandbox(account_name="Northwind IT Services") as sandbox:
-        yield build_world(set_up_context, sandbox)
+    with start_kit("stripe") as kit:
+        yield build_world(set_up_context, kit)
 
 
 @pytest.fixture
 def world_without_methods(set_up_context: AppContext) -> Iterator[PaymentWorld]:
-    with GatewaySandbox(account_name="Northwind IT Services") as sandbox:
-        yield build_world(set_up_context, sandbox, aliases=())
+    with start_kit("stripe") as kit:
+        yield build_world(set_up_context, kit, ())
 
 
 def test_without_a_saved_method_pay_with_shows_the_secure_page_the_button_names(

@@ -5,11 +5,6 @@ from __future__ import annotations
 
 from pytestqt.qtbot import QtBot
 
-from app.core.gateways.connection import (
-    GatewayConnection,
-    save_gateway_connection,
-    save_gateway_secret,
-)
 from app.core.payments import (
     PaymentPipeline,
     PaymentRequest,
@@ -20,20 +15,19 @@ from app.core.payments import (
 from app.gui.context import AppContext
 from app.gui.payments.transactions import create_transactions_area
 from app.gui.payments.upkeep import PaymentUpkeep
-from app.sandbox.gateway import GatewaySandbox
 from tests.gui.conftest import wait_for_background_tasks
 from tests.gui.payments_support import ORG_ID, build_world
 from tests.integration.gateway.support import submit_card
+from tests.integration.payments.gateways import start_kit
 
 
 def test_a_round_records_a_completed_pay_link_and_says_what_is_missing(
     qtbot: QtBot, set_up_context: AppContext
 ) -> None:
-    with GatewaySandbox() as sandbox:
-        world = build_world(set_up_context, sandbox)
+    with start_kit("stripe") as kit:
+        world = build_world(set_up_context, kit)
         engine = set_up_context.engine
-        save_gateway_connection(engine, GatewayConnection(gateway="stripe", api_base=sandbox.url))
-        save_gateway_secret(set_up_context.credentials, "stripe", sandbox.secret_key)
+        kit.connect(engine, set_up_context.credentials)
         summary = compute_order_summary(
             load_payable_invoices(engine, world.invoice_ids[:1], "USD"), currency="USD"
         )

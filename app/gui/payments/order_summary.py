@@ -57,6 +57,7 @@ from PySide6.QtWidgets import (
 
 from app.core.clock import utcnow
 from app.core.gateways import PaymentGateway
+from app.core.gateways.providers import get_provider
 from app.core.gateways.repository import StoredMethod
 from app.core.money import Money
 from app.core.payments.order import ContactChoice, OrderContext, load_order_context
@@ -630,11 +631,31 @@ class OrderSummaryDialog(QDialog):
             self.method_combo.insertSeparator(self.method_combo.count())
         self.method_combo.addItem("New card or bank account…", _method_key(METHOD_NEW))
         self.method_combo.addItem("Send a pay link…", _method_key(METHOD_LINK))
+        unshareable = self._unshareable_pay_links()
+        if unshareable:
+            # The gateway's secure page opens only from this computer: a link sent to the
+            # client would lead nowhere, so it is offered with the reason instead.
+            link = self.method_combo.count() - 1
+            self.method_combo.setItemText(link, "Send a pay link… (not available)")
+            self.method_combo.setItemData(link, unshareable, Qt.ItemDataRole.ToolTipRole)
+            self._disable_combo_item(link)
         if selected < 0:
             selected = self.method_combo.findData(_method_key(METHOD_NEW))
         self.method_combo.setCurrentIndex(selected)
         del blocker
         self._update_method_note()
+
+    def _unshareable_pay_links(self) -> str:
+        """Why the connected gateway's pay page cannot be sent to a client ("" when it can)."""
+        if self.gateway is None:
+            return ""
+        # The account key names the provider: "authorizenet:test:…".
+        provider = get_provider(str(self.gateway.account_key).split(":", 1)[0])
+        if provider is None or provider.shareable_pay_links:
+            return ""
+        return (f"{provider.name}'s payment form opens only from PayDesk on this computer, so "
+                "it cannot be sent to the client as a link. With the client on the phone, "
+                "choose New card or bank account… and enter their card or bank account there.")
 
     def _disable_combo_item(self, index: int) -> None:
         model = self.method_combo.model()

@@ -71,6 +71,8 @@ class GatewayKit(ABC):
     summaries: ClassVar[dict[str, str]]
     #: Card numbers typed on the hosted payment form, by outcome.
     hosted_cards: ClassVar[dict[str, str]]
+    #: Words of what PayDesk says when the ``decline`` test method is declined.
+    decline_reason = "declined by the client's bank"
     #: Last 4 of the bank account entered on the hosted forms.
     bank_last4 = "6789"
     #: Whether recovery settles a charge that never left PayDesk by sending it again (with
@@ -98,6 +100,10 @@ class GatewayKit(ABC):
     @abstractmethod
     def charges(self, reference: str) -> list[str]:
         """The ids of the charges the gateway really made for a PayDesk reference."""
+
+    @abstractmethod
+    def charged(self, charge_id: str) -> Money:
+        """How much the gateway charged in that charge."""
 
     @abstractmethod
     def refunded(self, charge_id: str) -> Money:
@@ -174,15 +180,23 @@ class StripeKit(GatewayKit):
         method = client.v1.payment_methods.attach(alias, params={"customer": customer})
         return str(method.id)
 
-    def intents(self, reference: str) -> list[dict[str, Any]]:
+    def _state(self) -> dict[str, Any]:
         response = requests.get(f"{self._server.url}/_sandbox/state", timeout=TIMEOUT,
                                 headers={"Authorization": f"Bearer {self._server.secret_key}"})
         response.raise_for_status()
-        return [i for i in response.json()["payment_intents"]
+        state: dict[str, Any] = response.json()
+        return state
+
+    def intents(self, reference: str) -> list[dict[str, Any]]:
+        return [i for i in self._state()["payment_intents"]
                 if i["metadata"].get("paydesk_reference") == reference]
 
     def charges(self, reference: str) -> list[str]:
         return [str(i["id"]) for i in self.intents(reference)]
+
+    def charged(self, charge_id: str) -> Money:
+        intent = next(i for i in self._state()["payment_intents"] if i["id"] == charge_id)
+        return Money(int(intent["amount"]), str(intent["currency"]).upper())
 
     def refunded(self, charge_id: str) -> Money:
         return self.gateway().refresh_charge(charge_id).amount_refunded
@@ -227,7 +241,7 @@ class AuthorizeNetKit(GatewayKit):
     key = "authorizenet"
     summaries: ClassVar[dict[str, str]] = {
         "approve": "Visa •••• 1111", "approve_mastercard": "Mastercard •••• 0015",
-        "decline": "Visa •••• 1111"}
+        "decline": "Visa •••• 0027"}
     hosted_cards: ClassVar[dict[str, str]] = {
         "approve": "4111111111111111", "approve_mastercard": "5424000000000015"}
     repeats_unsent_charge = False
@@ -256,6 +270,10 @@ class AuthorizeNetKit(GatewayKit):
 
     def charges(self, reference: str) -> list[str]:
         return [str(t["transId"]) for t in anet.charges_for(self._server, reference)]
+
+    def charged(self, charge_id: str) -> Money:
+        charge = next(t for t in self._server.transactions() if str(t["transId"]) == charge_id)
+        return Money.from_decimal(Decimal(charge["amount"]), "USD")
 
     def refunded(self, charge_id: str) -> Money:
         refunds = [Decimal(t["amount"]) for t in self._transactions("refundTransaction")
