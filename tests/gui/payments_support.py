@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
+import pytest
 from sqlalchemy import Engine
 
 from app.core.gateways import PaymentGateway
@@ -19,6 +20,11 @@ from app.gui.context import AppContext
 from tests.integration.payments.gateways import GatewayKit
 
 ORG_ID = 1001
+
+#: For a test that takes a payment only to get to what it is about, and that about is the same
+#: code for every gateway (posting, filters, layout), or is something only Stripe has: it runs
+#: once, with Stripe's stand-in, instead of for every gateway.
+stripe_only = pytest.mark.parametrize("gateway_key", ["stripe"])
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
 

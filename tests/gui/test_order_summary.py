@@ -29,11 +29,8 @@ from app.gui.context import AppContext
 from app.gui.payments.order_summary import OrderSummaryDialog
 from app.sandbox.gateway import GatewaySandbox
 from tests.gui.conftest import wait_for_background_tasks
-from tests.gui.payments_support import ORG_ID, PaymentWorld, build_world
+from tests.gui.payments_support import ORG_ID, PaymentWorld, build_world, stripe_only
 from tests.integration.payments.gateways import StripeKit, start_kit
-
-#: For what takes no payment (or only Stripe has): run once, with Stripe's stand-in.
-stripe_only = pytest.mark.parametrize("gateway_key", ["stripe"])
 
 
 @pytest.fixture
