@@ -90,7 +90,7 @@ from app.gui.payments.receipt import Receipt, ReceiptButtons, ReceiptLine
 from app.gui.theme import readable_text, set_themed_style
 from app.gui.widgets import StatusPill, Tone
 from app.gui.widgets.accessible import describe
-from app.gui.widgets.secure_page import SecurePageLink
+from app.gui.widgets.secure_page import SecurePageLink, pages_are_shareable
 from app.gui.workers import Task, WorkerFailure, run_task
 
 log = logging.getLogger(__name__)
@@ -1055,7 +1055,7 @@ class OrderSummaryDialog(QDialog):
             self._show_pay_link(hosted)
         else:
             self.page_link.setVisible(True)
-            self.page_link.open(hosted.url)
+            self.page_link.open(hosted.url, shareable=pages_are_shareable(self.gateway))
             self._set_running(
                 True,
                 "Waiting for the secure page… Enter the card or bank account there; the "

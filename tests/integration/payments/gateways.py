@@ -75,6 +75,11 @@ class GatewayKit(ABC):
     decline_reason = "declined by the client's bank"
     #: Last 4 of the bank account entered on the hosted forms.
     bank_last4 = "6789"
+    #: The expiry entered with a card on the hosted forms, as PayDesk shows it.
+    hosted_expiry = "08/2031"
+    #: Whether the gateway's hosted pages can be opened by someone else (sent to a client);
+    #: Authorize.Net's open only from this computer, with a token posted from here.
+    shareable_pages = True
     #: Whether recovery settles a charge that never left PayDesk by sending it again (with
     #: the same idempotency key) — or, without keys, waits for the lookup grace and then
     #: records that nothing was charged.
@@ -125,6 +130,11 @@ class GatewayKit(ABC):
     @abstractmethod
     def settle_bank_debit(self, charge_id: str, *, succeed: bool) -> None:
         """The bank debit clears, or comes back unpaid (insufficient funds)."""
+
+    @abstractmethod
+    def is_hosted_form(self, url: str) -> bool:
+        """Whether ``url`` (what PayDesk opens in the browser) leads to the gateway's hosted
+        form."""
 
     @abstractmethod
     def submit_card(self, url: str, outcome: str = "approve") -> bool:
@@ -216,9 +226,12 @@ class StripeKit(GatewayKit):
         self._server.settle(charge_id, succeed=succeed,
                             failure_code=None if succeed else "insufficient_funds")
 
+    def is_hosted_form(self, url: str) -> bool:
+        return url.startswith(self._server.url + "/checkout/")
+
     def submit_card(self, url: str, outcome: str = "approve") -> bool:
         data = {"method": "card", "card_number": self.hosted_cards[outcome],
-                "card_expiry": "12 / 34", "card_cvc": "123", "postal_code": "10001",
+                "card_expiry": "08 / 31", "card_cvc": "123", "postal_code": "10001",
                 "cardholder_name": "Dana Client"}
         return requests.post(url, data=data, timeout=TIMEOUT,
                              allow_redirects=False).status_code == 303
@@ -246,6 +259,7 @@ class AuthorizeNetKit(GatewayKit):
         "approve": "4111111111111111", "approve_mastercard": "5424000000000015"}
     repeats_unsent_charge = False
     lookup_grace = TEST_LOOKUP_GRACE
+    shareable_pages = False
 
     def __init__(self, server: AuthorizeNetSandbox, forms: Path) -> None:
         self._server = server
@@ -298,6 +312,10 @@ class AuthorizeNetKit(GatewayKit):
             return
         with self._server.state.lock:
             self._server.state.return_echeck(int(charge_id), "R01")
+
+    def is_hosted_form(self, url: str) -> bool:
+        # A page on this computer that posts its token to the gateway's form.
+        return anet.read_launch(url).action.startswith(self._server.url)
 
     def submit_card(self, url: str, outcome: str = "approve") -> bool:
         answer = anet.submit_card(url, self.hosted_cards[outcome])
