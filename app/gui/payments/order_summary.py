@@ -76,6 +76,7 @@ from app.core.payments.summary import (
 )
 from app.gui.autopay.schedule_dialog import schedule_button
 from app.gui.context import AppContext
+from app.gui.invoices.formatting import time_text
 from app.gui.payments.common import (
     TestModeBanner,
     current_gateway,
@@ -1286,8 +1287,21 @@ class OrderSummaryDialog(QDialog):
         )
 
     def _on_hosted_cancelled(self, outcome: PaymentOutcome) -> None:
+        expires_at = self.hosted.expires_at if self.hosted is not None else None
         self._hosted_session_id = None
         self.hosted = None
+        if outcome.state is PaymentState.AWAITING_CLIENT:
+            # The gateway cannot withdraw its form (Authorize.Net's stays usable until its
+            # token expires): say what that means instead of "waiting for the client".
+            self._set_running(False)
+            until = f" until {time_text(expires_at)}" if expires_at is not None else ""
+            self._show_form_error(
+                f"Stopped waiting. The gateway keeps its secure page usable{until} and PayDesk "
+                "cannot close it sooner: a card or bank account entered on it by then is "
+                "charged, and the payment is recorded in Transactions. If you pay another way, "
+                "close that page in your browser first."
+            )
+            return
         if outcome.state is PaymentState.EXPIRED:
             self._set_running(False)
             self._show_form_error(
