@@ -93,8 +93,10 @@ class GatewayKit(ABC):
         """The stand-in server (for what only one gateway's tests use)."""
 
     @abstractmethod
-    def gateway(self, *, read_timeout: float = 10.0) -> PaymentGateway:
-        """PayDesk's adapter for the stand-in account."""
+    def gateway(self, *, read_timeout: float = 10.0, account: str | None = None
+                ) -> PaymentGateway:
+        """PayDesk's adapter for the stand-in account (``account``: the account key it
+        records on payments, to tell two accounts of one gateway apart)."""
 
     @abstractmethod
     def save_method(self, engine: Engine, gateway: PaymentGateway, organization_id: int,
@@ -113,6 +115,10 @@ class GatewayKit(ABC):
     @abstractmethod
     def refunded(self, charge_id: str) -> Money:
         """How much of a charge the gateway has given back (refunds and voids)."""
+
+    @abstractmethod
+    def refunds_made(self) -> int:
+        """How many refunds (and voids) the gateway account has made."""
 
     @abstractmethod
     def lose_charge_answers(self, count: int = 1) -> None:
@@ -176,9 +182,11 @@ class StripeKit(GatewayKit):
     def sandbox(self) -> GatewaySandbox:
         return self._server
 
-    def gateway(self, *, read_timeout: float = 10.0) -> StripeGateway:
+    def gateway(self, *, read_timeout: float = 10.0, account: str | None = None
+                ) -> StripeGateway:
         return StripeGateway(self._server.secret_key, api_base=self._server.url,
-                             max_network_retries=0, timeout=(2.0, read_timeout))
+                             max_network_retries=0, timeout=(2.0, read_timeout),
+                             account=account)
 
     def save_method(self, engine: Engine, gateway: PaymentGateway, organization_id: int,
                     outcome: str) -> str:
@@ -210,6 +218,9 @@ class StripeKit(GatewayKit):
 
     def refunded(self, charge_id: str) -> Money:
         return self.gateway().refresh_charge(charge_id).amount_refunded
+
+    def refunds_made(self) -> int:
+        return int(self._state()["counts"]["refund"])
 
     def lose_charge_answers(self, count: int = 1) -> None:
         self._server.add_fault("drop_after_commit", path="/v1/payment_intents", method="POST",
@@ -269,10 +280,12 @@ class AuthorizeNetKit(GatewayKit):
     def sandbox(self) -> AuthorizeNetSandbox:
         return self._server
 
-    def gateway(self, *, read_timeout: float = 10.0) -> AuthorizeNetGateway:
+    def gateway(self, *, read_timeout: float = 10.0, account: str | None = None
+                ) -> AuthorizeNetGateway:
         return AuthorizeNetGateway(self._server.api_login_id, self._server.transaction_key,
                                    api_base=self._server.url, timeout=(2.0, read_timeout),
-                                   launch_dir=self._forms, lookup_grace=self.lookup_grace)
+                                   launch_dir=self._forms, lookup_grace=self.lookup_grace,
+                                   account=account)
 
     def save_method(self, engine: Engine, gateway: PaymentGateway, organization_id: int,
                     outcome: str) -> str:
@@ -295,6 +308,11 @@ class AuthorizeNetKit(GatewayKit):
         voided = [Decimal(t["amount"]) for t in self._server.transactions()
                   if t["transId"] == charge_id and t["status"] == "voided"]
         return Money.from_decimal(sum(refunds + voided, Decimal(0)), "USD")
+
+    def refunds_made(self) -> int:
+        return len([t for t in self._transactions("refundTransaction")
+                    if t["responseCode"] == 1]) + len(
+            [t for t in self._server.transactions() if t["status"] == "voided"])
 
     def lose_charge_answers(self, count: int = 1) -> None:
         self._server.add_fault("drop_after_commit", request="createTransactionRequest",
