@@ -233,31 +233,28 @@ class GuiThreadKeychain:
 
 
 @pytest.fixture
-def payment_world(set_up_context: AppContext) -> Iterator[tuple[AppContext, Any, list[int]]]:
+def payment_world(set_up_context: AppContext, gateway_key: str
+                  ) -> Iterator[tuple[AppContext, Any, list[int]]]:
     """One organization with open invoices, a saved test card, and the gateway connection
-    stored as Setup stores it (settings + keychain) — not opened: the window opens it."""
-    from app.core.gateways.connection import (
-        GatewayConnection,
-        record_gateway_test,
-        save_gateway_secret,
-    )
+    stored as Setup stores it (settings + keychain) — not opened: the window opens it.
+    For each gateway (the payment test kit, ``tests/integration/payments/gateways.py``)."""
+    from app.core.gateways.connection import load_gateway_connection, record_gateway_test
     from app.core.gateways.repository import SavedMethods
-    from app.sandbox.gateway import GatewaySandbox
     from tests.gui.payments_support import ORG_ID, seed_organization
-    from tests.integration.gateway.support import attach_test_method, make_gateway
+    from tests.integration.payments.gateways import start_kit
 
     context = set_up_context
-    with GatewaySandbox(account_name="Northwind IT Services") as sandbox:
+    with start_kit(gateway_key) as kit:
         invoice_ids = seed_organization(context.engine)
-        gateway = make_gateway(sandbox)
-        save_gateway_secret(context.credentials, "stripe", sandbox.secret_key)
-        record_gateway_test(context.engine, GatewayConnection(api_base=sandbox.url),
-                            gateway.test_connection())
-        saved = SavedMethods(context.engine, gateway)
-        attach_test_method(sandbox, saved.customer_for(ORG_ID), "pm_card_visa")
-        saved.refresh(ORG_ID)
+        gateway = kit.gateway()
+        kit.connect(context.engine, context.credentials)
+        connection = load_gateway_connection(context.engine)
+        assert connection is not None
+        record_gateway_test(context.engine, connection, gateway.test_connection())
+        kit.save_method(context.engine, gateway, ORG_ID, "approve")
+        SavedMethods(context.engine, gateway).refresh(ORG_ID)
         context.currency()  # the composition root reads it at start
-        yield context, sandbox, invoice_ids
+        yield context, kit, invoice_ids
 
 
 def test_every_other_screen_never_reads_the_database_or_keychain_on_the_gui_thread(
@@ -282,7 +279,7 @@ def test_every_other_screen_never_reads_the_database_or_keychain_on_the_gui_thre
     from app.gui.wizard import SetupWizard
     from tests.gui.payments_support import ORG_ID
 
-    context, _sandbox, invoice_ids = payment_world
+    context, kit, invoice_ids = payment_world
     queries = GuiThreadQueries()
     keychain = GuiThreadKeychain()
     event.listen(context.engine, "before_cursor_execute", queries.check)
@@ -327,6 +324,7 @@ def test_every_other_screen_never_reads_the_database_or_keychain_on_the_gui_thre
         settle(qtbot)
         payment_id = transactions.model.id_at(0)
         assert payment_id is not None
+        kit.settle_batch()  # a day later: Authorize.Net refunds part once settled
         detail = PaymentDetailDialog(context, payment_id)
         qtbot.addWidget(detail)
         detail.show()
@@ -401,6 +399,8 @@ def test_every_other_screen_never_reads_the_database_or_keychain_on_the_gui_thre
     assert {"SQL": queries.found, "keychain": keychain.found} == {"SQL": [], "keychain": []}
 
 
+# The window's areas with a gateway connected: the same screens for every gateway.
+@pytest.mark.parametrize("gateway_key", ["stripe"])
 def test_the_window_and_every_area_never_read_on_the_gui_thread(
     payment_world: tuple[AppContext, Any, list[int]], qtbot: Any,
     monkeypatch: pytest.MonkeyPatch,
