@@ -48,6 +48,7 @@ def test_without_a_saved_method_pay_with_shows_the_secure_page_the_button_names(
         "Pay $1,750.49 on the secure page (test mode)")
 
 
+@stripe_only
 def test_at_its_narrowest_the_pay_button_shows_its_whole_text(
     qtbot: QtBot, world_without_methods: PaymentWorld
 ) -> None:

@@ -341,37 +341,40 @@ def test_every_other_screen_never_reads_the_database_or_keychain_on_the_gui_thre
         qtbot.waitUntil(lambda: refund.outcome is not None, timeout=15_000)
         settle(qtbot)
 
-        # The Sync area: a new schedule, a sync that cannot run (Autotask not connected).
-        controller = controller_for(context)
-        assert controller.facts_loaded
-        sync.interval.setCurrentIndex(sync.interval.findData(60))
-        sync.refresh_connection()
-        with qtbot.waitSignal(controller.failed, timeout=10_000):
-            controller.sync_now()
-        settle(qtbot)
-
-        # Setup: welcome, the (locked) currency, Autotask (typed and saved), then the
-        # gateway page (tested with the stored key and stored), QuickBooks, the first sync.
-        wizard = SetupWizard(context)
-        qtbot.addWidget(wizard)
-        wizard.show()
         from tests.gui.test_wizard import press_next
 
-        press_next(qtbot, wizard)
-        assert wizard.currentPage() is wizard.currency_page
-        assert wizard.currency_page.locked_code == "USD"
-        press_next(qtbot, wizard)
-        assert wizard.currentPage() is wizard.autotask_page
-        page = wizard.autotask_page
-        page.username.setText("api@example.com")
-        page.integration_code.setText("CODE123")
-        page.secret.setText("typed-secret")
-        page.zone_url.setText("http://127.0.0.1:9/")  # nothing listens: no traffic leaves
-        page.save_button.click()
-        settle(qtbot)
-        wizard.back()
-        settle(qtbot)
-        wizard.close()
+        # The Sync area and Setup's own pages are the same whatever the gateway: checked once.
+        every_gateway_alike = kit.key == "stripe"
+        if every_gateway_alike:
+            # The Sync area: a new schedule, a sync that cannot run (Autotask not connected).
+            controller = controller_for(context)
+            assert controller.facts_loaded
+            sync.interval.setCurrentIndex(sync.interval.findData(60))
+            sync.refresh_connection()
+            with qtbot.waitSignal(controller.failed, timeout=10_000):
+                controller.sync_now()
+            settle(qtbot)
+
+            # Setup: welcome, the (locked) currency, Autotask (typed and saved), then the
+            # gateway page (tested with the stored key and stored), QuickBooks, the first sync.
+            wizard = SetupWizard(context)
+            qtbot.addWidget(wizard)
+            wizard.show()
+            press_next(qtbot, wizard)
+            assert wizard.currentPage() is wizard.currency_page
+            assert wizard.currency_page.locked_code == "USD"
+            press_next(qtbot, wizard)
+            assert wizard.currentPage() is wizard.autotask_page
+            page = wizard.autotask_page
+            page.username.setText("api@example.com")
+            page.integration_code.setText("CODE123")
+            page.secret.setText("typed-secret")
+            page.zone_url.setText("http://127.0.0.1:9/")  # nothing listens: no traffic leaves
+            page.save_button.click()
+            settle(qtbot)
+            wizard.back()
+            settle(qtbot)
+            wizard.close()
 
         gateway_wizard = SetupWizard(context)
         qtbot.addWidget(gateway_wizard)
@@ -384,13 +387,14 @@ def test_every_other_screen_never_reads_the_database_or_keychain_on_the_gui_thre
         qtbot.waitUntil(gateway_page.isComplete, timeout=10_000)
         press_next(qtbot, gateway_wizard)  # stored in a worker, then QuickBooks
         settle(qtbot)
-        while gateway_wizard.currentPage() is not gateway_wizard.first_sync_page:
-            button = gateway_wizard.button(QWizard.WizardButton.NextButton)
-            assert button is not None and button.isEnabled()
-            press_next(qtbot, gateway_wizard)
-        sync_page = gateway_wizard.first_sync_page
-        qtbot.waitUntil(lambda: sync_page.outcome.isVisible(), timeout=30_000)
-        settle(qtbot)
+        if every_gateway_alike:
+            while gateway_wizard.currentPage() is not gateway_wizard.first_sync_page:
+                button = gateway_wizard.button(QWizard.WizardButton.NextButton)
+                assert button is not None and button.isEnabled()
+                press_next(qtbot, gateway_wizard)
+            sync_page = gateway_wizard.first_sync_page
+            qtbot.waitUntil(lambda: sync_page.outcome.isVisible(), timeout=30_000)
+            settle(qtbot)
         gateway_wizard.close()
         settle(qtbot)
     finally:
