@@ -43,6 +43,8 @@ CONTROLS = (QAbstractButton, QLineEdit, QComboBox, QAbstractSpinBox, QPlainTextE
 
 @pytest.fixture
 def world(set_up_context: AppContext) -> Iterator[PaymentWorld]:
+    # Stripe only: the payments are there to fill the screens; their controls are the same
+    # for every gateway.
     with start_kit("stripe") as kit:
         yield build_world(set_up_context, kit)
 

@@ -24,6 +24,7 @@ from tests.integration.payments.gateways import start_kit
 
 @pytest.fixture
 def world(set_up_context: AppContext) -> Iterator[PaymentWorld]:
+    # Stripe only: how the dialog reads before paying is the same for every gateway.
     with start_kit("stripe") as kit:
         yield build_world(set_up_context, kit)
 

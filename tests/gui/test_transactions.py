@@ -273,6 +273,7 @@ def test_retry_posts_a_failed_note_to_autotask(
     from app.core.posting.autotask_channel import AutotaskDeliverer
     from app.sandbox.autotask.server import AutotaskSandbox
 
+    # Stripe only: retrying a note to Autotask is the same for every gateway.
     with AutotaskSandbox(companies=2, contacts=2, contracts=1, tickets=1, invoices=2) as autotask, \
             start_kit("stripe") as kit:
         company = autotask.create_company(companyName="Acme Dental Group")

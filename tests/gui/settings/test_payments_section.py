@@ -37,6 +37,7 @@ def _release_areas() -> Iterator[None]:
 
 @pytest.fixture
 def world(set_up_context: AppContext) -> Iterator[PaymentWorld]:
+    # Stripe only: surcharge settings and the order summary they change take no payment.
     with start_kit("stripe") as kit:
         world = build_world(set_up_context, kit)
         with session_scope(set_up_context.engine) as s:
