@@ -1,37 +1,59 @@
 """A small world for the payment screens' tests: one organization with contacts and open
-invoices in a real SQLite database, and the sandbox gateway over real HTTP with the
-organization's saved cards (Stripe's ``pm_card_*`` test methods)."""
+invoices in a real SQLite database, and a gateway's stand-in over real HTTP (Stripe or
+Authorize.Net, through the payment test kit :mod:`tests.integration.payments.gateways`) with
+the organization's saved test cards, by what charging them ends in."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import Any
 
+import pytest
 from sqlalchemy import Engine
 
+from app.core.gateways import PaymentGateway
 from app.core.gateways.repository import SavedMethods, StoredMethod
-from app.core.gateways.stripe_gateway import StripeGateway
 from app.core.storage.engine import session_scope
 from app.core.storage.models import Contact, Invoice, Organization
 from app.gui.context import AppContext
-from app.sandbox.gateway import GatewaySandbox
-from tests.integration.gateway.support import attach_test_method, make_gateway
+from tests.integration.payments.gateways import GatewayKit
 
 ORG_ID = 1001
+
+#: For a test that takes a payment only to get to what it is about, and that about is the same
+#: code for every gateway (posting, filters, layout), or is something only Stripe has: it runs
+#: once, with Stripe's stand-in, instead of for every gateway.
+stripe_only = pytest.mark.parametrize("gateway_key", ["stripe"])
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
 
 @dataclass
 class PaymentWorld:
     context: AppContext
-    sandbox: GatewaySandbox
-    gateway: StripeGateway
+    kit: GatewayKit
+    gateway: PaymentGateway
     invoice_ids: list[int]
-    methods: list[StoredMethod]
+    #: The saved test methods by outcome (``approve``, ``decline``, ...).
+    saved: dict[str, StoredMethod]
     organization_id: int = ORG_ID
 
-    def method(self, last4: str) -> StoredMethod:
-        return next(m for m in self.methods if m.method.last4 == last4)
+    @property
+    def sandbox(self) -> Any:
+        """The gateway's stand-in server (for what only one gateway's tests use)."""
+        return self.kit.sandbox
+
+    @property
+    def methods(self) -> list[StoredMethod]:
+        return list(self.saved.values())
+
+    def method(self, outcome: str = "approve") -> StoredMethod:
+        """The saved method whose charges end as ``outcome``."""
+        return self.saved[outcome]
+
+    def summary(self, outcome: str = "approve") -> str:
+        """How PayDesk names that method ("Visa •••• 4242")."""
+        return self.kit.summaries[outcome]
 
 
 def seed_organization(
@@ -68,23 +90,23 @@ def seed_organization(
 
 
 def build_world(
-    context: AppContext, sandbox: GatewaySandbox, aliases: tuple[str, ...] = (
-        "pm_card_visa", "pm_card_chargeDeclinedInsufficientFunds",
-    ), *, organization_id: int = ORG_ID,
+    context: AppContext, kit: GatewayKit, outcomes: tuple[str, ...] = ("approve", "decline"),
+    *, organization_id: int = ORG_ID,
 ) -> PaymentWorld:
-    """Seed the organization, connect the gateway and save the organization's test cards."""
+    """Seed the organization, connect the gateway and save the organization's test cards
+    (one per outcome, :data:`~tests.integration.payments.gateways.OUTCOMES`)."""
     invoice_ids = seed_organization(context.engine, organization_id=organization_id)
-    gateway = make_gateway(sandbox)
+    gateway = kit.gateway()
     context.services.gateway = gateway
-    saved = SavedMethods(context.engine, gateway)
-    customer = saved.customer_for(organization_id)
-    for alias in aliases:
-        attach_test_method(sandbox, customer, alias)
-    methods = saved.refresh(organization_id)
-    return PaymentWorld(context, sandbox, gateway, invoice_ids, methods, organization_id)
+    tokens = {outcome: kit.save_method(context.engine, gateway, organization_id, outcome)
+              for outcome in outcomes}
+    stored = SavedMethods(context.engine, gateway).refresh(organization_id)
+    saved = {outcome: next(m for m in stored if m.token == token)
+             for outcome, token in tokens.items()}
+    return PaymentWorld(context, kit, gateway, invoice_ids, saved, organization_id)
 
 
-def pay(world: PaymentWorld, invoice_ids: list[int], last4: str = "4242",
+def pay(world: PaymentWorld, invoice_ids: list[int], outcome: str = "approve",
         amount: str | None = None) -> int:
     """Take a real payment through the pipeline (as the dialog does); returns its id."""
     from app.core.payments import (
@@ -99,7 +121,7 @@ def pay(world: PaymentWorld, invoice_ids: list[int], last4: str = "4242",
     summary = compute_order_summary(invoices, currency="USD", amount=amount)
     request = PaymentRequest.from_summary(
         summary, organization_id=world.organization_id,
-        payment_method_id=world.method(last4).id,
+        payment_method_id=world.method(outcome).id,
         contact_id=world.organization_id * 10 + 1,
     )
     return PaymentPipeline(engine, world.gateway).pay(request).payment_id

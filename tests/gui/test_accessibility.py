@@ -33,9 +33,9 @@ from app.gui.main_window import AREAS, MainWindow
 from app.gui.organizations import OrganizationsArea
 from app.gui.payments.detail import PaymentDetailDialog, RefundDialog
 from app.gui.payments.order_summary import OrderSummaryDialog
-from app.sandbox.gateway import GatewaySandbox
 from tests.gui.conftest import wait_for_background_tasks
 from tests.gui.payments_support import ORG_ID, PaymentWorld, build_world, pay
+from tests.integration.payments.gateways import start_kit
 
 CONTROLS = (QAbstractButton, QLineEdit, QComboBox, QAbstractSpinBox, QPlainTextEdit,
             QTextEdit, QAbstractItemView)
@@ -43,8 +43,10 @@ CONTROLS = (QAbstractButton, QLineEdit, QComboBox, QAbstractSpinBox, QPlainTextE
 
 @pytest.fixture
 def world(set_up_context: AppContext) -> Iterator[PaymentWorld]:
-    with GatewaySandbox(account_name="Northwind IT Services") as sandbox:
-        yield build_world(set_up_context, sandbox)
+    # Stripe only: the payments are there to fill the screens; their controls are the same
+    # for every gateway.
+    with start_kit("stripe") as kit:
+        yield build_world(set_up_context, kit)
 
 
 def _is_part_of_another_control(widget: QWidget) -> bool:

@@ -26,24 +26,24 @@ from app.gui.autopay.defaults_section import (
 )
 from app.gui.autopay.organization_tab import AutoPayOrganizationPanel
 from app.gui.context import AppContext
-from app.sandbox.gateway import GatewaySandbox
 from tests.gui.conftest import wait_for_background_tasks
-from tests.gui.payments_support import PaymentWorld, build_world
+from tests.gui.payments_support import PaymentWorld, build_world, stripe_only
+from tests.integration.payments.gateways import start_kit
 
 TODAY = date(2026, 11, 15)  # invoice 1045 (due Sep 30) and 1046 (Oct 31) are due; 1047 not
 
 
 @pytest.fixture
-def world(set_up_context: AppContext, monkeypatch: pytest.MonkeyPatch
+def world(set_up_context: AppContext, monkeypatch: pytest.MonkeyPatch, gateway_key: str
           ) -> Iterator[PaymentWorld]:
     monkeypatch.setattr(clock, "today_utc", lambda: TODAY)
-    with GatewaySandbox() as sandbox:
-        yield build_world(set_up_context, sandbox)
+    with start_kit(gateway_key) as kit:
+        yield build_world(set_up_context, kit)
 
 
-def _rule(world: PaymentWorld, last4: str = "4242") -> int:
+def _rule(world: PaymentWorld, outcome: str = "approve") -> int:
     return create_rule(world.context.engine, RuleTerms(
-        organization_id=world.organization_id, payment_method_id=world.method(last4).id,
+        organization_id=world.organization_id, payment_method_id=world.method(outcome).id,
         timing="due_date", days_after_invoice=0, limit=Money(500_000, "USD"),
         covers_from=date(2026, 1, 1), signer_name="Dana Reyes", signer_email="dana@acme.test",
         how="signed_form", evidence="Form on file", agreed_at=datetime.now(UTC)
@@ -113,7 +113,7 @@ def test_the_view_lists_upcoming_charges_and_runs_autopay(
 
 def test_declines_show_the_reason_and_what_to_do(world: PaymentWorld, qtbot: QtBot,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    _rule(world, "9995")
+    _rule(world, "decline")
     view = AutoPayView(world.context)
     qtbot.addWidget(view)
     view.show()
@@ -123,11 +123,12 @@ def test_declines_show_the_reason_and_what_to_do(world: PaymentWorld, qtbot: QtB
     wait_for_background_tasks(qtbot)
     rows = view.attention_rows()
     assert len(rows) == 2
-    assert all("insufficient funds" in r.reason for r in rows)
+    assert all(world.kit.decline_reason in r.reason for r in rows)
     assert all("tries again on 2026-11-18" in r.action for r in rows)
     assert not any(r.needs_person for r in rows)
 
 
+@stripe_only
 def test_organization_tab_sets_up_and_revokes(world: PaymentWorld, qtbot: QtBot,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
     panel = AutoPayOrganizationPanel(world.context, world.organization_id)
@@ -162,6 +163,7 @@ def test_organization_tab_sets_up_and_revokes(world: PaymentWorld, qtbot: QtBot,
     assert panel.print_button.isEnabled()
 
 
+@stripe_only
 def test_defaults_section_saves_the_retry_schedule(world: PaymentWorld, qtbot: QtBot) -> None:
     section = create_autopay_defaults_section(world.context)
     assert isinstance(section, AutoPayDefaultsSection)
@@ -178,6 +180,7 @@ def test_defaults_section_saves_the_retry_schedule(world: PaymentWorld, qtbot: Q
     assert "must increase" in section.status.text()
 
 
+@stripe_only
 def test_schedule_from_the_order_summary_records_a_future_charge(
         world: PaymentWorld, qtbot: QtBot, monkeypatch: pytest.MonkeyPatch) -> None:
     from PySide6.QtCore import QDate

@@ -16,15 +16,15 @@ from app.gui.invoices import create_invoices_area
 from app.gui.payments.order_summary import OrderSummaryDialog
 from app.gui.payments.search import create_payment_search_area
 from app.gui.payments.transactions import create_transactions_area
-from app.sandbox.gateway import GatewaySandbox
 from tests.gui.conftest import wait_for_background_tasks
 from tests.gui.payments_support import ORG_ID, PaymentWorld, build_world
+from tests.integration.payments.gateways import start_kit
 
 
 @pytest.fixture
-def world(set_up_context: AppContext) -> Iterator[PaymentWorld]:
-    with GatewaySandbox(account_name="Northwind IT Services") as sandbox:
-        yield build_world(set_up_context, sandbox)
+def world(set_up_context: AppContext, gateway_key: str) -> Iterator[PaymentWorld]:
+    with start_kit(gateway_key) as kit:
+        yield build_world(set_up_context, kit)
 
 
 def _cell(model: QAbstractItemModel, key_column: str, key: str, column: str) -> str | None:

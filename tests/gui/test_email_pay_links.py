@@ -14,16 +14,16 @@ from app.core.money import Money
 from app.gui.context import AppContext
 from app.gui.email_pay_links import PayLinkEmailDialog
 from app.gui.invoices.page import InvoicePage
-from app.sandbox.gateway import GatewaySandbox
 from app.sandbox.mailbox import DemoMailbox
 from tests.gui.conftest import wait_for_background_tasks
-from tests.gui.payments_support import ORG_ID, PaymentWorld, build_world
+from tests.gui.payments_support import ORG_ID, PaymentWorld, build_world, stripe_only
+from tests.integration.payments.gateways import start_kit
 
 
 @pytest.fixture
-def world(set_up_context: AppContext) -> Iterator[PaymentWorld]:
-    with GatewaySandbox(account_name="Northwind IT Services") as sandbox:
-        yield build_world(set_up_context, sandbox)
+def world(set_up_context: AppContext, gateway_key: str) -> Iterator[PaymentWorld]:
+    with start_kit(gateway_key) as kit:
+        yield build_world(set_up_context, kit)
 
 
 @pytest.fixture
@@ -32,6 +32,7 @@ def mailbox() -> Iterator[DemoMailbox]:
         yield box
 
 
+@stripe_only
 def test_email_a_pay_link_from_the_invoice_page(qtbot: QtBot, world: PaymentWorld,
                                                 mailbox: DemoMailbox) -> None:
     context = world.context
@@ -72,6 +73,7 @@ def test_email_a_pay_link_from_the_invoice_page(qtbot: QtBot, world: PaymentWorl
     wait_for_background_tasks(qtbot)
 
 
+@stripe_only
 def test_email_an_existing_pay_link(qtbot: QtBot, world: PaymentWorld,
                                     mailbox: DemoMailbox) -> None:
     """What the Order Summary's "Email link…" opens, for the link it just made."""
@@ -115,15 +117,11 @@ def test_email_an_existing_pay_link(qtbot: QtBot, world: PaymentWorld,
     wait_for_background_tasks(qtbot)
 
 
+@pytest.mark.parametrize("gateway_key", ["authorizenet"])
 def test_no_emailed_pay_links_with_authorize_net(qtbot: QtBot, world: PaymentWorld) -> None:
-    from types import SimpleNamespace
-
     from PySide6.QtGui import QAction
 
-    context = world.context
-    # The connected gateway is an Authorize.Net account (only its account key is read here).
-    context.services.gateway = SimpleNamespace(  # type: ignore[assignment]
-        account_key="authorizenet:test:123456")
+    context = world.context  # connected to the Authorize.Net stand-in
     page = InvoicePage(context)
     qtbot.addWidget(page)
     page.show_invoice(world.invoice_ids[0])
@@ -134,6 +132,7 @@ def test_no_emailed_pay_links_with_authorize_net(qtbot: QtBot, world: PaymentWor
     wait_for_background_tasks(qtbot)
 
 
+@stripe_only
 def test_no_link_is_made_when_email_is_not_set_up(qtbot: QtBot, world: PaymentWorld) -> None:
     dialog = PayLinkEmailDialog(world.context, invoice=(ORG_ID, world.invoice_ids[0],
                                                         Money(10_000, "USD")),

@@ -31,9 +31,16 @@ from app.gui.payments.order_summary import OrderSummaryDialog
 from app.gui.payments.search import PaymentSearchView
 from app.gui.payments.transactions import TransactionsView
 from app.gui.sync import SyncArea, controller_for
-from app.sandbox.gateway import GatewaySandbox
 from tests.gui.conftest import wait_for_background_tasks
-from tests.gui.payments_support import ORG_ID, PaymentWorld, build_world, pay, seed_organization
+from tests.gui.payments_support import (
+    ORG_ID,
+    PaymentWorld,
+    build_world,
+    pay,
+    seed_organization,
+    stripe_only,
+)
+from tests.integration.payments.gateways import start_kit
 
 #: A second organization with enough invoices that Invoice History scrolls.
 OTHER_ORG = 2002
@@ -41,13 +48,13 @@ FRESH_MS = 1000
 
 
 @pytest.fixture
-def world(set_up_context: AppContext) -> Iterator[PaymentWorld]:
+def world(set_up_context: AppContext, gateway_key: str) -> Iterator[PaymentWorld]:
     seed_organization(
         set_up_context.engine, organization_id=OTHER_ORG, name="Zephyr Logistics",
         invoices=tuple((f"7{n:03d}", 10_000 + n, date(2026, 8, 1 + n % 28)) for n in range(80)),
     )
-    with GatewaySandbox(account_name="Northwind IT Services") as sandbox:
-        yield build_world(set_up_context, sandbox)
+    with start_kit(gateway_key) as kit:
+        yield build_world(set_up_context, kit)
 
 
 def cell(model: QAbstractItemModel, key_column: str, key: str, column: str) -> str | None:
@@ -193,9 +200,13 @@ def pay_from_organization(screens: Screens) -> QWidget | None:
     return dialog
 
 
-@pytest.mark.parametrize("start", [pay_from_history, pay_from_invoice_page,
-                                   pay_from_organization],
-                         ids=["invoice-history", "invoice-page", "organization-page"])
+# Where the payment starts is the screens' wiring, the same for every gateway: each place
+# with Stripe, and one with Authorize.Net.
+@pytest.mark.parametrize(("gateway_key", "start"), [
+    ("stripe", pay_from_history), ("stripe", pay_from_invoice_page),
+    ("stripe", pay_from_organization), ("authorizenet", pay_from_invoice_page),
+], ids=["stripe-invoice-history", "stripe-invoice-page", "stripe-organization-page",
+        "authorizenet-invoice-page"])
 def test_a_payment_reaches_every_other_open_screen_within_a_second(
     qtbot: QtBot, world: PaymentWorld, start: Callable[[Screens], QWidget | None]
 ) -> None:
@@ -255,12 +266,16 @@ def refund_from(qtbot: QtBot, detail: PaymentDetailDialog, amount: str) -> None:
     detail.close()
 
 
-@pytest.mark.parametrize("place", ["transactions", "payment-search", "organization-payments",
-                                   "invoice-page"])
+@pytest.mark.parametrize(("gateway_key", "place"), [
+    ("stripe", "transactions"), ("stripe", "payment-search"),
+    ("stripe", "organization-payments"), ("stripe", "invoice-page"),
+    ("authorizenet", "invoice-page"),
+])
 def test_a_refund_reaches_every_other_open_screen_within_a_second(
     qtbot: QtBot, world: PaymentWorld, place: str
 ) -> None:
     pay(world, [world.invoice_ids[0]], amount="200.00")
+    world.kit.settle_batch()  # a day later: Authorize.Net refunds part once settled
     screens = open_screens(qtbot, world)
     balance_everywhere(qtbot, screens, "$1,000.00", "$1,550.49")
     before = kept(screens)
@@ -289,6 +304,7 @@ def test_a_refund_reaches_every_other_open_screen_within_a_second(
     assert kept(screens) == before
 
 
+@stripe_only
 def test_transactions_shows_a_payment_taken_on_an_organization_page(
     qtbot: QtBot, world: PaymentWorld
 ) -> None:
@@ -327,6 +343,7 @@ def test_transactions_shows_a_payment_taken_on_an_organization_page(
     wait_for_background_tasks(qtbot)
 
 
+@stripe_only
 def test_a_dismissed_posting_shows_on_every_screen_that_lists_the_payment(
     qtbot: QtBot, world: PaymentWorld, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -378,6 +395,7 @@ def test_a_refund_brings_a_paid_invoice_back_to_invoice_history(
     """The known stale figure: paid in full, the invoice left Invoice History (Show paid is
     off); refunded in part, it owes again and is listed again at once, with its balance."""
     pay(world, [world.invoice_ids[0]])
+    world.kit.settle_batch()  # a day later: Authorize.Net refunds part once settled
     screens = open_screens(qtbot, world)
     history = screens.invoices.history
     assert cell(history.model, "Invoice #", "1045", "Balance") is None
@@ -432,6 +450,7 @@ def test_invoice_history_shows_a_refund_taken_in_transactions_when_shown_again(
     """The known stale balance, as it happened: in one window, Invoice History looked at,
     then a refund in Transactions, then back to Invoice History (Show paid off)."""
     pay(world, [world.invoice_ids[0]])  # 1045 paid in full: not listed while Show paid is off
+    world.kit.settle_batch()  # a day later: Authorize.Net refunds part once settled
     window = MainWindow(world.context)
     qtbot.addWidget(window)
     window.resize(1280, 800)

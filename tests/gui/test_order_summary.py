@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 from pytestqt.qtbot import QtBot
 from sqlalchemy import select
 
+from app.core.money import Money
 from app.core.payments import PaymentState
 from app.core.storage.engine import session_scope
 from app.core.storage.models import Invoice, Payment
@@ -28,14 +29,14 @@ from app.gui.context import AppContext
 from app.gui.payments.order_summary import OrderSummaryDialog
 from app.sandbox.gateway import GatewaySandbox
 from tests.gui.conftest import wait_for_background_tasks
-from tests.gui.payments_support import ORG_ID, PaymentWorld, build_world
-from tests.integration.gateway.support import intents_with_reference
+from tests.gui.payments_support import ORG_ID, PaymentWorld, build_world, stripe_only
+from tests.integration.payments.gateways import StripeKit, start_kit
 
 
 @pytest.fixture
-def world(set_up_context: AppContext) -> Iterator[PaymentWorld]:
-    with GatewaySandbox(account_name="Northwind IT Services") as sandbox:
-        yield build_world(set_up_context, sandbox)
+def world(set_up_context: AppContext, gateway_key: str) -> Iterator[PaymentWorld]:
+    with start_kit(gateway_key) as kit:
+        yield build_world(set_up_context, kit)
 
 
 def open_dialog(qtbot: QtBot, world: PaymentWorld, invoice_ids: list[int] | None = None
@@ -60,9 +61,12 @@ def type_amount(qtbot: QtBot, dialog: OrderSummaryDialog, text: str) -> None:
     qtbot.waitUntil(lambda: not dialog._recompute_timer.isActive(), timeout=2000)
 
 
-def choose_method(dialog: OrderSummaryDialog, last4: str) -> None:
+def choose_method(dialog: OrderSummaryDialog, world: PaymentWorld, outcome: str) -> None:
+    """Choose the saved test method whose charges end as ``outcome`` (by its row: two test
+    cards can share a brand and last 4)."""
     combo = child(dialog, QComboBox, "paymentMethod")
-    index = next(i for i in range(combo.count()) if f"•••• {last4}" in combo.itemText(i))
+    index = combo.findData(f"saved:{world.method(outcome).id}")
+    assert index >= 0, outcome
     combo.setCurrentIndex(index)
     dialog.recompute()
 
@@ -72,6 +76,7 @@ def allocation(dialog: OrderSummaryDialog) -> dict[str, str]:
     return {table.item(r, 0).text(): table.item(r, 3).text() for r in range(table.rowCount())}
 
 
+@stripe_only
 def test_opens_with_the_full_balance_and_states_the_exact_total(
     qtbot: QtBot, world: PaymentWorld
 ) -> None:
@@ -100,6 +105,7 @@ def test_opens_with_the_full_balance_and_states_the_exact_total(
     assert all(headers) and headers[-1] == "After this payment"
 
 
+@stripe_only
 @pytest.mark.parametrize(
     ("typed", "message"),
     [
@@ -129,6 +135,7 @@ def test_validation_as_you_type_with_the_reason_next_to_the_amount(
     assert pay.text() == "Pay $100.00 (test mode)"
 
 
+@stripe_only
 def test_a_partial_amount_goes_to_the_oldest_due_first_and_shares_can_be_edited(
     qtbot: QtBot, world: PaymentWorld
 ) -> None:
@@ -162,7 +169,7 @@ def test_pay_is_disabled_while_the_charge_runs_then_the_approved_result_shows(
     type_amount(qtbot, dialog, "1,250.00")
     child(dialog, QLineEdit, "paymentMemo").setText("Cheque replaced by card")
     # The gateway answers slowly, so the running state can be seen.
-    world.sandbox.add_fault("slow", seconds=1.0, path="/v1/payment_intents", method="POST")
+    world.kit.slow_charges(1.0)
 
     pay = child(dialog, QPushButton, "payButton")
     qtbot.mouseClick(pay, Qt.MouseButton.LeftButton)
@@ -187,12 +194,12 @@ def test_pay_is_disabled_while_the_charge_runs_then_the_approved_result_shows(
     details = child(dialog, QLabel, "resultDetails").text()
     assert dialog.outcome.reference in details
     assert dialog.outcome.gateway_transaction_id in details
-    assert "Visa •••• 4242" in details
+    assert world.summary() in details
 
     # Exactly one charge reached the gateway, for the exact total.
-    intents = intents_with_reference(world.sandbox, dialog.outcome.reference)
-    assert len(intents) == 1
-    assert intents[0]["amount"] == 125_000
+    charges = world.kit.charges(dialog.outcome.reference)
+    assert len(charges) == 1
+    assert world.kit.charged(charges[0]) == Money(125_000, "USD")
     with session_scope(world.context.engine) as s:
         assert s.scalar(select(Payment.memo)) == "Cheque replaced by card"
         balances = {
@@ -222,14 +229,14 @@ def test_a_declined_card_shows_the_reason_and_another_method_can_be_tried(
     qtbot: QtBot, world: PaymentWorld
 ) -> None:
     dialog = open_dialog(qtbot, world, world.invoice_ids[:1])
-    choose_method(dialog, "9995")
+    choose_method(dialog, world, "decline")
     qtbot.mouseClick(child(dialog, QPushButton, "payButton"), Qt.MouseButton.LeftButton)
 
     result = child(dialog, QWidget, "paymentResult")
     qtbot.waitUntil(lambda: dialog.pages.currentWidget() is result, timeout=10_000)
     assert child(dialog, QLabel, "resultTitle").text() == "Payment declined"
     message = child(dialog, QLabel, "resultMessage").text()
-    assert "insufficient funds" in message
+    assert world.kit.decline_reason in message
     assert message.endswith("Nothing was charged.")
     assert not child(dialog, QPushButton, "printReceiptButton").isVisible()
     again = child(dialog, QPushButton, "tryAnotherMethodButton")
@@ -245,7 +252,7 @@ def test_a_declined_card_shows_the_reason_and_another_method_can_be_tried(
     qtbot.mouseClick(again, Qt.MouseButton.LeftButton)
     assert dialog.pages.currentWidget() is dialog.form_page
     wait_for_background_tasks(qtbot)
-    choose_method(dialog, "4242")
+    choose_method(dialog, world, "approve")
     pay = child(dialog, QPushButton, "payButton")
     assert pay.isEnabled()
     assert pay.text() == "Pay $1,200.00 (test mode)"
@@ -258,6 +265,7 @@ def test_a_declined_card_shows_the_reason_and_another_method_can_be_tried(
     wait_for_background_tasks(qtbot)
 
 
+@stripe_only
 def test_an_invoice_that_cannot_be_paid_says_why_and_the_rest_can_be_paid(
     qtbot: QtBot, world: PaymentWorld
 ) -> None:
@@ -293,6 +301,7 @@ def test_without_a_gateway_pay_stays_disabled_and_says_what_to_do(
         "No payment gateway is connected yet. Run Setup… to connect your payment gateway.")
 
 
+@stripe_only
 def test_a_pay_link_is_recorded_when_the_client_completes_the_page(
     qtbot: QtBot, world: PaymentWorld
 ) -> None:
@@ -328,12 +337,26 @@ def test_a_pay_link_is_recorded_when_the_client_completes_the_page(
     wait_for_background_tasks(qtbot)
 
 
+@pytest.mark.parametrize("gateway_key", ["authorizenet"])
+def test_no_pay_link_where_the_gateway_page_opens_only_on_this_computer(
+    qtbot: QtBot, world: PaymentWorld
+) -> None:
+    dialog = open_dialog(qtbot, world, world.invoice_ids[1:2])
+    combo = child(dialog, QComboBox, "paymentMethod")
+    link = combo.findData("link")
+    assert combo.itemText(link) == "Send a pay link… (not available)"
+    assert not combo.model().item(link).isEnabled()  # type: ignore[attr-defined]
+    reason = combo.itemData(link, Qt.ItemDataRole.ToolTipRole)
+    assert "Authorize.Net's payment form opens only from PayDesk on this computer" in reason
+    assert "New card or bank account…" in reason
+    # The secure page on this computer is still there for a card taken on the phone.
+    assert combo.model().item(combo.findData("new")).isEnabled()  # type: ignore[attr-defined]
+
+
 def test_a_new_card_on_the_secure_page_pays_and_is_saved(
     qtbot: QtBot, world: PaymentWorld, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from PySide6.QtGui import QDesktopServices
-
-    from tests.integration.gateway.support import submit_card
 
     opened: list[str] = []
     monkeypatch.setattr(QDesktopServices, "openUrl",
@@ -350,13 +373,14 @@ def test_a_new_card_on_the_secure_page_pays_and_is_saved(
     assert dialog.running and not pay.isEnabled()
     assert child(dialog, QPushButton, "cancelButton").text() == "Stop waiting"
 
-    assert submit_card(opened[0], "5555555555554444").completed
+    assert world.kit.submit_card(opened[0], "approve_mastercard")
     qtbot.waitUntil(lambda: dialog.outcome is not None, timeout=10_000)
     assert dialog.outcome is not None and dialog.outcome.state is PaymentState.SUCCEEDED
-    assert dialog.outcome.method_summary == "Mastercard •••• 4444"
+    assert dialog.outcome.method_summary == world.summary("approve_mastercard")
     wait_for_background_tasks(qtbot)
 
 
+@stripe_only
 def test_a_credit_card_surcharge_is_its_own_line_with_its_disclosure(
     qtbot: QtBot, world: PaymentWorld
 ) -> None:
@@ -388,8 +412,9 @@ def test_a_credit_card_surcharge_is_its_own_line_with_its_disclosure(
 def test_in_live_mode_the_button_states_only_the_total(
     qtbot: QtBot, set_up_context: AppContext
 ) -> None:
+    # Stripe's live keys; Authorize.Net's production endpoint is no stand-in's to play.
     with GatewaySandbox(secret_key="sk_live_paydesktests0001") as sandbox:
-        world = build_world(set_up_context, sandbox)
+        world = build_world(set_up_context, StripeKit(sandbox))
         dialog = open_dialog(qtbot, world, world.invoice_ids[1:2])
         assert child(dialog, QPushButton, "payButton").text() == "Pay $450.50"
         assert not child(dialog, QLabel, "testModeBanner").isVisible()

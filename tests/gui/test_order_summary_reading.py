@@ -16,24 +16,27 @@ from pytestqt.qtbot import QtBot
 
 from app.core.payments import PaymentState
 from app.gui.context import AppContext
-from app.sandbox.gateway import GatewaySandbox
 from tests.gui.conftest import wait_for_background_tasks
-from tests.gui.payments_support import PaymentWorld, build_world
+from tests.gui.payments_support import PaymentWorld, build_world, stripe_only
 from tests.gui.test_order_summary import child, open_dialog, type_amount
+from tests.integration.payments.gateways import start_kit
 
 
 @pytest.fixture
 def world(set_up_context: AppContext) -> Iterator[PaymentWorld]:
-    with GatewaySandbox(account_name="Northwind IT Services") as sandbox:
-        yield build_world(set_up_context, sandbox)
+    # Stripe only: how the dialog reads before paying is the same for every gateway.
+    with start_kit("stripe") as kit:
+        yield build_world(set_up_context, kit)
 
 
 @pytest.fixture
-def world_without_methods(set_up_context: AppContext) -> Iterator[PaymentWorld]:
-    with GatewaySandbox(account_name="Northwind IT Services") as sandbox:
-        yield build_world(set_up_context, sandbox, aliases=())
+def world_without_methods(set_up_context: AppContext, gateway_key: str
+                          ) -> Iterator[PaymentWorld]:
+    with start_kit(gateway_key) as kit:
+        yield build_world(set_up_context, kit, ())
 
 
+@stripe_only
 def test_without_a_saved_method_pay_with_shows_the_secure_page_the_button_names(
     qtbot: QtBot, world_without_methods: PaymentWorld
 ) -> None:
@@ -46,6 +49,7 @@ def test_without_a_saved_method_pay_with_shows_the_secure_page_the_button_names(
         "Pay $1,750.49 on the secure page (test mode)")
 
 
+@stripe_only
 def test_at_its_narrowest_the_pay_button_shows_its_whole_text(
     qtbot: QtBot, world_without_methods: PaymentWorld
 ) -> None:
@@ -157,6 +161,9 @@ def test_when_the_browser_does_not_open_the_address_is_shown_with_copy_and_open_
                           if label.isVisible())
     assert "open in your browser" not in everything
     assert "could not open your browser" in status.text()
+    # The address is for the client only where the gateway's page opens anywhere.
+    shareable = world_without_methods.kit.shareable_pages
+    assert ("send it to the client" in status.text()) is shareable
 
     child(dialog, QPushButton, "copySecurePageButton").click()
     assert QGuiApplication.clipboard().text() == opened[0]
@@ -169,5 +176,14 @@ def test_when_the_browser_does_not_open_the_address_is_shown_with_copy_and_open_
     child(dialog, QPushButton, "cancelButton").click()  # Stop waiting
     qtbot.waitUntil(lambda: not dialog.running, timeout=10_000)
     assert not address.isVisible()
+    error = child(dialog, QLabel, "formError")
+    if world_without_methods.kit.key == "authorizenet":
+        # Its form cannot be withdrawn: the dialog says so, and how to avoid paying twice.
+        assert error.text().startswith("Stopped waiting. The gateway keeps its secure page "
+                                       "usable until ")
+        assert "close that page in your browser first" in error.text()
+    else:
+        assert error.text().startswith("The secure page was closed; nothing was charged.")
+    assert dialog.pages.currentWidget() is dialog.form_page
     wait_for_background_tasks(qtbot)
 

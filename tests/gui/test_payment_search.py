@@ -18,15 +18,15 @@ from app.core.payments import PaymentPipeline
 from app.core.payments.fixtures import build_payment_history, reference, sale_minor
 from app.gui.context import AppContext
 from app.gui.payments.search import PaymentSearchView, period_range
-from app.sandbox.gateway import GatewaySandbox
 from tests.gui.conftest import wait_for_background_tasks
 from tests.gui.payments_support import PaymentWorld, build_world, pay
+from tests.integration.payments.gateways import start_kit
 
 
 @pytest.fixture
-def world(set_up_context: AppContext) -> Iterator[PaymentWorld]:
-    with GatewaySandbox() as sandbox:
-        yield build_world(set_up_context, sandbox)
+def world(set_up_context: AppContext, gateway_key: str) -> Iterator[PaymentWorld]:
+    with start_kit(gateway_key) as kit:
+        yield build_world(set_up_context, kit)
 
 
 def make_view(qtbot: QtBot, context: AppContext) -> PaymentSearchView:
@@ -46,7 +46,8 @@ def test_sales_and_refunds_with_autotask_columns_filters_and_csv(
     qtbot: QtBot, world: PaymentWorld, tmp_path: Path
 ) -> None:
     sale = pay(world, world.invoice_ids[:2])
-    pay(world, world.invoice_ids[2:3], last4="9995")
+    pay(world, world.invoice_ids[2:3], "decline")
+    world.kit.settle_batch()  # a day later: Authorize.Net refunds part once settled
     PaymentPipeline(world.context.engine, world.gateway).refund(
         sale, Money(2_500, "USD"), "Credit for a duplicate line")
     view = make_view(qtbot, world.context)

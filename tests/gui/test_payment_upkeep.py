@@ -1,15 +1,11 @@
-"""The window's payment upkeep: a pay link the client completed after the dialog was closed
-is recorded by the next background round, and Transactions refreshes."""
+"""The window's payment upkeep: a secure page completed after the dialog stopped waiting — a
+pay link the client paid (Stripe), or Authorize.Net's page on this computer, which it cannot
+withdraw — is recorded by the next background round, and Transactions refreshes."""
 
 from __future__ import annotations
 
 from pytestqt.qtbot import QtBot
 
-from app.core.gateways.connection import (
-    GatewayConnection,
-    save_gateway_connection,
-    save_gateway_secret,
-)
 from app.core.payments import (
     PaymentPipeline,
     PaymentRequest,
@@ -20,27 +16,31 @@ from app.core.payments import (
 from app.gui.context import AppContext
 from app.gui.payments.transactions import create_transactions_area
 from app.gui.payments.upkeep import PaymentUpkeep
-from app.sandbox.gateway import GatewaySandbox
 from tests.gui.conftest import wait_for_background_tasks
 from tests.gui.payments_support import ORG_ID, build_world
-from tests.integration.gateway.support import submit_card
+from tests.integration.payments.gateways import start_kit
 
 
-def test_a_round_records_a_completed_pay_link_and_says_what_is_missing(
-    qtbot: QtBot, set_up_context: AppContext
+def test_a_round_records_a_secure_page_completed_later_and_says_what_is_missing(
+    qtbot: QtBot, set_up_context: AppContext, gateway_key: str
 ) -> None:
-    with GatewaySandbox() as sandbox:
-        world = build_world(set_up_context, sandbox)
+    with start_kit(gateway_key) as kit:
+        world = build_world(set_up_context, kit)
         engine = set_up_context.engine
-        save_gateway_connection(engine, GatewayConnection(gateway="stripe", api_base=sandbox.url))
-        save_gateway_secret(set_up_context.credentials, "stripe", sandbox.secret_key)
+        kit.connect(engine, set_up_context.credentials)
         summary = compute_order_summary(
             load_payable_invoices(engine, world.invoice_ids[:1], "USD"), currency="USD"
         )
-        hosted = PaymentPipeline(engine, world.gateway).start_hosted_payment(
-            PaymentRequest.from_summary(summary, organization_id=ORG_ID), purpose="pay_link"
-        )
-        assert submit_card(hosted.url, "4242424242424242").completed
+        pipeline = PaymentPipeline(engine, world.gateway)
+        request = PaymentRequest.from_summary(summary, organization_id=ORG_ID)
+        if kit.shareable_pages:
+            hosted = pipeline.start_hosted_payment(request, purpose="pay_link")
+        else:
+            # Its page opens only here; the bookkeeper stopped waiting, the page stays usable.
+            hosted = pipeline.start_hosted_payment(request, purpose="new_method")
+            still = pipeline.cancel_hosted_payment(hosted.payment_id)
+            assert still.state is PaymentState.AWAITING_CLIENT
+        assert kit.submit_card(hosted.url)
 
         view = create_transactions_area(set_up_context)
         qtbot.addWidget(view)

@@ -11,27 +11,22 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QTableWidget, QWidget
 from pytestqt.qtbot import QtBot
 
-from app.core.gateways.connection import (
-    GatewayConnection,
-    save_gateway_connection,
-    save_gateway_secret,
-)
 from app.gui.context import AppContext
 from app.gui.payments.search import PaymentSearchView
 from app.gui.payments.transactions import TransactionsView
-from app.sandbox.gateway import GatewaySandbox
 from tests.gui.conftest import wait_for_background_tasks
-from tests.gui.payments_support import PaymentWorld, build_world, pay
+from tests.gui.payments_support import PaymentWorld, build_world, pay, stripe_only
+from tests.integration.payments.gateways import start_kit
 
 
 @pytest.fixture
-def stored_test_gateway(set_up_context: AppContext) -> Iterator[PaymentWorld]:
+def stored_test_gateway(set_up_context: AppContext, gateway_key: str
+                        ) -> Iterator[PaymentWorld]:
     """A gateway connected with test keys in Setup, not opened yet by any screen."""
-    with GatewaySandbox(account_name="Northwind IT Services") as sandbox:
-        world = build_world(set_up_context, sandbox)
+    with start_kit(gateway_key) as kit:
+        world = build_world(set_up_context, kit)
         engine = set_up_context.engine
-        save_gateway_connection(engine, GatewayConnection(gateway="stripe", api_base=sandbox.url))
-        save_gateway_secret(set_up_context.credentials, "stripe", sandbox.secret_key)
+        kit.connect(engine, set_up_context.credentials)
         pay(world, world.invoice_ids[:1])
         set_up_context.services.gateway = None
         yield world
@@ -68,6 +63,7 @@ def _arrow_shape(view: TransactionsView, section: int) -> str:
     return "down" if spans[0] > spans[-1] else "up"
 
 
+@stripe_only
 def test_the_header_arrow_shows_the_order_the_rows_are_in(
     qtbot: QtBot, stored_test_gateway: PaymentWorld
 ) -> None:

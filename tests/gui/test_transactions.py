@@ -12,21 +12,22 @@ from PySide6.QtWidgets import QLabel, QLineEdit, QMessageBox, QPushButton, QTabl
 from pytestqt.qtbot import QtBot
 from sqlalchemy import select, update
 
+from app.core.money import Money
 from app.core.payments import PostingStatus, TransactionFilter
 from app.core.storage.engine import session_scope
 from app.core.storage.models import Invoice, Payment, Posting
 from app.gui.context import AppContext
 from app.gui.payments.detail import PaymentDetailDialog, RefundDialog
 from app.gui.payments.transactions import TransactionsView
-from app.sandbox.gateway import GatewaySandbox
 from tests.gui.conftest import wait_for_background_tasks
-from tests.gui.payments_support import ORG_ID, PaymentWorld, build_world, pay
+from tests.gui.payments_support import ORG_ID, PaymentWorld, build_world, pay, stripe_only
+from tests.integration.payments.gateways import start_kit
 
 
 @pytest.fixture
-def world(set_up_context: AppContext) -> Iterator[PaymentWorld]:
-    with GatewaySandbox() as sandbox:
-        yield build_world(set_up_context, sandbox)
+def world(set_up_context: AppContext, gateway_key: str) -> Iterator[PaymentWorld]:
+    with start_kit(gateway_key) as kit:
+        yield build_world(set_up_context, kit)
 
 
 def shown(view: TransactionsView) -> list[dict[str, str]]:
@@ -50,7 +51,7 @@ def test_transactions_list_payments_newest_first_with_their_status(
     qtbot: QtBot, world: PaymentWorld
 ) -> None:
     first = pay(world, world.invoice_ids[:1])
-    declined = pay(world, world.invoice_ids[1:2], last4="9995")
+    declined = pay(world, world.invoice_ids[1:2], "decline")
     view = make_view(qtbot, world.context)
 
     assert view.table.objectName() == "transactionsTable"
@@ -58,15 +59,17 @@ def test_transactions_list_payments_newest_first_with_their_status(
     assert [r["Status"] for r in rows] == ["Declined", "Approved"]
     with session_scope(world.context.engine) as s:
         references = dict(s.execute(select(Payment.id, Payment.reference)).all())
+        transaction_id = s.scalar(select(Payment.gateway_transaction_id)
+                                  .where(Payment.id == first))
     # Taken with the sandbox's test keys: the reference says so in words.
     assert rows[1]["Reference"] == f"{references[first]} (test)"
     assert rows[0]["Reference"] == f"{references[declined]} (test)"
     assert rows[1]["Organization"] == "Acme Dental Group"
     assert rows[1]["Invoices"] == "1045"
-    assert rows[1]["Method"] == "Visa •••• 4242"
+    assert rows[1]["Method"] == world.summary()
     assert rows[1]["Amount"] == "$1,200.00"
     assert rows[1]["Surcharge"] == "$0.00"  # zero reads the same everywhere
-    assert rows[1]["Gateway transaction ID"].startswith("ch_")
+    assert transaction_id and rows[1]["Gateway transaction ID"] == transaction_id
     assert rows[1]["Posting"] == "Waiting to post"
     assert rows[0]["Posting"] == ""
     # Amounts line up on the right like a ledger.
@@ -75,6 +78,7 @@ def test_transactions_list_payments_newest_first_with_their_status(
     assert alignment & Qt.AlignmentFlag.AlignRight
 
 
+@stripe_only
 def test_pending_and_failing_filters_and_dismiss(
     qtbot: QtBot, world: PaymentWorld, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -130,6 +134,7 @@ def test_pending_and_failing_filters_and_dismiss(
     assert states == {"dismissed"}
 
 
+@stripe_only
 def test_the_organization_history_shows_only_its_payments(
     qtbot: QtBot, world: PaymentWorld
 ) -> None:
@@ -152,6 +157,7 @@ def test_detail_shows_the_history_and_a_partial_refund_reopens_the_invoice(
     qtbot: QtBot, world: PaymentWorld
 ) -> None:
     payment_id = pay(world, world.invoice_ids[:2])
+    world.kit.settle_batch()  # a day later: Authorize.Net refunds part only once settled
     dialog = PaymentDetailDialog(world.context, payment_id)
     qtbot.addWidget(dialog)
     dialog.show()
@@ -200,6 +206,48 @@ def test_detail_shows_the_history_and_a_partial_refund_reopens_the_invoice(
     wait_for_background_tasks(qtbot)
 
 
+@pytest.mark.parametrize("gateway_key", ["authorizenet"])
+def test_part_of_an_unsettled_payment_cannot_be_refunded_and_the_screen_says_when(
+    qtbot: QtBot, world: PaymentWorld
+) -> None:
+    payment_id = pay(world, world.invoice_ids[:1])  # not settled yet: the same day
+    dialog = PaymentDetailDialog(world.context, payment_id)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitUntil(lambda: dialog.detail is not None, timeout=5000)
+    qtbot.mouseClick(dialog.findChild(QPushButton, "refundButton"), Qt.MouseButton.LeftButton)
+    refund_dialog = dialog.refund_dialog
+    assert isinstance(refund_dialog, RefundDialog)
+    refund_dialog.partial_radio.setChecked(True)
+    amount = refund_dialog.findChild(QLineEdit, "refundAmount")
+    amount.setText("100")
+    amount.editingFinished.emit()
+    refund_dialog.findChild(type(refund_dialog.reason_edit), "refundReason").setPlainText(
+        "Billed twice for the backup service")
+    qtbot.mouseClick(refund_dialog.findChild(QPushButton, "confirmRefundButton"),
+                     Qt.MouseButton.LeftButton)
+    wait_for_background_tasks(qtbot)
+    # Refused with the rule and what to do, in words that name what this dialog offers.
+    message = refund_dialog.findChild(QLabel, "refundMessage").text()
+    assert message.startswith("This payment has not settled yet")
+    assert "Refund the whole amount, or refund part of it after it settles" in message
+    with session_scope(world.context.engine) as s:
+        charge_id = s.scalar(select(Payment.gateway_transaction_id)
+                             .where(Payment.id == payment_id))
+    assert charge_id and world.kit.refunded(charge_id) == Money(0, "USD")
+    assert dialog.detail is not None and dialog.detail.state.value == "succeeded"
+
+    # The whole amount can be given back the same day (Authorize.Net voids the charge).
+    refund_dialog.full_radio.setChecked(True)
+    qtbot.mouseClick(refund_dialog.findChild(QPushButton, "confirmRefundButton"),
+                     Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dialog.detail is not None
+                    and dialog.detail.state.value == "refunded", timeout=10_000)
+    assert world.kit.refunded(charge_id) == Money(120_000, "USD")
+    wait_for_background_tasks(qtbot)
+
+
+@stripe_only
 def test_opening_a_row_opens_its_detail(qtbot: QtBot, world: PaymentWorld) -> None:
     pay(world, world.invoice_ids[:1])
     view = make_view(qtbot, world.context)
@@ -225,15 +273,16 @@ def test_retry_posts_a_failed_note_to_autotask(
     from app.core.posting.autotask_channel import AutotaskDeliverer
     from app.sandbox.autotask.server import AutotaskSandbox
 
+    # Stripe only: retrying a note to Autotask is the same for every gateway.
     with AutotaskSandbox(companies=2, contacts=2, contracts=1, tickets=1, invoices=2) as autotask, \
-            GatewaySandbox() as sandbox:
+            start_kit("stripe") as kit:
         company = autotask.create_company(companyName="Acme Dental Group")
         engine = set_up_context.engine
         c = autotask.credentials
         save_autotask_connection(engine, AutotaskConnection(
             username=c.username, integration_code=c.integration_code, discovery_url=autotask.url))
         save_autotask_secret(set_up_context.credentials, c.secret)
-        world = build_world(set_up_context, sandbox, organization_id=int(company["id"]))
+        world = build_world(set_up_context, kit, organization_id=int(company["id"]))
         # A partial payment: its only posting is the note on the organization.
         payment_id = pay(world, world.invoice_ids[:1], amount="500.00")
         # Autotask keeps failing while the outbox delivers (the client retries the note
@@ -263,6 +312,7 @@ def test_retry_posts_a_failed_note_to_autotask(
         assert not view.findChild(QPushButton, "retryPostingButton").isEnabled()
 
 
+@stripe_only
 def test_a_payment_finished_by_recovery_is_told_in_the_row_and_the_status_bar(
     qtbot: QtBot, world: PaymentWorld
 ) -> None:

@@ -52,12 +52,13 @@ from app.core.gateways import (
 from app.core.gateways.repository import SavedMethods, StoredMethod
 from app.gui.context import AppContext
 from app.gui.errors import describe_exception
+from app.gui.invoices.formatting import time_text
 from app.gui.payments.common import current_gateway, gateway_known, use_gateway
 from app.gui.theme import readable_text, set_themed_style
 from app.gui.widgets import PILL_TONE_ROLE, EmptyState, StatusPill, StatusPillDelegate, Tone
 from app.gui.widgets.accessible import describe
 from app.gui.widgets.pill import TONE_COLOURS
-from app.gui.widgets.secure_page import SecurePageLink, open_in_browser
+from app.gui.widgets.secure_page import SecurePageLink, open_in_browser, pages_are_shareable
 from app.gui.workers import Task, WorkerFailure, run_task
 
 __all__ = ["SavedMethodsPanel"]
@@ -142,7 +143,8 @@ class SavedMethodsPanel(QWidget):
             None, self)
         self.no_gateway = EmptyState(
             "No payment gateway is connected",
-            "Connect Stripe in Setup to save cards and bank accounts for your clients.",
+            "Connect a payment gateway in Setup… to save cards and bank accounts for your "
+            "clients.",
             None, self)
         self.stack = QStackedWidget(self)
         self.stack.addWidget(self.table)
@@ -441,13 +443,18 @@ class SavedMethodsPanel(QWidget):
         self.waiting_label.setText(
             "<b>Waiting for the form to be completed…</b><br>The card or bank account is "
             "entered on the gateway's secure page; this list updates by itself when it is done.")
-        self.page_link.open(session.url)
+        self.page_link.open(session.url, shareable=pages_are_shareable(self._gateway))
         self._poll_timer.start(self.poll_interval_ms)
 
     @Slot()
     def _copied(self) -> None:
-        self._say("The link to the secure page is copied. Send it to the client; this "
-                  "list updates by itself when they have finished.", Tone.INFO)
+        if self.page_link.shareable:
+            self._say("The link to the secure page is copied. Send it to the client; this "
+                      "list updates by itself when they have finished.", Tone.INFO)
+        else:
+            self._say("The address of the secure page is copied. Open it in a browser on this "
+                      "computer (this gateway's page opens only from here); this list updates "
+                      "by itself when the form is done.", Tone.INFO)
 
     @Slot()
     def _poll(self) -> None:
@@ -510,6 +517,14 @@ class SavedMethodsPanel(QWidget):
                          self.organization_id,
                          on_success=partial(self._added, self.organization_id),
                          on_failure=self._failed, parent=self)
+        elif status.state is HostedSessionState.OPEN:
+            # The gateway cannot withdraw its form (Authorize.Net's stays usable until its
+            # token expires): say so rather than "nothing was saved".
+            until = (f" until {time_text(status.expires_at)}"
+                     if status.expires_at is not None else " for a few minutes")
+            self._say(f"Stopped waiting. The gateway keeps the form usable{until}: a card or "
+                      "bank account entered on it by then is saved and shows here the next "
+                      "time this list is opened.", Tone.NEUTRAL)
         else:
             self._say("Stopped waiting. Nothing was saved; the form can no longer be used.",
                       Tone.NEUTRAL)

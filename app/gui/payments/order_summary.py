@@ -57,6 +57,7 @@ from PySide6.QtWidgets import (
 
 from app.core.clock import utcnow
 from app.core.gateways import PaymentGateway
+from app.core.gateways.providers import get_provider
 from app.core.gateways.repository import StoredMethod
 from app.core.money import Money
 from app.core.payments.order import ContactChoice, OrderContext, load_order_context
@@ -75,6 +76,7 @@ from app.core.payments.summary import (
 )
 from app.gui.autopay.schedule_dialog import schedule_button
 from app.gui.context import AppContext
+from app.gui.invoices.formatting import time_text
 from app.gui.payments.common import (
     TestModeBanner,
     current_gateway,
@@ -89,7 +91,7 @@ from app.gui.payments.receipt import Receipt, ReceiptButtons, ReceiptLine
 from app.gui.theme import readable_text, set_themed_style
 from app.gui.widgets import StatusPill, Tone
 from app.gui.widgets.accessible import describe
-from app.gui.widgets.secure_page import SecurePageLink
+from app.gui.widgets.secure_page import SecurePageLink, pages_are_shareable
 from app.gui.workers import Task, WorkerFailure, run_task
 
 log = logging.getLogger(__name__)
@@ -630,11 +632,31 @@ class OrderSummaryDialog(QDialog):
             self.method_combo.insertSeparator(self.method_combo.count())
         self.method_combo.addItem("New card or bank account…", _method_key(METHOD_NEW))
         self.method_combo.addItem("Send a pay link…", _method_key(METHOD_LINK))
+        unshareable = self._unshareable_pay_links()
+        if unshareable:
+            # The gateway's secure page opens only from this computer: a link sent to the
+            # client would lead nowhere, so it is offered with the reason instead.
+            link = self.method_combo.count() - 1
+            self.method_combo.setItemText(link, "Send a pay link… (not available)")
+            self.method_combo.setItemData(link, unshareable, Qt.ItemDataRole.ToolTipRole)
+            self._disable_combo_item(link)
         if selected < 0:
             selected = self.method_combo.findData(_method_key(METHOD_NEW))
         self.method_combo.setCurrentIndex(selected)
         del blocker
         self._update_method_note()
+
+    def _unshareable_pay_links(self) -> str:
+        """Why the connected gateway's pay page cannot be sent to a client ("" when it can)."""
+        if self.gateway is None:
+            return ""
+        # The account key names the provider: "authorizenet:test:…".
+        provider = get_provider(str(self.gateway.account_key).split(":", 1)[0])
+        if provider is None or provider.shareable_pay_links:
+            return ""
+        return (f"{provider.name}'s payment form opens only from PayDesk on this computer, so "
+                "it cannot be sent to the client as a link. With the client on the phone, "
+                "choose New card or bank account… and enter their card or bank account there.")
 
     def _disable_combo_item(self, index: int) -> None:
         model = self.method_combo.model()
@@ -1034,7 +1056,7 @@ class OrderSummaryDialog(QDialog):
             self._show_pay_link(hosted)
         else:
             self.page_link.setVisible(True)
-            self.page_link.open(hosted.url)
+            self.page_link.open(hosted.url, shareable=pages_are_shareable(self.gateway))
             self._set_running(
                 True,
                 "Waiting for the secure page… Enter the card or bank account there; the "
@@ -1265,8 +1287,21 @@ class OrderSummaryDialog(QDialog):
         )
 
     def _on_hosted_cancelled(self, outcome: PaymentOutcome) -> None:
+        expires_at = self.hosted.expires_at if self.hosted is not None else None
         self._hosted_session_id = None
         self.hosted = None
+        if outcome.state is PaymentState.AWAITING_CLIENT:
+            # The gateway cannot withdraw its form (Authorize.Net's stays usable until its
+            # token expires): say what that means instead of "waiting for the client".
+            self._set_running(False)
+            until = f" until {time_text(expires_at)}" if expires_at is not None else ""
+            self._show_form_error(
+                f"Stopped waiting. The gateway keeps its secure page usable{until} and PayDesk "
+                "cannot close it sooner: a card or bank account entered on it by then is "
+                "charged, and the payment is recorded in Transactions. If you pay another way, "
+                "close that page in your browser first."
+            )
+            return
         if outcome.state is PaymentState.EXPIRED:
             self._set_running(False)
             self._show_form_error(

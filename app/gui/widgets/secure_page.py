@@ -4,7 +4,9 @@
 person fills in the gateway's secure page: a sentence that says only what is true ("open in
 your browser" only when the browser did open it), the page's address to read or select, and
 **Copy address** and **Open again**. Opening is ``open_url(url) -> bool`` (the desktop's
-browser by default; tests replace it).
+browser by default; tests replace it). Some gateways' pages open only from this computer
+(Authorize.Net's need a token posted from here, ``GatewayProvider.shareable_pay_links``):
+for them ``open(url, shareable=False)`` never suggests sending the address to the client.
 
 Runs on the GUI thread.
 """
@@ -17,9 +19,20 @@ from PySide6.QtCore import QUrl, Signal, Slot
 from PySide6.QtGui import QDesktopServices, QGuiApplication
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
 
+from app.core.gateways import PaymentGateway
+from app.core.gateways.providers import get_provider
 from app.gui.widgets.accessible import describe
 
-__all__ = ["SecurePageLink", "open_in_browser"]
+__all__ = ["SecurePageLink", "open_in_browser", "pages_are_shareable"]
+
+
+def pages_are_shareable(gateway: PaymentGateway | None) -> bool:
+    """Whether ``gateway``'s secure pages can be opened by someone else (sent to a client)."""
+    if gateway is None:
+        return True
+    # The account key names the provider: "authorizenet:test:…".
+    provider = get_provider(str(gateway.account_key).split(":", 1)[0])
+    return provider is None or provider.shareable_pay_links
 
 
 def open_in_browser(url: str) -> bool:
@@ -41,6 +54,10 @@ class SecurePageLink(QWidget):
         "PayDesk could not open your browser. Copy the address below into a browser, or "
         "send it to the client."
     )
+    NOT_OPENED_LOCAL_TEXT = (
+        "PayDesk could not open your browser. Copy the address below into a browser on this "
+        "computer: this gateway's secure page opens only from here."
+    )
 
     def __init__(self, parent: QWidget | None = None,
                  open_url: Callable[[str], bool] | None = None) -> None:
@@ -48,6 +65,7 @@ class SecurePageLink(QWidget):
         self.setObjectName("securePageLink")
         self.open_url: Callable[[str], bool] = open_url or open_in_browser
         self.opened = False
+        self.shareable = True
         self.status = QLabel(self)
         self.status.setObjectName("securePageStatus")
         self.status.setWordWrap(True)
@@ -81,14 +99,22 @@ class SecurePageLink(QWidget):
     def url(self) -> str:
         return self.address.text()
 
-    def open(self, url: str) -> bool:
-        """Show ``url`` and try to open it in the browser; the status says what happened."""
+    def open(self, url: str, *, shareable: bool = True) -> bool:
+        """Show ``url`` and try to open it in the browser; the status says what happened.
+        ``shareable=False``: the page opens only from this computer, so the address is not
+        for the client."""
+        self.shareable = shareable
+        describe(self.copy_button, "Copy the secure page's address, to open it in a browser "
+                 + ("or send it to the client" if shareable else "on this computer"))
+        self.copy_button.setToolTip(self.copy_button.accessibleDescription())
         self.address.setText(url)
         self.address.setCursorPosition(0)
         return self._try_open()
 
     def status_text(self) -> str:
-        return self.OPENED_TEXT if self.opened else self.NOT_OPENED_TEXT
+        if self.opened:
+            return self.OPENED_TEXT
+        return self.NOT_OPENED_TEXT if self.shareable else self.NOT_OPENED_LOCAL_TEXT
 
     @Slot()
     def open_again(self) -> None:

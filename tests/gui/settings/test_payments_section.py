@@ -22,9 +22,9 @@ from app.gui.context import AppContext
 from app.gui.payments.order_summary import OrderSummaryDialog
 from app.gui.settings import SettingsArea
 from app.gui.settings.payments_section import PaymentsSection
-from app.sandbox.gateway import GatewaySandbox
 from tests.gui.conftest import wait_for_background_tasks
 from tests.gui.payments_support import ORG_ID, PaymentWorld, build_world
+from tests.integration.payments.gateways import start_kit
 
 _KEEP: list[SettingsArea] = []
 
@@ -37,8 +37,9 @@ def _release_areas() -> Iterator[None]:
 
 @pytest.fixture
 def world(set_up_context: AppContext) -> Iterator[PaymentWorld]:
-    with GatewaySandbox(account_name="Northwind IT Services") as sandbox:
-        world = build_world(set_up_context, sandbox)
+    # Stripe only: surcharge settings and the order summary they change take no payment.
+    with start_kit("stripe") as kit:
+        world = build_world(set_up_context, kit)
         with session_scope(set_up_context.engine) as s:
             s.add(PicklistValue(entity="Companies", field="countryID", value="237",
                                 label="United States", is_active=True))

@@ -52,7 +52,8 @@ def save_card(sandbox: AuthorizeNetSandbox, customer_id: str, number: str = "411
 TEST_METHODS: dict[str, tuple[str, str]] = {
     "approve": ("4111111111111111", "10001"),
     "approve_mastercard": ("5424000000000015", "10001"),
-    "decline": ("4111111111111111", "46282"),
+    # Another Visa than "approve"'s: Authorize.Net keeps one payment profile per card number.
+    "decline": ("4007000000027", "46282"),
     "avs_mismatch": ("4111111111111111", "46205"),
 }
 

@@ -50,8 +50,8 @@ def test_partial_refund_before_settlement_is_explained(
         gateway.refund(charge_id, Money(10_000, "USD"), idempotency_key="r1", reference="RF-1")
     assert refused.value.message == (
         "This payment has not settled yet (Authorize.Net settles once a day), so only the "
-        "whole $500.00 can be cancelled now. Cancel the whole payment, or refund part of it "
-        "after it settles, usually tomorrow.")
+        "whole $500.00 can be given back now (Authorize.Net cancels the charge). Refund the "
+        "whole amount, or refund part of it after it settles, usually tomorrow.")
     assert gateway.refresh_charge(charge_id).status is ChargeStatus.SUCCEEDED
 
 

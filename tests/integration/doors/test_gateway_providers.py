@@ -10,7 +10,6 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-import requests
 from sqlalchemy import Engine
 
 from app.core.credentials import CredentialStore
@@ -33,7 +32,8 @@ from app.core.gateways.providers import (
 from app.core.gateways.stripe_gateway import StripeGateway
 from app.core.payments import PaymentPipeline, PaymentRefused
 from app.sandbox.gateway import GatewaySandbox
-from tests.integration.payments.support import TIMEOUT, PayWorld, pay_world
+from tests.integration.payments.gateways import start_kit
+from tests.integration.payments.support import PayWorld, pay_world
 
 
 class AcmePayProvider:
@@ -94,48 +94,39 @@ def test_a_registered_provider_is_offered_stored_and_opened_like_stripe(
         assert gateway.account_key.startswith("acmepay:test:")
 
 
-def _gateway(sandbox: GatewaySandbox, account: str) -> StripeGateway:
-    return StripeGateway(sandbox.secret_key, api_base=sandbox.url, max_network_retries=0,
-                         timeout=(2.0, 10.0), account=account)
-
-
-def _refund_count(sandbox: GatewaySandbox) -> int:
-    response = requests.get(f"{sandbox.url}/_sandbox/state", timeout=TIMEOUT,
-                            headers={"Authorization": f"Bearer {sandbox.secret_key}"})
-    response.raise_for_status()
-    return int(response.json()["counts"]["refund"])
-
-
 @pytest.fixture
-def world(sqlite_engine: Engine) -> Iterator[PayWorld]:
-    with pay_world(sqlite_engine, ["500.00"]) as w:
+def world(sqlite_engine: Engine, gateway_key: str) -> Iterator[PayWorld]:
+    with pay_world(sqlite_engine, ["500.00"], gateway_key) as w:
         yield w
 
 
 def test_a_refund_goes_to_the_account_that_took_the_payment(world: PayWorld) -> None:
-    first = _gateway(world.gateway_sandbox, "stripe:test:acct_first")
+    key = world.kit.key
+    name = gateway_names()[key]
+    first = world.kit.gateway(account=f"{key}:test:first")
     world.gateway = first
     outcome = PaymentPipeline(world.engine, first).pay(
         world.request([world.invoice_ids[0]], amount="100.00"))
     assert outcome.approved
+    world.kit.settle_batch()  # a day later: settled, so Authorize.Net refunds (not voids)
 
-    with GatewaySandbox(account_name="New Processor Account") as replacement_sandbox:
-        replacement = _gateway(replacement_sandbox, "stripe:test:acct_second")
+    with start_kit(key, account_name="New Processor Account") as replacement_kit:
+        replacement = replacement_kit.gateway(account=f"{key}:test:second")
         # The gateway was replaced since; the old account's key is gone from this computer.
         refused = PaymentPipeline(world.engine, replacement)
         with pytest.raises(PaymentRefused) as raised:
             refused.refund(outcome.payment_id, None, "Client overpaid")
         message = str(raised.value)
-        assert "another Stripe account" in message
+        assert f"another {name} account" in message
         assert "dashboard" in message and "Setup…" in message
         assert world.balances()[world.invoice_ids[0]] == 40000  # nothing recorded
 
         # Its credentials still at hand: the refund goes to the account that took it.
         resolving = PaymentPipeline(
             world.engine, replacement,
-            other_accounts=lambda key: first if key == first.account_key else None)
+            other_accounts=lambda account: first if account == first.account_key else None)
         refund = resolving.refund(outcome.payment_id, None, "Client overpaid")
         assert refund.state.value == "succeeded"
-        assert _refund_count(world.gateway_sandbox) == 1  # at the first account…
-        assert _refund_count(replacement_sandbox) == 0  # …not the new one
+        assert world.kit.refunds_made() == 1  # at the first account…
+        assert replacement_kit.refunds_made() == 0  # …not the new one
         assert world.balances()[world.invoice_ids[0]] == 50000

@@ -71,8 +71,15 @@ class GatewayKit(ABC):
     summaries: ClassVar[dict[str, str]]
     #: Card numbers typed on the hosted payment form, by outcome.
     hosted_cards: ClassVar[dict[str, str]]
+    #: Words of what PayDesk says when the ``decline`` test method is declined.
+    decline_reason = "declined by the client's bank"
     #: Last 4 of the bank account entered on the hosted forms.
     bank_last4 = "6789"
+    #: The expiry entered with a card on the hosted forms, as PayDesk shows it.
+    hosted_expiry = "08/2031"
+    #: Whether the gateway's hosted pages can be opened by someone else (sent to a client);
+    #: Authorize.Net's open only from this computer, with a token posted from here.
+    shareable_pages = True
     #: Whether recovery settles a charge that never left PayDesk by sending it again (with
     #: the same idempotency key) — or, without keys, waits for the lookup grace and then
     #: records that nothing was charged.
@@ -86,8 +93,10 @@ class GatewayKit(ABC):
         """The stand-in server (for what only one gateway's tests use)."""
 
     @abstractmethod
-    def gateway(self, *, read_timeout: float = 10.0) -> PaymentGateway:
-        """PayDesk's adapter for the stand-in account."""
+    def gateway(self, *, read_timeout: float = 10.0, account: str | None = None
+                ) -> PaymentGateway:
+        """PayDesk's adapter for the stand-in account (``account``: the account key it
+        records on payments, to tell two accounts of one gateway apart)."""
 
     @abstractmethod
     def save_method(self, engine: Engine, gateway: PaymentGateway, organization_id: int,
@@ -100,8 +109,16 @@ class GatewayKit(ABC):
         """The ids of the charges the gateway really made for a PayDesk reference."""
 
     @abstractmethod
+    def charged(self, charge_id: str) -> Money:
+        """How much the gateway charged in that charge."""
+
+    @abstractmethod
     def refunded(self, charge_id: str) -> Money:
         """How much of a charge the gateway has given back (refunds and voids)."""
+
+    @abstractmethod
+    def refunds_made(self) -> int:
+        """How many refunds (and voids) the gateway account has made."""
 
     @abstractmethod
     def lose_charge_answers(self, count: int = 1) -> None:
@@ -119,6 +136,11 @@ class GatewayKit(ABC):
     @abstractmethod
     def settle_bank_debit(self, charge_id: str, *, succeed: bool) -> None:
         """The bank debit clears, or comes back unpaid (insufficient funds)."""
+
+    @abstractmethod
+    def is_hosted_form(self, url: str) -> bool:
+        """Whether ``url`` (what PayDesk opens in the browser) leads to the gateway's hosted
+        form."""
 
     @abstractmethod
     def submit_card(self, url: str, outcome: str = "approve") -> bool:
@@ -160,9 +182,11 @@ class StripeKit(GatewayKit):
     def sandbox(self) -> GatewaySandbox:
         return self._server
 
-    def gateway(self, *, read_timeout: float = 10.0) -> StripeGateway:
+    def gateway(self, *, read_timeout: float = 10.0, account: str | None = None
+                ) -> StripeGateway:
         return StripeGateway(self._server.secret_key, api_base=self._server.url,
-                             max_network_retries=0, timeout=(2.0, read_timeout))
+                             max_network_retries=0, timeout=(2.0, read_timeout),
+                             account=account)
 
     def save_method(self, engine: Engine, gateway: PaymentGateway, organization_id: int,
                     outcome: str) -> str:
@@ -174,18 +198,29 @@ class StripeKit(GatewayKit):
         method = client.v1.payment_methods.attach(alias, params={"customer": customer})
         return str(method.id)
 
-    def intents(self, reference: str) -> list[dict[str, Any]]:
+    def _state(self) -> dict[str, Any]:
         response = requests.get(f"{self._server.url}/_sandbox/state", timeout=TIMEOUT,
                                 headers={"Authorization": f"Bearer {self._server.secret_key}"})
         response.raise_for_status()
-        return [i for i in response.json()["payment_intents"]
+        state: dict[str, Any] = response.json()
+        return state
+
+    def intents(self, reference: str) -> list[dict[str, Any]]:
+        return [i for i in self._state()["payment_intents"]
                 if i["metadata"].get("paydesk_reference") == reference]
 
     def charges(self, reference: str) -> list[str]:
         return [str(i["id"]) for i in self.intents(reference)]
 
+    def charged(self, charge_id: str) -> Money:
+        intent = next(i for i in self._state()["payment_intents"] if i["id"] == charge_id)
+        return Money(int(intent["amount"]), str(intent["currency"]).upper())
+
     def refunded(self, charge_id: str) -> Money:
         return self.gateway().refresh_charge(charge_id).amount_refunded
+
+    def refunds_made(self) -> int:
+        return int(self._state()["counts"]["refund"])
 
     def lose_charge_answers(self, count: int = 1) -> None:
         self._server.add_fault("drop_after_commit", path="/v1/payment_intents", method="POST",
@@ -202,9 +237,12 @@ class StripeKit(GatewayKit):
         self._server.settle(charge_id, succeed=succeed,
                             failure_code=None if succeed else "insufficient_funds")
 
+    def is_hosted_form(self, url: str) -> bool:
+        return url.startswith(self._server.url + "/checkout/")
+
     def submit_card(self, url: str, outcome: str = "approve") -> bool:
         data = {"method": "card", "card_number": self.hosted_cards[outcome],
-                "card_expiry": "12 / 34", "card_cvc": "123", "postal_code": "10001",
+                "card_expiry": "08 / 31", "card_cvc": "123", "postal_code": "10001",
                 "cardholder_name": "Dana Client"}
         return requests.post(url, data=data, timeout=TIMEOUT,
                              allow_redirects=False).status_code == 303
@@ -227,11 +265,12 @@ class AuthorizeNetKit(GatewayKit):
     key = "authorizenet"
     summaries: ClassVar[dict[str, str]] = {
         "approve": "Visa •••• 1111", "approve_mastercard": "Mastercard •••• 0015",
-        "decline": "Visa •••• 1111"}
+        "decline": "Visa •••• 0027"}
     hosted_cards: ClassVar[dict[str, str]] = {
         "approve": "4111111111111111", "approve_mastercard": "5424000000000015"}
     repeats_unsent_charge = False
     lookup_grace = TEST_LOOKUP_GRACE
+    shareable_pages = False
 
     def __init__(self, server: AuthorizeNetSandbox, forms: Path) -> None:
         self._server = server
@@ -241,10 +280,12 @@ class AuthorizeNetKit(GatewayKit):
     def sandbox(self) -> AuthorizeNetSandbox:
         return self._server
 
-    def gateway(self, *, read_timeout: float = 10.0) -> AuthorizeNetGateway:
+    def gateway(self, *, read_timeout: float = 10.0, account: str | None = None
+                ) -> AuthorizeNetGateway:
         return AuthorizeNetGateway(self._server.api_login_id, self._server.transaction_key,
                                    api_base=self._server.url, timeout=(2.0, read_timeout),
-                                   launch_dir=self._forms, lookup_grace=self.lookup_grace)
+                                   launch_dir=self._forms, lookup_grace=self.lookup_grace,
+                                   account=account)
 
     def save_method(self, engine: Engine, gateway: PaymentGateway, organization_id: int,
                     outcome: str) -> str:
@@ -257,12 +298,21 @@ class AuthorizeNetKit(GatewayKit):
     def charges(self, reference: str) -> list[str]:
         return [str(t["transId"]) for t in anet.charges_for(self._server, reference)]
 
+    def charged(self, charge_id: str) -> Money:
+        charge = next(t for t in self._server.transactions() if str(t["transId"]) == charge_id)
+        return Money.from_decimal(Decimal(charge["amount"]), "USD")
+
     def refunded(self, charge_id: str) -> Money:
         refunds = [Decimal(t["amount"]) for t in self._transactions("refundTransaction")
                    if t["refTransId"] == charge_id and t["responseCode"] == 1]
         voided = [Decimal(t["amount"]) for t in self._server.transactions()
                   if t["transId"] == charge_id and t["status"] == "voided"]
         return Money.from_decimal(sum(refunds + voided, Decimal(0)), "USD")
+
+    def refunds_made(self) -> int:
+        return len([t for t in self._transactions("refundTransaction")
+                    if t["responseCode"] == 1]) + len(
+            [t for t in self._server.transactions() if t["status"] == "voided"])
 
     def lose_charge_answers(self, count: int = 1) -> None:
         self._server.add_fault("drop_after_commit", request="createTransactionRequest",
@@ -280,6 +330,10 @@ class AuthorizeNetKit(GatewayKit):
             return
         with self._server.state.lock:
             self._server.state.return_echeck(int(charge_id), "R01")
+
+    def is_hosted_form(self, url: str) -> bool:
+        # A page on this computer that posts its token to the gateway's form.
+        return anet.read_launch(url).action.startswith(self._server.url)
 
     def submit_card(self, url: str, outcome: str = "approve") -> bool:
         answer = anet.submit_card(url, self.hosted_cards[outcome])

@@ -905,8 +905,9 @@ class AuthorizeNetGateway:
             if amount is not None and amount != total:
                 raise InvalidRequest(
                     "This payment has not settled yet (Authorize.Net settles once a day), so "
-                    f"only the whole {total.format()} can be cancelled now. Cancel the whole "
-                    "payment, or refund part of it after it settles, usually tomorrow.",
+                    f"only the whole {total.format()} can be given back now (Authorize.Net "
+                    "cancels the charge). Refund the whole amount, or refund part of it after "
+                    "it settles, usually tomorrow.",
                     code="refund_not_allowed")
             self.cancel(charge_id, idempotency_key=idempotency_key)
             return RefundResult(refund_id=f"void:{charge_id}", charge_id=charge_id,
