@@ -72,6 +72,9 @@ class CompanyFile:
         self.invoices: dict[str, dict[str, Any]] = {}
         self.invoice_of_autotask: dict[int, str] = {}
         self.payments: dict[str, dict[str, Any]] = {}
+        #: The company file's Payment Method list (QuickBooks Desktop's starting list).
+        self.payment_methods: list[str] = ["American Express", "Cash", "Check", "Discover",
+                                           "E-Check", "MasterCard", "Visa"]
         self.iterators: dict[str, tuple[list[str], int]] = {}
         self.requests_seen: list[str] = []
         self.disagreements = Disagreements()
@@ -147,11 +150,13 @@ class CompanyFile:
         return Decimal(invoice["Subtotal"]) + Decimal(invoice["SalesTaxTotal"])
 
     def _add_payment(self, customer: str, txn_date: str, ref: str | None, total: Decimal,
-                     memo: str | None, applied: list[tuple[str, Decimal]]) -> dict[str, Any]:
+                     memo: str | None, applied: list[tuple[str, Decimal]],
+                     method: str | None = None) -> dict[str, Any]:
         txn_id = self._new_txn_id()
         now = self._stamp()
         payment = {"TxnID": txn_id, "CustomerRef": customer, "TxnDate": txn_date,
                    "RefNumber": ref, "TotalAmount": total, "Memo": memo,
+                   "PaymentMethod": method,
                    "EditSequence": "1", "TimeModified": now, "applied": dict(applied)}
         self.payments[txn_id] = payment
         for invoice_txn, amount in applied:
@@ -362,6 +367,9 @@ class CompanyFile:
         if p["RefNumber"]:
             _sub(ret, "RefNumber", p["RefNumber"])
         _sub(ret, "TotalAmount", _amount(p["TotalAmount"]))
+        if p.get("PaymentMethod"):
+            method = etree.SubElement(ret, "PaymentMethodRef")
+            _sub(method, "FullName", p["PaymentMethod"])
         if p["Memo"]:
             _sub(ret, "Memo", p["Memo"])
         unused = p["TotalAmount"] - sum(p["applied"].values(), ZERO)
@@ -398,6 +406,11 @@ class CompanyFile:
         if customer not in self.customers:
             return self._rs(rq, 3140, f"There is an invalid reference to QuickBooks Customer "
                             f"\"{customer}\" in the ReceivePayment.")
+        method = add.findtext("PaymentMethodRef/FullName")
+        if method is not None and method.casefold() not in {
+                m.casefold() for m in self.payment_methods}:
+            return self._rs(rq, 3140, f"There is an invalid reference to QuickBooks "
+                            f"PaymentMethod \"{method}\" in the ReceivePayment.")
         txn_date = add.findtext("TxnDate") or datetime.now(LOCAL).date().isoformat()
         closed = self._closed(rq, txn_date)
         if closed is not None:
@@ -418,7 +431,7 @@ class CompanyFile:
                                 "the invoice's open balance.")
             applied.append((txn_id, amount))
         payment = self._add_payment(customer, txn_date, ref, total,
-                                    add.findtext("Memo"), applied)
+                                    add.findtext("Memo"), applied, method)
         rs = self._rs(rq)
         rs.append(self._payment_ret(payment))
         return rs

@@ -180,6 +180,12 @@ def error_for_status(code: int, qb_message: str, *, request: str) -> QbxmlError:
             "keeps the books to record it by hand, or to move the closing date in QuickBooks "
             f"(Company > Set Closing Date), then choose Retry.{said}",
             code=code, qb_message=qb_message)
+    if code == 3140 and "paymentmethod" in qb_message.replace(" ", "").lower():
+        return QbxmlNotFoundError(
+            f"QuickBooks has no payment method named as Settings › Posting says for "
+            f"{request}. Type the name exactly as in QuickBooks' Payment Method list (Lists > "
+            f"Customer & Vendor Profile Lists), or add it there, then choose Retry.{said}",
+            code=code, qb_message=qb_message)
     if code == 500 or code in (3120, 3140):
         return QbxmlNotFoundError(
             f"QuickBooks could not find what {request} refers to — it may have been deleted "

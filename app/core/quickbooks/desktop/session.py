@@ -58,6 +58,7 @@ from app.core.quickbooks.desktop.channel import (
 )
 from app.core.quickbooks.desktop.postings import OutboxQueue, PostingQueue
 from app.core.quickbooks.desktop.qbxml import QbxmlError, RequestMessage, Response
+from app.core.quickbooks.payment_methods import load_desktop_methods
 from app.core.storage.engine import session_scope
 
 __all__ = ["READ_WATERMARK_SETTING", "CompanyFileSession", "SessionOutcome"]
@@ -454,7 +455,9 @@ class CompanyFileSession:
             txn_date=date.fromisoformat(str(payload["txn_date"])),
             ref_number=str(payload["reference"]),
             total=Money(int(payload["total_minor"]), currency).to_decimal(),
-            memo=str(payload.get("memo") or ""), applied=applied)
+            memo=str(payload.get("memo") or ""), applied=applied,
+            payment_method=load_desktop_methods(self.engine).for_type(
+                str(payload.get("method_type") or "card")) or None)
 
     def _payment_change(self, work: _PostingWork) -> Any:
         payload = work.posting.payload
