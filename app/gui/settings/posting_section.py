@@ -107,6 +107,14 @@ def create_posting_section(context: AppContext) -> QWidget:
     return PostingSection(context)
 
 
+def _left(field: QWidget) -> QHBoxLayout:
+    """A field at its own width, on the left of its row."""
+    row = QHBoxLayout()
+    row.addWidget(field)
+    row.addStretch(1)
+    return row
+
+
 def _targets_text(targets: tuple[str, ...]) -> str:
     """"Autotask note, Autotask invoice paid date" (the channels' own labels)."""
     return ", ".join(targets)
@@ -143,13 +151,15 @@ class PostingSection(SettingsPage):
         self.online_bank.setObjectName("postingOnlineBankMethod")
         self.online_bank.setAccessibleName("QuickBooks Online payment method for bank payments")
         for combo in (self.online_card, self.online_bank):
-            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+            combo.setSizeAdjustPolicy(
+                QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(34)
             combo.currentIndexChanged.connect(self.fields_edited)
         self.online_note = self.note("")
         self.online_note.setObjectName("postingOnlineMethodsNote")
         online_rows = FieldRows()
-        online_rows.addRow("Card payments", self.online_card)
-        online_rows.addRow("Bank payments", self.online_bank)
+        online_rows.addRow("Card payments", _left(self.online_card))
+        online_rows.addRow("Bank payments", _left(self.online_bank))
         self.quickbooks_layout.addLayout(online_rows)
         self.quickbooks_layout.addWidget(self.online_note)
         self.deposits: QWidget | None = None
@@ -168,12 +178,13 @@ class PostingSection(SettingsPage):
         self.desktop_bank.setObjectName("postingDesktopBankMethod")
         for field, which in ((self.desktop_card, "card"), (self.desktop_bank, "bank")):
             field.setMaxLength(DESKTOP_MAX_NAME)
+            field.setMinimumWidth(300)
             field.setPlaceholderText("None: the Payment Method stays empty")
             field.setAccessibleName(f"QuickBooks Desktop payment method for {which} payments")
             field.textEdited.connect(self.fields_edited)
         desktop_rows = FieldRows()
-        desktop_rows.addRow("Card payments", self.desktop_card)
-        desktop_rows.addRow("Bank payments", self.desktop_bank)
+        desktop_rows.addRow("Card payments", _left(self.desktop_card))
+        desktop_rows.addRow("Bank payments", _left(self.desktop_bank))
         desktop_layout.addWidget(desktop_heading)
         desktop_layout.addLayout(desktop_rows)
         desktop_layout.addWidget(self.note(
@@ -226,7 +237,7 @@ class PostingSection(SettingsPage):
                 (self.online_bank, methods.chosen.bank, DEFAULT_BANK_METHOD)):
             combo.blockSignals(True)
             combo.clear()
-            combo.addItem(f"{default} (PayDesk's default; added to QuickBooks if missing)", "")
+            combo.addItem(f"{default} (PayDesk's default)", "")
             for method in methods.available:
                 # The default's own entry stands for it (unless that very one was chosen).
                 if (method.name.casefold() != default.casefold()
@@ -248,7 +259,8 @@ class PostingSection(SettingsPage):
                     + " is no longer in QuickBooks Online (deleted or made inactive): payments "
                     "that need it stop in Transactions until you choose another here.</span>")
         else:
-            text = ("The methods are QuickBooks Online's own list. A method deleted in "
+            text = ("The methods are QuickBooks Online's own list; PayDesk's defaults are "
+                    "added to it the first time they are needed. A method deleted in "
                     "QuickBooks later stops the payments that need it in Transactions with a "
                     "message; PayDesk never picks another by itself.")
         self.online_note.setText(text)
