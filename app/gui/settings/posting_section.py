@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QPushButton,
     QVBoxLayout,
     QWidget,
 )
@@ -97,7 +98,7 @@ def _read_online_methods(engine: Engine, credentials: CredentialStore) -> Online
         available = list_online_methods(client)
     except QuickBooksError as exc:
         return OnlineMethodChoice(chosen, (), "PayDesk could not read QuickBooks Online's "
-                                  f"payment methods: {exc} Choose Revert to try again.")
+                                  f"payment methods: {exc}")
     finally:
         client.close()
     return OnlineMethodChoice(chosen, available)
@@ -157,11 +158,16 @@ class PostingSection(SettingsPage):
             combo.currentIndexChanged.connect(self.fields_edited)
         self.online_note = self.note("")
         self.online_note.setObjectName("postingOnlineMethodsNote")
+        self.online_retry = QPushButton("Read the list again")
+        self.online_retry.setObjectName("postingOnlineMethodsRetry")
+        self.online_retry.clicked.connect(self.reload)
+        self.online_retry.setVisible(False)
         online_rows = FieldRows()
         online_rows.addRow("Card payments", _left(self.online_card))
         online_rows.addRow("Bank payments", _left(self.online_bank))
         self.quickbooks_layout.addLayout(online_rows)
         self.quickbooks_layout.addWidget(self.online_note)
+        self.quickbooks_layout.addLayout(_left(self.online_retry))
         self.deposits: QWidget | None = None
         self.quickbooks_box.setVisible(False)
         self.body.addWidget(self.quickbooks_box)
@@ -251,6 +257,7 @@ class PostingSection(SettingsPage):
             combo.setCurrentIndex(index)
             combo.setEnabled(methods.problem is None)
             combo.blockSignals(False)
+        self.online_retry.setVisible(methods.problem is not None)
         if methods.problem is not None:
             text = f"<span style='color:#85520A'>{escape(methods.problem)}</span>"
         elif gone:

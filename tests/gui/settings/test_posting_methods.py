@@ -165,3 +165,30 @@ def test_no_quickbooks_no_choosers(qtbot: QtBot, set_up_context: AppContext) -> 
         wait_for_background_tasks(qtbot)
     finally:
         event.remove(set_up_context.engine, "before_cursor_execute", watch.check)
+
+
+def test_a_list_quickbooks_did_not_give_is_said_and_the_choosers_wait(
+    qtbot: QtBot, set_up_context: AppContext, quickbooks: QuickBooksOnlineSandbox,
+) -> None:
+    quickbooks.add_fault("server_error", count=100, path="/query", status=400)
+    watch = GuiThreadQueries()
+    try:
+        page = _page(qtbot, set_up_context, watch)
+        assert not page.online_card.isEnabled() and not page.online_bank.isEnabled()
+        assert "could not read QuickBooks Online&#x27;s payment methods" in (
+            page.online_note.text())
+        assert page.online_card.currentText().startswith("Credit Card (PayDesk's default")
+        assert not page.has_unsaved_changes()
+        assert page.online_retry.isVisible()
+        wait_for_background_tasks(qtbot)
+        # QuickBooks answers again: "Read the list again" brings the choosers back.
+        quickbooks.clear_faults()
+        with qtbot.waitSignal(page.loaded, timeout=20_000):
+            page.online_retry.click()
+        assert page.online_card.isEnabled() and not page.online_retry.isVisible()
+        assert page.online_card.count() > 1
+        wait_for_background_tasks(qtbot)
+        assert watch.found == []
+    finally:
+        event.remove(set_up_context.engine, "before_cursor_execute", watch.check)
+        quickbooks.clear_faults()
