@@ -19,7 +19,9 @@ thread.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine
@@ -29,23 +31,30 @@ from app.core.config import get_setting, set_setting
 __all__ = [
     "DEFAULT_BANK_METHOD",
     "DEFAULT_CARD_METHOD",
+    "DESKTOP_LIST_SETTING",
     "DESKTOP_MAX_NAME",
     "DESKTOP_SETTING",
     "ONLINE_SETTING",
+    "DesktopMethodList",
     "DesktopMethods",
     "OnlineMethod",
     "OnlineMethods",
     "is_bank_method",
     "list_online_methods",
+    "load_desktop_method_list",
     "load_desktop_methods",
     "load_online_methods",
     "normalise_desktop_methods",
     "save_desktop_methods",
     "save_online_methods",
+    "store_desktop_method_list",
 ]
 
 ONLINE_SETTING = "quickbooks_online.payment_methods"
 DESKTOP_SETTING = "quickbooks_desktop.payment_methods"
+#: The company file's Payment Method list as the Web Connector last read it (PayDesk's own
+#: bookkeeping: not audited, no person sets it).
+DESKTOP_LIST_SETTING = "quickbooks_desktop.payment_method_list"
 #: PayDesk's QuickBooks Online defaults (found by name, or created, on first use).
 DEFAULT_CARD_METHOD = "Credit Card"
 DEFAULT_BANK_METHOD = "ACH"
@@ -151,3 +160,29 @@ def save_desktop_methods(engine: Engine, methods: DesktopMethods, actor: str | N
                          ) -> None:
     clean = normalise_desktop_methods(methods)
     set_setting(engine, DESKTOP_SETTING, {"card": clean.card, "bank": clean.bank}, actor)
+
+
+@dataclass(frozen=True, slots=True)
+class DesktopMethodList:
+    """The Payment Method list's names and when the Web Connector read them."""
+
+    names: tuple[str, ...]
+    read_at: datetime
+
+
+def store_desktop_method_list(engine: Engine, names: Sequence[str], read_at: datetime) -> None:
+    set_setting(engine, DESKTOP_LIST_SETTING,
+                {"names": list(names), "read_at": read_at.isoformat()},
+                "QuickBooks Web Connector", audit=False)
+
+
+def load_desktop_method_list(engine: Engine) -> DesktopMethodList | None:
+    """None until a Web Connector update has read the list."""
+    stored = get_setting(engine, DESKTOP_LIST_SETTING, None)
+    if not isinstance(stored, dict) or not isinstance(stored.get("names"), list):
+        return None
+    try:
+        read_at = datetime.fromisoformat(str(stored.get("read_at")))
+    except ValueError:
+        return None
+    return DesktopMethodList(tuple(str(n) for n in stored["names"]), read_at)

@@ -20,6 +20,7 @@ from html import escape
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QComboBox,
+    QCompleter,
     QFrame,
     QHBoxLayout,
     QLabel,
@@ -43,10 +44,12 @@ from app.core.quickbooks.payment_methods import (
     DESKTOP_MAX_NAME,
     DESKTOP_SETTING,
     ONLINE_SETTING,
+    DesktopMethodList,
     DesktopMethods,
     OnlineMethod,
     OnlineMethods,
     list_online_methods,
+    load_desktop_method_list,
     load_desktop_methods,
     load_online_methods,
     normalise_desktop_methods,
@@ -78,6 +81,8 @@ class PostingFacts:
     #: None while QuickBooks Online (or Desktop) is not connected: no chooser then.
     online_methods: OnlineMethodChoice | None = None
     desktop_methods: DesktopMethods | None = None
+    #: QuickBooks Desktop's Payment Method list as last read (None: not read yet).
+    desktop_list: DesktopMethodList | None = None
 
 
 def _read_online_methods(engine: Engine, credentials: CredentialStore) -> OnlineMethodChoice:
@@ -199,6 +204,10 @@ class PostingSection(SettingsPage):
             "QuickBooks records the payment without a payment method. A name QuickBooks does "
             "not have stops the payment in Transactions with a message, until it is "
             "corrected here or added in QuickBooks."))
+        self.desktop_list = self.note("")
+        self.desktop_list.setObjectName("postingDesktopMethodList")
+        desktop_layout.addWidget(self.desktop_list)
+        self._desktop_names: tuple[str, ...] | None = None
         self.desktop_box.setVisible(False)
         self.body.addWidget(self.desktop_box)
 
@@ -209,7 +218,8 @@ class PostingSection(SettingsPage):
         return PostingFacts(
             overview, online,
             _read_online_methods(engine, credentials) if online is not None else None,
-            load_desktop_methods(engine) if "quickbooks_desktop" in connected else None)
+            load_desktop_methods(engine) if "quickbooks_desktop" in connected else None,
+            load_desktop_method_list(engine) if "quickbooks_desktop" in connected else None)
 
     def store(self, engine: Engine, value: PostingFacts, actor: str) -> None:  # pool thread
         if value.online_methods is not None:
@@ -232,6 +242,25 @@ class PostingSection(SettingsPage):
         if value.desktop_methods is not None:
             self.desktop_card.setText(value.desktop_methods.card)
             self.desktop_bank.setText(value.desktop_methods.bank)
+            self._show_desktop_list(value.desktop_list)
+
+    def _show_desktop_list(self, known: DesktopMethodList | None) -> None:
+        self._desktop_names = known.names if known is not None else None
+        if known is None:
+            self.desktop_list.setText(
+                "The Web Connector has not read QuickBooks' Payment Method list yet; it does "
+                "at its next update.")
+            return
+        from app.gui.invoices.formatting import datetime_text
+
+        names = ", ".join(f"“{escape(name)}”" for name in known.names) or "(empty)"
+        self.desktop_list.setText(
+            f"QuickBooks' Payment Method list at the Web Connector's update of "
+            f"{escape(datetime_text(known.read_at))}: {names}.")
+        completer = QCompleter(list(known.names), self)
+        completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        self.desktop_card.setCompleter(completer)
+        self.desktop_bank.setCompleter(completer)
 
     def _show_online_methods(self, methods: OnlineMethodChoice | None) -> None:
         if methods is None:
@@ -340,12 +369,30 @@ class PostingSection(SettingsPage):
                                                           picked(self.online_bank)))
         desktop = stored.desktop_methods
         if desktop is not None:
+            stored_names = (desktop.card, desktop.bank)
             try:
                 desktop = normalise_desktop_methods(DesktopMethods(
                     self.desktop_card.text(), self.desktop_bank.text()))
             except ValueError as exc:
                 raise InvalidSetting(str(exc)) from exc
+            desktop = DesktopMethods(
+                self._checked_desktop_name(desktop.card, stored_names[0], "card"),
+                self._checked_desktop_name(desktop.bank, stored_names[1], "bank"))
         return replace(stored, online_methods=online, desktop_methods=desktop)
+
+    def _checked_desktop_name(self, name: str, stored: str, which: str) -> str:
+        """A changed name must be in QuickBooks' list when it is known; it is then written as
+        the list spells it."""
+        names = self._desktop_names
+        if names is None or not name or name == stored:
+            return name
+        spelled = {n.casefold(): n for n in names}
+        if name.casefold() not in spelled:
+            raise InvalidSetting(
+                f"QuickBooks' Payment Method list has no “{name}” (for {which} payments). "
+                "Type a name from the list below, or add it in QuickBooks and let the Web "
+                "Connector update before saving.")
+        return spelled[name.casefold()]
 
     # The deposit account has its own Save; leaving with a choice not saved asks first.
     def _deposits_dirty(self) -> bool:

@@ -7,7 +7,8 @@ QuickBooks, a few invoices were **edited** there (another number, same customer,
 total), and one open invoice was **paid directly** in QuickBooks.
 
 It answers what PayDesk asks (HostQuery, CompanyQuery, PreferencesQuery, CustomerQuery and
-InvoiceQuery with iterators, ReceivePaymentAdd / Query / Mod) with QuickBooks' status codes,
+InvoiceQuery with iterators, PaymentMethodQuery, ReceivePaymentAdd / Query / Mod — a
+PaymentMethodRef must name an entry of its Payment Method list) with QuickBooks' status codes,
 keeps balances as QuickBooks would, and has a closing date. Iterators live until
 :meth:`CompanyFile.end_session` (as QuickBooks' do), so a cut session cannot continue one.
 
@@ -301,6 +302,20 @@ class CompanyFile:
     def _modified_since(rq: etree._Element, path: str) -> datetime | None:
         text = rq.findtext(path)
         return datetime.fromisoformat(text) if text else None
+
+    def _do_PaymentMethodQueryRq(self, rq: etree._Element) -> etree._Element:
+        if not self.payment_methods:
+            return self._rs(rq, 1, "A query request did not find a matching object in "
+                            "QuickBooks")
+        wanted = {e.text for e in rq.findall("IncludeRetElement")}
+        rs = self._rs(rq)
+        for n, name in enumerate(self.payment_methods, start=1):
+            ret = etree.SubElement(rs, "PaymentMethodRet")
+            for tag, text in (("ListID", f"{n:X}0000-1600000000"), ("Name", name),
+                              ("IsActive", "true")):
+                if not wanted or tag in wanted:
+                    _sub(ret, tag, text)
+        return rs
 
     def _do_CustomerQueryRq(self, rq: etree._Element) -> etree._Element:
         since = self._modified_since(rq, "FromModifiedDate")

@@ -26,6 +26,7 @@ from app.core.quickbooks.payment_methods import (
     load_desktop_methods,
     load_online_methods,
     save_online_methods,
+    store_desktop_method_list,
 )
 from app.gui.context import AppContext
 from app.gui.settings import SettingsArea
@@ -154,6 +155,32 @@ def test_quickbooks_desktop_names_are_typed_and_saved(
         event.remove(context.engine, "before_cursor_execute", watch.check)
     assert load_desktop_methods(context.engine) == DesktopMethods(card="Visa", bank="E-Check")
     assert last_setting_change(context.engine, [DESKTOP_SETTING]) is not None
+
+
+def test_quickbooks_desktops_list_checks_a_typed_name(
+    qtbot: QtBot, set_up_context: AppContext,
+) -> None:
+    from datetime import UTC, datetime
+
+    context = set_up_context
+    set_setting(context.engine, DESKTOP_CONNECTION, {"username": "paydesk-qbwc"}, actor="t")
+    store_desktop_method_list(context.engine, ["Cash", "E-Check", "Visa"],
+                              datetime(2026, 12, 1, 9, 30, tzinfo=UTC))
+    watch = GuiThreadQueries()
+    try:
+        page = _page(qtbot, context, watch)
+        assert "“E-Check”" in page.desktop_list.text()
+        qtbot.keyClicks(page.desktop_card, "Mastercard")
+        page.save_button.click()
+        assert "has no “Mastercard”" in page.message.text()
+        page.desktop_card.clear()
+        qtbot.keyClicks(page.desktop_card, "visa")  # written as QuickBooks spells it
+        _saved(qtbot, page)
+        wait_for_background_tasks(qtbot)
+        assert watch.found == []
+    finally:
+        event.remove(context.engine, "before_cursor_execute", watch.check)
+    assert load_desktop_methods(context.engine) == DesktopMethods(card="Visa")
 
 
 def test_no_quickbooks_no_choosers(qtbot: QtBot, set_up_context: AppContext) -> None:

@@ -1,7 +1,8 @@
 """The payment method names chosen in Settings › Posting for QuickBooks Desktop, over the Web
 Connector's HTTP SOAP against the company file: the ReceivePaymentAdd names the chosen method
 for card and bank payments, none by default (as before), and a name QuickBooks does not have
-fails the posting for a person with what to do. Stored as an audited shared setting."""
+fails the posting for a person with what to do. Each update reads the company file's Payment
+Method list for Settings › Posting. Stored as an audited shared setting."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from app.core.config import get_setting, last_setting_change
 from app.core.quickbooks.payment_methods import (
     DESKTOP_SETTING,
     DesktopMethods,
+    load_desktop_method_list,
     load_desktop_methods,
     save_desktop_methods,
 )
@@ -24,6 +26,22 @@ from tests.integration.quickbooks_desktop.support import Desk, open_desk
 def desk(engine: Engine) -> Iterator[Desk]:
     with open_desk(engine) as desk:
         yield desk
+
+
+def test_an_update_reads_the_payment_method_list(desk: Desk) -> None:
+    assert load_desktop_method_list(desk.engine) is None
+    desk.company.payment_methods.append("Zelle")
+    result = desk.connector().update()
+    assert result.percents[-1] == 100
+    listed = load_desktop_method_list(desk.engine)
+    assert listed is not None
+    assert listed.names == ("American Express", "Cash", "Check", "Discover", "E-Check",
+                            "MasterCard", "Visa", "Zelle")
+    # An empty list (QuickBooks' "no match") is kept as empty, and the update goes on.
+    desk.company.payment_methods.clear()
+    assert desk.connector().update().percents[-1] == 100
+    emptied = load_desktop_method_list(desk.engine)
+    assert emptied is not None and emptied.names == ()
 
 
 def test_the_receive_payment_names_the_chosen_method(desk: Desk) -> None:

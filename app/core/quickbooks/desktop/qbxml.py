@@ -322,6 +322,14 @@ def preferences_query(request_id: str = "preferences") -> etree._Element:
     return _request("PreferencesQueryRq", request_id)
 
 
+def payment_method_query(request_id: str = "payment-methods") -> etree._Element:
+    """The names in the company file's Payment Method list (active ones)."""
+    rq = _request("PaymentMethodQueryRq", request_id)
+    _sub(rq, "ActiveStatus", "ActiveOnly")
+    _sub(rq, "IncludeRetElement", "Name")
+    return rq
+
+
 def _iterator_attributes(iterator: Iterator, iterator_id: str | None) -> dict[str, str]:
     if iterator == "Continue":
         if not iterator_id:
@@ -637,6 +645,14 @@ class CustomerRow:
     edit_sequence: str
     time_modified: datetime | None
     balance: Decimal | None
+
+
+def parse_payment_methods(rs: Response) -> list[str]:
+    """The Payment Method list's names, alphabetical."""
+    rs.raise_for_status(request="the list of payment methods")
+    names = {name for ret in rs.element.iterfind("PaymentMethodRet")
+             if (name := _text(ret, "Name"))}
+    return sorted(names, key=lambda name: (name.casefold(), name))
 
 
 def parse_customers(rs: Response) -> list[CustomerRow]:
