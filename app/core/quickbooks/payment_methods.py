@@ -9,7 +9,10 @@ bookkeeper's choice in Settings › Posting, one shared setting per QuickBooks:
   another: the posting fails for a person with a message saying what to choose.
 * ``quickbooks_desktop.payment_methods``: ``{"card": name, "bank": name}``, the Payment Method
   list entry's name sent as ``PaymentMethodRef/FullName`` in the ReceivePaymentAdd. An empty
-  name is PayDesk's default there: no payment method, as QuickBooks Desktop allows.
+  name is PayDesk's default there: no payment method, as QuickBooks Desktop allows. Each Web
+  Connector update keeps the company file's Payment Method list in
+  ``quickbooks_desktop.payment_method_list`` (not audited: PayDesk's own record), from which
+  Settings › Posting offers and checks the names.
 
 Both are changed through :func:`app.core.config.set_setting` (audited).
 
