@@ -390,7 +390,7 @@ class PostingSection(SettingsPage):
         if name.casefold() not in spelled:
             raise InvalidSetting(
                 f"QuickBooks' Payment Method list has no “{name}” (for {which} payments). "
-                "Type a name from the list below, or add it in QuickBooks and let the Web "
+                "Type a name from the list shown above, or add it in QuickBooks and let the Web "
                 "Connector update before saving.")
         return spelled[name.casefold()]
 
