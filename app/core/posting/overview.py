@@ -64,22 +64,27 @@ def posting_overview(engine: Engine, credentials: CredentialStore) -> tuple[Chan
 
 
 def quickbooks_online_choices(engine: Engine) -> QuickBooksOnlineChoices | None:
-    """QuickBooks Online's payment methods and surcharge item, or None when not connected."""
+    """QuickBooks Online's payment methods (chosen in Settings › Posting, else PayDesk's
+    defaults) and surcharge item, or None when not connected."""
     from app.core.quickbooks.online.channel import (
         BANK_METHOD_NAME,
         CARD_METHOD_NAME,
         SURCHARGE_ITEM_NAME,
     )
     from app.core.quickbooks.online.connection import load_connection
+    from app.core.quickbooks.payment_methods import load_online_methods
 
     connection = load_connection(engine)
     if connection is None:
         return None
+    chosen = load_online_methods(engine)
     return QuickBooksOnlineChoices(
         company=connection.company_name or connection.realm_id,
-        card_method=CARD_METHOD_NAME,
-        bank_method=BANK_METHOD_NAME,
+        card_method=chosen.card.name if chosen.card else CARD_METHOD_NAME,
+        bank_method=chosen.bank.name if chosen.bank else BANK_METHOD_NAME,
         surcharge_item=SURCHARGE_ITEM_NAME,
-        card_method_known=bool(connection.settings.get("card_method_id")),
-        bank_method_known=bool(connection.settings.get("bank_method_id")),
+        card_method_known=(chosen.card is not None
+                           or bool(connection.settings.get("card_method_id"))),
+        bank_method_known=(chosen.bank is not None
+                           or bool(connection.settings.get("bank_method_id"))),
     )

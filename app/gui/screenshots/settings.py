@@ -3,7 +3,8 @@
 The session's PayDesk is set up as Setup leaves it: Autotask synced from its sandbox, the
 sandbox gateway tested and stored, QuickBooks Online connected to its sandbox. Settings are
 changed through the core as a bookkeeper's Save would (and so audited): the surcharge on at
-2.5 %, the receipts' company with a logo, the sync every 30 minutes.
+2.5 %, the receipts' company with a logo, the sync every 30 minutes, card payments recorded
+in QuickBooks Online with its "Visa" payment method.
 """
 
 from __future__ import annotations
@@ -136,9 +137,43 @@ def settings_receipts(session: ScreenshotSession) -> QWidget:
     return _section(session, "receipts")[0]
 
 
+def _card_payments_with_visa(session: ScreenshotSession) -> None:
+    """The bookkeeper chose QuickBooks' own "Visa" for card payments (bank: the default)."""
+    from app.core.quickbooks.online.setup import open_quickbooks_client
+    from app.core.quickbooks.payment_methods import (
+        OnlineMethods,
+        list_online_methods,
+        save_online_methods,
+    )
+
+    client = open_quickbooks_client(session.engine, session.context.credentials)
+    assert client is not None, "QuickBooks Online is not connected"
+    try:
+        visa = next(m for m in list_online_methods(client) if m.name == "Visa")
+    finally:
+        client.close()
+    save_online_methods(session.engine, OnlineMethods(card=visa), actor=ACTOR)
+
+
 def settings_posting(session: ScreenshotSession) -> QWidget:
     _set_up(session)
+    _card_payments_with_visa(session)
     return _section(session, "posting")[0]
+
+
+def settings_posting_choosing(session: ScreenshotSession) -> QWidget:
+    """"Check" chosen for bank payments, not saved yet (Save / Revert on)."""
+    from app.gui.settings.posting_section import PostingSection
+
+    _set_up(session)
+    _card_payments_with_visa(session)
+    window, page = _section(session, "posting")
+    assert isinstance(page, PostingSection)
+    settle(10.0)
+    bank = page.online_bank
+    bank.setCurrentIndex(max(0, bank.findText("Check")))
+    settle()
+    return window
 
 
 def settings_connections(session: ScreenshotSession) -> QWidget:
@@ -161,6 +196,7 @@ for _name, _build in (
     ("settings-payments-invalid", settings_payments_invalid),
     ("settings-receipts", settings_receipts),
     ("settings-posting", settings_posting),
+    ("settings-posting-choosing", settings_posting_choosing),
     ("settings-connections", settings_connections),
 ):
     register_screen(_name, _build, size=SIZE)

@@ -7,7 +7,8 @@ QuickBooks, a few invoices were **edited** there (another number, same customer,
 total), and one open invoice was **paid directly** in QuickBooks.
 
 It answers what PayDesk asks (HostQuery, CompanyQuery, PreferencesQuery, CustomerQuery and
-InvoiceQuery with iterators, ReceivePaymentAdd / Query / Mod) with QuickBooks' status codes,
+InvoiceQuery with iterators, PaymentMethodQuery, ReceivePaymentAdd / Query / Mod — a
+PaymentMethodRef must name an entry of its Payment Method list) with QuickBooks' status codes,
 keeps balances as QuickBooks would, and has a closing date. Iterators live until
 :meth:`CompanyFile.end_session` (as QuickBooks' do), so a cut session cannot continue one.
 
@@ -72,6 +73,9 @@ class CompanyFile:
         self.invoices: dict[str, dict[str, Any]] = {}
         self.invoice_of_autotask: dict[int, str] = {}
         self.payments: dict[str, dict[str, Any]] = {}
+        #: The company file's Payment Method list (QuickBooks Desktop's starting list).
+        self.payment_methods: list[str] = ["American Express", "Cash", "Check", "Discover",
+                                           "E-Check", "MasterCard", "Visa"]
         self.iterators: dict[str, tuple[list[str], int]] = {}
         self.requests_seen: list[str] = []
         self.disagreements = Disagreements()
@@ -147,11 +151,13 @@ class CompanyFile:
         return Decimal(invoice["Subtotal"]) + Decimal(invoice["SalesTaxTotal"])
 
     def _add_payment(self, customer: str, txn_date: str, ref: str | None, total: Decimal,
-                     memo: str | None, applied: list[tuple[str, Decimal]]) -> dict[str, Any]:
+                     memo: str | None, applied: list[tuple[str, Decimal]],
+                     method: str | None = None) -> dict[str, Any]:
         txn_id = self._new_txn_id()
         now = self._stamp()
         payment = {"TxnID": txn_id, "CustomerRef": customer, "TxnDate": txn_date,
                    "RefNumber": ref, "TotalAmount": total, "Memo": memo,
+                   "PaymentMethod": method,
                    "EditSequence": "1", "TimeModified": now, "applied": dict(applied)}
         self.payments[txn_id] = payment
         for invoice_txn, amount in applied:
@@ -297,6 +303,20 @@ class CompanyFile:
         text = rq.findtext(path)
         return datetime.fromisoformat(text) if text else None
 
+    def _do_PaymentMethodQueryRq(self, rq: etree._Element) -> etree._Element:
+        if not self.payment_methods:
+            return self._rs(rq, 1, "A query request did not find a matching object in "
+                            "QuickBooks")
+        wanted = {e.text for e in rq.findall("IncludeRetElement")}
+        rs = self._rs(rq)
+        for n, name in enumerate(self.payment_methods, start=1):
+            ret = etree.SubElement(rs, "PaymentMethodRet")
+            for tag, text in (("ListID", f"{n:X}0000-1600000000"), ("Name", name),
+                              ("IsActive", "true")):
+                if not wanted or tag in wanted:
+                    _sub(ret, tag, text)
+        return rs
+
     def _do_CustomerQueryRq(self, rq: etree._Element) -> etree._Element:
         since = self._modified_since(rq, "FromModifiedDate")
         ids = [k for k, c in self.customers.items() if since is None
@@ -362,6 +382,9 @@ class CompanyFile:
         if p["RefNumber"]:
             _sub(ret, "RefNumber", p["RefNumber"])
         _sub(ret, "TotalAmount", _amount(p["TotalAmount"]))
+        if p.get("PaymentMethod"):
+            method = etree.SubElement(ret, "PaymentMethodRef")
+            _sub(method, "FullName", p["PaymentMethod"])
         if p["Memo"]:
             _sub(ret, "Memo", p["Memo"])
         unused = p["TotalAmount"] - sum(p["applied"].values(), ZERO)
@@ -398,6 +421,11 @@ class CompanyFile:
         if customer not in self.customers:
             return self._rs(rq, 3140, f"There is an invalid reference to QuickBooks Customer "
                             f"\"{customer}\" in the ReceivePayment.")
+        method = add.findtext("PaymentMethodRef/FullName")
+        if method is not None and method.casefold() not in {
+                m.casefold() for m in self.payment_methods}:
+            return self._rs(rq, 3140, f"There is an invalid reference to QuickBooks "
+                            f"PaymentMethod \"{method}\" in the ReceivePayment.")
         txn_date = add.findtext("TxnDate") or datetime.now(LOCAL).date().isoformat()
         closed = self._closed(rq, txn_date)
         if closed is not None:
@@ -418,7 +446,7 @@ class CompanyFile:
                                 "the invoice's open balance.")
             applied.append((txn_id, amount))
         payment = self._add_payment(customer, txn_date, ref, total,
-                                    add.findtext("Memo"), applied)
+                                    add.findtext("Memo"), applied, method)
         rs = self._rs(rq)
         rs.append(self._payment_ret(payment))
         return rs

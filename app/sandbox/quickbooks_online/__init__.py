@@ -65,7 +65,9 @@ The v3 API under ``/v3/company/<realmId>/`` (``minorversion`` accepted and ignor
     ``POST creditmemo`` / ``refundreceipt`` / ``invoice`` (sales lines with ``ItemRef``),
     ``POST customer`` (create; with ``Id``/``SyncToken`` a rename or other update — references
     to the customer then carry the new name, as QuickBooks shows them),
-    ``POST paymentmethod`` (``Name``, ``Type`` CREDIT_CARD or NON_CREDIT_CARD), ``POST item``;
+    ``POST paymentmethod`` (``Name``, ``Type`` CREDIT_CARD or NON_CREDIT_CARD; with
+    ``Id``/``SyncToken`` a rename or ``Active: false``, QuickBooks' "delete" of a list entry —
+    a read by id still finds it), ``POST item``;
     delete for payments, sales receipts, credit memos, refund receipts and invoices without
     payments. An invoice can be updated (sparse or full: number, dates, memo, lines — its
     ``Balance`` keeps what payments applied; a total below that is 6000) and voided with

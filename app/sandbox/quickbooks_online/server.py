@@ -546,6 +546,8 @@ class QuickBooksOnlineSandbox:
             record = store.update_invoice(data)
         elif entity == "Customer" and data.get("Id"):
             record = store.update_customer(data)
+        elif entity == "PaymentMethod" and data.get("Id"):
+            record = store.update_payment_method(data)
         elif data.get("Id"):
             raise QboFault("500", "Unsupported Operation",
                            f"Updating a {entity} is not supported by this sandbox.")

@@ -2,7 +2,7 @@
 
 `CompanyStore` answers reads (by id, by query, change data capture) and performs the
 writes PayDesk makes — Payment create / update / void / delete, CreditMemo and
-RefundReceipt create, Customer and PaymentMethod create — with QuickBooks' rules:
+RefundReceipt create, Customer and PaymentMethod create and update — with QuickBooks' rules:
 ``SyncToken`` must match (else fault 5010), a Payment applied to invoices lowers their
 ``Balance`` and adds a ``LinkedTxn`` (void, delete and update put it back), money beyond the
 lines is ``UnappliedAmt``, names are unique (6240), document numbers too (6140), references
@@ -1092,6 +1092,30 @@ class CompanyStore:
             for entity in ("Invoice", "Payment", "CreditMemo", "RefundReceipt"):
                 self.version[entity] += 1  # their CustomerRef names changed
             self._record_write("update", "Customer", id_)
+            return updated
+
+    def update_payment_method(self, body: Record) -> Record:
+        """Sparse or full update of a PaymentMethod: its name (unique) and whether it is active
+        (QuickBooks' "delete" of a list entry makes it inactive; reads by id still find it)."""
+        with self.lock:
+            id_ = str(body.get("Id") or "")
+            current = self.require("PaymentMethod", id_)
+            self._check_sync_token("PaymentMethod", current, body)
+            updated = copy.deepcopy(current)
+            if "Name" in body:
+                name = _text(str(body.get("Name") or "").strip(), "Name")
+                if not name:
+                    raise required("Name")
+                if name.casefold() != str(current["Name"]).casefold():
+                    self._check_name("PaymentMethod", name, (
+                        r.get("Name", "") for r in self.iter_records("PaymentMethod")
+                        if r["Id"] != id_))
+                updated["Name"] = name
+            if "Active" in body:
+                updated["Active"] = bool(body["Active"])
+            self._touch(updated)
+            self._put("PaymentMethod", updated)
+            self._record_write("update", "PaymentMethod", id_)
             return updated
 
     def create_list_entry(self, entity: str, body: Record) -> Record:

@@ -177,7 +177,8 @@ def test_with_quickbooks_online_the_deposit_account_and_methods_are_shown(
         page = _page(qtbot, set_up_context, "posting")
         assert isinstance(page, PostingSection)
         assert page.quickbooks_box.isVisible()
-        assert "“Credit Card”" in page.methods.text() and "“ACH”" in page.methods.text()
+        assert page.online_card.currentText().startswith("Credit Card (PayDesk's default")
+        assert page.online_bank.currentText().startswith("ACH (PayDesk's default")
         assert "Each payment or refund becomes" in (
             page.channel_rows["quickbooks_online"].text())
         deposits = page.deposits

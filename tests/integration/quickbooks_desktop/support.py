@@ -113,7 +113,8 @@ class Ledger:
                 return next(v[:count] for v in by_org.values() if len(v) >= count)
             return wanted[:count]
 
-    def pay(self, allocations: list[tuple[Invoice, int]]) -> Payment:
+    def pay(self, allocations: list[tuple[Invoice, int]], *,
+            method_type: str = "card") -> Payment:
         """A succeeded payment recorded with its ledger fact (as the pipeline does)."""
         self._payments += 1
         amount = sum(minor for _, minor in allocations)
@@ -124,7 +125,8 @@ class Ledger:
                 organization_id=allocations[0][0].organization_id, currency="USD",
                 amount_minor=amount, surcharge_minor=0, total_minor=amount,
                 gateway="stripe", state="succeeded", created_at=now, completed_at=now,
-                created_by="test", method_summary="Visa •••• 4242")
+                created_by="test", method_type=method_type,
+                method_summary="Visa •••• 4242" if method_type == "card" else "Bank •••• 6789")
             s.add(payment)
             s.flush()
             for invoice, minor in allocations:

@@ -58,7 +58,9 @@ def test_the_web_connectors_own_envelopes_get_the_answers_it_expects(
         request = etree.fromstring(answer.content).findtext(
             "soap:Body/wc:sendRequestXMLResponse/wc:sendRequestXMLResult", namespaces=NS)
         assert request is not None and '<?qbxml version="13.0"?>' in request
-        assert "<CustomerQueryRq" in request  # the host and company came with the HCP answer
+        # The host and company came with the HCP answer: next is the Payment Method list.
+        assert "<HostQueryRq" not in request and "<CompanyQueryRq" not in request
+        assert "<PaymentMethodQueryRq" in request
 
         qb_answer = desk.company.process(request)
         inner = (f"<ticket>{ticket}</ticket><response>"

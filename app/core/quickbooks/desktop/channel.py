@@ -8,7 +8,9 @@ What each ledger fact becomes:
 
 * :class:`PaymentRecorded` → ``quickbooks_desktop_payment``: a ``ReceivePaymentAdd`` whose
   ``RefNumber`` is the payment's reference (``PD-7K3M9Q2X``), applied to the QuickBooks
-  invoice matched with each PayDesk invoice. Before adding it again after an unknown outcome,
+  invoice matched with each PayDesk invoice, with the payment method named in Settings ›
+  Posting for card or bank payments (:mod:`app.core.quickbooks.payment_methods`; none by
+  default). Before adding it again after an unknown outcome,
   the session looks the reference up (``ReceivePaymentQuery``), so QuickBooks never gets it
   twice.
 * :class:`RefundRecorded` / :class:`RefundReversed` → ``quickbooks_desktop_refund`` /
@@ -113,6 +115,8 @@ class QuickBooksDesktopChannel:
                     "txn_date": fact.at.date().isoformat(), "memo": memo,
                     "total_minor": sum(a["amount_minor"] for a in allocations),
                     "allocations": allocations,
+                    # Which payment method (Settings › Posting) is looked up when it goes.
+                    "method_type": payment.method_type or "card",
                 })]
         reversed_ = isinstance(fact, RefundReversed)
         assert isinstance(fact, RefundRecorded | RefundReversed)

@@ -180,6 +180,12 @@ def error_for_status(code: int, qb_message: str, *, request: str) -> QbxmlError:
             "keeps the books to record it by hand, or to move the closing date in QuickBooks "
             f"(Company > Set Closing Date), then choose Retry.{said}",
             code=code, qb_message=qb_message)
+    if code == 3140 and "paymentmethod" in qb_message.replace(" ", "").lower():
+        return QbxmlNotFoundError(
+            f"QuickBooks has no payment method named as Settings › Posting says for "
+            f"{request}. Type the name exactly as in QuickBooks' Payment Method list (Lists > "
+            f"Customer & Vendor Profile Lists), or add it there, then choose Retry.{said}",
+            code=code, qb_message=qb_message)
     if code == 500 or code in (3120, 3140):
         return QbxmlNotFoundError(
             f"QuickBooks could not find what {request} refers to — it may have been deleted "
@@ -314,6 +320,14 @@ def company_query(request_id: str = "company") -> etree._Element:
 
 def preferences_query(request_id: str = "preferences") -> etree._Element:
     return _request("PreferencesQueryRq", request_id)
+
+
+def payment_method_query(request_id: str = "payment-methods") -> etree._Element:
+    """The names in the company file's Payment Method list (active ones)."""
+    rq = _request("PaymentMethodQueryRq", request_id)
+    _sub(rq, "ActiveStatus", "ActiveOnly")
+    _sub(rq, "IncludeRetElement", "Name")
+    return rq
 
 
 def _iterator_attributes(iterator: Iterator, iterator_id: str | None) -> dict[str, str]:
@@ -631,6 +645,14 @@ class CustomerRow:
     edit_sequence: str
     time_modified: datetime | None
     balance: Decimal | None
+
+
+def parse_payment_methods(rs: Response) -> list[str]:
+    """The Payment Method list's names, alphabetical."""
+    rs.raise_for_status(request="the list of payment methods")
+    names = {name for ret in rs.element.iterfind("PaymentMethodRet")
+             if (name := _text(ret, "Name"))}
+    return sorted(names, key=lambda name: (name.casefold(), name))
 
 
 def parse_customers(rs: Response) -> list[CustomerRow]:

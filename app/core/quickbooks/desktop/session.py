@@ -11,7 +11,8 @@ A session runs, in order:
 1. **Which QuickBooks** (``HostQuery``, or the Web Connector's first answer, which already
    holds it): the qbXML version is negotiated from what the host supports.
 2. **Which company** (``CompanyQuery`` + ``PreferencesQuery``): its home currency must be
-   PayDesk's internal currency, or nothing is read or posted.
+   PayDesk's internal currency, or nothing is read or posted. Then its Payment Method list
+   (``PaymentMethodQuery``, names only), kept for Settings › Posting.
 3. **Reads**: customers, then invoices, with iterators, from the last complete read's
    watermark (``TimeModified``). Each page is stored as it arrives. The watermark advances only
    when an iterator has run to its end, so a session cut mid-iterator starts that read again
@@ -58,6 +59,10 @@ from app.core.quickbooks.desktop.channel import (
 )
 from app.core.quickbooks.desktop.postings import OutboxQueue, PostingQueue
 from app.core.quickbooks.desktop.qbxml import QbxmlError, RequestMessage, Response
+from app.core.quickbooks.payment_methods import (
+    load_desktop_methods,
+    store_desktop_method_list,
+)
 from app.core.storage.engine import session_scope
 
 __all__ = ["READ_WATERMARK_SETTING", "CompanyFileSession", "SessionOutcome"]
@@ -71,7 +76,8 @@ READ_WATERMARK_SETTING = "quickbooks_desktop.read_watermark"
 HOST_QUERY_VERSION = "1.0"
 MAX_POSTINGS_PER_SESSION = 500
 
-Phase = Literal["host", "company", "customers", "invoices", "postings", "done"]
+Phase = Literal["host", "company", "payment_methods", "customers", "invoices", "postings",
+                "done"]
 
 
 @dataclass
@@ -234,6 +240,9 @@ class CompanyFileSession:
         if self._phase == "company":
             self._next = self._message(qbxml.company_query(), qbxml.preferences_query())
             return
+        if self._phase == "payment_methods":
+            self._next = self._message(qbxml.payment_method_query())
+            return
         if self._phase in ("customers", "invoices"):
             self._next = self._read_request()
             return
@@ -245,7 +254,7 @@ class CompanyFileSession:
         return RequestMessage(self._version, tuple(requests)).to_xml()
 
     def _percent(self) -> int:
-        if self._phase in ("host", "company"):
+        if self._phase in ("host", "company", "payment_methods"):
             return 2
         if self._phase in ("customers", "invoices") and self._read is not None:
             low, high = (5, 20) if self._phase == "customers" else (20, 80)
@@ -275,6 +284,8 @@ class CompanyFileSession:
             if company is None:
                 raise qbxml.QbxmlParseError("QuickBooks did not say which company file is open.")
             self._take_company(company, by_name.get("PreferencesQueryRs"))
+        elif self._phase == "payment_methods":
+            self._take_payment_methods(by_name.get("PaymentMethodQueryRs"))
         elif self._phase in ("customers", "invoices"):
             self._take_page(responses[0] if responses else None)
         elif self._phase == "postings" and self._work is not None:
@@ -305,8 +316,21 @@ class CompanyFileSession:
                 f"{info.home_currency}, but PayDesk's internal currency is {self._currency}. "
                 "PayDesk will not read from or post to it. Open the company file that belongs "
                 "to this PayDesk in the Web Connector.")
-        self._phase = "customers"
+        self._phase = "payment_methods"
         self._read = None
+
+    def _take_payment_methods(self, rs: Response | None) -> None:
+        """Keep the Payment Method list's names for Settings › Posting. A list QuickBooks
+        would not give stops nothing: the names are then typed without it."""
+        self._phase = "customers"
+        try:
+            if rs is None:
+                raise qbxml.QbxmlParseError("QuickBooks did not send its Payment Method list.")
+            names = qbxml.parse_payment_methods(rs)
+        except QbxmlError as exc:
+            log.warning("QuickBooks Desktop: payment methods not read: %s", exc.message)
+            return
+        store_desktop_method_list(self.engine, names, self.clock())
 
     def _fail(self, message: str) -> None:
         self.outcome.error = message
@@ -454,7 +478,9 @@ class CompanyFileSession:
             txn_date=date.fromisoformat(str(payload["txn_date"])),
             ref_number=str(payload["reference"]),
             total=Money(int(payload["total_minor"]), currency).to_decimal(),
-            memo=str(payload.get("memo") or ""), applied=applied)
+            memo=str(payload.get("memo") or ""), applied=applied,
+            payment_method=load_desktop_methods(self.engine).for_type(
+                str(payload.get("method_type") or "card")) or None)
 
     def _payment_change(self, work: _PostingWork) -> Any:
         payload = work.posting.payload

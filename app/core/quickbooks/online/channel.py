@@ -6,9 +6,11 @@
   posting: a QuickBooks **Payment** for the customer, one line per invoice it pays (linked to
   the matched QuickBooks invoice), ``TotalAmt`` = what went to invoices,
   ``PaymentRefNum`` = the gateway's transaction id, ``PrivateNote`` naming PayDesk's reference,
-  deposit account and payment method from the connection's settings (defaults: no
-  ``DepositToAccountRef``, which QuickBooks books to Undeposited Funds; "Credit Card" and
-  "ACH" payment methods, created on first use when missing).
+  deposit account from the connection's settings (default: no ``DepositToAccountRef``,
+  which QuickBooks books to Undeposited Funds) and the payment method chosen in Settings ›
+  Posting (:mod:`app.core.quickbooks.payment_methods`; default "Credit Card" and "ACH",
+  created on first use when missing; a chosen method gone from QuickBooks fails the posting
+  for a person, never silently replaced).
   A surcharge adds a ``quickbooks_online_surcharge`` posting: a **SalesReceipt** with one line
   on the "Card surcharge" service item (income; created on first use), deposited like the
   payment — never part of the invoice payment, so invoice balances stay what PayDesk says.
@@ -84,6 +86,13 @@ from app.core.quickbooks.online.errors import (
     QuickBooksThrottledError,
     QuickBooksValidationError,
 )
+from app.core.quickbooks.payment_methods import (
+    DEFAULT_BANK_METHOD,
+    DEFAULT_CARD_METHOD,
+    OnlineMethod,
+    is_bank_method,
+    load_online_methods,
+)
 from app.core.storage.engine import session_scope
 from app.core.storage.models import (
     Invoice,
@@ -111,8 +120,8 @@ TARGET_SURCHARGE = "quickbooks_online_surcharge"
 TARGET_REFUND = "quickbooks_online_refund"
 TARGET_REFUND_REVERSED = "quickbooks_online_refund_reversed"
 
-CARD_METHOD_NAME = "Credit Card"
-BANK_METHOD_NAME = "ACH"
+CARD_METHOD_NAME = DEFAULT_CARD_METHOD
+BANK_METHOD_NAME = DEFAULT_BANK_METHOD
 SURCHARGE_ITEM_NAME = "Card surcharge"
 SURCHARGE_ACCOUNT_NAME = "Card surcharge income"
 WAIT = timedelta(minutes=5)
@@ -309,7 +318,10 @@ class QuickBooksOnlineDeliverer:
                             actor="PayDesk")
 
     def _payment_method(self, method_type: str) -> str:
-        bank = method_type in ("us_bank_account", "bank", "ach")
+        bank = is_bank_method(method_type)
+        chosen = load_online_methods(self.engine).for_type(method_type)
+        if chosen is not None:
+            return self._chosen_method(chosen, "bank" if bank else "card")
         key = "bank_method_id" if bank else "card_method_id"
         with self._lock:
             known = self._setting(key)
@@ -328,6 +340,21 @@ class QuickBooksOnlineDeliverer:
                 method_id = str(created["Id"])
             self._remember(key, method_id)
             return method_id
+
+    def _chosen_method(self, chosen: OnlineMethod, which: str) -> str:
+        """The bookkeeper's method, checked: one deleted or made inactive in QuickBooks is
+        never replaced by another without a person deciding."""
+        try:
+            row: Mapping[str, Any] | None = self.client.read("PaymentMethod", chosen.id)
+        except QuickBooksNotFoundError:
+            row = None
+        if row is None or not row.get("Active", True):
+            raise QuickBooksInvalidReferenceError(
+                f"The payment method “{chosen.name}” that {which} payments are recorded with "
+                "is no longer in QuickBooks Online (deleted or made inactive). Choose another "
+                "in Settings › Posting, or make it active again in QuickBooks, then retry "
+                "this posting.", code="payment-method")
+        return chosen.id
 
     def _surcharge_item(self) -> str:
         with self._lock:
