@@ -195,5 +195,6 @@ def test_with_quickbooks_numbers_invoice_history_still_fits_the_default_window(
     header = view.table.horizontalHeader()
     assert not header.isSectionHidden(COLUMNS.index(InvoiceColumn.QB_NUMBER))
     shown = [s for s in range(header.count()) if not header.isSectionHidden(s)]
-    assert sum(header.sectionSize(s) for s in shown) <= view.table.viewport().width()
+    qtbot.waitUntil(lambda: sum(header.sectionSize(s) for s in shown)
+                    <= view.table.viewport().width(), timeout=5000)
     assert header.sectionSize(COLUMNS.index(InvoiceColumn.ORGANIZATION)) >= 160
