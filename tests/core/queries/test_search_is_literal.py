@@ -37,11 +37,11 @@ def test_payment_searches_take_the_text_literally(engine: Engine) -> None:
     assert len(one) == 1
     assert transaction_ids(engine, text=reference(7).replace("-", "-\x00")) == one
     for text in ("%", "D_0", "h%0"):
-        assert payment_search_ids(engine, PaymentSearchCriteria(transaction_id=text)) == []
+        assert not payment_search_ids(engine, PaymentSearchCriteria(transaction_id=text))
     found = payment_search_ids(engine, PaymentSearchCriteria(
         transaction_id="\x00" + transaction_id(7)))
-    assert found and all(key[0] in ("sale", "refund") for key in found)
-    assert payment_search_ids(engine, PaymentSearchCriteria(invoice_number="1\x00")) == []
+    assert list(found) == one  # the sale (a payment's key is its id)
+    assert not payment_search_ids(engine, PaymentSearchCriteria(invoice_number="1\x00"))
 
 
 def test_invoice_and_organization_searches_take_the_text_literally(engine: Engine) -> None:
