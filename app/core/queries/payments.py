@@ -211,8 +211,9 @@ def transaction_ids(
     sort: TransactionSort = TransactionSort.DATE,
     descending: bool = True,
     text: str | None = None,
-) -> list[int]:
-    """Payment ids for the Transactions view (one organization's, or everyone's)."""
+) -> array[int]:
+    """Payment ids for the Transactions view (one organization's, or everyone's), as an
+    ``array("q")``: a million of them take 8 MB."""
     query: Select[Any] = select(Payment.id)
     if organization_id is not None:
         query = query.where(Payment.organization_id == organization_id)
@@ -245,7 +246,7 @@ def transaction_ids(
             column = sorted_by_name(connection, column)
         order = column.desc() if descending else column.asc()
         tie = Payment.id.desc() if descending else Payment.id.asc()
-        return [row[0] for row in _fetch_all(connection, query.order_by(order, tie))]
+        return _fetch_keys(connection, query.order_by(order, tie))
 
 
 def transaction_rows(engine: Engine, payment_ids: Sequence[int]) -> list[TransactionRow]:

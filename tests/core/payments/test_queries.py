@@ -168,10 +168,10 @@ def test_csv_export(engine: Engine) -> None:
 
 def test_transactions_filters_and_rows(engine: Engine) -> None:
     _small_ledger(engine)
-    assert transaction_ids(engine) == [3, 2, 1]
-    assert transaction_ids(engine, organization_id=1) == [3, 1]
-    assert transaction_ids(engine, filter=TransactionFilter.PENDING) == [2]
-    assert transaction_ids(engine, filter=TransactionFilter.FAILING_TO_POST) == [1]
+    assert list(transaction_ids(engine)) == [3, 2, 1]
+    assert list(transaction_ids(engine, organization_id=1)) == [3, 1]
+    assert list(transaction_ids(engine, filter=TransactionFilter.PENDING)) == [2]
+    assert list(transaction_ids(engine, filter=TransactionFilter.FAILING_TO_POST)) == [1]
     row = transaction_rows(engine, [1])[0]
     assert row.invoice_numbers == ("1001", "1002")
     assert row.posting_status.label == "Failing to post"
@@ -265,7 +265,7 @@ def test_search_and_transactions_over_a_long_history(engine: Engine) -> None:
     assert txn_ids[-1] == payment_id(engine, 1)
     assert [r.reference for r in transaction_rows(engine, txn_ids[:3])] == [
         history_fixture.reference(m) for m in (total, total - 1, total - 2)]
-    assert transaction_ids(engine, text=history_fixture.transaction_id(n)) == [
+    assert list(transaction_ids(engine, text=history_fixture.transaction_id(n))) == [
         payment_id(engine, n)]
 
 
