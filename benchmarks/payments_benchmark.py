@@ -220,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
     assert isinstance(page, list) and len(page) == 200
     assert page[0].reference == reference(args.payments), "not newest first"
     ids = measure_query("transactions_id_query", partial(transaction_ids, engine))
-    assert isinstance(ids, list) and len(ids) == args.payments
+    assert isinstance(ids, Sequence) and len(ids) == args.payments
 
     # Payment Search, as the bookkeeper uses it.
     search: PaymentSearchView | None = None
