@@ -404,7 +404,9 @@ class Payment(Base):
         CheckConstraint("surcharge_minor >= 0", name="surcharge_not_negative"),
         CheckConstraint("total_minor = amount_minor + surcharge_minor", name="total_adds_up"),
         Index("ix_payments_organization_id", "organization_id", "created_at"),
-        Index("ix_payments_created_at", "created_at", "id"),
+        # Payment Search's default order walks this index alone (the state says whether a
+        # row is listed), merged with the refunds' own date index.
+        Index("ix_payments_created_at", "created_at", "id", "state"),
         Index("ix_payments_state", "state"),
         Index("ix_payments_gateway_transaction_id", "gateway_transaction_id"),
         Index("ix_payments_contact_id", "contact_id"),

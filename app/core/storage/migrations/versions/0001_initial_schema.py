@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-05 03:26:57.162704
+Create Date: 2026-12-05 03:43:08.614601
 """
 from alembic import op
 import sqlalchemy as sa
@@ -426,7 +426,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('payments', schema=None) as batch_op:
         batch_op.create_index('ix_payments_contact_id', ['contact_id'], unique=False)
-        batch_op.create_index('ix_payments_created_at', ['created_at', 'id'], unique=False)
+        batch_op.create_index('ix_payments_created_at', ['created_at', 'id', 'state'], unique=False)
         batch_op.create_index('ix_payments_gateway_transaction_id', ['gateway_transaction_id'], unique=False)
         batch_op.create_index('ix_payments_organization_id', ['organization_id', 'created_at'], unique=False)
         batch_op.create_index('ix_payments_state', ['state'], unique=False)
