@@ -459,8 +459,7 @@ def _sale_query(criteria: PaymentSearchCriteria) -> Select[Any]:
         Payment.id.label("id"),
         Payment.id.label("key"),
         Payment.created_at.label("at"),
-        case((Payment.state.in_(SALE_TAKEN_STATES), Payment.total_minor), else_=0).label(
-            "amount"),
+        Payment.sale_amount_minor.label("amount"),
         func.coalesce(Payment.gateway_transaction_id, "").label("txn"),
     ).where(Payment.state.not_in(("created",)))
     if criteria.organization_id is not None:
@@ -573,16 +572,17 @@ def payment_search_ids(
         parts.append(_sale_query(criteria))
     if criteria.type in (None, SearchType.REFUND):
         parts.append(_refund_query(criteria))
-    if sort is SearchSort.DATE:
-        # Each part narrowed to its key and date, and the parts merged by an ORDER BY on
-        # the compound itself: SQLite walks each part in date order from its index
-        # (``ix_payments_created_at`` holds the state too, so the wide payment rows are not
-        # read) and merges the two, instead of sorting a million rows in a temporary
-        # B-tree.
+    if sort in (SearchSort.DATE, SearchSort.AMOUNT):
+        # Each part narrowed to its key and what it is sorted by, and the parts merged by
+        # an ORDER BY on the compound itself: SQLite walks the sales in that order from
+        # their index (``ix_payments_created_at`` / ``ix_payments_sale_amount`` hold the
+        # state too, so the wide payment rows are not read), sorts the few refunds, and
+        # merges the two, instead of sorting a million rows in a temporary B-tree.
+        name = "at" if sort is SearchSort.DATE else "amount"
         narrowed = [
             part.with_only_columns(
                 part.selected_columns.key,
-                part.selected_columns.at.label("sort_value"),
+                part.selected_columns[name].label("sort_value"),
                 part.selected_columns.id.label("row_id"),
             )
             for part in parts
@@ -597,7 +597,6 @@ def payment_search_ids(
         combined = union_all(*parts).subquery() if len(parts) > 1 else parts[0].subquery()
         column: Any = {
             SearchSort.TYPE: combined.c.kind,
-            SearchSort.AMOUNT: combined.c.amount,
             SearchSort.TRANSACTION_ID: combined.c.txn,
         }[sort]
         query = select(combined.c.key).order_by(

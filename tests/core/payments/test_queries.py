@@ -26,6 +26,7 @@ from app.core.payments import (
 from app.core.payments import fixtures as history_fixture
 from app.core.payments.fixtures import build_payment_history
 from app.core.queries.payments import (
+    SALE_TAKEN_STATES,
     PaymentSearchTotals,
     is_refund_key,
     payment_search_totals,
@@ -275,3 +276,23 @@ def payment_id(engine: Engine, n: int) -> int:
             Payment.reference == history_fixture.reference(n)))
     assert found is not None
     return int(found)
+
+
+def test_the_stored_sale_amount_follows_the_taken_states(engine: Engine) -> None:
+    """``payments.sale_amount_minor`` (computed by the database, sorted by its index) is the
+    Sale Amount Payment Search shows: the total in a state whose money was taken, else 0."""
+    with session_scope(engine) as s:
+        for n, state in enumerate(PaymentState, start=1):
+            s.add(Payment(id=n, reference=f"PD-T{n}", idempotency_key=f"t{n}",
+                          organization_id=1, currency="USD", amount_minor=1_000 * n,
+                          surcharge_minor=0, total_minor=1_000 * n, gateway="stripe",
+                          state=state.value, created_at=T0, created_by="test"))
+    with session_scope(engine) as s:
+        stored = dict(s.execute(select(Payment.state, Payment.sale_amount_minor)).all())
+    taken = set(SALE_TAKEN_STATES)
+    for n, state in enumerate(PaymentState, start=1):
+        assert stored[state.value] == (1_000 * n if state.value in taken else 0), state
+    by_amount = list(payment_search_ids(engine, PaymentSearchCriteria(), sort=SearchSort.AMOUNT))
+    rows = payment_search_rows(engine, by_amount)
+    shown = [row.sale_amount.minor if row.sale_amount else 0 for row in rows]
+    assert shown == sorted(shown, reverse=True)
