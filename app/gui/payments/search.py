@@ -218,10 +218,13 @@ def search_columns(locale: str) -> list[Column[PaymentSearchRow]]:
 
 
 def _search_listing(engine: Engine, criteria: PaymentSearchCriteria, sort: SearchSort,
-                    descending: bool) -> Listing[SearchKey]:
-    """The rows' keys and what they add up to, both from the database. Runs in a worker."""
+                    descending: bool, totals: PaymentSearchTotals | None = None
+                    ) -> Listing[SearchKey]:
+    """The rows' keys and what they add up to, both from the database (``totals`` when the
+    caller already has them for these criteria: a new order adds up to the same). Runs in a
+    worker."""
     keys = payment_search_ids(engine, criteria, sort=sort, descending=descending)
-    return Listing(keys, payment_search_totals(engine, criteria))
+    return Listing(keys, totals or payment_search_totals(engine, criteria))
 
 
 def _fetch(engine: Engine, keys: Sequence[SearchKey]) -> dict[SearchKey, PaymentSearchRow]:
@@ -240,6 +243,11 @@ class PaymentSearchView(PaymentListView):
         self.sort = SearchSort.DATE
         self.descending = True
         self.last_criteria = PaymentSearchCriteria()
+        #: The totals last shown and the criteria they were added up for: a change of order
+        #: reuses them; anything that changed payments forgets them.
+        self._totals: tuple[PaymentSearchCriteria, PaymentSearchTotals] | None = None
+        self._reordering = False
+        self._reused: PaymentSearchTotals | None = None
         engine = context.engine
         self.model: LazyTableModel[SearchKey, PaymentSearchRow] = LazyTableModel(
             search_columns(self.money_locale),
@@ -505,6 +513,10 @@ class PaymentSearchView(PaymentListView):
     def reload(self) -> None:
         self._timer.stop()
         self.last_criteria = self.criteria()
+        known = self._totals
+        reuse = (known[1] if self._reordering and known is not None
+                 and known[0] == self.last_criteria else None)
+        self._reused = reuse
         self.model.load(
             partial(
                 _search_listing,
@@ -512,13 +524,32 @@ class PaymentSearchView(PaymentListView):
                 self.last_criteria,
                 self.sort,
                 self.descending,
+                reuse,
             )
         )
+
+    @Slot(int)
+    def _on_header_clicked(self, section: int) -> None:
+        self._reordering = True
+        try:
+            super()._on_header_clicked(section)
+        finally:
+            self._reordering = False
+
+    def refresh_payments(self, payment_ids: list[int]) -> None:
+        self._totals = None  # what changed may change them
+        super().refresh_payments(payment_ids)
 
     @Slot(object)
     def _on_keys(self, info: object) -> None:
         shown = self.model.rowCount()
         if isinstance(info, PaymentSearchTotals):
+            if info is self._reused and info.sales + info.refunds != shown:
+                # Payments changed since they were added up (another seat): add up again.
+                self._totals = self._reused = None
+                self.reload()
+                return
+            self._totals = (self.last_criteria, info)
             sales, refunds = info.sales, info.refunds
         else:
             sales = sum(1 for key in self.model.ids() if not is_refund_key(key))
