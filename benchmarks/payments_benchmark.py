@@ -43,7 +43,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
 
@@ -215,12 +215,12 @@ def main(argv: list[str] | None = None) -> int:
     # The queries on their own.
     keys = measure_query(
         "search_id_query", partial(payment_search_ids, engine, PaymentSearchCriteria()))
-    assert isinstance(keys, list) and len(keys) >= args.payments, "the search found too little"
+    assert isinstance(keys, Sequence) and len(keys) >= args.payments, "the search found too little"
     page = measure_query("search_first_page", partial(payment_search_rows, engine, keys[:200]))
     assert isinstance(page, list) and len(page) == 200
     assert page[0].reference == reference(args.payments), "not newest first"
     ids = measure_query("transactions_id_query", partial(transaction_ids, engine))
-    assert isinstance(ids, list) and len(ids) == args.payments
+    assert isinstance(ids, Sequence) and len(ids) == args.payments
 
     # Payment Search, as the bookkeeper uses it.
     search: PaymentSearchView | None = None

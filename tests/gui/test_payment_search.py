@@ -7,6 +7,7 @@ import csv
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PySide6.QtCore import Qt
@@ -16,7 +17,11 @@ from pytestqt.qtbot import QtBot
 from app.core.money import Money
 from app.core.payments import PaymentPipeline
 from app.core.payments.fixtures import build_payment_history, reference, sale_minor
+from app.core.queries.payments import PaymentSearchTotals, payment_search_totals
+from app.core.storage.engine import session_scope
+from app.core.storage.models import Payment
 from app.gui.context import AppContext
+from app.gui.payments import search as search_module
 from app.gui.payments.search import PaymentSearchView, period_range
 from tests.gui.conftest import wait_for_background_tasks
 from tests.gui.payments_support import PaymentWorld, build_world, pay
@@ -132,7 +137,8 @@ def test_period_choices_cover_whole_days() -> None:
 
 
 def test_a_long_history_is_listed_newest_first_and_rows_come_on_demand(
-    qtbot: QtBot, set_up_context: AppContext, qtmodeltester: object
+    qtbot: QtBot, set_up_context: AppContext, qtmodeltester: object,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # How fast this is at 100,000 payments is measured by benchmarks/payments_benchmark.py.
     total = 2_000
@@ -158,6 +164,32 @@ def test_a_long_history_is_listed_newest_first_and_rows_come_on_demand(
     first = view.model.row_at(0)
     assert first is not None and first.sale_amount is not None
     assert first.sale_amount.minor == max(sale_minor(n) for n in range(1, total + 1))
+
+    # A new order adds up to the same: the totals are not added up again...
+    counted: list[object] = []
+
+    def counting(*args: Any) -> PaymentSearchTotals:
+        counted.append(args)
+        return payment_search_totals(*args)
+
+    monkeypatch.setattr(search_module, "payment_search_totals", counting)
+    view._on_header_clicked(sale_amount)  # smallest first
+    wait_for_background_tasks(qtbot)
+    assert counted == [] and view.count_label.text().startswith(f"{total:,} sales, ")
+    # ...unless payments changed, or the reused count no longer fits the rows listed.
+    view.refresh_payments([])
+    wait_for_background_tasks(qtbot)
+    assert len(counted) == 1
+    with session_scope(set_up_context.engine) as session:
+        session.add(Payment(reference="PD-ANOTHER-SEAT", idempotency_key="another-seat",
+                            organization_id=1, currency="USD", amount_minor=100,
+                            surcharge_minor=0, total_minor=100, gateway="stripe",
+                            state="succeeded", created_at=datetime.now(UTC),
+                            created_by="another seat"))
+    view._on_header_clicked(sale_amount)  # another seat's payment, no notice here
+    wait_for_background_tasks(qtbot)
+    assert len(counted) == 2 and view.model.rowCount() == total + 1 + history.refunds
+    assert view.count_label.text().startswith(f"{total + 1:,} sales, ")
 
     # The model follows Qt's rules (checked on a page of the rows).
     small = view.model

@@ -33,6 +33,8 @@ import functools
 import logging
 import unicodedata
 import weakref
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,6 +43,7 @@ from sqlalchemy import ColumnElement, Connection, Engine
 __all__ = [
     "NAME_COLLATION_SQLITE",
     "SearchCapabilities",
+    "bulk_maintained",
     "capabilities",
     "install",
     "is_hand_written",
@@ -61,7 +64,7 @@ TRIGRAM_MIN = 3
 #: PostgreSQL's trigram extension (a contrib module: some servers do not ship it).
 TRIGRAM_EXTENSION = "pg_trgm"
 
-_HAND_WRITTEN_PREFIXES = ("invoices_fts", "organizations_fts")
+_HAND_WRITTEN_PREFIXES = ("invoices_fts", "organizations_fts", "search_index_paused")
 _HAND_WRITTEN_INDEXES = frozenset(
     {"ix_invoices_search_trgm", "ix_organizations_name_trgm", "ix_organizations_name_sort"}
 )
@@ -98,11 +101,39 @@ def register_sqlite_functions(dbapi_connection: Any) -> None:
 
 # --- installing ---------------------------------------------------------------------------------
 
+@dataclass(frozen=True, slots=True)
+class _BulkStatements:
+    """A trigram table's entries for a list of ids (``IN`` and its parameters appended)."""
+
+    remove: str
+    add: str
+
+
+_SQLITE_BULK = {
+    "invoices": _BulkStatements(
+        remove="INSERT INTO invoices_fts(invoices_fts, rowid, search_key) "
+               "SELECT 'delete', id, search_key FROM invoices WHERE id IN ",
+        add="INSERT INTO invoices_fts(rowid, search_key) "
+            "SELECT id, search_key FROM invoices WHERE id IN ",
+    ),
+    "organizations": _BulkStatements(
+        remove="INSERT INTO organizations_fts(organizations_fts, rowid, name) "
+               "SELECT 'delete', id, name FROM organizations WHERE id IN ",
+        add="INSERT INTO organizations_fts(rowid, name) "
+            "SELECT id, name FROM organizations WHERE id IN ",
+    ),
+}
+
 _SQLITE_STATEMENTS = [
+    # While this table has a row, the insert and update triggers below do nothing: the
+    # writer that put it there (in its own, uncommitted transaction, so no other connection
+    # ever sees it) maintains the index itself, a page at a time (``bulk_maintained``).
+    "CREATE TABLE search_index_paused (paused INTEGER PRIMARY KEY)",
     # Invoice and QuickBooks numbers (the stored, lower-cased ``search_key``).
     """CREATE VIRTUAL TABLE invoices_fts USING fts5(
            search_key, content='invoices', content_rowid='id', tokenize='trigram')""",
-    """CREATE TRIGGER invoices_fts_insert AFTER INSERT ON invoices BEGIN
+    """CREATE TRIGGER invoices_fts_insert AFTER INSERT ON invoices
+       WHEN NOT EXISTS (SELECT 1 FROM search_index_paused) BEGIN
            INSERT INTO invoices_fts(rowid, search_key) VALUES (new.id, new.search_key);
        END""",
     """CREATE TRIGGER invoices_fts_delete AFTER DELETE ON invoices BEGIN
@@ -110,7 +141,8 @@ _SQLITE_STATEMENTS = [
            VALUES ('delete', old.id, old.search_key);
        END""",
     """CREATE TRIGGER invoices_fts_update AFTER UPDATE OF invoice_number, qb_doc_number
-       ON invoices WHEN old.search_key IS NOT new.search_key BEGIN
+       ON invoices WHEN old.search_key IS NOT new.search_key
+       AND NOT EXISTS (SELECT 1 FROM search_index_paused) BEGIN
            INSERT INTO invoices_fts(invoices_fts, rowid, search_key)
            VALUES ('delete', old.id, old.search_key);
            INSERT INTO invoices_fts(rowid, search_key) VALUES (new.id, new.search_key);
@@ -118,7 +150,8 @@ _SQLITE_STATEMENTS = [
     # Organization names.
     """CREATE VIRTUAL TABLE organizations_fts USING fts5(
            name, content='organizations', content_rowid='id', tokenize='trigram')""",
-    """CREATE TRIGGER organizations_fts_insert AFTER INSERT ON organizations BEGIN
+    """CREATE TRIGGER organizations_fts_insert AFTER INSERT ON organizations
+       WHEN NOT EXISTS (SELECT 1 FROM search_index_paused) BEGIN
            INSERT INTO organizations_fts(rowid, name) VALUES (new.id, new.name);
        END""",
     """CREATE TRIGGER organizations_fts_delete AFTER DELETE ON organizations BEGIN
@@ -126,7 +159,7 @@ _SQLITE_STATEMENTS = [
            VALUES ('delete', old.id, old.name);
        END""",
     """CREATE TRIGGER organizations_fts_update AFTER UPDATE OF name ON organizations
-       WHEN old.name IS NOT new.name BEGIN
+       WHEN old.name IS NOT new.name AND NOT EXISTS (SELECT 1 FROM search_index_paused) BEGIN
            INSERT INTO organizations_fts(organizations_fts, rowid, name)
            VALUES ('delete', old.id, old.name);
            INSERT INTO organizations_fts(rowid, name) VALUES (new.id, new.name);
@@ -228,6 +261,9 @@ class SearchCapabilities:
     sqlite_fts: bool
     #: The collation to sort names by, or None for the database's own order.
     name_collation: str | None
+    #: SQLite: the trigram tables' triggers can be paused for a bulk write
+    #: (``bulk_maintained``; databases made before it cannot).
+    sqlite_fts_pausable: bool = False
 
 
 _CAPABILITIES: weakref.WeakKeyDictionary[Engine, SearchCapabilities] = (
@@ -246,11 +282,14 @@ def capabilities(connection: Connection) -> SearchCapabilities:
             row[0]
             for row in connection.exec_driver_sql(
                 "SELECT name FROM sqlite_master WHERE name IN "
-                "('invoices_fts', 'organizations_fts', 'ix_organizations_name_sort')"
+                "('invoices_fts', 'organizations_fts', 'ix_organizations_name_sort', "
+                "'search_index_paused')"
             )
         }
+        fts = {"invoices_fts", "organizations_fts"} <= names
         found = SearchCapabilities(
-            sqlite_fts={"invoices_fts", "organizations_fts"} <= names,
+            sqlite_fts=fts,
+            sqlite_fts_pausable=fts and "search_index_paused" in names,
             name_collation=NAME_COLLATION_SQLITE if "ix_organizations_name_sort" in names else None,
         )
     elif connection.dialect.name == "postgresql":
@@ -262,6 +301,43 @@ def capabilities(connection: Connection) -> SearchCapabilities:
         found = SearchCapabilities(sqlite_fts=False, name_collation=None)
     _CAPABILITIES[engine] = found
     return found
+
+
+#: Ids per statement when rewriting a page's index entries (well under SQLite's limit on
+#: bound parameters).
+_IDS_PER_STATEMENT = 500
+
+
+@contextmanager
+def bulk_maintained(connection: Connection, table_name: str, ids: Sequence[int],
+                    existing: Sequence[int]) -> Iterator[None]:
+    """Inside the ``with``: insert or update (never delete) the rows ``ids`` of
+    ``table_name``, of which ``existing`` were already stored, with the search index kept by
+    two bulk statements instead of a trigger per row.
+
+    On SQLite with trigram tables, the stored rows' index entries are removed before (from
+    their values as stored now), the triggers are paused for the writes, and the entries of
+    every row then stored among ``ids`` (written, or left as it was when the database refused
+    the new values) are added after. If the body raises, the caller must roll the
+    transaction back (the pause and the removed entries go with it). Elsewhere (PostgreSQL's
+    indexes are the database's own; a table without a trigram table) it only runs the body.
+    """
+    statements = _SQLITE_BULK.get(table_name)
+    if (statements is None or not ids or connection.dialect.name != "sqlite"
+            or not capabilities(connection).sqlite_fts_pausable):
+        yield
+        return
+    _for_ids(connection, existing, statements.remove)
+    connection.exec_driver_sql("INSERT INTO search_index_paused (paused) VALUES (1)")
+    yield
+    connection.exec_driver_sql("DELETE FROM search_index_paused")
+    _for_ids(connection, ids, statements.add)
+
+
+def _for_ids(connection: Connection, ids: Sequence[int], sql: str) -> None:
+    for start in range(0, len(ids), _IDS_PER_STATEMENT):
+        chunk = tuple(ids[start : start + _IDS_PER_STATEMENT])
+        connection.exec_driver_sql(sql + "(" + ",".join("?" * len(chunk)) + ")", chunk)
 
 
 def sorted_by_name(connection: Connection, column: Any) -> ColumnElement[Any]:

@@ -40,6 +40,7 @@ from sqlalchemy.orm import Session
 
 from app.core.clock import utcnow
 from app.core.invoice_state import recompute_invoices
+from app.core.storage import search
 from app.core.storage.models import (
     Invoice,
     Organization,
@@ -351,7 +352,9 @@ class Writer:
                 continue
             chosen.append(index)
         if chosen:
-            refused = self._upsert_chosen(connection, batch, table, chosen, naive_now)
+            with search.bulk_maintained(connection, spec.table_name,
+                                        [batch.rows[i]["id"] for i in chosen], updated):
+                refused = self._upsert_chosen(connection, batch, table, chosen, naive_now)
             if refused:
                 inserted = [i for i in inserted if i not in refused]
                 updated = [i for i in updated if i not in refused]

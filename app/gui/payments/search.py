@@ -21,7 +21,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, timedelta
 from functools import partial
-from operator import itemgetter
 from pathlib import Path
 
 from PySide6.QtCore import QDate, QModelIndex, Qt, QTimer, Slot
@@ -57,7 +56,11 @@ from app.core.payments import (
     payment_search_rows,
 )
 from app.core.queries.organizations import organizations_with_payments
-from app.core.queries.payments import PaymentSearchTotals, payment_search_totals
+from app.core.queries.payments import (
+    PaymentSearchTotals,
+    is_refund_key,
+    payment_search_totals,
+)
 from app.gui.context import AppContext
 from app.gui.invoices.formatting import date_edit_format, money_text
 from app.gui.payments.common import (
@@ -222,10 +225,13 @@ def search_columns(locale: str) -> list[Column[PaymentSearchRow]]:
 
 
 def _search_listing(engine: Engine, criteria: PaymentSearchCriteria, sort: SearchSort,
-                    descending: bool) -> Listing[SearchKey]:
-    """The rows' keys and what they add up to, both from the database. Runs in a worker."""
+                    descending: bool, totals: PaymentSearchTotals | None = None
+                    ) -> Listing[SearchKey]:
+    """The rows' keys and what they add up to, both from the database (``totals`` when the
+    caller already has them for these criteria: a new order adds up to the same). Runs in a
+    worker."""
     keys = payment_search_ids(engine, criteria, sort=sort, descending=descending)
-    return Listing(keys, payment_search_totals(engine, criteria))
+    return Listing(keys, totals or payment_search_totals(engine, criteria))
 
 
 def _fetch(engine: Engine, keys: Sequence[SearchKey]) -> dict[SearchKey, PaymentSearchRow]:
@@ -244,6 +250,11 @@ class PaymentSearchView(PaymentListView):
         self.sort = SearchSort.DATE
         self.descending = True
         self.last_criteria = PaymentSearchCriteria()
+        #: The totals last shown and the criteria they were added up for: a change of order
+        #: reuses them; anything that changed payments forgets them.
+        self._totals: tuple[PaymentSearchCriteria, PaymentSearchTotals] | None = None
+        self._reordering = False
+        self._reused: PaymentSearchTotals | None = None
         engine = context.engine
         self.model: LazyTableModel[SearchKey, PaymentSearchRow] = LazyTableModel(
             search_columns(self.money_locale),
@@ -510,6 +521,10 @@ class PaymentSearchView(PaymentListView):
     def reload(self) -> None:
         self._timer.stop()
         self.last_criteria = self.criteria()
+        known = self._totals
+        reuse = (known[1] if self._reordering and known is not None
+                 and known[0] == self.last_criteria else None)
+        self._reused = reuse
         self.model.load(
             partial(
                 _search_listing,
@@ -517,18 +532,36 @@ class PaymentSearchView(PaymentListView):
                 self.last_criteria,
                 self.sort,
                 self.descending,
+                reuse,
             )
         )
 
+    @Slot(int)
+    def _on_header_clicked(self, section: int) -> None:
+        self._reordering = True
+        try:
+            super()._on_header_clicked(section)
+        finally:
+            self._reordering = False
+
+    def refresh_payments(self, payment_ids: list[int]) -> None:
+        self._totals = None  # what changed may change them
+        super().refresh_payments(payment_ids)
+
     @Slot(object)
     def _on_keys(self, info: object) -> None:
-        keys = self.model.ids()
+        shown = self.model.rowCount()
         if isinstance(info, PaymentSearchTotals):
+            if info is self._reused and info.sales + info.refunds != shown:
+                # Payments changed since they were added up (another seat): add up again.
+                self._totals = self._reused = None
+                self.reload()
+                return
+            self._totals = (self.last_criteria, info)
             sales, refunds = info.sales, info.refunds
         else:
-            # Counted in C: a Python loop over 100,000 keys would hold up every reload.
-            sales = list(map(itemgetter(0), keys)).count("sale")
-            refunds = len(keys) - sales
+            sales = sum(1 for key in self.model.ids() if not is_refund_key(key))
+            refunds = shown - sales
         text = (f"{sales:,} {'sale' if sales == 1 else 'sales'}, "
                 f"{refunds:,} {'refund' if refunds == 1 else 'refunds'}")
         if isinstance(info, PaymentSearchTotals):
@@ -537,8 +570,8 @@ class PaymentSearchView(PaymentListView):
                      f"    Refunded {money_text(info.refund_minor, currency, locale)}"
                      f"    Net {money_text(info.net_minor, currency, locale)}")
         self.count_label.setText(text)
-        self.export_button.setEnabled(bool(keys))
-        if keys:
+        self.export_button.setEnabled(bool(shown))
+        if shown:
             self.stack.setCurrentWidget(self.table)
         else:
             if self._filtered():

@@ -375,12 +375,13 @@ class TransactionsView(PaymentListView):
     @Slot(object)
     def _on_ids(self, _info: object) -> None:
         selected = self._selected_before
-        ids = self.model.ids()
+        shown = self.model.rowCount()
         if self.filter is TransactionFilter.ALL and not self.search_text:
-            self._total_known = len(ids)
-        if ids:
+            self._total_known = shown
+        if shown:
             self.stack.setCurrentWidget(self.table)
-            for row, payment_id in enumerate(ids):
+            # Only when something was selected: copying a million ids is not free.
+            for row, payment_id in enumerate(self.model.ids() if selected else ()):
                 if payment_id in selected:
                     self.table.selectRow(row)
         else:

@@ -30,6 +30,7 @@ which run on pool threads and must touch neither widgets nor models.
 from __future__ import annotations
 
 import logging
+from array import array
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
@@ -153,13 +154,14 @@ class Column(Generic[RowT]):
 class Listing(Generic[KeyT]):
     """What a loader returns when it has more to say than the keys (e.g. totals)."""
 
-    ids: list[KeyT]
+    #: A list, or an ``array`` for a million integer keys (kept as given, not copied).
+    ids: Sequence[KeyT]
     info: Any = None
 
 
 @dataclass(frozen=True)
 class _Loaded(Generic[KeyT, RowT]):
-    ids: list[KeyT]
+    ids: Sequence[KeyT]
     info: Any
     rows: dict[KeyT, RowT]
 
@@ -172,8 +174,14 @@ class _Request(Generic[KeyT]):
     prefetch_row: int
 
 
+def _own(ids: Sequence[KeyT]) -> Sequence[KeyT]:
+    """The loader's ids as the model keeps them: a list or an ``array`` as it is (the
+    loader made it for the model), anything else copied into a list."""
+    return ids if isinstance(ids, list | array) else list(ids)
+
+
 class LazyTableModel(QAbstractTableModel, Generic[KeyT, RowT]):
-    """Rows by key (an invoice id, or a ``("refund", id)`` pair), fetched by
+    """Rows by key (an invoice id, or a Payment Search key), fetched by
     ``fetch_rows(keys) -> {key: row}`` on a pool thread."""
 
     #: The role that returns the row's key.
@@ -206,7 +214,7 @@ class LazyTableModel(QAbstractTableModel, Generic[KeyT, RowT]):
         self._unpack = unpack
         self._page_size = page_size
         self._task_name = task_name
-        self._ids: list[KeyT] = []
+        self._ids: Sequence[KeyT] = []
         self._row_of: dict[KeyT, int] | None = None
         self._rows: dict[KeyT, Any] = {}  # key -> pack(row)
         self._cells: dict[KeyT, tuple[tuple[str | None, ...], ...]] = {}
@@ -328,10 +336,11 @@ class LazyTableModel(QAbstractTableModel, Generic[KeyT, RowT]):
 
         def work() -> _Loaded[KeyT, RowT]:  # runs on a pool thread
             answer = request.loader()
+            ids: Sequence[KeyT]
             if isinstance(answer, Listing):
-                ids, info = list(answer.ids), answer.info
+                ids, info = _own(answer.ids), answer.info
             else:
-                ids, info = list(answer), None
+                ids, info = _own(answer), None
             start = max(0, request.prefetch_row // page_size * page_size)
             wanted = list(ids[start : start + page_size])
             if refresh_keys:
@@ -387,7 +396,7 @@ class LazyTableModel(QAbstractTableModel, Generic[KeyT, RowT]):
         """Replace the id list with one already at hand (a model reset)."""
         self._replace_ids(list(ids), {})
 
-    def _replace_ids(self, ids: list[KeyT], rows: Mapping[KeyT, RowT]) -> None:
+    def _replace_ids(self, ids: Sequence[KeyT], rows: Mapping[KeyT, RowT]) -> None:
         self.beginResetModel()
         self._ids = ids
         self._row_of = None

@@ -25,7 +25,14 @@ from app.core.payments import (
 )
 from app.core.payments import fixtures as history_fixture
 from app.core.payments.fixtures import build_payment_history
-from app.core.queries.payments import PaymentSearchTotals, payment_search_totals
+from app.core.queries.payments import (
+    SALE_TAKEN_STATES,
+    PaymentSearchTotals,
+    is_refund_key,
+    payment_search_totals,
+    refund_key,
+    sale_key,
+)
 from app.core.storage.engine import session_scope
 from app.core.storage.models import (
     Contact,
@@ -90,14 +97,14 @@ def _small_ledger(engine: Engine) -> None:
 
 def test_payment_search_columns_mirror_autotask(engine: Engine) -> None:
     _small_ledger(engine)
-    keys = payment_search_ids(engine, PaymentSearchCriteria())
-    assert keys == [("refund", 1), ("sale", 3), ("sale", 2), ("sale", 1)]  # newest first
+    keys = list(payment_search_ids(engine, PaymentSearchCriteria()))
+    assert keys == [refund_key(1), sale_key(3), sale_key(2), sale_key(1)]  # newest first
     rows = {row.key: row for row in payment_search_rows(engine, keys)}
 
     def usd(minor: int) -> Money:
         return Money(minor, "USD")
 
-    sale = rows[("sale", 1)]
+    sale = rows[sale_key(1)]
     assert sale.type is SearchType.SALE and sale.type.label == "Sale"
     assert sale.sale_amount == usd(30_000) and sale.payment_amount == usd(30_000)
     assert sale.applied_amount == usd(10_000)  # invoice 1001 was voided
@@ -105,16 +112,16 @@ def test_payment_search_columns_mirror_autotask(engine: Engine) -> None:
     assert sale.refund_amount == usd(5_000)
     assert sale.transaction_id == "ch_A1" and sale.contact == "Dana Reyes"
     assert sale.method == "Visa •••• 4242" and sale.organization_name == "Acme Dental"
-    refund = rows[("refund", 1)]
+    refund = rows[refund_key(1)]
     assert refund.type.label == "Refund" and refund.refund_amount == usd(5_000)
     assert refund.sale_amount is None and refund.transaction_id == "re_1"
     # Test-mode payments (and their refunds) are marked; a live one is not.
-    assert sale.test_mode and refund.test_mode and not rows[("sale", 2)].test_mode
-    declined = rows[("sale", 3)]
+    assert sale.test_mode and refund.test_mode and not rows[sale_key(2)].test_mode
+    declined = rows[sale_key(3)]
     assert declined.applied_amount == usd(0) and declined.status_label == "Declined"
     # A declined attempt took no money: a Sale Amount of zero, beside what was attempted.
     assert declined.sale_amount == usd(0) and declined.payment_amount == usd(7_000)
-    assert rows[("sale", 2)].sale_amount == usd(5_000)  # a processing debit was taken
+    assert rows[sale_key(2)].sale_amount == usd(5_000)  # a processing debit was taken
 
 
 def test_payment_search_totals_add_up_what_is_listed(engine: Engine) -> None:
@@ -133,19 +140,19 @@ def test_payment_search_totals_add_up_what_is_listed(engine: Engine) -> None:
 def test_payment_search_filters(engine: Engine) -> None:
     _small_ledger(engine)
 
-    def keys(**criteria: Any) -> list[tuple[str, int]]:
-        return payment_search_ids(engine, PaymentSearchCriteria(**criteria))
+    def keys(**criteria: Any) -> list[int]:
+        return list(payment_search_ids(engine, PaymentSearchCriteria(**criteria)))
 
-    assert keys(organization_id=2) == [("sale", 2)]
-    assert keys(type=SearchType.REFUND) == [("refund", 1)]
-    assert keys(type=SearchType.SALE, status="succeeded") == [("sale", 1)]
-    assert keys(invoice_number="1002") == [("refund", 1), ("sale", 3), ("sale", 1)]
-    assert keys(transaction_id="ch_b2") == [("sale", 2)]
+    assert keys(organization_id=2) == [sale_key(2)]
+    assert keys(type=SearchType.REFUND) == [refund_key(1)]
+    assert keys(type=SearchType.SALE, status="succeeded") == [sale_key(1)]
+    assert keys(invoice_number="1002") == [refund_key(1), sale_key(3), sale_key(1)]
+    assert keys(transaction_id="ch_b2") == [sale_key(2)]
     assert keys(date_from=date(2026, 3, 2), date_to=date(2026, 3, 3)) == [
-        ("sale", 3), ("sale", 2)]
+        sale_key(3), sale_key(2)]
     # By amount, as shown: the declined attempt has no Sale Amount, so it sorts as zero.
-    assert payment_search_ids(engine, PaymentSearchCriteria(), sort=SearchSort.AMOUNT,
-                              descending=False)[:2] == [("sale", 3), ("refund", 1)]
+    assert list(payment_search_ids(engine, PaymentSearchCriteria(), sort=SearchSort.AMOUNT,
+                                   descending=False)[:2]) == [sale_key(3), refund_key(1)]
 
 
 def test_csv_export(engine: Engine) -> None:
@@ -162,10 +169,10 @@ def test_csv_export(engine: Engine) -> None:
 
 def test_transactions_filters_and_rows(engine: Engine) -> None:
     _small_ledger(engine)
-    assert transaction_ids(engine) == [3, 2, 1]
-    assert transaction_ids(engine, organization_id=1) == [3, 1]
-    assert transaction_ids(engine, filter=TransactionFilter.PENDING) == [2]
-    assert transaction_ids(engine, filter=TransactionFilter.FAILING_TO_POST) == [1]
+    assert list(transaction_ids(engine)) == [3, 2, 1]
+    assert list(transaction_ids(engine, organization_id=1)) == [3, 1]
+    assert list(transaction_ids(engine, filter=TransactionFilter.PENDING)) == [2]
+    assert list(transaction_ids(engine, filter=TransactionFilter.FAILING_TO_POST)) == [1]
     row = transaction_rows(engine, [1])[0]
     assert row.invoice_numbers == ("1001", "1002")
     assert row.posting_status.label == "Failing to post"
@@ -235,17 +242,17 @@ def test_search_and_transactions_over_a_long_history(engine: Engine) -> None:
 
     one_org = payment_search_ids(engine, PaymentSearchCriteria(organization_id=17))
     expected = [n for n in range(total, 0, -1) if history_fixture.organization_of(n, orgs) == 17]
-    assert [key for key in one_org if key[0] == "sale"] == [
-        ("sale", payment_id(engine, n)) for n in expected]
+    assert [key for key in one_org if not is_refund_key(key)] == [
+        sale_key(payment_id(engine, n)) for n in expected]
     assert len(one_org) == len(expected) + len(set(expected) & set(refunded))
 
     n = 1_500
     by_invoice = payment_search_ids(
         engine, PaymentSearchCriteria(invoice_number=history_fixture.invoice_number(n)))
-    assert by_invoice == [("sale", payment_id(engine, n))]
+    assert list(by_invoice) == [sale_key(payment_id(engine, n))]
     by_txn = payment_search_ids(
         engine, PaymentSearchCriteria(transaction_id=history_fixture.transaction_id(n).upper()))
-    assert by_txn == [("sale", payment_id(engine, n))]
+    assert list(by_txn) == [sale_key(payment_id(engine, n))]
 
     by_amount = payment_search_ids(engine, PaymentSearchCriteria(type=SearchType.SALE),
                                    sort=SearchSort.AMOUNT)
@@ -259,7 +266,7 @@ def test_search_and_transactions_over_a_long_history(engine: Engine) -> None:
     assert txn_ids[-1] == payment_id(engine, 1)
     assert [r.reference for r in transaction_rows(engine, txn_ids[:3])] == [
         history_fixture.reference(m) for m in (total, total - 1, total - 2)]
-    assert transaction_ids(engine, text=history_fixture.transaction_id(n)) == [
+    assert list(transaction_ids(engine, text=history_fixture.transaction_id(n))) == [
         payment_id(engine, n)]
 
 
@@ -269,3 +276,23 @@ def payment_id(engine: Engine, n: int) -> int:
             Payment.reference == history_fixture.reference(n)))
     assert found is not None
     return int(found)
+
+
+def test_the_stored_sale_amount_follows_the_taken_states(engine: Engine) -> None:
+    """``payments.sale_amount_minor`` (computed by the database, sorted by its index) is the
+    Sale Amount Payment Search shows: the total in a state whose money was taken, else 0."""
+    with session_scope(engine) as s:
+        for n, state in enumerate(PaymentState, start=1):
+            s.add(Payment(id=n, reference=f"PD-T{n}", idempotency_key=f"t{n}",
+                          organization_id=1, currency="USD", amount_minor=1_000 * n,
+                          surcharge_minor=0, total_minor=1_000 * n, gateway="stripe",
+                          state=state.value, created_at=T0, created_by="test"))
+    with session_scope(engine) as s:
+        stored = dict(s.execute(select(Payment.state, Payment.sale_amount_minor)).all())
+    taken = set(SALE_TAKEN_STATES)
+    for n, state in enumerate(PaymentState, start=1):
+        assert stored[state.value] == (1_000 * n if state.value in taken else 0), state
+    by_amount = list(payment_search_ids(engine, PaymentSearchCriteria(), sort=SearchSort.AMOUNT))
+    rows = payment_search_rows(engine, by_amount)
+    shown = [row.sale_amount.minor if row.sale_amount else 0 for row in rows]
+    assert shown == sorted(shown, reverse=True)

@@ -29,19 +29,19 @@ def test_payment_searches_take_the_text_literally(engine: Engine) -> None:
     everyone = transaction_ids(engine)
     assert len(everyone) == 40
     # As wildcards these would match every payment ("PD-0…", "ch_0…").
-    assert transaction_ids(engine, text="%") == []
-    assert transaction_ids(engine, text="D_0") == []
-    assert transaction_ids(engine, text="ch%0") == []
+    assert list(transaction_ids(engine, text="%")) == []
+    assert list(transaction_ids(engine, text="D_0")) == []
+    assert list(transaction_ids(engine, text="ch%0")) == []
     assert len(transaction_ids(engine, text="ch_")) == 40  # the underscore itself
     one = transaction_ids(engine, text=reference(7))
     assert len(one) == 1
     assert transaction_ids(engine, text=reference(7).replace("-", "-\x00")) == one
     for text in ("%", "D_0", "h%0"):
-        assert payment_search_ids(engine, PaymentSearchCriteria(transaction_id=text)) == []
+        assert not payment_search_ids(engine, PaymentSearchCriteria(transaction_id=text))
     found = payment_search_ids(engine, PaymentSearchCriteria(
         transaction_id="\x00" + transaction_id(7)))
-    assert found and all(key[0] in ("sale", "refund") for key in found)
-    assert payment_search_ids(engine, PaymentSearchCriteria(invoice_number="1\x00")) == []
+    assert found == one  # the sale (a payment's key is its id)
+    assert not payment_search_ids(engine, PaymentSearchCriteria(invoice_number="1\x00"))
 
 
 def test_invoice_and_organization_searches_take_the_text_literally(engine: Engine) -> None:

@@ -52,7 +52,7 @@ def test_a_failing_server_is_retried_later(world: PayWorld) -> None:
     assert posting.state == "pending" and posting.attempts == 1 and posting.last_error
     assert posting.next_attempt_at is not None
     assert posting.next_attempt_at - utcnow() > timedelta(seconds=20)
-    assert transaction_ids(world.engine, filter=TransactionFilter.FAILING_TO_POST) == [
+    assert list(transaction_ids(world.engine, filter=TransactionFilter.FAILING_TO_POST)) == [
         outcome.payment_id]
     assert world.outbox.deliver_due().delivered == 0  # not due yet
 
@@ -60,7 +60,7 @@ def test_a_failing_server_is_retried_later(world: PayWorld) -> None:
 
     assert later.delivered == 1
     assert len(world.notes_for(f"Payment {outcome.reference}")) == 1
-    assert transaction_ids(world.engine, filter=TransactionFilter.FAILING_TO_POST) == []
+    assert list(transaction_ids(world.engine, filter=TransactionFilter.FAILING_TO_POST)) == []
     row = transaction_rows(world.engine, [outcome.payment_id])[0]
     assert row.posting_status is PostingStatus.POSTED
 

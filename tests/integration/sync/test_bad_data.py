@@ -176,6 +176,12 @@ def test_a_value_only_the_database_refuses_is_quarantined_not_fatal(
     with session_scope(engine) as s:
         stored = set(s.scalars(select(Invoice.id)))
     assert stored == set(invoices) - {invoices[8]}
+    if engine.dialect.name == "sqlite":
+        # The page written row by row after the refusal left the search index whole (FTS5
+        # checks it against the invoices themselves).
+        with engine.begin() as connection:
+            connection.exec_driver_sql(
+                "INSERT INTO invoices_fts(invoices_fts, rank) VALUES ('integrity-check', 1)")
 
 
 def test_four_decimal_line_prices_are_stored_and_shown_exactly(

@@ -1,23 +1,28 @@
-"""Invoice History's search indexes and name order stay right through the sync's upserts,
-on SQLite (FTS5 trigram tables kept by triggers) and PostgreSQL (pg_trgm, ICU collation)."""
+"""Invoice History's search indexes and name order stay right through the sync's upserts
+and every other writer, on SQLite (FTS5 trigram tables: the sync maintains them a page at
+a time with its triggers paused, everyone else through the triggers) and PostgreSQL
+(pg_trgm, ICU collation)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy.orm import Session
 
 from app.core.queries.invoices import InvoiceColumn, InvoiceQuery, invoice_ids, invoice_listing
 from app.core.queries.organizations import OrganizationColumn, OrganizationQuery, organization_ids
-from app.core.storage.models import Invoice
+from app.core.quickbooks.books import InvoiceRecord, match_by_hand, upsert_invoices
+from app.core.storage.models import Invoice, Organization
 from app.core.storage.search import capabilities
 from app.core.sync import RunStatus
 from app.sandbox.autotask.server import AutotaskSandbox
 from tests.integration.sync.support import client_for, prepare, small_sandbox, sync
 
 TODAY = date(2026, 11, 20)
+NOW = datetime(2026, 11, 20, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -39,6 +44,20 @@ def _search(engine: Engine, text: str, *, show_paid: bool = True) -> list[int]:
         return ids
 
 
+def _index_is_whole(engine: Engine) -> None:
+    """SQLite: each trigram table holds exactly its rows' current text (FTS5's own check of
+    an external-content table against the table), and no pause outlived its writer."""
+    if engine.dialect.name != "sqlite":
+        return
+    with engine.begin() as connection:
+        connection.exec_driver_sql(
+            "INSERT INTO invoices_fts(invoices_fts, rank) VALUES ('integrity-check', 1)")
+        connection.exec_driver_sql(
+            "INSERT INTO organizations_fts(organizations_fts, rank) VALUES ('integrity-check', 1)")
+        assert connection.exec_driver_sql(
+            "SELECT count(*) FROM search_index_paused").scalar_one() == 0
+
+
 def _invoices_of(engine: Engine, organization_id: int) -> list[int]:
     with engine.connect() as connection:
         return sorted(connection.execute(
@@ -54,6 +73,8 @@ def test_search_finds_a_renamed_organization_after_a_sync(
     with engine.connect() as connection:
         if engine.dialect.name == "sqlite":
             assert capabilities(connection).sqlite_fts, "the trigram tables were not created"
+            assert capabilities(connection).sqlite_fts_pausable
+    _index_is_whole(engine)
     company = next(c for c in sandbox.records("Companies") if _invoices_of(engine, c["id"]))
     owned = _invoices_of(engine, company["id"])
     old_name = company["companyName"]
@@ -68,6 +89,7 @@ def test_search_finds_a_renamed_organization_after_a_sync(
     # A middle part of the new name (trigram index), any case, finds every invoice of it.
     assert sorted(_search(engine, "QUIXOTIC wid")) == owned_now
     assert sorted(_search(engine, "wöl")) == owned_now
+    _index_is_whole(engine)
     # The old name no longer finds them (its index entries went with the rename).
     assert not set(_search(engine, old_name)) & set(owned_now)
     # An invoice whose number changed (Autotask has no change date for invoices: a full
@@ -79,6 +101,7 @@ def test_search_finds_a_renamed_organization_after_a_sync(
     assert sync(engine, client, full=True).status is RunStatus.SUCCEEDED
     assert _search(engine, "77-renum") == [owned[0]]
     assert old_number is not None and owned[0] not in _search(engine, old_number)
+    _index_is_whole(engine)
     # Short terms are scanned, and agree with the index.
     assert owned[0] in _search(engine, "qx")
 
@@ -115,3 +138,55 @@ def test_accented_names_sort_as_people_expect(engine: Engine,
         if name and (not seen or seen[-1] != name):
             seen.append(name)
     assert seen == ["Åsa Design", "Bäckerei Müller", "Bright Path Consulting"]
+
+
+def test_search_follows_writers_other_than_the_sync(
+    engine: Engine, sandbox: AutotaskSandbox
+) -> None:
+    """QuickBooks matching, a renamed or added row written by any other code (fixtures,
+    repairs) and deletions keep the index right through the triggers — also after the sync
+    wrote the same rows with its triggers paused."""
+    prepare(engine)
+    client = client_for(sandbox)
+    assert sync(engine, client).status is RunStatus.SUCCEEDED
+    company = next(c for c in sandbox.records("Companies") if _invoices_of(engine, c["id"]))
+    first, second, *_ = _invoices_of(engine, company["id"])
+
+    # QuickBooks matching writes the QuickBooks number onto the invoice.
+    with Session(engine) as session, session.begin():
+        upsert_invoices(session, "qbo", [InvoiceRecord(
+            remote_id="9001", doc_number="QB-ZEBRA-4417", customer_id="1",
+            customer_name=company["companyName"], txn_date=None, due_date=None,
+            total_minor=9000, balance_minor=9000, currency="USD")], now=NOW)
+    match_by_hand(engine, "qbo", first, "9001", actor="test")
+    assert _search(engine, "zebra-44") == [first]
+    _index_is_whole(engine)
+
+    # Rows written and renamed outside the sync.
+    with engine.begin() as connection:
+        connection.execute(update(Organization).where(Organization.id == company["id"])
+                           .values(name="Ostfriesische Kaffeerösterei"))
+        connection.execute(update(Invoice).where(Invoice.id == second)
+                           .values(invoice_number="HAND-FIXED-8"))
+        connection.execute(insert(Organization).values(
+            id=990_001, name="Yodelling Yak Ltd", is_active=True,
+            synced_at=NOW))
+        connection.execute(insert(Invoice).values(
+            id=990_002, organization_id=990_001, invoice_number="YAK-1", total_minor=100,
+            synced_at=NOW))
+    assert sorted(_search(engine, "kaffeerö")) == _invoices_of(engine, company["id"])
+    assert _search(engine, "fixed-8") == [second]
+    assert _search(engine, "yodelling") == [990_002]
+    _index_is_whole(engine)
+    with engine.begin() as connection:
+        connection.execute(delete(Invoice).where(Invoice.id == 990_002))
+    assert not _search(engine, "yak-1")
+    _index_is_whole(engine)
+
+    # A full sync then rewrites those rows from Autotask (paused triggers, page rebuild):
+    # the hand-made names give way to Autotask's, the QuickBooks number stays.
+    assert sync(engine, client, full=True).status is RunStatus.SUCCEEDED
+    assert not _search(engine, "kaffeerö")
+    assert not _search(engine, "fixed-8")
+    assert _search(engine, "zebra-44") == [first]
+    _index_is_whole(engine)

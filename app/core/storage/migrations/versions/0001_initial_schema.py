@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-05 03:26:57.162704
+Create Date: 2026-12-05 03:47:19.714057
 """
 from alembic import op
 import sqlalchemy as sa
@@ -416,6 +416,7 @@ def upgrade() -> None:
     sa.Column('channel', sa.String(length=20), server_default='saved_method', nullable=False),
     sa.Column('hosted_session_id', sa.String(length=255), nullable=True),
     sa.Column('hosted_url', sa.Text(), nullable=True),
+    sa.Column('sale_amount_minor', sa.BigInteger(), sa.Computed("CASE WHEN state IN ('succeeded', 'processing', 'partially_refunded', 'refunded', 'voided') THEN total_minor ELSE 0 END", persisted=True), nullable=False),
     sa.CheckConstraint('amount_minor > 0', name=op.f('ck_payments_amount_positive')),
     sa.CheckConstraint('surcharge_minor >= 0', name=op.f('ck_payments_surcharge_not_negative')),
     sa.CheckConstraint('total_minor = amount_minor + surcharge_minor', name=op.f('ck_payments_total_adds_up')),
@@ -426,9 +427,10 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('payments', schema=None) as batch_op:
         batch_op.create_index('ix_payments_contact_id', ['contact_id'], unique=False)
-        batch_op.create_index('ix_payments_created_at', ['created_at', 'id'], unique=False)
+        batch_op.create_index('ix_payments_created_at', ['created_at', 'id', 'state'], unique=False)
         batch_op.create_index('ix_payments_gateway_transaction_id', ['gateway_transaction_id'], unique=False)
         batch_op.create_index('ix_payments_organization_id', ['organization_id', 'created_at'], unique=False)
+        batch_op.create_index('ix_payments_sale_amount', ['sale_amount_minor', 'id', 'state'], unique=False)
         batch_op.create_index('ix_payments_state', ['state'], unique=False)
 
     op.create_table('quarantined_records',
@@ -647,6 +649,7 @@ def downgrade() -> None:
     op.drop_table('quarantined_records')
     with op.batch_alter_table('payments', schema=None) as batch_op:
         batch_op.drop_index('ix_payments_state')
+        batch_op.drop_index('ix_payments_sale_amount')
         batch_op.drop_index('ix_payments_organization_id')
         batch_op.drop_index('ix_payments_gateway_transaction_id')
         batch_op.drop_index('ix_payments_created_at')
