@@ -193,7 +193,9 @@ def test_with_quickbooks_numbers_invoice_history_still_fits_the_default_window(
         s.execute(update(Invoice).values(qb_doc_number=Invoice.invoice_number))
     view = _history(ledger, qtbot)
     header = view.table.horizontalHeader()
-    assert not header.isSectionHidden(COLUMNS.index(InvoiceColumn.QB_NUMBER))
+    # The QuickBooks # column shows once the worker has found invoices that carry one.
+    qtbot.waitUntil(lambda: not header.isSectionHidden(COLUMNS.index(InvoiceColumn.QB_NUMBER)),
+                    timeout=5000)
     shown = [s for s in range(header.count()) if not header.isSectionHidden(s)]
     qtbot.waitUntil(lambda: sum(header.sectionSize(s) for s in shown)
                     <= view.table.viewport().width(), timeout=5000)
