@@ -35,6 +35,24 @@ def wait_for_background_tasks(qtbot: object, timeout_ms: int = 10_000) -> None:
 
 
 @pytest.fixture(autouse=True)
+def application_metrics_restored(qapp: object) -> Iterator[None]:
+    """A test that builds PayDesk's application (``create_application``, the screenshot
+    command) gives the whole process its style and font; put them back, so the tests that
+    follow lay tables out in the metrics they expect."""
+    from PySide6.QtGui import QFont
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance()
+    assert isinstance(app, QApplication)
+    style, font = app.style().name(), QFont(app.font())
+    yield
+    if app.font() != font:
+        app.setFont(font)
+    if app.style().name() != style:
+        app.setStyle(style)
+
+
+@pytest.fixture(autouse=True)
 def collect_garbage_on_the_main_thread() -> Iterator[None]:
     was_enabled = gc.isenabled()
     gc.disable()
