@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +20,7 @@ import keyring
 import pytest
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from app.core.config import Profile
 from app.core.storage.engine import open_database, sqlite_url
@@ -61,6 +63,23 @@ def _new_sqlite(template: Path, folder: Path) -> Engine:
     return open_database(sqlite_url(path))
 
 
+def drop_database(admin: Engine, name: str) -> None:
+    """Drop a test database. ``WITH (FORCE)`` may not end a server process of another role —
+    an autovacuum worker that started on the database, when the test role is not a superuser
+    ("must be a member of the role whose process is being terminated"): then try again once
+    that worker has finished, for 15 seconds at most."""
+    deadline = time.monotonic() + 15
+    while True:
+        try:
+            with admin.connect() as c:
+                c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            return
+        except (OperationalError, ProgrammingError):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.3)
+
+
 class _PostgresDatabases:
     """Creates one migrated template database, then a fresh copy of it for each test."""
 
@@ -85,8 +104,7 @@ class _PostgresDatabases:
         return open_database(url), url
 
     def drop(self, name: str) -> None:
-        with self.admin.connect() as c:
-            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        drop_database(self.admin, name)
 
     def close(self) -> None:
         self.drop(self.template)

@@ -9,9 +9,9 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import Engine, create_engine, inspect, text
+from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.exc import OperationalError
 
 from app.__main__ import main
 from app.cli.failures import EXIT_CANNOT_START
@@ -22,6 +22,7 @@ from app.core.storage.engine import (
     describe_database_failure,
     open_database,
 )
+from tests.conftest import drop_database
 
 pytestmark = pytest.mark.postgres
 
@@ -37,23 +38,8 @@ def empty_database(postgres_url: str) -> Iterator[str]:
     try:
         yield make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
     finally:
-        _drop(admin, name)
+        drop_database(admin, name)
         admin.dispose()
-
-
-def _drop(admin: Engine, name: str) -> None:
-    """Drop the test database. FORCE may not end a server process of another role (an
-    autovacuum worker that queued behind a test's lock, when the test role is not a
-    superuser): then wait for it to finish, a few seconds at most."""
-    for attempt in range(20):
-        try:
-            with admin.connect() as connection:
-                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            return
-        except (OperationalError, ProgrammingError):
-            if attempt == 19:
-                raise
-            time.sleep(0.5)
 
 
 def test_every_connection_carries_the_300_second_statement_timeout(empty_database: str) -> None:

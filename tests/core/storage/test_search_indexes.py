@@ -17,6 +17,7 @@ from app.core.queries.invoices import InvoiceQuery, invoice_listing
 from app.core.storage import search
 from app.core.storage.engine import open_database
 from app.core.storage.search import name_sort_key
+from tests.conftest import drop_database
 
 
 def test_names_sort_with_accents_set_aside() -> None:
@@ -66,6 +67,5 @@ def test_postgres_without_pg_trgm_still_opens_and_searches(
         finally:
             engine.dispose()
     finally:
-        with admin.connect() as c:
-            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        drop_database(admin, name)
         admin.dispose()
