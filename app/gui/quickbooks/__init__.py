@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 from app.core.quickbooks.books import SOURCE_ONLINE
 from app.core.quickbooks.review import QuickBooksState, quickbooks_state
 from app.gui.context import AppContext
+from app.gui.setup_opener import open_setup_then
 from app.gui.theme import set_themed_style
 from app.gui.widgets import EmptyState, Tone
 from app.gui.widgets.accessible import describe
@@ -39,26 +40,9 @@ __all__ = ["QuickBooksArea", "create_quickbooks_area", "open_setup_from"]
 
 
 def open_setup_from(widget: QWidget, page_key: str = "quickbooks") -> None:
-    """Open Setup from any widget inside the main window — on its QuickBooks page when the
-    steps before it are done (Reconnect, Connect QuickBooks), else from the start."""
-    from PySide6.QtWidgets import QWizard
-
-    from app.core.setup.steps import STEP_ORDER
-
-    window = widget.window()
-    opener = getattr(window, "open_setup", None)
-    if not callable(opener):
-        return
-    was_open = getattr(window, "wizard", None) is not None
-    opener()
-    wizard = getattr(window, "wizard", None)
-    if was_open or not isinstance(wizard, QWizard):
-        return
-    page_id = STEP_ORDER[page_key]
-    # What Setup still misses, as the window last read it in a worker (never read here).
-    if page_id in wizard.pageIds() and getattr(window, "setup_missing", None) == []:
-        wizard.setStartId(page_id)
-        wizard.restart()
+    """Open Setup on its QuickBooks page (Reconnect, Connect QuickBooks) when the steps
+    before it are done, else from the start (:func:`app.gui.setup_opener.open_setup_then`)."""
+    open_setup_then(widget, page_key=page_key)
 
 
 class QuickBooksArea(QWidget):

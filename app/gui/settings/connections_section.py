@@ -22,6 +22,7 @@ from app.core.setup.connection_checks import (
 from app.gui.context import AppContext
 from app.gui.invoices.formatting import datetime_text
 from app.gui.settings.page import SettingsPage
+from app.gui.setup_opener import open_setup_then
 from app.gui.theme import set_themed_style
 from app.gui.widgets.pill import StatusPill, Tone
 from app.gui.workers import WorkerFailure, run_task
@@ -128,12 +129,8 @@ class ConnectionRow(QFrame):
 
     @Slot()
     def reconnect(self) -> None:
-        from app.gui.quickbooks import open_setup_from
-
-        open_setup_from(self, self.key)
-        closed = getattr(self.window(), "setupClosed", None)
-        if closed is not None:  # show what Setup changed once it closes
-            closed.connect(self.section.reload, Qt.ConnectionType.UniqueConnection)
+        # At that step; show what Setup changed once it closes.
+        open_setup_then(self, self.section.reload, page_key=self.key)
 
 
 class ConnectionsSection(SettingsPage):
