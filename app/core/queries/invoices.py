@@ -316,7 +316,9 @@ def _like_pattern(term: str) -> str:
     return contains_pattern(term)
 
 
-def _search_condition(term: str, caps: SearchCapabilities) -> ColumnElement[bool]:
+def _search_condition(
+    term: str, caps: SearchCapabilities, invoices: Any = Invoice
+) -> ColumnElement[bool]:
     """Invoice number, QuickBooks number or organization name contains ``term`` (any case).
 
     A substring (``%term%``) can start anywhere, so no B-tree index can seek to it. Terms of
@@ -326,6 +328,7 @@ def _search_condition(term: str, caps: SearchCapabilities) -> ColumnElement[bool
     ``ix_invoices_organization_id``. Shorter terms (the first keystrokes) match a large part
     of the history anyway; they scan the narrow ``ix_invoices_search`` index (both numbers,
     lower-cased, with the organization, status, amounts and id) instead of the wide rows.
+    ``invoices``: where the invoices' columns are read (another selection of them).
     """
     # The key separates the two numbers with a tab; a term never spans them.
     term = term.replace("\t", " ")
@@ -336,7 +339,7 @@ def _search_condition(term: str, caps: SearchCapabilities) -> ColumnElement[bool
     if phrase is not None and caps.sqlite_fts:
         invoices_fts = table("invoices_fts", column("rowid"), column("invoices_fts"))
         organizations_fts = table("organizations_fts", column("rowid"), column("organizations_fts"))
-        return Invoice.id.in_(
+        return invoices.id.in_(
             union_all(
                 select(invoices_fts.c.rowid).where(invoices_fts.c.invoices_fts.op("MATCH")(phrase)),
                 select(by_organization.id).where(
@@ -353,7 +356,7 @@ def _search_condition(term: str, caps: SearchCapabilities) -> ColumnElement[bool
     )
     if phrase is not None:
         # PostgreSQL: each branch can use its pg_trgm index (a plain scan without it).
-        return Invoice.id.in_(
+        return invoices.id.in_(
             union_all(
                 select(by_number.id).where(by_number.search_key.like(pattern, escape="\\")),
                 select(by_organization.id).where(
@@ -362,8 +365,8 @@ def _search_condition(term: str, caps: SearchCapabilities) -> ColumnElement[bool
             )
         )
     return or_(
-        Invoice.search_key.like(pattern, escape="\\"),
-        Invoice.organization_id.in_(matching_organizations),
+        invoices.search_key.like(pattern, escape="\\"),
+        invoices.organization_id.in_(matching_organizations),
     )
 
 
@@ -594,14 +597,27 @@ def _first_matches_nearby(
     the page. When the listing has fewer than ``_NEARBY`` invoices at all, the matches
     found are the whole listing and come with their totals. One statement.
     """
-    nearby = (
+    ordered = (
         _ordered_ids(replace(query, search=""), today, caps)
+        .add_columns(Invoice.search_key, Invoice.organization_id)
         .limit(_NEARBY)
+        .subquery()
+    )
+    nearby = (
+        select(ordered.c.id, ordered.c.search_key, ordered.c.organization_id,
+               func.row_number().over().label("place"))
         .cte("nearby")
         .prefix_with("MATERIALIZED")
     )
     seen = select(func.count()).select_from(nearby).scalar_subquery()
-    matches = _ordered_ids(query, today, caps).where(Invoice.id.in_(select(nearby.c.id)))
+    # The search is tested on the few thousand nearby invoices as they were read (so no
+    # planner can turn it into a search of every invoice), and they keep their order.
+    near = aliased(Invoice, nearby)
+    matches = (
+        select(near.id)
+        .where(_search_condition(clean_search(query.search), caps, near))
+        .order_by(nearby.c.place)
+    )
     found = _page_rows(connection, [matches], size + 1, today, seen)
     if len(found) > size:
         return _page([row for row, _ in found], size, held_back)
