@@ -22,12 +22,13 @@ from sqlalchemy import select, update
 
 from app.core.invoice_state import InvoiceStatus, recompute_invoices
 from app.core.queries.fixtures import build_ledger
-from app.core.queries.invoices import InvoiceColumn, InvoiceQuery
-from app.core.storage.engine import session_scope
+from app.core.queries.invoices import InvoiceColumn, InvoiceQuery, invoice_ids, invoice_rows
+from app.core.storage.engine import read_connection, session_scope
 from app.core.storage.models import Invoice
 from app.gui.context import AppContext
 from app.gui.invoices import InvoicesArea
-from app.gui.invoices.history import InvoiceHistoryView
+from app.gui.invoices.formatting import local_today
+from app.gui.invoices.history import InvoiceHistoryView, _export_listing
 from app.gui.invoices.model import COLUMNS, InvoiceHistoryModel
 from app.gui.invoices.page import autotask_organization_url
 from app.gui.organizations import OrganizationListModel, OrganizationsArea
@@ -500,3 +501,21 @@ def test_the_invoice_page_shows_four_decimal_line_prices_exactly(
     total = page.facts["Total"].text()
     assert total.startswith("$") and len(total.split(".")[-1]) == 2  # cents, as billed
     assert "The lines add up to" in page.lines_footer.text()  # 37.0380 is not a cent amount
+
+
+def test_an_export_before_the_whole_order_is_known_writes_every_invoice(
+    ledger: AppContext, tmp_path: Path
+) -> None:
+    """Right after a new sort only the first page is known (the rest is being read): the
+    export then reads the whole listing itself, in the screen's order."""
+    query = InvoiceQuery(show_paid=True, sort=InvoiceColumn.TOTAL, descending=True)
+    target = tmp_path / "all.csv"
+    count = _export_listing(ledger.engine, None, query, [InvoiceColumn.NUMBER], "USD", target,
+                            today=local_today())
+    with target.open(encoding="utf-8-sig", newline="") as f:
+        numbers = [row[0] for row in list(csv.reader(f))[1:]]
+    with read_connection(ledger.engine) as connection:
+        ids = invoice_ids(connection, query, local_today())
+        rows = invoice_rows(connection, ids, local_today())
+    assert count == 1_200 == len(numbers)
+    assert numbers == [rows[i].invoice_number for i in ids]

@@ -339,7 +339,7 @@ def _search_condition(
     if phrase is not None and caps.sqlite_fts:
         invoices_fts = table("invoices_fts", column("rowid"), column("invoices_fts"))
         organizations_fts = table("organizations_fts", column("rowid"), column("organizations_fts"))
-        return invoices.id.in_(
+        in_matches: ColumnElement[bool] = invoices.id.in_(
             union_all(
                 select(invoices_fts.c.rowid).where(invoices_fts.c.invoices_fts.op("MATCH")(phrase)),
                 select(by_organization.id).where(
@@ -351,12 +351,13 @@ def _search_condition(
                 ),
             )
         )
+        return in_matches
     matching_organizations = select(Organization.id).where(
         func.lower(Organization.name).like(pattern, escape="\\")
     )
     if phrase is not None:
         # PostgreSQL: each branch can use its pg_trgm index (a plain scan without it).
-        return invoices.id.in_(
+        in_matches = invoices.id.in_(
             union_all(
                 select(by_number.id).where(by_number.search_key.like(pattern, escape="\\")),
                 select(by_organization.id).where(
@@ -364,6 +365,7 @@ def _search_condition(
                 ),
             )
         )
+        return in_matches
     return or_(
         invoices.search_key.like(pattern, escape="\\"),
         invoices.organization_id.in_(matching_organizations),

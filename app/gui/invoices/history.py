@@ -22,7 +22,8 @@ from __future__ import annotations
 import csv
 import io
 import logging
-from collections.abc import Iterable
+import threading
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
@@ -64,9 +65,10 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from sqlalchemy import Engine
 
 from app.core.invoice_state import InvoiceStatus
-from app.core.queries.export import ExportCancelled
+from app.core.queries.export import ExportCancelled, ExportProgress
 from app.core.queries.invoices import (
     InvoiceColumn,
     InvoiceQuery,
@@ -75,7 +77,9 @@ from app.core.queries.invoices import (
     any_quickbooks_numbers,
     export_invoices_csv,
     invoice_export_cell,
+    invoice_ids,
 )
+from app.core.storage.engine import read_connection
 from app.gui.changes import RefreshOnChange
 from app.gui.context import AppContext
 from app.gui.invoices.formatting import date_edit_format, local_today, money_text
@@ -805,9 +809,11 @@ class InvoiceHistoryView(QWidget):
         self._export_path = path
         return run_task(
             "export the invoices",
-            export_invoices_csv,
+            _export_listing,
             self.context.engine,
-            self.model.ids(),
+            # While only the first page of a new order is known, the worker reads it whole.
+            None if self.model.is_partial() else self.model.ids(),
+            self.model.query(),
             self.visible_columns(),
             self.model.currency,
             path,
@@ -952,3 +958,24 @@ class InvoiceHistoryView(QWidget):
     def hideEvent(self, event: object) -> None:
         self._save_settings()
         super().hideEvent(event)  # type: ignore[arg-type]
+
+
+def _export_listing(
+    engine: Engine,
+    ids: Sequence[int] | None,
+    query: InvoiceQuery,
+    columns: Sequence[InvoiceColumn],
+    currency: str,
+    path: Path,
+    *,
+    today: date,
+    on_progress: Callable[[ExportProgress], None] | None = None,
+    cancel: threading.Event | None = None,
+) -> int:
+    """``export_invoices_csv`` of ``ids``, or of the whole listing of ``query`` when the
+    screen did not have it yet (runs in a worker)."""
+    if ids is None:
+        with read_connection(engine) as connection:
+            ids = invoice_ids(connection, query, today)
+    return export_invoices_csv(engine, ids, columns, currency, path, today=today,
+                               on_progress=on_progress, cancel=cancel)
