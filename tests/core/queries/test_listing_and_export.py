@@ -14,8 +14,8 @@ from sqlalchemy import Engine, update
 
 from app.core.config import set_internal_currency
 from app.core.invoice_state import InvoiceStatus
-from app.core.queries.export import ExportCancelled, ExportProgress, write_csv
 from app.core.queries import invoices as invoice_queries
+from app.core.queries.export import ExportCancelled, ExportProgress, write_csv
 from app.core.queries.fixtures import build_ledger
 from app.core.queries.invoices import (
     InvoiceColumn,
