@@ -28,13 +28,16 @@ from sqlalchemy import (
     Select,
     and_,
     case,
+    column,
     exists,
     func,
     literal,
     or_,
     select,
+    table,
     union_all,
 )
+from sqlalchemy.orm import aliased
 
 from app.core.money import Money
 from app.core.payments.audit import RECOVERED_ACTION
@@ -55,7 +58,12 @@ from app.core.storage.models import (
     Refund,
     RefundAllocation,
 )
-from app.core.storage.search import sorted_by_name
+from app.core.storage.search import (
+    SearchCapabilities,
+    capabilities,
+    sorted_by_name,
+    trigram_phrase,
+)
 
 __all__ = [
     "SALE_TAKEN_STATES",
@@ -225,12 +233,6 @@ def transaction_ids(
             Payment.state.in_(("created", "submitted", "unknown", "awaiting_client",
                                "processing"))
         )
-    if text and clean_search(text):
-        like = contains_pattern(text)
-        query = query.where(
-            or_(Payment.reference.ilike(like, escape=LIKE_ESCAPE),
-                Payment.gateway_transaction_id.ilike(like, escape=LIKE_ESCAPE))
-        )
     column: Any = {
         TransactionSort.DATE: Payment.created_at,
         TransactionSort.REFERENCE: Payment.reference,
@@ -243,6 +245,8 @@ def transaction_ids(
         query = query.outerjoin(Organization, Organization.id == Payment.organization_id)
         column = func.coalesce(Organization.name, "")
     with read_connection(engine) as connection:
+        if text and clean_search(text):
+            query = query.where(_payment_text_condition(text, capabilities(connection)))
         if sort is TransactionSort.ORGANIZATION:
             column = sorted_by_name(connection, column)
         order = column.desc() if descending else column.asc()
@@ -453,7 +457,50 @@ def _paying(invoice_number: str) -> Any:
     return query
 
 
-def _sale_query(criteria: PaymentSearchCriteria) -> Select[Any]:
+_PAYMENTS_FTS = table("payments_fts", column("rowid"), column("payments_fts"))
+_REFUNDS_FTS = table("refunds_fts", column("rowid"), column("refunds_fts"))
+
+
+def _payment_text_condition(text: str, caps: SearchCapabilities) -> ColumnElement[bool]:
+    """The payment's reference, gateway transaction id or gateway payment id contains
+    ``text`` (any case).
+
+    A substring can start anywhere, so a B-tree cannot seek to it. Terms of three characters
+    or more are answered by the trigram index of ``app.core.storage.search``: SQLite's
+    ``payments_fts``, PostgreSQL's ``ix_payments_search_trgm`` (which serves the ``ILIKE``
+    below). Shorter terms match much of the history anyway and are scanned.
+    """
+    phrase = trigram_phrase(clean_search(text))
+    if phrase is not None and caps.sqlite_payments_fts:
+        return Payment.id.in_(
+            select(_PAYMENTS_FTS.c.rowid).where(_PAYMENTS_FTS.c.payments_fts.op("MATCH")(phrase))
+        )
+    like = contains_pattern(text)
+    return or_(Payment.gateway_transaction_id.ilike(like, escape=LIKE_ESCAPE),
+               Payment.reference.ilike(like, escape=LIKE_ESCAPE),
+               Payment.gateway_payment_id.ilike(like, escape=LIKE_ESCAPE))
+
+
+def _refund_text_condition(text: str, caps: SearchCapabilities) -> ColumnElement[bool]:
+    """The refund's reference or gateway refund id contains ``text``, or its payment's
+    reference or gateway ids do (as ``_payment_text_condition``, from the same indexes:
+    one branch each, so that neither is a scan of every refund)."""
+    phrase = trigram_phrase(clean_search(text))
+    own = aliased(Refund, name="refund_by_text")
+    of_payment = aliased(Refund, name="refund_by_payment")
+    matching_payments = select(Payment.id).where(_payment_text_condition(text, caps))
+    by_payment = select(of_payment.id).where(of_payment.payment_id.in_(matching_payments))
+    if phrase is not None and caps.sqlite_payments_fts:
+        by_own = select(_REFUNDS_FTS.c.rowid).where(
+            _REFUNDS_FTS.c.refunds_fts.op("MATCH")(phrase))
+    else:
+        like = contains_pattern(text)
+        by_own = select(own.id).where(or_(own.gateway_refund_id.ilike(like, escape=LIKE_ESCAPE),
+                                          own.reference.ilike(like, escape=LIKE_ESCAPE)))
+    return Refund.id.in_(union_all(by_own, by_payment))
+
+
+def _sale_query(criteria: PaymentSearchCriteria, caps: SearchCapabilities) -> Select[Any]:
     query: Any = select(
         literal("sale").label("kind"),
         Payment.id.label("id"),
@@ -467,18 +514,13 @@ def _sale_query(criteria: PaymentSearchCriteria) -> Select[Any]:
     if criteria.status:
         query = query.where(Payment.state == criteria.status)
     if criteria.transaction_id and clean_search(criteria.transaction_id):
-        like = contains_pattern(criteria.transaction_id)
-        query = query.where(
-            or_(Payment.gateway_transaction_id.ilike(like, escape=LIKE_ESCAPE),
-                Payment.reference.ilike(like, escape=LIKE_ESCAPE),
-                Payment.gateway_payment_id.ilike(like, escape=LIKE_ESCAPE))
-        )
+        query = query.where(_payment_text_condition(criteria.transaction_id, caps))
     if criteria.invoice_number:
         query = query.where(Payment.id.in_(_paying(criteria.invoice_number)))
     return _dates(query, Payment.created_at, criteria)
 
 
-def _refund_query(criteria: PaymentSearchCriteria) -> Select[Any]:
+def _refund_query(criteria: PaymentSearchCriteria, caps: SearchCapabilities) -> Select[Any]:
     query: Any = (
         select(
             literal("refund").label("kind"),
@@ -495,13 +537,7 @@ def _refund_query(criteria: PaymentSearchCriteria) -> Select[Any]:
     if criteria.status:
         query = query.where(Refund.state == criteria.status)
     if criteria.transaction_id and clean_search(criteria.transaction_id):
-        like = contains_pattern(criteria.transaction_id)
-        query = query.where(
-            or_(Refund.gateway_refund_id.ilike(like, escape=LIKE_ESCAPE),
-                Refund.reference.ilike(like, escape=LIKE_ESCAPE),
-                Payment.gateway_transaction_id.ilike(like, escape=LIKE_ESCAPE),
-                Payment.reference.ilike(like, escape=LIKE_ESCAPE))
-        )
+        query = query.where(_refund_text_condition(criteria.transaction_id, caps))
     if criteria.invoice_number:
         query = query.where(Payment.id.in_(_paying(criteria.invoice_number)))
     return _dates(query, Refund.created_at, criteria)
@@ -543,14 +579,15 @@ def payment_search_totals(engine: Engine, criteria: PaymentSearchCriteria) -> Pa
     with the same filters as ``payment_search_ids``. Runs in a worker."""
     sales = refunds = sale_minor = refund_minor = 0
     with engine.connect() as connection:
+        caps = capabilities(connection)
         if criteria.type in (None, SearchType.SALE):
-            part = _sale_query(criteria).subquery()
+            part = _sale_query(criteria, caps).subquery()
             count, total = connection.execute(
                 select(func.count(), func.coalesce(func.sum(part.c.amount), 0))
             ).one()
             sales, sale_minor = int(count or 0), int(total or 0)
         if criteria.type in (None, SearchType.REFUND):
-            part = _refund_query(criteria).add_columns(Refund.state.label("state")).subquery()
+            part = _refund_query(criteria, caps).add_columns(Refund.state.label("state")).subquery()
             given = case((part.c.state.in_(REFUND_GIVEN_STATES), part.c.amount), else_=0)
             count, total = connection.execute(
                 select(func.count(), func.coalesce(func.sum(given), 0))
@@ -565,45 +602,54 @@ def payment_search_ids(
     *,
     sort: SearchSort = SearchSort.DATE,
     descending: bool = True,
+    limit: int | None = None,
 ) -> array[int]:
-    """The ordered keys of every row matching ``criteria`` (sales and refunds together)."""
+    """The ordered keys of every row matching ``criteria`` (sales and refunds together), or
+    of the first ``limit`` of them. Rows that tie on the sort order come in the order of
+    their ids (the direction of the sort)."""
+    with read_connection(engine) as connection:
+        return _fetch_keys(
+            connection,
+            _search_ids_query(criteria, capabilities(connection), sort, descending, limit),
+        )
+
+
+def _search_ids_query(criteria: PaymentSearchCriteria, caps: SearchCapabilities,
+                      sort: SearchSort, descending: bool, limit: int | None) -> Executable:
     parts: list[Select[Any]] = []
     if criteria.type in (None, SearchType.SALE):
-        parts.append(_sale_query(criteria))
+        parts.append(_sale_query(criteria, caps))
     if criteria.type in (None, SearchType.REFUND):
-        parts.append(_refund_query(criteria))
-    if sort in (SearchSort.DATE, SearchSort.AMOUNT):
-        # Each part narrowed to its key and what it is sorted by, and the parts merged by
-        # an ORDER BY on the compound itself: SQLite walks the sales in that order from
-        # their index (``ix_payments_created_at`` / ``ix_payments_sale_amount`` hold the
-        # state too, so the wide payment rows are not read), sorts the few refunds, and
-        # merges the two, instead of sorting a million rows in a temporary B-tree.
-        name = "at" if sort is SearchSort.DATE else "amount"
-        narrowed = [
-            part.with_only_columns(
-                part.selected_columns.key,
-                part.selected_columns[name].label("sort_value"),
-                part.selected_columns.id.label("row_id"),
-            )
-            for part in parts
-        ]
-        merged: Any = union_all(*narrowed) if len(narrowed) > 1 else narrowed[0]
-        columns = merged.selected_columns
-        query: Any = merged.order_by(
-            columns.sort_value.desc() if descending else columns.sort_value.asc(),
-            columns.row_id.desc() if descending else columns.row_id.asc())
-    else:
-        # No index in these orders: one sort of every row.
-        combined = union_all(*parts).subquery() if len(parts) > 1 else parts[0].subquery()
-        column: Any = {
-            SearchSort.TYPE: combined.c.kind,
-            SearchSort.TRANSACTION_ID: combined.c.txn,
-        }[sort]
-        query = select(combined.c.key).order_by(
-            column.desc() if descending else column.asc(),
-            combined.c.id.desc() if descending else combined.c.id.asc())
-    with read_connection(engine) as connection:
-        return _fetch_keys(connection, query)
+        parts.append(_refund_query(criteria, caps))
+    # Each part narrowed to its key and what it is sorted by, and the parts merged by an
+    # ORDER BY on the compound itself: the database walks the sales in that order from an
+    # index that also holds the state (``ix_payments_created_at``,
+    # ``ix_payments_sale_amount``; by type, the primary key: every sale has the same type),
+    # so the wide payment rows are not read, sorts the few refunds, and merges the two,
+    # instead of sorting a million rows. With ``limit`` it stops after that many rows.
+    name = {
+        SearchSort.DATE: "at",
+        SearchSort.AMOUNT: "amount",
+        SearchSort.TYPE: "kind",
+        SearchSort.TRANSACTION_ID: "txn",
+    }[sort]
+    narrowed = [
+        part.with_only_columns(
+            part.selected_columns.key,
+            part.selected_columns[name].label("sort_value"),
+            part.selected_columns.id.label("row_id"),
+        )
+        for part in parts
+    ]
+    merged: Any = union_all(*narrowed) if len(narrowed) > 1 else narrowed[0]
+    columns = merged.selected_columns
+    query: Any = merged.order_by(
+        columns.sort_value.desc() if descending else columns.sort_value.asc(),
+        columns.row_id.desc() if descending else columns.row_id.asc(),
+        columns.key.desc() if descending else columns.key.asc())
+    if limit is not None:
+        query = query.limit(limit)
+    return query  # type: ignore[no-any-return]
 
 
 #: Rows taken from the cursor at a time while filling a key array.

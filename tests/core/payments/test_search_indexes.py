@@ -1,0 +1,146 @@
+"""Payment Search and Transactions find a payment by any part of its reference or gateway ids
+from a trigram index, and sort by transaction id from an index, on SQLite and PostgreSQL.
+
+Whether the index is used is read from the database's own query plan: a scan of every
+payment gives the same rows, only a million times slower, so the rows alone cannot tell."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import Engine, update
+
+from app.core.payments import (
+    PaymentSearchCriteria,
+    SearchSort,
+    SearchType,
+    payment_search_ids,
+    transaction_ids,
+)
+from app.core.queries.payments import (
+    _search_ids_query,
+    payment_search_totals,
+    refund_key,
+    sale_key,
+)
+from app.core.storage.engine import session_scope
+from app.core.storage.models import Payment, Refund
+from app.core.storage.search import capabilities
+
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+def _ledger(engine: Engine) -> None:
+    """Five sales (two without a gateway transaction id) and two refunds."""
+    txns = {1: "ch_3PqXa9Lk2B", 2: "ch_7ZZxk0aaQ1", 3: None, 4: "pi_7ZZxk0bbR2", 5: None}
+    with session_scope(engine) as s:
+        for pid, txn in txns.items():
+            s.add(Payment(
+                id=pid, reference=f"PD-{pid:08d}", idempotency_key=f"k{pid}",
+                organization_id=1, currency="USD", amount_minor=1_000, surcharge_minor=0,
+                total_minor=1_000, gateway="stripe", state="succeeded",
+                created_at=T0 + timedelta(days=pid), created_by="dana@frontdesk",
+                gateway_transaction_id=txn,
+                gateway_payment_id="cs_test_Hosted55" if pid == 5 else None))
+        s.flush()
+        s.add(Refund(id=1, payment_id=1, reference="RF-00000001", idempotency_key="r1",
+                     amount_minor=500, kind="refund", state="succeeded",
+                     gateway_refund_id="re_9Yw4Tt", created_at=T0 + timedelta(days=6),
+                     created_by="dana@frontdesk"))
+        s.add(Refund(id=2, payment_id=2, reference="RF-00000002", idempotency_key="r2",
+                     amount_minor=300, kind="refund", state="succeeded",
+                     gateway_refund_id=None, created_at=T0 + timedelta(days=7),
+                     created_by="dana@frontdesk"))
+
+
+def _found(engine: Engine, text: str) -> list[int]:
+    return list(payment_search_ids(engine, PaymentSearchCriteria(transaction_id=text)))
+
+
+def test_any_part_of_a_transaction_id_or_reference_finds_the_row(engine: Engine) -> None:
+    _ledger(engine)
+    # Inside the id, in another case; the refund of a matching payment comes with it.
+    assert _found(engine, "pqxA9") == [refund_key(1), sale_key(1)]
+    # Two payments share "7zzxk0"; the refund of payment 2 too.
+    assert _found(engine, "7zzXK0") == [refund_key(2), sale_key(4), sale_key(2)]
+    # A refund by its own gateway id, a payment by its hosted-page id, by its reference.
+    assert _found(engine, "Yw4t") == [refund_key(1)]
+    assert _found(engine, "hosted5") == [sale_key(5)]
+    assert _found(engine, "00003") == [sale_key(3)]
+    assert _found(engine, "RF-00000002") == [refund_key(2)]
+    # Terms shorter than a trigram are matched too (by a scan).
+    assert _found(engine, "aq") == [refund_key(2), sale_key(2)]
+    assert _found(engine, "zzzz") == []
+    totals = payment_search_totals(engine, PaymentSearchCriteria(transaction_id="7zzxk0"))
+    assert (totals.sales, totals.refunds) == (2, 1)
+    assert list(transaction_ids(engine, text="7ZZXK0")) == [4, 2]
+    assert list(transaction_ids(engine, text="hosted55")) == [5]
+
+
+def test_the_index_follows_changed_ids(engine: Engine) -> None:
+    """A payment's transaction id arrives after it was recorded (the gateway answers later);
+    the search finds the new id and no longer the old one."""
+    _ledger(engine)
+    with session_scope(engine) as s:
+        s.execute(update(Payment).where(Payment.id == 3).values(
+            gateway_transaction_id="ch_Arrived77"))
+        s.execute(update(Payment).where(Payment.id == 1).values(
+            gateway_transaction_id="ch_Replaced11"))
+        s.execute(update(Refund).where(Refund.id == 2).values(gateway_refund_id="re_Late42"))
+    assert _found(engine, "arrived7") == [sale_key(3)]
+    assert _found(engine, "replaced1") == [refund_key(1), sale_key(1)]
+    assert _found(engine, "3PqXa9") == []
+    assert _found(engine, "late42") == [refund_key(2)]
+    with session_scope(engine) as s:
+        s.execute(update(Payment).where(Payment.id == 4).values(reference="PD-RENAMED"))
+    assert _found(engine, "renamed") == [sale_key(4)]
+    assert _found(engine, "PD-00000004") == []
+
+
+def test_sorting_by_transaction_id_orders_ties_by_id(engine: Engine) -> None:
+    """Sales without an id sort as "" (first when ascending), ties in the order of their ids
+    and the refunds merged in by their own ids, the whole order reversed when descending."""
+    _ledger(engine)
+    ascending = list(payment_search_ids(engine, PaymentSearchCriteria(),
+                                        sort=SearchSort.TRANSACTION_ID, descending=False))
+    # "" (refund 2, sales 3 and 5: ties by the id of the row), ch_3…, ch_7…, pi_7…, re_9…
+    assert ascending == [refund_key(2), sale_key(3), sale_key(5), sale_key(1), sale_key(2),
+                         sale_key(4), refund_key(1)]
+    descending = list(payment_search_ids(engine, PaymentSearchCriteria(),
+                                         sort=SearchSort.TRANSACTION_ID))
+    assert descending == ascending[::-1]
+    first = list(payment_search_ids(engine, PaymentSearchCriteria(),
+                                    sort=SearchSort.TRANSACTION_ID, descending=False, limit=2))
+    assert first == ascending[:2]
+    by_type = list(payment_search_ids(engine, PaymentSearchCriteria(), sort=SearchSort.TYPE,
+                                      descending=False))
+    assert by_type == [refund_key(1), refund_key(2)] + [sale_key(n) for n in range(1, 6)]
+
+
+def _plan(engine: Engine, criteria: PaymentSearchCriteria, sort: SearchSort) -> str:
+    with engine.connect() as connection:
+        query = _search_ids_query(criteria, capabilities(connection), sort, True, 200)
+        compiled = query.compile(dialect=connection.dialect,
+                                 compile_kwargs={"literal_binds": True})
+        if connection.dialect.name == "sqlite":
+            rows = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}").all()
+            return "\n".join(str(row[-1]) for row in rows)
+        # A handful of rows is cheaper to scan than to look up: ask for the plan an index
+        # would give, as it does over a long history.
+        connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
+        rows = connection.exec_driver_sql(f"EXPLAIN {compiled}").all()
+        return "\n".join(str(row[0]) for row in rows)
+
+
+def test_the_search_and_the_sort_use_their_indexes(engine: Engine) -> None:
+    _ledger(engine)
+    by_text = _plan(engine, PaymentSearchCriteria(transaction_id="7zzxk0"), SearchSort.DATE)
+    by_txn = _plan(engine, PaymentSearchCriteria(type=SearchType.SALE),
+                   SearchSort.TRANSACTION_ID)
+    if engine.dialect.name == "sqlite":
+        assert "payments_fts" in by_text and "refunds_fts" in by_text, by_text
+        assert "SCAN payments\n" not in by_text + "\n", by_text
+    else:
+        assert "ix_payments_search_trgm" in by_text and "ix_refunds_search_trgm" in by_text, (
+            by_text)
+    assert "ix_payments_transaction_sort" in by_txn, by_txn
