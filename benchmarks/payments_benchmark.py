@@ -17,10 +17,12 @@ measures:
   newest first), reading the first page of 200 rows, and Transactions' id query;
 * from the person's point of view (each figure ends when the table has painted its new rows;
   the filters' typing delay is not counted): opening Payment Search, reloading it, filtering
-  by organization, by invoice number and by transaction id, sorting by amount both ways,
+  by organization, by invoice number, by transaction id (whole, and seven characters of
+  it), by status and by type, sorting by each sortable column (amount, type, transaction id,
+  date) both ways,
   scrolling from top to bottom in 100 even jumps (as dragging the scroll bar does; each
   lands on rows not read yet), 50 Page Downs from the top (the slowest step is what counts),
-  and opening and reloading Transactions;
+  and opening, reloading and sorting Transactions (by each sortable column, both ways);
 * peak RSS of the process;
 * references to None lost per scroll step. With PySide6 6.12 on Python 3.11, void calls
   made from a Python item delegate's ``paint`` (the status pills) each drop a reference to
@@ -84,7 +86,14 @@ TARGETS_MS = {
     "filter_organization": 200.0,
     "filter_invoice_number": 200.0,
     "filter_transaction_id": 200.0,
+    "filter_transaction_id_part": 200.0,
+    "filter_status": 200.0,
+    "filter_type": 200.0,
     "sort_amount": 300.0,
+    "sort_type": 300.0,
+    "sort_transaction_id": 300.0,
+    "sort_date": 300.0,
+    "transactions_sort": 300.0,
     "scroll_drag_step": 50.0,
     "scroll_page_step": 50.0,
 }
@@ -257,11 +266,23 @@ def main(argv: list[str] | None = None) -> int:
                   partial(view.invoice_number.setText, invoice_number(n)), rows)
         filter_by("filter_transaction_id",
                   partial(view.transaction_id.setText, transaction_id(n)), rows)
-    sale_amount = [c.title for c in view.model.columns()].index("Sale Amount")
-    for _ in range(2):  # largest first, then smallest first
-        measure("sort_amount", partial(view._on_header_clicked, sale_amount))
-    date_column = [c.title for c in view.model.columns()].index("Date")
-    view._on_header_clicked(date_column)
+        # Part of the id, as typed from a statement: its last seven digits (in this
+        # payment's reference too, and for the smaller numbers in a few others').
+        filter_by("filter_transaction_id_part",
+                  partial(view.transaction_id.setText, transaction_id(n)[-7:]), None)
+    for status in ("partially_refunded", "succeeded"):
+        filter_by("filter_status", partial(view.status_combo.setCurrentIndex,
+                                           view.status_combo.findData(status)), None)
+    for kind in ("refund", "sale"):
+        filter_by("filter_type", partial(view.type_combo.setCurrentIndex,
+                                         view.type_combo.findData(kind)), None)
+    titles = [c.title for c in view.model.columns()]
+    for name, title in (("sort_amount", "Sale Amount"), ("sort_type", "Type"),
+                        ("sort_transaction_id", "Transaction ID"), ("sort_date", "Date")):
+        for _ in range(2):  # each way
+            measure(name, partial(view._on_header_clicked, titles.index(title)))
+    if not view.descending:
+        view._on_header_clicked(titles.index("Date"))
     settle()
 
     # Scroll from top to bottom as dragging the scroll bar does: even jumps, each landing on
@@ -291,6 +312,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # Transactions.
     transactions: TransactionsView | None = None
+    slowest_sort: dict[str, list[float]] = {}
 
     def open_transactions() -> None:
         nonlocal transactions
@@ -303,6 +325,11 @@ def main(argv: list[str] | None = None) -> int:
     assert transactions.model.rowCount() == args.payments
     for _ in range(REPEATS):
         measure("transactions_reload", transactions.reload)
+    for index, column in enumerate(transactions.model.columns()):
+        if column.sort_key is not None:
+            for _ in range(2):  # each way
+                measure("transactions_sort", partial(transactions._on_header_clicked, index))
+                slowest_sort.setdefault(column.title, []).append(wall["transactions_sort"][-1])
     rss = peak_rss_mb()
 
     def median(values: list[float]) -> float:
@@ -361,6 +388,9 @@ def main(argv: list[str] | None = None) -> int:
         f"references to None lost while scrolling: {none_lost:,} "
         f"({none_lost / scroll_steps:,.0f} a step; None has {sys.getrefcount(None):,} left)"
     )
+    print("Transactions sorts, wall ms each way: " + ", ".join(
+        f"{title} {' / '.join(f'{v:.0f}' for v in values)}"
+        for title, values in slowest_sort.items()))
     summary["peak_rss_mb"] = round(rss, 1)
     summary["none_refs_lost_per_scroll_step"] = round(none_lost / scroll_steps, 1)
     summary["scroll_total_s"] = round(scroll_seconds, 2)
