@@ -108,3 +108,81 @@ def test_refresh_updates_rows_in_place_or_resets_when_the_list_changed(
         model.refresh(lambda: ids[1:], [0])
     assert refreshed.args == [True] and resets == [1]
     assert model.ids() == ids[1:]
+
+
+def test_first_rows_at_once_then_the_rest_appended_without_a_reset(
+    qtbot: QtBot, owner: QObject
+) -> None:
+    """A loader that returns the first page and ``rest``: the page is shown before the rest
+    is read; the rest is appended (rows inserted, no reset), so the selection stays."""
+    source = Source()
+    model: LazyTableModel[int, Row] = LazyTableModel(COLUMNS, source.fetch, owner, page_size=5)
+    release = threading.Event()
+    infos: list[object] = []
+    model.loaded.connect(infos.append)
+    resets: list[int] = []
+    inserted: list[tuple[int, int]] = []
+    model.modelReset.connect(lambda: resets.append(1))
+    model.rowsInserted.connect(lambda _parent, first, last: inserted.append((first, last)))
+
+    def rest() -> Listing[int]:
+        release.wait(5)
+        return Listing(list(range(100, 0, -1)), "all 100")
+
+    with qtbot.waitSignal(model.idsReset):
+        model.load(lambda: Listing([100, 99, 98, 97, 96], "first page", rest))
+    assert model.rowCount() == 5 and model.is_partial() and model.is_loading()
+    assert infos == ["first page"] and resets == [1]
+    qtbot.waitUntil(lambda: model.index(0, 1).data() == "row 100")  # painted meanwhile
+    with qtbot.waitSignal(model.idsExtended):
+        release.set()
+    wait_for_background_tasks(qtbot)
+    assert model.rowCount() == 100 and not model.is_partial()
+    assert inserted == [(5, 99)] and resets == [1]
+    assert infos == ["first page", "all 100"]
+    assert model.row_of(1) == 99 and model.index(99, 0).data() is None  # asked for now
+    wait_for_background_tasks(qtbot)
+    assert model.index(99, 1).data() == "row 1"
+
+
+def test_a_rest_in_another_order_resets_and_a_newer_query_drops_the_rest(
+    qtbot: QtBot, owner: QObject
+) -> None:
+    source = Source()
+    model: LazyTableModel[int, Row] = LazyTableModel(COLUMNS, source.fetch, owner, page_size=5)
+    # A sync wrote between the two reads: the whole list no longer starts with the page.
+    with qtbot.waitSignal(model.idsReset):
+        model.load(lambda: Listing([1, 2, 3], None, lambda: [1, 3, 2, 4]))
+    with qtbot.waitSignal(model.idsReset):
+        pass
+    wait_for_background_tasks(qtbot)
+    assert model.ids() == [1, 3, 2, 4]
+    # Typing on: the rest of the older listing must not replace the newer one.
+    release = threading.Event()
+
+    def slow_rest() -> list[int]:
+        release.wait(5)
+        return list(range(1, 50))
+
+    shown: list[object] = []
+    model.loaded.connect(shown.append)
+    model.load(lambda: Listing([1, 2], "a", slow_rest))
+    qtbot.waitUntil(lambda: model.ids() == [1, 2])
+    model.load(lambda: Listing([7, 8], "ab"))
+    qtbot.waitUntil(lambda: model.ids() == [7, 8])
+    release.set()
+    wait_for_background_tasks(qtbot)
+    assert model.ids() == [7, 8] and shown == ["a", "ab"] and not model.is_partial()
+
+
+def test_a_refresh_reads_the_whole_listing_at_once(qtbot: QtBot, owner: QObject) -> None:
+    """A refresh compares whole lists to update rows in place: it never stops at a page."""
+    source = Source()
+    model: LazyTableModel[int, Row] = LazyTableModel(COLUMNS, source.fetch, owner, page_size=5)
+    ids = list(range(20))
+    model.load(lambda: Listing(ids[:5], None, lambda: list(ids)))
+    wait_for_background_tasks(qtbot)
+    assert model.ids() == ids
+    with qtbot.waitSignal(model.refreshed) as refreshed:
+        model.refresh(lambda: Listing(ids[:5], None, lambda: list(ids)), [3])
+    assert refreshed.args == [False] and model.ids() == ids and not model.is_partial()

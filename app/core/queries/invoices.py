@@ -75,6 +75,7 @@ __all__ = [
     "InvoiceDetail",
     "InvoiceFacts",
     "InvoiceLineRow",
+    "InvoicePage",
     "InvoiceQuery",
     "InvoiceRow",
     "InvoiceTotals",
@@ -83,6 +84,7 @@ __all__ = [
     "invoice_detail",
     "invoice_export_cell",
     "invoice_facts",
+    "invoice_first_page",
     "invoice_ids",
     "invoice_listing",
     "invoice_rows",
@@ -398,12 +400,13 @@ def _ordered_ids(query: InvoiceQuery, today: date, caps: SearchCapabilities) -> 
     elif column is InvoiceColumn.STATUS:
         keys = [case(_STATUS_RANK, value=display_status_sql(today), else_=literal(9))]
     elif column is InvoiceColumn.DAYS_OVERDUE:
-        # Fewest days first: invoices not overdue, then the latest due date first.
+        # Fewest days first: invoices not overdue, then the latest due date first (ties by
+        # id, the same way round, so both directions walk ``ix_invoices_due_date``).
         overdue = case((_overdue_condition(today), literal(1)), else_=literal(0))
-        keys = [overdue, Invoice.due_date.desc()]
+        keys = [overdue, Invoice.due_date.desc(), Invoice.id.desc()]
         if query.descending:
-            return stmt.order_by(overdue.desc(), Invoice.due_date, Invoice.id.desc())
-        return stmt.order_by(*keys, Invoice.id)
+            return stmt.order_by(overdue.desc(), Invoice.due_date, Invoice.id)
+        return stmt.order_by(*keys)
     else:
         keys = [_SIMPLE_SORT_KEYS[column]]
     keys.append(Invoice.id)
@@ -424,26 +427,33 @@ _SIMPLE_SORT_KEYS: dict[InvoiceColumn, Any] = {
 }
 
 
-def _id_list(connection: Connection, stmt: Select[Any]) -> list[int]:
+def _id_list(connection: Connection, stmt: Select[Any], limit: int | None = None) -> list[int]:
     # Ids need no type processing, so they are read straight from the DBAPI cursor: at
     # 200,000 rows this halves the time compared with going through Result rows.
+    if limit is not None:
+        stmt = stmt.limit(limit)
     cursor = connection.execute(stmt).cursor
     return list(map(itemgetter(0), cursor.fetchall()))
 
 
-def invoice_ids(connection: Connection, query: InvoiceQuery, today: date) -> list[int]:
-    """The ids of every invoice ``query`` selects, in its order (ties broken by id).
+def invoice_ids(
+    connection: Connection, query: InvoiceQuery, today: date, *, limit: int | None = None
+) -> list[int]:
+    """The ids of every invoice ``query`` selects, in its order (ties broken by id); with
+    ``limit``, only the first ones (the database stops walking its index there).
 
     Sorting by organization walks organizations by name and each one's invoices through
     ``ix_invoices_organization_id`` instead of sorting every row; invoices whose organization
     has not been synced yet come last, in a second query.
     """
     if query.sort is InvoiceColumn.STATUS:
-        return _ids_by_status(connection, query, today)
+        return _ids_by_status(connection, query, today, limit)
     if query.sort is InvoiceColumn.TERMS:
-        return _ids_by_terms(connection, query, today)
+        return _ids_by_terms(connection, query, today, limit)
+    if query.sort is InvoiceColumn.DAYS_OVERDUE:
+        return _ids_by_days_overdue(connection, query, today, limit)
     if query.sort is not InvoiceColumn.ORGANIZATION:
-        return _id_list(connection, _ordered_ids(query, today, capabilities(connection)))
+        return _id_list(connection, _ordered_ids(query, today, capabilities(connection)), limit)
     conditions = _conditions(query, today, capabilities(connection))
     keys: list[Any] = [sorted_by_name(connection, Organization.name), Organization.id, Invoice.id]
     named = (
@@ -458,7 +468,102 @@ def invoice_ids(connection: Connection, query: InvoiceQuery, today: date) -> lis
         .where(*conditions, Invoice.organization_id.not_in(select(Organization.id)))
         .order_by(*(key.desc() for key in orphan_keys) if query.descending else orphan_keys)
     )
-    return _id_list(connection, named) + _id_list(connection, orphans)
+    ids = _id_list(connection, named, limit)
+    if limit is not None and len(ids) >= limit:
+        return ids
+    return ids + _id_list(connection, orphans, None if limit is None else limit - len(ids))
+
+
+@dataclass(frozen=True, slots=True)
+class InvoicePage:
+    """The first invoices of a listing, in order: what a screen shows before the rest."""
+
+    ids: list[int]
+    #: True when ``ids`` is the whole listing.
+    complete: bool
+    #: The listing's totals when ``complete`` (they were added up from the page itself).
+    totals: InvoiceTotals | None
+
+
+def invoice_first_page(
+    connection: Connection,
+    query: InvoiceQuery,
+    today: date,
+    size: int,
+    *,
+    held_back: int = 0,
+) -> InvoicePage:
+    """The first ``size`` invoices ``query`` lists, in its order.
+
+    The database walks the sort column's index and stops after ``size + 1`` rows (the extra
+    one says whether there are more), so a new sort or filter shows its first rows without
+    reading a million ids; ``invoice_listing`` then reads the whole order. With a search (and
+    a plain sort column) the matches come with their amounts, so a listing that fits in the
+    page is complete with its totals in this one statement.
+    """
+    caps = capabilities(connection)
+    if query.sort in _SIMPLE_SORT_KEYS and clean_search(query.search):
+        found = _first_matches_nearby(connection, query, today, caps, size, held_back)
+        if found is not None:
+            return found
+        rows = connection.execute(
+            _ordered_with_amounts(query, today, caps).limit(size + 1)
+        ).cursor.fetchall()
+        ids = list(map(itemgetter(0), rows))
+        if len(ids) > size:
+            return InvoicePage(ids[:size], False, None)
+        totals = InvoiceTotals(len(ids), sum(map(itemgetter(1), rows)),
+                               sum(map(itemgetter(2), rows)), held_back)
+        return InvoicePage(ids, True, totals)
+    ids = invoice_ids(connection, query, today, limit=size + 1)
+    if len(ids) > size:
+        return InvoicePage(ids[:size], False, None)
+    if not ids:
+        return InvoicePage(ids, True, InvoiceTotals(0, 0, 0, held_back))
+    return InvoicePage(ids, True, invoice_totals(connection, query, today, held_back=held_back))
+
+
+#: How many invoices, in the listing's order without the search, a search looks through
+#: first for its first page (see ``_first_matches_nearby``).
+_NEARBY = 5_000
+
+
+def _first_matches_nearby(
+    connection: Connection, query: InvoiceQuery, today: date, caps: SearchCapabilities,
+    size: int, held_back: int,
+) -> InvoicePage | None:
+    """The first page of a search when it is found among the first ``_NEARBY`` invoices of
+    the listing without the search; None when it is not (look through every match).
+
+    The first keystrokes ("h", "4") match a large part of a million invoices: collecting
+    every match to sort them would read them all, while the first page is among the first
+    few thousand in the order. The matches among the first ``_NEARBY`` invoices in order
+    are the first matches overall, so when there are more than a page of them, they are
+    the page. When the listing has fewer than ``_NEARBY`` invoices at all, the matches
+    found are the whole listing and come with their totals. One statement.
+    """
+    nearby = (
+        _ordered_ids(replace(query, search=""), today, caps)
+        .limit(_NEARBY)
+        .cte("nearby")
+        .prefix_with("MATERIALIZED")
+    )
+    seen = select(func.count()).select_from(nearby).scalar_subquery()
+    stmt = (
+        _ordered_ids(query, today, caps)
+        .add_columns(Invoice.total_minor, Invoice.balance_minor, seen)
+        .where(Invoice.id.in_(select(nearby.c.id)))
+        .limit(size + 1)
+    )
+    rows = connection.execute(stmt).cursor.fetchall()
+    if len(rows) > size:
+        return InvoicePage([row[0] for row in rows[:size]], False, None)
+    if rows and rows[0][3] < _NEARBY:
+        # The whole listing was looked through: these are all the matches.
+        totals = InvoiceTotals(len(rows), sum(row[1] for row in rows),
+                               sum(row[2] for row in rows), held_back)
+        return InvoicePage([row[0] for row in rows], True, totals)
+    return None  # too few matches nearby (or none): look through them all
 
 
 def invoice_listing(
@@ -569,18 +674,30 @@ def invoices_exist(
     return connection.execute(stmt).first() is not None
 
 
-def _segment(
+def _segments(
     connection: Connection,
     conditions: list[ColumnElement[bool]],
-    extra: ColumnElement[bool],
+    extras: Iterable[ColumnElement[bool]],
     keys: list[Any],
     descending: bool,
+    limit: int | None,
 ) -> list[int]:
-    stmt = select(Invoice.id).where(*conditions, extra)
-    return _id_list(connection, stmt.order_by(*(k.desc() for k in keys) if descending else keys))
+    """The ids of each segment (``conditions`` and one of ``extras``) in turn, each in the
+    order of ``keys``; with ``limit``, no more segments are read once that many are found."""
+    ids: list[int] = []
+    order = [k.desc() for k in keys] if descending else keys
+    for extra in extras:
+        wanted = None if limit is None else limit - len(ids)
+        if wanted is not None and wanted <= 0:
+            break
+        stmt = select(Invoice.id).where(*conditions, extra).order_by(*order)
+        ids += _id_list(connection, stmt, wanted)
+    return ids
 
 
-def _ids_by_status(connection: Connection, query: InvoiceQuery, today: date) -> list[int]:
+def _ids_by_status(
+    connection: Connection, query: InvoiceQuery, today: date, limit: int | None = None
+) -> list[int]:
     """Overdue, Partially paid, Open, Paid, Void — and within each, by due date then id.
 
     One indexed query per status (``ix_invoices_status`` is status, due date, id) instead of
@@ -588,16 +705,56 @@ def _ids_by_status(connection: Connection, query: InvoiceQuery, today: date) -> 
     """
     conditions = _conditions(query, today, capabilities(connection))
     keys: list[Any] = [Invoice.due_date, Invoice.id]
-    segments = [
-        _segment(connection, conditions, _status_condition(status, today), keys, query.descending)
-        for status in sorted(
-            InvoiceStatus, key=lambda s: _STATUS_RANK[s.value], reverse=query.descending
-        )
-    ]
-    return [item for segment in segments for item in segment]
+    statuses = sorted(InvoiceStatus, key=lambda s: _STATUS_RANK[s.value], reverse=query.descending)
+    return _segments(
+        connection,
+        conditions,
+        (_status_condition(status, today) for status in statuses),
+        keys,
+        query.descending,
+        limit,
+    )
 
 
-def _ids_by_terms(connection: Connection, query: InvoiceQuery, today: date) -> list[int]:
+def _ids_by_days_overdue(
+    connection: Connection, query: InvoiceQuery, today: date, limit: int | None = None
+) -> list[int]:
+    """Invoices not overdue, then the overdue ones, each by due date (latest first) then
+    id — the order ``_ordered_ids`` gives, read as two segments that each walk
+    ``ix_invoices_due_date`` instead of sorting a million rows on a computed flag."""
+    conditions = _conditions(query, today, capabilities(connection))
+    overdue = _overdue_condition(today)
+    not_overdue = or_(
+        Invoice.due_date.is_(None),
+        Invoice.due_date >= today,
+        Invoice.balance_minor <= 0,
+        Invoice.status.not_in(PAYABLE_STATUSES),
+    )
+    extras = [overdue, not_overdue] if query.descending else [not_overdue, overdue]
+    keys: list[Any] = [Invoice.due_date, Invoice.id]
+    if not query.descending:
+        keys = [key.desc() for key in keys]
+    return _segments(connection, conditions, extras, keys, False, limit)
+
+
+def _term_ids_in_use(connection: Connection) -> list[int]:
+    """The distinct payment term ids of the invoices: a loose index scan (one index seek per
+    distinct value, a recursive query both engines run) rather than reading every row."""
+    walk = select(func.min(Invoice.payment_term_id).label("term")).cte("walk", recursive=True)
+    following = (
+        select(Invoice.payment_term_id)
+        .where(Invoice.payment_term_id > walk.c.term)
+        .order_by(Invoice.payment_term_id)
+        .limit(1)
+        .scalar_subquery()
+    )
+    walk = walk.union_all(select(following).where(walk.c.term.is_not(None)))
+    return [term for term in connection.execute(select(walk.c.term)).scalars() if term is not None]
+
+
+def _ids_by_terms(
+    connection: Connection, query: InvoiceQuery, today: date, limit: int | None = None
+) -> list[int]:
     """By payment terms name (then id): one indexed query per term, in name order; invoices
     without terms (or with terms not synced yet) first, as SQL sorts missing values."""
     conditions = _conditions(query, today, capabilities(connection))
@@ -606,25 +763,19 @@ def _ids_by_terms(connection: Connection, query: InvoiceQuery, today: date) -> l
             select(PaymentTerm.id).order_by(PaymentTerm.name, PaymentTerm.id)
         ).scalars()
     )
-    keys: list[Any] = [Invoice.id]
-    segments = [
-        _segment(
-            connection,
-            conditions,
-            or_(Invoice.payment_term_id.is_(None), Invoice.payment_term_id.not_in(terms))
-            if terms
-            else literal(True),
-            keys,
-            query.descending,
-        )
+    # Terms not synced (yet) sort with the invoices without terms. Which term ids invoices
+    # use is read by skipping through ``ix_invoices_payment_term`` one value at a time, so
+    # that segment is an index range too instead of a test of every invoice.
+    unknown = [term for term in _term_ids_in_use(connection) if term not in set(terms)]
+    extras: list[ColumnElement[bool]] = [
+        or_(Invoice.payment_term_id.is_(None), Invoice.payment_term_id.in_(unknown))
+        if unknown
+        else Invoice.payment_term_id.is_(None)
     ]
-    segments += [
-        _segment(connection, conditions, Invoice.payment_term_id == term, keys, query.descending)
-        for term in terms
-    ]
+    extras += [Invoice.payment_term_id == term for term in terms]
     if query.descending:
-        segments.reverse()
-    return [item for segment in segments for item in segment]
+        extras.reverse()
+    return _segments(connection, conditions, extras, [Invoice.id], query.descending, limit)
 
 
 def invoice_totals(

@@ -312,6 +312,7 @@ class InvoiceHistoryView(QWidget):
         self.table.verticalScrollBar().rangeChanged.connect(self._on_scroll_range_changed)
         self.table.selectionModel().selectionChanged.connect(self._on_selection_changed)
         self.model.idsReset.connect(self._update_after_reset)
+        self.model.idsExtended.connect(self._reselect_after_rest)
         self.model.loaded.connect(self._after_load)
         self.model.refreshed.connect(self._after_refresh)
         self.model.totalsChanged.connect(self._show_totals)
@@ -563,9 +564,20 @@ class InvoiceHistoryView(QWidget):
             self.stack.setCurrentWidget(self.empty)
         if self._reselect is not None:
             selected, current = self._reselect
+            self._select_ids(selected, current)
+            if not self.model.is_partial() or len(self.selected_ids()) == len(selected):
+                self._reselect = None  # otherwise again when the rest of the order is here
+        self._update_open_actions()
+
+    @Slot()
+    def _reselect_after_rest(self) -> None:
+        """The rest of a new order arrived: the selection made before it, when its rows were
+        not among the first ones."""
+        if self._reselect is not None:
+            selected, current = self._reselect
             self._reselect = None
             self._select_ids(selected, current)
-        self._update_open_actions()
+            self._update_open_actions()
 
     @Slot(object)
     def _after_load(self, _facts: object) -> None:
@@ -622,7 +634,14 @@ class InvoiceHistoryView(QWidget):
             )
 
     @Slot(object)
-    def _show_totals(self, totals: InvoiceTotals) -> None:
+    def _show_totals(self, totals: InvoiceTotals | None) -> None:
+        if totals is None:
+            # A new filter on a large history: its first rows are shown, the whole list and
+            # what it adds up to follow within a second.
+            self.totals.setText("Counting…")
+            self.totals.setToolTip("")
+            self.totals.setAccessibleName("Counting the invoices")
+            return
         currency = self.model.currency
         locale = self.model.locale
         noun = "invoice" if totals.count == 1 else "invoices"

@@ -24,6 +24,7 @@ from app.core.queries.invoices import (
     InvoiceRow,
     InvoiceTotals,
     invoice_facts,
+    invoice_first_page,
     invoice_listing,
     invoice_rows,
 )
@@ -239,18 +240,27 @@ class InvoiceHistoryModel(LazyTableModel[int, InvoiceRow]):
             with read_connection(engine) as connection:
                 # What the empty state and the QuickBooks # column need to know.
                 facts = known or invoice_facts(connection, organization_id=organization_id)
-                ids, totals = invoice_listing(
-                    connection, query, today, with_totals=with_totals, held_back=facts.held_back
+                page = invoice_first_page(
+                    connection, query, today, PAGE_SIZE, held_back=facts.held_back
                 )
-            return Listing(
-                ids,
-                HistoryFacts(
-                    totals,
-                    bool(ids) or facts.has_invoices,
-                    facts.any_quickbooks_numbers,
-                    facts,
-                ),
-            )
+
+            def info(ids: Sequence[int], totals: InvoiceTotals | None) -> HistoryFacts:
+                return HistoryFacts(
+                    totals, bool(ids) or facts.has_invoices, facts.any_quickbooks_numbers, facts
+                )
+
+            if page.complete:
+                return Listing(page.ids, info(page.ids, page.totals))
+
+            def rest() -> Listing[int]:  # the whole order (and the totals), after the page
+                with read_connection(engine) as connection:
+                    ids, totals = invoice_listing(
+                        connection, query, today, with_totals=with_totals,
+                        held_back=facts.held_back,
+                    )
+                return Listing(ids, info(ids, totals))
+
+            return Listing(page.ids, info(page.ids, None), rest)
 
         return load
 
@@ -265,6 +275,8 @@ class InvoiceHistoryModel(LazyTableModel[int, InvoiceRow]):
             self._totals = facts.totals
             self._totals_stale = False
             self.totalsChanged.emit(facts.totals)
+        elif self._totals_stale:
+            self.totalsChanged.emit(None)  # being counted: the rest of the listing brings them
 
     def totals(self) -> InvoiceTotals:
         """Count, total and balance of the listed invoices."""

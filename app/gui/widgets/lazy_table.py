@@ -152,11 +152,20 @@ class Column(Generic[RowT]):
 
 @dataclass(frozen=True)
 class Listing(Generic[KeyT]):
-    """What a loader returns when it has more to say than the keys (e.g. totals)."""
+    """What a loader returns when it has more to say than the keys (e.g. totals).
+
+    ``rest``: the keys are only the first ones of the listing, in order, and ``rest()`` reads
+    the whole listing (another ``Listing`` or a sequence). The model shows the first rows at
+    once and runs ``rest`` in a worker afterwards; when the whole list begins with the keys
+    already shown, the others are appended (no reset: selection and scroll stay). A new
+    sort or filter on a million rows thus paints in the time of one page, not of a million
+    keys read into Python.
+    """
 
     #: A list, or an ``array`` for a million integer keys (kept as given, not copied).
     ids: Sequence[KeyT]
     info: Any = None
+    rest: Callable[[], Sequence[KeyT] | Listing[KeyT]] | None = None
 
 
 @dataclass(frozen=True)
@@ -164,6 +173,13 @@ class _Loaded(Generic[KeyT, RowT]):
     ids: Sequence[KeyT]
     info: Any
     rows: dict[KeyT, RowT]
+    rest: Callable[[], Sequence[KeyT] | Listing[KeyT]] | None = None
+
+
+def _unpack_answer(answer: Sequence[KeyT] | Listing[KeyT]) -> Listing[KeyT]:
+    if isinstance(answer, Listing):
+        return Listing(_own(answer.ids), answer.info, answer.rest)
+    return Listing(_own(answer))
 
 
 @dataclass(frozen=True)
@@ -191,6 +207,8 @@ class LazyTableModel(QAbstractTableModel, Generic[KeyT, RowT]):
 
     #: The id list was replaced (a new query, or a refresh that changed the set).
     idsReset = Signal()
+    #: The rest of a listing arrived after its first rows and was appended (no reset).
+    idsExtended = Signal()
     #: A load or refresh finished: the loader's ``Listing.info`` (None for a bare list).
     loaded = Signal(object)
     #: A refresh finished: True when the id list changed (the model was reset).
@@ -226,6 +244,8 @@ class LazyTableModel(QAbstractTableModel, Generic[KeyT, RowT]):
         self._pending_pages: set[int] = set()
         self._page_tasks: set[Task] = set()
         self._ids_task: Task | None = None
+        #: The worker reading the rest of a listing whose first rows are shown.
+        self._rest_task: Task | None = None
         self._next_request: _Request[KeyT] | None = None
         self._loaded_once = False
         #: Row fetches so far (pages and refreshed rows); benchmarks and tests read it.
@@ -311,8 +331,16 @@ class LazyTableModel(QAbstractTableModel, Generic[KeyT, RowT]):
             self.dataChanged.emit(self.index(first, 0), self.index(last, last_column))
 
     def is_loading(self) -> bool:
-        """True while an id query or a page of rows is on its way."""
+        """True while an id query, the rest of a listing or a page of rows is on its way."""
+        return self._ids_task is not None or self._rest_task is not None or bool(self._page_tasks)
+
+    def is_loading_first_rows(self) -> bool:
+        """True until a new listing's first rows are here (its rest may still be coming)."""
         return self._ids_task is not None or bool(self._page_tasks)
+
+    def is_partial(self) -> bool:
+        """True while only the first rows of the listing are known (the rest is coming)."""
+        return self._rest_task is not None
 
     def has_loaded(self) -> bool:
         """True once the first id query has answered (before that, no rows means "not yet")."""
@@ -335,19 +363,20 @@ class LazyTableModel(QAbstractTableModel, Generic[KeyT, RowT]):
         fetch = self._fetch_rows
 
         def work() -> _Loaded[KeyT, RowT]:  # runs on a pool thread
-            answer = request.loader()
-            ids: Sequence[KeyT]
-            if isinstance(answer, Listing):
-                ids, info = _own(answer.ids), answer.info
-            else:
-                ids, info = _own(answer), None
+            answer = _unpack_answer(request.loader())
+            if answer.rest is not None and (refresh_keys is not None or request.prefetch_row):
+                # A refresh compares whole lists, and a page further down needs the keys
+                # before it: read the whole listing now.
+                answer = _unpack_answer(answer.rest())
+                answer = Listing(answer.ids, answer.info)  # a rest of the rest is not kept
+            ids, info = answer.ids, answer.info
             start = max(0, request.prefetch_row // page_size * page_size)
             wanted = list(ids[start : start + page_size])
             if refresh_keys:
                 present = set(ids)
                 wanted += [key for key in refresh_keys if key in present]
             rows = dict(fetch(wanted)) if wanted else {}
-            return _Loaded(ids, info, rows)
+            return _Loaded(ids, info, rows, answer.rest)
 
         task = run_task(
             self._task_name,
@@ -373,7 +402,7 @@ class LazyTableModel(QAbstractTableModel, Generic[KeyT, RowT]):
         self.fetch_count += 1
         self._loaded_once = True
         if request.changed is None or loaded.ids != self._ids:
-            self._replace_ids(loaded.ids, loaded.rows)
+            self._replace_ids(loaded.ids, loaded.rows, loaded.rest)
             self.loaded.emit(loaded.info)
             if request.changed is not None:
                 self.refreshed.emit(True)
@@ -391,19 +420,68 @@ class LazyTableModel(QAbstractTableModel, Generic[KeyT, RowT]):
         self.loaded.emit(loaded.info)
         self.refreshed.emit(False)
 
+    def _start_rest(self, rest: Callable[[], Sequence[KeyT] | Listing[KeyT]]) -> None:
+        generation = self._generation
+
+        def work() -> Listing[KeyT]:  # runs on a pool thread
+            answer = _unpack_answer(rest())
+            return Listing(answer.ids, answer.info)
+
+        task = run_task(
+            self._task_name,
+            work,
+            on_success=lambda listing: self._on_rest(generation, listing),
+        )
+        task.done.connect(self._on_rest_task_done)
+        self._rest_task = task
+
+    def _on_rest_task_done(self) -> None:
+        task = self._rest_task if shiboken6.isValid(self) else None
+        if task is not None and not task.is_running:
+            self._rest_task = None
+
+    def _on_rest(self, generation: int, listing: Listing[KeyT]) -> None:
+        if not shiboken6.isValid(self) or generation != self._generation:
+            return  # a newer listing replaced the one this was the rest of
+        self._rest_task = None
+        self.fetch_count += 1
+        shown = len(self._ids)
+        ids = listing.ids
+        if len(ids) >= shown and list(islice(ids, shown)) == list(self._ids):
+            if len(ids) > shown:
+                self.beginInsertRows(QModelIndex(), shown, len(ids) - 1)
+                self._ids = ids
+                self._row_of = None
+                self.endInsertRows()
+            else:
+                self._ids = ids
+            self.idsExtended.emit()
+        else:
+            # The listing changed between the two reads (a sync wrote meanwhile).
+            self._replace_ids(ids, {})
+        self.loaded.emit(listing.info)
+
     # --- the id list -----------------------------------------------------------------------
     def set_ids(self, ids: Sequence[KeyT]) -> None:
         """Replace the id list with one already at hand (a model reset)."""
         self._replace_ids(list(ids), {})
 
-    def _replace_ids(self, ids: Sequence[KeyT], rows: Mapping[KeyT, RowT]) -> None:
+    def _replace_ids(
+        self,
+        ids: Sequence[KeyT],
+        rows: Mapping[KeyT, RowT],
+        rest: Callable[[], Sequence[KeyT] | Listing[KeyT]] | None = None,
+    ) -> None:
         self.beginResetModel()
         self._ids = ids
         self._row_of = None
         self._generation += 1
+        self._rest_task = None  # the rest of an older listing is no longer wanted
         self._pending_pages.clear()
         self._store(rows)
         self.endResetModel()
+        if rest is not None:
+            self._start_rest(rest)  # before idsReset, so its slots see ``is_partial()``
         self.idsReset.emit()
 
     def ids(self) -> list[KeyT]:

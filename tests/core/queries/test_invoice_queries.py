@@ -209,3 +209,37 @@ def test_organization_list_balances_and_sorting(ledger: Engine) -> None:
         detail = organization_detail(s, top.id, TODAY)
     assert detail is not None and detail.contacts and detail.contracts
     assert all(c.email for c in detail.contacts)
+
+
+@pytest.mark.parametrize("descending", [False, True])
+def test_terms_not_synced_and_missing_due_dates_sort_with_their_kind(
+    ledger: Engine, descending: bool
+) -> None:
+    """Invoices whose terms were not synced sort with those without terms (merged by id);
+    invoices without a due date are never overdue. The first page agrees with the whole
+    order."""
+    with ledger.connect() as c:
+        ids = invoice_ids(c, InvoiceQuery(show_paid=True), TODAY)
+    dangling, no_terms, no_due = ids[5], ids[9], ids[13]
+    with session_scope(ledger) as s:
+        s.execute(update(Invoice).where(Invoice.id == dangling).values(payment_term_id=987_654))
+        s.execute(update(Invoice).where(Invoice.id == no_terms).values(payment_term_id=None))
+        s.execute(update(Invoice).where(Invoice.id == no_due).values(due_date=None))
+    with ledger.connect() as c:
+        query = InvoiceQuery(show_paid=True, sort=InvoiceColumn.TERMS, descending=descending)
+        by_terms = invoice_ids(c, query, TODAY)
+        rows = invoice_rows(c, by_terms, TODAY)
+        without = sorted(i for i in by_terms if rows[i].payment_terms is None)
+        assert {dangling, no_terms} <= set(without)
+        expected = list(reversed(without)) if descending else without
+        placed = by_terms[-len(without):] if descending else by_terms[: len(without)]
+        assert placed == expected
+        for size in (1, 2, len(without) + 3):
+            assert invoice_ids(c, query, TODAY, limit=size) == by_terms[:size]
+        query = InvoiceQuery(show_paid=True, sort=InvoiceColumn.DAYS_OVERDUE,
+                             descending=descending)
+        by_days = invoice_ids(c, query, TODAY)
+        assert sorted(by_days) == sorted(by_terms)
+        assert invoice_rows(c, [no_due], TODAY)[no_due].days_overdue is None
+        for size in (1, 50, 599):
+            assert invoice_ids(c, query, TODAY, limit=size) == by_days[:size]

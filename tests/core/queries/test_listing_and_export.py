@@ -7,17 +7,21 @@ import csv
 import threading
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, update
 
 from app.core.config import set_internal_currency
+from app.core.invoice_state import InvoiceStatus
 from app.core.queries.export import ExportCancelled, ExportProgress, write_csv
+from app.core.queries import invoices as invoice_queries
 from app.core.queries.fixtures import build_ledger
 from app.core.queries.invoices import (
     InvoiceColumn,
     InvoiceQuery,
     export_invoices_csv,
+    invoice_first_page,
     invoice_ids,
     invoice_listing,
     invoice_rows,
@@ -48,6 +52,38 @@ def test_listing_is_the_id_query_and_its_totals(
         assert ids == invoice_ids(c, query, TODAY)
         assert totals == invoice_totals(c, query, TODAY)
         assert invoice_listing(c, query, TODAY, with_totals=False) == (ids, None)
+
+
+_PAGE_FILTERS: list[dict[str, Any]] = [
+    {}, {"search": "1"}, {"search": "HAR"}, {"status": InvoiceStatus.OVERDUE},
+    {"search": "zzzq"}, {"show_paid": False},
+]
+
+
+@pytest.mark.parametrize("column", list(InvoiceColumn))
+@pytest.mark.parametrize("nearby", [5_000, 40])
+def test_first_page_is_the_start_of_the_listing(
+    ledger: Engine, column: InvoiceColumn, nearby: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What a screen shows at once (the first page) is exactly the start of the whole
+    order, for every sort, each way, with a short and a long search, a status, a search
+    that finds nothing, and only what is owed; a page that holds the whole listing comes
+    with its totals. A search looks near the top of the order first (all 400 invoices, or
+    only the first 40 of them, as at a million invoices)."""
+    monkeypatch.setattr(invoice_queries, "_NEARBY", nearby)
+    with ledger.connect() as c:
+        for descending in (False, True):
+            for filters in _PAGE_FILTERS:
+                query = InvoiceQuery(
+                    **{"show_paid": True, **filters}, sort=column, descending=descending
+                )
+                ids, totals = invoice_listing(c, query, TODAY, held_back=0)
+                for size in (1, 7, 60, len(ids), len(ids) + 5):
+                    page = invoice_first_page(c, query, TODAY, size)
+                    where = (descending, filters, size)
+                    assert page.ids == ids[:size], where
+                    assert page.complete == (size >= len(ids)), where
+                    assert page.totals == (totals if page.complete else None), where
 
 
 def test_the_search_key_follows_every_write_in_any_case(ledger: Engine) -> None:
