@@ -17,8 +17,11 @@ from app.core.payments import (
     payment_search_ids,
     transaction_ids,
 )
+from app.core.payments.fixtures import build_payment_history
 from app.core.queries.payments import (
+    PaymentSearchTotals,
     _search_ids_query,
+    payment_search_rows,
     payment_search_totals,
     refund_key,
     sale_key,
@@ -144,3 +147,42 @@ def test_the_search_and_the_sort_use_their_indexes(engine: Engine) -> None:
         assert "ix_payments_search_trgm" in by_text and "ix_refunds_search_trgm" in by_text, (
             by_text)
     assert "ix_payments_transaction_sort" in by_txn, by_txn
+
+
+def test_a_page_of_only_refunds_or_only_sales_reads_whole_rows(engine: Engine) -> None:
+    """A page is one statement over sales and refunds; either may be missing from a page."""
+    _ledger(engine)
+    (refund,) = payment_search_rows(engine, [refund_key(1)])
+    assert (refund.type, refund.payment_id, refund.reference, refund.transaction_id) == (
+        SearchType.REFUND, 1, "RF-00000001", "re_9Yw4Tt")
+    assert refund.refund_amount is not None and refund.refund_amount.minor == 500
+    assert refund.sale_amount is None and refund.organization_name == "Organization 1"
+    sale, hosted = payment_search_rows(engine, [sale_key(2), sale_key(5)])
+    assert (sale.reference, sale.transaction_id, hosted.transaction_id) == (
+        "PD-00000002", "ch_7ZZxk0aaQ1", "cs_test_Hosted55")
+    assert sale.applied_amount is not None and sale.applied_amount.minor == 0
+    assert payment_search_rows(engine, []) == []
+
+
+def test_the_listing_shows_its_first_page_and_reads_the_rest_after(engine: Engine) -> None:
+    """Payment Search's loader answers with a page of keys at once; the whole order and its
+    totals come from ``rest`` (run by the table's model in a worker)."""
+    from app.gui.payments.search import _search_listing
+    from app.gui.widgets.lazy_table import PAGE_SIZE, Listing
+
+    build_payment_history(engine, payments=PAGE_SIZE + 60, organizations=3)
+    criteria = PaymentSearchCriteria()
+    every = list(payment_search_ids(engine, criteria, sort=SearchSort.AMOUNT, descending=False))
+    listing = _search_listing(engine, criteria, SearchSort.AMOUNT, False)
+    assert list(listing.ids) == every[:PAGE_SIZE] and listing.info is None
+    assert listing.rest is not None
+    whole = listing.rest()
+    assert isinstance(whole, Listing) and list(whole.ids) == every
+    assert whole.info == payment_search_totals(engine, criteria)
+    # A listing that fits in a page is complete at once; only its totals come after.
+    one = _search_listing(engine, PaymentSearchCriteria(organization_id=2, type=SearchType.REFUND),
+                          SearchSort.DATE, True)
+    assert one.rest is not None and len(one.ids) < PAGE_SIZE
+    rest = one.rest()
+    assert isinstance(rest, Listing) and list(rest.ids) == list(one.ids)
+    assert isinstance(rest.info, PaymentSearchTotals) and rest.info.refunds == len(one.ids)
