@@ -7,6 +7,7 @@ payment gives the same rows, only a million times slower, so the rows alone cann
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 from sqlalchemy import Engine, update
 
@@ -14,6 +15,7 @@ from app.core.payments import (
     PaymentSearchCriteria,
     SearchSort,
     SearchType,
+    TransactionSort,
     payment_search_ids,
     transaction_ids,
 )
@@ -27,7 +29,7 @@ from app.core.queries.payments import (
     sale_key,
 )
 from app.core.storage.engine import session_scope
-from app.core.storage.models import Payment, Refund
+from app.core.storage.models import Organization, Payment, Refund
 from app.core.storage.search import capabilities
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -186,3 +188,40 @@ def test_the_listing_shows_its_first_page_and_reads_the_rest_after(engine: Engin
     rest = one.rest()
     assert isinstance(rest, Listing) and list(rest.ids) == list(one.ids)
     assert isinstance(rest.info, PaymentSearchTotals) and rest.info.refunds == len(one.ids)
+
+
+def test_transactions_show_their_first_page_and_read_the_rest_after(engine: Engine) -> None:
+    from app.gui.payments.transactions import _first_page_then_rest
+    from app.gui.widgets.lazy_table import PAGE_SIZE, Listing
+
+    build_payment_history(engine, payments=PAGE_SIZE + 40, organizations=7)
+    for sort in (TransactionSort.AMOUNT, TransactionSort.ORGANIZATION):
+        ids = partial(transaction_ids, engine, sort=sort, descending=False)
+        every = list(ids())
+        listing = _first_page_then_rest(ids)
+        assert list(listing.ids) == every[:PAGE_SIZE] and listing.rest is not None
+        rest = listing.rest()
+        assert not isinstance(rest, Listing) and list(rest) == every
+    small = _first_page_then_rest(partial(transaction_ids, engine, organization_id=3))
+    assert small.rest is None and 0 < len(small.ids) < PAGE_SIZE
+
+
+def test_transactions_sorted_by_organization_name_then_id(engine: Engine) -> None:
+    """By the organization's name in the language-aware order (a payment whose organization is
+    not known sorts as no name), ties by payment id; descending reverses it all."""
+    with session_scope(engine) as s:
+        for org_id, name in ((1, "Bright Path"), (2, "Bäckerei Ost"), (3, "acme")):
+            s.add(Organization(id=org_id, name=name, synced_at=T0))
+        for pid, org_id in ((1, 1), (2, 2), (3, 3), (4, 1), (5, 9), (6, 2)):
+            s.add(Payment(
+                id=pid, reference=f"PD-{pid:08d}", idempotency_key=f"k{pid}",
+                organization_id=org_id, currency="USD", amount_minor=1_000, surcharge_minor=0,
+                total_minor=1_000, gateway="stripe", state="succeeded", created_at=T0,
+                created_by="dana@frontdesk"))
+    ascending = list(transaction_ids(engine, sort=TransactionSort.ORGANIZATION,
+                                     descending=False))
+    # (unknown) 5; acme 3; Bäckerei 2, 6; Bright Path 1, 4.
+    assert ascending == [5, 3, 2, 6, 1, 4]
+    assert list(transaction_ids(engine, sort=TransactionSort.ORGANIZATION)) == ascending[::-1]
+    assert list(transaction_ids(engine, sort=TransactionSort.ORGANIZATION, descending=False,
+                                limit=3)) == ascending[:3]
