@@ -545,16 +545,18 @@ def _refund_query(criteria: PaymentSearchCriteria, caps: SearchCapabilities) -> 
             Refund.amount_minor.label("amount"),
             func.coalesce(Refund.gateway_refund_id, "").label("txn"),
         )
-        .join(Payment, Payment.id == Refund.payment_id)
     )
     if criteria.organization_id is not None:
-        query = query.where(Payment.organization_id == criteria.organization_id)
+        # Only then joined to its payment: a join of every refund to a million payments
+        # made the first page of an unfiltered sort read every payment on PostgreSQL.
+        query = query.join(Payment, Payment.id == Refund.payment_id).where(
+            Payment.organization_id == criteria.organization_id)
     if criteria.status:
         query = query.where(Refund.state == criteria.status)
     if criteria.transaction_id and clean_search(criteria.transaction_id):
         query = query.where(_refund_text_condition(criteria.transaction_id, caps))
     if criteria.invoice_number:
-        query = query.where(Payment.id.in_(_paying(criteria.invoice_number)))
+        query = query.where(Refund.payment_id.in_(_paying(criteria.invoice_number)))
     return _dates(query, Refund.created_at, criteria)
 
 
@@ -656,12 +658,27 @@ def _search_ids_query(criteria: PaymentSearchCriteria, caps: SearchCapabilities,
         )
         for part in parts
     ]
+    def ordered(columns: Any) -> list[Any]:
+        return [
+            columns.sort_value.desc() if descending else columns.sort_value.asc(),
+            columns.row_id.desc() if descending else columns.row_id.asc(),
+            columns.key.desc() if descending else columns.key.asc(),
+        ]
+
+    if limit is not None and len(narrowed) > 1:
+        # The first rows only: the first ``limit`` of each part (each read from its index,
+        # or the few refunds sorted), then those merged. PostgreSQL plans an ORDER BY over
+        # a UNION ALL as a sort of every row, never as a merge of the parts' indexes.
+        firsts = []
+        for part in narrowed:
+            # By type, every row of a part has the same type: its ids give the order.
+            order = ordered(part.selected_columns)[1 if sort is SearchSort.TYPE else 0:]
+            first = part.order_by(*order).limit(limit).subquery()
+            firsts.append(select(first.c.key, first.c.sort_value, first.c.row_id))
+        both = union_all(*firsts).subquery("first_rows")
+        return select(both.c.key).order_by(*ordered(both.c)).limit(limit)  # type: ignore[no-any-return]
     merged: Any = union_all(*narrowed) if len(narrowed) > 1 else narrowed[0]
-    columns = merged.selected_columns
-    query: Any = merged.order_by(
-        columns.sort_value.desc() if descending else columns.sort_value.asc(),
-        columns.row_id.desc() if descending else columns.row_id.asc(),
-        columns.key.desc() if descending else columns.key.asc())
+    query: Any = merged.order_by(*ordered(merged.selected_columns))
     if limit is not None:
         query = query.limit(limit)
     return query  # type: ignore[no-any-return]

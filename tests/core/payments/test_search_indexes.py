@@ -124,7 +124,7 @@ def test_sorting_by_transaction_id_orders_ties_by_id(engine: Engine) -> None:
 
 def _plan(engine: Engine, criteria: PaymentSearchCriteria, sort: SearchSort) -> str:
     with engine.connect() as connection:
-        query = _search_ids_query(criteria, capabilities(connection), sort, True, 200)
+        query = _search_ids_query(criteria, capabilities(connection), sort, True, None)
         compiled = query.compile(dialect=connection.dialect,
                                  compile_kwargs={"literal_binds": True})
         if connection.dialect.name == "sqlite":
