@@ -411,7 +411,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(load_line())
     print(
-        f"{'measure':<26}{'n':>6}{'max ms':>10}{'median':>10}{'max CPU':>10}{'med CPU':>10}"
+        f"{'measure':<36}{'n':>6}{'max ms':>10}{'median':>10}{'max CPU':>10}{'med CPU':>10}"
         f"{'target':>10}  {'met wall/CPU':<13}{'trips':>5}"
         "   (wall ms; CPU ms of this process; max round trips per step)"
         + ("; server CPU ms: max / median" if server.available else "")
@@ -427,7 +427,7 @@ def main(argv: list[str] | None = None) -> int:
             if name in server_cpu else ""
         )
         print(
-            f"{name:<26}{len(values):>6}{max(values):>10.1f}{median(values):>10.1f}"
+            f"{name:<36}{len(values):>6}{max(values):>10.1f}{median(values):>10.1f}"
             f"{max(cpu[name]):>10.1f}{median(cpu[name]):>10.1f}"
             f"{'' if target is None else f'{target:.0f}':>10}  {met:>4} / {cpu_met:<6}{trip:>5}"
             + on_server
@@ -442,7 +442,7 @@ def main(argv: list[str] | None = None) -> int:
         if name in trips:
             summary[f"{name}_max_round_trips"] = max(trips[name])
     print(
-        f"{'peak_rss':<26}{'':>6}{rss:>8.1f}MB{'':>20}{TARGET_RSS_MB:>8.0f}MB  "
+        f"{'peak_rss':<36}{'':>6}{rss:>8.1f}MB{'':>20}{TARGET_RSS_MB:>8.0f}MB  "
         f"{'yes' if rss <= TARGET_RSS_MB else 'NO'}"
     )
     print(
