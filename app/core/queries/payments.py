@@ -35,6 +35,7 @@ from sqlalchemy import (
     exists,
     func,
     literal,
+    literal_column,
     null,
     or_,
     select,
@@ -522,7 +523,9 @@ def _sale_query(criteria: PaymentSearchCriteria, caps: SearchCapabilities) -> Se
         Payment.id.label("key"),
         Payment.created_at.label("at"),
         Payment.sale_amount_minor.label("amount"),
-        func.coalesce(Payment.gateway_transaction_id, "").label("txn"),
+        # '' written into the statement, not bound: only then is the expression the one
+        # ``ix_payments_transaction_sort`` holds (SQLite matches expressions literally).
+        func.coalesce(Payment.gateway_transaction_id, literal_column("''")).label("txn"),
     ).where(Payment.state.not_in(("created",)))
     if criteria.organization_id is not None:
         query = query.where(Payment.organization_id == criteria.organization_id)
