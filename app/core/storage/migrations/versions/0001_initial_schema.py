@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-05 05:30:57.461644
+Create Date: 2026-12-05 05:34:47.237162
 """
 from alembic import op
 import sqlalchemy as sa
@@ -426,6 +426,7 @@ def upgrade() -> None:
     sa.UniqueConstraint('reference', name=op.f('uq_payments_reference'))
     )
     with op.batch_alter_table('payments', schema=None) as batch_op:
+        batch_op.create_index('ix_payments_amount', ['amount_minor', 'id'], unique=False)
         batch_op.create_index('ix_payments_contact_id', ['contact_id'], unique=False)
         batch_op.create_index('ix_payments_created_at', ['created_at', 'id', 'state'], unique=False)
         batch_op.create_index('ix_payments_gateway_transaction_id', ['gateway_transaction_id'], unique=False)
@@ -656,6 +657,7 @@ def downgrade() -> None:
         batch_op.drop_index('ix_payments_gateway_transaction_id')
         batch_op.drop_index('ix_payments_created_at')
         batch_op.drop_index('ix_payments_contact_id')
+        batch_op.drop_index('ix_payments_amount')
 
     op.drop_table('payments')
     with op.batch_alter_table('autopay_authorizations', schema=None) as batch_op:
