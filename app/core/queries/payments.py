@@ -598,21 +598,27 @@ def payment_search_totals(engine: Engine, criteria: PaymentSearchCriteria) -> Pa
     """Counts and money totals of every row matching ``criteria``, added up in the database
     with the same filters as ``payment_search_ids``. Runs in a worker."""
     sales = refunds = sale_minor = refund_minor = 0
-    with engine.connect() as connection:
+    with read_connection(engine) as connection:
         caps = capabilities(connection)
+        parts: list[Select[Any]] = []
         if criteria.type in (None, SearchType.SALE):
-            part = _sale_query(criteria, caps).subquery()
-            count, total = connection.execute(
-                select(func.count(), func.coalesce(func.sum(part.c.amount), 0))
-            ).one()
-            sales, sale_minor = int(count or 0), int(total or 0)
+            sold = _sale_query(criteria, caps).subquery()
+            parts.append(select(literal("sale").label("kind"), func.count().label("count"),
+                                func.coalesce(func.sum(sold.c.amount), 0).label("total")))
         if criteria.type in (None, SearchType.REFUND):
-            part = _refund_query(criteria, caps).add_columns(Refund.state.label("state")).subquery()
-            given = case((part.c.state.in_(REFUND_GIVEN_STATES), part.c.amount), else_=0)
-            count, total = connection.execute(
-                select(func.count(), func.coalesce(func.sum(given), 0))
-            ).one()
-            refunds, refund_minor = int(count or 0), int(total or 0)
+            given = _refund_query(criteria, caps).add_columns(
+                Refund.state.label("state")).subquery()
+            amount = case((given.c.state.in_(REFUND_GIVEN_STATES), given.c.amount), else_=0)
+            parts.append(select(literal("refund").label("kind"), func.count().label("count"),
+                                func.coalesce(func.sum(amount), 0).label("total")))
+        # One statement (one round trip) for both.
+        for kind, count, total in connection.execute(
+            union_all(*parts) if len(parts) > 1 else parts[0]
+        ):
+            if kind == "sale":
+                sales, sale_minor = int(count or 0), int(total or 0)
+            else:
+                refunds, refund_minor = int(count or 0), int(total or 0)
     return PaymentSearchTotals(sales, refunds, sale_minor, refund_minor)
 
 
@@ -628,10 +634,22 @@ def payment_search_ids(
     of the first ``limit`` of them. Rows that tie on the sort order come in the order of
     their ids (the direction of the sort)."""
     with read_connection(engine) as connection:
-        return _fetch_keys(
-            connection,
-            _search_ids_query(criteria, capabilities(connection), sort, descending, limit),
-        )
+        query = _search_ids_query(criteria, capabilities(connection), sort, descending, limit)
+        if limit is None and connection.dialect.name == "postgresql":
+            # PostgreSQL sorts a whole UNION ALL anyway (no merge of the parts' indexes):
+            # sending back only the keys keeps the driver's copy of a million rows small.
+            rows = query.order_by(None).subquery("listing")  # type: ignore[attr-defined]
+            query = select(rows.c.key).order_by(*_ordering(rows.c, descending))
+        return _fetch_keys(connection, query)
+
+
+def _ordering(columns: Any, descending: bool) -> list[Any]:
+    """Payment Search's order: the sort column, then the row's id, then its key."""
+    return [
+        columns.sort_value.desc() if descending else columns.sort_value.asc(),
+        columns.row_id.desc() if descending else columns.row_id.asc(),
+        columns.key.desc() if descending else columns.key.asc(),
+    ]
 
 
 def _search_ids_query(criteria: PaymentSearchCriteria, caps: SearchCapabilities,
@@ -662,11 +680,7 @@ def _search_ids_query(criteria: PaymentSearchCriteria, caps: SearchCapabilities,
         for part in parts
     ]
     def ordered(columns: Any) -> list[Any]:
-        return [
-            columns.sort_value.desc() if descending else columns.sort_value.asc(),
-            columns.row_id.desc() if descending else columns.row_id.asc(),
-            columns.key.desc() if descending else columns.key.asc(),
-        ]
+        return _ordering(columns, descending)
 
     if limit is not None and len(narrowed) > 1:
         # The first rows only: the first ``limit`` of each part (each read from its index,
@@ -679,7 +693,7 @@ def _search_ids_query(criteria: PaymentSearchCriteria, caps: SearchCapabilities,
             first = part.order_by(*order).limit(limit).subquery()
             firsts.append(select(first.c.key, first.c.sort_value, first.c.row_id))
         both = union_all(*firsts).subquery("first_rows")
-        return select(both.c.key).order_by(*ordered(both.c)).limit(limit)  # type: ignore[no-any-return]
+        return select(both.c.key).order_by(*ordered(both.c)).limit(limit)
     merged: Any = union_all(*narrowed) if len(narrowed) > 1 else narrowed[0]
     query: Any = merged.order_by(*ordered(merged.selected_columns))
     if limit is not None:
@@ -692,9 +706,12 @@ _KEY_CHUNK = 20_000
 
 
 def _fetch_keys(connection: Connection, query: Executable) -> array[int]:
-    """The single integer column of ``query``, straight from the DBAPI cursor into an
+    """The first integer column of ``query``, straight from the DBAPI cursor into an
     ``array("q")`` a chunk at a time: never a million Python tuples at once."""
-    cursor = connection.execute(query).cursor
+    return _keys_from(connection.execute(query).cursor)
+
+
+def _keys_from(cursor: Any) -> array[int]:
     keys: array[int] = array("q")
     while chunk := cursor.fetchmany(_KEY_CHUNK):
         keys.extend([row[0] for row in chunk])
