@@ -270,79 +270,130 @@ def transaction_ids(
         return _fetch_keys(connection, query)
 
 
+#: Separates the values a row's list is joined with, and a posting's state from its error
+#: (control characters: never in an invoice number, a state or an error message).
+_ITEM, _PART = "\x1f", "\x1e"
+
+
+def _joined(connection: Connection, value: Any, order: Any, where: Any) -> Any:
+    """The values of ``value`` where ``where`` holds, in ``order``, as one string separated by
+    ``_ITEM`` (NULL when there are none): a row's list read in the row's own query."""
+    if connection.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import aggregate_order_by
+
+        return (select(func.string_agg(value, aggregate_order_by(literal(_ITEM), order)))
+                .where(where).scalar_subquery())
+    # SQLite joins the rows in the order its subquery gives them.
+    ordered = (select(value.label("value")).where(where).order_by(order)
+               .correlate(Payment).subquery())
+    return select(func.group_concat(ordered.c.value, _ITEM)).scalar_subquery()
+
+
 def transaction_rows(engine: Engine, payment_ids: Sequence[int]) -> list[TransactionRow]:
-    """Rows for these payment ids, in the order given (missing ids are left out)."""
+    """Rows for these payment ids, in the order given (missing ids are left out). One
+    statement: a page of Transactions is one round trip, however far the database is."""
     ids = list(dict.fromkeys(payment_ids))
     if not ids:
         return []
-    with session_scope(engine) as session:
-        payments = {
-            p.id: p for p in session.scalars(select(Payment).where(Payment.id.in_(ids)))
-        }
-        org_ids = {p.organization_id for p in payments.values()}
-        names = dict(
-            session.execute(
-                select(Organization.id, Organization.name).where(Organization.id.in_(org_ids))
-            ).all()
+    with read_connection(engine) as connection:
+        numbers = _allocation_numbers(connection)
+        postings = _joined(
+            connection,
+            Posting.state + literal(_PART) + func.coalesce(Posting.last_error, ""),
+            Posting.id,
+            Posting.payment_id == Payment.id,
         )
-        numbers: dict[int, list[str]] = {}
-        for payment_id, invoice_id, number in session.execute(
-            select(PaymentAllocation.payment_id, PaymentAllocation.invoice_id,
-                   Invoice.invoice_number)
-            .outerjoin(Invoice, Invoice.id == PaymentAllocation.invoice_id)
-            .where(PaymentAllocation.payment_id.in_(ids))
-            .order_by(PaymentAllocation.id)
-        ):
-            numbers.setdefault(int(payment_id), []).append(number or str(invoice_id))
-        postings: dict[int, list[tuple[str, str | None]]] = {}
-        for posting_payment_id, state, error in session.execute(
-            select(Posting.payment_id, Posting.state, Posting.last_error)
-            .where(Posting.payment_id.in_(ids))
-            .order_by(Posting.id)
-        ):
-            postings.setdefault(int(posting_payment_id or 0), []).append((str(state), error))
-        recovered: dict[int, tuple[datetime, str | None]] = {}
-        for subject_id, at, details in session.execute(
-            select(AuditEntry.subject_id, AuditEntry.at, AuditEntry.details)
-            .where(AuditEntry.action == RECOVERED_ACTION, AuditEntry.subject_type == "payment",
-                   AuditEntry.subject_id.in_([str(i) for i in ids]))
-            .order_by(AuditEntry.id)
-        ):
-            why = details.get("why") if isinstance(details, dict) else None
-            recovered[int(subject_id)] = (at, str(why) if why else None)
-        rows = []
-        for pid in ids:
-            p = payments.get(pid)
-            if p is None:
-                continue
-            c = p.currency
-            plist = postings.get(pid, [])
-            status = posting_status_of([s for s, _ in plist], [e for _, e in plist])
-            error = next((e for s, e in plist if e and s != PostingState.DELIVERED), None)
-            rows.append(
-                TransactionRow(
-                    payment_id=pid,
-                    date=p.created_at,
-                    reference=p.reference,
-                    organization_id=p.organization_id,
-                    organization_name=names.get(p.organization_id)
-                    or f"Organization {p.organization_id}",
-                    invoice_numbers=tuple(numbers.get(pid, [])),
-                    method_summary=p.method_summary,
-                    amount=Money(p.amount_minor, c),
-                    surcharge=Money(p.surcharge_minor, c),
-                    total=Money(p.total_minor, c),
-                    refunded=Money(p.refunded_minor, c),
-                    state=PaymentState(p.state),
-                    gateway_transaction_id=p.gateway_transaction_id,
-                    posting_status=status,
-                    posting_error=error,
-                    test_mode=p.test_mode,
-                    recovered_at=recovered[pid][0] if pid in recovered else None,
-                    recovery_why=recovered[pid][1] if pid in recovered else None,
-                )
+        # The last note of PayDesk's recovery finishing this payment, if any.
+        entry = aliased(AuditEntry, name="recovery_entry")
+        recovery = (
+            select(entry.id)
+            .where(entry.action == RECOVERED_ACTION, entry.subject_type == "payment",
+                   entry.subject_id == cast(Payment.id, String))
+            .order_by(entry.id.desc())
+            .limit(1)
+            .correlate(Payment)
+            .scalar_subquery()
+        )
+        query = (
+            select(
+                Payment.id, Payment.created_at, Payment.reference, Payment.organization_id,
+                Organization.name.label("organization_name"), Payment.method_summary,
+                Payment.currency, Payment.amount_minor, Payment.surcharge_minor,
+                Payment.total_minor, Payment.refunded_minor, Payment.state,
+                Payment.gateway_transaction_id, Payment.test_mode,
+                numbers.label("numbers"), postings.label("postings"),
+                AuditEntry.at.label("recovered_at"), AuditEntry.details.label("recovery"),
             )
-        return rows
+            .outerjoin(Organization, Organization.id == Payment.organization_id)
+            .outerjoin(AuditEntry, AuditEntry.id == recovery)
+            .where(Payment.id.in_(ids))
+        )
+        found = {r.id: r for r in connection.execute(query)}
+    rows = []
+    for pid in ids:
+        p = found.get(pid)
+        if p is None:
+            continue
+        c = p.currency
+        plist = [tuple(item.split(_PART, 1)) for item in (p.postings or "").split(_ITEM)
+                 if item] if p.postings else []
+        states = [item[0] for item in plist]
+        errors = [item[1] if len(item) > 1 and item[1] else None for item in plist]
+        status = posting_status_of(states, errors)
+        error = next((e for s, e in zip(states, errors, strict=True)
+                      if e and s != PostingState.DELIVERED), None)
+        details = p.recovery
+        why = details.get("why") if isinstance(details, dict) else None
+        rows.append(
+            TransactionRow(
+                payment_id=pid,
+                date=p.created_at,
+                reference=p.reference,
+                organization_id=p.organization_id,
+                organization_name=p.organization_name or f"Organization {p.organization_id}",
+                invoice_numbers=tuple(p.numbers.split(_ITEM)) if p.numbers else (),
+                method_summary=p.method_summary,
+                amount=Money(p.amount_minor, c),
+                surcharge=Money(p.surcharge_minor, c),
+                total=Money(p.total_minor, c),
+                refunded=Money(p.refunded_minor, c),
+                state=PaymentState(p.state),
+                gateway_transaction_id=p.gateway_transaction_id,
+                posting_status=status,
+                posting_error=error,
+                test_mode=bool(p.test_mode),
+                recovered_at=p.recovered_at,
+                recovery_why=str(why) if why else None,
+            )
+        )
+    return rows
+
+
+def _allocation_numbers(connection: Connection) -> Any:
+    """A payment's invoice numbers, in the order of its allocations (an invoice not synced
+    shows its id)."""
+    number = func.coalesce(Invoice.invoice_number, cast(PaymentAllocation.invoice_id, String))
+    if connection.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import aggregate_order_by
+
+        return (
+            select(func.string_agg(number, aggregate_order_by(literal(_ITEM),
+                                                              PaymentAllocation.id)))
+            .select_from(PaymentAllocation)
+            .outerjoin(Invoice, Invoice.id == PaymentAllocation.invoice_id)
+            .where(PaymentAllocation.payment_id == Payment.id)
+            .scalar_subquery()
+        )
+    ordered = (
+        select(number.label("value"))
+        .select_from(PaymentAllocation)
+        .outerjoin(Invoice, Invoice.id == PaymentAllocation.invoice_id)
+        .where(PaymentAllocation.payment_id == Payment.id)
+        .order_by(PaymentAllocation.id)
+        .correlate(Payment)
+        .subquery()
+    )
+    return select(func.group_concat(ordered.c.value, _ITEM)).scalar_subquery()
 
 
 # --------------------------------------------------------------------------------------------

@@ -229,3 +229,30 @@ def test_transactions_sorted_by_organization_name_then_id(engine: Engine) -> Non
     assert list(transaction_ids(engine, sort=TransactionSort.ORGANIZATION)) == ascending[::-1]
     assert list(transaction_ids(engine, sort=TransactionSort.ORGANIZATION, descending=False,
                                 limit=3)) == ascending[:3]
+
+
+def test_a_page_of_rows_is_one_statement(engine: Engine) -> None:
+    """Scrolling reads a page of rows in one round trip on either screen (each statement is
+    at least one; on a shared server each costs milliseconds)."""
+    from sqlalchemy import event
+
+    from app.core.payments import transaction_rows
+
+    _ledger(engine)
+    statements: list[str] = []
+
+    def count(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        search_page = payment_search_rows(
+            engine, [refund_key(2), sale_key(5), refund_key(1), sale_key(1)])
+        searched = len(statements)
+        rows = transaction_rows(engine, [5, 4, 3, 2, 1])
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert [row.key for row in search_page] == [refund_key(2), sale_key(5), refund_key(1),
+                                                sale_key(1)]
+    assert [row.payment_id for row in rows] == [5, 4, 3, 2, 1]
+    assert searched == 1 and len(statements) == 2, statements
