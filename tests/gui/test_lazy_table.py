@@ -186,3 +186,15 @@ def test_a_refresh_reads_the_whole_listing_at_once(qtbot: QtBot, owner: QObject)
     with qtbot.waitSignal(model.refreshed) as refreshed:
         model.refresh(lambda: Listing(ids[:5], None, lambda: list(ids)), [3])
     assert refreshed.args == [False] and model.ids() == ids and not model.is_partial()
+
+
+def test_rows_the_loader_read_with_the_keys_are_not_fetched_again(
+    qtbot: QtBot, owner: QObject
+) -> None:
+    source = Source()
+    model: LazyTableModel[int, Row] = LazyTableModel(COLUMNS, source.fetch, owner, page_size=5)
+    brought = {k: (k, f"brought {k}") for k in (1, 2, 3)}
+    model.load(lambda: Listing([1, 2, 3, 4, 5, 6], None, rows=brought))
+    wait_for_background_tasks(qtbot)
+    assert model.index(0, 1).data() == "brought 1"
+    assert 1 not in source.fetched and 4 in source.fetched  # only what it did not bring

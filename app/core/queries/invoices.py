@@ -316,7 +316,9 @@ def _like_pattern(term: str) -> str:
     return contains_pattern(term)
 
 
-def _search_condition(term: str, caps: SearchCapabilities) -> ColumnElement[bool]:
+def _search_condition(
+    term: str, caps: SearchCapabilities, invoices: Any = Invoice
+) -> ColumnElement[bool]:
     """Invoice number, QuickBooks number or organization name contains ``term`` (any case).
 
     A substring (``%term%``) can start anywhere, so no B-tree index can seek to it. Terms of
@@ -326,6 +328,7 @@ def _search_condition(term: str, caps: SearchCapabilities) -> ColumnElement[bool
     ``ix_invoices_organization_id``. Shorter terms (the first keystrokes) match a large part
     of the history anyway; they scan the narrow ``ix_invoices_search`` index (both numbers,
     lower-cased, with the organization, status, amounts and id) instead of the wide rows.
+    ``invoices``: where the invoices' columns are read (another selection of them).
     """
     # The key separates the two numbers with a tab; a term never spans them.
     term = term.replace("\t", " ")
@@ -336,7 +339,7 @@ def _search_condition(term: str, caps: SearchCapabilities) -> ColumnElement[bool
     if phrase is not None and caps.sqlite_fts:
         invoices_fts = table("invoices_fts", column("rowid"), column("invoices_fts"))
         organizations_fts = table("organizations_fts", column("rowid"), column("organizations_fts"))
-        return Invoice.id.in_(
+        return invoices.id.in_(
             union_all(
                 select(invoices_fts.c.rowid).where(invoices_fts.c.invoices_fts.op("MATCH")(phrase)),
                 select(by_organization.id).where(
@@ -353,7 +356,7 @@ def _search_condition(term: str, caps: SearchCapabilities) -> ColumnElement[bool
     )
     if phrase is not None:
         # PostgreSQL: each branch can use its pg_trgm index (a plain scan without it).
-        return Invoice.id.in_(
+        return invoices.id.in_(
             union_all(
                 select(by_number.id).where(by_number.search_key.like(pattern, escape="\\")),
                 select(by_organization.id).where(
@@ -362,8 +365,8 @@ def _search_condition(term: str, caps: SearchCapabilities) -> ColumnElement[bool
             )
         )
     return or_(
-        Invoice.search_key.like(pattern, escape="\\"),
-        Invoice.organization_id.in_(matching_organizations),
+        invoices.search_key.like(pattern, escape="\\"),
+        invoices.organization_id.in_(matching_organizations),
     )
 
 
@@ -446,15 +449,29 @@ def invoice_ids(
     ``ix_invoices_organization_id`` instead of sorting every row; invoices whose organization
     has not been synced yet come last, in a second query.
     """
+    ids: list[int] = []
+    for statement in _order_segments(connection, query, today):
+        wanted = None if limit is None else limit - len(ids)
+        if wanted is not None and wanted <= 0:
+            break
+        ids += _id_list(connection, statement, wanted)
+    return ids
+
+
+def _order_segments(connection: Connection, query: InvoiceQuery, today: date) -> list[Select[Any]]:
+    """The listing as statements of ids to be read one after the other, each in its own
+    order: one for a plain column, one per status, per payment term, and so on, so that
+    each walks an index instead of sorting every invoice on a computed value."""
+    caps = capabilities(connection)
     if query.sort is InvoiceColumn.STATUS:
-        return _ids_by_status(connection, query, today, limit)
+        return _status_segments(query, today, caps)
     if query.sort is InvoiceColumn.TERMS:
-        return _ids_by_terms(connection, query, today, limit)
+        return _terms_segments(connection, query, today, caps)
     if query.sort is InvoiceColumn.DAYS_OVERDUE:
-        return _ids_by_days_overdue(connection, query, today, limit)
+        return _days_overdue_segments(query, today, caps)
     if query.sort is not InvoiceColumn.ORGANIZATION:
-        return _id_list(connection, _ordered_ids(query, today, capabilities(connection)), limit)
-    conditions = _conditions(query, today, capabilities(connection))
+        return [_ordered_ids(query, today, caps)]
+    conditions = _conditions(query, today, caps)
     keys: list[Any] = [sorted_by_name(connection, Organization.name), Organization.id, Invoice.id]
     named = (
         select(Invoice.id)
@@ -468,10 +485,7 @@ def invoice_ids(
         .where(*conditions, Invoice.organization_id.not_in(select(Organization.id)))
         .order_by(*(key.desc() for key in orphan_keys) if query.descending else orphan_keys)
     )
-    ids = _id_list(connection, named, limit)
-    if limit is not None and len(ids) >= limit:
-        return ids
-    return ids + _id_list(connection, orphans, None if limit is None else limit - len(ids))
+    return [named, orphans]
 
 
 @dataclass(frozen=True, slots=True)
@@ -483,6 +497,8 @@ class InvoicePage:
     complete: bool
     #: The listing's totals when ``complete`` (they were added up from the page itself).
     totals: InvoiceTotals | None
+    #: The page's rows, read in the same statement as the ids.
+    rows: dict[int, InvoiceRow]
 
 
 def invoice_first_page(
@@ -493,34 +509,73 @@ def invoice_first_page(
     *,
     held_back: int = 0,
 ) -> InvoicePage:
-    """The first ``size`` invoices ``query`` lists, in its order.
+    """The first ``size`` invoices ``query`` lists, in its order, with their rows — one
+    statement (one round trip to a shared server) for most sorts.
 
     The database walks the sort column's index and stops after ``size + 1`` rows (the extra
     one says whether there are more), so a new sort or filter shows its first rows without
-    reading a million ids; ``invoice_listing`` then reads the whole order. With a search (and
-    a plain sort column) the matches come with their amounts, so a listing that fits in the
-    page is complete with its totals in this one statement.
+    reading a million ids; ``invoice_listing`` then reads the whole order. A listing that
+    fits in the page is complete, and its totals are added up from its rows.
     """
     caps = capabilities(connection)
     if query.sort in _SIMPLE_SORT_KEYS and clean_search(query.search):
         found = _first_matches_nearby(connection, query, today, caps, size, held_back)
         if found is not None:
             return found
-        rows = connection.execute(
-            _ordered_with_amounts(query, today, caps).limit(size + 1)
-        ).cursor.fetchall()
-        ids = list(map(itemgetter(0), rows))
-        if len(ids) > size:
-            return InvoicePage(ids[:size], False, None)
-        totals = InvoiceTotals(len(ids), sum(map(itemgetter(1), rows)),
-                               sum(map(itemgetter(2), rows)), held_back)
-        return InvoicePage(ids, True, totals)
-    ids = invoice_ids(connection, query, today, limit=size + 1)
-    if len(ids) > size:
-        return InvoicePage(ids[:size], False, None)
-    if not ids:
-        return InvoicePage(ids, True, InvoiceTotals(0, 0, 0, held_back))
-    return InvoicePage(ids, True, invoice_totals(connection, query, today, held_back=held_back))
+        segments = [_ordered_with_amounts(query, today, caps)]
+    else:
+        segments = _order_segments(connection, query, today)
+    rows = [row for row, _ in _page_rows(connection, segments, size + 1, today)]
+    return _page(rows, size, held_back)
+
+
+def _page(rows: list[InvoiceRow], size: int, held_back: int) -> InvoicePage:
+    if len(rows) > size:
+        rows = rows[:size]
+        return InvoicePage([row.id for row in rows], False, None, {row.id: row for row in rows})
+    totals = InvoiceTotals(len(rows), sum(row.total_minor for row in rows),
+                           sum(row.balance_minor for row in rows), held_back)
+    return InvoicePage([row.id for row in rows], True, totals, {row.id: row for row in rows})
+
+
+def _page_rows(
+    connection: Connection,
+    segments: Sequence[Select[Any]],
+    limit: int,
+    today: date,
+    extra: Any = None,
+) -> list[tuple[InvoiceRow, Any]]:
+    """The rows of the first ``limit`` ids the ``segments`` give one after the other (each
+    in its own order), in one statement: each segment limited and numbered in the order it
+    gives (``row_number() OVER ()`` over an ordered, limited subquery), all joined to the
+    row columns and ordered by segment and place. ``extra``: one more column (read once
+    per row) returned beside each row."""
+    parts = []
+    for number, segment in enumerate(segments):
+        ordered = segment.limit(limit).subquery(f"segment_{number}")
+        parts.append(
+            select(
+                literal(number).label("segment"),
+                ordered.c.id.label("id"),
+                func.row_number().over().label("place"),
+            ).select_from(ordered)
+        )
+    page = (parts[0] if len(parts) == 1 else union_all(*parts)).subquery("page")
+    stmt = (
+        _row_select(today)
+        .add_columns(extra if extra is not None else literal(None))
+        .join(page, page.c.id == Invoice.id)
+        .order_by(page.c.segment, page.c.place)
+        .limit(limit)
+    )
+    rows: dict[int, InvoiceRow] = {}
+    found: list[tuple[InvoiceRow, Any]] = []
+    for values in connection.execute(stmt):
+        row = _to_row(tuple(values)[:-1], today)
+        rows[row.id] = row
+        found.append((row, values[-1]))
+    named = _name_held_back_organizations(connection, rows)
+    return [(named[row.id], value) for row, value in found]
 
 
 #: How many invoices, in the listing's order without the search, a search looks through
@@ -542,27 +597,33 @@ def _first_matches_nearby(
     the page. When the listing has fewer than ``_NEARBY`` invoices at all, the matches
     found are the whole listing and come with their totals. One statement.
     """
-    nearby = (
+    ordered = (
         _ordered_ids(replace(query, search=""), today, caps)
+        .add_columns(Invoice.search_key, Invoice.organization_id)
         .limit(_NEARBY)
+        .subquery()
+    )
+    nearby = (
+        select(ordered.c.id, ordered.c.search_key, ordered.c.organization_id,
+               func.row_number().over().label("place"))
         .cte("nearby")
         .prefix_with("MATERIALIZED")
     )
     seen = select(func.count()).select_from(nearby).scalar_subquery()
-    stmt = (
-        _ordered_ids(query, today, caps)
-        .add_columns(Invoice.total_minor, Invoice.balance_minor, seen)
-        .where(Invoice.id.in_(select(nearby.c.id)))
-        .limit(size + 1)
+    # The search is tested on the few thousand nearby invoices as they were read (so no
+    # planner can turn it into a search of every invoice), and they keep their order.
+    near = aliased(Invoice, nearby)
+    matches = (
+        select(near.id)
+        .where(_search_condition(clean_search(query.search), caps, near))
+        .order_by(nearby.c.place)
     )
-    rows = connection.execute(stmt).cursor.fetchall()
-    if len(rows) > size:
-        return InvoicePage([row[0] for row in rows[:size]], False, None)
-    if rows and rows[0][3] < _NEARBY:
+    found = _page_rows(connection, [matches], size + 1, today, seen)
+    if len(found) > size:
+        return _page([row for row, _ in found], size, held_back)
+    if found and found[0][1] < _NEARBY:
         # The whole listing was looked through: these are all the matches.
-        totals = InvoiceTotals(len(rows), sum(row[1] for row in rows),
-                               sum(row[2] for row in rows), held_back)
-        return InvoicePage([row[0] for row in rows], True, totals)
+        return _page([row for row, _ in found], size, held_back)
     return None  # too few matches nearby (or none): look through them all
 
 
@@ -674,55 +735,41 @@ def invoices_exist(
     return connection.execute(stmt).first() is not None
 
 
-def _segments(
-    connection: Connection,
+def _segment_statements(
     conditions: list[ColumnElement[bool]],
     extras: Iterable[ColumnElement[bool]],
     keys: list[Any],
     descending: bool,
-    limit: int | None,
-) -> list[int]:
-    """The ids of each segment (``conditions`` and one of ``extras``) in turn, each in the
-    order of ``keys``; with ``limit``, no more segments are read once that many are found."""
-    ids: list[int] = []
+) -> list[Select[Any]]:
+    """One id statement per segment (``conditions`` and one of ``extras``), each in the
+    order of ``keys``."""
     order = [k.desc() for k in keys] if descending else keys
-    for extra in extras:
-        wanted = None if limit is None else limit - len(ids)
-        if wanted is not None and wanted <= 0:
-            break
-        stmt = select(Invoice.id).where(*conditions, extra).order_by(*order)
-        ids += _id_list(connection, stmt, wanted)
-    return ids
+    return [select(Invoice.id).where(*conditions, extra).order_by(*order) for extra in extras]
 
 
-def _ids_by_status(
-    connection: Connection, query: InvoiceQuery, today: date, limit: int | None = None
-) -> list[int]:
+def _status_segments(
+    query: InvoiceQuery, today: date, caps: SearchCapabilities
+) -> list[Select[Any]]:
     """Overdue, Partially paid, Open, Paid, Void — and within each, by due date then id.
 
     One indexed query per status (``ix_invoices_status`` is status, due date, id) instead of
     sorting every row on a computed status.
     """
-    conditions = _conditions(query, today, capabilities(connection))
-    keys: list[Any] = [Invoice.due_date, Invoice.id]
     statuses = sorted(InvoiceStatus, key=lambda s: _STATUS_RANK[s.value], reverse=query.descending)
-    return _segments(
-        connection,
-        conditions,
+    return _segment_statements(
+        _conditions(query, today, caps),
         (_status_condition(status, today) for status in statuses),
-        keys,
+        [Invoice.due_date, Invoice.id],
         query.descending,
-        limit,
     )
 
 
-def _ids_by_days_overdue(
-    connection: Connection, query: InvoiceQuery, today: date, limit: int | None = None
-) -> list[int]:
+def _days_overdue_segments(
+    query: InvoiceQuery, today: date, caps: SearchCapabilities
+) -> list[Select[Any]]:
     """Invoices not overdue, then the overdue ones, each by due date (latest first) then
     id — the order ``_ordered_ids`` gives, read as two segments that each walk
     ``ix_invoices_due_date`` instead of sorting a million rows on a computed flag."""
-    conditions = _conditions(query, today, capabilities(connection))
     overdue = _overdue_condition(today)
     not_overdue = or_(
         Invoice.due_date.is_(None),
@@ -732,14 +779,16 @@ def _ids_by_days_overdue(
     )
     extras = [overdue, not_overdue] if query.descending else [not_overdue, overdue]
     keys: list[Any] = [Invoice.due_date, Invoice.id]
-    if not query.descending:
-        keys = [key.desc() for key in keys]
-    return _segments(connection, conditions, extras, keys, False, limit)
+    return _segment_statements(
+        _conditions(query, today, caps), extras, keys, not query.descending
+    )
 
 
-def _term_ids_in_use(connection: Connection) -> list[int]:
-    """The distinct payment term ids of the invoices: a loose index scan (one index seek per
-    distinct value, a recursive query both engines run) rather than reading every row."""
+def _terms_in_order(connection: Connection) -> tuple[list[int], list[int]]:
+    """The payment terms by name, and the term ids invoices use that are not among them
+    (not synced yet) — one statement. The ids in use are found by a loose index scan (one
+    seek in ``ix_invoices_payment_term`` per distinct value, a recursive query both engines
+    run) rather than by reading every invoice."""
     walk = select(func.min(Invoice.payment_term_id).label("term")).cte("walk", recursive=True)
     following = (
         select(Invoice.payment_term_id)
@@ -749,24 +798,29 @@ def _term_ids_in_use(connection: Connection) -> list[int]:
         .scalar_subquery()
     )
     walk = walk.union_all(select(following).where(walk.c.term.is_not(None)))
-    return [term for term in connection.execute(select(walk.c.term)).scalars() if term is not None]
+    known = select(literal(0).label("kind"), PaymentTerm.id.label("term"),
+                   PaymentTerm.name.label("name"))
+    unknown = select(literal(1), walk.c.term, literal(None)).where(
+        walk.c.term.is_not(None), walk.c.term.not_in(select(PaymentTerm.id))
+    )
+    both = union_all(known, unknown).subquery("terms")
+    terms: list[int] = []
+    not_synced: list[int] = []
+    for kind, term, _name in connection.execute(
+        select(both).order_by(both.c.kind, both.c.name, both.c.term)
+    ):
+        (not_synced if kind else terms).append(int(term))
+    return terms, not_synced
 
 
-def _ids_by_terms(
-    connection: Connection, query: InvoiceQuery, today: date, limit: int | None = None
-) -> list[int]:
+def _terms_segments(
+    connection: Connection, query: InvoiceQuery, today: date, caps: SearchCapabilities
+) -> list[Select[Any]]:
     """By payment terms name (then id): one indexed query per term, in name order; invoices
     without terms (or with terms not synced yet) first, as SQL sorts missing values."""
-    conditions = _conditions(query, today, capabilities(connection))
-    terms = list(
-        connection.execute(
-            select(PaymentTerm.id).order_by(PaymentTerm.name, PaymentTerm.id)
-        ).scalars()
-    )
-    # Terms not synced (yet) sort with the invoices without terms. Which term ids invoices
-    # use is read by skipping through ``ix_invoices_payment_term`` one value at a time, so
-    # that segment is an index range too instead of a test of every invoice.
-    unknown = [term for term in _term_ids_in_use(connection) if term not in set(terms)]
+    # Terms not synced (yet) sort with the invoices without terms; knowing their ids makes
+    # that segment an index range too instead of a test of every invoice.
+    terms, unknown = _terms_in_order(connection)
     extras: list[ColumnElement[bool]] = [
         or_(Invoice.payment_term_id.is_(None), Invoice.payment_term_id.in_(unknown))
         if unknown
@@ -775,7 +829,9 @@ def _ids_by_terms(
     extras += [Invoice.payment_term_id == term for term in terms]
     if query.descending:
         extras.reverse()
-    return _segments(connection, conditions, extras, [Invoice.id], query.descending, limit)
+    return _segment_statements(
+        _conditions(query, today, caps), extras, [Invoice.id], query.descending
+    )
 
 
 def invoice_totals(

@@ -250,7 +250,7 @@ class InvoiceHistoryModel(LazyTableModel[int, InvoiceRow]):
                 )
 
             if page.complete:
-                return Listing(page.ids, info(page.ids, page.totals))
+                return Listing(page.ids, info(page.ids, page.totals), rows=page.rows)
 
             def rest() -> Listing[int]:  # the whole order (and the totals), after the page
                 with read_connection(engine) as connection:
@@ -260,7 +260,7 @@ class InvoiceHistoryModel(LazyTableModel[int, InvoiceRow]):
                     )
                 return Listing(ids, info(ids, totals))
 
-            return Listing(page.ids, info(page.ids, None), rest)
+            return Listing(page.ids, info(page.ids, None), rest, page.rows)
 
         return load
 

@@ -150,8 +150,12 @@ class OrganizationListModel(LazyTableModel[int, OrganizationRow]):
 
     def set_query(self, query: OrganizationQuery) -> None:
         """Show what ``query`` selects (the id query runs in a worker)."""
+        # Another order of the same organizations adds up to the same: keep the totals.
+        same_set = self.totals is not None and replace(
+            query, sort=self._query.sort, descending=self._query.descending
+        ) == self._query
         self._query = query
-        self.reload()
+        self.load(self._loader(with_totals=not same_set))
 
     def reload(self) -> None:
         self.load(self._loader())
@@ -159,13 +163,13 @@ class OrganizationListModel(LazyTableModel[int, OrganizationRow]):
     def refresh_rows(self, changed_ids: Iterable[int], *, top_row: int = 0) -> None:
         self.refresh(self._loader(), changed_ids, prefetch_row=top_row)
 
-    def _loader(self) -> Callable[[], Listing[int]]:
+    def _loader(self, *, with_totals: bool = True) -> Callable[[], Listing[int]]:
         engine, query, today = self.engine, self._query, self._today()
 
         def load() -> Listing[int]:  # runs on a pool thread
             with engine.connect() as connection:
                 ids = organization_ids(connection, query, today)
-                totals = organization_totals(connection, query, today)
+                totals = organization_totals(connection, query, today) if with_totals else None
             # Only an empty list needs to know (to offer Setup or Sync).
             connected = True if ids else load_autotask_connection(engine) is not None
             return Listing(ids, OrganizationListFacts(connected, totals))
@@ -175,7 +179,8 @@ class OrganizationListModel(LazyTableModel[int, OrganizationRow]):
     def _on_loaded_facts(self, facts: object) -> None:
         if isinstance(facts, OrganizationListFacts):
             self.autotask_connected = facts.autotask_connected
-            self.totals = facts.totals
+            if facts.totals is not None:
+                self.totals = facts.totals
 
     def cell_text(self, row: OrganizationRow, column: OrganizationColumn) -> str:
         match column:

@@ -166,6 +166,10 @@ class Listing(Generic[KeyT]):
     ids: Sequence[KeyT]
     info: Any = None
     rest: Callable[[], Sequence[KeyT] | Listing[KeyT]] | None = None
+    #: Rows the loader read along with the keys (by key): not fetched again. A loader that
+    #: reads its first page's rows in the same statement as the keys spares the screen a
+    #: second round trip to a shared server.
+    rows: Mapping[KeyT, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -178,7 +182,7 @@ class _Loaded(Generic[KeyT, RowT]):
 
 def _unpack_answer(answer: Sequence[KeyT] | Listing[KeyT]) -> Listing[KeyT]:
     if isinstance(answer, Listing):
-        return Listing(_own(answer.ids), answer.info, answer.rest)
+        return Listing(_own(answer.ids), answer.info, answer.rest, answer.rows)
     return Listing(_own(answer))
 
 
@@ -368,14 +372,17 @@ class LazyTableModel(QAbstractTableModel, Generic[KeyT, RowT]):
                 # A refresh compares whole lists, and a page further down needs the keys
                 # before it: read the whole listing now.
                 answer = _unpack_answer(answer.rest())
-                answer = Listing(answer.ids, answer.info)  # a rest of the rest is not kept
+                answer = Listing(answer.ids, answer.info, None, answer.rows)
             ids, info = answer.ids, answer.info
+            rows: dict[KeyT, RowT] = dict(answer.rows or {})
             start = max(0, request.prefetch_row // page_size * page_size)
-            wanted = list(ids[start : start + page_size])
+            wanted = [key for key in ids[start : start + page_size] if key not in rows]
             if refresh_keys:
                 present = set(ids)
-                wanted += [key for key in refresh_keys if key in present]
-            rows = dict(fetch(wanted)) if wanted else {}
+                # The changed rows, unless the loader just read them.
+                wanted += [key for key in refresh_keys if key in present and key not in rows]
+            if wanted:
+                rows.update(fetch(wanted))
             return _Loaded(ids, info, rows, answer.rest)
 
         task = run_task(

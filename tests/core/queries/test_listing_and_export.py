@@ -84,6 +84,7 @@ def test_first_page_is_the_start_of_the_listing(
                     assert page.ids == ids[:size], where
                     assert page.complete == (size >= len(ids)), where
                     assert page.totals == (totals if page.complete else None), where
+                    assert page.rows == invoice_rows(c, page.ids, TODAY), where
 
 
 def test_the_search_key_follows_every_write_in_any_case(ledger: Engine) -> None:
