@@ -90,6 +90,7 @@ __all__ = [
     "export_payment_search_csv",
     "is_refund_key",
     "payment_detail",
+    "payment_search_first_page",
     "payment_search_ids",
     "payment_search_rows",
     "payment_search_totals",
@@ -744,7 +745,8 @@ def _search_ids_query(criteria: PaymentSearchCriteria, caps: SearchCapabilities,
             first = part.order_by(*order).limit(limit).subquery()
             firsts.append(select(first.c.key, first.c.sort_value, first.c.row_id))
         both = union_all(*firsts).subquery("first_rows")
-        return select(both.c.key).order_by(*ordered(both.c)).limit(limit)
+        return (select(both.c.key, both.c.sort_value, both.c.row_id)
+                .order_by(*ordered(both.c)).limit(limit))
     merged: Any = union_all(*narrowed) if len(narrowed) > 1 else narrowed[0]
     query: Any = merged.order_by(*ordered(merged.selected_columns))
     if limit is not None:
@@ -769,11 +771,11 @@ def _keys_from(cursor: Any) -> array[int]:
     return keys
 
 
-def _page_query(sale_ids: Sequence[int], refund_ids: Sequence[int]) -> Select[Any]:
+def _page_query(sale_ids: Any, refund_ids: Any) -> Select[Any]:
     """One statement for a page of Payment Search rows: the sales and the refunds (with
     their payments), each with its organization's name and its contact, and a sale's amount
     applied to invoices that are not void. One round trip per page, however far the
-    database is."""
+    database is. The ids: lists, or selects of them; None leaves that part out."""
     applied = (
         select(func.coalesce(func.sum(PaymentAllocation.amount_minor), 0))
         .join(Invoice, Invoice.id == PaymentAllocation.invoice_id)
@@ -802,7 +804,7 @@ def _page_query(sale_ids: Sequence[int], refund_ids: Sequence[int]) -> Select[An
         Payment.method_summary.label("method"),
         Payment.test_mode.label("test_mode"),
         applied.label("applied"),
-    ).where(Payment.id.in_(sale_ids))
+    ).where(Payment.id.in_(sale_ids if sale_ids is not None else []))
     refunds = (
         select(
             (-Refund.id).label("key"),
@@ -824,9 +826,10 @@ def _page_query(sale_ids: Sequence[int], refund_ids: Sequence[int]) -> Select[An
             nothing(BigInteger).label("applied"),
         )
         .join(Payment, Payment.id == Refund.payment_id)
-        .where(Refund.id.in_(refund_ids))
+        .where(Refund.id.in_(refund_ids if refund_ids is not None else []))
     )
-    parts = ([sales] if sale_ids else []) + ([refunds] if refund_ids else [])
+    parts = ([sales] if sale_ids is not None else []) + (
+        [refunds] if refund_ids is not None else [])
     rows = (union_all(*parts) if len(parts) > 1 else parts[0]).subquery("page")
     return (
         select(rows, Organization.name.label("organization_name"),
@@ -846,67 +849,86 @@ def payment_search_rows(engine: Engine, keys: Sequence[SearchKey]) -> list[Payme
     # Only the columns a row shows, as plain rows rather than ORM objects: a page of 200
     # rows is read while the table scrolls.
     with read_connection(engine) as connection:
-        found = {r.key: r for r in connection.execute(_page_query(sale_ids, refund_ids))}
+        found = {r.key: r for r in connection.execute(
+            _page_query(sale_ids or None, refund_ids or None))}
+    return [_search_row(found[key]) for key in keys if key in found]
 
-    rows: list[PaymentSearchRow] = []
-    for key in keys:
-        r = found.get(key)
-        if r is None:
-            continue
-        c = r.currency
-        organization = r.organization_name or f"Organization {r.organization_id}"
-        contact = (" ".join(x for x in (r.first_name, r.last_name) if x) or (r.email or "")
-                   if r.contact_found is not None else None)
-        if key > 0:
-            state = PaymentState(r.state)
-            counted = state.money_received
-            applied_minor = int(r.applied or 0) if counted else 0
-            rows.append(
-                PaymentSearchRow(
-                    key=key,
-                    type=SearchType.SALE,
-                    payment_id=r.payment_id,
-                    reference=r.reference,
-                    date=r.at,
-                    organization_name=organization,
-                    sale_amount=Money(r.total_minor if r.state in SALE_TAKEN_STATES else 0, c),
-                    payment_amount=Money(r.amount_minor, c),
-                    applied_amount=Money(applied_minor, c),
-                    unapplied_amount=Money(r.amount_minor - applied_minor, c)
-                    if counted else Money(0, c),
-                    refund_amount=Money(r.refund_minor, c),
-                    transaction_id=r.txn or r.txn_other,
-                    contact=contact,
-                    method=r.method,
-                    status=r.state,
-                    status_label=state.label,
-                    test_mode=bool(r.test_mode),
-                )
-            )
-        else:
-            rows.append(
-                PaymentSearchRow(
-                    key=key,
-                    type=SearchType.REFUND,
-                    payment_id=r.payment_id,
-                    reference=r.reference,
-                    date=r.at,
-                    organization_name=organization,
-                    sale_amount=None,
-                    payment_amount=None,
-                    applied_amount=None,
-                    unapplied_amount=None,
-                    refund_amount=Money(r.refund_minor, c),
-                    transaction_id=r.txn,
-                    contact=contact,
-                    method=r.method,
-                    status=r.state,
-                    status_label=("Voided" if r.kind == "void" and r.state == "succeeded"
-                                  else RefundState(r.state).label),
-                    test_mode=bool(r.test_mode),
-                )
-            )
-    return rows
+
+def payment_search_first_page(
+    engine: Engine,
+    criteria: PaymentSearchCriteria,
+    *,
+    sort: SearchSort = SearchSort.DATE,
+    descending: bool = True,
+    limit: int,
+) -> tuple[array[int], dict[SearchKey, PaymentSearchRow]]:
+    """The first ``limit`` keys of ``payment_search_ids`` and their rows, read in one
+    statement (one round trip to a shared server for a keystroke or a sort)."""
+    with read_connection(engine) as connection:
+        ordered: Any = _search_ids_query(criteria, capabilities(connection), sort, descending,
+                                         limit)
+        first = ordered.cte("first_keys")
+        page = _page_query(select(first.c.key).where(first.c.key > 0),
+                           select(-first.c.key).where(first.c.key < 0)).subquery("page")
+        query = (select(page, first.c.sort_value, first.c.row_id)
+                 .join(first, first.c.key == page.c.key)
+                 .order_by(*_ordering(first.c, descending)))
+        found = list(connection.execute(query))
+    keys: array[int] = array("q", [r.key for r in found])
+    return keys, {r.key: _search_row(r) for r in found}
+
+
+def _search_row(r: Any) -> PaymentSearchRow:
+    """A row of Payment Search from a row of ``_page_query``."""
+    key = int(r.key)
+    c = r.currency
+    organization = r.organization_name or f"Organization {r.organization_id}"
+    contact = (" ".join(x for x in (r.first_name, r.last_name) if x) or (r.email or "")
+               if r.contact_found is not None else None)
+    if key > 0:
+        state = PaymentState(r.state)
+        counted = state.money_received
+        applied_minor = int(r.applied or 0) if counted else 0
+        return PaymentSearchRow(
+            key=key,
+            type=SearchType.SALE,
+            payment_id=r.payment_id,
+            reference=r.reference,
+            date=r.at,
+            organization_name=organization,
+            sale_amount=Money(r.total_minor if r.state in SALE_TAKEN_STATES else 0, c),
+            payment_amount=Money(r.amount_minor, c),
+            applied_amount=Money(applied_minor, c),
+            unapplied_amount=Money(r.amount_minor - applied_minor, c)
+            if counted else Money(0, c),
+            refund_amount=Money(r.refund_minor, c),
+            transaction_id=r.txn or r.txn_other,
+            contact=contact,
+            method=r.method,
+            status=r.state,
+            status_label=state.label,
+            test_mode=bool(r.test_mode),
+        )
+    return PaymentSearchRow(
+        key=key,
+        type=SearchType.REFUND,
+        payment_id=r.payment_id,
+        reference=r.reference,
+        date=r.at,
+        organization_name=organization,
+        sale_amount=None,
+        payment_amount=None,
+        applied_amount=None,
+        unapplied_amount=None,
+        refund_amount=Money(r.refund_minor, c),
+        transaction_id=r.txn,
+        contact=contact,
+        method=r.method,
+        status=r.state,
+        status_label=("Voided" if r.kind == "void" and r.state == "succeeded"
+                      else RefundState(r.state).label),
+        test_mode=bool(r.test_mode),
+    )
 
 
 def export_payment_search_csv(

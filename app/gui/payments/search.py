@@ -60,6 +60,7 @@ from app.core.queries.organizations import organizations_with_payments
 from app.core.queries.payments import (
     PaymentSearchTotals,
     is_refund_key,
+    payment_search_first_page,
     payment_search_totals,
 )
 from app.gui.context import AppContext
@@ -235,19 +236,20 @@ def search_columns(locale: str) -> list[Column[PaymentSearchRow]]:
 def _search_listing(engine: Engine, criteria: PaymentSearchCriteria, sort: SearchSort,
                     descending: bool, totals: PaymentSearchTotals | None = None
                     ) -> Listing[SearchKey]:
-    """The first page of the rows' keys at once; the whole list and what it adds up to from
-    ``rest``, which the model runs in a worker after the first rows are shown (``totals``
-    when the caller already has them for these criteria: a new order adds up to the same).
-    A million keys take most of a second to read; a page, milliseconds. Runs in a worker."""
-    first = payment_search_ids(engine, criteria, sort=sort, descending=descending,
-                               limit=PAGE_SIZE + 1)
+    """The first page of the rows' keys with their rows at once (one statement); the whole
+    list and what it adds up to from ``rest``, which the model runs in a worker after the
+    first rows are shown (``totals`` when the caller already has them for these criteria: a
+    new order adds up to the same). A million keys take most of a second to read; a page,
+    milliseconds. Runs in a worker."""
+    first, rows = payment_search_first_page(engine, criteria, sort=sort,
+                                            descending=descending, limit=PAGE_SIZE + 1)
 
     def rest() -> Listing[SearchKey]:
         keys = (first if len(first) <= PAGE_SIZE
                 else payment_search_ids(engine, criteria, sort=sort, descending=descending))
         return Listing(keys, totals or payment_search_totals(engine, criteria))
 
-    return Listing(first[:PAGE_SIZE] if len(first) > PAGE_SIZE else first, None, rest)
+    return Listing(first[:PAGE_SIZE] if len(first) > PAGE_SIZE else first, None, rest, rows)
 
 
 def _fetch(engine: Engine, keys: Sequence[SearchKey]) -> dict[SearchKey, PaymentSearchRow]:

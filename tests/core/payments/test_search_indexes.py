@@ -23,6 +23,7 @@ from app.core.payments.fixtures import build_payment_history
 from app.core.queries.payments import (
     PaymentSearchTotals,
     _search_ids_query,
+    payment_search_first_page,
     payment_search_rows,
     payment_search_totals,
     refund_key,
@@ -181,6 +182,10 @@ def test_the_listing_shows_its_first_page_and_reads_the_rest_after(engine: Engin
     every = list(payment_search_ids(engine, criteria, sort=SearchSort.AMOUNT, descending=False))
     listing = _search_listing(engine, criteria, SearchSort.AMOUNT, False)
     assert list(listing.ids) == every[:PAGE_SIZE] and listing.info is None
+    # The first page's rows come with its keys (the model does not fetch them again).
+    assert listing.rows is not None and set(listing.rows) >= set(listing.ids)
+    assert [listing.rows[key] for key in listing.ids] == payment_search_rows(
+        engine, listing.ids)
     assert listing.rest is not None
     whole = listing.rest()
     assert isinstance(whole, Listing) and list(whole.ids) == every
@@ -239,6 +244,7 @@ def test_a_page_of_rows_is_one_statement(engine: Engine) -> None:
     from app.core.payments import transaction_rows
 
     _ledger(engine)
+    _found(engine, "warm")  # what the database has is looked up once per engine
     statements: list[str] = []
 
     def count(*args: object) -> None:
@@ -250,9 +256,15 @@ def test_a_page_of_rows_is_one_statement(engine: Engine) -> None:
             engine, [refund_key(2), sale_key(5), refund_key(1), sale_key(1)])
         searched = len(statements)
         rows = transaction_rows(engine, [5, 4, 3, 2, 1])
+        listed = len(statements)
+        first, first_rows = payment_search_first_page(
+            engine, PaymentSearchCriteria(transaction_id="7zzxk0"), limit=200)
     finally:
         event.remove(engine, "before_cursor_execute", count)
     assert [row.key for row in search_page] == [refund_key(2), sale_key(5), refund_key(1),
                                                 sale_key(1)]
     assert [row.payment_id for row in rows] == [5, 4, 3, 2, 1]
-    assert searched == 1 and len(statements) == 2, statements
+    assert searched == 1 and listed == 2 and len(statements) == 3, statements
+    assert list(first) == [refund_key(2), sale_key(4), sale_key(2)]
+    assert [first_rows[key].reference for key in first] == [
+        "RF-00000002", "PD-00000004", "PD-00000002"]
