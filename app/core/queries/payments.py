@@ -21,20 +21,28 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
     Connection,
     Engine,
     Executable,
     Select,
+    String,
     and_,
     case,
+    cast,
+    column,
     exists,
     func,
     literal,
+    literal_column,
+    null,
     or_,
     select,
+    table,
     union_all,
 )
+from sqlalchemy.orm import aliased
 
 from app.core.money import Money
 from app.core.payments.audit import RECOVERED_ACTION
@@ -55,7 +63,12 @@ from app.core.storage.models import (
     Refund,
     RefundAllocation,
 )
-from app.core.storage.search import sorted_by_name
+from app.core.storage.search import (
+    SearchCapabilities,
+    capabilities,
+    sorted_by_name,
+    trigram_phrase,
+)
 
 __all__ = [
     "SALE_TAKEN_STATES",
@@ -77,6 +90,7 @@ __all__ = [
     "export_payment_search_csv",
     "is_refund_key",
     "payment_detail",
+    "payment_search_first_page",
     "payment_search_ids",
     "payment_search_rows",
     "payment_search_totals",
@@ -212,9 +226,10 @@ def transaction_ids(
     sort: TransactionSort = TransactionSort.DATE,
     descending: bool = True,
     text: str | None = None,
+    limit: int | None = None,
 ) -> array[int]:
     """Payment ids for the Transactions view (one organization's, or everyone's), as an
-    ``array("q")``: a million of them take 8 MB."""
+    ``array("q")``: a million of them take 8 MB. ``limit``: only the first ones."""
     query: Select[Any] = select(Payment.id)
     if organization_id is not None:
         query = query.where(Payment.organization_id == organization_id)
@@ -225,12 +240,6 @@ def transaction_ids(
             Payment.state.in_(("created", "submitted", "unknown", "awaiting_client",
                                "processing"))
         )
-    if text and clean_search(text):
-        like = contains_pattern(text)
-        query = query.where(
-            or_(Payment.reference.ilike(like, escape=LIKE_ESCAPE),
-                Payment.gateway_transaction_id.ilike(like, escape=LIKE_ESCAPE))
-        )
     column: Any = {
         TransactionSort.DATE: Payment.created_at,
         TransactionSort.REFERENCE: Payment.reference,
@@ -239,90 +248,153 @@ def transaction_ids(
         TransactionSort.STATUS: Payment.state,
         TransactionSort.ORGANIZATION: None,
     }[sort]
-    if sort is TransactionSort.ORGANIZATION:
-        query = query.outerjoin(Organization, Organization.id == Payment.organization_id)
-        column = func.coalesce(Organization.name, "")
     with read_connection(engine) as connection:
+        if text and clean_search(text):
+            query = query.where(_payment_text_condition(text, capabilities(connection)))
         if sort is TransactionSort.ORGANIZATION:
-            column = sorted_by_name(connection, column)
+            # Each organization's place in the name order, from the organizations alone
+            # (hundreds or thousands of names compared), and the payments sorted by that
+            # number: comparing a million names in the language-aware order took seconds.
+            # A payment whose organization is not known (yet) sorts as an empty name.
+            ranked = select(
+                Organization.id,
+                func.row_number().over(order_by=(sorted_by_name(connection, Organization.name),
+                                                 Organization.id)).label("place"),
+            ).cte("ranked")
+            query = query.outerjoin(ranked, ranked.c.id == Payment.organization_id)
+            column = func.coalesce(ranked.c.place, 0)
         order = column.desc() if descending else column.asc()
         tie = Payment.id.desc() if descending else Payment.id.asc()
-        return _fetch_keys(connection, query.order_by(order, tie))
+        query = query.order_by(order, tie)
+        if limit is not None:
+            query = query.limit(limit)
+        return _fetch_keys(connection, query)
+
+
+#: Separates the values a row's list is joined with, and a posting's state from its error
+#: (control characters: never in an invoice number, a state or an error message).
+_ITEM, _PART = "\x1f", "\x1e"
+
+
+def _joined(connection: Connection, value: Any, order: Any, where: Any) -> Any:
+    """The values of ``value`` where ``where`` holds, in ``order``, as one string separated by
+    ``_ITEM`` (NULL when there are none): a row's list read in the row's own query."""
+    if connection.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import aggregate_order_by
+
+        return (select(func.string_agg(value, aggregate_order_by(literal(_ITEM), order)))
+                .where(where).scalar_subquery())
+    # SQLite joins the rows in the order its subquery gives them.
+    ordered = (select(value.label("value")).where(where).order_by(order)
+               .correlate(Payment).subquery())
+    return select(func.group_concat(ordered.c.value, _ITEM)).scalar_subquery()
 
 
 def transaction_rows(engine: Engine, payment_ids: Sequence[int]) -> list[TransactionRow]:
-    """Rows for these payment ids, in the order given (missing ids are left out)."""
+    """Rows for these payment ids, in the order given (missing ids are left out). One
+    statement: a page of Transactions is one round trip, however far the database is."""
     ids = list(dict.fromkeys(payment_ids))
     if not ids:
         return []
-    with session_scope(engine) as session:
-        payments = {
-            p.id: p for p in session.scalars(select(Payment).where(Payment.id.in_(ids)))
-        }
-        org_ids = {p.organization_id for p in payments.values()}
-        names = dict(
-            session.execute(
-                select(Organization.id, Organization.name).where(Organization.id.in_(org_ids))
-            ).all()
+    with read_connection(engine) as connection:
+        numbers = _allocation_numbers(connection)
+        postings = _joined(
+            connection,
+            Posting.state + literal(_PART) + func.coalesce(Posting.last_error, ""),
+            Posting.id,
+            Posting.payment_id == Payment.id,
         )
-        numbers: dict[int, list[str]] = {}
-        for payment_id, invoice_id, number in session.execute(
-            select(PaymentAllocation.payment_id, PaymentAllocation.invoice_id,
-                   Invoice.invoice_number)
-            .outerjoin(Invoice, Invoice.id == PaymentAllocation.invoice_id)
-            .where(PaymentAllocation.payment_id.in_(ids))
-            .order_by(PaymentAllocation.id)
-        ):
-            numbers.setdefault(int(payment_id), []).append(number or str(invoice_id))
-        postings: dict[int, list[tuple[str, str | None]]] = {}
-        for posting_payment_id, state, error in session.execute(
-            select(Posting.payment_id, Posting.state, Posting.last_error)
-            .where(Posting.payment_id.in_(ids))
-            .order_by(Posting.id)
-        ):
-            postings.setdefault(int(posting_payment_id or 0), []).append((str(state), error))
-        recovered: dict[int, tuple[datetime, str | None]] = {}
-        for subject_id, at, details in session.execute(
-            select(AuditEntry.subject_id, AuditEntry.at, AuditEntry.details)
-            .where(AuditEntry.action == RECOVERED_ACTION, AuditEntry.subject_type == "payment",
-                   AuditEntry.subject_id.in_([str(i) for i in ids]))
-            .order_by(AuditEntry.id)
-        ):
-            why = details.get("why") if isinstance(details, dict) else None
-            recovered[int(subject_id)] = (at, str(why) if why else None)
-        rows = []
-        for pid in ids:
-            p = payments.get(pid)
-            if p is None:
-                continue
-            c = p.currency
-            plist = postings.get(pid, [])
-            status = posting_status_of([s for s, _ in plist], [e for _, e in plist])
-            error = next((e for s, e in plist if e and s != PostingState.DELIVERED), None)
-            rows.append(
-                TransactionRow(
-                    payment_id=pid,
-                    date=p.created_at,
-                    reference=p.reference,
-                    organization_id=p.organization_id,
-                    organization_name=names.get(p.organization_id)
-                    or f"Organization {p.organization_id}",
-                    invoice_numbers=tuple(numbers.get(pid, [])),
-                    method_summary=p.method_summary,
-                    amount=Money(p.amount_minor, c),
-                    surcharge=Money(p.surcharge_minor, c),
-                    total=Money(p.total_minor, c),
-                    refunded=Money(p.refunded_minor, c),
-                    state=PaymentState(p.state),
-                    gateway_transaction_id=p.gateway_transaction_id,
-                    posting_status=status,
-                    posting_error=error,
-                    test_mode=p.test_mode,
-                    recovered_at=recovered[pid][0] if pid in recovered else None,
-                    recovery_why=recovered[pid][1] if pid in recovered else None,
-                )
+        # The last note of PayDesk's recovery finishing this payment, if any.
+        entry = aliased(AuditEntry, name="recovery_entry")
+        recovery = (
+            select(entry.id)
+            .where(entry.action == RECOVERED_ACTION, entry.subject_type == "payment",
+                   entry.subject_id == cast(Payment.id, String))
+            .order_by(entry.id.desc())
+            .limit(1)
+            .correlate(Payment)
+            .scalar_subquery()
+        )
+        query = (
+            select(
+                Payment.id, Payment.created_at, Payment.reference, Payment.organization_id,
+                Organization.name.label("organization_name"), Payment.method_summary,
+                Payment.currency, Payment.amount_minor, Payment.surcharge_minor,
+                Payment.total_minor, Payment.refunded_minor, Payment.state,
+                Payment.gateway_transaction_id, Payment.test_mode,
+                numbers.label("numbers"), postings.label("postings"),
+                AuditEntry.at.label("recovered_at"), AuditEntry.details.label("recovery"),
             )
-        return rows
+            .outerjoin(Organization, Organization.id == Payment.organization_id)
+            .outerjoin(AuditEntry, AuditEntry.id == recovery)
+            .where(Payment.id.in_(ids))
+        )
+        found = {r.id: r for r in connection.execute(query)}
+    rows = []
+    for pid in ids:
+        p = found.get(pid)
+        if p is None:
+            continue
+        c = p.currency
+        plist = [tuple(item.split(_PART, 1)) for item in (p.postings or "").split(_ITEM)
+                 if item] if p.postings else []
+        states = [item[0] for item in plist]
+        errors = [item[1] if len(item) > 1 and item[1] else None for item in plist]
+        status = posting_status_of(states, errors)
+        error = next((e for s, e in zip(states, errors, strict=True)
+                      if e and s != PostingState.DELIVERED), None)
+        details = p.recovery
+        why = details.get("why") if isinstance(details, dict) else None
+        rows.append(
+            TransactionRow(
+                payment_id=pid,
+                date=p.created_at,
+                reference=p.reference,
+                organization_id=p.organization_id,
+                organization_name=p.organization_name or f"Organization {p.organization_id}",
+                invoice_numbers=tuple(p.numbers.split(_ITEM)) if p.numbers else (),
+                method_summary=p.method_summary,
+                amount=Money(p.amount_minor, c),
+                surcharge=Money(p.surcharge_minor, c),
+                total=Money(p.total_minor, c),
+                refunded=Money(p.refunded_minor, c),
+                state=PaymentState(p.state),
+                gateway_transaction_id=p.gateway_transaction_id,
+                posting_status=status,
+                posting_error=error,
+                test_mode=bool(p.test_mode),
+                recovered_at=p.recovered_at,
+                recovery_why=str(why) if why else None,
+            )
+        )
+    return rows
+
+
+def _allocation_numbers(connection: Connection) -> Any:
+    """A payment's invoice numbers, in the order of its allocations (an invoice not synced
+    shows its id)."""
+    number = func.coalesce(Invoice.invoice_number, cast(PaymentAllocation.invoice_id, String))
+    if connection.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import aggregate_order_by
+
+        return (
+            select(func.string_agg(number, aggregate_order_by(literal(_ITEM),
+                                                              PaymentAllocation.id)))
+            .select_from(PaymentAllocation)
+            .outerjoin(Invoice, Invoice.id == PaymentAllocation.invoice_id)
+            .where(PaymentAllocation.payment_id == Payment.id)
+            .scalar_subquery()
+        )
+    ordered = (
+        select(number.label("value"))
+        .select_from(PaymentAllocation)
+        .outerjoin(Invoice, Invoice.id == PaymentAllocation.invoice_id)
+        .where(PaymentAllocation.payment_id == Payment.id)
+        .order_by(PaymentAllocation.id)
+        .correlate(Payment)
+        .subquery()
+    )
+    return select(func.group_concat(ordered.c.value, _ITEM)).scalar_subquery()
 
 
 # --------------------------------------------------------------------------------------------
@@ -453,32 +525,72 @@ def _paying(invoice_number: str) -> Any:
     return query
 
 
-def _sale_query(criteria: PaymentSearchCriteria) -> Select[Any]:
+_PAYMENTS_FTS = table("payments_fts", column("rowid"), column("payments_fts"))
+_REFUNDS_FTS = table("refunds_fts", column("rowid"), column("refunds_fts"))
+
+
+def _payment_text_condition(text: str, caps: SearchCapabilities) -> ColumnElement[bool]:
+    """The payment's reference, gateway transaction id or gateway payment id contains
+    ``text`` (any case).
+
+    A substring can start anywhere, so a B-tree cannot seek to it. Terms of three characters
+    or more are answered by the trigram index of ``app.core.storage.search``: SQLite's
+    ``payments_fts``, PostgreSQL's ``ix_payments_search_trgm`` (which serves the ``ILIKE``
+    below). Shorter terms match much of the history anyway and are scanned.
+    """
+    phrase = trigram_phrase(clean_search(text))
+    if phrase is not None and caps.sqlite_payments_fts:
+        return Payment.id.in_(
+            select(_PAYMENTS_FTS.c.rowid).where(_PAYMENTS_FTS.c.payments_fts.op("MATCH")(phrase))
+        )
+    like = contains_pattern(text)
+    return or_(Payment.gateway_transaction_id.ilike(like, escape=LIKE_ESCAPE),
+               Payment.reference.ilike(like, escape=LIKE_ESCAPE),
+               Payment.gateway_payment_id.ilike(like, escape=LIKE_ESCAPE))
+
+
+def _refund_text_condition(text: str, caps: SearchCapabilities) -> ColumnElement[bool]:
+    """The refund's reference or gateway refund id contains ``text``, or its payment's
+    reference or gateway ids do (as ``_payment_text_condition``, from the same indexes:
+    one branch each, so that neither is a scan of every refund)."""
+    phrase = trigram_phrase(clean_search(text))
+    own = aliased(Refund, name="refund_by_text")
+    of_payment = aliased(Refund, name="refund_by_payment")
+    matching_payments = select(Payment.id).where(_payment_text_condition(text, caps))
+    by_payment = select(of_payment.id).where(of_payment.payment_id.in_(matching_payments))
+    if phrase is not None and caps.sqlite_payments_fts:
+        by_own = select(_REFUNDS_FTS.c.rowid).where(
+            _REFUNDS_FTS.c.refunds_fts.op("MATCH")(phrase))
+    else:
+        like = contains_pattern(text)
+        by_own = select(own.id).where(or_(own.gateway_refund_id.ilike(like, escape=LIKE_ESCAPE),
+                                          own.reference.ilike(like, escape=LIKE_ESCAPE)))
+    return Refund.id.in_(union_all(by_own, by_payment))
+
+
+def _sale_query(criteria: PaymentSearchCriteria, caps: SearchCapabilities) -> Select[Any]:
     query: Any = select(
         literal("sale").label("kind"),
         Payment.id.label("id"),
         Payment.id.label("key"),
         Payment.created_at.label("at"),
         Payment.sale_amount_minor.label("amount"),
-        func.coalesce(Payment.gateway_transaction_id, "").label("txn"),
+        # '' written into the statement, not bound: only then is the expression the one
+        # ``ix_payments_transaction_sort`` holds (SQLite matches expressions literally).
+        func.coalesce(Payment.gateway_transaction_id, literal_column("''")).label("txn"),
     ).where(Payment.state.not_in(("created",)))
     if criteria.organization_id is not None:
         query = query.where(Payment.organization_id == criteria.organization_id)
     if criteria.status:
         query = query.where(Payment.state == criteria.status)
     if criteria.transaction_id and clean_search(criteria.transaction_id):
-        like = contains_pattern(criteria.transaction_id)
-        query = query.where(
-            or_(Payment.gateway_transaction_id.ilike(like, escape=LIKE_ESCAPE),
-                Payment.reference.ilike(like, escape=LIKE_ESCAPE),
-                Payment.gateway_payment_id.ilike(like, escape=LIKE_ESCAPE))
-        )
+        query = query.where(_payment_text_condition(criteria.transaction_id, caps))
     if criteria.invoice_number:
         query = query.where(Payment.id.in_(_paying(criteria.invoice_number)))
     return _dates(query, Payment.created_at, criteria)
 
 
-def _refund_query(criteria: PaymentSearchCriteria) -> Select[Any]:
+def _refund_query(criteria: PaymentSearchCriteria, caps: SearchCapabilities) -> Select[Any]:
     query: Any = (
         select(
             literal("refund").label("kind"),
@@ -488,22 +600,18 @@ def _refund_query(criteria: PaymentSearchCriteria) -> Select[Any]:
             Refund.amount_minor.label("amount"),
             func.coalesce(Refund.gateway_refund_id, "").label("txn"),
         )
-        .join(Payment, Payment.id == Refund.payment_id)
     )
     if criteria.organization_id is not None:
-        query = query.where(Payment.organization_id == criteria.organization_id)
+        # Only then joined to its payment: a join of every refund to a million payments
+        # made the first page of an unfiltered sort read every payment on PostgreSQL.
+        query = query.join(Payment, Payment.id == Refund.payment_id).where(
+            Payment.organization_id == criteria.organization_id)
     if criteria.status:
         query = query.where(Refund.state == criteria.status)
     if criteria.transaction_id and clean_search(criteria.transaction_id):
-        like = contains_pattern(criteria.transaction_id)
-        query = query.where(
-            or_(Refund.gateway_refund_id.ilike(like, escape=LIKE_ESCAPE),
-                Refund.reference.ilike(like, escape=LIKE_ESCAPE),
-                Payment.gateway_transaction_id.ilike(like, escape=LIKE_ESCAPE),
-                Payment.reference.ilike(like, escape=LIKE_ESCAPE))
-        )
+        query = query.where(_refund_text_condition(criteria.transaction_id, caps))
     if criteria.invoice_number:
-        query = query.where(Payment.id.in_(_paying(criteria.invoice_number)))
+        query = query.where(Refund.payment_id.in_(_paying(criteria.invoice_number)))
     return _dates(query, Refund.created_at, criteria)
 
 
@@ -542,20 +650,27 @@ def payment_search_totals(engine: Engine, criteria: PaymentSearchCriteria) -> Pa
     """Counts and money totals of every row matching ``criteria``, added up in the database
     with the same filters as ``payment_search_ids``. Runs in a worker."""
     sales = refunds = sale_minor = refund_minor = 0
-    with engine.connect() as connection:
+    with read_connection(engine) as connection:
+        caps = capabilities(connection)
+        parts: list[Select[Any]] = []
         if criteria.type in (None, SearchType.SALE):
-            part = _sale_query(criteria).subquery()
-            count, total = connection.execute(
-                select(func.count(), func.coalesce(func.sum(part.c.amount), 0))
-            ).one()
-            sales, sale_minor = int(count or 0), int(total or 0)
+            sold = _sale_query(criteria, caps).subquery()
+            parts.append(select(literal("sale").label("kind"), func.count().label("count"),
+                                func.coalesce(func.sum(sold.c.amount), 0).label("total")))
         if criteria.type in (None, SearchType.REFUND):
-            part = _refund_query(criteria).add_columns(Refund.state.label("state")).subquery()
-            given = case((part.c.state.in_(REFUND_GIVEN_STATES), part.c.amount), else_=0)
-            count, total = connection.execute(
-                select(func.count(), func.coalesce(func.sum(given), 0))
-            ).one()
-            refunds, refund_minor = int(count or 0), int(total or 0)
+            given = _refund_query(criteria, caps).add_columns(
+                Refund.state.label("state")).subquery()
+            amount = case((given.c.state.in_(REFUND_GIVEN_STATES), given.c.amount), else_=0)
+            parts.append(select(literal("refund").label("kind"), func.count().label("count"),
+                                func.coalesce(func.sum(amount), 0).label("total")))
+        # One statement (one round trip) for both.
+        for kind, count, total in connection.execute(
+            union_all(*parts) if len(parts) > 1 else parts[0]
+        ):
+            if kind == "sale":
+                sales, sale_minor = int(count or 0), int(total or 0)
+            else:
+                refunds, refund_minor = int(count or 0), int(total or 0)
     return PaymentSearchTotals(sales, refunds, sale_minor, refund_minor)
 
 
@@ -565,45 +680,78 @@ def payment_search_ids(
     *,
     sort: SearchSort = SearchSort.DATE,
     descending: bool = True,
+    limit: int | None = None,
 ) -> array[int]:
-    """The ordered keys of every row matching ``criteria`` (sales and refunds together)."""
+    """The ordered keys of every row matching ``criteria`` (sales and refunds together), or
+    of the first ``limit`` of them. Rows that tie on the sort order come in the order of
+    their ids (the direction of the sort)."""
+    with read_connection(engine) as connection:
+        query = _search_ids_query(criteria, capabilities(connection), sort, descending, limit)
+        if limit is None and connection.dialect.name == "postgresql":
+            # PostgreSQL sorts a whole UNION ALL anyway (no merge of the parts' indexes):
+            # sending back only the keys keeps the driver's copy of a million rows small.
+            rows = query.order_by(None).subquery("listing")  # type: ignore[attr-defined]
+            query = select(rows.c.key).order_by(*_ordering(rows.c, descending))
+        return _fetch_keys(connection, query)
+
+
+def _ordering(columns: Any, descending: bool) -> list[Any]:
+    """Payment Search's order: the sort column, then the row's id, then its key."""
+    return [
+        columns.sort_value.desc() if descending else columns.sort_value.asc(),
+        columns.row_id.desc() if descending else columns.row_id.asc(),
+        columns.key.desc() if descending else columns.key.asc(),
+    ]
+
+
+def _search_ids_query(criteria: PaymentSearchCriteria, caps: SearchCapabilities,
+                      sort: SearchSort, descending: bool, limit: int | None) -> Executable:
     parts: list[Select[Any]] = []
     if criteria.type in (None, SearchType.SALE):
-        parts.append(_sale_query(criteria))
+        parts.append(_sale_query(criteria, caps))
     if criteria.type in (None, SearchType.REFUND):
-        parts.append(_refund_query(criteria))
-    if sort in (SearchSort.DATE, SearchSort.AMOUNT):
-        # Each part narrowed to its key and what it is sorted by, and the parts merged by
-        # an ORDER BY on the compound itself: SQLite walks the sales in that order from
-        # their index (``ix_payments_created_at`` / ``ix_payments_sale_amount`` hold the
-        # state too, so the wide payment rows are not read), sorts the few refunds, and
-        # merges the two, instead of sorting a million rows in a temporary B-tree.
-        name = "at" if sort is SearchSort.DATE else "amount"
-        narrowed = [
-            part.with_only_columns(
-                part.selected_columns.key,
-                part.selected_columns[name].label("sort_value"),
-                part.selected_columns.id.label("row_id"),
-            )
-            for part in parts
-        ]
-        merged: Any = union_all(*narrowed) if len(narrowed) > 1 else narrowed[0]
-        columns = merged.selected_columns
-        query: Any = merged.order_by(
-            columns.sort_value.desc() if descending else columns.sort_value.asc(),
-            columns.row_id.desc() if descending else columns.row_id.asc())
-    else:
-        # No index in these orders: one sort of every row.
-        combined = union_all(*parts).subquery() if len(parts) > 1 else parts[0].subquery()
-        column: Any = {
-            SearchSort.TYPE: combined.c.kind,
-            SearchSort.TRANSACTION_ID: combined.c.txn,
-        }[sort]
-        query = select(combined.c.key).order_by(
-            column.desc() if descending else column.asc(),
-            combined.c.id.desc() if descending else combined.c.id.asc())
-    with read_connection(engine) as connection:
-        return _fetch_keys(connection, query)
+        parts.append(_refund_query(criteria, caps))
+    # Each part narrowed to its key and what it is sorted by, and the parts merged by an
+    # ORDER BY on the compound itself: the database walks the sales in that order from an
+    # index that also holds the state (``ix_payments_created_at``,
+    # ``ix_payments_sale_amount``; by type, the primary key: every sale has the same type),
+    # so the wide payment rows are not read, sorts the few refunds, and merges the two,
+    # instead of sorting a million rows. With ``limit`` it stops after that many rows.
+    name = {
+        SearchSort.DATE: "at",
+        SearchSort.AMOUNT: "amount",
+        SearchSort.TYPE: "kind",
+        SearchSort.TRANSACTION_ID: "txn",
+    }[sort]
+    narrowed = [
+        part.with_only_columns(
+            part.selected_columns.key,
+            part.selected_columns[name].label("sort_value"),
+            part.selected_columns.id.label("row_id"),
+        )
+        for part in parts
+    ]
+    def ordered(columns: Any) -> list[Any]:
+        return _ordering(columns, descending)
+
+    if limit is not None and len(narrowed) > 1:
+        # The first rows only: the first ``limit`` of each part (each read from its index,
+        # or the few refunds sorted), then those merged. PostgreSQL plans an ORDER BY over
+        # a UNION ALL as a sort of every row, never as a merge of the parts' indexes.
+        firsts = []
+        for part in narrowed:
+            # By type, every row of a part has the same type: its ids give the order.
+            order = ordered(part.selected_columns)[1 if sort is SearchSort.TYPE else 0:]
+            first = part.order_by(*order).limit(limit).subquery()
+            firsts.append(select(first.c.key, first.c.sort_value, first.c.row_id))
+        both = union_all(*firsts).subquery("first_rows")
+        return (select(both.c.key, both.c.sort_value, both.c.row_id)
+                .order_by(*ordered(both.c)).limit(limit))
+    merged: Any = union_all(*narrowed) if len(narrowed) > 1 else narrowed[0]
+    query: Any = merged.order_by(*ordered(merged.selected_columns))
+    if limit is not None:
+        query = query.limit(limit)
+    return query  # type: ignore[no-any-return]
 
 
 #: Rows taken from the cursor at a time while filling a key array.
@@ -611,147 +759,176 @@ _KEY_CHUNK = 20_000
 
 
 def _fetch_keys(connection: Connection, query: Executable) -> array[int]:
-    """The single integer column of ``query``, straight from the DBAPI cursor into an
+    """The first integer column of ``query``, straight from the DBAPI cursor into an
     ``array("q")`` a chunk at a time: never a million Python tuples at once."""
-    cursor = connection.execute(query).cursor
+    return _keys_from(connection.execute(query).cursor)
+
+
+def _keys_from(cursor: Any) -> array[int]:
     keys: array[int] = array("q")
     while chunk := cursor.fetchmany(_KEY_CHUNK):
         keys.extend([row[0] for row in chunk])
     return keys
 
 
-_PAYMENT_COLUMNS = (
-    Payment.id,
-    Payment.reference,
-    Payment.created_at,
-    Payment.organization_id,
-    Payment.currency,
-    Payment.state,
-    Payment.total_minor,
-    Payment.amount_minor,
-    Payment.refunded_minor,
-    Payment.gateway_transaction_id,
-    Payment.gateway_payment_id,
-    Payment.contact_id,
-    Payment.method_summary,
-    Payment.test_mode,
-)
-_REFUND_COLUMNS = (
-    Refund.id,
-    Refund.payment_id,
-    Refund.reference,
-    Refund.created_at,
-    Refund.amount_minor,
-    Refund.gateway_refund_id,
-    Refund.state,
-    Refund.kind,
-)
+def _page_query(sale_ids: Any, refund_ids: Any) -> Select[Any]:
+    """One statement for a page of Payment Search rows: the sales and the refunds (with
+    their payments), each with its organization's name and its contact, and a sale's amount
+    applied to invoices that are not void. One round trip per page, however far the
+    database is. The ids: lists, or selects of them; None leaves that part out."""
+    applied = (
+        select(func.coalesce(func.sum(PaymentAllocation.amount_minor), 0))
+        .join(Invoice, Invoice.id == PaymentAllocation.invoice_id)
+        .where(PaymentAllocation.payment_id == Payment.id, Invoice.is_voided.is_(False))
+        .scalar_subquery()
+    )
+
+    def nothing(type_: Any) -> Any:
+        return cast(null(), type_)
+
+    sales = select(
+        Payment.id.label("key"),
+        Payment.id.label("payment_id"),
+        Payment.reference.label("reference"),
+        Payment.created_at.label("at"),
+        Payment.organization_id.label("organization_id"),
+        Payment.currency.label("currency"),
+        Payment.state.label("state"),
+        Payment.total_minor.label("total_minor"),
+        Payment.amount_minor.label("amount_minor"),
+        Payment.refunded_minor.label("refund_minor"),
+        Payment.gateway_transaction_id.label("txn"),
+        Payment.gateway_payment_id.label("txn_other"),
+        nothing(String).label("kind"),
+        Payment.contact_id.label("contact_id"),
+        Payment.method_summary.label("method"),
+        Payment.test_mode.label("test_mode"),
+        applied.label("applied"),
+    ).where(Payment.id.in_(sale_ids if sale_ids is not None else []))
+    refunds = (
+        select(
+            (-Refund.id).label("key"),
+            Payment.id.label("payment_id"),
+            Refund.reference.label("reference"),
+            Refund.created_at.label("at"),
+            Payment.organization_id.label("organization_id"),
+            Payment.currency.label("currency"),
+            Refund.state.label("state"),
+            nothing(BigInteger).label("total_minor"),
+            nothing(BigInteger).label("amount_minor"),
+            Refund.amount_minor.label("refund_minor"),
+            Refund.gateway_refund_id.label("txn"),
+            nothing(String).label("txn_other"),
+            Refund.kind.label("kind"),
+            Payment.contact_id.label("contact_id"),
+            Payment.method_summary.label("method"),
+            Payment.test_mode.label("test_mode"),
+            nothing(BigInteger).label("applied"),
+        )
+        .join(Payment, Payment.id == Refund.payment_id)
+        .where(Refund.id.in_(refund_ids if refund_ids is not None else []))
+    )
+    parts = ([sales] if sale_ids is not None else []) + (
+        [refunds] if refund_ids is not None else [])
+    rows = (union_all(*parts) if len(parts) > 1 else parts[0]).subquery("page")
+    return (
+        select(rows, Organization.name.label("organization_name"),
+               Contact.id.label("contact_found"), Contact.first_name, Contact.last_name,
+               Contact.email)
+        .outerjoin(Organization, Organization.id == rows.c.organization_id)
+        .outerjoin(Contact, Contact.id == rows.c.contact_id)
+    )
 
 
 def payment_search_rows(engine: Engine, keys: Sequence[SearchKey]) -> list[PaymentSearchRow]:
-    """The rows for these keys, in the order given."""
+    """The rows for these keys, in the order given (one query: see ``_page_query``)."""
     sale_ids = [k for k in keys if k > 0]
     refund_ids = [-k for k in keys if k < 0]
+    if not sale_ids and not refund_ids:
+        return []
     # Only the columns a row shows, as plain rows rather than ORM objects: a page of 200
-    # rows is read on the GUI thread while the table scrolls.
+    # rows is read while the table scrolls.
     with read_connection(engine) as connection:
-        refunds = {
-            r.id: r
-            for r in connection.execute(select(*_REFUND_COLUMNS).where(Refund.id.in_(refund_ids)))
-        } if refund_ids else {}
-        payment_ids = set(sale_ids) | {r.payment_id for r in refunds.values()}
-        payments = {
-            p.id: p
-            for p in connection.execute(
-                select(*_PAYMENT_COLUMNS).where(Payment.id.in_(payment_ids))
-            )
-        } if payment_ids else {}
-        applied = dict(
-            connection.execute(
-                select(PaymentAllocation.payment_id, func.sum(PaymentAllocation.amount_minor))
-                .join(Invoice, Invoice.id == PaymentAllocation.invoice_id)
-                .where(PaymentAllocation.payment_id.in_(payment_ids),
-                       Invoice.is_voided.is_(False))
-                .group_by(PaymentAllocation.payment_id)
-            ).all()
-        ) if payment_ids else {}
-        org_ids = {p.organization_id for p in payments.values()}
-        names = dict(
-            connection.execute(
-                select(Organization.id, Organization.name).where(Organization.id.in_(org_ids))
-            ).all()
-        ) if org_ids else {}
-        contact_ids = {p.contact_id for p in payments.values() if p.contact_id is not None}
-        contacts = {
-            int(cid): " ".join(x for x in (first, last) if x) or (email or "")
-            for cid, first, last, email in connection.execute(
-                select(Contact.id, Contact.first_name, Contact.last_name, Contact.email)
-                .where(Contact.id.in_(contact_ids))
-            )
-        } if contact_ids else {}
+        found = {r.key: r for r in connection.execute(
+            _page_query(sale_ids or None, refund_ids or None))}
+    return [_search_row(found[key]) for key in keys if key in found]
 
-    rows: list[PaymentSearchRow] = []
-    for key in keys:
-        if key > 0:
-            p = payments.get(key)
-            if p is None:
-                continue
-            c = p.currency
-            counted = PaymentState(p.state).money_received
-            applied_minor = int(applied.get(p.id) or 0) if counted else 0
-            rows.append(
-                PaymentSearchRow(
-                    key=key,
-                    type=SearchType.SALE,
-                    payment_id=p.id,
-                    reference=p.reference,
-                    date=p.created_at,
-                    organization_name=names.get(p.organization_id)
-                    or f"Organization {p.organization_id}",
-                    sale_amount=Money(p.total_minor if p.state in SALE_TAKEN_STATES else 0, c),
-                    payment_amount=Money(p.amount_minor, c),
-                    applied_amount=Money(applied_minor, c),
-                    unapplied_amount=Money(p.amount_minor - applied_minor, c)
-                    if counted else Money(0, c),
-                    refund_amount=Money(p.refunded_minor, c),
-                    transaction_id=p.gateway_transaction_id or p.gateway_payment_id,
-                    contact=contacts.get(p.contact_id) if p.contact_id else None,
-                    method=p.method_summary,
-                    status=p.state,
-                    status_label=PaymentState(p.state).label,
-                    test_mode=p.test_mode,
-                )
-            )
-        else:
-            r = refunds.get(-key)
-            p = payments.get(r.payment_id) if r is not None else None
-            if r is None or p is None:
-                continue
-            c = p.currency
-            rows.append(
-                PaymentSearchRow(
-                    key=key,
-                    type=SearchType.REFUND,
-                    payment_id=p.id,
-                    reference=r.reference,
-                    date=r.created_at,
-                    organization_name=names.get(p.organization_id)
-                    or f"Organization {p.organization_id}",
-                    sale_amount=None,
-                    payment_amount=None,
-                    applied_amount=None,
-                    unapplied_amount=None,
-                    refund_amount=Money(r.amount_minor, c),
-                    transaction_id=r.gateway_refund_id,
-                    contact=contacts.get(p.contact_id) if p.contact_id else None,
-                    method=p.method_summary,
-                    status=r.state,
-                    status_label=("Voided" if r.kind == "void" and r.state == "succeeded"
-                                  else RefundState(r.state).label),
-                    test_mode=p.test_mode,
-                )
-            )
-    return rows
+
+def payment_search_first_page(
+    engine: Engine,
+    criteria: PaymentSearchCriteria,
+    *,
+    sort: SearchSort = SearchSort.DATE,
+    descending: bool = True,
+    limit: int,
+) -> tuple[array[int], dict[SearchKey, PaymentSearchRow]]:
+    """The first ``limit`` keys of ``payment_search_ids`` and their rows, read in one
+    statement (one round trip to a shared server for a keystroke or a sort)."""
+    with read_connection(engine) as connection:
+        ordered: Any = _search_ids_query(criteria, capabilities(connection), sort, descending,
+                                         limit)
+        first = ordered.cte("first_keys")
+        page = _page_query(select(first.c.key).where(first.c.key > 0),
+                           select(-first.c.key).where(first.c.key < 0)).subquery("page")
+        query = (select(page, first.c.sort_value, first.c.row_id)
+                 .join(first, first.c.key == page.c.key)
+                 .order_by(*_ordering(first.c, descending)))
+        found = list(connection.execute(query))
+    keys: array[int] = array("q", [r.key for r in found])
+    return keys, {r.key: _search_row(r) for r in found}
+
+
+def _search_row(r: Any) -> PaymentSearchRow:
+    """A row of Payment Search from a row of ``_page_query``."""
+    key = int(r.key)
+    c = r.currency
+    organization = r.organization_name or f"Organization {r.organization_id}"
+    contact = (" ".join(x for x in (r.first_name, r.last_name) if x) or (r.email or "")
+               if r.contact_found is not None else None)
+    if key > 0:
+        state = PaymentState(r.state)
+        counted = state.money_received
+        applied_minor = int(r.applied or 0) if counted else 0
+        return PaymentSearchRow(
+            key=key,
+            type=SearchType.SALE,
+            payment_id=r.payment_id,
+            reference=r.reference,
+            date=r.at,
+            organization_name=organization,
+            sale_amount=Money(r.total_minor if r.state in SALE_TAKEN_STATES else 0, c),
+            payment_amount=Money(r.amount_minor, c),
+            applied_amount=Money(applied_minor, c),
+            unapplied_amount=Money(r.amount_minor - applied_minor, c)
+            if counted else Money(0, c),
+            refund_amount=Money(r.refund_minor, c),
+            transaction_id=r.txn or r.txn_other,
+            contact=contact,
+            method=r.method,
+            status=r.state,
+            status_label=state.label,
+            test_mode=bool(r.test_mode),
+        )
+    return PaymentSearchRow(
+        key=key,
+        type=SearchType.REFUND,
+        payment_id=r.payment_id,
+        reference=r.reference,
+        date=r.at,
+        organization_name=organization,
+        sale_amount=None,
+        payment_amount=None,
+        applied_amount=None,
+        unapplied_amount=None,
+        refund_amount=Money(r.refund_minor, c),
+        transaction_id=r.txn,
+        contact=contact,
+        method=r.method,
+        status=r.state,
+        status_label=("Voided" if r.kind == "void" and r.state == "succeeded"
+                      else RefundState(r.state).label),
+        test_mode=bool(r.test_mode),
+    )
 
 
 def export_payment_search_csv(

@@ -420,6 +420,11 @@ class Payment(Base):
         Index("ix_payments_created_at", "created_at", "id", "state"),
         Index("ix_payments_sale_amount", "sale_amount_minor", "id", "state"),
         Index("ix_payments_state", "state"),
+        # Payment Search filtered by status, newest first: one status's payments in date
+        # order, not all of them sorted.
+        Index("ix_payments_state_created_at", "state", "created_at", "id"),
+        # Transactions sorted by amount: the first page from the index, not a million sorted.
+        Index("ix_payments_amount", "amount_minor", "id"),
         Index("ix_payments_gateway_transaction_id", "gateway_transaction_id"),
         Index("ix_payments_contact_id", "contact_id"),
     )

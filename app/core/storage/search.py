@@ -9,10 +9,12 @@ characters or more:
 * **SQLite** — FTS5 tables with the ``trigram`` tokenizer (SQLite 3.34+):
   ``invoices_fts`` over ``invoices.search_key`` and ``organizations_fts`` over
   ``organizations.name``, both "external content" tables kept right by triggers on every
-  insert, update and delete (so the sync's upserts, payments and fixtures all maintain them).
+  insert, update and delete (so the sync's upserts, payments and fixtures all maintain them);
+  ``payments_fts`` (reference and gateway ids) and ``refunds_fts`` (reference and refund id)
+  the same way, for Payment Search and Transactions.
 * **PostgreSQL** — ``pg_trgm`` GIN indexes on the same expressions, which serve ``LIKE
-  '%term%'`` directly. ``pg_trgm`` is a trusted extension (PostgreSQL 13+): a role that may
-  create objects in the database can install it. Where it cannot be installed, PayDesk
+  '%term%'`` and ``ILIKE`` directly. ``pg_trgm`` is a trusted extension (PostgreSQL 13+): a
+  role that may create objects in the database can install it. Where it cannot be installed, PayDesk
   works without it (searches scan instead, slower over very large histories) and logs how
   to add it.
 
@@ -64,9 +66,12 @@ TRIGRAM_MIN = 3
 #: PostgreSQL's trigram extension (a contrib module: some servers do not ship it).
 TRIGRAM_EXTENSION = "pg_trgm"
 
-_HAND_WRITTEN_PREFIXES = ("invoices_fts", "organizations_fts", "search_index_paused")
+_HAND_WRITTEN_PREFIXES = (
+    "invoices_fts", "organizations_fts", "search_index_paused", "payments_fts", "refunds_fts",
+)
 _HAND_WRITTEN_INDEXES = frozenset(
-    {"ix_invoices_search_trgm", "ix_organizations_name_trgm", "ix_organizations_name_sort"}
+    {"ix_invoices_search_trgm", "ix_organizations_name_trgm", "ix_organizations_name_sort",
+     "ix_payments_search_trgm", "ix_refunds_search_trgm", "ix_payments_transaction_sort"}
 )
 
 
@@ -164,13 +169,71 @@ _SQLITE_STATEMENTS = [
            VALUES ('delete', old.id, old.name);
            INSERT INTO organizations_fts(rowid, name) VALUES (new.id, new.name);
        END""",
+    # Payment Search and Transactions find a payment or a refund by any part of its
+    # reference or its gateway ids. Payments are written one at a time by PayDesk itself
+    # (never by the sync), so their triggers always run.
+    """CREATE VIRTUAL TABLE payments_fts USING fts5(
+           reference, gateway_transaction_id, gateway_payment_id,
+           content='payments', content_rowid='id', tokenize='trigram')""",
+    """CREATE TRIGGER payments_fts_insert AFTER INSERT ON payments BEGIN
+           INSERT INTO payments_fts(rowid, reference, gateway_transaction_id, gateway_payment_id)
+           VALUES (new.id, new.reference, new.gateway_transaction_id, new.gateway_payment_id);
+       END""",
+    """CREATE TRIGGER payments_fts_delete AFTER DELETE ON payments BEGIN
+           INSERT INTO payments_fts(payments_fts, rowid, reference, gateway_transaction_id,
+                                    gateway_payment_id)
+           VALUES ('delete', old.id, old.reference, old.gateway_transaction_id,
+                   old.gateway_payment_id);
+       END""",
+    """CREATE TRIGGER payments_fts_update
+       AFTER UPDATE OF reference, gateway_transaction_id, gateway_payment_id ON payments
+       WHEN old.reference IS NOT new.reference
+         OR old.gateway_transaction_id IS NOT new.gateway_transaction_id
+         OR old.gateway_payment_id IS NOT new.gateway_payment_id BEGIN
+           INSERT INTO payments_fts(payments_fts, rowid, reference, gateway_transaction_id,
+                                    gateway_payment_id)
+           VALUES ('delete', old.id, old.reference, old.gateway_transaction_id,
+                   old.gateway_payment_id);
+           INSERT INTO payments_fts(rowid, reference, gateway_transaction_id, gateway_payment_id)
+           VALUES (new.id, new.reference, new.gateway_transaction_id, new.gateway_payment_id);
+       END""",
+    """CREATE VIRTUAL TABLE refunds_fts USING fts5(
+           reference, gateway_refund_id, content='refunds', content_rowid='id',
+           tokenize='trigram')""",
+    """CREATE TRIGGER refunds_fts_insert AFTER INSERT ON refunds BEGIN
+           INSERT INTO refunds_fts(rowid, reference, gateway_refund_id)
+           VALUES (new.id, new.reference, new.gateway_refund_id);
+       END""",
+    """CREATE TRIGGER refunds_fts_delete AFTER DELETE ON refunds BEGIN
+           INSERT INTO refunds_fts(refunds_fts, rowid, reference, gateway_refund_id)
+           VALUES ('delete', old.id, old.reference, old.gateway_refund_id);
+       END""",
+    """CREATE TRIGGER refunds_fts_update AFTER UPDATE OF reference, gateway_refund_id ON refunds
+       WHEN old.reference IS NOT new.reference
+         OR old.gateway_refund_id IS NOT new.gateway_refund_id BEGIN
+           INSERT INTO refunds_fts(refunds_fts, rowid, reference, gateway_refund_id)
+           VALUES ('delete', old.id, old.reference, old.gateway_refund_id);
+           INSERT INTO refunds_fts(rowid, reference, gateway_refund_id)
+           VALUES (new.id, new.reference, new.gateway_refund_id);
+       END""",
     f"""CREATE INDEX ix_organizations_name_sort
         ON organizations (name COLLATE {NAME_COLLATION_SQLITE}, id)""",
 ]
 
 
+#: Payment Search sorted by transaction id walks this index on either engine: the expression
+#: is the one ``app.core.queries.payments`` sorts by (a payment without an id sorts as "").
+#: Written here because alembic cannot compare an index on an expression with the models.
+_TRANSACTION_SORT_INDEX = (
+    "CREATE INDEX ix_payments_transaction_sort "
+    "ON payments (coalesce(gateway_transaction_id, ''), id, state)"
+)
+
+
 def install(connection: Connection) -> None:
     """Create the search indexes and the name-order index this engine supports."""
+    if connection.dialect.name in ("sqlite", "postgresql"):
+        connection.exec_driver_sql(_TRANSACTION_SORT_INDEX)
     if connection.dialect.name == "sqlite":
         driver = connection.connection.driver_connection
         register_sqlite_functions(driver)
@@ -195,6 +258,15 @@ def install(connection: Connection) -> None:
         connection.exec_driver_sql(
             "CREATE INDEX ix_organizations_name_trgm ON organizations "
             "USING gin (lower(name) gin_trgm_ops)"
+        )
+        # Payment Search and Transactions: ILIKE on any of these columns uses the index.
+        connection.exec_driver_sql(
+            "CREATE INDEX ix_payments_search_trgm ON payments USING gin (reference gin_trgm_ops, "
+            "gateway_transaction_id gin_trgm_ops, gateway_payment_id gin_trgm_ops)"
+        )
+        connection.exec_driver_sql(
+            "CREATE INDEX ix_refunds_search_trgm ON refunds USING gin "
+            "(reference gin_trgm_ops, gateway_refund_id gin_trgm_ops)"
         )
     if _postgres_has_collation(connection):
         connection.exec_driver_sql(
@@ -264,6 +336,9 @@ class SearchCapabilities:
     #: SQLite: the trigram tables' triggers can be paused for a bulk write
     #: (``bulk_maintained``; databases made before it cannot).
     sqlite_fts_pausable: bool = False
+    #: SQLite: the payments' and refunds' trigram tables exist (``payments_fts``,
+    #: ``refunds_fts``; databases made before them have none).
+    sqlite_payments_fts: bool = False
 
 
 _CAPABILITIES: weakref.WeakKeyDictionary[Engine, SearchCapabilities] = (
@@ -283,13 +358,14 @@ def capabilities(connection: Connection) -> SearchCapabilities:
             for row in connection.exec_driver_sql(
                 "SELECT name FROM sqlite_master WHERE name IN "
                 "('invoices_fts', 'organizations_fts', 'ix_organizations_name_sort', "
-                "'search_index_paused')"
+                "'search_index_paused', 'payments_fts', 'refunds_fts')"
             )
         }
         fts = {"invoices_fts", "organizations_fts"} <= names
         found = SearchCapabilities(
             sqlite_fts=fts,
             sqlite_fts_pausable=fts and "search_index_paused" in names,
+            sqlite_payments_fts={"payments_fts", "refunds_fts"} <= names,
             name_collation=NAME_COLLATION_SQLITE if "ix_organizations_name_sort" in names else None,
         )
     elif connection.dialect.name == "postgresql":

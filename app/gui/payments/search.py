@@ -9,9 +9,10 @@ Refund Amount, Status and Reference show at first; the others are in the header'
 choice is kept per seat). Export writes every matching row, every column, to CSV, amounts as
 plain numbers.
 
-Fast at 100,000 payments: the model holds only the ordered keys from one SQL query
-(``payment_search_ids``, run in a worker after the filters settle) and fetches rows a page
-at a time (``payment_search_rows``) as the view paints them.
+Fast at a million payments: the model holds only the ordered keys from one SQL query
+(``payment_search_ids``, run in a worker after the filters settle; its first page at once,
+the whole list and the totals right after, see ``_search_listing``) and fetches rows a page
+at a time (``payment_search_rows``, one statement) as the view paints them.
 
 Everything here runs on the GUI thread except the functions handed to ``run_task``.
 """
@@ -59,6 +60,7 @@ from app.core.queries.organizations import organizations_with_payments
 from app.core.queries.payments import (
     PaymentSearchTotals,
     is_refund_key,
+    payment_search_first_page,
     payment_search_totals,
 )
 from app.gui.context import AppContext
@@ -73,7 +75,14 @@ from app.gui.widgets import EmptyState, StatusPillDelegate, Tone
 from app.gui.widgets.accessible import describe, tab_order
 from app.gui.widgets.headers import add_area_header
 from app.gui.widgets.keys import add_open_shortcut
-from app.gui.widgets.lazy_table import Align, Column, LazyTableModel, Listing, TextTone
+from app.gui.widgets.lazy_table import (
+    PAGE_SIZE,
+    Align,
+    Column,
+    LazyTableModel,
+    Listing,
+    TextTone,
+)
 from app.gui.widgets.table_columns import ColumnFitter
 from app.gui.workers import Task, run_task
 
@@ -227,11 +236,20 @@ def search_columns(locale: str) -> list[Column[PaymentSearchRow]]:
 def _search_listing(engine: Engine, criteria: PaymentSearchCriteria, sort: SearchSort,
                     descending: bool, totals: PaymentSearchTotals | None = None
                     ) -> Listing[SearchKey]:
-    """The rows' keys and what they add up to, both from the database (``totals`` when the
-    caller already has them for these criteria: a new order adds up to the same). Runs in a
-    worker."""
-    keys = payment_search_ids(engine, criteria, sort=sort, descending=descending)
-    return Listing(keys, totals or payment_search_totals(engine, criteria))
+    """The first page of the rows' keys with their rows at once (one statement); the whole
+    list and what it adds up to from ``rest``, which the model runs in a worker after the
+    first rows are shown (``totals`` when the caller already has them for these criteria: a
+    new order adds up to the same). A million keys take most of a second to read; a page,
+    milliseconds. Runs in a worker."""
+    first, rows = payment_search_first_page(engine, criteria, sort=sort,
+                                            descending=descending, limit=PAGE_SIZE + 1)
+
+    def rest() -> Listing[SearchKey]:
+        keys = (first if len(first) <= PAGE_SIZE
+                else payment_search_ids(engine, criteria, sort=sort, descending=descending))
+        return Listing(keys, totals or payment_search_totals(engine, criteria))
+
+    return Listing(first[:PAGE_SIZE] if len(first) > PAGE_SIZE else first, None, rest, rows)
 
 
 def _fetch(engine: Engine, keys: Sequence[SearchKey]) -> dict[SearchKey, PaymentSearchRow]:
@@ -551,6 +569,12 @@ class PaymentSearchView(PaymentListView):
     @Slot(object)
     def _on_keys(self, info: object) -> None:
         shown = self.model.rowCount()
+        if info is None and shown and self.model.is_partial():
+            # The first rows are shown; the whole list and its totals follow within a second.
+            self.count_label.setText("Counting…")
+            self.export_button.setEnabled(bool(shown))
+            self.stack.setCurrentWidget(self.table)
+            return
         if isinstance(info, PaymentSearchTotals):
             if info is self._reused and info.sales + info.refunds != shown:
                 # Payments changed since they were added up (another seat): add up again.

@@ -61,7 +61,14 @@ from app.gui.widgets import EmptyState, SearchField, StatusPillDelegate, Tone
 from app.gui.widgets.accessible import describe
 from app.gui.widgets.headers import FilterButtons, add_area_header
 from app.gui.widgets.keys import add_open_shortcut
-from app.gui.widgets.lazy_table import Align, Column, LazyTableModel, TextTone
+from app.gui.widgets.lazy_table import (
+    PAGE_SIZE,
+    Align,
+    Column,
+    LazyTableModel,
+    Listing,
+    TextTone,
+)
 from app.gui.widgets.table_columns import ColumnFitter
 
 log = logging.getLogger(__name__)
@@ -181,6 +188,16 @@ def recovery_message(report: MaintenanceReport) -> str:
 
 def _fetch_rows(engine: Engine, ids: Sequence[int]) -> dict[int, TransactionRow]:
     return {row.payment_id: row for row in transaction_rows(engine, ids)}
+
+
+def _first_page_then_rest(ids: Callable[..., Sequence[int]]) -> Listing[int]:
+    """The first page of ``ids`` at once and the whole list from ``rest``, which the table's
+    model runs in a worker once the first rows are shown: a million ids take most of a
+    second to read, a page milliseconds. Runs in a worker."""
+    first = ids(limit=PAGE_SIZE + 1)
+    if len(first) <= PAGE_SIZE:
+        return Listing(first)
+    return Listing(first[:PAGE_SIZE], None, ids)
 
 
 class TransactionsView(PaymentListView):
@@ -359,15 +376,18 @@ class TransactionsView(PaymentListView):
         self._selected_before = set(self.selected_payment_ids())
         self.model.refresh(self._loader(), payment_ids)
 
-    def _loader(self) -> Callable[[], Sequence[int]]:
+    def _loader(self) -> Callable[[], Listing[int]]:
         return partial(
-            transaction_ids,
-            self.context.engine,
-            organization_id=self.organization_id,
-            filter=self.filter,
-            sort=self.sort,
-            descending=self.descending,
-            text=self.search_text or None,
+            _first_page_then_rest,
+            partial(
+                transaction_ids,
+                self.context.engine,
+                organization_id=self.organization_id,
+                filter=self.filter,
+                sort=self.sort,
+                descending=self.descending,
+                text=self.search_text or None,
+            ),
         )
 
     _selected_before: set[int] = set()  # noqa: RUF012 - replaced, never mutated
@@ -376,7 +396,8 @@ class TransactionsView(PaymentListView):
     def _on_ids(self, _info: object) -> None:
         selected = self._selected_before
         shown = self.model.rowCount()
-        if self.filter is TransactionFilter.ALL and not self.search_text:
+        if (self.filter is TransactionFilter.ALL and not self.search_text
+                and not self.model.is_partial()):
             self._total_known = shown
         if shown:
             self.stack.setCurrentWidget(self.table)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-05 03:47:19.714057
+Create Date: 2026-12-05 05:34:47.237162
 """
 from alembic import op
 import sqlalchemy as sa
@@ -426,12 +426,14 @@ def upgrade() -> None:
     sa.UniqueConstraint('reference', name=op.f('uq_payments_reference'))
     )
     with op.batch_alter_table('payments', schema=None) as batch_op:
+        batch_op.create_index('ix_payments_amount', ['amount_minor', 'id'], unique=False)
         batch_op.create_index('ix_payments_contact_id', ['contact_id'], unique=False)
         batch_op.create_index('ix_payments_created_at', ['created_at', 'id', 'state'], unique=False)
         batch_op.create_index('ix_payments_gateway_transaction_id', ['gateway_transaction_id'], unique=False)
         batch_op.create_index('ix_payments_organization_id', ['organization_id', 'created_at'], unique=False)
         batch_op.create_index('ix_payments_sale_amount', ['sale_amount_minor', 'id', 'state'], unique=False)
         batch_op.create_index('ix_payments_state', ['state'], unique=False)
+        batch_op.create_index('ix_payments_state_created_at', ['state', 'created_at', 'id'], unique=False)
 
     op.create_table('quarantined_records',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -648,12 +650,14 @@ def downgrade() -> None:
 
     op.drop_table('quarantined_records')
     with op.batch_alter_table('payments', schema=None) as batch_op:
+        batch_op.drop_index('ix_payments_state_created_at')
         batch_op.drop_index('ix_payments_state')
         batch_op.drop_index('ix_payments_sale_amount')
         batch_op.drop_index('ix_payments_organization_id')
         batch_op.drop_index('ix_payments_gateway_transaction_id')
         batch_op.drop_index('ix_payments_created_at')
         batch_op.drop_index('ix_payments_contact_id')
+        batch_op.drop_index('ix_payments_amount')
 
     op.drop_table('payments')
     with op.batch_alter_table('autopay_authorizations', schema=None) as batch_op:
