@@ -246,6 +246,8 @@ class LazyTableModel(QAbstractTableModel, Generic[KeyT, RowT]):
         self._bold_font.setBold(True)
         self._generation = 0
         self._pending_pages: set[int] = set()
+        #: Per page on its way: the first and last of its rows painted blank meanwhile.
+        self._blank: dict[int, tuple[int, int]] = {}
         self._page_tasks: set[Task] = set()
         self._ids_task: Task | None = None
         #: The worker reading the rest of a listing whose first rows are shown.
@@ -485,6 +487,7 @@ class LazyTableModel(QAbstractTableModel, Generic[KeyT, RowT]):
         self._generation += 1
         self._rest_task = None  # the rest of an older listing is no longer wanted
         self._pending_pages.clear()
+        self._blank.clear()
         self._store(rows)
         self.endResetModel()
         if rest is not None:
@@ -510,7 +513,12 @@ class LazyTableModel(QAbstractTableModel, Generic[KeyT, RowT]):
             return None
         packed = self._rows.get(self._ids[row])
         if packed is None:
-            self._request_page(row // self._page_size)
+            page = row // self._page_size
+            # Painted blank: repainted when its page arrives (a page fetched ahead, never
+            # painted, repaints nothing).
+            low, high = self._blank.get(page, (row, row))
+            self._blank[page] = (min(low, row), max(high, row))
+            self._request_page(page)
             return None
         return self._unpack(packed) if self._unpack is not None else packed
 
@@ -545,6 +553,7 @@ class LazyTableModel(QAbstractTableModel, Generic[KeyT, RowT]):
             self._cells.clear()
             self._generation += 1
             self._pending_pages.clear()
+            self._blank.clear()
             return
         for key in keys:
             self._rows.pop(key, None)
@@ -607,9 +616,13 @@ class LazyTableModel(QAbstractTableModel, Generic[KeyT, RowT]):
         if generation != self._generation:
             return  # the list changed meanwhile; its own pages are on their way
         self._pending_pages.discard(page)
-        first = page * self._page_size
-        last = min(len(self._ids), first + self._page_size) - 1
+        blank = self._blank.pop(page, None)
+        if blank is None:
+            return  # fetched ahead of the scrolling: nothing on screen waits for it
+        first, last = blank[0], min(blank[1], len(self._ids) - 1)
         if last >= first:
+            # Only the rows painted blank: a range reaching rows off screen would make the
+            # view repaint its whole viewport.
             self.dataChanged.emit(self.index(first, 0), self.index(last, len(self._columns) - 1))
 
     def _on_page_failed(self, generation: int, page: int, failure: WorkerFailure) -> None:
@@ -617,6 +630,7 @@ class LazyTableModel(QAbstractTableModel, Generic[KeyT, RowT]):
         log.warning("Could not load rows for %s: %s", self._task_name, failure.exception)
         if generation == self._generation:
             self._pending_pages.discard(page)
+            self._blank.pop(page, None)
 
     # --- QAbstractTableModel ---------------------------------------------------------------
     def rowCount(self, parent: IndexLike = QModelIndex()) -> int:  # noqa: B008
