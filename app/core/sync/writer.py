@@ -167,6 +167,9 @@ class Writer:
         self._changed: dict[str, list[int]] = {}
         self._last_emit = 0.0
         self._quarantined_ids: dict[str, set[int]] = {}
+        #: Entities whose full pass began in this run on an empty table (`_write_plan`):
+        #: a page's id range holds no stored rows to compare with or to find vanished.
+        self._fresh: set[str] = set()
         self._is_sqlite = engine.dialect.name == "sqlite"
         self._load_quarantined()
 
@@ -233,7 +236,23 @@ class Writer:
                 self.error = exc
                 self.stop.set()
             self._emit(force=False)
+        self._restore_indexes()
         self._emit(force=True)
+
+    def _restore_indexes(self) -> None:
+        """Put back any index a first pass left out: one that did not finish in this run
+        (cancelled, failed) or in one that was killed. The mirror tables then always have
+        their indexes once a run is over."""
+        try:
+            with self.engine.begin() as connection:
+                created = bulk.restore_secondary_indexes(
+                    connection, [t.spec.table for t in self.trackers.values()])
+        except Exception:  # the run's own error (if any) is what the caller reports
+            log.exception("The sync could not rebuild the indexes of its tables; the next "
+                          "sync tries again")
+            return
+        if created:
+            log.info("Rebuilt %d indexes a first sync had left out", len(created))
 
     def close(self) -> None:
         self.queue.put(None)
@@ -334,7 +353,10 @@ class Writer:
         spec = batch.spec
         table = bulk.plain_table(spec.table)
         columns = spec.compare_columns
-        if batch.id_range is not None:
+        stored: dict[int, tuple[Any, ...]]
+        if batch.id_range is not None and spec.entity in self._fresh:
+            stored = {}
+        elif batch.id_range is not None:
             stored = bulk.existing_rows(connection, table, columns, id_range=batch.id_range)
         else:
             stored = bulk.existing_rows(connection, table, columns,
@@ -560,10 +582,18 @@ class Writer:
             )
             known.update(new_ids)
 
-    @staticmethod
-    def _write_plan(connection: Connection, spec: EntitySpec,
+    def _write_plan(self, connection: Connection, spec: EntitySpec,
                     plan: tuple[PartitionPlan, ...], started: datetime | None,
                     now: datetime) -> None:
+        if bulk.is_empty(connection, bulk.plain_table(spec.table)):
+            # A first pass into an empty table: its secondary indexes are built once at the
+            # end of the pass (`_finish_full`; after a kill, by the end of the next run)
+            # instead of row by row, and no page needs to look up stored rows.
+            dropped = bulk.drop_secondary_indexes(connection, spec.table)
+            if dropped:
+                log.info("First sync of %s: %d indexes are built when it ends", spec.entity,
+                         len(dropped))
+            self._fresh.add(spec.entity)
         previous = connection.execute(
             select(SyncState.full_completed_at, SyncState.last_reconciled_at).where(
                 SyncState.entity == spec.entity, SyncState.partition == 0)
@@ -581,8 +611,7 @@ class Writer:
             ],
         )
 
-    @staticmethod
-    def _finish_full(connection: Connection, spec: EntitySpec, now: datetime) -> None:
+    def _finish_full(self, connection: Connection, spec: EntitySpec, now: datetime) -> None:
         states = connection.execute(
             select(SyncState.partition, SyncState.phase, SyncState.watermark).where(
                 SyncState.entity == spec.entity)
@@ -604,6 +633,8 @@ class Writer:
             .values(phase="incremental", last_id=0, upper_id=None, watermark=watermark,
                     full_completed_at=now, last_reconciled_at=now, updated_at=now)
         )
+        self._fresh.discard(spec.entity)
+        bulk.restore_secondary_indexes(connection, [spec.table])
 
     @staticmethod
     def _finish_incremental(connection: Connection, spec: EntitySpec, watermark: datetime,
