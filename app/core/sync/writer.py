@@ -98,6 +98,9 @@ class Batch:
     #: ``rows`` in the driver's form (`bulk.prepare_upsert`), made by the fetcher thread.
     upsert_sql: str | None = None
     upsert_params: list[Any] = field(default_factory=list)
+    #: A full pass's range handed in part to another thread: (partition, its new end
+    #: (exclusive), the new partition, which reads from that end up to the old one).
+    split: tuple[int, int, int, int | None] | None = None
     #: Quarantine invoices whose organization Autotask did not return (end of a run).
     orphans: bool = False
     #: With ``orphans``: Autotask's currencies and PayDesk's internal one; invoices of
@@ -304,6 +307,8 @@ class Writer:
         vanished: list[int] = []
         if batch.plan is not None:
             self._write_plan(connection, spec, batch.plan, batch.pass_started, now)
+        if batch.split is not None:
+            self._write_split(connection, spec, batch.split, now)
         if batch.picklists is not None:
             self._write_picklists(connection, batch.picklists, now)
         if batch.rows or batch.id_range is not None:
@@ -610,6 +615,22 @@ class Writer:
                 for p in plan
             ],
         )
+
+    @staticmethod
+    def _write_split(connection: Connection, spec: EntitySpec,
+                     split: tuple[int, int, int, int | None], now: datetime) -> None:
+        partition, bound, new, upper = split
+        mine = (SyncState.entity == spec.entity, SyncState.partition == partition)
+        row = connection.execute(
+            select(SyncState.watermark, SyncState.full_completed_at,
+                   SyncState.last_reconciled_at).where(*mine)).first()
+        connection.execute(update(SyncState).where(*mine).values(upper_id=bound,
+                                                                 updated_at=now))
+        connection.execute(insert(SyncState).values(
+            entity=spec.entity, partition=new, phase="full", last_id=bound - 1,
+            upper_id=upper, watermark=row[0] if row else None,
+            full_completed_at=row[1] if row else None,
+            last_reconciled_at=row[2] if row else None, updated_at=now))
 
     def _finish_full(self, connection: Connection, spec: EntitySpec, now: datetime) -> None:
         states = connection.execute(

@@ -1,13 +1,14 @@
 """A first sync fills empty tables without their secondary indexes and builds them once at
-the end; whatever happens to the run, its tables have every index again when it is over."""
+the end; whatever happens to the run, its tables have every index again when it is over.
+Its id ranges are shared out again when one turns out longer than the others."""
 
 from __future__ import annotations
 
 import threading
 
-from sqlalchemy import Engine, Table
+from sqlalchemy import Engine, Table, select
 
-from app.core.storage.models import Invoice
+from app.core.storage.models import Invoice, SyncState
 from app.core.sync import RunStatus, SyncOptions, SyncProgress, run_sync
 from app.core.sync.bulk import drop_secondary_indexes, index_names
 from app.core.sync.specs import SPECS
@@ -86,3 +87,38 @@ def test_indexes_a_killed_first_sync_left_out_come_back_with_the_next_run(
         assert sync(engine, client_for(sandbox)).status is RunStatus.SUCCEEDED
         assert differences(engine, sandbox) == {}
     assert _missing(engine) == set()
+
+
+def test_a_thread_done_early_takes_over_part_of_a_longer_range(engine: Engine) -> None:
+    """The invoice lines' ids are uneven (eight per invoice, one to five used), so the
+    first page's estimate leaves one partition longer: threads done early share it out,
+    each new range recorded first, and the copy is still exact; a run cancelled after
+    such a split resumes from the recorded ranges."""
+    prepare(engine)
+    partitions: set[int] = set()
+
+    def watch(progress: SyncProgress) -> None:
+        with engine.connect() as connection:
+            partitions.update(connection.scalars(
+                select(SyncState.partition).where(SyncState.entity == "BillingItems")))
+        if max(partitions, default=0) >= 3:
+            cancel.set()
+
+    cancel = threading.Event()
+    with small_sandbox(invoices=1500, lines_per_invoice=3.0) as sandbox:
+        sandbox.faults.latency_ms = 5
+        first = run_sync(engine, client_for(sandbox), cancel=cancel, on_progress=watch,
+                         options=SyncOptions(page_size=50, progress_interval=0.0,
+                                             group_seconds=0.0))
+        assert max(partitions) >= 3  # a range beyond the three planned ones was recorded
+        assert first.status is RunStatus.CANCELLED
+        sandbox.faults.latency_ms = 0
+        second = run_sync(engine, client_for(sandbox), cancel=threading.Event(),
+                          options=SyncOptions(page_size=50))
+        assert second.status is RunStatus.SUCCEEDED, second.error
+        assert differences(engine, sandbox) == {}
+        third = run_sync(engine, client_for(sandbox), cancel=threading.Event(),
+                         full=True, options=SyncOptions(page_size=50))
+        assert third.status is RunStatus.SUCCEEDED, third.error
+        assert {e.entity: e.deleted for e in third.entities}["BillingItems"] == 0
+        assert differences(engine, sandbox) == {}
