@@ -189,14 +189,20 @@ class _Run:
         if self._picklists_due(states, kind):
             threads.append(threading.Thread(target=self._picklists, name="paydesk-sync-lists",
                                             daemon=True))
-        if not self._preflight():
-            threads = []
-        else:
-            self.currencies = self._read_currencies()
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        with ThreadPoolExecutor(max_workers=1,
+                                thread_name_prefix="paydesk-sync-currencies") as side:
+            currencies: Future[CurrencyCheck | None] | None = None
+            if not self._preflight():
+                threads = []
+            else:
+                # Needed at the end only (the currency check): read while entities are.
+                currencies = side.submit(self._read_currencies)
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            if currencies is not None:
+                self.currencies = currencies.result()
         if not self.stop.is_set() and not ({"Companies", "Invoices"} & set(self.errors)):
             with contextlib.suppress(RuntimeError):
                 self.writer.put(Batch(spec=SPECS_BY_ENTITY["Invoices"], orphans=True,
