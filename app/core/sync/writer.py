@@ -10,12 +10,13 @@ Threads: `Writer.run` is the body of the writer thread; `put` is called by fetch
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
@@ -222,25 +223,49 @@ class Writer:
         run reads again.
         """
         closing = False
-        while not closing:
-            try:
-                first = self.queue.get(timeout=0.5)
-            except queue.Empty:
+        # One connection for the whole run: only it gets the large page cache, which it
+        # gives back before it returns to the pool (see `_own_connection`).
+        with self._own_connection() as connection:
+            while not closing:
+                try:
+                    first = self.queue.get(timeout=0.5)
+                except queue.Empty:
+                    self._emit(force=False)
+                    continue
+                if first is None:
+                    break
+                if self.error is not None:
+                    continue  # after an error: drain without writing
+                try:
+                    closing = self._apply_group(connection, first)
+                except BaseException as exc:  # reported by run_sync; fetchers stop
+                    log.exception("The sync could not write to the database")
+                    self.error = exc
+                    self.stop.set()
                 self._emit(force=False)
-                continue
-            if first is None:
-                break
-            if self.error is not None:
-                continue  # after an error: drain without writing
-            try:
-                closing = self._apply_group(first)
-            except BaseException as exc:  # reported by run_sync; fetchers stop
-                log.exception("The sync could not write to the database")
-                self.error = exc
-                self.stop.set()
-            self._emit(force=False)
         self._restore_indexes()
         self._emit(force=True)
+
+    @contextlib.contextmanager
+    def _own_connection(self) -> Iterator[Connection]:
+        """The writer's connection. On SQLite it gets a bigger page cache for the run: the
+        mirror tables' indexes are large, and the default 2 MB makes every page of a first
+        sync re-read them; the cache goes back to its size (and its memory is freed) when
+        the run is over, before the connection returns to the pool."""
+        with self.engine.connect() as connection:
+            previous = None
+            if self._is_sqlite:
+                previous = connection.exec_driver_sql("PRAGMA cache_size").scalar()
+                connection.exec_driver_sql(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
+                connection.commit()
+            try:
+                yield connection
+            finally:
+                if previous is not None:
+                    with contextlib.suppress(Exception):
+                        connection.rollback()
+                        connection.exec_driver_sql(f"PRAGMA cache_size={int(previous)}")
+                        connection.commit()
 
     def _restore_indexes(self) -> None:
         """Put back any index a first pass left out: one that did not finish in this run
@@ -270,18 +295,14 @@ class Writer:
                 if record_id is not None:
                     self._quarantined_ids.setdefault(entity, set()).add(record_id)
 
-    def _apply_group(self, first: Batch) -> bool:
+    def _apply_group(self, connection: Connection, first: Batch) -> bool:
         """Apply ``first`` and the batches that follow it closely in one transaction;
         True when the end-of-run marker arrived meanwhile."""
         now = utcnow()
         started = time.monotonic()
         group = [first]
         closing = False
-        with self.engine.begin() as connection:
-            if self._is_sqlite:
-                # A bigger page cache for this connection: the mirror tables' indexes are
-                # large, and the default 2 MB makes every page of a first sync re-read them.
-                connection.exec_driver_sql(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
+        with connection.begin():
             outcomes = [self._apply(connection, first, now)]
             while (len(group) < self.group_pages
                    and time.monotonic() - started < self.group_seconds):
