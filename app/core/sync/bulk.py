@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from functools import cache
+from itertools import chain
 from operator import itemgetter
 from typing import Any
 
@@ -107,12 +108,56 @@ def prepare_upsert(dialect: Dialect, table: Table, rows: Sequence[dict[str, Any]
     return sql, list(rows)
 
 
+#: SQLite: rows per statement at most, and bound values per statement at most (SQLite's
+#: own limit before 3.32 was 999).
+SQLITE_ROWS_PER_STATEMENT = 50
+SQLITE_VALUES_PER_STATEMENT = 999
+
+
+@cache
+def _sqlite_several_rows(sql: str, rows: int) -> str | None:
+    """``sql`` (an ``INSERT ... VALUES (?, ...) ON CONFLICT ...`` for one row) for
+    ``rows`` rows, or None when it does not have that shape."""
+    head, found, rest = sql.partition(" VALUES (")
+    values, found_too, tail = rest.partition(") ON CONFLICT ")
+    if not found or not found_too or set(values) - set("?, "):
+        return None
+    group = f"({values})"
+    return f"{head} VALUES {', '.join([group] * rows)} ON CONFLICT {tail}"
+
+
+def execute_upsert(connection: Connection, sql: str, params: Sequence[Any]) -> None:
+    """Run the upsert `prepare_upsert` made, for every row of ``params``.
+
+    On SQLite the rows go several to a statement: the driver then steps the database once
+    for many rows instead of once a row, and gives up and takes back the interpreter's
+    lock (the GIL) as many times fewer — with the sync's other threads busy, taking it back
+    is what a row-at-a-time write waited for most. Rows of one statement are written or
+    refused together (the caller then writes them one at a time to find the refused one).
+    """
+    width = len(params[0]) if params else 0
+    per = min(SQLITE_ROWS_PER_STATEMENT, SQLITE_VALUES_PER_STATEMENT // max(1, width))
+    several = (_sqlite_several_rows(sql, per)
+               if connection.dialect.name == "sqlite" and per > 1 and len(params) >= per
+               else None)
+    if several is None:
+        connection.exec_driver_sql(sql, list(params))
+        return
+    whole = len(params) - len(params) % per
+    connection.exec_driver_sql(several, [
+        tuple(chain.from_iterable(params[start : start + per]))
+        for start in range(0, whole, per)
+    ])
+    if whole < len(params):
+        connection.exec_driver_sql(sql, list(params[whole:]))
+
+
 def upsert(connection: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
     """Insert or update ``rows`` (all with the same keys) by primary key ``id``: one
     driver-level executemany, skipping SQLAlchemy's per-value processing."""
     if rows:
         sql, params = prepare_upsert(connection.dialect, table, rows)
-        connection.exec_driver_sql(sql, params)
+        execute_upsert(connection, sql, params)
 
 
 def existing_rows(

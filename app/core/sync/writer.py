@@ -459,7 +459,7 @@ class Writer:
         `_RowRefused` and leaves the transaction usable."""
         savepoint = None if self._is_sqlite else connection.begin_nested()
         try:
-            connection.exec_driver_sql(sql, params)
+            bulk.execute_upsert(connection, sql, params)
         except Exception as exc:
             if not _is_data_refusal(exc):
                 raise
