@@ -86,8 +86,14 @@ def _sqlite_params(table: Table, order: tuple[str, ...],
     # transposes in C, instead of a Python loop over every value of every row.
     columns = list(zip(*map(getter, rows), strict=True))
     for i in instants:
-        columns[i] = tuple([None if v is None else v.isoformat(" ", "microseconds")
-                            for v in columns[i]])
+        column = columns[i]
+        if column.count(column[0]) == len(column):  # one value throughout (synced_at)
+            first = column[0]
+            text = None if first is None else first.isoformat(" ", "microseconds")
+            columns[i] = (text,) * len(column)
+        else:
+            columns[i] = tuple([None if v is None else v.isoformat(" ", "microseconds")
+                                for v in column])
     for i in days:
         columns[i] = tuple([None if v is None else v.isoformat() for v in columns[i]])
     return list(zip(*columns, strict=True))
