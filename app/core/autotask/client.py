@@ -42,6 +42,7 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import quote, urljoin, urlsplit
 
+import msgspec
 import requests
 
 from app.core import net
@@ -365,7 +366,18 @@ def manual_zone(api_url: str) -> ZoneInfo:
 # --------------------------------------------------------------------------- errors
 
 
+#: Autotask's answers decoded in C, numbers with a fraction as exact Decimals: a sync reads
+#: hundreds of thousands of records, and this is three times the standard library's speed.
+_DECODER = msgspec.json.Decoder(float_hook=Decimal)
+
+
 def _json_or_none(response: requests.Response) -> Any:
+    encoding = response.encoding
+    if encoding is None or encoding.lower().replace("-", "") == "utf8":
+        try:
+            return _DECODER.decode(response.content)
+        except msgspec.DecodeError:
+            pass  # not JSON, or text msgspec refuses (half of a surrogate pair): see below
     try:
         return response.json(parse_float=Decimal)
     except ValueError:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from functools import cache
+from itertools import chain
 from operator import itemgetter
 from typing import Any
 
@@ -85,8 +86,14 @@ def _sqlite_params(table: Table, order: tuple[str, ...],
     # transposes in C, instead of a Python loop over every value of every row.
     columns = list(zip(*map(getter, rows), strict=True))
     for i in instants:
-        columns[i] = tuple([None if v is None else v.isoformat(" ", "microseconds")
-                            for v in columns[i]])
+        column = columns[i]
+        if column.count(column[0]) == len(column):  # one value throughout (synced_at)
+            first = column[0]
+            text = None if first is None else first.isoformat(" ", "microseconds")
+            columns[i] = (text,) * len(column)
+        else:
+            columns[i] = tuple([None if v is None else v.isoformat(" ", "microseconds")
+                                for v in column])
     for i in days:
         columns[i] = tuple([None if v is None else v.isoformat() for v in columns[i]])
     return list(zip(*columns, strict=True))
@@ -107,12 +114,56 @@ def prepare_upsert(dialect: Dialect, table: Table, rows: Sequence[dict[str, Any]
     return sql, list(rows)
 
 
+#: SQLite: rows per statement at most, and bound values per statement at most (SQLite's
+#: own limit before 3.32 was 999).
+SQLITE_ROWS_PER_STATEMENT = 50
+SQLITE_VALUES_PER_STATEMENT = 999
+
+
+@cache
+def _sqlite_several_rows(sql: str, rows: int) -> str | None:
+    """``sql`` (an ``INSERT ... VALUES (?, ...) ON CONFLICT ...`` for one row) for
+    ``rows`` rows, or None when it does not have that shape."""
+    head, found, rest = sql.partition(" VALUES (")
+    values, found_too, tail = rest.partition(") ON CONFLICT ")
+    if not found or not found_too or set(values) - set("?, "):
+        return None
+    group = f"({values})"
+    return f"{head} VALUES {', '.join([group] * rows)} ON CONFLICT {tail}"
+
+
+def execute_upsert(connection: Connection, sql: str, params: Sequence[Any]) -> None:
+    """Run the upsert `prepare_upsert` made, for every row of ``params``.
+
+    On SQLite the rows go several to a statement: the driver then steps the database once
+    for many rows instead of once a row, and gives up and takes back the interpreter's
+    lock (the GIL) as many times fewer — with the sync's other threads busy, taking it back
+    is what a row-at-a-time write waited for most. Rows of one statement are written or
+    refused together (the caller then writes them one at a time to find the refused one).
+    """
+    width = len(params[0]) if params else 0
+    per = min(SQLITE_ROWS_PER_STATEMENT, SQLITE_VALUES_PER_STATEMENT // max(1, width))
+    several = (_sqlite_several_rows(sql, per)
+               if connection.dialect.name == "sqlite" and per > 1 and len(params) >= per
+               else None)
+    if several is None:
+        connection.exec_driver_sql(sql, list(params))
+        return
+    whole = len(params) - len(params) % per
+    connection.exec_driver_sql(several, [
+        tuple(chain.from_iterable(params[start : start + per]))
+        for start in range(0, whole, per)
+    ])
+    if whole < len(params):
+        connection.exec_driver_sql(sql, list(params[whole:]))
+
+
 def upsert(connection: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
     """Insert or update ``rows`` (all with the same keys) by primary key ``id``: one
     driver-level executemany, skipping SQLAlchemy's per-value processing."""
     if rows:
         sql, params = prepare_upsert(connection.dialect, table, rows)
-        connection.exec_driver_sql(sql, params)
+        execute_upsert(connection, sql, params)
 
 
 def existing_rows(
@@ -140,6 +191,47 @@ def existing_rows(
         for row in connection.execute(query.where(table.c.id.in_(chunk))):
             found[row[0]] = tuple(row[1:])
     return found
+
+
+def index_names(connection: Connection) -> set[str]:
+    """Names of the indexes the database holds now (this schema's, on PostgreSQL)."""
+    if connection.dialect.name == "postgresql":
+        query = "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema()"
+    else:
+        query = "SELECT name FROM sqlite_master WHERE type = 'index'"
+    return {row[0] for row in connection.exec_driver_sql(query)}
+
+
+def drop_secondary_indexes(connection: Connection, table: Table) -> list[str]:
+    """Drop the model's secondary indexes of ``table`` (the primary key stays): a first
+    sync into an empty table fills it far faster without them, and building each index
+    once from the finished table (a sort) costs a fraction of keeping it up to date row by
+    row. `restore_secondary_indexes` puts them back. Returns the names dropped."""
+    present = index_names(connection)
+    dropped = []
+    for index in sorted(table.indexes, key=lambda i: str(i.name)):
+        if index.name in present:
+            index.drop(connection)
+            dropped.append(str(index.name))
+    return dropped
+
+
+def restore_secondary_indexes(connection: Connection, tables: Iterable[Table]) -> list[str]:
+    """Create every model index of ``tables`` that the database lacks (those
+    `drop_secondary_indexes` took away for a first sync — also after a run was killed
+    before it could put them back). Returns the names created."""
+    present = index_names(connection)
+    created = []
+    for table in tables:
+        for index in sorted(table.indexes, key=lambda i: str(i.name)):
+            if index.name not in present:
+                index.create(connection)
+                created.append(str(index.name))
+    return created
+
+
+def is_empty(connection: Connection, table: Table) -> bool:
+    return connection.execute(select(table.c.id).limit(1)).first() is None
 
 
 def delete_ids(connection: Connection, table: Table, ids: Sequence[int]) -> None:

@@ -59,6 +59,7 @@ from app.core.sync.progress import (
     SyncResult,
 )
 from app.core.sync.specs import (
+    INT64,
     PICKLIST_FIELDS,
     SPECS,
     SPECS_BY_ENTITY,
@@ -155,6 +156,7 @@ class _Run:
         self.writer: Writer
         #: Autotask's currencies and PayDesk's internal one (None: Autotask's not known).
         self.currencies: CurrencyCheck | None = None
+        self.sizes = _Sizes(0)
 
     # ----------------------------------------------------------------- the run
 
@@ -162,6 +164,8 @@ class _Run:
         self._close_abandoned_runs()
         states = self._load_states()
         plans = self._decide(states)
+        self.sizes = _Sizes(sum(1 for spec, mode in plans if mode in ("full", "reconcile")
+                                and spec.mode is not ChangeMode.SMALL))
         kind = self._kind(plans)
         run_id = self._open_run(kind)
         self.writer = Writer(
@@ -185,14 +189,20 @@ class _Run:
         if self._picklists_due(states, kind):
             threads.append(threading.Thread(target=self._picklists, name="paydesk-sync-lists",
                                             daemon=True))
-        if not self._preflight():
-            threads = []
-        else:
-            self.currencies = self._read_currencies()
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        with ThreadPoolExecutor(max_workers=1,
+                                thread_name_prefix="paydesk-sync-currencies") as side:
+            currencies: Future[CurrencyCheck | None] | None = None
+            if not self._preflight():
+                threads = []
+            else:
+                # Needed at the end only (the currency check): read while entities are.
+                currencies = side.submit(self._read_currencies)
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            if currencies is not None:
+                self.currencies = currencies.result()
         if not self.stop.is_set() and not ({"Companies", "Invoices"} & set(self.errors)):
             with contextlib.suppress(RuntimeError):
                 self.writer.put(Batch(spec=SPECS_BY_ENTITY["Invoices"], orphans=True,
@@ -507,7 +517,15 @@ class _Run:
         entity = spec.entity
         self.writer.set_phase(entity, EntityPhase.COUNTING)
         self._check()
-        if resume:
+        if not resume and spec.mode is not ChangeMode.SMALL:
+            try:
+                parts, first, ranges = self._plan_partitions(spec)
+            finally:
+                self.sizes.report(entity, 0)  # no-op when the count was reported
+            if not parts:
+                self.writer.put(Batch(spec=spec, finish_full=True))
+                return
+        elif resume:
             pending = [r for r in resume if r["phase"] == "full"]
             if not pending:
                 self.writer.put(Batch(spec=spec, finish_full=True))
@@ -517,16 +535,21 @@ class _Run:
             self.writer.set_phase(entity, EntityPhase.FETCHING, total=total)
             parts = [PartitionPlan(r["partition"], r["last_id"], r["upper_id"]) for r in pending]
             first = None
+            # Done partitions may lie above ``after``: the count does not tell what is left
+            # of the open-ended partition, so only ranges with both ends are shared out.
+            ranges = _Ranges(self.options.page_size, None, None,
+                             max(r["partition"] for r in resume) + 1)
         else:
-            parts, first = self._plan_partitions(spec)
+            parts, first, ranges = self._plan_partitions(spec)
             if not parts:
                 self.writer.put(Batch(spec=spec, finish_full=True))
                 return
-        self._run_partitions(spec, parts, first)
+        self._run_partitions(spec, parts, first, ranges)
         self._check()
         self.writer.put(Batch(spec=spec, finish_full=True))
 
-    def _plan_partitions(self, spec: EntitySpec) -> tuple[list[PartitionPlan], Batch | None]:
+    def _plan_partitions(self, spec: EntitySpec
+                         ) -> tuple[list[PartitionPlan], Batch | None, _Ranges]:
         """Read the first page and split the rest of the id range into partitions.
 
         The boundaries are estimated from the first page's id density and the total count;
@@ -551,6 +574,13 @@ class _Run:
                                         list(spec.fields), max_records=size)
                 total = counting.result()
             self.writer.set_phase(entity, EntityPhase.FETCHING, total=total)
+            # How long the largest entity takes sets the pace: a smaller one is read with
+            # no more partitions than it needs to finish well within that (each partition
+            # ends with a part-filled page, one request more).
+            self.sizes.report(entity, math.ceil(total / size))
+            largest = self.sizes.largest()
+            pace = max(1.0, 0.75 * math.ceil(largest / limit))
+            limit = max(1, min(limit, math.ceil(math.ceil(total / size) / pace)))
         self._check()
         batch = self._convert(spec, page)
         started = self.started_at
@@ -562,16 +592,16 @@ class _Run:
             batch.checkpoint = max(_page_ids(page), default=0)
             batch.partition_done = True
             self.writer.put(batch)
-            return [], None
+            return [], None, _Ranges(size, None, None, 1)
         ids = _page_ids(page) or [0]
         first, last = min(ids), max(ids)
         remaining = max(0, (total or 0) - len(page))
         count = max(1, min(limit, math.ceil(remaining / size)))
+        density = max(1.0, (last - first) / max(1, len(page) - 1))
         plan: list[PartitionPlan] = []
         if count == 1:
             plan.append(PartitionPlan(0, last, None))
         else:
-            density = max(1.0, (last - first) / max(1, len(page) - 1))
             span = remaining * density
             bounds = [last + 1 + int(span * i / count) for i in range(1, count)]
             lower = last
@@ -584,12 +614,17 @@ class _Run:
         batch.id_range = (0, last)
         batch.partition = 0
         batch.checkpoint = last
-        return plan, batch
+        ranges = _Ranges(size, remaining if total is not None else None, density, len(plan))
+        return plan, batch, ranges
 
     def _run_partitions(self, spec: EntitySpec, parts: list[PartitionPlan],
-                        first: Batch | None) -> None:
+                        first: Batch | None, ranges: _Ranges) -> None:
         """Read the partitions at the same time. Their pages may arrive before the writer
-        has room for ``first`` (which carries the plan): they wait for it to be queued."""
+        has room for ``first`` (which carries the plan): they wait for it to be queued.
+
+        A thread whose partition is done takes over the upper half of the partition with
+        the most left to read (`_Ranges.split`), so that one partition whose estimate was
+        short does not leave Autotask's other threads idle at the end."""
         failures: list[BaseException] = []
         planned = threading.Event()
         if first is None:
@@ -597,12 +632,19 @@ class _Run:
 
         def work(part: PartitionPlan) -> None:
             try:
-                self._read_partition(spec, part, planned)
+                current: PartitionPlan | None = part
+                while current is not None:
+                    self._read_partition(spec, current, planned, ranges)
+                    self._check()
+                    current = ranges.split(self.writer, spec)
             except BaseException as exc:
                 failures.append(exc)
+                ranges.abandon()
                 if not isinstance(exc, _Stop | AutotaskError):
                     self.stop.set()
 
+        for part in parts:
+            ranges.add(part)
         threads = [threading.Thread(target=work, args=(p,), daemon=True,
                                     name=f"paydesk-sync-{spec.entity}-{p.partition}")
                    for p in parts]
@@ -624,14 +666,15 @@ class _Run:
             raise _Stop
 
     def _read_partition(self, spec: EntitySpec, part: PartitionPlan,
-                        planned: threading.Event) -> None:
+                        planned: threading.Event, ranges: _Ranges) -> None:
         """Page through one id range. The next request goes out as soon as a page has
         arrived; converting it and handing it to the writer happen meanwhile on a converter
-        thread (one per partition, so pages reach the writer in order)."""
+        thread (one per partition, so pages reach the writer in order). The range's upper
+        end may come down meanwhile (another thread took over the rest): each request asks
+        for the range as it is then, and a page's records at or above a new end are left
+        to the thread that took them over."""
         size = self.options.page_size
-        filters = ([{"op": "lt", "field": "id", "value": part.upper_id}]
-                   if part.upper_id is not None else [])
-        up_to = part.upper_id - 1 if part.upper_id is not None else None
+        fields = list(spec.fields)
         last = part.last_id
         finished = False
         self._check()
@@ -639,19 +682,34 @@ class _Run:
                 f"paydesk-sync-{spec.entity}-{part.partition}-convert")) as converter:
             staged: deque[Future[None]] = deque()
             try:
-                for page in self._pages(spec.entity, filters, list(spec.fields),
-                                        after_id=last, page_size=size):
+                while not finished:
+                    upper = ranges.upper(part.partition)
+                    filters: list[dict[str, Any]] = (
+                        [{"op": "lt", "field": "id", "value": upper}] if upper is not None
+                        else [])
+                    page = self._query_page(
+                        spec.entity, [*filters, {"op": "gt", "field": "id", "value": last}],
+                        fields, max_records=size)
                     self._check()
-                    page_last = max(_page_ids(page), default=last)
-                    finished = len(page) < size
+                    ids = _page_ids(page)
+                    if page and max(ids, default=last) <= last and (ids or len(page) >= size):
+                        raise AutotaskServerError(
+                            "Autotask returned records out of order while PayDesk was "
+                            f"reading {spec.entity}; the sync stopped so nothing is skipped. "
+                            "Try again.")
+                    short = len(page) < size
+                    page, upper, cut = ranges.received(part.partition, page, ids, short)
+                    if not page:
+                        break  # nothing more in the range: the closing batch below says so
+                    finished = short or cut
+                    up_to = upper - 1 if upper is not None else None
+                    page_last = max(_page_ids(page) if cut else ids, default=last)
                     covered = (last, up_to) if finished else (last, page_last)
                     staged.append(converter.submit(self._stage, spec, page, part.partition,
                                                    page_last, covered, finished, planned))
                     last = page_last
                     while len(staged) > 2:  # bounded: at most two pages waiting here
                         staged.popleft().result()
-                    if finished:
-                        break
                 while staged:
                     staged.popleft().result()
             except BaseException:
@@ -665,8 +723,11 @@ class _Run:
                 raise
         if not finished:
             self._wait_for(planned)
+            upper = ranges.upper(part.partition)
+            up_to = upper - 1 if upper is not None else None
             self.writer.put(Batch(spec=spec, id_range=(last, up_to), partition=part.partition,
                                   partition_done=True))
+        ranges.done(part.partition)
 
     def _stage(self, spec: EntitySpec, page: list[dict[str, Any]], partition: int,
                checkpoint: int, covered: tuple[int, int | None], done: bool,
@@ -814,6 +875,10 @@ class _Run:
 def _page_ids(page: Sequence[dict[str, Any]]) -> list[int]:
     """The valid ids of a page. A record without one cannot steer the paging; it is
     quarantined by the converter ("the record has no valid id") like any other flaw."""
+    quick: list[Any] = [record.get("id") for record in page]
+    # The usual page: every id a whole number in range, checked without a call per record.
+    if quick and set(map(type, quick)) == {int} and min(quick) > 0 and max(quick) < INT64:
+        return quick
     ids = []
     for record in page:
         try:
@@ -821,3 +886,174 @@ def _page_ids(page: Sequence[dict[str, Any]]) -> list[int]:
         except InvalidRecord:
             continue
     return ids
+
+
+class _Sizes:
+    """The size (pages) of each entity a run reads in full, as their counts come in: the
+    largest sets how many partitions the others need. Every entity that plans reports
+    once (0 when it failed before its count), so nobody waits for a count that never
+    comes; and none waits longer than `WAIT_SECONDS` for the others."""
+
+    WAIT_SECONDS = 3.0
+
+    def __init__(self, expected: int) -> None:
+        self._expected = expected
+        self._pages: dict[str, int] = {}
+        self._changed = threading.Condition()
+
+    def report(self, entity: str, pages: int) -> None:
+        with self._changed:
+            if entity not in self._pages:
+                self._pages[entity] = pages
+                self._changed.notify_all()
+
+    def largest(self) -> int:
+        """The largest entity's pages, once every entity reported (or the wait is over)."""
+        with self._changed:
+            self._changed.wait_for(lambda: len(self._pages) >= self._expected,
+                                   timeout=self.WAIT_SECONDS)
+            return max(self._pages.values(), default=0)
+
+
+class _Range:
+    __slots__ = ("finished", "last", "partition", "read", "start", "upper")
+
+    def __init__(self, part: PartitionPlan) -> None:
+        self.partition = part.partition
+        self.start = part.last_id
+        self.last = part.last_id
+        self.upper = part.upper_id
+        self.read = 0
+        self.finished = False
+
+
+class _Ranges:
+    """The id ranges one entity's full pass reads at the same time, shared by its threads.
+
+    When a thread's range is done, `split` gives it the upper part of the range with the
+    most records left (estimated from what each range has read so far, and for the
+    open-ended one from Autotask's count): that range's end comes down, and the new range
+    is recorded with the writer **before** either side writes anything that depends on
+    it, so a kill at any moment leaves checkpoints that together still cover every id.
+    """
+
+    #: A range is split only when this many pages or more are estimated to be left in it:
+    #: each split costs about one request (two ranges end in a short page instead of one).
+    MIN_PAGES_TO_SPLIT = 4
+
+    def __init__(self, page_size: int, left: int | None, density: float | None,
+                 next_partition: int) -> None:
+        self._lock = threading.Lock()
+        self._ranges: dict[int, _Range] = {}
+        self._page_size = page_size
+        self._left = left  # records left when the ranges started (None: not known)
+        self._density = density  # ids per record, from the first page
+        self._next = next_partition
+        self._read = 0
+        self._stopped = False
+
+    def add(self, part: PartitionPlan) -> None:
+        with self._lock:
+            self._ranges[part.partition] = _Range(part)
+
+    def upper(self, partition: int) -> int | None:
+        with self._lock:
+            return self._ranges[partition].upper
+
+    def received(self, partition: int, page: list[dict[str, Any]], ids: list[int],
+                 short: bool) -> tuple[list[dict[str, Any]], int | None, bool]:
+        """Note a page of ``partition``; returns the page less any records at or above the
+        range's end as it is now (another thread reads those), that end, and whether
+        records were left out (the range is then done)."""
+        with self._lock:
+            rng = self._ranges[partition]
+            upper = rng.upper
+            cut = upper is not None and bool(ids) and max(ids) >= upper
+            if cut:
+                assert upper is not None
+                page = [record for record in page if _id_below(record, upper)]
+                ids = _page_ids(page)
+            rng.read += len(page)
+            self._read += len(page)
+            rng.last = max(ids, default=rng.last)
+            if short or cut or not page:
+                rng.finished = True
+            return page, upper, cut
+
+    def done(self, partition: int) -> None:
+        with self._lock:
+            self._ranges[partition].finished = True
+
+    def abandon(self) -> None:
+        """A thread failed: no more ranges are handed out."""
+        with self._lock:
+            self._stopped = True
+
+    def _estimate(self, rng: _Range) -> tuple[float, float] | None:
+        """Records left in a range with both ends, and its ids per record."""
+        if rng.read >= self._page_size:
+            density = max(1.0, (rng.last - rng.start) / rng.read)
+        elif self._density is not None:
+            density = self._density
+        else:
+            return None
+        if rng.upper is None:
+            return None
+        return max(0.0, (rng.upper - 1 - rng.last) / density), density
+
+    def split(self, writer: Writer, spec: EntitySpec) -> PartitionPlan | None:
+        """The upper half of the range with the most left, as a new range for the calling
+        thread (recorded with ``writer`` first), or None when nothing is worth sharing."""
+        with self._lock:
+            if self._stopped:
+                return None
+            running = [r for r in self._ranges.values() if not r.finished]
+            estimates: dict[int, tuple[float, float]] = {}
+            open_ended: _Range | None = None
+            for rng in running:
+                if rng.upper is None:
+                    open_ended = rng
+                    continue
+                found = self._estimate(rng)
+                if found is not None:
+                    estimates[rng.partition] = found
+            if open_ended is not None and self._left is not None:
+                density = (max(1.0, (open_ended.last - open_ended.start) / open_ended.read)
+                           if open_ended.read >= self._page_size else self._density)
+                if density is not None:
+                    bounded = sum(left for left, _ in estimates.values())
+                    left = self._left - self._read - bounded
+                    estimates[open_ended.partition] = (max(0.0, left), density)
+            if not estimates:
+                return None
+            victim_id, (left, density) = max(estimates.items(), key=lambda e: e[1][0])
+            if left < self.MIN_PAGES_TO_SPLIT * self._page_size:
+                return None
+            victim = self._ranges[victim_id]
+            # Threads without work soon: this one, and those whose range is nearly done.
+            # With two of them, this one takes two thirds and the next one half of that.
+            idle = 1 + sum(1 for p, (rest, _) in estimates.items()
+                           if p != victim_id and rest < 2 * self._page_size)
+            # The victim's next page may be on its way already: leave it room for it.
+            ahead = int(1.5 * self._page_size * density) + 1
+            bound = victim.last + 1 + max(ahead, int(left / (idle + 1) * density))
+            if victim.upper is not None and bound >= victim.upper - ahead:
+                return None
+            new = PartitionPlan(self._next, bound - 1, victim.upper)
+            # Recorded before the victim can see its new end (it asks under this lock) and
+            # before the new range is read.
+            writer.put(Batch(spec=spec, split=(victim.partition, bound, new.partition,
+                                               victim.upper)))
+            self._next += 1
+            victim.upper = bound
+            self._ranges[new.partition] = _Range(new)
+            return new
+
+
+def _id_below(record: dict[str, Any], bound: int) -> bool:
+    """Whether a record stays in a range ending below ``bound`` (one without a valid id
+    stays, to be quarantined where it arrived)."""
+    try:
+        return record_id(record) < bound
+    except InvalidRecord:
+        return True

@@ -70,6 +70,11 @@ INT64 = 2**63
 #: invoice, low enough that sums over many invoices never overflow a 64-bit column or
 #: SQLite's integer arithmetic.
 MAX_AMOUNT = 10**12
+#: Decimal digits before the point of an amount below `MAX_AMOUNT` (``Decimal.adjusted()``
+#: is at most this minus one).
+_AMOUNT_DIGITS = 12
+#: An invoice line's amount in whole units of this (`LINE_AMOUNT_PLACES`).
+_LINE_SCALE: int = 10**LINE_AMOUNT_PLACES
 #: Numbers (quantities, rates) with more whole digits than this are refused.
 MAX_DIGITS = 15
 #: Dates outside these years are not plausible business dates (Autotask stores nothing
@@ -143,6 +148,8 @@ def record_id(record: Record) -> int:
 def _opt_int(record: Record, name: str, bound: int = INT64) -> int | None:
     """A whole number that fits its column (``bound``: INT32 or INT64)."""
     value = record.get(name)
+    if type(value) is int and -bound <= value < bound:
+        return value  # the usual case, without the checks below
     if value is None:
         return None
     number: int | None = None
@@ -174,6 +181,8 @@ def _req_int(record: Record, name: str) -> int:
 
 def _opt_str(record: Record, name: str, limit: int) -> str | None:
     value = record.get(name)
+    if type(value) is str and len(value) <= limit and value.isascii() and "\x00" not in value:
+        return value  # the usual case, without the checks below
     if value is None:
         return None
     if type(value) is not str:
@@ -291,6 +300,16 @@ def _money(record: Record, name: str, ctx: ConvertContext, *, required: bool) ->
     does not hold. So is an amount beyond `MAX_AMOUNT`.
     """
     value = record.get(name)
+    exponent = ctx.currency_exponent
+    # The usual cases first: an amount within bounds with no more places than the currency.
+    if type(value) is Decimal and value.is_finite() and value.adjusted() < _AMOUNT_DIGITS:
+        minor = value.scaleb(exponent)
+        quick = int(minor)
+        if quick == minor:
+            return quick
+    elif type(value) is int and -MAX_AMOUNT < value < MAX_AMOUNT:
+        scale: int = 10**exponent
+        return value * scale
     if type(value) is int:
         number: Decimal | None = Decimal(value)
     else:
@@ -318,6 +337,14 @@ def _line_money(record: Record, name: str, *, required: bool) -> int:
     Autotask holds it. More places than that, or an amount beyond `MAX_AMOUNT`, is refused,
     never rounded."""
     value = record.get(name)
+    # The usual cases first: an amount within bounds with at most four places.
+    if type(value) is Decimal and value.is_finite() and value.adjusted() < _AMOUNT_DIGITS:
+        scaled = value.scaleb(LINE_AMOUNT_PLACES)
+        quick = int(scaled)
+        if quick == scaled:
+            return quick
+    elif type(value) is int and -MAX_AMOUNT < value < MAX_AMOUNT:
+        return value * _LINE_SCALE
     number = Decimal(value) if type(value) is int else _number(value, name)
     if number is None:
         if required:
@@ -342,7 +369,10 @@ def _shown(value: Any) -> str:
 
 
 def _decimal_text(record: Record, name: str) -> str | None:
-    number = _number(record.get(name), name)
+    value = record.get(name)
+    if type(value) is Decimal and value.is_finite() and value.adjusted() < MAX_DIGITS:
+        return str(value)  # the usual case, without the checks of `_number`
+    number = _number(value, name)
     return None if number is None else str(number)
 
 

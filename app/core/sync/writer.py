@@ -10,12 +10,13 @@ Threads: `Writer.run` is the body of the writer thread; `put` is called by fetch
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
@@ -98,6 +99,9 @@ class Batch:
     #: ``rows`` in the driver's form (`bulk.prepare_upsert`), made by the fetcher thread.
     upsert_sql: str | None = None
     upsert_params: list[Any] = field(default_factory=list)
+    #: A full pass's range handed in part to another thread: (partition, its new end
+    #: (exclusive), the new partition, which reads from that end up to the old one).
+    split: tuple[int, int, int, int | None] | None = None
     #: Quarantine invoices whose organization Autotask did not return (end of a run).
     orphans: bool = False
     #: With ``orphans``: Autotask's currencies and PayDesk's internal one; invoices of
@@ -167,6 +171,9 @@ class Writer:
         self._changed: dict[str, list[int]] = {}
         self._last_emit = 0.0
         self._quarantined_ids: dict[str, set[int]] = {}
+        #: Entities whose full pass began in this run on an empty table (`_write_plan`):
+        #: a page's id range holds no stored rows to compare with or to find vanished.
+        self._fresh: set[str] = set()
         self._is_sqlite = engine.dialect.name == "sqlite"
         self._load_quarantined()
 
@@ -216,24 +223,64 @@ class Writer:
         run reads again.
         """
         closing = False
-        while not closing:
-            try:
-                first = self.queue.get(timeout=0.5)
-            except queue.Empty:
+        # One connection for the whole run: only it gets the large page cache, which it
+        # gives back before it returns to the pool (see `_own_connection`).
+        with self._own_connection() as connection:
+            while not closing:
+                try:
+                    first = self.queue.get(timeout=0.5)
+                except queue.Empty:
+                    self._emit(force=False)
+                    continue
+                if first is None:
+                    break
+                if self.error is not None:
+                    continue  # after an error: drain without writing
+                try:
+                    closing = self._apply_group(connection, first)
+                except BaseException as exc:  # reported by run_sync; fetchers stop
+                    log.exception("The sync could not write to the database")
+                    self.error = exc
+                    self.stop.set()
                 self._emit(force=False)
-                continue
-            if first is None:
-                break
-            if self.error is not None:
-                continue  # after an error: drain without writing
-            try:
-                closing = self._apply_group(first)
-            except BaseException as exc:  # reported by run_sync; fetchers stop
-                log.exception("The sync could not write to the database")
-                self.error = exc
-                self.stop.set()
-            self._emit(force=False)
+        self._restore_indexes()
         self._emit(force=True)
+
+    @contextlib.contextmanager
+    def _own_connection(self) -> Iterator[Connection]:
+        """The writer's connection. On SQLite it gets a bigger page cache for the run: the
+        mirror tables' indexes are large, and the default 2 MB makes every page of a first
+        sync re-read them; the cache goes back to its size (and its memory is freed) when
+        the run is over, before the connection returns to the pool."""
+        with self.engine.connect() as connection:
+            previous = None
+            if self._is_sqlite:
+                previous = connection.exec_driver_sql("PRAGMA cache_size").scalar()
+                connection.exec_driver_sql(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
+                connection.commit()
+            try:
+                yield connection
+            finally:
+                if previous is not None:
+                    with contextlib.suppress(Exception):
+                        connection.rollback()
+                        connection.exec_driver_sql(f"PRAGMA cache_size={int(previous)}")
+                        connection.commit()
+
+    def _restore_indexes(self) -> None:
+        """Put back any index a first pass left out: one that did not finish in this run
+        (cancelled, failed) or in one that was killed. The mirror tables then always have
+        their indexes once a run is over."""
+        try:
+            with self.engine.begin() as connection:
+                created = bulk.restore_secondary_indexes(
+                    connection, [t.spec.table for t in self.trackers.values()])
+        except Exception:  # the run's own error (if any) is what the caller reports
+            log.exception("The sync could not rebuild the indexes of its tables; the next "
+                          "sync tries again")
+            return
+        if created:
+            log.info("Rebuilt %d indexes a first sync had left out", len(created))
 
     def close(self) -> None:
         self.queue.put(None)
@@ -248,18 +295,14 @@ class Writer:
                 if record_id is not None:
                     self._quarantined_ids.setdefault(entity, set()).add(record_id)
 
-    def _apply_group(self, first: Batch) -> bool:
+    def _apply_group(self, connection: Connection, first: Batch) -> bool:
         """Apply ``first`` and the batches that follow it closely in one transaction;
         True when the end-of-run marker arrived meanwhile."""
         now = utcnow()
         started = time.monotonic()
         group = [first]
         closing = False
-        with self.engine.begin() as connection:
-            if self._is_sqlite:
-                # A bigger page cache for this connection: the mirror tables' indexes are
-                # large, and the default 2 MB makes every page of a first sync re-read them.
-                connection.exec_driver_sql(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
+        with connection.begin():
             outcomes = [self._apply(connection, first, now)]
             while (len(group) < self.group_pages
                    and time.monotonic() - started < self.group_seconds):
@@ -285,6 +328,8 @@ class Writer:
         vanished: list[int] = []
         if batch.plan is not None:
             self._write_plan(connection, spec, batch.plan, batch.pass_started, now)
+        if batch.split is not None:
+            self._write_split(connection, spec, batch.split, now)
         if batch.picklists is not None:
             self._write_picklists(connection, batch.picklists, now)
         if batch.rows or batch.id_range is not None:
@@ -334,7 +379,10 @@ class Writer:
         spec = batch.spec
         table = bulk.plain_table(spec.table)
         columns = spec.compare_columns
-        if batch.id_range is not None:
+        stored: dict[int, tuple[Any, ...]]
+        if batch.id_range is not None and spec.entity in self._fresh:
+            stored = {}
+        elif batch.id_range is not None:
             stored = bulk.existing_rows(connection, table, columns, id_range=batch.id_range)
         else:
             stored = bulk.existing_rows(connection, table, columns,
@@ -411,7 +459,7 @@ class Writer:
         `_RowRefused` and leaves the transaction usable."""
         savepoint = None if self._is_sqlite else connection.begin_nested()
         try:
-            connection.exec_driver_sql(sql, params)
+            bulk.execute_upsert(connection, sql, params)
         except Exception as exc:
             if not _is_data_refusal(exc):
                 raise
@@ -560,10 +608,18 @@ class Writer:
             )
             known.update(new_ids)
 
-    @staticmethod
-    def _write_plan(connection: Connection, spec: EntitySpec,
+    def _write_plan(self, connection: Connection, spec: EntitySpec,
                     plan: tuple[PartitionPlan, ...], started: datetime | None,
                     now: datetime) -> None:
+        if bulk.is_empty(connection, bulk.plain_table(spec.table)):
+            # A first pass into an empty table: its secondary indexes are built once at the
+            # end of the pass (`_finish_full`; after a kill, by the end of the next run)
+            # instead of row by row, and no page needs to look up stored rows.
+            dropped = bulk.drop_secondary_indexes(connection, spec.table)
+            if dropped:
+                log.info("First sync of %s: %d indexes are built when it ends", spec.entity,
+                         len(dropped))
+            self._fresh.add(spec.entity)
         previous = connection.execute(
             select(SyncState.full_completed_at, SyncState.last_reconciled_at).where(
                 SyncState.entity == spec.entity, SyncState.partition == 0)
@@ -582,7 +638,22 @@ class Writer:
         )
 
     @staticmethod
-    def _finish_full(connection: Connection, spec: EntitySpec, now: datetime) -> None:
+    def _write_split(connection: Connection, spec: EntitySpec,
+                     split: tuple[int, int, int, int | None], now: datetime) -> None:
+        partition, bound, new, upper = split
+        mine = (SyncState.entity == spec.entity, SyncState.partition == partition)
+        row = connection.execute(
+            select(SyncState.watermark, SyncState.full_completed_at,
+                   SyncState.last_reconciled_at).where(*mine)).first()
+        connection.execute(update(SyncState).where(*mine).values(upper_id=bound,
+                                                                 updated_at=now))
+        connection.execute(insert(SyncState).values(
+            entity=spec.entity, partition=new, phase="full", last_id=bound - 1,
+            upper_id=upper, watermark=row[0] if row else None,
+            full_completed_at=row[1] if row else None,
+            last_reconciled_at=row[2] if row else None, updated_at=now))
+
+    def _finish_full(self, connection: Connection, spec: EntitySpec, now: datetime) -> None:
         states = connection.execute(
             select(SyncState.partition, SyncState.phase, SyncState.watermark).where(
                 SyncState.entity == spec.entity)
@@ -604,6 +675,8 @@ class Writer:
             .values(phase="incremental", last_id=0, upper_id=None, watermark=watermark,
                     full_completed_at=now, last_reconciled_at=now, updated_at=now)
         )
+        self._fresh.discard(spec.entity)
+        bulk.restore_secondary_indexes(connection, [spec.table])
 
     @staticmethod
     def _finish_incremental(connection: Connection, spec: EntitySpec, watermark: datetime,

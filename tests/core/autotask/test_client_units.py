@@ -118,3 +118,21 @@ def test_request_bodies_never_send_an_amount_through_a_float() -> None:
     assert json.dumps({"id": Decimal("1045")}, default=_json_default) == '{"id": 1045}'
     with pytest.raises(TypeError, match="fraction"):
         json.dumps({"amount": Decimal("0.10")}, default=_json_default)
+
+
+def test_answers_are_read_with_exact_amounts_and_any_text_json_can_carry() -> None:
+    from decimal import Decimal
+
+    from app.core.autotask.client import _json_or_none
+
+    body = _json_or_none(_response(200, '{"items": [{"id": 7, "total": 12.30, "n": 3}]}'))
+    assert body == {"items": [{"id": 7, "total": Decimal("12.30"), "n": 3}]}
+    assert type(body["items"][0]["total"]) is Decimal
+    # Half of an emoji, which JSON can carry and the fast decoder refuses: still read, so
+    # the one record is quarantined instead of the whole page failing.
+    odd = _json_or_none(_response(200, '{"items": [{"id": 8, "name": "Blue \\ud83d"}]}'))
+    assert odd == {"items": [{"id": 8, "name": "Blue \ud83d"}]}
+    latin = _response(200, "", "application/json; charset=latin-1")
+    latin._content = '{"name": "Café"}'.encode("latin-1")
+    assert _json_or_none(latin) == {"name": "Café"}
+    assert _json_or_none(_response(200, "<html>maintenance</html>")) is None
