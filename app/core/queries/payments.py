@@ -254,23 +254,58 @@ def transaction_ids(
         if text and clean_search(text):
             query = query.where(_payment_text_condition(text, capabilities(connection)))
         if sort is TransactionSort.ORGANIZATION:
-            # Each organization's place in the name order, from the organizations alone
-            # (hundreds or thousands of names compared), and the payments sorted by that
-            # number: comparing a million names in the language-aware order took seconds.
-            # A payment whose organization is not known (yet) sorts as an empty name.
-            ranked = select(
-                Organization.id,
-                func.row_number().over(order_by=(sorted_by_name(connection, Organization.name),
-                                                 Organization.id)).label("place"),
-            ).cte("ranked")
-            query = query.outerjoin(ranked, ranked.c.id == Payment.organization_id)
-            column = func.coalesce(ranked.c.place, 0)
+            return _ids_by_organization(connection, query, descending, limit)
         order = column.desc() if descending else column.asc()
         tie = Payment.id.desc() if descending else Payment.id.asc()
         query = query.order_by(order, tie)
         if limit is not None:
             query = query.limit(limit)
         return _fetch_keys(connection, query)
+
+
+def _ids_by_organization(
+    connection: Connection, query: Select[Any], descending: bool, limit: int | None
+) -> array[int]:
+    """``query``'s payments by organization name (language-aware, then organization id,
+    then payment id); payments whose organization is not known (yet) sort as an empty
+    name. Two segments, each walking indexes — organizations by name
+    (``ix_organizations_name_sort``), each one's payments by ``ix_payments_organization_id``
+    — so a first page is read without sorting a million payments (3 ms instead of 170-270
+    at a million)."""
+    keys: list[Any] = [sorted_by_name(connection, Organization.name), Organization.id,
+                       Payment.id]
+    named = query.join(Organization, Organization.id == Payment.organization_id).order_by(
+        *(key.desc() for key in keys) if descending else keys)
+    unknown = _unknown_organization_ids(connection)
+    orphans = query.where(
+        or_(Payment.organization_id.is_(None), Payment.organization_id.in_(unknown))
+        if unknown else Payment.organization_id.is_(None)
+    ).order_by(Payment.id.desc() if descending else Payment.id.asc())
+    found: array[int] = array("q")
+    for segment in (named, orphans) if descending else (orphans, named):
+        wanted = None if limit is None else limit - len(found)
+        if wanted is not None and wanted <= 0:
+            break
+        found.extend(_fetch_keys(connection, segment if wanted is None else segment.limit(wanted)))
+    return found
+
+
+def _unknown_organization_ids(connection: Connection) -> list[int]:
+    """The organization ids payments carry that are not among the organizations (not
+    synced yet): a loose index scan of ``ix_payments_organization_id`` (one seek per
+    distinct id, a recursive query both engines run), not a test of every payment."""
+    walk = select(func.min(Payment.organization_id).label("id")).cte("walk", recursive=True)
+    following = (
+        select(Payment.organization_id)
+        .where(Payment.organization_id > walk.c.id)
+        .order_by(Payment.organization_id)
+        .limit(1)
+        .scalar_subquery()
+    )
+    walk = walk.union_all(select(following).where(walk.c.id.is_not(None)))
+    unknown = select(walk.c.id).where(walk.c.id.is_not(None),
+                                      walk.c.id.not_in(select(Organization.id)))
+    return [int(found) for found in connection.execute(unknown).scalars()]
 
 
 #: Separates the values a row's list is joined with, and a posting's state from its error

@@ -232,8 +232,11 @@ def test_transactions_sorted_by_organization_name_then_id(engine: Engine) -> Non
     # (unknown) 5; acme 3; Bäckerei 2, 6; Bright Path 1, 4.
     assert ascending == [5, 3, 2, 6, 1, 4]
     assert list(transaction_ids(engine, sort=TransactionSort.ORGANIZATION)) == ascending[::-1]
-    assert list(transaction_ids(engine, sort=TransactionSort.ORGANIZATION, descending=False,
-                                limit=3)) == ascending[:3]
+    for limit in (1, 2, 3, 5, 6, 9):  # a first page, across the unknown/known boundary
+        assert list(transaction_ids(engine, sort=TransactionSort.ORGANIZATION,
+                                    descending=False, limit=limit)) == ascending[:limit]
+        assert list(transaction_ids(engine, sort=TransactionSort.ORGANIZATION,
+                                    limit=limit)) == ascending[::-1][:limit]
 
 
 def test_a_page_of_rows_is_one_statement(engine: Engine) -> None:
