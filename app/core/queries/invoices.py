@@ -484,10 +484,29 @@ def _order_segments(connection: Connection, query: InvoiceQuery, today: date) ->
     orphan_keys: list[Any] = [Invoice.organization_id, Invoice.id]
     orphans = (
         select(Invoice.id)
-        .where(*conditions, Invoice.organization_id.not_in(select(Organization.id)))
+        .where(*conditions, Invoice.organization_id.in_(_unknown_organization_ids()))
         .order_by(*(key.desc() for key in orphan_keys) if query.descending else orphan_keys)
     )
     return [named, orphans]
+
+
+def _unknown_organization_ids() -> Select[Any]:
+    """The organization ids invoices carry that are not among the organizations (not synced
+    yet, or held back), found by a loose index scan of ``ix_invoices_organization_id`` (one
+    seek per distinct id, a recursive query both engines run): testing every invoice
+    instead cost 150-270 ms at a million, even when a first page needed none of them."""
+    walk = select(func.min(Invoice.organization_id).label("id")).cte(
+        "invoice_organizations", recursive=True)
+    following = (
+        select(Invoice.organization_id)
+        .where(Invoice.organization_id > walk.c.id)
+        .order_by(Invoice.organization_id)
+        .limit(1)
+        .scalar_subquery()
+    )
+    walk = walk.union_all(select(following).where(walk.c.id.is_not(None)))
+    return select(walk.c.id).where(walk.c.id.is_not(None),
+                                   walk.c.id.not_in(select(Organization.id)))
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ from app.core.queries.invoices import (
     InvoiceColumn,
     InvoiceQuery,
     invoice_detail,
+    invoice_first_page,
     invoice_ids,
     invoice_rows,
     invoice_totals,
@@ -243,3 +244,24 @@ def test_terms_not_synced_and_missing_due_dates_sort_with_their_kind(
         assert invoice_rows(c, [no_due], TODAY)[no_due].days_overdue is None
         for size in (1, 50, 599):
             assert invoice_ids(c, query, TODAY, limit=size) == by_days[:size]
+
+
+@pytest.mark.parametrize("descending", [False, True])
+def test_invoices_of_organizations_not_synced_sort_last_by_organization(
+    ledger: Engine, descending: bool
+) -> None:
+    with ledger.connect() as c:
+        ids = invoice_ids(c, InvoiceQuery(show_paid=True), TODAY)
+    strays = sorted(ids[3:6])
+    with session_scope(ledger) as s:
+        s.execute(update(Invoice).where(Invoice.id.in_(strays[:2])).values(organization_id=987_654))
+        s.execute(update(Invoice).where(Invoice.id == strays[2]).values(organization_id=987_650))
+    query = InvoiceQuery(show_paid=True, sort=InvoiceColumn.ORGANIZATION, descending=descending)
+    with ledger.connect() as c:
+        ordered = invoice_ids(c, query, TODAY)
+        # Last either way, by organization id then invoice id in the sort's direction.
+        expected = [strays[2], *strays[:2]]
+        assert ordered[-3:] == (expected[::-1] if descending else expected)
+        assert sorted(ordered) == sorted(ids)
+        for size in (1, 597, 598, 600):
+            assert invoice_first_page(c, query, TODAY, size).ids == ordered[:size]
