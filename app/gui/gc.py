@@ -13,6 +13,7 @@ for the timer (at most ``CHECK_INTERVAL_MS``).
 from __future__ import annotations
 
 import gc
+import time
 
 from PySide6.QtCore import QObject, QTimer, Slot
 
@@ -22,6 +23,11 @@ from PySide6.QtCore import QObject, QTimer, Slot
 #: 10-20 ms on the GUI thread, the slowest step; ten passes a second cost the same in all
 #: and about a millisecond each.
 CHECK_INTERVAL_MS = 100
+#: A full pass (the oldest generation: every object the program keeps) at most this often.
+#: Checking ten times a second would otherwise make them ten times as frequent as when the
+#: timer ran each second; Python's own collector also holds them back (until a quarter of
+#: the old objects are new), which an explicit ``gc.collect(2)`` does not.
+FULL_PASS_INTERVAL_S = 100.0
 
 
 class GuiThreadGarbageCollector(QObject):
@@ -35,6 +41,7 @@ class GuiThreadGarbageCollector(QObject):
         super().__init__(parent)
         self._thresholds = gc.get_threshold()
         self._was_enabled: bool | None = None
+        self._last_full_pass = time.monotonic()
         self._timer = QTimer(self)
         self._timer.setObjectName("garbageCollectionTimer")
         self._timer.setInterval(CHECK_INTERVAL_MS)
@@ -72,7 +79,9 @@ class GuiThreadGarbageCollector(QObject):
             found += gc.collect(0)
             if middle > middle_limit:
                 found += gc.collect(1)
-                if old > old_limit:
+                now = time.monotonic()
+                if old > old_limit and now - self._last_full_pass >= FULL_PASS_INTERVAL_S:
+                    self._last_full_pass = now
                     found += gc.collect(2)
         return found
 

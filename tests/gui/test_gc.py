@@ -61,7 +61,7 @@ def test_cycles_are_collected_on_the_gui_thread_not_on_a_worker(
         worker.start()
         worker.join()
         assert gone() is not None  # the worker did not collect it
-        qtbot.waitUntil(lambda: gone() is None, timeout=3 * CHECK_INTERVAL_MS)
+        qtbot.waitUntil(lambda: gone() is None, timeout=max(3_000, 3 * CHECK_INTERVAL_MS))
         assert collections and set(collections) == {threading.get_ident()}
     finally:
         collector.stop()
@@ -86,3 +86,26 @@ def test_the_running_program_collects_on_the_gui_thread(
     assert gc.isenabled()  # restored at exit
     assert collections  # it collected at exit ...
     assert set(collections) == {threading.get_ident()}  # ... and only on this thread
+
+
+def test_a_full_pass_runs_at_most_once_in_its_interval(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Checks ten times a second must not make full passes (every object the program keeps,
+    on the GUI thread) ten times as frequent: the young and middle generations are collected
+    whenever their counters say so, the oldest at most once per ``FULL_PASS_INTERVAL_S``."""
+    from app.gui import gc as gui_gc
+
+    clock = [1_000.0]
+    passes: list[int] = []
+    monkeypatch.setattr(gui_gc.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(gui_gc.gc, "get_count", lambda: (10_000, 10_000, 10_000))
+    monkeypatch.setattr(gui_gc.gc, "collect", lambda generation=2: passes.append(generation) or 0)
+    collector = GuiThreadGarbageCollector()
+    collector.check()
+    assert passes == [0, 1]  # no full pass right after start
+    clock[0] += gui_gc.FULL_PASS_INTERVAL_S
+    collector.check()
+    collector.check()
+    assert passes == [0, 1, 0, 1, 2, 0, 1]  # one full pass, then none until the next interval
+    clock[0] += gui_gc.FULL_PASS_INTERVAL_S / 2
+    collector.check()
+    assert passes[-1] == 1
