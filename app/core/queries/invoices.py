@@ -48,6 +48,7 @@ from app.core.invoice_state import (
 )
 from app.core.money import Money, currency_exponent, line_amount
 from app.core.queries.export import ExportProgress, write_csv
+from app.core.queries.scans import values_missing_from
 from app.core.search_text import clean_search, contains_pattern
 from app.core.storage.models import (
     InternalCurrency,
@@ -492,21 +493,11 @@ def _order_segments(connection: Connection, query: InvoiceQuery, today: date) ->
 
 def _unknown_organization_ids() -> Select[Any]:
     """The organization ids invoices carry that are not among the organizations (not synced
-    yet, or held back), found by a loose index scan of ``ix_invoices_organization_id`` (one
-    seek per distinct id, a recursive query both engines run): testing every invoice
-    instead cost 150-270 ms at a million, even when a first page needed none of them."""
-    walk = select(func.min(Invoice.organization_id).label("id")).cte(
-        "invoice_organizations", recursive=True)
-    following = (
-        select(Invoice.organization_id)
-        .where(Invoice.organization_id > walk.c.id)
-        .order_by(Invoice.organization_id)
-        .limit(1)
-        .scalar_subquery()
-    )
-    walk = walk.union_all(select(following).where(walk.c.id.is_not(None)))
-    return select(walk.c.id).where(walk.c.id.is_not(None),
-                                   walk.c.id.not_in(select(Organization.id)))
+    yet, or held back), by a loose index scan of ``ix_invoices_organization_id``: testing
+    every invoice instead cost 150-270 ms at a million, even when a first page needed none
+    of them."""
+    return values_missing_from(Invoice.organization_id, Organization.id,
+                               "invoice_organizations")
 
 
 @dataclass(frozen=True, slots=True)
@@ -807,24 +798,16 @@ def _days_overdue_segments(
 
 def _terms_in_order(connection: Connection) -> tuple[list[int], list[int]]:
     """The payment terms by name, and the term ids invoices use that are not among them
-    (not synced yet) — one statement. The ids in use are found by a loose index scan (one
-    seek in ``ix_invoices_payment_term`` per distinct value, a recursive query both engines
-    run) rather than by reading every invoice."""
-    walk = select(func.min(Invoice.payment_term_id).label("term")).cte("walk", recursive=True)
-    following = (
-        select(Invoice.payment_term_id)
-        .where(Invoice.payment_term_id > walk.c.term)
-        .order_by(Invoice.payment_term_id)
-        .limit(1)
-        .scalar_subquery()
-    )
-    walk = walk.union_all(select(following).where(walk.c.term.is_not(None)))
+    (not synced yet) — one statement; the ids in use are found by a loose index scan of
+    ``ix_invoices_payment_term`` (``values_missing_from``) rather than by reading every
+    invoice."""
+    unknown = values_missing_from(Invoice.payment_term_id, PaymentTerm.id, "invoice_terms")
     known = select(literal(0).label("kind"), PaymentTerm.id.label("term"),
                    PaymentTerm.name.label("name"))
-    unknown = select(literal(1), walk.c.term, literal(None)).where(
-        walk.c.term.is_not(None), walk.c.term.not_in(select(PaymentTerm.id))
-    )
-    both = union_all(known, unknown).subquery("terms")
+    missing = unknown.subquery("missing")
+    both = union_all(
+        known, select(literal(1), missing.c.value, literal(None))
+    ).subquery("terms")
     terms: list[int] = []
     not_synced: list[int] = []
     for kind, term, _name in connection.execute(

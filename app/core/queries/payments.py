@@ -52,6 +52,7 @@ from app.core.payments.states import PaymentState, RefundState
 from app.core.posting.channels import get_channel, target_label
 from app.core.posting.outbox import PostingState
 from app.core.queries.export import ExportProgress, write_csv
+from app.core.queries.scans import values_missing_from
 from app.core.search_text import LIKE_ESCAPE, clean_search, contains_pattern
 from app.core.storage.engine import read_connection, session_scope
 from app.core.storage.models import (
@@ -292,19 +293,10 @@ def _ids_by_organization(
 
 def _unknown_organization_ids(connection: Connection) -> list[int]:
     """The organization ids payments carry that are not among the organizations (not
-    synced yet): a loose index scan of ``ix_payments_organization_id`` (one seek per
-    distinct id, a recursive query both engines run), not a test of every payment."""
-    walk = select(func.min(Payment.organization_id).label("id")).cte("walk", recursive=True)
-    following = (
-        select(Payment.organization_id)
-        .where(Payment.organization_id > walk.c.id)
-        .order_by(Payment.organization_id)
-        .limit(1)
-        .scalar_subquery()
-    )
-    walk = walk.union_all(select(following).where(walk.c.id.is_not(None)))
-    unknown = select(walk.c.id).where(walk.c.id.is_not(None),
-                                      walk.c.id.not_in(select(Organization.id)))
+    synced yet), by a loose index scan of ``ix_payments_organization_id``, not a test of
+    every payment."""
+    unknown = values_missing_from(Payment.organization_id, Organization.id,
+                                  "payment_organizations")
     return [int(found) for found in connection.execute(unknown).scalars()]
 
 
