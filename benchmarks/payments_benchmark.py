@@ -45,7 +45,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import sys
 import tempfile
@@ -84,6 +83,12 @@ from app.gui.gc import GuiThreadGarbageCollector
 from app.gui.widgets.lazy_table import LazyTableModel
 from app.gui.workers import active_tasks
 from benchmarks.bench_data import ServerCpu, load_line, prepared_database, through_proxy
+from benchmarks.screen_timing import (
+    LAST_COMPLETE_MS,
+    LAST_CPU_MS,
+    peak_rss_mb,
+    timed,
+)
 
 TARGETS_MS = {
     "search_open": 1000.0,
@@ -135,62 +140,6 @@ def settle() -> None:
         paint()
         if not active_tasks():
             return
-
-
-#: CPU milliseconds of the last ``timed`` call (this process, all threads). On a busy
-#: machine the wall-clock figure includes waiting for a core; the CPU figure shows
-#: PayDesk's own cost.
-LAST_CPU_MS = [0.0]
-
-
-#: Wall and CPU milliseconds until the whole listing was read and painted, of the last
-#: ``timed`` call given a model (its own figure ends with the first rows painted).
-LAST_COMPLETE_MS = [0.0, 0.0]
-
-
-def paint_first_rows(model: LazyTableModel[Any, Any]) -> None:
-    """Like ``settle``, but only until ``model`` shows the first rows of its new listing:
-    the rest of the listing may still be read in a worker (``Listing.rest``)."""
-    while True:
-        for _ in range(3):
-            QCoreApplication.sendPostedEvents()
-            QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents)
-        if not model.is_loading_first_rows():
-            paint()
-            return
-        while model.is_loading_first_rows():
-            QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.WaitForMoreEvents)
-
-
-def timed(
-    action: Callable[[], object],
-    model: Callable[[], LazyTableModel[Any, Any]] | None = None,
-    at_first_rows: Callable[[], None] | None = None,
-) -> float:
-    """Wall-clock milliseconds from the action to its rows painted. With ``model`` (the
-    table's model, asked after the action): to its first rows painted, when
-    ``at_first_rows`` is called; ``LAST_COMPLETE_MS`` then holds the time to the whole
-    listing read and painted."""
-    start, cpu_start = time.perf_counter(), time.process_time()
-    action()
-    if model is None:
-        settle()
-        LAST_CPU_MS[0] = (time.process_time() - cpu_start) * 1000
-        return (time.perf_counter() - start) * 1000
-    paint_first_rows(model())
-    first = (time.perf_counter() - start) * 1000
-    LAST_CPU_MS[0] = (time.process_time() - cpu_start) * 1000
-    if at_first_rows is not None:
-        at_first_rows()
-    settle()
-    LAST_COMPLETE_MS[:] = [(time.perf_counter() - start) * 1000,
-                           (time.process_time() - cpu_start) * 1000]
-    return first
-
-
-def peak_rss_mb() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return usage / 1024 if sys.platform != "darwin" else usage / (1024 * 1024)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -255,7 +204,8 @@ def main(argv: list[str] | None = None) -> int:
             if proxy is not None:
                 first_trips.append(proxy.round_trips - before)
 
-        record(name, timed(action, model, at_first_rows), LAST_CPU_MS[0])
+        took = timed(action, settle, model, at_first_rows, finish_first_rows=paint)
+        record(name, took, LAST_CPU_MS[0])
         if model is not None:
             record(f"{name}_complete", *LAST_COMPLETE_MS)
         if proxy is not None:

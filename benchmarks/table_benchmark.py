@@ -42,11 +42,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -71,6 +69,12 @@ from app.gui.context import AppContext
 from app.gui.gc import GuiThreadGarbageCollector, freeze_startup_objects
 from app.gui.widgets.lazy_table import LazyTableModel
 from benchmarks.bench_data import ServerCpu, load_line, prepared_database, through_proxy
+from benchmarks.screen_timing import (
+    LAST_COMPLETE_MS,
+    LAST_CPU_MS,
+    peak_rss_mb,
+    timed,
+)
 
 TARGETS_MS = {
     "first_rows": 1000.0,
@@ -105,59 +109,6 @@ def paint() -> None:
             return
         while active_tasks():
             QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.WaitForMoreEvents)
-
-
-#: CPU milliseconds of the last ``timed`` call (this process only). On a busy machine the
-#: wall-clock figure includes waiting for a core; the CPU figure shows PayDesk's own cost.
-LAST_CPU_MS = [0.0]
-
-
-#: Wall and CPU milliseconds until the whole listing was read, of the last ``timed`` call
-#: given a model (the first figure ends with the first rows painted).
-LAST_COMPLETE_MS = [0.0, 0.0]
-
-
-def paint_first_rows(model: LazyTableModel[Any, Any]) -> None:
-    """Like ``paint``, but only until ``model`` shows the first rows of its new listing:
-    the rest of the listing may still be read in a worker."""
-    while True:
-        for _ in range(3):
-            QCoreApplication.sendPostedEvents()
-            QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents)
-        if not model.is_loading_first_rows():
-            return
-        while model.is_loading_first_rows():
-            QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.WaitForMoreEvents)
-
-
-def timed(
-    action: Callable[[], object],
-    model: LazyTableModel[Any, Any] | None = None,
-    at_first_rows: Callable[[], None] | None = None,
-) -> float:
-    """Wall-clock milliseconds from the action to its rows painted (with ``model``: its first
-    rows, when ``at_first_rows`` is called; ``LAST_COMPLETE_MS`` then holds the time to the
-    whole listing)."""
-    start, cpu_start = time.perf_counter(), time.process_time()
-    action()
-    if model is not None:
-        paint_first_rows(model)
-        first = (time.perf_counter() - start) * 1000
-        LAST_CPU_MS[0] = (time.process_time() - cpu_start) * 1000
-        if at_first_rows is not None:
-            at_first_rows()
-    paint()
-    if model is None:
-        LAST_CPU_MS[0] = (time.process_time() - cpu_start) * 1000
-        return (time.perf_counter() - start) * 1000
-    LAST_COMPLETE_MS[:] = [(time.perf_counter() - start) * 1000,
-                           (time.process_time() - cpu_start) * 1000]
-    return first
-
-
-def peak_rss_mb() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return usage / 1024 if sys.platform != "darwin" else usage / (1024 * 1024)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -229,7 +180,8 @@ def main(argv: list[str] | None = None) -> int:
 
         if model is not None:
             model.modelAboutToBeReset.connect(on_reset)
-        wall.setdefault(name, []).append(timed(action, model, at_first_rows))
+        shown = (lambda: model) if model is not None else None
+        wall.setdefault(name, []).append(timed(action, paint, shown, at_first_rows))
         if model is not None:
             model.modelAboutToBeReset.disconnect(on_reset)
         cpu.setdefault(name, []).append(LAST_CPU_MS[0])
