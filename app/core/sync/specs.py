@@ -74,7 +74,6 @@ MAX_AMOUNT = 10**12
 #: is at most this minus one).
 _AMOUNT_DIGITS = 12
 #: An invoice line's amount in whole units of this (`LINE_AMOUNT_PLACES`).
-_LINE_SCALE: int = 10**LINE_AMOUNT_PLACES
 #: Numbers (quantities, rates) with more whole digits than this are refused.
 MAX_DIGITS = 15
 #: Dates outside these years are not plausible business dates (Autotask stores nothing
@@ -292,6 +291,20 @@ def _number(value: Any, name: str) -> Decimal | None:
     return number
 
 
+def _scaled_exactly(value: object, places: int) -> int | None:
+    """The usual amount, quickly: a Decimal or whole number within bounds that is a whole
+    number of ``10**-places`` units, as that number; None for anything else (the full
+    checks then decide, and say what is wrong)."""
+    if type(value) is Decimal and value.is_finite() and value.adjusted() < _AMOUNT_DIGITS:
+        scaled = value.scaleb(places)
+        whole = int(scaled)
+        return whole if whole == scaled else None
+    if type(value) is int and -MAX_AMOUNT < value < MAX_AMOUNT:
+        scale: int = 10**places
+        return value * scale
+    return None
+
+
 def _money(record: Record, name: str, ctx: ConvertContext, *, required: bool) -> int:
     """An amount in the internal currency as integer minor units — exactly, or not at all.
 
@@ -300,16 +313,10 @@ def _money(record: Record, name: str, ctx: ConvertContext, *, required: bool) ->
     does not hold. So is an amount beyond `MAX_AMOUNT`.
     """
     value = record.get(name)
-    exponent = ctx.currency_exponent
     # The usual cases first: an amount within bounds with no more places than the currency.
-    if type(value) is Decimal and value.is_finite() and value.adjusted() < _AMOUNT_DIGITS:
-        minor = value.scaleb(exponent)
-        quick = int(minor)
-        if quick == minor:
-            return quick
-    elif type(value) is int and -MAX_AMOUNT < value < MAX_AMOUNT:
-        scale: int = 10**exponent
-        return value * scale
+    quick = _scaled_exactly(value, ctx.currency_exponent)
+    if quick is not None:
+        return quick
     if type(value) is int:
         number: Decimal | None = Decimal(value)
     else:
@@ -338,13 +345,9 @@ def _line_money(record: Record, name: str, *, required: bool) -> int:
     never rounded."""
     value = record.get(name)
     # The usual cases first: an amount within bounds with at most four places.
-    if type(value) is Decimal and value.is_finite() and value.adjusted() < _AMOUNT_DIGITS:
-        scaled = value.scaleb(LINE_AMOUNT_PLACES)
-        quick = int(scaled)
-        if quick == scaled:
-            return quick
-    elif type(value) is int and -MAX_AMOUNT < value < MAX_AMOUNT:
-        return value * _LINE_SCALE
+    quick = _scaled_exactly(value, LINE_AMOUNT_PLACES)
+    if quick is not None:
+        return quick
     number = Decimal(value) if type(value) is int else _number(value, name)
     if number is None:
         if required:
